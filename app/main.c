@@ -1,0 +1,2 @@
+/* sipscope: placeholder entry point. */
+int main(void) { return 0; }

@@ -1,0 +1,99 @@
+/* cap: frames to packet views: link layers, tunnels, IP reassembly, TCP streams, pcap files. */
+#ifndef SIPSCOPE_CAP_H
+#define SIPSCOPE_CAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "netaddr.h"
+
+typedef struct cap cap_t;
+
+enum { CAP_PROTO_TCP = 6, CAP_PROTO_UDP = 17 };
+
+/* One "packet view" handed to the sink. Everything is borrowed and valid only during the call.
+ *
+ * UDP: payload is the UDP payload of one datagram (after IP reassembly when fragmented).
+ * TCP: payload is all in-order, not yet consumed bytes of this direction of the connection;
+ *      the sink returns how many it consumed (whole messages), the rest stays buffered and is
+ *      offered again with the next segment. */
+typedef struct {
+    int64_t ts_ns;               /* capture time, ns since the epoch */
+    uint8_t ip_proto;            /* CAP_PROTO_UDP or CAP_PROTO_TCP */
+    net_endpoint_t src, dst;
+    const uint8_t *payload;
+    size_t len;
+    const uint8_t *l3;           /* IP header of the (innermost) packet, for classifiers; for a
+                                    reassembled datagram it is the last fragment's header */
+    size_t l3_len;
+    uint16_t vlan;               /* outermost 802.1Q VLAN id, 0 if none */
+    bool reassembled;            /* built from IP fragments or several TCP segments */
+    /* The frame as captured (of the last fragment/segment), for per-call pcaps. */
+    const uint8_t *frame;
+    uint32_t frame_caplen, frame_len;
+    int frame_dlt;
+} cap_packet_t;
+
+/* Returns, for TCP, the number of payload bytes consumed (0..len); ignored for UDP. */
+typedef size_t (*cap_sink_fn)(void *ctx, const cap_packet_t *pkt);
+
+typedef struct {
+    size_t frag_max_bytes;       /* memory for incomplete IP datagrams (default 4 MB) */
+    uint32_t frag_timeout_ms;    /* incomplete datagram lifetime (default 30 s of capture time) */
+    size_t tcp_max_flows;        /* concurrent TCP directions buffered (default 16384) */
+    size_t tcp_max_buffer;       /* per-direction reassembly buffer (default 256 KB) */
+    uint32_t tcp_timeout_ms;     /* idle TCP direction lifetime (default 300 s) */
+} cap_cfg_t;
+
+/* Defaults for every field. */
+void cap_cfg_init(cap_cfg_t *cfg);
+
+/* Counters; all monotonic. "Unknown" frames are ones we do not decode (ARP, other link types,
+ * other IP protocols); "truncated" are frames shorter than their headers say. */
+typedef struct {
+    uint64_t frames;
+    uint64_t bytes;              /* sum of wire lengths */
+    uint64_t unknown_link;
+    uint64_t non_ip;
+    uint64_t other_ip_proto;
+    uint64_t truncated;
+    uint64_t bad_header;
+    uint64_t tunnels;            /* frames that carried IP-in-IP, GRE, ERSPAN or VXLAN */
+    uint64_t ip_fragments;
+    uint64_t ip_reassembled;
+    uint64_t frag_timeouts;
+    uint64_t frag_dropped;       /* evicted for memory, overlapping or oversized */
+    uint64_t udp_packets;
+    uint64_t tcp_segments;
+    uint64_t tcp_retransmissions;
+    uint64_t tcp_out_of_order;
+    uint64_t tcp_gaps;           /* data given up on (hole never filled, buffer full) */
+    uint64_t tcp_flows_evicted;
+    uint64_t read_errors;        /* truncated files and the like */
+} cap_stats_t;
+
+/* Returns NULL on allocation failure. Caller frees with cap_free. */
+cap_t *cap_new(const cap_cfg_t *cfg, cap_sink_fn sink, void *ctx);
+void cap_free(cap_t *cap);
+
+/* Decode one captured frame of link type dlt (DLT_* values of pcap) and feed the sink. Never
+ * fails: what cannot be decoded is counted. */
+void cap_process_frame(cap_t *cap, int dlt, int64_t ts_ns, const uint8_t *frame,
+                       uint32_t caplen, uint32_t wirelen);
+
+/* Read a pcap or pcapng file (path "-" = stdin) to the end, feeding every frame to
+ * cap_process_frame. Returns 0; -ENOENT/-EINVAL/-EIO with a human-readable reason in err when
+ * the file is missing, not a capture, or truncated (frames before the damage are processed). */
+int cap_read_file(cap_t *cap, const char *path, char *err, size_t errlen);
+
+/* Drop state older than the timeouts, as of capture time now_ns (called on its own from
+ * cap_process_frame about once per second of capture time). */
+void cap_expire(cap_t *cap, int64_t now_ns);
+
+/* Flush: deliver nothing more; release all reassembly state (end of input). */
+void cap_flush(cap_t *cap);
+
+const cap_stats_t *cap_stats(const cap_t *cap);
+
+#endif

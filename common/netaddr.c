@@ -1,0 +1,81 @@
+/* netaddr: address parsing, formatting and hashing. */
+#include "netaddr.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "hash.h"
+
+void net_addr_v4(net_addr_t *a, const uint8_t b[4])
+{
+    memset(a, 0, sizeof(*a));
+    a->family = 4;
+    memcpy(a->bytes, b, 4);
+}
+
+void net_addr_v6(net_addr_t *a, const uint8_t b[16])
+{
+    memset(a, 0, sizeof(*a));
+    a->family = 6;
+    memcpy(a->bytes, b, 16);
+}
+
+bool net_addr_eq(const net_addr_t *a, const net_addr_t *b)
+{
+    return a->family == b->family && memcmp(a->bytes, b->bytes, 16) == 0;
+}
+
+bool net_endpoint_eq(const net_endpoint_t *a, const net_endpoint_t *b)
+{
+    return a->port == b->port && net_addr_eq(&a->addr, &b->addr);
+}
+
+bool net_addr_parse(sv_t text, net_addr_t *out)
+{
+    char buf[INET6_ADDRSTRLEN + 2];
+    text = sv_trim(text);
+    if (text.len >= 2 && text.p[0] == '[' && text.p[text.len - 1] == ']')
+        text = sv_slice(text, 1, text.len - 2);
+    if (text.len == 0 || text.len >= sizeof(buf))
+        return false;
+    sv_copy(text, buf, sizeof(buf));
+    uint8_t bytes[16];
+    if (inet_pton(AF_INET, buf, bytes) == 1) {
+        net_addr_v4(out, bytes);
+        return true;
+    }
+    if (inet_pton(AF_INET6, buf, bytes) == 1) {
+        net_addr_v6(out, bytes);
+        return true;
+    }
+    return false;
+}
+
+const char *net_addr_str(const net_addr_t *a, char *buf, size_t cap)
+{
+    if (cap == 0)
+        return buf;
+    buf[0] = '\0';
+    if (a->family == 4)
+        inet_ntop(AF_INET, a->bytes, buf, (socklen_t)cap);
+    else if (a->family == 6)
+        inet_ntop(AF_INET6, a->bytes, buf, (socklen_t)cap);
+    return buf;
+}
+
+const char *net_endpoint_str(const net_endpoint_t *e, char *buf, size_t cap)
+{
+    char ip[NET_ADDR_STRLEN];
+    net_addr_str(&e->addr, ip, sizeof(ip));
+    int n = snprintf(buf, cap, e->addr.family == 6 ? "[%s]:%u" : "%s:%u", ip, (unsigned)e->port);
+    if (n < 0 && cap > 0)
+        buf[0] = '\0';
+    return buf;
+}
+
+uint64_t net_endpoint_hash(const net_endpoint_t *e)
+{
+    uint64_t h = hash_bytes(e->addr.bytes, e->addr.family == 4 ? 4 : 16, e->addr.family);
+    return hash_mix(h ^ ((uint64_t)e->port << 32));
+}

@@ -1,0 +1,43 @@
+/* guard: inputs against a PROT_NONE page (picohttpparser test.c idea). */
+#include "guard.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+static unsigned char *region;
+static size_t region_len;
+
+void guard_release(void)
+{
+    if (region != NULL)
+        munmap(region, region_len);
+    region = NULL;
+    region_len = 0;
+}
+
+const void *guard_place(const void *data, size_t len)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t data_pages = (len + page - 1) / page;
+    if (data_pages == 0)
+        data_pages = 1;
+    guard_release();
+    region_len = (data_pages + 1) * page;
+    region = mmap(NULL, region_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (region == MAP_FAILED) {
+        perror("guard_place: mmap");
+        abort();
+    }
+    unsigned char *fence = region + data_pages * page;
+    if (mprotect(fence, page, PROT_NONE) != 0) {
+        perror("guard_place: mprotect");
+        abort();
+    }
+    unsigned char *at = fence - len;
+    if (len > 0)
+        memcpy(at, data, len);
+    return at;
+}
