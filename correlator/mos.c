@@ -1,0 +1,1 @@
+/* mos: placeholder. */

@@ -1,0 +1,1 @@
+/* rtpstat: placeholder. */
