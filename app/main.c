@@ -1,2 +1,199 @@
-/* sipscope: placeholder entry point. */
-int main(void) { return 0; }
+/* sipscope: command-line entry point (contract: shared/DESIGN.md "Command line"). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "pipeline.h"
+#include "report.h"
+
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE   2
+
+static const char usage_text[] =
+    "usage: sipscope COMMAND [OPTIONS]\n"
+    "\n"
+    "Passive SIP/RTP analyzer: turns captured packets into calls with media quality.\n"
+    "\n"
+    "commands:\n"
+    "  analyze [--db PATH] [--json] FILE...   read pcap/pcapng files ('-' = stdin), store the\n"
+    "                                         calls in PATH (default ./sipscope.db, ':memory:'\n"
+    "                                         keeps nothing) and print the JSON report\n"
+    "\n"
+    "analyze options:\n"
+    "  --db PATH            SQLite database to write (default ./sipscope.db)\n"
+    "  --json               print the JSON report on stdout\n"
+    "  --max-calls N        live calls kept in memory (default 65536)\n"
+    "  --max-streams N      live RTP streams kept in memory (default 131072)\n"
+    "  -q, --quiet          no progress or summary on stderr\n"
+    "  -v, --verbose        more messages on stderr\n"
+    "\n"
+    "  sipscope --help | --version\n"
+    "\n"
+    "Exit status: 0 success, 1 runtime error (e.g. unreadable or truncated capture),\n"
+    "2 usage error.\n";
+
+static void usage_error(const char *fmt, const char *arg)
+{
+    fputs("sipscope: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fputs("\nTry 'sipscope --help'.\n", stderr);
+}
+
+static bool parse_size(const char *text, size_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || v == 0 || v > (1ull << 32))
+        return false;
+    *out = (size_t)v;
+    return true;
+}
+
+static void observe_call(void *ctx, const call_record_t *call)
+{
+    report_add_call(ctx, call);
+}
+
+static void observe_stream(void *ctx, const stream_record_t *stream)
+{
+    report_add_stream(ctx, stream);
+}
+
+static void print_summary(const pipeline_totals_t *t, const pipeline_t *p)
+{
+    const corr_stats_t *cs = pipeline_corr_stats(p);
+    fprintf(stderr,
+            "sipscope: %llu packets, %llu SIP messages, %llu calls, %llu RTP streams, "
+            "%llu RTP packets, %llu RTCP packets, %llu malformed\n",
+            (unsigned long long)t->packets, (unsigned long long)t->sip_messages,
+            (unsigned long long)cs->calls_created, (unsigned long long)cs->streams_created,
+            (unsigned long long)t->rtp_packets, (unsigned long long)t->rtcp_packets,
+            (unsigned long long)t->malformed);
+}
+
+static int cmd_analyze(int argc, char **argv)
+{
+    enum { OPT_DB = 256, OPT_JSON, OPT_MAX_CALLS, OPT_MAX_STREAMS };
+    static const struct option options[] = {
+        {"db", required_argument, NULL, OPT_DB},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"max-calls", required_argument, NULL, OPT_MAX_CALLS},
+        {"max-streams", required_argument, NULL, OPT_MAX_STREAMS},
+        {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    pipeline_cfg_t cfg;
+    pipeline_cfg_init(&cfg);
+    cfg.db_path = "sipscope.db";
+    bool json = false, quiet = false;
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "qvh", options, NULL)) != -1) {
+        switch (opt) {
+            case OPT_DB:
+                cfg.db_path = optarg;
+                break;
+            case OPT_JSON:
+                json = true;
+                break;
+            case OPT_MAX_CALLS:
+                if (!parse_size(optarg, &cfg.corr.max_calls)) {
+                    usage_error("analyze: --max-calls: not a positive number: %s", optarg);
+                    return EXIT_USAGE;
+                }
+                break;
+            case OPT_MAX_STREAMS:
+                if (!parse_size(optarg, &cfg.corr.max_streams)) {
+                    usage_error("analyze: --max-streams: not a positive number: %s", optarg);
+                    return EXIT_USAGE;
+                }
+                break;
+            case 'q':
+                quiet = true;
+                break;
+            case 'v':
+                log_set_level(LOG_DEBUG);
+                break;
+            case 'h':
+                fputs(usage_text, stdout);
+                return EXIT_SUCCESS;
+            default:
+                fputs("Try 'sipscope --help'.\n", stderr);
+                return EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        usage_error("analyze: no capture file given%s", "");
+        return EXIT_USAGE;
+    }
+
+    report_t *report = NULL;
+    if (json) {
+        report = report_new();
+        if (report == NULL) {
+            log_error("analyze: cannot create a temporary file: %s", strerror(errno));
+            return EXIT_RUNTIME;
+        }
+        cfg.observer = (pipeline_observer_t){report, observe_call, observe_stream};
+    }
+
+    char err[512] = "";
+    pipeline_t *p = NULL;
+    if (pipeline_new(&cfg, &p, err, sizeof(err)) != 0) {
+        log_error("analyze: %s", err);
+        report_free(report);
+        return EXIT_RUNTIME;
+    }
+    int status = EXIT_SUCCESS;
+    for (int i = optind; i < argc; i++) {
+        if (pipeline_read_file(p, argv[i], err, sizeof(err)) != 0) {
+            /* What was read before the damage is kept and reported. */
+            log_error("%s: %s", argv[i], err);
+            status = EXIT_RUNTIME;
+        }
+    }
+    if (pipeline_finish(p, err, sizeof(err)) != 0) {
+        log_error("analyze: %s", err);
+        status = EXIT_RUNTIME;
+    }
+    pipeline_totals_t totals;
+    pipeline_totals(p, &totals);
+    if (!quiet && (isatty(STDERR_FILENO) || !json))
+        print_summary(&totals, p);
+    if (report != NULL && report_write(report, &totals, stdout) != 0) {
+        log_error("analyze: writing the report failed: %s", strerror(errno));
+        status = EXIT_RUNTIME;
+    }
+    report_free(report);
+    pipeline_free(p);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage_text, stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(usage_text, stdout);
+        return EXIT_SUCCESS;
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
+        printf("sipscope %s\n", SIPSCOPE_VERSION);
+        return EXIT_SUCCESS;
+    }
+    if (strcmp(cmd, "analyze") == 0)
+        return cmd_analyze(argc - 1, argv + 1);
+    usage_error("unknown command '%s'", cmd);
+    return EXIT_USAGE;
+}

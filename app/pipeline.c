@@ -1,0 +1,304 @@
+/* pipeline: the packet path from capture to correlator, and records from correlator to store. */
+#include "pipeline.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rtcp.h"
+#include "rtp.h"
+#include "sip.h"
+#include "store.h"
+
+struct pipeline {
+    cap_t *cap;
+    corr_t *corr;
+    store_t *store;                 /* NULL when not storing */
+    pipeline_observer_t observer;
+    pipeline_totals_t totals;
+    int store_error;                /* first store failure, reported at the end */
+    char store_errmsg[256];
+    int64_t last_tick_ns;
+    /* Decoder outputs reused for every packet: the hot path allocates nothing. */
+    sip_msg_t sip;
+    rtp_hdr_t rtp;
+    rtcp_compound_t rtcp;
+};
+
+void pipeline_cfg_init(pipeline_cfg_t *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    corr_cfg_init(&cfg->corr);
+    cap_cfg_init(&cfg->cap);
+}
+
+static void note_store_result(pipeline_t *p, int rc)
+{
+    if (rc == 0 || p->store_error != 0)
+        return;
+    p->store_error = rc;
+    snprintf(p->store_errmsg, sizeof(p->store_errmsg), "%s", store_errmsg(p->store));
+}
+
+static void sink_call(void *ctx, const call_record_t *call)
+{
+    pipeline_t *p = ctx;
+    if (p->store)
+        note_store_result(p, store_put_call(p->store, call));
+    if (p->observer.on_call)
+        p->observer.on_call(p->observer.ctx, call);
+}
+
+static void sink_stream(void *ctx, const stream_record_t *stream)
+{
+    pipeline_t *p = ctx;
+    if (p->store)
+        note_store_result(p, store_put_stream(p->store, stream));
+    if (p->observer.on_stream)
+        p->observer.on_stream(p->observer.ctx, stream);
+}
+
+static void sink_sample(void *ctx, const sample_record_t *sample)
+{
+    pipeline_t *p = ctx;
+    if (p->store)
+        note_store_result(p, store_put_sample(p->store, sample));
+}
+
+static void sink_message(void *ctx, const message_record_t *msg)
+{
+    pipeline_t *p = ctx;
+    if (p->store)
+        note_store_result(p, store_put_message(p->store, msg));
+}
+
+static void tick(pipeline_t *p, int64_t ts_ns)
+{
+    /* Timeouts are in seconds; checking once per 100 ms of capture time is plenty. */
+    if (ts_ns - p->last_tick_ns >= 100000000 || ts_ns < p->last_tick_ns) {
+        corr_tick(p->corr, ts_ns);
+        p->last_tick_ns = ts_ns;
+    }
+}
+
+static corr_pkt_t make_corr_pkt(const cap_packet_t *pkt, const uint8_t *raw, size_t len)
+{
+    corr_pkt_t cp = {
+        .ts_ns = pkt->ts_ns,
+        .src = pkt->src,
+        .dst = pkt->dst,
+        .transport = pkt->ip_proto,
+        .raw = raw,
+        .raw_len = len,
+    };
+    return cp;
+}
+
+/* SIP over a TCP stream: as many whole messages as the buffer holds. Returns bytes consumed;
+ * what is left (a partial message) is offered again with the next segment. */
+static size_t handle_tcp(pipeline_t *p, const cap_packet_t *pkt)
+{
+    size_t off = 0;
+    while (off < pkt->len) {
+        const uint8_t *at = pkt->payload + off;
+        size_t left = pkt->len - off;
+        /* Skip keep-alive CRLFs between messages (RFC 5626 3.5.1). */
+        if (at[0] == '\r' || at[0] == '\n') {
+            off++;
+            continue;
+        }
+        if (!sip_looks_like(at, left)) {
+            /* Not SIP, or we joined mid-message: a start line shorter than a few bytes may
+             * still be incomplete, so keep a short tail; otherwise drop the bytes. */
+            if (left < 16 && memchr(at, '\n', left) == NULL)
+                return off;
+            return pkt->len;
+        }
+        int rc = sip_parse((const char *)at, left, &p->sip);
+        if (rc == SIP_PARTIAL)
+            return off;
+        if (rc == SIP_INVALID) {
+            p->totals.malformed++;
+            return pkt->len;
+        }
+        corr_pkt_t cp = make_corr_pkt(pkt, at, (size_t)rc);
+        p->totals.sip_messages++;
+        corr_on_sip(p->corr, &cp, &p->sip);
+        off += (size_t)rc;
+    }
+    return off;
+}
+
+static void handle_rtp(pipeline_t *p, const cap_packet_t *pkt, const corr_pkt_t *cp)
+{
+    if (rtp_parse(pkt->payload, pkt->len, &p->rtp) != RTP_OK) {
+        p->totals.malformed++;
+        return;
+    }
+    p->totals.rtp_packets++;
+    corr_on_rtp(p->corr, cp, &p->rtp);
+}
+
+static void handle_rtcp(pipeline_t *p, const cap_packet_t *pkt, const corr_pkt_t *cp)
+{
+    if (rtcp_parse(pkt->payload, pkt->len, &p->rtcp) != RTCP_OK) {
+        p->totals.malformed++;
+        return;
+    }
+    p->totals.rtcp_packets++;
+    corr_on_rtcp(p->corr, cp, &p->rtcp);
+}
+
+/* RFC 5761 4: with rtcp-mux, the second byte tells RTCP (200..207 as packet type) from RTP. */
+static bool looks_like_muxed_rtcp(const uint8_t *b, size_t len)
+{
+    return len >= 2 && b[1] >= 192 && b[1] <= 223;
+}
+
+static void handle_udp(pipeline_t *p, const cap_packet_t *pkt)
+{
+    corr_pkt_t cp = make_corr_pkt(pkt, pkt->payload, pkt->len);
+    if (sip_looks_like(pkt->payload, pkt->len)) {
+        int rc = sip_parse_datagram((const char *)pkt->payload, pkt->len, &p->sip);
+        if (rc > 0) {
+            cp.raw_len = (size_t)rc;
+            p->totals.sip_messages++;
+            corr_on_sip(p->corr, &cp, &p->sip);
+        } else {
+            p->totals.malformed++;
+        }
+        return;
+    }
+    switch (corr_media_kind(p->corr, &cp)) {
+        case CORR_MEDIA_RTP:
+            if (looks_like_muxed_rtcp(pkt->payload, pkt->len))
+                handle_rtcp(p, pkt, &cp);
+            else
+                handle_rtp(p, pkt, &cp);
+            return;
+        case CORR_MEDIA_RTCP:
+            handle_rtcp(p, pkt, &cp);
+            return;
+        case CORR_MEDIA_NONE:
+            break;
+    }
+    /* No SDP announced this flow: RTP and RTCP recognised by their headers. */
+    if (rtcp_looks_like(pkt->payload, pkt->len))
+        handle_rtcp(p, pkt, &cp);
+    else if (rtp_looks_like(pkt->payload, pkt->len))
+        handle_rtp(p, pkt, &cp);
+}
+
+static size_t on_packet(void *ctx, const cap_packet_t *pkt)
+{
+    pipeline_t *p = ctx;
+    tick(p, pkt->ts_ns);
+    if (pkt->ip_proto == CAP_PROTO_TCP)
+        return handle_tcp(p, pkt);
+    if (pkt->len > 0)
+        handle_udp(p, pkt);
+    return pkt->len;
+}
+
+int pipeline_new(const pipeline_cfg_t *cfg, pipeline_t **out, char *err, size_t errlen)
+{
+    int rc = -ENOMEM;
+    pipeline_t *p = calloc(1, sizeof(*p));
+    if (p == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    p->observer = cfg->observer;
+    if (cfg->db_path != NULL) {
+        rc = store_open(cfg->db_path, &p->store);
+        if (rc != 0) {
+            snprintf(err, errlen, "%s: %s", cfg->db_path,
+                     p->store ? store_errmsg(p->store) : "cannot open database");
+            goto fail;
+        }
+        corr_cfg_t corr_cfg = cfg->corr;
+        (void)corr_cfg;
+    }
+    corr_sink_t sink = {
+        .ctx = p,
+        .on_call = sink_call,
+        .on_stream = sink_stream,
+        .on_sample = sink_sample,
+        .on_message = sink_message,
+    };
+    p->corr = corr_new(&cfg->corr, &sink);
+    p->cap = cap_new(&cfg->cap, on_packet, p);
+    if (p->corr == NULL || p->cap == NULL) {
+        rc = -ENOMEM;
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    if (p->store != NULL)
+        corr_set_first_id(p->corr, store_next_id(p->store));
+    *out = p;
+    return 0;
+fail:
+    pipeline_free(p);
+    return rc;
+}
+
+int pipeline_read_file(pipeline_t *p, const char *path, char *err, size_t errlen)
+{
+    return cap_read_file(p->cap, path, err, errlen);
+}
+
+void pipeline_totals(const pipeline_t *p, pipeline_totals_t *out)
+{
+    const cap_stats_t *cs = cap_stats(p->cap);
+    *out = p->totals;
+    out->packets = cs->frames;
+    out->bytes = cs->bytes;
+    out->malformed += cs->truncated + cs->bad_header;
+}
+
+const cap_stats_t *pipeline_cap_stats(const pipeline_t *p)
+{
+    return cap_stats(p->cap);
+}
+
+const corr_stats_t *pipeline_corr_stats(const pipeline_t *p)
+{
+    return corr_stats(p->corr);
+}
+
+int pipeline_finish(pipeline_t *p, char *err, size_t errlen)
+{
+    cap_flush(p->cap);
+    corr_flush(p->corr);
+    if (p->store != NULL) {
+        pipeline_totals_t t;
+        pipeline_totals(p, &t);
+        store_meta_t meta = {
+            .packets = t.packets,
+            .bytes = t.bytes,
+            .sip_messages = t.sip_messages,
+            .rtp_packets = t.rtp_packets,
+            .rtcp_packets = t.rtcp_packets,
+            .malformed = t.malformed,
+        };
+        note_store_result(p, store_add_totals(p->store, &meta));
+        note_store_result(p, store_flush(p->store));
+    }
+    if (p->store_error != 0) {
+        snprintf(err, errlen, "storing failed: %s", p->store_errmsg);
+        return p->store_error;
+    }
+    return 0;
+}
+
+void pipeline_free(pipeline_t *p)
+{
+    if (p == NULL)
+        return;
+    cap_free(p->cap);
+    corr_free(p->corr);
+    if (p->store != NULL)
+        store_close(p->store);
+    free(p);
+}

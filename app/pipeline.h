@@ -1,0 +1,52 @@
+/* pipeline: capture -> decoders -> correlator -> store/report, shared by analyze, capture, run. */
+#ifndef SIPSCOPE_PIPELINE_H
+#define SIPSCOPE_PIPELINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cap.h"
+#include "corr.h"
+#include "records.h"
+
+typedef struct pipeline pipeline_t;
+
+/* Totals of the JSON report (shared/DESIGN.md). */
+typedef struct {
+    uint64_t packets, bytes;
+    uint64_t sip_messages, rtp_packets, rtcp_packets;
+    uint64_t malformed;
+} pipeline_totals_t;
+
+/* Receives every final record (in addition to the store). */
+typedef struct {
+    void *ctx;
+    void (*on_call)(void *ctx, const call_record_t *call);
+    void (*on_stream)(void *ctx, const stream_record_t *stream);
+} pipeline_observer_t;
+
+typedef struct {
+    const char *db_path;          /* NULL: no store */
+    corr_cfg_t corr;
+    cap_cfg_t cap;
+    pipeline_observer_t observer; /* optional */
+} pipeline_cfg_t;
+
+void pipeline_cfg_init(pipeline_cfg_t *cfg);
+
+/* Returns 0 or a negative errno-style code with a reason in err. Caller frees with
+ * pipeline_free. */
+int pipeline_new(const pipeline_cfg_t *cfg, pipeline_t **out, char *err, size_t errlen);
+/* Flushes the correlator and the store, then frees. Returns 0 or negative on a store error. */
+int pipeline_finish(pipeline_t *p, char *err, size_t errlen);
+void pipeline_free(pipeline_t *p);
+
+/* Read one capture file ("-" = stdin) through the pipeline. 0, or negative with a reason. */
+int pipeline_read_file(pipeline_t *p, const char *path, char *err, size_t errlen);
+
+void pipeline_totals(const pipeline_t *p, pipeline_totals_t *out);
+const cap_stats_t *pipeline_cap_stats(const pipeline_t *p);
+const corr_stats_t *pipeline_corr_stats(const pipeline_t *p);
+
+#endif

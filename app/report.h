@@ -1,0 +1,24 @@
+/* report: the JSON report of `analyze --json` (shared/DESIGN.md), streamed with bounded memory. */
+#ifndef SIPSCOPE_REPORT_H
+#define SIPSCOPE_REPORT_H
+
+#include <stdio.h>
+
+#include "pipeline.h"
+#include "records.h"
+
+typedef struct report report_t;
+
+/* Calls and streams are spooled to temporary files as they come, so memory stays flat however
+ * large the capture. NULL on failure (errno set). Caller frees with report_free. */
+report_t *report_new(void);
+void report_free(report_t *r);
+void report_add_call(report_t *r, const call_record_t *call);
+void report_add_stream(report_t *r, const stream_record_t *stream);
+/* Write the whole report object to out. 0, or -EIO. */
+int report_write(report_t *r, const pipeline_totals_t *totals, FILE *out);
+
+/* Helpers shared with the API layer: epoch seconds with microseconds, "IP:PORT". */
+double report_time(int64_t ns);
+
+#endif

@@ -1,0 +1,157 @@
+/* store: SQLite persistence of calls, messages, streams and samples, with batched writes. */
+#ifndef SIPSCOPE_STORE_H
+#define SIPSCOPE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "records.h"
+
+/* One store_t is one SQLite connection. It holds no global state, but a store_t must be used by
+ * one thread at a time: give the writer thread its own and each reader (HTTP API) its own.
+ * Readers on other connections see rows once the writer's batch commits (WAL: readers never
+ * block the writer, nor the writer them).
+ *
+ * Results are 0 (or a count where stated) on success and a negative errno value on failure:
+ *   -EINVAL bad argument, -ENOMEM, -EBUSY database locked beyond the busy timeout,
+ *   -EROFS write on a read-only store, -ENOENT no such row/key, -ENOTSUP schema version this
+ *   program cannot use, -ENOSPC disk full, -EIO any other SQLite error.
+ * After a failure store_errmsg() says what went wrong.
+ *
+ * Times: records carry ns since the epoch (0 = none); the database keeps REAL epoch seconds
+ * (NULL = none), so times read back are rounded to the microsecond, the report's resolution. */
+typedef struct store store_t;
+
+#define STORE_SCHEMA_VERSION 1      /* PRAGMA user_version this code creates and reads */
+#define STORE_DEFAULT_BATCH  4096   /* rows per write transaction */
+#define STORE_DEFAULT_BUSY_MS 5000  /* how long to wait for another connection's lock */
+
+typedef struct {
+    uint32_t batch_rows;      /* rows per write transaction; 0 = STORE_DEFAULT_BATCH */
+    uint32_t busy_timeout_ms; /* 0 = STORE_DEFAULT_BUSY_MS */
+    bool read_only;           /* no writes, no migration: the schema must already be current */
+} store_opts_t;
+
+/* Open (creating if needed) the database at path; ":memory:" gives a private in-memory one.
+ * Sets WAL mode (files), synchronous=NORMAL, the busy timeout, and migrates the schema to
+ * STORE_SCHEMA_VERSION, each migration in its own transaction. A database written by a newer
+ * program (user_version above STORE_SCHEMA_VERSION) is refused with -ENOTSUP.
+ * path is borrowed. On success *out is a new store the caller releases with store_close.
+ * On failure *out is NULL only for -ENOMEM; otherwise it is a failed handle that accepts
+ * nothing but store_errmsg and store_close, so the caller can print why, then close it. */
+int store_open(const char *path, store_t **out);
+/* Same with options; opts may be NULL for the defaults. */
+int store_open_opts(const char *path, const store_opts_t *opts, store_t **out);
+/* Commit pending rows, then close and free. NULL is a no-op. Returns the flush's result (the
+ * store is freed either way). */
+int store_close(store_t *s);
+/* The last error's message, owned by the store, valid until its next call; never NULL
+ * (store_errmsg(NULL) explains a NULL handle as out of memory). */
+const char *store_errmsg(const store_t *s);
+
+/* Counters of the write path (for /metrics). */
+typedef struct {
+    uint64_t rows_committed;  /* rows whose batch committed */
+    uint64_t rows_dropped;    /* rows lost because their batch failed to commit */
+    uint64_t commits;
+    uint64_t errors;          /* failed calls of any store function */
+} store_stats_t;
+
+void store_get_stats(const store_t *s, store_stats_t *out);
+
+/* ---- Writing. Every put joins the open batch (a write transaction, begun on demand); the batch
+ * commits after batch_rows rows, on store_flush and on store_close. Records and their strings
+ * are borrowed for the duration of the call. A failed put leaves the batch intact. When a
+ * commit fails its rows are rolled back and counted in rows_dropped. */
+
+/* Insert the call, or update every column of the row with the same id (a call is written
+ * again each time it changes). from_user/to_user are extracted from the URIs for lookups. */
+int store_put_call(store_t *s, const call_record_t *c);
+/* Insert or update by id, as store_put_call. */
+int store_put_stream(store_t *s, const stream_record_t *r);
+/* Insert, or replace the sample with the same (stream_row, start_ns). */
+int store_put_sample(store_t *s, const sample_record_t *r);
+/* Append a message. *id_out (may be NULL) receives its row id (for alerts' samples). */
+int store_put_message(store_t *s, const message_record_t *m, int64_t *id_out);
+/* Set a meta key (key and value borrowed; value text or integer). */
+int store_set_meta(store_t *s, const char *key, const char *value);
+int store_set_meta_i64(store_t *s, const char *key, int64_t value);
+/* Commit the open batch, if any. */
+int store_flush(store_t *s);
+
+/* ---- Reading. Callbacks get records whose strings (and the record) are valid only during the
+ * callback. They return 0 to go on; anything else stops the walk and is returned by it.
+ * Text columns come back as "" when absent, except stream/message call_id, which is NULL when
+ * the row belongs to no call. Reads see this store's own uncommitted batch. A callback must not
+ * write to the same store. */
+typedef int (*store_call_cb)(void *ctx, const call_record_t *c);
+typedef int (*store_stream_cb)(void *ctx, const stream_record_t *r);
+typedef int (*store_sample_cb)(void *ctx, const sample_record_t *r);
+typedef int (*store_message_cb)(void *ctx, int64_t id, const message_record_t *m);
+
+/* All calls by invite time, then id. */
+int store_foreach_call(store_t *s, store_call_cb cb, void *ctx);
+/* The call with this id; -ENOENT if none. */
+int store_get_call(store_t *s, int64_t id, store_call_cb cb, void *ctx);
+/* Streams by first time, then id: call_row > 0 that call's, 0 those no call announced,
+ * negative all of them. */
+int store_foreach_stream(store_t *s, int64_t call_row, store_stream_cb cb, void *ctx);
+/* One stream's samples by start time. */
+int store_foreach_sample(store_t *s, int64_t stream_row, store_sample_cb cb, void *ctx);
+/* Messages by time, then id; call_row as for streams. */
+int store_foreach_message(store_t *s, int64_t call_row, store_message_cb cb, void *ctx);
+
+/* Copy a meta value as text into buf (cap bytes, NUL-terminated). -ENOENT if the key is absent,
+ * -ENOSPC if buf is too small (buf then holds a truncated copy). */
+int store_get_meta(store_t *s, const char *key, char *buf, size_t cap);
+/* A meta value as an integer; -ENOENT if absent, -EINVAL if it is not an integer. */
+int store_get_meta_i64(store_t *s, const char *key, int64_t *out);
+
+/* Row counts into *out. */
+int store_count_calls(store_t *s, int64_t *out);
+int store_count_streams(store_t *s, int64_t *out);
+int store_count_samples(store_t *s, int64_t *out);
+int store_count_messages(store_t *s, int64_t *out);
+
+/* Filter of store_query_calls. Zero-initialised means "every call"; each set field narrows.
+ * Strings are borrowed, matched as plain data (no wildcards, no SQL), and must be NUL-free. */
+typedef struct {
+    unsigned state_mask;      /* bits 1u << call_state_t; 0 = any state */
+    const char *call_id;      /* exact Call-ID, or NULL */
+    const char *from_user;    /* user part of From (the URI's user, e.g. "alice"), or NULL */
+    const char *to_user;      /* likewise for To */
+    bool user_exact;          /* from_user/to_user: true exact (case-sensitive, indexed),
+                               * false substring (ASCII case-insensitive) */
+    int64_t since_ns;         /* invite time >= since_ns; 0 = unbounded */
+    int64_t until_ns;         /* invite time < until_ns; 0 = unbounded */
+    bool has_min_mos, has_max_mos;
+    double min_mos, max_mos;  /* inclusive; calls without media (no MOS) never match */
+    const char *q;            /* substring (ASCII case-insensitive) of Call-ID, From or To URI */
+} store_call_filter_t;
+
+/* Calls matching filter (NULL = all), newest invite first, id descending on ties; skip offset
+ * rows, hand at most limit (negative = no limit; 0 = none, for counting only). *total (may be
+ * NULL) receives the number of matches before paging. -EINVAL for a negative offset or NaN MOS
+ * bounds. */
+int store_query_calls(store_t *s, const store_call_filter_t *filter, int64_t limit, int64_t offset,
+                      store_call_cb cb, void *ctx, int64_t *total);
+
+/* Retention. Deletes, oldest first:
+ *   - calls whose invite time is before older_than_ns (an absolute epoch-ns cutoff; 0 = no age
+ *     limit), with their messages, streams and the streams' samples; also messages and streams
+ *     of no call, registrations and alerts last seen before the cutoff;
+ *   - then, while the database's used size exceeds max_bytes (0 = no size limit), the oldest
+ *     rows of the same kinds, a slice at a time, until it fits or nothing is left.
+ * Work is done in transactions of a bounded number of calls so that no lock is held for long
+ * (readers are never blocked in WAL mode; another writer waits at most one slice). The open
+ * batch is flushed first. Freed pages are returned to the file system by
+ * PRAGMA incremental_vacuum (databases created by this code use auto_vacuum=INCREMENTAL) and
+ * the WAL is checkpointed (PASSIVE: it never waits for readers; journal_size_limit caps the
+ * WAL file's size). *calls_deleted (may be NULL) receives the number of calls removed. */
+int store_prune(store_t *s, int64_t older_than_ns, int64_t max_bytes, int64_t *calls_deleted);
+
+/* Bytes in use by the database ((page_count - freelist_count) * page_size) into *out. */
+int store_used_bytes(store_t *s, int64_t *out);
+
+#endif
