@@ -24,10 +24,13 @@ typedef enum {
     SDP_DIR_INACTIVE
 } sdp_dir_t;
 
+/* One a=rtpmap (RFC 8866 6.6) with its a=fmtp (6.15) attached. An a=fmtp without any a=rtpmap
+ * for its payload type (common for static types: "a=fmtp:18 annexb=no") gets an entry of its own
+ * with an empty encoding and clock_rate 0; look the static type up with rtp_static_codec(). */
 typedef struct {
     uint8_t payload_type;
-    sv_t encoding;       /* "PCMU", "opus", "telephone-event" */
-    uint32_t clock_rate;
+    sv_t encoding;       /* "PCMU", "opus", "telephone-event"; empty if only a=fmtp was seen */
+    uint32_t clock_rate; /* 0 when absent or unreadable ("a=rtpmap:31 LPC") */
     uint8_t channels;    /* 1 when absent */
     sv_t fmtp;           /* a=fmtp parameters for this payload type, empty if none */
 } sdp_rtpmap_t;
@@ -47,6 +50,7 @@ typedef struct {
     uint16_t rtcp_port;    /* a=rtcp port, 0 when absent (then RTP port + 1) */
     net_addr_t rtcp_addr;  /* a=rtcp address, family 0 when absent */
     bool rtcp_mux;
+    bool truncated;        /* formats or rtpmaps beyond SDP_MAX_FORMATS / SDP_MAX_RTPMAPS dropped */
 } sdp_media_t;
 
 typedef struct {
@@ -55,19 +59,25 @@ typedef struct {
     sv_t session_name;
     net_addr_t conn;       /* session-level c= */
     sdp_dir_t dir;         /* session-level direction */
+    uint32_t ptime;        /* session-level a=ptime (not in the RFC, but sent), 0 when absent */
     sdp_media_t media[SDP_MAX_MEDIA];
     size_t n_media;
     bool truncated_media;  /* more m= lines than SDP_MAX_MEDIA */
 } sdp_t;
 
-/* Parse an SDP body. Lines end in CRLF or LF. Returns SDP_OK or SDP_INVALID (not SDP: no v=0
- * line first). Unknown lines and attributes are skipped; malformed m=/c= lines are ignored.
- * out borrows from buf. */
+/* Parse an SDP body. Lines end in CRLF or LF (the last may have none); blank lines, surrounding
+ * whitespace and runs of SP/HTAB between fields are tolerated. Returns SDP_OK or SDP_INVALID
+ * (not SDP: no v=0 line first). Unknown lines and attributes are skipped; malformed m=/c= lines
+ * are ignored (the attributes under a malformed m= line too). Media-level c=, a=ptime and
+ * direction fall back to the session-level ones. Every view borrows from buf (empty views may
+ * be {NULL, 0}); out is fully written on SDP_OK. No allocation. */
 int sdp_parse(const char *buf, size_t len, sdp_t *out);
 
-/* The rtpmap for pt in m, or NULL. Borrowed. */
+/* The rtpmap for pt in m, or NULL. Borrowed from m. */
 const sdp_rtpmap_t *sdp_rtpmap_find(const sdp_media_t *m, uint8_t pt);
 
+/* "sendrecv", "sendonly", "recvonly", "inactive"; SDP_DIR_UNSET reads as "sendrecv", its
+ * RFC 8866 6.7 default. Static string. */
 const char *sdp_dir_name(sdp_dir_t dir);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -223,6 +224,164 @@ START_TEST(sample_totals_match_truth)
 }
 END_TEST
 
+/* ---- calls and streams against simcalls ground truth ---- */
+
+static json_t *find_by_string(json_t *array, const char *key, const char *value)
+{
+    size_t i;
+    json_t *item;
+    json_array_foreach(array, i, item) {
+        const char *v = json_string_value(json_object_get(item, key));
+        if (v != NULL && strcmp(v, value) == 0)
+            return item;
+    }
+    return NULL;
+}
+
+static void endpoint_text(json_t *o, const char *ip_key, const char *port_key, char *buf,
+                          size_t cap)
+{
+    const char *ip = json_string_value(json_object_get(o, ip_key));
+    json_int_t port = json_integer_value(json_object_get(o, port_key));
+    snprintf(buf, cap, strchr(ip, ':') ? "[%s]:%lld" : "%s:%lld", ip, (long long)port);
+}
+
+static json_t *find_stream(json_t *streams, const char *src, const char *dst, const char *ssrc)
+{
+    size_t i;
+    json_t *s;
+    json_array_foreach(streams, i, s) {
+        if (strcmp(json_string_value(json_object_get(s, "src")), src) == 0 &&
+            strcmp(json_string_value(json_object_get(s, "dst")), dst) == 0 &&
+            strcasecmp(json_string_value(json_object_get(s, "ssrc")), ssrc) == 0)
+            return s;
+    }
+    return NULL;
+}
+
+static void assert_close(const char *what, const char *who, double ours, double truth, double tol)
+{
+    ck_assert_msg(fabs(ours - truth) <= tol, "%s %s: ours %.6f, truth %.6f", who, what, ours,
+                  truth);
+}
+
+/* Every call and stream of the truth file is in the report with the same figures, and the
+ * report has no extra call; only the truth's one-way/NAT calls are flagged. */
+static void check_report_against_truth(json_t *report, json_t *truth)
+{
+    json_t *calls = json_object_get(report, "calls");
+    json_t *streams = json_object_get(report, "streams");
+    json_t *truth_calls = json_object_get(truth, "calls");
+    ck_assert_int_eq(json_array_size(calls), json_array_size(truth_calls));
+    size_t i;
+    json_t *tc;
+    json_array_foreach(truth_calls, i, tc) {
+        const char *call_id = json_string_value(json_object_get(tc, "call_id"));
+        json_t *c = find_by_string(calls, "call_id", call_id);
+        ck_assert_msg(c != NULL, "call %s missing", call_id);
+        ck_assert_str_eq(json_string_value(json_object_get(c, "state")),
+                         json_string_value(json_object_get(tc, "state")));
+        ck_assert_int_eq(int_field(c, "final_status"), int_field(tc, "final_code"));
+        assert_close("post_dial_delay_ms", call_id,
+                     json_number_value(json_object_get(c, "post_dial_delay_ms")),
+                     json_number_value(json_object_get(tc, "post_dial_delay")) * 1000.0, 0.002);
+        if (json_is_true(json_object_get(tc, "answered")))
+            assert_close("duration_s", call_id,
+                         json_number_value(json_object_get(c, "duration_s")),
+                         json_number_value(json_object_get(tc, "duration")), 2e-6);
+        ck_assert_msg(json_is_true(json_object_get(c, "one_way")) ==
+                          !json_is_null(json_object_get(tc, "one_way")),
+                      "call %s one_way flag", call_id);
+        ck_assert_msg(json_is_true(json_object_get(c, "nat")) ==
+                          !json_is_null(json_object_get(tc, "nat")),
+                      "call %s nat flag", call_id);
+
+        size_t j;
+        json_t *ts;
+        json_array_foreach(json_object_get(tc, "rtp_streams"), j, ts) {
+            char src[64], dst[64], who[200];
+            endpoint_text(ts, "src_ip", "src_port", src, sizeof(src));
+            endpoint_text(ts, "dst_ip", "dst_port", dst, sizeof(dst));
+            const char *ssrc = json_string_value(json_object_get(ts, "ssrc_hex"));
+            json_t *s = find_stream(streams, src, dst, ssrc);
+            snprintf(who, sizeof(who), "stream %s -> %s %s", src, dst, ssrc);
+            ck_assert_msg(s != NULL, "%s missing", who);
+            ck_assert_str_eq(json_string_value(json_object_get(s, "call_id")), call_id);
+            ck_assert_int_eq(int_field(s, "packets"), int_field(ts, "packets"));
+            ck_assert_int_eq(int_field(s, "lost"), int_field(ts, "lost"));
+            json_t *tshark = json_object_get(ts, "tshark");
+            assert_close("max_jitter_ms", who,
+                         json_number_value(json_object_get(s, "max_jitter_ms")),
+                         json_number_value(json_object_get(tshark, "max_jitter_ms")), 0.0011);
+            assert_close("mean_jitter_ms", who,
+                         json_number_value(json_object_get(s, "mean_jitter_ms")),
+                         json_number_value(json_object_get(tshark, "mean_jitter_ms")), 0.0011);
+            assert_close("max_delta_ms", who,
+                         json_number_value(json_object_get(s, "max_delta_ms")),
+                         json_number_value(json_object_get(tshark, "max_delta_ms")), 0.0011);
+            ck_assert_msg(json_is_true(json_object_get(s, "sdp_mismatch")) ==
+                              json_is_true(json_object_get(ts, "nat")),
+                          "%s sdp_mismatch", who);
+        }
+    }
+}
+
+START_TEST(sample_calls_and_streams_match_truth)
+{
+    json_t *truth = json_load_file(testdata_path("samples/small.truth.json"), 0, NULL);
+    ck_assert(truth != NULL);
+    int status;
+    json_t *report = analyze_json(testdata_path("samples/small.pcap"), &status);
+    ck_assert_int_eq(status, 0);
+    check_report_against_truth(report, truth);
+    json_decref(report);
+    json_decref(truth);
+}
+END_TEST
+
+/* Captures generated with simcalls at test time (needs ../shared), one per variant. */
+static const char *const simcalls_variants[] = {
+    "--calls 20 --concurrency 5 --duration 10 --seed 7 --loss 0.02 --jitter-ms 3 "
+    "--reorder 0.01 --dup 0.005 --fail-ratio 0.1 --cancel-ratio 0.1 --oneway-ratio 0.1 "
+    "--nat-ratio 0.2 --ipv6-ratio 0.2 --fragment-ratio 0.2 --tcp-ratio 0.2 --register-flood 100",
+    "--calls 12 --concurrency 4 --duration 6 --seed 11 --codec mix --loss 0.03 --jitter-ms 8 "
+    "--dup 0.02 --reorder 0.03 --vlan 42 --nanosecond --fragment-ratio 0.3 --tcp-ratio 0.3",
+    "--calls 12 --concurrency 6 --duration 5 --seed 5 --linktype sll --ipv6-ratio 0.5 "
+    "--oneway-ratio 0.3 --nat-ratio 0.3 --fail-ratio 0.2 --cancel-ratio 0.2 --tcp-ratio 0.3",
+    "--calls 4 --concurrency 2 --duration 1400 --seed 3 --codec pcma --loss 0.01",
+};
+
+START_TEST(simcalls_variants_match_truth)
+{
+    const char *simcalls = testdata_shared("tools/simcalls");
+    if (simcalls == NULL)
+        return;
+    char dir[] = "/tmp/sipscope-sim-XXXXXX";
+    ck_assert(mkdtemp(dir) != NULL);
+    char cmd[8192];
+    snprintf(cmd, sizeof(cmd), "'%s' %s -w %s/t.pcap --truth %s/t.json >/dev/null 2>&1",
+             simcalls, simcalls_variants[_i], dir, dir);
+    ck_assert_msg(system(cmd) == 0, "simcalls failed: %s", cmd);
+    char pcap[512], truth_path[512];
+    snprintf(pcap, sizeof(pcap), "%s/t.pcap", dir);
+    snprintf(truth_path, sizeof(truth_path), "%s/t.json", dir);
+    json_t *truth = json_load_file(truth_path, 0, NULL);
+    ck_assert(truth != NULL);
+    int status;
+    json_t *report = analyze_json(pcap, &status);
+    ck_assert_int_eq(status, 0);
+    json_t *totals = json_object_get(truth, "totals");
+    ck_assert_int_eq(int_field(report, "sip_messages"), int_field(totals, "sip_messages"));
+    ck_assert_int_eq(int_field(report, "rtp_packets"), int_field(totals, "rtp_packets"));
+    ck_assert_int_eq(int_field(report, "rtcp_packets"), int_field(totals, "rtcp_packets"));
+    check_report_against_truth(report, truth);
+    json_decref(report);
+    json_decref(truth);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    ck_assert(system(cmd) == 0);
+}
+END_TEST
+
 Suite *analyze_suite(void)
 {
     Suite *s = suite_create("analyze");
@@ -242,6 +401,13 @@ Suite *analyze_suite(void)
     tc = tcase_create("sample");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, sample_totals_match_truth);
+    tcase_add_test(tc, sample_calls_and_streams_match_truth);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("simcalls");
+    tcase_set_timeout(tc, 300);
+    tcase_add_loop_test(tc, simcalls_variants_match_truth, 0,
+                        (int)(sizeof(simcalls_variants) / sizeof(simcalls_variants[0])));
     suite_add_tcase(s, tc);
     return s;
 }
