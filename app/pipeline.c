@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "classify.h"
 #include "rtcp.h"
 #include "rtp.h"
 #include "sip.h"
@@ -15,6 +16,7 @@ struct pipeline {
     cap_t *cap;
     corr_t *corr;
     store_t *store;                 /* NULL when not storing */
+    classify_t *classify;           /* nDPI verdicts for flows no SDP announced */
     pipeline_observer_t observer;
     pipeline_totals_t totals;
     int store_error;                /* first store failure, reported at the end */
@@ -31,6 +33,7 @@ void pipeline_cfg_init(pipeline_cfg_t *cfg)
     memset(cfg, 0, sizeof(*cfg));
     corr_cfg_init(&cfg->corr);
     cap_cfg_init(&cfg->cap);
+    cfg->classify_max_flows = 4096;
 }
 
 static void note_store_result(pipeline_t *p, int rc)
@@ -183,10 +186,15 @@ static void handle_udp(pipeline_t *p, const cap_packet_t *pkt)
         case CORR_MEDIA_NONE:
             break;
     }
-    /* No SDP announced this flow: RTP and RTCP recognised by their headers. */
+    /* No SDP announced this flow. nDPI rules out flows it knows to be something else (DNS,
+     * QUIC, NTP ...); RTP and RTCP are then recognised by their headers. */
+    classify_verdict_t verdict = classify_packet(p->classify, &pkt->src, &pkt->dst, pkt->l3,
+                                                 pkt->l3_len, pkt->ts_ns);
+    if (verdict == CLASSIFY_OTHER || verdict == CLASSIFY_SIP)
+        return;
     if (rtcp_looks_like(pkt->payload, pkt->len))
         handle_rtcp(p, pkt, &cp);
-    else if (rtp_looks_like(pkt->payload, pkt->len))
+    else if (verdict != CLASSIFY_RTCP && rtp_looks_like(pkt->payload, pkt->len))
         handle_rtp(p, pkt, &cp);
 }
 
@@ -217,8 +225,6 @@ int pipeline_new(const pipeline_cfg_t *cfg, pipeline_t **out, char *err, size_t 
                      p->store ? store_errmsg(p->store) : "cannot open database");
             goto fail;
         }
-        corr_cfg_t corr_cfg = cfg->corr;
-        (void)corr_cfg;
     }
     corr_sink_t sink = {
         .ctx = p,
@@ -229,7 +235,8 @@ int pipeline_new(const pipeline_cfg_t *cfg, pipeline_t **out, char *err, size_t 
     };
     p->corr = corr_new(&cfg->corr, &sink);
     p->cap = cap_new(&cfg->cap, on_packet, p);
-    if (p->corr == NULL || p->cap == NULL) {
+    p->classify = classify_new(cfg->classify_max_flows);
+    if (p->corr == NULL || p->cap == NULL || p->classify == NULL) {
         rc = -ENOMEM;
         snprintf(err, errlen, "out of memory");
         goto fail;
@@ -267,6 +274,11 @@ const corr_stats_t *pipeline_corr_stats(const pipeline_t *p)
     return corr_stats(p->corr);
 }
 
+const classify_stats_t *pipeline_classify_stats(const pipeline_t *p)
+{
+    return classify_stats(p->classify);
+}
+
 int pipeline_finish(pipeline_t *p, char *err, size_t errlen)
 {
     cap_flush(p->cap);
@@ -298,6 +310,7 @@ void pipeline_free(pipeline_t *p)
         return;
     cap_free(p->cap);
     corr_free(p->corr);
+    classify_free(p->classify);
     if (p->store != NULL)
         store_close(p->store);
     free(p);

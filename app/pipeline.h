@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "cap.h"
+#include "classify.h"
 #include "corr.h"
 #include "records.h"
 
@@ -30,6 +31,7 @@ typedef struct {
     const char *db_path;          /* NULL: no store */
     corr_cfg_t corr;
     cap_cfg_t cap;
+    size_t classify_max_flows;    /* flows nDPI remembers (default 4096) */
     pipeline_observer_t observer; /* optional */
 } pipeline_cfg_t;
 
@@ -48,5 +50,6 @@ int pipeline_read_file(pipeline_t *p, const char *path, char *err, size_t errlen
 void pipeline_totals(const pipeline_t *p, pipeline_totals_t *out);
 const cap_stats_t *pipeline_cap_stats(const pipeline_t *p);
 const corr_stats_t *pipeline_corr_stats(const pipeline_t *p);
+const classify_stats_t *pipeline_classify_stats(const pipeline_t *p);
 
 #endif

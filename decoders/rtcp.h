@@ -25,7 +25,7 @@ enum {
 #define RTCP_MAX_REPORTS 31
 #define RTCP_MAX_PACKETS 16
 
-/* RFC 3550 6.4.1 report block. */
+/* RFC 3550 6.4.1 report block (layout in rtcp.c). */
 typedef struct {
     uint32_t ssrc;
     uint8_t fraction_lost;   /* /256 */
@@ -36,7 +36,10 @@ typedef struct {
     uint32_t dlsr;           /* 1/65536 s */
 } rtcp_report_t;
 
-/* RFC 3611 4.7 VoIP Metrics block (the one block a monitor reads; others are counted). */
+/* RFC 3611 4.7 VoIP Metrics block (the one block a monitor reads; others are counted). Fields
+ * are as on the wire: rates and densities /256, delays in ms, signal_level and noise_level are
+ * two's-complement dBm0 (read them as int8_t; 127 = unavailable), R factors 0..100 (127 =
+ * unavailable). Layout in rtcp.c. */
 typedef struct {
     uint32_t ssrc;
     uint8_t loss_rate, discard_rate, burst_density, gap_density;
@@ -74,14 +77,24 @@ typedef struct {
     rtcp_packet_t packets[RTCP_MAX_PACKETS];
     size_t n_packets;
     bool truncated;          /* more packets than RTCP_MAX_PACKETS, or a short last one */
+    bool malformed;          /* a later packet had a bad header or padding (decoding stopped
+                              * there), or a packet's fields, reports, SDES items or XR blocks
+                              * ran past its length (what was complete is kept) */
 } rtcp_compound_t;
 
 /* Decode a compound RTCP datagram. Every packet and every block is bounded by both its length
  * field and the bytes present. RTCP_INVALID if the first packet is not a valid RTCP header
- * (version 2, type 192..223 range as RFC 5761 4 uses, length within len). */
+ * (version 2, type 192..223 range as RFC 5761 4 uses, length within len, padding count in
+ * 1..body when P is set). Otherwise RTCP_OK with packets[0..n_packets) decoded: fields a packet
+ * does not carry are 0 (cname empty {NULL, 0}; reports[0..n_reports) and voip only when
+ * has_voip_metrics are written). Views borrow from buf. No allocation. */
 int rtcp_parse(const uint8_t *buf, size_t len, rtcp_compound_t *out);
 
-/* Heuristic for flows no SDP announced: version 2, type 200..207, length fits. */
+/* Heuristic for flows no SDP announced: version 2, type 200..207, length fits. In detail (after
+ * Wireshark's rtcp heuristic): len a multiple of 4; the first packet an SR, RR, SDES, BYE, APP,
+ * RTPFB, PSFB or XR long enough for its fixed part and report count; and every packet of the
+ * compound version 2, type 192..223, with sane padding, their lengths adding up to len exactly.
+ * True implies rtcp_parse() == RTCP_OK. */
 bool rtcp_looks_like(const uint8_t *buf, size_t len);
 
 #endif

@@ -9,6 +9,9 @@
 #define RTP_OK       0
 #define RTP_INVALID  (-1)
 
+/* Fixed header size (RFC 3550 5.1), before CSRCs and the extension. */
+#define RTP_HEADER_LEN 12
+
 typedef struct {
     uint8_t version;
     bool padding;
@@ -29,21 +32,29 @@ typedef struct {
 } rtp_hdr_t;
 
 /* Decode an RTP packet (RFC 3550 5.1). RTP_INVALID if the version is not 2 or any length
- * (CSRCs, extension, padding) runs past len. */
+ * (CSRCs, extension, padding) runs past len; a padding count of 0 or one larger than the payload
+ * is invalid too (the count includes itself). On RTP_OK every field is written: csrc[0..csrc_count)
+ * only, ext_* are 0/NULL without an extension, and payload + payload_len + padding_len ends at
+ * buf + len. Pointers borrow from buf. On RTP_INVALID out holds garbage. */
 int rtp_parse(const uint8_t *buf, size_t len, rtp_hdr_t *out);
 
 /* Heuristic used on flows no SDP announced (as Wireshark's rtp_udp heuristic): version 2, a
- * payload type that is not in the RTCP range 72..76, a parse that fits. */
+ * payload type that is not in the RTCP range 72..76, a parse that fits. Slightly stricter than
+ * Wireshark: the whole 64..95 range is refused, since an RTCP packet type 192..223 reads as
+ * marker + payload type 64..95 (RFC 5761 4) and RFC 3551 assigns nothing there; this keeps
+ * RTCP XR/RTPFB/PSFB (types 205..207) out too. True implies rtp_parse() == RTP_OK. */
 bool rtp_looks_like(const uint8_t *buf, size_t len);
 
 /* RFC 4733 2.3 telephone-event payload. */
 typedef struct {
-    uint8_t event;
+    uint8_t event;      /* 0-9 * # A-D are 0..15 (RFC 4733 3.2), 16 flash */
     bool end;
-    uint8_t volume;
-    uint16_t duration;
+    uint8_t volume;     /* -dBm0, 0..63 */
+    uint16_t duration;  /* timestamp units */
 } rtp_event_t;
 
+/* Decode the first event of a telephone-event payload (rtp_hdr_t.payload). RTP_OK, or
+ * RTP_INVALID when fewer than 4 bytes are present. */
 int rtp_event_parse(const uint8_t *payload, size_t len, rtp_event_t *out);
 
 /* Static payload types of RFC 3551 table 4/5: encoding name and clock rate, or NULL / 0 for
