@@ -7,12 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "commands.h"
 #include "log.h"
 #include "pipeline.h"
 #include "report.h"
-
-#define EXIT_RUNTIME 1
-#define EXIT_USAGE   2
 
 static const char usage_text[] =
     "usage: sipscope COMMAND [OPTIONS]\n"
@@ -77,7 +75,7 @@ static void print_summary(const pipeline_totals_t *t, const pipeline_t *p)
             (unsigned long long)t->malformed);
 }
 
-static int cmd_analyze(int argc, char **argv)
+int cmd_analyze(int argc, char **argv)
 {
     enum { OPT_DB = 256, OPT_JSON, OPT_MAX_CALLS, OPT_MAX_STREAMS };
     static const struct option options[] = {
@@ -194,6 +192,10 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "analyze") == 0)
         return cmd_analyze(argc - 1, argv + 1);
+    if (strcmp(cmd, "serve") == 0)
+        return cmd_serve(argc - 1, argv + 1);
+    if (strcmp(cmd, "run") == 0)
+        return cmd_run(argc - 1, argv + 1);
     usage_error("unknown command '%s'", cmd);
     return EXIT_USAGE;
 }

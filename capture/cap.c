@@ -1,12 +1,122 @@
-/* cap: placeholder until the capture module lands. */
+/* cap: the capture pipeline: configuration, the per-frame entry point, expiry and the sink. */
 #include "cap.h"
+
 #include <stdlib.h>
-struct cap { cap_stats_t stats; };
-void cap_cfg_init(cap_cfg_t *cfg) { (void)cfg; }
-cap_t *cap_new(const cap_cfg_t *cfg, cap_sink_fn sink, void *ctx) { (void)cfg; (void)sink; (void)ctx; return calloc(1, sizeof(cap_t)); }
-void cap_free(cap_t *cap) { free(cap); }
-void cap_process_frame(cap_t *cap, int dlt, int64_t ts_ns, const uint8_t *frame, uint32_t caplen, uint32_t wirelen) { (void)cap; (void)dlt; (void)ts_ns; (void)frame; (void)caplen; (void)wirelen; }
-int cap_read_file(cap_t *cap, const char *path, char *err, size_t errlen) { (void)cap; (void)path; (void)err; (void)errlen; return -1; }
-void cap_expire(cap_t *cap, int64_t now_ns) { (void)cap; (void)now_ns; }
-void cap_flush(cap_t *cap) { (void)cap; }
-const cap_stats_t *cap_stats(const cap_t *cap) { return &cap->stats; }
+#include <string.h>
+
+#include "cap_int.h"
+
+/* cap_expire runs when capture time has advanced this much since the last run. */
+#define EXPIRE_EVERY_NS 1000000000LL
+
+void cap_cfg_init(cap_cfg_t *cfg)
+{
+    cfg->frag_max_bytes = 4u << 20;
+    cfg->frag_timeout_ms = 30000;
+    cfg->tcp_max_flows = 16384;
+    cfg->tcp_max_buffer = 256u << 10;
+    cfg->tcp_timeout_ms = 300000;
+}
+
+cap_t *cap_new(const cap_cfg_t *cfg, cap_sink_fn sink, void *ctx)
+{
+    cap_t *cap = calloc(1, sizeof(*cap));
+    if (cap == NULL)
+        return NULL;
+    if (cfg != NULL)
+        cap->cfg = *cfg;
+    else
+        cap_cfg_init(&cap->cfg);
+    cap->sink = sink;
+    cap->ctx = ctx;
+    cap->frag = ipfrag_new(cap->cfg.frag_max_bytes, cap->cfg.frag_timeout_ms, &cap->stats);
+    cap->tcp = tcpreasm_new(cap->cfg.tcp_max_flows, cap->cfg.tcp_max_buffer,
+                            cap->cfg.tcp_timeout_ms, &cap->stats);
+    if (cap->frag == NULL || cap->tcp == NULL) {
+        cap_free(cap);
+        return NULL;
+    }
+    return cap;
+}
+
+void cap_free(cap_t *cap)
+{
+    if (cap == NULL)
+        return;
+    ipfrag_free(cap->frag);
+    tcpreasm_free(cap->tcp);
+    for (int i = 0; i <= CAP_MAX_DEPTH; i++)
+        free(cap->dgram[i]);
+    free(cap);
+}
+
+size_t cap_deliver(cap_t *cap, const cap_frame_t *fr, const cap_l3_t *l3, uint8_t proto,
+                   uint16_t sport, uint16_t dport, const uint8_t *p, size_t len,
+                   bool reassembled)
+{
+    cap_packet_t pkt;
+    pkt.ts_ns = fr->ts_ns;
+    pkt.ip_proto = proto;
+    pkt.src.addr = l3->src;
+    pkt.src.port = sport;
+    pkt.dst.addr = l3->dst;
+    pkt.dst.port = dport;
+    pkt.payload = p;
+    pkt.len = len;
+    pkt.l3 = l3->hdr;
+    pkt.l3_len = l3->len;
+    pkt.vlan = fr->vlan;
+    pkt.reassembled = reassembled;
+    pkt.frame = fr->frame;
+    pkt.frame_caplen = fr->caplen;
+    pkt.frame_len = fr->wirelen;
+    pkt.frame_dlt = fr->dlt;
+    if (cap->sink == NULL)
+        return len;
+    size_t used = cap->sink(cap->ctx, &pkt);
+    return used > len ? len : used;
+}
+
+void cap_process_frame(cap_t *cap, int dlt, int64_t ts_ns, const uint8_t *frame,
+                       uint32_t caplen, uint32_t wirelen)
+{
+    cap->stats.frames++;
+    cap->stats.bytes += wirelen;
+    /* Expiry follows capture time, not the wall clock, so a file replays the same way at any
+     * speed. A clock that jumps back (merged files) rearms at the new time. */
+    if (!cap->expire_armed || ts_ns >= cap->next_expire_ns ||
+        (uint64_t)cap->next_expire_ns - (uint64_t)ts_ns > 2 * EXPIRE_EVERY_NS) {
+        cap_expire(cap, ts_ns);
+        cap->expire_armed = true;
+        cap->next_expire_ns = ts_ns > INT64_MAX - EXPIRE_EVERY_NS ? INT64_MAX
+                                                                  : ts_ns + EXPIRE_EVERY_NS;
+    }
+    if (frame == NULL)
+        caplen = 0;
+    cap_frame_t fr = {
+        .ts_ns = ts_ns,
+        .frame = frame,
+        .caplen = caplen,
+        .wirelen = wirelen,
+        .dlt = dlt,
+    };
+    cap_link(cap, &fr, dlt, frame, caplen);
+}
+
+void cap_expire(cap_t *cap, int64_t now_ns)
+{
+    ipfrag_expire(cap->frag, now_ns);
+    tcpreasm_expire(cap->tcp, now_ns);
+}
+
+void cap_flush(cap_t *cap)
+{
+    ipfrag_reset(cap->frag);
+    tcpreasm_reset(cap->tcp);
+    cap->expire_armed = false;
+}
+
+const cap_stats_t *cap_stats(const cap_t *cap)
+{
+    return &cap->stats;
+}

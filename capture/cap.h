@@ -71,6 +71,9 @@ typedef struct {
     uint64_t tcp_gaps;           /* data given up on (hole never filled, buffer full) */
     uint64_t tcp_flows_evicted;
     uint64_t read_errors;        /* truncated files and the like */
+    /* Added after the first contract; existing fields keep their meaning. */
+    uint64_t frag_overlaps;      /* fragments overlapping bytes already held (duplicates too) */
+    uint64_t tcp_flows_timed_out; /* TCP directions forgotten after tcp_timeout_ms idle */
 } cap_stats_t;
 
 /* Returns NULL on allocation failure. Caller frees with cap_free. */
@@ -86,6 +89,16 @@ void cap_process_frame(cap_t *cap, int dlt, int64_t ts_ns, const uint8_t *frame,
  * cap_process_frame. Returns 0; -ENOENT/-EINVAL/-EIO with a human-readable reason in err when
  * the file is missing, not a capture, or truncated (frames before the damage are processed). */
 int cap_read_file(cap_t *cap, const char *path, char *err, size_t errlen);
+
+/* libpcap's handle (pcap_t is struct pcap), so that this header needs no <pcap.h>. */
+struct pcap;
+
+/* Read every frame from an open libpcap handle (a savefile from pcap_fopen_offline, or a live
+ * handle: it returns after pcap_breakloop) through cap_process_frame. Timestamps follow the
+ * handle's precision (pcap_get_tstamp_precision). The handle stays the caller's. Returns 0 at
+ * the end, or -EIO with "truncated after N packets: ..." in err on a read error. This is what
+ * cap_read_file uses after opening the file. */
+int cap_read_pcap(cap_t *cap, struct pcap *handle, char *err, size_t errlen);
 
 /* Drop state older than the timeouts, as of capture time now_ns (called on its own from
  * cap_process_frame about once per second of capture time). */

@@ -28,7 +28,13 @@ typedef struct {
 void corr_cfg_init(corr_cfg_t *cfg);
 
 /* Where results go. Every record is final when handed over (a call after it ended, timed out,
- * was evicted or flushed; a stream likewise); strings are borrowed for the callback only. */
+ * was evicted or flushed; a stream likewise); strings are borrowed for the callback only.
+ * Order: on_message comes as each message is passed in (after any on_call it caused, e.g. an
+ * eviction); a call's streams (and their last samples) are all emitted before the call itself,
+ * so that on_call carries the final mos/one_way/nat; a stream can be emitted long before its
+ * call (idle stream, SSRC change). Callbacks may be NULL. They must not call back into corr.
+ * Ids: a call gets its id when its first INVITE is seen and a stream with its first packet, so
+ * messages and samples name rows that are emitted later. */
 typedef struct {
     void *ctx;
     void (*on_call)(void *ctx, const call_record_t *call);
@@ -48,19 +54,46 @@ typedef struct {
 
 typedef enum { CORR_MEDIA_NONE = 0, CORR_MEDIA_RTP, CORR_MEDIA_RTCP } corr_media_t;
 
+/* Counters. A call or stream is emitted exactly once, and counted once under ended, timed_out,
+ * evicted or flushed; live_* are the objects not emitted yet. */
 typedef struct {
     uint64_t calls_created, calls_ended, calls_timed_out, calls_evicted;
     uint64_t streams_created, streams_evicted, streams_unsignalled;
     uint64_t sip_messages, sip_retransmissions, sip_orphans;
     uint64_t rtp_packets, rtcp_packets;
     size_t live_calls, live_streams;
+    /* Added after the first contract; the names above keep their meaning:
+     * calls_ended: emitted after BYE or a final failure and the linger time (or when its
+     * Call-ID was reused, or a finished call was pushed out by the cap);
+     * calls_timed_out / streams_timed_out: idle past their state's timeout;
+     * calls_evicted / streams_evicted: cut short by max_calls / max_streams (or a hash chain cap);
+     * calls_flushed / streams_flushed: emitted by corr_flush;
+     * streams_ended: emitted with their call, or when a newer call took over their endpoint;
+     * calls_refused / streams_refused: not tracked at all (no Call-ID, allocation failure, a
+     * full hash chain); media_refused: SDP endpoints the index could not take;
+     * sip_orphans: dialog messages (ACK, BYE, CANCEL, in-dialog requests, responses to them)
+     * of no known call. */
+    uint64_t calls_flushed, calls_refused;
+    uint64_t streams_ended, streams_timed_out, streams_flushed, streams_refused;
+    uint64_t media_refused;
 } corr_stats_t;
 
-/* NULL on allocation failure; caller frees with corr_free (which does not flush). */
+/* NULL on allocation failure; caller frees with corr_free (which does not flush). cfg and sink
+ * are copied; a zero max_calls/max_streams means the default. */
 corr_t *corr_new(const corr_cfg_t *cfg, const corr_sink_t *sink);
 void corr_free(corr_t *corr);
+/* Row ids for calls and streams come from one counter, 1 unless set here (e.g. from the store's
+ * next free id) before the first message. */
+void corr_set_first_id(corr_t *corr, int64_t first_id);
 
-/* One SIP message (request or response). Emits on_message. */
+/* One SIP message (request or response). Emits on_message. pkt->raw/raw_len are the message's
+ * own bytes (the raw text of the message record). Only INVITE dialogs make calls; everything
+ * else with an unknown Call-ID gets call_row 0.
+ * Call flags as emitted: one_way = answered, some RTP seen, and one direction carried fewer than
+ * 5% of the other's packets (none at all in the usual case); nat = a stream's source differs
+ * from what its sender's SDP announced, or a side's SDP announced a private address (RFC 1918,
+ * RFC 6598, ULA, link-local) in a message that came from a public one (NAT seen from the
+ * signalling, which also catches a NATed party that sends no RTP). */
 void corr_on_sip(corr_t *corr, const corr_pkt_t *pkt, const sip_msg_t *msg);
 /* Did SDP announce pkt's destination (or, for NAT, a flow already matched) as RTP or RTCP? */
 corr_media_t corr_media_kind(corr_t *corr, const corr_pkt_t *pkt);

@@ -1,1 +1,309 @@
-/* media: placeholder. */
+/* media: object pool, SDP media endpoint index and RTP flow hash for the correlator. */
+#include "media.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hash.h"
+
+size_t media_pow2(size_t n)
+{
+    size_t p = 16;
+    while (p < n && p < ((size_t)1 << 40))
+        p <<= 1;
+    return p;
+}
+
+/* ------------------------------------------------------------------ pool */
+
+void media_pool_init(media_pool_t *p, size_t size, size_t max)
+{
+    memset(p, 0, sizeof(*p));
+    size_t align = sizeof(void *) > sizeof(double) ? sizeof(void *) : sizeof(double);
+    if (size < sizeof(void *))
+        size = sizeof(void *);
+    p->size = (size + align - 1) / align * align;
+    p->max = max;
+    /* About 64 KiB per slab: few mallocs, little waste at small caps. */
+    size_t n = 65536 / p->size;
+    if (n < 8)
+        n = 8;
+    if (n > max && max > 0)
+        n = max;
+    p->per_slab = n;
+}
+
+void *media_pool_get(media_pool_t *p)
+{
+    if (p->live >= p->max)
+        return NULL;
+    void *obj = p->free_list;
+    if (obj != NULL) {
+        memcpy(&p->free_list, obj, sizeof(void *));
+    } else {
+        if (p->n_slabs == 0 || p->carved == p->per_slab) {
+            if (p->n_slabs == p->cap_slabs) {
+                size_t cap = p->cap_slabs ? p->cap_slabs * 2 : 16;
+                void **slabs = realloc(p->slabs, cap * sizeof(*slabs));
+                if (slabs == NULL)
+                    return NULL;
+                p->slabs = slabs;
+                p->cap_slabs = cap;
+            }
+            void *slab = malloc(p->per_slab * p->size);
+            if (slab == NULL)
+                return NULL;
+            p->slabs[p->n_slabs++] = slab;
+            p->carved = 0;
+        }
+        obj = (char *)p->slabs[p->n_slabs - 1] + p->carved * p->size;
+        p->carved++;
+    }
+    memset(obj, 0, p->size);
+    p->live++;
+    return obj;
+}
+
+void media_pool_put(media_pool_t *p, void *obj)
+{
+    if (obj == NULL)
+        return;
+    memcpy(obj, &p->free_list, sizeof(void *));
+    p->free_list = obj;
+    p->live--;
+}
+
+void media_pool_reset(media_pool_t *p)
+{
+    for (size_t i = 0; i < p->n_slabs; i++)
+        free(p->slabs[i]);
+    free(p->slabs);
+    p->slabs = NULL;
+    p->n_slabs = p->cap_slabs = p->carved = p->live = 0;
+    p->free_list = NULL;
+}
+
+/* ------------------------------------------------------------------ keys */
+
+void media_key_from(media_key_t *k, const net_endpoint_t *ep)
+{
+    memset(k, 0, sizeof(*k));
+    k->family = ep->addr.family;
+    k->port = ep->port;
+    memcpy(k->addr, ep->addr.bytes, ep->addr.family == 4 ? 4 : 16);
+}
+
+void media_key_to(const media_key_t *k, net_endpoint_t *ep)
+{
+    memset(ep, 0, sizeof(*ep));
+    if (k->family == 4)
+        net_addr_v4(&ep->addr, k->addr);
+    else if (k->family == 6)
+        net_addr_v6(&ep->addr, k->addr);
+    ep->port = k->port;
+}
+
+/* ------------------------------------------------------------------ endpoint index */
+
+/* Entries live in one array addressed by 32-bit handles (half the size of pointers in the
+ * chains); it doubles as it fills, up to max, and freed entries are reused first. */
+struct media_idx {
+    uint32_t *buckets;
+    size_t mask;
+    media_ent_t *ents;
+    size_t n_ents, cap_ents, max_ents;
+    uint32_t free_head;
+    size_t live;
+    uint64_t seed;
+};
+
+media_idx_t *media_idx_new(size_t max_entries, size_t n_buckets, uint64_t seed)
+{
+    media_idx_t *idx = calloc(1, sizeof(*idx));
+    if (idx == NULL)
+        return NULL;
+    if (max_entries == 0)
+        max_entries = 1;
+    if (max_entries >= MEDIA_NONE)
+        max_entries = MEDIA_NONE - 1;
+    size_t nb = media_pow2(n_buckets);
+    idx->buckets = malloc(nb * sizeof(*idx->buckets));
+    if (idx->buckets == NULL) {
+        free(idx);
+        return NULL;
+    }
+    for (size_t i = 0; i < nb; i++)
+        idx->buckets[i] = MEDIA_NONE;
+    idx->mask = nb - 1;
+    idx->max_ents = max_entries;
+    idx->free_head = MEDIA_NONE;
+    idx->seed = seed;
+    return idx;
+}
+
+void media_idx_free(media_idx_t *idx)
+{
+    if (idx == NULL)
+        return;
+    free(idx->buckets);
+    free(idx->ents);
+    free(idx);
+}
+
+static size_t idx_bucket(const media_idx_t *idx, const media_key_t *k)
+{
+    return (size_t)hash_bytes(k, sizeof(*k), idx->seed) & idx->mask;
+}
+
+static uint32_t idx_alloc(media_idx_t *idx)
+{
+    if (idx->free_head != MEDIA_NONE) {
+        uint32_t h = idx->free_head;
+        idx->free_head = idx->ents[h].next;
+        return h;
+    }
+    if (idx->n_ents == idx->cap_ents) {
+        if (idx->cap_ents >= idx->max_ents)
+            return MEDIA_NONE;
+        size_t cap = idx->cap_ents ? idx->cap_ents * 2 : 256;
+        if (cap > idx->max_ents)
+            cap = idx->max_ents;
+        media_ent_t *ents = realloc(idx->ents, cap * sizeof(*ents));
+        if (ents == NULL)
+            return MEDIA_NONE;
+        idx->ents = ents;
+        idx->cap_ents = cap;
+    }
+    return (uint32_t)idx->n_ents++;
+}
+
+uint32_t media_idx_announce(media_idx_t *idx, const net_endpoint_t *ep, void *owner, uint8_t side,
+                            uint8_t kind, void **prev_owner)
+{
+    media_key_t k;
+    media_key_from(&k, ep);
+    if (prev_owner != NULL)
+        *prev_owner = NULL;
+    size_t b = idx_bucket(idx, &k);
+    size_t depth = 0;
+    for (uint32_t h = idx->buckets[b]; h != MEDIA_NONE; h = idx->ents[h].next, depth++) {
+        media_ent_t *e = &idx->ents[h];
+        if (!media_key_eq(&e->key, &k))
+            continue;
+        if (e->owner != owner && prev_owner != NULL)
+            *prev_owner = e->owner;
+        e->owner = owner;
+        e->side = side;
+        e->kind = kind;
+        return h;
+    }
+    if (depth >= MEDIA_CHAIN_MAX)
+        return MEDIA_NONE;
+    uint32_t h = idx_alloc(idx);
+    if (h == MEDIA_NONE)
+        return MEDIA_NONE;
+    media_ent_t *e = &idx->ents[h];
+    e->key = k;
+    e->owner = owner;
+    e->side = side;
+    e->kind = kind;
+    e->next = idx->buckets[b];
+    idx->buckets[b] = h;
+    idx->live++;
+    return h;
+}
+
+void media_idx_release(media_idx_t *idx, uint32_t h, const void *owner)
+{
+    if (h >= idx->n_ents || idx->ents[h].owner != owner || owner == NULL)
+        return;
+    media_ent_t *e = &idx->ents[h];
+    uint32_t *link = &idx->buckets[idx_bucket(idx, &e->key)];
+    while (*link != MEDIA_NONE && *link != h)
+        link = &idx->ents[*link].next;
+    if (*link == h)
+        *link = e->next;
+    memset(e, 0, sizeof(*e));
+    e->next = idx->free_head;
+    idx->free_head = h;
+    idx->live--;
+}
+
+const media_ent_t *media_idx_find(const media_idx_t *idx, const net_endpoint_t *ep)
+{
+    media_key_t k;
+    media_key_from(&k, ep);
+    for (uint32_t h = idx->buckets[idx_bucket(idx, &k)]; h != MEDIA_NONE; h = idx->ents[h].next) {
+        if (media_key_eq(&idx->ents[h].key, &k))
+            return &idx->ents[h];
+    }
+    return NULL;
+}
+
+const media_ent_t *media_idx_get(const media_idx_t *idx, uint32_t h)
+{
+    return h < idx->n_ents ? &idx->ents[h] : NULL;
+}
+
+size_t media_idx_count(const media_idx_t *idx)
+{
+    return idx->live;
+}
+
+/* ------------------------------------------------------------------ flow hash */
+
+int media_flows_init(media_flows_t *t, size_t max, uint64_t seed)
+{
+    size_t nb = media_pow2(max);
+    t->buckets = calloc(nb, sizeof(*t->buckets));
+    if (t->buckets == NULL)
+        return -ENOMEM;
+    t->mask = nb - 1;
+    t->seed = seed;
+    return 0;
+}
+
+void media_flows_reset(media_flows_t *t)
+{
+    free(t->buckets);
+    t->buckets = NULL;
+    t->mask = 0;
+}
+
+uint64_t media_flows_hash(const media_flows_t *t, const media_flow_key_t *k)
+{
+    return hash_bytes(k, sizeof(*k), t->seed);
+}
+
+media_flow_t *media_flows_find(const media_flows_t *t, const media_flow_key_t *k, uint64_t hash)
+{
+    media_flow_t *f = t->buckets[hash & t->mask];
+    for (size_t depth = 0; f != NULL && depth < MEDIA_CHAIN_MAX; f = f->hnext, depth++) {
+        if (f->hash == hash && memcmp(&f->key, k, sizeof(*k)) == 0)
+            return f;
+    }
+    return NULL;
+}
+
+bool media_flows_insert(media_flows_t *t, media_flow_t *f)
+{
+    media_flow_t **head = &t->buckets[f->hash & t->mask];
+    size_t depth = 0;
+    for (const media_flow_t *g = *head; g != NULL; g = g->hnext)
+        if (++depth >= MEDIA_CHAIN_MAX)
+            return false;
+    f->hnext = *head;
+    *head = f;
+    return true;
+}
+
+void media_flows_remove(media_flows_t *t, media_flow_t *f)
+{
+    media_flow_t **link = &t->buckets[f->hash & t->mask];
+    while (*link != NULL && *link != f)
+        link = &(*link)->hnext;
+    if (*link == f)
+        *link = f->hnext;
+    f->hnext = NULL;
+}

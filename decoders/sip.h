@@ -140,7 +140,7 @@ typedef struct {
     sv_t via_transport;  /* "UDP", "TCP", ... */
     sv_t via_sent_by;    /* host[:port] */
     sv_t via_branch;     /* empty if none */
-    sv_t contact;        /* raw value of the first Contact */
+    sv_t contact;        /* raw value of the first Contact (its first comma-separated value) */
     sv_t user_agent;     /* User-Agent, or Server in responses */
     sv_t content_type;
     int64_t content_length; /* -1 when absent */
@@ -148,36 +148,71 @@ typedef struct {
     uint32_t max_forwards;  /* UINT32_MAX when absent */
 
     sv_t body;
-    size_t header_len;   /* bytes up to and including the empty line */
+    size_t header_len;   /* bytes from buf up to and including the empty line */
     uint32_t defects;    /* SIP_DEFECT_* bits */
 } sip_msg_t;
 
 /* Parse one message from a byte stream (TCP). A message without Content-Length has no body.
  * Returns bytes consumed (> 0), SIP_PARTIAL when more bytes are needed, or SIP_INVALID when
- * the bytes are not a SIP message. out borrows from buf. */
+ * the bytes are not a SIP message. out borrows from buf.
+ * CRLFs before the start line are skipped and counted (RFC 3261 7.5, keep-alives), so the
+ * return value is always out->header_len + out->body.len, both measured from buf. A buffer of
+ * nothing but CRLFs is SIP_PARTIAL. A Content-Length above SIP_MAX_BODY, a line above
+ * SIP_MAX_LINE or a header section above SIP_MAX_MESSAGE - SIP_MAX_BODY is SIP_INVALID as soon
+ * as it is seen. Work is linear in the bytes examined. On SIP_PARTIAL/SIP_INVALID *out is
+ * unspecified. */
 int sip_parse(const char *buf, size_t len, sip_msg_t *out);
 
 /* Parse a whole datagram (UDP): without Content-Length the body is the rest of the datagram;
  * a Content-Length larger than what is left sets SIP_DEFECT_BAD_LENGTH and takes what is there;
  * trailing bytes after the body are ignored (RFC 3261 18.3). Returns bytes consumed or
- * SIP_INVALID (never SIP_PARTIAL). */
+ * SIP_INVALID (never SIP_PARTIAL). A datagram without the empty line after the headers is
+ * parsed with SIP_DEFECT_NO_HEADER_END and an empty body. len above SIP_MAX_MESSAGE is
+ * SIP_INVALID. */
 int sip_parse_datagram(const char *buf, size_t len, sip_msg_t *out);
 
 /* Cheap content test: does buf begin like a SIP request or status line? Used to recognise SIP on
  * any port before a full parse. */
 bool sip_looks_like(const uint8_t *buf, size_t len);
 
+/* Id of a method token; method names are case-sensitive (RFC 3261 7.1). UNKNOWN otherwise. */
 sip_method_t sip_method_from_sv(sv_t method);
+/* "INVITE", "ACK", ...; "UNKNOWN" for SIP_METHOD_UNKNOWN or out of range. Static string. */
 const char *sip_method_name(sip_method_t m);
 
 /* Parse a URI (sip, sips, tel, or any absoluteURI). False if malformed. */
 bool sip_uri_parse(sv_t text, sip_uri_t *out);
-/* Parse a name-addr or addr-spec with params (From/To/Contact value). False if malformed. */
+/* Parse a name-addr or addr-spec with params (From/To/Contact value). False if malformed; *out
+ * then holds a best-effort split (e.g. the URI and tag of an unquoted display name with ','). */
 bool sip_nameaddr_parse(sv_t text, sip_nameaddr_t *out);
 /* Value of param name in a ';'-separated param list (case-insensitive name); *found tells
- * whether it was present (a param without '=' gives an empty value). */
+ * whether it was present (a param without '=' gives an empty value). found may be NULL.
+ * LWS around ';' and '=' is skipped; a quoted value keeps its quotes. */
 sv_t sip_param_get(sv_t params, const char *name, bool *found);
 /* Next header with id after prev (NULL to start), or NULL. Borrowed. */
 const sip_hdr_t *sip_header_find(const sip_msg_t *msg, sip_hdr_id_t id, const sip_hdr_t *prev);
+
+/* One Via value (RFC 3261 20.42): sent-protocol, sent-by and via-params; parts borrow from it. */
+typedef struct {
+    sv_t protocol;  /* "SIP" */
+    sv_t version;   /* "2.0" */
+    sv_t transport; /* "UDP", "TCP", "TLS", "SCTP", "WS", ... as written */
+    sv_t sent_by;   /* host[:port] as written */
+    sv_t host;      /* without brackets for IPv6 references */
+    uint16_t port;  /* 0 when absent */
+    sv_t params;    /* after the first ';' (without it): branch, received, rport, ... */
+    sv_t branch;    /* value of the branch param, empty if none */
+} sip_via_t;
+
+/* Parse one Via value (one element of a comma-separated Via header; see sip_list_next).
+ * False if malformed; *out then holds whatever parts were recognised. */
+bool sip_via_parse(sv_t text, sip_via_t *out);
+
+/* Walk the comma-separated values of a header (RFC 3261 7.3.1: Via, Contact, Route ...),
+ * ignoring commas inside quoted strings and <...>. Start with *rest = the header value; each
+ * call puts the next value, trimmed of LWS, in *item and returns true, or returns false at the
+ * end. Empty values between commas ("a,,b") are returned; an empty value or a trailing comma
+ * yields nothing. Borrowed, no allocation. */
+bool sip_list_next(sv_t *rest, sv_t *item);
 
 #endif

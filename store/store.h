@@ -23,9 +23,9 @@
  * (NULL = none), so times read back are rounded to the microsecond, the report's resolution. */
 typedef struct store store_t;
 
-#define STORE_SCHEMA_VERSION 1      /* PRAGMA user_version this code creates and reads */
-#define STORE_DEFAULT_BATCH  4096   /* rows per write transaction */
-#define STORE_DEFAULT_BUSY_MS 5000  /* how long to wait for another connection's lock */
+#define STORE_SCHEMA_VERSION  1    /* PRAGMA user_version this code creates and reads */
+#define STORE_DEFAULT_BATCH   4096 /* rows per write transaction */
+#define STORE_DEFAULT_BUSY_MS 5000 /* how long to wait for another connection's lock */
 
 typedef struct {
     uint32_t batch_rows;      /* rows per write transaction; 0 = STORE_DEFAULT_BATCH */
@@ -52,10 +52,10 @@ const char *store_errmsg(const store_t *s);
 
 /* Counters of the write path (for /metrics). */
 typedef struct {
-    uint64_t rows_committed;  /* rows whose batch committed */
-    uint64_t rows_dropped;    /* rows lost because their batch failed to commit */
-    uint64_t commits;
-    uint64_t errors;          /* failed calls of any store function */
+    uint64_t rows_committed; /* rows whose batch committed */
+    uint64_t rows_dropped;   /* rows lost because their batch failed to commit */
+    uint64_t commits;        /* batches committed */
+    uint64_t errors;         /* failed calls of any store function */
 } store_stats_t;
 
 void store_get_stats(const store_t *s, store_stats_t *out);
@@ -72,13 +72,32 @@ int store_put_call(store_t *s, const call_record_t *c);
 int store_put_stream(store_t *s, const stream_record_t *r);
 /* Insert, or replace the sample with the same (stream_row, start_ns). */
 int store_put_sample(store_t *s, const sample_record_t *r);
-/* Append a message. *id_out (may be NULL) receives its row id (for alerts' samples). */
-int store_put_message(store_t *s, const message_record_t *m, int64_t *id_out);
+/* Append a message. */
+int store_put_message(store_t *s, const message_record_t *m);
+/* Same; *id_out (may be NULL) receives the message's row id (for alerts' sample ids). */
+int store_put_message_id(store_t *s, const message_record_t *m, int64_t *id_out);
 /* Set a meta key (key and value borrowed; value text or integer). */
 int store_set_meta(store_t *s, const char *key, const char *value);
 int store_set_meta_i64(store_t *s, const char *key, int64_t value);
+/* Capture totals, accumulated in meta under the same key names, so that after several analyses
+ * into one database the figures describe all of its content. */
+typedef struct {
+    uint64_t packets, bytes;
+    uint64_t sip_messages, rtp_packets, rtcp_packets;
+    uint64_t malformed;
+} store_meta_t;
+
+/* Add each figure to its meta key (an absent key counts as 0). m is borrowed. */
+int store_add_totals(store_t *s, const store_meta_t *m);
+/* Read the accumulated totals (absent keys read as 0). */
+int store_get_totals(store_t *s, store_meta_t *out);
 /* Commit the open batch, if any. */
 int store_flush(store_t *s);
+/* The first row id free in both calls and rtp_streams (their ids share one counter in the
+ * correlator): 1 + the largest id stored, or 1 for an empty database, or 0 on error (see
+ * store_errmsg). Use it to seed the correlator so that a new analysis appended to an existing
+ * database never overwrites its rows. */
+int64_t store_next_id(store_t *s);
 
 /* ---- Reading. Callbacks get records whose strings (and the record) are valid only during the
  * callback. They return 0 to go on; anything else stops the walk and is returned by it.
@@ -117,17 +136,17 @@ int store_count_messages(store_t *s, int64_t *out);
 /* Filter of store_query_calls. Zero-initialised means "every call"; each set field narrows.
  * Strings are borrowed, matched as plain data (no wildcards, no SQL), and must be NUL-free. */
 typedef struct {
-    unsigned state_mask;      /* bits 1u << call_state_t; 0 = any state */
-    const char *call_id;      /* exact Call-ID, or NULL */
-    const char *from_user;    /* user part of From (the URI's user, e.g. "alice"), or NULL */
-    const char *to_user;      /* likewise for To */
-    bool user_exact;          /* from_user/to_user: true exact (case-sensitive, indexed),
-                               * false substring (ASCII case-insensitive) */
-    int64_t since_ns;         /* invite time >= since_ns; 0 = unbounded */
-    int64_t until_ns;         /* invite time < until_ns; 0 = unbounded */
+    unsigned state_mask;   /* bits 1u << call_state_t; 0 = any state */
+    const char *call_id;   /* exact Call-ID, or NULL */
+    const char *from_user; /* user part of From (the URI's user, e.g. "alice"), or NULL */
+    const char *to_user;   /* likewise for To */
+    bool user_exact;       /* from_user/to_user: true exact (case-sensitive, indexed),
+                            * false substring (ASCII case-insensitive) */
+    int64_t since_ns;      /* invite time >= since_ns; 0 = unbounded */
+    int64_t until_ns;      /* invite time < until_ns; 0 = unbounded */
     bool has_min_mos, has_max_mos;
-    double min_mos, max_mos;  /* inclusive; calls without media (no MOS) never match */
-    const char *q;            /* substring (ASCII case-insensitive) of Call-ID, From or To URI */
+    double min_mos, max_mos; /* inclusive; calls without media (no MOS) never match */
+    const char *q;           /* substring (ASCII case-insensitive) of Call-ID, From or To URI */
 } store_call_filter_t;
 
 /* Calls matching filter (NULL = all), newest invite first, id descending on ties; skip offset

@@ -1,0 +1,75 @@
+/* cap_int: the capture module's private state and the decoders' shared entry points. */
+#ifndef SIPSCOPE_CAP_INT_H
+#define SIPSCOPE_CAP_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cap.h"
+#include "ipfrag.h"
+#include "tcp_reasm.h"
+
+/* Tunnels (IP-in-IP, GRE, ERSPAN, VXLAN) one frame may nest. Real deployments use one or two;
+ * the bound stops "tunnel bombs" from recursing through a 64 KB frame. */
+#define CAP_MAX_DEPTH 4
+
+/* The frame being decoded: where it came from and what the outer layers said. On the stack,
+ * one per cap_process_frame call. */
+typedef struct {
+    int64_t ts_ns;
+    const uint8_t *frame;
+    uint32_t caplen, wirelen;
+    int dlt;
+    uint16_t vlan;     /* the first (outermost) 802.1Q VLAN id seen */
+    bool have_vlan;
+    bool tunneled;     /* stats.tunnels already counted for this frame */
+    uint8_t depth;     /* tunnels entered so far */
+} cap_frame_t;
+
+/* The network layer of the packet at hand. */
+typedef struct {
+    net_addr_t src, dst;
+    const uint8_t *hdr; /* its IP header (the last fragment's for a reassembled datagram) */
+    size_t len;         /* header plus payload, trimmed to the IP length */
+} cap_l3_t;
+
+struct cap {
+    cap_cfg_t cfg;
+    cap_sink_fn sink;
+    void *ctx;
+    cap_stats_t stats;
+    int64_t next_expire_ns;
+    bool expire_armed;
+    ipfrag_t *frag;
+    tcpreasm_t *tcp;
+    /* Reassembled datagrams, one per tunnel depth so that a datagram being delivered is never
+     * overwritten by one completing inside it. Allocated on first use. */
+    uint8_t *dgram[CAP_MAX_DEPTH + 1];
+};
+
+/* link.c: a frame of link type dlt; an Ethernet frame (also inside tunnels); the payload of
+ * an EtherType (VLAN tags are peeled here). */
+void cap_link(cap_t *cap, cap_frame_t *fr, int dlt, const uint8_t *p, size_t len);
+void cap_ether(cap_t *cap, cap_frame_t *fr, const uint8_t *p, size_t len);
+void cap_ethertype(cap_t *cap, cap_frame_t *fr, uint16_t type, const uint8_t *p, size_t len);
+
+/* ip.c: IPv4 and IPv6 packets; a transport payload of protocol proto (UDP, TCP or a tunnel). */
+void cap_ip4(cap_t *cap, cap_frame_t *fr, const uint8_t *p, size_t len);
+void cap_ip6(cap_t *cap, cap_frame_t *fr, const uint8_t *p, size_t len);
+void cap_transport(cap_t *cap, cap_frame_t *fr, const cap_l3_t *l3, uint8_t proto,
+                   const uint8_t *p, size_t len, bool reassembled);
+
+/* tunnel.c: enter a tunnel (false, counted, when too deep) and leave it; GRE (IP protocol 47)
+ * and VXLAN (true when p was a VXLAN packet and has been decoded). */
+bool cap_tunnel_enter(cap_t *cap, cap_frame_t *fr);
+void cap_tunnel_leave(cap_frame_t *fr);
+void cap_gre(cap_t *cap, cap_frame_t *fr, const uint8_t *p, size_t len);
+bool cap_vxlan(cap_t *cap, cap_frame_t *fr, const uint8_t *p, size_t len);
+
+/* cap.c: hand one transport payload to the sink; returns what it consumed. */
+size_t cap_deliver(cap_t *cap, const cap_frame_t *fr, const cap_l3_t *l3, uint8_t proto,
+                   uint16_t sport, uint16_t dport, const uint8_t *p, size_t len,
+                   bool reassembled);
+
+#endif

@@ -1,0 +1,388 @@
+/* ip: IPv4 and IPv6 headers, extension headers and fragments, then UDP and TCP. */
+#include "cap_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cursor.h"
+
+enum {
+    IPP_HOPOPTS = 0,
+    IPP_IPIP = 4,
+    IPP_TCP = 6,
+    IPP_UDP = 17,
+    IPP_IPV6 = 41,
+    IPP_ROUTING = 43,
+    IPP_FRAGMENT = 44,
+    IPP_GRE = 47,
+    IPP_AH = 51,
+    IPP_NONE = 59,
+    IPP_DSTOPTS = 60,
+};
+
+/* Extension headers walked before giving up (RFC 8200 §4.1 expects at most one of each, two
+ * destination options headers, so 8 leaves room for AH and a tunnel's own). */
+#define IP6_MAX_EXT 8
+
+#define VXLAN_PORT 4789
+
+static inline uint16_t be16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline uint32_t be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* The buffer for a datagram completing at this tunnel depth. */
+static uint8_t *dgram_buffer(cap_t *cap, const cap_frame_t *fr)
+{
+    if (cap->dgram[fr->depth] == NULL)
+        cap->dgram[fr->depth] = malloc(IPFRAG_MAX_DGRAM);
+    return cap->dgram[fr->depth];
+}
+
+/* Feed one fragment to the reassembler. Returns the whole payload (and its length in *n) once
+ * the datagram is complete, else NULL. */
+static const uint8_t *reassemble(cap_t *cap, cap_frame_t *fr, const ipfrag_key_t *key,
+                                 uint32_t off, bool more, const uint8_t *p, size_t len,
+                                 uint32_t max_end, size_t *n)
+{
+    cap->stats.ip_fragments++;
+    uint8_t *out = dgram_buffer(cap, fr);
+    if (out == NULL) {
+        cap->stats.frag_dropped++;
+        return NULL;
+    }
+    switch (ipfrag_add(cap->frag, key, fr->ts_ns, off, p, (uint32_t)len, more, max_end, out,
+                       n)) {
+        case IPFRAG_DONE:
+            cap->stats.ip_reassembled++;
+            return out;
+        case IPFRAG_BAD:
+            cap->stats.bad_header++;
+            return NULL;
+        default:
+            return NULL;
+    }
+}
+
+/* IPv4 header (RFC 791 §3.1):
+ *
+ *    0                   1                   2                   3
+ *    0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |Version|  IHL  |Type of Service|          Total Length         |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |         Identification        |Flags|      Fragment Offset    |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |  Time to Live |    Protocol   |         Header Checksum       |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |                       Source Address                          |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |                    Destination Address                        |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |                    Options (IHL > 5)                          |
+ *
+ * Flags: reserved, DF, MF. The total length trims Ethernet padding and trailers; a frame
+ * shorter than it was cut by the snap length. Checksums are not verified: offloading makes
+ * them wrong in captures taken on the sending host. */
+void cap_ip4(cap_t *cap, cap_frame_t *fr, const uint8_t *p, size_t len)
+{
+    if (len < 20) {
+        cap->stats.truncated++;
+        return;
+    }
+    size_t ihl = (size_t)(p[0] & 0x0f) * 4;
+    size_t total = be16(p + 2);
+    if ((p[0] >> 4) != 4 || ihl < 20 || total < ihl) {
+        cap->stats.bad_header++;
+        return;
+    }
+    if (total > len) {
+        cap->stats.truncated++;
+        return;
+    }
+    cap_l3_t l3;
+    memset(&l3, 0, sizeof(l3));
+    l3.src.family = l3.dst.family = 4;
+    memcpy(l3.src.bytes, p + 12, 4);
+    memcpy(l3.dst.bytes, p + 16, 4);
+    l3.hdr = p;
+    l3.len = total;
+    uint8_t proto = p[9];
+    uint16_t frag = be16(p + 6);
+    if ((frag & 0x3fff) == 0) {
+        cap_transport(cap, fr, &l3, proto, p + ihl, total - ihl, false);
+        return;
+    }
+    ipfrag_key_t key;
+    memset(&key, 0, sizeof(key));
+    memcpy(key.src, p + 12, 4);
+    memcpy(key.dst, p + 16, 4);
+    key.id = be16(p + 4);
+    key.vlan = fr->vlan;
+    key.family = 4;
+    key.proto = proto;
+    size_t n;
+    const uint8_t *whole =
+        reassemble(cap, fr, &key, (uint32_t)(frag & 0x1fff) * 8, (frag & 0x2000) != 0, p + ihl,
+                   total - ihl, (uint32_t)(IPFRAG_MAX_DGRAM - ihl), &n);
+    if (whole != NULL)
+        cap_transport(cap, fr, &l3, proto, whole, n, true);
+}
+
+/* After the fixed IPv6 header: extension headers (RFC 8200 §4), then the upper layer.
+ *
+ * Hop-by-Hop (0), Routing (43), Destination Options (60), RFC 8200 §4.3-4.6:
+ *   +---------------+---------------+-------------------------------+
+ *   |  Next Header  |  Hdr Ext Len  |  ... (8 + Hdr Ext Len * 8)    |
+ *
+ * Authentication Header (51), RFC 4302 §2: the same two bytes, but its length counts 4-byte
+ * words minus 2.
+ *
+ * Fragment (44), RFC 8200 §4.5:
+ *   +---------------+---------------+-------------------------+-+-+-+
+ *   |  Next Header  |   Reserved    |      Fragment Offset    |Res|M|
+ *   +---------------+---------------+-------------------------+-+-+-+
+ *   |                         Identification                        |
+ *
+ * A fragment with offset 0 and M clear is an atomic fragment (RFC 6946): processed as is.
+ * After reassembly the walk resumes on the reassembled fragmentable part. */
+static void ip6_upper(cap_t *cap, cap_frame_t *fr, const cap_l3_t *l3, uint8_t nh,
+                      const uint8_t *p, size_t len, bool reassembled)
+{
+    cur_t c = cur_make(p, len);
+    for (int i = 0; i < IP6_MAX_EXT; i++) {
+        switch (nh) {
+            case IPP_HOPOPTS:
+            case IPP_ROUTING:
+            case IPP_DSTOPTS: {
+                uint8_t next = cur_u8(&c);
+                size_t hlen = (size_t)cur_u8(&c) * 8 + 6;
+                cur_skip(&c, hlen);
+                nh = next;
+                break;
+            }
+            case IPP_AH: {
+                uint8_t next = cur_u8(&c);
+                size_t hlen = ((size_t)cur_u8(&c) + 2) * 4 - 2;
+                cur_skip(&c, hlen);
+                nh = next;
+                break;
+            }
+            case IPP_FRAGMENT: {
+                uint8_t next = cur_u8(&c);
+                cur_skip(&c, 1);
+                uint16_t offm = cur_be16(&c);
+                uint32_t id = cur_be32(&c);
+                if (c.err)
+                    break;
+                nh = next;
+                if ((offm & 0xfff9) == 0)
+                    break; /* atomic fragment */
+                if (reassembled) {
+                    cap->stats.bad_header++; /* a fragment inside a reassembled datagram */
+                    return;
+                }
+                ipfrag_key_t key;
+                memset(&key, 0, sizeof(key));
+                memcpy(key.src, l3->src.bytes, 16);
+                memcpy(key.dst, l3->dst.bytes, 16);
+                key.id = id;
+                key.vlan = fr->vlan;
+                key.family = 6;
+                key.proto = next;
+                /* The payload length field (16 bits) covers the unfragmentable headers,
+                 * this fragment header and the reassembled part. */
+                size_t unfrag = (size_t)(c.p - (l3->hdr + 40));
+                size_t n;
+                const uint8_t *whole =
+                    reassemble(cap, fr, &key, offm & 0xfff8, (offm & 1) != 0, c.p,
+                               cur_left(&c), (uint32_t)(IPFRAG_MAX_DGRAM - unfrag), &n);
+                if (whole != NULL)
+                    ip6_upper(cap, fr, l3, next, whole, n, true);
+                return;
+            }
+            case IPP_NONE:
+                cap->stats.other_ip_proto++;
+                return;
+            default:
+                cap_transport(cap, fr, l3, nh, c.p, cur_left(&c), reassembled);
+                return;
+        }
+        if (c.err) {
+            cap->stats.truncated++;
+            return;
+        }
+    }
+    cap->stats.bad_header++; /* an endless chain of extension headers */
+}
+
+/* IPv6 header (RFC 8200 §3):
+ *
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |Version| Traffic Class |           Flow Label                  |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |         Payload Length        |  Next Header  |   Hop Limit   |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |                  Source Address (128 bits)                    |
+ *   |                Destination Address (128 bits)                 |
+ *
+ * Jumbograms (payload length 0, RFC 2675) never carry SIP and are not supported. */
+void cap_ip6(cap_t *cap, cap_frame_t *fr, const uint8_t *p, size_t len)
+{
+    if (len < 40) {
+        cap->stats.truncated++;
+        return;
+    }
+    if ((p[0] >> 4) != 6) {
+        cap->stats.bad_header++;
+        return;
+    }
+    size_t plen = be16(p + 4);
+    if (40 + plen > len) {
+        cap->stats.truncated++;
+        return;
+    }
+    cap_l3_t l3;
+    memset(&l3, 0, sizeof(l3));
+    l3.src.family = l3.dst.family = 6;
+    memcpy(l3.src.bytes, p + 8, 16);
+    memcpy(l3.dst.bytes, p + 24, 16);
+    l3.hdr = p;
+    l3.len = 40 + plen;
+    ip6_upper(cap, fr, &l3, p[6], p + 40, plen, false);
+}
+
+/* UDP header (RFC 768):
+ *
+ *   +--------+--------+--------+--------+
+ *   |   Source Port   |   Dest Port     |
+ *   +--------+--------+--------+--------+
+ *   |     Length      |    Checksum     |
+ *   +--------+--------+--------+--------+
+ *
+ * The length trims whatever the IP layer carried after the datagram. The IP payload is
+ * complete here (a snapped packet stops at the IP layer), so a header that does not fit is
+ * "truncated" and a length field that overstates it is a "bad header". */
+static void udp(cap_t *cap, cap_frame_t *fr, const cap_l3_t *l3, const uint8_t *p, size_t len,
+                bool reassembled)
+{
+    if (len < 8) {
+        cap->stats.truncated++;
+        return;
+    }
+    size_t ulen = be16(p + 4);
+    if (ulen < 8) {
+        cap->stats.bad_header++;
+        return;
+    }
+    if (ulen > len) {
+        cap->stats.bad_header++; /* longer than the (complete) IP payload: a lie */
+        return;
+    }
+    uint16_t sport = be16(p), dport = be16(p + 2);
+    if (dport == VXLAN_PORT && cap_vxlan(cap, fr, p + 8, ulen - 8))
+        return;
+    cap->stats.udp_packets++;
+    cap_deliver(cap, fr, l3, CAP_PROTO_UDP, sport, dport, p + 8, ulen - 8, reassembled);
+}
+
+/* What the TCP reassembler needs to reach the sink. */
+typedef struct {
+    cap_t *cap;
+    const cap_frame_t *fr;
+    const cap_l3_t *l3;
+    uint16_t sport, dport;
+    bool ip_reassembled; /* the segment itself came from IP fragments */
+} tcp_ctx_t;
+
+static size_t tcp_deliver(void *ctx, const uint8_t *data, size_t len, bool reassembled)
+{
+    const tcp_ctx_t *t = ctx;
+    return cap_deliver(t->cap, t->fr, t->l3, CAP_PROTO_TCP, t->sport, t->dport, data, len,
+                       reassembled || t->ip_reassembled);
+}
+
+/* TCP header (RFC 9293 §3.1):
+ *
+ *    0                   1                   2                   3
+ *    0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |          Source Port          |       Destination Port        |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |                        Sequence Number                        |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |                    Acknowledgment Number                      |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |  Data |       |C|E|U|A|P|R|S|F|                               |
+ *   | Offset| Rsrvd |W|C|R|C|S|S|Y|I|            Window             |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |           Checksum            |         Urgent Pointer        |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |                    Options (Data Offset > 5)                  |
+ */
+static void tcp(cap_t *cap, cap_frame_t *fr, const cap_l3_t *l3, const uint8_t *p, size_t len,
+                bool reassembled)
+{
+    if (len < 20) {
+        cap->stats.truncated++;
+        return;
+    }
+    size_t doff = (size_t)(p[12] >> 4) * 4;
+    if (doff < 20) {
+        cap->stats.bad_header++;
+        return;
+    }
+    if (doff > len) {
+        cap->stats.bad_header++;
+        return;
+    }
+    cap->stats.tcp_segments++;
+    tcp_ctx_t ctx = {cap, fr, l3, be16(p), be16(p + 2), reassembled};
+    tcpreasm_key_t key;
+    memset(&key, 0, sizeof(key));
+    memcpy(key.src, l3->src.bytes, 16);
+    memcpy(key.dst, l3->dst.bytes, 16);
+    key.sport = ctx.sport;
+    key.dport = ctx.dport;
+    key.vlan = fr->vlan;
+    key.family = l3->src.family;
+    tcpreasm_segment(cap->tcp, &key, fr->ts_ns, be32(p + 4), p[13] & 0x07, p + doff, len - doff,
+                     tcp_deliver, &ctx);
+}
+
+void cap_transport(cap_t *cap, cap_frame_t *fr, const cap_l3_t *l3, uint8_t proto,
+                   const uint8_t *p, size_t len, bool reassembled)
+{
+    switch (proto) {
+        case IPP_UDP:
+            udp(cap, fr, l3, p, len, reassembled);
+            break;
+        case IPP_TCP:
+            tcp(cap, fr, l3, p, len, reassembled);
+            break;
+        case IPP_IPIP: /* RFC 2003 */
+        case IPP_IPV6: /* RFC 4213 §3.5 (6in4), RFC 2473 (in IPv6) */
+            if (cap_tunnel_enter(cap, fr)) {
+                if (proto == IPP_IPIP)
+                    cap_ip4(cap, fr, p, len);
+                else
+                    cap_ip6(cap, fr, p, len);
+                cap_tunnel_leave(fr);
+            }
+            break;
+        case IPP_GRE:
+            if (cap_tunnel_enter(cap, fr)) {
+                cap_gre(cap, fr, p, len);
+                cap_tunnel_leave(fr);
+            }
+            break;
+        default:
+            cap->stats.other_ip_proto++;
+            break;
+    }
+}

@@ -1,0 +1,98 @@
+/* pcapfile: pcap and pcapng savefiles (or stdin) read through libpcap into the pipeline. */
+#include "cap.h"
+
+#include <errno.h>
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cap_int.h"
+
+/* Capture time in ns from libpcap's timeval, whose second field holds µs or ns depending on
+ * the handle's precision. Savefile fields are not validated by libpcap, so both are clamped:
+ * ±9e9 s (year 2255) keeps the product inside int64_t. */
+static int64_t ts_ns_of(const struct timeval *tv, int64_t unit_ns)
+{
+    const int64_t max_s = 9000000000LL, max_frac = 100000000000LL;
+    int64_t s = (int64_t)tv->tv_sec, frac = (int64_t)tv->tv_usec;
+    if (s > max_s)
+        s = max_s;
+    if (s < -max_s)
+        s = -max_s;
+    if (frac > max_frac)
+        frac = max_frac;
+    if (frac < -max_frac)
+        frac = -max_frac;
+    return s * 1000000000LL + frac * unit_ns;
+}
+
+int cap_read_pcap(cap_t *cap, struct pcap *handle, char *err, size_t errlen)
+{
+    int64_t unit_ns =
+        pcap_get_tstamp_precision(handle) == PCAP_TSTAMP_PRECISION_NANO ? 1 : 1000;
+    uint64_t n = 0;
+    for (;;) {
+        struct pcap_pkthdr *hdr;
+        const u_char *data;
+        int rc = pcap_next_ex(handle, &hdr, &data);
+        if (rc == 1) {
+            /* Per packet: a pcapng file may describe several interfaces. libpcap 1.10
+             * refuses ones whose link types differ, so this is the file's type today, and
+             * each packet's own once libpcap reports it. */
+            cap_process_frame(cap, pcap_datalink(handle), ts_ns_of(&hdr->ts, unit_ns), data,
+                              hdr->caplen, hdr->len);
+            n++;
+        } else if (rc == 0) {
+            continue; /* live capture: the read timeout expired with nothing */
+        } else if (rc == PCAP_ERROR_BREAK) {
+            return 0; /* end of file, or pcap_breakloop */
+        } else {
+            cap->stats.read_errors++;
+            if (err != NULL && errlen > 0) {
+                int len = snprintf(err, errlen, "truncated after %llu packets: %s",
+                                   (unsigned long long)n, pcap_geterr(handle));
+                if (len < 0)
+                    err[0] = '\0';
+            }
+            return -EIO;
+        }
+    }
+}
+
+static void set_err(char *err, size_t errlen, const char *path, const char *why)
+{
+    if (err == NULL || errlen == 0)
+        return;
+    int len = snprintf(err, errlen, "%s: %s", path, why);
+    if (len < 0)
+        err[0] = '\0';
+}
+
+int cap_read_file(cap_t *cap, const char *path, char *err, size_t errlen)
+{
+    bool is_stdin = strcmp(path, "-") == 0;
+    FILE *fp = is_stdin ? stdin : fopen(path, "rb");
+    if (fp == NULL) {
+        int e = errno;
+        set_err(err, errlen, path, strerror(e));
+        return e ? -e : -EIO;
+    }
+    char pcap_err[PCAP_ERRBUF_SIZE] = "";
+    /* Nanosecond precision: libpcap scales µs files up, so ts_ns is exact for both. */
+    pcap_t *handle = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO,
+                                                              pcap_err);
+    if (handle == NULL) {
+        char why[PCAP_ERRBUF_SIZE + 64];
+        int len = snprintf(why, sizeof(why), "not a pcap or pcapng file (%s)", pcap_err);
+        set_err(err, errlen, path, len < 0 ? "not a pcap or pcapng file" : why);
+        if (!is_stdin)
+            fclose(fp); /* on failure the FILE is still ours */
+        return -EINVAL;
+    }
+    char read_err[PCAP_ERRBUF_SIZE + 64] = "";
+    int rc = cap_read_pcap(cap, handle, read_err, sizeof(read_err));
+    if (rc != 0)
+        set_err(err, errlen, path, read_err);
+    pcap_close(handle); /* closes fp, but never stdin */
+    return rc;
+}

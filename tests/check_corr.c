@@ -1,0 +1,1475 @@
+/* check_corr: the correlator on SIP text through the real parser, RTP headers and RTCP reports:
+ * call states and timings, forks, re-INVITEs, media matching (NAT, port reuse, SSRC change,
+ * unsignalled), timeouts, eviction and hostile input. */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "corr.h"
+#include "netaddr.h"
+#include "sip.h"
+
+/* ------------------------------------------------------------------ recording sink */
+
+#define MAX_REC 256
+#define T0      1705312800LL
+
+typedef struct {
+    call_record_t r;
+    char call_id[1200], from_uri[160], to_uri[160], from_tag[160], to_tag[160], ua[160];
+    int order;
+} rec_call_t;
+
+typedef struct {
+    stream_record_t r;
+    bool has_call_id;
+    char call_id[300], codec[32];
+    int order;
+} rec_stream_t;
+
+typedef struct {
+    message_record_t r;
+    char method[32], call_id[300];
+} rec_msg_t;
+
+static struct {
+    rec_call_t calls[MAX_REC];
+    size_t n_calls;
+    rec_stream_t streams[MAX_REC];
+    size_t n_streams;
+    rec_msg_t msgs[MAX_REC];
+    size_t n_msgs;
+    sample_record_t samples[MAX_REC];
+    size_t n_samples;
+    int order;
+} R;
+
+static void copy_str(char *dst, size_t cap, const char *s)
+{
+    snprintf(dst, cap, "%s", s != NULL ? s : "");
+}
+
+static void on_call(void *ctx, const call_record_t *c)
+{
+    (void)ctx;
+    R.order++;
+    if (R.n_calls >= MAX_REC) {
+        R.n_calls++;
+        return;
+    }
+    rec_call_t *x = &R.calls[R.n_calls++];
+    x->r = *c;
+    x->order = R.order;
+    copy_str(x->call_id, sizeof(x->call_id), c->call_id);
+    copy_str(x->from_uri, sizeof(x->from_uri), c->from_uri);
+    copy_str(x->to_uri, sizeof(x->to_uri), c->to_uri);
+    copy_str(x->from_tag, sizeof(x->from_tag), c->from_tag);
+    copy_str(x->to_tag, sizeof(x->to_tag), c->to_tag);
+    copy_str(x->ua, sizeof(x->ua), c->user_agent);
+}
+
+static void on_stream(void *ctx, const stream_record_t *s)
+{
+    (void)ctx;
+    R.order++;
+    if (R.n_streams >= MAX_REC) {
+        R.n_streams++;
+        return;
+    }
+    rec_stream_t *x = &R.streams[R.n_streams++];
+    x->r = *s;
+    x->order = R.order;
+    x->has_call_id = s->call_id != NULL;
+    copy_str(x->call_id, sizeof(x->call_id), s->call_id);
+    copy_str(x->codec, sizeof(x->codec), s->codec);
+}
+
+static void on_sample(void *ctx, const sample_record_t *s)
+{
+    (void)ctx;
+    if (R.n_samples < MAX_REC)
+        R.samples[R.n_samples] = *s;
+    R.n_samples++;
+}
+
+static void on_message(void *ctx, const message_record_t *m)
+{
+    (void)ctx;
+    if (R.n_msgs >= MAX_REC) {
+        R.n_msgs++;
+        return;
+    }
+    rec_msg_t *x = &R.msgs[R.n_msgs++];
+    x->r = *m;
+    copy_str(x->method, sizeof(x->method), m->method);
+    copy_str(x->call_id, sizeof(x->call_id), m->call_id);
+    /* raw is borrowed: check it here, while it is valid. */
+    ck_assert(m->raw != NULL && m->raw_len > 0);
+    ck_assert(memcmp(m->raw, m->is_request ? m->method : "SIP/2.0", 3) == 0);
+}
+
+static const corr_sink_t SINK = {NULL, on_call, on_stream, on_sample, on_message};
+
+static corr_t *C;
+
+static corr_t *fresh(const corr_cfg_t *cfg)
+{
+    corr_free(C);
+    memset(&R, 0, sizeof(R));
+    corr_cfg_t def;
+    corr_cfg_init(&def);
+    C = corr_new(cfg != NULL ? cfg : &def, &SINK);
+    ck_assert(C != NULL);
+    return C;
+}
+
+static void setup(void)
+{
+    C = NULL;
+    fresh(NULL);
+}
+
+static void teardown(void)
+{
+    corr_free(C);
+    C = NULL;
+}
+
+static const corr_stats_t *stats(void)
+{
+    return corr_stats(C);
+}
+
+/* ------------------------------------------------------------------ inputs */
+
+/* Capture time: seconds after T0. */
+static int64_t ns(double rel)
+{
+    return T0 * 1000000000LL + (int64_t)llround(rel * 1e9);
+}
+
+static net_endpoint_t ep(const char *text)
+{
+    net_endpoint_t e;
+    memset(&e, 0, sizeof(e));
+    const char *colon = strrchr(text, ':');
+    ck_assert(colon != NULL);
+    ck_assert_msg(net_addr_parse(sv_make(text, (size_t)(colon - text)), &e.addr), "%s", text);
+    uint32_t port;
+    ck_assert(sv_to_u32(sv_from_cstr(colon + 1), &port) && port <= 65535);
+    e.port = (uint16_t)port;
+    return e;
+}
+
+static sip_msg_t MSG;
+
+/* Parse text with the real SIP parser and hand it to the correlator. */
+static void sip_text(double t, const char *src, const char *dst, const char *text)
+{
+    size_t len = strlen(text);
+    int rc = sip_parse_datagram(text, len, &MSG);
+    ck_assert_msg(rc > 0, "SIP parser refused:\n%s", text);
+    corr_pkt_t p = {
+        .ts_ns = ns(t),
+        .src = ep(src),
+        .dst = ep(dst),
+        .transport = 17,
+        .raw = (const uint8_t *)text,
+        .raw_len = (size_t)rc,
+    };
+    corr_on_sip(C, &p, &MSG);
+}
+
+/* A dialog: Call-ID, the caller's and callee's signalling endpoints and tags. */
+typedef struct {
+    const char *call_id;
+    const char *a, *b;
+    const char *atag, *btag;
+} dlg_t;
+
+static const char *reason_of(int code)
+{
+    switch (code) {
+        case 100:
+            return "Trying";
+        case 180:
+            return "Ringing";
+        case 183:
+            return "Session Progress";
+        case 200:
+            return "OK";
+        case 404:
+            return "Not Found";
+        case 407:
+            return "Proxy Authentication Required";
+        case 486:
+            return "Busy Here";
+        case 487:
+            return "Request Terminated";
+        default:
+            return "Whatever";
+    }
+}
+
+static void tagged(char *buf, size_t cap, const char *hdr, const char *uri, const char *tag)
+{
+    int n = snprintf(buf, cap, "%s: <%s>%s%s", hdr, uri, tag != NULL && *tag ? ";tag=" : "",
+                     tag != NULL ? tag : "");
+    ck_assert(n > 0 && (size_t)n < cap);
+}
+
+static void build_and_send(double t, const char *src, const char *dst, const char *start,
+                           const char *via_host, const char *branch, const char *from,
+                           const char *to, const char *call_id, unsigned cseq,
+                           const char *cseq_method, const char *sdp)
+{
+    static char buf[16384];
+    size_t body = sdp != NULL ? strlen(sdp) : 0;
+    int n = snprintf(buf, sizeof(buf),
+                     "%s\r\n"
+                     "Via: SIP/2.0/UDP %s;branch=z9hG4bK%s\r\n"
+                     "%s\r\n"
+                     "%s\r\n"
+                     "Call-ID: %s\r\n"
+                     "CSeq: %u %s\r\n"
+                     "Max-Forwards: 70\r\n"
+                     "User-Agent: checkphone/1.0\r\n"
+                     "%s"
+                     "Content-Length: %zu\r\n"
+                     "\r\n"
+                     "%s",
+                     start, via_host, branch, from, to, call_id, cseq, cseq_method,
+                     sdp != NULL ? "Content-Type: application/sdp\r\n" : "", body,
+                     sdp != NULL ? sdp : "");
+    ck_assert(n > 0 && (size_t)n < sizeof(buf));
+    sip_text(t, src, dst, buf);
+}
+
+/* A request from the caller (rev false) or the callee (rev true); to_tag: whether the To
+ * header carries the peer's tag (false only for the initial INVITE and its CANCEL). */
+static void req(const dlg_t *d, double t, bool rev, const char *method, const char *branch,
+                unsigned cseq, bool to_tag, const char *sdp)
+{
+    const char *a_uri = "sip:alice@example.com", *b_uri = "sip:bob@example.com";
+    char from[256], to[256], start[128];
+    tagged(from, sizeof(from), "From", rev ? b_uri : a_uri, rev ? d->btag : d->atag);
+    tagged(to, sizeof(to), "To", rev ? a_uri : b_uri, to_tag ? (rev ? d->atag : d->btag) : "");
+    snprintf(start, sizeof(start), "%s %s SIP/2.0", method, rev ? a_uri : b_uri);
+    const char *src = rev ? d->b : d->a, *dst = rev ? d->a : d->b;
+    build_and_send(t, src, dst, start, src, branch, from, to, d->call_id, cseq, method, sdp);
+}
+
+/* The response to a request of the caller (rev false: sent by the callee) or of the callee;
+ * to_tag is the responder's tag ("" for none; forks pass their own). */
+static void resp(const dlg_t *d, double t, bool rev, int code, const char *method,
+                 const char *branch, unsigned cseq, const char *to_tag, const char *sdp)
+{
+    const char *a_uri = "sip:alice@example.com", *b_uri = "sip:bob@example.com";
+    char from[256], to[256], start[128];
+    tagged(from, sizeof(from), "From", rev ? b_uri : a_uri, rev ? d->btag : d->atag);
+    tagged(to, sizeof(to), "To", rev ? a_uri : b_uri, to_tag);
+    snprintf(start, sizeof(start), "SIP/2.0 %d %s", code, reason_of(code));
+    const char *src = rev ? d->a : d->b, *dst = rev ? d->b : d->a;
+    build_and_send(t, src, dst, start, dst, branch, from, to, d->call_id, cseq, method, sdp);
+}
+
+/* An audio offer/answer: PCMU, PCMA and telephone-event, plus extra lines. */
+static const char *sdp_audio(char *buf, size_t cap, const char *ip, unsigned port,
+                             const char *extra)
+{
+    const char *fam = strchr(ip, ':') != NULL ? "IP6" : "IP4";
+    int n = snprintf(buf, cap,
+                     "v=0\r\n"
+                     "o=- 1 1 IN %s %s\r\n"
+                     "s=-\r\n"
+                     "c=IN %s %s\r\n"
+                     "t=0 0\r\n"
+                     "m=audio %u RTP/AVP 0 8 101\r\n"
+                     "a=rtpmap:0 PCMU/8000\r\n"
+                     "a=rtpmap:8 PCMA/8000\r\n"
+                     "a=rtpmap:101 telephone-event/8000\r\n"
+                     "a=fmtp:101 0-16\r\n"
+                     "a=ptime:20\r\n"
+                     "%s",
+                     fam, ip, fam, ip, port, extra != NULL ? extra : "a=sendrecv\r\n");
+    ck_assert(n > 0 && (size_t)n < cap);
+    return buf;
+}
+
+/* INVITE (offer) at t, 100, 180 at t+1, 200 (answer) at t+3, ACK at t+3.05. */
+static void call_up(const dlg_t *d, double t, const char *a_ip, unsigned a_port,
+                    const char *b_ip, unsigned b_port)
+{
+    char offer[1024], answer[1024];
+    req(d, t, false, "INVITE", "inv1", 1, false, sdp_audio(offer, sizeof(offer), a_ip, a_port,
+                                                           NULL));
+    resp(d, t + 0.01, false, 100, "INVITE", "inv1", 1, "", NULL);
+    resp(d, t + 1, false, 180, "INVITE", "inv1", 1, d->btag, NULL);
+    resp(d, t + 3, false, 200, "INVITE", "inv1", 1, d->btag,
+         sdp_audio(answer, sizeof(answer), b_ip, b_port, NULL));
+    req(d, t + 3.05, false, "ACK", "ack1", 1, true, NULL);
+}
+
+/* BYE from the caller at t and its 200 at t+0.02. */
+static void call_down(const dlg_t *d, double t)
+{
+    req(d, t, false, "BYE", "bye1", 2, true, NULL);
+    resp(d, t + 0.02, false, 200, "BYE", "bye1", 2, d->btag, NULL);
+}
+
+static uint8_t rtp_raw[172] = {0x80, 0x00};
+
+static void rtp_pkt(double t, const char *src, const char *dst, uint32_t ssrc, uint16_t seq,
+                    uint32_t rtp_ts, uint8_t pt)
+{
+    rtp_hdr_t h;
+    memset(&h, 0, sizeof(h));
+    h.version = 2;
+    h.payload_type = pt;
+    h.seq = seq;
+    h.timestamp = rtp_ts;
+    h.ssrc = ssrc;
+    h.payload = rtp_raw + 12;
+    h.payload_len = 160;
+    corr_pkt_t p = {.ts_ns = ns(t), .src = ep(src), .dst = ep(dst), .transport = 17,
+                    .raw = rtp_raw, .raw_len = sizeof(rtp_raw)};
+    corr_on_rtp(C, &p, &h);
+}
+
+/* n packets 20 ms apart from t, sequence numbers from seq0, 160 timestamp units each. */
+static void rtp_run(double t, int n, const char *src, const char *dst, uint32_t ssrc,
+                    uint16_t seq0, uint8_t pt)
+{
+    for (int i = 0; i < n; i++)
+        rtp_pkt(t + 0.02 * i, src, dst, ssrc, (uint16_t)(seq0 + i), 1000u + 160u * (uint32_t)i,
+                pt);
+}
+
+static void rtcp_feed(double t, const char *src, const char *dst, const rtcp_compound_t *rc)
+{
+    static const uint8_t raw[8] = {0x80, 200};
+    corr_pkt_t p = {.ts_ns = ns(t), .src = ep(src), .dst = ep(dst), .transport = 17,
+                    .raw = raw, .raw_len = sizeof(raw)};
+    corr_on_rtcp(C, &p, rc);
+}
+
+/* ------------------------------------------------------------------ lookups */
+
+static const rec_call_t *call_by_id(const char *call_id)
+{
+    for (size_t i = 0; i < R.n_calls && i < MAX_REC; i++) {
+        if (strcmp(R.calls[i].call_id, call_id) == 0)
+            return &R.calls[i];
+    }
+    ck_abort_msg("call %s not emitted", call_id);
+    return NULL;
+}
+
+static const rec_stream_t *stream_of(const char *src, const char *dst, uint32_t ssrc)
+{
+    net_endpoint_t s = ep(src), d = ep(dst);
+    for (size_t i = 0; i < R.n_streams && i < MAX_REC; i++) {
+        const stream_record_t *x = &R.streams[i].r;
+        if (net_endpoint_eq(&x->src, &s) && net_endpoint_eq(&x->dst, &d) && x->ssrc == ssrc)
+            return &R.streams[i];
+    }
+    ck_abort_msg("stream %s -> %s 0x%08x not emitted", src, dst, ssrc);
+    return NULL;
+}
+
+static size_t msgs_of(int64_t call_row)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < R.n_msgs && i < MAX_REC; i++)
+        n += R.msgs[i].r.call_row == call_row;
+    return n;
+}
+
+static void assert_ms(int64_t got_ns, double want_ms)
+{
+    ck_assert_msg(fabs((double)got_ns / 1e6 - want_ms) < 1e-6, "got %.6f ms, want %.6f ms",
+                  (double)got_ns / 1e6, want_ms);
+}
+
+static const dlg_t D1 = {"call-1@example.com", "192.0.2.10:5060", "198.51.100.20:5060", "atag1",
+                         "btag1"};
+static const dlg_t D2 = {"call-2@example.com", "192.0.2.11:5060", "198.51.100.21:5060", "atag2",
+                         "btag2"};
+
+#define A_MEDIA "192.0.2.10:40000"
+#define B_MEDIA "198.51.100.20:50000"
+
+/* ------------------------------------------------------------------ call states and timings */
+
+START_TEST(normal_call)
+{
+    call_up(&D1, 0, "192.0.2.10", 40000, "198.51.100.20", 50000);
+    rtp_run(3.1, 50, A_MEDIA, B_MEDIA, 0x11111111, 100, 0);
+    rtp_run(3.1, 50, B_MEDIA, A_MEDIA, 0x22222222, 200, 0);
+    call_down(&D1, 10);
+    ck_assert_uint_eq(stats()->live_calls, 1);
+    corr_tick(C, ns(14)); /* within the 5 s linger */
+    ck_assert_uint_eq(R.n_calls, 0);
+    corr_tick(C, ns(15.1));
+    ck_assert_uint_eq(R.n_calls, 1);
+
+    const rec_call_t *c = call_by_id("call-1@example.com");
+    ck_assert_int_eq(c->r.state, CALL_COMPLETED);
+    ck_assert_uint_eq(c->r.final_status, 200);
+    ck_assert_int_eq(c->r.invite_ns, ns(0));
+    ck_assert_int_eq(c->r.ringing_ns, ns(1));
+    ck_assert_int_eq(c->r.answer_ns, ns(3));
+    ck_assert_int_eq(c->r.end_ns, ns(10));
+    assert_ms(c->r.post_dial_delay_ns, 1000);
+    assert_ms(c->r.duration_ns, 7000);
+    ck_assert(!c->r.one_way);
+    ck_assert(!c->r.nat);
+    ck_assert_uint_eq(c->r.sip_messages, 7);
+    ck_assert_str_eq(c->from_uri, "sip:alice@example.com");
+    ck_assert_str_eq(c->to_uri, "sip:bob@example.com");
+    ck_assert_str_eq(c->from_tag, "atag1");
+    ck_assert_str_eq(c->to_tag, "btag1");
+    ck_assert_str_eq(c->ua, "checkphone/1.0");
+    net_endpoint_t a = ep(D1.a), b = ep(D1.b);
+    ck_assert(net_endpoint_eq(&c->r.caller, &a));
+    ck_assert(net_endpoint_eq(&c->r.callee, &b));
+    ck_assert_int_eq(c->r.id, 1);
+
+    ck_assert_uint_eq(R.n_streams, 2);
+    const rec_stream_t *s = stream_of(A_MEDIA, B_MEDIA, 0x11111111);
+    ck_assert_int_eq(s->r.call_row, c->r.id);
+    ck_assert_str_eq(s->call_id, "call-1@example.com");
+    ck_assert_str_eq(s->codec, "PCMU");
+    ck_assert_uint_eq(s->r.clock_rate, 8000);
+    ck_assert_uint_eq(s->r.payload_type, 0);
+    ck_assert(!s->r.sdp_mismatch);
+    ck_assert_int_eq(s->r.first_ns, ns(3.1));
+    ck_assert_int_eq(s->r.last_ns, ns(3.1 + 0.02 * 49));
+    ck_assert(s->order < c->order); /* streams before their call */
+    ck_assert(s->r.id > c->r.id);
+    ck_assert(!s->r.have_rtcp);
+    ck_assert(s->r.rtcp_rtt_ms < 0);
+    s = stream_of(B_MEDIA, A_MEDIA, 0x22222222);
+    ck_assert_int_eq(s->r.call_row, c->r.id);
+    ck_assert(s->order < c->order);
+
+    /* Every message went out with the call's row; responses carry their CSeq method. */
+    ck_assert_uint_eq(R.n_msgs, 7);
+    ck_assert_uint_eq(msgs_of(c->r.id), 7);
+    ck_assert_str_eq(R.msgs[0].method, "INVITE");
+    ck_assert(R.msgs[0].r.is_request);
+    ck_assert_uint_eq(R.msgs[0].r.cseq, 1);
+    ck_assert_str_eq(R.msgs[0].call_id, "call-1@example.com");
+    ck_assert_str_eq(R.msgs[2].method, "INVITE");
+    ck_assert_uint_eq(R.msgs[2].r.status, 180);
+    ck_assert(!R.msgs[2].r.is_request);
+    ck_assert_str_eq(R.msgs[4].method, "ACK");
+    ck_assert_str_eq(R.msgs[6].method, "BYE");
+    ck_assert_uint_eq(R.msgs[6].r.status, 200);
+    ck_assert_uint_eq(R.msgs[6].r.transport, 17);
+    ck_assert_int_eq(R.msgs[6].r.ts_ns, ns(10.02));
+
+    ck_assert_uint_eq(stats()->calls_created, 1);
+    ck_assert_uint_eq(stats()->calls_ended, 1);
+    ck_assert_uint_eq(stats()->streams_created, 2);
+    ck_assert_uint_eq(stats()->streams_ended, 2);
+    ck_assert_uint_eq(stats()->sip_messages, 7);
+    ck_assert_uint_eq(stats()->sip_retransmissions, 0);
+    ck_assert_uint_eq(stats()->rtp_packets, 100);
+    ck_assert_uint_eq(stats()->live_calls, 0);
+    ck_assert_uint_eq(stats()->live_streams, 0);
+}
+END_TEST
+
+START_TEST(rejected_486_after_ringing)
+{
+    char offer[1024];
+    req(&D1, 0, false, "INVITE", "inv1", 1, false,
+        sdp_audio(offer, sizeof(offer), "192.0.2.10", 40000, NULL));
+    resp(&D1, 0.01, false, 100, "INVITE", "inv1", 1, "", NULL);
+    resp(&D1, 0.8, false, 180, "INVITE", "inv1", 1, "btag1", NULL);
+    resp(&D1, 2.5, false, 486, "INVITE", "inv1", 1, "btag1", NULL);
+    req(&D1, 2.55, false, "ACK", "inv1", 1, true, NULL);
+    corr_flush(C);
+    const rec_call_t *c = call_by_id(D1.call_id);
+    ck_assert_int_eq(c->r.state, CALL_REJECTED);
+    ck_assert_uint_eq(c->r.final_status, 486);
+    assert_ms(c->r.post_dial_delay_ns, 800);
+    ck_assert_int_eq(c->r.answer_ns, 0);
+    ck_assert_int_eq(c->r.end_ns, 0);
+    ck_assert_int_eq(c->r.duration_ns, -1);
+    ck_assert(!c->r.one_way);
+    ck_assert_uint_eq(c->r.sip_messages, 5);
+    /* The ACK of a non-2xx reuses the INVITE's branch: not a retransmission. */
+    ck_assert_uint_eq(stats()->sip_retransmissions, 0);
+    ck_assert_uint_eq(stats()->calls_flushed, 1);
+}
+END_TEST
+
+START_TEST(rejected_404_without_ringing)
+{
+    req(&D1, 0, false, "INVITE", "inv1", 1, false, NULL);
+    resp(&D1, 0.01, false, 100, "INVITE", "inv1", 1, "", NULL);
+    resp(&D1, 0.62, false, 404, "INVITE", "inv1", 1, "btag1", NULL);
+    req(&D1, 0.66, false, "ACK", "inv1", 1, true, NULL);
+    corr_tick(C, ns(10));
+    const rec_call_t *c = call_by_id(D1.call_id);
+    ck_assert_int_eq(c->r.state, CALL_REJECTED);
+    ck_assert_uint_eq(c->r.final_status, 404);
+    ck_assert_int_eq(c->r.ringing_ns, 0);
+    assert_ms(c->r.post_dial_delay_ns, 620); /* to the final response */
+    ck_assert_uint_eq(stats()->calls_ended, 1);
+}
+END_TEST
+
+START_TEST(cancelled_with_487)
+{
+    req(&D1, 0, false, "INVITE", "inv1", 1, false, NULL);
+    resp(&D1, 0.01, false, 100, "INVITE", "inv1", 1, "", NULL);
+    resp(&D1, 1.5, false, 180, "INVITE", "inv1", 1, "btag1", NULL);
+    req(&D1, 6, false, "CANCEL", "inv1", 1, false, NULL);
+    resp(&D1, 6.02, false, 200, "CANCEL", "inv1", 1, "btag1", NULL);
+    resp(&D1, 6.03, false, 487, "INVITE", "inv1", 1, "btag1", NULL);
+    req(&D1, 6.05, false, "ACK", "inv1", 1, true, NULL);
+    corr_flush(C);
+    const rec_call_t *c = call_by_id(D1.call_id);
+    ck_assert_int_eq(c->r.state, CALL_CANCELLED);
+    ck_assert_uint_eq(c->r.final_status, 487);
+    assert_ms(c->r.post_dial_delay_ns, 1500);
+    ck_assert_int_eq(c->r.answer_ns, 0);
+    ck_assert_int_eq(c->r.duration_ns, -1);
+    ck_assert_uint_eq(c->r.sip_messages, 7);
+    ck_assert_uint_eq(stats()->sip_retransmissions, 0);
+}
+END_TEST
+
+START_TEST(cancelled_487_only)
+{
+    /* The CANCEL went elsewhere (another capture point): the 487 alone says cancelled. */
+    req(&D1, 0, false, "INVITE", "inv1", 1, false, NULL);
+    resp(&D1, 2, false, 487, "INVITE", "inv1", 1, "btag1", NULL);
+    corr_flush(C);
+    const rec_call_t *c = call_by_id(D1.call_id);
+    ck_assert_int_eq(c->r.state, CALL_CANCELLED);
+    ck_assert_uint_eq(c->r.final_status, 487);
+    assert_ms(c->r.post_dial_delay_ns, 2000);
+}
+END_TEST
+
+START_TEST(answered_without_ringing)
+{
+    char offer[1024], answer[1024];
+    req(&D1, 0, false, "INVITE", "inv1", 1, false,
+        sdp_audio(offer, sizeof(offer), "192.0.2.10", 40000, NULL));
+    resp(&D1, 0.01, false, 100, "INVITE", "inv1", 1, "", NULL);
+    resp(&D1, 2.25, false, 200, "INVITE", "inv1", 1, "btag1",
+         sdp_audio(answer, sizeof(answer), "198.51.100.20", 50000, NULL));
+    req(&D1, 2.3, false, "ACK", "ack1", 1, true, NULL);
+    corr_flush(C);
+    const rec_call_t *c = call_by_id(D1.call_id);
+    ck_assert_int_eq(c->r.state, CALL_IN_CALL);
+    ck_assert_int_eq(c->r.ringing_ns, 0);
+    assert_ms(c->r.post_dial_delay_ns, 2250);
+    ck_assert_int_eq(c->r.duration_ns, -1); /* no BYE yet */
+    ck_assert_int_eq(c->r.end_ns, 0);
+}
+END_TEST
+
+START_TEST(retransmissions_counted_not_timed)
+{
+    char offer[1024], answer[1024];
+    sdp_audio(offer, sizeof(offer), "192.0.2.10", 40000, NULL);
+    sdp_audio(answer, sizeof(answer), "198.51.100.20", 50000, NULL);
+    req(&D1, 0, false, "INVITE", "inv1", 1, false, offer);
+    req(&D1, 0.5, false, "INVITE", "inv1", 1, false, offer); /* Timer A */
+    req(&D1, 1.5, false, "INVITE", "inv1", 1, false, offer);
+    resp(&D1, 1.6, false, 180, "INVITE", "inv1", 1, "btag1", NULL);
+    resp(&D1, 4, false, 200, "INVITE", "inv1", 1, "btag1", answer);
+    resp(&D1, 4.5, false, 200, "INVITE", "inv1", 1, "btag1", answer); /* lost ACK */
+    req(&D1, 4.6, false, "ACK", "ack1", 1, true, NULL);
+    resp(&D1, 5.5, false, 200, "INVITE", "inv1", 1, "btag1", answer);
+    req(&D1, 5.6, false, "ACK", "ack1", 1, true, NULL);
+    call_down(&D1, 9);
+    req(&D1, 9.5, false, "BYE", "bye1", 2, true, NULL);
+    resp(&D1, 9.52, false, 200, "BYE", "bye1", 2, "btag1", NULL);
+    corr_flush(C);
+    ck_assert_uint_eq(R.n_calls, 1);
+    ck_assert_uint_eq(stats()->calls_created, 1);
+    const rec_call_t *c = call_by_id(D1.call_id);
+    ck_assert_int_eq(c->r.state, CALL_COMPLETED);
+    ck_assert_int_eq(c->r.invite_ns, ns(0));
+    ck_assert_int_eq(c->r.ringing_ns, ns(1.6));
+    ck_assert_int_eq(c->r.answer_ns, ns(4));
+    ck_assert_int_eq(c->r.end_ns, ns(9));
+    assert_ms(c->r.post_dial_delay_ns, 1600);
+    assert_ms(c->r.duration_ns, 5000);
+    ck_assert_uint_eq(stats()->sip_retransmissions, 7);
+    ck_assert_uint_eq(c->r.sip_messages, 13); /* every copy is in the ladder */
+    ck_assert_uint_eq(msgs_of(c->r.id), 13);
+}
+END_TEST
+
+START_TEST(auth_challenge_then_answer)
+{
+    req(&D1, 0, false, "INVITE", "inv1", 1, false, NULL);
+    resp(&D1, 0.05, false, 407, "INVITE", "inv1", 1, "proxy", NULL);
+    req(&D1, 0.06, false, "ACK", "inv1", 1, true, NULL);
+    req(&D1, 0.2, false, "INVITE", "inv2", 2, false, NULL);
+    resp(&D1, 1.2, false, 180, "INVITE", "inv2", 2, "btag1", NULL);
+    resp(&D1, 2.2, false, 200, "INVITE", "inv2", 2, "btag1", NULL);
+    corr_flush(C);
+    ck_assert_uint_eq(R.n_calls, 1);
+    const rec_call_t *c = call_by_id(D1.call_id);
+    ck_assert_int_eq(c->r.state, CALL_IN_CALL);
+    ck_assert_uint_eq(c->r.final_status, 200);
+    ck_assert_int_eq(c->r.invite_ns, ns(0));
+    assert_ms(c->r.post_dial_delay_ns, 1200);
+}
+END_TEST
+
+START_TEST(forked_invite_answered_fork_wins)
+{
+    char offer[1024], answer[1024];
+    req(&D1, 0, false, "INVITE", "inv1", 1, false,
+        sdp_audio(offer, sizeof(offer), "192.0.2.10", 40000, NULL));
+    resp(&D1, 0.01, false, 100, "INVITE", "inv1", 1, "", NULL);
+    resp(&D1, 1.0, false, 180, "INVITE", "inv1", 1, "forkA", NULL);
+    resp(&D1, 1.4, false, 180, "INVITE", "inv1", 1, "forkB", NULL);
+    resp(&D1, 3.0, false, 200, "INVITE", "inv1", 1, "forkB",
+         sdp_audio(answer, sizeof(answer), "198.51.100.20", 50000, NULL));
+    /* The proxy cancels fork A: its 487 must not touch the answered call. */
+    resp(&D1, 3.1, false, 487, "INVITE", "inv1", 1, "forkA", NULL);
+    ck_assert_uint_eq(stats()->sip_retransmissions, 0);
+    dlg_t d = D1;
+    d.btag = "forkB";
+    req(&d, 3.05, false, "ACK", "ack1", 1, true, NULL);
+    call_down(&d, 8);
+    corr_flush(C);
+    ck_assert_uint_eq(R.n_calls, 1);
+    const rec_call_t *c = call_by_id(D1.call_id);
+    ck_assert_int_eq(c->r.state, CALL_COMPLETED);
+    ck_assert_uint_eq(c->r.final_status, 200);
+    ck_assert_str_eq(c->to_tag, "forkB");
+    ck_assert_int_eq(c->r.ringing_ns, ns(1.0));
+    assert_ms(c->r.duration_ns, 5000);
+}
+END_TEST
+
+START_TEST(forked_one_fork_fails_other_answers)
+{
+    /* Seen on the proxy's outgoing legs: fork A refuses first, then fork B answers. */
+    req(&D1, 0, false, "INVITE", "inv1", 1, false, NULL);
+    resp(&D1, 1.0, false, 486, "INVITE", "inv1", 1, "forkA", NULL);
+    resp(&D1, 2.0, false, 200, "INVITE", "inv1", 1, "forkB", NULL);
+    corr_flush(C);
+    const rec_call_t *c = call_by_id(D1.call_id);
+    ck_assert_int_eq(c->r.state, CALL_IN_CALL);
+    ck_assert_uint_eq(c->r.final_status, 200);
+    ck_assert_str_eq(c->to_tag, "forkB");
+}
+END_TEST
+
+START_TEST(reinvite_hold_and_new_media)
+{
+    call_up(&D1, 0, "192.0.2.10", 40000, "198.51.100.20", 50000);
+    rtp_run(3.1, 100, A_MEDIA, B_MEDIA, 0x11111111, 100, 0);
+    rtp_run(3.1, 100, B_MEDIA, A_MEDIA, 0x22222222, 200, 0);
+    /* Hold from the caller: sendonly / recvonly, same ports. */
+    char offer[1024], answer[1024];
+    req(&D1, 6, false, "INVITE", "reinv1", 3, true,
+        sdp_audio(offer, sizeof(offer), "192.0.2.10", 40000, "a=sendonly\r\n"));
+    resp(&D1, 6.05, false, 200, "INVITE", "reinv1", 3, "btag1",
+         sdp_audio(answer, sizeof(answer), "198.51.100.20", 50000, "a=recvonly\r\n"));
+    req(&D1, 6.1, false, "ACK", "ack2", 3, true, NULL);
+    /* Resume from the callee, on a new port of the callee. */
+    req(&D1, 8, true, "INVITE", "reinv2", 1, true,
+        sdp_audio(offer, sizeof(offer), "198.51.100.20", 50100, NULL));
+    resp(&D1, 8.05, true, 200, "INVITE", "reinv2", 1, "atag1",
+         sdp_audio(answer, sizeof(answer), "192.0.2.10", 40000, NULL));
+    rtp_run(8.2, 50, A_MEDIA, "198.51.100.20:50100", 0x11111111, 300, 0);
+    rtp_run(8.2, 50, "198.51.100.20:50100", A_MEDIA, 0x33333333, 400, 0);
+    call_down(&D1, 12);
+    corr_flush(C);
+    const rec_call_t *c = call_by_id(D1.call_id);
+    ck_assert_int_eq(c->r.state, CALL_COMPLETED);
+    ck_assert_int_eq(c->r.answer_ns, ns(3)); /* not the re-INVITE's 200 */
+    ck_assert_int_eq(c->r.invite_ns, ns(0));
+    assert_ms(c->r.duration_ns, 9000);
+    ck_assert_uint_eq(c->r.final_status, 200);
+    ck_assert(!c->r.one_way);
+    ck_assert_uint_eq(R.n_streams, 4);
+    ck_assert_int_eq(stream_of(A_MEDIA, "198.51.100.20:50100", 0x11111111)->r.call_row, c->r.id);
+    ck_assert_int_eq(stream_of("198.51.100.20:50100", A_MEDIA, 0x33333333)->r.call_row, c->r.id);
+    ck_assert_uint_eq(stats()->streams_unsignalled, 0);
+}
+END_TEST
+
+START_TEST(callid_reuse_makes_a_new_call)
+{
+    call_up(&D1, 0, "192.0.2.10", 40000, "198.51.100.20", 50000);
+    call_down(&D1, 5);
+    dlg_t d = D1;
+    d.atag = "other";
+    req(&d, 6, false, "INVITE", "invX", 1, false, NULL);
+    ck_assert_uint_eq(R.n_calls, 1);
+    ck_assert_int_eq(R.calls[0].r.state, CALL_COMPLETED);
+    corr_flush(C);
+    ck_assert_uint_eq(R.n_calls, 2);
+    ck_assert_int_eq(R.calls[1].r.state, CALL_SETUP);
+    ck_assert_str_eq(R.calls[1].from_tag, "other");
+    ck_assert_int_ne(R.calls[1].r.id, R.calls[0].r.id);
+}
+END_TEST
+
+START_TEST(bye_from_callee_and_ipv6)
+{
+    dlg_t d = {"v6@example.com", "[2001:db8:1::5]:5060", "[2001:db8:2::7]:5060", "a6", "b6"};
+    call_up(&d, 0, "2001:db8:1::5", 30000, "2001:db8:2::7", 32000);
+    rtp_run(3.2, 20, "[2001:db8:1::5]:30000", "[2001:db8:2::7]:32000", 7, 1, 8);
+    rtp_run(3.2, 20, "[2001:db8:2::7]:32000", "[2001:db8:1::5]:30000", 8, 1, 8);
+    req(&d, 6, true, "BYE", "byeB", 1, true, NULL);
+    resp(&d, 6.01, true, 200, "BYE", "byeB", 1, "a6", NULL);
+    corr_flush(C);
+    const rec_call_t *c = call_by_id("v6@example.com");
+    ck_assert_int_eq(c->r.state, CALL_COMPLETED);
+    ck_assert_int_eq(c->r.end_ns, ns(6));
+    const rec_stream_t *s = stream_of("[2001:db8:2::7]:32000", "[2001:db8:1::5]:30000", 8);
+    ck_assert_int_eq(s->r.call_row, c->r.id);
+    ck_assert_str_eq(s->codec, "PCMA");
+    ck_assert(!c->r.nat && !c->r.one_way);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ media */
+
+START_TEST(nat_source_differs_from_sdp)
+{
+    /* Caller behind NAT: its SIP, SDP and RTP say 10.1.2.3:4000, the wire says 203.0.113.7. */
+    dlg_t d = {"nat@example.com", "203.0.113.7:5060", "198.51.100.20:5060", "an", "bn"};
+    call_up(&d, 0, "10.1.2.3", 4000, "198.51.100.20", 50000);
+    rtp_run(3.1, 30, "203.0.113.7:31000", B_MEDIA, 0xaaaa, 1, 0);
+    /* Symmetric RTP: the callee answers to where the caller's packets came from. */
+    rtp_run(3.1, 30, B_MEDIA, "203.0.113.7:31000", 0xbbbb, 1, 0);
+    call_down(&d, 6);
+    corr_flush(C);
+    const rec_call_t *c = call_by_id("nat@example.com");
+    ck_assert(c->r.nat);
+    ck_assert(!c->r.one_way);
+    const rec_stream_t *up = stream_of("203.0.113.7:31000", B_MEDIA, 0xaaaa);
+    ck_assert(up->r.sdp_mismatch);
+    ck_assert_int_eq(up->r.call_row, c->r.id);
+    const rec_stream_t *down = stream_of(B_MEDIA, "203.0.113.7:31000", 0xbbbb);
+    ck_assert(!down->r.sdp_mismatch);
+    ck_assert_int_eq(down->r.call_row, c->r.id);
+    ck_assert_uint_eq(stats()->streams_unsignalled, 0);
+}
+END_TEST
+
+START_TEST(nat_seen_in_signalling_of_a_silent_party)
+{
+    /* The callee is behind NAT and sends no RTP: only its SDP (private, from a public
+     * address) shows the NAT. */
+    dlg_t d = {"nat2@example.com", "192.0.2.10:5060", "203.0.113.9:5060", "an", "bn"};
+    call_up(&d, 0, "192.0.2.10", 40000, "192.168.1.20", 6000);
+    rtp_run(3.1, 30, A_MEDIA, "203.0.113.9:7000", 0xaaaa, 1, 0);
+    call_down(&d, 6);
+    corr_flush(C);
+    const rec_call_t *c = call_by_id("nat2@example.com");
+    ck_assert(c->r.nat);
+    ck_assert(c->r.one_way);
+    /* Matched by source (the caller's SDP endpoint), sent where NAT put the callee. */
+    const rec_stream_t *s = stream_of(A_MEDIA, "203.0.113.9:7000", 0xaaaa);
+    ck_assert_int_eq(s->r.call_row, c->r.id);
+    ck_assert(!s->r.sdp_mismatch);
+}
+END_TEST
+
+START_TEST(private_lan_is_not_nat)
+{
+    dlg_t d = {"lan@example.com", "10.0.0.1:5060", "10.0.0.2:5060", "al", "bl"};
+    call_up(&d, 0, "10.0.0.1", 20000, "10.0.0.2", 20002);
+    rtp_run(3.1, 10, "10.0.0.1:20000", "10.0.0.2:20002", 1, 1, 0);
+    rtp_run(3.1, 10, "10.0.0.2:20002", "10.0.0.1:20000", 2, 1, 0);
+    corr_flush(C);
+    ck_assert(!call_by_id("lan@example.com")->r.nat);
+}
+END_TEST
+
+START_TEST(one_way_media)
+{
+    call_up(&D1, 0, "192.0.2.10", 40000, "198.51.100.20", 50000);
+    rtp_run(3.1, 100, A_MEDIA, B_MEDIA, 0x11111111, 100, 0);
+    call_down(&D1, 6);
+    /* Second call: both ways, but the callee sent 3 packets to the caller's 100 (< 5%). */
+    call_up(&D2, 0, "192.0.2.11", 40000, "198.51.100.21", 50000);
+    rtp_run(3.1, 100, "192.0.2.11:40000", "198.51.100.21:50000", 1, 1, 0);
+    rtp_run(3.1, 3, "198.51.100.21:50000", "192.0.2.11:40000", 2, 1, 0);
+    call_down(&D2, 6);
+    corr_flush(C);
+    ck_assert(call_by_id(D1.call_id)->r.one_way);
+    ck_assert(call_by_id(D2.call_id)->r.one_way);
+    ck_assert_uint_eq(R.n_streams, 3);
+}
+END_TEST
+
+START_TEST(no_media_is_not_one_way)
+{
+    call_up(&D1, 0, "192.0.2.10", 40000, "198.51.100.20", 50000);
+    call_down(&D1, 6);
+    /* Unanswered calls are never one-way either, even with early media one way. */
+    char offer[1024], early[1024];
+    req(&D2, 0, false, "INVITE", "inv1", 1, false,
+        sdp_audio(offer, sizeof(offer), "192.0.2.11", 40000, NULL));
+    resp(&D2, 0.5, false, 183, "INVITE", "inv1", 1, "btag2",
+         sdp_audio(early, sizeof(early), "198.51.100.21", 50000, NULL));
+    rtp_run(0.6, 50, "198.51.100.21:50000", "192.0.2.11:40000", 9, 1, 0);
+    resp(&D2, 2, false, 486, "INVITE", "inv1", 1, "btag2", NULL);
+    corr_flush(C);
+    ck_assert(!call_by_id(D1.call_id)->r.one_way);
+    const rec_call_t *c2 = call_by_id(D2.call_id);
+    ck_assert(!c2->r.one_way);
+    ck_assert_int_eq(c2->r.state, CALL_REJECTED);
+    assert_ms(c2->r.post_dial_delay_ns, 500); /* 183 counts as 18x */
+    ck_assert_int_eq(stream_of("198.51.100.21:50000", "192.0.2.11:40000", 9)->r.call_row,
+                     c2->r.id);
+}
+END_TEST
+
+START_TEST(port_reuse_newest_call_wins)
+{
+    call_up(&D1, 0, "192.0.2.10", 40000, "198.51.100.20", 50000);
+    rtp_run(3.1, 20, A_MEDIA, B_MEDIA, 0x1, 1, 0);
+    call_down(&D1, 5);
+    /* Still lingering, call 2 (another caller) gets the same callee endpoint. */
+    call_up(&D2, 6, "192.0.2.11", 40000, "198.51.100.20", 50000);
+    rtp_run(9.1, 20, "192.0.2.11:40000", B_MEDIA, 0x2, 1, 0);
+    /* The callee's media server reuses its SSRC too: still call 2's stream. */
+    rtp_run(9.1, 20, B_MEDIA, "192.0.2.11:40000", 0x3, 1, 0);
+    rtp_run(9.1, 20, "192.0.2.11:40000", B_MEDIA, 0x1, 500, 0);
+    corr_flush(C);
+    const rec_call_t *c1 = call_by_id(D1.call_id), *c2 = call_by_id(D2.call_id);
+    ck_assert_int_eq(stream_of(A_MEDIA, B_MEDIA, 0x1)->r.call_row, c1->r.id);
+    ck_assert_int_eq(stream_of("192.0.2.11:40000", B_MEDIA, 0x2)->r.call_row, c2->r.id);
+    ck_assert_int_eq(stream_of(B_MEDIA, "192.0.2.11:40000", 0x3)->r.call_row, c2->r.id);
+    ck_assert_int_eq(stream_of("192.0.2.11:40000", B_MEDIA, 0x1)->r.call_row, c2->r.id);
+    ck_assert_uint_eq(stats()->streams_unsignalled, 0);
+}
+END_TEST
+
+START_TEST(port_reuse_same_flow_same_ssrc)
+{
+    /* Both calls between the same media endpoints, and the same SSRC: the stream of call 1
+     * ends when call 2 announces the endpoint, the later packets make call 2's stream. */
+    call_up(&D1, 0, "192.0.2.10", 40000, "198.51.100.20", 50000);
+    rtp_run(3.1, 20, A_MEDIA, B_MEDIA, 0x77, 1, 0);
+    call_down(&D1, 5);
+    dlg_t d = D2;
+    d.a = D1.a;
+    call_up(&d, 6, "192.0.2.10", 40000, "198.51.100.20", 50000);
+    rtp_run(9.1, 20, A_MEDIA, B_MEDIA, 0x77, 21, 0);
+    corr_flush(C);
+    ck_assert_uint_eq(R.n_streams, 2);
+    const rec_call_t *c1 = call_by_id(D1.call_id), *c2 = call_by_id(D2.call_id);
+    ck_assert_int_eq(R.streams[0].r.call_row, c1->r.id);
+    ck_assert_uint_eq(R.streams[0].r.packets, 20);
+    ck_assert_int_eq(R.streams[1].r.call_row, c2->r.id);
+    ck_assert_uint_eq(R.streams[1].r.packets, 20);
+}
+END_TEST
+
+START_TEST(ssrc_change_makes_two_streams)
+{
+    call_up(&D1, 0, "192.0.2.10", 40000, "198.51.100.20", 50000);
+    rtp_run(3.1, 40, A_MEDIA, B_MEDIA, 0xabc, 1, 0);
+    rtp_run(3.9, 40, A_MEDIA, B_MEDIA, 0xdef, 9000, 0);
+    call_down(&D1, 6);
+    corr_flush(C);
+    ck_assert_uint_eq(R.n_streams, 2);
+    ck_assert_uint_eq(stream_of(A_MEDIA, B_MEDIA, 0xabc)->r.packets, 40);
+    ck_assert_uint_eq(stream_of(A_MEDIA, B_MEDIA, 0xdef)->r.packets, 40);
+    ck_assert_int_eq(stream_of(A_MEDIA, B_MEDIA, 0xdef)->r.call_row,
+                     call_by_id(D1.call_id)->r.id);
+}
+END_TEST
+
+START_TEST(unsignalled_rtp_kept_without_call)
+{
+    rtp_run(0, 30, "192.0.2.50:7000", "192.0.2.60:8000", 0x5150, 1, 8);
+    ck_assert_uint_eq(stats()->live_streams, 1);
+    ck_assert_uint_eq(stats()->streams_unsignalled, 1);
+    corr_flush(C);
+    ck_assert_uint_eq(R.n_calls, 0);
+    ck_assert_uint_eq(R.n_streams, 1);
+    const rec_stream_t *s = stream_of("192.0.2.50:7000", "192.0.2.60:8000", 0x5150);
+    ck_assert(!s->has_call_id);
+    ck_assert_int_eq(s->r.call_row, 0);
+    ck_assert_str_eq(s->codec, "PCMA");
+    ck_assert_uint_eq(s->r.packets, 30);
+    ck_assert(!s->r.sdp_mismatch);
+    ck_assert_uint_eq(stats()->streams_flushed, 1);
+}
+END_TEST
+
+START_TEST(dynamic_payload_and_events)
+{
+    const char *offer_fmt = "v=0\r\n"
+                            "o=- 1 1 IN IP4 %s\r\n"
+                            "s=-\r\n"
+                            "c=IN IP4 %s\r\n"
+                            "t=0 0\r\n"
+                            "m=audio %u RTP/AVP 111 101\r\n"
+                            "a=rtpmap:111 opus/48000/2\r\n"
+                            "a=rtpmap:101 telephone-event/48000\r\n";
+    char offer[512], answer[512];
+    snprintf(offer, sizeof(offer), offer_fmt, "192.0.2.10", "192.0.2.10", 40000u);
+    snprintf(answer, sizeof(answer), offer_fmt, "198.51.100.20", "198.51.100.20", 50000u);
+    req(&D1, 0, false, "INVITE", "inv1", 1, false, offer);
+    resp(&D1, 1, false, 200, "INVITE", "inv1", 1, "btag1", answer);
+    rtp_run(1.1, 20, A_MEDIA, B_MEDIA, 0x42, 1, 111);
+    /* A DTMF digit on the same SSRC: the same stream (one per src, dst, SSRC). */
+    rtp_run(1.5, 5, A_MEDIA, B_MEDIA, 0x42, 21, 101);
+    rtp_run(1.6, 20, A_MEDIA, B_MEDIA, 0x42, 26, 111);
+    /* A stream that starts with an event still gets the audio codec. */
+    rtp_run(1.1, 3, B_MEDIA, A_MEDIA, 0x43, 1, 101);
+    rtp_run(1.2, 10, B_MEDIA, A_MEDIA, 0x43, 4, 111);
+    corr_flush(C);
+    ck_assert_uint_eq(R.n_streams, 2);
+    const rec_stream_t *s = stream_of(A_MEDIA, B_MEDIA, 0x42);
+    ck_assert_str_eq(s->codec, "opus");
+    ck_assert_uint_eq(s->r.clock_rate, 48000);
+    ck_assert_uint_eq(s->r.payload_type, 111);
+    ck_assert_uint_eq(s->r.packets, 45);
+    s = stream_of(B_MEDIA, A_MEDIA, 0x43);
+    ck_assert_str_eq(s->codec, "opus");
+    ck_assert_uint_eq(s->r.payload_type, 111);
+    ck_assert_uint_eq(s->r.clock_rate, 48000);
+}
+END_TEST
+
+START_TEST(media_kind_rtcp_port_and_mux)
+{
+    char offer[1024], answer[1024];
+    req(&D1, 0, false, "INVITE", "inv1", 1, false,
+        sdp_audio(offer, sizeof(offer), "192.0.2.10", 40000, "a=rtcp-mux\r\n"));
+    resp(&D1, 1, false, 200, "INVITE", "inv1", 1, "btag1",
+         sdp_audio(answer, sizeof(answer), "198.51.100.20", 50000,
+                   "a=rtcp:50011 IN IP4 198.51.100.99\r\n"));
+    static const uint8_t rtp_bytes[12] = {0x80, 0x00};
+    static const uint8_t rtcp_bytes[8] = {0x81, 201};
+    corr_pkt_t p = {.ts_ns = ns(1.5), .transport = 17, .raw = rtp_bytes, .raw_len = 12};
+    p.src = ep(B_MEDIA);
+    p.dst = ep(A_MEDIA); /* muxed */
+    ck_assert_int_eq(corr_media_kind(C, &p), CORR_MEDIA_RTP);
+    p.raw = rtcp_bytes;
+    p.raw_len = 8;
+    ck_assert_int_eq(corr_media_kind(C, &p), CORR_MEDIA_RTCP);
+    p.src = ep("192.0.2.10:40000");
+    p.dst = ep("198.51.100.99:50011"); /* a=rtcp with its own address */
+    ck_assert_int_eq(corr_media_kind(C, &p), CORR_MEDIA_RTCP);
+    p.dst = ep(B_MEDIA);
+    p.raw = rtp_bytes;
+    ck_assert_int_eq(corr_media_kind(C, &p), CORR_MEDIA_RTP);
+    p.src = ep("192.0.2.99:1000");
+    p.dst = ep("192.0.2.98:1002");
+    ck_assert_int_eq(corr_media_kind(C, &p), CORR_MEDIA_NONE);
+    /* Default RTCP port: RTP + 1, by source too. */
+    fresh(NULL);
+    call_up(&D1, 0, "192.0.2.10", 40000, "198.51.100.20", 50000);
+    p.src = ep("192.0.2.10:40001");
+    p.dst = ep("203.0.113.1:9999");
+    p.raw = rtcp_bytes;
+    ck_assert_int_eq(corr_media_kind(C, &p), CORR_MEDIA_RTCP);
+    /* Endpoints are released with the call. */
+    call_down(&D1, 5);
+    corr_tick(C, ns(60));
+    ck_assert_int_eq(corr_media_kind(C, &p), CORR_MEDIA_NONE);
+}
+END_TEST
+
+START_TEST(rtcp_reports_fill_stream)
+{
+    call_up(&D1, 0, "192.0.2.10", 40000, "198.51.100.20", 50000);
+    rtp_run(3.1, 100, A_MEDIA, B_MEDIA, 0x11111111, 100, 0);
+    rtp_run(3.1, 100, B_MEDIA, A_MEDIA, 0x22222222, 200, 0);
+    /* The caller's SR about its own stream, at 4.0 s. */
+    rtcp_compound_t sr;
+    memset(&sr, 0, sizeof(sr));
+    sr.n_packets = 1;
+    sr.packets[0].type = RTCP_SR;
+    sr.packets[0].ssrc = 0x11111111;
+    sr.packets[0].ntp = 0x83aa7e8080000000ULL; /* some NTP time; middle 32 = 0x7e808000 */
+    rtcp_feed(4.0, "192.0.2.10:40001", "198.51.100.20:50001", &sr);
+    /* The callee's RR about it at 4.3 s: it held the SR for 0.25 s, so RTT = 50 ms. */
+    rtcp_compound_t rr;
+    memset(&rr, 0, sizeof(rr));
+    rr.n_packets = 1;
+    rr.packets[0].type = RTCP_RR;
+    rr.packets[0].ssrc = 0x22222222;
+    rr.packets[0].n_reports = 1;
+    rtcp_report_t *b = &rr.packets[0].reports[0];
+    b->ssrc = 0x11111111;
+    b->fraction_lost = 64;
+    b->cumulative_lost = 3;
+    b->jitter = 80; /* 10 ms at 8 kHz */
+    b->lsr = 0x7e808000;
+    b->dlsr = 0x4000; /* 0.25 s */
+    rtcp_feed(4.3, "198.51.100.20:50001", "192.0.2.10:40001", &rr);
+    ck_assert_uint_eq(stats()->rtcp_packets, 2);
+    call_down(&D1, 6);
+    corr_flush(C);
+    const rec_stream_t *s = stream_of(A_MEDIA, B_MEDIA, 0x11111111);
+    ck_assert(s->r.have_rtcp);
+    ck_assert(fabs(s->r.rtcp_fraction_lost - 0.25) < 1e-9);
+    ck_assert_int_eq(s->r.rtcp_cumulative_lost, 3);
+    ck_assert(fabs(s->r.rtcp_jitter_ms - 10.0) < 1e-9);
+    ck_assert_msg(fabs(s->r.rtcp_rtt_ms - 50.0) < 0.05, "rtt %f", s->r.rtcp_rtt_ms);
+    s = stream_of(B_MEDIA, A_MEDIA, 0x22222222);
+    ck_assert(!s->r.have_rtcp);
+    ck_assert(s->r.rtcp_rtt_ms < 0);
+}
+END_TEST
+
+START_TEST(rtcp_on_unsignalled_flow)
+{
+    rtp_run(0, 50, "192.0.2.50:7000", "192.0.2.60:8000", 0x5150, 1, 0);
+    rtcp_compound_t rr;
+    memset(&rr, 0, sizeof(rr));
+    rr.n_packets = 1;
+    rr.packets[0].type = RTCP_RR;
+    rr.packets[0].n_reports = 1;
+    rr.packets[0].reports[0].ssrc = 0x5150;
+    rr.packets[0].reports[0].cumulative_lost = 7;
+    rtcp_feed(1, "192.0.2.60:8001", "192.0.2.50:7001", &rr);
+    corr_flush(C);
+    const rec_stream_t *s = stream_of("192.0.2.50:7000", "192.0.2.60:8000", 0x5150);
+    ck_assert(s->r.have_rtcp);
+    ck_assert_int_eq(s->r.rtcp_cumulative_lost, 7);
+}
+END_TEST
+
+START_TEST(samples_per_interval)
+{
+    call_up(&D1, 0, "192.0.2.10", 40000, "198.51.100.20", 50000);
+    rtp_run(3.1, 600, A_MEDIA, B_MEDIA, 0x11111111, 100, 0); /* 12 s */
+    call_down(&D1, 16);
+    corr_flush(C);
+    const rec_stream_t *s = stream_of(A_MEDIA, B_MEDIA, 0x11111111);
+    ck_assert_uint_ge(R.n_samples, 3);
+    uint64_t pkts = 0;
+    for (size_t i = 0; i < R.n_samples; i++) {
+        ck_assert_int_eq(R.samples[i].stream_row, s->r.id);
+        if (i > 0)
+            ck_assert_int_gt(R.samples[i].start_ns, R.samples[i - 1].start_ns);
+        pkts += R.samples[i].packets;
+    }
+    ck_assert_uint_eq(pkts, 600);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ non-call traffic */
+
+START_TEST(register_options_make_no_call)
+{
+    dlg_t r = {"reg-1@example.com", "192.0.2.30:5060", "198.51.100.5:5060", "rt", "st"};
+    req(&r, 0, false, "REGISTER", "r1", 1, false, NULL);
+    resp(&r, 0.01, false, 401, "REGISTER", "r1", 1, "st", NULL);
+    req(&r, 0.02, false, "REGISTER", "r2", 2, false, NULL);
+    resp(&r, 0.03, false, 200, "REGISTER", "r2", 2, "st", NULL);
+    dlg_t o = {"opt-1@example.com", "203.0.113.200:5070", "198.51.100.5:5060", "ot", "x"};
+    req(&o, 1, false, "OPTIONS", "o1", 1, false, NULL);
+    resp(&o, 1.01, false, 200, "OPTIONS", "o1", 1, "x", NULL);
+    dlg_t s = {"sub-1@example.com", "192.0.2.30:5060", "198.51.100.5:5060", "su", "sv"};
+    req(&s, 2, false, "SUBSCRIBE", "s1", 1, false, NULL);
+    req(&s, 2.1, false, "MESSAGE", "m1", 2, false, NULL);
+    req(&s, 2.2, true, "NOTIFY", "n1", 1, true, NULL);
+    corr_tick(C, ns(1000));
+    corr_flush(C);
+    ck_assert_uint_eq(R.n_calls, 0);
+    ck_assert_uint_eq(stats()->calls_created, 0);
+    ck_assert_uint_eq(stats()->live_calls, 0);
+    ck_assert_uint_eq(stats()->sip_orphans, 0);
+    ck_assert_uint_eq(R.n_msgs, 9);
+    ck_assert_uint_eq(msgs_of(0), 9);
+    ck_assert_str_eq(R.msgs[0].method, "REGISTER");
+    ck_assert_str_eq(R.msgs[1].method, "REGISTER");
+    ck_assert_uint_eq(R.msgs[1].r.status, 401);
+    ck_assert_str_eq(R.msgs[0].call_id, "reg-1@example.com");
+    ck_assert_str_eq(R.msgs[8].method, "NOTIFY");
+}
+END_TEST
+
+START_TEST(orphans_and_in_dialog_requests)
+{
+    /* A BYE of a call we never saw is an orphan; an INFO of a known call belongs to it. */
+    req(&D2, 0, false, "BYE", "b", 2, true, NULL);
+    resp(&D2, 0.01, false, 481, "BYE", "b", 2, "btag2", NULL);
+    ck_assert_uint_eq(stats()->sip_orphans, 2);
+    call_up(&D1, 1, "192.0.2.10", 40000, "198.51.100.20", 50000);
+    req(&D1, 5, false, "INFO", "i1", 2, true, NULL);
+    resp(&D1, 5.01, false, 200, "INFO", "i1", 2, "btag1", NULL);
+    corr_flush(C);
+    ck_assert_uint_eq(stats()->sip_orphans, 2);
+    const rec_call_t *c = call_by_id(D1.call_id);
+    ck_assert_uint_eq(c->r.sip_messages, 7);
+    ck_assert_int_eq(c->r.state, CALL_IN_CALL);
+    ck_assert_uint_eq(msgs_of(0), 2);
+}
+END_TEST
+
+START_TEST(unknown_method_in_message_record)
+{
+    dlg_t d = {"x@example.com", "192.0.2.30:5060", "198.51.100.5:5060", "t", "u"};
+    req(&d, 0, false, "FROBNICATE", "f1", 1, false, NULL);
+    resp(&d, 0.1, false, 501, "FROBNICATE", "f1", 1, "u", NULL);
+    ck_assert_str_eq(R.msgs[0].method, "FROBNICATE");
+    ck_assert_str_eq(R.msgs[1].method, "FROBNICATE");
+    ck_assert_uint_eq(R.msgs[1].r.status, 501);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ time and bounds */
+
+START_TEST(setup_timeout)
+{
+    req(&D1, 0, false, "INVITE", "inv1", 1, false, NULL);
+    resp(&D1, 1, false, 180, "INVITE", "inv1", 1, "btag1", NULL);
+    corr_tick(C, ns(300));
+    ck_assert_uint_eq(R.n_calls, 0);
+    corr_tick(C, ns(301.5));
+    ck_assert_uint_eq(R.n_calls, 1);
+    ck_assert_int_eq(R.calls[0].r.state, CALL_RINGING);
+    ck_assert_uint_eq(stats()->calls_timed_out, 1);
+    ck_assert_uint_eq(stats()->live_calls, 0);
+}
+END_TEST
+
+START_TEST(in_call_timeout_kept_alive_by_media)
+{
+    corr_cfg_t cfg;
+    corr_cfg_init(&cfg);
+    cfg.call_idle_timeout_s = 5;
+    cfg.stream_idle_timeout_s = 3;
+    fresh(&cfg);
+    call_up(&D1, 0, "192.0.2.10", 40000, "198.51.100.20", 50000);
+    /* 20 s of media, ticking every second as the pipeline does. */
+    for (int i = 0; i < 20; i++) {
+        rtp_run(3.1 + i, 50, A_MEDIA, B_MEDIA, 0x1, (uint16_t)(1 + 50 * i), 0);
+        corr_tick(C, ns(4.1 + i));
+    }
+    ck_assert_uint_eq(R.n_calls, 0);
+    ck_assert_uint_eq(R.n_streams, 0);
+    corr_tick(C, ns(23.08 + 2.9));
+    ck_assert_uint_eq(R.n_streams, 0);
+    corr_tick(C, ns(23.08 + 3.01)); /* the stream idles out first */
+    ck_assert_uint_eq(R.n_streams, 1);
+    ck_assert_uint_eq(stats()->streams_timed_out, 1);
+    ck_assert_int_eq(R.streams[0].r.call_row, 1);
+    ck_assert_uint_eq(R.streams[0].r.packets, 1000);
+    corr_tick(C, ns(23.08 + 4.9));
+    ck_assert_uint_eq(R.n_calls, 0);
+    corr_tick(C, ns(23.08 + 5.01));
+    ck_assert_uint_eq(R.n_calls, 1);
+    ck_assert_int_eq(R.calls[0].r.state, CALL_IN_CALL);
+    ck_assert_uint_eq(stats()->calls_timed_out, 1);
+    ck_assert(!R.calls[0].r.one_way || true);
+}
+END_TEST
+
+START_TEST(media_does_not_extend_linger)
+{
+    call_up(&D1, 0, "192.0.2.10", 40000, "198.51.100.20", 50000);
+    call_down(&D1, 5);
+    for (int i = 0; i < 20; i++) {
+        rtp_run(5 + i, 50, A_MEDIA, B_MEDIA, 0x1, (uint16_t)(1 + 50 * i), 0);
+        corr_tick(C, ns(6 + i));
+    }
+    ck_assert_uint_eq(R.n_calls, 1);
+    ck_assert_uint_eq(stats()->calls_ended, 1);
+}
+END_TEST
+
+START_TEST(eviction_at_max_calls)
+{
+    corr_cfg_t cfg;
+    corr_cfg_init(&cfg);
+    cfg.max_calls = 4;
+    fresh(&cfg);
+    char id[64];
+    for (int i = 0; i < 6; i++) {
+        snprintf(id, sizeof(id), "ev-%d@example.com", i);
+        dlg_t d = {id, "192.0.2.10:5060", "198.51.100.20:5060", "a", "b"};
+        req(&d, i, false, "INVITE", "inv1", 1, false, NULL);
+    }
+    ck_assert_uint_eq(stats()->live_calls, 4);
+    ck_assert_uint_eq(stats()->calls_evicted, 2);
+    ck_assert_uint_eq(R.n_calls, 2);
+    /* The oldest idle calls went, as they stood. */
+    ck_assert_str_eq(R.calls[0].call_id, "ev-0@example.com");
+    ck_assert_str_eq(R.calls[1].call_id, "ev-1@example.com");
+    ck_assert_int_eq(R.calls[0].r.state, CALL_SETUP);
+    /* Activity protects a call: ev-2 gets a 180, so ev-3 goes next. */
+    dlg_t d2 = {"ev-2@example.com", "192.0.2.10:5060", "198.51.100.20:5060", "a", "b"};
+    resp(&d2, 7, false, 180, "INVITE", "inv1", 1, "b", NULL);
+    dlg_t d6 = {"ev-6@example.com", "192.0.2.10:5060", "198.51.100.20:5060", "a", "b"};
+    req(&d6, 8, false, "INVITE", "inv1", 1, false, NULL);
+    ck_assert_str_eq(R.calls[2].call_id, "ev-3@example.com");
+    /* A finished call goes before any live one, and counts as ended. */
+    dlg_t d4 = {"ev-4@example.com", "192.0.2.10:5060", "198.51.100.20:5060", "a", "b"};
+    resp(&d4, 9, false, 486, "INVITE", "inv1", 1, "b", NULL);
+    dlg_t d7 = {"ev-7@example.com", "192.0.2.10:5060", "198.51.100.20:5060", "a", "b"};
+    req(&d7, 10, false, "INVITE", "inv1", 1, false, NULL);
+    ck_assert_str_eq(R.calls[3].call_id, "ev-4@example.com");
+    ck_assert_int_eq(R.calls[3].r.state, CALL_REJECTED);
+    ck_assert_uint_eq(stats()->calls_evicted, 3);
+    ck_assert_uint_eq(stats()->calls_ended, 1);
+    corr_flush(C);
+    ck_assert_uint_eq(R.n_calls, 8);
+    ck_assert_uint_eq(stats()->calls_flushed, 4);
+    ck_assert_uint_eq(stats()->live_calls, 0);
+}
+END_TEST
+
+START_TEST(eviction_at_max_streams)
+{
+    corr_cfg_t cfg;
+    corr_cfg_init(&cfg);
+    cfg.max_streams = 3;
+    fresh(&cfg);
+    for (uint32_t i = 0; i < 5; i++)
+        rtp_pkt(i, "192.0.2.50:7000", "192.0.2.60:8000", 100 + i, 1, 0, 0);
+    ck_assert_uint_eq(stats()->live_streams, 3);
+    ck_assert_uint_eq(stats()->streams_evicted, 2);
+    ck_assert_uint_eq(R.streams[0].r.ssrc, 100);
+    ck_assert_uint_eq(R.streams[1].r.ssrc, 101);
+    corr_flush(C);
+    ck_assert_uint_eq(R.n_streams, 5);
+}
+END_TEST
+
+START_TEST(flush_emits_everything)
+{
+    call_up(&D1, 0, "192.0.2.10", 40000, "198.51.100.20", 50000);
+    rtp_run(3.1, 10, A_MEDIA, B_MEDIA, 0x1, 1, 0);
+    req(&D2, 1, false, "INVITE", "inv1", 1, false, NULL);
+    call_down(&D1, 5);
+    rtp_run(6, 10, "192.0.2.50:7000", "192.0.2.60:8000", 0x9, 1, 0);
+    corr_flush(C);
+    ck_assert_uint_eq(R.n_calls, 2);
+    ck_assert_uint_eq(R.n_streams, 2);
+    ck_assert_uint_eq(stats()->live_calls, 0);
+    ck_assert_uint_eq(stats()->live_streams, 0);
+    ck_assert_uint_eq(stats()->calls_flushed, 2);
+    ck_assert_uint_eq(stats()->streams_ended + stats()->streams_flushed, 2);
+    corr_flush(C); /* idempotent */
+    ck_assert_uint_eq(R.n_calls, 2);
+}
+END_TEST
+
+START_TEST(first_id_setter)
+{
+    corr_set_first_id(C, 1000);
+    call_up(&D1, 0, "192.0.2.10", 40000, "198.51.100.20", 50000);
+    rtp_run(3.1, 10, A_MEDIA, B_MEDIA, 0x1, 1, 0);
+    rtp_run(3.1, 10, "192.0.2.50:7000", "192.0.2.60:8000", 0x9, 1, 0);
+    corr_flush(C);
+    ck_assert_int_eq(call_by_id(D1.call_id)->r.id, 1000);
+    ck_assert_int_eq(stream_of(A_MEDIA, B_MEDIA, 0x1)->r.id, 1001);
+    ck_assert_int_eq(stream_of("192.0.2.50:7000", "192.0.2.60:8000", 0x9)->r.id, 1002);
+    ck_assert_int_eq(R.msgs[0].r.call_row, 1000);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ hostile input */
+
+START_TEST(hostile_missing_call_id)
+{
+    const char *text = "INVITE sip:bob@example.com SIP/2.0\r\n"
+                       "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKx\r\n"
+                       "From: <sip:alice@example.com>;tag=a\r\n"
+                       "To: <sip:bob@example.com>\r\n"
+                       "CSeq: 1 INVITE\r\n"
+                       "Content-Length: 0\r\n\r\n";
+    sip_text(0, "192.0.2.10:5060", "198.51.100.20:5060", text);
+    ck_assert_uint_eq(stats()->calls_created, 0);
+    ck_assert_uint_eq(R.n_msgs, 1);
+    ck_assert_int_eq(R.msgs[0].r.call_row, 0);
+    ck_assert_str_eq(R.msgs[0].call_id, "");
+    corr_flush(C);
+    ck_assert_uint_eq(R.n_calls, 0);
+}
+END_TEST
+
+START_TEST(hostile_empty_tags)
+{
+    dlg_t d = {"notags@example.com", "192.0.2.10:5060", "198.51.100.20:5060", "", ""};
+    char offer[1024], answer[1024];
+    req(&d, 0, false, "INVITE", "inv1", 1, false,
+        sdp_audio(offer, sizeof(offer), "192.0.2.10", 40000, NULL));
+    resp(&d, 1, false, 180, "INVITE", "inv1", 1, "", NULL);
+    resp(&d, 2, false, 200, "INVITE", "inv1", 1, "",
+         sdp_audio(answer, sizeof(answer), "198.51.100.20", 50000, NULL));
+    rtp_run(2.1, 20, B_MEDIA, A_MEDIA, 5, 1, 0);
+    rtp_run(2.1, 20, A_MEDIA, B_MEDIA, 6, 1, 0);
+    req(&d, 5, true, "BYE", "bye", 1, true, NULL);
+    corr_flush(C);
+    const rec_call_t *c = call_by_id("notags@example.com");
+    ck_assert_int_eq(c->r.state, CALL_COMPLETED);
+    ck_assert_str_eq(c->from_tag, "");
+    ck_assert_str_eq(c->to_tag, "");
+    /* The answer (sent by the callee) gave the callee's endpoint: media matched both ways. */
+    ck_assert_int_eq(stream_of(B_MEDIA, A_MEDIA, 5)->r.call_row, c->r.id);
+    ck_assert(!stream_of(B_MEDIA, A_MEDIA, 5)->r.sdp_mismatch);
+    ck_assert(!stream_of(A_MEDIA, B_MEDIA, 6)->r.sdp_mismatch);
+}
+END_TEST
+
+START_TEST(hostile_long_call_ids)
+{
+    /* Call-IDs beyond what the arena keeps: equal prefixes, different tails. */
+    static char id1[1001], id2[1001];
+    memset(id1, 'x', 1000);
+    memcpy(id2, id1, sizeof(id1));
+    id2[999] = 'y';
+    dlg_t d1 = {id1, "192.0.2.10:5060", "198.51.100.20:5060", "a1", "b1"};
+    dlg_t d2 = {id2, "192.0.2.10:5060", "198.51.100.20:5060", "a2", "b2"};
+    req(&d1, 0, false, "INVITE", "i1", 1, false, NULL);
+    req(&d2, 0.1, false, "INVITE", "i2", 1, false, NULL);
+    resp(&d1, 1, false, 486, "INVITE", "i1", 1, "b1", NULL);
+    resp(&d2, 1.1, false, 200, "INVITE", "i2", 1, "b2", NULL);
+    ck_assert_uint_eq(stats()->calls_created, 2);
+    corr_flush(C);
+    ck_assert_uint_eq(R.n_calls, 2);
+    int rejected = 0, answered = 0;
+    for (size_t i = 0; i < 2; i++) {
+        rejected += R.calls[i].r.state == CALL_REJECTED;
+        answered += R.calls[i].r.state == CALL_IN_CALL;
+        ck_assert_uint_ge(strlen(R.calls[i].call_id), 200);
+    }
+    ck_assert_int_eq(rejected, 1);
+    ck_assert_int_eq(answered, 1);
+    /* Message records carry the Call-ID (up to their buffer). */
+    ck_assert_uint_ge(strlen(R.msgs[0].call_id), 250);
+}
+END_TEST
+
+START_TEST(hostile_many_call_ids_stay_bounded)
+{
+    corr_cfg_t cfg;
+    corr_cfg_init(&cfg);
+    cfg.max_calls = 64;
+    cfg.max_streams = 32;
+    fresh(&cfg);
+    char id[64], offer[1024];
+    for (int i = 0; i < 10000; i++) {
+        snprintf(id, sizeof(id), "flood-%d@203.0.113.66", i);
+        dlg_t d = {id, "203.0.113.66:5060", "198.51.100.20:5060", "t", "u"};
+        char ip[32];
+        snprintf(ip, sizeof(ip), "10.%d.%d.1", (i >> 8) & 0xff, i & 0xff);
+        req(&d, i * 0.001, false, "INVITE", "f", 1, false,
+            sdp_audio(offer, sizeof(offer), ip, 1000 + (unsigned)(i % 50000), NULL));
+        ck_assert_uint_le(stats()->live_calls, 64);
+        if (i % 10 == 0) {
+            char src[48];
+            snprintf(src, sizeof(src), "198.51.100.%d:%d", i % 250, 2000 + i % 1000);
+            rtp_pkt(i * 0.001, src, "198.51.100.20:9", (uint32_t)i, 1, 0, 0);
+            ck_assert_uint_le(stats()->live_streams, 32);
+        }
+        if (i % 100 == 0)
+            corr_tick(C, ns(i * 0.001));
+    }
+    ck_assert_uint_eq(stats()->calls_created, 10000);
+    ck_assert_uint_eq(stats()->live_calls, 64);
+    ck_assert_uint_eq(stats()->calls_evicted + stats()->calls_timed_out, 10000 - 64);
+    ck_assert_uint_eq(stats()->streams_created, 1000);
+    ck_assert_uint_eq(stats()->streams_evicted, 1000 - 32);
+    ck_assert_uint_eq(stats()->media_refused, 0);
+    corr_flush(C);
+    ck_assert_uint_eq(R.n_calls, 10000);
+    ck_assert_uint_eq(stats()->live_calls, 0);
+}
+END_TEST
+
+START_TEST(hostile_garbage_sdp_and_odd_responses)
+{
+    /* A body that is not SDP, a response without a call, a 2xx to BYE without BYE. */
+    dlg_t d = {"odd@example.com", "192.0.2.10:5060", "198.51.100.20:5060", "a", "b"};
+    req(&d, 0, false, "INVITE", "i", 1, false, "this is not sdp\r\n");
+    resp(&d, 0.5, false, 200, "BYE", "zz", 9, "b", NULL);
+    resp(&d, 0.6, false, 999, "INVITE", "i", 1, "b", "v=0\r\nc=IN IP4 0.0.0.0\r\nm=audio 0 RTP/AVP 0\r\n");
+    corr_flush(C);
+    const rec_call_t *c = call_by_id("odd@example.com");
+    ck_assert_int_eq(c->r.state, CALL_COMPLETED);
+    ck_assert_uint_eq(stats()->media_refused, 0);
+}
+END_TEST
+
+Suite *corr_suite(void)
+{
+    Suite *s = suite_create("corr");
+    TCase *tc = tcase_create("calls");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, normal_call);
+    tcase_add_test(tc, rejected_486_after_ringing);
+    tcase_add_test(tc, rejected_404_without_ringing);
+    tcase_add_test(tc, cancelled_with_487);
+    tcase_add_test(tc, cancelled_487_only);
+    tcase_add_test(tc, answered_without_ringing);
+    tcase_add_test(tc, retransmissions_counted_not_timed);
+    tcase_add_test(tc, auth_challenge_then_answer);
+    tcase_add_test(tc, forked_invite_answered_fork_wins);
+    tcase_add_test(tc, forked_one_fork_fails_other_answers);
+    tcase_add_test(tc, reinvite_hold_and_new_media);
+    tcase_add_test(tc, callid_reuse_makes_a_new_call);
+    tcase_add_test(tc, bye_from_callee_and_ipv6);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("media");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, nat_source_differs_from_sdp);
+    tcase_add_test(tc, nat_seen_in_signalling_of_a_silent_party);
+    tcase_add_test(tc, private_lan_is_not_nat);
+    tcase_add_test(tc, one_way_media);
+    tcase_add_test(tc, no_media_is_not_one_way);
+    tcase_add_test(tc, port_reuse_newest_call_wins);
+    tcase_add_test(tc, port_reuse_same_flow_same_ssrc);
+    tcase_add_test(tc, ssrc_change_makes_two_streams);
+    tcase_add_test(tc, unsignalled_rtp_kept_without_call);
+    tcase_add_test(tc, dynamic_payload_and_events);
+    tcase_add_test(tc, media_kind_rtcp_port_and_mux);
+    tcase_add_test(tc, rtcp_reports_fill_stream);
+    tcase_add_test(tc, rtcp_on_unsignalled_flow);
+    tcase_add_test(tc, samples_per_interval);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("other_sip");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, register_options_make_no_call);
+    tcase_add_test(tc, orphans_and_in_dialog_requests);
+    tcase_add_test(tc, unknown_method_in_message_record);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("bounds");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, setup_timeout);
+    tcase_add_test(tc, in_call_timeout_kept_alive_by_media);
+    tcase_add_test(tc, media_does_not_extend_linger);
+    tcase_add_test(tc, eviction_at_max_calls);
+    tcase_add_test(tc, eviction_at_max_streams);
+    tcase_add_test(tc, flush_emits_everything);
+    tcase_add_test(tc, first_id_setter);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("hostile");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, hostile_missing_call_id);
+    tcase_add_test(tc, hostile_empty_tags);
+    tcase_add_test(tc, hostile_long_call_ids);
+    tcase_add_test(tc, hostile_many_call_ids_stay_bounded);
+    tcase_add_test(tc, hostile_garbage_sdp_and_odd_responses);
+    suite_add_tcase(s, tc);
+    return s;
+}
