@@ -35,11 +35,10 @@ static const char usage_text[] =
     "Exit status: 0 success, 1 runtime error (e.g. unreadable or truncated capture),\n"
     "2 usage error.\n";
 
-static void usage_error(const char *fmt, const char *arg)
+/* "sipscope: WHAT: WHY" plus a pointer to --help; what and why are plain text. */
+static void usage_error(const char *what, const char *why)
 {
-    fputs("sipscope: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputs("\nTry 'sipscope --help'.\n", stderr);
+    fprintf(stderr, "sipscope: %s%s%s\nTry 'sipscope --help'.\n", what, why[0] ? ": " : "", why);
 }
 
 static bool parse_size(const char *text, size_t *out)
@@ -104,13 +103,13 @@ int cmd_analyze(int argc, char **argv)
                 break;
             case OPT_MAX_CALLS:
                 if (!parse_size(optarg, &cfg.corr.max_calls)) {
-                    usage_error("analyze: --max-calls: not a positive number: %s", optarg);
+                    usage_error("analyze: --max-calls: not a positive number", optarg);
                     return EXIT_USAGE;
                 }
                 break;
             case OPT_MAX_STREAMS:
                 if (!parse_size(optarg, &cfg.corr.max_streams)) {
-                    usage_error("analyze: --max-streams: not a positive number: %s", optarg);
+                    usage_error("analyze: --max-streams: not a positive number", optarg);
                     return EXIT_USAGE;
                 }
                 break;
@@ -129,7 +128,7 @@ int cmd_analyze(int argc, char **argv)
         }
     }
     if (optind >= argc) {
-        usage_error("analyze: no capture file given%s", "");
+        usage_error("analyze: no capture file given", "");
         return EXIT_USAGE;
     }
 
@@ -196,6 +195,6 @@ int main(int argc, char **argv)
         return cmd_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "run") == 0)
         return cmd_run(argc - 1, argv + 1);
-    usage_error("unknown command '%s'", cmd);
+    usage_error("unknown command", cmd);
     return EXIT_USAGE;
 }

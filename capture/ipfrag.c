@@ -39,15 +39,17 @@ struct ipfrag {
     uint64_t seed;
     dgram_t *dg;
     uint32_t ndg;
-    uint32_t free_dg;    /* free descriptors, linked through hnext */
+    uint32_t free_dg;    /* released descriptors, linked through hnext */
+    uint32_t used_dg;    /* descriptors [used_dg, ndg) were never handed out */
     uint32_t oldest, newest;
     uint32_t count;
     uint32_t *buckets;
     uint32_t mask;
     uint8_t *pool;
     uint32_t nblocks;
-    uint32_t *free_blocks; /* stack of free block indices */
+    uint32_t *free_blocks; /* stack of released block indices */
     uint32_t nfree;
+    uint32_t used_blocks;  /* blocks [used_blocks, nblocks) were never handed out */
 };
 
 ipfrag_t *ipfrag_new(size_t max_bytes, uint32_t timeout_ms, cap_stats_t *stats)
@@ -95,19 +97,18 @@ void ipfrag_free(ipfrag_t *t)
     free(t);
 }
 
+/* Descriptors and blocks are handed out from a high-water mark before any is reused, so a
+ * new or reset table touches only its bucket array: the pool's pages stay untouched until a
+ * load needs them. */
 void ipfrag_reset(ipfrag_t *t)
 {
-    for (uint32_t i = 0; i <= t->mask; i++)
-        t->buckets[i] = NONE;
-    for (uint32_t i = 0; i < t->ndg; i++)
-        t->dg[i].hnext = i + 1 < t->ndg ? i + 1 : NONE;
-    t->free_dg = 0;
+    memset(t->buckets, 0xff, ((size_t)t->mask + 1) * sizeof(*t->buckets));
+    t->free_dg = NONE;
+    t->used_dg = 0;
     t->oldest = t->newest = NONE;
     t->count = 0;
-    /* Hand out low block indices first so that a light load touches few pages. */
-    for (uint32_t i = 0; i < t->nblocks; i++)
-        t->free_blocks[i] = t->nblocks - 1 - i;
-    t->nfree = t->nblocks;
+    t->nfree = 0;
+    t->used_blocks = 0;
 }
 
 size_t ipfrag_count(const ipfrag_t *t)
@@ -167,11 +168,16 @@ static bool evict_oldest(ipfrag_t *t, uint32_t keep)
 
 static uint32_t create(ipfrag_t *t, const ipfrag_key_t *key, int64_t ts_ns)
 {
-    if (t->free_dg == NONE && !evict_oldest(t, NONE))
-        return NONE;
-    uint32_t i = t->free_dg;
+    uint32_t i;
+    if (t->free_dg == NONE && t->used_dg < t->ndg) {
+        i = t->used_dg++;
+    } else {
+        if (t->free_dg == NONE && !evict_oldest(t, NONE))
+            return NONE;
+        i = t->free_dg;
+        t->free_dg = t->dg[i].hnext;
+    }
     dgram_t *d = &t->dg[i];
-    t->free_dg = d->hnext;
     d->key = *key;
     d->first_ns = ts_ns;
     d->total = 0;
@@ -201,10 +207,14 @@ static bool store(ipfrag_t *t, uint32_t i, uint32_t pos, const uint8_t *src, uin
         uint32_t b = pos >> BLOCK_SHIFT, at = pos & (BLOCK_SIZE - 1);
         uint32_t chunk = BLOCK_SIZE - at < n ? BLOCK_SIZE - at : n;
         if (t->dg[i].blocks[b] == NONE) {
-            while (t->nfree == 0)
-                if (!evict_oldest(t, i))
-                    return false;
-            t->dg[i].blocks[b] = t->free_blocks[--t->nfree];
+            if (t->nfree == 0 && t->used_blocks < t->nblocks) {
+                t->dg[i].blocks[b] = t->used_blocks++;
+            } else {
+                while (t->nfree == 0)
+                    if (!evict_oldest(t, i))
+                        return false;
+                t->dg[i].blocks[b] = t->free_blocks[--t->nfree];
+            }
         }
         memcpy(t->pool + (size_t)t->dg[i].blocks[b] * BLOCK_SIZE + at, src, chunk);
         pos += chunk;

@@ -40,7 +40,6 @@ typedef struct {
     uint32_t hnext;          /* hash chain; free-list link when unused */
     uint32_t lru_prev;       /* towards the least recently used */
     uint32_t lru_next;       /* towards the most recently used */
-    bool in_use;
     bool syn_seen;
     uint8_t nooo;
     uint16_t ooo_segs;       /* segments queued since the hole opened */
@@ -62,7 +61,8 @@ struct tcpreasm {
     flow_t *flows;
     uint32_t nflows;
     uint32_t count;
-    uint32_t free_head;
+    uint32_t free_head;      /* released slots, linked through hnext */
+    uint32_t used;           /* slots [used, nflows) were never handed out */
     uint32_t lru_head, lru_tail;
     uint32_t *buckets;
     uint32_t mask;
@@ -113,15 +113,13 @@ void tcpreasm_free(tcpreasm_t *t)
     free(t);
 }
 
+/* Slots are handed out from a high-water mark before any is reused, so a new or reset table
+ * touches only its bucket array. Slots keep their buffers across a reset for reuse. */
 void tcpreasm_reset(tcpreasm_t *t)
 {
-    for (uint32_t i = 0; i <= t->mask; i++)
-        t->buckets[i] = NONE;
-    for (uint32_t i = 0; i < t->nflows; i++) {
-        t->flows[i].in_use = false;
-        t->flows[i].hnext = i + 1 < t->nflows ? i + 1 : NONE;
-    }
-    t->free_head = 0;
+    memset(t->buckets, 0xff, ((size_t)t->mask + 1) * sizeof(*t->buckets));
+    t->free_head = NONE;
+    t->used = 0;
     t->lru_head = t->lru_tail = NONE;
     t->count = 0;
 }
@@ -188,7 +186,6 @@ static void release(tcpreasm_t *t, uint32_t i)
         f->buf = NULL;
         f->cap = 0;
     }
-    f->in_use = false;
     f->hnext = t->free_head;
     t->free_head = i;
     t->count--;
@@ -196,17 +193,21 @@ static void release(tcpreasm_t *t, uint32_t i)
 
 static uint32_t create(tcpreasm_t *t, const tcpreasm_key_t *key, int64_t ts_ns)
 {
-    if (t->free_head == NONE) {
-        /* Full: the least recently active direction goes. Idle SIP connections (keep-alive
-         * only) lose their partial message, busy ones keep flowing. */
-        release(t, t->lru_head);
-        t->stats->tcp_flows_evicted++;
+    uint32_t i;
+    if (t->free_head == NONE && t->used < t->nflows) {
+        i = t->used++;
+    } else {
+        if (t->free_head == NONE) {
+            /* Full: the least recently active direction goes. Idle SIP connections
+             * (keep-alive only) lose their partial message, busy ones keep flowing. */
+            release(t, t->lru_head);
+            t->stats->tcp_flows_evicted++;
+        }
+        i = t->free_head;
+        t->free_head = t->flows[i].hnext;
     }
-    uint32_t i = t->free_head;
     flow_t *f = &t->flows[i];
-    t->free_head = f->hnext;
     f->key = *key;
-    f->in_use = true;
     f->syn_seen = false;
     f->nooo = 0;
     f->ooo_segs = 0;

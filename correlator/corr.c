@@ -90,6 +90,7 @@ typedef struct stream {
     call_t *call;              /* NULL: no SDP announced it */
     int64_t id;
     int64_t queued_ns, first_ns, last_ns;
+    int64_t rematch_ns;        /* unsignalled: when we last looked for an SDP that names it */
     rtpstat_t st;
     /* RTCP about this stream, from its receiver; and the sender's last SR for the RTT */
     int64_t sr_ns;
@@ -100,6 +101,8 @@ typedef struct stream {
     uint8_t pt;
     int8_t dir;                /* sending side: 0 caller, 1 callee, -1 unknown */
     bool have_pt, have_sr, have_rtcp, sdp_mismatch;
+    bool by_dst;               /* matched through its destination */
+    bool nat_checked;          /* sdp_mismatch decided (the sender's SDP was known) */
     char codec[CODEC_NAME_MAX];
 } stream_t;
 
@@ -373,6 +376,37 @@ static bool stream_check_pt(stream_t *s, uint8_t pt)
     return false;
 }
 
+/* Is src one of the RTP endpoints side announced for call? (False also when side announced
+ * nothing we saw: then there is nothing to differ from.) */
+static bool src_differs_from_sdp(const corr_t *c, const call_t *call, int side,
+                                 const net_endpoint_t *src)
+{
+    if (!call->announced[side])
+        return false;
+    media_key_t k;
+    media_key_from(&k, src);
+    for (int i = 0; i < call->n_eps; i++) {
+        const media_ent_t *e = media_idx_get(c->idx, call->eps[i]);
+        if (e != NULL && e->owner == call && e->side == side &&
+            (e->kind == MEDIA_RTP || e->kind == MEDIA_MUX) && media_key_eq(&e->key, &k))
+            return false;
+    }
+    return true;
+}
+
+/* sdp_mismatch, decided once the sender's SDP is known (a stream can start before the answer
+ * that announces its sender's endpoint): only streams matched by destination can tell. */
+static void stream_check_nat(const corr_t *c, stream_t *s)
+{
+    if (s->nat_checked || s->call == NULL || !s->by_dst || s->dir < 0 ||
+        !s->call->announced[s->dir])
+        return;
+    net_endpoint_t src;
+    media_key_to(&s->flow.key.src, &src);
+    s->sdp_mismatch = src_differs_from_sdp(c, s->call, s->dir, &src);
+    s->nat_checked = true;
+}
+
 static void stream_unlink_call(stream_t *s)
 {
     call_t *call = s->call;
@@ -389,6 +423,7 @@ static void stream_unlink_call(stream_t *s)
 
 static void stream_finish(corr_t *c, stream_t *s, fin_t why)
 {
+    stream_check_nat(c, s);
     rtpstat_sample_t smp;
     if (rtpstat_take_sample(&s->st, &smp))
         emit_sample(c, s, &smp);
@@ -457,22 +492,42 @@ static void stream_finish(corr_t *c, stream_t *s, fin_t why)
     c->stats.live_streams--;
 }
 
-/* Is src one of the RTP endpoints side announced for call? (False also when side announced
- * nothing we saw: then there is nothing to differ from.) */
-static bool src_differs_from_sdp(const corr_t *c, const call_t *call, int side,
-                                 const net_endpoint_t *src)
+/* Attach s to a call. A packet to an announced endpoint belongs to the call that announced it,
+ * whatever its source (NAT rewrites sources, not the destinations the far end learnt); failing
+ * that, a packet from an announced endpoint. */
+static void stream_match(corr_t *c, stream_t *s)
 {
-    if (!call->announced[side])
-        return false;
-    media_key_t k;
-    media_key_from(&k, src);
-    for (int i = 0; i < call->n_eps; i++) {
-        const media_ent_t *e = media_idx_get(c->idx, call->eps[i]);
-        if (e != NULL && e->owner == call && e->side == side &&
-            (e->kind == MEDIA_RTP || e->kind == MEDIA_MUX) && media_key_eq(&e->key, &k))
-            return false;
+    net_endpoint_t src, dst;
+    media_key_to(&s->flow.key.src, &src);
+    media_key_to(&s->flow.key.dst, &dst);
+    const media_ent_t *e = media_idx_find(c->idx, &dst);
+    bool by_dst = e != NULL;
+    if (e == NULL)
+        e = media_idx_find(c->idx, &src);
+    if (e == NULL)
+        return;
+    call_t *call = e->owner;
+    s->call = call;
+    s->by_dst = by_dst;
+    s->dir = (int8_t)(by_dst ? 1 - e->side : e->side);
+    s->call_next = call->streams;
+    call->streams = s;
+    stream_check_nat(c, s);
+}
+
+/* The stream to evict at max_streams: the head of the idle queue, once the heads that were
+ * active since they were queued have been moved on (a few at most, to stay O(1)). */
+static stream_t *stream_victim(corr_t *c)
+{
+    for (int i = 0; i < 8; i++) {
+        stream_t *s = CONTAINER_OF(c->stream_q.head, stream_t, qnode);
+        if (s->last_ns <= s->queued_ns || s->qnode.next == NULL)
+            return s;
+        q_remove(&c->stream_q, &s->qnode);
+        s->queued_ns = s->last_ns;
+        q_push(&c->stream_q, &s->qnode);
     }
-    return true;
+    return CONTAINER_OF(c->stream_q.head, stream_t, qnode);
 }
 
 /* The stream's payload type, codec and clock come from its first packet; when that is a
@@ -520,25 +575,10 @@ static void stream_init_stats(corr_t *c, stream_t *s, uint8_t pt)
 static stream_t *stream_create(corr_t *c, const corr_pkt_t *pkt, const rtp_hdr_t *rtp,
                                const media_flow_key_t *key, uint64_t hash)
 {
-    /* A packet to an announced endpoint belongs to the call that announced it, whatever its
-     * source (NAT rewrites sources, not the destinations the far end learnt); failing that, a
-     * packet from an announced endpoint. */
-    call_t *call = NULL;
-    int dir = -1;
-    bool mismatch = false;
-    const media_ent_t *e = media_idx_find(c->idx, &pkt->dst);
-    if (e != NULL) {
-        call = e->owner;
-        dir = 1 - e->side;
-        mismatch = src_differs_from_sdp(c, call, dir, &pkt->src);
-    } else if ((e = media_idx_find(c->idx, &pkt->src)) != NULL) {
-        call = e->owner;
-        dir = e->side;
-    }
     stream_t *s = media_pool_get(&c->streams);
     if (s == NULL && c->stream_q.head != NULL) {
         /* At max_streams the stream idle the longest goes (emitted as it stands). */
-        stream_finish(c, CONTAINER_OF(c->stream_q.head, stream_t, qnode), FIN_EVICT);
+        stream_finish(c, stream_victim(c), FIN_EVICT);
         s = media_pool_get(&c->streams);
     }
     if (s == NULL) {
@@ -553,20 +593,15 @@ static stream_t *stream_create(corr_t *c, const corr_pkt_t *pkt, const rtp_hdr_t
         return NULL;
     }
     s->id = new_id(c);
-    s->call = call;
-    s->dir = (int8_t)dir;
-    s->sdp_mismatch = mismatch;
-    s->first_ns = s->last_ns = s->queued_ns = pkt->ts_ns;
+    s->dir = -1;
+    s->first_ns = s->last_ns = s->queued_ns = s->rematch_ns = pkt->ts_ns;
     s->rtcp_rtt_ms = -1;
-    if (call != NULL) {
-        s->call_next = call->streams;
-        call->streams = s;
-    }
+    stream_match(c, s);
     stream_init_stats(c, s, rtp->payload_type);
     q_push(&c->stream_q, &s->qnode);
     c->stats.streams_created++;
     c->stats.live_streams++;
-    if (call == NULL)
+    if (s->call == NULL)
         c->stats.streams_unsignalled++;
     return s;
 }
@@ -584,6 +619,19 @@ void corr_on_rtp(corr_t *c, const corr_pkt_t *pkt, const rtp_hdr_t *rtp)
     stream_t *s = (stream_t *)media_flows_find(&c->flows, &key, hash);
     if (s == NULL && (s = stream_create(c, pkt, rtp, &key, hash)) == NULL)
         return;
+    if (s->call == NULL && ts - s->rematch_ns >= NS_PER_S) {
+        /* Media seen before the SDP that names it (a capture started mid-call, then a
+         * re-INVITE): look again, once a second. */
+        s->rematch_ns = ts;
+        stream_match(c, s);
+        if (s->call != NULL && s->have_pt && s->codec[0] == '\0') {
+            const char *name;
+            uint32_t clock;
+            bool event;
+            codec_lookup(s->call, 1 - s->dir, s->pt, &name, &clock, &event);
+            sv_copy(sv_from_cstr(name), s->codec, sizeof(s->codec));
+        }
+    }
     bool event = false;
     if (!s->have_pt || rtp->payload_type != s->pt)
         event = stream_check_pt(s, rtp->payload_type);
@@ -846,6 +894,16 @@ static call_t *call_victim(corr_t *c)
         return CONTAINER_OF(c->q[Q_ENDED].head, call_t, qnode);
     call_t *best = NULL;
     for (int q = Q_EARLY; q <= Q_CONFIRMED; q++) {
+        /* Heads that had media since they were queued move on first (a few, to stay O(1)). */
+        for (int i = 0; i < 8 && c->q[q].head != NULL && c->q[q].head->next != NULL; i++) {
+            call_t *h = CONTAINER_OF(c->q[q].head, call_t, qnode);
+            int64_t active = call_active_ns(h);
+            if (active <= h->queued_ns)
+                break;
+            q_remove(&c->q[q], &h->qnode);
+            h->queued_ns = active;
+            q_push(&c->q[q], &h->qnode);
+        }
         if (c->q[q].head == NULL)
             continue;
         call_t *h = CONTAINER_OF(c->q[q].head, call_t, qnode);

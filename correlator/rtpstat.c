@@ -161,8 +161,10 @@ static void restart(rtpstat_t *st, uint16_t seq)
 
 typedef enum { SEQ_NEXT, SEQ_LATE, SEQ_DUP, SEQ_STRAY, SEQ_RESTART } seq_kind_t;
 
-/* Classify a sequence number against the highest seen (RFC 3550 A.1 with 16-bit wrap). *bit is
- * the packet's window bit when the jitter buffers may still play it, else -1. */
+/* Classify a sequence number against the highest seen (RFC 3550 A.1 with 16-bit wrap): the
+ * next one or a gap ahead, a duplicate, late (up to RTPSTAT_MAX_MISORDER behind), or a stray far
+ * from the sequence, which the next packet may confirm as a jump or a restart. *bit is the
+ * packet's window bit when the jitter buffers may still play it, else -1. */
 static seq_kind_t seq_update(rtpstat_t *st, uint16_t seq, int *bit)
 {
     uint16_t ahead = (uint16_t)(seq - (uint16_t)st->max_seq);
@@ -172,15 +174,27 @@ static seq_kind_t seq_update(rtpstat_t *st, uint16_t seq, int *bit)
         st->seq_errors++;
         return SEQ_DUP;
     }
-    if (ahead < 0x8000) {
-        /* Forward, wrap included. A jump counts as loss however large, as in Wireshark. */
-        if (ahead > 1)
+    bool confirms = st->bad_seq_valid && seq == st->bad_seq;
+    if (ahead < 0x8000 && (ahead < RTPSTAT_MAX_DROPOUT || confirms)) {
+        /* Forward, wrap included. A gap counts as loss however large, as in Wireshark, but one
+         * of RTPSTAT_MAX_DROPOUT or more must be confirmed by the next packet (RFC 3550 A.1),
+         * so that a single stray packet cannot fake a huge loss. */
+        if (ahead > 1 && !confirms)
             st->seq_errors++;
         advance(st, ahead);
+        if (confirms && ahead >= RTPSTAT_MAX_DROPOUT) {
+            /* the stray before this packet (seq - 1) belongs to the sequence after all */
+            st->win_recv |= 2u;
+            st->win_fixed |= 2u;
+            st->win_adaptive |= 2u;
+            st->out_of_order--;
+        }
         st->bad_seq_valid = false;
         *bit = 0;
         return SEQ_NEXT;
     }
+    if (ahead < 0x8000)
+        goto stray;
     int64_t back = 0x10000 - (int64_t)ahead;
     if (back <= RTPSTAT_MAX_MISORDER) {
         int64_t pos = st->max_seq - back;
@@ -204,11 +218,12 @@ static seq_kind_t seq_update(rtpstat_t *st, uint16_t seq, int *bit)
         }
         return SEQ_LATE;
     }
-    if (st->bad_seq_valid && seq == st->bad_seq) {
+    if (confirms) {
         restart(st, seq);
         *bit = 0;
         return SEQ_RESTART;
     }
+stray:
     st->bad_seq = (uint16_t)(seq + 1u);
     st->bad_seq_valid = true;
     st->out_of_order++;
@@ -264,6 +279,100 @@ static void interval_close(rtpstat_t *st, int64_t end_ns)
     st->iv_start_ns = INT64_MIN;
 }
 
+/* ---- jitter ---- */
+
+/* RFC 3550 A.8: D(i-1, i) = (R_i - R_{i-1}) - (S_i - S_{i-1}), J += (|D| - J) / 16, over the
+ * packets with a clock rate in arrival order. */
+static void rfc_jitter(rtpstat_t *st, int64_t ts_ns, uint32_t rate)
+{
+    if (st->rfc_set) {
+        double d_ns = ns_minus_ticks(ts_ns - st->rfc_time_ns, st->ext_ts - st->rfc_ts, rate);
+        st->rfc_jitter_ms += (fabs(d_ns) / NS_PER_MS - st->rfc_jitter_ms) / 16.0;
+        if (st->rfc_jitter_ms > st->rfc_max_jitter_ms)
+            st->rfc_max_jitter_ms = st->rfc_jitter_ms;
+    }
+    st->rfc_set = true;
+    st->rfc_time_ns = ts_ns;
+    st->rfc_ts = st->ext_ts;
+}
+
+/* ---- jitter buffers ---- */
+
+/* Transit (arrival - media time, relative to the first packet) of a packet with a clock. */
+static int64_t transit_ns(const rtpstat_t *st, int64_t ts_ns, uint32_t rate)
+{
+    return (ts_ns - st->first_ns) - ticks_to_ns(st->ext_ts, rate);
+}
+
+/* Start the buffers' references at a packet: the first with a clock, a talkspurt start (marker,
+ * RFC 3551 4.1) or a sequence restart, where real buffers also re-synchronise. */
+static void jb_anchor(rtpstat_t *st, int64_t transit, int64_t ts_ns)
+{
+    if (!st->transit_set) {
+        st->transit_min_cur = st->transit_min_prev = transit;
+        st->transit_bucket_ns = ts_ns;
+        st->adaptive_dev_ms = 0.0;
+        st->transit_set = true;
+    }
+    st->transit_anchor = transit;
+    st->adaptive_mean_ms = (double)transit / NS_PER_MS;
+}
+
+/* Decide whether the jitter buffers play a packet and mark its window bit (docs/mos.md):
+ * - fixed: played at anchor + 50 ms on the media clock, the anchor being the first packet's
+ *   transit, raised to the minimum transit of the last 10-20 s so that a slow sender clock or a
+ *   lasting delay re-synchronises it, as real buffers do;
+ * - adaptive (Ramjee et al. 1994, algorithm 1, with RFC 3550's 1/16 gain): played at
+ *   d + clamp(4 v, 20 ms, 200 ms), d and v the running mean and mean deviation of the transit. */
+static void jitter_buffers(rtpstat_t *st, int64_t ts_ns, uint32_t rate, bool marker,
+                           seq_kind_t kind, int bit)
+{
+    bool fixed_ok = true, adaptive_ok = true;
+    if (rate != 0 && kind != SEQ_STRAY) {
+        int64_t transit = transit_ns(st, ts_ns, rate);
+        if (!st->transit_set || marker || kind == SEQ_RESTART)
+            jb_anchor(st, transit, ts_ns);
+        if (ts_ns - st->transit_bucket_ns >= TRANSIT_BUCKET_NS) {
+            st->transit_min_prev = st->transit_min_cur;
+            st->transit_min_cur = transit;
+            st->transit_bucket_ns = ts_ns;
+        } else if (transit < st->transit_min_cur) {
+            st->transit_min_cur = transit;
+        }
+        int64_t floor = st->transit_min_cur < st->transit_min_prev ? st->transit_min_cur
+                                                                    : st->transit_min_prev;
+        int64_t ref = floor > st->transit_anchor ? floor : st->transit_anchor;
+        fixed_ok = transit - ref <= RTPSTAT_FIXED_JB_MS * NS_PER_MS;
+
+        double t_ms = (double)transit / NS_PER_MS;
+        double depth = 4.0 * st->adaptive_dev_ms;
+        depth = depth < RTPSTAT_ADAPTIVE_MIN_MS ? RTPSTAT_ADAPTIVE_MIN_MS
+                : depth > RTPSTAT_ADAPTIVE_MAX_MS ? RTPSTAT_ADAPTIVE_MAX_MS : depth;
+        double playout = st->adaptive_mean_ms + depth;
+        adaptive_ok = t_ms <= playout;
+        st->adaptive_delay_sum_ms += playout - (double)floor / NS_PER_MS;
+        st->adaptive_delay_n++;
+        st->adaptive_mean_ms += (t_ms - st->adaptive_mean_ms) / 16.0;
+        st->adaptive_dev_ms += (fabs(t_ms - st->adaptive_mean_ms) - st->adaptive_dev_ms) / 16.0;
+    }
+    if (bit < 0) {
+        /* behind the window or already final: too late for any buffer */
+        if (kind == SEQ_LATE) {
+            st->jb_fixed.late++;
+            st->jb_adaptive.late++;
+        }
+        return;
+    }
+    if (fixed_ok)
+        st->win_fixed |= 1ull << bit;
+    else
+        st->jb_fixed.late++;
+    if (adaptive_ok)
+        st->win_adaptive |= 1ull << bit;
+    else
+        st->jb_adaptive.late++;
+}
+
 /* ---- public API ---- */
 
 void rtpstat_init(rtpstat_t *st, uint32_t clock_rate, const char *codec)
@@ -294,21 +403,6 @@ void rtpstat_set_rtt(rtpstat_t *st, double rtt_ms)
     st->rtt_ms = rtt_ms >= 0.0 ? rtt_ms : -1.0;
 }
 
-/* RFC 3550 A.8: D(i-1, i) = (R_i - R_{i-1}) - (S_i - S_{i-1}), J += (|D| - J) / 16, over the
- * packets with a clock rate in arrival order. */
-static void rfc_jitter(rtpstat_t *st, int64_t ts_ns, uint32_t rate)
-{
-    if (st->rfc_set) {
-        double d_ns = ns_minus_ticks(ts_ns - st->rfc_time_ns, st->ext_ts - st->rfc_ts, rate);
-        st->rfc_jitter_ms += (fabs(d_ns) / NS_PER_MS - st->rfc_jitter_ms) / 16.0;
-        if (st->rfc_jitter_ms > st->rfc_max_jitter_ms)
-            st->rfc_max_jitter_ms = st->rfc_jitter_ms;
-    }
-    st->rfc_set = true;
-    st->rfc_time_ns = ts_ns;
-    st->rfc_ts = st->ext_ts;
-}
-
 static void first_packet(rtpstat_t *st, int64_t ts_ns, const rtp_hdr_t *h, bool is_event)
 {
     interval_open(st, ts_ns); /* before counting: the packet belongs to it */
@@ -324,63 +418,11 @@ static void first_packet(rtpstat_t *st, int64_t ts_ns, const rtp_hdr_t *h, bool 
     learn_media_pt(st, h->payload_type, is_event);
     uint32_t rate = packet_clock_rate(st, h->payload_type, is_event);
     if (rate != 0) {
-        st->transit_set = true; /* transit 0 by definition; the minimums start there */
-        st->transit_bucket_ns = ts_ns;
+        jb_anchor(st, 0, ts_ns); /* its transit is 0 by definition */
         rfc_jitter(st, ts_ns, rate);
     }
     if (!st->codec_known)
         st->codec = (uint8_t)mos_codec_from_pt(h->payload_type);
-}
-
-/* Decide whether the jitter buffers play a packet (its transit above the reference minimum
- * against their depths) and mark its window bit. */
-static void jitter_buffers(rtpstat_t *st, int64_t ts_ns, uint32_t rate, double jitter_before,
-                           seq_kind_t kind, int bit)
-{
-    bool fixed_ok = true, adaptive_ok = true;
-    if (rate != 0 && kind != SEQ_STRAY) {
-        int64_t transit = (ts_ns - st->first_ns) - ticks_to_ns(st->ext_ts, rate);
-        if (!st->transit_set) {
-            /* the first packet with a clock sets the reference */
-            st->transit_min_cur = st->transit_min_prev = transit;
-            st->transit_bucket_ns = ts_ns;
-            st->transit_set = true;
-        } else if (ts_ns - st->transit_bucket_ns >= TRANSIT_BUCKET_NS) {
-            st->transit_min_prev = st->transit_min_cur;
-            st->transit_min_cur = transit;
-            st->transit_bucket_ns = ts_ns;
-        } else if (transit < st->transit_min_cur) {
-            st->transit_min_cur = transit;
-        }
-        int64_t ref = st->transit_min_cur < st->transit_min_prev ? st->transit_min_cur
-                                                                  : st->transit_min_prev;
-        double queued_ms = (double)(transit - ref) / NS_PER_MS;
-        double depth = 4.0 * jitter_before;
-        if (depth < RTPSTAT_ADAPTIVE_MIN_MS)
-            depth = RTPSTAT_ADAPTIVE_MIN_MS;
-        if (depth > RTPSTAT_ADAPTIVE_MAX_MS)
-            depth = RTPSTAT_ADAPTIVE_MAX_MS;
-        st->adaptive_depth_sum_ms += depth;
-        st->adaptive_depth_n++;
-        fixed_ok = queued_ms <= RTPSTAT_FIXED_JB_MS;
-        adaptive_ok = queued_ms <= depth;
-    }
-    if (bit < 0) {
-        /* behind the window or already final: too late for any buffer */
-        if (kind == SEQ_LATE) {
-            st->jb_fixed.late++;
-            st->jb_adaptive.late++;
-        }
-        return;
-    }
-    if (fixed_ok)
-        st->win_fixed |= 1ull << bit;
-    else
-        st->jb_fixed.late++;
-    if (adaptive_ok)
-        st->win_adaptive |= 1ull << bit;
-    else
-        st->jb_adaptive.late++;
 }
 
 bool rtpstat_add(rtpstat_t *st, int64_t ts_ns, const rtp_hdr_t *h, bool is_event)
@@ -402,7 +444,6 @@ bool rtpstat_add(rtpstat_t *st, int64_t ts_ns, const rtp_hdr_t *h, bool is_event
     uint8_t pt = h->payload_type;
     learn_media_pt(st, pt, is_event);
     uint32_t rate = packet_clock_rate(st, pt, is_event);
-    double jitter_before = st->rfc_jitter_ms;
 
     /* Extended timestamp, relative to the first packet's, unwrapped against the previous one. */
     uint32_t dts = h->timestamp - st->last_ts;
@@ -417,7 +458,7 @@ bool rtpstat_add(rtpstat_t *st, int64_t ts_ns, const rtp_hdr_t *h, bool is_event
         st->ext_ts > prev_ext)
         st->ptime_ns = ticks_to_ns(st->ext_ts - prev_ext, rate);
     if (kind != SEQ_DUP)
-        jitter_buffers(st, ts_ns, rate, jitter_before, kind, bit);
+        jitter_buffers(st, ts_ns, rate, h->marker, kind, bit);
 
     /* Interarrival jitter and delta, exactly as Wireshark 4.0's rtppacket_analyse: D compares
      * the arrival gap with the timestamp gap since the last jitter sample (RFC 3550 A.8), but
@@ -516,7 +557,7 @@ void rtpstat_result(const rtpstat_t *st, rtpstat_result_t *out)
     out->late_fixed = f->late;
     out->late_adaptive = a->late;
     out->mos = jb_mos(&c, f->positions, f->lost, f->bursts, RTPSTAT_FIXED_JB_MS, &out->r_factor);
-    double depth = c.adaptive_depth_n > 0 ? c.adaptive_depth_sum_ms / (double)c.adaptive_depth_n
+    double depth = c.adaptive_delay_n > 0 ? c.adaptive_delay_sum_ms / (double)c.adaptive_delay_n
                                           : RTPSTAT_ADAPTIVE_MIN_MS;
     out->mos_adaptive = jb_mos(&c, a->positions, a->lost, a->bursts, depth, NULL);
 }

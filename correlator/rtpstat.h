@@ -30,8 +30,9 @@
 
 #define RTPSTAT_WINDOW           64      /* sequence positions tracked behind the highest */
 #define RTPSTAT_MAX_MISORDER     100     /* further behind than this: a stray or a restart */
+#define RTPSTAT_MAX_DROPOUT      3000    /* a jump this far ahead needs a second packet */
 #define RTPSTAT_FIXED_JB_MS      50      /* fixed jitter buffer depth */
-#define RTPSTAT_ADAPTIVE_MIN_MS  20      /* adaptive buffer depth = 4 x jitter, within these */
+#define RTPSTAT_ADAPTIVE_MIN_MS  20      /* adaptive buffer: 4 mean deviations, within these */
 #define RTPSTAT_ADAPTIVE_MAX_MS  200
 #define RTPSTAT_DEFAULT_INTERVAL_MS 5000 /* chart samples */
 
@@ -70,7 +71,8 @@ typedef struct {
     /* counters */
     uint64_t packets;           /* received, duplicates included */
     uint64_t duplicates;        /* a sequence number seen before (within the window) */
-    uint64_t out_of_order;      /* arrived after a higher sequence number (not duplicates) */
+    uint64_t out_of_order;      /* arrived after a higher sequence number (not duplicates),
+                                   or a stray far from the sequence (RFC 3550 A.1) */
     uint64_t seq_errors;        /* gaps + out of order + duplicates, as Wireshark counts them */
     int64_t first_ns, last_ns;  /* arrival of the first and last packets */
 
@@ -104,13 +106,16 @@ typedef struct {
     double rfc_jitter_ms;
     double rfc_max_jitter_ms;
 
-    /* jitter buffers: transit = arrival - media time, relative to the first packet */
+    /* jitter buffers: transit = arrival - media time, relative to the first packet (ns) */
+    bool transit_set;           /* a packet with a clock rate has set the references */
+    int64_t transit_anchor;     /* fixed buffer: transit of the first packet / talkspurt */
     int64_t transit_min_cur;    /* minimum transit in the current 10 s bucket */
-    int64_t transit_min_prev;   /* ... and in the previous one (the fixed buffer's reference) */
+    int64_t transit_min_prev;   /* ... and in the previous one */
     int64_t transit_bucket_ns;  /* start of the current bucket */
-    bool transit_set;           /* a packet with a clock rate has set the reference */
-    double adaptive_depth_sum_ms; /* for the adaptive buffer's mean depth */
-    uint64_t adaptive_depth_n;
+    double adaptive_mean_ms;    /* adaptive buffer: running mean of the transit */
+    double adaptive_dev_ms;     /* ... and its mean deviation */
+    double adaptive_delay_sum_ms; /* playout delay over the minimum transit, summed */
+    uint64_t adaptive_delay_n;
     rtpstat_jb_t jb_fixed, jb_adaptive;
 
     /* chart samples */

@@ -250,7 +250,7 @@ static bool decode_fb(cur_t *b, rtcp_packet_t *p)
  *
  * blk is the block body after its 4-byte header. False (nothing written) if under 32 bytes.
  */
-#define XR_BT_VOIP_METRICS 7
+#define XR_BT_VOIP_METRICS  7
 #define XR_VOIP_METRICS_LEN 32
 
 static bool decode_voip(cur_t *blk, rtcp_xr_voip_t *v)

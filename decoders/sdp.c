@@ -329,7 +329,13 @@ int sdp_parse(const char *buf, size_t len, sdp_t *out)
     sdp_state_t st = {.out = out, .media = NULL, .in_media = false};
     while (p < end) {
         line = next_line(&p, end);
-        if (line.len >= 2 && line.p[1] == '=')
+        if (line.len < 2)
+            continue;
+        /* A MIME boundary (RFC 2046 5.1.1) ends the SDP part of a multipart body: what follows
+         * belongs to another part, however much it may look like SDP. */
+        if (line.p[0] == '-' && line.p[1] == '-')
+            break;
+        if (line.p[1] == '=')
             parse_line(&st, line.p[0], sv_trim(sv_slice(line, 2, line.len)));
     }
 

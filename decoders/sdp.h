@@ -68,7 +68,9 @@ typedef struct {
 /* Parse an SDP body. Lines end in CRLF or LF (the last may have none); blank lines, surrounding
  * whitespace and runs of SP/HTAB between fields are tolerated. Returns SDP_OK or SDP_INVALID
  * (not SDP: no v=0 line first). Unknown lines and attributes are skipped; malformed m=/c= lines
- * are ignored (the attributes under a malformed m= line too). Media-level c=, a=ptime and
+ * are ignored (the attributes under a malformed m= line too). A line starting with "--" (a
+ * multipart boundary) ends the body, so the SDP part of a multipart body can be passed from its
+ * v=0 line to the end of the whole body. Media-level c=, a=ptime and
  * direction fall back to the session-level ones. Every view borrows from buf (empty views may
  * be {NULL, 0}); out is fully written on SDP_OK. No allocation. */
 int sdp_parse(const char *buf, size_t len, sdp_t *out);

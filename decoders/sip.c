@@ -12,7 +12,10 @@
  *   C_LWS    SP / HTAB / CR / LF (LWS with its folding CRLF, §25.1)
  *   C_URI    unreserved / reserved / "%" / "[" / "]" (SIP-URI and absoluteURI chars, §25.1)
  *   C_HEX    HEXDIG
- *   C_WSP    SP / HTAB */
+ *   C_WSP    SP / HTAB
+ * and two for the scanners, so their inner loops are one lookup per byte:
+ *   C_LIST   "," DQUOTE "<"  (where a comma-separated header value needs a closer look, §7.3.1)
+ *   C_PSEP   ";" DQUOTE      (where a parameter list needs a closer look) */
 enum {
     C_TOKEN = 1u << 0,
     C_WORD  = 1u << 1,
@@ -22,6 +25,8 @@ enum {
     C_URI   = 1u << 5,
     C_HEX   = 1u << 6,
     C_WSP   = 1u << 7,
+    C_LIST  = 1u << 8,
+    C_PSEP  = 1u << 9,
 };
 
 #define T  C_TOKEN
@@ -32,15 +37,18 @@ enum {
 #define AL (C_TOKEN | C_WORD | C_HOST | C_URI)         /* letters without hex value */
 #define HX (C_TOKEN | C_WORD | C_HOST | C_URI | C_HEX) /* a-f, A-F */
 #define DG (C_TOKEN | C_WORD | C_DIGIT | C_HOST | C_URI | C_HEX)
+#define LI C_LIST
+#define PS C_PSEP
 
 /* 256 entries so any octet indexes it; everything above 0x7e is in no class (RFC 3261 §25.1
  * allows UTF-8 only in quoted strings, comments, reason phrases and header values). */
-static const uint8_t cclass[256] = {
+static const uint16_t cclass[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, L|S, L, 0, 0, L, 0, 0,               /* 00 ................ */
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,                 /* 10 ................ */
-    L|S, T|W|U, W, 0, U, T|W|U, U, T|W|U,                           /* 20  !"#$%&'         */
-    W|U, W|U, T|W|U, T|W|U, U, AL, AL, W|U,                         /* 28 ()*+,-./         */
-    DG, DG, DG, DG, DG, DG, DG, DG, DG, DG, W|U, U, W, U, W, W|U,   /* 30 0123456789:;<=>? */
+    L|S, T|W|U, W|LI|PS, 0, U, T|W|U, U, T|W|U,                     /* 20  !"#$%&'         */
+    W|U, W|U, T|W|U, T|W|U, U|LI, AL, AL, W|U,                      /* 28 ()*+,-./         */
+    DG, DG, DG, DG, DG, DG, DG, DG,                                 /* 30 01234567         */
+    DG, DG, W|U, U|PS, W|LI, U, W, W|U,                             /* 38 89:;<=>?         */
     U, HX, HX, HX, HX, HX, HX, AL, AL, AL, AL, AL, AL, AL, AL, AL,  /* 40 @ABCDEFGHIJKLMNO */
     AL, AL, AL, AL, AL, AL, AL, AL, AL, AL, AL, W|U, W, W|U, 0, AL, /* 50 PQRSTUVWXYZ[\]^_ */
     T|W, HX, HX, HX, HX, HX, HX, AL, AL, AL, AL, AL, AL, AL, AL, AL, /* 60 `abcdefghijklmno */
@@ -63,6 +71,8 @@ static const uint8_t cclass[256] = {
 #undef AL
 #undef HX
 #undef DG
+#undef LI
+#undef PS
 
 /* The header section may use what SIP_MAX_MESSAGE leaves beside the largest body. */
 #define SIP_MAX_HEADER_BYTES ((size_t)(SIP_MAX_MESSAGE - SIP_MAX_BODY))
@@ -92,6 +102,18 @@ static inline const char *skip_class(const char *p, const char *e, unsigned cls)
 static inline const char *skip_lws(const char *p, const char *e)
 {
     return skip_class(p, e, C_LWS);
+}
+
+/* LWS (SP, HTAB and the CR LF of folding) stripped at both ends; sv_trim, but inlined. */
+static inline sv_t trim_lws(sv_t s)
+{
+    if (s.len == 0)
+        return s;
+    const char *p = s.p, *e = s.p + s.len;
+    p = skip_lws(p, e);
+    while (e > p && is_c(e[-1], C_LWS))
+        e--;
+    return sv_make(p, (size_t)(e - p));
 }
 
 /* Case-insensitive compare of n bytes of p with a literal (either case). */
@@ -269,87 +291,89 @@ static sip_hdr_id_t hdr_lookup(const char *p, size_t n)
 /* The next ';' at top level (not inside a quoted string), or e. */
 static const char *param_end(const char *p, const char *e)
 {
-    while (p < e) {
-        if (*p == ';')
-            return p;
-        if (*p == '"') {
-            const char *q = quoted_end(p, e);
-            p = q ? q : e;
-        } else {
+    for (;;) {
+        while (p < e && !is_c(*p, C_PSEP))
             p++;
-        }
+        if (p == e || *p == ';')
+            return p;
+        const char *q = quoted_end(p, e);
+        p = q ? q : e;
     }
-    return e;
+}
+
+/* One walk over a ';'-separated parameter list that both checks it and finds one param, so
+ * a Via or a From is read once (RFC 3261 §25.1):
+ *   generic-param = token [ EQUAL gen-value ];  gen-value = token / host / quoted-string
+ * with LWS allowed around ';' and '='. Returns false on an empty param (";;"), a missing value
+ * after '=' or stray bytes, but keeps walking so the lookup still works. When name is given,
+ * *val gets its value (trimmed; quotes kept; empty for a bare name) and *found says whether
+ * it was there; the first occurrence wins. URI params (paramchar, §25.1) walk the same way. */
+static bool params_walk(sv_t params, const char *name, size_t nlen, sv_t *val, bool *found)
+{
+    bool ok = true, hit = false;
+    if (val)
+        *val = SV_NULL;
+    if (params.p == NULL) {
+        if (found)
+            *found = false;
+        return false;
+    }
+    const char *p = params.p, *e = params.p + params.len;
+    for (;;) {
+        const char *pe = param_end(p, e);
+        const char *n0 = skip_lws(p, pe);
+        const char *n1 = skip_class(n0, pe, C_TOKEN);
+        const char *q = skip_lws(n1, pe);
+        sv_t v = sv_make(n1, 0);
+        if (n1 == n0)
+            ok = false;
+        if (q < pe) {
+            if (*q != '=') {
+                ok = false;
+            } else {
+                v = trim_lws(span(q + 1, pe));
+                if (v.len == 0) {
+                    ok = false;
+                } else if (v.p[0] == '"') {
+                    if (quoted_end(v.p, v.p + v.len) != v.p + v.len)
+                        ok = false;
+                } else {
+                    /* token or host, IPv6 references included */
+                    for (size_t i = 0; i < v.len; i++) {
+                        char c = v.p[i];
+                        if (!is_c(c, C_TOKEN) && c != ':' && c != '[' && c != ']') {
+                            ok = false;
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        if (name && !hit && (size_t)(n1 - n0) == nlen && ci_eq(n0, name, nlen)) {
+            hit = true;
+            if (val)
+                *val = v;
+        }
+        if (pe == e)
+            break;
+        p = pe + 1;
+    }
+    if (found)
+        *found = hit;
+    return ok;
 }
 
 sv_t sip_param_get(sv_t params, const char *name, bool *found)
 {
-    if (found)
-        *found = false;
-    if (params.p == NULL || name == NULL)
-        return SV_NULL;
-    size_t nlen = strlen(name); /* the caller's literal, never packet data */
-    const char *p = params.p, *e = params.p + params.len;
-    for (;;) {
-        const char *pe = param_end(p, e);
-        sv_t el = sv_trim(span(p, pe));
-        const char *ee = el.p + el.len;
-        const char *ne = el.p;
-        while (ne < ee && *ne != '=' && !is_c(*ne, C_LWS))
-            ne++;
-        if ((size_t)(ne - el.p) == nlen && ci_eq(el.p, name, nlen)) {
-            if (found)
-                *found = true;
-            const char *v = skip_lws(ne, ee);
-            if (v < ee && *v == '=')
-                return sv_trim(span(v + 1, ee));
-            return sv_make(ee, 0);
-        }
-        if (pe == e)
-            return SV_NULL;
-        p = pe + 1;
+    sv_t v = SV_NULL;
+    if (name == NULL) {
+        if (found)
+            *found = false;
+        return v;
     }
-}
-
-/* generic-param list after the first ';' (RFC 3261 §25.1):
- *   generic-param = token [ EQUAL gen-value ];  gen-value = token / host / quoted-string
- * with LWS allowed around ';' and '='. False on an empty param (";;") or stray bytes. */
-static bool params_valid(sv_t params)
-{
-    const char *p = params.p, *e = params.p + params.len;
-    if (p == NULL)
-        return false;
-    for (;;) {
-        const char *pe = param_end(p, e);
-        const char *q = skip_lws(p, pe);
-        const char *t = skip_class(q, pe, C_TOKEN);
-        if (t == q)
-            return false;
-        q = skip_lws(t, pe);
-        if (q < pe) {
-            if (*q != '=')
-                return false;
-            q = skip_lws(q + 1, pe);
-            if (q < pe && *q == '"') {
-                q = quoted_end(q, pe);
-                if (q == NULL)
-                    return false;
-            } else {
-                /* token or host, IPv6 references included */
-                t = q;
-                while (t < pe && (is_c(*t, C_TOKEN) || *t == ':' || *t == '[' || *t == ']'))
-                    t++;
-                if (t == q)
-                    return false;
-                q = t;
-            }
-            if (skip_lws(q, pe) != pe)
-                return false;
-        }
-        if (pe == e)
-            return true;
-        p = pe + 1;
-    }
+    /* strlen on the caller's literal, never on packet data */
+    (void)params_walk(params, name, strlen(name), &v, found);
+    return v;
 }
 
 bool sip_list_next(sv_t *rest, sv_t *item)
@@ -363,18 +387,20 @@ bool sip_list_next(sv_t *rest, sv_t *item)
         return false;
     }
     const char *q = s;
-    while (q < e && *q != ',') {
+    for (;;) {
+        while (q < e && !is_c(*q, C_LIST))
+            q++;
+        if (q == e || *q == ',')
+            break;
         if (*q == '"') {
             const char *qe = quoted_end(q, e);
             q = qe ? qe : e;
-        } else if (*q == '<') {
+        } else {
             const char *gt = memchr(q, '>', (size_t)(e - q));
             q = gt ? gt + 1 : e;
-        } else {
-            q++;
         }
     }
-    *item = sv_trim(span(s, q));
+    *item = trim_lws(span(s, q));
     *rest = q < e ? span(q + 1, e) : SV_NULL;
     return true;
 }
@@ -566,7 +592,7 @@ enum { NA_OK = 0, NA_SYNTAX = 1, NA_URI = 2 };
 static int nameaddr_parse(sv_t text, sip_nameaddr_t *out)
 {
     memset(out, 0, sizeof(*out));
-    text = sv_trim(text);
+    text = trim_lws(text);
     if (text.p == NULL || text.len == 0)
         return NA_SYNTAX;
     int rc = NA_OK;
@@ -586,7 +612,7 @@ static int nameaddr_parse(sv_t text, sip_nameaddr_t *out)
         if (lt) {
             /* display-name = *(token LWS) when unquoted: ',' and friends need quotes
              * (RFC 4475 3.1.2.15), but keep going to give the caller the URI and tag. */
-            out->display = sv_trim(span(p, lt));
+            out->display = trim_lws(span(p, lt));
             for (size_t i = 0; i < out->display.len; i++) {
                 if (!is_c(out->display.p[i], C_TOKEN | C_LWS)) {
                     rc |= NA_SYNTAX;
@@ -617,10 +643,9 @@ static int nameaddr_parse(sv_t text, sip_nameaddr_t *out)
     if (after < e) {
         if (*after != ';')
             return rc | NA_SYNTAX;
-        out->params = sv_trim(span(after + 1, e));
-        if (!params_valid(out->params))
+        out->params = trim_lws(span(after + 1, e));
+        if (!params_walk(out->params, "tag", 3, &out->tag, NULL))
             rc |= NA_SYNTAX;
-        out->tag = sip_param_get(out->params, "tag", NULL);
     }
     return rc;
 }
@@ -651,7 +676,7 @@ bool sip_via_parse(sv_t text, sip_via_t *out)
     /* via-parm = sent-protocol LWS sent-by *( SEMI via-params ) (RFC 3261 20.42, §25.1);
      * SLASH, COLON and SEMI allow LWS (with folding) on both sides (RFC 4475 3.1.1.1). */
     memset(out, 0, sizeof(*out));
-    text = sv_trim(text);
+    text = trim_lws(text);
     if (text.p == NULL || text.len == 0)
         return false;
     const char *p = text.p, *e = text.p + text.len;
@@ -680,9 +705,8 @@ bool sip_via_parse(sv_t text, sip_via_t *out)
         return true;
     if (*q != ';')
         return false;
-    out->params = sv_trim(span(q + 1, e));
-    out->branch = sip_param_get(out->params, "branch", NULL);
-    return params_valid(out->params);
+    out->params = trim_lws(span(q + 1, e));
+    return params_walk(out->params, "branch", 6, &out->branch, NULL);
 }
 
 /* ---- message --------------------------------------------------------------------------- */
@@ -991,7 +1015,7 @@ static int on_header(pstate_t *st, const char *line, const char *ve)
         return 0;
     }
     sv_t name = span(line, q);
-    sv_t value = sv_trim(span(colon + 1, ve));
+    sv_t value = trim_lws(span(colon + 1, ve));
     sip_hdr_id_t id = hdr_lookup(line, name.len);
     if (m->n_hdrs < SIP_MAX_HEADERS) {
         sip_hdr_t *h = &m->hdrs[m->n_hdrs++];

@@ -74,35 +74,35 @@ static const uint8_t sr_two_reports[] = {
 /* Built: one of each type, XR last and padded. */
 static const uint8_t compound_all[] = {
     /* RR with no report blocks */
-    0x80, 0xc9, 0x00, 0x01,                         /* V=2 RC=0 RR, length 1 */
-    0x01, 0x02, 0x03, 0x04,                         /* sender SSRC */
+    0x80, 0xc9, 0x00, 0x01, /* V=2 RC=0 RR, length 1 */
+    0x01, 0x02, 0x03, 0x04, /* sender SSRC */
     /* SDES, two chunks: the CNAME is in the second */
-    0x82, 0xca, 0x00, 0x07,                         /* V=2 SC=2 SDES, length 7 */
-    0x01, 0x02, 0x03, 0x04,                         /* chunk 1: SSRC */
-    0x02, 0x03, 'b', 'o', 'b',                      /*   NAME len 3 "bob" */
-    0x00, 0x00, 0x00,                               /*   END + null octets to the boundary */
-    0x05, 0x06, 0x07, 0x08,                         /* chunk 2: CSRC */
-    0x01, 0x05, 'a', '@', 'b', '.', 'c',            /*   CNAME len 5 "a@b.c" */
-    0x06, 0x02, 'x', '1',                           /*   TOOL len 2 "x1" */
-    0x00,                                           /*   END, already aligned */
+    0x82, 0xca, 0x00, 0x07,              /* V=2 SC=2 SDES, length 7 */
+    0x01, 0x02, 0x03, 0x04,              /* chunk 1: SSRC */
+    0x02, 0x03, 'b', 'o', 'b',           /*   NAME len 3 "bob" */
+    0x00, 0x00, 0x00,                    /*   END + null octets to the boundary */
+    0x05, 0x06, 0x07, 0x08,              /* chunk 2: CSRC */
+    0x01, 0x05, 'a', '@', 'b', '.', 'c', /*   CNAME len 5 "a@b.c" */
+    0x06, 0x02, 'x', '1',                /*   TOOL len 2 "x1" */
+    0x00,                                /*   END, already aligned */
     /* BYE with a reason */
-    0x81, 0xcb, 0x00, 0x03,                         /* V=2 SC=1 BYE, length 3 */
-    0x01, 0x02, 0x03, 0x04,                         /* SSRC */
-    0x04, 'g', 'o', 'n', 'e', 0x00, 0x00, 0x00,     /* reason len 4 "gone" */
+    0x81, 0xcb, 0x00, 0x03,                     /* V=2 SC=1 BYE, length 3 */
+    0x01, 0x02, 0x03, 0x04,                     /* SSRC */
+    0x04, 'g', 'o', 'n', 'e', 0x00, 0x00, 0x00, /* reason len 4 "gone" */
     /* APP */
-    0x83, 0xcc, 0x00, 0x03,                         /* V=2 subtype 3 APP, length 3 */
-    0x01, 0x02, 0x03, 0x04,                         /* SSRC */
-    'P', 'I', 'N', 'G',                             /* name */
-    0xde, 0xad, 0xbe, 0xef,                         /* application data */
+    0x83, 0xcc, 0x00, 0x03, /* V=2 subtype 3 APP, length 3 */
+    0x01, 0x02, 0x03, 0x04, /* SSRC */
+    'P', 'I', 'N', 'G',     /* name */
+    0xde, 0xad, 0xbe, 0xef, /* application data */
     /* RTPFB generic NACK (RFC 4585 6.2.1) */
-    0x81, 0xcd, 0x00, 0x03,                         /* V=2 FMT=1 RTPFB, length 3 */
-    0x01, 0x02, 0x03, 0x04,                         /* sender SSRC */
-    0x05, 0x06, 0x07, 0x08,                         /* media SSRC */
-    0x00, 0x10, 0x00, 0x00,                         /* PID 16, BLP 0 */
+    0x81, 0xcd, 0x00, 0x03, /* V=2 FMT=1 RTPFB, length 3 */
+    0x01, 0x02, 0x03, 0x04, /* sender SSRC */
+    0x05, 0x06, 0x07, 0x08, /* media SSRC */
+    0x00, 0x10, 0x00, 0x00, /* PID 16, BLP 0 */
     /* PSFB picture loss indication (RFC 4585 6.3.1) */
-    0x81, 0xce, 0x00, 0x02,                         /* V=2 FMT=1 PSFB, length 2 */
-    0x01, 0x02, 0x03, 0x04,                         /* sender SSRC */
-    0x05, 0x06, 0x07, 0x08,                         /* media SSRC */
+    0x81, 0xce, 0x00, 0x02, /* V=2 FMT=1 PSFB, length 2 */
+    0x01, 0x02, 0x03, 0x04, /* sender SSRC */
+    0x05, 0x06, 0x07, 0x08, /* media SSRC */
     /* XR with padding: receiver reference time (BT=4) + VoIP metrics (BT=7) */
     0xa0, 0xcf, 0x00, 0x0e,                         /* V=2 P=1 XR, length 14 */
     0x01, 0x02, 0x03, 0x04,                         /* SSRC */
@@ -132,8 +132,7 @@ static const struct {
 };
 #define N_VALID (sizeof(valid) / sizeof(valid[0]))
 
-static int parse_guarded(const uint8_t *buf, size_t len, rtcp_compound_t *out,
-                         const uint8_t **at)
+static int parse_guarded(const uint8_t *buf, size_t len, rtcp_compound_t *out, const uint8_t **at)
 {
     const uint8_t *g = guard_place(buf, len);
     if (at != NULL)
@@ -143,8 +142,8 @@ static int parse_guarded(const uint8_t *buf, size_t len, rtcp_compound_t *out,
 
 static void assert_sv(sv_t v, const char *lit)
 {
-    ck_assert_msg(v.len == strlen(lit) && memcmp(v.p, lit, v.len) == 0, "'%.*s' != '%s'",
-                  SV_ARG(v), lit);
+    ck_assert_msg(v.len == strlen(lit) && memcmp(v.p, lit, v.len) == 0, "'%.*s' != '%s'", SV_ARG(v),
+                  lit);
 }
 
 START_TEST(test_real_sr_sdes)
@@ -224,9 +223,8 @@ static const struct {
     uint8_t b[3];
     int32_t want;
 } lost_cases[] = {
-    {{0x00, 0x00, 0x00}, 0},        {{0x00, 0x00, 0x01}, 1},
-    {{0x7f, 0xff, 0xff}, 8388607},  {{0x80, 0x00, 0x00}, -8388608},
-    {{0xff, 0xff, 0xff}, -1},       {{0xff, 0xff, 0xfe}, -2},
+    {{0x00, 0x00, 0x00}, 0},        {{0x00, 0x00, 0x01}, 1},      {{0x7f, 0xff, 0xff}, 8388607},
+    {{0x80, 0x00, 0x00}, -8388608}, {{0xff, 0xff, 0xff}, -1},     {{0xff, 0xff, 0xfe}, -2},
     {{0x00, 0xff, 0xff}, 65535},    {{0xff, 0x00, 0x00}, -65536},
 };
 
@@ -332,6 +330,7 @@ static const struct {
     size_t n_packets;
     bool truncated, malformed;
 } odd[] = {
+    /* clang-format off */
     {"RR + 2 stray bytes",
      {0x80, 0xc9, 0x00, 0x01, 0, 0, 0, 1, 0x81, 0xca}, 10, 1, true, false},
     {"RR + header of a packet that is not there",
@@ -368,6 +367,7 @@ static const struct {
      16, 1, false, true},
     {"RR + unknown type 210 (counted)",
      {0x80, 0xc9, 0x00, 0x01, 0, 0, 0, 1, 0x80, 0xd2, 0x00, 0x01, 0, 0, 0, 1}, 16, 2, false, false},
+    /* clang-format on */
 };
 
 START_TEST(test_odd)
@@ -412,8 +412,8 @@ START_TEST(test_odd_details)
     ck_assert_uint_eq(rc.packets[0].reports[0].ssrc, 9);
 
     /* An empty CNAME counts as the first CNAME. */
-    static const uint8_t empty_cname[] = {0x81, 0xca, 0x00, 0x02, 0, 0, 0, 1,
-                                          0x01, 0x00, 0x00, 0x00};
+    static const uint8_t empty_cname[] = {0x81, 0xca, 0x00, 0x02, 0,    0,
+                                          0,    1,    0x01, 0x00, 0x00, 0x00};
     const uint8_t *g;
     ck_assert_int_eq(parse_guarded(empty_cname, sizeof(empty_cname), &rc, &g), RTCP_OK);
     ck_assert(!rc.malformed);

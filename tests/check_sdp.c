@@ -44,76 +44,73 @@ static const char sdp_simcalls_ice[] =
     "a=candidate:3 1 UDP 2130705919 192.0.2.12 49304 typ host generation 0\r\n";
 
 /* RFC 8866 5 example, with the video moved to IPv6 by a media-level c=. */
-static const char sdp_rfc8866[] =
-    "v=0\r\n"
-    "o=jdoe 3724394400 3724394405 IN IP4 198.51.100.1\r\n"
-    "s=Call to John Smith\r\n"
-    "i=SDP Offer #1\r\n"
-    "u=http://www.jdoe.example.com/home.html\r\n"
-    "e=Jane Doe <jane@jdoe.example.com>\r\n"
-    "p=+1 617 555-6011\r\n"
-    "c=IN IP4 198.51.100.1\r\n"
-    "t=0 0\r\n"
-    "m=audio 49170 RTP/AVP 0\r\n"
-    "m=audio 49180 RTP/AVP 0\r\n"
-    "m=video 51372 RTP/AVP 99\r\n"
-    "c=IN IP6 2001:db8::2\r\n"
-    "a=rtpmap:99 h263-1998/90000\r\n";
+static const char sdp_rfc8866[] = "v=0\r\n"
+                                  "o=jdoe 3724394400 3724394405 IN IP4 198.51.100.1\r\n"
+                                  "s=Call to John Smith\r\n"
+                                  "i=SDP Offer #1\r\n"
+                                  "u=http://www.jdoe.example.com/home.html\r\n"
+                                  "e=Jane Doe <jane@jdoe.example.com>\r\n"
+                                  "p=+1 617 555-6011\r\n"
+                                  "c=IN IP4 198.51.100.1\r\n"
+                                  "t=0 0\r\n"
+                                  "m=audio 49170 RTP/AVP 0\r\n"
+                                  "m=audio 49180 RTP/AVP 0\r\n"
+                                  "m=video 51372 RTP/AVP 99\r\n"
+                                  "c=IN IP6 2001:db8::2\r\n"
+                                  "a=rtpmap:99 h263-1998/90000\r\n";
 
 /* Built: every feature at once. Leading blank line, multicast c= with TTL and count, session
  * direction and ptime, port/count, fmtp before its rtpmap, fmtp for a static type without
  * rtpmap, channels, RFC 3605 rtcp with an address, rtcp-mux, unknown lines, a rejected stream,
  * a T.38 stream, "20.0" ptime, no final line end. */
-static const char sdp_everything[] =
-    "\r\n"
-    "v=0\r\n"
-    "o=- 20518 0 IN IP4 203.0.113.1\r\n"
-    "s= \r\n"
-    "c=IN IP4 224.2.1.1/127/3\r\n"
-    "t=0 0\r\n"
-    "a=sendonly\r\n"
-    "a=ptime:30\r\n"
-    "b=AS:64\r\n"
-    "z=2882844526 -1h 2898848070 0\r\n"
-    "m=audio 49170/2 RTP/AVP 96 0 8 97 101 dynamic\r\n"
-    "a=fmtp:96 mode=20\r\n"
-    "a=rtpmap:96 iLBC/8000\r\n"
-    "a=rtpmap:97 L16/16000/2\r\n"
-    "a=rtpmap:101 telephone-event/8000\r\n"
-    "a=fmtp:101 0-15\r\n"
-    "a=fmtp:8 foo=bar; baz=1\r\n"
-    "a=rtpmap:96 SHOULD-BE-IGNORED/1\r\n"
-    "a=rtcp:53020 IN IP6 2001:db8::7\r\n"
-    "a=rtcp-mux\r\n"
-    "a=recvonly\r\n"
-    "a=x-unknown:whatever\r\n"
-    "k=prompt\r\n"
-    "m=video 0 RTP/AVP 31\r\n"
-    "m=image 54111 udptl t38\r\n"
-    "c=IN IP6 2001:db8::9\r\n"
-    "a=T38FaxVersion:0\r\n"
-    "a=inactive\r\n"
-    "m=audio 5004 RTP/AVP 0\r\n"
-    "c=IN IP4 192.0.2.10\r\n"
-    "c=IN IP4 192.0.2.11\r\n"
-    "a=rtcp:5005\r\n"
-    "a=ptime:20.0";
+static const char sdp_everything[] = "\r\n"
+                                     "v=0\r\n"
+                                     "o=- 20518 0 IN IP4 203.0.113.1\r\n"
+                                     "s= \r\n"
+                                     "c=IN IP4 224.2.1.1/127/3\r\n"
+                                     "t=0 0\r\n"
+                                     "a=sendonly\r\n"
+                                     "a=ptime:30\r\n"
+                                     "b=AS:64\r\n"
+                                     "z=2882844526 -1h 2898848070 0\r\n"
+                                     "m=audio 49170/2 RTP/AVP 96 0 8 97 101 dynamic\r\n"
+                                     "a=fmtp:96 mode=20\r\n"
+                                     "a=rtpmap:96 iLBC/8000\r\n"
+                                     "a=rtpmap:97 L16/16000/2\r\n"
+                                     "a=rtpmap:101 telephone-event/8000\r\n"
+                                     "a=fmtp:101 0-15\r\n"
+                                     "a=fmtp:8 foo=bar; baz=1\r\n"
+                                     "a=rtpmap:96 SHOULD-BE-IGNORED/1\r\n"
+                                     "a=rtcp:53020 IN IP6 2001:db8::7\r\n"
+                                     "a=rtcp-mux\r\n"
+                                     "a=recvonly\r\n"
+                                     "a=x-unknown:whatever\r\n"
+                                     "k=prompt\r\n"
+                                     "m=video 0 RTP/AVP 31\r\n"
+                                     "m=image 54111 udptl t38\r\n"
+                                     "c=IN IP6 2001:db8::9\r\n"
+                                     "a=T38FaxVersion:0\r\n"
+                                     "a=inactive\r\n"
+                                     "m=audio 5004 RTP/AVP 0\r\n"
+                                     "c=IN IP4 192.0.2.10\r\n"
+                                     "c=IN IP4 192.0.2.11\r\n"
+                                     "a=rtcp:5005\r\n"
+                                     "a=ptime:20.0";
 
 /* Built: LF line ends, tabs and runs of blanks, blank lines, trailing blanks, odd case. */
-static const char sdp_whitespace[] =
-    "  v=0  \n"
-    "o=alice  2890844526\t2890844526 IN IP4 192.0.2.101\n"
-    "s=-\n"
-    "c=in  ip4\t192.0.2.101 \n"
-    "t=0 0\n"
-    "\n"
-    "m=audio\t49172  RTP/AVP   0  101 \r\n"
-    "\t\n"
-    "a=rtpmap: 101   telephone-event/8000 \n"
-    "a=RTPMAP:0 PCMU/8000\n"
-    "a=SendOnly\n"
-    "a=ptime: 20\n"
-    "a=fmtp:101\t0-15\n";
+static const char sdp_whitespace[] = "  v=0  \n"
+                                     "o=alice  2890844526\t2890844526 IN IP4 192.0.2.101\n"
+                                     "s=-\n"
+                                     "c=in  ip4\t192.0.2.101 \n"
+                                     "t=0 0\n"
+                                     "\n"
+                                     "m=audio\t49172  RTP/AVP   0  101 \r\n"
+                                     "\t\n"
+                                     "a=rtpmap: 101   telephone-event/8000 \n"
+                                     "a=RTPMAP:0 PCMU/8000\n"
+                                     "a=SendOnly\n"
+                                     "a=ptime: 20\n"
+                                     "a=fmtp:101\t0-15\n";
 
 static const struct {
     const char *name;
@@ -338,7 +335,8 @@ START_TEST(test_line_ends)
         "v=0\r\nc=IN IP4 192.0.2.1\r\nm=audio 8000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n",
         "v=0\nc=IN IP4 192.0.2.1\nm=audio 8000 RTP/AVP 0\na=rtpmap:0 PCMU/8000\n",
         "v=0\nc=IN IP4 192.0.2.1\r\nm=audio 8000 RTP/AVP 0\na=rtpmap:0 PCMU/8000",
-        "v=0\r\n\r\nc=IN IP4 192.0.2.1\r\n\r\nm=audio 8000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n\r\n",
+        "v=0\r\n\r\nc=IN IP4 192.0.2.1\r\n\r\nm=audio 8000 RTP/AVP 0\r\na=rtpmap:0 "
+        "PCMU/8000\r\n\r\n",
         "v=0 \t\r\nc=IN IP4 192.0.2.1 \r\nm=audio 8000 RTP/AVP 0 \r\na=rtpmap:0 PCMU/8000 \r\n",
     };
     for (size_t i = 0; i < sizeof(variants) / sizeof(variants[0]); i++) {
@@ -527,8 +525,8 @@ START_TEST(test_rtpmap_odd)
     assert_rtpmap(m, 96, "X", 0, 1, "");
     assert_rtpmap(m, 97, "Y", 8000, 1, "");
     /* rtpmap at session level has nowhere to go. */
-    ck_assert_int_eq(parse_str("v=0\r\na=rtpmap:0 PCMU/8000\r\na=rtcp-mux\r\nm=audio 1 RTP/AVP 0\r\n"),
-                     SDP_OK);
+    ck_assert_int_eq(
+        parse_str("v=0\r\na=rtpmap:0 PCMU/8000\r\na=rtcp-mux\r\nm=audio 1 RTP/AVP 0\r\n"), SDP_OK);
     ck_assert_uint_eq(sdp.media[0].n_rtpmaps, 0);
     ck_assert(!sdp.media[0].rtcp_mux);
     /* A second fmtp for the same type keeps the first. */
@@ -549,11 +547,11 @@ START_TEST(test_caps)
 {
     static char buf[16384];
     size_t off = 0;
-#define APPEND(...)                                                                  \
-    do {                                                                             \
-        int n_ = snprintf(buf + off, sizeof(buf) - off, __VA_ARGS__);                \
-        ck_assert(n_ > 0 && (size_t)n_ < sizeof(buf) - off);                         \
-        off += (size_t)n_;                                                           \
+#define APPEND(...)                                                                                \
+    do {                                                                                           \
+        int n_ = snprintf(buf + off, sizeof(buf) - off, __VA_ARGS__);                              \
+        ck_assert(n_ > 0 && (size_t)n_ < sizeof(buf) - off);                                       \
+        off += (size_t)n_;                                                                         \
     } while (0)
 
     APPEND("v=0\r\nc=IN IP4 192.0.2.1\r\n");
@@ -646,13 +644,13 @@ static const struct {
     size_t n_media;
     const char *conn;
 } torture[] = {
-    {"sdp01.dat", SDP_OK, 2, "192.0.2.5"},       {"inv2543.dat", SDP_OK, 1, "192.0.2.5"},
-    {"mismatch02.dat", SDP_OK, 2, "192.0.2.1"},  {"multi01.dat", SDP_OK, 2, "192.0.2.25"},
-    {"lwsstart.dat", SDP_OK, 2, "192.0.2.1"},    {"wsinv.dat", SDP_OK, 2, "192.0.2.4"},
-    {"badinv01.dat", SDP_OK, 2, NULL},           {"clerr.dat", SDP_OK, 2, NULL},
-    {"escruri.dat", SDP_OK, 2, NULL},            {"insuf.dat", SDP_OK, 2, NULL},
-    {"lwsruri.dat", SDP_OK, 2, NULL},            {"test.dat", SDP_OK, 0, NULL},
-    {"invut.dat", SDP_INVALID, 0, NULL},         {"dblreq.dat", SDP_INVALID, 0, NULL},
+    {"sdp01.dat", SDP_OK, 2, "192.0.2.5"},      {"inv2543.dat", SDP_OK, 1, "192.0.2.5"},
+    {"mismatch02.dat", SDP_OK, 2, "192.0.2.1"}, {"multi01.dat", SDP_OK, 2, "192.0.2.25"},
+    {"lwsstart.dat", SDP_OK, 2, "192.0.2.1"},   {"wsinv.dat", SDP_OK, 2, "192.0.2.4"},
+    {"badinv01.dat", SDP_OK, 2, NULL},          {"clerr.dat", SDP_OK, 2, NULL},
+    {"escruri.dat", SDP_OK, 2, NULL},           {"insuf.dat", SDP_OK, 2, NULL},
+    {"lwsruri.dat", SDP_OK, 2, NULL},           {"test.dat", SDP_OK, 0, NULL},
+    {"invut.dat", SDP_INVALID, 0, NULL},        {"dblreq.dat", SDP_INVALID, 0, NULL},
 };
 
 START_TEST(test_torture)
@@ -694,6 +692,29 @@ START_TEST(test_torture)
 }
 END_TEST
 
+/* multipart/mixed (RFC 2046): the caller passes the body from v=0 on; the boundary ends it. */
+START_TEST(test_multipart)
+{
+    ck_assert_int_eq(parse_str("v=0\r\n"
+                               "c=IN IP4 192.0.2.1\r\n"
+                               "m=audio 4000 RTP/AVP 0\r\n"
+                               "a=sendrecv\r\n"
+                               "\r\n"
+                               "--unique-boundary-1\r\n"
+                               "Content-Type: application/sdp\r\n"
+                               "\r\n"
+                               "c=IN IP4 198.51.100.1\r\n"
+                               "m=audio 9 RTP/AVP 8\r\n"
+                               "a=inactive\r\n"
+                               "--unique-boundary-1--\r\n"),
+                     SDP_OK);
+    ck_assert_uint_eq(sdp.n_media, 1);
+    ck_assert_uint_eq(sdp.media[0].port, 4000);
+    assert_addr(&sdp.media[0].conn, "192.0.2.1");
+    ck_assert_int_eq(sdp.media[0].dir, SDP_DIR_SENDRECV);
+}
+END_TEST
+
 START_TEST(test_null)
 {
     ck_assert_int_eq(sdp_parse(NULL, 0, &sdp), SDP_INVALID);
@@ -715,6 +736,7 @@ Suite *sdp_suite(void)
     tcase_add_test(tc, test_dir_names);
     tcase_add_test(tc, test_rtpmap_odd);
     tcase_add_test(tc, test_caps);
+    tcase_add_test(tc, test_multipart);
     tcase_add_loop_test(tc, test_torture, 0, (int)(sizeof(torture) / sizeof(torture[0])));
     suite_add_tcase(s, tc);
 

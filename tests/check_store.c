@@ -13,12 +13,19 @@
 
 /* ---- Fixtures: each test (forked by Check) gets its own temporary directory. */
 
+/* snprintf "%s" that must fit. */
+static void copy(char *dst, size_t cap, const char *src)
+{
+    int n = snprintf(dst, cap, "%s", src);
+    ck_assert(n >= 0 && (size_t)n < cap);
+}
+
 static char tmpdir[64];
 static char dbpath[96];
 
 static void tmp_setup(void)
 {
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/check_store.XXXXXX");
+    copy(tmpdir, sizeof(tmpdir), "/tmp/check_store.XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(tmpdir));
     int n = snprintf(dbpath, sizeof(dbpath), "%s/t.db", tmpdir);
     ck_assert(n > 0 && (size_t)n < sizeof(dbpath));
@@ -108,7 +115,7 @@ static void raw_text(const char *path, const char *sql, char *buf, size_t cap)
     ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
     buf[0] = '\0';
     if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-        snprintf(buf, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+        copy(buf, cap, (const char *)sqlite3_column_text(st, 0));
     sqlite3_finalize(st);
     sqlite3_close(db);
 }
@@ -119,6 +126,25 @@ static void raw_exec(const char *path, const char *sql)
     ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
     ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK, "%s", sqlite3_errmsg(db));
     sqlite3_close(db);
+}
+
+/* Whether the database at path has a table or index of that name. */
+static bool schema_has(const char *path, const char *type, const char *name)
+{
+    sqlite3 *db;
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    ck_assert_int_eq(sqlite3_prepare_v2(db,
+                                        "SELECT count(*) FROM sqlite_schema"
+                                        " WHERE type = ?1 AND name = ?2",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    bool found = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 1;
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return found;
 }
 
 static int64_t count(store_t *s, int (*fn)(store_t *, int64_t *))
@@ -198,7 +224,7 @@ static int keep_call(void *ctx, const call_record_t *c)
                            &cc->call.from_tag, &cc->call.to_tag,   &cc->call.user_agent};
     for (int i = 0; i < 6; i++) {
         ck_assert_ptr_nonnull(src[i]);
-        snprintf(cc->strs[i], sizeof(cc->strs[i]), "%s", src[i]);
+        copy(cc->strs[i], sizeof(cc->strs[i]), src[i]);
         *dst[i] = cc->strs[i];
     }
     cc->n++;
@@ -235,24 +261,14 @@ START_TEST(test_schema_file)
     raw_text(dbpath, "PRAGMA journal_mode", mode, sizeof(mode));
     ck_assert_str_eq(mode, "wal");
     for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
-        char sql[160];
-        snprintf(sql, sizeof(sql),
-                 "SELECT count(*) FROM sqlite_schema WHERE type = 'table'"
-                 " AND name = '%s'",
-                 tables[i]);
-        ck_assert_msg(raw_i64(dbpath, sql) == 1, "table %s", tables[i]);
+        ck_assert_msg(schema_has(dbpath, "table", tables[i]), "table %s", tables[i]);
     }
     static const char *const indexes[] = {
         "calls_invite_time", "calls_state",   "calls_call_id",     "calls_mos",
         "calls_from_user",   "calls_to_user", "sip_messages_call", "rtp_streams_call",
     };
     for (size_t i = 0; i < sizeof(indexes) / sizeof(indexes[0]); i++) {
-        char sql[160];
-        snprintf(sql, sizeof(sql),
-                 "SELECT count(*) FROM sqlite_schema WHERE type = 'index'"
-                 " AND name = '%s'",
-                 indexes[i]);
-        ck_assert_msg(raw_i64(dbpath, sql) == 1, "index %s", indexes[i]);
+        ck_assert_msg(schema_has(dbpath, "index", indexes[i]), "index %s", indexes[i]);
     }
     /* The API's common query walks the invite_time index backwards, with no sort step. */
     sqlite3 *db;
@@ -481,8 +497,8 @@ static int keep_stream(void *ctx, const stream_record_t *r)
     int i = ss->n++;
     ss->r[i] = *r;
     ss->call_id_null[i] = r->call_id == NULL;
-    snprintf(ss->call_id[i], sizeof(ss->call_id[i]), "%s", r->call_id ? r->call_id : "");
-    snprintf(ss->codec[i], sizeof(ss->codec[i]), "%s", r->codec);
+    copy(ss->call_id[i], sizeof(ss->call_id[i]), r->call_id ? r->call_id : "");
+    copy(ss->codec[i], sizeof(ss->codec[i]), r->codec);
     return 0;
 }
 
@@ -640,7 +656,7 @@ static int keep_message(void *ctx, int64_t id, const message_record_t *m)
     ck_assert_uint_lt(m->raw_len, sizeof(ms->raw[i]));
     memcpy(ms->raw[i], m->raw, m->raw_len);
     ms->raw[i][m->raw_len] = '\0';
-    snprintf(ms->method[i], sizeof(ms->method[i]), "%s", m->method);
+    copy(ms->method[i], sizeof(ms->method[i]), m->method);
     ms->call_id_null[i] = m->call_id == NULL;
     return 0;
 }
