@@ -198,13 +198,12 @@ static seq_kind_t seq_update(rtpstat_t *st, uint16_t seq, int *bit)
     int64_t back = 0x10000 - (int64_t)ahead;
     if (back <= RTPSTAT_MAX_MISORDER) {
         int64_t pos = st->max_seq - back;
+        st->out_of_order++; /* a late copy is both out of order and a duplicate */
+        st->seq_errors++;
         if (back < RTPSTAT_WINDOW && ((st->win_recv >> back) & 1u)) {
             st->duplicates++;
-            st->seq_errors++;
             return SEQ_DUP;
         }
-        st->out_of_order++;
-        st->seq_errors++;
         if (back < RTPSTAT_WINDOW) {
             st->win_recv |= 1ull << back;
             /* Older than the first packet (which was itself reordered): the segment starts

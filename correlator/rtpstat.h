@@ -71,9 +71,9 @@ typedef struct {
     /* counters */
     uint64_t packets;           /* received, duplicates included */
     uint64_t duplicates;        /* a sequence number seen before (within the window) */
-    uint64_t out_of_order;      /* arrived after a higher sequence number (not duplicates),
+    uint64_t out_of_order;      /* arrived after a higher sequence number (late copies too),
                                    or a stray far from the sequence (RFC 3550 A.1) */
-    uint64_t seq_errors;        /* gaps + out of order + duplicates, as Wireshark counts them */
+    uint64_t seq_errors;        /* packets after a gap, late or repeated, as Wireshark counts */
     int64_t first_ns, last_ns;  /* arrival of the first and last packets */
 
     /* sequence numbers (RFC 3550 A.1): extended numbers of the current segment */

@@ -13,9 +13,11 @@
  *   C_URI    unreserved / reserved / "%" / "[" / "]" (SIP-URI and absoluteURI chars, §25.1)
  *   C_HEX    HEXDIG
  *   C_WSP    SP / HTAB
- * and two for the scanners, so their inner loops are one lookup per byte:
+ * and four for the scanners, so their inner loops are one lookup per byte:
  *   C_LIST   "," DQUOTE "<"  (where a comma-separated header value needs a closer look, §7.3.1)
- *   C_PSEP   ";" DQUOTE      (where a parameter list needs a closer look) */
+ *   C_PSEP   ";" DQUOTE      (where a parameter list needs a closer look)
+ *   C_USPEC  "%" "@" ";" "?" (where a URI needs a closer look, §19.1.1)
+ *   C_GENV   token / ":" / "[" / "]"  (gen-value = token / host, IPv6 references included) */
 enum {
     C_TOKEN = 1u << 0,
     C_WORD  = 1u << 1,
@@ -27,30 +29,34 @@ enum {
     C_WSP   = 1u << 7,
     C_LIST  = 1u << 8,
     C_PSEP  = 1u << 9,
+    C_USPEC = 1u << 10,
+    C_GENV  = 1u << 11,
 };
 
-#define T  C_TOKEN
+#define T  (C_TOKEN | C_GENV)
 #define W  C_WORD
 #define L  C_LWS
 #define U  C_URI
 #define S  C_WSP
-#define AL (C_TOKEN | C_WORD | C_HOST | C_URI)         /* letters without hex value */
-#define HX (C_TOKEN | C_WORD | C_HOST | C_URI | C_HEX) /* a-f, A-F */
-#define DG (C_TOKEN | C_WORD | C_DIGIT | C_HOST | C_URI | C_HEX)
+#define AL (T | C_WORD | C_HOST | C_URI)         /* letters without hex value */
+#define HX (T | C_WORD | C_HOST | C_URI | C_HEX) /* a-f, A-F */
+#define DG (T | C_WORD | C_DIGIT | C_HOST | C_URI | C_HEX)
 #define LI C_LIST
 #define PS C_PSEP
+#define US C_USPEC
+#define GV C_GENV
 
 /* 256 entries so any octet indexes it; everything above 0x7e is in no class (RFC 3261 §25.1
  * allows UTF-8 only in quoted strings, comments, reason phrases and header values). */
 static const uint16_t cclass[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, L|S, L, 0, 0, L, 0, 0,               /* 00 ................ */
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,                 /* 10 ................ */
-    L|S, T|W|U, W|LI|PS, 0, U, T|W|U, U, T|W|U,                     /* 20  !"#$%&'         */
+    L|S, T|W|U, W|LI|PS, 0, U, T|W|U|US, U, T|W|U,                  /* 20  !"#$%&'         */
     W|U, W|U, T|W|U, T|W|U, U|LI, AL, AL, W|U,                      /* 28 ()*+,-./         */
     DG, DG, DG, DG, DG, DG, DG, DG,                                 /* 30 01234567         */
-    DG, DG, W|U, U|PS, W|LI, U, W, W|U,                             /* 38 89:;<=>?         */
-    U, HX, HX, HX, HX, HX, HX, AL, AL, AL, AL, AL, AL, AL, AL, AL,  /* 40 @ABCDEFGHIJKLMNO */
-    AL, AL, AL, AL, AL, AL, AL, AL, AL, AL, AL, W|U, W, W|U, 0, AL, /* 50 PQRSTUVWXYZ[\]^_ */
+    DG, DG, W|U|GV, U|PS|US, W|LI, U, W, W|U|US,                    /* 38 89:;<=>?         */
+    U|US, HX, HX, HX, HX, HX, HX, AL, AL, AL, AL, AL, AL, AL, AL, AL,  /* 40 @ABCDEFGHIJKLMNO */
+    AL, AL, AL, AL, AL, AL, AL, AL, AL, AL, AL, W|U|GV, W, W|U|GV, 0, AL, /* 50 PQRSTUVWXYZ[\]^_ */
     T|W, HX, HX, HX, HX, HX, HX, AL, AL, AL, AL, AL, AL, AL, AL, AL, /* 60 `abcdefghijklmno */
     AL, AL, AL, AL, AL, AL, AL, AL, AL, AL, AL, W, 0, W, T|W|U, 0,  /* 70 pqrstuvwxyz{|}~. */
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,                 /* 80 */
@@ -73,6 +79,8 @@ static const uint16_t cclass[256] = {
 #undef DG
 #undef LI
 #undef PS
+#undef US
+#undef GV
 
 /* The header section may use what SIP_MAX_MESSAGE leaves beside the largest body. */
 #define SIP_MAX_HEADER_BYTES ((size_t)(SIP_MAX_MESSAGE - SIP_MAX_BODY))
@@ -123,6 +131,46 @@ static bool ci_eq(const char *p, const char *lit, size_t n)
         if (lower(p[i]) != lower(lit[i]))
             return false;
     }
+    return true;
+}
+
+/* Compare a token (RFC 3261 §25.1) with a lowercase literal. For token chars, c | 0x20 is a
+ * given lowercase letter or '-' only when c is that letter in either case or '-', so one OR
+ * replaces two case conversions. */
+static inline bool token_eq_lc(const char *p, const char *lc, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if ((char)(p[i] | 0x20) != lc[i])
+            return false;
+    }
+    return true;
+}
+
+/* 1*DIGIT, overflow-checked against constants (no division per digit as in sv_to_u64);
+ * leading zeros are fine (RFC 4475 3.1.1.1 writes CSeq 0009). */
+static bool digits_u64(const char *p, size_t n, uint64_t *out)
+{
+    if (n == 0)
+        return false;
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned d = (unsigned)(unsigned char)p[i] - '0';
+        if (d > 9)
+            return false;
+        if (v > UINT64_MAX / 10 || (v == UINT64_MAX / 10 && d > UINT64_MAX % 10))
+            return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+static bool digits_u32(sv_t s, uint32_t *out)
+{
+    uint64_t v;
+    if (!digits_u64(s.p, s.len, &v) || v > UINT32_MAX)
+        return false;
+    *out = (uint32_t)v;
     return true;
 }
 
@@ -204,11 +252,12 @@ sip_method_t sip_method_from_sv(sv_t s)
 }
 
 /* Header id from its name: compact forms (RFC 3261 7.3.3 and the IANA registry) by their
- * letter, long names by first letter then length, so a name costs one or two compares. */
+ * letter, long names by first letter then length, so a name costs one or two compares.
+ * The name is a token, so token_eq_lc applies; literals are lowercase. */
 static sip_hdr_id_t hdr_lookup(const char *p, size_t n)
 {
 #define IS(lit, id)                                                                     \
-    if (n == sizeof(lit) - 1 && ci_eq(p, lit, n))                                       \
+    if (n == sizeof(lit) - 1 && token_eq_lc(p, lit, n))                                 \
         return id;
     char c0 = lower(p[0]);
     if (n == 1) {
@@ -231,53 +280,53 @@ static sip_hdr_id_t hdr_lookup(const char *p, size_t n)
     }
     switch (c0) {
         case 'a':
-            IS("Authorization", SIP_HDR_AUTHORIZATION)
-            IS("Allow-Events", SIP_HDR_ALLOW_EVENTS)
+            IS("authorization", SIP_HDR_AUTHORIZATION)
+            IS("allow-events", SIP_HDR_ALLOW_EVENTS)
             break;
         case 'c':
-            IS("CSeq", SIP_HDR_CSEQ)
-            IS("Call-ID", SIP_HDR_CALL_ID)
-            IS("Contact", SIP_HDR_CONTACT)
-            IS("Content-Length", SIP_HDR_CONTENT_LENGTH)
-            IS("Content-Type", SIP_HDR_CONTENT_TYPE)
-            IS("Content-Encoding", SIP_HDR_CONTENT_ENCODING)
+            IS("cseq", SIP_HDR_CSEQ)
+            IS("call-id", SIP_HDR_CALL_ID)
+            IS("contact", SIP_HDR_CONTACT)
+            IS("content-length", SIP_HDR_CONTENT_LENGTH)
+            IS("content-type", SIP_HDR_CONTENT_TYPE)
+            IS("content-encoding", SIP_HDR_CONTENT_ENCODING)
             break;
         case 'e':
-            IS("Event", SIP_HDR_EVENT)
-            IS("Expires", SIP_HDR_EXPIRES)
+            IS("event", SIP_HDR_EVENT)
+            IS("expires", SIP_HDR_EXPIRES)
             break;
         case 'f':
-            IS("From", SIP_HDR_FROM)
+            IS("from", SIP_HDR_FROM)
             break;
         case 'm':
-            IS("Max-Forwards", SIP_HDR_MAX_FORWARDS)
+            IS("max-forwards", SIP_HDR_MAX_FORWARDS)
             break;
         case 'p':
-            IS("Proxy-Authorization", SIP_HDR_PROXY_AUTHORIZATION)
-            IS("Proxy-Authenticate", SIP_HDR_PROXY_AUTHENTICATE)
+            IS("proxy-authorization", SIP_HDR_PROXY_AUTHORIZATION)
+            IS("proxy-authenticate", SIP_HDR_PROXY_AUTHENTICATE)
             break;
         case 'r':
-            IS("Route", SIP_HDR_ROUTE)
-            IS("Record-Route", SIP_HDR_RECORD_ROUTE)
-            IS("Refer-To", SIP_HDR_REFER_TO)
-            IS("Reason", SIP_HDR_REASON)
+            IS("route", SIP_HDR_ROUTE)
+            IS("record-route", SIP_HDR_RECORD_ROUTE)
+            IS("refer-to", SIP_HDR_REFER_TO)
+            IS("reason", SIP_HDR_REASON)
             break;
         case 's':
-            IS("Server", SIP_HDR_SERVER)
-            IS("Subject", SIP_HDR_SUBJECT)
-            IS("Supported", SIP_HDR_SUPPORTED)
+            IS("server", SIP_HDR_SERVER)
+            IS("subject", SIP_HDR_SUBJECT)
+            IS("supported", SIP_HDR_SUPPORTED)
             break;
         case 't':
-            IS("To", SIP_HDR_TO)
+            IS("to", SIP_HDR_TO)
             break;
         case 'u':
-            IS("User-Agent", SIP_HDR_USER_AGENT)
+            IS("user-agent", SIP_HDR_USER_AGENT)
             break;
         case 'v':
-            IS("Via", SIP_HDR_VIA)
+            IS("via", SIP_HDR_VIA)
             break;
         case 'w':
-            IS("WWW-Authenticate", SIP_HDR_WWW_AUTHENTICATE)
+            IS("www-authenticate", SIP_HDR_WWW_AUTHENTICATE)
             break;
         default:
             break;
@@ -307,7 +356,8 @@ static const char *param_end(const char *p, const char *e)
  * with LWS allowed around ';' and '='. Returns false on an empty param (";;"), a missing value
  * after '=' or stray bytes, but keeps walking so the lookup still works. When name is given,
  * *val gets its value (trimmed; quotes kept; empty for a bare name) and *found says whether
- * it was there; the first occurrence wins. URI params (paramchar, §25.1) walk the same way. */
+ * it was there; the first occurrence wins. URI params (paramchar, §25.1, which allows more
+ * than gen-value) walk the same way: their values are found whole, only flagged. */
 static bool params_walk(sv_t params, const char *name, size_t nlen, sv_t *val, bool *found)
 {
     bool ok = true, hit = false;
@@ -320,43 +370,45 @@ static bool params_walk(sv_t params, const char *name, size_t nlen, sv_t *val, b
     }
     const char *p = params.p, *e = params.p + params.len;
     for (;;) {
-        const char *pe = param_end(p, e);
-        const char *n0 = skip_lws(p, pe);
-        const char *n1 = skip_class(n0, pe, C_TOKEN);
-        const char *q = skip_lws(n1, pe);
+        const char *n0 = skip_lws(p, e);
+        const char *n1 = skip_class(n0, e, C_TOKEN);
+        const char *q = skip_lws(n1, e);
         sv_t v = sv_make(n1, 0);
         if (n1 == n0)
             ok = false;
-        if (q < pe) {
-            if (*q != '=') {
-                ok = false;
-            } else {
-                v = trim_lws(span(q + 1, pe));
-                if (v.len == 0) {
+        if (q < e && *q == '=') {
+            const char *v0 = skip_lws(q + 1, e);
+            if (v0 < e && *v0 == '"') {
+                q = quoted_end(v0, e);
+                if (q == NULL) {
                     ok = false;
-                } else if (v.p[0] == '"') {
-                    if (quoted_end(v.p, v.p + v.len) != v.p + v.len)
-                        ok = false;
-                } else {
-                    /* token or host, IPv6 references included */
-                    for (size_t i = 0; i < v.len; i++) {
-                        char c = v.p[i];
-                        if (!is_c(c, C_TOKEN) && c != ':' && c != '[' && c != ']') {
-                            ok = false;
-                            break;
-                        }
-                    }
+                    q = e;
                 }
+            } else {
+                q = skip_class(v0, e, C_GENV);
+                if (q == v0)
+                    ok = false;
             }
+            v = span(v0, q);
+            q = skip_lws(q, e);
+            if (q < e && *q != ';') {
+                /* stray bytes: the value runs to the next ';' for the lookup */
+                ok = false;
+                q = param_end(q, e);
+                v = trim_lws(span(v0, q));
+            }
+        } else if (q < e && *q != ';') {
+            ok = false;
+            q = param_end(q, e);
         }
         if (name && !hit && (size_t)(n1 - n0) == nlen && ci_eq(n0, name, nlen)) {
             hit = true;
             if (val)
                 *val = v;
         }
-        if (pe == e)
+        if (q == e)
             break;
-        p = pe + 1;
+        p = q + 1;
     }
     if (found)
         *found = hit;
@@ -437,7 +489,7 @@ static bool parse_host(const char **pp, const char *e, sv_t *host)
 static bool parse_port(sv_t s, uint16_t *port)
 {
     uint32_t v;
-    if (s.len > 5 || !sv_to_u32(s, &v) || v > 65535)
+    if (s.len > 5 || !digits_u32(s, &v) || v > 65535)
         return false;
     *port = (uint16_t)v;
     return true;
@@ -453,24 +505,6 @@ static bool parse_hostport(const char *p, const char *e, sv_t *host, uint16_t *p
     if (*p != ':')
         return false;
     return parse_port(span(p + 1, e), port);
-}
-
-/* escaped = "%" HEXDIG HEXDIG; every other byte must be a URI char (RFC 3261 §25.1). */
-static bool uri_chars_ok(sv_t s)
-{
-    const char *p = s.p, *e = s.p + s.len;
-    while (p < e) {
-        if (!is_c(*p, C_URI))
-            return false;
-        if (*p == '%') {
-            if (e - p < 3 || !is_c(p[1], C_HEX) || !is_c(p[2], C_HEX))
-                return false;
-            p += 3;
-        } else {
-            p++;
-        }
-    }
-    return true;
 }
 
 /* uri-parameters = *( ";" uri-parameter ): no empty names. */
@@ -493,7 +527,7 @@ bool sip_uri_parse(sv_t text, sip_uri_t *out)
 {
     memset(out, 0, sizeof(*out));
     out->raw = text;
-    if (text.p == NULL || text.len == 0 || !uri_chars_ok(text))
+    if (text.p == NULL || text.len == 0)
         return false;
     const char *p = text.p, *e = text.p + text.len;
     /* scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) */
@@ -506,21 +540,55 @@ bool sip_uri_parse(sv_t text, sip_uri_t *out)
         return false;
     size_t slen = (size_t)(s - p);
     const char *r = s + 1;
-    if (slen == 3 && ci_eq(p, "sip", 3))
+    if (slen == 3 && token_eq_lc(p, "sip", 3))
         out->scheme = SIP_SCHEME_SIP;
-    else if (slen == 4 && ci_eq(p, "sips", 4))
+    else if (slen == 4 && token_eq_lc(p, "sips", 4))
         out->scheme = SIP_SCHEME_SIPS;
-    else if (slen == 3 && ci_eq(p, "tel", 3))
+    else if (slen == 3 && token_eq_lc(p, "tel", 3))
         out->scheme = SIP_SCHEME_TEL;
     else
         out->scheme = SIP_SCHEME_OTHER;
 
+    /* One pass over the rest: every byte a URI char, every escape "%" HEXDIG HEXDIG, and
+     * where the first '@' is and the first ';' and '?' after it. '@' cannot appear unescaped
+     * after the userinfo, so the first '@' ends it even when the user part holds ';' or '?'
+     * (RFC 4475 3.1.1.2, 3.1.1.9). */
+    const char *at = NULL, *semi = NULL, *qm = NULL;
+    for (const char *q = r; q < e; q++) {
+        unsigned cls = cclass[(unsigned char)*q];
+        if (!(cls & C_URI))
+            return false;
+        if (!(cls & C_USPEC))
+            continue;
+        switch (*q) {
+            case '%':
+                if (e - q < 3 || !is_c(q[1], C_HEX) || !is_c(q[2], C_HEX))
+                    return false;
+                q += 2;
+                break;
+            case '@':
+                if (at == NULL) {
+                    at = q;
+                    semi = qm = NULL;
+                }
+                break;
+            case ';':
+                if (semi == NULL && qm == NULL)
+                    semi = q;
+                break;
+            default: /* '?' */
+                if (qm == NULL)
+                    qm = q;
+                break;
+        }
+    }
+
     if (out->scheme == SIP_SCHEME_TEL) {
         /* RFC 3966: telephone-subscriber, then ;params */
-        const char *semi = memchr(r, ';', (size_t)(e - r));
-        out->user = span(r, semi ? semi : e);
-        if (semi) {
-            out->params = span(semi + 1, e);
+        const char *semi1 = memchr(r, ';', (size_t)(e - r));
+        out->user = span(r, semi1 ? semi1 : e);
+        if (semi1) {
+            out->params = span(semi1 + 1, e);
             if (!uri_params_ok(out->params))
                 return false;
         }
@@ -535,9 +603,9 @@ bool sip_uri_parse(sv_t text, sip_uri_t *out)
             const char *a = r + 2, *ae = a;
             while (ae < e && *ae != '/' && *ae != '?')
                 ae++;
-            const char *at = memchr(a, '@', (size_t)(ae - a));
-            if (at)
-                a = at + 1;
+            const char *a_at = memchr(a, '@', (size_t)(ae - a));
+            if (a_at)
+                a = a_at + 1;
             sv_t host = SV_NULL;
             uint16_t port = 0;
             if (a < ae && parse_hostport(a, ae, &host, &port)) {
@@ -548,10 +616,7 @@ bool sip_uri_parse(sv_t text, sip_uri_t *out)
         return true;
     }
 
-    /* SIP-URI = "sip:" [ userinfo ] hostport uri-parameters [ headers ] (RFC 3261 19.1.1).
-     * '@' cannot appear unescaped after the userinfo, so the first '@' ends it even when the
-     * user part holds ';' or '?' (RFC 4475 3.1.1.2, 3.1.1.9). */
-    const char *at = memchr(r, '@', (size_t)(e - r));
+    /* SIP-URI = "sip:" [ userinfo ] hostport uri-parameters [ headers ] (RFC 3261 19.1.1) */
     const char *h = r;
     if (at) {
         const char *colon = memchr(r, ':', (size_t)(at - r));
@@ -562,20 +627,16 @@ bool sip_uri_parse(sv_t text, sip_uri_t *out)
             return false;
         h = at + 1;
     }
-    const char *he = h;
-    while (he < e && *he != ';' && *he != '?')
-        he++;
+    const char *he = semi ? semi : qm ? qm : e;
     if (!parse_hostport(h, he, &out->host, &out->port))
         return false;
-    if (he < e && *he == ';') {
-        const char *q = memchr(he, '?', (size_t)(e - he));
-        out->params = span(he + 1, q ? q : e);
+    if (semi) {
+        out->params = span(semi + 1, qm ? qm : e);
         if (!uri_params_ok(out->params))
             return false;
-        he = q ? q : e;
     }
-    if (he < e) {
-        out->headers = span(he + 1, e);
+    if (qm) {
+        out->headers = span(qm + 1, e);
         if (out->headers.len == 0)
             return false;
     }
@@ -886,7 +947,8 @@ static void hdr_via(pstate_t *st, sv_t v, bool first_hdr)
         sip_via_t via;
         if (!sip_via_parse(item, &via))
             m->defects |= SIP_DEFECT_BAD_HEADER;
-        else if (!sv_eq_ci(via.protocol, "SIP") || !sv_eq(via.version, SV_LIT("2.0")))
+        else if (via.protocol.len != 3 || !token_eq_lc(via.protocol.p, "sip", 3) ||
+                 !sv_eq(via.version, SV_LIT("2.0")))
             m->defects |= SIP_DEFECT_BAD_VERSION;
         if (first_hdr && !any) {
             m->via = item;
@@ -921,7 +983,7 @@ static void hdr_contact(pstate_t *st, sv_t v, bool first_hdr)
         bool found;
         sv_t exp = sip_param_get(na.params, "expires", &found);
         uint32_t n;
-        if (found && !sv_to_u32(exp, &n))
+        if (found && !digits_u32(exp, &n))
             m->defects |= SIP_DEFECT_BAD_NUMBER; /* delta-seconds > 2^32-1 (RFC 4475 3.1.2.4) */
     }
     if (!any || v.p[v.len - 1] == ',')
@@ -942,7 +1004,7 @@ static void hdr_cseq(sip_msg_t *m, sv_t v)
 {
     const char *p = v.p, *e = v.p + v.len;
     const char *d = skip_class(p, e, C_DIGIT);
-    if (d == p || !sv_to_u32(span(p, d), &m->cseq))
+    if (d == p || !digits_u32(span(p, d), &m->cseq))
         m->defects |= SIP_DEFECT_BAD_CSEQ;
     const char *q = skip_lws(d, e);
     const char *t = skip_class(q, e, C_TOKEN);
@@ -959,7 +1021,7 @@ static int hdr_content_length(pstate_t *st, sv_t v, bool dup)
     sip_msg_t *m = st->m;
     uint64_t n = 0;
     bool digits = v.len > 0 && skip_class(v.p, v.p + v.len, C_DIGIT) == v.p + v.len;
-    bool ok = digits && sv_to_u64(v, &n) && n <= INT64_MAX;
+    bool ok = digits && digits_u64(v.p, v.len, &n) && n <= INT64_MAX;
     if (dup) {
         if (!ok || !st->cl_valid || (int64_t)n != m->content_length)
             m->defects |= SIP_DEFECT_BAD_LENGTH;
@@ -1063,7 +1125,7 @@ static int on_header(pstate_t *st, const char *line, const char *ve)
         case SIP_HDR_MAX_FORWARDS: {
             /* 0-255 (RFC 3261 20.22); out of range reads as absent (RFC 4475 3.1.2.4) */
             uint32_t n;
-            if (sv_to_u32(value, &n) && n <= 255)
+            if (digits_u32(value, &n) && n <= 255)
                 m->max_forwards = n;
             else
                 m->defects |= SIP_DEFECT_BAD_NUMBER;
@@ -1071,7 +1133,7 @@ static int on_header(pstate_t *st, const char *line, const char *ve)
         }
         case SIP_HDR_EXPIRES: {
             uint32_t n; /* delta-seconds up to 2^32-1 (RFC 3261 20.19) */
-            if (sv_to_u32(value, &n))
+            if (digits_u32(value, &n))
                 m->expires = n;
             else
                 m->defects |= SIP_DEFECT_BAD_NUMBER;
