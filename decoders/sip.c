@@ -134,11 +134,22 @@ static bool ci_eq(const char *p, const char *lit, size_t n)
     return true;
 }
 
-/* Compare a token (RFC 3261 §25.1) with a lowercase literal. For token chars, c | 0x20 is a
- * given lowercase letter or '-' only when c is that letter in either case or '-', so one OR
- * replaces two case conversions. */
+/* Compare a token (RFC 3261 §25.1) with a literal of lowercase letters and '-'. For token
+ * chars, c | 0x20 is such a letter or '-' only when c is that letter in either case or '-', so
+ * one OR replaces two case conversions, and eight bytes go at a time. */
 static inline bool token_eq_lc(const char *p, const char *lc, size_t n)
 {
+    const uint64_t fold = 0x2020202020202020u;
+    uint64_t a, b;
+    while (n >= 8) {
+        memcpy(&a, p, 8);
+        memcpy(&b, lc, 8);
+        if ((a | fold) != b)
+            return false;
+        p += 8;
+        lc += 8;
+        n -= 8;
+    }
     for (size_t i = 0; i < n; i++) {
         if ((char)(p[i] | 0x20) != lc[i])
             return false;
@@ -356,9 +367,11 @@ static const char *param_end(const char *p, const char *e)
  * with LWS allowed around ';' and '='. Returns false on an empty param (";;"), a missing value
  * after '=' or stray bytes, but keeps walking so the lookup still works. When name is given,
  * *val gets its value (trimmed; quotes kept; empty for a bare name) and *found says whether
- * it was there; the first occurrence wins. URI params (paramchar, §25.1, which allows more
+ * it was there; the first occurrence wins (name_lc: name is lowercase letters and '-', which
+ * allows the fast compare). URI params (paramchar, §25.1, which allows more
  * than gen-value) walk the same way: their values are found whole, only flagged. */
-static bool params_walk(sv_t params, const char *name, size_t nlen, sv_t *val, bool *found)
+static bool params_walk(sv_t params, const char *name, size_t nlen, bool name_lc, sv_t *val,
+                        bool *found)
 {
     bool ok = true, hit = false;
     if (val)
@@ -401,7 +414,8 @@ static bool params_walk(sv_t params, const char *name, size_t nlen, sv_t *val, b
             ok = false;
             q = param_end(q, e);
         }
-        if (name && !hit && (size_t)(n1 - n0) == nlen && ci_eq(n0, name, nlen)) {
+        if (name && !hit && (size_t)(n1 - n0) == nlen &&
+            (name_lc ? token_eq_lc(n0, name, nlen) : ci_eq(n0, name, nlen))) {
             hit = true;
             if (val)
                 *val = v;
@@ -424,7 +438,7 @@ sv_t sip_param_get(sv_t params, const char *name, bool *found)
         return v;
     }
     /* strlen on the caller's literal, never on packet data */
-    (void)params_walk(params, name, strlen(name), &v, found);
+    (void)params_walk(params, name, strlen(name), false, &v, found);
     return v;
 }
 
@@ -705,7 +719,7 @@ static int nameaddr_parse(sv_t text, sip_nameaddr_t *out)
         if (*after != ';')
             return rc | NA_SYNTAX;
         out->params = trim_lws(span(after + 1, e));
-        if (!params_walk(out->params, "tag", 3, &out->tag, NULL))
+        if (!params_walk(out->params, "tag", 3, true, &out->tag, NULL))
             rc |= NA_SYNTAX;
     }
     return rc;
@@ -767,7 +781,7 @@ bool sip_via_parse(sv_t text, sip_via_t *out)
     if (*q != ';')
         return false;
     out->params = trim_lws(span(q + 1, e));
-    return params_walk(out->params, "branch", 6, &out->branch, NULL);
+    return params_walk(out->params, "branch", 6, true, &out->branch, NULL);
 }
 
 /* ---- message --------------------------------------------------------------------------- */
@@ -981,7 +995,8 @@ static void hdr_contact(pstate_t *st, sv_t v, bool first_hdr)
         if (rc & NA_URI)
             m->defects |= SIP_DEFECT_BAD_URI;
         bool found;
-        sv_t exp = sip_param_get(na.params, "expires", &found);
+        sv_t exp;
+        (void)params_walk(na.params, "expires", 7, true, &exp, &found);
         uint32_t n;
         if (found && !digits_u32(exp, &n))
             m->defects |= SIP_DEFECT_BAD_NUMBER; /* delta-seconds > 2^32-1 (RFC 4475 3.1.2.4) */
