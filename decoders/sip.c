@@ -139,16 +139,27 @@ static bool ci_eq(const char *p, const char *lit, size_t n)
  * one OR replaces two case conversions, and eight bytes go at a time. */
 static inline bool token_eq_lc(const char *p, const char *lc, size_t n)
 {
-    const uint64_t fold = 0x2020202020202020u;
-    uint64_t a, b;
-    while (n >= 8) {
-        memcpy(&a, p, 8);
-        memcpy(&b, lc, 8);
-        if ((a | fold) != b)
-            return false;
-        p += 8;
-        lc += 8;
-        n -= 8;
+    if (n >= 8) {
+        /* whole words, the last one overlapping the one before */
+        uint64_t a, b;
+        for (size_t i = 0;; i += 8) {
+            if (i > n - 8)
+                i = n - 8;
+            memcpy(&a, p + i, 8);
+            memcpy(&b, lc + i, 8);
+            if ((a | 0x2020202020202020u) != b)
+                return false;
+            if (i == n - 8)
+                return true;
+        }
+    }
+    if (n >= 4) {
+        uint32_t a, b, c, d;
+        memcpy(&a, p, 4);
+        memcpy(&b, lc, 4);
+        memcpy(&c, p + n - 4, 4);
+        memcpy(&d, lc + n - 4, 4);
+        return (a | 0x20202020u) == b && (c | 0x20202020u) == d;
     }
     for (size_t i = 0; i < n; i++) {
         if ((char)(p[i] | 0x20) != lc[i])
@@ -951,13 +962,39 @@ static void msg_reset(sip_msg_t *m)
     m->max_forwards = UINT32_MAX;
 }
 
+/* The values of a comma-separated header (RFC 3261 7.3.1). Most Via and Contact headers hold
+ * one value: a value without any ',' costs one memchr instead of a split. v is trimmed. */
+typedef struct {
+    sv_t rest;
+    bool single;
+} vals_t;
+
+static inline void vals_init(vals_t *it, sv_t v)
+{
+    it->rest = v;
+    it->single = v.len > 0 && memchr(v.p, ',', v.len) == NULL;
+}
+
+static inline bool vals_next(vals_t *it, sv_t *item)
+{
+    if (it->single) {
+        it->single = false;
+        *item = it->rest;
+        it->rest = SV_NULL;
+        return true;
+    }
+    return sip_list_next(&it->rest, item);
+}
+
 /* Via: every value is checked; the first value of the first Via fills the quick fields. */
 static void hdr_via(pstate_t *st, sv_t v, bool first_hdr)
 {
     sip_msg_t *m = st->m;
-    sv_t rest = v, item;
+    vals_t it;
+    sv_t item;
     bool any = false;
-    while (sip_list_next(&rest, &item)) {
+    vals_init(&it, v);
+    while (vals_next(&it, &item)) {
         sip_via_t via;
         if (!sip_via_parse(item, &via))
             m->defects |= SIP_DEFECT_BAD_HEADER;
@@ -980,9 +1017,11 @@ static void hdr_via(pstate_t *st, sv_t v, bool first_hdr)
 static void hdr_contact(pstate_t *st, sv_t v, bool first_hdr)
 {
     sip_msg_t *m = st->m;
-    sv_t rest = v, item;
+    vals_t it;
+    sv_t item;
     bool any = false;
-    while (sip_list_next(&rest, &item)) {
+    vals_init(&it, v);
+    while (vals_next(&it, &item)) {
         if (first_hdr && !any)
             m->contact = item;
         any = true;

@@ -92,7 +92,59 @@ static json_t *tshark_reference(const char *name)
     return ref;
 }
 
-START_TEST(real_capture_sip_count_matches_tshark)
+/* Within 0.01 ms or 1% of tshark's figure (tshark prints 3 decimals). */
+static bool close_to_tshark(double ours, double theirs)
+{
+    double diff = fabs(ours - theirs);
+    return diff <= 0.01 || diff <= 0.01 * fabs(theirs);
+}
+
+/* The stream with this source, destination and SSRC (hex, any case), or NULL. */
+static json_t *find_stream(json_t *streams, const char *src, const char *dst, const char *ssrc)
+{
+    size_t i;
+    json_t *s;
+    json_array_foreach(streams, i, s) {
+        if (strcmp(json_string_value(json_object_get(s, "src")), src) == 0 &&
+            strcmp(json_string_value(json_object_get(s, "dst")), dst) == 0 &&
+            strcasecmp(json_string_value(json_object_get(s, "ssrc")), ssrc) == 0)
+            return s;
+    }
+    return NULL;
+}
+
+/* Every RTP stream tshark reports (RTP heuristic on) is one of ours with the same figures. */
+static void check_streams_against_tshark(const char *name, json_t *ours, json_t *theirs)
+{
+    size_t i;
+    json_t *t;
+    json_array_foreach(theirs, i, t) {
+        const char *src = json_string_value(json_object_get(t, "src"));
+        const char *dst = json_string_value(json_object_get(t, "dst"));
+        const char *ssrc = json_string_value(json_object_get(t, "ssrc_hex"));
+        json_t *s = find_stream(ours, src, dst, ssrc);
+        ck_assert_msg(s != NULL, "%s: stream %s -> %s %s (tshark) missing", name, src, dst, ssrc);
+        ck_assert_msg(int_field(s, "packets") == int_field(t, "packets"),
+                      "%s: stream %s -> %s %s: %lld packets, tshark %lld", name, src, dst, ssrc,
+                      (long long)int_field(s, "packets"), (long long)int_field(t, "packets"));
+        ck_assert_msg(int_field(s, "lost") == int_field(t, "lost"),
+                      "%s: stream %s -> %s %s: lost %lld, tshark %lld", name, src, dst, ssrc,
+                      (long long)int_field(s, "lost"), (long long)int_field(t, "lost"));
+        static const char *const figures[][2] = {
+            {"max_jitter_ms", "max_jitter_ms"},
+            {"mean_jitter_ms", "mean_jitter_ms"},
+            {"max_delta_ms", "max_delta_ms"},
+        };
+        for (size_t k = 0; k < 3; k++) {
+            double a = json_number_value(json_object_get(s, figures[k][0]));
+            double b = json_number_value(json_object_get(t, figures[k][1]));
+            ck_assert_msg(close_to_tshark(a, b), "%s: stream %s -> %s %s: %s %.3f, tshark %.3f",
+                          name, src, dst, ssrc, figures[k][0], a, b);
+        }
+    }
+}
+
+START_TEST(real_capture_matches_tshark)
 {
     list_captures();
     if (_i >= n_captures)
@@ -109,6 +161,8 @@ START_TEST(real_capture_sip_count_matches_tshark)
     json_int_t theirs = int_field(ref, "sip_messages");
     ck_assert_msg(ours == theirs, "%s: %lld SIP messages, tshark says %lld", name,
                   (long long)ours, (long long)theirs);
+    check_streams_against_tshark(name, json_object_get(report, "streams"),
+                                 json_object_get(ref, "rtp_streams_heuristic"));
     json_decref(report);
     json_decref(ref);
 }
@@ -246,18 +300,6 @@ static void endpoint_text(json_t *o, const char *ip_key, const char *port_key, c
     snprintf(buf, cap, strchr(ip, ':') ? "[%s]:%lld" : "%s:%lld", ip, (long long)port);
 }
 
-static json_t *find_stream(json_t *streams, const char *src, const char *dst, const char *ssrc)
-{
-    size_t i;
-    json_t *s;
-    json_array_foreach(streams, i, s) {
-        if (strcmp(json_string_value(json_object_get(s, "src")), src) == 0 &&
-            strcmp(json_string_value(json_object_get(s, "dst")), dst) == 0 &&
-            strcasecmp(json_string_value(json_object_get(s, "ssrc")), ssrc) == 0)
-            return s;
-    }
-    return NULL;
-}
 
 static void assert_close(const char *what, const char *who, double ours, double truth, double tol)
 {
@@ -387,7 +429,7 @@ Suite *analyze_suite(void)
     Suite *s = suite_create("analyze");
     TCase *tc = tcase_create("real_captures");
     tcase_set_timeout(tc, 120);
-    tcase_add_loop_test(tc, real_capture_sip_count_matches_tshark, 0, MAX_CAPTURES);
+    tcase_add_loop_test(tc, real_capture_matches_tshark, 0, MAX_CAPTURES);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("cli");
