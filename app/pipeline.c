@@ -11,16 +11,17 @@
 #include "rtp.h"
 #include "sip.h"
 #include "store.h"
+#include "writer.h"
 
 struct pipeline {
     cap_t *cap;
     corr_t *corr;
     store_t *store;                 /* NULL when not storing */
+    writer_t *writer;               /* the thread that writes to store */
     classify_t *classify;           /* nDPI verdicts for flows no SDP announced */
     pipeline_observer_t observer;
     pipeline_totals_t totals;
     int store_error;                /* first store failure, reported at the end */
-    char store_errmsg[256];
     int64_t last_tick_ns;
     /* Decoder outputs reused for every packet: the hot path allocates nothing. */
     sip_msg_t sip;
@@ -34,21 +35,21 @@ void pipeline_cfg_init(pipeline_cfg_t *cfg)
     corr_cfg_init(&cfg->corr);
     cap_cfg_init(&cfg->cap);
     cfg->classify_max_flows = 4096;
+    cfg->writer_queue_bytes = (size_t)32 << 20;
 }
 
+/* The writer keeps the first store error's text; here we only remember that one happened. */
 static void note_store_result(pipeline_t *p, int rc)
 {
-    if (rc == 0 || p->store_error != 0)
-        return;
-    p->store_error = rc;
-    snprintf(p->store_errmsg, sizeof(p->store_errmsg), "%s", store_errmsg(p->store));
+    if (rc != 0 && p->store_error == 0)
+        p->store_error = rc;
 }
 
 static void sink_call(void *ctx, const call_record_t *call)
 {
     pipeline_t *p = ctx;
-    if (p->store)
-        note_store_result(p, store_put_call(p->store, call));
+    if (p->writer)
+        note_store_result(p, writer_put_call(p->writer, call));
     if (p->observer.on_call)
         p->observer.on_call(p->observer.ctx, call);
 }
@@ -56,8 +57,8 @@ static void sink_call(void *ctx, const call_record_t *call)
 static void sink_stream(void *ctx, const stream_record_t *stream)
 {
     pipeline_t *p = ctx;
-    if (p->store)
-        note_store_result(p, store_put_stream(p->store, stream));
+    if (p->writer)
+        note_store_result(p, writer_put_stream(p->writer, stream));
     if (p->observer.on_stream)
         p->observer.on_stream(p->observer.ctx, stream);
 }
@@ -65,15 +66,15 @@ static void sink_stream(void *ctx, const stream_record_t *stream)
 static void sink_sample(void *ctx, const sample_record_t *sample)
 {
     pipeline_t *p = ctx;
-    if (p->store)
-        note_store_result(p, store_put_sample(p->store, sample));
+    if (p->writer)
+        note_store_result(p, writer_put_sample(p->writer, sample));
 }
 
 static void sink_message(void *ctx, const message_record_t *msg)
 {
     pipeline_t *p = ctx;
-    if (p->store)
-        note_store_result(p, store_put_message(p->store, msg));
+    if (p->writer)
+        note_store_result(p, writer_put_message(p->writer, msg));
 }
 
 static void tick(pipeline_t *p, int64_t ts_ns)
@@ -241,8 +242,15 @@ int pipeline_new(const pipeline_cfg_t *cfg, pipeline_t **out, char *err, size_t 
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
-    if (p->store != NULL)
+    if (p->store != NULL) {
         corr_set_first_id(p->corr, store_next_id(p->store));
+        p->writer = writer_start(p->store, cfg->writer_queue_bytes);
+        if (p->writer == NULL) {
+            rc = -ENOMEM;
+            snprintf(err, errlen, "cannot start the store writer");
+            goto fail;
+        }
+    }
     *out = p;
     return 0;
 fail:
@@ -294,11 +302,17 @@ int pipeline_finish(pipeline_t *p, char *err, size_t errlen)
             .rtcp_packets = t.rtcp_packets,
             .malformed = t.malformed,
         };
-        note_store_result(p, store_add_totals(p->store, &meta));
-        note_store_result(p, store_flush(p->store));
+        note_store_result(p, writer_put_totals(p->writer, &meta));
+        char why[256] = "";
+        int rc = writer_stop(p->writer, why, sizeof(why));
+        p->writer = NULL;
+        if (rc != 0) {
+            snprintf(err, errlen, "storing failed: %s", why);
+            return rc;
+        }
     }
     if (p->store_error != 0) {
-        snprintf(err, errlen, "storing failed: %s", p->store_errmsg);
+        snprintf(err, errlen, "storing failed");
         return p->store_error;
     }
     return 0;
@@ -311,6 +325,7 @@ void pipeline_free(pipeline_t *p)
     cap_free(p->cap);
     corr_free(p->corr);
     classify_free(p->classify);
+    writer_stop(p->writer, NULL, 0);
     if (p->store != NULL)
         store_close(p->store);
     free(p);

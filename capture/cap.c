@@ -50,33 +50,6 @@ void cap_free(cap_t *cap)
     free(cap);
 }
 
-size_t cap_deliver(cap_t *cap, const cap_frame_t *fr, const cap_l3_t *l3, uint8_t proto,
-                   uint16_t sport, uint16_t dport, const uint8_t *p, size_t len,
-                   bool reassembled)
-{
-    cap_packet_t pkt;
-    pkt.ts_ns = fr->ts_ns;
-    pkt.ip_proto = proto;
-    pkt.src.addr = l3->src;
-    pkt.src.port = sport;
-    pkt.dst.addr = l3->dst;
-    pkt.dst.port = dport;
-    pkt.payload = p;
-    pkt.len = len;
-    pkt.l3 = l3->hdr;
-    pkt.l3_len = l3->len;
-    pkt.vlan = fr->vlan;
-    pkt.reassembled = reassembled;
-    pkt.frame = fr->frame;
-    pkt.frame_caplen = fr->caplen;
-    pkt.frame_len = fr->wirelen;
-    pkt.frame_dlt = fr->dlt;
-    if (cap->sink == NULL)
-        return len;
-    size_t used = cap->sink(cap->ctx, &pkt);
-    return used > len ? len : used;
-}
-
 void cap_process_frame(cap_t *cap, int dlt, int64_t ts_ns, const uint8_t *frame,
                        uint32_t caplen, uint32_t wirelen)
 {
@@ -93,13 +66,16 @@ void cap_process_frame(cap_t *cap, int dlt, int64_t ts_ns, const uint8_t *frame,
     }
     if (frame == NULL)
         caplen = 0;
-    cap_frame_t fr = {
-        .ts_ns = ts_ns,
-        .frame = frame,
-        .caplen = caplen,
-        .wirelen = wirelen,
-        .dlt = dlt,
-    };
+    cap_frame_t fr;
+    fr.pkt.ts_ns = ts_ns;
+    fr.pkt.vlan = 0;
+    fr.pkt.frame = frame;
+    fr.pkt.frame_caplen = caplen;
+    fr.pkt.frame_len = wirelen;
+    fr.pkt.frame_dlt = dlt;
+    fr.have_vlan = false;
+    fr.tunneled = false;
+    fr.depth = 0;
     cap_link(cap, &fr, dlt, frame, caplen);
 }
 

@@ -14,25 +14,16 @@
  * the bound stops "tunnel bombs" from recursing through a 64 KB frame. */
 #define CAP_MAX_DEPTH 4
 
-/* The frame being decoded: where it came from and what the outer layers said. On the stack,
- * one per cap_process_frame call. */
+/* The frame being decoded, on the stack, one per cap_process_frame call. The packet view is
+ * filled as the layers are peeled: the frame fields first, the VLAN when a tag is seen, the
+ * addresses and l3 by each IP header (so the innermost one wins), the rest by the transport.
+ * Building it in place means no copies between layers on the hot path. */
 typedef struct {
-    int64_t ts_ns;
-    const uint8_t *frame;
-    uint32_t caplen, wirelen;
-    int dlt;
-    uint16_t vlan;     /* the first (outermost) 802.1Q VLAN id seen */
-    bool have_vlan;
-    bool tunneled;     /* stats.tunnels already counted for this frame */
-    uint8_t depth;     /* tunnels entered so far */
+    cap_packet_t pkt;
+    bool have_vlan; /* pkt.vlan holds the first (outermost) tag */
+    bool tunneled;  /* stats.tunnels already counted for this frame */
+    uint8_t depth;  /* tunnels entered so far */
 } cap_frame_t;
-
-/* The network layer of the packet at hand. */
-typedef struct {
-    net_addr_t src, dst;
-    const uint8_t *hdr; /* its IP header (the last fragment's for a reassembled datagram) */
-    size_t len;         /* header plus payload, trimmed to the IP length */
-} cap_l3_t;
 
 struct cap {
     cap_cfg_t cfg;
@@ -54,11 +45,12 @@ void cap_link(cap_t *cap, cap_frame_t *fr, int dlt, const uint8_t *p, size_t len
 void cap_ether(cap_t *cap, cap_frame_t *fr, const uint8_t *p, size_t len);
 void cap_ethertype(cap_t *cap, cap_frame_t *fr, uint16_t type, const uint8_t *p, size_t len);
 
-/* ip.c: IPv4 and IPv6 packets; a transport payload of protocol proto (UDP, TCP or a tunnel). */
+/* ip.c: IPv4 and IPv6 packets; a transport payload of protocol proto (UDP, TCP or a tunnel)
+ * of the IP packet last decoded into fr->pkt. */
 void cap_ip4(cap_t *cap, cap_frame_t *fr, const uint8_t *p, size_t len);
 void cap_ip6(cap_t *cap, cap_frame_t *fr, const uint8_t *p, size_t len);
-void cap_transport(cap_t *cap, cap_frame_t *fr, const cap_l3_t *l3, uint8_t proto,
-                   const uint8_t *p, size_t len, bool reassembled);
+void cap_transport(cap_t *cap, cap_frame_t *fr, uint8_t proto, const uint8_t *p, size_t len,
+                   bool reassembled);
 
 /* tunnel.c: enter a tunnel (false, counted, when too deep) and leave it; GRE (IP protocol 47)
  * and VXLAN (true when p was a VXLAN packet and has been decoded). */
@@ -67,9 +59,21 @@ void cap_tunnel_leave(cap_frame_t *fr);
 void cap_gre(cap_t *cap, cap_frame_t *fr, const uint8_t *p, size_t len);
 bool cap_vxlan(cap_t *cap, cap_frame_t *fr, const uint8_t *p, size_t len);
 
-/* cap.c: hand one transport payload to the sink; returns what it consumed. */
-size_t cap_deliver(cap_t *cap, const cap_frame_t *fr, const cap_l3_t *l3, uint8_t proto,
-                   uint16_t sport, uint16_t dport, const uint8_t *p, size_t len,
-                   bool reassembled);
+/* Hand one transport payload to the sink; returns what it consumed (at most len). */
+static inline size_t cap_deliver(cap_t *cap, cap_frame_t *fr, uint8_t proto, uint16_t sport,
+                                 uint16_t dport, const uint8_t *p, size_t len, bool reassembled)
+{
+    cap_packet_t *pkt = &fr->pkt;
+    pkt->ip_proto = proto;
+    pkt->src.port = sport;
+    pkt->dst.port = dport;
+    pkt->payload = p;
+    pkt->len = len;
+    pkt->reassembled = reassembled;
+    if (cap->sink == NULL)
+        return len;
+    size_t used = cap->sink(cap->ctx, pkt);
+    return used > len ? len : used;
+}
 
 #endif

@@ -56,7 +56,7 @@ static const uint8_t *reassemble(cap_t *cap, cap_frame_t *fr, const ipfrag_key_t
         cap->stats.frag_dropped++;
         return NULL;
     }
-    switch (ipfrag_add(cap->frag, key, fr->ts_ns, off, p, (uint32_t)len, more, max_end, out,
+    switch (ipfrag_add(cap->frag, key, fr->pkt.ts_ns, off, p, (uint32_t)len, more, max_end, out,
                        n)) {
         case IPFRAG_DONE:
             cap->stats.ip_reassembled++;
@@ -105,17 +105,18 @@ void cap_ip4(cap_t *cap, cap_frame_t *fr, const uint8_t *p, size_t len)
         cap->stats.truncated++;
         return;
     }
-    cap_l3_t l3;
-    memset(&l3, 0, sizeof(l3));
-    l3.src.family = l3.dst.family = 4;
-    memcpy(l3.src.bytes, p + 12, 4);
-    memcpy(l3.dst.bytes, p + 16, 4);
-    l3.hdr = p;
-    l3.len = total;
+    cap_packet_t *pkt = &fr->pkt;
+    memset(&pkt->src.addr, 0, sizeof(pkt->src.addr));
+    memset(&pkt->dst.addr, 0, sizeof(pkt->dst.addr));
+    pkt->src.addr.family = pkt->dst.addr.family = 4;
+    memcpy(pkt->src.addr.bytes, p + 12, 4);
+    memcpy(pkt->dst.addr.bytes, p + 16, 4);
+    pkt->l3 = p;
+    pkt->l3_len = total;
     uint8_t proto = p[9];
     uint16_t frag = be16(p + 6);
     if ((frag & 0x3fff) == 0) {
-        cap_transport(cap, fr, &l3, proto, p + ihl, total - ihl, false);
+        cap_transport(cap, fr, proto, p + ihl, total - ihl, false);
         return;
     }
     ipfrag_key_t key;
@@ -123,7 +124,7 @@ void cap_ip4(cap_t *cap, cap_frame_t *fr, const uint8_t *p, size_t len)
     memcpy(key.src, p + 12, 4);
     memcpy(key.dst, p + 16, 4);
     key.id = be16(p + 4);
-    key.vlan = fr->vlan;
+    key.vlan = pkt->vlan;
     key.family = 4;
     key.proto = proto;
     size_t n;
@@ -131,7 +132,7 @@ void cap_ip4(cap_t *cap, cap_frame_t *fr, const uint8_t *p, size_t len)
         reassemble(cap, fr, &key, (uint32_t)(frag & 0x1fff) * 8, (frag & 0x2000) != 0, p + ihl,
                    total - ihl, (uint32_t)(IPFRAG_MAX_DGRAM - ihl), &n);
     if (whole != NULL)
-        cap_transport(cap, fr, &l3, proto, whole, n, true);
+        cap_transport(cap, fr, proto, whole, n, true);
 }
 
 /* After the fixed IPv6 header: extension headers (RFC 8200 §4), then the upper layer.
@@ -151,8 +152,8 @@ void cap_ip4(cap_t *cap, cap_frame_t *fr, const uint8_t *p, size_t len)
  *
  * A fragment with offset 0 and M clear is an atomic fragment (RFC 6946): processed as is.
  * After reassembly the walk resumes on the reassembled fragmentable part. */
-static void ip6_upper(cap_t *cap, cap_frame_t *fr, const cap_l3_t *l3, uint8_t nh,
-                      const uint8_t *p, size_t len, bool reassembled)
+static void ip6_upper(cap_t *cap, cap_frame_t *fr, uint8_t nh, const uint8_t *p, size_t len,
+                      bool reassembled)
 {
     cur_t c = cur_make(p, len);
     for (int i = 0; i < IP6_MAX_EXT; i++) {
@@ -189,28 +190,28 @@ static void ip6_upper(cap_t *cap, cap_frame_t *fr, const cap_l3_t *l3, uint8_t n
                 }
                 ipfrag_key_t key;
                 memset(&key, 0, sizeof(key));
-                memcpy(key.src, l3->src.bytes, 16);
-                memcpy(key.dst, l3->dst.bytes, 16);
+                memcpy(key.src, fr->pkt.src.addr.bytes, 16);
+                memcpy(key.dst, fr->pkt.dst.addr.bytes, 16);
                 key.id = id;
-                key.vlan = fr->vlan;
+                key.vlan = fr->pkt.vlan;
                 key.family = 6;
                 key.proto = next;
                 /* The payload length field (16 bits) covers the unfragmentable headers,
                  * this fragment header and the reassembled part. */
-                size_t unfrag = (size_t)(c.p - (l3->hdr + 40));
+                size_t unfrag = (size_t)(c.p - (fr->pkt.l3 + 40));
                 size_t n;
                 const uint8_t *whole =
                     reassemble(cap, fr, &key, offm & 0xfff8, (offm & 1) != 0, c.p,
                                cur_left(&c), (uint32_t)(IPFRAG_MAX_DGRAM - unfrag), &n);
                 if (whole != NULL)
-                    ip6_upper(cap, fr, l3, next, whole, n, true);
+                    ip6_upper(cap, fr, next, whole, n, true);
                 return;
             }
             case IPP_NONE:
                 cap->stats.other_ip_proto++;
                 return;
             default:
-                cap_transport(cap, fr, l3, nh, c.p, cur_left(&c), reassembled);
+                cap_transport(cap, fr, nh, c.p, cur_left(&c), reassembled);
                 return;
         }
         if (c.err) {
@@ -247,14 +248,13 @@ void cap_ip6(cap_t *cap, cap_frame_t *fr, const uint8_t *p, size_t len)
         cap->stats.truncated++;
         return;
     }
-    cap_l3_t l3;
-    memset(&l3, 0, sizeof(l3));
-    l3.src.family = l3.dst.family = 6;
-    memcpy(l3.src.bytes, p + 8, 16);
-    memcpy(l3.dst.bytes, p + 24, 16);
-    l3.hdr = p;
-    l3.len = 40 + plen;
-    ip6_upper(cap, fr, &l3, p[6], p + 40, plen, false);
+    cap_packet_t *pkt = &fr->pkt;
+    pkt->src.addr.family = pkt->dst.addr.family = 6;
+    memcpy(pkt->src.addr.bytes, p + 8, 16);
+    memcpy(pkt->dst.addr.bytes, p + 24, 16);
+    pkt->l3 = p;
+    pkt->l3_len = 40 + plen;
+    ip6_upper(cap, fr, p[6], p + 40, plen, false);
 }
 
 /* UDP header (RFC 768):
@@ -268,8 +268,7 @@ void cap_ip6(cap_t *cap, cap_frame_t *fr, const uint8_t *p, size_t len)
  * The length trims whatever the IP layer carried after the datagram. The IP payload is
  * complete here (a snapped packet stops at the IP layer), so a header that does not fit is
  * "truncated" and a length field that overstates it is a "bad header". */
-static void udp(cap_t *cap, cap_frame_t *fr, const cap_l3_t *l3, const uint8_t *p, size_t len,
-                bool reassembled)
+static void udp(cap_t *cap, cap_frame_t *fr, const uint8_t *p, size_t len, bool reassembled)
 {
     if (len < 8) {
         cap->stats.truncated++;
@@ -288,14 +287,13 @@ static void udp(cap_t *cap, cap_frame_t *fr, const cap_l3_t *l3, const uint8_t *
     if (dport == VXLAN_PORT && cap_vxlan(cap, fr, p + 8, ulen - 8))
         return;
     cap->stats.udp_packets++;
-    cap_deliver(cap, fr, l3, CAP_PROTO_UDP, sport, dport, p + 8, ulen - 8, reassembled);
+    cap_deliver(cap, fr, CAP_PROTO_UDP, sport, dport, p + 8, ulen - 8, reassembled);
 }
 
 /* What the TCP reassembler needs to reach the sink. */
 typedef struct {
     cap_t *cap;
-    const cap_frame_t *fr;
-    const cap_l3_t *l3;
+    cap_frame_t *fr;
     uint16_t sport, dport;
     bool ip_reassembled; /* the segment itself came from IP fragments */
 } tcp_ctx_t;
@@ -303,7 +301,7 @@ typedef struct {
 static size_t tcp_deliver(void *ctx, const uint8_t *data, size_t len, bool reassembled)
 {
     const tcp_ctx_t *t = ctx;
-    return cap_deliver(t->cap, t->fr, t->l3, CAP_PROTO_TCP, t->sport, t->dport, data, len,
+    return cap_deliver(t->cap, t->fr, CAP_PROTO_TCP, t->sport, t->dport, data, len,
                        reassembled || t->ip_reassembled);
 }
 
@@ -325,8 +323,7 @@ static size_t tcp_deliver(void *ctx, const uint8_t *data, size_t len, bool reass
  *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
  *   |                    Options (Data Offset > 5)                  |
  */
-static void tcp(cap_t *cap, cap_frame_t *fr, const cap_l3_t *l3, const uint8_t *p, size_t len,
-                bool reassembled)
+static void tcp(cap_t *cap, cap_frame_t *fr, const uint8_t *p, size_t len, bool reassembled)
 {
     if (len < 20) {
         cap->stats.truncated++;
@@ -342,28 +339,28 @@ static void tcp(cap_t *cap, cap_frame_t *fr, const cap_l3_t *l3, const uint8_t *
         return;
     }
     cap->stats.tcp_segments++;
-    tcp_ctx_t ctx = {cap, fr, l3, be16(p), be16(p + 2), reassembled};
+    tcp_ctx_t ctx = {cap, fr, be16(p), be16(p + 2), reassembled};
     tcpreasm_key_t key;
     memset(&key, 0, sizeof(key));
-    memcpy(key.src, l3->src.bytes, 16);
-    memcpy(key.dst, l3->dst.bytes, 16);
+    memcpy(key.src, fr->pkt.src.addr.bytes, 16);
+    memcpy(key.dst, fr->pkt.dst.addr.bytes, 16);
     key.sport = ctx.sport;
     key.dport = ctx.dport;
-    key.vlan = fr->vlan;
-    key.family = l3->src.family;
-    tcpreasm_segment(cap->tcp, &key, fr->ts_ns, be32(p + 4), p[13] & 0x07, p + doff, len - doff,
+    key.vlan = fr->pkt.vlan;
+    key.family = fr->pkt.src.addr.family;
+    tcpreasm_segment(cap->tcp, &key, fr->pkt.ts_ns, be32(p + 4), p[13] & 0x07, p + doff, len - doff,
                      tcp_deliver, &ctx);
 }
 
-void cap_transport(cap_t *cap, cap_frame_t *fr, const cap_l3_t *l3, uint8_t proto,
-                   const uint8_t *p, size_t len, bool reassembled)
+void cap_transport(cap_t *cap, cap_frame_t *fr, uint8_t proto, const uint8_t *p, size_t len,
+                   bool reassembled)
 {
     switch (proto) {
         case IPP_UDP:
-            udp(cap, fr, l3, p, len, reassembled);
+            udp(cap, fr, p, len, reassembled);
             break;
         case IPP_TCP:
-            tcp(cap, fr, l3, p, len, reassembled);
+            tcp(cap, fr, p, len, reassembled);
             break;
         case IPP_IPIP: /* RFC 2003 */
         case IPP_IPV6: /* RFC 4213 §3.5 (6in4), RFC 2473 (in IPv6) */

@@ -58,7 +58,7 @@ void cap_ethertype(cap_t *cap, cap_frame_t *fr, uint16_t type, const uint8_t *p,
             return;
         }
         if (!fr->have_vlan) {
-            fr->vlan = tci & 0x0fff;
+            fr->pkt.vlan = tci & 0x0fff;
             fr->have_vlan = true;
         }
     }

@@ -370,8 +370,7 @@ static bool stream_check_pt(stream_t *s, uint8_t pt)
         s->have_pt = true;
         s->pt = pt;
         sv_copy(sv_from_cstr(name), s->codec, sizeof(s->codec));
-        if (s->clock == 0)
-            s->clock = clock;
+        s->clock = clock;
     }
     return false;
 }
@@ -530,9 +529,10 @@ static stream_t *stream_victim(corr_t *c)
     return CONTAINER_OF(c->stream_q.head, stream_t, qnode);
 }
 
-/* The stream's payload type, codec and clock come from its first packet; when that is a
- * telephone event, from the first audio mapping its receiver announced (the audio that will
- * follow), so that rtpstat knows which dynamic type the clock rate belongs to. */
+/* The stream's payload type, codec and clock come from its first packet. When that is a
+ * telephone event, the record says so until audio arrives (an events-only stream keeps it), and
+ * rtpstat is set up for the first audio mapping the receiver announced (the audio that will
+ * follow), so that it knows which dynamic type the clock rate belongs to. */
 static void stream_init_stats(corr_t *c, stream_t *s, uint8_t pt)
 {
     const char *name;
@@ -540,6 +540,10 @@ static void stream_init_stats(corr_t *c, stream_t *s, uint8_t pt)
     bool event;
     int dst_side = s->dir >= 0 ? 1 - s->dir : -1;
     codec_lookup(s->call, dst_side, pt, &name, &clock, &event);
+    s->pt = pt;
+    s->have_pt = !event;
+    s->clock = clock;
+    sv_copy(sv_from_cstr(name), s->codec, sizeof(s->codec));
     int media_pt = pt;
     if (event) {
         media_pt = -1;
@@ -559,13 +563,8 @@ static void stream_init_stats(corr_t *c, stream_t *s, uint8_t pt)
                 }
             }
         }
-    } else {
-        s->have_pt = true;
-        s->pt = pt;
     }
-    s->clock = clock;
-    sv_copy(sv_from_cstr(name), s->codec, sizeof(s->codec));
-    rtpstat_init(&s->st, clock, s->codec);
+    rtpstat_init(&s->st, clock, name);
     if (media_pt >= 96 && media_pt <= 127)
         rtpstat_set_media_pt(&s->st, (uint8_t)media_pt);
     if (c->cfg.sample_interval_s > 0)

@@ -19,7 +19,7 @@ typedef struct {
     size_t max_calls;              /* live calls kept (default 65536); the oldest idle is evicted */
     size_t max_streams;            /* live RTP streams kept (default 131072) */
     uint32_t setup_timeout_s;      /* no final answer yet (default 300) */
-    uint32_t call_idle_timeout_s;  /* answered, no SIP or RTP (default 3600... see corr.c) */
+    uint32_t call_idle_timeout_s;  /* answered, no SIP or RTP (default 3600; why in corr.c) */
     uint32_t linger_s;             /* after BYE/final failure: keep for retransmissions/media tail (default 5) */
     uint32_t stream_idle_timeout_s;/* RTP stream without packets (default 60) */
     uint32_t sample_interval_s;    /* quality samples per stream (default 5) */

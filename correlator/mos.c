@@ -5,9 +5,10 @@
 #include <math.h>
 #include <stddef.h>
 
-/* Ie and Bpl per codec. Sources (docs/mos.md has the discussion):
- * G.711, G.729A, G.723.1: ITU-T G.113 Appendix I tables I.1 and I.3; GSM-FR Ie: G.113 table I.1;
- * the rest are our documented choices, as no ITU-T value exists for them. */
+/* Ie and Bpl per codec. Sources (docs/mos.md discusses each): G.711 with and without PLC,
+ * G.729A+VAD, G.723.1+VAD: ITU-T G.113 Appendix I tables I.1 and I.3; GSM-FR Ie: G.113 table I.1.
+ * Our choices where ITU-T gives no value: GSM-FR Bpl 10 (basic frame substitution), G.722 and
+ * Opus at G.711+PLC on the narrowband scale, iLBC at G.729A's values (conservative). */
 static const mos_codec_info_t codec_table[MOS_CODEC_COUNT] = {
     [MOS_CODEC_UNKNOWN] = {"unknown (G.711 values)", 0.0, 25.1},
     [MOS_CODEC_G711] = {"G.711 (PLC)", 0.0, 25.1},
@@ -25,7 +26,7 @@ static const struct {
     const char *name;
     mos_codec_t codec;
 } codec_names[] = {
-    {"PCMU", MOS_CODEC_G711}, {"PCMA", MOS_CODEC_G711}, {"G711", MOS_CODEC_G711},
+    {"PCMU", MOS_CODEC_G711}, {"PCMA", MOS_CODEC_G711},  {"G711", MOS_CODEC_G711},
     {"G729", MOS_CODEC_G729}, {"G729A", MOS_CODEC_G729}, {"G729AB", MOS_CODEC_G729},
     {"G723", MOS_CODEC_G723}, {"G7231", MOS_CODEC_G723}, {"G722", MOS_CODEC_G722},
     {"GSM", MOS_CODEC_GSM},   {"iLBC", MOS_CODEC_ILBC},  {"opus", MOS_CODEC_OPUS},
@@ -119,13 +120,13 @@ double mos_ie_eff(mos_codec_t codec, double loss_ratio, double burst_ratio)
 static double g107_no(void)
 {
     double olr = G107_SLR + G107_RLR;
-    double nos = G107_PS - G107_SLR - G107_DS - 100.0 +
-                 0.004 * pow(G107_PS - olr - G107_DS - 14.0, 2.0);
+    double nos =
+        G107_PS - G107_SLR - G107_DS - 100.0 + 0.004 * pow(G107_PS - olr - G107_DS - 14.0, 2.0);
     double pre = G107_PR + 10.0 * log10(1.0 + pow(10.0, (10.0 - G107_LSTR) / 10.0));
     double nor = G107_RLR - 121.0 + pre + 0.008 * pow(pre - 35.0, 2.0);
     double nfo = G107_NFOR + G107_RLR;
-    return 10.0 * log10(pow(10.0, G107_NC / 10.0) + pow(10.0, nos / 10.0) +
-                        pow(10.0, nor / 10.0) + pow(10.0, nfo / 10.0));
+    return 10.0 * log10(pow(10.0, G107_NC / 10.0) + pow(10.0, nos / 10.0) + pow(10.0, nor / 10.0) +
+                        pow(10.0, nfo / 10.0));
 }
 
 /* Id = Idte + Idle + Idd (G.107 7.4) for mean one-way delay T = Ta, round trip Tr = 2T. */
@@ -134,8 +135,8 @@ static double g107_id(double t)
     double no = g107_no();
     double ro = 15.0 - 1.5 * (G107_SLR + no);
     /* talker echo, eqs. 7-21..7-24 (STMR = 15: no low-sidetone correction) */
-    double terv = G107_TELR - 40.0 * log10((1.0 + t / 10.0) / (1.0 + t / 150.0)) +
-                  6.0 * exp(-0.3 * t * t);
+    double terv =
+        G107_TELR - 40.0 * log10((1.0 + t / 10.0) / (1.0 + t / 150.0)) + 6.0 * exp(-0.3 * t * t);
     double roe = -1.5 * (no - G107_RLR);
     double re = 80.0 + 2.5 * (terv - 14.0);
     double d = roe - re;

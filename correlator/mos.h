@@ -9,24 +9,25 @@
  * reflects the network alone. */
 typedef enum {
     MOS_CODEC_UNKNOWN = 0,
-    MOS_CODEC_G711,        /* PCMU, PCMA, with packet loss concealment (G.711 Appendix I) */
-    MOS_CODEC_G711_NOPLC,  /* G.711 without concealment */
-    MOS_CODEC_G729,        /* G.729 / G.729A (+VAD) */
-    MOS_CODEC_G723,        /* G.723.1 6.3 kbit/s (+VAD) */
-    MOS_CODEC_G722,        /* wideband; narrowband-equivalent values */
-    MOS_CODEC_GSM,         /* GSM 06.10 full rate */
+    MOS_CODEC_G711,       /* PCMU, PCMA, with packet loss concealment (G.711 Appendix I) */
+    MOS_CODEC_G711_NOPLC, /* G.711 without concealment */
+    MOS_CODEC_G729,       /* G.729 / G.729A (+VAD) */
+    MOS_CODEC_G723,       /* G.723.1 6.3 kbit/s (+VAD) */
+    MOS_CODEC_G722,       /* wideband; narrowband-equivalent values */
+    MOS_CODEC_GSM,        /* GSM 06.10 full rate */
     MOS_CODEC_ILBC,
     MOS_CODEC_OPUS,
     MOS_CODEC_COUNT
 } mos_codec_t;
 
 typedef struct {
-    const char *name;      /* display name, e.g. "G.711 (PLC)" */
-    double ie;             /* equipment impairment factor Ie (G.107 7.5) */
-    double bpl;            /* packet-loss robustness factor Bpl */
+    const char *name; /* display name, e.g. "G.711 (PLC)" */
+    double ie;        /* equipment impairment factor Ie (G.107 7.5) */
+    double bpl;       /* packet-loss robustness factor Bpl */
 } mos_codec_info_t;
 
-/* Parameters of a codec; never NULL (out-of-range values give the UNKNOWN entry). Static storage. */
+/* Parameters of a codec; never NULL (out-of-range values give the UNKNOWN entry). Static storage.
+ */
 const mos_codec_info_t *mos_codec_info(mos_codec_t codec);
 
 /* Codec from an RTP encoding name as in SDP a=rtpmap ("PCMU", "G729", "opus", ...; case ignored).

@@ -16,18 +16,38 @@ _Static_assert(RTPSTAT_WINDOW == 64, "the windows are one uint64_t each");
 static uint32_t static_clock_rate(uint8_t pt)
 {
     switch (pt) {
-        case 0: case 1: case 2: case 3: case 4: case 5: case 7: case 8: case 9: case 12:
-        case 13: case 15: case 18: case 19:
+        case 0:
+        case 1:
+        case 2:
+        case 3:
+        case 4:
+        case 5:
+        case 7:
+        case 8:
+        case 9:
+        case 12:
+        case 13:
+        case 15:
+        case 18:
+        case 19:
             return 8000;
         case 6:
             return 16000;
-        case 10: case 11:
+        case 10:
+        case 11:
             return 44100;
         case 16:
             return 11025;
         case 17:
             return 22050;
-        case 14: case 25: case 26: case 28: case 31: case 32: case 33: case 34:
+        case 14:
+        case 25:
+        case 26:
+        case 28:
+        case 31:
+        case 32:
+        case 33:
+        case 34:
             return 90000;
         default:
             return 0;
@@ -111,6 +131,7 @@ static void finalize_upto(rtpstat_t *st, int64_t last)
 {
     for (; st->fin_next <= last && st->fin_next <= st->max_seq; st->fin_next++) {
         unsigned i = (unsigned)(st->max_seq - st->fin_next);
+        assert(i < RTPSTAT_WINDOW);
         jb_account(&st->jb_fixed, (st->win_fixed >> i) & 1u);
         jb_account(&st->jb_adaptive, (st->win_adaptive >> i) & 1u);
     }
@@ -338,15 +359,16 @@ static void jitter_buffers(rtpstat_t *st, int64_t ts_ns, uint32_t rate, bool mar
         } else if (transit < st->transit_min_cur) {
             st->transit_min_cur = transit;
         }
-        int64_t floor = st->transit_min_cur < st->transit_min_prev ? st->transit_min_cur
-                                                                    : st->transit_min_prev;
+        int64_t floor =
+            st->transit_min_cur < st->transit_min_prev ? st->transit_min_cur : st->transit_min_prev;
         int64_t ref = floor > st->transit_anchor ? floor : st->transit_anchor;
         fixed_ok = transit - ref <= RTPSTAT_FIXED_JB_MS * NS_PER_MS;
 
         double t_ms = (double)transit / NS_PER_MS;
         double depth = 4.0 * st->adaptive_dev_ms;
-        depth = depth < RTPSTAT_ADAPTIVE_MIN_MS ? RTPSTAT_ADAPTIVE_MIN_MS
-                : depth > RTPSTAT_ADAPTIVE_MAX_MS ? RTPSTAT_ADAPTIVE_MAX_MS : depth;
+        depth = depth < RTPSTAT_ADAPTIVE_MIN_MS   ? RTPSTAT_ADAPTIVE_MIN_MS
+                : depth > RTPSTAT_ADAPTIVE_MAX_MS ? RTPSTAT_ADAPTIVE_MAX_MS
+                                                  : depth;
         double playout = st->adaptive_mean_ms + depth;
         adaptive_ok = t_ms <= playout;
         st->adaptive_delay_sum_ms += playout - (double)floor / NS_PER_MS;
@@ -479,8 +501,8 @@ bool rtpstat_add(rtpstat_t *st, int64_t ts_ns, const rtp_hdr_t *h, bool is_event
         rfc_jitter(st, ts_ns, rate);
     /* Wireshark's "regular" packet: not the first, no marker, not comfort noise nor the packet
      * after it, in timestamp sequence. Only these count in max delta, max and mean jitter. */
-    bool regular = in_ts_seq && !h->marker && !is_comfort_noise(pt) &&
-                   !is_comfort_noise(st->prev_pt);
+    bool regular =
+        in_ts_seq && !h->marker && !is_comfort_noise(pt) && !is_comfort_noise(st->prev_pt);
     if (regular) {
         if (delta_ns > st->max_delta_ns)
             st->max_delta_ns = delta_ns;

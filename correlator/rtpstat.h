@@ -28,124 +28,124 @@
  * - MOS: G.107 E-model (mos.h) from the loss a simulated jitter buffer sees: network loss plus
  *   packets that arrive too late to be played. */
 
-#define RTPSTAT_WINDOW           64      /* sequence positions tracked behind the highest */
-#define RTPSTAT_MAX_MISORDER     100     /* further behind than this: a stray or a restart */
-#define RTPSTAT_MAX_DROPOUT      3000    /* a jump this far ahead needs a second packet */
-#define RTPSTAT_FIXED_JB_MS      50      /* fixed jitter buffer depth */
-#define RTPSTAT_ADAPTIVE_MIN_MS  20      /* adaptive buffer: 4 mean deviations, within these */
-#define RTPSTAT_ADAPTIVE_MAX_MS  200
+#define RTPSTAT_WINDOW              64   /* sequence positions tracked behind the highest */
+#define RTPSTAT_MAX_MISORDER        100  /* further behind than this: a stray or a restart */
+#define RTPSTAT_MAX_DROPOUT         3000 /* a jump this far ahead needs a second packet */
+#define RTPSTAT_FIXED_JB_MS         50   /* fixed jitter buffer depth */
+#define RTPSTAT_ADAPTIVE_MIN_MS     20   /* adaptive buffer: 4 mean deviations, within these */
+#define RTPSTAT_ADAPTIVE_MAX_MS     200
 #define RTPSTAT_DEFAULT_INTERVAL_MS 5000 /* chart samples */
 
 /* Loss as one jitter buffer plays it, over finalized sequence positions (a position is final
  * once it falls RTPSTAT_WINDOW behind the highest sequence number, or at the end). */
 typedef struct {
-    uint64_t positions;         /* sequence positions finalized */
-    uint64_t lost;              /* of those, not played: never received or too late */
-    uint64_t bursts;            /* runs of consecutive lost positions */
-    uint64_t late;              /* packets received but discarded as too late */
-    bool in_burst;              /* the last finalized position was lost */
+    uint64_t positions; /* sequence positions finalized */
+    uint64_t lost;      /* of those, not played: never received or too late */
+    uint64_t bursts;    /* runs of consecutive lost positions */
+    uint64_t late;      /* packets received but discarded as too late */
+    bool in_burst;      /* the last finalized position was lost */
 } rtpstat_jb_t;
 
 /* Quality over one interval of the stream, for charts (sample_record_t in records.h). */
 typedef struct {
-    int64_t start_ns;           /* interval start: a multiple of the interval since the epoch */
-    int64_t end_ns;             /* start_ns + interval (the last one ends at its last packet) */
-    uint32_t packets;           /* received in the interval */
-    int32_t lost;               /* expected - received in the interval (RFC 3550 A.3) */
-    double jitter_ms;           /* jitter at the end of the interval */
-    double max_jitter_ms;       /* largest jitter counted in the interval (same rule as max) */
-    double mos;                 /* fixed-buffer MOS of the positions finalized in the interval */
+    int64_t start_ns;     /* interval start: a multiple of the interval since the epoch */
+    int64_t end_ns;       /* start_ns + interval (the last one ends at its last packet) */
+    uint32_t packets;     /* received in the interval */
+    int32_t lost;         /* expected - received in the interval (RFC 3550 A.3) */
+    double jitter_ms;     /* jitter at the end of the interval */
+    double max_jitter_ms; /* largest jitter counted in the interval (same rule as max) */
+    double mos;           /* fixed-buffer MOS of the positions finalized in the interval */
 } rtpstat_sample_t;
 
 /* Caller-provided storage, set up with rtpstat_init; no heap. Read the figures through
  * rtpstat_result(); the fields are public for debugging and tests, not for writing. */
 typedef struct {
     /* configuration */
-    uint32_t clock_rate;        /* Hz of the stream's dynamic payload type; 0 = unknown */
-    int16_t media_pt;           /* payload type clock_rate applies to; -1: not known yet */
-    uint8_t codec;              /* mos_codec_t; UNKNOWN: taken from a static PT on first packet */
-    bool codec_known;           /* codec came from rtpstat_init, not guessed */
-    int64_t interval_ns;        /* chart sample interval */
-    double rtt_ms;              /* round-trip time (RTCP), < 0 when unknown */
+    uint32_t clock_rate; /* Hz of the stream's dynamic payload type; 0 = unknown */
+    int16_t media_pt;    /* payload type clock_rate applies to; -1: not known yet */
+    uint8_t codec;       /* mos_codec_t; UNKNOWN: taken from a static PT on first packet */
+    bool codec_known;    /* codec came from rtpstat_init, not guessed */
+    int64_t interval_ns; /* chart sample interval */
+    double rtt_ms;       /* round-trip time (RTCP), < 0 when unknown */
 
     /* counters */
-    uint64_t packets;           /* received, duplicates included */
-    uint64_t duplicates;        /* a sequence number seen before (within the window) */
-    uint64_t out_of_order;      /* arrived after a higher sequence number (late copies too),
-                                   or a stray far from the sequence (RFC 3550 A.1) */
-    uint64_t seq_errors;        /* packets after a gap, late or repeated, as Wireshark counts */
-    int64_t first_ns, last_ns;  /* arrival of the first and last packets */
+    uint64_t packets;          /* received, duplicates included */
+    uint64_t duplicates;       /* a sequence number seen before (within the window) */
+    uint64_t out_of_order;     /* arrived after a higher sequence number (late copies too),
+                                  or a stray far from the sequence (RFC 3550 A.1) */
+    uint64_t seq_errors;       /* packets after a gap, late or repeated, as Wireshark counts */
+    int64_t first_ns, last_ns; /* arrival of the first and last packets */
 
     /* sequence numbers (RFC 3550 A.1): extended numbers of the current segment */
-    int64_t base_seq;           /* first extended sequence number of the segment */
-    int64_t max_seq;            /* highest extended sequence number */
-    int64_t expected_prior;     /* expected in earlier segments (before a restart) */
-    int64_t fin_next;           /* first position not finalized yet */
-    uint64_t win_recv;          /* bit i: position max_seq - i was received */
-    uint64_t win_fixed;         /* bit i: ... and played by the fixed buffer */
-    uint64_t win_adaptive;      /* bit i: ... and played by the adaptive buffer */
-    uint16_t bad_seq;           /* RFC 3550 A.1: next seq that confirms a restart */
+    int64_t base_seq;       /* first extended sequence number of the segment */
+    int64_t max_seq;        /* highest extended sequence number */
+    int64_t expected_prior; /* expected in earlier segments (before a restart) */
+    int64_t fin_next;       /* first position not finalized yet */
+    uint64_t win_recv;      /* bit i: position max_seq - i was received */
+    uint64_t win_fixed;     /* bit i: ... and played by the fixed buffer */
+    uint64_t win_adaptive;  /* bit i: ... and played by the adaptive buffer */
+    uint16_t bad_seq;       /* RFC 3550 A.1: next seq that confirms a restart */
     bool bad_seq_valid;
 
     /* timestamps and Wireshark's jitter state */
-    uint8_t prev_pt;            /* payload type of the previous packet (comfort-noise rule) */
-    uint32_t last_ts;           /* RTP timestamp of the previous packet */
-    int64_t ext_ts;             /* its timestamp, extended, relative to the first packet's */
-    int64_t time_ns;            /* arrival of the last packet in timestamp sequence */
-    int64_t nominal_ts;         /* extended timestamp of the last jitter sample */
+    uint8_t prev_pt;    /* payload type of the previous packet (comfort-noise rule) */
+    uint32_t last_ts;   /* RTP timestamp of the previous packet */
+    int64_t ext_ts;     /* its timestamp, extended, relative to the first packet's */
+    int64_t time_ns;    /* arrival of the last packet in timestamp sequence */
+    int64_t nominal_ts; /* extended timestamp of the last jitter sample */
     int64_t max_delta_ns;
-    int64_t ptime_ns;           /* last timestamp step of one sequence number (packet time) */
-    double jitter_ms;           /* current jitter, Wireshark's way */
-    double max_jitter_ms;       /* as tshark (skips first/marker/CN packets) */
-    double mean_jitter_ms;      /* Wireshark's running mean */
+    int64_t ptime_ns;      /* last timestamp step of one sequence number (packet time) */
+    double jitter_ms;      /* current jitter, Wireshark's way */
+    double max_jitter_ms;  /* as tshark (skips first/marker/CN packets) */
+    double mean_jitter_ms; /* Wireshark's running mean */
 
     /* RFC 3550 A.8 proper: only packets with a clock rate, compared with each other */
-    bool rfc_set;               /* a packet with a clock rate was seen */
-    int64_t rfc_time_ns;        /* its arrival */
-    int64_t rfc_ts;             /* its extended timestamp */
+    bool rfc_set;        /* a packet with a clock rate was seen */
+    int64_t rfc_time_ns; /* its arrival */
+    int64_t rfc_ts;      /* its extended timestamp */
     double rfc_jitter_ms;
     double rfc_max_jitter_ms;
 
     /* jitter buffers: transit = arrival - media time, relative to the first packet (ns) */
-    bool transit_set;           /* a packet with a clock rate has set the references */
-    int64_t transit_anchor;     /* fixed buffer: transit of the first packet / talkspurt */
-    int64_t transit_min_cur;    /* minimum transit in the current 10 s bucket */
-    int64_t transit_min_prev;   /* ... and in the previous one */
-    int64_t transit_bucket_ns;  /* start of the current bucket */
-    double adaptive_mean_ms;    /* adaptive buffer: running mean of the transit */
-    double adaptive_dev_ms;     /* ... and its mean deviation */
+    bool transit_set;             /* a packet with a clock rate has set the references */
+    int64_t transit_anchor;       /* fixed buffer: transit of the first packet / talkspurt */
+    int64_t transit_min_cur;      /* minimum transit in the current 10 s bucket */
+    int64_t transit_min_prev;     /* ... and in the previous one */
+    int64_t transit_bucket_ns;    /* start of the current bucket */
+    double adaptive_mean_ms;      /* adaptive buffer: running mean of the transit */
+    double adaptive_dev_ms;       /* ... and its mean deviation */
     double adaptive_delay_sum_ms; /* playout delay over the minimum transit, summed */
     uint64_t adaptive_delay_n;
     rtpstat_jb_t jb_fixed, jb_adaptive;
 
     /* chart samples */
-    int64_t iv_start_ns;        /* current interval; INT64_MIN when none is open */
-    uint64_t iv_packets0;       /* packets at the interval start */
-    int64_t iv_expected0;       /* expected at the interval start */
-    rtpstat_jb_t iv_jb0;        /* fixed-buffer counters at the interval start */
+    int64_t iv_start_ns;  /* current interval; INT64_MIN when none is open */
+    uint64_t iv_packets0; /* packets at the interval start */
+    int64_t iv_expected0; /* expected at the interval start */
+    rtpstat_jb_t iv_jb0;  /* fixed-buffer counters at the interval start */
     double iv_max_jitter_ms;
-    bool iv_pending;            /* a completed sample waits in iv_sample */
+    bool iv_pending; /* a completed sample waits in iv_sample */
     rtpstat_sample_t iv_sample;
-    uint64_t samples_dropped;   /* completed samples overwritten before being taken */
+    uint64_t samples_dropped; /* completed samples overwritten before being taken */
 } rtpstat_t;
 
 typedef struct {
     uint64_t packets;
-    int64_t expected;           /* extended highest - base + 1 (summed over restarts) */
-    int64_t lost;               /* expected - packets; negative when duplicates exceed losses */
+    int64_t expected; /* extended highest - base + 1 (summed over restarts) */
+    int64_t lost;     /* expected - packets; negative when duplicates exceed losses */
     uint64_t duplicates, out_of_order, seq_errors;
-    double max_delta_ms;        /* largest gap between consecutive arrivals (tshark's rule) */
+    double max_delta_ms; /* largest gap between consecutive arrivals (tshark's rule) */
     double mean_jitter_ms, max_jitter_ms; /* as tshark -z rtp,streams prints them */
-    double last_jitter_ms;      /* RFC 3550 jitter after the last packet */
-    double rfc_max_jitter_ms;   /* its maximum over all packets */
+    double last_jitter_ms;                /* RFC 3550 jitter after the last packet */
+    double rfc_max_jitter_ms;             /* its maximum over all packets */
     int64_t first_ns, last_ns;
     /* quality estimate (docs/mos.md) */
-    double loss_ratio;          /* fixed buffer: lost or late positions / positions */
-    double burst_ratio;         /* G.107 BurstR of that loss */
+    double loss_ratio;                  /* fixed buffer: lost or late positions / positions */
+    double burst_ratio;                 /* G.107 BurstR of that loss */
     uint64_t late_fixed, late_adaptive; /* packets discarded as too late */
-    double r_factor;            /* G.107 R of the fixed buffer */
-    double mos;                 /* fixed 50 ms buffer: the reported MOS */
-    double mos_adaptive;        /* adaptive buffer */
+    double r_factor;                    /* G.107 R of the fixed buffer */
+    double mos;                         /* fixed 50 ms buffer: the reported MOS */
+    double mos_adaptive;                /* adaptive buffer */
 } rtpstat_result_t;
 
 /* Set up st for a new stream. clock_rate: Hz of the stream's media payload type (from SDP's

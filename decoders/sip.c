@@ -17,7 +17,8 @@
  *   C_LIST   "," DQUOTE "<"  (where a comma-separated header value needs a closer look, §7.3.1)
  *   C_PSEP   ";" DQUOTE      (where a parameter list needs a closer look)
  *   C_USPEC  "%" "@" ";" "?" (where a URI needs a closer look, §19.1.1)
- *   C_GENV   token / ":" / "[" / "]"  (gen-value = token / host, IPv6 references included) */
+ *   C_GENV   token / ":" / "[" / "]"  (gen-value = token / host, IPv6 references included)
+ *   C_UPLAIN C_URI but not C_USPEC */
 enum {
     C_TOKEN = 1u << 0,
     C_WORD  = 1u << 1,
@@ -31,16 +32,18 @@ enum {
     C_PSEP  = 1u << 9,
     C_USPEC = 1u << 10,
     C_GENV  = 1u << 11,
+    C_UPLAIN = 1u << 12,
 };
 
 #define T  (C_TOKEN | C_GENV)
 #define W  C_WORD
 #define L  C_LWS
-#define U  C_URI
+#define U  (C_URI | C_UPLAIN)
+#define UX C_URI /* a URI char that needs a closer look (with US) */
 #define S  C_WSP
-#define AL (T | C_WORD | C_HOST | C_URI)         /* letters without hex value */
-#define HX (T | C_WORD | C_HOST | C_URI | C_HEX) /* a-f, A-F */
-#define DG (T | C_WORD | C_DIGIT | C_HOST | C_URI | C_HEX)
+#define AL (T | C_WORD | C_HOST | U)         /* letters without hex value */
+#define HX (T | C_WORD | C_HOST | U | C_HEX) /* a-f, A-F */
+#define DG (T | C_WORD | C_DIGIT | C_HOST | U | C_HEX)
 #define LI C_LIST
 #define PS C_PSEP
 #define US C_USPEC
@@ -51,11 +54,11 @@ enum {
 static const uint16_t cclass[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, L|S, L, 0, 0, L, 0, 0,               /* 00 ................ */
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,                 /* 10 ................ */
-    L|S, T|W|U, W|LI|PS, 0, U, T|W|U|US, U, T|W|U,                  /* 20  !"#$%&'         */
+    L|S, T|W|U, W|LI|PS, 0, U, T|W|UX|US, U, T|W|U,                 /* 20  !"#$%&'         */
     W|U, W|U, T|W|U, T|W|U, U|LI, AL, AL, W|U,                      /* 28 ()*+,-./         */
     DG, DG, DG, DG, DG, DG, DG, DG,                                 /* 30 01234567         */
-    DG, DG, W|U|GV, U|PS|US, W|LI, U, W, W|U|US,                    /* 38 89:;<=>?         */
-    U|US, HX, HX, HX, HX, HX, HX, AL, AL, AL, AL, AL, AL, AL, AL, AL,  /* 40 @ABCDEFGHIJKLMNO */
+    DG, DG, W|U|GV, UX|PS|US, W|LI, U, W, W|UX|US,                  /* 38 89:;<=>?         */
+    UX|US, HX, HX, HX, HX, HX, HX, AL, AL, AL, AL, AL, AL, AL, AL, AL,  /* 40 @ABCDEFGHIJKLMNO */
     AL, AL, AL, AL, AL, AL, AL, AL, AL, AL, AL, W|U|GV, W, W|U|GV, 0, AL, /* 50 PQRSTUVWXYZ[\]^_ */
     T|W, HX, HX, HX, HX, HX, HX, AL, AL, AL, AL, AL, AL, AL, AL, AL, /* 60 `abcdefghijklmno */
     AL, AL, AL, AL, AL, AL, AL, AL, AL, AL, AL, W, 0, W, T|W|U, 0,  /* 70 pqrstuvwxyz{|}~. */
@@ -73,6 +76,7 @@ static const uint16_t cclass[256] = {
 #undef W
 #undef L
 #undef U
+#undef UX
 #undef S
 #undef AL
 #undef HX
@@ -579,12 +583,12 @@ bool sip_uri_parse(sv_t text, sip_uri_t *out)
      * after the userinfo, so the first '@' ends it even when the user part holds ';' or '?'
      * (RFC 4475 3.1.1.2, 3.1.1.9). */
     const char *at = NULL, *semi = NULL, *qm = NULL;
-    for (const char *q = r; q < e; q++) {
-        unsigned cls = cclass[(unsigned char)*q];
-        if (!(cls & C_URI))
-            return false;
-        if (!(cls & C_USPEC))
-            continue;
+    for (const char *q = r;; q++) {
+        q = skip_class(q, e, C_UPLAIN);
+        if (q == e)
+            break;
+        if (!is_c(*q, C_USPEC))
+            return false; /* not a URI char at all */
         switch (*q) {
             case '%':
                 if (e - q < 3 || !is_c(q[1], C_HEX) || !is_c(q[2], C_HEX))

@@ -981,8 +981,14 @@ START_TEST(dynamic_payload_and_events)
     /* A stream that starts with an event still gets the audio codec. */
     rtp_run(1.1, 3, B_MEDIA, A_MEDIA, 0x43, 1, 101);
     rtp_run(1.2, 10, B_MEDIA, A_MEDIA, 0x43, 4, 111);
+    /* DTMF on an SSRC of its own: a stream of telephone events. */
+    rtp_run(1.7, 4, B_MEDIA, A_MEDIA, 0x44, 1, 101);
     corr_flush(C);
-    ck_assert_uint_eq(R.n_streams, 2);
+    ck_assert_uint_eq(R.n_streams, 3);
+    const rec_stream_t *ev = stream_of(B_MEDIA, A_MEDIA, 0x44);
+    ck_assert_str_eq(ev->codec, "telephone-event");
+    ck_assert_uint_eq(ev->r.payload_type, 101);
+    ck_assert_uint_eq(ev->r.packets, 4);
     const rec_stream_t *s = stream_of(A_MEDIA, B_MEDIA, 0x42);
     ck_assert_str_eq(s->codec, "opus");
     ck_assert_uint_eq(s->r.clock_rate, 48000);
@@ -992,6 +998,40 @@ START_TEST(dynamic_payload_and_events)
     ck_assert_str_eq(s->codec, "opus");
     ck_assert_uint_eq(s->r.payload_type, 111);
     ck_assert_uint_eq(s->r.clock_rate, 48000);
+}
+END_TEST
+
+START_TEST(multipart_body_sdp)
+{
+    /* SIP-I style: SDP and ISUP in a multipart body. */
+    const char *text = "INVITE sip:bob@example.com SIP/2.0\r\n"
+                       "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKmp\r\n"
+                       "From: <sip:alice@example.com>;tag=mp\r\n"
+                       "To: <sip:bob@example.com>\r\n"
+                       "Call-ID: multipart@example.com\r\n"
+                       "CSeq: 1 INVITE\r\n"
+                       "Content-Type: multipart/mixed;boundary=unique-boundary-1\r\n"
+                       "\r\n"
+                       "--unique-boundary-1\r\n"
+                       "Content-Type: application/sdp\r\n"
+                       "\r\n"
+                       "v=0\r\n"
+                       "o=- 1 1 IN IP4 192.0.2.10\r\n"
+                       "s=-\r\n"
+                       "c=IN IP4 192.0.2.10\r\n"
+                       "t=0 0\r\n"
+                       "m=audio 40000 RTP/AVP 0\r\n"
+                       "\r\n"
+                       "--unique-boundary-1\r\n"
+                       "Content-Type: application/ISUP;version=itu-t92+\r\n"
+                       "\r\n"
+                       "\x01\x00\x49\x00\x00\x03\x02\x00\x07\r\n"
+                       "--unique-boundary-1--\r\n";
+    sip_text(0, "192.0.2.10:5060", "198.51.100.20:5060", text);
+    rtp_run(1, 10, B_MEDIA, A_MEDIA, 0x99, 1, 0);
+    corr_flush(C);
+    const rec_call_t *c = call_by_id("multipart@example.com");
+    ck_assert_int_eq(stream_of(B_MEDIA, A_MEDIA, 0x99)->r.call_row, c->r.id);
 }
 END_TEST
 
@@ -1489,6 +1529,7 @@ Suite *corr_suite(void)
     tcase_add_test(tc, ssrc_change_makes_two_streams);
     tcase_add_test(tc, unsignalled_rtp_kept_without_call);
     tcase_add_test(tc, dynamic_payload_and_events);
+    tcase_add_test(tc, multipart_body_sdp);
     tcase_add_test(tc, media_kind_rtcp_port_and_mux);
     tcase_add_test(tc, rtcp_reports_fill_stream);
     tcase_add_test(tc, rtcp_on_unsignalled_flow);

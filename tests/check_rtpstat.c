@@ -14,9 +14,9 @@
 #include "rtpstat.h"
 #include "testdata.h"
 
-#define MS          1000000LL
-#define T0          1700000000000000000LL /* 2023-11-14 22:13:20 UTC, a multiple of 5 s */
-#define TSHARK_TOL  0.0011                /* ms: tshark prints 3 decimals */
+#define MS         1000000LL
+#define T0         1700000000000000000LL /* 2023-11-14 22:13:20 UTC, a multiple of 5 s */
+#define TSHARK_TOL 0.0011                /* ms: tshark prints 3 decimals */
 
 /* ---------------------------------------------------------------------------------------------
  * Synthetic streams: rtp_hdr_t built directly (decoders/rtp.c is not needed here).
@@ -718,8 +718,8 @@ static void addr_port(char *buf, size_t cap, const char *ip, size_t iplen, const
                       size_t portlen)
 {
     bool v6 = memchr(ip, ':', iplen) != NULL;
-    int n = snprintf(buf, cap, v6 ? "[%.*s]:%.*s" : "%.*s:%.*s", (int)iplen, ip, (int)portlen,
-                     port);
+    int n =
+        snprintf(buf, cap, v6 ? "[%.*s]:%.*s" : "%.*s:%.*s", (int)iplen, ip, (int)portlen, port);
     ck_assert(n > 0 && (size_t)n < cap);
 }
 
@@ -1043,11 +1043,11 @@ START_TEST(test_real_captures_vs_tshark)
     for (size_t f = 0; f < sizeof(real_captures) / sizeof(real_captures[0]); f++) {
         dump_t d;
         json_t j;
-        ck_assert(snprintf(path, sizeof(path), "tests/data/rtp-vectors/%s.tsv",
-                           real_captures[f]) < (int)sizeof(path));
+        ck_assert(snprintf(path, sizeof(path), "tests/data/rtp-vectors/%s.tsv", real_captures[f]) <
+                  (int)sizeof(path));
         dump_load(&d, testdata_path(path));
-        ck_assert(snprintf(path, sizeof(path), "tests/pcap/real/%s.tshark.json",
-                           real_captures[f]) < (int)sizeof(path));
+        ck_assert(snprintf(path, sizeof(path), "tests/pcap/real/%s.tshark.json", real_captures[f]) <
+                  (int)sizeof(path));
         json_load(&j, testdata_path(path));
         int arr = jget(&j, 0, "rtp_streams_heuristic");
         ck_assert_int_ge(arr, 0);
@@ -1088,7 +1088,7 @@ START_TEST(test_real_captures_vs_tshark)
         dump_free(&d);
     }
     ck_assert_int_eq(compared, 8);
-    fprintf(stderr, "notice: real captures: %d streams match tshark 4.0, worst deviation %.6f ms\n",
+    fprintf(stderr, "notice: real captures: %d streams match tshark 4.0, worst deviation %.2g ms\n",
             compared, worst);
 }
 END_TEST
@@ -1121,10 +1121,11 @@ static int run_cmd(char *const argv[], const char *out_path)
 }
 
 static char *const tshark_fields[] = {
-    "-T", "fields", "-e", "frame.time_epoch", "-e", "ip.src", "-e", "ipv6.src", "-e",
-    "udp.srcport", "-e", "ip.dst", "-e", "ipv6.dst", "-e", "udp.dstport", "-e", "rtp.ssrc", "-e",
-    "rtp.seq", "-e", "rtp.timestamp", "-e", "rtp.p_type", "-e", "rtp.marker", "-e",
-    "rtpevent.event_id",
+    "-T", "fields",     "-e", "frame.time_epoch",  "-e", "ip.src",
+    "-e", "ipv6.src",   "-e", "udp.srcport",       "-e", "ip.dst",
+    "-e", "ipv6.dst",   "-e", "udp.dstport",       "-e", "rtp.ssrc",
+    "-e", "rtp.seq",    "-e", "rtp.timestamp",     "-e", "rtp.p_type",
+    "-e", "rtp.marker", "-e", "rtpevent.event_id",
 };
 
 static bool tshark_dump(const char *pcap, const char *out)
@@ -1151,12 +1152,18 @@ typedef struct {
 } sim_case_t;
 
 static const sim_case_t sim_cases[] = {
-    {"us", {"--loss", "0.03", "--jitter-ms", "4", "--reorder", "0.02", "--dup", "0.01",
-            "--seed", "11", NULL}, true},
-    {"ns", {"--loss", "0.03", "--jitter-ms", "4", "--reorder", "0.02", "--dup", "0.01",
-            "--seed", "12", "--nanosecond", NULL}, true},
-    {"rough", {"--loss", "0.05", "--jitter-ms", "12", "--reorder", "0.05", "--dup", "0.03",
-               "--seed", "13", "--ipv6-ratio", "0.5", NULL}, false},
+    {"us",
+     {"--loss", "0.03", "--jitter-ms", "4", "--reorder", "0.02", "--dup", "0.01", "--seed", "11",
+      NULL},
+     true},
+    {"ns",
+     {"--loss", "0.03", "--jitter-ms", "4", "--reorder", "0.02", "--dup", "0.01", "--seed", "12",
+      "--nanosecond", NULL},
+     true},
+    {"rough",
+     {"--loss", "0.05", "--jitter-ms", "12", "--reorder", "0.05", "--dup", "0.03", "--seed", "13",
+      "--ipv6-ratio", "0.5", NULL},
+     false},
 };
 
 static int sim_streams_compared;
@@ -1172,8 +1179,8 @@ static void sim_compare(const char *dir, const sim_case_t *sc)
     char *argv[40];
     int n = 0;
     argv[n++] = (char *)testdata_shared("tools/simcalls");
-    static char *const common[] = {"--calls", "6", "--duration", "8", "--codec", "mix",
-                                   "--concurrency", "3"};
+    static char *const common[] = {"--calls", "6",   "--duration",    "8",
+                                   "--codec", "mix", "--concurrency", "3"};
     for (size_t i = 0; i < sizeof(common) / sizeof(common[0]); i++)
         argv[n++] = common[i];
     for (int i = 0; sc->args[i] != NULL; i++)
@@ -1220,8 +1227,8 @@ static void sim_compare(const char *dir, const sim_case_t *sc)
             double want[5] = {jnum(&j, tk, "max_jitter_ms"), jnum(&j, tk, "mean_jitter_ms"),
                               jnum(&j, tk, "max_delta_ms"), jnum(&j, s, "jitter_ms"),
                               jnum(&j, s, "max_jitter_ms")};
-            double got[5] = {r.max_jitter_ms, r.mean_jitter_ms, r.max_delta_ms,
-                             r.last_jitter_ms, r.rfc_max_jitter_ms};
+            double got[5] = {r.max_jitter_ms, r.mean_jitter_ms, r.max_delta_ms, r.last_jitter_ms,
+                             r.rfc_max_jitter_ms};
             for (int i = 0; i < 5; i++) {
                 ck_assert_msg(fabs(got[i] - want[i]) <= TSHARK_TOL,
                               "%s %s 0x%08x %s: %.6f, truth %.6f", sc->name, codec, ssrc, names[i],
@@ -1271,8 +1278,8 @@ START_TEST(test_simcalls_truth)
         sim_compare(dir, &sim_cases[i]);
     rmdir(dir);
     fprintf(stderr,
-            "notice: simcalls: %d streams match the truth; worst deviation %.6f ms from tshark's "
-            "figures, %.6f ms from RFC 3550\n",
+            "notice: simcalls: %d streams match the truth; worst deviation %.2g ms from tshark's "
+            "figures, %.2g ms from RFC 3550\n",
             sim_streams_compared, sim_worst_tshark, sim_worst_rfc);
 }
 END_TEST

@@ -1,0 +1,42 @@
+/* writer: a store writer thread fed through a bounded queue, so storing runs beside analysis
+ * instead of inside it. */
+#ifndef SIPSCOPE_WRITER_H
+#define SIPSCOPE_WRITER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "records.h"
+#include "store.h"
+
+typedef struct writer writer_t;
+
+typedef struct {
+    uint64_t queued, written, failed;  /* records */
+    uint64_t producer_waits;           /* times the queue was full and the producer waited */
+    size_t queue_bytes_peak;
+} writer_stats_t;
+
+/* Start a thread that owns store (borrowed: the caller closes it after writer_stop). The queue
+ * holds at most queue_bytes (at least 4 MB, so that the largest SIP message fits twice).
+ * NULL on failure. */
+writer_t *writer_start(store_t *store, size_t queue_bytes);
+
+/* Queue a copy of the record (strings included); the caller's record may change right after.
+ * Blocks while the queue is full: nothing is lost. 0, or -EPIPE after a store failure (the
+ * first error's text is in writer_error). */
+int writer_put_call(writer_t *w, const call_record_t *r);
+int writer_put_stream(writer_t *w, const stream_record_t *r);
+int writer_put_sample(writer_t *w, const sample_record_t *r);
+int writer_put_message(writer_t *w, const message_record_t *r);
+/* Totals of one analysis, added to the store's (store_add_totals). */
+int writer_put_totals(writer_t *w, const store_meta_t *totals);
+
+/* Wait until everything queued so far is committed. 0 or the first store error. */
+int writer_sync(writer_t *w);
+/* Drain the queue, commit, join the thread, free. Returns 0 or the first store error, whose
+ * text goes to err. NULL is a no-op. */
+int writer_stop(writer_t *w, char *err, size_t errlen);
+void writer_get_stats(writer_t *w, writer_stats_t *out);
+
+#endif
