@@ -50,8 +50,8 @@ void cap_free(cap_t *cap)
     free(cap);
 }
 
-void cap_process_frame(cap_t *cap, int dlt, int64_t ts_ns, const uint8_t *frame,
-                       uint32_t caplen, uint32_t wirelen)
+void cap_process_frame(cap_t *cap, int dlt, int64_t ts_ns, const uint8_t *frame, uint32_t caplen,
+                       uint32_t wirelen)
 {
     cap->stats.frames++;
     cap->stats.bytes += wirelen;
@@ -61,8 +61,8 @@ void cap_process_frame(cap_t *cap, int dlt, int64_t ts_ns, const uint8_t *frame,
         (uint64_t)cap->next_expire_ns - (uint64_t)ts_ns > 2 * EXPIRE_EVERY_NS) {
         cap_expire(cap, ts_ns);
         cap->expire_armed = true;
-        cap->next_expire_ns = ts_ns > INT64_MAX - EXPIRE_EVERY_NS ? INT64_MAX
-                                                                  : ts_ns + EXPIRE_EVERY_NS;
+        cap->next_expire_ns =
+            ts_ns > INT64_MAX - EXPIRE_EVERY_NS ? INT64_MAX : ts_ns + EXPIRE_EVERY_NS;
     }
     if (frame == NULL)
         caplen = 0;

@@ -46,9 +46,9 @@ static uint8_t *dgram_buffer(cap_t *cap, const cap_frame_t *fr)
 
 /* Feed one fragment to the reassembler. Returns the whole payload (and its length in *n) once
  * the datagram is complete, else NULL. */
-static const uint8_t *reassemble(cap_t *cap, cap_frame_t *fr, const ipfrag_key_t *key,
-                                 uint32_t off, bool more, const uint8_t *p, size_t len,
-                                 uint32_t max_end, size_t *n)
+static const uint8_t *reassemble(cap_t *cap, cap_frame_t *fr, const ipfrag_key_t *key, uint32_t off,
+                                 bool more, const uint8_t *p, size_t len, uint32_t max_end,
+                                 size_t *n)
 {
     cap->stats.ip_fragments++;
     uint8_t *out = dgram_buffer(cap, fr);
@@ -56,8 +56,9 @@ static const uint8_t *reassemble(cap_t *cap, cap_frame_t *fr, const ipfrag_key_t
         cap->stats.frag_dropped++;
         return NULL;
     }
-    switch (ipfrag_add(cap->frag, key, fr->pkt.ts_ns, off, p, (uint32_t)len, more, max_end, out,
-                       n)) {
+    ipfrag_verdict_t v =
+        ipfrag_add(cap->frag, key, fr->pkt.ts_ns, off, p, (uint32_t)len, more, max_end, out, n);
+    switch (v) {
         case IPFRAG_DONE:
             cap->stats.ip_reassembled++;
             return out;
@@ -67,6 +68,27 @@ static const uint8_t *reassemble(cap_t *cap, cap_frame_t *fr, const ipfrag_key_t
         default:
             return NULL;
     }
+}
+
+/* An IPv4 fragment (MF set or a non-zero offset) of the packet p with header length ihl. The
+ * reassembled payload goes on as if it had arrived whole, under the last fragment's header. */
+static void ip4_fragment(cap_t *cap, cap_frame_t *fr, const uint8_t *p, size_t ihl, size_t total)
+{
+    uint16_t frag = be16(p + 6);
+    ipfrag_key_t key;
+    memset(&key, 0, sizeof(key));
+    memcpy(key.src, p + 12, 4);
+    memcpy(key.dst, p + 16, 4);
+    key.id = be16(p + 4);
+    key.vlan = fr->pkt.vlan;
+    key.family = 4;
+    key.proto = p[9];
+    size_t n;
+    const uint8_t *whole =
+        reassemble(cap, fr, &key, (uint32_t)(frag & 0x1fff) * 8, (frag & 0x2000) != 0, p + ihl,
+                   total - ihl, (uint32_t)(IPFRAG_MAX_DGRAM - ihl), &n);
+    if (whole != NULL)
+        cap_transport(cap, fr, key.proto, whole, n, true);
 }
 
 /* IPv4 header (RFC 791 §3.1):
@@ -113,26 +135,10 @@ void cap_ip4(cap_t *cap, cap_frame_t *fr, const uint8_t *p, size_t len)
     memcpy(pkt->dst.addr.bytes, p + 16, 4);
     pkt->l3 = p;
     pkt->l3_len = total;
-    uint8_t proto = p[9];
-    uint16_t frag = be16(p + 6);
-    if ((frag & 0x3fff) == 0) {
-        cap_transport(cap, fr, proto, p + ihl, total - ihl, false);
-        return;
-    }
-    ipfrag_key_t key;
-    memset(&key, 0, sizeof(key));
-    memcpy(key.src, p + 12, 4);
-    memcpy(key.dst, p + 16, 4);
-    key.id = be16(p + 4);
-    key.vlan = pkt->vlan;
-    key.family = 4;
-    key.proto = proto;
-    size_t n;
-    const uint8_t *whole =
-        reassemble(cap, fr, &key, (uint32_t)(frag & 0x1fff) * 8, (frag & 0x2000) != 0, p + ihl,
-                   total - ihl, (uint32_t)(IPFRAG_MAX_DGRAM - ihl), &n);
-    if (whole != NULL)
-        cap_transport(cap, fr, proto, whole, n, true);
+    if ((be16(p + 6) & 0x3fff) == 0) /* neither MF nor an offset: not a fragment */
+        cap_transport(cap, fr, p[9], p + ihl, total - ihl, false);
+    else
+        ip4_fragment(cap, fr, p, ihl, total);
 }
 
 /* After the fixed IPv6 header: extension headers (RFC 8200 §4), then the upper layer.
@@ -156,7 +162,7 @@ static void ip6_upper(cap_t *cap, cap_frame_t *fr, uint8_t nh, const uint8_t *p,
                       bool reassembled)
 {
     cur_t c = cur_make(p, len);
-    for (int i = 0; i < IP6_MAX_EXT; i++) {
+    for (int i = 0; i <= IP6_MAX_EXT; i++) { /* IP6_MAX_EXT headers, then the upper layer */
         switch (nh) {
             case IPP_HOPOPTS:
             case IPP_ROUTING:
@@ -201,8 +207,8 @@ static void ip6_upper(cap_t *cap, cap_frame_t *fr, uint8_t nh, const uint8_t *p,
                 size_t unfrag = (size_t)(c.p - (fr->pkt.l3 + 40));
                 size_t n;
                 const uint8_t *whole =
-                    reassemble(cap, fr, &key, offm & 0xfff8, (offm & 1) != 0, c.p,
-                               cur_left(&c), (uint32_t)(IPFRAG_MAX_DGRAM - unfrag), &n);
+                    reassemble(cap, fr, &key, offm & 0xfff8, (offm & 1) != 0, c.p, cur_left(&c),
+                               (uint32_t)(IPFRAG_MAX_DGRAM - unfrag), &n);
                 if (whole != NULL)
                     ip6_upper(cap, fr, next, whole, n, true);
                 return;

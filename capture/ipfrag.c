@@ -22,11 +22,11 @@
 
 typedef struct {
     ipfrag_key_t key;
-    uint32_t hnext;      /* hash chain, NONE-terminated; free-list link when unused */
-    uint32_t older;      /* age list (creation order): towards the head */
-    uint32_t newer;      /* towards the tail */
-    int64_t first_ns;    /* arrival of the first fragment seen */
-    uint32_t total;      /* payload length, known once the last fragment (MF=0) is seen */
+    uint32_t hnext;   /* hash chain, NONE-terminated; free-list link when unused */
+    uint32_t older;   /* age list (creation order): towards the head */
+    uint32_t newer;   /* towards the tail */
+    int64_t first_ns; /* arrival of the first fragment seen */
+    uint32_t total;   /* payload length, known once the last fragment (MF=0) is seen */
     bool have_total;
     uint8_t nranges;
     uint32_t ranges[MAX_RANGES][2]; /* sorted, disjoint, non-adjacent [start, end) */
@@ -39,8 +39,8 @@ struct ipfrag {
     uint64_t seed;
     dgram_t *dg;
     uint32_t ndg;
-    uint32_t free_dg;    /* released descriptors, linked through hnext */
-    uint32_t used_dg;    /* descriptors [used_dg, ndg) were never handed out */
+    uint32_t free_dg; /* released descriptors, linked through hnext */
+    uint32_t used_dg; /* descriptors [used_dg, ndg) were never handed out */
     uint32_t oldest, newest;
     uint32_t count;
     uint32_t *buckets;
@@ -49,7 +49,7 @@ struct ipfrag {
     uint32_t nblocks;
     uint32_t *free_blocks; /* stack of released block indices */
     uint32_t nfree;
-    uint32_t used_blocks;  /* blocks [used_blocks, nblocks) were never handed out */
+    uint32_t used_blocks; /* blocks [used_blocks, nblocks) were never handed out */
 };
 
 ipfrag_t *ipfrag_new(size_t max_bytes, uint32_t timeout_ms, cap_stats_t *stats)
@@ -59,7 +59,9 @@ ipfrag_t *ipfrag_new(size_t max_bytes, uint32_t timeout_ms, cap_stats_t *stats)
         return NULL;
     t->stats = stats;
     t->timeout_ns = (int64_t)timeout_ms * 1000000;
-    t->seed = 0x6a09e667f3bcc909ULL;
+    /* Per table (ASLR varies the address), so that crafted keys cannot aim at one chain in
+     * every run. Results never depend on the seed, only the chain layout does. */
+    t->seed = hash_mix((uint64_t)(uintptr_t)t ^ 0x6a09e667f3bcc909ULL);
     size_t nb = max_bytes / BLOCK_SIZE;
     if (nb < 1)
         nb = 1;

@@ -12,8 +12,8 @@
 enum {
     ETH_IPV4 = 0x0800,
     ETH_IPV6 = 0x86dd,
-    ETH_VLAN = 0x8100,  /* IEEE 802.1Q C-tag */
-    ETH_QINQ = 0x88a8,  /* IEEE 802.1ad S-tag */
+    ETH_VLAN = 0x8100,     /* IEEE 802.1Q C-tag */
+    ETH_QINQ = 0x88a8,     /* IEEE 802.1ad S-tag */
     ETH_QINQ_OLD = 0x9100, /* pre-standard QinQ */
     ETH_QINQ_OLD2 = 0x9200,
 };
@@ -49,8 +49,7 @@ void cap_ether(cap_t *cap, cap_frame_t *fr, const uint8_t *p, size_t len)
 void cap_ethertype(cap_t *cap, cap_frame_t *fr, uint16_t type, const uint8_t *p, size_t len)
 {
     cur_t c = cur_make(p, len);
-    while (type == ETH_VLAN || type == ETH_QINQ || type == ETH_QINQ_OLD ||
-           type == ETH_QINQ_OLD2) {
+    while (type == ETH_VLAN || type == ETH_QINQ || type == ETH_QINQ_OLD || type == ETH_QINQ_OLD2) {
         uint16_t tci = cur_be16(&c);
         type = cur_be16(&c);
         if (c.err) {
@@ -90,7 +89,7 @@ static void raw_ip(cap_t *cap, cap_frame_t *fr, const uint8_t *p, size_t len, in
         cap->stats.non_ip++;
 }
 
-/* Linux cooked capture v1 (DLT_LINUX_SLL, https://www.tcpdump.org/linktypes/LINKTYPE_LINUX_SLL.html):
+/* Linux cooked capture v1 (DLT_LINUX_SLL; tcpdump.org/linktypes/LINKTYPE_LINUX_SLL.html):
  *
  *   +-----------+-----------+-----------+------------------+-----------+
  *   | pkttype(2)| ARPHRD(2) | addrlen(2)| address (8)      | proto(2)  |

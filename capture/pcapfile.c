@@ -28,8 +28,7 @@ static int64_t ts_ns_of(const struct timeval *tv, int64_t unit_ns)
 
 int cap_read_pcap(cap_t *cap, struct pcap *handle, char *err, size_t errlen)
 {
-    int64_t unit_ns =
-        pcap_get_tstamp_precision(handle) == PCAP_TSTAMP_PRECISION_NANO ? 1 : 1000;
+    int64_t unit_ns = pcap_get_tstamp_precision(handle) == PCAP_TSTAMP_PRECISION_NANO ? 1 : 1000;
     uint64_t n = 0;
     for (;;) {
         struct pcap_pkthdr *hdr;
@@ -79,8 +78,8 @@ int cap_read_file(cap_t *cap, const char *path, char *err, size_t errlen)
     }
     char pcap_err[PCAP_ERRBUF_SIZE] = "";
     /* Nanosecond precision: libpcap scales µs files up, so ts_ns is exact for both. */
-    pcap_t *handle = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO,
-                                                              pcap_err);
+    pcap_t *handle =
+        pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO, pcap_err);
     if (handle == NULL) {
         char why[PCAP_ERRBUF_SIZE + 64];
         int len = snprintf(why, sizeof(why), "not a pcap or pcapng file (%s)", pcap_err);

@@ -31,24 +31,24 @@
  * connection reusing the 4-tuple whose SYN we missed): resynchronise on it. */
 #define RESYNC_BACK (1u << 20)
 /* A released direction keeps its buffer for the next one, unless it grew beyond this. */
-#define KEEP_BUFFER (64u * 1024)
+#define KEEP_BUFFER  (64u * 1024)
 #define FIRST_BUFFER 4096u
 #define NONE         UINT32_MAX
 
 typedef struct {
     tcpreasm_key_t key;
-    uint32_t hnext;          /* hash chain; free-list link when unused */
-    uint32_t lru_prev;       /* towards the least recently used */
-    uint32_t lru_next;       /* towards the most recently used */
+    uint32_t hnext;    /* hash chain; free-list link when unused */
+    uint32_t lru_prev; /* towards the least recently used */
+    uint32_t lru_next; /* towards the most recently used */
     bool syn_seen;
     uint8_t nooo;
-    uint16_t ooo_segs;       /* segments queued since the hole opened */
+    uint16_t ooo_segs; /* segments queued since the hole opened */
     uint32_t isn;
-    uint32_t next_seq;       /* next in-order sequence number */
-    uint32_t len;            /* in-order bytes at buf[0, len) */
+    uint32_t next_seq; /* next in-order sequence number */
+    uint32_t len;      /* in-order bytes at buf[0, len) */
     uint32_t cap;
     int64_t last_ns;
-    int64_t gap_ns;          /* when the hole opened */
+    int64_t gap_ns;           /* when the hole opened */
     uint32_t ooo[OOO_MAX][2]; /* buffer offsets [start, end), sorted, disjoint, > len */
     uint8_t *buf;
 } flow_t;
@@ -61,8 +61,8 @@ struct tcpreasm {
     flow_t *flows;
     uint32_t nflows;
     uint32_t count;
-    uint32_t free_head;      /* released slots, linked through hnext */
-    uint32_t used;           /* slots [used, nflows) were never handed out */
+    uint32_t free_head; /* released slots, linked through hnext */
+    uint32_t used;      /* slots [used, nflows) were never handed out */
     uint32_t lru_head, lru_tail;
     uint32_t *buckets;
     uint32_t mask;
@@ -85,7 +85,9 @@ tcpreasm_t *tcpreasm_new(size_t max_flows, size_t max_buffer, uint32_t timeout_m
     t->stats = stats;
     t->max_buffer = (uint32_t)max_buffer;
     t->timeout_ns = (int64_t)timeout_ms * 1000000;
-    t->seed = 0xbb67ae8584caa73bULL;
+    /* Per table (ASLR varies the address), so that crafted keys cannot aim at one chain in
+     * every run. Results never depend on the seed, only the chain layout does. */
+    t->seed = hash_mix((uint64_t)(uintptr_t)t ^ 0xbb67ae8584caa73bULL);
     t->nflows = (uint32_t)max_flows;
     uint32_t nbuckets = 16;
     while (nbuckets < t->nflows)
@@ -341,8 +343,8 @@ static bool ooo_room(const flow_t *f, uint32_t off, uint32_t end)
 }
 
 /* Store a future segment at buffer offset off (> len) and record its range. */
-static bool store_future(tcpreasm_t *t, flow_t *f, int64_t ts_ns, uint32_t off,
-                         const uint8_t *data, uint32_t n)
+static bool store_future(tcpreasm_t *t, flow_t *f, int64_t ts_ns, uint32_t off, const uint8_t *data,
+                         uint32_t n)
 {
     uint32_t end = off + n;
     if (!ooo_room(f, off, end) || !reserve(t, f, end))
@@ -392,8 +394,8 @@ static void skip_hole(tcpreasm_t *t, flow_t *f)
     t->stats->tcp_gaps++;
 }
 
-static void data_segment(tcpreasm_t *t, flow_t *f, int64_t ts_ns, uint32_t seq,
-                         const uint8_t *data, uint32_t n, tcpreasm_deliver_fn fn, void *ctx)
+static void data_segment(tcpreasm_t *t, flow_t *f, int64_t ts_ns, uint32_t seq, const uint8_t *data,
+                         uint32_t n, tcpreasm_deliver_fn fn, void *ctx)
 {
     bool counted_ooo = false;
     for (;;) {

@@ -24,8 +24,7 @@ enum { TCPR_FIN = 0x01, TCPR_SYN = 0x02, TCPR_RST = 0x04 };
 /* Offered all in-order, unconsumed bytes of a direction (borrowed, valid during the call);
  * returns how many it consumed. reassembled: the bytes came from the buffer (several
  * segments) rather than straight from the current segment. */
-typedef size_t (*tcpreasm_deliver_fn)(void *ctx, const uint8_t *data, size_t len,
-                                      bool reassembled);
+typedef size_t (*tcpreasm_deliver_fn)(void *ctx, const uint8_t *data, size_t len, bool reassembled);
 
 typedef struct tcpreasm tcpreasm_t;
 

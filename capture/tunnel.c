@@ -14,8 +14,8 @@ enum {
 enum {
     GRE_IPV4 = 0x0800,
     GRE_IPV6 = 0x86dd,
-    GRE_TEB = 0x6558,       /* transparent Ethernet bridging */
-    GRE_ERSPAN2 = 0x88be,   /* ERSPAN type I (no header) or II */
+    GRE_TEB = 0x6558,     /* transparent Ethernet bridging */
+    GRE_ERSPAN2 = 0x88be, /* ERSPAN type I (no header) or II */
     GRE_ERSPAN3 = 0x22eb,
 };
 

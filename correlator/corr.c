@@ -19,10 +19,10 @@
 #define CALL_ARENA     512
 #define CALL_ID_KEEP   255
 #define CALL_STR_KEEP  127
-#define CALL_FP_RING   16  /* fingerprints of recent messages, for retransmissions */
-#define CALL_MAX_EPS   16  /* media endpoints a call holds in the index (ring; re-INVITEs) */
-#define CALL_MAX_MAPS  8   /* dynamic payload type maps per side */
-#define CALL_CHAIN_MAX 16  /* Call-ID hash chain walk cap */
+#define CALL_FP_RING   16 /* fingerprints of recent messages, for retransmissions */
+#define CALL_MAX_EPS   16 /* media endpoints a call holds in the index (ring; re-INVITEs) */
+#define CALL_MAX_MAPS  8  /* dynamic payload type maps per side */
+#define CALL_CHAIN_MAX 16 /* Call-ID hash chain walk cap */
 #define CODEC_NAME_MAX 16
 
 /* one_way: the quieter direction carried fewer than 1/ONE_WAY_RATIO of the other's packets. */
@@ -43,66 +43,66 @@ typedef struct {
     lnode_t *head, *tail;
 } lqueue_t;
 
-#define CONTAINER_OF(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+#define CONTAINER_OF(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 /* A payload type an SDP mapped with a=rtpmap (dynamic types; static ones use RFC 3551). */
 typedef struct {
     uint8_t pt;
-    bool event;        /* telephone-event (RFC 4733) */
-    uint16_t name;     /* arena offset of the encoding name */
+    bool event;    /* telephone-event (RFC 4733) */
+    uint16_t name; /* arena offset of the encoding name */
     uint32_t clock;
 } pt_map_t;
 
 struct stream;
 
 typedef struct call {
-    lnode_t qnode;             /* in c->q[queue] */
-    struct call *hnext;        /* Call-ID hash chain */
-    struct stream *streams;    /* live streams, through stream.call_next */
-    uint64_t hash;             /* of the full Call-ID */
+    lnode_t qnode;          /* in c->q[queue] */
+    struct call *hnext;     /* Call-ID hash chain */
+    struct stream *streams; /* live streams, through stream.call_next */
+    uint64_t hash;          /* of the full Call-ID */
     int64_t id;
-    int64_t queued_ns;         /* when put at the tail of its queue */
-    int64_t sip_ns, media_ns;  /* last SIP message, last RTP/RTCP */
+    int64_t queued_ns;        /* when put at the tail of its queue */
+    int64_t sip_ns, media_ns; /* last SIP message, last RTP/RTCP */
     int64_t invite_ns, ringing_ns, answer_ns, end_ns, final_ns;
     net_endpoint_t caller, callee;
     uint64_t from_tag_hash, to_tag_hash; /* 0 = no tag */
-    uint64_t media_pkts[2];    /* packets of emitted streams, by sending side */
+    uint64_t media_pkts[2];              /* packets of emitted streams, by sending side */
     double worst_mos;
     uint64_t fp[CALL_FP_RING];
     uint32_t eps[CALL_MAX_EPS];
     pt_map_t maps[2][CALL_MAX_MAPS];
-    uint32_t callid_len;       /* full length */
+    uint32_t callid_len; /* full length */
     uint32_t sip_messages;
     uint16_t final_status;
     uint16_t arena_used;
     uint16_t s_callid, s_from_uri, s_to_uri, s_from_tag, s_to_tag, s_ua;
     uint8_t state, queue, fp_next, n_eps, eps_next;
     uint8_t n_maps[2], maps_next[2];
-    bool announced[2];         /* side sent an SDP with an RTP endpoint */
-    bool nat;                  /* a stream with sdp_mismatch, or NAT seen in signalling */
+    bool announced[2]; /* side sent an SDP with an RTP endpoint */
+    bool nat;          /* a stream with sdp_mismatch, or NAT seen in signalling */
     char arena[CALL_ARENA];
 } call_t;
 
 typedef struct stream {
-    media_flow_t flow;         /* (src, dst, ssrc) key and hash chain; first member */
-    lnode_t qnode;             /* in c->stream_q */
+    media_flow_t flow; /* (src, dst, ssrc) key and hash chain; first member */
+    lnode_t qnode;     /* in c->stream_q */
     struct stream *call_next;
-    call_t *call;              /* NULL: no SDP announced it */
+    call_t *call; /* NULL: no SDP announced it */
     int64_t id;
     int64_t queued_ns, first_ns, last_ns;
-    int64_t rematch_ns;        /* unsignalled: when we last looked for an SDP that names it */
+    int64_t rematch_ns; /* unsignalled: when we last looked for an SDP that names it */
     rtpstat_t st;
     /* RTCP about this stream, from its receiver; and the sender's last SR for the RTT */
     int64_t sr_ns;
-    uint32_t sr_mid;           /* middle 32 bits of the SR's NTP time */
+    uint32_t sr_mid; /* middle 32 bits of the SR's NTP time */
     int32_t rtcp_cum_lost;
     double rtcp_fraction, rtcp_jitter_ms, rtcp_rtt_ms;
     uint32_t clock;
     uint8_t pt;
-    int8_t dir;                /* sending side: 0 caller, 1 callee, -1 unknown */
+    int8_t dir; /* sending side: 0 caller, 1 callee, -1 unknown */
     bool have_pt, have_sr, have_rtcp, sdp_mismatch;
-    bool by_dst;               /* matched through its destination */
-    bool nat_checked;          /* sdp_mismatch decided (the sender's SDP was known) */
+    bool by_dst;      /* matched through its destination */
+    bool nat_checked; /* sdp_mismatch decided (the sender's SDP was known) */
     char codec[CODEC_NAME_MAX];
 } stream_t;
 
@@ -120,8 +120,8 @@ struct corr {
     lqueue_t stream_q;
     media_idx_t *idx;
     media_flows_t flows;
-    sdp_t sdp;                 /* scratch for the SDP body at hand */
-    char callid_buf[1024];     /* message records: Call-ID as a C string */
+    sdp_t sdp;             /* scratch for the SDP body at hand */
+    char callid_buf[1024]; /* message records: Call-ID as a C string */
     char method_buf[32];
 };
 
@@ -190,9 +190,8 @@ static bool addr_private(const net_addr_t *a)
 {
     const uint8_t *b = a->bytes;
     if (a->family == 4)
-        return b[0] == 10 || (b[0] == 172 && (b[1] & 0xf0) == 16) ||
-               (b[0] == 192 && b[1] == 168) || (b[0] == 100 && (b[1] & 0xc0) == 64) ||
-               (b[0] == 169 && b[1] == 254);
+        return b[0] == 10 || (b[0] == 172 && (b[1] & 0xf0) == 16) || (b[0] == 192 && b[1] == 168) ||
+               (b[0] == 100 && (b[1] & 0xc0) == 64) || (b[0] == 169 && b[1] == 254);
     if (a->family == 6)
         return (b[0] & 0xfe) == 0xfc || (b[0] == 0xfe && (b[1] & 0xc0) == 0x80);
     return false;
@@ -274,8 +273,7 @@ corr_t *corr_new(const corr_cfg_t *cfg, const corr_sink_t *sink)
     /* Each entry of the index is held by exactly one call, in that call's ring of CALL_MAX_EPS
      * handles, so max_calls * CALL_MAX_EPS entries can never run out; the entries array grows
      * on demand, the buckets are sized for ~4 endpoints per call. */
-    c->idx = media_idx_new(c->cfg.max_calls * CALL_MAX_EPS, c->cfg.max_calls * 4,
-                           c->seed ^ 0x1d);
+    c->idx = media_idx_new(c->cfg.max_calls * CALL_MAX_EPS, c->cfg.max_calls * 4, c->seed ^ 0x1d);
     int frc = media_flows_init(&c->flows, c->cfg.max_streams, c->seed ^ 0xf1);
     if (c->buckets == NULL || c->idx == NULL || frc != 0) {
         corr_free(c);
@@ -864,8 +862,7 @@ static void call_finish(corr_t *c, call_t *call, fin_t why)
             break;
     }
     call_release_media(c, call);
-    for (call_t **link = &c->buckets[call->hash & c->mask]; *link != NULL;
-         link = &(*link)->hnext) {
+    for (call_t **link = &c->buckets[call->hash & c->mask]; *link != NULL; link = &(*link)->hnext) {
         if (*link == call) {
             *link = call->hnext;
             break;
@@ -912,8 +909,7 @@ static call_t *call_victim(corr_t *c)
     return best;
 }
 
-static call_t *call_create(corr_t *c, const corr_pkt_t *pkt, const sip_msg_t *msg,
-                           uint64_t hash)
+static call_t *call_create(corr_t *c, const corr_pkt_t *pkt, const sip_msg_t *msg, uint64_t hash)
 {
     /* A chain at its cap (colliding Call-IDs, or a hostile flood) gives up its least recently
      * active call, so that a lookup never walks more than CALL_CHAIN_MAX calls. */
@@ -1159,8 +1155,7 @@ static void call_set_to_tag(corr_t *c, call_t *call, sv_t tag)
     call->s_to_tag = arena_put(call, tag, CALL_STR_KEEP);
 }
 
-static void call_on_request(corr_t *c, call_t *call, const corr_pkt_t *pkt,
-                            const sip_msg_t *msg)
+static void call_on_request(corr_t *c, call_t *call, const corr_pkt_t *pkt, const sip_msg_t *msg)
 {
     int64_t ts = pkt->ts_ns;
     switch (msg->method_id) {
@@ -1176,8 +1171,7 @@ static void call_on_request(corr_t *c, call_t *call, const corr_pkt_t *pkt,
             }
             break;
         case SIP_METHOD_CANCEL:
-            if (call->answer_ns == 0 &&
-                (call->state == CALL_SETUP || call->state == CALL_RINGING))
+            if (call->answer_ns == 0 && (call->state == CALL_SETUP || call->state == CALL_RINGING))
                 call->state = CALL_CANCELLED;
             break;
         case SIP_METHOD_BYE:
@@ -1192,8 +1186,7 @@ static void call_on_request(corr_t *c, call_t *call, const corr_pkt_t *pkt,
     }
 }
 
-static void call_on_response(corr_t *c, call_t *call, const corr_pkt_t *pkt,
-                             const sip_msg_t *msg)
+static void call_on_response(corr_t *c, call_t *call, const corr_pkt_t *pkt, const sip_msg_t *msg)
 {
     int64_t ts = pkt->ts_ns;
     uint16_t st = msg->status_code;
@@ -1286,13 +1279,11 @@ static const char *method_text(corr_t *c, const sip_msg_t *msg)
     sip_method_t id = msg->is_request ? msg->method_id : msg->cseq_method_id;
     if (id != SIP_METHOD_UNKNOWN && id < SIP_METHOD_COUNT)
         return sip_method_name(id);
-    sv_copy(msg->is_request ? msg->method : msg->cseq_method, c->method_buf,
-            sizeof(c->method_buf));
+    sv_copy(msg->is_request ? msg->method : msg->cseq_method, c->method_buf, sizeof(c->method_buf));
     return c->method_buf;
 }
 
-static void emit_message(corr_t *c, const call_t *call, const corr_pkt_t *pkt,
-                         const sip_msg_t *msg)
+static void emit_message(corr_t *c, const call_t *call, const corr_pkt_t *pkt, const sip_msg_t *msg)
 {
     if (c->sink.on_message == NULL)
         return;
@@ -1334,8 +1325,7 @@ void corr_on_sip(corr_t *c, const corr_pkt_t *pkt, const sip_msg_t *msg)
         if (call != NULL)
             call_on_sip(c, call, pkt, msg);
     }
-    if (call == NULL &&
-        is_dialog_method(msg->is_request ? msg->method_id : msg->cseq_method_id))
+    if (call == NULL && is_dialog_method(msg->is_request ? msg->method_id : msg->cseq_method_id))
         c->stats.sip_orphans++;
     emit_message(c, call, pkt, msg);
 }

@@ -13,14 +13,14 @@
 /* ---- pool: fixed-size objects carved from slabs up to a cap and recycled through a free list,
  * so that the steady state allocates nothing (slabs are only added while the live count grows). */
 typedef struct {
-    size_t size;      /* object size (rounded up to pointer alignment) */
-    size_t per_slab;  /* objects per slab */
-    size_t max;       /* cap on live objects */
+    size_t size;     /* object size (rounded up to pointer alignment) */
+    size_t per_slab; /* objects per slab */
+    size_t max;      /* cap on live objects */
     size_t live;
-    void *free_list;  /* recycled objects, linked through their first word */
+    void *free_list; /* recycled objects, linked through their first word */
     void **slabs;
     size_t n_slabs, cap_slabs;
-    size_t carved;    /* objects carved from the newest slab */
+    size_t carved; /* objects carved from the newest slab */
 } media_pool_t;
 
 void media_pool_init(media_pool_t *p, size_t size, size_t max);
@@ -32,8 +32,8 @@ void media_pool_reset(media_pool_t *p);
 
 /* ---- packed endpoint key: no padding, so it can be hashed and compared as bytes. */
 typedef struct {
-    uint8_t family;   /* 4 or 6 */
-    uint8_t zero;     /* always 0 */
+    uint8_t family; /* 4 or 6 */
+    uint8_t zero;   /* always 0 */
     uint16_t port;
     uint8_t addr[16]; /* IPv4 in addr[0..3], rest zero */
 } media_key_t;
@@ -54,11 +54,11 @@ enum { MEDIA_RTP = 1, MEDIA_RTCP = 2, MEDIA_MUX = 3 /* RTP and RTCP on one port 
 #define MEDIA_NONE UINT32_MAX
 
 typedef struct {
-    uint32_t next;    /* hash chain, or free list */
-    uint8_t side;     /* 0 caller, 1 callee */
-    uint8_t kind;     /* MEDIA_RTP, MEDIA_RTCP, MEDIA_MUX; 0 when free */
+    uint32_t next; /* hash chain, or free list */
+    uint8_t side;  /* 0 caller, 1 callee */
+    uint8_t kind;  /* MEDIA_RTP, MEDIA_RTCP, MEDIA_MUX; 0 when free */
     media_key_t key;
-    void *owner;      /* borrowed; NULL when free */
+    void *owner; /* borrowed; NULL when free */
 } media_ent_t;
 
 typedef struct media_idx media_idx_t;

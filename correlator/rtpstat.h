@@ -52,7 +52,7 @@ typedef struct {
     int64_t end_ns;       /* start_ns + interval (the last one ends at its last packet) */
     uint32_t packets;     /* received in the interval */
     int32_t lost;         /* expected - received in the interval (RFC 3550 A.3) */
-    double jitter_ms;     /* jitter at the end of the interval */
+    double jitter_ms;     /* jitter (tshark's series) at the end of the interval */
     double max_jitter_ms; /* largest jitter counted in the interval (same rule as max) */
     double mos;           /* fixed-buffer MOS of the positions finalized in the interval */
 } rtpstat_sample_t;
@@ -61,7 +61,7 @@ typedef struct {
  * rtpstat_result(); the fields are public for debugging and tests, not for writing. */
 typedef struct {
     /* configuration */
-    uint32_t clock_rate; /* Hz of the stream's dynamic payload type; 0 = unknown */
+    uint32_t clock_rate; /* Hz of the stream's media payload type; 0 = unknown */
     int16_t media_pt;    /* payload type clock_rate applies to; -1: not known yet */
     uint8_t codec;       /* mos_codec_t; UNKNOWN: taken from a static PT on first packet */
     bool codec_known;    /* codec came from rtpstat_init, not guessed */
@@ -84,7 +84,7 @@ typedef struct {
     uint64_t win_recv;      /* bit i: position max_seq - i was received */
     uint64_t win_fixed;     /* bit i: ... and played by the fixed buffer */
     uint64_t win_adaptive;  /* bit i: ... and played by the adaptive buffer */
-    uint16_t bad_seq;       /* RFC 3550 A.1: next seq that confirms a restart */
+    uint16_t bad_seq;       /* RFC 3550 A.1: the seq that confirms a stray's jump/restart */
     bool bad_seq_valid;
 
     /* timestamps and Wireshark's jitter state */
@@ -177,8 +177,8 @@ bool rtpstat_add(rtpstat_t *st, int64_t ts_ns, const rtp_hdr_t *h, bool is_event
 bool rtpstat_take_sample(rtpstat_t *st, rtpstat_sample_t *out);
 
 /* At the end of the stream: finalize every sequence position and close the current, partial
- * interval into *out. Returns false (out untouched) when the interval had no packets, e.g. on a
- * second call. Take any pending sample first. rtpstat_result stays valid afterwards. */
+ * interval into *out. Returns false (out untouched) when no packet came since the last call (or
+ * none at all). An untaken completed sample stays pending. rtpstat_result stays valid. */
 bool rtpstat_finish_sample(rtpstat_t *st, rtpstat_sample_t *out);
 
 /* The stream's figures so far (may be called at any time; st is not changed). */

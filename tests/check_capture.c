@@ -780,17 +780,20 @@ START_TEST(test_ipv6_extension_headers)
     ck_assert(!S.recs[1].reassembled);
     ck_assert_uint_eq(st->ip_fragments, 0);
 
-    /* Nine destination options headers: more than the walk allows. */
-    k = pk_str("many");
-    w_udp(k, 5060, 5060);
-    uint8_t nh = 17;
-    for (int i = 0; i < 9; i++) {
-        w_ext6(k, nh, 0);
-        nh = 60;
+    /* Eight destination options headers are walked; nine are more than the walk allows. */
+    for (int count = 8; count <= 9; count++) {
+        k = pk_str("many");
+        w_udp(k, 5060, 5060);
+        uint8_t nh = 17;
+        for (int i = 0; i < count; i++) {
+            w_ext6(k, nh, 0);
+            nh = 60;
+        }
+        w_ip6(k, 60, "2001:db8::1", "2001:db8::2");
+        feed(cap, DLT_RAW, k);
     }
-    w_ip6(k, 60, "2001:db8::1", "2001:db8::2");
-    feed(cap, DLT_RAW, k);
     ck_assert_uint_eq(st->bad_header, 1);
+    ck_assert_uint_eq(S.nrecs, 3);
 
     /* No next header. */
     k = pk_str("");
@@ -813,7 +816,7 @@ START_TEST(test_ipv6_extension_headers)
     put16(k->buf + k->start + 4, 100);
     feed(cap, DLT_RAW, k);
     ck_assert_uint_eq(st->truncated, 2);
-    ck_assert_uint_eq(S.nrecs, 2);
+    ck_assert_uint_eq(S.nrecs, 3);
     cap_free(cap);
 }
 END_TEST
@@ -854,7 +857,8 @@ START_TEST(test_not_decoded)
 }
 END_TEST
 
-/* ---- tunnels ---------------------------------------------------------------------------------- */
+/* ---- tunnels ----------------------------------------------------------------------------------
+ */
 
 enum {
     TUN_IPIP,
@@ -875,8 +879,9 @@ enum {
 };
 
 static const char *const tun_names[TUN_COUNT] = {
-    "ipip",      "6in4",       "4in6",  "gre",       "gre-cks",       "gre-v6",  "gre-teb",
-    "erspan-i", "erspan-ii", "erspan-iii", "erspan-iii-sub", "vxlan", "gre-in-v6", "vxlan-in-gre"};
+    "ipip",           "6in4",    "4in6",      "gre",         "gre-cks",
+    "gre-v6",         "gre-teb", "erspan-i",  "erspan-ii",   "erspan-iii",
+    "erspan-iii-sub", "vxlan",   "gre-in-v6", "vxlan-in-gre"};
 
 /* The inner packet of every tunnel case: UDP in IPv4 (IPv6 for 6in4 and gre-v6). */
 static pkt_t *tunnel_inner(int kind, bool v6)
@@ -1131,7 +1136,7 @@ START_TEST(test_frag4_overlap_first_wins)
     memset(rogue, 0xee, DGRAM_LEN);
     feed(cap, DLT_EN10MB, frag4(d, 0, 1480, true, 9));
     feed(cap, DLT_EN10MB, frag4(rogue, 1472, 16, true, 9)); /* 8 old bytes, 8 new */
-    feed(cap, DLT_EN10MB, frag4(d, 1480, 1480, true, 9));  /* its first 8 bytes are old */
+    feed(cap, DLT_EN10MB, frag4(d, 1480, 1480, true, 9));   /* its first 8 bytes are old */
     feed(cap, DLT_EN10MB, frag4(d, 2960, DGRAM_LEN - 2960, false, 9));
     ck_assert_uint_eq(S.nrecs, 1);
     uint8_t *want = malloc(DGRAM_LEN);
@@ -1443,13 +1448,13 @@ START_TEST(test_tcp_out_of_order)
 {
     cap_t *cap = new_cap();
     size_t len = strlen(M1);
-    send_seg(cap, CLI_SEQ, F_ACK, M1, 30);                          /* A */
-    send_seg(cap, CLI_SEQ + 80, F_ACK, M1 + 80, len - 80);          /* C */
-    send_seg(cap, CLI_SEQ + 50, F_ACK, M1 + 50, 20);                /* B2 */
+    send_seg(cap, CLI_SEQ, F_ACK, M1, 30);                 /* A */
+    send_seg(cap, CLI_SEQ + 80, F_ACK, M1 + 80, len - 80); /* C */
+    send_seg(cap, CLI_SEQ + 50, F_ACK, M1 + 50, 20);       /* B2 */
     ck_assert_uint_eq(S.nrecs, 1);
-    send_seg(cap, CLI_SEQ + 30, F_ACK, M1 + 30, 20);                /* B1 */
-    ck_assert_uint_eq(S.nmsgs, 0);                                  /* [70, 80) missing */
-    send_seg(cap, CLI_SEQ + 65, F_ACK, M1 + 65, 20);                /* overlaps both sides */
+    send_seg(cap, CLI_SEQ + 30, F_ACK, M1 + 30, 20); /* B1 */
+    ck_assert_uint_eq(S.nmsgs, 0);                   /* [70, 80) missing */
+    send_seg(cap, CLI_SEQ + 65, F_ACK, M1 + 65, 20); /* overlaps both sides */
     ck_assert_uint_eq(S.nmsgs, 1);
     ck_assert_str_eq(S.msgs[0], M1);
     ck_assert_uint_eq(cap_stats(cap)->tcp_out_of_order, 2);
@@ -1678,7 +1683,8 @@ START_TEST(test_tcp_flow_limits)
 }
 END_TEST
 
-/* ---- truncation at every byte ----------------------------------------------------------------- */
+/* ---- truncation at every byte -----------------------------------------------------------------
+ */
 
 typedef struct {
     int dlt;
@@ -1758,7 +1764,8 @@ START_TEST(test_truncated_every_byte)
 }
 END_TEST
 
-/* ---- files ------------------------------------------------------------------------------------ */
+/* ---- files ------------------------------------------------------------------------------------
+ */
 
 static int read_file(cap_t *cap, const char *path, char *err, size_t errlen)
 {
@@ -1819,8 +1826,7 @@ typedef struct {
 static const real_file_t real_files[] = {
     {"ndpi-FAX-Call-t38-CA-TDM-SIP-FB-1.pcap", 1552, 1552, 0, 0, 0, 0, 0},
     {"ndpi-http_on_sip_port.pcap", 4, 0, 4, 0, 0, 0, 0},
-    {"ndpi-rtcp_multiple_pkts_in_the_same_datagram.pcap", 5, 5, 0, 0, 0, 0,
-     1502626544321377000LL},
+    {"ndpi-rtcp_multiple_pkts_in_the_same_datagram.pcap", 5, 5, 0, 0, 0, 0, 1502626544321377000LL},
     {"ndpi-sip.pcap", 112, 112, 0, 0, 0, 0, 0},
     {"sngrep-ipv6frag.pcap", 34, 32, 0, 4, 2, 0, 0},
     {"sv-cloudshark-sip-s0.pcap", 10, 10, 0, 0, 0, 0, 0},
@@ -1865,9 +1871,8 @@ START_TEST(test_file_ipv6_fragments)
     S.record = true;
     cap_t *cap = new_cap();
     char err[256];
-    ck_assert_int_eq(read_file(cap, testdata_path("tests/pcap/real/sngrep-ipv6frag.pcap"), err,
-                               sizeof(err)),
-                     0);
+    ck_assert_int_eq(
+        read_file(cap, testdata_path("tests/pcap/real/sngrep-ipv6frag.pcap"), err, sizeof(err)), 0);
     ck_assert_uint_eq(S.sip_udp, 32);
     ck_assert_uint_eq(S.reassembled, 2);
     /* Both reassembled INVITEs are whole: their Content-Length matches the body. */
@@ -1992,8 +1997,7 @@ START_TEST(test_file_truncated)
         char err[512] = "";
         ck_assert_int_eq(read_file(cap, path, err, sizeof(err)), -EIO);
         char expect[64];
-        snprintf(expect, sizeof(expect), "truncated after %llu packets",
-                 (unsigned long long)want);
+        snprintf(expect, sizeof(expect), "truncated after %llu packets", (unsigned long long)want);
         ck_assert_msg(strstr(err, expect) != NULL, "err \"%s\", want \"%s\"", err, expect);
         ck_assert_uint_eq(cap_stats(cap)->frames, want);
         ck_assert_uint_eq(cap_stats(cap)->read_errors, 1);
@@ -2007,8 +2011,8 @@ END_TEST
 
 START_TEST(test_file_stdin)
 {
-    ck_assert_ptr_nonnull(freopen(testdata_path("tests/pcap/real/ndpi-sip_hello.pcapng"), "rb",
-                                  stdin));
+    ck_assert_ptr_nonnull(
+        freopen(testdata_path("tests/pcap/real/ndpi-sip_hello.pcapng"), "rb", stdin));
     S.record = false;
     cap_t *cap = new_cap();
     char err[256];
@@ -2055,8 +2059,8 @@ START_TEST(test_simcalls)
     char cmd[2048], pcap[256], json[256];
     snprintf(pcap, sizeof(pcap), "%s/t.pcap", dir);
     snprintf(json, sizeof(json), "%s/t.json", dir);
-    int n = snprintf(cmd, sizeof(cmd), "python3 '%s' %s -w '%s' --truth '%s'", tool, sc->args,
-                     pcap, json);
+    int n = snprintf(cmd, sizeof(cmd), "python3 '%s' %s -w '%s' --truth '%s'", tool, sc->args, pcap,
+                     json);
     ck_assert(n > 0 && (size_t)n < sizeof(cmd));
     ck_assert_int_eq(system(cmd), 0);
     char *truth = testdata_read(json, NULL);

@@ -299,12 +299,12 @@ static const char *sdp_audio(char *buf, size_t cap, const char *ip, unsigned por
 }
 
 /* INVITE (offer) at t, 100, 180 at t+1, 200 (answer) at t+3, ACK at t+3.05. */
-static void call_up(const dlg_t *d, double t, const char *a_ip, unsigned a_port,
-                    const char *b_ip, unsigned b_port)
+static void call_up(const dlg_t *d, double t, const char *a_ip, unsigned a_port, const char *b_ip,
+                    unsigned b_port)
 {
     char offer[1024], answer[1024];
-    req(d, t, false, "INVITE", "inv1", 1, false, sdp_audio(offer, sizeof(offer), a_ip, a_port,
-                                                           NULL));
+    req(d, t, false, "INVITE", "inv1", 1, false,
+        sdp_audio(offer, sizeof(offer), a_ip, a_port, NULL));
     resp(d, t + 0.01, false, 100, "INVITE", "inv1", 1, "", NULL);
     resp(d, t + 1, false, 180, "INVITE", "inv1", 1, d->btag, NULL);
     resp(d, t + 3, false, 200, "INVITE", "inv1", 1, d->btag,
@@ -333,14 +333,18 @@ static void rtp_pkt(double t, const char *src, const char *dst, uint32_t ssrc, u
     h.ssrc = ssrc;
     h.payload = rtp_raw + 12;
     h.payload_len = 160;
-    corr_pkt_t p = {.ts_ns = ns(t), .src = ep(src), .dst = ep(dst), .transport = 17,
-                    .raw = rtp_raw, .raw_len = sizeof(rtp_raw)};
+    corr_pkt_t p = {.ts_ns = ns(t),
+                    .src = ep(src),
+                    .dst = ep(dst),
+                    .transport = 17,
+                    .raw = rtp_raw,
+                    .raw_len = sizeof(rtp_raw)};
     corr_on_rtp(C, &p, &h);
 }
 
 /* n packets 20 ms apart from t, sequence numbers from seq0, timestamps 160 units a number. */
-static void rtp_run(double t, int n, const char *src, const char *dst, uint32_t ssrc,
-                    uint16_t seq0, uint8_t pt)
+static void rtp_run(double t, int n, const char *src, const char *dst, uint32_t ssrc, uint16_t seq0,
+                    uint8_t pt)
 {
     for (int i = 0; i < n; i++) {
         uint16_t seq = (uint16_t)(seq0 + i);
@@ -351,8 +355,12 @@ static void rtp_run(double t, int n, const char *src, const char *dst, uint32_t 
 static void rtcp_feed(double t, const char *src, const char *dst, const rtcp_compound_t *rc)
 {
     static const uint8_t raw[8] = {0x80, 200};
-    corr_pkt_t p = {.ts_ns = ns(t), .src = ep(src), .dst = ep(dst), .transport = 17,
-                    .raw = raw, .raw_len = sizeof(raw)};
+    corr_pkt_t p = {.ts_ns = ns(t),
+                    .src = ep(src),
+                    .dst = ep(dst),
+                    .transport = 17,
+                    .raw = raw,
+                    .raw_len = sizeof(raw)};
     corr_on_rtcp(C, &p, rc);
 }
 
@@ -883,8 +891,7 @@ START_TEST(no_media_is_not_one_way)
     ck_assert(!c2->r.one_way);
     ck_assert_int_eq(c2->r.state, CALL_REJECTED);
     assert_ms(c2->r.post_dial_delay_ns, 500); /* 183 counts as 18x */
-    ck_assert_int_eq(stream_of("198.51.100.21:50000", "192.0.2.11:40000", 9)->r.call_row,
-                     c2->r.id);
+    ck_assert_int_eq(stream_of("198.51.100.21:50000", "192.0.2.11:40000", 9)->r.call_row, c2->r.id);
 }
 END_TEST
 
@@ -940,8 +947,7 @@ START_TEST(ssrc_change_makes_two_streams)
     ck_assert_uint_eq(R.n_streams, 2);
     ck_assert_uint_eq(stream_of(A_MEDIA, B_MEDIA, 0xabc)->r.packets, 40);
     ck_assert_uint_eq(stream_of(A_MEDIA, B_MEDIA, 0xdef)->r.packets, 40);
-    ck_assert_int_eq(stream_of(A_MEDIA, B_MEDIA, 0xdef)->r.call_row,
-                     call_by_id(D1.call_id)->r.id);
+    ck_assert_int_eq(stream_of(A_MEDIA, B_MEDIA, 0xdef)->r.call_row, call_by_id(D1.call_id)->r.id);
 }
 END_TEST
 
@@ -965,10 +971,10 @@ END_TEST
 
 START_TEST(dynamic_payload_and_events)
 {
-#define OPUS_SDP(ip, port)                                                                     \
-    "v=0\r\no=- 1 1 IN IP4 " ip "\r\ns=-\r\nc=IN IP4 " ip "\r\nt=0 0\r\n"                     \
-    "m=audio " port " RTP/AVP 111 101\r\n"                                                       \
-    "a=rtpmap:111 opus/48000/2\r\n"                                                              \
+#define OPUS_SDP(ip, port)                                                                         \
+    "v=0\r\no=- 1 1 IN IP4 " ip "\r\ns=-\r\nc=IN IP4 " ip "\r\nt=0 0\r\n"                          \
+    "m=audio " port " RTP/AVP 111 101\r\n"                                                         \
+    "a=rtpmap:111 opus/48000/2\r\n"                                                                \
     "a=rtpmap:101 telephone-event/48000\r\n"
     const char *offer = OPUS_SDP("192.0.2.10", "40000");
     const char *answer = OPUS_SDP("198.51.100.20", "50000");
@@ -1487,11 +1493,121 @@ START_TEST(hostile_garbage_sdp_and_odd_responses)
     dlg_t d = {"odd@example.com", "192.0.2.10:5060", "198.51.100.20:5060", "a", "b"};
     req(&d, 0, false, "INVITE", "i", 1, false, "this is not sdp\r\n");
     resp(&d, 0.5, false, 200, "BYE", "zz", 9, "b", NULL);
-    resp(&d, 0.6, false, 999, "INVITE", "i", 1, "b", "v=0\r\nc=IN IP4 0.0.0.0\r\nm=audio 0 RTP/AVP 0\r\n");
+    resp(&d, 0.6, false, 999, "INVITE", "i", 1, "b",
+         "v=0\r\nc=IN IP4 0.0.0.0\r\nm=audio 0 RTP/AVP 0\r\n");
     corr_flush(C);
     const rec_call_t *c = call_by_id("odd@example.com");
     ck_assert_int_eq(c->r.state, CALL_COMPLETED);
     ck_assert_uint_eq(stats()->media_refused, 0);
+}
+END_TEST
+
+static uint32_t rng_state;
+
+static uint32_t rnd(uint32_t n)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 17;
+    rng_state ^= rng_state << 5;
+    return rng_state % n;
+}
+
+/* Random interleavings of dialog messages, media and RTCP over a few Call-IDs, tags and ports
+ * (so that forks, reuse, takeovers and evictions collide), under small caps: nothing leaks,
+ * nothing is emitted twice, the bounds hold. */
+START_TEST(hostile_random_sequences)
+{
+    corr_cfg_t cfg;
+    corr_cfg_init(&cfg);
+    cfg.max_calls = 8;
+    cfg.max_streams = 8;
+    cfg.setup_timeout_s = 3;
+    cfg.call_idle_timeout_s = 5;
+    cfg.linger_s = 1;
+    cfg.stream_idle_timeout_s = 2;
+    cfg.sample_interval_s = 1;
+    fresh(&cfg);
+    rng_state = 0x9e3779b9u + (uint32_t)_i;
+    static const char *const hosts[] = {"192.0.2.1", "192.0.2.2", "198.51.100.3", "10.0.0.4"};
+    static const char *const tags[] = {"", "t1", "t2", "t3"};
+    static const int codes[] = {100, 180, 183, 200, 404, 407, 486, 487, 500, 603};
+    static const char *const methods[] = {"INVITE", "ACK",      "BYE",    "CANCEL", "OPTIONS",
+                                          "INFO",   "REGISTER", "UPDATE", "PRACK"};
+    double t = 0;
+    uint64_t sips = 0;
+    for (int n = 0; n < 4000; n++) {
+        t += rnd(100) / 1000.0;
+        char id[32], a[48], b[48], media[48], media2[48], sdp[1024];
+        snprintf(id, sizeof(id), "r%u@x", rnd(40));
+        snprintf(a, sizeof(a), "%s:5060", hosts[rnd(4)]);
+        snprintf(b, sizeof(b), "%s:5060", hosts[rnd(4)]);
+        dlg_t d = {id, a, b, tags[rnd(4)], tags[rnd(4)]};
+        const char *host = hosts[rnd(4)];
+        unsigned port = 4000 + 2 * rnd(6);
+        snprintf(media, sizeof(media), "%s:%u", host, port + rnd(2));
+        snprintf(media2, sizeof(media2), "%s:%u", hosts[rnd(4)], 4000 + 2 * rnd(6) + rnd(2));
+        const char *body =
+            rnd(2) ? sdp_audio(sdp, sizeof(sdp), host, port, rnd(2) ? "a=rtcp-mux\r\n" : NULL)
+                   : NULL;
+        char branch[16];
+        snprintf(branch, sizeof(branch), "b%u", rnd(5));
+        switch (rnd(6)) {
+            case 0:
+            case 1:
+                req(&d, t, rnd(2), methods[rnd(9)], branch, 1 + rnd(3), rnd(2), body);
+                sips++;
+                break;
+            case 2:
+                resp(&d, t, rnd(2), codes[rnd(10)], methods[rnd(9)], branch, 1 + rnd(3),
+                     tags[rnd(4)], body);
+                sips++;
+                break;
+            case 3:
+                rtp_run(t, 1 + (int)rnd(20), media, media2, rnd(4), (uint16_t)rnd(65536),
+                        (uint8_t)(rnd(3) ? 0 : 101));
+                break;
+            case 4: {
+                rtcp_compound_t rc;
+                memset(&rc, 0, sizeof(rc));
+                rc.n_packets = 1 + rnd(2);
+                for (size_t k = 0; k < rc.n_packets; k++) {
+                    rc.packets[k].type = rnd(2) ? RTCP_SR : RTCP_RR;
+                    rc.packets[k].ssrc = rnd(4);
+                    rc.packets[k].ntp = (uint64_t)rnd(1u << 30) << 20;
+                    rc.packets[k].n_reports = (uint8_t)rnd(3);
+                    for (int j = 0; j < rc.packets[k].n_reports; j++) {
+                        rc.packets[k].reports[j].ssrc = rnd(4);
+                        rc.packets[k].reports[j].lsr = rnd(1u << 31);
+                        rc.packets[k].reports[j].dlsr = rnd(1u << 16);
+                        rc.packets[k].reports[j].jitter = rnd(1000);
+                    }
+                }
+                rtcp_feed(t, media, media2, &rc);
+                break;
+            }
+            default:
+                corr_tick(C, ns(t));
+                break;
+        }
+        ck_assert_uint_le(stats()->live_calls, 8);
+        ck_assert_uint_le(stats()->live_streams, 8);
+    }
+    corr_flush(C);
+    const corr_stats_t *st = stats();
+    ck_assert_uint_eq(st->live_calls, 0);
+    ck_assert_uint_eq(st->live_streams, 0);
+    ck_assert_uint_eq(R.n_calls, st->calls_created);
+    ck_assert_uint_eq(st->calls_created, st->calls_ended + st->calls_timed_out + st->calls_evicted +
+                                             st->calls_flushed);
+    ck_assert_uint_eq(R.n_streams, st->streams_created);
+    ck_assert_uint_eq(st->streams_created, st->streams_ended + st->streams_timed_out +
+                                               st->streams_evicted + st->streams_flushed);
+    ck_assert_uint_eq(R.n_msgs, sips);
+    ck_assert_uint_eq(st->sip_messages, sips);
+    /* Ids are unique: calls and streams from one counter. */
+    for (size_t i = 0; i < R.n_calls && i < MAX_REC; i++)
+        for (size_t j = 0; j < R.n_streams && j < MAX_REC; j++)
+            ck_assert_int_ne(R.calls[i].r.id, R.streams[j].r.id);
 }
 END_TEST
 
@@ -1563,6 +1679,7 @@ Suite *corr_suite(void)
     tcase_add_test(tc, hostile_long_call_ids);
     tcase_add_test(tc, hostile_many_call_ids_stay_bounded);
     tcase_add_test(tc, hostile_garbage_sdp_and_odd_responses);
+    tcase_add_loop_test(tc, hostile_random_sequences, 0, 8);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -19,8 +19,10 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const int dlts[] = {
-    DLT_EN10MB, DLT_LINUX_SLL, DLT_LINUX_SLL2, DLT_RAW, 101, DLT_IPV4, DLT_IPV6, DLT_NULL,
-    108,        14,            DLT_EN10MB,     DLT_EN10MB, DLT_LINUX_SLL, DLT_RAW, DLT_NULL, 9999,
+    DLT_EN10MB, DLT_LINUX_SLL, DLT_LINUX_SLL2, DLT_RAW, 101,
+    DLT_IPV4,   DLT_IPV6,      DLT_NULL,       108,     14,
+    DLT_EN10MB, DLT_EN10MB,    DLT_LINUX_SLL,  DLT_RAW, DLT_NULL,
+    9999,
 };
 
 typedef struct {
@@ -78,8 +80,8 @@ static void read_savefile(cap_t *cap, const uint8_t *data, size_t size)
     FILE *fp = fmemopen(copy, size, "rb");
     if (fp != NULL) {
         char errbuf[PCAP_ERRBUF_SIZE];
-        pcap_t *p = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO,
-                                                            errbuf);
+        pcap_t *p =
+            pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO, errbuf);
         if (p != NULL) {
             char err[512];
             (void)cap_read_pcap(cap, p, err, sizeof(err));

@@ -110,6 +110,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     if (size)
         memcpy(buf, data, size);
+    else
+        buf[0] = '\0'; /* never read (len 0), but keeps -Wmaybe-uninitialized quiet */
     g_lo = buf;
     g_hi = buf + size;
 
