@@ -263,6 +263,57 @@ int pipeline_read_file(pipeline_t *p, const char *path, char *err, size_t errlen
     return cap_read_file(p->cap, path, err, errlen);
 }
 
+void pipeline_process_frame(pipeline_t *p, int dlt, int64_t ts_ns, const uint8_t *frame,
+                            uint32_t caplen, uint32_t wirelen)
+{
+    cap_process_frame(p->cap, dlt, ts_ns, frame, caplen, wirelen);
+}
+
+void pipeline_idle(pipeline_t *p, int64_t now_ns)
+{
+    if (now_ns > p->last_tick_ns) {
+        corr_tick(p->corr, now_ns);
+        p->last_tick_ns = now_ns;
+    }
+}
+
+void pipeline_publish(pipeline_t *p, const char *key, int64_t value)
+{
+    if (p->writer != NULL)
+        note_store_result(p, writer_put_meta(p->writer, key, value));
+}
+
+void pipeline_publish_stats(pipeline_t *p)
+{
+    pipeline_totals_t t;
+    pipeline_totals(p, &t);
+    const cap_stats_t *cs = cap_stats(p->cap);
+    const corr_stats_t *rs = corr_stats(p->corr);
+    const struct {
+        const char *key;
+        uint64_t value;
+    } counters[] = {
+        {"live.packets", t.packets},
+        {"live.bytes", t.bytes},
+        {"live.sip_messages", t.sip_messages},
+        {"live.rtp_packets", t.rtp_packets},
+        {"live.rtcp_packets", t.rtcp_packets},
+        {"live.malformed", t.malformed},
+        {"capture.truncated", cs->truncated},
+        {"capture.ip_reassembled", cs->ip_reassembled},
+        {"capture.frag_dropped", cs->frag_dropped},
+        {"capture.tcp_gaps", cs->tcp_gaps},
+        {"capture.tcp_flows_evicted", cs->tcp_flows_evicted},
+        {"corr.calls_evicted", rs->calls_evicted},
+        {"corr.calls_timed_out", rs->calls_timed_out},
+        {"corr.streams_evicted", rs->streams_evicted},
+        {"corr.live_calls", rs->live_calls},
+        {"corr.live_streams", rs->live_streams},
+    };
+    for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
+        pipeline_publish(p, counters[i].key, (int64_t)counters[i].value);
+}
+
 void pipeline_totals(const pipeline_t *p, pipeline_totals_t *out)
 {
     const cap_stats_t *cs = cap_stats(p->cap);

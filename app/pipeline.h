@@ -48,6 +48,17 @@ void pipeline_free(pipeline_t *p);
 /* Read one capture file ("-" = stdin) through the pipeline. 0, or negative with a reason. */
 int pipeline_read_file(pipeline_t *p, const char *path, char *err, size_t errlen);
 
+/* Feed one captured frame (live capture). */
+void pipeline_process_frame(pipeline_t *p, int dlt, int64_t ts_ns, const uint8_t *frame,
+                            uint32_t caplen, uint32_t wirelen);
+/* No packet for a while: advance the correlator's clock so idle calls still time out. now_ns is
+ * wall-clock time, used only when it is ahead of the last packet's time. */
+void pipeline_idle(pipeline_t *p, int64_t now_ns);
+/* Publish a counter to the store's meta table (no-op without a store). */
+void pipeline_publish(pipeline_t *p, const char *key, int64_t value);
+/* Publish the pipeline's own counters (capture, correlator, classifier, totals). */
+void pipeline_publish_stats(pipeline_t *p);
+
 void pipeline_totals(const pipeline_t *p, pipeline_totals_t *out);
 const cap_stats_t *pipeline_cap_stats(const pipeline_t *p);
 const corr_stats_t *pipeline_corr_stats(const pipeline_t *p);

@@ -12,7 +12,21 @@
 /* Each queued record is a job: a header, the record struct, then its strings. String pointers
  * inside the copied struct are rewritten as offsets from the job start (plus one, so that 0
  * still means NULL) and turned back into pointers by the writer thread. */
-enum job_type { JOB_WRAP = 1, JOB_CALL, JOB_STREAM, JOB_SAMPLE, JOB_MESSAGE, JOB_TOTALS, JOB_SYNC };
+enum job_type {
+    JOB_WRAP = 1,
+    JOB_CALL,
+    JOB_STREAM,
+    JOB_SAMPLE,
+    JOB_MESSAGE,
+    JOB_TOTALS,
+    JOB_META,
+    JOB_SYNC
+};
+
+typedef struct {
+    char key[64];
+    int64_t value;
+} meta_job_t;
 
 typedef struct {
     uint32_t type;
@@ -190,6 +204,13 @@ int writer_put_message(writer_t *w, const message_record_t *r)
     return enqueue(w, JOB_MESSAGE, r, sizeof(*r), strings, pack_message);
 }
 
+int writer_put_meta(writer_t *w, const char *key, int64_t value)
+{
+    meta_job_t m = {.value = value};
+    snprintf(m.key, sizeof(m.key), "%s", key);
+    return enqueue(w, JOB_META, &m, sizeof(m), 0, NULL);
+}
+
 int writer_put_totals(writer_t *w, const store_meta_t *totals)
 {
     return enqueue(w, JOB_TOTALS, totals, sizeof(*totals), 0, NULL);
@@ -249,6 +270,11 @@ static int store_job(writer_t *w, const uint8_t *job, const job_hdr_t *hdr)
             store_meta_t t;
             memcpy(&t, body, sizeof(t));
             return store_add_totals(w->store, &t);
+        }
+        case JOB_META: {
+            meta_job_t m;
+            memcpy(&m, body, sizeof(m));
+            return store_set_meta_i64(w->store, m.key, m.value);
         }
         default:
             return 0;

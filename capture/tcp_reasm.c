@@ -21,7 +21,7 @@
 
 /* Pending future ranges per direction; a sparser pattern is given up on. */
 #define OOO_MAX 8
-/* Give up on a hole after this many segments queued behind it, or this much capture time:
+/* Give up on a hole after this many future segments behind it, or this much capture time:
  * RFC 6298's initial RTO (1 s) plus one doubling. A hole still open by then means the
  * capture lost the segment (the sender did not need to retransmit), so waiting only stalls
  * the messages behind it. */
@@ -42,7 +42,7 @@ typedef struct {
     uint32_t lru_next; /* towards the most recently used */
     bool syn_seen;
     uint8_t nooo;
-    uint16_t ooo_segs; /* segments queued since the hole opened */
+    uint16_t ooo_segs; /* future segments seen since the hole opened */
     uint32_t isn;
     uint32_t next_seq; /* next in-order sequence number */
     uint32_t len;      /* in-order bytes at buf[0, len) */
@@ -306,6 +306,8 @@ static void offer_buffer(tcpreasm_t *t, flow_t *f, tcpreasm_deliver_fn fn, void 
 static void in_order(tcpreasm_t *t, flow_t *f, const uint8_t *data, uint32_t n,
                      tcpreasm_deliver_fn fn, void *ctx)
 {
+    if (f->nooo == 0)
+        f->ooo_segs = 0; /* no hole pending (a dropped future segment will come again) */
     if (f->len > 0 || f->nooo > 0) {
         if ((uint64_t)f->len + n <= t->max_buffer && reserve(t, f, f->len + n)) {
             memcpy(f->buf + f->len, data, n);
@@ -342,9 +344,9 @@ static bool ooo_room(const flow_t *f, uint32_t off, uint32_t end)
     return false;
 }
 
-/* Store a future segment at buffer offset off (> len) and record its range. */
-static bool store_future(tcpreasm_t *t, flow_t *f, int64_t ts_ns, uint32_t off, const uint8_t *data,
-                         uint32_t n)
+/* Store a future segment at buffer offset off (> len, off + n <= max_buffer) and record its
+ * range. False when there is no room for it. */
+static bool store_future(tcpreasm_t *t, flow_t *f, uint32_t off, const uint8_t *data, uint32_t n)
 {
     uint32_t end = off + n;
     if (!ooo_room(f, off, end) || !reserve(t, f, end))
@@ -372,9 +374,6 @@ static bool store_future(tcpreasm_t *t, flow_t *f, int64_t ts_ns, uint32_t off, 
     }
     f->ooo[r][0] = off;
     f->ooo[r][1] = end;
-    if (f->ooo_segs == 0)
-        f->gap_ns = ts_ns;
-    f->ooo_segs++;
     return true;
 }
 
@@ -397,7 +396,7 @@ static void skip_hole(tcpreasm_t *t, flow_t *f)
 static void data_segment(tcpreasm_t *t, flow_t *f, int64_t ts_ns, uint32_t seq, const uint8_t *data,
                          uint32_t n, tcpreasm_deliver_fn fn, void *ctx)
 {
-    bool counted_ooo = false;
+    bool counted = false, give_up = false;
     for (;;) {
         uint32_t ahead = seq - f->next_seq; /* modulo 2^32 (RFC 9293 §3.4) */
         if (ahead == 0) {
@@ -420,17 +419,27 @@ static void data_segment(tcpreasm_t *t, flow_t *f, int64_t ts_ns, uint32_t seq, 
             seq = f->next_seq;
             continue;
         }
-        if (!counted_ooo) {
+        /* A future segment: there is a hole before it. */
+        if (!counted) {
+            counted = true;
             t->stats->tcp_out_of_order++;
-            counted_ooo = true;
+            if (f->ooo_segs == 0)
+                f->gap_ns = ts_ns; /* the hole opens */
+            if (f->ooo_segs <= OOO_MAX_SEGS)
+                f->ooo_segs++;
+            give_up = f->ooo_segs > OOO_MAX_SEGS || elapsed(ts_ns, f->gap_ns) > GAP_WAIT_NS;
         }
-        uint64_t off = (uint64_t)f->len + ahead;
-        bool patient = f->ooo_segs < OOO_MAX_SEGS &&
-                       (f->ooo_segs == 0 || elapsed(ts_ns, f->gap_ns) <= GAP_WAIT_NS);
-        if (patient && off + n <= t->max_buffer &&
-            store_future(t, f, ts_ns, (uint32_t)off, data, n))
+        if (!give_up) {
+            /* Wait for the hole to fill. A segment that does not fit (far ahead, or too many
+             * separate ranges) is dropped rather than followed: a stray or forged sequence
+             * number must not blind us to the real stream; if it was real, patience runs out
+             * and a later segment moves the stream on. */
+            uint64_t off = (uint64_t)f->len + ahead;
+            if (off + n > t->max_buffer || !store_future(t, f, (uint32_t)off, data, n))
+                t->stats->tcp_gaps++;
             return;
-        /* Out of patience or room: skip the first hole, or jump to this segment. */
+        }
+        /* Out of patience: skip the first hole, or jump to this segment. */
         if (f->nooo == 0) {
             drop_all(t, f);
             f->next_seq = seq;

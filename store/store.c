@@ -13,6 +13,7 @@
 
 #include <sqlite3.h>
 
+#include "store_int.h"
 #include "sv.h"
 
 #define NS_PER_S INT64_C(1000000000)
@@ -165,19 +166,6 @@ static const char *const write_sql[ST_COUNT] = {
                     " SET value = CASE typeof(value) WHEN 'integer' THEN value + excluded.value"
                     " ELSE excluded.value END",
 };
-
-/* Column lists of the read path; the decoders below read them by position. */
-#define CALL_COLS                                                                                  \
-    "id, call_id, from_uri, to_uri, from_tag, to_tag, user_agent, caller, callee, state,"          \
-    " final_status, invite_time, ringing_time, answer_time, end_time, post_dial_delay_ms,"         \
-    " duration_s, one_way, nat, sip_messages, mos"
-#define STREAM_COLS                                                                                \
-    "id, call_row, call_id, src, dst, ssrc, payload_type, codec, clock_rate, first_time,"          \
-    " last_time, packets, lost, duplicates, out_of_order, seq_errors, max_delta_ms,"               \
-    " mean_jitter_ms, max_jitter_ms, mos, sdp_mismatch, rtcp_fraction_lost,"                       \
-    " rtcp_cumulative_lost, rtcp_jitter_ms, rtcp_rtt_ms"
-#define MESSAGE_COLS                                                                               \
-    "id, call_row, call_id, time, src, dst, transport, is_request, method, status, cseq, raw"
 
 struct store {
     sqlite3 *db; /* NULL once closed or failed */
@@ -1743,4 +1731,47 @@ out:
     if (calls_deleted != NULL)
         *calls_deleted = p.calls;
     return err;
+}
+
+/* ---- Internals shared with the store's other files (store_int.h). Thin wrappers, so that
+ * query.c reads through the same connection, error reporting and row decoders as this file. */
+
+sqlite3 *store_int_db(store_t *s)
+{
+    return s->db;
+}
+
+int store_int_check_open(store_t *s)
+{
+    return check_open(s);
+}
+
+int store_int_fail_sql(store_t *s, int sqlite_rc, const char *what)
+{
+    return fail_sql(s, sqlite_rc, what);
+}
+
+int store_int_fail_msg(store_t *s, int err, const char *what, const char *why)
+{
+    return fail_msg(s, err, what, why);
+}
+
+void store_int_row_call(sqlite3_stmt *st, call_record_t *c)
+{
+    row_call(st, c);
+}
+
+void store_int_row_stream(sqlite3_stmt *st, stream_record_t *r)
+{
+    row_stream(st, r);
+}
+
+double store_int_ns_to_sec(int64_t ns)
+{
+    return ns_to_sec(ns);
+}
+
+int64_t store_int_sec_to_ns(double sec)
+{
+    return sec_to_ns(sec);
 }

@@ -173,4 +173,137 @@ int store_prune(store_t *s, int64_t older_than_ns, int64_t max_bytes, int64_t *c
 /* Bytes in use by the database ((page_count - freelist_count) * page_size) into *out. */
 int store_used_bytes(store_t *s, int64_t *out);
 
+/* ==== Reads for the HTTP API (store/query.c) ============================================
+ * Same conventions as above: 0 or a count on success, negative errno on failure (see
+ * store_errmsg), records and strings borrowed for the duration of a callback, every value of a
+ * filter bound as a parameter (no request text ever becomes SQL). */
+
+/* Create, if absent, the indexes the API's counting and sorting lean on: calls(state, mos),
+ * calls(duration_s), calls(post_dial_delay_ms), rtp_streams(first_time). Idempotent and cheap
+ * once they exist; the first run on a million calls takes a few seconds. Needs a writable
+ * store. Not part of the migrations: a database without them is still fully usable, only
+ * slower to sort and count (so an old database served read-only still works). */
+int store_add_query_indexes(store_t *s);
+
+typedef enum {
+    STORE_SORT_INVITE_TIME = 0,
+    STORE_SORT_MOS,
+    STORE_SORT_DURATION,
+    STORE_SORT_PDD, /* post-dial delay */
+    STORE_SORT_COUNT
+} store_call_sort_t;
+
+/* store_query_calls with a choice of order: by sort key, ascending or not, id in the same
+ * direction on ties (stable paging). A call without a value for the key (no MOS, not answered,
+ * no PDD) sorts as the lowest value. Filter, paging and *total as for store_query_calls. */
+int store_query_calls_sorted(store_t *s, const store_call_filter_t *filter, store_call_sort_t sort,
+                             bool ascending, int64_t limit, int64_t offset, store_call_cb cb,
+                             void *ctx, int64_t *total);
+
+/* Filter of store_query_streams; zero-initialised means every stream. */
+typedef struct {
+    const char *call_id;   /* exact SIP Call-ID, or NULL (borrowed) */
+    int64_t call_row;      /* > 0: only that call's streams */
+    bool has_min_loss;     /* lost * 100 / (packets + lost) >= min_loss_pct */
+    double min_loss_pct;
+    bool has_max_mos;      /* mos <= max_mos */
+    double max_mos;
+} store_stream_filter_t;
+
+/* Streams matching filter (NULL = all), newest first time first, id descending on ties; paging
+ * and *total as store_query_calls. */
+int store_query_streams(store_t *s, const store_stream_filter_t *filter, int64_t limit,
+                        int64_t offset, store_stream_cb cb, void *ctx, int64_t *total);
+/* The stream with this id; -ENOENT if none. */
+int store_get_stream(store_t *s, int64_t id, store_stream_cb cb, void *ctx);
+
+/* Earliest and latest invite time of the stored calls (both 0 when there are none). */
+int store_call_time_range(store_t *s, int64_t *first_ns, int64_t *last_ns);
+
+#define STORE_MOS_BINS 8 /* MOS histogram: [1.0,1.5) [1.5,2.0) ... [4.5,5.0]; below 1 counts in
+                          * the first bin */
+
+/* Aggregates over the calls whose invite time is in [since_ns, until_ns) (0 = unbounded). */
+typedef struct {
+    int64_t calls;
+    int64_t by_state[CALL_STATE_COUNT];
+    int64_t answered;       /* calls with an answer time */
+    int64_t with_duration;  /* calls with a duration (answered and ended) */
+    double duration_sum_s;
+    int64_t with_pdd;
+    double pdd_sum_ms;
+    int64_t with_mos;
+    double mos_sum;
+    int64_t mos_bins[STORE_MOS_BINS];
+} store_call_stats_t;
+
+int store_call_stats(store_t *s, int64_t since_ns, int64_t until_ns, store_call_stats_t *out);
+
+/* One step of a time series: the calls whose invite time is in [start_ns, start_ns + step). */
+typedef struct {
+    int64_t start_ns;
+    int64_t calls;
+    int64_t by_state[CALL_STATE_COUNT];
+    int64_t answered;
+    int64_t with_duration;
+    double duration_sum_s;
+    int64_t with_mos;
+    double mos_sum;
+} store_bucket_t;
+
+typedef int (*store_bucket_cb)(void *ctx, const store_bucket_t *b);
+
+/* The non-empty steps of [since_ns, until_ns) in time order (steps start at since_ns, which
+ * must be > 0, as must step_ns). Callback results as the other walks. */
+int store_call_series(store_t *s, int64_t since_ns, int64_t until_ns, int64_t step_ns,
+                      store_bucket_cb cb, void *ctx);
+
+/* Calls by state into out[CALL_STATE_COUNT]. */
+int store_count_calls_by_state(store_t *s, int64_t out[CALL_STATE_COUNT]);
+
+/* Messages grouped by kind: method is the request method (or the CSeq method of a response),
+ * status 0 for requests. */
+typedef int (*store_message_kind_cb)(void *ctx, bool is_request, const char *method,
+                                     int status, int64_t count);
+int store_count_messages_by_kind(store_t *s, store_message_kind_cb cb, void *ctx);
+
+/* Row counts of the tables a later issue fills. */
+int store_count_alerts(store_t *s, int64_t *out);
+int store_count_registrations(store_t *s, int64_t *out);
+
+/* Rows of the alerts table (security detectors). Strings "" when absent. */
+typedef struct {
+    int64_t id;
+    const char *type, *source, *target;
+    int64_t count;
+    int64_t first_ns, last_ns;
+    const char *sample_message_ids; /* JSON array text of sip_messages ids, or "" */
+} store_alert_t;
+
+typedef int (*store_alert_cb)(void *ctx, const store_alert_t *a);
+
+/* Alerts of type (NULL = any) last seen at or after since_ns (0 = any), latest first;
+ * paging and *total as store_query_calls. */
+int store_query_alerts(store_t *s, const char *type, int64_t since_ns, int64_t limit,
+                       int64_t offset, store_alert_cb cb, void *ctx, int64_t *total);
+
+/* Rows of the registrations table. Strings "" when absent; expires -1 and last_status 0 when
+ * unknown. */
+typedef struct {
+    int64_t id;
+    const char *aor, *aor_user, *contact, *user_agent, *source;
+    int64_t expires;
+    int last_status;
+    int64_t first_ns, last_ns;
+    bool active;
+} store_registration_t;
+
+typedef int (*store_registration_cb)(void *ctx, const store_registration_t *r);
+
+/* Registrations of AOR user (exact, NULL = any), active 1 / inactive 0 / any -1, latest first;
+ * paging and *total as store_query_calls. */
+int store_query_registrations(store_t *s, const char *user, int active, int64_t limit,
+                              int64_t offset, store_registration_cb cb, void *ctx,
+                              int64_t *total);
+
 #endif

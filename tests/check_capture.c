@@ -1484,7 +1484,7 @@ START_TEST(test_tcp_gap_timeout)
 }
 END_TEST
 
-/* Too many separate future ranges, or too many segments behind a hole: skip ahead. */
+/* Waiting for a hole has limits: separate ranges kept, segments seen, capture time. */
 START_TEST(test_tcp_gap_limits)
 {
     cap_t *cap = new_cap();
@@ -1493,11 +1493,17 @@ START_TEST(test_tcp_gap_limits)
     char data[16];
     memset(data, 'x', sizeof(data));
     send_seg(cap, CLI_SEQ, F_ACK, data, 8);
-    /* Nine future ranges with holes between them: the 9th overflows the list. */
+    /* Nine future ranges with holes between them: the 9th is not kept. */
     for (uint32_t i = 1; i <= 9; i++)
         send_seg(cap, CLI_SEQ + 8 + 32 * i, F_ACK, data, 16);
-    ck_assert_uint_ge(st->tcp_gaps, 1);
-    ck_assert_uint_ge(S.nrecs, 2);
+    ck_assert_uint_eq(st->tcp_gaps, 1);
+    ck_assert_uint_eq(st->tcp_out_of_order, 9);
+    ck_assert_uint_eq(S.nrecs, 1);
+    /* The first hole fills: the first range follows, the next hole waits. */
+    send_seg(cap, CLI_SEQ + 8, F_ACK, data, 16);
+    send_seg(cap, CLI_SEQ + 24, F_ACK, data, 16);
+    ck_assert_uint_eq(S.nrecs, 3);
+    ck_assert_uint_eq(S.recs[2].len, 32);
     cap_free(cap);
 
     sink_reset();
@@ -1505,16 +1511,21 @@ START_TEST(test_tcp_gap_limits)
     cap = new_cap();
     st = cap_stats(cap);
     send_seg(cap, CLI_SEQ, F_ACK, data, 8);
-    /* 70 adjacent segments behind one hole: one range, but patience runs out at 64. */
+    /* 70 adjacent segments behind one hole: one range, but patience runs out after 64. */
     for (uint32_t i = 0; i < 70; i++)
         send_seg(cap, CLI_SEQ + 100 + 16 * i, F_ACK, data, 16);
     ck_assert_uint_eq(st->tcp_gaps, 1);
     ck_assert_uint_eq(S.nrecs, 1 + 1 + 6);
     ck_assert_uint_eq(S.recs[1].len, 64 * 16);
-    /* A segment far ahead, beyond the buffer, also skips. */
-    send_seg(cap, CLI_SEQ + 100000000, F_ACK, data, 16);
+    /* A segment far ahead, beyond the buffer, is dropped while the hole is young... */
+    size_t nrecs = S.nrecs;
+    feed_at(cap, DLT_EN10MB, T0, seg(CLI_SEQ + 100000000, F_ACK, data, 16));
     ck_assert_uint_eq(st->tcp_gaps, 2);
-    ck_assert_uint_eq(S.recs[S.nrecs - 1].len, 16);
+    ck_assert_uint_eq(S.nrecs, nrecs);
+    /* ...and followed once it is old. */
+    feed_at(cap, DLT_EN10MB, T0 + 4000000000LL, seg(CLI_SEQ + 100000016, F_ACK, data, 16));
+    ck_assert_uint_eq(st->tcp_gaps, 3);
+    ck_assert_uint_eq(S.nrecs, nrecs + 1);
     cap_free(cap);
 }
 END_TEST

@@ -1,0 +1,290 @@
+/* live: libpcap live capture thread feeding a frame ring. */
+#include "live.h"
+
+#include <errno.h>
+#include <pcap/pcap.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* A frame in the ring: this header, then caplen bytes, padded to 8. A header with caplen
+ * WRAP_MARK says "continue at the start of the ring". */
+typedef struct {
+    int64_t ts_ns;
+    uint32_t caplen, wirelen;
+    uint32_t len;      /* whole record, header included */
+    int32_t dlt;
+} frame_hdr_t;
+
+#define WRAP_MARK UINT32_MAX
+#define ALIGN8(n) (((n) + 7u) & ~(size_t)7u)
+
+struct cap_live {
+    pcap_t *pcap;
+    int dlt;
+    bool nano;
+    uint8_t *ring;
+    size_t cap, head, tail, used;
+    size_t taken_len;                 /* length of the record handed out, 0 if none */
+    pthread_mutex_t lock;
+    pthread_cond_t not_empty;
+    pthread_t thread;
+    atomic_bool stop;
+    bool thread_done;
+    cap_live_stats_t stats;
+};
+
+void cap_live_cfg_init(cap_live_cfg_t *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->snaplen = 262144;
+    cfg->kernel_buffer = (size_t)64 << 20;
+    cfg->ring_bytes = (size_t)64 << 20;
+}
+
+/* Capture thread side: copy one frame in, or count it dropped when the ring is full. The
+ * capture never waits for the analysis. */
+static void on_frame(u_char *arg, const struct pcap_pkthdr *h, const u_char *bytes)
+{
+    cap_live_t *live = (cap_live_t *)arg;
+    size_t len = ALIGN8(sizeof(frame_hdr_t) + h->caplen);
+    int64_t ts_ns = (int64_t)h->ts.tv_sec * 1000000000 +
+                    (int64_t)h->ts.tv_usec * (live->nano ? 1 : 1000);
+    pthread_mutex_lock(&live->lock);
+    live->stats.received++;
+    if (live->used == 0 && live->taken_len == 0)
+        live->head = live->tail = 0;
+    size_t at_end = live->cap - live->head;
+    size_t need = len;
+    bool wrap = false;
+    if (at_end < len) {
+        need = at_end + len;
+        wrap = true;
+    }
+    if (live->cap - live->used < need) {
+        live->stats.queue_drops++;
+        pthread_mutex_unlock(&live->lock);
+        return;
+    }
+    if (wrap) {
+        if (at_end >= sizeof(frame_hdr_t)) {
+            frame_hdr_t mark = {0, WRAP_MARK, 0, (uint32_t)at_end, 0};
+            memcpy(live->ring + live->head, &mark, sizeof(mark));
+        }
+        live->used += at_end;
+        live->head = 0;
+    }
+    frame_hdr_t fh = {ts_ns, h->caplen, h->len, (uint32_t)len, live->dlt};
+    memcpy(live->ring + live->head, &fh, sizeof(fh));
+    memcpy(live->ring + live->head + sizeof(fh), bytes, h->caplen);
+    live->head += len;
+    if (live->head == live->cap)
+        live->head = 0;
+    live->used += len;
+    pthread_cond_signal(&live->not_empty);
+    pthread_mutex_unlock(&live->lock);
+}
+
+/* libpcap handles are not thread-safe: the capture thread itself reads the kernel's counters. */
+static void refresh_kernel_stats(cap_live_t *live)
+{
+    struct pcap_stat ps;
+    if (pcap_stats(live->pcap, &ps) != 0)
+        return;
+    pthread_mutex_lock(&live->lock);
+    live->stats.kernel_drops = ps.ps_drop;
+    live->stats.if_drops = ps.ps_ifdrop;
+    pthread_mutex_unlock(&live->lock);
+}
+
+static void *capture_main(void *arg)
+{
+    cap_live_t *live = arg;
+    while (!atomic_load(&live->stop)) {
+        int rc = pcap_dispatch(live->pcap, -1, on_frame, (u_char *)live);
+        refresh_kernel_stats(live);
+        if (rc == PCAP_ERROR) {
+            fprintf(stderr, "sipscope: capture: %s\n", pcap_geterr(live->pcap));
+            break;
+        }
+        if (rc == PCAP_ERROR_BREAK)
+            break;
+    }
+    pthread_mutex_lock(&live->lock);
+    live->thread_done = true;
+    pthread_cond_broadcast(&live->not_empty);
+    pthread_mutex_unlock(&live->lock);
+    return NULL;
+}
+
+static int fail_with(char *err, size_t errlen, const char *what, const char *why, int rc)
+{
+    snprintf(err, errlen, "%s: %s", what, why);
+    return rc;
+}
+
+int cap_live_open(const cap_live_cfg_t *cfg, cap_live_t **out, char *err, size_t errlen)
+{
+    char pcap_err[PCAP_ERRBUF_SIZE] = "";
+    int rc = -EIO;
+    cap_live_t *live = calloc(1, sizeof(*live));
+    if (live == NULL)
+        return fail_with(err, errlen, cfg->iface, "out of memory", -ENOMEM);
+    live->cap = ALIGN8(cfg->ring_bytes < ((size_t)1 << 20) ? ((size_t)1 << 20) : cfg->ring_bytes);
+    live->ring = malloc(live->cap);
+    pthread_mutex_init(&live->lock, NULL);
+    pthread_cond_init(&live->not_empty, NULL);
+    if (live->ring == NULL) {
+        rc = fail_with(err, errlen, cfg->iface, "out of memory", -ENOMEM);
+        goto fail;
+    }
+    live->pcap = pcap_create(cfg->iface, pcap_err);
+    if (live->pcap == NULL) {
+        rc = fail_with(err, errlen, cfg->iface, pcap_err, -ENODEV);
+        goto fail;
+    }
+    pcap_set_snaplen(live->pcap, cfg->snaplen > 0 ? cfg->snaplen : 262144);
+    pcap_set_promisc(live->pcap, 1);
+    /* Immediate mode off and a short timeout: libpcap (TPACKET_V3 on Linux) hands over whole
+     * blocks, which is what keeps up with a busy mirror port. */
+    pcap_set_immediate_mode(live->pcap, 0);
+    pcap_set_timeout(live->pcap, 100);
+    pcap_set_buffer_size(live->pcap, (int)(cfg->kernel_buffer > INT32_MAX ? INT32_MAX
+                                                                          : cfg->kernel_buffer));
+    live->nano = pcap_set_tstamp_precision(live->pcap, PCAP_TSTAMP_PRECISION_NANO) == 0;
+    int act = pcap_activate(live->pcap);
+    if (act < 0) {
+        const char *why = act == PCAP_ERROR_PERM_DENIED    ? "permission denied (run as root or "
+                                                             "grant CAP_NET_RAW)"
+                          : act == PCAP_ERROR_NO_SUCH_DEVICE ? "no such interface"
+                                                             : pcap_geterr(live->pcap);
+        rc = fail_with(err, errlen, cfg->iface, why, act == PCAP_ERROR_NO_SUCH_DEVICE ? -ENODEV
+                                                                                       : -EPERM);
+        goto fail;
+    }
+    live->nano = live->nano && pcap_get_tstamp_precision(live->pcap) == PCAP_TSTAMP_PRECISION_NANO;
+    live->dlt = pcap_datalink(live->pcap);
+
+    /* The user's filter, widened so that IP fragments always pass. */
+    char filter[4096];
+    int n = cfg->filter != NULL
+                ? snprintf(filter, sizeof(filter),
+                           "(%s) or (ip[6:2] & 0x1fff != 0) or (ip6 and ip6[6] == 44)", cfg->filter)
+                : snprintf(filter, sizeof(filter), "%s", CAP_LIVE_DEFAULT_FILTER);
+    if (n < 0 || (size_t)n >= sizeof(filter)) {
+        rc = fail_with(err, errlen, "filter", "too long", -EINVAL);
+        goto fail;
+    }
+    struct bpf_program prog;
+    if (pcap_compile(live->pcap, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+        rc = fail_with(err, errlen, "filter", pcap_geterr(live->pcap), -EINVAL);
+        goto fail;
+    }
+    int set = pcap_setfilter(live->pcap, &prog);
+    pcap_freecode(&prog);
+    if (set != 0) {
+        rc = fail_with(err, errlen, "filter", pcap_geterr(live->pcap), -EINVAL);
+        goto fail;
+    }
+    if (pthread_create(&live->thread, NULL, capture_main, live) != 0) {
+        rc = fail_with(err, errlen, cfg->iface, "cannot start the capture thread", -EAGAIN);
+        goto fail;
+    }
+    *out = live;
+    return 0;
+fail:
+    if (live->pcap != NULL)
+        pcap_close(live->pcap);
+    pthread_mutex_destroy(&live->lock);
+    pthread_cond_destroy(&live->not_empty);
+    free(live->ring);
+    free(live);
+    return rc;
+}
+
+int cap_live_next(cap_live_t *live, cap_frame_t *out, int timeout_ms)
+{
+    pthread_mutex_lock(&live->lock);
+    if (live->used == 0 && !live->thread_done && timeout_ms > 0) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += timeout_ms / 1000;
+        until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&live->not_empty, &live->lock, &until);
+    }
+    for (;;) {
+        if (live->used == 0) {
+            int rc = live->thread_done ? -1 : 0;
+            pthread_mutex_unlock(&live->lock);
+            return rc;
+        }
+        size_t at_end = live->cap - live->tail;
+        frame_hdr_t fh;
+        if (at_end < sizeof(frame_hdr_t)) {
+            fh.caplen = WRAP_MARK;
+            fh.len = (uint32_t)at_end;
+        } else {
+            memcpy(&fh, live->ring + live->tail, sizeof(fh));
+        }
+        if (fh.caplen == WRAP_MARK) {
+            live->used -= fh.len;
+            live->tail = 0;
+            continue;
+        }
+        out->dlt = fh.dlt;
+        out->ts_ns = fh.ts_ns;
+        out->caplen = fh.caplen;
+        out->wirelen = fh.wirelen;
+        out->data = live->ring + live->tail + sizeof(frame_hdr_t);
+        live->taken_len = fh.len;
+        pthread_mutex_unlock(&live->lock);
+        return 1;
+    }
+}
+
+void cap_live_release(cap_live_t *live)
+{
+    pthread_mutex_lock(&live->lock);
+    if (live->taken_len > 0) {
+        live->tail += live->taken_len;
+        if (live->tail >= live->cap)
+            live->tail = 0;
+        live->used -= live->taken_len;
+        live->taken_len = 0;
+    }
+    pthread_mutex_unlock(&live->lock);
+}
+
+void cap_live_stop(cap_live_t *live)
+{
+    atomic_store(&live->stop, true);
+    pcap_breakloop(live->pcap);
+}
+
+void cap_live_close(cap_live_t *live)
+{
+    if (live == NULL)
+        return;
+    cap_live_stop(live);
+    pthread_join(live->thread, NULL);
+    pcap_close(live->pcap);
+    pthread_mutex_destroy(&live->lock);
+    pthread_cond_destroy(&live->not_empty);
+    free(live->ring);
+    free(live);
+}
+
+void cap_live_get_stats(cap_live_t *live, cap_live_stats_t *out)
+{
+    pthread_mutex_lock(&live->lock);
+    *out = live->stats;
+    pthread_mutex_unlock(&live->lock);
+}

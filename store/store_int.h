@@ -1,0 +1,39 @@
+/* store_int: internals shared by the store's own files (store.c, query.c); no other module. */
+#ifndef SIPSCOPE_STORE_INT_H
+#define SIPSCOPE_STORE_INT_H
+
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "store.h"
+
+/* Column lists of the read path; the row decoders read them by position. */
+#define CALL_COLS                                                                                  \
+    "id, call_id, from_uri, to_uri, from_tag, to_tag, user_agent, caller, callee, state,"          \
+    " final_status, invite_time, ringing_time, answer_time, end_time, post_dial_delay_ms,"         \
+    " duration_s, one_way, nat, sip_messages, mos"
+#define STREAM_COLS                                                                                \
+    "id, call_row, call_id, src, dst, ssrc, payload_type, codec, clock_rate, first_time,"          \
+    " last_time, packets, lost, duplicates, out_of_order, seq_errors, max_delta_ms,"               \
+    " mean_jitter_ms, max_jitter_ms, mos, sdp_mismatch, rtcp_fraction_lost,"                       \
+    " rtcp_cumulative_lost, rtcp_jitter_ms, rtcp_rtt_ms"
+#define MESSAGE_COLS                                                                               \
+    "id, call_row, call_id, time, src, dst, transport, is_request, method, status, cseq, raw"
+
+/* The connection (borrowed; NULL once closed or failed). */
+sqlite3 *store_int_db(store_t *s);
+/* 0 if s is open, else -EINVAL with the reason recorded. */
+int store_int_check_open(store_t *s);
+/* Record a failure (counted in stats.errors, text for store_errmsg); return the -errno value. */
+int store_int_fail_sql(store_t *s, int sqlite_rc, const char *what);
+int store_int_fail_msg(store_t *s, int err, const char *what, const char *why);
+/* Decode the current row of a "SELECT CALL_COLS" / "SELECT STREAM_COLS" statement. Strings are
+ * borrowed from the statement until its next step. */
+void store_int_row_call(sqlite3_stmt *st, call_record_t *c);
+void store_int_row_stream(sqlite3_stmt *st, stream_record_t *r);
+/* Times as the schema keeps them: REAL epoch seconds <-> ns (rounded to the microsecond). */
+double store_int_ns_to_sec(int64_t ns);
+int64_t store_int_sec_to_ns(double sec);
+
+#endif
