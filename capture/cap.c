@@ -66,7 +66,7 @@ void cap_process_frame(cap_t *cap, int dlt, int64_t ts_ns, const uint8_t *frame,
     }
     if (frame == NULL)
         caplen = 0;
-    cap_frame_t fr;
+    cap_decode_t fr;
     fr.pkt.ts_ns = ts_ns;
     fr.pkt.vlan = 0;
     fr.pkt.frame = frame;

@@ -23,7 +23,7 @@ typedef struct {
     bool have_vlan; /* pkt.vlan holds the first (outermost) tag */
     bool tunneled;  /* stats.tunnels already counted for this frame */
     uint8_t depth;  /* tunnels entered so far */
-} cap_frame_t;
+} cap_decode_t;
 
 struct cap {
     cap_cfg_t cfg;
@@ -41,26 +41,26 @@ struct cap {
 
 /* link.c: a frame of link type dlt; an Ethernet frame (also inside tunnels); the payload of
  * an EtherType (VLAN tags are peeled here). */
-void cap_link(cap_t *cap, cap_frame_t *fr, int dlt, const uint8_t *p, size_t len);
-void cap_ether(cap_t *cap, cap_frame_t *fr, const uint8_t *p, size_t len);
-void cap_ethertype(cap_t *cap, cap_frame_t *fr, uint16_t type, const uint8_t *p, size_t len);
+void cap_link(cap_t *cap, cap_decode_t *fr, int dlt, const uint8_t *p, size_t len);
+void cap_ether(cap_t *cap, cap_decode_t *fr, const uint8_t *p, size_t len);
+void cap_ethertype(cap_t *cap, cap_decode_t *fr, uint16_t type, const uint8_t *p, size_t len);
 
 /* ip.c: IPv4 and IPv6 packets; a transport payload of protocol proto (UDP, TCP or a tunnel)
  * of the IP packet last decoded into fr->pkt. */
-void cap_ip4(cap_t *cap, cap_frame_t *fr, const uint8_t *p, size_t len);
-void cap_ip6(cap_t *cap, cap_frame_t *fr, const uint8_t *p, size_t len);
-void cap_transport(cap_t *cap, cap_frame_t *fr, uint8_t proto, const uint8_t *p, size_t len,
+void cap_ip4(cap_t *cap, cap_decode_t *fr, const uint8_t *p, size_t len);
+void cap_ip6(cap_t *cap, cap_decode_t *fr, const uint8_t *p, size_t len);
+void cap_transport(cap_t *cap, cap_decode_t *fr, uint8_t proto, const uint8_t *p, size_t len,
                    bool reassembled);
 
 /* tunnel.c: enter a tunnel (false, counted, when too deep) and leave it; GRE (IP protocol 47)
  * and VXLAN (true when p was a VXLAN packet and has been decoded). */
-bool cap_tunnel_enter(cap_t *cap, cap_frame_t *fr);
-void cap_tunnel_leave(cap_frame_t *fr);
-void cap_gre(cap_t *cap, cap_frame_t *fr, const uint8_t *p, size_t len);
-bool cap_vxlan(cap_t *cap, cap_frame_t *fr, const uint8_t *p, size_t len);
+bool cap_tunnel_enter(cap_t *cap, cap_decode_t *fr);
+void cap_tunnel_leave(cap_decode_t *fr);
+void cap_gre(cap_t *cap, cap_decode_t *fr, const uint8_t *p, size_t len);
+bool cap_vxlan(cap_t *cap, cap_decode_t *fr, const uint8_t *p, size_t len);
 
 /* Hand one transport payload to the sink; returns what it consumed (at most len). */
-static inline size_t cap_deliver(cap_t *cap, cap_frame_t *fr, uint8_t proto, uint16_t sport,
+static inline size_t cap_deliver(cap_t *cap, cap_decode_t *fr, uint8_t proto, uint16_t sport,
                                  uint16_t dport, const uint8_t *p, size_t len, bool reassembled)
 {
     cap_packet_t *pkt = &fr->pkt;

@@ -37,7 +37,7 @@ static inline uint32_t be32(const uint8_t *p)
 }
 
 /* The buffer for a datagram completing at this tunnel depth. */
-static uint8_t *dgram_buffer(cap_t *cap, const cap_frame_t *fr)
+static uint8_t *dgram_buffer(cap_t *cap, const cap_decode_t *fr)
 {
     if (cap->dgram[fr->depth] == NULL)
         cap->dgram[fr->depth] = malloc(IPFRAG_MAX_DGRAM);
@@ -46,9 +46,9 @@ static uint8_t *dgram_buffer(cap_t *cap, const cap_frame_t *fr)
 
 /* Feed one fragment to the reassembler. Returns the whole payload (and its length in *n) once
  * the datagram is complete, else NULL. */
-static const uint8_t *reassemble(cap_t *cap, cap_frame_t *fr, const ipfrag_key_t *key, uint32_t off,
-                                 bool more, const uint8_t *p, size_t len, uint32_t max_end,
-                                 size_t *n)
+static const uint8_t *reassemble(cap_t *cap, cap_decode_t *fr, const ipfrag_key_t *key,
+                                 uint32_t off, bool more, const uint8_t *p, size_t len,
+                                 uint32_t max_end, size_t *n)
 {
     cap->stats.ip_fragments++;
     uint8_t *out = dgram_buffer(cap, fr);
@@ -72,7 +72,7 @@ static const uint8_t *reassemble(cap_t *cap, cap_frame_t *fr, const ipfrag_key_t
 
 /* An IPv4 fragment (MF set or a non-zero offset) of the packet p with header length ihl. The
  * reassembled payload goes on as if it had arrived whole, under the last fragment's header. */
-static void ip4_fragment(cap_t *cap, cap_frame_t *fr, const uint8_t *p, size_t ihl, size_t total)
+static void ip4_fragment(cap_t *cap, cap_decode_t *fr, const uint8_t *p, size_t ihl, size_t total)
 {
     uint16_t frag = be16(p + 6);
     ipfrag_key_t key;
@@ -111,7 +111,7 @@ static void ip4_fragment(cap_t *cap, cap_frame_t *fr, const uint8_t *p, size_t i
  * Flags: reserved, DF, MF. The total length trims Ethernet padding and trailers; a frame
  * shorter than it was cut by the snap length. Checksums are not verified: offloading makes
  * them wrong in captures taken on the sending host. */
-void cap_ip4(cap_t *cap, cap_frame_t *fr, const uint8_t *p, size_t len)
+void cap_ip4(cap_t *cap, cap_decode_t *fr, const uint8_t *p, size_t len)
 {
     if (len < 20) {
         cap->stats.truncated++;
@@ -158,7 +158,7 @@ void cap_ip4(cap_t *cap, cap_frame_t *fr, const uint8_t *p, size_t len)
  *
  * A fragment with offset 0 and M clear is an atomic fragment (RFC 6946): processed as is.
  * After reassembly the walk resumes on the reassembled fragmentable part. */
-static void ip6_upper(cap_t *cap, cap_frame_t *fr, uint8_t nh, const uint8_t *p, size_t len,
+static void ip6_upper(cap_t *cap, cap_decode_t *fr, uint8_t nh, const uint8_t *p, size_t len,
                       bool reassembled)
 {
     cur_t c = cur_make(p, len);
@@ -239,7 +239,7 @@ static void ip6_upper(cap_t *cap, cap_frame_t *fr, uint8_t nh, const uint8_t *p,
  *   |                Destination Address (128 bits)                 |
  *
  * Jumbograms (payload length 0, RFC 2675) never carry SIP and are not supported. */
-void cap_ip6(cap_t *cap, cap_frame_t *fr, const uint8_t *p, size_t len)
+void cap_ip6(cap_t *cap, cap_decode_t *fr, const uint8_t *p, size_t len)
 {
     if (len < 40) {
         cap->stats.truncated++;
@@ -274,7 +274,7 @@ void cap_ip6(cap_t *cap, cap_frame_t *fr, const uint8_t *p, size_t len)
  * The length trims whatever the IP layer carried after the datagram. The IP payload is
  * complete here (a snapped packet stops at the IP layer), so a header that does not fit is
  * "truncated" and a length field that overstates it is a "bad header". */
-static void udp(cap_t *cap, cap_frame_t *fr, const uint8_t *p, size_t len, bool reassembled)
+static void udp(cap_t *cap, cap_decode_t *fr, const uint8_t *p, size_t len, bool reassembled)
 {
     if (len < 8) {
         cap->stats.truncated++;
@@ -299,7 +299,7 @@ static void udp(cap_t *cap, cap_frame_t *fr, const uint8_t *p, size_t len, bool 
 /* What the TCP reassembler needs to reach the sink. */
 typedef struct {
     cap_t *cap;
-    cap_frame_t *fr;
+    cap_decode_t *fr;
     uint16_t sport, dport;
     bool ip_reassembled; /* the segment itself came from IP fragments */
 } tcp_ctx_t;
@@ -329,7 +329,7 @@ static size_t tcp_deliver(void *ctx, const uint8_t *data, size_t len, bool reass
  *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
  *   |                    Options (Data Offset > 5)                  |
  */
-static void tcp(cap_t *cap, cap_frame_t *fr, const uint8_t *p, size_t len, bool reassembled)
+static void tcp(cap_t *cap, cap_decode_t *fr, const uint8_t *p, size_t len, bool reassembled)
 {
     if (len < 20) {
         cap->stats.truncated++;
@@ -358,7 +358,7 @@ static void tcp(cap_t *cap, cap_frame_t *fr, const uint8_t *p, size_t len, bool 
                      tcp_deliver, &ctx);
 }
 
-void cap_transport(cap_t *cap, cap_frame_t *fr, uint8_t proto, const uint8_t *p, size_t len,
+void cap_transport(cap_t *cap, cap_decode_t *fr, uint8_t proto, const uint8_t *p, size_t len,
                    bool reassembled)
 {
     switch (proto) {

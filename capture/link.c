@@ -25,7 +25,7 @@ enum {
  *   +----------------+----------------+-----------+---------------
  *
  * A type below 0x0600 is an 802.3 length (LLC follows: never IP in practice). */
-void cap_ether(cap_t *cap, cap_frame_t *fr, const uint8_t *p, size_t len)
+void cap_ether(cap_t *cap, cap_decode_t *fr, const uint8_t *p, size_t len)
 {
     if (len < 14) {
         cap->stats.truncated++;
@@ -46,7 +46,7 @@ void cap_ether(cap_t *cap, cap_frame_t *fr, const uint8_t *p, size_t len)
  *   +-----------+-----+-+-----------+-----------+
  *
  * The TPID is the type field just read; the loop ends when the frame does. */
-void cap_ethertype(cap_t *cap, cap_frame_t *fr, uint16_t type, const uint8_t *p, size_t len)
+void cap_ethertype(cap_t *cap, cap_decode_t *fr, uint16_t type, const uint8_t *p, size_t len)
 {
     cur_t c = cur_make(p, len);
     while (type == ETH_VLAN || type == ETH_QINQ || type == ETH_QINQ_OLD || type == ETH_QINQ_OLD2) {
@@ -70,7 +70,7 @@ void cap_ethertype(cap_t *cap, cap_frame_t *fr, uint16_t type, const uint8_t *p,
 }
 
 /* Raw IP: the version nibble tells IPv4 from IPv6. */
-static void raw_ip(cap_t *cap, cap_frame_t *fr, const uint8_t *p, size_t len, int want)
+static void raw_ip(cap_t *cap, cap_decode_t *fr, const uint8_t *p, size_t len, int want)
 {
     if (len < 1) {
         cap->stats.truncated++;
@@ -103,7 +103,7 @@ static void raw_ip(cap_t *cap, cap_frame_t *fr, const uint8_t *p, size_t len, in
  *
  * The protocol is an EtherType for IP (and may be a VLAN TPID when tags were not stripped);
  * values below 0x0600 are Linux-internal (802.2, CAN, ...) and never IP. */
-static void sll(cap_t *cap, cap_frame_t *fr, const uint8_t *p, size_t len, bool v2)
+static void sll(cap_t *cap, cap_decode_t *fr, const uint8_t *p, size_t len, bool v2)
 {
     size_t hdr = v2 ? 20 : 16;
     if (len < hdr) {
@@ -123,7 +123,7 @@ static void sll(cap_t *cap, cap_frame_t *fr, const uint8_t *p, size_t len, bool 
  * 4-byte address family. AF_INET is 2 everywhere; AF_INET6 is 24 (NetBSD, OpenBSD, BSD/OS),
  * 28 (FreeBSD, DragonFly) or 30 (macOS), and files travel between hosts, so both byte orders
  * and all three values are accepted for either link type. */
-static void loopback(cap_t *cap, cap_frame_t *fr, const uint8_t *p, size_t len)
+static void loopback(cap_t *cap, cap_decode_t *fr, const uint8_t *p, size_t len)
 {
     cur_t c = cur_make(p, len);
     uint32_t af = cur_le32(&c);
@@ -141,7 +141,7 @@ static void loopback(cap_t *cap, cap_frame_t *fr, const uint8_t *p, size_t len)
         cap->stats.non_ip++;
 }
 
-void cap_link(cap_t *cap, cap_frame_t *fr, int dlt, const uint8_t *p, size_t len)
+void cap_link(cap_t *cap, cap_decode_t *fr, int dlt, const uint8_t *p, size_t len)
 {
     switch (dlt) {
         case DLT_EN10MB:

@@ -19,7 +19,7 @@ enum {
     GRE_ERSPAN3 = 0x22eb,
 };
 
-bool cap_tunnel_enter(cap_t *cap, cap_frame_t *fr)
+bool cap_tunnel_enter(cap_t *cap, cap_decode_t *fr)
 {
     if (fr->depth >= CAP_MAX_DEPTH) {
         cap->stats.bad_header++;
@@ -33,7 +33,7 @@ bool cap_tunnel_enter(cap_t *cap, cap_frame_t *fr)
     return true;
 }
 
-void cap_tunnel_leave(cap_frame_t *fr)
+void cap_tunnel_leave(cap_decode_t *fr)
 {
     fr->depth--;
 }
@@ -50,7 +50,7 @@ void cap_tunnel_leave(cap_frame_t *fr)
  *
  * Type I (Ver absent) uses the same protocol type without S and with no header at all. The
  * mirrored Ethernet frame follows. */
-static void erspan2(cap_t *cap, cap_frame_t *fr, bool seq, cur_t *c)
+static void erspan2(cap_t *cap, cap_decode_t *fr, bool seq, cur_t *c)
 {
     if (seq) {
         uint8_t ver = (uint8_t)(cur_u8(c) >> 4);
@@ -79,7 +79,7 @@ static void erspan2(cap_t *cap, cap_frame_t *fr, bool seq, cur_t *c)
  *   |        Platform Specific SubHeader (8 octets, when O is set)  |
  *
  * FT (frame type) 0 is Ethernet, the only one switches send; others are counted as non-IP. */
-static void erspan3(cap_t *cap, cap_frame_t *fr, cur_t *c)
+static void erspan3(cap_t *cap, cap_decode_t *fr, cur_t *c)
 {
     uint8_t ver = (uint8_t)(cur_u8(c) >> 4);
     cur_skip(c, 9);
@@ -116,7 +116,7 @@ static void erspan3(cap_t *cap, cap_frame_t *fr, cur_t *c)
  *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
  *
  * Version 1 is PPTP's enhanced GRE (RFC 2637), which carries PPP: not decoded. */
-void cap_gre(cap_t *cap, cap_frame_t *fr, const uint8_t *p, size_t len)
+void cap_gre(cap_t *cap, cap_decode_t *fr, const uint8_t *p, size_t len)
 {
     cur_t c = cur_make(p, len);
     uint16_t flags = cur_be16(&c);
@@ -166,7 +166,7 @@ void cap_gre(cap_t *cap, cap_frame_t *fr, const uint8_t *p, size_t len)
  *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
  *
  * then an Ethernet frame. Without the I flag it is not VXLAN: the datagram stays plain UDP. */
-bool cap_vxlan(cap_t *cap, cap_frame_t *fr, const uint8_t *p, size_t len)
+bool cap_vxlan(cap_t *cap, cap_decode_t *fr, const uint8_t *p, size_t len)
 {
     if (len < 8 || (p[0] & 0x08) == 0)
         return false;

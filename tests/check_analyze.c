@@ -113,6 +113,27 @@ static json_t *find_stream(json_t *streams, const char *src, const char *dst, co
     return NULL;
 }
 
+/* Where tshark is wrong, named with the reason (tcpdump's TESTLIST style: one row per capture).
+ * ndpi-FAX: from frame 1435 on, a MEGACO SDP announces "image 16756 UDPTL", so tshark decodes
+ * the next 27 packets of this stream as (malformed) T.38, although they are RTP continuing it
+ * (PT 8, sequence 1844 on). sipscope counts them; the lost count agrees either way. */
+static const struct {
+    const char *capture, *ssrc, *field;
+} tshark_exceptions[] = {
+    {"ndpi-FAX-Call-t38-CA-TDM-SIP-FB-1.pcap", "0x0eaf0eaf", "packets"},
+};
+
+static bool tshark_is_wrong(const char *capture, const char *ssrc, const char *field)
+{
+    for (size_t i = 0; i < sizeof(tshark_exceptions) / sizeof(tshark_exceptions[0]); i++) {
+        if (strcmp(tshark_exceptions[i].capture, capture) == 0 &&
+            strcasecmp(tshark_exceptions[i].ssrc, ssrc) == 0 &&
+            strcmp(tshark_exceptions[i].field, field) == 0)
+            return true;
+    }
+    return false;
+}
+
 /* Every RTP stream tshark reports (RTP heuristic on) is one of ours with the same figures. */
 static void check_streams_against_tshark(const char *name, json_t *ours, json_t *theirs)
 {
@@ -124,7 +145,8 @@ static void check_streams_against_tshark(const char *name, json_t *ours, json_t 
         const char *ssrc = json_string_value(json_object_get(t, "ssrc_hex"));
         json_t *s = find_stream(ours, src, dst, ssrc);
         ck_assert_msg(s != NULL, "%s: stream %s -> %s %s (tshark) missing", name, src, dst, ssrc);
-        ck_assert_msg(int_field(s, "packets") == int_field(t, "packets"),
+        ck_assert_msg(int_field(s, "packets") == int_field(t, "packets") ||
+                          tshark_is_wrong(name, ssrc, "packets"),
                       "%s: stream %s -> %s %s: %lld packets, tshark %lld", name, src, dst, ssrc,
                       (long long)int_field(s, "packets"), (long long)int_field(t, "packets"));
         ck_assert_msg(int_field(s, "lost") == int_field(t, "lost"),

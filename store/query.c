@@ -1,0 +1,742 @@
+/* query: the store's reads for the HTTP API: sorted call pages, streams, stats, metrics. */
+#include "store.h"
+
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+
+#include "store_int.h"
+
+/* ---- Statements built from fixed fragments. Every value travels as a bound parameter; the only
+ * text that reaches SQL is chosen here from constants, never taken from a filter. */
+
+#define QW_MAX_PARAMS 20
+
+typedef enum { QP_TEXT, QP_DBL, QP_I64 } qparam_kind_t;
+
+typedef struct {
+    char sql[1536];
+    size_t len;
+    bool overflow;
+    bool have_where;
+    int nparams;
+    struct {
+        qparam_kind_t kind;
+        const char *text;
+        double dbl;
+        int64_t i64;
+    } params[QW_MAX_PARAMS];
+} qw_t;
+
+static void qw_add(qw_t *w, const char *frag)
+{
+    size_t n = strlen(frag);
+    if (w->overflow || n >= sizeof(w->sql) - w->len) {
+        w->overflow = true;
+        return;
+    }
+    memcpy(w->sql + w->len, frag, n + 1);
+    w->len += n;
+}
+
+/* A condition: " WHERE frag" for the first, " AND frag" after. */
+static void qw_cond(qw_t *w, const char *frag)
+{
+    qw_add(w, w->have_where ? " AND " : " WHERE ");
+    qw_add(w, frag);
+    w->have_where = true;
+}
+
+static void *qw_slot(qw_t *w, qparam_kind_t kind)
+{
+    if (w->nparams >= QW_MAX_PARAMS) {
+        w->overflow = true;
+        return NULL;
+    }
+    w->params[w->nparams].kind = kind;
+    return &w->params[w->nparams++];
+}
+
+static void qw_text(qw_t *w, const char *text)
+{
+    if (qw_slot(w, QP_TEXT))
+        w->params[w->nparams - 1].text = text;
+}
+
+static void qw_dbl(qw_t *w, double v)
+{
+    if (qw_slot(w, QP_DBL))
+        w->params[w->nparams - 1].dbl = v;
+}
+
+static void qw_i64(qw_t *w, int64_t v)
+{
+    if (qw_slot(w, QP_I64))
+        w->params[w->nparams - 1].i64 = v;
+}
+
+/* Prepare w's SQL and bind its parameters; *st is NULL on failure. */
+static int qw_prepare(store_t *s, const qw_t *w, const char *what, sqlite3_stmt **st)
+{
+    *st = NULL;
+    if (w->overflow)
+        return store_int_fail_msg(s, -EINVAL, what, "query too complex");
+    int rc = sqlite3_prepare_v2(store_int_db(s), w->sql, -1, st, NULL);
+    if (rc != SQLITE_OK) {
+        *st = NULL;
+        return store_int_fail_sql(s, rc, what);
+    }
+    for (int i = 0; i < w->nparams && rc == SQLITE_OK; i++) {
+        switch (w->params[i].kind) {
+            case QP_TEXT:
+                rc = sqlite3_bind_text(*st, i + 1, w->params[i].text, -1, SQLITE_STATIC);
+                break;
+            case QP_DBL:
+                rc = sqlite3_bind_double(*st, i + 1, w->params[i].dbl);
+                break;
+            case QP_I64:
+                rc = sqlite3_bind_int64(*st, i + 1, w->params[i].i64);
+                break;
+        }
+    }
+    if (rc != SQLITE_OK) {
+        sqlite3_finalize(*st);
+        *st = NULL;
+        return store_int_fail_sql(s, rc, what);
+    }
+    return 0;
+}
+
+/* Run a prepared "SELECT count(*) ..." into *out; finalizes st. */
+static int step_count(store_t *s, sqlite3_stmt *st, const char *what, int64_t *out)
+{
+    int err = 0;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(st, 0);
+    else
+        err = store_int_fail_sql(s, rc, what);
+    sqlite3_finalize(st);
+    return err;
+}
+
+static int count_sql(store_t *s, const char *sql, int64_t *out)
+{
+    int err = store_int_check_open(s);
+    if (err != 0)
+        return err;
+    qw_t w = {0};
+    qw_add(&w, sql);
+    sqlite3_stmt *st;
+    err = qw_prepare(s, &w, "count", &st);
+    return err != 0 ? err : step_count(s, st, "count", out);
+}
+
+static int check_paging(store_t *s, int64_t limit, int64_t offset, bool have_cb, const char *what)
+{
+    int err = store_int_check_open(s);
+    if (err == 0 && (offset < 0 || (!have_cb && limit != 0)))
+        err = store_int_fail_msg(s, -EINVAL, what, "bad paging or no callback");
+    return err;
+}
+
+/* ---- Indexes. */
+
+int store_add_query_indexes(store_t *s)
+{
+    static const char sql[] =
+        "CREATE INDEX IF NOT EXISTS calls_state_mos ON calls(state, mos);"
+        "CREATE INDEX IF NOT EXISTS calls_duration ON calls(duration_s);"
+        "CREATE INDEX IF NOT EXISTS calls_pdd ON calls(post_dial_delay_ms);"
+        "CREATE INDEX IF NOT EXISTS rtp_streams_first_time ON rtp_streams(first_time);";
+    int err = store_int_check_open(s);
+    if (err != 0)
+        return err;
+    /* Commit whatever the caller had batched first: the DDL runs in its own transaction. */
+    err = store_flush(s);
+    if (err != 0)
+        return err;
+    int rc = sqlite3_exec(store_int_db(s), sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : store_int_fail_sql(s, rc, "create query indexes");
+}
+
+/* ---- Calls. */
+
+/* Sort keys, their columns and the index that walks them in order. */
+static const char *const sort_col[STORE_SORT_COUNT] = {
+    [STORE_SORT_INVITE_TIME] = "invite_time",
+    [STORE_SORT_MOS] = "mos",
+    [STORE_SORT_DURATION] = "duration_s",
+    [STORE_SORT_PDD] = "post_dial_delay_ms",
+};
+
+/* The WHERE clause of a call filter. The count and the page want different plans: the count
+ * is fastest through the most selective index (calls(state, mos), calls(from_user, ...)), while
+ * the page is fastest walking the sort key's index and stopping after `limit` rows. So for the
+ * page the broad terms (state, MOS) are written with a unary '+', which keeps SQLite from
+ * choosing their indexes (and then sorting every match) but leaves the narrow ones (Call-ID,
+ * user, time range) free to use theirs. */
+static int call_where(store_t *s, const store_call_filter_t *f, bool for_page,
+                      store_call_sort_t sort, qw_t *w)
+{
+    if (f == NULL)
+        return 0;
+    const unsigned all_states = (1u << CALL_STATE_COUNT) - 1;
+    if ((f->state_mask & ~all_states) != 0 || (f->has_min_mos && isnan(f->min_mos)) ||
+        (f->has_max_mos && isnan(f->max_mos)))
+        return store_int_fail_msg(s, -EINVAL, "query calls", "bad filter");
+    if (f->state_mask != 0) {
+        qw_cond(w, for_page ? "+state IN (" : "state IN (");
+        bool first = true;
+        for (int i = 0; i < CALL_STATE_COUNT; i++) {
+            if (f->state_mask & (1u << i)) {
+                qw_add(w, first ? "?" : ", ?");
+                qw_text(w, call_state_name((call_state_t)i));
+                first = false;
+            }
+        }
+        qw_add(w, ")");
+    }
+    if (f->call_id != NULL) {
+        qw_cond(w, "call_id = ?");
+        qw_text(w, f->call_id);
+    }
+    if (f->from_user != NULL) {
+        qw_cond(w, f->user_exact ? "from_user = ?" : "instr(lower(from_user), lower(?)) > 0");
+        qw_text(w, f->from_user);
+    }
+    if (f->to_user != NULL) {
+        qw_cond(w, f->user_exact ? "to_user = ?" : "instr(lower(to_user), lower(?)) > 0");
+        qw_text(w, f->to_user);
+    }
+    if (f->since_ns != 0) {
+        qw_cond(w, "invite_time >= ?");
+        qw_dbl(w, store_int_ns_to_sec(f->since_ns));
+    }
+    if (f->until_ns != 0) {
+        qw_cond(w, "invite_time < ?");
+        qw_dbl(w, store_int_ns_to_sec(f->until_ns));
+    }
+    bool plain_mos = !for_page || sort == STORE_SORT_MOS;
+    if (f->has_min_mos) {
+        qw_cond(w, plain_mos ? "mos >= ?" : "+mos >= ?");
+        qw_dbl(w, f->min_mos);
+    }
+    if (f->has_max_mos) {
+        qw_cond(w, plain_mos ? "mos <= ?" : "+mos <= ?");
+        qw_dbl(w, f->max_mos);
+    }
+    if (f->q != NULL) {
+        /* instr, not LIKE: '%' and '_' in q are plain characters. */
+        qw_cond(w, "(instr(lower(call_id), lower(?)) > 0 OR instr(lower(from_uri), lower(?)) > 0"
+                   " OR instr(lower(to_uri), lower(?)) > 0)");
+        for (int i = 0; i < 3; i++)
+            qw_text(w, f->q);
+    }
+    return 0;
+}
+
+int store_query_calls_sorted(store_t *s, const store_call_filter_t *filter, store_call_sort_t sort,
+                             bool ascending, int64_t limit, int64_t offset, store_call_cb cb,
+                             void *ctx, int64_t *total)
+{
+    int err = check_paging(s, limit, offset, cb != NULL, "query calls");
+    if (err != 0)
+        return err;
+    if ((unsigned)sort >= STORE_SORT_COUNT)
+        return store_int_fail_msg(s, -EINVAL, "query calls", "bad sort key");
+    sqlite3_stmt *st;
+    if (total != NULL) {
+        qw_t w = {0};
+        qw_add(&w, "SELECT count(*) FROM calls");
+        err = call_where(s, filter, false, sort, &w);
+        if (err == 0)
+            err = qw_prepare(s, &w, "count calls", &st);
+        if (err == 0)
+            err = step_count(s, st, "count calls", total);
+        if (err != 0)
+            return err;
+    }
+    if (limit == 0)
+        return 0;
+    qw_t w = {0};
+    qw_add(&w, "SELECT " CALL_COLS " FROM calls");
+    err = call_where(s, filter, true, sort, &w);
+    if (err != 0)
+        return err;
+    /* "key DIR, id DIR": every key's index holds rowids in order within equal keys, so SQLite
+     * walks it (either way) without sorting. NULL keys are SQLite's lowest values. */
+    const char *dir = ascending ? " ASC" : " DESC";
+    qw_add(&w, " ORDER BY ");
+    qw_add(&w, sort_col[sort]);
+    qw_add(&w, dir);
+    qw_add(&w, ", id");
+    qw_add(&w, dir);
+    qw_add(&w, " LIMIT ? OFFSET ?");
+    qw_i64(&w, limit < 0 ? -1 : limit);
+    qw_i64(&w, offset);
+    err = qw_prepare(s, &w, "query calls", &st);
+    if (err != 0)
+        return err;
+    int ret = 0, rc;
+    while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        call_record_t c;
+        store_int_row_call(st, &c);
+        ret = cb(ctx, &c);
+    }
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = store_int_fail_sql(s, rc, "query calls");
+    sqlite3_finalize(st);
+    return ret;
+}
+
+int store_call_time_range(store_t *s, int64_t *first_ns, int64_t *last_ns)
+{
+    *first_ns = *last_ns = 0;
+    int err = store_int_check_open(s);
+    if (err != 0)
+        return err;
+    qw_t w = {0};
+    qw_add(&w, "SELECT min(invite_time), max(invite_time) FROM calls");
+    sqlite3_stmt *st;
+    err = qw_prepare(s, &w, "call time range", &st);
+    if (err != 0)
+        return err;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        if (sqlite3_column_type(st, 0) != SQLITE_NULL) {
+            *first_ns = store_int_sec_to_ns(sqlite3_column_double(st, 0));
+            *last_ns = store_int_sec_to_ns(sqlite3_column_double(st, 1));
+        }
+    } else {
+        err = store_int_fail_sql(s, rc, "call time range");
+    }
+    sqlite3_finalize(st);
+    return err;
+}
+
+/* Conditions on a time column for the bounds that are set (0 = unbounded); ge and lt are the
+ * column's "col >= ?" and "col < ?" fragments. */
+static void time_where(qw_t *w, const char *ge, const char *lt, int64_t since_ns, int64_t until_ns)
+{
+    if (since_ns != 0) {
+        qw_cond(w, ge);
+        qw_dbl(w, store_int_ns_to_sec(since_ns));
+    }
+    if (until_ns != 0) {
+        qw_cond(w, lt);
+        qw_dbl(w, store_int_ns_to_sec(until_ns));
+    }
+}
+
+#define INVITE_RANGE "invite_time >= ?", "invite_time < ?"
+
+static int state_index(const char *name)
+{
+    call_state_t st;
+    return name != NULL && call_state_parse(name, &st) ? (int)st : -1;
+}
+
+int store_call_stats(store_t *s, int64_t since_ns, int64_t until_ns, store_call_stats_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    int err = store_int_check_open(s);
+    if (err != 0)
+        return err;
+    qw_t w = {0};
+    qw_add(&w, "SELECT state, count(*), count(answer_time), count(duration_s), total(duration_s),"
+               " count(post_dial_delay_ms), total(post_dial_delay_ms), count(mos), total(mos)"
+               " FROM calls");
+    time_where(&w, INVITE_RANGE, since_ns, until_ns);
+    qw_add(&w, " GROUP BY state");
+    sqlite3_stmt *st;
+    err = qw_prepare(s, &w, "call stats", &st);
+    if (err != 0)
+        return err;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t n = sqlite3_column_int64(st, 1);
+        int i = state_index((const char *)sqlite3_column_text(st, 0));
+        if (i >= 0)
+            out->by_state[i] += n;
+        out->calls += n;
+        out->answered += sqlite3_column_int64(st, 2);
+        out->with_duration += sqlite3_column_int64(st, 3);
+        out->duration_sum_s += sqlite3_column_double(st, 4);
+        out->with_pdd += sqlite3_column_int64(st, 5);
+        out->pdd_sum_ms += sqlite3_column_double(st, 6);
+        out->with_mos += sqlite3_column_int64(st, 7);
+        out->mos_sum += sqlite3_column_double(st, 8);
+    }
+    if (rc != SQLITE_DONE)
+        err = store_int_fail_sql(s, rc, "call stats");
+    sqlite3_finalize(st);
+    if (err != 0)
+        return err;
+
+    /* The histogram: bins of 0.5 from 1.0, clamped at both ends. */
+    qw_t h = {0};
+    qw_add(&h, "SELECT max(0, min(7, CAST((mos - 1.0) / 0.5 AS INTEGER))) AS bin, count(*)"
+               " FROM calls WHERE mos IS NOT NULL");
+    h.have_where = true;
+    time_where(&h, INVITE_RANGE, since_ns, until_ns);
+    qw_add(&h, " GROUP BY bin");
+    err = qw_prepare(s, &h, "mos histogram", &st);
+    if (err != 0)
+        return err;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t bin = sqlite3_column_int64(st, 0);
+        if (bin >= 0 && bin < STORE_MOS_BINS)
+            out->mos_bins[bin] += sqlite3_column_int64(st, 1);
+    }
+    if (rc != SQLITE_DONE)
+        err = store_int_fail_sql(s, rc, "mos histogram");
+    sqlite3_finalize(st);
+    return err;
+}
+
+_Static_assert(STORE_MOS_BINS == 8, "the histogram SQL clamps at bin 7");
+
+int store_call_series(store_t *s, int64_t since_ns, int64_t until_ns, int64_t step_ns,
+                      store_bucket_cb cb, void *ctx)
+{
+    int err = store_int_check_open(s);
+    if (err != 0)
+        return err;
+    if (since_ns <= 0 || step_ns <= 0 || cb == NULL)
+        return store_int_fail_msg(s, -EINVAL, "call series", "bad range, step or callback");
+    qw_t w = {0};
+    /* (t - since) / step >= 0 inside the range, so the integer cast is a floor. */
+    qw_add(&w, "SELECT CAST((invite_time - ?) / ? AS INTEGER) AS b, state, count(*),"
+               " count(answer_time), count(duration_s), total(duration_s), count(mos), total(mos)"
+               " FROM calls");
+    qw_dbl(&w, store_int_ns_to_sec(since_ns));
+    qw_dbl(&w, (double)step_ns / 1e9);
+    time_where(&w, INVITE_RANGE, since_ns, until_ns);
+    qw_add(&w, " GROUP BY b, state ORDER BY b");
+    sqlite3_stmt *st;
+    err = qw_prepare(s, &w, "call series", &st);
+    if (err != 0)
+        return err;
+    store_bucket_t b;
+    bool open = false;
+    int ret = 0, rc;
+    while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t idx = sqlite3_column_int64(st, 0);
+        int64_t start = since_ns + idx * step_ns;
+        if (open && start != b.start_ns) {
+            ret = cb(ctx, &b);
+            open = false;
+        }
+        if (!open) {
+            memset(&b, 0, sizeof(b));
+            b.start_ns = start;
+            open = true;
+        }
+        int64_t n = sqlite3_column_int64(st, 2);
+        int i = state_index((const char *)sqlite3_column_text(st, 1));
+        if (i >= 0)
+            b.by_state[i] += n;
+        b.calls += n;
+        b.answered += sqlite3_column_int64(st, 3);
+        b.with_duration += sqlite3_column_int64(st, 4);
+        b.duration_sum_s += sqlite3_column_double(st, 5);
+        b.with_mos += sqlite3_column_int64(st, 6);
+        b.mos_sum += sqlite3_column_double(st, 7);
+    }
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = store_int_fail_sql(s, rc, "call series");
+    if (ret == 0 && open)
+        ret = cb(ctx, &b);
+    sqlite3_finalize(st);
+    return ret;
+}
+
+int store_count_calls_by_state(store_t *s, int64_t out[CALL_STATE_COUNT])
+{
+    memset(out, 0, sizeof(int64_t) * CALL_STATE_COUNT);
+    int err = store_int_check_open(s);
+    if (err != 0)
+        return err;
+    qw_t w = {0};
+    qw_add(&w, "SELECT state, count(*) FROM calls GROUP BY state");
+    sqlite3_stmt *st;
+    err = qw_prepare(s, &w, "count calls", &st);
+    if (err != 0)
+        return err;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int i = state_index((const char *)sqlite3_column_text(st, 0));
+        if (i >= 0)
+            out[i] += sqlite3_column_int64(st, 1);
+    }
+    if (rc != SQLITE_DONE)
+        err = store_int_fail_sql(s, rc, "count calls");
+    sqlite3_finalize(st);
+    return err;
+}
+
+/* ---- Messages. */
+
+int store_count_messages_by_kind(store_t *s, store_message_kind_cb cb, void *ctx)
+{
+    int err = store_int_check_open(s);
+    if (err != 0)
+        return err;
+    if (cb == NULL)
+        return store_int_fail_msg(s, -EINVAL, "count messages", "no callback");
+    qw_t w = {0};
+    qw_add(&w, "SELECT is_request, method, coalesce(status, 0), count(*) FROM sip_messages"
+               " GROUP BY is_request, method, status");
+    sqlite3_stmt *st;
+    err = qw_prepare(s, &w, "count messages", &st);
+    if (err != 0)
+        return err;
+    int ret = 0, rc;
+    while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *m = sqlite3_column_text(st, 1);
+        ret = cb(ctx, sqlite3_column_int(st, 0) != 0, m ? (const char *)m : "",
+                 sqlite3_column_int(st, 2), sqlite3_column_int64(st, 3));
+    }
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = store_int_fail_sql(s, rc, "count messages");
+    sqlite3_finalize(st);
+    return ret;
+}
+
+/* ---- Streams. */
+
+static int walk_streams(store_t *s, sqlite3_stmt *st, store_stream_cb cb, void *ctx, int64_t *rows)
+{
+    int ret = 0, rc;
+    int64_t n = 0;
+    while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        stream_record_t r;
+        store_int_row_stream(st, &r);
+        n++;
+        ret = cb(ctx, &r);
+    }
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = store_int_fail_sql(s, rc, "query streams");
+    sqlite3_finalize(st);
+    if (rows != NULL)
+        *rows = n;
+    return ret;
+}
+
+static int stream_where(store_t *s, const store_stream_filter_t *f, qw_t *w)
+{
+    if (f == NULL)
+        return 0;
+    if ((f->has_min_loss && isnan(f->min_loss_pct)) || (f->has_max_mos && isnan(f->max_mos)))
+        return store_int_fail_msg(s, -EINVAL, "query streams", "bad filter");
+    if (f->call_id != NULL) {
+        qw_cond(w, "call_id = ?");
+        qw_text(w, f->call_id);
+    }
+    if (f->call_row > 0) {
+        qw_cond(w, "call_row = ?");
+        qw_i64(w, f->call_row);
+    }
+    if (f->has_min_loss) {
+        /* lost / expected as a percentage, without dividing (expected may be 0). */
+        qw_cond(w, "lost * 100.0 >= ? * (packets + lost) AND packets + lost > 0");
+        qw_dbl(w, f->min_loss_pct);
+    }
+    if (f->has_max_mos) {
+        qw_cond(w, "mos <= ?");
+        qw_dbl(w, f->max_mos);
+    }
+    return 0;
+}
+
+int store_query_streams(store_t *s, const store_stream_filter_t *filter, int64_t limit,
+                        int64_t offset, store_stream_cb cb, void *ctx, int64_t *total)
+{
+    int err = check_paging(s, limit, offset, cb != NULL, "query streams");
+    if (err != 0)
+        return err;
+    sqlite3_stmt *st;
+    if (total != NULL) {
+        qw_t w = {0};
+        qw_add(&w, "SELECT count(*) FROM rtp_streams");
+        err = stream_where(s, filter, &w);
+        if (err == 0)
+            err = qw_prepare(s, &w, "count streams", &st);
+        if (err == 0)
+            err = step_count(s, st, "count streams", total);
+        if (err != 0)
+            return err;
+    }
+    if (limit == 0)
+        return 0;
+    qw_t w = {0};
+    qw_add(&w, "SELECT " STREAM_COLS " FROM rtp_streams");
+    err = stream_where(s, filter, &w);
+    if (err != 0)
+        return err;
+    qw_add(&w, " ORDER BY first_time DESC, id DESC LIMIT ? OFFSET ?");
+    qw_i64(&w, limit < 0 ? -1 : limit);
+    qw_i64(&w, offset);
+    err = qw_prepare(s, &w, "query streams", &st);
+    return err != 0 ? err : walk_streams(s, st, cb, ctx, NULL);
+}
+
+int store_get_stream(store_t *s, int64_t id, store_stream_cb cb, void *ctx)
+{
+    int err = check_paging(s, 1, 0, cb != NULL, "get stream");
+    if (err != 0)
+        return err;
+    qw_t w = {0};
+    qw_add(&w, "SELECT " STREAM_COLS " FROM rtp_streams WHERE id = ?");
+    qw_i64(&w, id);
+    sqlite3_stmt *st;
+    err = qw_prepare(s, &w, "get stream", &st);
+    int64_t rows = 0;
+    if (err == 0)
+        err = walk_streams(s, st, cb, ctx, &rows);
+    if (err == 0 && rows == 0)
+        err = store_int_fail_msg(s, -ENOENT, "get stream", "no such stream");
+    return err;
+}
+
+/* ---- Alerts and registrations. */
+
+int store_count_alerts(store_t *s, int64_t *out)
+{
+    return count_sql(s, "SELECT count(*) FROM alerts", out);
+}
+
+int store_count_registrations(store_t *s, int64_t *out)
+{
+    return count_sql(s, "SELECT count(*) FROM registrations", out);
+}
+
+static const char *text_col(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? (const char *)t : "";
+}
+
+static int64_t time_col(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL
+               ? 0
+               : store_int_sec_to_ns(sqlite3_column_double(st, i));
+}
+
+/* Count (when total) then page through a table: w_count and w_page hold the same WHERE. */
+static int count_then_page(store_t *s, qw_t *w_count, qw_t *w_page, int64_t limit, int64_t offset,
+                           const char *what, sqlite3_stmt **page, int64_t *total)
+{
+    *page = NULL;
+    sqlite3_stmt *st;
+    int err = 0;
+    if (total != NULL) {
+        err = qw_prepare(s, w_count, what, &st);
+        if (err == 0)
+            err = step_count(s, st, what, total);
+        if (err != 0)
+            return err;
+    }
+    if (limit == 0)
+        return 0;
+    qw_add(w_page, " LIMIT ? OFFSET ?");
+    qw_i64(w_page, limit < 0 ? -1 : limit);
+    qw_i64(w_page, offset);
+    return qw_prepare(s, w_page, what, page);
+}
+
+int store_query_alerts(store_t *s, const char *type, int64_t since_ns, int64_t limit,
+                       int64_t offset, store_alert_cb cb, void *ctx, int64_t *total)
+{
+    int err = check_paging(s, limit, offset, cb != NULL, "query alerts");
+    if (err != 0)
+        return err;
+    qw_t wc = {0}, wp = {0};
+    qw_add(&wc, "SELECT count(*) FROM alerts");
+    qw_add(&wp, "SELECT id, type, source, target, count, first_time, last_time,"
+                " sample_message_ids FROM alerts");
+    qw_t *both[] = {&wc, &wp};
+    for (int i = 0; i < 2; i++) {
+        if (type != NULL) {
+            qw_cond(both[i], "type = ?");
+            qw_text(both[i], type);
+        }
+        time_where(both[i], "last_time >= ?", "last_time < ?", since_ns, 0);
+    }
+    qw_add(&wp, " ORDER BY last_time DESC, id DESC");
+    sqlite3_stmt *st;
+    err = count_then_page(s, &wc, &wp, limit, offset, "query alerts", &st, total);
+    if (err != 0 || st == NULL)
+        return err;
+    int ret = 0, rc;
+    while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        store_alert_t a = {
+            .id = sqlite3_column_int64(st, 0),
+            .type = text_col(st, 1),
+            .source = text_col(st, 2),
+            .target = text_col(st, 3),
+            .count = sqlite3_column_int64(st, 4),
+            .first_ns = time_col(st, 5),
+            .last_ns = time_col(st, 6),
+            .sample_message_ids = text_col(st, 7),
+        };
+        ret = cb(ctx, &a);
+    }
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = store_int_fail_sql(s, rc, "query alerts");
+    sqlite3_finalize(st);
+    return ret;
+}
+
+int store_query_registrations(store_t *s, const char *user, int active, int64_t limit,
+                              int64_t offset, store_registration_cb cb, void *ctx,
+                              int64_t *total)
+{
+    int err = check_paging(s, limit, offset, cb != NULL, "query registrations");
+    if (err != 0)
+        return err;
+    qw_t wc = {0}, wp = {0};
+    qw_add(&wc, "SELECT count(*) FROM registrations");
+    qw_add(&wp, "SELECT id, aor, aor_user, contact, user_agent, source, expires, last_status,"
+                " first_time, last_time, active FROM registrations");
+    qw_t *both[] = {&wc, &wp};
+    for (int i = 0; i < 2; i++) {
+        if (user != NULL) {
+            qw_cond(both[i], "aor_user = ?");
+            qw_text(both[i], user);
+        }
+        if (active >= 0) {
+            qw_cond(both[i], "active = ?");
+            qw_i64(both[i], active ? 1 : 0);
+        }
+    }
+    qw_add(&wp, " ORDER BY last_time DESC, id DESC");
+    sqlite3_stmt *st;
+    err = count_then_page(s, &wc, &wp, limit, offset, "query registrations", &st, total);
+    if (err != 0 || st == NULL)
+        return err;
+    int ret = 0, rc;
+    while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        store_registration_t r = {
+            .id = sqlite3_column_int64(st, 0),
+            .aor = text_col(st, 1),
+            .aor_user = text_col(st, 2),
+            .contact = text_col(st, 3),
+            .user_agent = text_col(st, 4),
+            .source = text_col(st, 5),
+            .expires = sqlite3_column_type(st, 6) == SQLITE_NULL ? -1
+                                                                 : sqlite3_column_int64(st, 6),
+            .last_status = sqlite3_column_int(st, 7),
+            .first_ns = time_col(st, 8),
+            .last_ns = time_col(st, 9),
+            .active = sqlite3_column_int(st, 10) != 0,
+        };
+        ret = cb(ctx, &r);
+    }
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = store_int_fail_sql(s, rc, "query registrations");
+    sqlite3_finalize(st);
+    return ret;
+}
