@@ -1,20 +1,322 @@
-/* serve: placeholder until the HTTP API lands. */
+/* serve: `sipscope serve` (HTTP API and web UI over a database) and `sipscope run -r FILE`. */
 #include "commands.h"
 
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include "api.h"
+#include "log.h"
+#include "pipeline.h"
+#include "store.h"
+
+static const char serve_usage[] =
+    "usage: sipscope serve [--db PATH] [--listen ADDR:PORT] [--token TOKEN]\n"
+    "       sipscope run -r FILE [-r FILE...] [--db PATH] [--listen ADDR:PORT] [--token TOKEN]\n"
+    "\n"
+    "serve: the HTTP API (/api/v1/...), /metrics, /healthz and the web UI over a database that\n"
+    "`sipscope analyze` (or a capture) fills. run -r: analyze the files into the database, then\n"
+    "serve it. Stop with Ctrl-C (SIGINT) or SIGTERM.\n"
+    "\n"
+    "  --db PATH            SQLite database (default ./sipscope.db)\n"
+    "  --listen ADDR:PORT   address to listen on (default " API_DEFAULT_LISTEN
+    "; IPv6 as [::1]:8080)\n"
+    "  --token TOKEN        require 'Authorization: Bearer TOKEN' on every route but /healthz\n"
+    "                       (default: the SIPSCOPE_TOKEN environment variable, if set)\n"
+    "  --threads N          HTTP worker threads (default 4)\n"
+    "  -q, --quiet          only errors on stderr\n"
+    "  -v, --verbose        log every request on stderr\n";
+
+typedef struct {
+    const char *db;
+    const char *listen;
+    const char *token;
+    unsigned threads;
+    bool quiet;
+} serve_opts_t;
+
+static void usage_error(const char *cmd, const char *what, const char *arg)
+{
+    fprintf(stderr, "sipscope: %s: %s%s%s\nTry 'sipscope %s --help'.\n", cmd, what,
+            arg ? ": " : "", arg ? arg : "", cmd);
+}
+
+/* Make sure the database exists and has the API's indexes (a no-op after the first time). A
+ * database we may not write is still served, only sorting and counting are slower. */
+static int prepare_db(const char *path)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        log_error("serve: %s: %s (fill it first: sipscope analyze --db %s FILE)", path,
+                  strerror(errno), path);
+        return EXIT_RUNTIME;
+    }
+    store_t *s = NULL;
+    int err = store_open(path, &s);
+    if (err == 0)
+        err = store_add_query_indexes(s);
+    if (err != 0)
+        log_warn("serve: %s: %s (serving it read-only as it is)", path, store_errmsg(s));
+    store_close(s);
+    return 0;
+}
+
+/* Serve until SIGINT or SIGTERM. */
+static int serve_db(const serve_opts_t *o)
+{
+    int status = prepare_db(o->db);
+    if (status != 0)
+        return status;
+    /* Block the stop signals before the server's threads start, so that they inherit the mask
+     * and the signal reaches sigwait below rather than some worker. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    api_cfg_t cfg = {.db_path = o->db, .listen = o->listen, .token = o->token,
+                     .threads = o->threads};
+    api_server_t *srv = NULL;
+    char err[512];
+    if (api_server_start(&cfg, &srv, err, sizeof(err)) != 0) {
+        log_error("serve: %s", err);
+        return err[0] && strstr(err, "listen address") ? EXIT_USAGE : EXIT_RUNTIME;
+    }
+    /* The URL to open: the listen address (a wildcard one as loopback) and the real port, with
+     * the token when there is one (RFC 6750 access_token; the server then sets a cookie). */
+    const char *listen = o->listen ? o->listen : API_DEFAULT_LISTEN;
+    const char *colon = strrchr(listen, ':');
+    int hostlen = colon ? (int)(colon - listen) : 0;
+    const char *host = listen;
+    if ((hostlen == 7 && strncmp(listen, "0.0.0.0", 7) == 0)) {
+        host = "127.0.0.1";
+        hostlen = 9;
+    } else if (hostlen == 4 && strncmp(listen, "[::]", 4) == 0) {
+        host = "[::1]";
+        hostlen = 5;
+    }
+    bool tok = o->token != NULL && o->token[0] != '\0';
+    if (!o->quiet)
+        fprintf(stderr, "sipscope: serving %s at http://%.*s:%u/%s%s  (Ctrl-C stops)\n", o->db,
+                hostlen, host, (unsigned)api_server_port(srv), tok ? "?access_token=" : "",
+                tok ? o->token : "");
+    int sig = 0;
+    sigwait(&stop, &sig);
+    if (!o->quiet)
+        fprintf(stderr, "sipscope: %s, stopping\n", sig == SIGINT ? "interrupted" : "terminated");
+    api_server_stop(srv);
+    return EXIT_SUCCESS;
+}
+
+enum { OPT_DB = 256, OPT_LISTEN, OPT_TOKEN, OPT_THREADS, OPT_HEP_IN, OPT_PCAP_DIR, OPT_HEP_OUT };
+
+/* Parse the options serve and run share; 0 handled, -1 not ours, EXIT_USAGE bad value. */
+static int serve_option(const char *cmd, int opt, serve_opts_t *o)
+{
+    switch (opt) {
+        case OPT_DB:
+            o->db = optarg;
+            return 0;
+        case OPT_LISTEN: {
+            struct sockaddr_storage ss;
+            unsigned len;
+            if (!api_parse_listen(optarg, (struct sockaddr *)&ss, &len)) {
+                usage_error(cmd, "--listen: want ADDR:PORT or [IPv6]:PORT", optarg);
+                return EXIT_USAGE;
+            }
+            o->listen = optarg;
+            return 0;
+        }
+        case OPT_TOKEN:
+            o->token = optarg;
+            return 0;
+        case OPT_THREADS: {
+            char *end = NULL;
+            errno = 0;
+            unsigned long n = strtoul(optarg, &end, 10);
+            if (errno != 0 || end == optarg || *end != '\0' || n == 0 || n > 64) {
+                usage_error(cmd, "--threads: want 1 to 64", optarg);
+                return EXIT_USAGE;
+            }
+            o->threads = (unsigned)n;
+            return 0;
+        }
+        case 'q':
+            o->quiet = true;
+            log_set_level(LOG_ERROR);
+            return 0;
+        case 'v':
+            log_set_level(LOG_DEBUG);
+            return 0;
+        default:
+            return -1;
+    }
+}
+
+static bool check_db(const char *cmd, const serve_opts_t *o)
+{
+    if (strcmp(o->db, ":memory:") == 0) {
+        usage_error(cmd, "--db :memory: can't be served (each connection would see its own "
+                         "empty database)",
+                    NULL);
+        return false;
+    }
+    return true;
+}
+
+static const struct option serve_long[] = {
+    {"db", required_argument, NULL, OPT_DB},
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"token", required_argument, NULL, OPT_TOKEN},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"quiet", no_argument, NULL, 'q'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
 
 int cmd_serve(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fputs("sipscope: serve: not built yet\n", stderr);
-    return EXIT_USAGE;
+    serve_opts_t o = {.db = "sipscope.db", .token = getenv("SIPSCOPE_TOKEN")};
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "qvh", serve_long, NULL)) != -1) {
+        if (opt == 'h') {
+            fputs(serve_usage, stdout);
+            return EXIT_SUCCESS;
+        }
+        int rc = serve_option("serve", opt, &o);
+        if (rc == EXIT_USAGE)
+            return rc;
+        if (rc < 0) {
+            fputs("Try 'sipscope serve --help'.\n", stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        usage_error("serve", "unexpected argument", argv[optind]);
+        return EXIT_USAGE;
+    }
+    if (!check_db("serve", &o))
+        return EXIT_USAGE;
+    return serve_db(&o);
+}
+
+/* Analyze the files into the database, as `analyze --db` does. */
+static int analyze_files(const char *db, char **files, int nfiles, bool quiet)
+{
+    pipeline_cfg_t cfg;
+    pipeline_cfg_init(&cfg);
+    cfg.db_path = db;
+    char err[512] = "";
+    pipeline_t *p = NULL;
+    if (pipeline_new(&cfg, &p, err, sizeof(err)) != 0) {
+        log_error("run: %s", err);
+        return EXIT_RUNTIME;
+    }
+    int status = EXIT_SUCCESS;
+    for (int i = 0; i < nfiles; i++) {
+        if (pipeline_read_file(p, files[i], err, sizeof(err)) != 0) {
+            /* What was read before the damage is kept and served. */
+            log_error("%s: %s", files[i], err);
+            status = EXIT_RUNTIME;
+        }
+    }
+    if (pipeline_finish(p, err, sizeof(err)) != 0) {
+        log_error("run: %s", err);
+        status = EXIT_RUNTIME;
+    }
+    pipeline_totals_t t;
+    pipeline_totals(p, &t);
+    if (!quiet)
+        fprintf(stderr, "sipscope: analysed %d file%s: %llu packets, %llu SIP messages into %s\n",
+                nfiles, nfiles == 1 ? "" : "s", (unsigned long long)t.packets,
+                (unsigned long long)t.sip_messages, db);
+    pipeline_free(p);
+    return status;
 }
 
 int cmd_run(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fputs("sipscope: run: not built yet\n", stderr);
-    return EXIT_USAGE;
+    static const struct option run_long[] = {
+        {"db", required_argument, NULL, OPT_DB},
+        {"listen", required_argument, NULL, OPT_LISTEN},
+        {"token", required_argument, NULL, OPT_TOKEN},
+        {"threads", required_argument, NULL, OPT_THREADS},
+        {"hep-in", required_argument, NULL, OPT_HEP_IN},
+        {"pcap-dir", required_argument, NULL, OPT_PCAP_DIR},
+        {"hep-out", required_argument, NULL, OPT_HEP_OUT},
+        {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    serve_opts_t o = {.db = "sipscope.db", .token = getenv("SIPSCOPE_TOKEN")};
+    char **files = calloc((size_t)argc + 1, sizeof(*files));
+    int nfiles = 0, opt, status = EXIT_USAGE;
+    if (files == NULL) {
+        log_error("run: out of memory");
+        return EXIT_RUNTIME;
+    }
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "r:i:f:qvh", run_long, NULL)) != -1) {
+        if (opt == 'h') {
+            fputs(serve_usage, stdout);
+            status = EXIT_SUCCESS;
+            goto out;
+        }
+        if (opt == 'r') {
+            files[nfiles++] = optarg;
+            continue;
+        }
+        if (opt == 'i' || opt == OPT_HEP_IN || opt == OPT_PCAP_DIR || opt == OPT_HEP_OUT ||
+            opt == 'f') {
+            const char *what = opt == 'i'          ? "-i (live capture)"
+                               : opt == OPT_HEP_IN  ? "--hep-in"
+                               : opt == OPT_PCAP_DIR ? "--pcap-dir"
+                               : opt == OPT_HEP_OUT ? "--hep-out"
+                                                    : "-f (capture filter)";
+            fprintf(stderr,
+                    "sipscope: run: %s is not supported yet; run -r FILE analyzes capture "
+                    "files, then serves them\n",
+                    what);
+            goto out;
+        }
+        int rc = serve_option("run", opt, &o);
+        if (rc == EXIT_USAGE)
+            goto out;
+        if (rc < 0) {
+            fputs("Try 'sipscope run --help'.\n", stderr);
+            goto out;
+        }
+    }
+    if (optind < argc) {
+        usage_error("run", "unexpected argument (capture files go after -r)", argv[optind]);
+        goto out;
+    }
+    if (nfiles == 0) {
+        usage_error("run", "nothing to read: give -r FILE", NULL);
+        goto out;
+    }
+    if (!check_db("run", &o))
+        goto out;
+    status = analyze_files(o.db, files, nfiles, o.quiet);
+    /* A damaged capture still serves what was read from it. */
+    if (status == EXIT_SUCCESS || status == EXIT_RUNTIME) {
+        int st = serve_db(&o);
+        if (st != EXIT_SUCCESS)
+            status = st;
+    }
+out:
+    free(files);
+    return status;
 }

@@ -8,8 +8,8 @@
 
 #include "cap_int.h"
 
-/* Capture time in ns from libpcap's timeval, whose second field holds µs or ns depending on
- * the handle's precision. Savefile fields are not validated by libpcap, so both are clamped:
+/* Capture time in ns from libpcap's timeval, whose tv_usec holds µs or ns depending on the
+ * handle's precision. Savefile fields are not validated by libpcap, so both are clamped:
  * ±9e9 s (year 2255) keeps the product inside int64_t. */
 static int64_t ts_ns_of(const struct timeval *tv, int64_t unit_ns)
 {

@@ -63,6 +63,7 @@ struct tcpreasm {
     uint32_t count;
     uint32_t free_head; /* released slots, linked through hnext */
     uint32_t used;      /* slots [used, nflows) were never handed out */
+    uint32_t touched;   /* slots [touched, nflows) never were, even before a reset */
     uint32_t lru_head, lru_tail;
     uint32_t *buckets;
     uint32_t mask;
@@ -108,7 +109,7 @@ void tcpreasm_free(tcpreasm_t *t)
     if (t == NULL)
         return;
     if (t->flows != NULL)
-        for (uint32_t i = 0; i < t->nflows; i++)
+        for (uint32_t i = 0; i < t->touched; i++)
             free(t->flows[i].buf);
     free(t->flows);
     free(t->buckets);
@@ -198,6 +199,8 @@ static uint32_t create(tcpreasm_t *t, const tcpreasm_key_t *key, int64_t ts_ns)
     uint32_t i;
     if (t->free_head == NONE && t->used < t->nflows) {
         i = t->used++;
+        if (t->touched < t->used)
+            t->touched = t->used;
     } else {
         if (t->free_head == NONE) {
             /* Full: the least recently active direction goes. Idle SIP connections

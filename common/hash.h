@@ -17,8 +17,9 @@ static inline uint64_t hash_mix(uint64_t x)
     return x;
 }
 
-/* Hash len bytes with a seed: 8 bytes at a time, then the tail. Good enough against accidental
- * collisions; tables that face hostile keys (Call-IDs) also cap their chain walks. */
+/* Hash len bytes with a seed: one multiply per 8-byte word, one full avalanche at the end.
+ * Good enough against accidental collisions at a few ns per key; tables that face hostile keys
+ * (Call-IDs) also seed per table and cap their chain walks. */
 static inline uint64_t hash_bytes(const void *data, size_t len, uint64_t seed)
 {
     const uint8_t *p = (const uint8_t *)data;
@@ -26,7 +27,8 @@ static inline uint64_t hash_bytes(const void *data, size_t len, uint64_t seed)
     while (len >= 8) {
         uint64_t w;
         memcpy(&w, p, 8);
-        h = hash_mix(h ^ w);
+        h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+        h ^= h >> 29;
         p += 8;
         len -= 8;
     }

@@ -1379,6 +1379,10 @@ bool sip_looks_like(const uint8_t *buf, size_t len)
         p++;
     if (p == e)
         return false;
+    /* Both start lines open with a token (a method, or "SIP/2.0"): one table look-up turns away
+     * RTP, RTCP and most binary payloads before any scan for the line end. */
+    if (!is_c(*p, C_TOKEN))
+        return false;
     /* Only the start line decides: the same rules as the parser, so anything accepted here
      * will not be refused as SIP_INVALID for its start line. A line cut by the end of the
      * buffer is judged on what there is. */

@@ -93,6 +93,11 @@ static const char *const migrations[] = {
 
     /* value has no declared type, so integers stay integers and text stays text */
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;",
+
+    /* v2: the security monitor's counts and flags, as one JSON object per row (store/security.c
+     * and store.h say what it holds; SQLite's JSON functions read it). */
+    "ALTER TABLE registrations ADD COLUMN details TEXT;"
+    "ALTER TABLE alerts ADD COLUMN details TEXT;",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,

@@ -23,7 +23,7 @@
  * (NULL = none), so times read back are rounded to the microsecond, the report's resolution. */
 typedef struct store store_t;
 
-#define STORE_SCHEMA_VERSION  1    /* PRAGMA user_version this code creates and reads */
+#define STORE_SCHEMA_VERSION  2    /* PRAGMA user_version this code creates and reads */
 #define STORE_DEFAULT_BATCH   4096 /* rows per write transaction */
 #define STORE_DEFAULT_BUSY_MS 5000 /* how long to wait for another connection's lock */
 
@@ -267,43 +267,71 @@ typedef int (*store_message_kind_cb)(void *ctx, bool is_request, const char *met
                                      int status, int64_t count);
 int store_count_messages_by_kind(store_t *s, store_message_kind_cb cb, void *ctx);
 
-/* Row counts of the tables a later issue fills. */
-int store_count_alerts(store_t *s, int64_t *out);
-int store_count_registrations(store_t *s, int64_t *out);
+/* ==== Security: registrations and alerts (store/security.c) ===================================
+ * The rows of the security monitor (correlator/secmon.h), for GET /api/v1/registrations,
+ * GET /api/v1/alerts and `sipscope alerts`. Same conventions as above (0 or -errno, borrowed
+ * records, callbacks that return nonzero to stop, store_errmsg after a failure).
+ * store_query_alerts / store_query_registrations above read the v1 columns only; the *_records
+ * queries here read everything secmon writes (indicators, counts, open, samples) into the
+ * records of common/records.h and filter on more: prefer them for the API.
+ *
+ * Columns (schema v2 adds `details`, a JSON object, to both tables):
+ *   registrations: id, aor, aor_user, contact, user_agent, source ("IP:PORT"), expires (s),
+ *     last_status, first_time, last_time, active (0/1), details {attempts, challenges,
+ *     failures, expires_time}; one row per (aor, contact).
+ *   alerts: id, type, source ("IP", NULL for a per-AOR alert), target, count, first_time,
+ *     last_time, sample_message_ids (JSON array of sip_messages.id), details {indicators
+ *     [detector names], user_agent, open, registers, invites, options, r2xx, r401, r403, r404,
+ *     distinct_users, distinct_targets, distinct_sources, sample_times [epoch s]}.
+ * Writes join the open batch transaction when there is one, and commit on their own otherwise;
+ * they are not counted in store_stats_t. */
 
-/* Rows of the alerts table (security detectors). Strings "" when absent. */
+/* Upsert a binding by (aor, contact): insert it, or update the row with the record's fields when
+ * the record's last time is not older than the row's (so an earlier capture analysed later does
+ * not roll a binding back; first_time keeps the earliest). aor must be non-empty. */
+int store_put_registration(store_t *s, const registration_record_t *r);
+/* Insert the alert, or update every column of the row with the same id (id > 0; secmon assigns
+ * ids, seed them with store_next_alert_id). Ids in sample_ids <= 0 are not written. */
+int store_put_alert(store_t *s, const alert_record_t *a);
+/* 1 + the largest alert id stored (1 for none), or 0 on error. */
+int64_t store_next_alert_id(store_t *s);
+
+typedef int (*store_registration_record_cb)(void *ctx, const registration_record_t *r);
+typedef int (*store_alert_record_cb)(void *ctx, const alert_record_t *a);
+
+/* Filter of store_query_registration_records; zero-initialised means all. Strings are borrowed. */
 typedef struct {
-    int64_t id;
-    const char *type, *source, *target;
-    int64_t count;
-    int64_t first_ns, last_ns;
-    const char *sample_message_ids; /* JSON array text of sip_messages ids, or "" */
-} store_alert_t;
+    const char *user;      /* aor_user, exact (indexed) when user_exact, else substring (ASCII
+                            * case-insensitive); NULL = any */
+    bool user_exact;
+    const char *aor;       /* exact AOR ("sip:1001@example.com"), or NULL */
+    bool has_active;       /* filter on active: */
+    bool active;           /*   true = bindings active when last written, false = inactive */
+    int64_t since_ns;      /* last_time >= since_ns; 0 = unbounded */
+} store_registration_filter_t;
 
-typedef int (*store_alert_cb)(void *ctx, const store_alert_t *a);
+/* Bindings matching filter (NULL = all), most recently active first (last_time, then id,
+ * descending); paging and *total as store_query_calls. The records' id is the row id; source,
+ * times and counts as written (times to the microsecond). */
+int store_query_registration_records(store_t *s, const store_registration_filter_t *filter,
+                                     int64_t limit, int64_t offset,
+                                     store_registration_record_cb cb, void *ctx, int64_t *total);
 
-/* Alerts of type (NULL = any) last seen at or after since_ns (0 = any), latest first;
- * paging and *total as store_query_calls. */
-int store_query_alerts(store_t *s, const char *type, int64_t since_ns, int64_t limit,
-                       int64_t offset, store_alert_cb cb, void *ctx, int64_t *total);
-
-/* Rows of the registrations table. Strings "" when absent; expires -1 and last_status 0 when
- * unknown. */
+/* Filter of store_query_alert_records; zero-initialised means all. */
 typedef struct {
-    int64_t id;
-    const char *aor, *aor_user, *contact, *user_agent, *source;
-    int64_t expires;
-    int last_status;
-    int64_t first_ns, last_ns;
-    bool active;
-} store_registration_t;
+    int64_t since_ns;        /* last_time >= since_ns (still going at or after it); 0 = any */
+    int64_t until_ns;        /* first_time < until_ns; 0 = unbounded */
+    unsigned type_mask;      /* bits 1u << alert_type_t of the alert's type; 0 = any */
+    unsigned indicator_mask; /* bits 1u << alert_detector_t: any of them fired; 0 = any */
+    const char *source;      /* exact source IP as text ("203.0.113.7", "2001:db8::1"), or NULL */
+    bool open_only;          /* only alerts whose episode was still open when last written */
+    bool with_source;        /* only alerts with a source (not per-AOR ones): blocklists */
+} store_alert_filter_t;
 
-typedef int (*store_registration_cb)(void *ctx, const store_registration_t *r);
-
-/* Registrations of AOR user (exact, NULL = any), active 1 / inactive 0 / any -1, latest first;
- * paging and *total as store_query_calls. */
-int store_query_registrations(store_t *s, const char *user, int active, int64_t limit,
-                              int64_t offset, store_registration_cb cb, void *ctx,
-                              int64_t *total);
+/* Alerts matching filter (NULL = all), most recent first (last_time, then id, descending);
+ * paging and *total as store_query_calls. In the records, sample_ns come back for every sample
+ * and sample_ids only when all of them were known (else 0). */
+int store_query_alert_records(store_t *s, const store_alert_filter_t *filter, int64_t limit,
+                              int64_t offset, store_alert_record_cb cb, void *ctx, int64_t *total);
 
 #endif

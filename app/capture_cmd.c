@@ -1,0 +1,301 @@
+/* capture_cmd: `sipscope capture -i IFACE`, live capture into the store until SIGINT/SIGTERM. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "commands.h"
+#include "config.h"
+#include "live.h"
+#include "livecap.h"
+#include "log.h"
+#include "pipeline.h"
+
+static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t reopen_requested;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void on_hup(int sig)
+{
+    (void)sig;
+    reopen_requested = 1;
+}
+
+void livecap_install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on_stop_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = on_hup;
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+bool livecap_stop_requested(void)
+{
+    return stop_requested != 0;
+}
+
+void livecap_request_stop(void)
+{
+    stop_requested = 1;
+}
+
+/* SIGHUP: reopen the log file (after logrotate moved it). */
+static void reopen_log(const char *log_path)
+{
+    if (log_path == NULL)
+        return;
+    if (freopen(log_path, "a", stderr) == NULL) {
+        /* stderr is gone; nothing sensible left to report to. */
+        return;
+    }
+    setvbuf(stderr, NULL, _IOLBF, 0);
+    log_info("reopened log %s", log_path);
+}
+
+static int64_t wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void publish_live_stats(pipeline_t *p, cap_live_t *live)
+{
+    cap_live_stats_t ls;
+    cap_live_get_stats(live, &ls);
+    pipeline_publish(p, "capture.received", (int64_t)ls.received);
+    pipeline_publish(p, "capture.queue_drops", (int64_t)ls.queue_drops);
+    pipeline_publish(p, "capture.kernel_drops", (int64_t)ls.kernel_drops);
+    pipeline_publish(p, "capture.if_drops", (int64_t)ls.if_drops);
+    pipeline_publish_stats(p);
+}
+
+int livecap_run(pipeline_t *p, const cap_live_cfg_t *live_cfg, const char *log_path,
+                bool quiet)
+{
+    char err[512] = "";
+    cap_live_t *live = NULL;
+    if (cap_live_open(live_cfg, &live, err, sizeof(err)) != 0) {
+        log_error("capture: %s", err);
+        return EXIT_RUNTIME;
+    }
+    if (!quiet)
+        log_msg(LOG_ERROR, "capturing on %s (stop with Ctrl-C)", live_cfg->iface);
+    int64_t next_publish = 0;
+    bool stopping = false;
+    for (;;) {
+        if (stop_requested && !stopping) {
+            /* Stop taking new frames; what is already in the ring is still analysed. */
+            cap_live_stop(live);
+            stopping = true;
+        }
+        if (reopen_requested) {
+            reopen_requested = 0;
+            reopen_log(log_path);
+        }
+        cap_frame_t f;
+        int rc = cap_live_next(live, &f, 200);
+        if (rc < 0)
+            break;
+        if (rc == 1) {
+            pipeline_process_frame(p, f.dlt, f.ts_ns, f.data, f.caplen, f.wirelen);
+            cap_live_release(live);
+        }
+        int64_t now = wall_ns();
+        if (rc == 0)
+            pipeline_idle(p, now);
+        if (now >= next_publish) {
+            publish_live_stats(p, live);
+            next_publish = now + 1000000000;
+        }
+    }
+    publish_live_stats(p, live);
+    cap_live_stats_t ls;
+    cap_live_get_stats(live, &ls);
+    cap_live_close(live);
+    if (!quiet)
+        log_msg(LOG_ERROR,
+                "capture stopped: %llu frames, %llu dropped by the kernel, %llu by the "
+                "interface, %llu by sipscope (analysis behind)",
+                (unsigned long long)ls.received, (unsigned long long)ls.kernel_drops,
+                (unsigned long long)ls.if_drops, (unsigned long long)ls.queue_drops);
+    return EXIT_SUCCESS;
+}
+
+static const char capture_usage[] =
+    "usage: sipscope capture -i IFACE [-f BPF] [--db PATH] [options]\n"
+    "\n"
+    "Capture live from IFACE into the database until SIGINT/SIGTERM (open calls are then\n"
+    "stored as they stand).\n"
+    "\n"
+    "  -i, --interface IFACE  interface to capture on (\"any\" for all)\n"
+    "  -f, --filter BPF       capture filter; IP fragments are always kept in addition\n"
+    "  --db PATH              SQLite database (default ./sipscope.db)\n"
+    "  --buffer-mb N          kernel capture buffer in MB (default 64)\n"
+    "  --ring-mb N            frame queue between capture and analysis in MB (default 64)\n"
+    "  --max-calls N          live calls kept in memory (default 65536)\n"
+    "  --max-streams N        live RTP streams kept in memory (default 131072)\n"
+    "  --config FILE          read options from FILE (key = value per line; the command line\n"
+    "                         overrides it)\n"
+    "  --log FILE             write messages to FILE (reopened on SIGHUP)\n"
+    "  -q, --quiet            fewer messages\n";
+
+static bool parse_count(const char *text, size_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || v == 0 || v > (1ull << 32))
+        return false;
+    *out = (size_t)v;
+    return true;
+}
+
+/* Options shared by capture and run -i; returns 1 if the option was one of these, 0 if not,
+ * or EXIT_USAGE on a bad value. */
+int livecap_option(int opt, const char *arg, pipeline_cfg_t *cfg, cap_live_cfg_t *live,
+                   const char **log_path)
+{
+    size_t n;
+    switch (opt) {
+        case 'i':
+            live->iface = arg;
+            return 1;
+        case 'f':
+            live->filter = arg;
+            return 1;
+        case LIVECAP_OPT_BUFFER_MB:
+        case LIVECAP_OPT_RING_MB:
+            if (!parse_count(arg, &n) || n > 4096) {
+                log_error("%s: not a size in MB: %s",
+                          opt == LIVECAP_OPT_BUFFER_MB ? "--buffer-mb" : "--ring-mb", arg);
+                return EXIT_USAGE;
+            }
+            if (opt == LIVECAP_OPT_BUFFER_MB)
+                live->kernel_buffer = n << 20;
+            else
+                live->ring_bytes = n << 20;
+            return 1;
+        case LIVECAP_OPT_MAX_CALLS:
+        case LIVECAP_OPT_MAX_STREAMS:
+            if (!parse_count(arg, &n)) {
+                log_error("%s: not a positive number: %s",
+                          opt == LIVECAP_OPT_MAX_CALLS ? "--max-calls" : "--max-streams", arg);
+                return EXIT_USAGE;
+            }
+            if (opt == LIVECAP_OPT_MAX_CALLS)
+                cfg->corr.max_calls = n;
+            else
+                cfg->corr.max_streams = n;
+            return 1;
+        case LIVECAP_OPT_LOG:
+            *log_path = arg;
+            reopen_log(arg);
+            return 1;
+        default:
+            return 0;
+    }
+}
+
+int cmd_capture(int argc, char **argv)
+{
+    char err[512];
+    int cargc;
+    char **cargv;
+    if (config_expand_argv(argc, argv, &cargc, &cargv, err, sizeof(err)) != 0) {
+        log_error("capture: %s", err);
+        return EXIT_USAGE;
+    }
+    static const struct option options[] = {
+        {"interface", required_argument, NULL, 'i'},
+        {"filter", required_argument, NULL, 'f'},
+        {"db", required_argument, NULL, LIVECAP_OPT_DB},
+        {"buffer-mb", required_argument, NULL, LIVECAP_OPT_BUFFER_MB},
+        {"ring-mb", required_argument, NULL, LIVECAP_OPT_RING_MB},
+        {"max-calls", required_argument, NULL, LIVECAP_OPT_MAX_CALLS},
+        {"max-streams", required_argument, NULL, LIVECAP_OPT_MAX_STREAMS},
+        {"config", required_argument, NULL, LIVECAP_OPT_CONFIG},
+        {"log", required_argument, NULL, LIVECAP_OPT_LOG},
+        {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    pipeline_cfg_t cfg;
+    pipeline_cfg_init(&cfg);
+    cfg.db_path = "sipscope.db";
+    cap_live_cfg_t live;
+    cap_live_cfg_init(&live);
+    const char *log_path = NULL;
+    bool quiet = false;
+    int status = EXIT_SUCCESS;
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(cargc, cargv, "i:f:qvh", options, NULL)) != -1) {
+        int r = livecap_option(opt, optarg, &cfg, &live, &log_path);
+        if (r == EXIT_USAGE) {
+            status = EXIT_USAGE;
+            goto out;
+        }
+        if (r == 1)
+            continue;
+        switch (opt) {
+            case LIVECAP_OPT_DB:
+                cfg.db_path = optarg;
+                break;
+            case LIVECAP_OPT_CONFIG:
+                break;
+            case 'q':
+                quiet = true;
+                break;
+            case 'v':
+                log_set_level(LOG_DEBUG);
+                break;
+            case 'h':
+                fputs(capture_usage, stdout);
+                goto out;
+            default:
+                fputs("Try 'sipscope capture --help'.\n", stderr);
+                status = EXIT_USAGE;
+                goto out;
+        }
+    }
+    if (live.iface == NULL || optind != cargc) {
+        log_error("capture: %s", live.iface == NULL ? "-i IFACE is required"
+                                                   : "unexpected argument");
+        fputs("Try 'sipscope capture --help'.\n", stderr);
+        status = EXIT_USAGE;
+        goto out;
+    }
+    pipeline_t *p = NULL;
+    if (pipeline_new(&cfg, &p, err, sizeof(err)) != 0) {
+        log_error("capture: %s", err);
+        status = EXIT_RUNTIME;
+        goto out;
+    }
+    livecap_install_signals();
+    status = livecap_run(p, &live, log_path, quiet);
+    if (pipeline_finish(p, err, sizeof(err)) != 0) {
+        log_error("capture: %s", err);
+        status = EXIT_RUNTIME;
+    }
+    pipeline_free(p);
+out:
+    config_free_argv(cargc, cargv);
+    return status;
+}

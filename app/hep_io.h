@@ -1,0 +1,127 @@
+/* hep_io: HEPv3 over the network: a sender that never blocks its caller, and a UDP+TCP receiver. */
+#ifndef SIPSCOPE_HEP_IO_H
+#define SIPSCOPE_HEP_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hep.h"
+#include "netaddr.h"
+#include "sv.h"
+
+/* ---- sender ---- */
+
+typedef struct hep_sender hep_sender_t;
+
+/* Counters, all monotonic except queue_now. At any moment
+ * queued == sent + lost + queue_now. */
+typedef struct {
+    uint64_t queued;      /* accepted by hep_sender_send* */
+    uint64_t dropped;     /* refused because the queue was full (messages or bytes) */
+    uint64_t rejected;    /* refused because unencodable (too big for HEP, bad addresses) */
+    uint64_t sent;        /* handed to the kernel whole */
+    uint64_t lost;        /* accepted but never sent: send errors, or still queued at free */
+    uint64_t send_errors; /* failed send/connect calls (a TCP message may be retried) */
+    uint64_t connects;    /* TCP connections established (the first and every reconnect) */
+    uint64_t queue_now;   /* messages waiting now */
+} hep_sender_stats_t;
+
+/* Start a sender to spec "HOST:PORT[,transport=udp|tcp]" (HOST a name, IPv4, or [IPv6];
+ * transport defaults to udp). Every packet carries agent_id and, when auth_key is non-NULL and
+ * non-empty, that key (copied). The queue holds at most queue_len messages (0 = 8192) and at
+ * most queue_len * 1.5 KB bytes (at least 256 KB): whichever fills first drops.
+ * A thread of its own drains it: UDP with one send per packet on a connected socket; TCP as
+ * back-to-back HEP packets, connecting lazily and reconnecting with backoff (100 ms doubling
+ * to 2 s) when the collector goes away; while disconnected the queue fills and then drops.
+ * Returns NULL with a reason in err on a bad spec, an unresolvable host or no memory. Name
+ * resolution happens here, once. Caller frees with hep_sender_free. */
+hep_sender_t *hep_sender_new(const char *spec, uint32_t agent_id, const char *auth_key,
+                             size_t queue_len, char *err, size_t errlen);
+
+/* Queue one packet; never blocks on the network (it takes a mutex for the time of a memcpy).
+ * msg's agent_id and auth_key are replaced by the sender's; the rest is encoded as given and
+ * copied, so msg and what it points to stay the caller's. Returns 0 when queued, -ENOBUFS when
+ * the queue is full (counted in dropped), -EMSGSIZE/-EINVAL when it cannot be encoded
+ * (counted in rejected). Safe to call from several threads. */
+int hep_sender_send(hep_sender_t *s, const hep_msg_t *msg);
+
+/* One SIP message (proto type 1) seen from src to dst over ip_proto (17 UDP, 6 TCP) at ts_ns
+ * (ns since the epoch), with call_id as the correlation id (may be empty). Borrowed arguments,
+ * copied. Returns as hep_sender_send. */
+int hep_sender_send_sip(hep_sender_t *s, const net_endpoint_t *src, const net_endpoint_t *dst,
+                        uint8_t ip_proto, int64_t ts_ns, const uint8_t *payload, size_t len,
+                        sv_t call_id);
+
+/* One RTCP datagram (proto type 5), payload as captured (binary RTCP; Homer's own agents put
+ * JSON there instead), call_id as correlation id when known (may be empty). As above. */
+int hep_sender_send_rtcp(hep_sender_t *s, const net_endpoint_t *src, const net_endpoint_t *dst,
+                         uint8_t ip_proto, int64_t ts_ns, const uint8_t *payload, size_t len,
+                         sv_t call_id);
+
+/* Wait until the queue is empty (everything sent or lost) or timeout_ms passed. Returns 0 when
+ * empty, -ETIMEDOUT otherwise. For the end of a file: flush, then free. */
+int hep_sender_flush(hep_sender_t *s, int timeout_ms);
+
+/* A snapshot of the counters (safe from any thread). */
+void hep_sender_stats(hep_sender_t *s, hep_sender_stats_t *out);
+
+/* Stop the thread and free. What is still queued gets up to 1 s more to go out (call
+ * hep_sender_flush first to wait longer); the rest counts as lost. NULL is fine. */
+void hep_sender_free(hep_sender_t *s);
+
+/* ---- receiver ---- */
+
+typedef struct hep_receiver hep_receiver_t;
+
+typedef struct {
+    uint64_t udp_datagrams;     /* datagrams read */
+    uint64_t tcp_accepted;      /* connections taken */
+    uint64_t tcp_refused;       /* connections closed at once: max_connections reached */
+    uint64_t tcp_closed;        /* connections ended by the peer */
+    uint64_t tcp_bad_framing;   /* connections closed for a stream that is not HEP3 */
+    uint64_t tcp_idle_closed;   /* connections closed after idle_timeout_ms without data */
+    uint64_t packets;           /* HEP packets decoded, authorised and handed to the callback */
+    uint64_t bytes;             /* their total length */
+    uint64_t malformed;         /* HEP packets (or datagrams, or stream garbage) rejected */
+    uint64_t unauthorised;      /* well-formed but without the configured auth key */
+    uint64_t compressed;        /* delivered packets whose payload is compressed (chunk 16) */
+} hep_receiver_stats_t;
+
+/* Called on the receiver's thread for each accepted packet. msg (and everything it points to)
+ * and peer (the address the HEP came from) are borrowed for the duration of the call. */
+typedef void (*hep_receiver_fn)(void *ctx, const hep_msg_t *msg, const net_endpoint_t *peer);
+/* Called on the receiver's thread about every 200 ms of wall time (busy or idle), with the
+ * wall clock in ns since the epoch: the place to run timeouts. */
+typedef void (*hep_idle_fn)(void *ctx, int64_t now_ns);
+
+typedef struct {
+    const char *auth_key;       /* non-empty: packets must carry exactly this key (copied) */
+    size_t max_connections;     /* TCP connections at once (default 64); more are refused */
+    uint32_t idle_timeout_ms;   /* a TCP connection silent this long is closed (default 300 s) */
+    int udp_rcvbuf;             /* UDP socket buffer to ask for (default 8 MB; 0 = system's) */
+    hep_idle_fn on_idle;        /* optional */
+} hep_receiver_cfg_t;
+
+/* Defaults for every field. */
+void hep_receiver_cfg_init(hep_receiver_cfg_t *cfg);
+
+/* Listen on spec "ADDR:PORT" (IPv4 or [IPv6]; port 0 picks a free port used for both) on UDP
+ * and TCP, and start the receiver thread, which calls fn(ctx, ...) for every HEP packet that
+ * decodes (hep_parse) and passes the key check. A datagram may hold several packets back to
+ * back; a TCP stream is cut into packets by their total length (each connection buffers at
+ * most one packet, 64 KB). cfg NULL = defaults. Returns NULL with a reason in err when the
+ * spec is bad or a socket cannot be bound. Caller frees with hep_receiver_free. */
+hep_receiver_t *hep_receiver_new(const char *spec, hep_receiver_fn fn, void *ctx,
+                                 const hep_receiver_cfg_t *cfg, char *err, size_t errlen);
+
+/* The port listened on (useful after port 0). */
+uint16_t hep_receiver_port(const hep_receiver_t *r);
+
+/* A snapshot of the counters (safe from any thread). */
+void hep_receiver_stats(hep_receiver_t *r, hep_receiver_stats_t *out);
+
+/* Stop the thread (no callback runs after this returns), close every socket, free. NULL is
+ * fine. */
+void hep_receiver_free(hep_receiver_t *r);
+
+#endif

@@ -1,0 +1,166 @@
+/* api_int: what the web module's files share: the server, one request, replies, parameters. */
+#ifndef SIPSCOPE_API_INT_H
+#define SIPSCOPE_API_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "api.h"
+#include "store.h"
+
+#define API_MAX_URL        2048 /* longest path accepted (414 beyond) */
+#define API_MAX_PARAMS     16   /* query parameters per request (400 beyond) */
+#define API_MAX_VALUE      512  /* longest parameter value (400 beyond) */
+#define API_DEFAULT_LIMIT  50
+#define API_MAX_LIMIT      1000
+#define API_POOL_MAX       16   /* idle read-only connections kept */
+#define API_METRICS_TTL_NS (5 * INT64_C(1000000000)) /* /metrics is recomputed at most this often */
+
+/* Status codes counted for /metrics. */
+enum { API_CODE_200, API_CODE_304, API_CODE_400, API_CODE_401, API_CODE_404, API_CODE_405,
+       API_CODE_414, API_CODE_5XX, API_CODE_OTHER, API_CODE_COUNT };
+
+struct api_server {
+    struct MHD_Daemon *daemon;
+    char *db_path;
+    char *token; /* NULL when none */
+    uint16_t port;
+    /* Read-only store connections not in use (a store_t serves one thread at a time). */
+    pthread_mutex_t pool_mu;
+    store_t *pool[API_POOL_MAX];
+    int npool;
+    /* /metrics body cache */
+    pthread_mutex_t metrics_mu;
+    char *metrics_body;
+    size_t metrics_len;
+    int64_t metrics_at_ns;
+    /* counters */
+    atomic_uint_fast64_t requests;
+    atomic_uint_fast64_t by_code[API_CODE_COUNT];
+    int64_t started_ns;
+};
+
+typedef struct {
+    const char *name, *value; /* borrowed from the connection */
+} api_param_t;
+
+/* What a handler answers. Bodies are owned by the reply unless body_static. */
+typedef struct {
+    int status;
+    const char *content_type; /* static */
+    char *body;
+    size_t len;
+    bool body_static;
+    int nheaders;
+    struct {
+        char name[32];
+        char value[192];
+    } headers[4];
+} api_reply_t;
+
+typedef struct api_req {
+    api_server_t *srv;
+    struct MHD_Connection *conn;
+    const char *path;  /* decoded path, borrowed */
+    int64_t id;        /* the {id} of the route, when it has one */
+    const char *rest;  /* the {path} of the route, when it has one */
+    store_t *store;    /* acquired on demand by api_store, released after the reply */
+    api_param_t params[API_MAX_PARAMS];
+    int nparams;
+    api_reply_t reply;
+} api_req_t;
+
+typedef void (*api_handler_t)(api_req_t *req);
+
+/* ---- Replies (server.c). Each replaces any earlier reply of the request. */
+
+/* JSON reply; takes ownership of body (NULL means out of memory: 500). */
+void api_reply_json(api_req_t *req, int status, json_t *body);
+/* {"error": "..."} with the given status; the text is formatted like printf. */
+void api_reply_error(api_req_t *req, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* A body of len bytes; takes ownership of body (malloc'd). */
+void api_reply_take(api_req_t *req, int status, const char *content_type, char *body, size_t len);
+/* A static body (never freed). */
+void api_reply_static(api_req_t *req, int status, const char *content_type, const void *body,
+                      size_t len);
+/* Add a response header (name and value copied; too long ones are dropped with a warning). */
+void api_reply_header(api_req_t *req, const char *name, const char *value);
+/* The database connection for this request (read-only, one per request at a time), or NULL
+ * after having replied 503. */
+store_t *api_store(api_req_t *req);
+/* Map a store error to a reply: -ENOENT 404 (what), anything else 500 with store_errmsg. */
+void api_reply_store_error(api_req_t *req, int err, const char *what);
+
+/* ---- Parameters (params.c). Values are as the client sent them, after URL decoding; an empty
+ * value counts as absent. Each parser returns false after having replied 400. */
+
+const char *api_param(const api_req_t *req, const char *name);
+/* Integer in [min, max]; *out untouched when absent. */
+bool api_param_i64(api_req_t *req, const char *name, int64_t min, int64_t max, int64_t *out,
+                   bool *present);
+/* Finite decimal number in [min, max]. */
+bool api_param_double(api_req_t *req, const char *name, double min, double max, double *out,
+                      bool *present);
+/* A time: epoch seconds (fractions allowed) or RFC 3339 ("2024-01-15T10:00:00Z", offsets and
+ * fractions allowed); *out_ns in ns since the epoch. */
+bool api_param_time(api_req_t *req, const char *name, int64_t *out_ns, bool *present);
+/* "true"/"false"/"1"/"0". */
+bool api_param_bool(api_req_t *req, const char *name, bool *out, bool *present);
+/* limit (default API_DEFAULT_LIMIT, at most API_MAX_LIMIT) and offset (default 0). */
+bool api_param_paging(api_req_t *req, int64_t *limit, int64_t *offset);
+/* since/until as times, since <= until when both are given (0 when absent). */
+bool api_param_range(api_req_t *req, int64_t *since_ns, int64_t *until_ns);
+
+/* Parse a time as api_param_time does; false if malformed. Exposed for the tests. */
+bool api_parse_time(const char *text, int64_t *out_ns);
+
+/* ---- Handlers (calls.c, stats.c, pcap.c, static.c). */
+
+void api_h_calls(api_req_t *req);
+void api_h_call(api_req_t *req);
+void api_h_call_messages(api_req_t *req);
+void api_h_call_pcap(api_req_t *req);
+void api_h_streams(api_req_t *req);
+void api_h_stream(api_req_t *req);
+void api_h_stream_samples(api_req_t *req);
+void api_h_stats(api_req_t *req);
+void api_h_alerts(api_req_t *req);
+void api_h_registrations(api_req_t *req);
+void api_h_metrics(api_req_t *req);
+void api_h_healthz(api_req_t *req);
+void api_h_openapi(api_req_t *req);
+void api_h_index(api_req_t *req);
+void api_h_static(api_req_t *req);
+
+/* ---- pcap reconstruction (pcap.c). */
+
+/* Build a pcap file (Ethernet, IPv4/IPv6, UDP or TCP) of the call's stored SIP messages.
+ * *out is malloc'd (caller frees), *len its size, *skipped (may be NULL) the messages left out
+ * (no addresses, or too big for one IP packet). 0 or a negative errno (store errors as the
+ * store returns them). */
+int api_pcap_build(store_t *s, int64_t call_row, char **out, size_t *len, size_t *skipped);
+
+/* ---- Embedded files (generated at build time). */
+
+typedef struct {
+    const char *name; /* path under web/static, e.g. "app.js", "vendor/uPlot.min.css" */
+    const unsigned char *data;
+    size_t len;
+} api_file_t;
+
+extern const api_file_t api_files[];
+extern const size_t api_nfiles;
+
+/* The file with this exact name, or NULL. */
+const api_file_t *api_file_find(const char *name);
+
+/* Monotonic-ish wall clock in ns (CLOCK_REALTIME), for the metrics cache and uptime. */
+int64_t api_now_ns(void);
+
+#endif

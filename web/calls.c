@@ -1,0 +1,485 @@
+/* calls: handlers of /api/v1/calls, /streams, /alerts and /registrations. */
+#include "api_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "sv.h"
+
+#define SUMMARY_MAX 160 /* bytes of a message's first line shown in listings */
+
+/* ---- Collectors: store callbacks that append JSON to an array. */
+
+typedef struct {
+    json_t *array;
+    bool oom;
+} collect_t;
+
+static void push(collect_t *c, json_t *o)
+{
+    if (o == NULL || json_array_append_new(c->array, o) != 0)
+        c->oom = true;
+}
+
+static int add_call(void *ctx, const call_record_t *r)
+{
+    collect_t *c = ctx;
+    json_t *o = api_call_json(r);
+    if (o != NULL)
+        json_object_set_new(o, "id", json_integer(r->id));
+    push(c, o);
+    return c->oom ? -ENOMEM : 0;
+}
+
+static int add_stream(void *ctx, const stream_record_t *r)
+{
+    collect_t *c = ctx;
+    json_t *o = api_stream_json(r);
+    if (o != NULL) {
+        json_object_set_new(o, "id", json_integer(r->id));
+        json_object_set_new(o, "call", r->call_row > 0 ? json_integer(r->call_row) : json_null());
+    }
+    push(c, o);
+    return c->oom ? -ENOMEM : 0;
+}
+
+/* n bytes of text as a JSON string. SIP is text, but a capture may hold any bytes and jansson
+ * takes only UTF-8: when p isn't, non-ASCII bytes and NULs are sent as '?'. New reference. */
+static json_t *text_json(const char *p, size_t n)
+{
+    json_t *s = json_stringn(p, n);
+    if (s != NULL)
+        return s;
+    char *copy = malloc(n + 1);
+    if (copy == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        copy[i] = ((unsigned char)p[i] >= 0x80 || p[i] == '\0') ? '?' : p[i];
+    s = json_stringn(copy, n);
+    free(copy);
+    return s;
+}
+
+/* The first line of a message, at most SUMMARY_MAX bytes. */
+static json_t *first_line(const message_record_t *m)
+{
+    sv_t raw = sv_make(m->raw ? m->raw : "", m->raw ? m->raw_len : 0);
+    size_t n = 0;
+    while (n < raw.len && n < SUMMARY_MAX && raw.p[n] != '\r' && raw.p[n] != '\n')
+        n++;
+    return text_json(raw.p, n);
+}
+
+/* Does the message carry an SDP body (RFC 8866 bodies start with "v=")? */
+static bool has_sdp(const message_record_t *m)
+{
+    if (m->raw == NULL)
+        return false;
+    sv_t raw = sv_make(m->raw, m->raw_len);
+    for (size_t i = 0; i + 5 < raw.len; i++) {
+        if (memcmp(raw.p + i, "\r\n\r\n", 4) == 0)
+            return raw.p[i + 4] == 'v' && raw.p[i + 5] == '=';
+    }
+    return false;
+}
+
+typedef struct {
+    collect_t c;
+    bool with_raw;
+} messages_t;
+
+static int add_message(void *ctx, int64_t id, const message_record_t *m)
+{
+    messages_t *ms = ctx;
+    json_t *o = json_object();
+    if (o != NULL) {
+        json_object_set_new(o, "id", json_integer(id));
+        json_object_set_new(o, "time", api_time_json(m->ts_ns));
+        json_object_set_new(o, "src", api_endpoint_json(&m->src));
+        json_object_set_new(o, "dst", api_endpoint_json(&m->dst));
+        json_object_set_new(o, "transport", json_string(m->transport == 6 ? "tcp" : "udp"));
+        json_object_set_new(o, "request", json_boolean(m->is_request));
+        json_object_set_new(o, "method", json_string(m->method ? m->method : ""));
+        json_object_set_new(o, "status", m->is_request ? json_null() : json_integer(m->status));
+        json_object_set_new(o, "cseq", json_integer(m->cseq));
+        json_object_set_new(o, "summary", first_line(m));
+        json_object_set_new(o, "sdp", json_boolean(has_sdp(m)));
+        if (ms->with_raw) {
+            json_t *raw = text_json(m->raw ? m->raw : "", m->raw ? m->raw_len : 0);
+            json_object_set_new(o, "raw", raw ? raw : json_string(""));
+        }
+    }
+    push(&ms->c, o);
+    return ms->c.oom ? -ENOMEM : 0;
+}
+
+/* A page: {"total": N, "limit": L, "offset": O, key: array}; takes ownership of array. */
+static void reply_page(api_req_t *req, const char *key, json_t *array, int64_t total,
+                       int64_t limit, int64_t offset)
+{
+    json_t *o = json_object();
+    if (o != NULL) {
+        json_object_set_new(o, "total", json_integer(total));
+        json_object_set_new(o, "limit", json_integer(limit));
+        json_object_set_new(o, "offset", json_integer(offset));
+        json_object_set_new(o, key, array);
+    } else {
+        json_decref(array);
+    }
+    api_reply_json(req, 200, o);
+}
+
+/* Text parameter (NULL when absent); values are bounded by the server already. */
+static const char *text_param(api_req_t *req, const char *name)
+{
+    return api_param(req, name);
+}
+
+/* ---- /api/v1/calls */
+
+/* "completed,rejected" -> mask; false after replying 400. */
+static bool parse_states(api_req_t *req, unsigned *mask)
+{
+    const char *v = api_param(req, "state");
+    *mask = 0;
+    if (v == NULL)
+        return true;
+    sv_t rest = sv_from_cstr(v), item;
+    while (rest.len > 0) {
+        if (!sv_split_once(rest, ',', &item, &rest))
+            rest = SV_NULL;
+        char name[24];
+        call_state_t st;
+        if (item.len == 0 || item.len >= sizeof(name) ||
+            (sv_copy(item, name, sizeof(name)), !call_state_parse(name, &st))) {
+            api_reply_error(req, 400,
+                            "state: unknown state '%.*s' (setup, ringing, in_call, completed, "
+                            "rejected, cancelled)",
+                            SV_ARG(sv_slice(item, 0, 32)));
+            return false;
+        }
+        *mask |= 1u << st;
+    }
+    return true;
+}
+
+static bool parse_sort(api_req_t *req, store_call_sort_t *sort, bool *ascending)
+{
+    static const char *const names[STORE_SORT_COUNT] = {
+        [STORE_SORT_INVITE_TIME] = "invite_time",
+        [STORE_SORT_MOS] = "mos",
+        [STORE_SORT_DURATION] = "duration",
+        [STORE_SORT_PDD] = "pdd",
+    };
+    *sort = STORE_SORT_INVITE_TIME;
+    *ascending = false;
+    const char *v = api_param(req, "sort");
+    if (v != NULL) {
+        int i = 0;
+        while (i < STORE_SORT_COUNT && strcmp(names[i], v) != 0)
+            i++;
+        if (i == STORE_SORT_COUNT) {
+            api_reply_error(req, 400, "sort: one of invite_time, mos, duration, pdd");
+            return false;
+        }
+        *sort = (store_call_sort_t)i;
+    }
+    const char *o = api_param(req, "order");
+    if (o != NULL) {
+        if (strcmp(o, "asc") == 0) {
+            *ascending = true;
+        } else if (strcmp(o, "desc") != 0) {
+            api_reply_error(req, 400, "order: asc or desc");
+            return false;
+        }
+    }
+    return true;
+}
+
+void api_h_calls(api_req_t *req)
+{
+    store_call_filter_t f = {.user_exact = true};
+    int64_t limit, offset;
+    store_call_sort_t sort;
+    bool asc;
+    if (!parse_states(req, &f.state_mask) || !api_param_paging(req, &limit, &offset) ||
+        !api_param_range(req, &f.since_ns, &f.until_ns) ||
+        !api_param_double(req, "min_mos", 0, 5, &f.min_mos, &f.has_min_mos) ||
+        !api_param_double(req, "max_mos", 0, 5, &f.max_mos, &f.has_max_mos) ||
+        !parse_sort(req, &sort, &asc))
+        return;
+    if (f.has_min_mos && f.has_max_mos && f.min_mos > f.max_mos) {
+        api_reply_error(req, 400, "min_mos is above max_mos");
+        return;
+    }
+    f.from_user = text_param(req, "from");
+    f.to_user = text_param(req, "to");
+    f.call_id = text_param(req, "call_id");
+    f.q = text_param(req, "q");
+    store_t *s = api_store(req);
+    if (s == NULL)
+        return;
+    collect_t c = {.array = json_array()};
+    int64_t total = 0;
+    int err = c.array ? store_query_calls_sorted(s, &f, sort, asc, limit, offset, add_call, &c,
+                                                 &total)
+                      : -ENOMEM;
+    if (err != 0) {
+        json_decref(c.array);
+        api_reply_store_error(req, err, "calls");
+        return;
+    }
+    reply_page(req, "calls", c.array, total, limit, offset);
+}
+
+/* ---- /api/v1/calls/{id} */
+
+static int take_call(void *ctx, const call_record_t *r)
+{
+    json_t **out = ctx;
+    *out = api_call_json(r);
+    if (*out != NULL)
+        json_object_set_new(*out, "id", json_integer(r->id));
+    return *out ? 0 : -ENOMEM;
+}
+
+/* The call object of req->id, or NULL after replying (404, 500). */
+static json_t *load_call(api_req_t *req, store_t *s)
+{
+    json_t *call = NULL;
+    int err = store_get_call(s, req->id, take_call, &call);
+    if (err != 0) {
+        json_decref(call);
+        api_reply_store_error(req, err, "call");
+        return NULL;
+    }
+    return call;
+}
+
+void api_h_call(api_req_t *req)
+{
+    store_t *s = api_store(req);
+    json_t *call = s ? load_call(req, s) : NULL;
+    if (call == NULL)
+        return;
+    collect_t streams = {.array = json_array()};
+    messages_t msgs = {.c.array = json_array(), .with_raw = false};
+    int err = streams.array && msgs.c.array ? 0 : -ENOMEM;
+    if (err == 0)
+        err = store_foreach_stream(s, req->id, add_stream, &streams);
+    if (err == 0)
+        err = store_foreach_message(s, req->id, add_message, &msgs);
+    json_object_set_new(call, "streams", streams.array ? streams.array : json_array());
+    json_object_set_new(call, "messages", msgs.c.array ? msgs.c.array : json_array());
+    if (err != 0) {
+        json_decref(call);
+        api_reply_store_error(req, err, "call");
+        return;
+    }
+    api_reply_json(req, 200, call);
+}
+
+void api_h_call_messages(api_req_t *req)
+{
+    store_t *s = api_store(req);
+    json_t *call = s ? load_call(req, s) : NULL;
+    if (call == NULL)
+        return;
+    json_decref(call);
+    messages_t msgs = {.c.array = json_array(), .with_raw = true};
+    int err = msgs.c.array ? store_foreach_message(s, req->id, add_message, &msgs) : -ENOMEM;
+    if (err != 0) {
+        json_decref(msgs.c.array);
+        api_reply_store_error(req, err, "call");
+        return;
+    }
+    api_reply_json(req, 200, msgs.c.array);
+}
+
+void api_h_call_pcap(api_req_t *req)
+{
+    store_t *s = api_store(req);
+    json_t *call = s ? load_call(req, s) : NULL;
+    if (call == NULL)
+        return;
+    json_decref(call);
+    char *pcap = NULL;
+    size_t len = 0, skipped = 0;
+    int err = api_pcap_build(s, req->id, &pcap, &len, &skipped);
+    if (err != 0) {
+        api_reply_store_error(req, err, "call");
+        return;
+    }
+    api_reply_take(req, 200, "application/vnd.tcpdump.pcap", pcap, len);
+    char disp[96];
+    snprintf(disp, sizeof(disp), "attachment; filename=\"sipscope-call-%lld.pcap\"",
+             (long long)req->id);
+    api_reply_header(req, "Content-Disposition", disp);
+    /* Said in the response too, so that whoever opens the file knows what is missing. */
+    api_reply_header(req, "X-Sipscope-Pcap-Content",
+                     "SIP only, rebuilt from the stored messages; RTP packets are not kept yet");
+    if (skipped > 0) {
+        char n[32];
+        snprintf(n, sizeof(n), "%zu", skipped);
+        api_reply_header(req, "X-Sipscope-Pcap-Skipped", n);
+    }
+}
+
+/* ---- /api/v1/streams */
+
+void api_h_streams(api_req_t *req)
+{
+    store_stream_filter_t f = {0};
+    int64_t limit, offset;
+    if (!api_param_paging(req, &limit, &offset) ||
+        !api_param_double(req, "min_loss", 0, 100, &f.min_loss_pct, &f.has_min_loss) ||
+        !api_param_double(req, "max_mos", 0, 5, &f.max_mos, &f.has_max_mos))
+        return;
+    f.call_id = text_param(req, "call_id");
+    store_t *s = api_store(req);
+    if (s == NULL)
+        return;
+    collect_t c = {.array = json_array()};
+    int64_t total = 0;
+    int err = c.array ? store_query_streams(s, &f, limit, offset, add_stream, &c, &total)
+                      : -ENOMEM;
+    if (err != 0) {
+        json_decref(c.array);
+        api_reply_store_error(req, err, "streams");
+        return;
+    }
+    reply_page(req, "streams", c.array, total, limit, offset);
+}
+
+void api_h_stream(api_req_t *req)
+{
+    store_t *s = api_store(req);
+    if (s == NULL)
+        return;
+    collect_t c = {.array = json_array()};
+    int err = c.array ? store_get_stream(s, req->id, add_stream, &c) : -ENOMEM;
+    if (err != 0) {
+        json_decref(c.array);
+        api_reply_store_error(req, err, "stream");
+        return;
+    }
+    json_t *o = json_incref(json_array_get(c.array, 0));
+    json_decref(c.array);
+    api_reply_json(req, 200, o);
+}
+
+static int add_sample(void *ctx, const sample_record_t *r)
+{
+    collect_t *c = ctx;
+    push(c, json_pack("{s:o, s:I, s:I, s:f, s:f, s:f}", "time", api_time_json(r->start_ns),
+                      "packets", (json_int_t)r->packets, "lost", (json_int_t)r->lost,
+                      "jitter_ms", r->jitter_ms, "max_jitter_ms", r->max_jitter_ms, "mos",
+                      r->mos));
+    return c->oom ? -ENOMEM : 0;
+}
+
+static int ignore_stream(void *ctx, const stream_record_t *r)
+{
+    (void)ctx;
+    (void)r;
+    return 0;
+}
+
+void api_h_stream_samples(api_req_t *req)
+{
+    store_t *s = api_store(req);
+    if (s == NULL)
+        return;
+    int err = store_get_stream(s, req->id, ignore_stream, NULL);
+    if (err != 0) {
+        api_reply_store_error(req, err, "stream");
+        return;
+    }
+    collect_t c = {.array = json_array()};
+    err = c.array ? store_foreach_sample(s, req->id, add_sample, &c) : -ENOMEM;
+    if (err != 0) {
+        json_decref(c.array);
+        api_reply_store_error(req, err, "stream");
+        return;
+    }
+    api_reply_json(req, 200, json_pack("{s:I, s:o}", "stream", (json_int_t)req->id, "samples",
+                                       c.array));
+}
+
+/* ---- /api/v1/alerts and /api/v1/registrations (filled by a later issue's detectors). */
+
+static int add_alert(void *ctx, const store_alert_t *a)
+{
+    collect_t *c = ctx;
+    json_t *ids = a->sample_message_ids[0] ? json_loads(a->sample_message_ids, 0, NULL) : NULL;
+    if (!json_is_array(ids)) {
+        json_decref(ids);
+        ids = json_array();
+    }
+    push(c, json_pack("{s:I, s:s, s:s, s:s, s:I, s:o, s:o, s:o}", "id", (json_int_t)a->id,
+                      "type", a->type, "source", a->source, "target", a->target, "count",
+                      (json_int_t)a->count, "first_time", api_time_json(a->first_ns),
+                      "last_time", api_time_json(a->last_ns), "sample_message_ids", ids));
+    return c->oom ? -ENOMEM : 0;
+}
+
+void api_h_alerts(api_req_t *req)
+{
+    int64_t limit, offset, since = 0;
+    if (!api_param_paging(req, &limit, &offset) || !api_param_time(req, "since", &since, NULL))
+        return;
+    const char *type = text_param(req, "type");
+    store_t *s = api_store(req);
+    if (s == NULL)
+        return;
+    collect_t c = {.array = json_array()};
+    int64_t total = 0;
+    int err = c.array ? store_query_alerts(s, type, since, limit, offset, add_alert, &c, &total)
+                      : -ENOMEM;
+    if (err != 0) {
+        json_decref(c.array);
+        api_reply_store_error(req, err, "alerts");
+        return;
+    }
+    reply_page(req, "alerts", c.array, total, limit, offset);
+}
+
+static int add_registration(void *ctx, const store_registration_t *r)
+{
+    collect_t *c = ctx;
+    push(c, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:b}", "id",
+                      (json_int_t)r->id, "aor", r->aor, "user", r->aor_user, "contact",
+                      r->contact, "user_agent", r->user_agent, "source", r->source, "expires",
+                      r->expires >= 0 ? json_integer(r->expires) : json_null(), "last_status",
+                      r->last_status ? json_integer(r->last_status) : json_null(), "first_time",
+                      api_time_json(r->first_ns), "last_time", api_time_json(r->last_ns),
+                      "active", r->active));
+    return c->oom ? -ENOMEM : 0;
+}
+
+void api_h_registrations(api_req_t *req)
+{
+    int64_t limit, offset;
+    bool active = false, have_active = false;
+    if (!api_param_paging(req, &limit, &offset) ||
+        !api_param_bool(req, "active", &active, &have_active))
+        return;
+    const char *user = text_param(req, "user");
+    store_t *s = api_store(req);
+    if (s == NULL)
+        return;
+    collect_t c = {.array = json_array()};
+    int64_t total = 0;
+    int err = c.array ? store_query_registrations(s, user, have_active ? active : -1, limit,
+                                                  offset, add_registration, &c, &total)
+                      : -ENOMEM;
+    if (err != 0) {
+        json_decref(c.array);
+        api_reply_store_error(req, err, "registrations");
+        return;
+    }
+    reply_page(req, "registrations", c.array, total, limit, offset);
+}

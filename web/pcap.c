@@ -1,0 +1,293 @@
+/* pcap: rebuild a call's SIP messages as a pcap file (Ethernet, IPv4/IPv6, UDP or TCP). */
+#include "api_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* What comes out, and why it is shaped so:
+ *   - pcap (not pcapng), microsecond timestamps, LINKTYPE_ETHERNET: every tool reads it.
+ *   - Ethernet II with locally administered MACs 02:00:<last 4 address bytes>, so that each
+ *     host keeps one MAC across the file.
+ *   - IPv4 (RFC 791, DF set, TTL 64, header checksum) or IPv6 (RFC 8200, hop limit 64).
+ *   - UDP (RFC 768) with its checksum; SIP over TCP as one TCP connection per address pair
+ *     (RFC 9293): a three-way handshake 3 us before the first message, then each message as
+ *     one PSH/ACK segment with consistent sequence and acknowledgement numbers, checksummed.
+ *     Messages are not split into MSS-sized segments: a capture tool reads any length.
+ * Only what the store keeps can be rebuilt: the SIP text, addresses, ports, transport and time.
+ * RTP is not stored per packet yet, so the file holds signalling only. */
+
+#define LINKTYPE_ETHERNET 1
+#define SNAPLEN           262144
+#define ETH_LEN           14
+#define IP4_LEN           20
+#define IP6_LEN           40
+#define UDP_LEN           8
+#define TCP_LEN           20
+#define MAX_IP_PAYLOAD4   (65535 - IP4_LEN)
+#define MAX_IP_PAYLOAD6   65535 /* the payload length field's limit */
+#define MAX_TCP_CONNS     64
+#define TCP_SYN           0x02
+#define TCP_PSH           0x08
+#define TCP_ACK           0x10
+
+typedef struct {
+    uint8_t *p;
+    size_t len, cap;
+    bool oom;
+} buf_t;
+
+static uint8_t *buf_grow(buf_t *b, size_t n)
+{
+    if (b->oom)
+        return NULL;
+    if (b->cap - b->len < n) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap - b->len < n)
+            cap *= 2;
+        uint8_t *p = realloc(b->p, cap);
+        if (p == NULL) {
+            b->oom = true;
+            return NULL;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    uint8_t *at = b->p + b->len;
+    b->len += n;
+    return at;
+}
+
+static void le32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static void be16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+static void be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+/* RFC 1071 one's complement sum, continued from sum. */
+static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i + 1 < n; i += 2)
+        sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+    if (n & 1)
+        sum += (uint32_t)p[n - 1] << 8;
+    return sum;
+}
+
+static uint16_t csum_fold(uint32_t sum)
+{
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    return (uint16_t)~sum;
+}
+
+static size_t addr_len(const net_addr_t *a)
+{
+    return a->family == 6 ? 16 : 4;
+}
+
+static void mac_of(uint8_t mac[6], const net_addr_t *a)
+{
+    size_t n = addr_len(a);
+    mac[0] = 0x02;
+    mac[1] = 0x00;
+    memcpy(mac + 2, a->bytes + n - 4, 4);
+}
+
+/* Append one frame: Ethernet + IP + transport header (th, thlen; its checksum field at csum_off
+ * is filled here) + payload. */
+static void put_frame(buf_t *b, int64_t ts_ns, const net_endpoint_t *src,
+                      const net_endpoint_t *dst, uint8_t proto, uint8_t *th, size_t thlen,
+                      size_t csum_off, const char *payload, size_t plen, uint16_t *ip_id)
+{
+    bool v6 = src->addr.family == 6;
+    size_t iplen = v6 ? IP6_LEN : IP4_LEN;
+    size_t l4len = thlen + plen;
+    size_t frame = ETH_LEN + iplen + l4len;
+    uint8_t *rec = buf_grow(b, 16 + frame);
+    if (rec == NULL)
+        return;
+    le32(rec, (uint32_t)(ts_ns / 1000000000));
+    le32(rec + 4, (uint32_t)(ts_ns % 1000000000 / 1000));
+    le32(rec + 8, (uint32_t)frame);
+    le32(rec + 12, (uint32_t)frame);
+    uint8_t *eth = rec + 16;
+    mac_of(eth, &dst->addr);
+    mac_of(eth + 6, &src->addr);
+    be16(eth + 12, v6 ? 0x86dd : 0x0800);
+    uint8_t *ip = eth + ETH_LEN;
+    size_t alen = addr_len(&src->addr);
+    if (v6) {
+        be32(ip, 0x60000000);
+        be16(ip + 4, (uint16_t)l4len);
+        ip[6] = proto;
+        ip[7] = 64;
+        memcpy(ip + 8, src->addr.bytes, 16);
+        memcpy(ip + 24, dst->addr.bytes, 16);
+    } else {
+        ip[0] = 0x45;
+        ip[1] = 0;
+        be16(ip + 2, (uint16_t)(IP4_LEN + l4len));
+        be16(ip + 4, (*ip_id)++);
+        be16(ip + 6, 0x4000); /* DF */
+        ip[8] = 64;
+        ip[9] = proto;
+        be16(ip + 10, 0);
+        memcpy(ip + 12, src->addr.bytes, 4);
+        memcpy(ip + 16, dst->addr.bytes, 4);
+        be16(ip + 10, csum_fold(csum_add(0, ip, IP4_LEN)));
+    }
+    uint8_t *l4 = ip + iplen;
+    memcpy(l4, th, thlen);
+    if (plen > 0)
+        memcpy(l4 + thlen, payload, plen);
+    /* Pseudo-header: addresses, protocol and length (RFC 768, RFC 8200 8.1). */
+    uint32_t sum = csum_add(0, src->addr.bytes, alen);
+    sum = csum_add(sum, dst->addr.bytes, alen);
+    sum += proto;
+    sum += (uint32_t)(l4len & 0xffff) + (uint32_t)(l4len >> 16);
+    be16(l4 + csum_off, 0);
+    uint16_t c = csum_fold(csum_add(sum, l4, l4len));
+    if (proto == 17 && c == 0)
+        c = 0xffff; /* 0 means "no checksum" in UDP */
+    be16(l4 + csum_off, c);
+}
+
+typedef struct {
+    net_endpoint_t a, b; /* a opened the connection */
+    uint32_t next_a, next_b; /* next sequence number from a, from b */
+} tcp_conn_t;
+
+typedef struct {
+    buf_t out;
+    size_t skipped;
+    uint16_t ip_id;
+    tcp_conn_t conns[MAX_TCP_CONNS];
+    int nconns;
+} pcap_ctx_t;
+
+static void put_tcp(pcap_ctx_t *x, int64_t ts, const net_endpoint_t *src,
+                    const net_endpoint_t *dst, uint32_t seq, uint32_t ack, uint8_t flags,
+                    const char *payload, size_t plen)
+{
+    uint8_t th[TCP_LEN] = {0};
+    be16(th, src->port);
+    be16(th + 2, dst->port);
+    be32(th + 4, seq);
+    be32(th + 8, ack);
+    th[12] = (TCP_LEN / 4) << 4;
+    th[13] = flags;
+    be16(th + 14, 65535);
+    put_frame(&x->out, ts, src, dst, 6, th, sizeof(th), 16, payload, plen, &x->ip_id);
+}
+
+/* The connection of this address pair, opened (with its handshake) when first seen. */
+static tcp_conn_t *tcp_conn(pcap_ctx_t *x, int64_t ts, const net_endpoint_t *src,
+                            const net_endpoint_t *dst)
+{
+    for (int i = 0; i < x->nconns; i++) {
+        tcp_conn_t *c = &x->conns[i];
+        if ((net_endpoint_eq(&c->a, src) && net_endpoint_eq(&c->b, dst)) ||
+            (net_endpoint_eq(&c->a, dst) && net_endpoint_eq(&c->b, src)))
+            return c;
+    }
+    if (x->nconns >= MAX_TCP_CONNS)
+        return NULL;
+    tcp_conn_t *c = &x->conns[x->nconns++];
+    c->a = *src;
+    c->b = *dst;
+    /* Fixed initial sequence numbers: the file is the same every time it is built. */
+    uint32_t isn_a = 1000000u * (uint32_t)x->nconns, isn_b = 2000000000u + isn_a;
+    put_tcp(x, ts - 3000, src, dst, isn_a, 0, TCP_SYN, NULL, 0);
+    put_tcp(x, ts - 2000, dst, src, isn_b, isn_a + 1, TCP_SYN | TCP_ACK, NULL, 0);
+    put_tcp(x, ts - 1000, src, dst, isn_a + 1, isn_b + 1, TCP_ACK, NULL, 0);
+    c->next_a = isn_a + 1;
+    c->next_b = isn_b + 1;
+    return c;
+}
+
+static int put_message(void *ctx, int64_t id, const message_record_t *m)
+{
+    (void)id;
+    pcap_ctx_t *x = ctx;
+    const net_endpoint_t *src = &m->src, *dst = &m->dst;
+    size_t plen = m->raw ? m->raw_len : 0;
+    bool v6 = src->addr.family == 6;
+    size_t max = v6 ? MAX_IP_PAYLOAD6 : MAX_IP_PAYLOAD4;
+    bool tcp = m->transport == 6;
+    if (src->addr.family == 0 || src->addr.family != dst->addr.family ||
+        plen + (tcp ? TCP_LEN : UDP_LEN) > max || m->ts_ns <= 0) {
+        x->skipped++;
+        return 0;
+    }
+    if (tcp) {
+        tcp_conn_t *c = tcp_conn(x, m->ts_ns, src, dst);
+        if (c == NULL) {
+            x->skipped++;
+            return 0;
+        }
+        bool from_a = net_endpoint_eq(&c->a, src);
+        uint32_t *seq = from_a ? &c->next_a : &c->next_b;
+        uint32_t ack = from_a ? c->next_b : c->next_a;
+        put_tcp(x, m->ts_ns, src, dst, *seq, ack, TCP_PSH | TCP_ACK, m->raw, plen);
+        *seq += (uint32_t)plen;
+    } else {
+        uint8_t uh[UDP_LEN];
+        be16(uh, src->port);
+        be16(uh + 2, dst->port);
+        be16(uh + 4, (uint16_t)(UDP_LEN + plen));
+        be16(uh + 6, 0);
+        put_frame(&x->out, m->ts_ns, src, dst, 17, uh, sizeof(uh), 6, m->raw, plen, &x->ip_id);
+    }
+    return x->out.oom ? -ENOMEM : 0;
+}
+
+int api_pcap_build(store_t *s, int64_t call_row, char **out, size_t *len, size_t *skipped)
+{
+    *out = NULL;
+    *len = 0;
+    pcap_ctx_t *x = calloc(1, sizeof(*x));
+    if (x == NULL)
+        return -ENOMEM;
+    uint8_t *h = buf_grow(&x->out, 24);
+    if (h != NULL) {
+        le32(h, 0xa1b2c3d4); /* microsecond timestamps, written little-endian */
+        h[4] = 2;            /* version 2.4 */
+        h[5] = 0;
+        h[6] = 4;
+        h[7] = 0;
+        le32(h + 8, 0);  /* thiszone */
+        le32(h + 12, 0); /* sigfigs */
+        le32(h + 16, SNAPLEN);
+        le32(h + 20, LINKTYPE_ETHERNET);
+    }
+    int err = store_foreach_message(s, call_row, put_message, x);
+    if (err == 0 && x->out.oom)
+        err = -ENOMEM;
+    if (err == 0) {
+        *out = (char *)x->out.p;
+        *len = x->out.len;
+        if (skipped != NULL)
+            *skipped = x->skipped;
+    } else {
+        free(x->out.p);
+    }
+    free(x);
+    return err;
+}

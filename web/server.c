@@ -1,0 +1,634 @@
+/* server: libmicrohttpd daemon, router, bearer token, read-only store pool and replies. */
+#include "api.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "api_int.h"
+#include "log.h"
+#include "sv.h"
+
+/* ---- Routes. Paths are OpenAPI templates: "{id}" matches a positive decimal row id and
+ * "{path}" the rest of the URL (one or more segments). Every route takes GET and HEAD. */
+
+typedef struct {
+    const char *path;
+    api_handler_t handler;
+    const char *const *params; /* allowed query parameters, NULL-terminated */
+    bool open;                 /* served without the token */
+} route_t;
+
+static const char *const p_none[] = {NULL};
+static const char *const p_calls[] = {"state", "from",  "to",    "since",  "until", "min_mos",
+                                      "max_mos", "q",   "limit", "offset", "sort",  "order",
+                                      "call_id", NULL};
+static const char *const p_streams[] = {"call_id", "min_loss", "max_mos", "limit", "offset", NULL};
+static const char *const p_stats[] = {"since", "until", "step", NULL};
+static const char *const p_alerts[] = {"since", "type", "limit", "offset", NULL};
+static const char *const p_regs[] = {"user", "active", "limit", "offset", NULL};
+
+static const route_t routes[] = {
+    {"/api/v1/calls", api_h_calls, p_calls, false},
+    {"/api/v1/calls/{id}", api_h_call, p_none, false},
+    {"/api/v1/calls/{id}/messages", api_h_call_messages, p_none, false},
+    {"/api/v1/calls/{id}/pcap", api_h_call_pcap, p_none, false},
+    {"/api/v1/streams", api_h_streams, p_streams, false},
+    {"/api/v1/streams/{id}", api_h_stream, p_none, false},
+    {"/api/v1/streams/{id}/samples", api_h_stream_samples, p_none, false},
+    {"/api/v1/stats", api_h_stats, p_stats, false},
+    {"/api/v1/alerts", api_h_alerts, p_alerts, false},
+    {"/api/v1/registrations", api_h_registrations, p_regs, false},
+    {"/api/v1/openapi.json", api_h_openapi, p_none, false},
+    {"/metrics", api_h_metrics, p_none, false},
+    {"/healthz", api_h_healthz, p_none, true},
+    {"/", api_h_index, p_none, false},
+    {"/static/{path}", api_h_static, p_none, false},
+};
+
+#define NROUTES (sizeof(routes) / sizeof(routes[0]))
+
+size_t api_route_count(void)
+{
+    return NROUTES;
+}
+
+const char *api_route_path(size_t i)
+{
+    return i < NROUTES ? routes[i].path : NULL;
+}
+
+/* Does path match the template? Fills req->id / req->rest for the placeholders. */
+static bool route_match(const char *tmpl, const char *path, api_req_t *req)
+{
+    const char *t = tmpl, *p = path;
+    while (*t != '\0') {
+        if (strncmp(t, "{id}", 4) == 0) {
+            const char *e = p;
+            while (*e >= '0' && *e <= '9')
+                e++;
+            uint64_t v;
+            if (e == p || e - p > 18 || !sv_to_u64(sv_make(p, (size_t)(e - p)), &v) || v == 0)
+                return false;
+            req->id = (int64_t)v;
+            p = e;
+            t += 4;
+        } else if (strcmp(t, "{path}") == 0) {
+            if (*p == '\0')
+                return false;
+            req->rest = p;
+            return true;
+        } else {
+            if (*t != *p)
+                return false;
+            t++;
+            p++;
+        }
+    }
+    return *p == '\0';
+}
+
+/* ---- Replies. */
+
+int64_t api_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void reply_clear(api_reply_t *r)
+{
+    if (!r->body_static)
+        free(r->body);
+    r->body = NULL;
+    r->len = 0;
+    r->body_static = false;
+}
+
+void api_reply_take(api_req_t *req, int status, const char *content_type, char *body, size_t len)
+{
+    reply_clear(&req->reply);
+    req->reply.status = status;
+    req->reply.content_type = content_type;
+    req->reply.body = body;
+    req->reply.len = len;
+}
+
+void api_reply_static(api_req_t *req, int status, const char *content_type, const void *body,
+                      size_t len)
+{
+    reply_clear(&req->reply);
+    req->reply.status = status;
+    req->reply.content_type = content_type;
+    req->reply.body = (char *)(uintptr_t)body; /* never written nor freed: body_static */
+    req->reply.len = len;
+    req->reply.body_static = true;
+}
+
+static const char oom_json[] = "{\"error\": \"out of memory\"}";
+
+void api_reply_json(api_req_t *req, int status, json_t *body)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(16)) : NULL;
+    json_decref(body);
+    if (text == NULL) {
+        api_reply_static(req, 500, "application/json", oom_json, sizeof(oom_json) - 1);
+        return;
+    }
+    api_reply_take(req, status, "application/json", text, strlen(text));
+}
+
+void api_reply_error(api_req_t *req, int status, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        msg[0] = '\0';
+    api_reply_json(req, status, json_pack("{s:s}", "error", msg));
+}
+
+void api_reply_header(api_req_t *req, const char *name, const char *value)
+{
+    api_reply_t *r = &req->reply;
+    int i = r->nheaders;
+    if (i >= (int)(sizeof(r->headers) / sizeof(r->headers[0])) ||
+        strlen(name) >= sizeof(r->headers[i].name) ||
+        strlen(value) >= sizeof(r->headers[i].value)) {
+        log_warn("api: response header %s dropped", name);
+        return;
+    }
+    snprintf(r->headers[i].name, sizeof(r->headers[i].name), "%s", name);
+    snprintf(r->headers[i].value, sizeof(r->headers[i].value), "%s", value);
+    r->nheaders++;
+}
+
+void api_reply_store_error(api_req_t *req, int err, const char *what)
+{
+    if (err == -ENOENT)
+        api_reply_error(req, 404, "no such %s", what);
+    else if (err == -EBUSY)
+        api_reply_error(req, 503, "database busy: %s", store_errmsg(req->store));
+    else
+        api_reply_error(req, 500, "database error: %s", store_errmsg(req->store));
+}
+
+/* ---- The pool of read-only connections. */
+
+static int pool_open(api_server_t *srv, store_t **out, char *err, size_t errlen)
+{
+    store_opts_t opts = {.read_only = true};
+    int rc = store_open_opts(srv->db_path, &opts, out);
+    if (rc != 0) {
+        snprintf(err, errlen, "%s: %s", srv->db_path, store_errmsg(*out));
+        store_close(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+store_t *api_store(api_req_t *req)
+{
+    if (req->store != NULL)
+        return req->store;
+    api_server_t *srv = req->srv;
+    pthread_mutex_lock(&srv->pool_mu);
+    if (srv->npool > 0)
+        req->store = srv->pool[--srv->npool];
+    pthread_mutex_unlock(&srv->pool_mu);
+    if (req->store == NULL) {
+        char err[512];
+        if (pool_open(srv, &req->store, err, sizeof(err)) != 0) {
+            log_warn("api: %s", err);
+            api_reply_error(req, 503, "database unavailable: %s", err);
+            return NULL;
+        }
+    }
+    return req->store;
+}
+
+static void pool_release(api_server_t *srv, store_t *s)
+{
+    if (s == NULL)
+        return;
+    pthread_mutex_lock(&srv->pool_mu);
+    if (srv->npool < API_POOL_MAX) {
+        srv->pool[srv->npool++] = s;
+        s = NULL;
+    }
+    pthread_mutex_unlock(&srv->pool_mu);
+    store_close(s);
+}
+
+/* ---- Requests. */
+
+static bool ct_equal(const char *a, size_t alen, const char *b, size_t blen)
+{
+    /* Constant time in the token's length, so timing doesn't reveal a matching prefix. */
+    unsigned char d = (unsigned char)(alen != blen);
+    for (size_t i = 0; i < blen; i++)
+        d |= (unsigned char)(b[i] ^ (i < alen ? a[i] : 0));
+    return d == 0;
+}
+
+typedef enum { AUTH_NONE, AUTH_OK_HEADER, AUTH_OK_COOKIE, AUTH_OK_QUERY } auth_t;
+
+/* RFC 6750: the Authorization header (2.1), or the access_token query parameter (2.3, so that
+ * a browser can open the UI); then the cookie that the latter sets. */
+static auth_t check_token(api_req_t *req)
+{
+    const char *token = req->srv->token;
+    size_t tlen = strlen(token);
+    const char *h =
+        MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (h != NULL && strncasecmp(h, "Bearer ", 7) == 0) {
+        const char *v = h + 7;
+        while (*v == ' ')
+            v++;
+        if (ct_equal(v, strlen(v), token, tlen))
+            return AUTH_OK_HEADER;
+    }
+    const char *q = api_param(req, "access_token");
+    if (q != NULL && ct_equal(q, strlen(q), token, tlen))
+        return AUTH_OK_QUERY;
+    const char *c = MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND, "sipscope_token");
+    if (c != NULL && ct_equal(c, strlen(c), token, tlen))
+        return AUTH_OK_COOKIE;
+    return AUTH_NONE;
+}
+
+typedef struct {
+    api_req_t *req;
+    const route_t *route;
+    const char *error; /* first problem found */
+    const char *bad_name;
+} collect_t;
+
+static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    (void)kind;
+    collect_t *c = cls;
+    api_req_t *req = c->req;
+    if (c->error != NULL)
+        return MHD_NO;
+    if (key == NULL || key[0] == '\0') {
+        c->error = "empty parameter name";
+        return MHD_NO;
+    }
+    bool known = strcmp(key, "access_token") == 0;
+    for (const char *const *p = c->route->params; !known && *p != NULL; p++)
+        known = strcmp(*p, key) == 0;
+    c->bad_name = key;
+    if (!known) {
+        c->error = "unknown parameter";
+        return MHD_NO;
+    }
+    if (value != NULL && strlen(value) > API_MAX_VALUE) {
+        c->error = "value too long";
+        return MHD_NO;
+    }
+    for (int i = 0; i < req->nparams; i++) {
+        if (strcmp(req->params[i].name, key) == 0) {
+            c->error = "parameter given twice";
+            return MHD_NO;
+        }
+    }
+    if (req->nparams >= API_MAX_PARAMS) {
+        c->error = "too many parameters";
+        return MHD_NO;
+    }
+    req->params[req->nparams].name = key;
+    req->params[req->nparams++].value = value ? value : "";
+    return MHD_YES;
+}
+
+/* Route and run the request; fills req->reply. */
+static void dispatch(api_req_t *req, const char *method)
+{
+    api_server_t *srv = req->srv;
+    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
+        api_reply_error(req, 405, "method %.32s not allowed: use GET or HEAD", method);
+        api_reply_header(req, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+        return;
+    }
+    if (strlen(req->path) > API_MAX_URL) {
+        api_reply_error(req, 414, "URL too long (at most %d bytes)", API_MAX_URL);
+        return;
+    }
+    const route_t *route = NULL;
+    for (size_t i = 0; i < NROUTES && route == NULL; i++) {
+        req->id = 0;
+        req->rest = NULL;
+        if (route_match(routes[i].path, req->path, req))
+            route = &routes[i];
+    }
+    /* Collect the parameters first: the token may be one of them. */
+    collect_t c = {.req = req, .route = route};
+    static const route_t any = {"", NULL, p_none, false};
+    if (route == NULL)
+        c.route = &any;
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, collect_param, &c);
+    auth_t auth = AUTH_NONE;
+    if (srv->token != NULL && (route == NULL || !route->open)) {
+        auth = check_token(req);
+        if (auth == AUTH_NONE) {
+            api_reply_error(req, 401, "missing or wrong bearer token");
+            api_reply_header(req, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                             "Bearer realm=\"sipscope\"");
+            return;
+        }
+    }
+    if (route == NULL) {
+        api_reply_error(req, 404, "no such route");
+        return;
+    }
+    if (c.error != NULL) {
+        api_reply_error(req, 400, "%s: %.64s", c.error, c.bad_name ? c.bad_name : "");
+        return;
+    }
+    route->handler(req);
+    if (auth == AUTH_OK_QUERY) {
+        /* Let the browser's next requests (scripts, API calls) carry the token. */
+        char cookie[192];
+        int n = snprintf(cookie, sizeof(cookie),
+                         "sipscope_token=%s; Path=/; HttpOnly; SameSite=Strict", srv->token);
+        if (n > 0 && (size_t)n < sizeof(cookie))
+            api_reply_header(req, MHD_HTTP_HEADER_SET_COOKIE, cookie);
+    }
+}
+
+static int code_slot(int status)
+{
+    switch (status) {
+        case 200:
+            return API_CODE_200;
+        case 304:
+            return API_CODE_304;
+        case 400:
+            return API_CODE_400;
+        case 401:
+            return API_CODE_401;
+        case 404:
+            return API_CODE_404;
+        case 405:
+            return API_CODE_405;
+        case 414:
+            return API_CODE_414;
+        default:
+            return status >= 500 ? API_CODE_5XX : API_CODE_OTHER;
+    }
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    (void)version;
+    (void)upload_data;
+    (void)upload_data_size;
+    (void)con_cls;
+    api_server_t *srv = cls;
+    /* Every route is a GET: answer at the first call, before any body is read (MHD then closes
+     * a connection whose body it did not read). */
+    api_req_t req = {.srv = srv, .conn = conn, .path = url ? url : ""};
+    dispatch(&req, method ? method : "");
+    pool_release(srv, req.store);
+    req.store = NULL;
+
+    atomic_fetch_add(&srv->requests, 1);
+    atomic_fetch_add(&srv->by_code[code_slot(req.reply.status)], 1);
+    log_debug("api: %s %s -> %d", method, url, req.reply.status);
+
+    api_reply_t *r = &req.reply;
+    struct MHD_Response *resp;
+    if (r->body_static) {
+        resp = MHD_create_response_from_buffer(r->len, r->body, MHD_RESPMEM_PERSISTENT);
+    } else {
+        resp = MHD_create_response_from_buffer(r->len, r->body, MHD_RESPMEM_MUST_FREE);
+        if (resp != NULL)
+            r->body = NULL; /* the response owns it now */
+    }
+    if (resp == NULL) {
+        reply_clear(r);
+        return MHD_NO;
+    }
+    if (r->content_type != NULL)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    for (int i = 0; i < r->nheaders; i++)
+        MHD_add_response_header(resp, r->headers[i].name, r->headers[i].value);
+    enum MHD_Result ret = MHD_queue_response(conn, (unsigned)r->status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
+        return;
+    size_t n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    log_debug("api: libmicrohttpd: %s", msg);
+}
+
+/* ---- Start and stop. */
+
+bool api_parse_listen(const char *text, struct sockaddr *sa, unsigned *salen)
+{
+    if (text == NULL)
+        return false;
+    sv_t s = sv_from_cstr(text);
+    size_t colon = s.len;
+    while (colon > 0 && s.p[colon - 1] != ':')
+        colon--;
+    if (colon == 0)
+        return false;
+    uint32_t port;
+    if (!sv_to_u32(sv_slice(s, colon, SIZE_MAX), &port) || port > 65535)
+        return false;
+    sv_t host = sv_slice(s, 0, colon - 1);
+    char buf[64];
+    bool v6 = host.len >= 2 && host.p[0] == '[' && host.p[host.len - 1] == ']';
+    if (v6)
+        host = sv_slice(host, 1, host.len - 2);
+    if (host.len == 0 || host.len >= sizeof(buf))
+        return false;
+    sv_copy(host, buf, sizeof(buf));
+    if (v6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)(void *)sa;
+        memset(a, 0, sizeof(*a));
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET6, buf, &a->sin6_addr) != 1)
+            return false;
+        *salen = sizeof(*a);
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)(void *)sa;
+        memset(a, 0, sizeof(*a));
+        a->sin_family = AF_INET;
+        a->sin_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET, buf, &a->sin_addr) != 1)
+            return false;
+        *salen = sizeof(*a);
+    }
+    return true;
+}
+
+/* A bound, listening socket; -errno with the reason in err on failure. */
+static int open_listener(const char *listen_on, int *fd_out, uint16_t *port, char *err,
+                         size_t errlen)
+{
+    struct sockaddr_storage ss;
+    unsigned salen = 0;
+    if (!api_parse_listen(listen_on, (struct sockaddr *)&ss, &salen)) {
+        snprintf(err, errlen, "bad listen address '%s' (want ADDR:PORT or [IPv6]:PORT)",
+                 listen_on);
+        return -EINVAL;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        int e = errno;
+        snprintf(err, errlen, "socket: %s", strerror(e));
+        return -e;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (ss.ss_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&ss, salen) != 0 || listen(fd, 64) != 0) {
+        int e = errno;
+        snprintf(err, errlen, "%s: %s", listen_on, strerror(e));
+        close(fd);
+        return -e;
+    }
+    socklen_t len = sizeof(ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+        *port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                               : ((struct sockaddr_in *)&ss)->sin_port);
+    *fd_out = fd;
+    return 0;
+}
+
+/* RFC 6750 b64token characters, which also keep the Set-Cookie header well-formed. */
+static bool token_ok(const char *t)
+{
+    if (t[0] == '\0' || strlen(t) > 128)
+        return false;
+    for (const char *p = t; *p; p++) {
+        char c = *p;
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  strchr("-._~+/=", c) != NULL;
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+static void server_free(api_server_t *srv)
+{
+    if (srv == NULL)
+        return;
+    for (int i = 0; i < srv->npool; i++)
+        store_close(srv->pool[i]);
+    pthread_mutex_destroy(&srv->pool_mu);
+    pthread_mutex_destroy(&srv->metrics_mu);
+    free(srv->metrics_body);
+    free(srv->db_path);
+    free(srv->token);
+    free(srv);
+}
+
+int api_server_start(const api_cfg_t *cfg, api_server_t **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (cfg->db_path == NULL) {
+        snprintf(err, errlen, "no database given");
+        return -EINVAL;
+    }
+    if (cfg->token != NULL && cfg->token[0] != '\0' && !token_ok(cfg->token)) {
+        snprintf(err, errlen, "the token must be 1 to 128 characters of A-Z a-z 0-9 - . _ ~ + / =");
+        return -EINVAL;
+    }
+    api_server_t *srv = calloc(1, sizeof(*srv));
+    if (srv == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    pthread_mutex_init(&srv->pool_mu, NULL);
+    pthread_mutex_init(&srv->metrics_mu, NULL);
+    srv->started_ns = api_now_ns();
+    srv->db_path = strdup(cfg->db_path);
+    if (cfg->token != NULL && cfg->token[0] != '\0')
+        srv->token = strdup(cfg->token);
+    if (srv->db_path == NULL || (cfg->token != NULL && cfg->token[0] && srv->token == NULL)) {
+        server_free(srv);
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    /* Open one connection now, so that a missing or foreign database fails at start. */
+    store_t *first = NULL;
+    int rc = pool_open(srv, &first, err, errlen);
+    if (rc != 0) {
+        server_free(srv);
+        return rc;
+    }
+    srv->pool[srv->npool++] = first;
+
+    int fd = -1;
+    rc = open_listener(cfg->listen ? cfg->listen : API_DEFAULT_LISTEN, &fd, &srv->port, err,
+                       errlen);
+    if (rc != 0) {
+        server_free(srv);
+        return rc;
+    }
+    unsigned threads = cfg->threads ? cfg->threads : 4;
+    /* Bounded memory per connection: the request line and headers must fit in 32 KiB (MHD
+     * answers 414/431 beyond); idle connections time out; a thread pool serves them. */
+    srv->daemon = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+        on_request, srv, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)32768, MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_END);
+    if (srv->daemon == NULL) {
+        close(fd);
+        server_free(srv);
+        snprintf(err, errlen, "cannot start the HTTP daemon");
+        return -EIO;
+    }
+    *out = srv;
+    return 0;
+}
+
+uint16_t api_server_port(const api_server_t *srv)
+{
+    return srv->port;
+}
+
+void api_server_stop(api_server_t *srv)
+{
+    if (srv == NULL)
+        return;
+    if (srv->daemon != NULL)
+        MHD_stop_daemon(srv->daemon); /* also closes the listening socket */
+    server_free(srv);
+}
