@@ -128,6 +128,8 @@ static char *dup_key(const char *key, size_t *len)
 #define TCP_SEND_TIMEOUT 5     /* s: a collector that stops reading is treated as gone */
 #define TCP_MAX_ATTEMPTS 3     /* sends of one message over successive connections */
 #define FREE_DRAIN_MS   1000
+#define LINGER_US       200    /* an empty queue is polled this often ... */
+#define LINGER_POLLS    50     /* ... this many times (10 ms) before the thread sleeps */
 
 struct hep_sender {
     struct sockaddr_storage addr;
@@ -159,15 +161,17 @@ static size_t align4(size_t n)
     return (n + 3) & ~(size_t)3;
 }
 
-static void abs_deadline(struct timespec *ts, int ms)
+static void abs_deadline_us(struct timespec *ts, int64_t us)
 {
     clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (long)(ms % 1000) * 1000000;
-    if (ts->tv_nsec >= 1000000000) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000;
-    }
+    int64_t ns = ts->tv_nsec + (us % 1000000) * 1000;
+    ts->tv_sec += (time_t)(us / 1000000 + ns / 1000000000);
+    ts->tv_nsec = (long)(ns % 1000000000);
+}
+
+static void abs_deadline(struct timespec *ts, int ms)
+{
+    abs_deadline_us(ts, (int64_t)ms * 1000);
 }
 
 int hep_sender_send(hep_sender_t *s, const hep_msg_t *msg)
@@ -387,13 +391,25 @@ static void *sender_main(void *arg)
     hep_sender_t *s = arg;
     struct iovec iov[SEND_BATCH];
     int backoff = BACKOFF_MIN_MS;
+    unsigned idle_polls = 0;
     pthread_mutex_lock(&s->mu);
     for (;;) {
         while (s->count == 0 && !s->stop) {
+            /* Linger before sleeping for good: under steady traffic the producer then never
+             * has to wake us (a futex call per message would cost it a microsecond), and
+             * what arrives meanwhile goes out in one batch. */
+            if (idle_polls < LINGER_POLLS) {
+                idle_polls++;
+                struct timespec until;
+                abs_deadline_us(&until, LINGER_US);
+                pthread_cond_timedwait(&s->work, &s->mu, &until);
+                continue;
+            }
             s->waiting = true;
             pthread_cond_wait(&s->work, &s->mu);
             s->waiting = false;
         }
+        idle_polls = 0;
         if (s->count == 0 || (s->stop && clock_ns(CLOCK_MONOTONIC) >= s->stop_deadline))
             break;
         if (s->fd < 0) {
@@ -405,8 +421,11 @@ static void *sender_main(void *arg)
                 backoff = BACKOFF_MIN_MS;
                 continue;
             }
-            /* The collector is away: keep the queue (it fills, then drops) and wait. */
+            /* The collector is away: keep the queue (it fills, then drops) and wait; when
+             * stopping, do not wait for it to come back. */
             bump(&s->send_errors, 1);
+            if (s->stop)
+                break;
             struct timespec until;
             abs_deadline(&until, backoff);
             pthread_cond_timedwait(&s->work, &s->mu, &until);
@@ -480,7 +499,8 @@ hep_sender_t *hep_sender_new(const char *spec, uint32_t agent_id, const char *au
     s->max_count = queue_len ? queue_len : 8192;
     /* Bytes: 1.5 KB per message on average (a SIP message with SDP, plus 100 bytes of HEP),
      * and at least room for a few maximum-size packets. */
-    size_t cap = s->max_count > SIZE_MAX / 1536 ? SIZE_MAX / 2 : s->max_count * 1536;
+    size_t cap = s->max_count > ((size_t)256 << 20) / 1536 ? (size_t)256 << 20
+                                                             : s->max_count * 1536;
     if (cap < ((size_t)256 << 10))
         cap = (size_t)256 << 10;
     s->cap = align4(cap);

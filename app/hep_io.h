@@ -29,7 +29,8 @@ typedef struct {
 /* Start a sender to spec "HOST:PORT[,transport=udp|tcp]" (HOST a name, IPv4, or [IPv6];
  * transport defaults to udp). Every packet carries agent_id and, when auth_key is non-NULL and
  * non-empty, that key (copied). The queue holds at most queue_len messages (0 = 8192) and at
- * most queue_len * 1.5 KB bytes (at least 256 KB): whichever fills first drops.
+ * most queue_len * 1.5 KB bytes (at least 256 KB, at most 256 MB); when either is full, sends
+ * are dropped.
  * A thread of its own drains it: UDP with one send per packet on a connected socket; TCP as
  * back-to-back HEP packets, connecting lazily and reconnecting with backoff (100 ms doubling
  * to 2 s) when the collector goes away; while disconnected the queue fills and then drops.

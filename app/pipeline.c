@@ -107,24 +107,18 @@ static size_t handle_tcp(pipeline_t *p, const cap_packet_t *pkt)
     while (off < pkt->len) {
         const uint8_t *at = pkt->payload + off;
         size_t left = pkt->len - off;
-        /* Skip keep-alive CRLFs between messages (RFC 5626 3.5.1). */
-        if (at[0] == '\r' || at[0] == '\n') {
-            off++;
-            continue;
-        }
-        if (!sip_looks_like(at, left)) {
-            /* Not SIP, or we joined mid-message: a start line shorter than a few bytes may
-             * still be incomplete, so keep a short tail; otherwise drop the bytes. */
-            if (left < 16 && memchr(at, '\n', left) == NULL)
-                return off;
-            return pkt->len;
-        }
         int rc = sip_parse((const char *)at, left, &p->sip);
         if (rc == SIP_PARTIAL)
             return off;
         if (rc == SIP_INVALID) {
-            p->totals.malformed++;
-            return pkt->len;
+            /* Not SIP, or we joined mid-message: resynchronise at the next line, where a
+             * start line may begin. Each failed attempt stops at the start line, so this
+             * stays linear in the bytes. */
+            const uint8_t *nl = memchr(at, '\n', left);
+            if (nl == NULL)
+                return pkt->len;
+            off += (size_t)(nl - at) + 1;
+            continue;
         }
         corr_pkt_t cp = make_corr_pkt(pkt, at, (size_t)rc);
         p->totals.sip_messages++;

@@ -102,7 +102,8 @@ typedef struct {
     const char *user_agent;     /* of the last REGISTER, may be "" */
     net_endpoint_t source;      /* where the last REGISTER came from (IP header) */
     uint32_t expires;           /* seconds: granted by the last 2xx, else requested */
-    int64_t expires_ns;         /* when the active binding lapses; 0 when not active */
+    int64_t expires_ns;         /* when the binding lapses (or lapsed): last 2xx + expires; 0
+                                 * when it never had a 2xx or was removed (expires 0) */
     uint16_t last_status;       /* final status of the last REGISTER; 0 = none seen */
     bool active;                /* bound: a 2xx with expires > 0, not lapsed or removed */
     uint32_t attempts;          /* REGISTER requests */

@@ -260,8 +260,9 @@ typedef struct {
     uint32_t wild_cid, wild_cseq;
     int64_t last_ns;             /* last REGISTER or answer */
     int64_t fail_ns;             /* last auth failure against it */
+    int64_t fail_first_ns;       /* first failure since its window was last empty */
     int64_t long_epoch;
-    win_t fail;
+    win_t fail, fail401, fail403;/* auth window: failures, of which 401/407 and 403 */
     uint32_t srcs[TSRC];         /* sources of recent failures: 24-bit key << 8 | slot */
     binding_t b[REG_SLOTS];
 } aor_t;
@@ -1488,48 +1489,66 @@ static void aor_failure(secmon_t *m, aor_t *a, const corr_pkt_t *pkt, const sip_
     int64_t ts = pkt->ts_ns, le = ts / m->long_slot_ns;
     if (le > a->long_epoch) {
         win_shift(&a->fail, a->long_epoch, le);
+        win_shift(&a->fail401, a->long_epoch, le);
+        win_shift(&a->fail403, a->long_epoch, le);
         keys_expire(a->srcs, TSRC, le - a->long_epoch, le);
         a->long_epoch = le;
     }
+    if (win_sum(&a->fail) == 0)
+        a->fail_first_ns = ts;
     a->fail_ns = ts;
+    uint16_t st = msg->status_code;
+    bool is401 = st == 401 || st == 407;
     uint32_t nfail = win_add(&a->fail, a->long_epoch);
+    if (is401)
+        win_add(&a->fail401, a->long_epoch);
+    else if (st == 403)
+        win_add(&a->fail403, a->long_epoch);
     uint32_t k = key24(addr_hash(m, &pkt->dst.addr));
     uint32_t nsrc = keys_add(a->srcs, TSRC, k, a->long_epoch);
 
     alert_t *al = a->alert ? &m->alerts[a->alert - 1] : NULL;
-    if (al == NULL && nfail >= m->cfg.target_failures && nsrc >= m->cfg.target_sources) {
-        bool refused = false;
-        al = alert_new(m, ts, &refused);
-        if (al == NULL)
-            return;
-        a->alert = (uint32_t)(al - m->alerts) + 1;
-        al->owner = (uint32_t)(a - m->aor) + 1;
-        al->owner_aor = true;
-        al->r.type = ALERT_AUTH_FAILURE;
-        al->r.indicators = 1u << ALERT_DET_TARGET_AUTH_FAILURE;
-        al->r.first_ns = ts;
-        al->r.count = nfail - 1; /* the window's earlier failures; this one is added below */
-        copy_text(al->target, sizeof(al->target), sv_from_cstr(a->aor));
-        for (int i = 0; i < TSRC; i++)
-            if (a->srcs[i])
-                bm_set(al->targets, a->srcs[i] >> 8);
-        m->stats.alerts_by_type[ALERT_AUTH_FAILURE]++;
-        al->emit_ns = INT64_MIN / 2; /* emitted by the touch below */
+    if (al != NULL) {
+        al->r.count++;
+        al->r.registers++;
+        if (is401)
+            al->r.r401++;
+        else if (st == 403)
+            al->r.r403++;
+        else
+            al->r.r404++;
+        al->r.last_ns = ts;
+        bm_set(al->targets, k);
+        alert_touch(m, al, ts, msg_id);
+        return;
     }
+    if (nfail < m->cfg.target_failures || nsrc < m->cfg.target_sources)
+        return;
+    bool refused = false;
+    al = alert_new(m, ts, &refused);
     if (al == NULL)
         return;
-    al->r.count++;
-    al->r.registers++;
-    uint16_t st = msg->status_code;
-    if (st == 401 || st == 407)
-        al->r.r401++;
-    else if (st == 403)
-        al->r.r403++;
-    else if (st == 404)
-        al->r.r404++;
+    /* The episode starts with the window's first failure; its counts are the window's. */
+    a->alert = (uint32_t)(al - m->alerts) + 1;
+    al->owner = (uint32_t)(a - m->aor) + 1;
+    al->owner_aor = true;
+    al->r.type = ALERT_AUTH_FAILURE;
+    al->r.indicators = 1u << ALERT_DET_TARGET_AUTH_FAILURE;
+    al->r.first_ns = a->fail_first_ns;
     al->r.last_ns = ts;
-    bm_set(al->targets, k);
-    alert_touch(m, al, ts, msg_id);
+    al->r.count = al->r.registers = nfail;
+    al->r.r401 = win_sum(&a->fail401);
+    al->r.r403 = win_sum(&a->fail403);
+    al->r.r404 = nfail - al->r.r401 - al->r.r403;
+    copy_text(al->target, sizeof(al->target), sv_from_cstr(a->aor));
+    for (int i = 0; i < TSRC; i++)
+        if (a->srcs[i])
+            bm_set(al->targets, a->srcs[i] >> 8);
+    al->r.sample_ns[0] = ts;
+    al->r.sample_ids[0] = msg_id;
+    al->r.n_samples = 1;
+    m->stats.alerts_by_type[ALERT_AUTH_FAILURE]++;
+    alert_emit(m, al, ts);
 }
 
 /* A REGISTER's answer: match the binding by Call-ID (the same for all of a UA's registrations

@@ -92,9 +92,9 @@ size_t hep_encoded_len(const hep_msg_t *msg);
 
 /* Encode msg as one HEPv3 packet: chunks 1, 2, addresses, ports, timestamps, 11, 12, 14 (when
  * auth_key is set), 17 (when correlation_id is set) and 15 (16 when compressed), in that
- * order. Returns the bytes written, -EINVAL when src/dst are not both IPv4 or both IPv6, the
- * payload is empty, or a view is non-empty with a NULL pointer, -EMSGSIZE when the packet would exceed HEP_MAX_LEN,
- * -ENOSPC when cap is too small (nothing useful is left in buf then). */
+ * order. Returns the bytes written; -EINVAL when src/dst are not both IPv4 or both IPv6, the
+ * payload is empty, or a view is non-empty with a NULL pointer; -EMSGSIZE when the packet
+ * would exceed HEP_MAX_LEN; -ENOSPC when cap is too small (buf then holds nothing useful). */
 int hep_encode(const hep_msg_t *msg, uint8_t *buf, size_t cap);
 
 /* "SIP", "RTCP", ... or "unknown". Static string. */

@@ -599,3 +599,41 @@ int store_get_stream(store_t *s, int64_t id, store_stream_cb cb, void *ctx)
         err = store_int_fail_msg(s, -ENOENT, "get stream", "no such stream");
     return err;
 }
+
+/* ---- Meta. */
+
+int store_foreach_meta_i64(store_t *s, store_meta_cb cb, void *ctx)
+{
+    int err = store_int_check_open(s);
+    if (err != 0)
+        return err;
+    if (cb == NULL)
+        return store_int_fail_msg(s, -EINVAL, "read meta", "no callback");
+    qw_t w = {0};
+    qw_add(&w, "SELECT key, value FROM meta WHERE typeof(value) = 'integer' ORDER BY key");
+    sqlite3_stmt *st;
+    err = qw_prepare(s, &w, "read meta", &st);
+    if (err != 0)
+        return err;
+    int ret = 0, rc;
+    while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *k = sqlite3_column_text(st, 0);
+        ret = cb(ctx, k ? (const char *)k : "", sqlite3_column_int64(st, 1));
+    }
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = store_int_fail_sql(s, rc, "read meta");
+    sqlite3_finalize(st);
+    return ret;
+}
+
+/* ---- Security tables (written by store/security.c). */
+
+int store_count_alerts(store_t *s, int64_t *out)
+{
+    return count_sql(s, "SELECT count(*) FROM alerts", out);
+}
+
+int store_count_registrations(store_t *s, int64_t *out)
+{
+    return count_sql(s, "SELECT count(*) FROM registrations", out);
+}

@@ -2,8 +2,6 @@
 #include "store.h"
 
 #include <errno.h>
-#include <limits.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +10,6 @@
 
 #include "store_int.h"
 #include "sv.h"
-
-#define NS_PER_S INT64_C(1000000000)
 
 /* Writes join the store's open batch transaction when there is one (same connection) and
  * commit on their own otherwise; errors are recorded for store_errmsg like the rest of the

@@ -267,6 +267,15 @@ typedef int (*store_message_kind_cb)(void *ctx, bool is_request, const char *met
                                      int status, int64_t count);
 int store_count_messages_by_kind(store_t *s, store_message_kind_cb cb, void *ctx);
 
+/* Every meta key whose value is an integer (the capture totals, and the counters a running
+ * capture publishes: "capture.kernel_drops", "corr.calls_evicted"...), by key. */
+typedef int (*store_meta_cb)(void *ctx, const char *key, int64_t value);
+int store_foreach_meta_i64(store_t *s, store_meta_cb cb, void *ctx);
+
+/* Row counts of the security monitor's tables. */
+int store_count_alerts(store_t *s, int64_t *out);
+int store_count_registrations(store_t *s, int64_t *out);
+
 /* ==== Security: registrations and alerts (store/security.c) ===================================
  * The rows of the security monitor (correlator/secmon.h), for GET /api/v1/registrations,
  * GET /api/v1/alerts and `sipscope alerts`. Same conventions as above (0 or -errno, borrowed

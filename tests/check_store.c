@@ -300,14 +300,14 @@ START_TEST(test_migrate_empty_and_reopen)
     store_t *s = open_ok(dbpath);
     ck_assert_int_eq(store_set_meta_i64(s, "packets", 42), 0);
     ck_assert_int_eq(store_close(s), 0);
-    ck_assert_int_eq(raw_i64(dbpath, "PRAGMA user_version"), 1);
+    ck_assert_int_eq(raw_i64(dbpath, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
     /* Reopening at the current version changes nothing and keeps the data. */
     s = open_ok(dbpath);
     int64_t v = 0;
     ck_assert_int_eq(store_get_meta_i64(s, "packets", &v), 0);
     ck_assert_int_eq(v, 42);
     store_close(s);
-    ck_assert_int_eq(raw_i64(dbpath, "PRAGMA user_version"), 1);
+    ck_assert_int_eq(raw_i64(dbpath, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 }
 END_TEST
 
@@ -316,7 +316,7 @@ START_TEST(test_migrate_foreign_v0)
     raw_exec(dbpath, "CREATE TABLE other (x); INSERT INTO other VALUES (1);");
     store_t *s = open_ok(dbpath);
     store_close(s);
-    ck_assert_int_eq(raw_i64(dbpath, "PRAGMA user_version"), 1);
+    ck_assert_int_eq(raw_i64(dbpath, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
     ck_assert_int_eq(raw_i64(dbpath, "SELECT count(*) FROM other"), 1);
     ck_assert_int_eq(raw_i64(dbpath, "SELECT count(*) FROM calls"), 0);
 }

@@ -132,12 +132,6 @@ static void reply_page(api_req_t *req, const char *key, json_t *array, int64_t t
     api_reply_json(req, 200, o);
 }
 
-/* Text parameter (NULL when absent); values are bounded by the server already. */
-static const char *text_param(api_req_t *req, const char *name)
-{
-    return api_param(req, name);
-}
-
 /* ---- /api/v1/calls */
 
 /* "completed,rejected" -> mask; false after replying 400. */
@@ -215,10 +209,10 @@ void api_h_calls(api_req_t *req)
         api_reply_error(req, 400, "min_mos is above max_mos");
         return;
     }
-    f.from_user = text_param(req, "from");
-    f.to_user = text_param(req, "to");
-    f.call_id = text_param(req, "call_id");
-    f.q = text_param(req, "q");
+    f.from_user = api_param(req, "from");
+    f.to_user = api_param(req, "to");
+    f.call_id = api_param(req, "call_id");
+    f.q = api_param(req, "q");
     store_t *s = api_store(req);
     if (s == NULL)
         return;
@@ -338,7 +332,7 @@ void api_h_streams(api_req_t *req)
         !api_param_double(req, "min_loss", 0, 100, &f.min_loss_pct, &f.has_min_loss) ||
         !api_param_double(req, "max_mos", 0, 5, &f.max_mos, &f.has_max_mos))
         return;
-    f.call_id = text_param(req, "call_id");
+    f.call_id = api_param(req, "call_id");
     store_t *s = api_store(req);
     if (s == NULL)
         return;
@@ -409,36 +403,40 @@ void api_h_stream_samples(api_req_t *req)
                                        c.array));
 }
 
-/* ---- /api/v1/alerts and /api/v1/registrations (filled by a later issue's detectors). */
+/* ---- /api/v1/alerts and /api/v1/registrations (rows of the security monitor). */
 
-static int add_alert(void *ctx, const store_alert_t *a)
+static int add_alert(void *ctx, const alert_record_t *a)
 {
     collect_t *c = ctx;
-    json_t *ids = a->sample_message_ids[0] ? json_loads(a->sample_message_ids, 0, NULL) : NULL;
-    if (!json_is_array(ids)) {
-        json_decref(ids);
-        ids = json_array();
-    }
-    push(c, json_pack("{s:I, s:s, s:s, s:s, s:I, s:o, s:o, s:o}", "id", (json_int_t)a->id,
-                      "type", a->type, "source", a->source, "target", a->target, "count",
-                      (json_int_t)a->count, "first_time", api_time_json(a->first_ns),
-                      "last_time", api_time_json(a->last_ns), "sample_message_ids", ids));
+    push(c, api_alert_json(a));
     return c->oom ? -ENOMEM : 0;
 }
 
 void api_h_alerts(api_req_t *req)
 {
-    int64_t limit, offset, since = 0;
-    if (!api_param_paging(req, &limit, &offset) || !api_param_time(req, "since", &since, NULL))
+    store_alert_filter_t f = {0};
+    int64_t limit, offset;
+    if (!api_param_paging(req, &limit, &offset) || !api_param_time(req, "since", &f.since_ns, NULL))
         return;
-    const char *type = text_param(req, "type");
+    const char *type = api_param(req, "type");
+    if (type != NULL) {
+        int t = 0;
+        while (t < ALERT_TYPE_COUNT && strcmp(alert_type_name((alert_type_t)t), type) != 0)
+            t++;
+        if (t == ALERT_TYPE_COUNT) {
+            api_reply_error(req, 400,
+                            "type: one of invite_flood, register_flood, auth_failure, "
+                            "user_enumeration, unusual_destination, scanner");
+            return;
+        }
+        f.type_mask = 1u << t;
+    }
     store_t *s = api_store(req);
     if (s == NULL)
         return;
     collect_t c = {.array = json_array()};
     int64_t total = 0;
-    int err = c.array ? store_query_alerts(s, type, since, limit, offset, add_alert, &c, &total)
-                      : -ENOMEM;
+    int err = c.array ? store_query_alert_records(s, &f, limit, offset, add_alert, &c, &total) : -ENOMEM;
     if (err != 0) {
         json_decref(c.array);
         api_reply_store_error(req, err, "alerts");
@@ -447,34 +445,28 @@ void api_h_alerts(api_req_t *req)
     reply_page(req, "alerts", c.array, total, limit, offset);
 }
 
-static int add_registration(void *ctx, const store_registration_t *r)
+static int add_registration(void *ctx, const registration_record_t *r)
 {
     collect_t *c = ctx;
-    push(c, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:b}", "id",
-                      (json_int_t)r->id, "aor", r->aor, "user", r->aor_user, "contact",
-                      r->contact, "user_agent", r->user_agent, "source", r->source, "expires",
-                      r->expires >= 0 ? json_integer(r->expires) : json_null(), "last_status",
-                      r->last_status ? json_integer(r->last_status) : json_null(), "first_time",
-                      api_time_json(r->first_ns), "last_time", api_time_json(r->last_ns),
-                      "active", r->active));
+    push(c, api_registration_json(r));
     return c->oom ? -ENOMEM : 0;
 }
 
 void api_h_registrations(api_req_t *req)
 {
+    store_registration_filter_t f = {.user_exact = true};
     int64_t limit, offset;
-    bool active = false, have_active = false;
     if (!api_param_paging(req, &limit, &offset) ||
-        !api_param_bool(req, "active", &active, &have_active))
+        !api_param_bool(req, "active", &f.active, &f.has_active))
         return;
-    const char *user = text_param(req, "user");
+    f.user = api_param(req, "user");
     store_t *s = api_store(req);
     if (s == NULL)
         return;
     collect_t c = {.array = json_array()};
     int64_t total = 0;
-    int err = c.array ? store_query_registrations(s, user, have_active ? active : -1, limit,
-                                                  offset, add_registration, &c, &total)
+    int err = c.array ? store_query_registration_records(s, &f, limit, offset, add_registration, &c,
+                                                  &total)
                       : -ENOMEM;
     if (err != 0) {
         json_decref(c.array);

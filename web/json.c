@@ -100,3 +100,74 @@ json_t *api_stream_json(const stream_record_t *s)
     }
     return o;
 }
+
+json_t *api_alert_json(const alert_record_t *a)
+{
+    json_t *o = json_object();
+    json_t *ind = json_array();
+    json_t *ids = json_array();
+    if (o == NULL || ind == NULL || ids == NULL) {
+        json_decref(o);
+        json_decref(ind);
+        json_decref(ids);
+        return NULL;
+    }
+    for (int d = 0; d < ALERT_DET_COUNT; d++) {
+        if (a->indicators & (1u << d))
+            json_array_append_new(ind, json_string(alert_detector_name((alert_detector_t)d)));
+    }
+    for (uint32_t i = 0; i < a->n_samples && i < ALERT_MAX_SAMPLES; i++) {
+        if (a->sample_ids[i] > 0)
+            json_array_append_new(ids, json_integer(a->sample_ids[i]));
+    }
+    char src[NET_ADDR_STRLEN];
+    json_object_set_new(o, "id", json_integer(a->id));
+    json_object_set_new(o, "type", json_string(alert_type_name(a->type)));
+    json_object_set_new(o, "indicators", ind);
+    json_object_set_new(o, "source", a->source.family ? json_string(net_addr_str(&a->source, src,
+                                                                                 sizeof(src)))
+                                                      : json_null());
+    json_object_set_new(o, "target", string_or_null(a->target));
+    json_object_set_new(o, "user_agent", string_or_null(a->user_agent));
+    json_object_set_new(o, "open", json_boolean(a->open));
+    json_object_set_new(o, "count", json_integer((json_int_t)a->count));
+    json_object_set_new(o, "registers", json_integer(a->registers));
+    json_object_set_new(o, "invites", json_integer(a->invites));
+    json_object_set_new(o, "options", json_integer(a->options));
+    json_object_set_new(o, "r2xx", json_integer(a->r2xx));
+    json_object_set_new(o, "r401", json_integer(a->r401));
+    json_object_set_new(o, "r403", json_integer(a->r403));
+    json_object_set_new(o, "r404", json_integer(a->r404));
+    json_object_set_new(o, "distinct_users", json_integer(a->distinct_users));
+    json_object_set_new(o, "distinct_targets", json_integer(a->distinct_targets));
+    json_object_set_new(o, "distinct_sources", json_integer(a->distinct_sources));
+    json_object_set_new(o, "first_time", api_time_json(a->first_ns));
+    json_object_set_new(o, "last_time", api_time_json(a->last_ns));
+    json_object_set_new(o, "sample_message_ids", ids);
+    return o;
+}
+
+json_t *api_registration_json(const registration_record_t *r)
+{
+    json_t *o = json_object();
+    if (o == NULL)
+        return NULL;
+    json_object_set_new(o, "id", json_integer(r->id));
+    json_object_set_new(o, "aor", string_or_null(r->aor));
+    json_object_set_new(o, "user", string_or_null(r->aor_user));
+    json_object_set_new(o, "contact", string_or_null(r->contact));
+    json_object_set_new(o, "user_agent", string_or_null(r->user_agent));
+    json_object_set_new(o, "source", api_endpoint_json(&r->source));
+    json_object_set_new(o, "expires", json_integer(r->expires));
+    json_object_set_new(o, "expires_time", api_time_json(r->expires_ns));
+    json_object_set_new(o, "last_status", r->last_status ? json_integer(r->last_status)
+                                                         : json_null());
+    json_object_set_new(o, "outcome", json_string(registration_outcome(r->last_status)));
+    json_object_set_new(o, "active", json_boolean(r->active));
+    json_object_set_new(o, "attempts", json_integer(r->attempts));
+    json_object_set_new(o, "challenges", json_integer(r->challenges));
+    json_object_set_new(o, "failures", json_integer(r->failures));
+    json_object_set_new(o, "first_time", api_time_json(r->first_ns));
+    json_object_set_new(o, "last_time", api_time_json(r->last_ns));
+    return o;
+}

@@ -22,4 +22,12 @@ json_t *api_call_json(const call_record_t *c);
 /* A stream as in the report (no "id"). New reference, NULL on allocation failure. */
 json_t *api_stream_json(const stream_record_t *s);
 
+/* A security alert: type, indicators (detector names), source IP (null for a per-AOR alert),
+ * target, user agent, open, count and the per-method counters, times, sample message ids.
+ * New reference, NULL on allocation failure. */
+json_t *api_alert_json(const alert_record_t *a);
+/* A registration binding: aor, user, contact, user agent, source, expiry, last status and its
+ * outcome, active, attempt counters, times. New reference, NULL on allocation failure. */
+json_t *api_registration_json(const registration_record_t *r);
+
 #endif

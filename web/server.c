@@ -399,11 +399,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 {
     (void)version;
     (void)upload_data;
-    (void)upload_data_size;
-    (void)con_cls;
     api_server_t *srv = cls;
-    /* Every route is a GET: answer at the first call, before any body is read (MHD then closes
-     * a connection whose body it did not read). */
+    static int marker;
+    bool get = method != NULL && (strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
+                                  strcmp(method, MHD_HTTP_METHOD_HEAD) == 0);
+    /* MHD calls once with the headers, then per chunk of body, then once more with none.
+     * Answering at the first call is an "early response" after which MHD closes the
+     * connection: right for a method we refuse (its body is never read), but GETs answer at the
+     * last call so that keep-alive works. A body sent with a GET is read and dropped. */
+    if (get && *con_cls == NULL) {
+        *con_cls = &marker;
+        return MHD_YES;
+    }
+    if (get && *upload_data_size != 0) {
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
     api_req_t req = {.srv = srv, .conn = conn, .path = url ? url : ""};
     dispatch(&req, method ? method : "");
     pool_release(srv, req.store);

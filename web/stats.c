@@ -199,6 +199,25 @@ static int put_kind(void *ctx, bool is_request, const char *method, int status, 
     return 0;
 }
 
+static int put_published(void *ctx, const char *key, int64_t value)
+{
+    FILE *f = ctx;
+    if (strchr(key, '.') == NULL || strlen(key) > 100)
+        return 0; /* the capture totals above, or not ours */
+    char name[128] = "sipscope_";
+    size_t n = strlen(name);
+    for (const char *p = key; *p && n + 1 < sizeof(name); p++) {
+        char c = *p;
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        name[n++] = ok ? c : '_';
+    }
+    name[n] = '\0';
+    fprintf(f, "# HELP %s Published by the capture pipeline as %s.\n# TYPE %s untyped\n", name,
+            key, name);
+    fprintf(f, "%s %lld\n", name, (long long)value);
+    return 0;
+}
+
 /* Append the stream g to f (g is a memstream's buffer). */
 static void append(FILE *f, FILE *g, char **buf, size_t *len)
 {
@@ -299,6 +318,12 @@ static int write_metrics(api_server_t *srv, store_t *s, FILE *f)
         family(f, totals[i].name, "counter", totals[i].help);
         fprintf(f, "%s %llu\n", totals[i].name, (unsigned long long)v);
     }
+
+    /* Counters a running capture publishes ("capture.kernel_drops", "corr.calls_evicted"...):
+     * each dotted key as sipscope_<key> with non-alphanumerics as '_'. */
+    err = store_foreach_meta_i64(s, put_published, f);
+    if (err != 0)
+        return err;
 
     static const char *const codes[API_CODE_COUNT] = {
         [API_CODE_200] = "200", [API_CODE_304] = "304", [API_CODE_400] = "400",

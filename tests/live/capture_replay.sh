@@ -25,7 +25,7 @@ filter='net 192.0.2.0/24 or net 198.51.100.0/24 or net 203.0.113.0/24 or net 200
 "$bin" analyze -q --db "$tmp/ref.db" "$tmp/t.pcap"
 
 start_capture() {   # start_capture DB: background capture, wait until it is listening
-    "$bin" capture -q -i lo -f "$filter" --db "$1" 2>"$tmp/capture.log" &
+    "$bin" capture -i lo -f "$filter" --db "$1" 2>"$tmp/capture.log" &
     pid=$!
     for _ in $(seq 50); do
         grep -q "capturing on" "$tmp/capture.log" 2>/dev/null && return 0

@@ -344,7 +344,7 @@
     add(call.callee);
     msgs.forEach((m) => { add(m.src); add(m.dst); });
     const left = 110, colW = Math.max(190, Math.min(300, 900 / Math.max(1, hosts.length - 1))), top = 58, rowH = 34;
-    const width = left + colW * Math.max(1, hosts.length - 1) + 120;
+    const width = left + 40 + colW * Math.max(1, hosts.length - 1) + 100;
     const height = top + rowH * msgs.length + 24;
     const x = (h) => left + 40 + colW * hosts.indexOf(h);
     const root = svg('svg', { class: 'ladder', width, height, viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': 'SIP ladder diagram' });
@@ -445,7 +445,8 @@
       width: chartWidth(box),
       height: 220,
       series,
-      scales: { x: { time: true }, y: opts.range ? { range: opts.range } : {} },
+      // One sample would make uPlot stretch the time axis over days: range on the data instead.
+      scales: { x: { time: true, range: () => [data[0][0] - 1, data[0][data[0].length - 1] + 1] }, y: opts.range ? { range: opts.range } : {} },
       axes: [{}, { label: unit, size: 56 }],
       legend: { live: true },
     }, data, box);
@@ -467,7 +468,7 @@
       return;
     }
     if (seq !== renderSeq) return;
-    const dl = (k, v) => [el('dt', { text: k }), el('dd', {}, v)];
+    const dl = (k, v) => el('div', {}, el('dt', { text: k }), el('dd', {}, v));
     const header = el('section', { class: 'card' },
       el('div', { class: 'card-head' },
         el('a', { href: '#/calls', class: 'back', text: '‹ Calls' }),
@@ -590,7 +591,7 @@
       title: `Calls per ${stats.step >= 3600 ? (stats.step / 3600) + ' h' : (stats.step / 60) + ' min'} by state`,
       width: chartWidth(box),
       height: 260,
-      scales: { x: { time: true, range: (self, min, max) => [min - stats.step, max + stats.step] }, y: { range: (self, min, max) => [0, Math.max(1, max)] } },
+      scales: { x: { time: true, range: () => [xs[0] - stats.step, xs[xs.length - 1] + stats.step] }, y: { range: (self, min, max) => [0, Math.max(1, max)] } },
       series: [{}].concat(cum.map((c) => ({
         label: c.state.replace('_', ' '),
         stroke: STATE_COLORS[c.state],
@@ -632,7 +633,7 @@
       title: 'ASR and mean MOS over time',
       width: chartWidth(box),
       height: 220,
-      scales: { x: { time: true, range: (self, min, max) => [min - stats.step, max + stats.step] }, asr: { range: [0, 100] }, mos: { range: [1, 5] } },
+      scales: { x: { time: true, range: () => [xs[0] - stats.step, xs[xs.length - 1] + stats.step] }, asr: { range: [0, 100] }, mos: { range: [1, 5] } },
       series: [{},
         { label: 'ASR', scale: 'asr', stroke: '#2f7fd8', width: 2, spanGaps: true, value: (s, v) => v === null ? '—' : v.toFixed(0) + ' %' },
         { label: 'mean MOS', scale: 'mos', stroke: '#2e9d5b', width: 2, spanGaps: true, value: (s, v) => v === null ? '—' : v.toFixed(2) }],
