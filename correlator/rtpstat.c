@@ -78,10 +78,32 @@ static void learn_media_pt(rtpstat_t *st, uint8_t pt, bool is_event)
         st->media_pt = pt;
 }
 
+/* Nanoseconds per tick for the clock rates that divide a second exactly (all the narrowband
+ * and wideband audio clocks), else 0. A switch on constants: the hot path of the common codecs
+ * then converts with one multiply instead of several 64-bit divisions. */
+static inline int64_t exact_ns_per_tick(uint32_t rate)
+{
+    switch (rate) {
+        case 8000:
+            return 125000;
+        case 16000:
+            return 62500;
+        case 32000:
+            return 31250;
+        case 1000:
+            return 1000000;
+        default:
+            return 0;
+    }
+}
+
 /* dt_ns - ticks/rate s, in ns. The integer part is exact; only the final fraction of a
  * nanosecond is rounded, so jitter stays exact to far below tshark's 0.001 ms. */
 static double ns_minus_ticks(int64_t dt_ns, int64_t ticks, uint32_t rate)
 {
+    int64_t per_tick = exact_ns_per_tick(rate);
+    if (per_tick != 0)
+        return (double)(dt_ns - ticks * per_tick);
     int64_t r64 = rate;
     int64_t q = ticks / r64, rem = ticks % r64;
     int64_t rem_ns = rem * NS_PER_S; /* |rem| < rate < 2^32: fits */
@@ -91,6 +113,9 @@ static double ns_minus_ticks(int64_t dt_ns, int64_t ticks, uint32_t rate)
 
 static int64_t ticks_to_ns(int64_t ticks, uint32_t rate)
 {
+    int64_t per_tick = exact_ns_per_tick(rate);
+    if (per_tick != 0)
+        return ticks * per_tick;
     int64_t r64 = rate;
     return ticks / r64 * NS_PER_S + ticks % r64 * NS_PER_S / r64;
 }

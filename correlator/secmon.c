@@ -1097,6 +1097,9 @@ static void src_request(secmon_t *m, const corr_pkt_t *pkt, const sip_msg_t *msg
     src_advance(m, s, ts);
     s->requests++;
     sip_method_t meth = msg->method_id;
+    s->registers += meth == SIP_METHOD_REGISTER;
+    s->invites += meth == SIP_METHOD_INVITE;
+    s->options += meth == SIP_METHOD_OPTIONS;
     char aor[AOR_MAX];
     uint8_t uoff, ulen;
     sv_t target = msg->request_uri;
@@ -1124,12 +1127,10 @@ static void src_request(secmon_t *m, const corr_pkt_t *pkt, const sip_msg_t *msg
     }
     switch (meth) {
         case SIP_METHOD_REGISTER:
-            s->registers++;
             if (win_add(&s->reg, s->rate_epoch) >= m->cfg.register_flood)
                 src_fire(m, s, ALERT_DET_REGISTER_FLOOD, ts, target, msg->user_agent, msg_id);
             break;
         case SIP_METHOD_INVITE: {
-            s->invites++;
             if (msg->to.tag.len > 0)
                 break; /* re-INVITE inside a dialog */
             if (win_add(&s->inv, s->rate_epoch) >= m->cfg.invite_flood)
@@ -1147,7 +1148,6 @@ static void src_request(secmon_t *m, const corr_pkt_t *pkt, const sip_msg_t *msg
             break;
         }
         case SIP_METHOD_OPTIONS: {
-            s->options++;
             uint32_t k = key24(addr_hash(m, &pkt->dst.addr));
             uint32_t n = dset_add(&s->targets, k, s->long_epoch);
             if (s->alert)

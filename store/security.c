@@ -2,6 +2,7 @@
 #include "store.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,58 +169,59 @@ static const char alert_upsert[] =
     " last_time = excluded.last_time, sample_message_ids = excluded.sample_message_ids,"
     " details = excluded.details";
 
-/* JSON text of a few numbers into buf; false if it does not fit. */
-static bool json_i64s(char *buf, size_t cap, const int64_t *v, uint32_t n, bool skip_zero)
+/* A bounded text buffer that remembers whether everything fitted. */
+typedef struct {
+    char *buf;
+    size_t cap, len;
+    bool ok;
+} text_t;
+
+__attribute__((format(printf, 2, 3))) static void t_add(text_t *t, const char *f, ...)
 {
-    size_t len = 0;
-    int w = snprintf(buf, cap, "[");
-    for (uint32_t i = 0; w > 0 && (size_t)w < cap - len && i < n; i++) {
-        len += (size_t)w;
-        if (skip_zero && v[i] <= 0) {
-            w = 0;
-            continue;
-        }
-        w = snprintf(buf + len, cap - len, "%s%lld", len > 1 ? "," : "", (long long)v[i]);
-    }
-    if (w < 0 || (size_t)w >= cap - len)
-        return false;
-    len += (size_t)w;
-    w = snprintf(buf + len, cap - len, "]");
-    return w > 0 && (size_t)w < cap - len;
+    if (!t->ok)
+        return;
+    va_list ap;
+    va_start(ap, f);
+    int n = vsnprintf(t->buf + t->len, t->cap - t->len, f, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= t->cap - t->len)
+        t->ok = false;
+    else
+        t->len += (size_t)n;
+}
+
+/* JSON arrays of the sample ids (the known ones) and times, and of the indicators' names
+ * (plain identifiers, no escaping needed). */
+static bool json_ids(char *buf, size_t cap, const int64_t *v, uint32_t n)
+{
+    text_t t = {buf, cap, 0, true};
+    t_add(&t, "[");
+    for (uint32_t i = 0, k = 0; i < n; i++)
+        if (v[i] > 0)
+            t_add(&t, "%s%lld", k++ ? "," : "", (long long)v[i]);
+    t_add(&t, "]");
+    return t.ok;
 }
 
 static bool json_times(char *buf, size_t cap, const int64_t *v, uint32_t n)
 {
-    size_t len = 0;
-    int w = snprintf(buf, cap, "[");
-    for (uint32_t i = 0; w > 0 && (size_t)w < cap - len && i < n; i++) {
-        len += (size_t)w;
-        w = snprintf(buf + len, cap - len, "%s%.6f", i ? "," : "", ns_to_sec(v[i]));
-    }
-    if (w < 0 || (size_t)w >= cap - len)
-        return false;
-    len += (size_t)w;
-    w = snprintf(buf + len, cap - len, "]");
-    return w > 0 && (size_t)w < cap - len;
+    text_t t = {buf, cap, 0, true};
+    t_add(&t, "[");
+    for (uint32_t i = 0; i < n; i++)
+        t_add(&t, "%s%.6f", i ? "," : "", ns_to_sec(v[i]));
+    t_add(&t, "]");
+    return t.ok;
 }
 
-/* ["register_flood","scanner_user_agent"]: detector names are plain identifiers. */
 static bool json_indicators(char *buf, size_t cap, uint32_t bits)
 {
-    size_t len = 0;
-    int w = snprintf(buf, cap, "[");
-    for (int d = 0; w > 0 && (size_t)w < cap - len && d < ALERT_DET_COUNT; d++) {
-        len += (size_t)w;
-        w = 0;
+    text_t t = {buf, cap, 0, true};
+    t_add(&t, "[");
+    for (int d = 0, k = 0; d < ALERT_DET_COUNT; d++)
         if (bits & (1u << d))
-            w = snprintf(buf + len, cap - len, "%s\"%s\"", len > 1 ? "," : "",
-                         alert_detector_name((alert_detector_t)d));
-    }
-    if (w < 0 || (size_t)w >= cap - len)
-        return false;
-    len += (size_t)w;
-    w = snprintf(buf + len, cap - len, "]");
-    return w > 0 && (size_t)w < cap - len;
+            t_add(&t, "%s\"%s\"", k++ ? "," : "", alert_detector_name((alert_detector_t)d));
+    t_add(&t, "]");
+    return t.ok;
 }
 
 int store_put_alert(store_t *s, const alert_record_t *a)
@@ -232,7 +234,7 @@ int store_put_alert(store_t *s, const alert_record_t *a)
         a->n_samples > ALERT_MAX_SAMPLES)
         return store_int_fail_msg(s, -EINVAL, "put alert", "bad record");
     char ids[ALERT_MAX_SAMPLES * 21 + 4], times[ALERT_MAX_SAMPLES * 24 + 4], ind[256];
-    if (!json_i64s(ids, sizeof(ids), a->sample_ids, a->n_samples, true) ||
+    if (!json_ids(ids, sizeof(ids), a->sample_ids, a->n_samples) ||
         !json_times(times, sizeof(times), a->sample_ns, a->n_samples) ||
         !json_indicators(ind, sizeof(ind), a->indicators))
         return store_int_fail_msg(s, -EINVAL, "put alert", "bad samples");
