@@ -146,6 +146,8 @@ static const char capture_usage[] =
     "  -i, --interface IFACE  interface to capture on (\"any\" for all)\n"
     "  -f, --filter BPF       capture filter; IP fragments are always kept in addition\n"
     "  --db PATH              SQLite database (default ./sipscope.db)\n"
+    "  --pcap-dir DIR         keep each call's packets in DIR/YYYY-MM-DD/HH/ID.pcap\n"
+    "  --no-rtp-pcap          only SIP (not RTP/RTCP) in those files\n"
     "  --buffer-mb N          kernel capture buffer in MB (default 64)\n"
     "  --ring-mb N            frame queue between capture and analysis in MB (default 64)\n"
     "  --max-calls N          live calls kept in memory (default 65536)\n"
@@ -203,6 +205,12 @@ int livecap_option(int opt, const char *arg, pipeline_cfg_t *cfg, cap_live_cfg_t
             else
                 cfg->corr.max_streams = n;
             return 1;
+        case LIVECAP_OPT_PCAP_DIR:
+            cfg->pcap_dir = arg;
+            return 1;
+        case LIVECAP_OPT_NO_RTP_PCAP:
+            cfg->pcap_rtp = false;
+            return 1;
         case LIVECAP_OPT_LOG:
             *log_path = arg;
             reopen_log(arg);
@@ -231,6 +239,8 @@ int cmd_capture(int argc, char **argv)
         {"max-streams", required_argument, NULL, LIVECAP_OPT_MAX_STREAMS},
         {"config", required_argument, NULL, LIVECAP_OPT_CONFIG},
         {"log", required_argument, NULL, LIVECAP_OPT_LOG},
+        {"pcap-dir", required_argument, NULL, LIVECAP_OPT_PCAP_DIR},
+        {"no-rtp-pcap", no_argument, NULL, LIVECAP_OPT_NO_RTP_PCAP},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},

@@ -10,5 +10,6 @@ int cmd_analyze(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_capture(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 #endif

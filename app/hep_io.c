@@ -142,6 +142,8 @@ struct hep_sender {
     pthread_mutex_t mu;
     pthread_cond_t work;        /* the thread waits for records or stop */
     pthread_cond_t idle;        /* flush waits for an empty queue */
+    pthread_cond_t space;       /* blocking senders wait for room */
+    int block_ms;               /* > 0: a full queue makes senders wait this long */
     uint8_t *ring;
     size_t cap, r, w, used;     /* byte offsets; used counts wrap waste too */
     size_t count, max_count;    /* records queued (including those being sent) */
@@ -187,13 +189,24 @@ int hep_sender_send(hep_sender_t *s, const hep_msg_t *msg)
     size_t need = REC_HDR + align4(n);
 
     pthread_mutex_lock(&s->mu);
-    if (s->count == 0)
-        s->r = s->w = s->used = 0; /* nothing borrowed: start over, no wrap waste */
-    size_t waste = s->cap - s->w < need ? s->cap - s->w : 0;
-    if (s->count >= s->max_count || s->used + waste + need > s->cap) {
-        pthread_mutex_unlock(&s->mu);
-        bump(&s->dropped, 1);
-        return -ENOBUFS;
+    struct timespec until;
+    bool waited = false;
+    size_t waste;
+    for (;;) {
+        if (s->count == 0)
+            s->r = s->w = s->used = 0; /* nothing borrowed: start over, no wrap waste */
+        waste = s->cap - s->w < need ? s->cap - s->w : 0;
+        if (s->count < s->max_count && s->used + waste + need <= s->cap)
+            break;
+        /* Full. Live capture drops at once; a replay may have asked to wait a while. */
+        if (s->block_ms <= 0 || s->stop)
+            goto full;
+        if (!waited) {
+            abs_deadline(&until, s->block_ms);
+            waited = true;
+        }
+        if (pthread_cond_timedwait(&s->space, &s->mu, &until) == ETIMEDOUT)
+            goto full;
     }
     size_t at = waste ? 0 : s->w;
     int rc = hep_encode(&m, s->ring + at + REC_HDR, n);
@@ -216,6 +229,10 @@ int hep_sender_send(hep_sender_t *s, const hep_msg_t *msg)
         pthread_cond_signal(&s->work);
     pthread_mutex_unlock(&s->mu);
     return 0;
+full:
+    pthread_mutex_unlock(&s->mu);
+    bump(&s->dropped, 1);
+    return -ENOBUFS;
 }
 
 static int send_one(hep_sender_t *s, uint8_t proto, const net_endpoint_t *src,
@@ -292,6 +309,8 @@ static void pop_records(hep_sender_t *s, size_t k)
         s->count--;
     }
     s->attempts = 0;
+    if (s->block_ms > 0)
+        pthread_cond_broadcast(&s->space);
     if (s->count == 0)
         pthread_cond_broadcast(&s->idle);
 }
@@ -489,7 +508,7 @@ hep_sender_t *hep_sender_new(const char *spec, uint32_t agent_id, const char *au
         return NULL;
     }
     s->fd = -1;
-    bool mu_ok = false, work_ok = false, idle_ok = false;
+    bool mu_ok = false, work_ok = false, idle_ok = false, space_ok = false;
     if (sender_parse_spec(s, spec, err, errlen) != 0)
         goto fail;
     s->agent_id = agent_id;
@@ -513,8 +532,9 @@ hep_sender_t *hep_sender_new(const char *spec, uint32_t agent_id, const char *au
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     work_ok = pthread_cond_init(&s->work, &ca) == 0;
     idle_ok = pthread_cond_init(&s->idle, &ca) == 0;
+    space_ok = pthread_cond_init(&s->space, &ca) == 0;
     pthread_condattr_destroy(&ca);
-    if (!mu_ok || !work_ok || !idle_ok)
+    if (!mu_ok || !work_ok || !idle_ok || !space_ok)
         goto nomem;
     if (!s->tcp) {
         /* UDP: one connected socket, made now so that a bad address shows at once. */
@@ -534,6 +554,8 @@ nomem:
     snprintf(err, errlen, "out of memory");
 fail:
     close_fd(&s->fd);
+    if (space_ok)
+        pthread_cond_destroy(&s->space);
     if (idle_ok)
         pthread_cond_destroy(&s->idle);
     if (work_ok)
@@ -581,16 +603,25 @@ void hep_sender_free(hep_sender_t *s)
     s->stop = true;
     s->stop_deadline = clock_ns(CLOCK_MONOTONIC) + (int64_t)FREE_DRAIN_MS * 1000000;
     pthread_cond_broadcast(&s->work);
+    pthread_cond_broadcast(&s->space);
     pthread_mutex_unlock(&s->mu);
     if (s->started)
         pthread_join(s->thread, NULL);
     close_fd(&s->fd);
+    pthread_cond_destroy(&s->space);
     pthread_cond_destroy(&s->idle);
     pthread_cond_destroy(&s->work);
     pthread_mutex_destroy(&s->mu);
     free(s->ring);
     free(s->key);
     free(s);
+}
+
+void hep_sender_set_block(hep_sender_t *s, int timeout_ms)
+{
+    pthread_mutex_lock(&s->mu);
+    s->block_ms = timeout_ms > 0 ? timeout_ms : 0;
+    pthread_mutex_unlock(&s->mu);
 }
 
 /* ---- receiver ---- */

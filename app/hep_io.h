@@ -39,7 +39,8 @@ typedef struct {
 hep_sender_t *hep_sender_new(const char *spec, uint32_t agent_id, const char *auth_key,
                              size_t queue_len, char *err, size_t errlen);
 
-/* Queue one packet; never blocks on the network (it takes a mutex for the time of a memcpy).
+/* Queue one packet; never blocks on the network (it takes a mutex for the time of a memcpy;
+ * see hep_sender_set_block for the one exception).
  * msg's agent_id and auth_key are replaced by the sender's; the rest is encoded as given and
  * copied, so msg and what it points to stay the caller's. Returns 0 when queued, -ENOBUFS when
  * the queue is full (counted in dropped), -EMSGSIZE/-EINVAL when it cannot be encoded
@@ -58,6 +59,12 @@ int hep_sender_send_sip(hep_sender_t *s, const net_endpoint_t *src, const net_en
 int hep_sender_send_rtcp(hep_sender_t *s, const net_endpoint_t *src, const net_endpoint_t *dst,
                          uint8_t ip_proto, int64_t ts_ns, const uint8_t *payload, size_t len,
                          sv_t call_id);
+
+/* What a full queue does to hep_sender_send*: timeout_ms <= 0 (the default) drops at once, as
+ * live capture must; > 0 waits up to timeout_ms for room first, for replays of files (analyze)
+ * that would otherwise outrun the network and drop. A collector that is away still ends in
+ * drops, timeout_ms per message. */
+void hep_sender_set_block(hep_sender_t *s, int timeout_ms);
 
 /* Wait until the queue is empty (everything sent or lost) or timeout_ms passed. Returns 0 when
  * empty, -ETIMEDOUT otherwise. For the end of a file: flush, then free. */

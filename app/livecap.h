@@ -16,6 +16,8 @@ enum {
     LIVECAP_OPT_MAX_STREAMS,
     LIVECAP_OPT_CONFIG,
     LIVECAP_OPT_LOG,
+    LIVECAP_OPT_PCAP_DIR,
+    LIVECAP_OPT_NO_RTP_PCAP,
 };
 
 /* SIGINT/SIGTERM request a clean stop, SIGHUP reopens the log, SIGPIPE is ignored. */

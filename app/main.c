@@ -25,6 +25,8 @@ static const char usage_text[] =
     "analyze options:\n"
     "  --db PATH            SQLite database to write (default ./sipscope.db)\n"
     "  --json               print the JSON report on stdout\n"
+    "  --pcap-dir DIR       keep each call's packets in DIR/YYYY-MM-DD/HH/ID.pcap\n"
+    "  --no-rtp-pcap        only SIP (not RTP/RTCP) in those files\n"
     "  --max-calls N        live calls kept in memory (default 65536)\n"
     "  --max-streams N      live RTP streams kept in memory (default 131072)\n"
     "  -q, --quiet          no progress or summary on stderr\n"
@@ -76,10 +78,12 @@ static void print_summary(const pipeline_totals_t *t, const pipeline_t *p)
 
 int cmd_analyze(int argc, char **argv)
 {
-    enum { OPT_DB = 256, OPT_JSON, OPT_MAX_CALLS, OPT_MAX_STREAMS };
+    enum { OPT_DB = 256, OPT_JSON, OPT_MAX_CALLS, OPT_MAX_STREAMS, OPT_PCAP_DIR, OPT_NO_RTP_PCAP };
     static const struct option options[] = {
         {"db", required_argument, NULL, OPT_DB},
         {"json", no_argument, NULL, OPT_JSON},
+        {"pcap-dir", required_argument, NULL, OPT_PCAP_DIR},
+        {"no-rtp-pcap", no_argument, NULL, OPT_NO_RTP_PCAP},
         {"max-calls", required_argument, NULL, OPT_MAX_CALLS},
         {"max-streams", required_argument, NULL, OPT_MAX_STREAMS},
         {"quiet", no_argument, NULL, 'q'},
@@ -100,6 +104,12 @@ int cmd_analyze(int argc, char **argv)
                 break;
             case OPT_JSON:
                 json = true;
+                break;
+            case OPT_PCAP_DIR:
+                cfg.pcap_dir = optarg;
+                break;
+            case OPT_NO_RTP_PCAP:
+                cfg.pcap_rtp = false;
                 break;
             case OPT_MAX_CALLS:
                 if (!parse_size(optarg, &cfg.corr.max_calls)) {
@@ -193,6 +203,8 @@ int main(int argc, char **argv)
         return cmd_analyze(argc - 1, argv + 1);
     if (strcmp(cmd, "capture") == 0)
         return cmd_capture(argc - 1, argv + 1);
+    if (strcmp(cmd, "export") == 0)
+        return cmd_export(argc - 1, argv + 1);
     if (strcmp(cmd, "serve") == 0)
         return cmd_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "run") == 0)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "callpcap.h"
 #include "classify.h"
 #include "rtcp.h"
 #include "rtp.h"
@@ -19,6 +20,8 @@ struct pipeline {
     store_t *store;                 /* NULL when not storing */
     writer_t *writer;               /* the thread that writes to store */
     classify_t *classify;           /* nDPI verdicts for flows no SDP announced */
+    callpcap_t *callpcap;           /* per-call pcaps, NULL when off */
+    bool pcap_rtp;
     pipeline_observer_t observer;
     pipeline_totals_t totals;
     int store_error;                /* first store failure, reported at the end */
@@ -36,6 +39,7 @@ void pipeline_cfg_init(pipeline_cfg_t *cfg)
     cap_cfg_init(&cfg->cap);
     cfg->classify_max_flows = 4096;
     cfg->writer_queue_bytes = (size_t)32 << 20;
+    cfg->pcap_rtp = true;
 }
 
 /* The writer keeps the first store error's text; here we only remember that one happened. */
@@ -48,6 +52,8 @@ static void note_store_result(pipeline_t *p, int rc)
 static void sink_call(void *ctx, const call_record_t *call)
 {
     pipeline_t *p = ctx;
+    if (p->callpcap)
+        callpcap_close_call(p->callpcap, call->id);
     if (p->writer)
         note_store_result(p, writer_put_call(p->writer, call));
     if (p->observer.on_call)
@@ -122,7 +128,9 @@ static size_t handle_tcp(pipeline_t *p, const cap_packet_t *pkt)
         }
         corr_pkt_t cp = make_corr_pkt(pkt, at, (size_t)rc);
         p->totals.sip_messages++;
-        corr_on_sip(p->corr, &cp, &p->sip);
+        corr_ref_t ref = corr_on_sip(p->corr, &cp, &p->sip);
+        if (p->callpcap)
+            callpcap_write(p->callpcap, ref, pkt, at, (size_t)rc);
         off += (size_t)rc;
     }
     return off;
@@ -135,7 +143,9 @@ static void handle_rtp(pipeline_t *p, const cap_packet_t *pkt, const corr_pkt_t 
         return;
     }
     p->totals.rtp_packets++;
-    corr_on_rtp(p->corr, cp, &p->rtp);
+    corr_ref_t ref = corr_on_rtp(p->corr, cp, &p->rtp);
+    if (p->callpcap && p->pcap_rtp)
+        callpcap_write(p->callpcap, ref, pkt, NULL, 0);
 }
 
 static void handle_rtcp(pipeline_t *p, const cap_packet_t *pkt, const corr_pkt_t *cp)
@@ -145,7 +155,9 @@ static void handle_rtcp(pipeline_t *p, const cap_packet_t *pkt, const corr_pkt_t
         return;
     }
     p->totals.rtcp_packets++;
-    corr_on_rtcp(p->corr, cp, &p->rtcp);
+    corr_ref_t ref = corr_on_rtcp(p->corr, cp, &p->rtcp);
+    if (p->callpcap && p->pcap_rtp)
+        callpcap_write(p->callpcap, ref, pkt, NULL, 0);
 }
 
 /* RFC 5761 4: with rtcp-mux, the second byte tells RTCP (200..207 as packet type) from RTP. */
@@ -162,7 +174,9 @@ static void handle_udp(pipeline_t *p, const cap_packet_t *pkt)
         if (rc > 0) {
             cp.raw_len = (size_t)rc;
             p->totals.sip_messages++;
-            corr_on_sip(p->corr, &cp, &p->sip);
+            corr_ref_t ref = corr_on_sip(p->corr, &cp, &p->sip);
+            if (p->callpcap)
+                callpcap_write(p->callpcap, ref, pkt, NULL, 0);
         } else {
             p->totals.malformed++;
         }
@@ -213,6 +227,14 @@ int pipeline_new(const pipeline_cfg_t *cfg, pipeline_t **out, char *err, size_t 
         return -ENOMEM;
     }
     p->observer = cfg->observer;
+    p->pcap_rtp = cfg->pcap_rtp;
+    if (cfg->pcap_dir != NULL) {
+        p->callpcap = callpcap_new(cfg->pcap_dir, 256, err, errlen);
+        if (p->callpcap == NULL) {
+            rc = -EIO;
+            goto fail;
+        }
+    }
     if (cfg->db_path != NULL) {
         rc = store_open(cfg->db_path, &p->store);
         if (rc != 0) {
@@ -238,6 +260,13 @@ int pipeline_new(const pipeline_cfg_t *cfg, pipeline_t **out, char *err, size_t 
     }
     if (p->store != NULL) {
         corr_set_first_id(p->corr, store_next_id(p->store));
+        /* Where the per-call pcaps are, for `export` and the API's download (written before
+         * the writer thread takes the connection over). */
+        char abs[4096];
+        if (cfg->pcap_dir != NULL && realpath(cfg->pcap_dir, abs) != NULL) {
+            store_set_meta(p->store, "pcap_dir", abs);
+            store_flush(p->store);
+        }
         p->writer = writer_start(p->store, cfg->writer_queue_bytes);
         if (p->writer == NULL) {
             rc = -ENOMEM;
@@ -370,6 +399,7 @@ void pipeline_free(pipeline_t *p)
     cap_free(p->cap);
     corr_free(p->corr);
     classify_free(p->classify);
+    callpcap_free(p->callpcap);
     writer_stop(p->writer, NULL, 0);
     if (p->store != NULL)
         store_close(p->store);

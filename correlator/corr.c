@@ -603,7 +603,17 @@ static stream_t *stream_create(corr_t *c, const corr_pkt_t *pkt, const rtp_hdr_t
     return s;
 }
 
-void corr_on_rtp(corr_t *c, const corr_pkt_t *pkt, const rtp_hdr_t *rtp)
+static corr_ref_t ref_of(const call_t *call)
+{
+    corr_ref_t ref = {0, 0};
+    if (call != NULL) {
+        ref.row = call->id;
+        ref.invite_ns = call->invite_ns;
+    }
+    return ref;
+}
+
+corr_ref_t corr_on_rtp(corr_t *c, const corr_pkt_t *pkt, const rtp_hdr_t *rtp)
 {
     int64_t ts = pkt->ts_ns;
     advance(c, ts);
@@ -615,7 +625,7 @@ void corr_on_rtp(corr_t *c, const corr_pkt_t *pkt, const rtp_hdr_t *rtp)
     uint64_t hash = media_flows_hash(&c->flows, &key);
     stream_t *s = (stream_t *)media_flows_find(&c->flows, &key, hash);
     if (s == NULL && (s = stream_create(c, pkt, rtp, &key, hash)) == NULL)
-        return;
+        return ref_of(NULL);
     if (s->call == NULL && ts - s->rematch_ns >= NS_PER_S) {
         /* Media seen before the SDP that names it (a capture started mid-call, then a
          * re-INVITE): look again, once a second. */
@@ -642,6 +652,7 @@ void corr_on_rtp(corr_t *c, const corr_pkt_t *pkt, const rtp_hdr_t *rtp)
         s->last_ns = ts;
     if (s->call != NULL && ts > s->call->media_ns)
         s->call->media_ns = ts;
+    return ref_of(s->call);
 }
 
 /* ------------------------------------------------------------------ RTCP */
@@ -708,7 +719,7 @@ static void stream_rtcp_report(stream_t *s, const rtcp_report_t *r, int64_t ts)
     }
 }
 
-void corr_on_rtcp(corr_t *c, const corr_pkt_t *pkt, const rtcp_compound_t *rtcp)
+corr_ref_t corr_on_rtcp(corr_t *c, const corr_pkt_t *pkt, const rtcp_compound_t *rtcp)
 {
     int64_t ts = pkt->ts_ns;
     advance(c, ts);
@@ -737,6 +748,7 @@ void corr_on_rtcp(corr_t *c, const corr_pkt_t *pkt, const rtcp_compound_t *rtcp)
                 stream_rtcp_report(s, &p->reports[j], ts);
         }
     }
+    return ref_of(call);
 }
 
 corr_media_t corr_media_kind(corr_t *c, const corr_pkt_t *pkt)
@@ -1305,7 +1317,7 @@ static void emit_message(corr_t *c, const call_t *call, const corr_pkt_t *pkt, c
     c->sink.on_message(c->sink.ctx, &rec);
 }
 
-void corr_on_sip(corr_t *c, const corr_pkt_t *pkt, const sip_msg_t *msg)
+corr_ref_t corr_on_sip(corr_t *c, const corr_pkt_t *pkt, const sip_msg_t *msg)
 {
     advance(c, pkt->ts_ns);
     c->stats.sip_messages++;
@@ -1328,6 +1340,7 @@ void corr_on_sip(corr_t *c, const corr_pkt_t *pkt, const sip_msg_t *msg)
     if (call == NULL && is_dialog_method(msg->is_request ? msg->method_id : msg->cseq_method_id))
         c->stats.sip_orphans++;
     emit_message(c, call, pkt, msg);
+    return ref_of(call);
 }
 
 /* ------------------------------------------------------------------ time */

@@ -54,6 +54,13 @@ typedef struct {
 
 typedef enum { CORR_MEDIA_NONE = 0, CORR_MEDIA_RTP, CORR_MEDIA_RTCP } corr_media_t;
 
+/* Which call a packet went to: its row id (0 = none) and the time of its INVITE, which is also
+ * when the call's first packet was seen (per-call pcaps are filed by it). */
+typedef struct {
+    int64_t row;
+    int64_t invite_ns;
+} corr_ref_t;
+
 /* Counters. A call or stream is emitted exactly once, and counted once under ended, timed_out,
  * evicted or flushed; live_* are the objects not emitted yet. */
 typedef struct {
@@ -94,12 +101,12 @@ void corr_set_first_id(corr_t *corr, int64_t first_id);
  * from what its sender's SDP announced, or a side's SDP announced a private address (RFC 1918,
  * RFC 6598, ULA, link-local) in a message that came from a public one (NAT seen from the
  * signalling, which also catches a NATed party that sends no RTP). */
-void corr_on_sip(corr_t *corr, const corr_pkt_t *pkt, const sip_msg_t *msg);
+corr_ref_t corr_on_sip(corr_t *corr, const corr_pkt_t *pkt, const sip_msg_t *msg);
 /* Did SDP announce pkt's destination (or, for NAT, a flow already matched) as RTP or RTCP? */
 corr_media_t corr_media_kind(corr_t *corr, const corr_pkt_t *pkt);
 /* An RTP packet: on an announced flow, or one the caller recognised heuristically. */
-void corr_on_rtp(corr_t *corr, const corr_pkt_t *pkt, const rtp_hdr_t *rtp);
-void corr_on_rtcp(corr_t *corr, const corr_pkt_t *pkt, const rtcp_compound_t *rtcp);
+corr_ref_t corr_on_rtp(corr_t *corr, const corr_pkt_t *pkt, const rtp_hdr_t *rtp);
+corr_ref_t corr_on_rtcp(corr_t *corr, const corr_pkt_t *pkt, const rtcp_compound_t *rtcp);
 /* Advance time: end what timed out. Cheap; call once per packet or per second. */
 void corr_tick(corr_t *corr, int64_t now_ns);
 /* End of input: emit every live call and stream as it stands. */

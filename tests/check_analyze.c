@@ -194,7 +194,7 @@ END_TEST
 
 static int run_status(const char *args)
 {
-    char cmd[8192];
+    char cmd[16384];
     snprintf(cmd, sizeof(cmd), "'%s' %s >/dev/null 2>&1", SIPSCOPE_BINARY, args);
     int status;
     free(run_capture(cmd, &status));
@@ -446,6 +446,53 @@ START_TEST(simcalls_variants_match_truth)
 }
 END_TEST
 
+/* ---- per-call pcaps and export ---- */
+
+START_TEST(export_per_call_pcaps_open_in_tshark)
+{
+    if (system("command -v tshark >/dev/null 2>&1") != 0) {
+        fprintf(stderr, "notice: tshark is absent: per-call pcap check skipped\n");
+        return;
+    }
+    char dir[] = "/tmp/sipscope-export-XXXXXX";
+    ck_assert(mkdtemp(dir) != NULL);
+    char cmd[8192];
+    snprintf(cmd, sizeof(cmd),
+             "'%s' analyze --db %s/s.db --pcap-dir %s/pcaps --json '%s' 2>/dev/null",
+             SIPSCOPE_BINARY, dir, dir, testdata_path("samples/small.pcap"));
+    int status;
+    char *out = run_capture(cmd, &status);
+    ck_assert_int_eq(status, 0);
+    json_t *report = json_loads(out, 0, NULL);
+    free(out);
+    ck_assert(report != NULL);
+    size_t i;
+    json_t *call;
+    json_array_foreach(json_object_get(report, "calls"), i, call) {
+        const char *call_id = json_string_value(json_object_get(call, "call_id"));
+        snprintf(cmd, sizeof(cmd),
+                 "'%s' export --db %s/s.db '%s' -o %s/one.pcap && "
+                 "tshark -r %s/one.pcap -Y sip 2>/dev/null | wc -l",
+                 SIPSCOPE_BINARY, dir, call_id, dir, dir);
+        out = run_capture(cmd, &status);
+        ck_assert_msg(status == 0, "export of %s failed", call_id);
+        long sip = strtol(out, NULL, 10);
+        free(out);
+        ck_assert_msg(sip == int_field(call, "sip_messages"),
+                      "%s: tshark reads %ld SIP messages in the export, the call has %lld",
+                      call_id, sip, (long long)int_field(call, "sip_messages"));
+    }
+    ck_assert_int_eq(run_status("export --db /nonexistent.db x -o /tmp/x.pcap"), 1);
+    char args[256];
+    snprintf(args, sizeof(args), "export --db %s/s.db no-such-call -o %s/x.pcap", dir, dir);
+    ck_assert_int_eq(run_status(args), 1);
+    ck_assert_int_eq(run_status("export x"), 2);
+    json_decref(report);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    ck_assert(system(cmd) == 0);
+}
+END_TEST
+
 Suite *analyze_suite(void)
 {
     Suite *s = suite_create("analyze");
@@ -466,6 +513,7 @@ Suite *analyze_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, sample_totals_match_truth);
     tcase_add_test(tc, sample_calls_and_streams_match_truth);
+    tcase_add_test(tc, export_per_call_pcaps_open_in_tshark);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("simcalls");

@@ -515,6 +515,60 @@ START_TEST(test_full_queue_drops)
 }
 END_TEST
 
+/* Blocking mode (for replays): a stalled collector makes sends wait instead of dropping, and
+ * everything arrives; with nobody there at all they give up after the timeout. */
+START_TEST(test_blocking_mode)
+{
+    sink_t *sink = sink_new();
+    atomic_store(&sink->gated, true);
+    hep_receiver_t *r = start_receiver(sink, NULL, 0);
+    hep_sender_t *s = start_sender(hep_receiver_port(r), "tcp", 1, NULL, 64);
+    hep_sender_set_block(s, 5000);
+    net_endpoint_t a, b;
+    endpoints(&a, &b, 4);
+    enum { N = 3000 };
+    static uint8_t payload[8000];
+    memset(payload, 'x', sizeof(payload));
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (unsigned i = 0; i < N; i++) {
+        if (i == 100) /* by now the sends wait: let the collector go */
+            atomic_store(&sink->gated, false);
+        ck_assert_int_eq(hep_sender_send_sip(s, &a, &b, 17, i, payload, sizeof(payload), SV_NULL),
+                         0);
+    }
+    ck_assert_int_eq(hep_sender_flush(s, 20000), 0);
+    ck_assert(wait_count(sink, N, 20000));
+    hep_sender_stats_t st;
+    hep_sender_stats(s, &st);
+    ck_assert_uint_eq(st.dropped, 0);
+    ck_assert_uint_eq(st.sent, N);
+    hep_sender_free(s);
+    hep_receiver_free(r);
+    sink_free(sink);
+
+    /* Nobody listening: each send past the full queue waits 50 ms, then drops. */
+    int hold = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(hold, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    socklen_t sl = sizeof(sa);
+    getsockname(hold, (struct sockaddr *)&sa, &sl);
+    s = start_sender(ntohs(sa.sin_port), "tcp", 1, NULL, 4);
+    hep_sender_set_block(s, 50);
+    int dropped = 0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < 8; i++)
+        dropped += hep_sender_send_sip(s, &a, &b, 17, 0, payload, 100, SV_NULL) == -ENOBUFS;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    ck_assert_int_eq(dropped, 4);
+    ck_assert_msg(ms >= 190 && ms < 3000, "4 waits of 50 ms took %.0f ms", ms);
+    hep_sender_free(s);
+    close(hold);
+}
+END_TEST
+
 /* Oversized messages are refused, not queued. */
 START_TEST(test_too_big_rejected)
 {
@@ -716,6 +770,7 @@ Suite *hep_io_suite(void)
     tcase_add_test(tc, test_tcp_bad_packet_skipped);
     tcase_add_test(tc, test_tcp_connection_limit);
     tcase_add_test(tc, test_full_queue_drops);
+    tcase_add_test(tc, test_blocking_mode);
     tcase_add_test(tc, test_too_big_rejected);
     tcase_add_test(tc, test_ring_wraps);
     tcase_add_test(tc, test_tcp_reconnect);
