@@ -73,8 +73,9 @@ int hep_sender_flush(hep_sender_t *s, int timeout_ms);
 /* A snapshot of the counters (safe from any thread). */
 void hep_sender_stats(hep_sender_t *s, hep_sender_stats_t *out);
 
-/* Stop the thread and free. What is still queued gets up to 1 s more to go out (call
- * hep_sender_flush first to wait longer); the rest counts as lost. NULL is fine. */
+/* Stop the thread and free. What is still queued gets up to 1 s more to go out (none when a
+ * TCP collector cannot be reached; call hep_sender_flush first to wait longer); the rest
+ * counts as lost. No hep_sender_send* may run concurrently or after. NULL is fine. */
 void hep_sender_free(hep_sender_t *s);
 
 /* ---- receiver ---- */

@@ -163,7 +163,7 @@ int cmd_analyze(int argc, char **argv)
     for (int i = optind; i < argc; i++) {
         if (pipeline_read_file(p, argv[i], err, sizeof(err)) != 0) {
             /* What was read before the damage is kept and reported. */
-            log_error("%s: %s", argv[i], err);
+            log_error("%s", err); /* the reason names the file */
             status = EXIT_RUNTIME;
         }
     }

@@ -38,7 +38,7 @@ void pipeline_cfg_init(pipeline_cfg_t *cfg)
     corr_cfg_init(&cfg->corr);
     cap_cfg_init(&cfg->cap);
     cfg->classify_max_flows = 4096;
-    cfg->writer_queue_bytes = (size_t)32 << 20;
+    cfg->writer_queue_bytes = (size_t)8 << 20;
     cfg->pcap_rtp = true;
 }
 
@@ -181,6 +181,20 @@ static void handle_udp(pipeline_t *p, const cap_packet_t *pkt)
             p->totals.malformed++;
         }
         return;
+    }
+    /* Media already flowing (nearly every packet of a busy link): one look-up of the stream
+     * by source, destination and SSRC. Second bytes that would be RTCP packet types (marker
+     * plus 64..95, as rtp_looks_like rules out) go the long way. */
+    const uint8_t *b = pkt->payload;
+    if (pkt->len >= 12 && (b[0] & 0xc0) == 0x80 && ((b[1] & 0x7f) < 64 || (b[1] & 0x7f) > 95) &&
+        rtp_parse(b, pkt->len, &p->rtp) == RTP_OK) {
+        corr_ref_t ref;
+        if (corr_on_rtp_known(p->corr, &cp, &p->rtp, &ref)) {
+            p->totals.rtp_packets++;
+            if (p->callpcap && p->pcap_rtp)
+                callpcap_write(p->callpcap, ref, pkt, NULL, 0);
+            return;
+        }
     }
     switch (corr_media_kind(p->corr, &cp)) {
         case CORR_MEDIA_RTP:

@@ -613,19 +613,18 @@ static corr_ref_t ref_of(const call_t *call)
     return ref;
 }
 
-corr_ref_t corr_on_rtp(corr_t *c, const corr_pkt_t *pkt, const rtp_hdr_t *rtp)
+static void flow_key_of(media_flow_key_t *key, const corr_pkt_t *pkt, uint32_t ssrc)
+{
+    media_key_from(&key->src, &pkt->src);
+    media_key_from(&key->dst, &pkt->dst);
+    key->ssrc = ssrc;
+}
+
+/* One RTP packet of stream s. */
+static corr_ref_t rtp_on_stream(corr_t *c, const corr_pkt_t *pkt, const rtp_hdr_t *rtp,
+                                stream_t *s)
 {
     int64_t ts = pkt->ts_ns;
-    advance(c, ts);
-    c->stats.rtp_packets++;
-    media_flow_key_t key;
-    media_key_from(&key.src, &pkt->src);
-    media_key_from(&key.dst, &pkt->dst);
-    key.ssrc = rtp->ssrc;
-    uint64_t hash = media_flows_hash(&c->flows, &key);
-    stream_t *s = (stream_t *)media_flows_find(&c->flows, &key, hash);
-    if (s == NULL && (s = stream_create(c, pkt, rtp, &key, hash)) == NULL)
-        return ref_of(NULL);
     if (s->call == NULL && ts - s->rematch_ns >= NS_PER_S) {
         /* Media seen before the SDP that names it (a capture started mid-call, then a
          * re-INVITE): look again, once a second. */
@@ -653,6 +652,33 @@ corr_ref_t corr_on_rtp(corr_t *c, const corr_pkt_t *pkt, const rtp_hdr_t *rtp)
     if (s->call != NULL && ts > s->call->media_ns)
         s->call->media_ns = ts;
     return ref_of(s->call);
+}
+
+corr_ref_t corr_on_rtp(corr_t *c, const corr_pkt_t *pkt, const rtp_hdr_t *rtp)
+{
+    advance(c, pkt->ts_ns);
+    c->stats.rtp_packets++;
+    media_flow_key_t key;
+    flow_key_of(&key, pkt, rtp->ssrc);
+    uint64_t hash = media_flows_hash(&c->flows, &key);
+    stream_t *s = (stream_t *)media_flows_find(&c->flows, &key, hash);
+    if (s == NULL && (s = stream_create(c, pkt, rtp, &key, hash)) == NULL)
+        return ref_of(NULL);
+    return rtp_on_stream(c, pkt, rtp, s);
+}
+
+bool corr_on_rtp_known(corr_t *c, const corr_pkt_t *pkt, const rtp_hdr_t *rtp, corr_ref_t *ref)
+{
+    media_flow_key_t key;
+    flow_key_of(&key, pkt, rtp->ssrc);
+    stream_t *s =
+        (stream_t *)media_flows_find(&c->flows, &key, media_flows_hash(&c->flows, &key));
+    if (s == NULL)
+        return false;
+    advance(c, pkt->ts_ns);
+    c->stats.rtp_packets++;
+    *ref = rtp_on_stream(c, pkt, rtp, s);
+    return true;
 }
 
 /* ------------------------------------------------------------------ RTCP */

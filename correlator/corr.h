@@ -106,6 +106,11 @@ corr_ref_t corr_on_sip(corr_t *corr, const corr_pkt_t *pkt, const sip_msg_t *msg
 corr_media_t corr_media_kind(corr_t *corr, const corr_pkt_t *pkt);
 /* An RTP packet: on an announced flow, or one the caller recognised heuristically. */
 corr_ref_t corr_on_rtp(corr_t *corr, const corr_pkt_t *pkt, const rtp_hdr_t *rtp);
+/* The fast path for media already flowing: if pkt belongs to a stream that exists (same source,
+ * destination and SSRC), account it like corr_on_rtp and return true; else do nothing and
+ * return false (the caller then classifies the packet the long way). One hash look-up. */
+bool corr_on_rtp_known(corr_t *corr, const corr_pkt_t *pkt, const rtp_hdr_t *rtp,
+                       corr_ref_t *ref);
 corr_ref_t corr_on_rtcp(corr_t *corr, const corr_pkt_t *pkt, const rtcp_compound_t *rtcp);
 /* Advance time: end what timed out. Cheap; call once per packet or per second. */
 void corr_tick(corr_t *corr, int64_t now_ns);

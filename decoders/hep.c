@@ -50,6 +50,8 @@ static const uint8_t fixed_size[HEP_LAST_KNOWN + 1] = {
 
 int hep_frame_len(const uint8_t *buf, size_t len)
 {
+    if (len == 0)
+        return HEP_PARTIAL;
     if (len < HEP_HDR_LEN) {
         size_t n = len < sizeof(hep_magic) ? len : sizeof(hep_magic);
         return memcmp(buf, hep_magic, n) == 0 ? HEP_PARTIAL : HEP_INVALID;
@@ -66,14 +68,19 @@ static int fail(hep_msg_t *out, int rc, const char *why)
     return rc;
 }
 
+/* Addresses of both families as they come; the family chunk, which may come last, picks. */
+typedef struct {
+    net_addr_t v4s, v4d, v6s, v6d;
+    uint8_t family;
+} hep_addrs_t;
+
 /* One known generic chunk's value into out. False (with out->reason) when it is malformed. */
-static bool decode_chunk(hep_msg_t *out, unsigned type, cur_t *v, net_addr_t *v4s,
-                         net_addr_t *v4d, net_addr_t *v6s, net_addr_t *v6d, uint8_t *family)
+static bool decode_chunk(hep_msg_t *out, unsigned type, cur_t *v, hep_addrs_t *a)
 {
     size_t n = cur_left(v);
     switch (type) {
         case HEP_CHUNK_IP_FAMILY:
-            *family = cur_u8(v);
+            a->family = cur_u8(v);
             break;
         case HEP_CHUNK_IP_PROTO:
             out->ip_proto = cur_u8(v);
@@ -81,12 +88,12 @@ static bool decode_chunk(hep_msg_t *out, unsigned type, cur_t *v, net_addr_t *v4
         case HEP_CHUNK_IPV4_SRC:
         case HEP_CHUNK_IPV4_DST:
             if (cur_need(v, 4))
-                net_addr_v4(type == HEP_CHUNK_IPV4_SRC ? v4s : v4d, cur_bytes(v, 4));
+                net_addr_v4(type == HEP_CHUNK_IPV4_SRC ? &a->v4s : &a->v4d, cur_bytes(v, 4));
             break;
         case HEP_CHUNK_IPV6_SRC:
         case HEP_CHUNK_IPV6_DST:
             if (cur_need(v, 16))
-                net_addr_v6(type == HEP_CHUNK_IPV6_SRC ? v6s : v6d, cur_bytes(v, 16));
+                net_addr_v6(type == HEP_CHUNK_IPV6_SRC ? &a->v6s : &a->v6d, cur_bytes(v, 16));
             break;
         case HEP_CHUNK_SRC_PORT:
             out->src.port = cur_be16(v);
@@ -154,8 +161,7 @@ int hep_parse(const uint8_t *buf, size_t len, hep_msg_t *out)
         return fail(out, HEP_PARTIAL, "total length beyond the bytes present");
 
     cur_t c = cur_make(buf + HEP_HDR_LEN, (size_t)total - HEP_HDR_LEN);
-    net_addr_t v4s = {0}, v4d = {0}, v6s = {0}, v6d = {0};
-    uint8_t family = 0;
+    hep_addrs_t addrs = {0};
     while (cur_left(&c) > 0) {
         if (cur_left(&c) < HEP_CHUNK_HDR)
             return fail(out, HEP_INVALID, "chunk header past the end");
@@ -178,25 +184,25 @@ int hep_parse(const uint8_t *buf, size_t len, hep_msg_t *out)
         out->chunks_seen |= BIT(type);
         if (fixed_size[type] != 0 && cur_left(&v) != fixed_size[type])
             return fail(out, HEP_INVALID, "fixed-size chunk of the wrong size");
-        if (!decode_chunk(out, type, &v, &v4s, &v4d, &v6s, &v6d, &family))
+        if (!decode_chunk(out, type, &v, &addrs))
             return HEP_INVALID;
     }
 
     uint32_t seen = out->chunks_seen;
     if (!(seen & BIT(HEP_CHUNK_IP_FAMILY)))
         return fail(out, HEP_INVALID, "no IP family");
-    if (family == HEP_AF_INET) {
+    if (addrs.family == HEP_AF_INET) {
         if ((seen & (BIT(HEP_CHUNK_IPV4_SRC) | BIT(HEP_CHUNK_IPV4_DST))) !=
             (BIT(HEP_CHUNK_IPV4_SRC) | BIT(HEP_CHUNK_IPV4_DST)))
             return fail(out, HEP_INVALID, "no IPv4 addresses");
-        out->src.addr = v4s;
-        out->dst.addr = v4d;
-    } else if (family == HEP_AF_INET6) {
+        out->src.addr = addrs.v4s;
+        out->dst.addr = addrs.v4d;
+    } else if (addrs.family == HEP_AF_INET6) {
         if ((seen & (BIT(HEP_CHUNK_IPV6_SRC) | BIT(HEP_CHUNK_IPV6_DST))) !=
             (BIT(HEP_CHUNK_IPV6_SRC) | BIT(HEP_CHUNK_IPV6_DST)))
             return fail(out, HEP_INVALID, "no IPv6 addresses");
-        out->src.addr = v6s;
-        out->dst.addr = v6d;
+        out->src.addr = addrs.v6s;
+        out->dst.addr = addrs.v6d;
     } else {
         return fail(out, HEP_INVALID, "unknown IP family");
     }

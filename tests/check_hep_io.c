@@ -515,6 +515,14 @@ START_TEST(test_full_queue_drops)
 }
 END_TEST
 
+static void *open_gate_later(void *arg)
+{
+    sink_t *sink = arg;
+    sleep_ms(300);
+    atomic_store(&sink->gated, false);
+    return NULL;
+}
+
 /* Blocking mode (for replays): a stalled collector makes sends wait instead of dropping, and
  * everything arrives; with nobody there at all they give up after the timeout. */
 START_TEST(test_blocking_mode)
@@ -530,13 +538,18 @@ START_TEST(test_blocking_mode)
     static uint8_t payload[8000];
     memset(payload, 'x', sizeof(payload));
     struct timespec t0, t1;
+    pthread_t opener;
+    pthread_create(&opener, NULL, open_gate_later, sink);
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (unsigned i = 0; i < N; i++) {
-        if (i == 100) /* by now the sends wait: let the collector go */
-            atomic_store(&sink->gated, false);
+    for (unsigned i = 0; i < N; i++)
         ck_assert_int_eq(hep_sender_send_sip(s, &a, &b, 17, i, payload, sizeof(payload), SV_NULL),
                          0);
-    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    pthread_join(opener, NULL);
+    /* 24 MB cannot all fit in the socket buffers and the ring: the loop waited for the gate. */
+    double waited = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    ck_assert_msg(waited >= 250, "sends returned after %.0f ms, before the collector resumed",
+                  waited);
     ck_assert_int_eq(hep_sender_flush(s, 20000), 0);
     ck_assert(wait_count(sink, N, 20000));
     hep_sender_stats_t st;

@@ -162,7 +162,7 @@ async function main() {
   }
   // Sort by MOS, worst first (two clicks on the header: descending, then ascending).
   await click('#calls-table th.sortable:nth-of-type(8) a');
-  await waitFor(`location.hash.includes('sort=mos')`, 'sorting by MOS');
+  await waitFor(`location.hash.includes('sort=mos') && document.querySelector('#calls-table th.sorted a').textContent.startsWith('MOS') && document.querySelectorAll('#calls-table tbody tr[data-id]').length === 8`, 'sorting by MOS');
   await click('#calls-table th.sorted a');
   await waitFor(`location.hash.includes('order=asc') && document.querySelectorAll('#calls-table tbody tr[data-id]').length === 8`, 'ascending MOS');
   const mosOrder = await evaluate(`[...document.querySelectorAll('#calls-table tbody tr[data-id] .mos')].map(e => parseFloat(e.textContent))`);
@@ -212,7 +212,9 @@ async function main() {
   await sleep(300);
   check(problems.length === 0, 'no console errors, exceptions or failed requests' + (problems.length ? ':\n  ' + problems.join('\n  ') : ''));
 
+  const exited = new Promise((resolve) => proc.on('exit', resolve));
   await cdp.send('Browser.close').catch(() => {});
+  await Promise.race([exited, sleep(5000)]);
   proc.kill();
 }
 

@@ -350,7 +350,7 @@
     const root = svg('svg', { class: 'ladder', width, height, viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': 'SIP ladder diagram' });
     const defs = svg('defs');
     for (const k of ['req', 'prov', 'ok', 'fail']) {
-      const mk = svg('marker', { id: 'arrow-' + k, viewBox: '0 0 10 10', refX: '9', refY: '5', markerWidth: '8', markerHeight: '8', orient: 'auto-start-reverse' });
+      const mk = svg('marker', { id: 'arrow-' + k, viewBox: '0 0 10 10', refX: '9', refY: '5', markerWidth: '9', markerHeight: '9', markerUnits: 'userSpaceOnUse', orient: 'auto-start-reverse' });
       mk.appendChild(svg('path', { d: 'M0,0 L10,5 L0,10 z', class: 'head-' + k }));
       defs.appendChild(mk);
     }

@@ -1,0 +1,375 @@
+/* api_query: time filtered pages of 50 calls over a million stored calls, through the store's
+ * query functions and through HTTP. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "store.h"
+
+#define NS_PER_S INT64_C(1000000000)
+#define T0       INT64_C(1700000000) /* first invite, epoch seconds */
+#define SPAN_S   (30 * 86400)        /* the calls spread over 30 days */
+#define REPEAT   15                  /* timed runs per query (the median is reported) */
+
+static const char usage[] =
+    "usage: api_query [--calls N] [--db PATH] [--fresh]\n"
+    "Fills PATH (default bench/out/api_query.db; kept, and reused when it already holds N\n"
+    "calls) with N synthetic calls (default 1000000) through store_put_call, then prints the\n"
+    "median and worst time of filtered pages of 50 (with their total) through the store's query\n"
+    "functions and through HTTP (sipscope's own server on 127.0.0.1).\n";
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t rng = 0x9e3779b97f4a7c15u;
+
+static uint64_t next_rand(void)
+{
+    /* xorshift64*: reproducible data from run to run */
+    rng ^= rng >> 12;
+    rng ^= rng << 25;
+    rng ^= rng >> 27;
+    return rng * 0x2545f4914f6cdd1du;
+}
+
+static double uniform(double lo, double hi)
+{
+    return lo + (hi - lo) * (double)(next_rand() >> 11) / 9007199254740992.0;
+}
+
+/* Call i's Call-ID, kept reproducible so that a query can name one. */
+static void call_id_of(uint64_t r, int64_t i, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%016llx@host%lld.example.com", (unsigned long long)r, (long long)(i % 97));
+}
+
+static int fill(const char *path, int64_t n)
+{
+    store_opts_t opts = {.batch_rows = 50000};
+    store_t *s = NULL;
+    int err = store_open_opts(path, &opts, &s);
+    if (err != 0) {
+        fprintf(stderr, "api_query: %s: %s\n", path, store_errmsg(s));
+        store_close(s);
+        return err;
+    }
+    static const call_state_t states[20] = {
+        CALL_COMPLETED, CALL_COMPLETED, CALL_COMPLETED, CALL_COMPLETED, CALL_COMPLETED,
+        CALL_COMPLETED, CALL_COMPLETED, CALL_COMPLETED, CALL_COMPLETED, CALL_COMPLETED,
+        CALL_COMPLETED, CALL_REJECTED,  CALL_REJECTED,  CALL_REJECTED,  CALL_CANCELLED,
+        CALL_CANCELLED, CALL_IN_CALL,   CALL_SETUP,     CALL_RINGING,   CALL_COMPLETED,
+    };
+    double t = now_s();
+    for (int64_t i = 1; i <= n && err == 0; i++) {
+        char cid[64], from[64], to[64];
+        call_id_of(next_rand(), i, cid, sizeof(cid));
+        snprintf(from, sizeof(from), "sip:user%05llu@example.com",
+                 (unsigned long long)(next_rand() % 20000));
+        snprintf(to, sizeof(to), "sip:%llu@example.net",
+                 (unsigned long long)(2000 + next_rand() % 10000));
+        call_state_t st = states[next_rand() % 20];
+        bool answered = st == CALL_COMPLETED || st == CALL_IN_CALL;
+        int64_t invite = (T0 + (int64_t)((double)SPAN_S * (double)i / (double)n)) * NS_PER_S +
+                         (int64_t)(next_rand() % NS_PER_S);
+        int64_t pdd = st == CALL_SETUP ? -1 : (int64_t)(uniform(50, 5000) * 1e6);
+        int64_t dur = st == CALL_COMPLETED ? (int64_t)(uniform(5, 600) * 1e9) : -1;
+        call_record_t c = {
+            .id = i,
+            .call_id = cid,
+            .from_uri = from,
+            .to_uri = to,
+            .from_tag = "a1b2c3",
+            .to_tag = answered ? "d4e5f6" : "",
+            .user_agent = "bench",
+            .state = st,
+            .final_status = answered ? 200 : st == CALL_REJECTED ? 486 : st == CALL_CANCELLED ? 487 : 0,
+            .invite_ns = invite,
+            .ringing_ns = st == CALL_SETUP ? 0 : invite + NS_PER_S,
+            .answer_ns = answered ? invite + 3 * NS_PER_S : 0,
+            .end_ns = dur >= 0 ? invite + 3 * NS_PER_S + dur : 0,
+            .post_dial_delay_ns = pdd,
+            .duration_ns = dur,
+            .sip_messages = answered ? 7 : 4,
+            .mos = answered ? uniform(1.0, 4.4) : 0,
+        };
+        c.caller.addr.family = 4;
+        c.caller.addr.bytes[0] = 192;
+        c.caller.addr.bytes[3] = (uint8_t)(i & 0xff);
+        c.caller.port = 5060;
+        c.callee = c.caller;
+        c.callee.addr.bytes[0] = 198;
+        err = store_put_call(s, &c);
+    }
+    if (err == 0)
+        err = store_flush(s);
+    double filled = now_s();
+    if (err == 0)
+        err = store_add_query_indexes(s);
+    if (err == 0)
+        err = store_set_meta_i64(s, "bench.calls", n);
+    if (err != 0)
+        fprintf(stderr, "api_query: filling %s: %s\n", path, store_errmsg(s));
+    store_close(s);
+    if (err == 0)
+        printf("filled %lld calls in %.1f s (%.0f calls/s), query indexes in %.1f s\n",
+               (long long)n, filled - t, (double)n / (filled - t), now_s() - filled);
+    return err;
+}
+
+/* ---- Timing. */
+
+typedef struct {
+    const char *name;
+    store_call_filter_t f;
+    store_call_sort_t sort;
+    bool asc;
+    int64_t offset;
+    const char *query; /* the same through HTTP */
+} bench_query_t;
+
+static int count_cb(void *ctx, const call_record_t *c)
+{
+    (void)c;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* A tiny HTTP/1.1 GET on a new connection; returns the status (0 on failure). */
+static int http_get(uint16_t port, const char *target, size_t *body_len)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return 0;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        close(fd);
+        return 0;
+    }
+    char req[1024];
+    int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                     target);
+    if (n <= 0 || (size_t)n >= sizeof(req) || send(fd, req, (size_t)n, 0) != n) {
+        close(fd);
+        return 0;
+    }
+    static char buf[1 << 20];
+    size_t got = 0;
+    ssize_t r;
+    while ((r = recv(fd, buf + got, sizeof(buf) - 1 - got, 0)) > 0 && got < sizeof(buf) - 1)
+        got += (size_t)r;
+    close(fd);
+    buf[got] = '\0';
+    int status = 0;
+    if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1)
+        status = 0;
+    *body_len = got;
+    return status;
+}
+
+static void report(const char *what, double *ms, int n, const char *extra)
+{
+    qsort(ms, (size_t)n, sizeof(double), cmp_double);
+    printf("  %-48s median %8.2f ms   worst %8.2f ms   %s\n", what, ms[n / 2], ms[n - 1], extra);
+}
+
+typedef struct {
+    char cid_part[16];  /* 10 characters of a Call-ID: matches that call (and maybe a few) */
+    char from_user[32];
+} picked_t;
+
+static int pick_cb(void *ctx, const call_record_t *c)
+{
+    picked_t *p = ctx;
+    snprintf(p->cid_part, sizeof(p->cid_part), "%.10s", c->call_id + 3);
+    const char *u = strchr(c->from_uri, ':'), *at = strchr(c->from_uri, '@');
+    if (u != NULL && at != NULL && at > u)
+        snprintf(p->from_user, sizeof(p->from_user), "%.*s", (int)(at - u - 1), u + 1);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *path = "bench/out/api_query.db";
+    int64_t n = 1000000;
+    bool fresh = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--calls") == 0 && i + 1 < argc) {
+            char *end;
+            n = strtoll(argv[++i], &end, 10);
+            if (*end != '\0' || n < 1000) {
+                fputs(usage, stderr);
+                return 2;
+            }
+        } else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
+            path = argv[++i];
+        } else if (strcmp(argv[i], "--fresh") == 0) {
+            fresh = true;
+        } else {
+            fputs(usage, stderr);
+            return strcmp(argv[i], "--help") == 0 ? 0 : 2;
+        }
+    }
+    if (strcmp(path, "bench/out/api_query.db") == 0)
+        mkdir("bench/out", 0755);
+
+    /* Reuse the database when it already holds the same calls. */
+    store_t *s = NULL;
+    int64_t have = 0;
+    struct stat sb;
+    if (!fresh && stat(path, &sb) == 0 && store_open(path, &s) == 0)
+        store_get_meta_i64(s, "bench.calls", &have);
+    store_close(s);
+    s = NULL;
+    if (have != n) {
+        char wal[512];
+        unlink(path);
+        snprintf(wal, sizeof(wal), "%s-wal", path);
+        unlink(wal);
+        snprintf(wal, sizeof(wal), "%s-shm", path);
+        unlink(wal);
+        if (fill(path, n) != 0)
+            return 1;
+    } else {
+        printf("reusing %s (%lld calls; --fresh rebuilds it)\n", path, (long long)n);
+    }
+
+    /* Names that exist in the data: part of call n/3's Call-ID, and its caller's user. */
+    store_opts_t ro = {.read_only = true};
+    if (store_open_opts(path, &ro, &s) != 0) {
+        fprintf(stderr, "api_query: %s: %s\n", path, store_errmsg(s));
+        store_close(s);
+        return 1;
+    }
+    picked_t pick = {"", ""};
+    if (store_get_call(s, n / 3, pick_cb, &pick) != 0) {
+        fprintf(stderr, "api_query: call %lld: %s\n", (long long)(n / 3), store_errmsg(s));
+        store_close(s);
+        return 1;
+    }
+    char q_target[128], from_target[128];
+    snprintf(q_target, sizeof(q_target), "/api/v1/calls?q=%s", pick.cid_part);
+    snprintf(from_target, sizeof(from_target), "/api/v1/calls?from=%s", pick.from_user);
+    const int64_t day = T0 + 10 * 86400, hour = T0 + 20 * 86400 + 7200;
+    const bench_query_t queries[] = {
+        {"no filter (newest first)", {0}, STORE_SORT_INVITE_TIME, false, 0, "/api/v1/calls"},
+        {"state=completed&min_mos=3.5", {.state_mask = 1u << CALL_COMPLETED, .has_min_mos = true,
+                                         .min_mos = 3.5},
+         STORE_SORT_INVITE_TIME, false, 0, "/api/v1/calls?state=completed&min_mos=3.5"},
+        {"from=USER (exact user part)", {.from_user = pick.from_user, .user_exact = true},
+         STORE_SORT_INVITE_TIME, false, 0, from_target},
+        {"since/until: one hour", {.since_ns = hour * NS_PER_S, .until_ns = (hour + 3600) * NS_PER_S},
+         STORE_SORT_INVITE_TIME, false, 0, NULL},
+        {"state=completed&min_mos=3.5, one day",
+         {.state_mask = 1u << CALL_COMPLETED, .has_min_mos = true, .min_mos = 3.5,
+          .since_ns = day * NS_PER_S, .until_ns = (day + 86400) * NS_PER_S},
+         STORE_SORT_INVITE_TIME, false, 0, NULL},
+        {"state=rejected,cancelled&max_mos=2 (none match)",
+         {.state_mask = (1u << CALL_REJECTED) | (1u << CALL_CANCELLED), .has_max_mos = true,
+          .max_mos = 2.0},
+         STORE_SORT_INVITE_TIME, false, 0, "/api/v1/calls?state=rejected,cancelled&max_mos=2"},
+        {"worst MOS first (sort=mos&order=asc&min_mos=0)", {.has_min_mos = true, .min_mos = 0},
+         STORE_SORT_MOS, true, 0, "/api/v1/calls?sort=mos&order=asc&min_mos=0"},
+        {"state=completed, longest first (sort=duration)", {.state_mask = 1u << CALL_COMPLETED},
+         STORE_SORT_DURATION, false, 0, "/api/v1/calls?state=completed&sort=duration"},
+        {"deep page (offset=100000)", {0}, STORE_SORT_INVITE_TIME, false, 100000,
+         "/api/v1/calls?offset=100000"},
+        {"q=CALLID-PART (substring, full scan)", {.q = pick.cid_part}, STORE_SORT_INVITE_TIME,
+         false, 0, q_target},
+    };
+    const size_t nq = sizeof(queries) / sizeof(queries[0]);
+
+    printf("\nstore_query_calls_sorted, page of 50 with its total, %lld calls (%d runs each):\n",
+           (long long)n, REPEAT);
+    for (size_t i = 0; i < nq; i++) {
+        double ms[REPEAT];
+        int rows = 0;
+        int64_t total = 0;
+        for (int r = 0; r < REPEAT; r++) {
+            rows = 0;
+            double t = now_s();
+            int err = store_query_calls_sorted(s, &queries[i].f, queries[i].sort, queries[i].asc,
+                                               50, queries[i].offset, count_cb, &rows, &total);
+            ms[r] = (now_s() - t) * 1e3;
+            if (err != 0) {
+                fprintf(stderr, "api_query: %s: %s\n", queries[i].name, store_errmsg(s));
+                store_close(s);
+                return 1;
+            }
+        }
+        char extra[64];
+        snprintf(extra, sizeof(extra), "%d rows of %lld", rows, (long long)total);
+        report(queries[i].name, ms, REPEAT, extra);
+    }
+    store_close(s);
+
+    /* The same through sipscope's HTTP server (JSON encoding, the socket, a new connection per
+     * request). */
+    api_cfg_t cfg = {.db_path = path, .listen = "127.0.0.1:0"};
+    api_server_t *srv = NULL;
+    char err[256];
+    if (api_server_start(&cfg, &srv, err, sizeof(err)) != 0) {
+        fprintf(stderr, "api_query: server: %s\n", err);
+        return 1;
+    }
+    uint16_t port = api_server_port(srv);
+    printf("\nGET through HTTP on 127.0.0.1 (new connection each time):\n");
+    char since_hour[160], day_q[200];
+    snprintf(since_hour, sizeof(since_hour), "/api/v1/calls?since=%lld&until=%lld",
+             (long long)hour, (long long)(hour + 3600));
+    snprintf(day_q, sizeof(day_q),
+             "/api/v1/calls?state=completed&min_mos=3.5&since=%lld&until=%lld", (long long)day,
+             (long long)(day + 86400));
+    char stats_day[160];
+    snprintf(stats_day, sizeof(stats_day), "/api/v1/stats?since=%lld&until=%lld", (long long)day,
+             (long long)(day + 86400));
+    const char *targets[32];
+    size_t nt = 0;
+    for (size_t i = 0; i < nq; i++) {
+        if (queries[i].query != NULL)
+            targets[nt++] = queries[i].query;
+    }
+    targets[nt++] = since_hour;
+    targets[nt++] = day_q;
+    targets[nt++] = stats_day;
+    targets[nt++] = "/api/v1/stats";
+    int status = 0;
+    for (size_t i = 0; i < nt; i++) {
+        double ms[REPEAT];
+        size_t len = 0;
+        for (int r = 0; r < REPEAT; r++) {
+            double t = now_s();
+            int code = http_get(port, targets[i], &len);
+            ms[r] = (now_s() - t) * 1e3;
+            if (code != 200) {
+                fprintf(stderr, "api_query: GET %s: status %d\n", targets[i], code);
+                status = 1;
+                break;
+            }
+        }
+        char extra[48];
+        snprintf(extra, sizeof(extra), "%zu bytes", len);
+        report(targets[i], ms, REPEAT, extra);
+    }
+    api_server_stop(srv);
+    return status;
+}
