@@ -11,6 +11,7 @@
 
 #include "commands.h"
 #include "config.h"
+#include "hep_cli.h"
 #include "live.h"
 #include "livecap.h"
 #include "log.h"
@@ -152,6 +153,7 @@ static const char capture_usage[] =
     "  --ring-mb N            frame queue between capture and analysis in MB (default 64)\n"
     "  --max-calls N          live calls kept in memory (default 65536)\n"
     "  --max-streams N        live RTP streams kept in memory (default 131072)\n"
+    HEP_CLI_HELP
     "  --config FILE          read options from FILE (key = value per line; the command line\n"
     "                         overrides it)\n"
     "  --log FILE             write messages to FILE (reopened on SIGHUP)\n"
@@ -241,6 +243,7 @@ int cmd_capture(int argc, char **argv)
         {"log", required_argument, NULL, LIVECAP_OPT_LOG},
         {"pcap-dir", required_argument, NULL, LIVECAP_OPT_PCAP_DIR},
         {"no-rtp-pcap", no_argument, NULL, LIVECAP_OPT_NO_RTP_PCAP},
+        HEP_CLI_LONG_OPTIONS,
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -256,7 +259,15 @@ int cmd_capture(int argc, char **argv)
     int status = EXIT_SUCCESS;
     int opt;
     optind = 1;
+    hep_cli_t hep = {0};
     while ((opt = getopt_long(cargc, cargv, "i:f:qvh", options, NULL)) != -1) {
+        int h = hep_cli_option(&hep, opt, optarg);
+        if (h < 0) {
+            status = EXIT_USAGE;
+            goto out;
+        }
+        if (h > 0)
+            continue;
         int r = livecap_option(opt, optarg, &cfg, &live, &log_path);
         if (r == EXIT_USAGE) {
             status = EXIT_USAGE;
@@ -293,6 +304,11 @@ int cmd_capture(int argc, char **argv)
         goto out;
     }
     pipeline_t *p = NULL;
+    /* Live: never wait on the HEP queue (drops are counted instead). */
+    if (hep_cli_start(&hep, &cfg, 0) != 0) {
+        status = EXIT_RUNTIME;
+        goto out;
+    }
     if (pipeline_new(&cfg, &p, err, sizeof(err)) != 0) {
         log_error("capture: %s", err);
         status = EXIT_RUNTIME;
@@ -306,6 +322,7 @@ int cmd_capture(int argc, char **argv)
     }
     pipeline_free(p);
 out:
+    hep_cli_finish(&hep, quiet);
     config_free_argv(cargc, cargv);
     return status;
 }

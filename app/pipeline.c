@@ -21,6 +21,8 @@ struct pipeline {
     writer_t *writer;               /* the thread that writes to store */
     classify_t *classify;           /* nDPI verdicts for flows no SDP announced */
     callpcap_t *callpcap;           /* per-call pcaps, NULL when off */
+    hep_sender_t *hep_out;          /* borrowed; NULL when off */
+    bool hep_rtcp;
     bool pcap_rtp;
     pipeline_observer_t observer;
     pipeline_totals_t totals;
@@ -131,6 +133,9 @@ static size_t handle_tcp(pipeline_t *p, const cap_packet_t *pkt)
         corr_ref_t ref = corr_on_sip(p->corr, &cp, &p->sip);
         if (p->callpcap)
             callpcap_write(p->callpcap, ref, pkt, at, (size_t)rc);
+        if (p->hep_out)
+            hep_sender_send_sip(p->hep_out, &pkt->src, &pkt->dst, pkt->ip_proto, pkt->ts_ns, at,
+                                (size_t)rc, p->sip.call_id);
         off += (size_t)rc;
     }
     return off;
@@ -158,6 +163,9 @@ static void handle_rtcp(pipeline_t *p, const cap_packet_t *pkt, const corr_pkt_t
     corr_ref_t ref = corr_on_rtcp(p->corr, cp, &p->rtcp);
     if (p->callpcap && p->pcap_rtp)
         callpcap_write(p->callpcap, ref, pkt, NULL, 0);
+    if (p->hep_out && p->hep_rtcp)
+        hep_sender_send_rtcp(p->hep_out, &pkt->src, &pkt->dst, pkt->ip_proto, pkt->ts_ns,
+                             pkt->payload, pkt->len, SV_NULL);
 }
 
 /* RFC 5761 4: with rtcp-mux, the second byte tells RTCP (200..207 as packet type) from RTP. */
@@ -177,6 +185,9 @@ static void handle_udp(pipeline_t *p, const cap_packet_t *pkt)
             corr_ref_t ref = corr_on_sip(p->corr, &cp, &p->sip);
             if (p->callpcap)
                 callpcap_write(p->callpcap, ref, pkt, NULL, 0);
+            if (p->hep_out)
+                hep_sender_send_sip(p->hep_out, &pkt->src, &pkt->dst, pkt->ip_proto, pkt->ts_ns,
+                                    pkt->payload, (size_t)rc, p->sip.call_id);
         } else {
             p->totals.malformed++;
         }
@@ -242,6 +253,8 @@ int pipeline_new(const pipeline_cfg_t *cfg, pipeline_t **out, char *err, size_t 
     }
     p->observer = cfg->observer;
     p->pcap_rtp = cfg->pcap_rtp;
+    p->hep_out = cfg->hep_out;
+    p->hep_rtcp = cfg->hep_rtcp;
     if (cfg->pcap_dir != NULL) {
         p->callpcap = callpcap_new(cfg->pcap_dir, 256, err, errlen);
         if (p->callpcap == NULL) {

@@ -9,6 +9,7 @@
 #include "cap.h"
 #include "classify.h"
 #include "corr.h"
+#include "hep_io.h"
 #include "records.h"
 
 typedef struct pipeline pipeline_t;
@@ -31,6 +32,9 @@ typedef struct {
     const char *db_path;          /* NULL: no store */
     corr_cfg_t corr;
     cap_cfg_t cap;
+    hep_sender_t *hep_out;        /* borrowed: every SIP message (and RTCP with hep_rtcp) is
+                                     also sent as HEPv3 here; NULL = off */
+    bool hep_rtcp;
     const char *pcap_dir;         /* per-call pcaps under this directory; NULL = none */
     bool pcap_rtp;                /* also RTP/RTCP in them (default true) */
     size_t writer_queue_bytes;    /* records waiting for the store thread (default 8 MB) */

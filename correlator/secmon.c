@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "hash.h"
 
@@ -287,6 +288,7 @@ struct secmon {
     char agents_lc[SECMON_LIST_MAX][SECMON_ITEM_MAX];
     int64_t rate_slot_ns, long_slot_ns, idle_ns, alert_update_ns, reg_update_ns, linger_ns;
     int64_t now_ns;
+    uint64_t table_seed;
 
     src_t *src;
     link_t *src_links;
@@ -589,6 +591,14 @@ secmon_t *secmon_new(const secmon_cfg_t *cfg, const secmon_sink_t *sink)
     m->linger_ns = (int64_t)c->reg_linger_s * NS_PER_S;
     m->next_alert_id = 1;
     m->budget_minute = INT64_MIN;
+    m->table_seed = c->hash_seed;
+    if (m->table_seed == 0) {
+        /* Unpredictable enough from outside: ASLR'd addresses and the clock. */
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        m->table_seed = hash_mix((uint64_t)(uintptr_t)m ^ hash_mix((uint64_t)(uintptr_t)&now) ^
+                                 (uint64_t)now.tv_nsec ^ ((uint64_t)now.tv_sec << 32));
+    }
 
     m->src_cap = (uint32_t)c->max_sources;
     m->src_mask = pow2_at_least(2 * (size_t)m->src_cap) - 1;
@@ -642,14 +652,27 @@ const secmon_stats_t *secmon_stats(const secmon_t *m)
 
 /* ------------------------------------------------------------------ helpers */
 
+/* Table placement uses a per-instance seed (hash_seed, or one drawn at secmon_new), so that
+ * nobody can aim spoofed addresses or made-up users at one hash chain. The keys of the
+ * distinct counts use a fixed seed instead: counts must not vary from run to run. */
 static uint64_t sv_hash(const secmon_t *m, sv_t s)
 {
-    return hash_bytes(s.p ? s.p : "", s.len, m->cfg.hash_seed ^ 0x5ec0u);
+    return hash_bytes(s.p ? s.p : "", s.len, m->table_seed ^ 0x5ec0u);
 }
 
 static uint64_t addr_hash(const secmon_t *m, const net_addr_t *a)
 {
-    return hash_bytes(a, sizeof(*a), m->cfg.hash_seed ^ 0xadd7u);
+    return hash_bytes(a, sizeof(*a), m->table_seed ^ 0xadd7u);
+}
+
+static uint32_t sv_key(const secmon_t *m, sv_t s)
+{
+    return key24(hash_bytes(s.p ? s.p : "", s.len, m->cfg.hash_seed ^ 0xc047u));
+}
+
+static uint32_t addr_key(const secmon_t *m, const net_addr_t *a)
+{
+    return key24(hash_bytes(a, sizeof(*a), m->cfg.hash_seed ^ 0xadd7c047u));
 }
 
 /* Copy s into buf (NUL-terminated), cut at cap - 1 bytes, and never in the middle of a UTF-8
@@ -942,10 +965,12 @@ static void src_fire(secmon_t *m, src_t *s, alert_detector_t det, int64_t ts, sv
 
 /* ------------------------------------------------------------------ sources */
 
-static src_t *src_find(secmon_t *m, const net_addr_t *a, uint32_t *bucket)
+/* The tracker of a, or NULL; *chain gets the length of a's hash chain. */
+static src_t *src_find(secmon_t *m, const net_addr_t *a, uint32_t *bucket, uint32_t *chain)
 {
     *bucket = (uint32_t)addr_hash(m, a) & m->src_mask;
-    for (uint32_t i = m->src_buckets[*bucket]; i != 0; i = m->src[i - 1].hnext)
+    *chain = 0;
+    for (uint32_t i = m->src_buckets[*bucket]; i != 0; i = m->src[i - 1].hnext, (*chain)++)
         if (net_addr_eq(&m->src[i - 1].addr, a))
             return &m->src[i - 1];
     return NULL;
@@ -988,13 +1013,17 @@ static void src_episode(secmon_t *m, src_t *s, int64_t ts)
  * table is full, preferring one without an open alert). */
 static src_t *src_get(secmon_t *m, const net_addr_t *a, int64_t ts)
 {
-    uint32_t b;
-    src_t *s = src_find(m, a, &b);
+    uint32_t b, chain;
+    src_t *s = src_find(m, a, &b, &chain);
     if (s != NULL) {
         if (ts - s->last_ns >= m->idle_ns)
             src_episode(m, s, ts);
         lru_touch(&m->src_lru, (uint32_t)(s - m->src) + 1);
         return s;
+    }
+    if (chain >= CHAIN_MAX) {
+        m->stats.sources_refused++;
+        return NULL;
     }
     if (m->src_free == 0) {
         uint32_t victim = m->src_lru.tail;
@@ -1094,6 +1123,8 @@ static void src_request(secmon_t *m, const corr_pkt_t *pkt, const sip_msg_t *msg
 {
     int64_t ts = pkt->ts_ns;
     src_t *s = src_get(m, &pkt->src.addr, ts);
+    if (s == NULL)
+        return;
     src_advance(m, s, ts);
     s->requests++;
     sip_method_t meth = msg->method_id;
@@ -1148,7 +1179,7 @@ static void src_request(secmon_t *m, const corr_pkt_t *pkt, const sip_msg_t *msg
             break;
         }
         case SIP_METHOD_OPTIONS: {
-            uint32_t k = key24(addr_hash(m, &pkt->dst.addr));
+            uint32_t k = addr_key(m, &pkt->dst.addr);
             uint32_t n = dset_add(&s->targets, k, s->long_epoch);
             if (s->alert)
                 bm_set(m->alerts[s->alert - 1].targets, k);
@@ -1168,8 +1199,8 @@ static void src_request(secmon_t *m, const corr_pkt_t *pkt, const sip_msg_t *msg
  * they were wrong, like 403. */
 static bool src_response(secmon_t *m, const corr_pkt_t *pkt, const sip_msg_t *msg, int64_t msg_id)
 {
-    uint32_t b;
-    src_t *s = src_find(m, &pkt->dst.addr, &b);
+    uint32_t b, chain;
+    src_t *s = src_find(m, &pkt->dst.addr, &b, &chain);
     int64_t ts = pkt->ts_ns;
     if (s == NULL || ts - s->last_ns >= m->idle_ns)
         return false;
@@ -1217,7 +1248,7 @@ static bool src_response(secmon_t *m, const corr_pkt_t *pkt, const sip_msg_t *ms
     uint32_t users = 0;
     if (make_aor(&msg->to.uri, aor, sizeof(aor), &uoff, &ulen)) {
         target = sv_from_cstr(aor);
-        uint32_t k = key24(sv_hash(m, target));
+        uint32_t k = sv_key(m, target);
         users = dset_add(&s->users, k, s->long_epoch);
         if (a)
             bm_set(a->users, k);
@@ -1504,7 +1535,7 @@ static void aor_failure(secmon_t *m, aor_t *a, const corr_pkt_t *pkt, const sip_
         win_add(&a->fail401, a->long_epoch);
     else if (st == 403)
         win_add(&a->fail403, a->long_epoch);
-    uint32_t k = key24(addr_hash(m, &pkt->dst.addr));
+    uint32_t k = addr_key(m, &pkt->dst.addr);
     uint32_t nsrc = keys_add(a->srcs, TSRC, k, a->long_epoch);
 
     alert_t *al = a->alert ? &m->alerts[a->alert - 1] : NULL;

@@ -74,7 +74,8 @@ typedef struct {
     size_t n_trusted;
     secmon_prefix_t trusted[SECMON_TRUSTED_MAX]; /* sources never treated as offenders (your
                                                   * SBCs, proxies, carriers); empty */
-    uint64_t hash_seed;          /* table and distinct-count hashing (0: a fixed seed) */
+    uint64_t hash_seed;          /* seed of the hash tables (0: drawn at secmon_new) and of the
+                                  * distinct counts (0: fixed) */
 } secmon_cfg_t;
 
 #define SECMON_DISTINCT_MAX 32
@@ -110,6 +111,7 @@ typedef struct {
     uint64_t responses_unmatched;     /* answers to no tracked source and no known AOR */
     uint64_t trusted;                 /* requests from trusted sources (not tracked) */
     uint64_t sources_created, sources_expired, sources_evicted;
+    uint64_t sources_refused;         /* hash chain at its cap (hostile collisions) */
     uint64_t aors_created, aors_expired, aors_evicted;
     uint64_t aors_refused;            /* hash chain at its cap (hostile collisions) */
     uint64_t bindings_replaced;       /* a new contact pushed out an AOR's least recent one */
