@@ -15,6 +15,7 @@
 #include "live.h"
 #include "livecap.h"
 #include "log.h"
+#include "retention.h"
 #include "pipeline.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -144,19 +145,11 @@ static const char capture_usage[] =
     "Capture live from IFACE into the database until SIGINT/SIGTERM (open calls are then\n"
     "stored as they stand).\n"
     "\n"
-    "  -i, --interface IFACE  interface to capture on (\"any\" for all)\n"
-    "  -f, --filter BPF       capture filter; IP fragments are always kept in addition\n"
     "  --db PATH              SQLite database (default ./sipscope.db)\n"
-    "  --pcap-dir DIR         keep each call's packets in DIR/YYYY-MM-DD/HH/ID.pcap\n"
-    "  --no-rtp-pcap          only SIP (not RTP/RTCP) in those files\n"
-    "  --buffer-mb N          kernel capture buffer in MB (default 64)\n"
-    "  --ring-mb N            frame queue between capture and analysis in MB (default 64)\n"
-    "  --max-calls N          live calls kept in memory (default 65536)\n"
-    "  --max-streams N        live RTP streams kept in memory (default 131072)\n"
+    LIVECAP_HELP
     HEP_CLI_HELP
     "  --config FILE          read options from FILE (key = value per line; the command line\n"
     "                         overrides it)\n"
-    "  --log FILE             write messages to FILE (reopened on SIGHUP)\n"
     "  -q, --quiet            fewer messages\n";
 
 static bool parse_count(const char *text, size_t *out)
@@ -173,10 +166,28 @@ static bool parse_count(const char *text, size_t *out)
 /* Options shared by capture and run -i; returns 1 if the option was one of these, 0 if not,
  * or EXIT_USAGE on a bad value. */
 int livecap_option(int opt, const char *arg, pipeline_cfg_t *cfg, cap_live_cfg_t *live,
-                   const char **log_path)
+                   const char **log_path, livecap_retention_t *keep)
 {
     size_t n;
     switch (opt) {
+        case LIVECAP_OPT_RETAIN_DAYS:
+        case LIVECAP_OPT_MAX_DB_MB:
+        case LIVECAP_OPT_MAX_PCAP_MB:
+            if (!parse_count(arg, &n) || n > 100000000) {
+                log_error("%s: not a positive number: %s",
+                          opt == LIVECAP_OPT_RETAIN_DAYS ? "--retain-days"
+                          : opt == LIVECAP_OPT_MAX_DB_MB ? "--max-db-mb"
+                                                         : "--max-pcap-mb",
+                          arg);
+                return EXIT_USAGE;
+            }
+            if (opt == LIVECAP_OPT_RETAIN_DAYS)
+                keep->retain_days = (uint32_t)n;
+            else if (opt == LIVECAP_OPT_MAX_DB_MB)
+                keep->max_db_bytes = (uint64_t)n << 20;
+            else
+                keep->max_pcap_bytes = (uint64_t)n << 20;
+            return 1;
         case 'i':
             live->iface = arg;
             return 1;
@@ -232,18 +243,10 @@ int cmd_capture(int argc, char **argv)
         return EXIT_USAGE;
     }
     static const struct option options[] = {
-        {"interface", required_argument, NULL, 'i'},
-        {"filter", required_argument, NULL, 'f'},
-        {"db", required_argument, NULL, LIVECAP_OPT_DB},
-        {"buffer-mb", required_argument, NULL, LIVECAP_OPT_BUFFER_MB},
-        {"ring-mb", required_argument, NULL, LIVECAP_OPT_RING_MB},
-        {"max-calls", required_argument, NULL, LIVECAP_OPT_MAX_CALLS},
-        {"max-streams", required_argument, NULL, LIVECAP_OPT_MAX_STREAMS},
-        {"config", required_argument, NULL, LIVECAP_OPT_CONFIG},
-        {"log", required_argument, NULL, LIVECAP_OPT_LOG},
-        {"pcap-dir", required_argument, NULL, LIVECAP_OPT_PCAP_DIR},
-        {"no-rtp-pcap", no_argument, NULL, LIVECAP_OPT_NO_RTP_PCAP},
+        LIVECAP_LONG_OPTIONS,
         HEP_CLI_LONG_OPTIONS,
+        {"db", required_argument, NULL, LIVECAP_OPT_DB},
+        {"config", required_argument, NULL, LIVECAP_OPT_CONFIG},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -260,6 +263,7 @@ int cmd_capture(int argc, char **argv)
     int opt;
     optind = 1;
     hep_cli_t hep = {0};
+    livecap_retention_t keep = {0};
     while ((opt = getopt_long(cargc, cargv, "i:f:qvh", options, NULL)) != -1) {
         int h = hep_cli_option(&hep, opt, optarg);
         if (h < 0) {
@@ -268,7 +272,7 @@ int cmd_capture(int argc, char **argv)
         }
         if (h > 0)
             continue;
-        int r = livecap_option(opt, optarg, &cfg, &live, &log_path);
+        int r = livecap_option(opt, optarg, &cfg, &live, &log_path, &keep);
         if (r == EXIT_USAGE) {
             status = EXIT_USAGE;
             goto out;
@@ -315,7 +319,11 @@ int cmd_capture(int argc, char **argv)
         goto out;
     }
     livecap_install_signals();
+    retention_cfg_t rc = {cfg.db_path, cfg.pcap_dir, keep.retain_days, keep.max_db_bytes,
+                          keep.max_pcap_bytes, 60};
+    retention_t *retention = retention_start(&rc);
     status = livecap_run(p, &live, log_path, quiet);
+    retention_stop(retention);
     if (pipeline_finish(p, err, sizeof(err)) != 0) {
         log_error("capture: %s", err);
         status = EXIT_RUNTIME;

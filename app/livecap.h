@@ -18,15 +18,51 @@ enum {
     LIVECAP_OPT_LOG,
     LIVECAP_OPT_PCAP_DIR,
     LIVECAP_OPT_NO_RTP_PCAP,
+    LIVECAP_OPT_RETAIN_DAYS,
+    LIVECAP_OPT_MAX_DB_MB,
+    LIVECAP_OPT_MAX_PCAP_MB,
 };
+
+/* The long options above, for the commands' option tables. */
+#define LIVECAP_LONG_OPTIONS                                                                       \
+    {"interface", required_argument, NULL, 'i'}, {"filter", required_argument, NULL, 'f'},        \
+        {"buffer-mb", required_argument, NULL, LIVECAP_OPT_BUFFER_MB},                            \
+        {"ring-mb", required_argument, NULL, LIVECAP_OPT_RING_MB},                                \
+        {"max-calls", required_argument, NULL, LIVECAP_OPT_MAX_CALLS},                            \
+        {"max-streams", required_argument, NULL, LIVECAP_OPT_MAX_STREAMS},                        \
+        {"log", required_argument, NULL, LIVECAP_OPT_LOG},                                        \
+        {"pcap-dir", required_argument, NULL, LIVECAP_OPT_PCAP_DIR},                              \
+        {"no-rtp-pcap", no_argument, NULL, LIVECAP_OPT_NO_RTP_PCAP},                              \
+        {"retain-days", required_argument, NULL, LIVECAP_OPT_RETAIN_DAYS},                        \
+        {"max-db-mb", required_argument, NULL, LIVECAP_OPT_MAX_DB_MB},                            \
+        {"max-pcap-mb", required_argument, NULL, LIVECAP_OPT_MAX_PCAP_MB}
+
+#define LIVECAP_HELP                                                                               \
+    "  -i, --interface IFACE  interface to capture on (\"any\" for all)\n"                       \
+    "  -f, --filter BPF       capture filter; IP fragments are always kept in addition\n"         \
+    "  --pcap-dir DIR         keep each call's packets in DIR/YYYY-MM-DD/HH/ID.pcap\n"           \
+    "  --no-rtp-pcap          only SIP (not RTP/RTCP) in those files\n"                          \
+    "  --retain-days N        delete calls and their pcaps older than N days\n"                  \
+    "  --max-db-mb N          keep the database under N MB (oldest calls go first)\n"            \
+    "  --max-pcap-mb N        keep the per-call pcaps under N MB (oldest hours go first)\n"      \
+    "  --buffer-mb N          kernel capture buffer in MB (default 64)\n"                        \
+    "  --ring-mb N            frame queue between capture and analysis in MB (default 64)\n"     \
+    "  --max-calls N          live calls kept in memory (default 65536)\n"                       \
+    "  --max-streams N        live RTP streams kept in memory (default 131072)\n"                \
+    "  --log FILE             write messages to FILE (reopened on SIGHUP)\n"
 
 /* SIGINT/SIGTERM request a clean stop, SIGHUP reopens the log, SIGPIPE is ignored. */
 void livecap_install_signals(void);
 bool livecap_stop_requested(void);
 void livecap_request_stop(void);
 /* Handle one shared option: 1 handled, 0 not ours, EXIT_USAGE bad value (reported). */
+typedef struct {
+    uint32_t retain_days;
+    uint64_t max_db_bytes, max_pcap_bytes;
+} livecap_retention_t;
+
 int livecap_option(int opt, const char *arg, pipeline_cfg_t *cfg, cap_live_cfg_t *live,
-                   const char **log_path);
+                   const char **log_path, livecap_retention_t *keep);
 /* Capture until a stop is requested, feeding p; publishes counters to the store every second.
  * Returns an exit status. The caller finishes p (flushing open calls) afterwards. */
 int livecap_run(pipeline_t *p, const cap_live_cfg_t *live_cfg, const char *log_path, bool quiet);

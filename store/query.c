@@ -337,79 +337,33 @@ static int state_index(const char *name)
     return name != NULL && call_state_parse(name, &st) ? (int)st : -1;
 }
 
-int store_call_stats(store_t *s, int64_t since_ns, int64_t until_ns, store_call_stats_t *out)
-{
-    memset(out, 0, sizeof(*out));
-    int err = store_int_check_open(s);
-    if (err != 0)
-        return err;
-    qw_t w = {0};
-    qw_add(&w, "SELECT state, count(*), count(answer_time), count(duration_s), total(duration_s),"
-               " count(post_dial_delay_ms), total(post_dial_delay_ms), count(mos), total(mos)"
-               " FROM calls");
-    time_where(&w, INVITE_RANGE, since_ns, until_ns);
-    qw_add(&w, " GROUP BY state");
-    sqlite3_stmt *st;
-    err = qw_prepare(s, &w, "call stats", &st);
-    if (err != 0)
-        return err;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t n = sqlite3_column_int64(st, 1);
-        int i = state_index((const char *)sqlite3_column_text(st, 0));
-        if (i >= 0)
-            out->by_state[i] += n;
-        out->calls += n;
-        out->answered += sqlite3_column_int64(st, 2);
-        out->with_duration += sqlite3_column_int64(st, 3);
-        out->duration_sum_s += sqlite3_column_double(st, 4);
-        out->with_pdd += sqlite3_column_int64(st, 5);
-        out->pdd_sum_ms += sqlite3_column_double(st, 6);
-        out->with_mos += sqlite3_column_int64(st, 7);
-        out->mos_sum += sqlite3_column_double(st, 8);
-    }
-    if (rc != SQLITE_DONE)
-        err = store_int_fail_sql(s, rc, "call stats");
-    sqlite3_finalize(st);
-    if (err != 0)
-        return err;
+/* The MOS histogram's bins as columns: count of calls per bin, 0.5 wide from 1.0, clamped at
+ * both ends (so that one pass gives the histogram with everything else). */
+#define MOS_BIN(lo, hi) "count(CASE WHEN mos >= " lo " AND mos < " hi " THEN 1 END)"
+#define MOS_BINS_SQL                                                                               \
+    "count(CASE WHEN mos < 1.5 THEN 1 END), " MOS_BIN("1.5", "2.0") ", " MOS_BIN("2.0", "2.5")     \
+    ", " MOS_BIN("2.5", "3.0") ", " MOS_BIN("3.0", "3.5") ", " MOS_BIN("3.5", "4.0") ", "          \
+    MOS_BIN("4.0", "4.5") ", count(CASE WHEN mos >= 4.5 THEN 1 END)"
 
-    /* The histogram: bins of 0.5 from 1.0, clamped at both ends. */
-    qw_t h = {0};
-    qw_add(&h, "SELECT max(0, min(7, CAST((mos - 1.0) / 0.5 AS INTEGER))) AS bin, count(*)"
-               " FROM calls WHERE mos IS NOT NULL");
-    h.have_where = true;
-    time_where(&h, INVITE_RANGE, since_ns, until_ns);
-    qw_add(&h, " GROUP BY bin");
-    err = qw_prepare(s, &h, "mos histogram", &st);
-    if (err != 0)
-        return err;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t bin = sqlite3_column_int64(st, 0);
-        if (bin >= 0 && bin < STORE_MOS_BINS)
-            out->mos_bins[bin] += sqlite3_column_int64(st, 1);
-    }
-    if (rc != SQLITE_DONE)
-        err = store_int_fail_sql(s, rc, "mos histogram");
-    sqlite3_finalize(st);
-    return err;
-}
-
-_Static_assert(STORE_MOS_BINS == 8, "the histogram SQL clamps at bin 7");
+_Static_assert(STORE_MOS_BINS == 8, "MOS_BINS_SQL has 8 bins");
 
 int store_call_series(store_t *s, int64_t since_ns, int64_t until_ns, int64_t step_ns,
-                      store_bucket_cb cb, void *ctx)
+                      store_call_stats_t *totals, store_bucket_cb cb, void *ctx)
 {
+    if (totals != NULL)
+        memset(totals, 0, sizeof(*totals));
     int err = store_int_check_open(s);
     if (err != 0)
         return err;
-    if (since_ns <= 0 || step_ns <= 0 || cb == NULL)
-        return store_int_fail_msg(s, -EINVAL, "call series", "bad range, step or callback");
+    if (since_ns <= 0 || step_ns <= 0)
+        return store_int_fail_msg(s, -EINVAL, "call series", "bad range or step");
     qw_t w = {0};
-    /* (t - since) / step >= 0 inside the range, so the integer cast is a floor. */
+    /* (t - since) / step >= 0 inside the range, so the integer cast is a floor. One row per
+     * (step, state): the states' counts come from the grouping, the rest is summed in C. */
     qw_add(&w, "SELECT CAST((invite_time - ?) / ? AS INTEGER) AS b, state, count(*),"
-               " count(answer_time), count(duration_s), total(duration_s), count(mos), total(mos)"
-               " FROM calls");
+               " count(answer_time), count(duration_s), total(duration_s),"
+               " count(post_dial_delay_ms), total(post_dial_delay_ms), count(mos), total(mos), "
+               MOS_BINS_SQL " FROM calls");
     qw_dbl(&w, store_int_ns_to_sec(since_ns));
     qw_dbl(&w, (double)step_ns / 1e9);
     time_where(&w, INVITE_RANGE, since_ns, until_ns);
@@ -425,7 +379,7 @@ int store_call_series(store_t *s, int64_t since_ns, int64_t until_ns, int64_t st
         int64_t idx = sqlite3_column_int64(st, 0);
         int64_t start = since_ns + idx * step_ns;
         if (open && start != b.start_ns) {
-            ret = cb(ctx, &b);
+            ret = cb ? cb(ctx, &b) : 0;
             open = false;
         }
         if (!open) {
@@ -441,15 +395,36 @@ int store_call_series(store_t *s, int64_t since_ns, int64_t until_ns, int64_t st
         b.answered += sqlite3_column_int64(st, 3);
         b.with_duration += sqlite3_column_int64(st, 4);
         b.duration_sum_s += sqlite3_column_double(st, 5);
-        b.with_mos += sqlite3_column_int64(st, 6);
-        b.mos_sum += sqlite3_column_double(st, 7);
+        b.with_mos += sqlite3_column_int64(st, 8);
+        b.mos_sum += sqlite3_column_double(st, 9);
+        if (totals != NULL) {
+            if (i >= 0)
+                totals->by_state[i] += n;
+            totals->calls += n;
+            totals->answered += sqlite3_column_int64(st, 3);
+            totals->with_duration += sqlite3_column_int64(st, 4);
+            totals->duration_sum_s += sqlite3_column_double(st, 5);
+            totals->with_pdd += sqlite3_column_int64(st, 6);
+            totals->pdd_sum_ms += sqlite3_column_double(st, 7);
+            totals->with_mos += sqlite3_column_int64(st, 8);
+            totals->mos_sum += sqlite3_column_double(st, 9);
+            for (int k = 0; k < STORE_MOS_BINS; k++)
+                totals->mos_bins[k] += sqlite3_column_int64(st, 10 + k);
+        }
     }
     if (ret == 0 && rc != SQLITE_DONE)
         ret = store_int_fail_sql(s, rc, "call series");
-    if (ret == 0 && open)
+    if (ret == 0 && open && cb != NULL)
         ret = cb(ctx, &b);
     sqlite3_finalize(st);
     return ret;
+}
+
+int store_call_stats(store_t *s, int64_t since_ns, int64_t until_ns, store_call_stats_t *out)
+{
+    /* One step as wide as any range: the totals of the single pass. */
+    return store_call_series(s, since_ns > 0 ? since_ns : 1, until_ns, INT64_C(1) << 62, out,
+                             NULL, NULL);
 }
 
 int store_count_calls_by_state(store_t *s, int64_t out[CALL_STATE_COUNT])

@@ -254,9 +254,12 @@ typedef struct {
 typedef int (*store_bucket_cb)(void *ctx, const store_bucket_t *b);
 
 /* The non-empty steps of [since_ns, until_ns) in time order (steps start at since_ns, which
- * must be > 0, as must step_ns). Callback results as the other walks. */
+ * must be > 0, as must step_ns; until_ns 0 = unbounded). totals (may be NULL) receives the
+ * aggregates of the whole range, as store_call_stats gives them, from the same single pass over
+ * the calls. cb may be NULL when only the totals are wanted. Callback results as the other
+ * walks. */
 int store_call_series(store_t *s, int64_t since_ns, int64_t until_ns, int64_t step_ns,
-                      store_bucket_cb cb, void *ctx);
+                      store_call_stats_t *totals, store_bucket_cb cb, void *ctx);
 
 /* Calls by state into out[CALL_STATE_COUNT]. */
 int store_count_calls_by_state(store_t *s, int64_t out[CALL_STATE_COUNT]);

@@ -113,13 +113,15 @@ void api_h_stats(api_req_t *req)
         return;
     }
 
+    /* Totals and series in one pass over the range's calls. */
     store_call_stats_t st;
-    err = store_call_stats(s, since, until, &st);
     series_t series = {.since_ns = since, .step_ns = step, .n = (size_t)nbuckets};
-    if (err == 0 && series.n > 0) {
+    if (series.n > 0) {
         series.buckets = calloc(series.n, sizeof(*series.buckets));
-        err = series.buckets ? store_call_series(s, since, until, step, put_bucket, &series)
+        err = series.buckets ? store_call_series(s, since, until, step, &st, put_bucket, &series)
                              : -ENOMEM;
+    } else {
+        err = store_call_stats(s, since, until, &st);
     }
     if (err != 0) {
         free(series.buckets);
