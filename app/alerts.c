@@ -167,7 +167,8 @@ static const char *type_list(unsigned types, char *buf, size_t cap)
     for (int t = 0; t < ALERT_TYPE_COUNT; t++) {
         if (!(types & (1u << t)))
             continue;
-        int n = snprintf(buf + len, cap - len, "%s%s", len ? "," : "", alert_type_name((alert_type_t)t));
+        int n = snprintf(buf + len, cap - len, "%s%s", len ? "," : "",
+                         alert_type_name((alert_type_t)t));
         if (n < 0 || (size_t)n >= cap - len)
             break;
         len += (size_t)n;
@@ -211,8 +212,8 @@ static void print_text(const agg_t *aggs, size_t k, const rows_t *rs)
         if (r->source[0] != '\0')
             continue;
         if (!header)
-            printf("\nAccounts attacked from many sources:\n%-40s %9s %8s  %-20s  %s\n",
-                   "TARGET", "FAILURES", "SOURCES", "FIRST (UTC)", "LAST (UTC)");
+            printf("\nAccounts attacked from many sources:\n%-40s %9s %8s  %-20s  %s\n", "TARGET",
+                   "FAILURES", "SOURCES", "FIRST (UTC)", "LAST (UTC)");
         header = true;
         printf("%-40s %9llu %8u  %-20s  %s\n", r->target, (unsigned long long)r->r.count,
                r->r.distinct_sources, iso_time(r->r.first_ns, first, sizeof(first)),
@@ -228,9 +229,9 @@ static json_t *names_json(unsigned bits, bool detectors)
     int n = detectors ? ALERT_DET_COUNT : ALERT_TYPE_COUNT;
     for (int i = 0; i < n; i++)
         if (bits & (1u << i))
-            json_array_append_new(a, json_string(detectors
-                                                     ? alert_detector_name((alert_detector_t)i)
-                                                     : alert_type_name((alert_type_t)i)));
+            json_array_append_new(a,
+                                  json_string(detectors ? alert_detector_name((alert_detector_t)i)
+                                                        : alert_type_name((alert_type_t)i)));
     return a;
 }
 
@@ -292,7 +293,8 @@ static void print_nft(const agg_t *aggs, size_t k, int64_t since_ns)
            "table inet sipscope {}\n"
            "delete table inet sipscope\n"
            "table inet sipscope {\n",
-           k, since_ns ? " active since " : "", since_ns ? iso_time(since_ns, when, sizeof(when)) : "");
+           k, since_ns ? " active since " : "",
+           since_ns ? iso_time(since_ns, when, sizeof(when)) : "");
     for (int fam = 4; fam <= 6; fam += 2) {
         printf("    set blocklist_v%d {\n        type ipv%d_addr\n", fam, fam);
         if ((fam == 4 ? n4 : n6) > 0) {
@@ -348,8 +350,8 @@ static bool parse_since(const char *text, int64_t *out_ns)
                 struct timespec now;
                 clock_gettime(CLOCK_REALTIME, &now);
                 double back = v * units[i].seconds;
-                *out_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec -
-                          (int64_t)llround(back * 1e9);
+                *out_ns =
+                    (int64_t)now.tv_sec * 1000000000 + now.tv_nsec - (int64_t)llround(back * 1e9);
                 return true;
             }
         }
@@ -437,8 +439,7 @@ int cmd_alerts(int argc, char **argv)
                 } else if (strcmp(optarg, "fail2ban") == 0) {
                     format = FMT_FAIL2BAN;
                 } else {
-                    log_error("alerts: --format: expected text, json, nft or fail2ban: %s",
-                              optarg);
+                    log_error("alerts: --format: expected text, json, nft or fail2ban: %s", optarg);
                     fputs("Try 'sipscope alerts --help'.\n", stderr);
                     return EXIT_USAGE;
                 }

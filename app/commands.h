@@ -11,5 +11,6 @@ int cmd_serve(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_capture(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_alerts(int argc, char **argv);
 
 #endif

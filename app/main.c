@@ -66,6 +66,11 @@ static void observe_stream(void *ctx, const stream_record_t *stream)
     report_add_stream(ctx, stream);
 }
 
+static void observe_alert(void *ctx, const alert_record_t *alert)
+{
+    report_add_alert(ctx, alert);
+}
+
 static void print_summary(const pipeline_totals_t *t, const pipeline_t *p)
 {
     const corr_stats_t *cs = pipeline_corr_stats(p);
@@ -158,7 +163,7 @@ int cmd_analyze(int argc, char **argv)
             log_error("analyze: cannot create a temporary file: %s", strerror(errno));
             return EXIT_RUNTIME;
         }
-        cfg.observer = (pipeline_observer_t){report, observe_call, observe_stream};
+        cfg.observer = (pipeline_observer_t){report, observe_call, observe_stream, observe_alert};
     }
 
     char err[512] = "";
@@ -219,6 +224,8 @@ int main(int argc, char **argv)
         return cmd_analyze(argc - 1, argv + 1);
     if (strcmp(cmd, "capture") == 0)
         return cmd_capture(argc - 1, argv + 1);
+    if (strcmp(cmd, "alerts") == 0)
+        return cmd_alerts(argc - 1, argv + 1);
     if (strcmp(cmd, "export") == 0)
         return cmd_export(argc - 1, argv + 1);
     if (strcmp(cmd, "serve") == 0)

@@ -20,6 +20,7 @@ struct pipeline {
     store_t *store;                 /* NULL when not storing */
     writer_t *writer;               /* the thread that writes to store */
     classify_t *classify;           /* nDPI verdicts for flows no SDP announced */
+    secmon_t *secmon;               /* registrations and security detectors */
     callpcap_t *callpcap;           /* per-call pcaps, NULL when off */
     hep_sender_t *hep_out;          /* borrowed; NULL when off */
     bool hep_rtcp;
@@ -38,6 +39,7 @@ void pipeline_cfg_init(pipeline_cfg_t *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
     corr_cfg_init(&cfg->corr);
+    secmon_cfg_init(&cfg->secmon);
     cap_cfg_init(&cfg->cap);
     cfg->classify_max_flows = 4096;
     cfg->writer_queue_bytes = (size_t)8 << 20;
@@ -85,11 +87,28 @@ static void sink_message(void *ctx, const message_record_t *msg)
         note_store_result(p, writer_put_message(p->writer, msg));
 }
 
+static void sink_registration(void *ctx, const registration_record_t *reg)
+{
+    pipeline_t *p = ctx;
+    if (p->writer)
+        note_store_result(p, writer_put_registration(p->writer, reg));
+}
+
+static void sink_alert(void *ctx, const alert_record_t *alert)
+{
+    pipeline_t *p = ctx;
+    if (p->writer)
+        note_store_result(p, writer_put_alert(p->writer, alert));
+    if (p->observer.on_alert)
+        p->observer.on_alert(p->observer.ctx, alert);
+}
+
 static void tick(pipeline_t *p, int64_t ts_ns)
 {
     /* Timeouts are in seconds; checking once per 100 ms of capture time is plenty. */
     if (ts_ns - p->last_tick_ns >= 100000000 || ts_ns < p->last_tick_ns) {
         corr_tick(p->corr, ts_ns);
+        secmon_tick(p->secmon, ts_ns);
         p->last_tick_ns = ts_ns;
     }
 }
@@ -131,6 +150,7 @@ static size_t handle_tcp(pipeline_t *p, const cap_packet_t *pkt)
         corr_pkt_t cp = make_corr_pkt(pkt, at, (size_t)rc);
         p->totals.sip_messages++;
         corr_ref_t ref = corr_on_sip(p->corr, &cp, &p->sip);
+        secmon_on_sip(p->secmon, &cp, &p->sip, 0);
         if (p->callpcap)
             callpcap_write(p->callpcap, ref, pkt, at, (size_t)rc);
         if (p->hep_out)
@@ -183,6 +203,7 @@ static void handle_udp(pipeline_t *p, const cap_packet_t *pkt)
             cp.raw_len = (size_t)rc;
             p->totals.sip_messages++;
             corr_ref_t ref = corr_on_sip(p->corr, &cp, &p->sip);
+            secmon_on_sip(p->secmon, &cp, &p->sip, 0);
             if (p->callpcap)
                 callpcap_write(p->callpcap, ref, pkt, NULL, 0);
             if (p->hep_out)
@@ -280,13 +301,17 @@ int pipeline_new(const pipeline_cfg_t *cfg, pipeline_t **out, char *err, size_t 
     p->corr = corr_new(&cfg->corr, &sink);
     p->cap = cap_new(&cfg->cap, on_packet, p);
     p->classify = classify_new(cfg->classify_max_flows);
-    if (p->corr == NULL || p->cap == NULL || p->classify == NULL) {
+    secmon_sink_t secmon_sink = {.ctx = p, .on_registration = sink_registration,
+                                 .on_alert = sink_alert};
+    p->secmon = secmon_new(&cfg->secmon, &secmon_sink);
+    if (p->corr == NULL || p->cap == NULL || p->classify == NULL || p->secmon == NULL) {
         rc = -ENOMEM;
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
     if (p->store != NULL) {
         corr_set_first_id(p->corr, store_next_id(p->store));
+        secmon_set_first_alert_id(p->secmon, store_next_alert_id(p->store));
         /* Where the per-call pcaps are, for `export` and the API's download (written before
          * the writer thread takes the connection over). */
         char abs[4096];
@@ -323,6 +348,7 @@ void pipeline_idle(pipeline_t *p, int64_t now_ns)
 {
     if (now_ns > p->last_tick_ns) {
         corr_tick(p->corr, now_ns);
+        secmon_tick(p->secmon, now_ns);
         p->last_tick_ns = now_ns;
     }
 }
@@ -388,10 +414,16 @@ const classify_stats_t *pipeline_classify_stats(const pipeline_t *p)
     return classify_stats(p->classify);
 }
 
+const secmon_stats_t *pipeline_secmon_stats(const pipeline_t *p)
+{
+    return secmon_stats(p->secmon);
+}
+
 int pipeline_finish(pipeline_t *p, char *err, size_t errlen)
 {
     cap_flush(p->cap);
     corr_flush(p->corr);
+    secmon_flush(p->secmon);
     if (p->store != NULL) {
         pipeline_totals_t t;
         pipeline_totals(p, &t);
@@ -426,6 +458,7 @@ void pipeline_free(pipeline_t *p)
     cap_free(p->cap);
     corr_free(p->corr);
     classify_free(p->classify);
+    secmon_free(p->secmon);
     callpcap_free(p->callpcap);
     writer_stop(p->writer, NULL, 0);
     if (p->store != NULL)

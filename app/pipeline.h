@@ -11,6 +11,7 @@
 #include "corr.h"
 #include "hep_io.h"
 #include "records.h"
+#include "secmon.h"
 
 typedef struct pipeline pipeline_t;
 
@@ -26,11 +27,13 @@ typedef struct {
     void *ctx;
     void (*on_call)(void *ctx, const call_record_t *call);
     void (*on_stream)(void *ctx, const stream_record_t *stream);
+    void (*on_alert)(void *ctx, const alert_record_t *alert);
 } pipeline_observer_t;
 
 typedef struct {
     const char *db_path;          /* NULL: no store */
     corr_cfg_t corr;
+    secmon_cfg_t secmon;          /* security detectors' thresholds */
     cap_cfg_t cap;
     hep_sender_t *hep_out;        /* borrowed: every SIP message (and RTCP with hep_rtcp) is
                                      also sent as HEPv3 here; NULL = off */
@@ -69,5 +72,6 @@ void pipeline_totals(const pipeline_t *p, pipeline_totals_t *out);
 const cap_stats_t *pipeline_cap_stats(const pipeline_t *p);
 const corr_stats_t *pipeline_corr_stats(const pipeline_t *p);
 const classify_stats_t *pipeline_classify_stats(const pipeline_t *p);
+const secmon_stats_t *pipeline_secmon_stats(const pipeline_t *p);
 
 #endif

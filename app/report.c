@@ -2,6 +2,8 @@
 #include "report.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,8 @@ struct report {
     FILE *calls;      /* spooled ",\n"-joined JSON objects */
     FILE *streams;
     unsigned long n_calls, n_streams;
+    json_t *alerts;   /* the latest version of each alert, by id (alerts are few: secmon caps
+                         how many it raises per minute) */
     int error;
 };
 
@@ -27,7 +31,8 @@ report_t *report_new(void)
         return NULL;
     r->calls = tmpfile();
     r->streams = tmpfile();
-    if (r->calls == NULL || r->streams == NULL) {
+    r->alerts = json_object();
+    if (r->calls == NULL || r->streams == NULL || r->alerts == NULL) {
         report_free(r);
         return NULL;
     }
@@ -42,6 +47,7 @@ void report_free(report_t *r)
         fclose(r->calls);
     if (r->streams)
         fclose(r->streams);
+    json_decref(r->alerts);
     free(r);
 }
 
@@ -67,6 +73,15 @@ void report_add_call(report_t *r, const call_record_t *call)
 void report_add_stream(report_t *r, const stream_record_t *stream)
 {
     spool(r, r->streams, &r->n_streams, api_stream_json(stream));
+}
+
+void report_add_alert(report_t *r, const alert_record_t *alert)
+{
+    char key[32];
+    snprintf(key, sizeof(key), "%lld", (long long)alert->id);
+    json_t *o = api_alert_json(alert);
+    if (o == NULL || json_object_set_new(r->alerts, key, o) != 0)
+        r->error = -ENOMEM;
 }
 
 static int copy_spool(FILE *from, FILE *to)
@@ -95,7 +110,17 @@ int report_write(report_t *r, const pipeline_totals_t *t, FILE *out)
     fputs("\n],\n\"streams\": [\n", out);
     if (rc == 0)
         rc = copy_spool(r->streams, out);
-    fputs("\n],\n\"alerts\": []\n}\n", out);
+    fputs("\n],\n\"alerts\": [", out);
+    const char *key;
+    json_t *alert;
+    bool first = true;
+    json_object_foreach(r->alerts, key, alert) {
+        fputs(first ? "\n" : ",\n", out);
+        first = false;
+        if (json_dumpf(alert, out, JSON_COMPACT | JSON_REAL_PRECISION(16)) != 0)
+            rc = -EIO;
+    }
+    fputs("\n]\n}\n", out);
     if (fflush(out) != 0 || ferror(out))
         rc = -EIO;
     return rc;

@@ -20,6 +20,8 @@ enum job_type {
     JOB_MESSAGE,
     JOB_TOTALS,
     JOB_META,
+    JOB_REGISTRATION,
+    JOB_ALERT,
     JOB_SYNC
 };
 
@@ -204,6 +206,37 @@ int writer_put_message(writer_t *w, const message_record_t *r)
     return enqueue(w, JOB_MESSAGE, r, sizeof(*r), strings, pack_message);
 }
 
+static void pack_registration(packer_t *pk, const void *record)
+{
+    const registration_record_t *r = record;
+    registration_record_t *g = (registration_record_t *)(pk->base + sizeof(job_hdr_t));
+    g->aor = pack_str(pk, r->aor);
+    g->aor_user = pack_str(pk, r->aor_user);
+    g->contact = pack_str(pk, r->contact);
+    g->user_agent = pack_str(pk, r->user_agent);
+}
+
+int writer_put_registration(writer_t *w, const registration_record_t *r)
+{
+    size_t strings = str_size(r->aor) + str_size(r->aor_user) + str_size(r->contact) +
+                     str_size(r->user_agent);
+    return enqueue(w, JOB_REGISTRATION, r, sizeof(*r), strings, pack_registration);
+}
+
+static void pack_alert(packer_t *pk, const void *record)
+{
+    const alert_record_t *r = record;
+    alert_record_t *a = (alert_record_t *)(pk->base + sizeof(job_hdr_t));
+    a->target = pack_str(pk, r->target);
+    a->user_agent = pack_str(pk, r->user_agent);
+}
+
+int writer_put_alert(writer_t *w, const alert_record_t *r)
+{
+    return enqueue(w, JOB_ALERT, r, sizeof(*r), str_size(r->target) + str_size(r->user_agent),
+                   pack_alert);
+}
+
 int writer_put_meta(writer_t *w, const char *key, int64_t value)
 {
     meta_job_t m = {.value = value};
@@ -270,6 +303,22 @@ static int store_job(writer_t *w, const uint8_t *job, const job_hdr_t *hdr)
             store_meta_t t;
             memcpy(&t, body, sizeof(t));
             return store_add_totals(w->store, &t);
+        }
+        case JOB_REGISTRATION: {
+            registration_record_t g;
+            memcpy(&g, body, sizeof(g));
+            g.aor = unpack_str(job, g.aor);
+            g.aor_user = unpack_str(job, g.aor_user);
+            g.contact = unpack_str(job, g.contact);
+            g.user_agent = unpack_str(job, g.user_agent);
+            return store_put_registration(w->store, &g);
+        }
+        case JOB_ALERT: {
+            alert_record_t a;
+            memcpy(&a, body, sizeof(a));
+            a.target = unpack_str(job, a.target);
+            a.user_agent = unpack_str(job, a.user_agent);
+            return store_put_alert(w->store, &a);
         }
         case JOB_META: {
             meta_job_t m;

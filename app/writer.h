@@ -29,6 +29,8 @@ int writer_put_call(writer_t *w, const call_record_t *r);
 int writer_put_stream(writer_t *w, const stream_record_t *r);
 int writer_put_sample(writer_t *w, const sample_record_t *r);
 int writer_put_message(writer_t *w, const message_record_t *r);
+int writer_put_registration(writer_t *w, const registration_record_t *r);
+int writer_put_alert(writer_t *w, const alert_record_t *r);
 /* A counter for the store's meta table (live capture publishes its counters this way, so the
  * API, which reads only the store, can serve them). key at most 63 bytes. */
 int writer_put_meta(writer_t *w, const char *key, int64_t value);

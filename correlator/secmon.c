@@ -16,18 +16,18 @@
  * slots, so it covers between 7/8 of the window and the whole of it: a sliding window in
  * constant memory per tracker, exact to one slot. */
 #define WIN_SLOTS   8
-#define RING        8    /* open transactions remembered per source (credentials, method) */
+#define RING        8 /* open transactions remembered per source (credentials, method) */
 #define DSET        SECMON_DISTINCT_MAX
-#define TSRC        8    /* sources per attacked AOR */
-#define AOR_MAX     96   /* "sip:user@host", cut beyond */
+#define TSRC        8  /* sources per attacked AOR */
+#define AOR_MAX     96 /* "sip:user@host", cut beyond */
 #define CONTACT_MAX 96
 #define UA_MAX      48
 #define TARGET_MAX  96
-#define REG_SLOTS   3    /* bindings (contacts) per AOR */
-#define ALERT_BITS  2048 /* linear-counting bitmap of an alert's distinct users/targets */
-#define CHAIN_MAX   32   /* hash chain walk cap (hostile keys) */
-#define REGISTRARS  8    /* addresses seen answering REGISTER with 2xx */
-#define VICTIM_SCAN 16   /* LRU entries looked at for one that is cheap to evict */
+#define REG_SLOTS   3              /* bindings (contacts) per AOR */
+#define ALERT_BITS  2048           /* linear-counting bitmap of an alert's distinct users/targets */
+#define CHAIN_MAX   32             /* hash chain walk cap (hostile keys) */
+#define REGISTRARS  8              /* addresses seen answering REGISTER with 2xx */
+#define VICTIM_SCAN 16             /* LRU entries looked at for one that is cheap to evict */
 #define SWEEP_NS    (5 * NS_PER_S) /* every AOR is looked at once per 5 s of capture time */
 
 _Static_assert((WIN_SLOTS & (WIN_SLOTS - 1)) == 0, "WIN_SLOTS is a power of two");
@@ -201,22 +201,21 @@ static uint32_t bm_estimate(const uint64_t *bm)
 
 /* Per source IP (constant size). Counters run over the episode: from the first message after
  * a quiet period of idle_s to the last before the next one. */
-enum { SRC_REFUSED = 1 }; /* no alert could be raised this episode (budget or table full) */
 enum { TX_USED = 1, TX_AUTH = 2 };
 
 typedef struct {
     net_addr_t addr;
-    uint8_t flags;
-    uint32_t hnext;              /* hash chain, index + 1 */
-    uint32_t alert;              /* open alert, slot + 1 */
-    uint32_t fired;              /* detectors fired this episode */
+    uint32_t hnext;   /* hash chain, index + 1 */
+    uint32_t refused; /* minute + 1 in which an alert could not be raised */
+    uint32_t alert;   /* open alert, slot + 1 */
+    uint32_t fired;   /* detectors fired this episode */
     int64_t first_ns, last_ns;
     int64_t rate_epoch, long_epoch;
-    win_t reg, inv;              /* rate window: REGISTERs, initial INVITEs */
-    win_t fin, authfail, rej;    /* auth window: finals (not plain challenges), auth failures,
-                                  * auth failures + 404 */
-    dset_t users;                /* AORs answered 403/404/credentials rejected */
-    dset_t targets;              /* destination IPs of OPTIONS */
+    win_t reg, inv;           /* rate window: REGISTERs, initial INVITEs */
+    win_t fin, authfail, rej; /* auth window: finals (not plain challenges), auth failures,
+                               * auth failures + 404 */
+    dset_t users;             /* AORs answered 403/404/credentials rejected */
+    dset_t targets;           /* destination IPs of OPTIONS */
     uint32_t tx_key[RING];
     uint8_t tx_flags[RING];
     uint8_t tx_pos;
@@ -229,12 +228,12 @@ typedef struct {
 enum {
     B_USED = 1,
     B_ACTIVE = 2,
-    B_PENDING = 4,    /* a REGISTER awaits its final answer */
-    B_AUTH = 8,       /* ... and it carried credentials */
-    B_UNREG = 16,     /* ... and it asked for expires 0 */
-    B_DIRTY = 32,     /* changed since last emitted */
-    B_EMITTED = 64,   /* emitted at least once */
-    B_EVER_OK = 128,  /* had a 2xx once: a real binding, never subject to the row budget */
+    B_PENDING = 4,   /* a REGISTER awaits its final answer */
+    B_AUTH = 8,      /* ... and it carried credentials */
+    B_UNREG = 16,    /* ... and it asked for expires 0 */
+    B_DIRTY = 32,    /* changed since last emitted */
+    B_EMITTED = 64,  /* emitted at least once */
+    B_EVER_OK = 128, /* had a 2xx once: a real binding, never subject to the row budget */
 };
 enum { B_SRC_MOVED = 1, B_SUPPRESSED = 2 };
 
@@ -244,7 +243,7 @@ typedef struct {
     net_endpoint_t source;
     uint8_t flags, flags2;
     uint16_t last_status, emitted_status;
-    uint32_t cid, cseq;          /* Call-ID hash and CSeq of the last REGISTER */
+    uint32_t cid, cseq; /* Call-ID hash and CSeq of the last REGISTER */
     uint32_t req_expires, expires;
     uint32_t attempts, challenges, failures;
     int64_t first_ns, last_ns, expires_ns, emit_ns;
@@ -258,25 +257,26 @@ typedef struct {
     uint8_t user_off, user_len, flags;
     uint32_t hnext;
     uint32_t alert;
+    uint32_t refused; /* minute + 1 in which an alert could not be raised */
     uint32_t wild_cid, wild_cseq;
-    int64_t last_ns;             /* last REGISTER or answer */
-    int64_t fail_ns;             /* last auth failure against it */
-    int64_t fail_first_ns;       /* first failure since its window was last empty */
+    int64_t last_ns;       /* last REGISTER or answer */
+    int64_t fail_ns;       /* last auth failure against it */
+    int64_t fail_first_ns; /* first failure since its window was last empty */
     int64_t long_epoch;
-    win_t fail, fail401, fail403;/* auth window: failures, of which 401/407 and 403 */
-    uint32_t srcs[TSRC];         /* sources of recent failures: 24-bit key << 8 | slot */
+    win_t fail, fail401, fail403; /* auth window: failures, of which 401/407 and 403 */
+    uint32_t srcs[TSRC];          /* sources of recent failures: 24-bit key << 8 | slot */
     binding_t b[REG_SLOTS];
 } aor_t;
 
 typedef struct {
-    alert_record_t r;            /* target/user_agent point into the buffers below */
+    alert_record_t r; /* target/user_agent point into the buffers below */
     char target[TARGET_MAX];
     char ua[UA_MAX];
     uint64_t users[ALERT_BITS / 64];
     uint64_t targets[ALERT_BITS / 64]; /* per-AOR alerts: their sources */
-    uint32_t owner;              /* source or AOR index + 1 */
+    uint32_t owner;                    /* source or AOR index + 1 */
     bool owner_aor, dirty;
-    uint32_t open_pos;           /* index in m->open */
+    uint32_t open_pos; /* index in m->open */
     uint32_t next_free;
     int64_t emit_ns;
 } alert_t;
@@ -318,17 +318,17 @@ struct secmon {
 /* ------------------------------------------------------------------ configuration */
 
 static const char *const default_agents[] = {
-    "friendly-scanner", "sipvicious", "sipcli", "vaxsipuseragent", "sundayddr", "iwar",
-    "sipscan",          "pplsip",     "sip-scan", "svwar",         "svcrack",   "svmap",
-    "smap",             "nmap",       "sipbomber", "siparmyknife",
+    "friendly-scanner", "sipvicious",   "sipcli", "vaxsipuseragent", "sundayddr", "iwar", "sipscan",
+    "pplsip",           "sip-scan",     "svwar",  "svcrack",         "svmap",     "smap", "nmap",
+    "sipbomber",        "siparmyknife",
 };
 static const char *const default_intl[] = {"+", "00", "011"};
 /* Country and network codes that toll-fraud reports keep naming (international premium rate
  * and revenue-share ranges, satellite and "international networks" codes). A starting point:
  * replace it with the list of your carrier's fraud desk. */
 static const char *const default_codes[] = {
-    "53",  "216", "220", "224", "232", "247", "252", "290", "370", "371", "381", "387",
-    "674", "675", "677", "682", "683", "688", "690", "870", "881", "882", "883", "960", "979",
+    "53",  "216", "220", "224", "232", "247", "252", "290", "370", "371", "381", "387", "674",
+    "675", "677", "682", "683", "688", "690", "870", "881", "882", "883", "960", "979",
 };
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -433,12 +433,28 @@ int secmon_cfg_set(secmon_cfg_t *cfg, const char *key, const char *value)
         size_t off, size; /* size 0: double */
     } nums[] = {
 #define U(f) {#f, offsetof(secmon_cfg_t, f), sizeof(((secmon_cfg_t *)0)->f)}
-        U(max_sources),     U(max_aors),          U(max_alerts),      U(max_new_per_min),
-        U(idle_s),          U(alert_update_s),    U(reg_update_s),    U(reg_linger_s),
-        U(reg_default_expires), U(rate_window_s), U(register_flood),  U(invite_flood),
-        U(auth_window_s),   U(auth_failures),     U(enum_users),      U(sweep_targets),
-        U(target_failures), U(target_sources),    U(scanner_requests), U(unusual_calls),
-        U(hash_seed),       {"fail_ratio", offsetof(secmon_cfg_t, fail_ratio), 0},
+        U(max_sources),
+        U(max_aors),
+        U(max_alerts),
+        U(max_new_per_min),
+        U(idle_s),
+        U(alert_update_s),
+        U(reg_update_s),
+        U(reg_linger_s),
+        U(reg_default_expires),
+        U(rate_window_s),
+        U(register_flood),
+        U(invite_flood),
+        U(auth_window_s),
+        U(auth_failures),
+        U(enum_users),
+        U(sweep_targets),
+        U(target_failures),
+        U(target_sources),
+        U(scanner_requests),
+        U(unusual_calls),
+        U(hash_seed),
+        {"fail_ratio", offsetof(secmon_cfg_t, fail_ratio), 0},
 #undef U
     };
     if (cfg == NULL || key == NULL || value == NULL)
@@ -859,18 +875,23 @@ static void alert_touch(secmon_t *m, alert_t *a, int64_t ts, int64_t msg_id)
     }
 }
 
-static alert_t *alert_new(secmon_t *m, int64_t ts, bool *refused)
+/* A new open alert, or NULL when the table is full or the minute's budget is spent. *refused
+ * is the owner's note of the minute that refused it: one refusal is counted per owner and
+ * minute, and the next minute tries again (a real attack behind a spoofed flood still gets
+ * its alert once the budget renews). */
+static alert_t *alert_new(secmon_t *m, int64_t ts, uint32_t *refused)
 {
-    if (*refused)
+    uint32_t minute = (uint32_t)(ts / (60 * NS_PER_S)) + 1;
+    if (*refused == minute)
         return NULL;
     if (m->alert_free == 0) {
         m->stats.alerts_dropped++;
-        *refused = true;
+        *refused = minute;
         return NULL;
     }
     if (!budget_take(m, ts)) {
         m->stats.alerts_suppressed++;
-        *refused = true;
+        *refused = minute;
         return NULL;
     }
     uint32_t i = m->alert_free;
@@ -915,10 +936,7 @@ static void src_fire(secmon_t *m, src_t *s, alert_detector_t det, int64_t ts, sv
     s->fired |= bit;
     alert_type_t type = alert_detector_type(det);
     if (s->alert == 0) {
-        bool refused = (s->flags & SRC_REFUSED) != 0;
-        alert_t *a = alert_new(m, ts, &refused);
-        if (refused)
-            s->flags |= SRC_REFUSED;
+        alert_t *a = alert_new(m, ts, &s->refused);
         if (a == NULL)
             return;
         s->alert = (uint32_t)(a - m->alerts) + 1;
@@ -1027,7 +1045,8 @@ static src_t *src_get(secmon_t *m, const net_addr_t *a, int64_t ts)
     }
     if (m->src_free == 0) {
         uint32_t victim = m->src_lru.tail;
-        for (uint32_t i = victim, n = 0; i != 0 && n < VICTIM_SCAN; i = m->src_links[i - 1].prev, n++) {
+        for (uint32_t i = victim, n = 0; i != 0 && n < VICTIM_SCAN;
+             i = m->src_links[i - 1].prev, n++) {
             if (m->src[i - 1].alert == 0) {
                 victim = i;
                 break;
@@ -1369,7 +1388,8 @@ static aor_t *aor_get(secmon_t *m, const char *text, uint8_t uoff, uint8_t ulen,
     }
     if (m->aor_free == 0) {
         uint32_t victim = m->aor_lru.tail;
-        for (uint32_t i = victim, n = 0; i != 0 && n < VICTIM_SCAN; i = m->aor_links[i - 1].prev, n++) {
+        for (uint32_t i = victim, n = 0; i != 0 && n < VICTIM_SCAN;
+             i = m->aor_links[i - 1].prev, n++) {
             if (!aor_has_active(&m->aor[i - 1])) {
                 victim = i;
                 break;
@@ -1555,8 +1575,7 @@ static void aor_failure(secmon_t *m, aor_t *a, const corr_pkt_t *pkt, const sip_
     }
     if (nfail < m->cfg.target_failures || nsrc < m->cfg.target_sources)
         return;
-    bool refused = false;
-    al = alert_new(m, ts, &refused);
+    al = alert_new(m, ts, &a->refused);
     if (al == NULL)
         return;
     /* The episode starts with the window's first failure; its counts are the window's. */
@@ -1584,8 +1603,7 @@ static void aor_failure(secmon_t *m, aor_t *a, const corr_pkt_t *pkt, const sip_
 
 /* A REGISTER's answer: match the binding by Call-ID (the same for all of a UA's registrations
  * with a registrar, RFC 3261 10.2.4) and CSeq. Returns whether the AOR is known. */
-static bool reg_response(secmon_t *m, const corr_pkt_t *pkt, const sip_msg_t *msg,
-                         int64_t msg_id)
+static bool reg_response(secmon_t *m, const corr_pkt_t *pkt, const sip_msg_t *msg, int64_t msg_id)
 {
     char text[AOR_MAX];
     uint8_t uoff, ulen;
@@ -1627,6 +1645,8 @@ static bool reg_response(secmon_t *m, const corr_pkt_t *pkt, const sip_msg_t *ms
         return true;
     bool was_active = (b->flags & B_ACTIVE) != 0, cred = (b->flags & B_AUTH) != 0;
     bool challenge = (st == 401 || st == 407) && !cred;
+    /* A retransmitted answer changes no counter. */
+    bool fresh = (b->flags & B_PENDING) && b->cseq == msg->cseq;
     b->last_ns = ts > b->last_ns ? ts : b->last_ns;
     b->last_status = st;
     b->flags = (uint8_t)((b->flags | B_DIRTY) & ~B_PENDING);
@@ -1642,8 +1662,8 @@ static bool reg_response(secmon_t *m, const corr_pkt_t *pkt, const sip_msg_t *ms
             b->expires_ns = ts + (int64_t)granted * NS_PER_S;
         }
     } else if (challenge) {
-        b->challenges++;
-    } else if (st == 401 || st == 407 || st == 403 || st == 404) {
+        b->challenges += fresh;
+    } else if (fresh && (st == 401 || st == 407 || st == 403 || st == 404)) {
         b->failures++;
         aor_failure(m, a, pkt, msg, msg_id);
     }
@@ -1695,8 +1715,8 @@ static void aor_sweep(secmon_t *m, int64_t now)
     int64_t elapsed = now - m->sweep_ns;
     if (elapsed <= 0)
         return;
-    uint64_t n = elapsed >= SWEEP_NS ? m->aor_cap
-                                      : (uint64_t)m->aor_cap * (uint64_t)elapsed / SWEEP_NS;
+    uint64_t n =
+        elapsed >= SWEEP_NS ? m->aor_cap : (uint64_t)m->aor_cap * (uint64_t)elapsed / SWEEP_NS;
     if (n == 0)
         return;
     m->sweep_ns = now;

@@ -16,8 +16,8 @@
 typedef struct secmon secmon_t;
 
 /* Configurable lists are copied into the config, so a config is a plain value. */
-#define SECMON_LIST_MAX 48   /* entries per list */
-#define SECMON_ITEM_MAX 40   /* bytes per entry, NUL included */
+#define SECMON_LIST_MAX    48 /* entries per list */
+#define SECMON_ITEM_MAX    40 /* bytes per entry, NUL included */
 #define SECMON_TRUSTED_MAX 32
 
 typedef struct {
@@ -35,47 +35,47 @@ typedef struct {
  * secmon_new too. Windows use capture time. Thresholds are ">= value". */
 typedef struct {
     /* Memory: fixed-size tables allocated once by secmon_new. */
-    size_t max_sources;          /* source IPs tracked (32768); least recently active evicted */
-    size_t max_aors;             /* AORs with their bindings (16384); LRU, AORs without an
-                                  * active binding go first */
-    size_t max_alerts;           /* alerts open at once (4096); more are counted, not raised */
-    uint32_t max_new_per_min;    /* new alerts, and first rows of bindings that never
-                                  * registered, per minute of capture time (1000): caps what a
-                                  * spoofed flood can write to the store */
+    size_t max_sources;       /* source IPs tracked (32768); least recently active evicted */
+    size_t max_aors;          /* AORs with their bindings (16384); LRU, AORs without an
+                               * active binding go first */
+    size_t max_alerts;        /* alerts open at once (4096); more are counted, not raised */
+    uint32_t max_new_per_min; /* new alerts, and first rows of bindings that never
+                               * registered, per minute of capture time (1000): caps what a
+                               * spoofed flood can write to the store */
     /* Time. */
-    uint32_t idle_s;             /* a source (or attacked AOR) quiet this long ends its
-                                  * episode: the alert closes, the tracker is freed (120) */
-    uint32_t alert_update_s;     /* an open alert is re-emitted at most this often (10) */
-    uint32_t reg_update_s;       /* a changed binding is re-emitted at most this often (60),
-                                  * except for state changes, which are emitted at once */
-    uint32_t reg_linger_s;       /* inactive bindings are forgotten after this long (300) */
-    uint32_t reg_default_expires;/* when REGISTER asks for none (3600, RFC 3261 10.2.1.1) */
+    uint32_t idle_s;              /* a source (or attacked AOR) quiet this long ends its
+                                   * episode: the alert closes, the tracker is freed (120) */
+    uint32_t alert_update_s;      /* an open alert is re-emitted at most this often (10) */
+    uint32_t reg_update_s;        /* a changed binding is re-emitted at most this often (60),
+                                   * except for state changes, which are emitted at once */
+    uint32_t reg_linger_s;        /* inactive bindings are forgotten after this long (300) */
+    uint32_t reg_default_expires; /* when REGISTER asks for none (3600, RFC 3261 10.2.1.1) */
     /* Detectors. */
-    uint32_t rate_window_s;      /* flood window (10) */
-    uint32_t register_flood;     /* REGISTERs from one source in rate_window_s (50) */
-    uint32_t invite_flood;       /* initial INVITEs from one source in rate_window_s (50) */
-    uint32_t auth_window_s;      /* window of the failure and distinct-count detectors (60) */
-    uint32_t auth_failures;      /* auth failures of one source in auth_window_s (10) ... */
-    double fail_ratio;           /* ... that are at least this share of its final answers
-                                  * (0.5); also applies to user_enumeration */
-    uint32_t enum_users;         /* distinct users failed from one source in auth_window_s (10);
-                                  * at most SECMON_DISTINCT_MAX */
-    uint32_t sweep_targets;      /* distinct OPTIONS destinations of one source in
-                                  * auth_window_s (10); at most SECMON_DISTINCT_MAX */
-    uint32_t target_failures;    /* auth failures against one AOR in auth_window_s (20) ... */
-    uint32_t target_sources;     /* ... from at least this many sources (3; at most 8) */
-    uint32_t scanner_requests;   /* requests with a scanner User-Agent before alerting (1) */
-    uint32_t unusual_calls;      /* INVITEs to unusual destinations before alerting (1) */
+    uint32_t rate_window_s;         /* flood window (10) */
+    uint32_t register_flood;        /* REGISTERs from one source in rate_window_s (50) */
+    uint32_t invite_flood;          /* initial INVITEs from one source in rate_window_s (50) */
+    uint32_t auth_window_s;         /* window of the failure and distinct-count detectors (60) */
+    uint32_t auth_failures;         /* auth failures of one source in auth_window_s (10) ... */
+    double fail_ratio;              /* ... that are at least this share of its final answers
+                                     * (0.5); also applies to user_enumeration */
+    uint32_t enum_users;            /* distinct users failed from one source in auth_window_s (10);
+                                     * at most SECMON_DISTINCT_MAX */
+    uint32_t sweep_targets;         /* distinct OPTIONS destinations of one source in
+                                     * auth_window_s (10); at most SECMON_DISTINCT_MAX */
+    uint32_t target_failures;       /* auth failures against one AOR in auth_window_s (20) ... */
+    uint32_t target_sources;        /* ... from at least this many sources (3; at most 8) */
+    uint32_t scanner_requests;      /* requests with a scanner User-Agent before alerting (1) */
+    uint32_t unusual_calls;         /* INVITEs to unusual destinations before alerting (1) */
     bool unusual_any_international; /* every number with an intl_prefix is unusual (false) */
-    secmon_list_t scanner_agents;/* User-Agent substrings, ASCII case-insensitive */
-    secmon_list_t intl_prefixes; /* international dialling prefixes ("+", "00", "011") */
-    secmon_list_t unusual_codes; /* country/network codes after an intl prefix that are
-                                  * unusual (premium, satellite, fraud-prone ranges) */
+    secmon_list_t scanner_agents;   /* User-Agent substrings, ASCII case-insensitive */
+    secmon_list_t intl_prefixes;    /* international dialling prefixes ("+", "00", "011") */
+    secmon_list_t unusual_codes;    /* country/network codes after an intl prefix that are
+                                     * unusual (premium, satellite, fraud-prone ranges) */
     size_t n_trusted;
     secmon_prefix_t trusted[SECMON_TRUSTED_MAX]; /* sources never treated as offenders (your
                                                   * SBCs, proxies, carriers); empty */
-    uint64_t hash_seed;          /* seed of the hash tables (0: drawn at secmon_new) and of the
-                                  * distinct counts (0: fixed) */
+    uint64_t hash_seed; /* seed of the hash tables (0: drawn at secmon_new) and of the
+                         * distinct counts (0: fixed) */
 } secmon_cfg_t;
 
 #define SECMON_DISTINCT_MAX 32
@@ -107,22 +107,23 @@ typedef struct {
 
 /* Counters, all monotonic except live_*, open_alerts and bytes. */
 typedef struct {
-    uint64_t requests, responses;     /* SIP messages seen */
-    uint64_t responses_unmatched;     /* answers to no tracked source and no known AOR */
-    uint64_t trusted;                 /* requests from trusted sources (not tracked) */
+    uint64_t requests, responses; /* SIP messages seen */
+    uint64_t responses_unmatched; /* answers to no tracked source and no known AOR */
+    uint64_t trusted;             /* requests from trusted sources (not tracked) */
     uint64_t sources_created, sources_expired, sources_evicted;
-    uint64_t sources_refused;         /* hash chain at its cap (hostile collisions) */
+    uint64_t sources_refused; /* hash chain at its cap (hostile collisions) */
     uint64_t aors_created, aors_expired, aors_evicted;
-    uint64_t aors_refused;            /* hash chain at its cap (hostile collisions) */
-    uint64_t bindings_replaced;       /* a new contact pushed out an AOR's least recent one */
+    uint64_t aors_refused;      /* hash chain at its cap (hostile collisions) */
+    uint64_t bindings_replaced; /* a new contact pushed out an AOR's least recent one */
     uint64_t registrations_emitted;
-    uint64_t registrations_suppressed;/* first rows of failed bindings over max_new_per_min */
+    uint64_t registrations_suppressed; /* first rows of failed bindings over max_new_per_min */
     uint64_t alerts_raised, alerts_updated, alerts_closed;
-    uint64_t alerts_by_type[ALERT_TYPE_COUNT]; /* raised, by final type when closed */
-    uint64_t alerts_suppressed;       /* over max_new_per_min */
-    uint64_t alerts_dropped;          /* alert table full */
+    uint64_t alerts_by_type[ALERT_TYPE_COUNT]; /* alerts that took each type (raised with it
+                                                * or upgraded to it) */
+    uint64_t alerts_suppressed; /* over max_new_per_min (once per source and minute) */
+    uint64_t alerts_dropped;    /* alert table full (once per source and minute) */
     size_t live_sources, live_aors, open_alerts;
-    size_t bytes;                     /* memory held by the module (fixed at secmon_new) */
+    size_t bytes; /* memory held by the module (fixed at secmon_new) */
 } secmon_stats_t;
 
 /* NULL on allocation failure or a bad config; caller frees with secmon_free (which emits

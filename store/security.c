@@ -472,7 +472,7 @@ static void parse_endpoint(const char *text, net_endpoint_t *e)
 
 #define REG_COLS                                                                                   \
     "id, aor, aor_user, contact, user_agent, source, expires, last_status, first_time, last_time," \
-    " active, json_extract(details, '$.attempts'), json_extract(details, '$.challenges'),"        \
+    " active, json_extract(details, '$.attempts'), json_extract(details, '$.challenges'),"         \
     " json_extract(details, '$.failures'), json_extract(details, '$.expires_time')"
 
 static int row_registration(sqlite3_stmt *st, const walker_t *wk)
@@ -498,8 +498,8 @@ static int row_registration(sqlite3_stmt *st, const walker_t *wk)
 }
 
 int store_query_registration_records(store_t *s, const store_registration_filter_t *f,
-                                     int64_t limit, int64_t offset,
-                                     store_registration_record_cb cb, void *ctx, int64_t *total)
+                                     int64_t limit, int64_t offset, store_registration_record_cb cb,
+                                     void *ctx, int64_t *total)
 {
     where_t w = {0};
     if (f != NULL) {
@@ -582,7 +582,8 @@ static int row_alert(sqlite3_stmt *st, const walker_t *wk)
     const char *ind = col_text(st, 8);
     for (int d = 0; d < ALERT_DET_COUNT; d++) {
         char quoted[48];
-        int n = snprintf(quoted, sizeof(quoted), "\"%s\"", alert_detector_name((alert_detector_t)d));
+        int n =
+            snprintf(quoted, sizeof(quoted), "\"%s\"", alert_detector_name((alert_detector_t)d));
         if (n > 0 && (size_t)n < sizeof(quoted) && strstr(ind, quoted) != NULL)
             a.indicators |= 1u << d;
     }

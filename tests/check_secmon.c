@@ -21,9 +21,9 @@
 #include "store.h"
 #include "testdata.h"
 
-#define T0  (INT64_C(1705312800) * NS_S)
-#define NS_S INT64_C(1000000000)
-#define MS  INT64_C(1000000)
+#define T0        (INT64_C(1705312800) * NS_S)
+#define NS_S      INT64_C(1000000000)
+#define MS        INT64_C(1000000)
 #define REGISTRAR "198.51.100.5:5060"
 
 /* ------------------------------------------------------------------ recording sink */
@@ -260,8 +260,8 @@ static const char *response_text(int code, const char *user, const char *host, c
                "%s"
                "Server: Registrar 1.0\r\n"
                "Content-Length: 0\r\n\r\n",
-               code, reason_of(code), callid, cseq, user, host, callid, user, host, callid,
-               callid, cseq, method, extra ? extra : "");
+               code, reason_of(code), callid, cseq, user, host, callid, user, host, callid, callid,
+               cseq, method, extra ? extra : "");
 }
 
 /* One REGISTER transaction from src, answered with code (0: not answered). */
@@ -285,8 +285,8 @@ static void reg_ok(const char *src, int64_t ts, const char *user, const char *co
     snprintf(extra, sizeof(extra), "Contact: <%s>;expires=%d\r\n", contact_uri, expires);
     reg_tx(src, ts, user, contact, callid, (*cseq)++, expires, false, "Yealink SIP-T46S", 401,
            "WWW-Authenticate: Digest realm=\"example.com\", nonce=\"abc\"\r\n");
-    reg_tx(src, ts + 10 * MS, user, contact, callid, (*cseq)++, expires, true,
-           "Yealink SIP-T46S", 200, extra);
+    reg_tx(src, ts + 10 * MS, user, contact, callid, (*cseq)++, expires, true, "Yealink SIP-T46S",
+           200, extra);
 }
 
 static const char *invite_text(const char *ruri_user, const char *to_tag, const char *callid,
@@ -313,18 +313,22 @@ static void call(const char *src, const char *dst, int64_t ts, const char *numbe
                  const char *callid, int final)
 {
     feed(src, dst, ts, invite_text(number, NULL, callid, "PBX 1.0"));
-    feed(dst, src, ts + 5 * MS, response_text(100, number, "198.51.100.7", callid, 1, "INVITE", NULL));
-    feed(dst, src, ts + 50 * MS, response_text(180, number, "198.51.100.7", callid, 1, "INVITE", NULL));
+    feed(dst, src, ts + 5 * MS,
+         response_text(100, number, "198.51.100.7", callid, 1, "INVITE", NULL));
+    feed(dst, src, ts + 50 * MS,
+         response_text(180, number, "198.51.100.7", callid, 1, "INVITE", NULL));
     feed(dst, src, ts + 900 * MS,
          response_text(final, number, "198.51.100.7", callid, 1, "INVITE", NULL));
     if (final == 200) {
         feed(src, dst, ts + 910 * MS,
-             fmt("ACK sip:%s@198.51.100.7 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKa%s\r\n"
+             fmt("ACK sip:%s@198.51.100.7 SIP/2.0\r\nVia: SIP/2.0/UDP "
+                 "192.0.2.1;branch=z9hG4bKa%s\r\n"
                  "From: <sip:1000@example.com>;tag=f%s\r\nTo: <sip:%s@198.51.100.7>;tag=t%s\r\n"
                  "Call-ID: %s\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
                  number, callid, callid, number, callid, callid));
         feed(src, dst, ts + 5 * NS_S,
-             fmt("BYE sip:%s@198.51.100.7 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKb%s\r\n"
+             fmt("BYE sip:%s@198.51.100.7 SIP/2.0\r\nVia: SIP/2.0/UDP "
+                 "192.0.2.1;branch=z9hG4bKb%s\r\n"
                  "From: <sip:1000@example.com>;tag=f%s\r\nTo: <sip:%s@198.51.100.7>;tag=t%s\r\n"
                  "Call-ID: %s\r\nCSeq: 2 BYE\r\nUser-Agent: PBX 1.0\r\nContent-Length: 0\r\n\r\n",
                  number, callid, callid, number, callid, callid));
@@ -362,9 +366,10 @@ START_TEST(registration_outcomes)
     reg_tx("192.0.2.10:5060", T0, "alice", "<sip:alice@192.0.2.10:5060>", "cid-a", cseq++, 3600,
            false, "Phone A", 401, NULL);
     ck_assert_uint_eq(R.ng, 0); /* a challenge alone is not news */
-    reg_tx("192.0.2.10:5060", T0 + 20 * MS, "alice", "<sip:alice@192.0.2.10:5060>", "cid-a",
-           cseq++, 3600, true, "Phone A", 200,
-           "Contact: <sip:other@192.0.2.99>;expires=50, <sip:alice@192.0.2.10:5060>;expires=120\r\n");
+    reg_tx(
+        "192.0.2.10:5060", T0 + 20 * MS, "alice", "<sip:alice@192.0.2.10:5060>", "cid-a", cseq++,
+        3600, true, "Phone A", 200,
+        "Contact: <sip:other@192.0.2.99>;expires=50, <sip:alice@192.0.2.10:5060>;expires=120\r\n");
     const rec_reg_t *g = reg_of("sip:alice@example.com", "sip:alice@192.0.2.10:5060");
     ck_assert_ptr_nonnull(g);
     ck_assert(g->r.active);
@@ -398,8 +403,8 @@ START_TEST(registration_outcomes)
     ck_assert_uint_eq(g->r.failures, 0);
     ck_assert_str_eq(registration_outcome(g->r.last_status), "failed");
     /* dave: challenged, never comes back: emitted when forgotten, as a challenge. */
-    reg_tx("192.0.2.13:5060", T0, "dave", "<sip:dave@192.0.2.13>", "cid-d", 1, -1, false,
-           "Phone D", 401, NULL);
+    reg_tx("192.0.2.13:5060", T0, "dave", "<sip:dave@192.0.2.13>", "cid-d", 1, -1, false, "Phone D",
+           401, NULL);
     ck_assert_ptr_null(reg_of("sip:dave@example.com", "sip:dave@192.0.2.13"));
 
     /* alice's binding lapses at its expiry; dave's is forgotten after the linger time. */
@@ -426,8 +431,8 @@ START_TEST(unregister_by_expires_zero)
     reg_ok("192.0.2.10:5060", T0, "alice", "sip:alice@10.9.9.9", "cid-a2", &cseq, 600);
     ck_assert(reg_of("sip:alice@example.com", "sip:alice@192.0.2.10")->r.active);
     /* Expires: 0 header. */
-    reg_tx("192.0.2.10:5060", T0 + 5 * NS_S, "alice", "<sip:alice@192.0.2.10>", "cid-a", cseq++,
-           0, true, "Phone A", 200, NULL);
+    reg_tx("192.0.2.10:5060", T0 + 5 * NS_S, "alice", "<sip:alice@192.0.2.10>", "cid-a", cseq++, 0,
+           true, "Phone A", 200, NULL);
     const rec_reg_t *g = reg_of("sip:alice@example.com", "sip:alice@192.0.2.10");
     ck_assert(!g->r.active);
     ck_assert_int_eq(g->r.expires_ns, 0);
@@ -441,8 +446,8 @@ START_TEST(unregister_by_expires_zero)
     /* "Contact: *" with Expires: 0 removes all of alice's bindings. */
     reg_ok("192.0.2.10:5060", T0 + 7 * NS_S, "alice", "sip:alice@192.0.2.10", "cid-a", &cseq, 600);
     ck_assert(reg_of("sip:alice@example.com", "sip:alice@192.0.2.10")->r.active);
-    reg_tx("192.0.2.10:5060", T0 + 8 * NS_S, "alice", "*", "cid-a", cseq++, 0, true, "Phone A",
-           200, NULL);
+    reg_tx("192.0.2.10:5060", T0 + 8 * NS_S, "alice", "*", "cid-a", cseq++, 0, true, "Phone A", 200,
+           NULL);
     ck_assert(!reg_of("sip:alice@example.com", "sip:alice@192.0.2.10")->r.active);
     ck_assert(!reg_of("sip:alice@example.com", "sip:alice@10.9.9.9")->r.active);
     ck_assert_uint_eq(R.na, 0);
@@ -512,7 +517,8 @@ START_TEST(quiet_traffic_raises_nothing)
             for (int pbx = 0; pbx < 2; pbx++) {
                 snprintf(src, sizeof(src), "192.0.2.%d:5060", 100 + pbx);
                 snprintf(cid, sizeof(cid), "call-%d", calls);
-                snprintf(num, sizeof(num), calls % 3 ? "+1555%07d" : "%04d", calls % 3 ? calls : calls % 9000);
+                snprintf(num, sizeof(num), calls % 3 ? "+1555%07d" : "%04d",
+                         calls % 3 ? calls : calls % 9000);
                 call(src, "198.51.100.7:5060", ts + pbx * 100 * MS, num, cid,
                      calls % 10 == 9 ? 404 : 200);
                 calls++;
@@ -544,8 +550,8 @@ START_TEST(register_flood_one_alert)
     char cid[32];
     for (int i = 0; i < 100; i++) {
         snprintf(cid, sizeof(cid), "f%d", i);
-        reg_tx("203.0.113.9:5070", T0 + i * 20 * MS, "1001", "<sip:1001@203.0.113.9:5070>", cid,
-               1, 3600, false, "Asterisk PBX", 401, NULL);
+        reg_tx("203.0.113.9:5070", T0 + i * 20 * MS, "1001", "<sip:1001@203.0.113.9:5070>", cid, 1,
+               3600, false, "Asterisk PBX", 401, NULL);
     }
     ck_assert_uint_eq(R.na, 1);
     const rec_alert_t *a = alert_of("203.0.113.9");
@@ -579,8 +585,8 @@ START_TEST(password_guessing)
     /* 30 guesses, one a second: REGISTER, 401, REGISTER with wrong credentials, 403. */
     for (int i = 0; i < 30; i++) {
         int64_t ts = T0 + i * NS_S;
-        reg_tx("203.0.113.10:5060", ts, "1001", "<sip:1001@203.0.113.10>", "guess", 2 * i + 1,
-               3600, false, "Zoiper", 401, NULL);
+        reg_tx("203.0.113.10:5060", ts, "1001", "<sip:1001@203.0.113.10>", "guess", 2 * i + 1, 3600,
+               false, "Zoiper", 401, NULL);
         reg_tx("203.0.113.10:5060", ts + 10 * MS, "1001", "<sip:1001@203.0.113.10>", "guess",
                2 * i + 2, 3600, true, "Zoiper", 403, NULL);
     }
@@ -639,8 +645,8 @@ START_TEST(user_enumeration)
     for (int i = 0; i < 15; i++) {
         snprintf(user, sizeof(user), "%d", 2000 + i);
         snprintf(cid, sizeof(cid), "e%d", i);
-        reg_tx("203.0.113.11:5060", T0 + i * NS_S, user, "<sip:x@203.0.113.11>", cid, 1, 60,
-               false, "x", 404, NULL);
+        reg_tx("203.0.113.11:5060", T0 + i * NS_S, user, "<sip:x@203.0.113.11>", cid, 1, 60, false,
+               "x", 404, NULL);
     }
     end_all();
     ck_assert_uint_eq(R.na, 1);
@@ -746,13 +752,14 @@ END_TEST
 START_TEST(types_merge_into_one_alert)
 {
     /* A scanner User-Agent raises a scanner alert at once; the same source then guesses
-     * passwords fast: the alert becomes an auth_failure, then a register_flood, with the same id. */
+     * passwords fast: the alert becomes an auth_failure, then a register_flood, with the same id.
+     */
     for (int i = 0; i < 40; i++) {
         int64_t ts = T0 + i * 100 * MS;
         reg_tx("203.0.113.20:5060", ts, "1001", "<sip:1001@203.0.113.20>", "m", 2 * i + 1, 3600,
                false, "friendly-scanner", 401, NULL);
-        reg_tx("203.0.113.20:5060", ts + 10 * MS, "1001", "<sip:1001@203.0.113.20>", "m",
-               2 * i + 2, 3600, true, "friendly-scanner", 403, NULL);
+        reg_tx("203.0.113.20:5060", ts + 10 * MS, "1001", "<sip:1001@203.0.113.20>", "m", 2 * i + 2,
+               3600, true, "friendly-scanner", 403, NULL);
     }
     end_all();
     ck_assert_uint_eq(R.na, 1);
@@ -778,8 +785,8 @@ START_TEST(tick_closes_episodes)
         int64_t base = T0 + ep_i * 1000 * NS_S;
         for (int i = 0; i < 60; i++) {
             snprintf(cid, sizeof(cid), "t%d", i);
-            reg_tx("203.0.113.30:5060", base + i * 50 * MS, "1001", "<sip:1001@203.0.113.30>",
-                   cid, 1, 60, false, "x", 401, NULL);
+            reg_tx("203.0.113.30:5060", base + i * 50 * MS, "1001", "<sip:1001@203.0.113.30>", cid,
+                   1, 60, false, "x", 401, NULL);
         }
         ck_assert_uint_eq(secmon_stats(M)->open_alerts, 1);
         secmon_tick(M, base + 100 * NS_S);
@@ -823,10 +830,11 @@ START_TEST(trusted_sources_and_config)
     char cid[16];
     for (int i = 0; i < 100; i++) {
         snprintf(cid, sizeof(cid), "z%d", i);
-        reg_tx("203.0.113.40:5060", T0 + i * 10 * MS, "1001", "<sip:1001@203.0.113.40>", cid, 1,
-               60, false, "friendly-scanner", 401, NULL);
+        reg_tx("203.0.113.40:5060", T0 + i * 10 * MS, "1001", "<sip:1001@203.0.113.40>", cid, 1, 60,
+               false, "friendly-scanner", 401, NULL);
     }
-    feed("192.0.2.9:5060", "198.51.100.1:5060", T0, options_text("198.51.100.1", "q", "evilscan 2"));
+    feed("192.0.2.9:5060", "198.51.100.1:5060", T0,
+         options_text("198.51.100.1", "q", "evilscan 2"));
     call("192.0.2.50:5060", "198.51.100.7:5060", T0, "004930123456", "u1", 200);
     ck_assert_uint_eq(secmon_stats(M)->trusted, 100);
     ck_assert_uint_eq(R.na, 2); /* the new scanner name and the new unusual code */
@@ -860,6 +868,39 @@ START_TEST(source_table_eviction_keeps_attackers)
     const rec_alert_t *a = alert_of("203.0.113.41");
     ck_assert_int_eq(a->r.type, ALERT_REGISTER_FLOOD);
     ck_assert_uint_eq(a->r.count, 200);
+}
+END_TEST
+
+START_TEST(budget_renews_each_minute)
+{
+    /* A burst of spoofed scanner packets spends the minute's budget of new alerts; a real flood
+     * that starts in the same minute gets its alert as soon as the next minute begins. */
+    secmon_cfg_t cfg;
+    secmon_cfg_init(&cfg);
+    ck_assert_int_eq(secmon_cfg_set(&cfg, "max_new_per_min", "5"), 0);
+    fresh(&cfg);
+    const int64_t t = T0 + 10 * NS_S; /* minute boundaries fall on T0 + k * 60 s */
+    char src[32], cid[16];
+    for (int i = 0; i < 20; i++) {
+        snprintf(src, sizeof(src), "11.0.0.%d:5060", i + 1);
+        snprintf(cid, sizeof(cid), "s%d", i);
+        feed(src, "198.51.100.1:5060", t + i * MS, options_text("198.51.100.1", cid, "sipvicious"));
+    }
+    ck_assert_uint_eq(R.na, 5);
+    for (int i = 0; i < 1000; i++) {
+        snprintf(cid, sizeof(cid), "f%d", i);
+        reg_tx("203.0.113.60:5060", t + NS_S + i * 100 * MS, "1001", "<sip:1001@203.0.113.60>", cid,
+               1, 60, false, "x", 401, NULL);
+    }
+    const secmon_stats_t *st = secmon_stats(M);
+    ck_assert_uint_eq(st->alerts_suppressed, 15 + 1); /* 15 scanners, the flood once */
+    end_all();
+    const rec_alert_t *a = alert_of("203.0.113.60");
+    ck_assert_ptr_nonnull(a);
+    ck_assert_int_eq(a->r.type, ALERT_REGISTER_FLOOD);
+    ck_assert_uint_eq(a->r.count, 1000);
+    ck_assert_int_eq(a->r.first_ns, t + NS_S);
+    ck_assert_int_ge(a->r.sample_ns[0], T0 + 60 * NS_S);
 }
 END_TEST
 
@@ -949,8 +990,12 @@ static sip_msg_t CAPMSG;
 
 static void cap_sip(const cap_packet_t *pkt, const uint8_t *at, size_t len)
 {
-    corr_pkt_t cp = {.ts_ns = pkt->ts_ns, .src = pkt->src, .dst = pkt->dst,
-                     .transport = pkt->ip_proto, .raw = at, .raw_len = len};
+    corr_pkt_t cp = {.ts_ns = pkt->ts_ns,
+                     .src = pkt->src,
+                     .dst = pkt->dst,
+                     .transport = pkt->ip_proto,
+                     .raw = at,
+                     .raw_len = len};
     FS.sip++;
     secmon_on_sip(M, &cp, &CAPMSG, (int64_t)FS.sip);
     if ((pkt->ts_ns - FS.last_ns) >= 100 * MS || FS.last_ns == 0) {
@@ -1018,25 +1063,23 @@ static void check_against_truth(json_t *truth, bool want_flood_type)
     size_t n = json_array_size(sources);
     size_t i;
     json_t *src;
-    json_array_foreach(sources, i, src)
-    {
+    json_array_foreach (sources, i, src) {
         const char *ip = json_string_value(json_object_get(src, "ip"));
         const char *kind = json_string_value(json_object_get(src, "kind"));
         const rec_alert_t *a = alert_of(ip);
         ck_assert_msg(a != NULL, "no alert for %s", ip);
         json_int_t reg = json_integer_value(json_object_get(src, "register"));
         json_int_t opt = json_integer_value(json_object_get(src, "options"));
-        fprintf(stderr,
-                "  %-15s %-12s truth register=%lld r401=%lld r403=%lld options=%lld "
-                "options_200=%lld | alert %s count=%llu registers=%u r401=%u r403=%u options=%u "
-                "r2xx=%u users=%u targets=%u\n",
-                ip, kind, (long long)reg,
-                (long long)json_integer_value(json_object_get(src, "r401")),
-                (long long)json_integer_value(json_object_get(src, "r403")), (long long)opt,
-                (long long)json_integer_value(json_object_get(src, "options_200")),
-                alert_type_name(a->r.type), (unsigned long long)a->r.count, a->r.registers,
-                a->r.r401, a->r.r403, a->r.options, a->r.r2xx, a->r.distinct_users,
-                a->r.distinct_targets);
+        fprintf(
+            stderr,
+            "  %-15s %-12s truth register=%lld r401=%lld r403=%lld options=%lld "
+            "options_200=%lld | alert %s count=%llu registers=%u r401=%u r403=%u options=%u "
+            "r2xx=%u users=%u targets=%u\n",
+            ip, kind, (long long)reg, (long long)json_integer_value(json_object_get(src, "r401")),
+            (long long)json_integer_value(json_object_get(src, "r403")), (long long)opt,
+            (long long)json_integer_value(json_object_get(src, "options_200")),
+            alert_type_name(a->r.type), (unsigned long long)a->r.count, a->r.registers, a->r.r401,
+            a->r.r403, a->r.options, a->r.r2xx, a->r.distinct_users, a->r.distinct_targets);
         ck_assert_uint_eq(a->r.count, (uint64_t)(reg + opt));
         ck_assert_uint_eq(a->r.registers, (uint32_t)reg);
         ck_assert_uint_eq(a->r.r401, (uint32_t)json_integer_value(json_object_get(src, "r401")));
@@ -1078,8 +1121,8 @@ static json_t *simcalls(const char *tool, const char *args, char *dir, char *pca
     ck_assert_ptr_nonnull(mkdtemp(dir));
     char cmd[1024];
     snprintf(pcap, cap, "%s/t.pcap", dir);
-    snprintf(cmd, sizeof(cmd), "python3 '%s' %s -w '%s' --truth '%s/t.json' >/dev/null", tool,
-             args, pcap, dir);
+    snprintf(cmd, sizeof(cmd), "python3 '%s' %s -w '%s' --truth '%s/t.json' >/dev/null", tool, args,
+             pcap, dir);
     ck_assert_int_eq(system(cmd), 0);
     char path[300];
     snprintf(path, sizeof(path), "%s/t.json", dir);
@@ -1095,8 +1138,8 @@ START_TEST(simcalls_register_flood)
     if (!have_simcalls(&tool))
         return;
     char dir[] = "/tmp/check_secmon_XXXXXX", pcap[256];
-    json_t *truth = simcalls(tool, "--calls 10 --register-flood 400 --seed 3", dir, pcap,
-                             sizeof(pcap));
+    json_t *truth =
+        simcalls(tool, "--calls 10 --register-flood 400 --seed 3", dir, pcap, sizeof(pcap));
     fprintf(stderr, "simcalls --calls 10 --register-flood 400 --seed 3:\n");
     run_capture(pcap);
     check_against_truth(truth, true);
@@ -1240,8 +1283,8 @@ START_TEST(store_round_trip_from_secmon)
     for (int i = 0; i < 15; i++) {
         reg_tx("203.0.113.10:5060", T0 + i * NS_S, "1001", "<sip:1001@203.0.113.10>", "g",
                2 * i + 1, 3600, false, "friendly-scanner", 401, NULL);
-        reg_tx("203.0.113.10:5060", T0 + i * NS_S + 10 * MS, "1001", "<sip:1001@203.0.113.10>",
-               "g", 2 * i + 2, 3600, true, "friendly-scanner", 403, NULL);
+        reg_tx("203.0.113.10:5060", T0 + i * NS_S + 10 * MS, "1001", "<sip:1001@203.0.113.10>", "g",
+               2 * i + 2, 3600, true, "friendly-scanner", 403, NULL);
     }
     char ip[48], dst[64], cid[16];
     for (int i = 0; i < 12; i++) {
@@ -1330,9 +1373,16 @@ START_TEST(store_upserts_and_read_only)
 {
     store_t *s = open_store(dbpath, false);
     registration_record_t g = {
-        .aor = "sip:bob@example.com", .aor_user = "bob", .contact = "sip:bob@192.0.2.5",
-        .user_agent = "new", .expires = 60, .last_status = 200, .active = true,
-        .attempts = 4, .first_ns = T0 + 10 * NS_S, .last_ns = T0 + 20 * NS_S,
+        .aor = "sip:bob@example.com",
+        .aor_user = "bob",
+        .contact = "sip:bob@192.0.2.5",
+        .user_agent = "new",
+        .expires = 60,
+        .last_status = 200,
+        .active = true,
+        .attempts = 4,
+        .first_ns = T0 + 10 * NS_S,
+        .last_ns = T0 + 20 * NS_S,
         .expires_ns = T0 + 80 * NS_S,
     };
     g.source = ep("192.0.2.5:5060");
@@ -1353,9 +1403,16 @@ START_TEST(store_upserts_and_read_only)
     bad.aor = "";
     ck_assert_int_eq(store_put_registration(s, &bad), -EINVAL);
 
-    alert_record_t a = {.id = 7, .type = ALERT_SCANNER, .target = "", .user_agent = "ua\"x",
-                        .open = true, .count = 1, .first_ns = T0, .last_ns = T0,
-                        .indicators = 1u << ALERT_DET_SCANNER_USER_AGENT, .n_samples = 1};
+    alert_record_t a = {.id = 7,
+                        .type = ALERT_SCANNER,
+                        .target = "",
+                        .user_agent = "ua\"x",
+                        .open = true,
+                        .count = 1,
+                        .first_ns = T0,
+                        .last_ns = T0,
+                        .indicators = 1u << ALERT_DET_SCANNER_USER_AGENT,
+                        .n_samples = 1};
     a.sample_ns[0] = T0;
     ck_assert_int_eq(store_put_alert(s, &a), 0);
     a.open = false;
@@ -1445,6 +1502,7 @@ Suite *secmon_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, source_table_eviction_keeps_attackers);
+    tcase_add_test(tc, budget_renews_each_minute);
     tcase_add_test(tc, million_spoofed_sources_stay_bounded);
     suite_add_tcase(s, tc);
 
