@@ -44,8 +44,8 @@ typedef struct {
 
 static void usage_error(const char *cmd, const char *what, const char *arg)
 {
-    fprintf(stderr, "sipscope: %s: %s%s%s\nTry 'sipscope %s --help'.\n", cmd, what,
-            arg ? ": " : "", arg ? arg : "", cmd);
+    fprintf(stderr, "sipscope: %s: %s%s%s\nTry 'sipscope %s --help'.\n", cmd, what, arg ? ": " : "",
+            arg ? arg : "", cmd);
 }
 
 /* Make sure the database exists and has the API's indexes (a no-op after the first time). A
@@ -83,8 +83,8 @@ static int serve_db(const serve_opts_t *o)
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    api_cfg_t cfg = {.db_path = o->db, .listen = o->listen, .token = o->token,
-                     .threads = o->threads};
+    api_cfg_t cfg = {
+        .db_path = o->db, .listen = o->listen, .token = o->token, .threads = o->threads};
     api_server_t *srv = NULL;
     char err[512];
     if (api_server_start(&cfg, &srv, err, sizeof(err)) != 0) {
@@ -165,8 +165,9 @@ static int serve_option(const char *cmd, int opt, serve_opts_t *o)
 static bool check_db(const char *cmd, const serve_opts_t *o)
 {
     if (strcmp(o->db, ":memory:") == 0) {
-        usage_error(cmd, "--db :memory: can't be served (each connection would see its own "
-                         "empty database)",
+        usage_error(cmd,
+                    "--db :memory: can't be served (each connection would see its own "
+                    "empty database)",
                     NULL);
         return false;
     }
@@ -280,11 +281,11 @@ int cmd_run(int argc, char **argv)
         }
         if (opt == 'i' || opt == OPT_HEP_IN || opt == OPT_PCAP_DIR || opt == OPT_HEP_OUT ||
             opt == 'f') {
-            const char *what = opt == 'i'          ? "-i (live capture)"
-                               : opt == OPT_HEP_IN  ? "--hep-in"
+            const char *what = opt == 'i'            ? "-i (live capture)"
+                               : opt == OPT_HEP_IN   ? "--hep-in"
                                : opt == OPT_PCAP_DIR ? "--pcap-dir"
-                               : opt == OPT_HEP_OUT ? "--hep-out"
-                                                    : "-f (capture filter)";
+                               : opt == OPT_HEP_OUT  ? "--hep-out"
+                                                     : "-f (capture filter)";
             fprintf(stderr,
                     "sipscope: run: %s is not supported yet; run -r FILE analyzes capture "
                     "files, then serves them\n",

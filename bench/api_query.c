@@ -95,7 +95,10 @@ static int fill(const char *path, int64_t n)
             .to_tag = answered ? "d4e5f6" : "",
             .user_agent = "bench",
             .state = st,
-            .final_status = answered ? 200 : st == CALL_REJECTED ? 486 : st == CALL_CANCELLED ? 487 : 0,
+            .final_status = answered               ? 200
+                            : st == CALL_REJECTED  ? 486
+                            : st == CALL_CANCELLED ? 487
+                                                   : 0,
             .invite_ns = invite,
             .ringing_ns = st == CALL_SETUP ? 0 : invite + NS_PER_S,
             .answer_ns = answered ? invite + 3 * NS_PER_S : 0,
@@ -193,7 +196,7 @@ static void report(const char *what, double *ms, int n, const char *extra)
 }
 
 typedef struct {
-    char cid_part[16];  /* 10 characters of a Call-ID: matches that call (and maybe a few) */
+    char cid_part[16]; /* 10 characters of a Call-ID: matches that call (and maybe a few) */
     char from_user[32];
 } picked_t;
 
@@ -272,29 +275,66 @@ int main(int argc, char **argv)
     const int64_t day = T0 + 10 * 86400, hour = T0 + 20 * 86400 + 7200;
     const bench_query_t queries[] = {
         {"no filter (newest first)", {0}, STORE_SORT_INVITE_TIME, false, 0, "/api/v1/calls"},
-        {"state=completed&min_mos=3.5", {.state_mask = 1u << CALL_COMPLETED, .has_min_mos = true,
-                                         .min_mos = 3.5},
-         STORE_SORT_INVITE_TIME, false, 0, "/api/v1/calls?state=completed&min_mos=3.5"},
-        {"from=USER (exact user part)", {.from_user = pick.from_user, .user_exact = true},
-         STORE_SORT_INVITE_TIME, false, 0, from_target},
-        {"since/until: one hour", {.since_ns = hour * NS_PER_S, .until_ns = (hour + 3600) * NS_PER_S},
-         STORE_SORT_INVITE_TIME, false, 0, NULL},
+        {"state=completed&min_mos=3.5",
+         {.state_mask = 1u << CALL_COMPLETED, .has_min_mos = true, .min_mos = 3.5},
+         STORE_SORT_INVITE_TIME,
+         false,
+         0,
+         "/api/v1/calls?state=completed&min_mos=3.5"},
+        {"from=USER (exact user part)",
+         {.from_user = pick.from_user, .user_exact = true},
+         STORE_SORT_INVITE_TIME,
+         false,
+         0,
+         from_target},
+        {"since/until: one hour",
+         {.since_ns = hour * NS_PER_S, .until_ns = (hour + 3600) * NS_PER_S},
+         STORE_SORT_INVITE_TIME,
+         false,
+         0,
+         NULL},
         {"state=completed&min_mos=3.5, one day",
-         {.state_mask = 1u << CALL_COMPLETED, .has_min_mos = true, .min_mos = 3.5,
-          .since_ns = day * NS_PER_S, .until_ns = (day + 86400) * NS_PER_S},
-         STORE_SORT_INVITE_TIME, false, 0, NULL},
+         {.state_mask = 1u << CALL_COMPLETED,
+          .has_min_mos = true,
+          .min_mos = 3.5,
+          .since_ns = day * NS_PER_S,
+          .until_ns = (day + 86400) * NS_PER_S},
+         STORE_SORT_INVITE_TIME,
+         false,
+         0,
+         NULL},
         {"state=rejected,cancelled&max_mos=2 (none match)",
-         {.state_mask = (1u << CALL_REJECTED) | (1u << CALL_CANCELLED), .has_max_mos = true,
+         {.state_mask = (1u << CALL_REJECTED) | (1u << CALL_CANCELLED),
+          .has_max_mos = true,
           .max_mos = 2.0},
-         STORE_SORT_INVITE_TIME, false, 0, "/api/v1/calls?state=rejected,cancelled&max_mos=2"},
-        {"worst MOS first (sort=mos&order=asc&min_mos=0)", {.has_min_mos = true, .min_mos = 0},
-         STORE_SORT_MOS, true, 0, "/api/v1/calls?sort=mos&order=asc&min_mos=0"},
-        {"state=completed, longest first (sort=duration)", {.state_mask = 1u << CALL_COMPLETED},
-         STORE_SORT_DURATION, false, 0, "/api/v1/calls?state=completed&sort=duration"},
-        {"deep page (offset=100000)", {0}, STORE_SORT_INVITE_TIME, false, 100000,
+         STORE_SORT_INVITE_TIME,
+         false,
+         0,
+         "/api/v1/calls?state=rejected,cancelled&max_mos=2"},
+        {"worst MOS first (sort=mos&order=asc&min_mos=0)",
+         {.has_min_mos = true, .min_mos = 0},
+         STORE_SORT_MOS,
+         true,
+         0,
+         "/api/v1/calls?sort=mos&order=asc&min_mos=0"},
+        {"state=completed, longest first (sort=duration)",
+         {.state_mask = 1u << CALL_COMPLETED},
+         STORE_SORT_DURATION,
+         false,
+         0,
+         "/api/v1/calls?state=completed&sort=duration"},
+        {"deep page (offset=100000)",
+         {0},
+         STORE_SORT_INVITE_TIME,
+         false,
+         100000,
          "/api/v1/calls?offset=100000"},
-        {"q=CALLID-PART (substring, full scan)", {.q = pick.cid_part}, STORE_SORT_INVITE_TIME,
-         false, 0, q_target},
+        {"q=CALLID-PART (substring, full scan)",
+         {.q = pick.cid_part},
+         STORE_SORT_INVITE_TIME,
+         false,
+         0,
+         q_target},
     };
     const size_t nq = sizeof(queries) / sizeof(queries[0]);
 
@@ -334,8 +374,8 @@ int main(int argc, char **argv)
     uint16_t port = api_server_port(srv);
     printf("\nGET through HTTP on 127.0.0.1 (new connection each time):\n");
     char since_hour[160], day_q[200];
-    snprintf(since_hour, sizeof(since_hour), "/api/v1/calls?since=%lld&until=%lld",
-             (long long)hour, (long long)(hour + 3600));
+    snprintf(since_hour, sizeof(since_hour), "/api/v1/calls?since=%lld&until=%lld", (long long)hour,
+             (long long)(hour + 3600));
     snprintf(day_q, sizeof(day_q),
              "/api/v1/calls?state=completed&min_mos=3.5&since=%lld&until=%lld", (long long)day,
              (long long)(day + 86400));

@@ -87,6 +87,8 @@ typedef struct {
     uint32_t cseq;
     const char *raw;            /* the whole message text */
     uint32_t raw_len;
+    uint32_t probe_id;          /* HEP capture agent id of the probe that saw it (has_probe) */
+    bool has_probe;             /* false: captured here */
 } message_record_t;
 
 /* ---- Security monitor records (correlator/secmon.h produces them, store/security.c keeps them,

@@ -396,9 +396,52 @@ static int state_index(const char *name)
  * both ends (so that one pass gives the histogram with everything else). */
 #define MOS_BIN(lo, hi) "count(CASE WHEN mos >= " lo " AND mos < " hi " THEN 1 END)"
 #define MOS_BINS_SQL                                                                               \
-    "count(CASE WHEN mos < 1.5 THEN 1 END), " MOS_BIN("1.5", "2.0") ", " MOS_BIN("2.0", "2.5")     \
-    ", " MOS_BIN("2.5", "3.0") ", " MOS_BIN("3.0", "3.5") ", " MOS_BIN("3.5", "4.0") ", "          \
-    MOS_BIN("4.0", "4.5") ", count(CASE WHEN mos >= 4.5 THEN 1 END)"
+    "count(CASE WHEN mos < 1.5 THEN 1 END), " MOS_BIN("1.5", "2.0") ", " MOS_BIN(                  \
+        "2.0",                                                                                     \
+        "2.5") ", " MOS_BIN("2.5",                                                                 \
+                            "3.0") ", " MOS_BIN("3.0",                                             \
+                                                "3.5") ", " MOS_BIN("3.5",                         \
+                                                                    "4.0") ", " MOS_BIN("4.0",     \
+                                                                                        "4.5") "," \
+                                                                                               " " \
+                                                                                               "c" \
+                                                                                               "o" \
+                                                                                               "u" \
+                                                                                               "n" \
+                                                                                               "t" \
+                                                                                               "(" \
+                                                                                               "C" \
+                                                                                               "A" \
+                                                                                               "S" \
+                                                                                               "E" \
+                                                                                               " " \
+                                                                                               "W" \
+                                                                                               "H" \
+                                                                                               "E" \
+                                                                                               "N" \
+                                                                                               " " \
+                                                                                               "m" \
+                                                                                               "o" \
+                                                                                               "s" \
+                                                                                               " " \
+                                                                                               ">" \
+                                                                                               "=" \
+                                                                                               " " \
+                                                                                               "4" \
+                                                                                               "." \
+                                                                                               "5" \
+                                                                                               " " \
+                                                                                               "T" \
+                                                                                               "H" \
+                                                                                               "E" \
+                                                                                               "N" \
+                                                                                               " " \
+                                                                                               "1" \
+                                                                                               " " \
+                                                                                               "E" \
+                                                                                               "N" \
+                                                                                               "D" \
+                                                                                               ")"
 
 _Static_assert(STORE_MOS_BINS == 8, "MOS_BINS_SQL has 8 bins");
 
@@ -417,8 +460,8 @@ int store_call_series(store_t *s, int64_t since_ns, int64_t until_ns, int64_t st
      * (step, state): the states' counts come from the grouping, the rest is summed in C. */
     qw_add(&w, "SELECT CAST((invite_time - ?) / ? AS INTEGER) AS b, state, count(*),"
                " count(answer_time), count(duration_s), total(duration_s),"
-               " count(post_dial_delay_ms), total(post_dial_delay_ms), count(mos), total(mos), "
-               MOS_BINS_SQL " FROM calls");
+               " count(post_dial_delay_ms), total(post_dial_delay_ms), count(mos), "
+               "total(mos), " MOS_BINS_SQL " FROM calls");
     qw_dbl(&w, store_int_ns_to_sec(since_ns));
     qw_dbl(&w, (double)step_ns / 1e9);
     time_where(&w, INVITE_RANGE, since_ns, until_ns);
@@ -478,8 +521,8 @@ int store_call_series(store_t *s, int64_t since_ns, int64_t until_ns, int64_t st
 int store_call_stats(store_t *s, int64_t since_ns, int64_t until_ns, store_call_stats_t *out)
 {
     /* One step as wide as any range: the totals of the single pass. */
-    return store_call_series(s, since_ns > 0 ? since_ns : 1, until_ns, INT64_C(1) << 62, out,
-                             NULL, NULL);
+    return store_call_series(s, since_ns > 0 ? since_ns : 1, until_ns, INT64_C(1) << 62, out, NULL,
+                             NULL);
 }
 
 int store_count_calls_by_state(store_t *s, int64_t out[CALL_STATE_COUNT])

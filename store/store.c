@@ -98,6 +98,9 @@ static const char *const migrations[] = {
      * and store.h say what it holds; SQLite's JSON functions read it). */
     "ALTER TABLE registrations ADD COLUMN details TEXT;"
     "ALTER TABLE alerts ADD COLUMN details TEXT;",
+
+    /* v3: the HEP capture agent id of the probe that saw a message (NULL: captured here). */
+    "ALTER TABLE sip_messages ADD COLUMN probe INTEGER;",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,
@@ -164,7 +167,7 @@ static const char *const write_sql[ST_COUNT] = {
         " max_jitter_ms, mos) VALUES (?,?,?,?,?,?,?)",
     [ST_PUT_MESSAGE] =
         "INSERT INTO sip_messages (call_row, call_id, time, src, dst, transport, is_request,"
-        " method, status, cseq, raw) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        " method, status, cseq, raw, probe) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
     [ST_SET_META] = "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
     /* A non-integer value under the key (set by hand) is replaced, not added to. */
     [ST_ADD_META] = "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE"
@@ -863,6 +866,10 @@ int store_put_message_id(store_t *s, const message_record_t *m, int64_t *id_out)
         b_null(&b);
     b_i64(&b, m->cseq);
     b_text(&b, m->raw, m->raw ? m->raw_len : 0);
+    if (m->has_probe)
+        b_i64(&b, m->probe_id);
+    else
+        b_null(&b);
     err = put_end(s, &b, "put message");
     if (err == 0 && id_out != NULL)
         *id_out = sqlite3_last_insert_rowid(s->db);
@@ -1038,6 +1045,8 @@ static void row_message(sqlite3_stmt *st, message_record_t *m)
     m->cseq = (uint32_t)sqlite3_column_int64(st, 10);
     m->raw = col_text(st, 11);
     m->raw_len = (uint32_t)sqlite3_column_bytes(st, 11);
+    m->has_probe = !col_is_null(st, 12);
+    m->probe_id = (uint32_t)sqlite3_column_int64(st, 12);
 }
 
 typedef enum { ROW_CALL, ROW_STREAM, ROW_SAMPLE, ROW_MESSAGE } row_kind_t;

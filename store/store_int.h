@@ -19,7 +19,8 @@
     " mean_jitter_ms, max_jitter_ms, mos, sdp_mismatch, rtcp_fraction_lost,"                       \
     " rtcp_cumulative_lost, rtcp_jitter_ms, rtcp_rtt_ms"
 #define MESSAGE_COLS                                                                               \
-    "id, call_row, call_id, time, src, dst, transport, is_request, method, status, cseq, raw"
+    "id, call_row, call_id, time, src, dst, transport, is_request, method, status, cseq, raw,"   \
+    " probe"
 
 /* The connection (borrowed; NULL once closed or failed). */
 sqlite3 *store_int_db(store_t *s);

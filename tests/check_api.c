@@ -23,7 +23,7 @@
 
 static char tmpdir[256];
 static pid_t owner; /* the process that made tmpdir (Check's forked children leave it alone) */
-static char small_db[320], small_report[320], real_db[320];
+static char small_db[320], small_report[320], real_db[320], kept_db[320], kept_dir[320];
 
 /* Captures of ../shared/pcaps (copied into tests/pcap/real) that hold calls or SIP. */
 static const char *const real_captures[] = {
@@ -55,9 +55,18 @@ static void fill_databases(void)
     snprintf(small_db, sizeof(small_db), "%s/small.db", tmpdir);
     snprintf(small_report, sizeof(small_report), "%s/small.json", tmpdir);
     snprintf(real_db, sizeof(real_db), "%s/real.db", tmpdir);
+    snprintf(kept_db, sizeof(kept_db), "%s/kept.db", tmpdir);
+    snprintf(kept_dir, sizeof(kept_dir), "%s/pcaps", tmpdir);
     char cmd[4096];
     snprintf(cmd, sizeof(cmd), "'%s' analyze -q --db '%s' --json '%s' > '%s'", SIPSCOPE_BINARY,
              small_db, testdata_path("samples/small.pcap"), small_report);
+    if (run(cmd) != 0) {
+        fprintf(stderr, "check_api: %s failed\n", cmd);
+        exit(1);
+    }
+    /* The same capture with per-call pcap files kept. */
+    snprintf(cmd, sizeof(cmd), "'%s' analyze -q --db '%s' --pcap-dir '%s' '%s'", SIPSCOPE_BINARY,
+             kept_db, kept_dir, testdata_path("samples/small.pcap"));
     if (run(cmd) != 0) {
         fprintf(stderr, "check_api: %s failed\n", cmd);
         exit(1);
@@ -118,11 +127,11 @@ static void stop_server(void)
 /* ---- A tiny HTTP/1.1 client over plain sockets. */
 
 typedef struct {
-    int status;     /* 0 when the server closed without answering */
-    char *head;     /* status line and headers */
+    int status; /* 0 when the server closed without answering */
+    char *head; /* status line and headers */
     char *body;
     size_t body_len;
-    json_t *json;   /* body parsed, when it is JSON */
+    json_t *json; /* body parsed, when it is JSON */
 } resp_t;
 
 static void resp_free(resp_t *r)
@@ -292,31 +301,27 @@ START_TEST(test_calls_match_report)
     ck_assert_int_eq(json_array_size(calls), json_array_size(want));
     size_t i;
     json_t *c;
-    json_array_foreach(calls, i, c)
-    {
+    json_array_foreach (calls, i, c) {
         ck_assert_int_gt(jint(c, "id"), 0);
         json_t *copy = json_deep_copy(c);
         json_object_del(copy, "id");
         const char *cid = json_string_value(json_object_get(c, "call_id"));
         json_t *match = NULL, *w;
         size_t k;
-        json_array_foreach(want, k, w)
-        {
+        json_array_foreach (want, k, w) {
             if (strcmp(json_string_value(json_object_get(w, "call_id")), cid) == 0)
                 match = w;
         }
         ck_assert_msg(match != NULL, "call %s not in the report", cid);
         char *a = json_dumps(copy, JSON_SORT_KEYS), *b = json_dumps(match, JSON_SORT_KEYS);
-        ck_assert_msg(json_equal(copy, match), "call %s differs:\napi    %s\nreport %s", cid, a,
-                      b);
+        ck_assert_msg(json_equal(copy, match), "call %s differs:\napi    %s\nreport %s", cid, a, b);
         free(a);
         free(b);
         json_decref(copy);
     }
     /* Newest first by default. */
     double prev = INFINITY;
-    json_array_foreach(calls, i, c)
-    {
+    json_array_foreach (calls, i, c) {
         double t = json_real_value(json_object_get(c, "invite_time"));
         ck_assert(t <= prev);
         prev = t;
@@ -341,20 +346,20 @@ static const filter_case_t filter_cases[] = {
     {"to=2989", 1},
     {"from=%2B15550802687", 1},
     {"from=nobody", 0},
-    {"q=015B2503", 1},            /* Call-ID substring, any case */
-    {"q=example.net", 10},        /* To URI substring */
-    {"q=%25", 0},                 /* '%' is a plain character, not a wildcard */
+    {"q=015B2503", 1},     /* Call-ID substring, any case */
+    {"q=example.net", 10}, /* To URI substring */
+    {"q=%25", 0},          /* '%' is a plain character, not a wildcard */
     {"call_id=015b25031c0db40ae647c111%40192.0.2.185", 1},
     {"min_mos=4.1", 4},
     {"max_mos=4.0", 3},
     {"min_mos=3.9&max_mos=4.1", 2},
-    {"min_mos=0", 8},             /* calls without media never match a MOS bound */
+    {"min_mos=0", 8}, /* calls without media never match a MOS bound */
     {"since=1705312805&until=1705312812", 3},
     {"since=2024-01-15T10:00:05Z&until=2024-01-15T10:00:12Z", 3},
     {"since=2024-01-15T11:00:05%2B01:00&until=2024-01-15T10:00:12.000Z", 3},
     {"until=1705312801", 1},
     {"state=completed&min_mos=4.1&since=1705312803", 3},
-    {"state=", 10},               /* empty means "not given" */
+    {"state=", 10}, /* empty means "not given" */
 };
 
 START_TEST(test_calls_filters)
@@ -391,8 +396,7 @@ START_TEST(test_calls_paging)
         ck_assert_int_eq(json_array_size(calls), off + 3 <= 10 ? 3 : (off < 10 ? 10 - off : 0));
         size_t i;
         json_t *c;
-        json_array_foreach(calls, i, c)
-        {
+        json_array_foreach (calls, i, c) {
             ck_assert_int_eq(jint(c, "id"), jint(json_array_get(everything, seen), "id"));
             seen++;
         }
@@ -425,8 +429,7 @@ START_TEST(test_calls_sort)
             double prev = asc ? -INFINITY : INFINITY;
             size_t i;
             json_t *c;
-            json_array_foreach(calls, i, c)
-            {
+            json_array_foreach (calls, i, c) {
                 json_t *v = json_object_get(c, keys[k].field);
                 double x = json_is_null(v) ? -1e300 : json_number_value(v);
                 ck_assert_msg(asc ? x >= prev : x <= prev, "%s: out of order at %zu", target, i);
@@ -682,8 +685,7 @@ START_TEST(test_call_detail)
     ck_assert_int_eq(json_array_size(streams), 2);
     size_t i;
     json_t *s;
-    json_array_foreach(streams, i, s)
-    {
+    json_array_foreach (streams, i, s) {
         ck_assert_int_gt(jint(s, "id"), 0);
         ck_assert_int_eq(jint(s, "call"), id);
         ck_assert_ptr_nonnull(json_object_get(s, "mos"));
@@ -693,8 +695,7 @@ START_TEST(test_call_detail)
     ck_assert_int_eq(json_array_size(msgs), jint(call, "sip_messages"));
     double prev = 0;
     json_t *m;
-    json_array_foreach(msgs, i, m)
-    {
+    json_array_foreach (msgs, i, m) {
         ck_assert_ptr_null(json_object_get(m, "raw"));
         ck_assert_str_eq(json_string_value(json_object_get(m, "transport")), "tcp");
         double t = json_real_value(json_object_get(m, "time"));
@@ -718,17 +719,15 @@ START_TEST(test_call_detail)
     json_t *raws = get_json(target, 200, &rr);
     ck_assert(json_is_array(raws));
     ck_assert_int_eq(json_array_size(raws), json_array_size(msgs));
-    json_array_foreach(raws, i, m)
-    {
+    json_array_foreach (raws, i, m) {
         const char *raw = json_string_value(json_object_get(m, "raw"));
         ck_assert_ptr_nonnull(raw);
         const char *summary = json_string_value(json_object_get(m, "summary"));
         ck_assert(strncmp(raw, summary, strlen(summary)) == 0);
         ck_assert_int_eq(jint(m, "id"), jint(json_array_get(msgs, i), "id"));
     }
-    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(json_array_get(raws, 0),
-                                                                   "raw")),
-                                 "\r\n\r\nv=0"));
+    ck_assert_ptr_nonnull(
+        strstr(json_string_value(json_object_get(json_array_get(raws, 0), "raw")), "\r\n\r\nv=0"));
     resp_free(&rr);
     resp_free(&r);
 }
@@ -755,8 +754,7 @@ START_TEST(test_streams)
     page = get_json("/api/v1/streams?min_loss=2", 200, &r);
     size_t i;
     json_t *s;
-    json_array_foreach(json_object_get(page, "streams"), i, s)
-    {
+    json_array_foreach (json_object_get(page, "streams"), i, s) {
         double lost = (double)jint(s, "lost"), pk = (double)jint(s, "packets");
         ck_assert(lost * 100 >= 2 * (pk + lost));
     }
@@ -766,8 +764,7 @@ START_TEST(test_streams)
     ck_assert_int_ge(jint(page, "total"), lossy);
     resp_free(&r);
     page = get_json("/api/v1/streams?max_mos=4.0", 200, &r);
-    json_array_foreach(json_object_get(page, "streams"), i, s)
-    {
+    json_array_foreach (json_object_get(page, "streams"), i, s) {
         ck_assert(json_number_value(json_object_get(s, "mos")) <= 4.0);
     }
     resp_free(&r);
@@ -808,10 +805,12 @@ START_TEST(test_stats)
     json_int_t hist = 0, series_calls = 0;
     size_t i;
     json_t *b;
-    json_array_foreach(json_object_get(st, "mos_histogram"), i, b) hist += jint(b, "count");
+    json_array_foreach (json_object_get(st, "mos_histogram"), i, b)
+        hist += jint(b, "count");
     ck_assert_int_eq(hist, jint(st, "with_mos"));
     ck_assert_int_eq(hist, 8);
-    json_array_foreach(json_object_get(st, "series"), i, b) series_calls += jint(b, "calls");
+    json_array_foreach (json_object_get(st, "series"), i, b)
+        series_calls += jint(b, "calls");
     ck_assert_int_eq(series_calls, 10);
     resp_free(&r);
 
@@ -821,8 +820,7 @@ START_TEST(test_stats)
     json_t *series = json_object_get(st, "series");
     ck_assert_int_eq(json_array_size(series), 15);
     series_calls = 0;
-    json_array_foreach(series, i, b)
-    {
+    json_array_foreach (series, i, b) {
         ck_assert(fabs(json_real_value(json_object_get(b, "time")) - (1705312800.0 + (double)i)) <
                   1e-6);
         series_calls += jint(b, "calls");
@@ -842,8 +840,10 @@ END_TEST
 START_TEST(test_alerts_registrations)
 {
     static const char *const targets[] = {
-        "/api/v1/alerts", "/api/v1/alerts?since=1705312800&type=scanner&limit=5&offset=5",
-        "/api/v1/registrations", "/api/v1/registrations?user=alice&active=true&limit=1000",
+        "/api/v1/alerts",
+        "/api/v1/alerts?since=1705312800&type=scanner&limit=5&offset=5",
+        "/api/v1/registrations",
+        "/api/v1/registrations?user=alice&active=true&limit=1000",
     };
     for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
         resp_t r;
@@ -892,13 +892,11 @@ START_TEST(test_openapi_complete)
     for (size_t i = 0; i < api_route_count(); i++) {
         json_t *p = json_object_get(paths, api_route_path(i));
         ck_assert_msg(p != NULL, "route %s is not in openapi.json", api_route_path(i));
-        ck_assert_msg(json_object_get(p, "get") != NULL, "%s: no get operation",
-                      api_route_path(i));
+        ck_assert_msg(json_object_get(p, "get") != NULL, "%s: no get operation", api_route_path(i));
     }
     const char *key;
     json_t *v;
-    json_object_foreach(paths, key, v)
-    {
+    json_object_foreach (paths, key, v) {
         bool known = false;
         for (size_t i = 0; i < api_route_count() && !known; i++)
             known = strcmp(api_route_path(i), key) == 0;
@@ -948,8 +946,9 @@ START_TEST(test_token)
 {
     stop_server();
     start_on(small_db, "127.0.0.1:0", "s3cret-Token_1");
-    static const char *const guarded[] = {"/api/v1/calls", "/", "/static/app.js", "/metrics",
-                                          "/api/v1/openapi.json", "/nope", "/api/v1/calls/1"};
+    static const char *const guarded[] = {
+        "/api/v1/calls",        "/",     "/static/app.js", "/metrics",
+        "/api/v1/openapi.json", "/nope", "/api/v1/calls/1"};
     char buf[256];
     for (size_t i = 0; i < sizeof(guarded) / sizeof(guarded[0]); i++) {
         resp_t r;
@@ -1123,8 +1122,7 @@ static int check_pcaps(bool tshark)
     size_t i;
     json_t *c;
     int checked = 0;
-    json_array_foreach(calls, i, c)
-    {
+    json_array_foreach (calls, i, c) {
         json_int_t id = jint(c, "id");
         char target[128];
         snprintf(target, sizeof(target), "/api/v1/calls/%lld/messages", (long long)id);
@@ -1184,6 +1182,42 @@ START_TEST(test_pcap_small)
 }
 END_TEST
 
+/* With per-call pcap files (analyze --pcap-dir), the route sends the call's own file: every
+ * packet as captured, RTP included. */
+START_TEST(test_pcap_per_call_file)
+{
+    stop_server();
+    start_on(kept_db, "127.0.0.1:0", NULL);
+    json_int_t id = call_row("015b25031c0db40ae647c111"); /* answered, SIP over TCP */
+    char target[128];
+    snprintf(target, sizeof(target), "/api/v1/calls/%lld/messages", (long long)id);
+    resp_t mr;
+    size_t stored = json_array_size(get_json(target, 200, &mr));
+    resp_free(&mr);
+    snprintf(target, sizeof(target), "/api/v1/calls/%lld/pcap", (long long)id);
+    resp_t r;
+    http("GET", target, NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    char buf[256];
+    ck_assert_ptr_nonnull(header(&r, "X-Sipscope-Pcap-Content", buf, sizeof(buf)));
+    ck_assert_msg(strncmp(buf, "every packet", 12) == 0, "content: %s", buf);
+    ck_assert_uint_gt(r.body_len, 10000); /* RTP makes it big */
+    if (have_tshark()) {
+        char path[400], cmd[1024];
+        snprintf(path, sizeof(path), "%s/kept-%lld.pcap", tmpdir, (long long)id);
+        FILE *f = fopen(path, "wb");
+        ck_assert_ptr_nonnull(f);
+        ck_assert_uint_eq(fwrite(r.body, 1, r.body_len, f), r.body_len);
+        fclose(f);
+        snprintf(cmd, sizeof(cmd), "tshark -n -r '%s' -Y sip 2>/dev/null", path);
+        ck_assert_int_eq(count_lines(cmd), (long)stored);
+        snprintf(cmd, sizeof(cmd), "tshark -n -r '%s' 2>/dev/null", path);
+        ck_assert_int_gt(count_lines(cmd), (long)stored + 100);
+    }
+    resp_free(&r);
+}
+END_TEST
+
 /* ---- The real captures. */
 
 START_TEST(test_real_captures)
@@ -1196,8 +1230,7 @@ START_TEST(test_real_captures)
     ck_assert_int_eq((json_int_t)json_array_size(calls), total);
     size_t i;
     json_t *c;
-    json_array_foreach(calls, i, c)
-    {
+    json_array_foreach (calls, i, c) {
         char target[128];
         snprintf(target, sizeof(target), "/api/v1/calls/%lld", (long long)jint(c, "id"));
         resp_t cr;
@@ -1231,10 +1264,20 @@ START_TEST(test_parse_time)
               ns == INT64_C(1705312800000000000));
     ck_assert(api_parse_time("2024-01-15T09:30:00-00:30", &ns) &&
               ns == INT64_C(1705312800000000000));
-    static const char *const bad[] = {"", "x", "-1", "0", "1e9", "2024-01-15", "2024-01-15T10:00Z",
-                                      "2024-02-30X10:00:00Z", "2024-01-15T25:00:00Z",
-                                      "2024-01-15T10:00:00", "2024-01-15T10:00:00+2:00",
-                                      "2024-01-15T10:00:00Zjunk", " 1705312800", "99999999999"};
+    static const char *const bad[] = {"",
+                                      "x",
+                                      "-1",
+                                      "0",
+                                      "1e9",
+                                      "2024-01-15",
+                                      "2024-01-15T10:00Z",
+                                      "2024-02-30X10:00:00Z",
+                                      "2024-01-15T25:00:00Z",
+                                      "2024-01-15T10:00:00",
+                                      "2024-01-15T10:00:00+2:00",
+                                      "2024-01-15T10:00:00Zjunk",
+                                      " 1705312800",
+                                      "99999999999"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         ck_assert_msg(!api_parse_time(bad[i], &ns), "accepted '%s'", bad[i]);
 }
@@ -1249,8 +1292,9 @@ START_TEST(test_parse_listen)
     ck_assert(api_parse_listen("[::1]:8080", (struct sockaddr *)&ss, &len));
     ck_assert_int_eq(ss.ss_family, AF_INET6);
     ck_assert(api_parse_listen("0.0.0.0:0", (struct sockaddr *)&ss, &len));
-    static const char *const bad[] = {"", "8080", ":8080", "127.0.0.1:", "127.0.0.1:65536",
-                                      "localhost:80", "::1:80", "[::1]", "[::1]:x", "1.2.3:80"};
+    static const char *const bad[] = {
+        "",       "8080",  ":8080",   "127.0.0.1:", "127.0.0.1:65536", "localhost:80",
+        "::1:80", "[::1]", "[::1]:x", "1.2.3:80"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         ck_assert_msg(!api_parse_listen(bad[i], (struct sockaddr *)&ss, &len), "accepted '%s'",
                       bad[i]);
@@ -1295,6 +1339,7 @@ Suite *api_suite(void)
     tcase_add_test(tc, test_concurrent_clients);
     tcase_add_test(tc, test_keep_alive);
     tcase_add_test(tc, test_pcap_small);
+    tcase_add_test(tc, test_pcap_per_call_file);
     suite_add_tcase(s, tc);
 
     TCase *real = tcase_create("real");

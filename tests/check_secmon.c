@@ -1458,7 +1458,7 @@ START_TEST(store_upserts_and_read_only)
     ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
     ck_assert_int_eq(sqlite3_column_int(st, 0), 0);
     ck_assert_str_eq((const char *)sqlite3_column_text(st, 1), "scanner_user_agent");
-    ck_assert_int_eq(sqlite3_column_int(st, 2), 2);
+    ck_assert_int_eq(sqlite3_column_int(st, 2), STORE_SCHEMA_VERSION);
     sqlite3_finalize(st);
     sqlite3_close(db);
 

@@ -18,12 +18,23 @@
 #define API_MAX_VALUE      512  /* longest parameter value (400 beyond) */
 #define API_DEFAULT_LIMIT  50
 #define API_MAX_LIMIT      1000
-#define API_POOL_MAX       16   /* idle read-only connections kept */
-#define API_METRICS_TTL_NS (5 * INT64_C(1000000000)) /* /metrics is recomputed at most this often */
+#define API_POOL_MAX       16 /* idle read-only connections kept */
+/* /metrics is recomputed at most this often */
+#define API_METRICS_TTL_NS (5 * INT64_C(1000000000))
 
 /* Status codes counted for /metrics. */
-enum { API_CODE_200, API_CODE_304, API_CODE_400, API_CODE_401, API_CODE_404, API_CODE_405,
-       API_CODE_414, API_CODE_5XX, API_CODE_OTHER, API_CODE_COUNT };
+enum {
+    API_CODE_200,
+    API_CODE_304,
+    API_CODE_400,
+    API_CODE_401,
+    API_CODE_404,
+    API_CODE_405,
+    API_CODE_414,
+    API_CODE_5XX,
+    API_CODE_OTHER,
+    API_CODE_COUNT
+};
 
 struct api_server {
     struct MHD_Daemon *daemon;
@@ -56,6 +67,8 @@ typedef struct {
     char *body;
     size_t len;
     bool body_static;
+    bool has_fd; /* the body is the file fd (len bytes), owned by the reply */
+    int fd;
     int nheaders;
     struct {
         char name[32];
@@ -66,10 +79,10 @@ typedef struct {
 typedef struct api_req {
     api_server_t *srv;
     struct MHD_Connection *conn;
-    const char *path;  /* decoded path, borrowed */
-    int64_t id;        /* the {id} of the route, when it has one */
-    const char *rest;  /* the {path} of the route, when it has one */
-    store_t *store;    /* acquired on demand by api_store, released after the reply */
+    const char *path; /* decoded path, borrowed */
+    int64_t id;       /* the {id} of the route, when it has one */
+    const char *rest; /* the {path} of the route, when it has one */
+    store_t *store;   /* acquired on demand by api_store, released after the reply */
     api_param_t params[API_MAX_PARAMS];
     int nparams;
     api_reply_t reply;
@@ -89,6 +102,8 @@ void api_reply_take(api_req_t *req, int status, const char *content_type, char *
 /* A static body (never freed). */
 void api_reply_static(api_req_t *req, int status, const char *content_type, const void *body,
                       size_t len);
+/* The len bytes of an open file; takes ownership of fd (closed after sending). */
+void api_reply_fd(api_req_t *req, int status, const char *content_type, int fd, size_t len);
 /* Add a response header (name and value copied; too long ones are dropped with a warning). */
 void api_reply_header(api_req_t *req, const char *name, const char *value);
 /* The database connection for this request (read-only, one per request at a time), or NULL

@@ -2,9 +2,13 @@
 #include "api_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "json.h"
 #include "sv.h"
@@ -117,8 +121,8 @@ static int add_message(void *ctx, int64_t id, const message_record_t *m)
 }
 
 /* A page: {"total": N, "limit": L, "offset": O, key: array}; takes ownership of array. */
-static void reply_page(api_req_t *req, const char *key, json_t *array, int64_t total,
-                       int64_t limit, int64_t offset)
+static void reply_page(api_req_t *req, const char *key, json_t *array, int64_t total, int64_t limit,
+                       int64_t offset)
 {
     json_t *o = json_object();
     if (o != NULL) {
@@ -218,9 +222,9 @@ void api_h_calls(api_req_t *req)
         return;
     collect_t c = {.array = json_array()};
     int64_t total = 0;
-    int err = c.array ? store_query_calls_sorted(s, &f, sort, asc, limit, offset, add_call, &c,
-                                                 &total)
-                      : -ENOMEM;
+    int err = c.array
+                  ? store_query_calls_sorted(s, &f, sort, asc, limit, offset, add_call, &c, &total)
+                  : -ENOMEM;
     if (err != 0) {
         json_decref(c.array);
         api_reply_store_error(req, err, "calls");
@@ -293,28 +297,75 @@ void api_h_call_messages(api_req_t *req)
     api_reply_json(req, 200, msgs.c.array);
 }
 
+/* The call's own pcap file, when the capture kept one (--pcap-dir, remembered in the meta key
+ * "pcap_dir"): DIR/YYYY-MM-DD/HH/ROW.pcap by the UTC time of the INVITE, the layout of
+ * app/callpcap.h. Returns an open fd and its size, or -1. The path is made of the stored
+ * directory and numbers only, never of request text. */
+static int open_call_pcap(store_t *s, int64_t row, int64_t invite_ns, size_t *size)
+{
+    char dir[4096], path[4200];
+    if (invite_ns <= 0 || store_get_meta(s, "pcap_dir", dir, sizeof(dir)) != 0 || dir[0] == '\0')
+        return -1;
+    time_t secs = (time_t)(invite_ns / 1000000000);
+    struct tm tm;
+    if (gmtime_r(&secs, &tm) == NULL)
+        return -1;
+    int n = snprintf(path, sizeof(path), "%s/%04d-%02d-%02d/%02d/%lld.pcap", dir,
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, (long long)row);
+    if (n < 0 || (size_t)n >= sizeof(path))
+        return -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    struct stat sb;
+    if (fd < 0)
+        return -1;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size < 24) {
+        close(fd);
+        return -1;
+    }
+    *size = (size_t)sb.st_size;
+    return fd;
+}
+
+static int take_invite(void *ctx, const call_record_t *r)
+{
+    *(int64_t *)ctx = r->invite_ns;
+    return 0;
+}
+
 void api_h_call_pcap(api_req_t *req)
 {
     store_t *s = api_store(req);
-    json_t *call = s ? load_call(req, s) : NULL;
-    if (call == NULL)
+    if (s == NULL)
         return;
-    json_decref(call);
-    char *pcap = NULL;
-    size_t len = 0, skipped = 0;
-    int err = api_pcap_build(s, req->id, &pcap, &len, &skipped);
+    int64_t invite_ns = 0;
+    int err = store_get_call(s, req->id, take_invite, &invite_ns);
     if (err != 0) {
         api_reply_store_error(req, err, "call");
         return;
     }
-    api_reply_take(req, 200, "application/vnd.tcpdump.pcap", pcap, len);
+    size_t len = 0, skipped = 0;
+    int fd = open_call_pcap(s, req->id, invite_ns, &len);
+    if (fd >= 0) {
+        api_reply_fd(req, 200, "application/vnd.tcpdump.pcap", fd, len);
+        api_reply_header(req, "X-Sipscope-Pcap-Content",
+                         "every packet of the call as captured (SIP and RTP), per-call file");
+    } else {
+        char *pcap = NULL;
+        err = api_pcap_build(s, req->id, &pcap, &len, &skipped);
+        if (err != 0) {
+            api_reply_store_error(req, err, "call");
+            return;
+        }
+        api_reply_take(req, 200, "application/vnd.tcpdump.pcap", pcap, len);
+        /* Said in the response too, so that whoever opens the file knows what is missing. */
+        api_reply_header(req, "X-Sipscope-Pcap-Content",
+                         "SIP only, rebuilt from the stored messages (no per-call pcap file: "
+                         "captured without --pcap-dir)");
+    }
     char disp[96];
     snprintf(disp, sizeof(disp), "attachment; filename=\"sipscope-call-%lld.pcap\"",
              (long long)req->id);
     api_reply_header(req, "Content-Disposition", disp);
-    /* Said in the response too, so that whoever opens the file knows what is missing. */
-    api_reply_header(req, "X-Sipscope-Pcap-Content",
-                     "SIP only, rebuilt from the stored messages; RTP packets are not kept yet");
     if (skipped > 0) {
         char n[32];
         snprintf(n, sizeof(n), "%zu", skipped);
@@ -338,8 +389,7 @@ void api_h_streams(api_req_t *req)
         return;
     collect_t c = {.array = json_array()};
     int64_t total = 0;
-    int err = c.array ? store_query_streams(s, &f, limit, offset, add_stream, &c, &total)
-                      : -ENOMEM;
+    int err = c.array ? store_query_streams(s, &f, limit, offset, add_stream, &c, &total) : -ENOMEM;
     if (err != 0) {
         json_decref(c.array);
         api_reply_store_error(req, err, "streams");
@@ -369,9 +419,8 @@ static int add_sample(void *ctx, const sample_record_t *r)
 {
     collect_t *c = ctx;
     push(c, json_pack("{s:o, s:I, s:I, s:f, s:f, s:f}", "time", api_time_json(r->start_ns),
-                      "packets", (json_int_t)r->packets, "lost", (json_int_t)r->lost,
-                      "jitter_ms", r->jitter_ms, "max_jitter_ms", r->max_jitter_ms, "mos",
-                      r->mos));
+                      "packets", (json_int_t)r->packets, "lost", (json_int_t)r->lost, "jitter_ms",
+                      r->jitter_ms, "max_jitter_ms", r->max_jitter_ms, "mos", r->mos));
     return c->oom ? -ENOMEM : 0;
 }
 
@@ -399,8 +448,8 @@ void api_h_stream_samples(api_req_t *req)
         api_reply_store_error(req, err, "stream");
         return;
     }
-    api_reply_json(req, 200, json_pack("{s:I, s:o}", "stream", (json_int_t)req->id, "samples",
-                                       c.array));
+    api_reply_json(req, 200,
+                   json_pack("{s:I, s:o}", "stream", (json_int_t)req->id, "samples", c.array));
 }
 
 /* ---- /api/v1/alerts and /api/v1/registrations (rows of the security monitor). */
@@ -436,7 +485,8 @@ void api_h_alerts(api_req_t *req)
         return;
     collect_t c = {.array = json_array()};
     int64_t total = 0;
-    int err = c.array ? store_query_alert_records(s, &f, limit, offset, add_alert, &c, &total) : -ENOMEM;
+    int err =
+        c.array ? store_query_alert_records(s, &f, limit, offset, add_alert, &c, &total) : -ENOMEM;
     if (err != 0) {
         json_decref(c.array);
         api_reply_store_error(req, err, "alerts");
@@ -466,7 +516,7 @@ void api_h_registrations(api_req_t *req)
     collect_t c = {.array = json_array()};
     int64_t total = 0;
     int err = c.array ? store_query_registration_records(s, &f, limit, offset, add_registration, &c,
-                                                  &total)
+                                                         &total)
                       : -ENOMEM;
     if (err != 0) {
         json_decref(c.array);

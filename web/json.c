@@ -45,8 +45,8 @@ json_t *api_call_json(const call_record_t *c)
     json_object_set_new(o, "caller", api_endpoint_json(&c->caller));
     json_object_set_new(o, "callee", api_endpoint_json(&c->callee));
     json_object_set_new(o, "state", json_string(call_state_name(c->state)));
-    json_object_set_new(o, "final_status", c->final_status ? json_integer(c->final_status)
-                                                           : json_null());
+    json_object_set_new(o, "final_status",
+                        c->final_status ? json_integer(c->final_status) : json_null());
     json_object_set_new(o, "invite_time", api_time_json(c->invite_ns));
     json_object_set_new(o, "ringing_time", api_time_json(c->ringing_ns));
     json_object_set_new(o, "answer_time", api_time_json(c->answer_ns));
@@ -94,8 +94,8 @@ json_t *api_stream_json(const stream_record_t *s)
         json_object_set_new(r, "fraction_lost", json_real(s->rtcp_fraction_lost));
         json_object_set_new(r, "cumulative_lost", json_integer(s->rtcp_cumulative_lost));
         json_object_set_new(r, "jitter_ms", ms_json(s->rtcp_jitter_ms));
-        json_object_set_new(r, "rtt_ms", s->rtcp_rtt_ms >= 0 ? ms_json(s->rtcp_rtt_ms)
-                                                             : json_null());
+        json_object_set_new(r, "rtt_ms",
+                            s->rtcp_rtt_ms >= 0 ? ms_json(s->rtcp_rtt_ms) : json_null());
         json_object_set_new(o, "rtcp", r);
     }
     return o;
@@ -124,9 +124,9 @@ json_t *api_alert_json(const alert_record_t *a)
     json_object_set_new(o, "id", json_integer(a->id));
     json_object_set_new(o, "type", json_string(alert_type_name(a->type)));
     json_object_set_new(o, "indicators", ind);
-    json_object_set_new(o, "source", a->source.family ? json_string(net_addr_str(&a->source, src,
-                                                                                 sizeof(src)))
-                                                      : json_null());
+    json_object_set_new(o, "source",
+                        a->source.family ? json_string(net_addr_str(&a->source, src, sizeof(src)))
+                                         : json_null());
     json_object_set_new(o, "target", string_or_null(a->target));
     json_object_set_new(o, "user_agent", string_or_null(a->user_agent));
     json_object_set_new(o, "open", json_boolean(a->open));
@@ -160,8 +160,8 @@ json_t *api_registration_json(const registration_record_t *r)
     json_object_set_new(o, "source", api_endpoint_json(&r->source));
     json_object_set_new(o, "expires", json_integer(r->expires));
     json_object_set_new(o, "expires_time", api_time_json(r->expires_ns));
-    json_object_set_new(o, "last_status", r->last_status ? json_integer(r->last_status)
-                                                         : json_null());
+    json_object_set_new(o, "last_status",
+                        r->last_status ? json_integer(r->last_status) : json_null());
     json_object_set_new(o, "outcome", json_string(registration_outcome(r->last_status)));
     json_object_set_new(o, "active", json_boolean(r->active));
     json_object_set_new(o, "attempts", json_integer(r->attempts));

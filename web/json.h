@@ -1,4 +1,5 @@
-/* json: the JSON shapes of calls and streams (shared/DESIGN.md), shared by the report and the API. */
+/* json: the JSON shapes of calls and streams (shared/DESIGN.md), shared by the report and the API.
+ */
 #ifndef SIPSCOPE_API_JSON_H
 #define SIPSCOPE_API_JSON_H
 

@@ -112,9 +112,9 @@ static void mac_of(uint8_t mac[6], const net_addr_t *a)
 
 /* Append one frame: Ethernet + IP + transport header (th, thlen; its checksum field at csum_off
  * is filled here) + payload. */
-static void put_frame(buf_t *b, int64_t ts_ns, const net_endpoint_t *src,
-                      const net_endpoint_t *dst, uint8_t proto, uint8_t *th, size_t thlen,
-                      size_t csum_off, const char *payload, size_t plen, uint16_t *ip_id)
+static void put_frame(buf_t *b, int64_t ts_ns, const net_endpoint_t *src, const net_endpoint_t *dst,
+                      uint8_t proto, uint8_t *th, size_t thlen, size_t csum_off,
+                      const char *payload, size_t plen, uint16_t *ip_id)
 {
     bool v6 = src->addr.family == 6;
     size_t iplen = v6 ? IP6_LEN : IP4_LEN;
@@ -170,7 +170,7 @@ static void put_frame(buf_t *b, int64_t ts_ns, const net_endpoint_t *src,
 }
 
 typedef struct {
-    net_endpoint_t a, b; /* a opened the connection */
+    net_endpoint_t a, b;     /* a opened the connection */
     uint32_t next_a, next_b; /* next sequence number from a, from b */
 } tcp_conn_t;
 
@@ -182,9 +182,8 @@ typedef struct {
     int nconns;
 } pcap_ctx_t;
 
-static void put_tcp(pcap_ctx_t *x, int64_t ts, const net_endpoint_t *src,
-                    const net_endpoint_t *dst, uint32_t seq, uint32_t ack, uint8_t flags,
-                    const char *payload, size_t plen)
+static void put_tcp(pcap_ctx_t *x, int64_t ts, const net_endpoint_t *src, const net_endpoint_t *dst,
+                    uint32_t seq, uint32_t ack, uint8_t flags, const char *payload, size_t plen)
 {
     uint8_t th[TCP_LEN] = {0};
     be16(th, src->port);

@@ -29,9 +29,9 @@ typedef struct {
 } route_t;
 
 static const char *const p_none[] = {NULL};
-static const char *const p_calls[] = {"state", "from",  "to",    "since",  "until", "min_mos",
-                                      "max_mos", "q",   "limit", "offset", "sort",  "order",
-                                      "call_id", NULL};
+static const char *const p_calls[] = {"state",   "from",    "to",      "since", "until",
+                                      "min_mos", "max_mos", "q",       "limit", "offset",
+                                      "sort",    "order",   "call_id", NULL};
 static const char *const p_streams[] = {"call_id", "min_loss", "max_mos", "limit", "offset", NULL};
 static const char *const p_stats[] = {"since", "until", "step", NULL};
 static const char *const p_alerts[] = {"since", "type", "limit", "offset", NULL};
@@ -110,9 +110,12 @@ static void reply_clear(api_reply_t *r)
 {
     if (!r->body_static)
         free(r->body);
+    if (r->has_fd)
+        close(r->fd);
     r->body = NULL;
     r->len = 0;
     r->body_static = false;
+    r->has_fd = false;
 }
 
 void api_reply_take(api_req_t *req, int status, const char *content_type, char *body, size_t len)
@@ -133,6 +136,16 @@ void api_reply_static(api_req_t *req, int status, const char *content_type, cons
     req->reply.body = (char *)(uintptr_t)body; /* never written nor freed: body_static */
     req->reply.len = len;
     req->reply.body_static = true;
+}
+
+void api_reply_fd(api_req_t *req, int status, const char *content_type, int fd, size_t len)
+{
+    reply_clear(&req->reply);
+    req->reply.status = status;
+    req->reply.content_type = content_type;
+    req->reply.has_fd = true;
+    req->reply.fd = fd;
+    req->reply.len = len;
 }
 
 static const char oom_json[] = "{\"error\": \"out of memory\"}";
@@ -346,8 +359,7 @@ static void dispatch(api_req_t *req, const char *method)
         auth = check_token(req);
         if (auth == AUTH_NONE) {
             api_reply_error(req, 401, "missing or wrong bearer token");
-            api_reply_header(req, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-                             "Bearer realm=\"sipscope\"");
+            api_reply_header(req, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"sipscope\"");
             return;
         }
     }
@@ -393,9 +405,8 @@ static int code_slot(int status)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     (void)version;
     (void)upload_data;
@@ -426,7 +437,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
     api_reply_t *r = &req.reply;
     struct MHD_Response *resp;
-    if (r->body_static) {
+    if (r->has_fd) {
+        resp = MHD_create_response_from_fd64(r->len, r->fd);
+        if (resp != NULL)
+            r->has_fd = false; /* MHD closes it with the response */
+    } else if (r->body_static) {
         resp = MHD_create_response_from_buffer(r->len, r->body, MHD_RESPMEM_PERSISTENT);
     } else {
         resp = MHD_create_response_from_buffer(r->len, r->body, MHD_RESPMEM_MUST_FREE);
@@ -510,8 +525,7 @@ static int open_listener(const char *listen_on, int *fd_out, uint16_t *port, cha
     struct sockaddr_storage ss;
     unsigned salen = 0;
     if (!api_parse_listen(listen_on, (struct sockaddr *)&ss, &salen)) {
-        snprintf(err, errlen, "bad listen address '%s' (want ADDR:PORT or [IPv6]:PORT)",
-                 listen_on);
+        snprintf(err, errlen, "bad listen address '%s' (want ADDR:PORT or [IPv6]:PORT)", listen_on);
         return -EINVAL;
     }
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -604,8 +618,8 @@ int api_server_start(const api_cfg_t *cfg, api_server_t **out, char *err, size_t
     srv->pool[srv->npool++] = first;
 
     int fd = -1;
-    rc = open_listener(cfg->listen ? cfg->listen : API_DEFAULT_LISTEN, &fd, &srv->port, err,
-                       errlen);
+    rc =
+        open_listener(cfg->listen ? cfg->listen : API_DEFAULT_LISTEN, &fd, &srv->port, err, errlen);
     if (rc != 0) {
         server_free(srv);
         return rc;
@@ -615,11 +629,10 @@ int api_server_start(const api_cfg_t *cfg, api_server_t **out, char *err, size_t
      * answers 414/431 beyond); idle connections time out; a thread pool serves them. */
     srv->daemon = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-        on_request, srv, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)32768, MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)15, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_END);
+        on_request, srv, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_THREAD_POOL_SIZE,
+        threads, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)256, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)15, MHD_OPTION_EXTERNAL_LOGGER,
+        mhd_log, NULL, MHD_OPTION_END);
     if (srv->daemon == NULL) {
         close(fd);
         server_free(srv);

@@ -8,9 +8,9 @@
 
 #include "json.h"
 
-#define NS_PER_S      INT64_C(1000000000)
-#define MAX_BUCKETS   10000 /* an explicit step that makes more is refused */
-#define AUTO_BUCKETS  360   /* the default step is the first nice one giving at most this many */
+#define NS_PER_S     INT64_C(1000000000)
+#define MAX_BUCKETS  10000 /* an explicit step that makes more is refused */
+#define AUTO_BUCKETS 360   /* the default step is the first nice one giving at most this many */
 
 /* ---- /api/v1/stats */
 
@@ -50,8 +50,8 @@ static json_t *bucket_json(const store_bucket_t *b, int64_t start_ns)
     json_object_set_new(o, "time", json_real(api_time(start_ns)));
     json_object_set_new(o, "calls", json_integer(b->calls));
     json_object_set_new(o, "answered", json_integer(b->answered));
-    json_object_set_new(o, "asr", b->calls > 0 ? json_real((double)b->answered / (double)b->calls)
-                                               : json_null());
+    json_object_set_new(
+        o, "asr", b->calls > 0 ? json_real((double)b->answered / (double)b->calls) : json_null());
     json_object_set_new(o, "acd_s", mean_json(b->duration_sum_s, b->with_duration));
     json_object_set_new(o, "mean_mos", mean_json(b->mos_sum, b->with_mos));
     json_object_set_new(o, "by_state", states_json(b->by_state));
@@ -133,11 +133,9 @@ void api_h_stats(api_req_t *req)
     json_t *ser = json_array();
     for (int i = 0; hist != NULL && i < STORE_MOS_BINS; i++)
         json_array_append_new(hist, json_pack("{s:f, s:f, s:I}", "from", 1.0 + 0.5 * i, "to",
-                                              1.5 + 0.5 * i, "count",
-                                              (json_int_t)st.mos_bins[i]));
+                                              1.5 + 0.5 * i, "count", (json_int_t)st.mos_bins[i]));
     for (size_t i = 0; ser != NULL && i < series.n; i++)
-        json_array_append_new(ser, bucket_json(&series.buckets[i],
-                                               since + (int64_t)i * step));
+        json_array_append_new(ser, bucket_json(&series.buckets[i], since + (int64_t)i * step));
     free(series.buckets);
     if (o == NULL || hist == NULL || ser == NULL) {
         json_decref(o);
@@ -151,8 +149,8 @@ void api_h_stats(api_req_t *req)
     json_object_set_new(o, "step", json_integer(step / NS_PER_S));
     json_object_set_new(o, "calls", json_integer(st.calls));
     json_object_set_new(o, "answered", json_integer(st.answered));
-    json_object_set_new(o, "asr", st.calls > 0 ? json_real((double)st.answered / (double)st.calls)
-                                               : json_null());
+    json_object_set_new(
+        o, "asr", st.calls > 0 ? json_real((double)st.answered / (double)st.calls) : json_null());
     json_object_set_new(o, "acd_s", mean_json(st.duration_sum_s, st.with_duration));
     json_object_set_new(o, "mean_pdd_ms", mean_json(st.pdd_sum_ms, st.with_pdd));
     json_object_set_new(o, "mean_mos", mean_json(st.mos_sum, st.with_mos));
@@ -191,8 +189,7 @@ static int put_kind(void *ctx, bool is_request, const char *method, int status, 
 {
     kinds_t *k = ctx;
     FILE *f = is_request ? k->req : k->resp;
-    fputs(is_request ? "sipscope_sip_requests{method=\"" : "sipscope_sip_responses{method=\"",
-          f);
+    fputs(is_request ? "sipscope_sip_requests{method=\"" : "sipscope_sip_responses{method=\"", f);
     label(f, method);
     if (is_request)
         fprintf(f, "\"} %lld\n", (long long)n);
@@ -214,8 +211,8 @@ static int put_published(void *ctx, const char *key, int64_t value)
         name[n++] = ok ? c : '_';
     }
     name[n] = '\0';
-    fprintf(f, "# HELP %s Published by the capture pipeline as %s.\n# TYPE %s untyped\n", name,
-            key, name);
+    fprintf(f, "# HELP %s Published by the capture pipeline as %s.\n# TYPE %s untyped\n", name, key,
+            name);
     fprintf(f, "%s %lld\n", name, (long long)value);
     return 0;
 }
@@ -338,8 +335,7 @@ static int write_metrics(api_server_t *srv, store_t *s, FILE *f)
         fprintf(f, "sipscope_http_requests_total{code=\"%s\"} %llu\n", codes[i],
                 (unsigned long long)atomic_load(&srv->by_code[i]));
     family(f, "sipscope_uptime_seconds", "gauge", "Seconds since this server started.");
-    fprintf(f, "sipscope_uptime_seconds %.3f\n",
-            (double)(api_now_ns() - srv->started_ns) / 1e9);
+    fprintf(f, "sipscope_uptime_seconds %.3f\n", (double)(api_now_ns() - srv->started_ns) / 1e9);
     family(f, "sipscope_build_info", "gauge", "The running version.");
     fprintf(f, "sipscope_build_info{version=\"%s\"} 1\n", SIPSCOPE_VERSION);
     return 0;
