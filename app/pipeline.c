@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "callpcap.h"
+#include "hash.h"
 #include "classify.h"
 #include "rtcp.h"
 #include "rtp.h"
@@ -24,6 +25,15 @@ struct pipeline {
     callpcap_t *callpcap;           /* per-call pcaps, NULL when off */
     hep_sender_t *hep_out;          /* borrowed; NULL when off */
     bool hep_rtcp;
+    /* HEP input: probe of the packet being handled, and recently seen messages (by a hash of
+     * their bytes and addresses) to drop what two probes both saw. Direct-mapped, bounded. */
+    uint32_t probe_id;
+    bool has_probe;
+    struct {
+        uint64_t hash;
+        int64_t ts_ns;
+    } recent[1 << 14];
+    pipeline_hep_stats_t hep;
     bool pcap_rtp;
     pipeline_observer_t observer;
     pipeline_totals_t totals;
@@ -113,9 +123,12 @@ static void tick(pipeline_t *p, int64_t ts_ns)
     }
 }
 
-static corr_pkt_t make_corr_pkt(const cap_packet_t *pkt, const uint8_t *raw, size_t len)
+static corr_pkt_t make_corr_pkt(const pipeline_t *p, const cap_packet_t *pkt, const uint8_t *raw,
+                                size_t len)
 {
     corr_pkt_t cp = {
+        .probe_id = p->probe_id,
+        .has_probe = p->has_probe,
         .ts_ns = pkt->ts_ns,
         .src = pkt->src,
         .dst = pkt->dst,
@@ -147,7 +160,7 @@ static size_t handle_tcp(pipeline_t *p, const cap_packet_t *pkt)
             off += (size_t)(nl - at) + 1;
             continue;
         }
-        corr_pkt_t cp = make_corr_pkt(pkt, at, (size_t)rc);
+        corr_pkt_t cp = make_corr_pkt(p, pkt, at, (size_t)rc);
         p->totals.sip_messages++;
         corr_ref_t ref = corr_on_sip(p->corr, &cp, &p->sip);
         secmon_on_sip(p->secmon, &cp, &p->sip, 0);
@@ -196,7 +209,7 @@ static bool looks_like_muxed_rtcp(const uint8_t *b, size_t len)
 
 static void handle_udp(pipeline_t *p, const cap_packet_t *pkt)
 {
-    corr_pkt_t cp = make_corr_pkt(pkt, pkt->payload, pkt->len);
+    corr_pkt_t cp = make_corr_pkt(p, pkt, pkt->payload, pkt->len);
     if (sip_looks_like(pkt->payload, pkt->len)) {
         int rc = sip_parse_datagram((const char *)pkt->payload, pkt->len, &p->sip);
         if (rc > 0) {
@@ -262,6 +275,57 @@ static size_t on_packet(void *ctx, const cap_packet_t *pkt)
     if (pkt->len > 0)
         handle_udp(p, pkt);
     return pkt->len;
+}
+
+#define DEDUP_WINDOW_NS 2000000000LL
+
+void pipeline_feed_hep(pipeline_t *p, const hep_msg_t *m)
+{
+    p->hep.packets++;
+    if (m->compressed || (m->proto_type != HEP_PROTO_SIP && m->proto_type != HEP_PROTO_RTCP)) {
+        p->hep.unsupported++;
+        return;
+    }
+    cap_packet_t pkt = {
+        .ts_ns = (int64_t)m->ts_sec * 1000000000 + (int64_t)m->ts_usec * 1000,
+        /* A HEP payload is one whole message, whatever transport it came over. */
+        .ip_proto = CAP_PROTO_UDP,
+        .src = m->src,
+        .dst = m->dst,
+        .payload = m->payload,
+        .len = m->payload_len,
+    };
+    /* The same message seen by two probes: same bytes between the same addresses. */
+    uint64_t h = hash_bytes(m->payload, m->payload_len, net_endpoint_hash(&m->src)) ^
+                 net_endpoint_hash(&m->dst);
+    size_t slot = (size_t)(h & ((sizeof(p->recent) / sizeof(p->recent[0])) - 1));
+    if (p->recent[slot].hash == h && pkt.ts_ns - p->recent[slot].ts_ns < DEDUP_WINDOW_NS &&
+        pkt.ts_ns - p->recent[slot].ts_ns > -DEDUP_WINDOW_NS) {
+        p->hep.duplicates++;
+        return;
+    }
+    p->recent[slot].hash = h;
+    p->recent[slot].ts_ns = pkt.ts_ns;
+    tick(p, pkt.ts_ns);
+    p->probe_id = m->agent_id;
+    p->has_probe = true;
+    if (m->proto_type == HEP_PROTO_SIP) {
+        p->hep.sip++;
+        handle_udp(p, &pkt);
+    } else if (rtcp_looks_like(pkt.payload, pkt.len)) {
+        p->hep.rtcp++;
+        corr_pkt_t cp = make_corr_pkt(p, &pkt, pkt.payload, pkt.len);
+        handle_rtcp(p, &pkt, &cp);
+    } else {
+        p->hep.unsupported++; /* RTCP as JSON (heplify's own agents): not decoded */
+    }
+    p->has_probe = false;
+    p->probe_id = 0;
+}
+
+void pipeline_hep_stats(const pipeline_t *p, pipeline_hep_stats_t *out)
+{
+    *out = p->hep;
 }
 
 int pipeline_new(const pipeline_cfg_t *cfg, pipeline_t **out, char *err, size_t errlen)

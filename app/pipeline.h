@@ -9,6 +9,7 @@
 #include "cap.h"
 #include "classify.h"
 #include "corr.h"
+#include "hep.h"
 #include "hep_io.h"
 #include "records.h"
 #include "secmon.h"
@@ -60,6 +61,17 @@ int pipeline_read_file(pipeline_t *p, const char *path, char *err, size_t errlen
 /* Feed one captured frame (live capture). */
 void pipeline_process_frame(pipeline_t *p, int dlt, int64_t ts_ns, const uint8_t *frame,
                             uint32_t caplen, uint32_t wirelen);
+/* One packet received as HEPv3 from a probe (run --hep-in): SIP and RTCP go through the same
+ * decoders and correlator as captured packets, marked with the probe's agent id. A message
+ * that another probe already delivered (same bytes, same addresses, within 2 s) is counted as
+ * a duplicate and dropped. */
+void pipeline_feed_hep(pipeline_t *p, const hep_msg_t *msg);
+
+typedef struct {
+    uint64_t packets, sip, rtcp, duplicates, unsupported;
+} pipeline_hep_stats_t;
+void pipeline_hep_stats(const pipeline_t *p, pipeline_hep_stats_t *out);
+
 /* No packet for a while: advance the correlator's clock so idle calls still time out. now_ns is
  * wall-clock time, used only when it is ahead of the last packet's time. */
 void pipeline_idle(pipeline_t *p, int64_t now_ns);

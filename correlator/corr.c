@@ -1327,6 +1327,8 @@ static void emit_message(corr_t *c, const call_t *call, const corr_pkt_t *pkt, c
         return;
     sv_copy(msg->call_id, c->callid_buf, sizeof(c->callid_buf));
     message_record_t rec = {
+        .probe_id = pkt->probe_id,
+        .has_probe = pkt->has_probe,
         .call_row = call != NULL ? call->id : 0,
         .call_id = c->callid_buf,
         .ts_ns = pkt->ts_ns,

@@ -50,6 +50,8 @@ typedef struct {
     uint8_t transport;             /* 17 UDP, 6 TCP */
     const uint8_t *raw;
     size_t raw_len;
+    uint32_t probe_id;             /* HEP agent id of the probe that saw it (has_probe) */
+    bool has_probe;                /* false: captured here */
 } corr_pkt_t;
 
 typedef enum { CORR_MEDIA_NONE = 0, CORR_MEDIA_RTP, CORR_MEDIA_RTCP } corr_media_t;

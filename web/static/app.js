@@ -475,7 +475,7 @@
         el('h1', { class: 'call-title' }, uriUser(call.from) || '?', el('span', { class: 'muted', text: ' → ' }), uriUser(call.to) || '?'),
         stateBadge(call.state),
         el('span', { class: 'spacer' }),
-        el('a', { class: 'button primary', id: 'download-pcap', href: `api/v1/calls/${call.id}/pcap`, download: `sipscope-call-${call.id}.pcap`, title: 'SIP messages as a pcap file (RTP is not stored yet)', text: '⬇ Download pcap' })),
+        el('a', { class: 'button primary', id: 'download-pcap', href: `api/v1/calls/${call.id}/pcap`, download: `sipscope-call-${call.id}.pcap`, title: 'The call as a pcap file: every packet when the capture kept per-call pcaps (--pcap-dir), else its SIP messages', text: '⬇ Download pcap' })),
       el('dl', { class: 'facts' },
         dl('Call-ID', el('code', { text: call.call_id })),
         dl('From', call.from), dl('To', call.to),
