@@ -19,7 +19,8 @@
 
 static const char serve_usage[] =
     "usage: sipscope serve [--db PATH] [--listen ADDR:PORT] [--token TOKEN]\n"
-    "       sipscope run -r FILE [-r FILE...] [--db PATH] [--listen ADDR:PORT] [--token TOKEN]\n"
+    "       sipscope run -r FILE [-r FILE...] [--pcap-dir DIR] [--db PATH] [--listen ADDR:PORT]\n"
+    "                    [--token TOKEN]\n"
     "\n"
     "serve: the HTTP API (/api/v1/...), /metrics, /healthz and the web UI over a database that\n"
     "`sipscope analyze` (or a capture) fills. run -r: analyze the files into the database, then\n"
@@ -31,6 +32,8 @@ static const char serve_usage[] =
     "  --token TOKEN        require 'Authorization: Bearer TOKEN' on every route but /healthz\n"
     "                       (default: the SIPSCOPE_TOKEN environment variable, if set)\n"
     "  --threads N          HTTP worker threads (default 4)\n"
+    "  --pcap-dir DIR       run: keep each call's packets in DIR/YYYY-MM-DD/HH/ID.pcap, which\n"
+    "                       /api/v1/calls/ID/pcap then sends (else it rebuilds the SIP)\n"
     "  -q, --quiet          only errors on stderr\n"
     "  -v, --verbose        log every request on stderr\n";
 
@@ -213,11 +216,12 @@ int cmd_serve(int argc, char **argv)
 }
 
 /* Analyze the files into the database, as `analyze --db` does. */
-static int analyze_files(const char *db, char **files, int nfiles, bool quiet)
+static int analyze_files(const char *db, const char *pcap_dir, char **files, int nfiles, bool quiet)
 {
     pipeline_cfg_t cfg;
     pipeline_cfg_init(&cfg);
     cfg.db_path = db;
+    cfg.pcap_dir = pcap_dir;
     char err[512] = "";
     pipeline_t *p = NULL;
     if (pipeline_new(&cfg, &p, err, sizeof(err)) != 0) {
@@ -262,6 +266,7 @@ int cmd_run(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     serve_opts_t o = {.db = "sipscope.db", .token = getenv("SIPSCOPE_TOKEN")};
+    const char *pcap_dir = NULL;
     char **files = calloc((size_t)argc + 1, sizeof(*files));
     int nfiles = 0, opt, status = EXIT_USAGE;
     if (files == NULL) {
@@ -279,13 +284,15 @@ int cmd_run(int argc, char **argv)
             files[nfiles++] = optarg;
             continue;
         }
-        if (opt == 'i' || opt == OPT_HEP_IN || opt == OPT_PCAP_DIR || opt == OPT_HEP_OUT ||
-            opt == 'f') {
-            const char *what = opt == 'i'            ? "-i (live capture)"
-                               : opt == OPT_HEP_IN   ? "--hep-in"
-                               : opt == OPT_PCAP_DIR ? "--pcap-dir"
-                               : opt == OPT_HEP_OUT  ? "--hep-out"
-                                                     : "-f (capture filter)";
+        if (opt == OPT_PCAP_DIR) {
+            pcap_dir = optarg;
+            continue;
+        }
+        if (opt == 'i' || opt == OPT_HEP_IN || opt == OPT_HEP_OUT || opt == 'f') {
+            const char *what = opt == 'i'           ? "-i (live capture)"
+                               : opt == OPT_HEP_IN  ? "--hep-in"
+                               : opt == OPT_HEP_OUT ? "--hep-out"
+                                                    : "-f (capture filter)";
             fprintf(stderr,
                     "sipscope: run: %s is not supported yet; run -r FILE analyzes capture "
                     "files, then serves them\n",
@@ -310,7 +317,7 @@ int cmd_run(int argc, char **argv)
     }
     if (!check_db("run", &o))
         goto out;
-    status = analyze_files(o.db, files, nfiles, o.quiet);
+    status = analyze_files(o.db, pcap_dir, files, nfiles, o.quiet);
     /* A damaged capture still serves what was read from it. */
     if (status == EXIT_SUCCESS || status == EXIT_RUNTIME) {
         int st = serve_db(&o);
