@@ -232,8 +232,10 @@ int main(int argc, char **argv)
             return strcmp(argv[i], "--help") == 0 ? 0 : 2;
         }
     }
-    if (strcmp(path, "bench/out/api_query.db") == 0)
+    if (strcmp(path, "bench/out/api_query.db") == 0) {
+        mkdir("bench", 0755);
         mkdir("bench/out", 0755);
+    }
 
     /* Reuse the database when it already holds the same calls. */
     store_t *s = NULL;

@@ -13,12 +13,12 @@
 #include "api.h"
 #include "store.h"
 
-#define API_MAX_URL        2048 /* longest path accepted (414 beyond) */
-#define API_MAX_PARAMS     16   /* query parameters per request (400 beyond) */
-#define API_MAX_VALUE      512  /* longest parameter value (400 beyond) */
-#define API_DEFAULT_LIMIT  50
-#define API_MAX_LIMIT      1000
-#define API_POOL_MAX       16 /* idle read-only connections kept */
+#define API_MAX_URL       2048 /* longest path accepted (414 beyond) */
+#define API_MAX_PARAMS    16   /* query parameters per request (400 beyond) */
+#define API_MAX_VALUE     512  /* longest parameter value (400 beyond) */
+#define API_DEFAULT_LIMIT 50
+#define API_MAX_LIMIT     1000
+#define API_POOL_MAX      16 /* idle read-only connections kept */
 /* /metrics is recomputed at most this often */
 #define API_METRICS_TTL_NS (5 * INT64_C(1000000000))
 

@@ -310,8 +310,8 @@ static int open_call_pcap(store_t *s, int64_t row, int64_t invite_ns, size_t *si
     struct tm tm;
     if (gmtime_r(&secs, &tm) == NULL)
         return -1;
-    int n = snprintf(path, sizeof(path), "%s/%04d-%02d-%02d/%02d/%lld.pcap", dir,
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, (long long)row);
+    int n = snprintf(path, sizeof(path), "%s/%04d-%02d-%02d/%02d/%lld.pcap", dir, tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, (long long)row);
     if (n < 0 || (size_t)n >= sizeof(path))
         return -1;
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);

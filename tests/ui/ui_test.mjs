@@ -11,6 +11,7 @@ const [chromiumPath, baseUrl, outDir, workDir] = process.argv.slice(2);
 const WIDTH = 1400;
 const HEIGHT = 1000;
 const problems = [];   // console errors, exceptions, failed loads
+let browser = null;    // the Chromium process, killed on every way out
 let failures = 0;
 
 function check(ok, what) {
@@ -27,6 +28,7 @@ function launch() {
     `--user-data-dir=${profile}`, '--remote-debugging-port=0', `--window-size=${WIDTH},${HEIGHT}`,
     'about:blank'];
   const proc = spawn(chromiumPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  browser = proc;
   return new Promise((resolve, reject) => {
     let err = '';
     const timer = setTimeout(() => reject(new Error('chromium did not start:\n' + err)), 30000);
@@ -131,6 +133,8 @@ async function main() {
       await page('Input.dispatchMouseEvent', { type, x: box.x, y: box.y, button: 'left', clickCount: 1 });
     }
   };
+  // The UI marks #view with the hash whose data it has finished drawing.
+  const LOADED = `document.getElementById('view').dataset.loaded === location.hash`;
   const screenshot = async (name) => {
     await evaluate('window.scrollTo(0, 0)');
     const m = await page('Page.getLayoutMetrics');
@@ -146,7 +150,7 @@ async function main() {
 
   // 1. The call list.
   await page('Page.navigate', { url: baseUrl + '#/calls' });
-  if (await waitFor(`document.querySelectorAll('#calls-table tbody tr[data-id]').length === 10`, 'the 10 calls of the list')) {
+  if (await waitFor(`${LOADED} && document.querySelectorAll('#calls-table tbody tr[data-id]').length === 10`, 'the 10 calls of the list')) {
     check(true, 'call list shows the 10 calls of samples/small.pcap');
   }
   check(await evaluate(`document.getElementById('list-summary').textContent`) === '1–10 of 10', 'list summary says 1–10 of 10');
@@ -157,20 +161,20 @@ async function main() {
   // 2. Filter by state through the form.
   await evaluate(`(() => { const s = document.querySelector('#filters select[name=state]'); s.value = 'completed'; })()`);
   await click('#filters button[type=submit]');
-  if (await waitFor(`location.hash.includes('state=completed') && document.querySelectorAll('#calls-table tbody tr[data-id]').length === 8`, 'the filtered list')) {
+  if (await waitFor(`location.hash.includes('state=completed') && ${LOADED} && document.querySelectorAll('#calls-table tbody tr[data-id]').length === 8`, 'the filtered list')) {
     check(true, 'filtering by state=completed leaves 8 calls');
   }
   // Sort by MOS, worst first (two clicks on the header: descending, then ascending).
   await click('#calls-table th.sortable:nth-of-type(8) a');
-  await waitFor(`location.hash.includes('sort=mos') && document.querySelector('#calls-table th.sorted a').textContent.startsWith('MOS') && document.querySelectorAll('#calls-table tbody tr[data-id]').length === 8`, 'sorting by MOS');
+  await waitFor(`location.hash.includes('sort=mos') && ${LOADED} && document.querySelector('#calls-table th.sorted a').textContent.startsWith('MOS')`, 'sorting by MOS');
   await click('#calls-table th.sorted a');
-  await waitFor(`location.hash.includes('order=asc') && document.querySelectorAll('#calls-table tbody tr[data-id]').length === 8`, 'ascending MOS');
+  await waitFor(`location.hash.includes('order=asc') && ${LOADED} && document.querySelectorAll('#calls-table tbody tr[data-id]').length === 8`, 'ascending MOS');
   const mosOrder = await evaluate(`[...document.querySelectorAll('#calls-table tbody tr[data-id] .mos')].map(e => parseFloat(e.textContent))`);
   check(mosOrder.every((v, i) => i === 0 || v >= mosOrder[i - 1]), 'sorting by MOS ascending orders the rows: ' + mosOrder.join(' '));
 
   // 3. Open the worst call with a click.
   await click('#calls-table tbody tr[data-id]');
-  if (await waitFor(`/^#\\/call\\/\\d+$/.test(location.hash) && document.querySelector('svg.ladder g.msg') !== null`, 'the call detail with its ladder')) {
+  if (await waitFor(`/^#\\/call\\/\\d+$/.test(location.hash) && ${LOADED} && document.querySelector('svg.ladder g.msg') !== null`, 'the call detail with its ladder')) {
     check(true, 'clicking a row opens the call');
   }
   const arrows = await evaluate(`document.querySelectorAll('svg.ladder g.msg').length`);
@@ -195,13 +199,13 @@ async function main() {
     if (await waitFor(`[...document.querySelectorAll('#findings li')].some(li => li.textContent.startsWith('One-way audio'))`, 'the one-way finding')) {
       check(true, 'a one-way call is explained in words');
     }
-    await waitFor(`document.querySelectorAll('#charts canvas').length >= 3 || document.querySelector('#charts p')`, 'the one-way call\'s charts');
+    await waitFor(LOADED, 'the one-way call\'s charts');
     await screenshot('call-one-way.png');
   }
 
   // 5. The dashboard.
   await page('Page.navigate', { url: baseUrl + '#/dashboard' });
-  if (await waitFor(`document.querySelectorAll('#chart-calls canvas').length > 0 && document.querySelectorAll('#chart-mos canvas').length > 0 && document.querySelectorAll('#worst-table tbody tr').length > 0`, 'the dashboard')) {
+  if (await waitFor(`${LOADED} && document.querySelectorAll('#chart-calls canvas').length > 0 && document.querySelectorAll('#chart-mos canvas').length > 0 && document.querySelectorAll('#worst-table tbody tr').length > 0`, 'the dashboard')) {
     check(true, 'dashboard draws calls per step, MOS distribution and worst calls');
   }
   const tiles = await evaluate(`[...document.querySelectorAll('.tile-value')].map(e => e.textContent)`);
@@ -215,13 +219,23 @@ async function main() {
   const exited = new Promise((resolve) => proc.on('exit', resolve));
   await cdp.send('Browser.close').catch(() => {});
   await Promise.race([exited, sleep(5000)]);
-  proc.kill();
+}
+
+// Stop Chromium (and wait for it, so that its profile can be removed), then exit.
+async function finish(code) {
+  if (browser && browser.exitCode === null && browser.signalCode === null) {
+    const exited = new Promise((resolve) => browser.on('exit', resolve));
+    browser.kill('SIGTERM');
+    await Promise.race([exited, sleep(3000)]);
+    if (browser.exitCode === null && browser.signalCode === null) browser.kill('SIGKILL');
+  }
+  process.exit(code);
 }
 
 main().then(() => {
   console.log(failures === 0 ? 'ui: all checks passed' : `ui: ${failures} check(s) failed`);
-  process.exit(failures === 0 ? 0 : 1);
+  return finish(failures === 0 ? 0 : 1);
 }, (e) => {
   console.error('ui: ' + (e.stack || e));
-  process.exit(1);
+  return finish(1);
 });

@@ -119,6 +119,7 @@
     charts.forEach((c) => c.destroy());
     charts = [];
     view.replaceChildren();
+    delete view.dataset.loaded;
     showError('');
     renderSeq++;
     return renderSeq;
@@ -303,6 +304,7 @@
         el('button', { text: 'Next ›', disabled: last >= page.total, onclick: () => go({ offset: state.offset + state.limit }) }),
         sizeSel);
       statusEl.textContent = 'updated ' + fmtTime(Date.now() / 1000).slice(11);
+      view.dataset.loaded = location.hash; // this view's data is on the page (tests wait on it)
     }
 
     function schedule() {
@@ -540,6 +542,7 @@
 
     if (streams.length === 0) {
       chartsBox.append(el('p', { class: 'muted', text: 'No media, so nothing to chart.' }));
+      view.dataset.loaded = location.hash;
       return;
     }
     let sets;
@@ -552,6 +555,7 @@
     if (seq !== renderSeq) return;
     if (!sets.some((s) => s.samples.length)) {
       chartsBox.append(el('p', { class: 'muted', text: 'No quality samples stored for these streams.' }));
+      view.dataset.loaded = location.hash;
       return;
     }
     const boxes = ['jitter', 'loss', 'mos'].map((k) => el('div', { class: 'chart', id: 'chart-' + k }));
@@ -562,6 +566,7 @@
       return exp > 0 ? Math.max(0, p.lost) * 100 / exp : 0;
     }), { digits: 1 });
     lineChart(boxes[2], 'MOS', '', streams, alignSamples(sets, (p) => p.mos), { digits: 2, range: [1, 5] });
+    view.dataset.loaded = location.hash;
   }
 
   // ---- dashboard -----------------------------------------------------------------------
@@ -718,6 +723,7 @@
       el('td', { class: 'num' }, el('span', { class: 'mos ' + mosClass(c.mos), text: fmtNum(c.mos, 2) })))) :
         [el('tr', {}, el('td', { colspan: 5, class: 'empty', text: 'No calls with media.' }))]));
       statusEl.textContent = 'updated ' + fmtTime(Date.now() / 1000).slice(11);
+      view.dataset.loaded = location.hash;
     }
     function schedule() {
       timers.forEach(clearInterval);
