@@ -15,6 +15,14 @@
 #include "store.h"
 #include "writer.h"
 
+/* Recently seen HEP messages: 4-way sets, so a burst of distinct messages rarely evicts the
+ * first copy of a pair before its twin arrives. */
+typedef struct {
+    uint64_t hash[4];
+    int64_t ts_ns[4];
+    uint8_t next; /* round-robin victim */
+} dedup_set_t;
+
 struct pipeline {
     cap_t *cap;
     corr_t *corr;
@@ -29,10 +37,7 @@ struct pipeline {
      * their bytes and addresses) to drop what two probes both saw. Direct-mapped, bounded. */
     uint32_t probe_id;
     bool has_probe;
-    struct {
-        uint64_t hash;
-        int64_t ts_ns;
-    } recent[1 << 14];
+    dedup_set_t recent[1 << 14];
     pipeline_hep_stats_t hep;
     bool pcap_rtp;
     pipeline_observer_t observer;
@@ -295,17 +300,22 @@ void pipeline_feed_hep(pipeline_t *p, const hep_msg_t *m)
         .payload = m->payload,
         .len = m->payload_len,
     };
-    /* The same message seen by two probes: same bytes between the same addresses. */
+    /* The same message seen by two probes: same bytes between the same addresses, close in
+     * time (probes' clocks differ a little). */
     uint64_t h = hash_bytes(m->payload, m->payload_len, net_endpoint_hash(&m->src)) ^
                  net_endpoint_hash(&m->dst);
-    size_t slot = (size_t)(h & ((sizeof(p->recent) / sizeof(p->recent[0])) - 1));
-    if (p->recent[slot].hash == h && pkt.ts_ns - p->recent[slot].ts_ns < DEDUP_WINDOW_NS &&
-        pkt.ts_ns - p->recent[slot].ts_ns > -DEDUP_WINDOW_NS) {
-        p->hep.duplicates++;
-        return;
+    size_t n_sets = sizeof(p->recent) / sizeof(p->recent[0]);
+    dedup_set_t *set = &p->recent[(h >> 8) & (n_sets - 1)];
+    for (int way = 0; way < 4; way++) {
+        int64_t dt = pkt.ts_ns - set->ts_ns[way];
+        if (set->hash[way] == h && dt < DEDUP_WINDOW_NS && dt > -DEDUP_WINDOW_NS) {
+            p->hep.duplicates++;
+            return;
+        }
     }
-    p->recent[slot].hash = h;
-    p->recent[slot].ts_ns = pkt.ts_ns;
+    set->hash[set->next] = h;
+    set->ts_ns[set->next] = pkt.ts_ns;
+    set->next = (uint8_t)((set->next + 1) & 3);
     tick(p, pkt.ts_ns);
     p->probe_id = m->agent_id;
     p->has_probe = true;

@@ -15,16 +15,22 @@
 #include "api.h"
 #include "log.h"
 #include "pipeline.h"
+#include "hep_cli.h"
+#include "hep_io.h"
+#include "livecap.h"
+#include "retention.h"
 #include "store.h"
+#include <unistd.h>
 
 static const char serve_usage[] =
     "usage: sipscope serve [--db PATH] [--listen ADDR:PORT] [--token TOKEN]\n"
-    "       sipscope run -r FILE [-r FILE...] [--pcap-dir DIR] [--db PATH] [--listen ADDR:PORT]\n"
-    "                    [--token TOKEN]\n"
+    "       sipscope run (-r FILE... | -i IFACE [-f BPF] | --hep-in ADDR:PORT) [--db PATH]\n"
+    "                    [--pcap-dir DIR] [--listen ADDR:PORT] [--token TOKEN] [--hep-out ...]\n"
     "\n"
     "serve: the HTTP API (/api/v1/...), /metrics, /healthz and the web UI over a database that\n"
     "`sipscope analyze` (or a capture) fills. run -r: analyze the files into the database, then\n"
-    "serve it. Stop with Ctrl-C (SIGINT) or SIGTERM.\n"
+    "serve it. run -i: capture live and serve at once. run --hep-in: receive HEPv3 (UDP and TCP)\n"
+    "from probes and serve. Stop with Ctrl-C (SIGINT) or SIGTERM.\n"
     "\n"
     "  --db PATH            SQLite database (default ./sipscope.db)\n"
     "  --listen ADDR:PORT   address to listen on (default " API_DEFAULT_LISTEN
@@ -32,8 +38,10 @@ static const char serve_usage[] =
     "  --token TOKEN        require 'Authorization: Bearer TOKEN' on every route but /healthz\n"
     "                       (default: the SIPSCOPE_TOKEN environment variable, if set)\n"
     "  --threads N          HTTP worker threads (default 4)\n"
-    "  --pcap-dir DIR       run: keep each call's packets in DIR/YYYY-MM-DD/HH/ID.pcap, which\n"
-    "                       /api/v1/calls/ID/pcap then sends (else it rebuilds the SIP)\n"
+    "  --hep-in-key KEY     run --hep-in: accept only HEP packets carrying this key\n"
+    "  run also takes capture's options (see sipscope capture --help):\n"
+    LIVECAP_HELP
+    HEP_CLI_HELP
     "  -q, --quiet          only errors on stderr\n"
     "  -v, --verbose        log every request on stderr\n";
 
@@ -120,7 +128,7 @@ static int serve_db(const serve_opts_t *o)
     return EXIT_SUCCESS;
 }
 
-enum { OPT_DB = 256, OPT_LISTEN, OPT_TOKEN, OPT_THREADS, OPT_HEP_IN, OPT_PCAP_DIR, OPT_HEP_OUT };
+enum { OPT_DB = 256, OPT_LISTEN, OPT_TOKEN, OPT_THREADS };
 
 /* Parse the options serve and run share; 0 handled, -1 not ours, EXIT_USAGE bad value. */
 static int serve_option(const char *cmd, int opt, serve_opts_t *o)
@@ -216,7 +224,8 @@ int cmd_serve(int argc, char **argv)
 }
 
 /* Analyze the files into the database, as `analyze --db` does. */
-static int analyze_files(const char *db, const char *pcap_dir, char **files, int nfiles, bool quiet)
+static int analyze_files(const char *db, const char *pcap_dir, char **files, int nfiles,
+                         bool quiet)
 {
     pipeline_cfg_t cfg;
     pipeline_cfg_init(&cfg);
@@ -232,7 +241,7 @@ static int analyze_files(const char *db, const char *pcap_dir, char **files, int
     for (int i = 0; i < nfiles; i++) {
         if (pipeline_read_file(p, files[i], err, sizeof(err)) != 0) {
             /* What was read before the damage is kept and served. */
-            log_error("%s: %s", files[i], err);
+            log_error("%s", err); /* the reason names the file */
             status = EXIT_RUNTIME;
         }
     }
@@ -250,6 +259,108 @@ static int analyze_files(const char *db, const char *pcap_dir, char **files, int
     return status;
 }
 
+/* The HEP receiver's thread is the only one feeding the pipeline in run --hep-in. */
+static void on_hep(void *ctx, const hep_msg_t *msg, const net_endpoint_t *peer)
+{
+    (void)peer;
+    pipeline_feed_hep(ctx, msg);
+}
+
+static void on_hep_idle(void *ctx, int64_t now_ns)
+{
+    pipeline_t *p = ctx;
+    pipeline_idle(p, now_ns);
+    static int64_t next_publish;
+    if (now_ns >= next_publish) {
+        pipeline_hep_stats_t h;
+        pipeline_hep_stats(p, &h);
+        pipeline_publish(p, "hep.packets", (int64_t)h.packets);
+        pipeline_publish(p, "hep.duplicates", (int64_t)h.duplicates);
+        pipeline_publish(p, "hep.unsupported", (int64_t)h.unsupported);
+        pipeline_publish_stats(p);
+        next_publish = now_ns + 1000000000;
+    }
+}
+
+/* Start the API in threads that never take SIGINT/SIGTERM (the caller's thread handles them). */
+static api_server_t *start_api_quietly(const serve_opts_t *o)
+{
+    if (prepare_db(o->db) != 0)
+        return NULL;
+    sigset_t stop, old;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &stop, &old);
+    api_cfg_t cfg = {
+        .db_path = o->db, .listen = o->listen, .token = o->token, .threads = o->threads};
+    api_server_t *srv = NULL;
+    char err[512];
+    if (api_server_start(&cfg, &srv, err, sizeof(err)) != 0) {
+        log_error("run: %s", err);
+        srv = NULL;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (srv != NULL && !o->quiet)
+        fprintf(stderr, "sipscope: serving %s at http://%s/ (Ctrl-C stops)\n", o->db,
+                o->listen ? o->listen : API_DEFAULT_LISTEN);
+    return srv;
+}
+
+/* run -i IFACE or run --hep-in ADDR:PORT: capture or receive into the database and serve it
+ * from the same process until SIGINT/SIGTERM; then store the open calls as they stand. */
+static int run_live(const serve_opts_t *o, pipeline_cfg_t *cfg, const cap_live_cfg_t *live,
+                    const char *hep_in, const char *hep_key, const char *log_path,
+                    hep_cli_t *hep_out)
+{
+    char err[512] = "";
+    cfg->db_path = o->db;
+    if (hep_cli_start(hep_out, cfg, 0) != 0)
+        return EXIT_RUNTIME;
+    pipeline_t *p = NULL;
+    if (pipeline_new(cfg, &p, err, sizeof(err)) != 0) {
+        log_error("run: %s", err);
+        hep_cli_finish(hep_out, o->quiet);
+        return EXIT_RUNTIME;
+    }
+    livecap_install_signals();
+    int status = EXIT_SUCCESS;
+    api_server_t *srv = start_api_quietly(o);
+    if (srv == NULL) {
+        status = EXIT_RUNTIME;
+    } else if (live->iface != NULL) {
+        status = livecap_run(p, live, log_path, o->quiet);
+    } else {
+        hep_receiver_cfg_t hc;
+        hep_receiver_cfg_init(&hc);
+        hc.auth_key = hep_key;
+        hc.on_idle = on_hep_idle;
+        hep_receiver_t *rx = hep_receiver_new(hep_in, on_hep, p, &hc, err, sizeof(err));
+        if (rx == NULL) {
+            log_error("run: --hep-in: %s", err);
+            status = EXIT_RUNTIME;
+        } else {
+            if (!o->quiet)
+                fprintf(stderr, "sipscope: receiving HEP on %s (UDP and TCP port %u)\n", hep_in,
+                        (unsigned)hep_receiver_port(rx));
+            while (!livecap_stop_requested())
+                pause();
+            hep_receiver_free(rx); /* joins: no callback runs after this */
+        }
+    }
+    api_server_stop(srv);
+    if (pipeline_finish(p, err, sizeof(err)) != 0) {
+        log_error("run: %s", err);
+        status = EXIT_RUNTIME;
+    }
+    pipeline_free(p);
+    hep_cli_finish(hep_out, o->quiet);
+    return status;
+}
+
+enum { OPT_RUN_HEP_IN = 500, OPT_RUN_HEP_IN_KEY };
+
 int cmd_run(int argc, char **argv)
 {
     static const struct option run_long[] = {
@@ -257,16 +368,23 @@ int cmd_run(int argc, char **argv)
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"token", required_argument, NULL, OPT_TOKEN},
         {"threads", required_argument, NULL, OPT_THREADS},
-        {"hep-in", required_argument, NULL, OPT_HEP_IN},
-        {"pcap-dir", required_argument, NULL, OPT_PCAP_DIR},
-        {"hep-out", required_argument, NULL, OPT_HEP_OUT},
+        {"hep-in", required_argument, NULL, OPT_RUN_HEP_IN},
+        {"hep-in-key", required_argument, NULL, OPT_RUN_HEP_IN_KEY},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
+        LIVECAP_LONG_OPTIONS,
+        HEP_CLI_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     serve_opts_t o = {.db = "sipscope.db", .token = getenv("SIPSCOPE_TOKEN")};
-    const char *pcap_dir = NULL;
+    pipeline_cfg_t cfg;
+    pipeline_cfg_init(&cfg);
+    cap_live_cfg_t live;
+    cap_live_cfg_init(&live);
+    livecap_retention_t keep = {0};
+    hep_cli_t hep_out = {0};
+    const char *log_path = NULL, *hep_in = NULL, *hep_in_key = NULL;
     char **files = calloc((size_t)argc + 1, sizeof(*files));
     int nfiles = 0, opt, status = EXIT_USAGE;
     if (files == NULL) {
@@ -284,21 +402,20 @@ int cmd_run(int argc, char **argv)
             files[nfiles++] = optarg;
             continue;
         }
-        if (opt == OPT_PCAP_DIR) {
-            pcap_dir = optarg;
+        if (opt == OPT_RUN_HEP_IN || opt == OPT_RUN_HEP_IN_KEY) {
+            *(opt == OPT_RUN_HEP_IN ? &hep_in : &hep_in_key) = optarg;
             continue;
         }
-        if (opt == 'i' || opt == OPT_HEP_IN || opt == OPT_HEP_OUT || opt == 'f') {
-            const char *what = opt == 'i'           ? "-i (live capture)"
-                               : opt == OPT_HEP_IN  ? "--hep-in"
-                               : opt == OPT_HEP_OUT ? "--hep-out"
-                                                    : "-f (capture filter)";
-            fprintf(stderr,
-                    "sipscope: run: %s is not supported yet; run -r FILE analyzes capture "
-                    "files, then serves them\n",
-                    what);
+        int h = hep_cli_option(&hep_out, opt, optarg);
+        if (h < 0)
             goto out;
-        }
+        if (h > 0)
+            continue;
+        int r = livecap_option(opt, optarg, &cfg, &live, &log_path, &keep);
+        if (r == EXIT_USAGE)
+            goto out;
+        if (r == 1)
+            continue;
         int rc = serve_option("run", opt, &o);
         if (rc == EXIT_USAGE)
             goto out;
@@ -311,13 +428,24 @@ int cmd_run(int argc, char **argv)
         usage_error("run", "unexpected argument (capture files go after -r)", argv[optind]);
         goto out;
     }
-    if (nfiles == 0) {
-        usage_error("run", "nothing to read: give -r FILE", NULL);
+    int sources = (nfiles > 0) + (live.iface != NULL) + (hep_in != NULL);
+    if (sources != 1) {
+        usage_error("run", sources == 0 ? "nothing to read: give -r FILE, -i IFACE or --hep-in"
+                                        : "give one of -r FILE, -i IFACE, --hep-in",
+                    NULL);
         goto out;
     }
     if (!check_db("run", &o))
         goto out;
-    status = analyze_files(o.db, pcap_dir, files, nfiles, o.quiet);
+    if (nfiles == 0) {
+        retention_cfg_t rc = {o.db, cfg.pcap_dir, keep.retain_days, keep.max_db_bytes,
+                              keep.max_pcap_bytes, 60};
+        retention_t *retention = retention_start(&rc);
+        status = run_live(&o, &cfg, &live, hep_in, hep_in_key, log_path, &hep_out);
+        retention_stop(retention);
+        goto out;
+    }
+    status = analyze_files(o.db, cfg.pcap_dir, files, nfiles, o.quiet);
     /* A damaged capture still serves what was read from it. */
     if (status == EXIT_SUCCESS || status == EXIT_RUNTIME) {
         int st = serve_db(&o);
