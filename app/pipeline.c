@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "callpcap.h"
 #include "hash.h"
@@ -43,7 +44,8 @@ struct pipeline {
     pipeline_observer_t observer;
     pipeline_totals_t totals;
     int store_error;                /* first store failure, reported at the end */
-    int64_t last_tick_ns;
+    int64_t last_tick_ns;           /* capture time of the last timeout check */
+    int64_t last_tick_wall_ns;      /* wall-clock time of that check */
     /* Decoder outputs reused for every packet: the hot path allocates nothing. */
     sip_msg_t sip;
     rtp_hdr_t rtp;
@@ -118,10 +120,18 @@ static void sink_alert(void *ctx, const alert_record_t *alert)
         p->observer.on_alert(p->observer.ctx, alert);
 }
 
+static int64_t wall_clock_ns(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+}
+
 static void tick(pipeline_t *p, int64_t ts_ns)
 {
     /* Timeouts are in seconds; checking once per 100 ms of capture time is plenty. */
     if (ts_ns - p->last_tick_ns >= 100000000 || ts_ns < p->last_tick_ns) {
+        p->last_tick_wall_ns = wall_clock_ns();
         corr_tick(p->corr, ts_ns);
         secmon_tick(p->secmon, ts_ns);
         p->last_tick_ns = ts_ns;
@@ -418,12 +428,19 @@ void pipeline_process_frame(pipeline_t *p, int dlt, int64_t ts_ns, const uint8_t
     cap_process_frame(p->cap, dlt, ts_ns, frame, caplen, wirelen);
 }
 
-void pipeline_idle(pipeline_t *p, int64_t now_ns)
+void pipeline_idle(pipeline_t *p, int64_t wall_now_ns)
 {
+    /* Capture time moves on with the wall clock since the last packet: right for a live link,
+     * and for a replay of an old capture (HEP from `analyze --hep-out`) it does not jump years
+     * ahead and time every call out. */
+    if (p->last_tick_wall_ns == 0)
+        return;
+    int64_t now_ns = p->last_tick_ns + (wall_now_ns - p->last_tick_wall_ns);
     if (now_ns > p->last_tick_ns) {
         corr_tick(p->corr, now_ns);
         secmon_tick(p->secmon, now_ns);
         p->last_tick_ns = now_ns;
+        p->last_tick_wall_ns = wall_now_ns;
     }
 }
 

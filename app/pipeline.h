@@ -72,9 +72,9 @@ typedef struct {
 } pipeline_hep_stats_t;
 void pipeline_hep_stats(const pipeline_t *p, pipeline_hep_stats_t *out);
 
-/* No packet for a while: advance the correlator's clock so idle calls still time out. now_ns is
- * wall-clock time, used only when it is ahead of the last packet's time. */
-void pipeline_idle(pipeline_t *p, int64_t now_ns);
+/* No packet for a while: advance the correlator's clock so idle calls still time out. Capture
+ * time moves on by the wall-clock time elapsed since the last packet. */
+void pipeline_idle(pipeline_t *p, int64_t wall_now_ns);
 /* Publish a counter to the store's meta table (no-op without a store). */
 void pipeline_publish(pipeline_t *p, const char *key, int64_t value);
 /* Publish the pipeline's own counters (capture, correlator, classifier, totals). */
