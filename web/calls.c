@@ -109,6 +109,8 @@ static int add_message(void *ctx, int64_t id, const message_record_t *m)
         json_object_set_new(o, "method", json_string(m->method ? m->method : ""));
         json_object_set_new(o, "status", m->is_request ? json_null() : json_integer(m->status));
         json_object_set_new(o, "cseq", json_integer(m->cseq));
+        /* The HEP agent id of the probe that saw it; null when captured here. */
+        json_object_set_new(o, "probe", m->has_probe ? json_integer(m->probe_id) : json_null());
         json_object_set_new(o, "summary", first_line(m));
         json_object_set_new(o, "sdp", json_boolean(has_sdp(m)));
         if (ms->with_raw) {

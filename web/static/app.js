@@ -323,10 +323,12 @@
   // ---- call detail ---------------------------------------------------------------------
 
   function messageLabel(m) {
-    if (m.request) return m.method + (m.sdp ? ' (SDP)' : '');
+    // Messages that came from a HEP probe carry its id: "INVITE (SDP) [probe 2]".
+    const probe = m.probe !== null && m.probe !== undefined ? ' [probe ' + m.probe + ']' : '';
+    if (m.request) return m.method + (m.sdp ? ' (SDP)' : '') + probe;
     // "SIP/2.0 200 OK" -> "200 OK"
     const s = (m.summary || '').replace(/^SIP\/2\.0\s+/i, '');
-    return (s || String(m.status)) + (m.sdp ? ' (SDP)' : '');
+    return (s || String(m.status)) + (m.sdp ? ' (SDP)' : '') + probe;
   }
 
   function messageClass(m) {
@@ -371,7 +373,7 @@
       const cls = messageClass(m);
       const g = svg('g', { class: 'msg msg-' + cls, 'data-index': i, tabindex: '0' });
       g.appendChild(svg('text', { x: 8, y: y + 4, class: 'msg-time' }, '+' + (m.time - t0).toFixed(3) + ' s'));
-      const title = svg('title', {}, `${fmtTime(m.time, true)}  ${m.src} → ${m.dst}  ${m.transport.toUpperCase()}  CSeq ${m.cseq} ${m.method}`);
+      const title = svg('title', {}, `${fmtTime(m.time, true)}  ${m.src} → ${m.dst}  ${m.transport.toUpperCase()}  CSeq ${m.cseq} ${m.method}${m.probe != null ? '  probe ' + m.probe : ''}`);
       g.appendChild(title);
       if (x1 === x2) {
         g.appendChild(svg('path', { d: `M${x1},${y - 6} h36 v12 h-36`, class: 'arrow', 'marker-end': `url(#arrow-${cls})`, fill: 'none' }));
