@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "hash.h"
+#include "pcappath.h"
 
 #define LINKTYPE_RAW      101
 #define PCAP_MAGIC_NSEC   0xa1b23c4du
@@ -72,16 +73,6 @@ callpcap_t *callpcap_new(const char *dir, size_t max_open, char *err, size_t err
     return cp;
 }
 
-int callpcap_path(const char *dir, int64_t row, int64_t invite_ns, char *buf, size_t cap)
-{
-    time_t secs = (time_t)(invite_ns / 1000000000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    int n = snprintf(buf, cap, "%s/%04d-%02d-%02d/%02d/%lld.pcap", dir, tm.tm_year + 1900,
-                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, (long long)row);
-    return (n < 0 || (size_t)n >= cap) ? -ENAMETOOLONG : 0;
-}
-
 static void close_slot(open_file_t *s)
 {
     if (s->file != NULL)
@@ -107,7 +98,7 @@ static FILE *file_for(callpcap_t *cp, corr_ref_t ref)
     }
     close_slot(victim);
     char path[1300];
-    if (callpcap_path(cp->dir, ref.row, ref.invite_ns, path, sizeof(path)) != 0)
+    if (pcap_call_path(cp->dir, ref.row, ref.invite_ns, path, sizeof(path)) != 0)
         return NULL;
     char *slash = strrchr(path, '/');
     *slash = '\0';

@@ -17,7 +17,7 @@ typedef struct {
     uint64_t write_errors;
 } callpcap_stats_t;
 
-/* Files are DIR/YYYY-MM-DD/HH/ROW.pcap (UTC time of the call's INVITE), nanosecond pcap with
+/* Files are DIR/YYYY-MM-DD/HH/ROW.pcap (UTC time of the call's INVITE; common/pcappath.h), nanosecond pcap with
  * link type RAW (101): each packet from its IP header on, as it was on the wire; a datagram
  * reassembled from IP fragments is written whole, and SIP over TCP as one UDP datagram per
  * message with the connection's addresses and ports, so every message reads on its own.
@@ -25,9 +25,6 @@ typedef struct {
  * NULL with a reason in err when DIR cannot be created. */
 callpcap_t *callpcap_new(const char *dir, size_t max_open, char *err, size_t errlen);
 void callpcap_free(callpcap_t *cp);
-
-/* The path of a call's file (whether or not it exists). 0, or -ENAMETOOLONG. */
-int callpcap_path(const char *dir, int64_t row, int64_t invite_ns, char *buf, size_t cap);
 
 /* Append pkt to ref's call file. For TCP pass the SIP message's own bytes (msg, msg_len);
  * otherwise NULL/0. */

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "callpcap.h"
+#include "pcappath.h"
 #include "commands.h"
 #include "log.h"
 #include "store.h"
@@ -142,7 +142,7 @@ int cmd_export(int argc, char **argv)
         goto out;
     }
     char path[4200], err[4400];
-    if (callpcap_path(dir, call.id, call.invite_ns, path, sizeof(path)) != 0) {
+    if (pcap_call_path(dir, call.id, call.invite_ns, path, sizeof(path)) != 0) {
         log_error("export: %s: path too long", dir);
         goto out;
     }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "json.h"
+#include "pcappath.h"
 #include "sv.h"
 
 #define SUMMARY_MAX 160 /* bytes of a message's first line shown in listings */
@@ -301,20 +302,14 @@ void api_h_call_messages(api_req_t *req)
 
 /* The call's own pcap file, when the capture kept one (--pcap-dir, remembered in the meta key
  * "pcap_dir"): DIR/YYYY-MM-DD/HH/ROW.pcap by the UTC time of the INVITE, the layout of
- * app/callpcap.h. Returns an open fd and its size, or -1. The path is made of the stored
+ * common/pcappath.h. Returns an open fd and its size, or -1. The path is made of the stored
  * directory and numbers only, never of request text. */
 static int open_call_pcap(store_t *s, int64_t row, int64_t invite_ns, size_t *size)
 {
     char dir[4096], path[4200];
     if (invite_ns <= 0 || store_get_meta(s, "pcap_dir", dir, sizeof(dir)) != 0 || dir[0] == '\0')
         return -1;
-    time_t secs = (time_t)(invite_ns / 1000000000);
-    struct tm tm;
-    if (gmtime_r(&secs, &tm) == NULL)
-        return -1;
-    int n = snprintf(path, sizeof(path), "%s/%04d-%02d-%02d/%02d/%lld.pcap", dir, tm.tm_year + 1900,
-                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, (long long)row);
-    if (n < 0 || (size_t)n >= sizeof(path))
+    if (pcap_call_path(dir, row, invite_ns, path, sizeof(path)) != 0)
         return -1;
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     struct stat sb;
