@@ -287,88 +287,6 @@ int64_t store_next_alert_id(store_t *s)
 
 /* ---- Reading. */
 
-/* WHERE clause with its parameters (text or double or integer), built from a filter. */
-#define WHERE_MAX_PARAMS 16
-
-typedef struct {
-    char sql[1024];
-    size_t len;
-    bool overflow;
-    int n;
-    struct {
-        enum { P_TEXT, P_DBL, P_I64 } kind;
-        const char *text;
-        double dbl;
-        int64_t i64;
-    } p[WHERE_MAX_PARAMS];
-} where_t;
-
-static void w_add(where_t *w, const char *s)
-{
-    size_t n = strlen(s);
-    if (w->len + n >= sizeof(w->sql)) {
-        w->overflow = true;
-        return;
-    }
-    memcpy(w->sql + w->len, s, n + 1);
-    w->len += n;
-}
-
-static void w_cond(where_t *w, const char *cond)
-{
-    w_add(w, w->len == 0 ? " WHERE " : " AND ");
-    w_add(w, cond);
-}
-
-static void w_text(where_t *w, const char *t)
-{
-    if (w->n >= WHERE_MAX_PARAMS) {
-        w->overflow = true;
-        return;
-    }
-    w->p[w->n].kind = P_TEXT;
-    w->p[w->n++].text = t;
-}
-
-static void w_dbl(where_t *w, double d)
-{
-    if (w->n >= WHERE_MAX_PARAMS) {
-        w->overflow = true;
-        return;
-    }
-    w->p[w->n].kind = P_DBL;
-    w->p[w->n++].dbl = d;
-}
-
-static void w_i64(where_t *w, int64_t v)
-{
-    if (w->n >= WHERE_MAX_PARAMS) {
-        w->overflow = true;
-        return;
-    }
-    w->p[w->n].kind = P_I64;
-    w->p[w->n++].i64 = v;
-}
-
-static int w_bind(store_t *s, sqlite3_stmt *st, const where_t *w, const char *what)
-{
-    int rc = SQLITE_OK;
-    for (int i = 0; i < w->n && rc == SQLITE_OK; i++) {
-        switch (w->p[i].kind) {
-            case P_TEXT:
-                rc = sqlite3_bind_text(st, i + 1, w->p[i].text, -1, SQLITE_STATIC);
-                break;
-            case P_DBL:
-                rc = sqlite3_bind_double(st, i + 1, w->p[i].dbl);
-                break;
-            case P_I64:
-                rc = sqlite3_bind_int64(st, i + 1, w->p[i].i64);
-                break;
-        }
-    }
-    return rc == SQLITE_OK ? 0 : store_int_fail_sql(s, rc, what);
-}
-
 /* The typed callback of a walk (one of the two is set). */
 typedef struct {
     store_registration_record_cb reg;
@@ -380,7 +298,7 @@ typedef int (*row_fn)(sqlite3_stmt *st, const walker_t *w);
 
 /* Count the matches (when total is wanted), then walk one page of them in order. */
 static int query_paged(store_t *s, const char *what, const char *cols, const char *table,
-                       const where_t *w, const char *order, int64_t limit, int64_t offset,
+                       const qw_t *w, const char *order, int64_t limit, int64_t offset,
                        row_fn row, const walker_t *wk, int64_t *total)
 {
     int err;
@@ -399,7 +317,7 @@ static int query_paged(store_t *s, const char *what, const char *cols, const cha
             return store_int_fail_msg(s, -EINVAL, what, "query too long");
         err = prepare(s, sql, &st, what);
         if (err == 0)
-            err = w_bind(s, st, w, what);
+            err = qw_bind(s, st, w, what);
         if (err == 0) {
             int rc = sqlite3_step(st);
             if (rc == SQLITE_ROW)
@@ -419,13 +337,13 @@ static int query_paged(store_t *s, const char *what, const char *cols, const cha
         return store_int_fail_msg(s, -EINVAL, what, "query too long");
     err = prepare(s, sql, &st, what);
     if (err == 0)
-        err = w_bind(s, st, w, what);
+        err = qw_bind(s, st, w, what);
     if (err != 0) {
         sqlite3_finalize(st);
         return err;
     }
-    sqlite3_bind_int64(st, w->n + 1, limit < 0 ? -1 : limit);
-    sqlite3_bind_int64(st, w->n + 2, offset);
+    sqlite3_bind_int64(st, w->nparams + 1, limit < 0 ? -1 : limit);
+    sqlite3_bind_int64(st, w->nparams + 2, offset);
     int ret = 0, rc = SQLITE_DONE;
     while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW)
         ret = row(st, wk);
@@ -501,23 +419,23 @@ int store_query_registration_records(store_t *s, const store_registration_filter
                                      int64_t limit, int64_t offset, store_registration_record_cb cb,
                                      void *ctx, int64_t *total)
 {
-    where_t w = {0};
+    qw_t w = {0};
     if (f != NULL) {
         if (f->user != NULL) {
-            w_cond(&w, f->user_exact ? "aor_user = ?" : "instr(lower(aor_user), lower(?)) > 0");
-            w_text(&w, f->user);
+            qw_cond(&w, f->user_exact ? "aor_user = ?" : "instr(lower(aor_user), lower(?)) > 0");
+            qw_text(&w, f->user);
         }
         if (f->aor != NULL) {
-            w_cond(&w, "aor = ?");
-            w_text(&w, f->aor);
+            qw_cond(&w, "aor = ?");
+            qw_text(&w, f->aor);
         }
         if (f->has_active) {
-            w_cond(&w, "active = ?");
-            w_i64(&w, f->active ? 1 : 0);
+            qw_cond(&w, "active = ?");
+            qw_i64(&w, f->active ? 1 : 0);
         }
         if (f->since_ns != 0) {
-            w_cond(&w, "last_time >= ?");
-            w_dbl(&w, ns_to_sec(f->since_ns));
+            qw_cond(&w, "last_time >= ?");
+            qw_dbl(&w, ns_to_sec(f->since_ns));
         }
     }
     return query_paged(s, "query registrations", REG_COLS, "registrations", &w,
@@ -614,16 +532,16 @@ static int row_alert(sqlite3_stmt *st, const walker_t *wk)
 int store_query_alert_records(store_t *s, const store_alert_filter_t *f, int64_t limit,
                               int64_t offset, store_alert_record_cb cb, void *ctx, int64_t *total)
 {
-    where_t w = {0};
+    qw_t w = {0};
     char types[256], ind[512];
     if (f != NULL) {
         if (f->since_ns != 0) {
-            w_cond(&w, "last_time >= ?");
-            w_dbl(&w, ns_to_sec(f->since_ns));
+            qw_cond(&w, "last_time >= ?");
+            qw_dbl(&w, ns_to_sec(f->since_ns));
         }
         if (f->until_ns != 0) {
-            w_cond(&w, "first_time < ?");
-            w_dbl(&w, ns_to_sec(f->until_ns));
+            qw_cond(&w, "first_time < ?");
+            qw_dbl(&w, ns_to_sec(f->until_ns));
         }
         if (f->type_mask != 0) {
             /* type IN ('a', 'b'): names are fixed identifiers, written into the SQL. */
@@ -640,7 +558,7 @@ int store_query_alert_records(store_t *s, const store_alert_filter_t *f, int64_t
                 return store_int_fail_msg(s, -EINVAL, "query alerts", "no such type");
             char cond[300];
             snprintf(cond, sizeof(cond), "type IN (%s)", types);
-            w_cond(&w, cond);
+            qw_cond(&w, cond);
         }
         if (f->indicator_mask != 0) {
             size_t len = 0;
@@ -659,16 +577,16 @@ int store_query_alert_records(store_t *s, const store_alert_filter_t *f, int64_t
                      "EXISTS (SELECT 1 FROM json_each(alerts.details, '$.indicators')"
                      " WHERE value IN (%s))",
                      ind);
-            w_cond(&w, cond);
+            qw_cond(&w, cond);
         }
         if (f->source != NULL) {
-            w_cond(&w, "source = ?");
-            w_text(&w, f->source);
+            qw_cond(&w, "source = ?");
+            qw_text(&w, f->source);
         }
         if (f->open_only)
-            w_cond(&w, "json_extract(details, '$.open') = 1");
+            qw_cond(&w, "json_extract(details, '$.open') = 1");
         if (f->with_source)
-            w_cond(&w, "source IS NOT NULL");
+            qw_cond(&w, "source IS NOT NULL");
     }
     return query_paged(s, "query alerts", ALERT_COLS, "alerts", &w, "last_time DESC, id DESC",
                        limit, offset, row_alert, &(walker_t){.alert = cb, .ctx = ctx}, total);

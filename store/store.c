@@ -1278,59 +1278,7 @@ int store_count_messages(store_t *s, int64_t *out)
 /* ---- Filtered call queries. The SQL is assembled only from the fixed fragments below; every
  * value of the filter travels as a bound parameter, so no filter text can change the query. */
 
-#define QUERY_MAX_PARAMS 16
-
-typedef struct {
-    char sql[1024];
-    size_t len;
-    bool overflow;
-    int nparams;
-    struct {
-        enum { P_TEXT, P_DBL } kind;
-        const char *text;
-        double dbl;
-    } params[QUERY_MAX_PARAMS];
-} where_t;
-
-static void w_add(where_t *w, const char *frag)
-{
-    size_t n = strlen(frag);
-    if (w->overflow || n >= sizeof(w->sql) - w->len) {
-        w->overflow = true;
-        return;
-    }
-    memcpy(w->sql + w->len, frag, n + 1);
-    w->len += n;
-}
-
-/* Start a condition: " WHERE " for the first, " AND " after. */
-static void w_cond(where_t *w, const char *frag)
-{
-    w_add(w, w->len == 0 ? " WHERE " : " AND ");
-    w_add(w, frag);
-}
-
-static void w_text(where_t *w, const char *text)
-{
-    if (w->nparams >= QUERY_MAX_PARAMS) {
-        w->overflow = true;
-        return;
-    }
-    w->params[w->nparams].kind = P_TEXT;
-    w->params[w->nparams++].text = text;
-}
-
-static void w_dbl(where_t *w, double v)
-{
-    if (w->nparams >= QUERY_MAX_PARAMS) {
-        w->overflow = true;
-        return;
-    }
-    w->params[w->nparams].kind = P_DBL;
-    w->params[w->nparams++].dbl = v;
-}
-
-static int build_where(store_t *s, const store_call_filter_t *f, where_t *w)
+static int build_where(store_t *s, const store_call_filter_t *f, qw_t *w)
 {
     memset(w, 0, sizeof(*w));
     if (f == NULL)
@@ -1340,75 +1288,60 @@ static int build_where(store_t *s, const store_call_filter_t *f, where_t *w)
         (f->has_max_mos && isnan(f->max_mos)))
         return fail_msg(s, -EINVAL, "query calls", "bad filter");
     if (f->state_mask != 0) {
-        w_cond(w, "state IN (");
+        qw_cond(w, "state IN (");
         bool first = true;
         for (int i = 0; i < CALL_STATE_COUNT; i++) {
             if (f->state_mask & (1u << i)) {
-                w_add(w, first ? "?" : ", ?");
-                w_text(w, call_state_name((call_state_t)i));
+                qw_add(w, first ? "?" : ", ?");
+                qw_text(w, call_state_name((call_state_t)i));
                 first = false;
             }
         }
-        w_add(w, ")");
+        qw_add(w, ")");
     }
     if (f->call_id != NULL) {
-        w_cond(w, "call_id = ?");
-        w_text(w, f->call_id);
+        qw_cond(w, "call_id = ?");
+        qw_text(w, f->call_id);
     }
     if (f->from_user != NULL) {
-        w_cond(w, f->user_exact ? "from_user = ?" : "instr(lower(from_user), lower(?)) > 0");
-        w_text(w, f->from_user);
+        qw_cond(w, f->user_exact ? "from_user = ?" : "instr(lower(from_user), lower(?)) > 0");
+        qw_text(w, f->from_user);
     }
     if (f->to_user != NULL) {
-        w_cond(w, f->user_exact ? "to_user = ?" : "instr(lower(to_user), lower(?)) > 0");
-        w_text(w, f->to_user);
+        qw_cond(w, f->user_exact ? "to_user = ?" : "instr(lower(to_user), lower(?)) > 0");
+        qw_text(w, f->to_user);
     }
     if (f->since_ns != 0) {
-        w_cond(w, "invite_time >= ?");
-        w_dbl(w, ns_to_sec(f->since_ns));
+        qw_cond(w, "invite_time >= ?");
+        qw_dbl(w, ns_to_sec(f->since_ns));
     }
     if (f->until_ns != 0) {
-        w_cond(w, "invite_time < ?");
-        w_dbl(w, ns_to_sec(f->until_ns));
+        qw_cond(w, "invite_time < ?");
+        qw_dbl(w, ns_to_sec(f->until_ns));
     }
     if (f->has_min_mos) {
-        w_cond(w, "mos >= ?");
-        w_dbl(w, f->min_mos);
+        qw_cond(w, "mos >= ?");
+        qw_dbl(w, f->min_mos);
     }
     if (f->has_max_mos) {
-        w_cond(w, "mos <= ?");
-        w_dbl(w, f->max_mos);
+        qw_cond(w, "mos <= ?");
+        qw_dbl(w, f->max_mos);
     }
     if (f->q != NULL) {
         /* instr, not LIKE: '%' and '_' in q are plain characters. */
-        w_cond(w, "(instr(lower(call_id), lower(?)) > 0 OR instr(lower(from_uri), lower(?)) > 0"
+        qw_cond(w, "(instr(lower(call_id), lower(?)) > 0 OR instr(lower(from_uri), lower(?)) > 0"
                   " OR instr(lower(to_uri), lower(?)) > 0)");
         for (int i = 0; i < 3; i++)
-            w_text(w, f->q);
+            qw_text(w, f->q);
     }
     if (w->overflow)
         return fail_msg(s, -EINVAL, "query calls", "filter too complex");
     return 0;
 }
 
-static int bind_where(store_t *s, sqlite3_stmt *st, const where_t *w)
-{
-    int rc = SQLITE_OK;
-    for (int i = 0; i < w->nparams && rc == SQLITE_OK; i++) {
-        switch (w->params[i].kind) {
-            case P_TEXT:
-                rc = sqlite3_bind_text(st, i + 1, w->params[i].text, -1, SQLITE_STATIC);
-                break;
-            case P_DBL:
-                rc = sqlite3_bind_double(st, i + 1, w->params[i].dbl);
-                break;
-        }
-    }
-    return rc == SQLITE_OK ? 0 : fail_sql(s, rc, "query calls");
-}
 
 /* prefix + where + suffix into buf; -EINVAL if it does not fit. */
-static int compose(store_t *s, char *buf, size_t cap, const char *prefix, const where_t *w,
+static int compose(store_t *s, char *buf, size_t cap, const char *prefix, const qw_t *w,
                    const char *suffix)
 {
     int n = snprintf(buf, cap, "%s%s%s", prefix, w->sql, suffix);
@@ -1425,7 +1358,7 @@ int store_query_calls(store_t *s, const store_call_filter_t *filter, int64_t lim
         return err;
     if (offset < 0 || (cb == NULL && limit != 0))
         return fail_msg(s, -EINVAL, "query calls", "bad paging or no callback");
-    where_t w;
+    qw_t w;
     err = build_where(s, filter, &w);
     if (err != 0)
         return err;
@@ -1436,7 +1369,7 @@ int store_query_calls(store_t *s, const store_call_filter_t *filter, int64_t lim
         if (err == 0)
             err = prepare(s, sql, &st);
         if (err == 0)
-            err = bind_where(s, st, &w);
+            err = qw_bind(s, st, &w, "query calls");
         if (err == 0) {
             int rc = sqlite3_step(st);
             if (rc == SQLITE_ROW)
@@ -1458,7 +1391,7 @@ int store_query_calls(store_t *s, const store_call_filter_t *filter, int64_t lim
     if (err == 0)
         err = prepare(s, sql, &st);
     if (err == 0)
-        err = bind_where(s, st, &w);
+        err = qw_bind(s, st, &w, "query calls");
     if (err != 0) {
         sqlite3_finalize(st);
         return err;

@@ -37,4 +37,38 @@ void store_int_row_stream(sqlite3_stmt *st, stream_record_t *r);
 double store_int_ns_to_sec(int64_t ns);
 int64_t store_int_sec_to_ns(double sec);
 
+
+/* ---- WHERE clauses (store/where.c): SQL only from fixed fragments, values only as bound
+ * parameters, so no filter text can change a query. */
+#define QW_MAX_PARAMS 20
+
+typedef enum { QP_TEXT, QP_DBL, QP_I64 } qparam_kind_t;
+
+typedef struct {
+    char sql[1536];
+    size_t len;
+    bool overflow;
+    bool have_where;
+    int nparams;
+    struct {
+        qparam_kind_t kind;
+        const char *text;
+        double dbl;
+        int64_t i64;
+    } params[QW_MAX_PARAMS];
+} qw_t;
+
+/* Append a fixed SQL fragment. Overflow of the buffer sets w->overflow (the query then fails). */
+void qw_add(qw_t *w, const char *frag);
+/* A condition: " WHERE frag" for the first, " AND frag" after. */
+void qw_cond(qw_t *w, const char *frag);
+/* The value of the next '?'. */
+void qw_text(qw_t *w, const char *text);
+void qw_dbl(qw_t *w, double v);
+void qw_i64(qw_t *w, int64_t v);
+/* Bind w's parameters to st, prepared from a text containing w->sql. 0 or -errno. */
+int qw_bind(store_t *s, sqlite3_stmt *st, const qw_t *w, const char *what);
+/* Prepare w->sql and bind; *st is NULL on failure. 0 or -errno. */
+int qw_prepare(store_t *s, const qw_t *w, const char *what, sqlite3_stmt **st);
+
 #endif
