@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""realcall_test: real calls between real SIP software (kamailio + two baresip agents, driven by
+shared/tools/realcall) on loopback, while `sipscope run -i lo` captures them. The API must then
+show each call with the right state and final status, the answered call with two PCMU streams
+with plausible figures, and the per-call pcap download must open in tshark with the call's SIP
+messages. Loopback only; every wait is bounded.
+
+    realcall_test.py SIPSCOPE_BINARY SHARED_DIR
+"""
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+
+def skip(why):
+    print(f"notice: realcall_test skipped: {why}")
+    sys.exit(0)
+
+
+def main():
+    binary, shared = sys.argv[1], sys.argv[2]
+    realcall = os.path.join(shared, "tools", "realcall", "realcall")
+    if not os.path.exists(realcall):
+        skip(f"{realcall} is absent")
+    for tool in ("kamailio", "baresip", "tcpdump", "tshark"):
+        if shutil.which(tool) is None and not os.path.exists(f"/usr/sbin/{tool}"):
+            skip(f"{tool} is not installed (scripts/setup --test)")
+    if os.geteuid() != 0:
+        skip("live capture needs root")
+
+    tmp = tempfile.mkdtemp(prefix="sipscope-realcall-")
+    sip_port = 26000 + random.randrange(0, 2000) * 2
+    rtp_base = 31000 + random.randrange(0, 40) * 400
+    api_port = 40000 + random.randrange(0, 10000)
+    capture_filter = (f"udp and (portrange {sip_port}-{sip_port + 21} or "
+                      f"portrange {rtp_base}-{rtp_base + 199})")
+    log = open(os.path.join(tmp, "run.log"), "w")
+    server = subprocess.Popen(
+        [binary, "run", "-i", "lo", "-f", capture_filter, "--db", os.path.join(tmp, "live.db"),
+         "--pcap-dir", os.path.join(tmp, "pcaps"), "--listen", f"127.0.0.1:{api_port}"],
+        stdout=log, stderr=log)
+    failures = []
+    try:
+        api = f"http://127.0.0.1:{api_port}"
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(api + "/healthz", timeout=1).read()
+                break
+            except OSError:
+                if server.poll() is not None:
+                    raise SystemExit("sipscope run exited: " + open(log.name).read())
+                time.sleep(0.1)
+        out = os.path.join(tmp, "rc")
+        rc = subprocess.run([realcall, "--mode", "all", "--out", out, "--port", str(sip_port),
+                             "--rtp-base", str(rtp_base), "--duration", "3", "--max-seconds",
+                             "150"], capture_output=True, text=True, timeout=200)
+        if rc.returncode != 0:
+            skip("realcall itself failed here: " + rc.stderr[-500:])
+        time.sleep(2)
+
+        def get(path):
+            with urllib.request.urlopen(api + path, timeout=10) as r:
+                return r.read()
+
+        calls = {c["call_id"]: c for c in json.loads(get("/api/v1/calls?limit=100"))["calls"]}
+        expected_state = {200: "completed", 404: "rejected", 486: "rejected", 487: "cancelled"}
+        checked = 0
+        for mode in ("normal", "failed", "busy", "cancel"):
+            expect = json.load(open(os.path.join(out, f"{mode}.expect.json")))
+            for ec in expect["calls"]:
+                c = calls.get(ec["call_id"])
+                if c is None:
+                    failures.append(f"{mode}: call {ec['call_id']} missing")
+                    continue
+                want = expected_state[ec["final_code"]]
+                if c["state"] != want or c["final_status"] != ec["final_code"]:
+                    failures.append(f"{mode}: {c['state']}/{c['final_status']}, want "
+                                    f"{want}/{ec['final_code']}")
+                detail = json.loads(get(f"/api/v1/calls/{c['id']}"))
+                streams = detail["streams"]
+                if ec.get("rtp_expected"):
+                    if len(streams) != 2:
+                        failures.append(f"{mode}: {len(streams)} streams, want 2")
+                    for s in streams:
+                        want_packets = {x["ssrc"].lower(): x["packets"] for x in ec["rtp_streams"]}
+                        ok = (s["codec"] == "PCMU" and s["packets"] > 50 and s["lost"] >= 0
+                              and s["mos"] > 3.5 and s["max_jitter_ms"] < 50)
+                        if not ok or want_packets.get(s["ssrc"].lower()) != s["packets"]:
+                            failures.append(f"{mode}: implausible stream {s}")
+                pcap = os.path.join(tmp, f"{c['id']}.pcap")
+                with open(pcap, "wb") as f:
+                    f.write(get(f"/api/v1/calls/{c['id']}/pcap"))
+                sip = subprocess.run(["tshark", "-r", pcap, "-Y", "sip"], capture_output=True,
+                                     text=True, timeout=60).stdout.count("\n")
+                if sip != len(detail["messages"]) or sip == 0:
+                    failures.append(f"{mode}: pcap holds {sip} SIP messages, the call "
+                                    f"{len(detail['messages'])}")
+                checked += 1
+        server.send_signal(signal.SIGTERM)
+        if server.wait(timeout=60) != 0:
+            failures.append(f"sipscope run exited with {server.returncode} on SIGTERM")
+        print(f"{checked} real calls checked")
+    finally:
+        if server.poll() is None:
+            server.kill()
+        log.close()
+        if not failures:
+            shutil.rmtree(tmp, ignore_errors=True)
+    for f in failures:
+        print("FAIL", f)
+    print(f"{0 if failures else 1} passed, {1 if failures else 0} failed")
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
