@@ -293,6 +293,7 @@ struct secmon {
     src_t *src;
     link_t *src_links;
     uint32_t *src_buckets, src_mask, src_cap, src_used, src_free;
+    uint32_t src_hw, aor_hw, alert_hw; /* 1-based index of the first never-used entry */
     lru_t src_lru;
 
     aor_t *aor;
@@ -525,29 +526,54 @@ static void *alloc_n(secmon_t *m, size_t n, size_t size)
     return calloc(n, size);
 }
 
+/* Entries are handed out from the free lists, else from the never-used tail (the high-water
+ * mark), so the tables are calloc'd but their pages are only touched as sources, AORs and alerts
+ * appear: a quiet site pays kilobytes, a flood the configured caps. A reset clears only what
+ * was used. */
 static void tables_reset(secmon_t *m)
 {
-    memset(m->src, 0, m->src_cap * sizeof(*m->src));
-    memset(m->src_links, 0, m->src_cap * sizeof(*m->src_links));
-    memset(m->src_buckets, 0, ((size_t)m->src_mask + 1) * sizeof(*m->src_buckets));
-    memset(m->aor, 0, m->aor_cap * sizeof(*m->aor));
-    memset(m->aor_links, 0, m->aor_cap * sizeof(*m->aor_links));
-    memset(m->aor_buckets, 0, ((size_t)m->aor_mask + 1) * sizeof(*m->aor_buckets));
-    /* Free lists are threaded through the hash-chain field (an unused entry is in no chain). */
-    for (uint32_t i = 0; i < m->src_cap; i++)
-        m->src[i].hnext = i + 2 <= m->src_cap ? i + 2 : 0;
-    for (uint32_t i = 0; i < m->aor_cap; i++)
-        m->aor[i].hnext = i + 2 <= m->aor_cap ? i + 2 : 0;
-    for (uint32_t i = 0; i < m->alert_cap; i++)
-        m->alerts[i].next_free = i + 2 <= m->alert_cap ? i + 2 : 0;
-    m->src_free = m->src_cap ? 1 : 0;
-    m->aor_free = m->aor_cap ? 1 : 0;
-    m->alert_free = m->alert_cap ? 1 : 0;
+    if (m->src_hw > 1) {
+        memset(m->src, 0, (m->src_hw - 1) * sizeof(*m->src));
+        memset(m->src_links, 0, (m->src_hw - 1) * sizeof(*m->src_links));
+        memset(m->src_buckets, 0, ((size_t)m->src_mask + 1) * sizeof(*m->src_buckets));
+    }
+    if (m->aor_hw > 1) {
+        memset(m->aor, 0, (m->aor_hw - 1) * sizeof(*m->aor));
+        memset(m->aor_links, 0, (m->aor_hw - 1) * sizeof(*m->aor_links));
+        memset(m->aor_buckets, 0, ((size_t)m->aor_mask + 1) * sizeof(*m->aor_buckets));
+    }
+    m->src_free = m->aor_free = m->alert_free = 0;
+    m->src_hw = m->aor_hw = m->alert_hw = 1;
     m->src_used = m->aor_used = m->n_open = 0;
     m->src_lru.head = m->src_lru.tail = 0;
     m->aor_lru.head = m->aor_lru.tail = 0;
     m->sweep_pos = 0;
     m->stats.live_sources = m->stats.live_aors = m->stats.open_alerts = 0;
+}
+
+/* Put a never-used entry on an empty free list, if any is left (hnext/next_free = 0 ends it). */
+static void src_grow(secmon_t *m)
+{
+    if (m->src_free == 0 && m->src_hw <= m->src_cap) {
+        m->src[m->src_hw - 1].hnext = 0;
+        m->src_free = m->src_hw++;
+    }
+}
+
+static void aor_grow(secmon_t *m)
+{
+    if (m->aor_free == 0 && m->aor_hw <= m->aor_cap) {
+        m->aor[m->aor_hw - 1].hnext = 0;
+        m->aor_free = m->aor_hw++;
+    }
+}
+
+static void alert_grow(secmon_t *m)
+{
+    if (m->alert_free == 0 && m->alert_hw <= m->alert_cap) {
+        m->alerts[m->alert_hw - 1].next_free = 0;
+        m->alert_free = m->alert_hw++;
+    }
 }
 
 secmon_t *secmon_new(const secmon_cfg_t *cfg, const secmon_sink_t *sink)
@@ -884,6 +910,7 @@ static alert_t *alert_new(secmon_t *m, int64_t ts, uint32_t *refused)
     uint32_t minute = (uint32_t)(ts / (60 * NS_PER_S)) + 1;
     if (*refused == minute)
         return NULL;
+    alert_grow(m);
     if (m->alert_free == 0) {
         m->stats.alerts_dropped++;
         *refused = minute;
@@ -1043,6 +1070,7 @@ static src_t *src_get(secmon_t *m, const net_addr_t *a, int64_t ts)
         m->stats.sources_refused++;
         return NULL;
     }
+    src_grow(m);
     if (m->src_free == 0) {
         uint32_t victim = m->src_lru.tail;
         for (uint32_t i = victim, n = 0; i != 0 && n < VICTIM_SCAN;
@@ -1386,6 +1414,7 @@ static aor_t *aor_get(secmon_t *m, const char *text, uint8_t uoff, uint8_t ulen,
         m->stats.aors_refused++;
         return NULL;
     }
+    aor_grow(m);
     if (m->aor_free == 0) {
         uint32_t victim = m->aor_lru.tail;
         for (uint32_t i = victim, n = 0; i != 0 && n < VICTIM_SCAN;
