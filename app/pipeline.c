@@ -29,7 +29,10 @@ struct pipeline {
     corr_t *corr;
     store_t *store;                 /* NULL when not storing */
     writer_t *writer;               /* the thread that writes to store */
-    classify_t *classify;           /* nDPI verdicts for flows no SDP announced */
+    classify_t *classify;           /* nDPI verdicts for flows no SDP announced; started on the
+                                       first such packet (nDPI takes ~30 ms to initialise) */
+    size_t classify_max_flows;
+    bool classify_failed;
     secmon_t *secmon;               /* registrations and security detectors */
     callpcap_t *callpcap;           /* per-call pcaps, NULL when off */
     hep_sender_t *hep_out;          /* borrowed; NULL when off */
@@ -271,8 +274,14 @@ static void handle_udp(pipeline_t *p, const cap_packet_t *pkt)
     }
     /* No SDP announced this flow. nDPI rules out flows it knows to be something else (DNS,
      * QUIC, NTP ...); RTP and RTCP are then recognised by their headers. */
-    classify_verdict_t verdict = classify_packet(p->classify, &pkt->src, &pkt->dst, pkt->l3,
-                                                 pkt->l3_len, pkt->ts_ns);
+    if (p->classify == NULL && !p->classify_failed) {
+        p->classify = classify_new(p->classify_max_flows);
+        p->classify_failed = p->classify == NULL;
+    }
+    classify_verdict_t verdict =
+        p->classify ? classify_packet(p->classify, &pkt->src, &pkt->dst, pkt->l3, pkt->l3_len,
+                                      pkt->ts_ns)
+                    : CLASSIFY_UNKNOWN;
     if (verdict == CLASSIFY_OTHER || verdict == CLASSIFY_SIP)
         return;
     if (rtcp_looks_like(pkt->payload, pkt->len))
@@ -384,11 +393,11 @@ int pipeline_new(const pipeline_cfg_t *cfg, pipeline_t **out, char *err, size_t 
     };
     p->corr = corr_new(&cfg->corr, &sink);
     p->cap = cap_new(&cfg->cap, on_packet, p);
-    p->classify = classify_new(cfg->classify_max_flows);
+    p->classify_max_flows = cfg->classify_max_flows;
     secmon_sink_t secmon_sink = {.ctx = p, .on_registration = sink_registration,
                                  .on_alert = sink_alert};
     p->secmon = secmon_new(&cfg->secmon, &secmon_sink);
-    if (p->corr == NULL || p->cap == NULL || p->classify == NULL || p->secmon == NULL) {
+    if (p->corr == NULL || p->cap == NULL || p->secmon == NULL) {
         rc = -ENOMEM;
         snprintf(err, errlen, "out of memory");
         goto fail;
@@ -502,7 +511,8 @@ const corr_stats_t *pipeline_corr_stats(const pipeline_t *p)
 
 const classify_stats_t *pipeline_classify_stats(const pipeline_t *p)
 {
-    return classify_stats(p->classify);
+    static const classify_stats_t none;
+    return p->classify ? classify_stats(p->classify) : &none;
 }
 
 const secmon_stats_t *pipeline_secmon_stats(const pipeline_t *p)
