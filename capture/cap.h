@@ -99,6 +99,10 @@ struct pcap;
  * the end, or -EIO with "truncated after N packets: ..." in err on a read error. This is what
  * cap_read_file uses after opening the file. */
 int cap_read_pcap(cap_t *cap, struct pcap *handle, char *err, size_t errlen);
+/* The same, with libpcap reading on a second thread a little ahead of the decoding (files: the
+ * reading then costs no time on the decoding thread). Frames are handed over in order through
+ * a bounded lock-free ring; nothing is dropped. Used by cap_read_file. */
+int cap_read_pcap_readahead(cap_t *cap, struct pcap *handle, char *err, size_t errlen);
 
 /* Drop state older than the timeouts, as of capture time now_ns (called on its own from
  * cap_process_frame about once per second of capture time). */

@@ -89,7 +89,7 @@ int cap_read_file(cap_t *cap, const char *path, char *err, size_t errlen)
         return -EINVAL;
     }
     char read_err[PCAP_ERRBUF_SIZE + 64] = "";
-    int rc = cap_read_pcap(cap, handle, read_err, sizeof(read_err));
+    int rc = cap_read_pcap_readahead(cap, handle, read_err, sizeof(read_err));
     if (rc != 0)
         set_err(err, errlen, path, read_err);
     pcap_close(handle); /* closes fp, but never stdin */

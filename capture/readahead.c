@@ -1,0 +1,178 @@
+/* readahead: a savefile read on its own thread, so that libpcap's reading (fread and copies)
+ * runs beside the decoding instead of before it; frames cross over a lock-free ring. */
+#include "cap.h"
+
+#include <errno.h>
+#include <pcap/pcap.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cap_int.h"
+
+/* One frame in the ring: this header, then caplen bytes, padded to 8. caplen RA_WRAP means
+ * "continue at the start of the ring". Positions are monotonic byte counts (ring offset =
+ * position % RA_BYTES): single producer, single consumer, so head and tail need only acquire/
+ * release ordering, and no lock is taken per frame. */
+typedef struct {
+    int64_t ts_ns;
+    uint32_t caplen, wirelen;
+    uint32_t len;
+    int32_t dlt;
+} ra_hdr_t;
+
+#define RA_BYTES  ((size_t)8 << 20)
+#define RA_WRAP   UINT32_MAX
+#define RA_ALIGN8(n) (((n) + 7u) & ~(size_t)7u)
+
+typedef struct {
+    pcap_t *handle;
+    int64_t unit_ns;
+    uint8_t *ring;
+    _Atomic size_t head, tail;
+    _Atomic bool done;        /* the reader stopped (end, error or abort) */
+    _Atomic bool abort;       /* the consumer gave up */
+    int status;               /* 0, or -EIO; valid once done */
+    uint64_t frames;
+    char why[PCAP_ERRBUF_SIZE];
+} ra_t;
+
+/* Waiting is rare (one side outpaces the other): yield first, then sleep briefly. */
+static void ra_wait(unsigned *spins)
+{
+    if (++*spins < 64) {
+        sched_yield();
+    } else {
+        struct timespec ts = {0, 50000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static int64_t ra_ts_ns(const struct timeval *tv, int64_t unit_ns)
+{
+    const int64_t max_s = 9000000000LL, max_frac = 100000000000LL;
+    int64_t s = (int64_t)tv->tv_sec, frac = (int64_t)tv->tv_usec;
+    s = s > max_s ? max_s : s < -max_s ? -max_s : s;
+    frac = frac > max_frac ? max_frac : frac < -max_frac ? -max_frac : frac;
+    return s * 1000000000LL + frac * unit_ns;
+}
+
+static void *ra_reader(void *arg)
+{
+    ra_t *ra = arg;
+    size_t head = atomic_load_explicit(&ra->head, memory_order_relaxed);
+    for (;;) {
+        struct pcap_pkthdr *h;
+        const u_char *data;
+        int rc = pcap_next_ex(ra->handle, &h, &data);
+        if (rc != 1) {
+            if (rc != PCAP_ERROR_BREAK && rc != 0) {
+                ra->status = -EIO;
+                snprintf(ra->why, sizeof(ra->why), "truncated after %llu packets: %s",
+                         (unsigned long long)ra->frames, pcap_geterr(ra->handle));
+            }
+            if (rc == 0)
+                continue;
+            break;
+        }
+        size_t caplen = h->caplen;
+        size_t len = RA_ALIGN8(sizeof(ra_hdr_t) + caplen);
+        if (len > RA_BYTES / 4) { /* no real frame is this big; libpcap caps caplen */
+            caplen = RA_BYTES / 4 - sizeof(ra_hdr_t) - 8;
+            len = RA_ALIGN8(sizeof(ra_hdr_t) + caplen);
+        }
+        size_t off = head % RA_BYTES, at_end = RA_BYTES - off;
+        size_t need = len <= at_end ? len : at_end + len;
+        unsigned spins = 0;
+        while (head + need - atomic_load_explicit(&ra->tail, memory_order_acquire) > RA_BYTES) {
+            if (atomic_load_explicit(&ra->abort, memory_order_relaxed))
+                goto out;
+            ra_wait(&spins);
+        }
+        if (len > at_end) {
+            if (at_end >= sizeof(ra_hdr_t)) {
+                ra_hdr_t mark = {0, RA_WRAP, 0, (uint32_t)at_end, 0};
+                memcpy(ra->ring + off, &mark, sizeof(mark));
+            }
+            head += at_end;
+            off = 0;
+        }
+        ra_hdr_t fh = {ra_ts_ns(&h->ts, ra->unit_ns), (uint32_t)caplen, h->len, (uint32_t)len,
+                       pcap_datalink(ra->handle)};
+        memcpy(ra->ring + off, &fh, sizeof(fh));
+        memcpy(ra->ring + off + sizeof(fh), data, caplen);
+        head += len;
+        atomic_store_explicit(&ra->head, head, memory_order_release);
+        ra->frames++;
+    }
+out:
+    atomic_store_explicit(&ra->done, true, memory_order_release);
+    return NULL;
+}
+
+int cap_read_pcap_readahead(cap_t *cap, struct pcap *handle, char *err, size_t errlen)
+{
+    ra_t *ra = calloc(1, sizeof(*ra));
+    if (ra != NULL)
+        ra->ring = malloc(RA_BYTES);
+    if (ra == NULL || ra->ring == NULL) {
+        /* Not enough memory for the ring: read on this thread instead. */
+        if (ra != NULL)
+            free(ra);
+        return cap_read_pcap(cap, handle, err, errlen);
+    }
+    ra->handle = handle;
+    ra->unit_ns = pcap_get_tstamp_precision(handle) == PCAP_TSTAMP_PRECISION_NANO ? 1 : 1000;
+    pthread_t reader;
+    if (pthread_create(&reader, NULL, ra_reader, ra) != 0) {
+        free(ra->ring);
+        free(ra);
+        return cap_read_pcap(cap, handle, err, errlen);
+    }
+    size_t tail = 0;
+    unsigned spins = 0;
+    for (;;) {
+        size_t head = atomic_load_explicit(&ra->head, memory_order_acquire);
+        if (tail == head) {
+            if (atomic_load_explicit(&ra->done, memory_order_acquire) &&
+                tail == atomic_load_explicit(&ra->head, memory_order_acquire))
+                break;
+            ra_wait(&spins);
+            continue;
+        }
+        spins = 0;
+        /* Everything up to head is complete: decode the whole batch, then free it at once. */
+        while (tail != head) {
+            size_t off = tail % RA_BYTES, at_end = RA_BYTES - off;
+            ra_hdr_t fh;
+            if (at_end < sizeof(ra_hdr_t)) {
+                tail += at_end;
+                continue;
+            }
+            memcpy(&fh, ra->ring + off, sizeof(fh));
+            if (fh.caplen == RA_WRAP) {
+                tail += fh.len;
+                continue;
+            }
+            cap_process_frame(cap, fh.dlt, fh.ts_ns, ra->ring + off + sizeof(fh), fh.caplen,
+                              fh.wirelen);
+            tail += fh.len;
+        }
+        atomic_store_explicit(&ra->tail, tail, memory_order_release);
+    }
+    pthread_join(reader, NULL);
+    int rc = ra->status;
+    if (rc != 0) {
+        cap->stats.read_errors++;
+        if (err != NULL && errlen > 0)
+            snprintf(err, errlen, "%s", ra->why);
+    }
+    free(ra->ring);
+    free(ra);
+    return rc;
+}
