@@ -88,10 +88,11 @@ void media_pool_reset(media_pool_t *p)
 
 void media_key_from(media_key_t *k, const net_endpoint_t *ep)
 {
-    memset(k, 0, sizeof(*k));
+    /* net_addr_t keeps the bytes after an IPv4 address zero, so a straight copy is canonical. */
     k->family = ep->addr.family;
+    k->zero = 0;
     k->port = ep->port;
-    memcpy(k->addr, ep->addr.bytes, ep->addr.family == 4 ? 4 : 16);
+    memcpy(k->addr, ep->addr.bytes, 16);
 }
 
 void media_key_to(const media_key_t *k, net_endpoint_t *ep)
@@ -273,6 +274,18 @@ void media_flows_reset(media_flows_t *t)
 
 uint64_t media_flows_hash(const media_flows_t *t, const media_flow_key_t *k)
 {
+    /* IPv4 (nearly all media): the significant 16 bytes as two words, two multiplies and one
+     * avalanche, instead of hashing all 44 bytes of zero-padded key on every RTP packet. */
+    if (k->src.family == 4 && k->dst.family == 4) {
+        uint32_t sa, da;
+        memcpy(&sa, k->src.addr, 4);
+        memcpy(&da, k->dst.addr, 4);
+        uint64_t w1 = ((uint64_t)sa << 32) | da;
+        uint64_t w2 = ((uint64_t)k->ssrc << 32) | ((uint64_t)k->src.port << 16) | k->dst.port;
+        uint64_t h = (t->seed ^ w1) * 0x9e3779b97f4a7c15ULL;
+        h = (h ^ (h >> 29) ^ w2) * 0xbf58476d1ce4e5b9ULL;
+        return hash_mix(h);
+    }
     return hash_bytes(k, sizeof(*k), t->seed);
 }
 

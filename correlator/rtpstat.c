@@ -6,6 +6,9 @@
 #include <string.h>
 
 #define NS_PER_MS         1000000LL
+/* ns to ms by a multiply: a double division costs ~15 cycles and runs several times a packet;
+ * the product differs from the quotient by at most an ulp, far below tshark's 0.001 ms. */
+#define MS_PER_NS         1e-6
 #define NS_PER_S          1000000000LL
 #define TRANSIT_BUCKET_NS (10 * NS_PER_S)
 
@@ -332,7 +335,7 @@ static void rfc_jitter(rtpstat_t *st, int64_t ts_ns, uint32_t rate)
 {
     if (st->rfc_set) {
         double d_ns = ns_minus_ticks(ts_ns - st->rfc_time_ns, st->ext_ts - st->rfc_ts, rate);
-        st->rfc_jitter_ms += (fabs(d_ns) / NS_PER_MS - st->rfc_jitter_ms) / 16.0;
+        st->rfc_jitter_ms += (fabs(d_ns) * MS_PER_NS - st->rfc_jitter_ms) / 16.0;
         if (st->rfc_jitter_ms > st->rfc_max_jitter_ms)
             st->rfc_max_jitter_ms = st->rfc_jitter_ms;
     }
@@ -389,14 +392,14 @@ static void jitter_buffers(rtpstat_t *st, int64_t ts_ns, uint32_t rate, bool mar
         int64_t ref = floor > st->transit_anchor ? floor : st->transit_anchor;
         fixed_ok = transit - ref <= RTPSTAT_FIXED_JB_MS * NS_PER_MS;
 
-        double t_ms = (double)transit / NS_PER_MS;
+        double t_ms = (double)transit * MS_PER_NS;
         double depth = 4.0 * st->adaptive_dev_ms;
         depth = depth < RTPSTAT_ADAPTIVE_MIN_MS   ? RTPSTAT_ADAPTIVE_MIN_MS
                 : depth > RTPSTAT_ADAPTIVE_MAX_MS ? RTPSTAT_ADAPTIVE_MAX_MS
                                                   : depth;
         double playout = st->adaptive_mean_ms + depth;
         adaptive_ok = t_ms <= playout;
-        st->adaptive_delay_sum_ms += playout - (double)floor / NS_PER_MS;
+        st->adaptive_delay_sum_ms += playout - (double)floor * MS_PER_NS;
         st->adaptive_delay_n++;
         st->adaptive_mean_ms += (t_ms - st->adaptive_mean_ms) / 16.0;
         st->adaptive_dev_ms += (fabs(t_ms - st->adaptive_mean_ms) - st->adaptive_dev_ms) / 16.0;
@@ -517,7 +520,7 @@ bool rtpstat_add(rtpstat_t *st, int64_t ts_ns, const rtp_hdr_t *h, bool is_event
         delta_ns = ts_ns - st->time_ns;
         if (rate != 0) {
             double d_ns = ns_minus_ticks(delta_ns, st->ext_ts - st->nominal_ts, rate);
-            cur_jitter = (15.0 * st->jitter_ms + fabs(d_ns) / NS_PER_MS) / 16.0;
+            cur_jitter = (15.0 * st->jitter_ms + fabs(d_ns) * MS_PER_NS) / 16.0;
             st->jitter_ms = cur_jitter;
             st->nominal_ts = st->ext_ts;
         }
