@@ -251,10 +251,11 @@ static void handle_udp(pipeline_t *p, const cap_packet_t *pkt)
     const uint8_t *b = pkt->payload;
     if (pkt->len >= 12 && (b[0] & 0xc0) == 0x80 && ((b[1] & 0x7f) < 64 || (b[1] & 0x7f) > 95) &&
         rtp_parse(b, pkt->len, &p->rtp) == RTP_OK) {
-        corr_ref_t ref;
-        if (corr_on_rtp_known(p->corr, &cp, &p->rtp, &ref)) {
+        corr_ref_t ref = {0, 0};
+        bool want_ref = p->callpcap != NULL && p->pcap_rtp;
+        if (corr_on_rtp_known(p->corr, &cp, &p->rtp, want_ref ? &ref : NULL)) {
             p->totals.rtp_packets++;
-            if (p->callpcap && p->pcap_rtp)
+            if (want_ref)
                 callpcap_write(p->callpcap, ref, pkt, NULL, 0);
             return;
         }

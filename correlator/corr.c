@@ -621,8 +621,8 @@ static void flow_key_of(media_flow_key_t *key, const corr_pkt_t *pkt, uint32_t s
 }
 
 /* One RTP packet of stream s. */
-static corr_ref_t rtp_on_stream(corr_t *c, const corr_pkt_t *pkt, const rtp_hdr_t *rtp,
-                                stream_t *s)
+static call_t *rtp_on_stream(corr_t *c, const corr_pkt_t *pkt, const rtp_hdr_t *rtp,
+                             stream_t *s)
 {
     int64_t ts = pkt->ts_ns;
     if (s->call == NULL && ts - s->rematch_ns >= NS_PER_S) {
@@ -646,12 +646,14 @@ static corr_ref_t rtp_on_stream(corr_t *c, const corr_pkt_t *pkt, const rtp_hdr_
         if (rtpstat_take_sample(&s->st, &smp))
             emit_sample(c, s, &smp);
     }
-    /* Activity only moves a timestamp; the queues are put right lazily in corr_tick. */
+    /* Activity only moves a timestamp; the queues are put right lazily in corr_tick. The call
+     * is touched once per ~134 ms of the stream (2^27 ns), not per packet: its idle timeout is
+     * counted in seconds, and with thousands of calls its cache line is a miss. */
+    if (s->call != NULL && (ts >> 27) != (s->last_ns >> 27) && ts > s->call->media_ns)
+        s->call->media_ns = ts;
     if (ts > s->last_ns)
         s->last_ns = ts;
-    if (s->call != NULL && ts > s->call->media_ns)
-        s->call->media_ns = ts;
-    return ref_of(s->call);
+    return s->call;
 }
 
 corr_ref_t corr_on_rtp(corr_t *c, const corr_pkt_t *pkt, const rtp_hdr_t *rtp)
@@ -664,7 +666,7 @@ corr_ref_t corr_on_rtp(corr_t *c, const corr_pkt_t *pkt, const rtp_hdr_t *rtp)
     stream_t *s = (stream_t *)media_flows_find(&c->flows, &key, hash);
     if (s == NULL && (s = stream_create(c, pkt, rtp, &key, hash)) == NULL)
         return ref_of(NULL);
-    return rtp_on_stream(c, pkt, rtp, s);
+    return ref_of(rtp_on_stream(c, pkt, rtp, s));
 }
 
 bool corr_on_rtp_known(corr_t *c, const corr_pkt_t *pkt, const rtp_hdr_t *rtp, corr_ref_t *ref)
@@ -677,7 +679,9 @@ bool corr_on_rtp_known(corr_t *c, const corr_pkt_t *pkt, const rtp_hdr_t *rtp, c
         return false;
     advance(c, pkt->ts_ns);
     c->stats.rtp_packets++;
-    *ref = rtp_on_stream(c, pkt, rtp, s);
+    call_t *call = rtp_on_stream(c, pkt, rtp, s);
+    if (ref != NULL)
+        *ref = ref_of(call);
     return true;
 }
 

@@ -110,7 +110,8 @@ corr_media_t corr_media_kind(corr_t *corr, const corr_pkt_t *pkt);
 corr_ref_t corr_on_rtp(corr_t *corr, const corr_pkt_t *pkt, const rtp_hdr_t *rtp);
 /* The fast path for media already flowing: if pkt belongs to a stream that exists (same source,
  * destination and SSRC), account it like corr_on_rtp and return true; else do nothing and
- * return false (the caller then classifies the packet the long way). One hash look-up. */
+ * return false (the caller then classifies the packet the long way). One hash look-up. ref
+ * may be NULL when the caller does not need to know the call (saves touching it). */
 bool corr_on_rtp_known(corr_t *corr, const corr_pkt_t *pkt, const rtp_hdr_t *rtp,
                        corr_ref_t *ref);
 corr_ref_t corr_on_rtcp(corr_t *corr, const corr_pkt_t *pkt, const rtcp_compound_t *rtcp);
