@@ -489,6 +489,22 @@ void pipeline_publish_stats(pipeline_t *p)
     };
     for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
         pipeline_publish(p, counters[i].key, (int64_t)counters[i].value);
+
+    /* Security detectors and the protocol mix of flows no SDP announced. */
+    const secmon_stats_t *ss = secmon_stats(p->secmon);
+    char key[64];
+    for (int t = 0; t < ALERT_TYPE_COUNT; t++) {
+        snprintf(key, sizeof(key), "secmon.alerts.%s", alert_type_name((alert_type_t)t));
+        pipeline_publish(p, key, (int64_t)ss->alerts_by_type[t]);
+    }
+    pipeline_publish(p, "secmon.alerts_suppressed", (int64_t)ss->alerts_suppressed);
+    pipeline_publish(p, "secmon.sources_evicted", (int64_t)ss->sources_evicted);
+    pipeline_publish(p, "secmon.aors_evicted", (int64_t)ss->aors_evicted);
+    const classify_stats_t *cls = pipeline_classify_stats(p);
+    for (int v = 0; v < CLASSIFY_COUNT; v++) {
+        snprintf(key, sizeof(key), "classify.flows.%s", classify_verdict_name((classify_verdict_t)v));
+        pipeline_publish(p, key, (int64_t)cls->flows_classified[v]);
+    }
 }
 
 void pipeline_totals(const pipeline_t *p, pipeline_totals_t *out)

@@ -210,7 +210,20 @@ async function main() {
   }
   const tiles = await evaluate(`[...document.querySelectorAll('.tile-value')].map(e => e.textContent)`);
   check(tiles[0] === '10' && tiles[2] === '80.0 %', 'dashboard tiles: ' + tiles.join(', '));
+  // The sample's REGISTER flood sources and scanners are in the alerts panel.
+  if (await waitFor(`document.querySelectorAll('#alerts-table tbody tr.row-alert').length >= 4`, 'the alerts panel')) {
+    const types = await evaluate(`[...document.querySelectorAll('#alerts-table tbody tr.row-alert td:nth-child(2)')].map(e => e.textContent)`);
+    check(types.includes('scanner'), 'dashboard lists the security alerts: ' + types.join(', '));
+  }
   await screenshot('dashboard.png');
+
+  // 5b. The registrations page: every AOR the flood tried, with its outcome.
+  await page('Page.navigate', { url: baseUrl + '#/registrations' });
+  if (await waitFor(`${LOADED} && document.querySelectorAll('#registrations-table tbody tr').length > 0`, 'the registrations page')) {
+    const outcomes = await evaluate(`[...document.querySelectorAll('#registrations-table tbody td:nth-child(5)')].map(e => e.textContent)`);
+    check(outcomes.length > 0 && outcomes.every((o) => o.length > 0), 'registrations page lists bindings: ' + outcomes.slice(0, 3).join(', '));
+  }
+  await screenshot('registrations.png');
 
   // 6. No console errors, exceptions or failed requests on the way.
   await sleep(300);

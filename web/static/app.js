@@ -667,7 +667,12 @@
     const histBox = el('div', { class: 'chart', id: 'chart-mos' });
     const trendBox = el('div', { class: 'chart', id: 'chart-trend' });
     const worst = el('tbody');
+    const alertRows = el('tbody');
     view.append(head, tiles,
+      el('section', { class: 'card' }, el('h2', { text: 'Security alerts' }),
+        el('table', { class: 'calls compact', id: 'alerts-table' },
+          el('thead', {}, el('tr', {}, ['Last seen', 'Type', 'Source', 'Target', 'User agent', 'Requests', '401 / 403', 'State']
+            .map((h) => el('th', { text: h })))), alertRows)),
       el('section', { class: 'card' }, chartBox, trendBox),
       el('div', { class: 'two' },
         el('section', { class: 'card' }, histBox),
@@ -682,11 +687,12 @@
         params.since = Math.floor(now - range.secs);
         params.until = Math.ceil(now);
       }
-      let stats, worstCalls;
+      let stats, worstCalls, alerts;
       try {
-        [stats, worstCalls] = await Promise.all([
+        [stats, worstCalls, alerts] = await Promise.all([
           api('stats', params),
           api('calls', Object.assign({ sort: 'mos', order: 'asc', min_mos: 0, limit: 10 }, params)),
+          api('alerts', Object.assign({ limit: 20 }, params.since ? { since: params.since } : {})),
         ]);
       } catch (e) {
         if (seq === renderSeq) showError(e.message);
@@ -716,6 +722,16 @@
         chartBox.append(el('p', { class: 'muted', text: 'No calls in this range.' }));
       }
       histogram(histBox, stats);
+      alertRows.replaceChildren(...(alerts.alerts.length ? alerts.alerts.map((a) => el('tr', { class: 'row-alert' },
+        el('td', { class: 'nowrap', text: fmtTime(a.last_time) }),
+        el('td', {}, el('span', { class: 'badge alert-' + a.type, text: a.type.replace(/_/g, ' ') })),
+        el('td', { class: 'mono', text: a.source || '(many)' }),
+        el('td', { text: a.target || '—' }),
+        el('td', { text: a.user_agent || '—' }),
+        el('td', { class: 'num', text: fmtInt(a.count) }),
+        el('td', { class: 'num', text: `${fmtInt(a.r401)} / ${fmtInt(a.r403)}` }),
+        el('td', { text: a.open ? 'ongoing' : 'ended' }))) :
+        [el('tr', {}, el('td', { colspan: 8, class: 'empty', text: 'No alerts: no floods, password guessing or scanners seen.' }))]));
       worst.replaceChildren(...(worstCalls.calls.length ? worstCalls.calls.map((c) => el('tr', {
         class: 'row-' + c.state, onclick: () => { location.hash = '#/call/' + c.id; },
       },
@@ -740,6 +756,51 @@
     load();
   }
 
+  // ---- registrations ---------------------------------------------------------------------
+
+  async function renderRegistrations() {
+    const seq = clearView();
+    setNav('registrations');
+    const hp = hashParams();
+    const user = el('input', { type: 'search', id: 'reg-user', placeholder: 'user', value: hp.get('user') || '' });
+    const active = el('select', { id: 'reg-active' },
+      [['', 'all'], ['true', 'active'], ['false', 'inactive']].map(([v, t]) =>
+        el('option', { value: v, text: t, selected: (hp.get('active') || '') === v ? '' : null })));
+    const form = el('form', { class: 'filters', onsubmit: (ev) => {
+      ev.preventDefault();
+      setHash('#/registrations', { user: user.value.trim(), active: active.value });
+    } }, el('label', {}, 'User ', user), el('label', {}, 'State ', active), el('button', { type: 'submit', text: 'Filter' }));
+    const rows = el('tbody');
+    const total = el('span', { class: 'muted' });
+    view.append(el('section', { class: 'card' },
+      el('div', { class: 'card-head' }, el('h1', { text: 'Registrations' }), total), form,
+      el('table', { class: 'calls', id: 'registrations-table' },
+        el('thead', {}, el('tr', {}, ['Address of record', 'Contact', 'Source', 'User agent', 'Outcome', 'Expires', 'Attempts', 'Failures', 'Last seen']
+          .map((h) => el('th', { text: h })))), rows)));
+    const params = { limit: 200 };
+    if (hp.get('user')) params.user = hp.get('user');
+    if (hp.get('active')) params.active = hp.get('active');
+    let regs;
+    try {
+      regs = await api('registrations', params);
+    } catch (e) {
+      if (seq === renderSeq) showError(e.message);
+      return;
+    }
+    if (seq !== renderSeq) return;
+    showError('');
+    total.textContent = `${fmtInt(regs.total)} bindings`;
+    rows.replaceChildren(...(regs.registrations.length ? regs.registrations.map((r) => el('tr', { class: r.active ? 'row-completed' : 'row-rejected' },
+      el('td', { text: r.aor }), el('td', { class: 'mono', text: r.contact || '—' }),
+      el('td', { class: 'mono', text: r.source || '—' }), el('td', { text: r.user_agent || '—' }),
+      el('td', {}, el('span', { class: 'badge outcome-' + r.outcome, text: r.active ? 'active' : r.outcome })),
+      el('td', { class: 'nowrap', text: r.expires_time ? fmtTime(r.expires_time) : '—' }),
+      el('td', { class: 'num', text: fmtInt(r.attempts) }), el('td', { class: 'num', text: fmtInt(r.failures) }),
+      el('td', { class: 'nowrap', text: fmtTime(r.last_time) }))) :
+      [el('tr', {}, el('td', { colspan: 9, class: 'empty', text: 'No registrations stored.' }))]));
+    view.dataset.loaded = location.hash;
+  }
+
   // ---- router --------------------------------------------------------------------------
 
   function route() {
@@ -748,6 +809,7 @@
     let m;
     if ((m = /^#\/call\/(\d+)$/.exec(path))) renderCall(m[1]);
     else if (path === '#/dashboard') renderDashboard();
+    else if (path === '#/registrations') renderRegistrations();
     else renderCalls();
   }
 
