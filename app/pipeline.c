@@ -493,9 +493,9 @@ void pipeline_publish_stats(pipeline_t *p)
     /* Security detectors and the protocol mix of flows no SDP announced. */
     const secmon_stats_t *ss = secmon_stats(p->secmon);
     char key[64];
-    for (int t = 0; t < ALERT_TYPE_COUNT; t++) {
-        snprintf(key, sizeof(key), "secmon.alerts.%s", alert_type_name((alert_type_t)t));
-        pipeline_publish(p, key, (int64_t)ss->alerts_by_type[t]);
+    for (int type = 0; type < ALERT_TYPE_COUNT; type++) {
+        snprintf(key, sizeof(key), "secmon.alerts.%s", alert_type_name((alert_type_t)type));
+        pipeline_publish(p, key, (int64_t)ss->alerts_by_type[type]);
     }
     pipeline_publish(p, "secmon.alerts_suppressed", (int64_t)ss->alerts_suppressed);
     pipeline_publish(p, "secmon.sources_evicted", (int64_t)ss->sources_evicted);
