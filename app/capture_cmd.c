@@ -173,15 +173,19 @@ int livecap_option(int opt, const char *arg, pipeline_cfg_t *cfg, cap_live_cfg_t
         case LIVECAP_OPT_RETAIN_DAYS:
         case LIVECAP_OPT_MAX_DB_MB:
         case LIVECAP_OPT_MAX_PCAP_MB:
+        case LIVECAP_OPT_RETENTION_INTERVAL:
             if (!parse_count(arg, &n) || n > 100000000) {
                 log_error("%s: not a positive number: %s",
-                          opt == LIVECAP_OPT_RETAIN_DAYS ? "--retain-days"
-                          : opt == LIVECAP_OPT_MAX_DB_MB ? "--max-db-mb"
-                                                         : "--max-pcap-mb",
+                          opt == LIVECAP_OPT_RETAIN_DAYS   ? "--retain-days"
+                          : opt == LIVECAP_OPT_MAX_DB_MB   ? "--max-db-mb"
+                          : opt == LIVECAP_OPT_MAX_PCAP_MB ? "--max-pcap-mb"
+                                                           : "--retention-interval",
                           arg);
                 return EXIT_USAGE;
             }
-            if (opt == LIVECAP_OPT_RETAIN_DAYS)
+            if (opt == LIVECAP_OPT_RETENTION_INTERVAL)
+                keep->interval_s = (uint32_t)n;
+            else if (opt == LIVECAP_OPT_RETAIN_DAYS)
                 keep->retain_days = (uint32_t)n;
             else if (opt == LIVECAP_OPT_MAX_DB_MB)
                 keep->max_db_bytes = (uint64_t)n << 20;
@@ -320,7 +324,7 @@ int cmd_capture(int argc, char **argv)
     }
     livecap_install_signals();
     retention_cfg_t rc = {cfg.db_path, cfg.pcap_dir, keep.retain_days, keep.max_db_bytes,
-                          keep.max_pcap_bytes, 60};
+                          keep.max_pcap_bytes, keep.interval_s};
     retention_t *retention = retention_start(&rc);
     status = livecap_run(p, &live, log_path, quiet);
     retention_stop(retention);

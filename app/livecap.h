@@ -21,6 +21,7 @@ enum {
     LIVECAP_OPT_RETAIN_DAYS,
     LIVECAP_OPT_MAX_DB_MB,
     LIVECAP_OPT_MAX_PCAP_MB,
+    LIVECAP_OPT_RETENTION_INTERVAL,
 };
 
 /* The long options above, for the commands' option tables. */
@@ -35,7 +36,8 @@ enum {
         {"no-rtp-pcap", no_argument, NULL, LIVECAP_OPT_NO_RTP_PCAP},                              \
         {"retain-days", required_argument, NULL, LIVECAP_OPT_RETAIN_DAYS},                        \
         {"max-db-mb", required_argument, NULL, LIVECAP_OPT_MAX_DB_MB},                            \
-        {"max-pcap-mb", required_argument, NULL, LIVECAP_OPT_MAX_PCAP_MB}
+        {"max-pcap-mb", required_argument, NULL, LIVECAP_OPT_MAX_PCAP_MB},                        \
+        {"retention-interval", required_argument, NULL, LIVECAP_OPT_RETENTION_INTERVAL}
 
 #define LIVECAP_HELP                                                                               \
     "  -i, --interface IFACE  interface to capture on (\"any\" for all)\n"                       \
@@ -45,6 +47,7 @@ enum {
     "  --retain-days N        delete calls and their pcaps older than N days\n"                  \
     "  --max-db-mb N          keep the database under N MB (oldest calls go first)\n"            \
     "  --max-pcap-mb N        keep the per-call pcaps under N MB (oldest hours go first)\n"      \
+    "  --retention-interval S seconds between retention passes (default 60)\n"                  \
     "  --buffer-mb N          kernel capture buffer in MB (default 64)\n"                        \
     "  --ring-mb N            frame queue between capture and analysis in MB (default 64)\n"     \
     "  --max-calls N          live calls kept in memory (default 65536)\n"                       \
@@ -57,6 +60,7 @@ bool livecap_stop_requested(void);
 void livecap_request_stop(void);
 /* Handle one shared option: 1 handled, 0 not ours, EXIT_USAGE bad value (reported). */
 typedef struct {
+    uint32_t interval_s;
     uint32_t retain_days;
     uint64_t max_db_bytes, max_pcap_bytes;
 } livecap_retention_t;

@@ -168,6 +168,11 @@ static void prune_once(retention_t *r)
     int64_t cutoff = 0;
     if (r->cfg.max_age_days > 0)
         cutoff = ((int64_t)time(NULL) - (int64_t)r->cfg.max_age_days * 86400) * 1000000000;
+    if (r->pcap_dir[0] != '\0' && (cutoff > 0 || r->cfg.max_pcap_bytes > 0)) {
+        uint64_t files = retention_prune_pcaps(r->pcap_dir, cutoff, r->cfg.max_pcap_bytes);
+        if (files > 0)
+            log_info("retention: removed %llu per-call pcaps", (unsigned long long)files);
+    }
     if (r->cfg.max_age_days > 0 || r->cfg.max_db_bytes > 0) {
         store_t *s = NULL;
         if (store_open(r->db_path, &s) == 0) {
@@ -180,11 +185,6 @@ static void prune_once(retention_t *r)
             log_warn("retention: %s: %s", r->db_path, store_errmsg(s));
         }
         store_close(s);
-    }
-    if (r->pcap_dir[0] != '\0' && (cutoff > 0 || r->cfg.max_pcap_bytes > 0)) {
-        uint64_t files = retention_prune_pcaps(r->pcap_dir, cutoff, r->cfg.max_pcap_bytes);
-        if (files > 0)
-            log_info("retention: removed %llu per-call pcaps", (unsigned long long)files);
     }
 }
 

@@ -439,7 +439,7 @@ int cmd_run(int argc, char **argv)
         goto out;
     if (nfiles == 0) {
         retention_cfg_t rc = {o.db, cfg.pcap_dir, keep.retain_days, keep.max_db_bytes,
-                              keep.max_pcap_bytes, 60};
+                              keep.max_pcap_bytes, keep.interval_s};
         retention_t *retention = retention_start(&rc);
         status = run_live(&o, &cfg, &live, hep_in, hep_in_key, log_path, &hep_out);
         retention_stop(retention);

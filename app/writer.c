@@ -330,9 +330,22 @@ static int store_job(writer_t *w, const uint8_t *job, const job_hdr_t *hdr)
     }
 }
 
+static int64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A batch is committed at least this often even while records keep coming, so that readers
+ * see fresh rows and other writers (retention) get the database lock between batches. */
+#define MAX_BATCH_MS 1000
+
 static void *writer_main(void *arg)
 {
     writer_t *w = arg;
+    int64_t last_commit_ms = monotonic_ms();
+    unsigned since_check = 0;
     pthread_mutex_lock(&w->lock);
     for (;;) {
         while (w->used == 0 && !w->stopping) {
@@ -370,6 +383,14 @@ static void *writer_main(void *arg)
         else if (hdr.type != JOB_WRAP)
             rc = store_job(w, job, &hdr);
         note_error(w, rc);
+        if (++since_check >= 256) {
+            since_check = 0;
+            int64_t now = monotonic_ms();
+            if (now - last_commit_ms >= MAX_BATCH_MS) {
+                note_error(w, store_flush(w->store));
+                last_commit_ms = now;
+            }
+        }
 
         pthread_mutex_lock(&w->lock);
         if (hdr.type != JOB_WRAP && hdr.type != JOB_SYNC && rc == 0)
