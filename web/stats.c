@@ -14,6 +14,15 @@
 
 /* ---- /api/v1/stats */
 
+/* Counters the capture pipeline published ("capture.kernel_drops", "corr.calls_evicted" ...),
+ * as one JSON object for /api/v1/stats. */
+static int put_counter(void *ctx, const char *key, int64_t value)
+{
+    if (strchr(key, '.') != NULL && strlen(key) <= 100)
+        json_object_set_new((json_t *)ctx, key, json_integer(value));
+    return 0;
+}
+
 static json_t *mean_json(double sum, int64_t n)
 {
     return n > 0 ? json_real(sum / (double)n) : json_null();
@@ -158,6 +167,13 @@ void api_h_stats(api_req_t *req)
     json_object_set_new(o, "by_state", states_json(st.by_state));
     json_object_set_new(o, "mos_histogram", hist);
     json_object_set_new(o, "series", ser);
+    /* Drops (kernel, interface, sipscope's own queue), evictions and the like, kept apart from
+     * network loss; empty until a capture has published them. */
+    json_t *counters = json_object();
+    if (counters != NULL && store_foreach_meta_i64(s, put_counter, counters) == 0)
+        json_object_set_new(o, "counters", counters);
+    else
+        json_decref(counters);
     api_reply_json(req, 200, o);
 }
 
