@@ -50,50 +50,6 @@ static int64_t sec_to_ns(double sec)
     return store_int_sec_to_ns(sec);
 }
 
-/* Parameters bound in order; the first failure is kept. */
-typedef struct {
-    sqlite3_stmt *st;
-    int i, rc;
-} binder_t;
-
-static void b_rc(binder_t *b, int rc)
-{
-    if (b->rc == SQLITE_OK)
-        b->rc = rc;
-}
-
-static void b_null(binder_t *b)
-{
-    b_rc(b, sqlite3_bind_null(b->st, ++b->i));
-}
-
-static void b_i64(binder_t *b, int64_t v)
-{
-    b_rc(b, sqlite3_bind_int64(b->st, ++b->i, v));
-}
-
-static void b_dbl(binder_t *b, double v)
-{
-    b_rc(b, sqlite3_bind_double(b->st, ++b->i, v));
-}
-
-/* Text (NULL binds NULL); transient: SQLite copies it, so stack buffers are fine. */
-static void b_str(binder_t *b, const char *p)
-{
-    if (p == NULL)
-        b_null(b);
-    else
-        b_rc(b, sqlite3_bind_text(b->st, ++b->i, p, -1, SQLITE_TRANSIENT));
-}
-
-static void b_time(binder_t *b, int64_t ns)
-{
-    if (ns == 0)
-        b_null(b);
-    else
-        b_dbl(b, ns_to_sec(ns));
-}
-
 /* Run a bound write statement, then finalize it. */
 static int run_write(store_t *s, binder_t *b, const char *what)
 {
@@ -136,12 +92,11 @@ int store_put_registration(store_t *s, const registration_record_t *r)
     err = prepare(s, reg_upsert, &b.st, "put registration");
     if (err != 0)
         return err;
-    char src[NET_ENDPOINT_STRLEN];
     b_str(&b, r->aor);
     b_str(&b, r->aor_user ? r->aor_user : "");
     b_str(&b, r->contact ? r->contact : "");
     b_str(&b, r->user_agent ? r->user_agent : "");
-    b_str(&b, r->source.addr.family ? net_endpoint_str(&r->source, src, sizeof(src)) : NULL);
+    b_endpoint(&b, &r->source);
     b_i64(&b, r->expires);
     if (r->last_status)
         b_i64(&b, r->last_status);

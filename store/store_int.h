@@ -71,4 +71,29 @@ int qw_bind(store_t *s, sqlite3_stmt *st, const qw_t *w, const char *what);
 /* Prepare w->sql and bind; *st is NULL on failure. 0 or -errno. */
 int qw_prepare(store_t *s, const qw_t *w, const char *what, sqlite3_stmt **st);
 
+
+/* ---- Binding (store/bind.c). Text is bound SQLITE_STATIC: it must stay valid until the
+ * statement has run (caller's records, the function's own buffers, the binder's endpoints). */
+/* Binds parameters in order, remembering the first failure (so a too-big value is never
+ * silently left unbound). Endpoint text lives in the binder until the statement has run. */
+typedef struct {
+    sqlite3_stmt *st;
+    int i;
+    int rc;
+    int nep;
+    char ep[2][NET_ENDPOINT_STRLEN];
+} binder_t;
+
+void b_rc(binder_t *b, int rc);
+void b_null(binder_t *b);
+void b_i64(binder_t *b, int64_t v);
+void b_dbl(binder_t *b, double v);
+/* Text of len bytes (NULL p binds NULL). */
+void b_text(binder_t *b, const char *p, size_t len);
+void b_str(binder_t *b, const char *p);
+/* A time in ns; 0 (none) binds NULL. */
+void b_time(binder_t *b, int64_t ns);
+/* An endpoint as "IP:PORT"; family 0 (none) binds NULL. At most two per binder. */
+void b_endpoint(binder_t *b, const net_endpoint_t *e);
+
 #endif
