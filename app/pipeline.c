@@ -62,7 +62,7 @@ void pipeline_cfg_init(pipeline_cfg_t *cfg)
     secmon_cfg_init(&cfg->secmon);
     cap_cfg_init(&cfg->cap);
     cfg->classify_max_flows = 4096;
-    cfg->writer_queue_bytes = (size_t)8 << 20;
+    cfg->writer_queue_bytes = (size_t)4 << 20;
     cfg->pcap_rtp = true;
 }
 

@@ -41,7 +41,7 @@ typedef struct {
     bool hep_rtcp;
     const char *pcap_dir;         /* per-call pcaps under this directory; NULL = none */
     bool pcap_rtp;                /* also RTP/RTCP in them (default true) */
-    size_t writer_queue_bytes;    /* records waiting for the store thread (default 8 MB) */
+    size_t writer_queue_bytes;    /* records waiting for the store thread (default 4 MB) */
     size_t classify_max_flows;    /* flows nDPI remembers (default 4096) */
     pipeline_observer_t observer; /* optional */
 } pipeline_cfg_t;

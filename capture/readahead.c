@@ -26,7 +26,7 @@ typedef struct {
     int32_t dlt;
 } ra_hdr_t;
 
-#define RA_BYTES  ((size_t)4 << 20)
+#define RA_BYTES  ((size_t)2 << 20)
 #define RA_WRAP   UINT32_MAX
 #define RA_ALIGN8(n) (((n) + 7u) & ~(size_t)7u)
 
