@@ -52,6 +52,23 @@ bool net_addr_parse(sv_t text, net_addr_t *out)
     return false;
 }
 
+bool net_endpoint_parse(sv_t text, net_endpoint_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    size_t i = text.len;
+    while (i > 0 && text.p[i - 1] != ':')
+        i--;
+    uint32_t port;
+    if (i == 0 || !sv_to_u32(sv_slice(text, i, SIZE_MAX), &port) || port > 65535)
+        return false;
+    if (!net_addr_parse(sv_slice(text, 0, i - 1), &out->addr)) {
+        memset(out, 0, sizeof(*out));
+        return false;
+    }
+    out->port = (uint16_t)port;
+    return true;
+}
+
 const char *net_addr_str(const net_addr_t *a, char *buf, size_t cap)
 {
     if (cap == 0)

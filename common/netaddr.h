@@ -32,6 +32,9 @@ bool net_endpoint_eq(const net_endpoint_t *a, const net_endpoint_t *b);
 bool net_addr_parse(sv_t text, net_addr_t *out);
 /* "1.2.3.4" or "2001:db8::1". Returns buf. */
 const char *net_addr_str(const net_addr_t *a, char *buf, size_t cap);
+/* The inverse of net_endpoint_str: "1.2.3.4:5060" or "[2001:db8::1]:5060" into *out. False
+ * (and *out zeroed) on anything else. */
+bool net_endpoint_parse(sv_t text, net_endpoint_t *out);
 /* "1.2.3.4:5060" or "[2001:db8::1]:5060". Returns buf. */
 const char *net_endpoint_str(const net_endpoint_t *e, char *buf, size_t cap);
 uint64_t net_endpoint_hash(const net_endpoint_t *e);

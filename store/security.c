@@ -325,24 +325,6 @@ static uint32_t col_u32(sqlite3_stmt *st, int i)
     return v < 0 ? 0 : v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
 }
 
-/* "IP:PORT" / "[v6]:PORT" back to an endpoint; zero on anything else. */
-static void parse_endpoint(const char *text, net_endpoint_t *e)
-{
-    memset(e, 0, sizeof(*e));
-    sv_t s = sv_from_cstr(text);
-    size_t i = s.len;
-    while (i > 0 && s.p[i - 1] != ':')
-        i--;
-    uint32_t port;
-    if (i == 0 || !sv_to_u32(sv_slice(s, i, SIZE_MAX), &port) || port > 65535)
-        return;
-    if (!net_addr_parse(sv_slice(s, 0, i - 1), &e->addr)) {
-        memset(e, 0, sizeof(*e));
-        return;
-    }
-    e->port = (uint16_t)port;
-}
-
 #define REG_COLS                                                                                   \
     "id, aor, aor_user, contact, user_agent, source, expires, last_status, first_time, last_time," \
     " active, json_extract(details, '$.attempts'), json_extract(details, '$.challenges'),"         \
@@ -366,7 +348,7 @@ static int row_registration(sqlite3_stmt *st, const walker_t *wk)
         .failures = col_u32(st, 13),
         .expires_ns = col_time(st, 14),
     };
-    parse_endpoint(col_text(st, 5), &r.source);
+    net_endpoint_parse(sv_from_cstr(col_text(st, 5)), &r.source);
     return wk->reg(wk->ctx, &r);
 }
 

@@ -306,26 +306,6 @@ static sv_t uri_user(const char *uri)
     return sv_slice(user, 0, cut);
 }
 
-/* "1.2.3.4:5060" or "[2001:db8::1]:5060" back to an endpoint; zero on anything else. */
-static void parse_endpoint(const char *text, int len, net_endpoint_t *e)
-{
-    memset(e, 0, sizeof(*e));
-    if (text == NULL || len <= 0)
-        return;
-    sv_t s = sv_make(text, (size_t)len);
-    size_t i = s.len;
-    while (i > 0 && s.p[i - 1] != ':')
-        i--;
-    uint32_t port;
-    if (i == 0 || !sv_to_u32(sv_slice(s, i, SIZE_MAX), &port) || port > 65535)
-        return;
-    if (!net_addr_parse(sv_slice(s, 0, i - 1), &e->addr)) {
-        memset(e, 0, sizeof(*e));
-        return;
-    }
-    e->port = (uint16_t)port;
-}
-
 static const char *col_text(sqlite3_stmt *st, int i)
 {
     const unsigned char *t = sqlite3_column_text(st, i);
@@ -350,7 +330,8 @@ static int64_t col_time(sqlite3_stmt *st, int i)
 static void col_endpoint(sqlite3_stmt *st, int i, net_endpoint_t *e)
 {
     const char *t = col_text_or_null(st, i);
-    parse_endpoint(t, sqlite3_column_bytes(st, i), e);
+    /* NULL (none) and anything unparsable both give a zeroed endpoint. */
+    net_endpoint_parse(t ? sv_make(t, (size_t)sqlite3_column_bytes(st, i)) : SV_NULL, e);
 }
 
 /* ---- Small helpers around statements. */
