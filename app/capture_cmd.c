@@ -51,11 +51,6 @@ bool livecap_stop_requested(void)
     return stop_requested != 0;
 }
 
-void livecap_request_stop(void)
-{
-    stop_requested = 1;
-}
-
 /* SIGHUP: reopen the log file (after logrotate moved it). */
 static void reopen_log(const char *log_path)
 {

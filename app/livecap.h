@@ -57,7 +57,6 @@ enum {
 /* SIGINT/SIGTERM request a clean stop, SIGHUP reopens the log, SIGPIPE is ignored. */
 void livecap_install_signals(void);
 bool livecap_stop_requested(void);
-void livecap_request_stop(void);
 /* Handle one shared option: 1 handled, 0 not ours, EXIT_USAGE bad value (reported). */
 typedef struct {
     uint32_t interval_s;

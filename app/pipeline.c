@@ -500,6 +500,18 @@ void pipeline_publish_stats(pipeline_t *p)
     pipeline_publish(p, "secmon.alerts_suppressed", (int64_t)ss->alerts_suppressed);
     pipeline_publish(p, "secmon.sources_evicted", (int64_t)ss->sources_evicted);
     pipeline_publish(p, "secmon.aors_evicted", (int64_t)ss->aors_evicted);
+    if (p->writer != NULL) {
+        writer_stats_t ws;
+        writer_get_stats(p->writer, &ws);
+        pipeline_publish(p, "store.writer_waits", (int64_t)ws.producer_waits);
+        pipeline_publish(p, "store.write_failures", (int64_t)ws.failed);
+    }
+    if (p->callpcap != NULL) {
+        callpcap_stats_t ps;
+        callpcap_get_stats(p->callpcap, &ps);
+        pipeline_publish(p, "pcap.frames_written", (int64_t)ps.frames_written);
+        pipeline_publish(p, "pcap.write_errors", (int64_t)ps.write_errors);
+    }
     const classify_stats_t *cls = pipeline_classify_stats(p);
     for (int v = 0; v < CLASSIFY_COUNT; v++) {
         snprintf(key, sizeof(key), "classify.flows.%s", classify_verdict_name((classify_verdict_t)v));
@@ -516,11 +528,6 @@ void pipeline_totals(const pipeline_t *p, pipeline_totals_t *out)
     out->malformed += cs->truncated + cs->bad_header;
 }
 
-const cap_stats_t *pipeline_cap_stats(const pipeline_t *p)
-{
-    return cap_stats(p->cap);
-}
-
 const corr_stats_t *pipeline_corr_stats(const pipeline_t *p)
 {
     return corr_stats(p->corr);
@@ -530,11 +537,6 @@ const classify_stats_t *pipeline_classify_stats(const pipeline_t *p)
 {
     static const classify_stats_t none;
     return p->classify ? classify_stats(p->classify) : &none;
-}
-
-const secmon_stats_t *pipeline_secmon_stats(const pipeline_t *p)
-{
-    return secmon_stats(p->secmon);
 }
 
 int pipeline_finish(pipeline_t *p, char *err, size_t errlen)

@@ -81,9 +81,7 @@ void pipeline_publish(pipeline_t *p, const char *key, int64_t value);
 void pipeline_publish_stats(pipeline_t *p);
 
 void pipeline_totals(const pipeline_t *p, pipeline_totals_t *out);
-const cap_stats_t *pipeline_cap_stats(const pipeline_t *p);
 const corr_stats_t *pipeline_corr_stats(const pipeline_t *p);
 const classify_stats_t *pipeline_classify_stats(const pipeline_t *p);
-const secmon_stats_t *pipeline_secmon_stats(const pipeline_t *p);
 
 #endif

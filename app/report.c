@@ -19,11 +19,6 @@ struct report {
     int error;
 };
 
-double report_time(int64_t ns)
-{
-    return api_time(ns);
-}
-
 report_t *report_new(void)
 {
     report_t *r = calloc(1, sizeof(*r));

@@ -20,7 +20,4 @@ void report_add_alert(report_t *r, const alert_record_t *alert);
 /* Write the whole report object to out. 0, or -EIO. */
 int report_write(report_t *r, const pipeline_totals_t *totals, FILE *out);
 
-/* Helpers shared with the API layer: epoch seconds with microseconds, "IP:PORT". */
-double report_time(int64_t ns);
-
 #endif

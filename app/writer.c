@@ -21,8 +21,7 @@ enum job_type {
     JOB_TOTALS,
     JOB_META,
     JOB_REGISTRATION,
-    JOB_ALERT,
-    JOB_SYNC
+    JOB_ALERT
 };
 
 typedef struct {
@@ -33,7 +32,6 @@ typedef struct {
 typedef struct {
     uint32_t type;
     uint32_t len;     /* whole job, header included, multiple of 8 */
-    uint64_t seq;     /* JOB_SYNC: the sequence number the producer waits for */
 } job_hdr_t;
 
 #define ALIGN8(n)       (((n) + 7u) & ~(size_t)7u)
@@ -46,10 +44,9 @@ struct writer {
     uint8_t *ring;
     size_t cap, head, tail, used;
     pthread_mutex_t lock;
-    pthread_cond_t not_empty, not_full, synced;
+    pthread_cond_t not_empty, not_full;
     pthread_t thread;
     bool stopping, started;
-    uint64_t sync_requested, sync_done;
     int error;
     char errmsg[256];
     writer_stats_t stats;
@@ -98,7 +95,7 @@ static uint8_t *reserve(writer_t *w, size_t len)
         } else if (w->cap - w->used >= at_end + len) {
             /* Not enough room before the end: skip to the start, marking the gap. */
             if (at_end >= sizeof(job_hdr_t)) {
-                job_hdr_t wrap = {JOB_WRAP, (uint32_t)at_end, 0};
+                job_hdr_t wrap = {JOB_WRAP, (uint32_t)at_end};
                 memcpy(w->ring + w->head, &wrap, sizeof(wrap));
             }
             w->used += at_end;
@@ -137,7 +134,7 @@ static int enqueue(writer_t *w, uint32_t type, const void *record, size_t body, 
         return -EPIPE;
     }
     uint8_t *at = reserve(w, len);
-    job_hdr_t hdr = {type, (uint32_t)len, 0};
+    job_hdr_t hdr = {type, (uint32_t)len};
     memcpy(at, &hdr, sizeof(hdr));
     packer_t pk = {at, sizeof(hdr) + body};
     memcpy(at + sizeof(hdr), record, body);
@@ -378,9 +375,7 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&w->lock);
 
         int rc = 0;
-        if (hdr.type == JOB_SYNC)
-            rc = store_flush(w->store);
-        else if (hdr.type != JOB_WRAP)
+        if (hdr.type != JOB_WRAP)
             rc = store_job(w, job, &hdr);
         note_error(w, rc);
         if (++since_check >= 256) {
@@ -393,12 +388,8 @@ static void *writer_main(void *arg)
         }
 
         pthread_mutex_lock(&w->lock);
-        if (hdr.type != JOB_WRAP && hdr.type != JOB_SYNC && rc == 0)
+        if (hdr.type != JOB_WRAP && rc == 0)
             w->stats.written++;
-        if (hdr.type == JOB_SYNC) {
-            w->sync_done = hdr.seq;
-            pthread_cond_broadcast(&w->synced);
-        }
         w->tail += hdr.len;
         if (w->tail >= w->cap)
             w->tail = 0;
@@ -423,7 +414,6 @@ writer_t *writer_start(store_t *store, size_t queue_bytes)
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->not_empty, NULL);
     pthread_cond_init(&w->not_full, NULL);
-    pthread_cond_init(&w->synced, NULL);
     if (pthread_create(&w->thread, NULL, writer_main, w) != 0)
         goto fail;
     w->started = true;
@@ -432,22 +422,6 @@ fail:
     free(w->ring);
     free(w);
     return NULL;
-}
-
-int writer_sync(writer_t *w)
-{
-    pthread_mutex_lock(&w->lock);
-    uint64_t seq = ++w->sync_requested;
-    uint8_t *at = reserve(w, sizeof(job_hdr_t));
-    job_hdr_t hdr = {JOB_SYNC, sizeof(job_hdr_t), seq};
-    memcpy(at, &hdr, sizeof(hdr));
-    commit_reservation(w, sizeof(job_hdr_t));
-    w->stats.queued--; /* a sync is not a record */
-    while (w->sync_done < seq)
-        pthread_cond_wait(&w->synced, &w->lock);
-    int rc = w->error;
-    pthread_mutex_unlock(&w->lock);
-    return rc;
 }
 
 int writer_stop(writer_t *w, char *err, size_t errlen)
@@ -465,7 +439,6 @@ int writer_stop(writer_t *w, char *err, size_t errlen)
     pthread_mutex_destroy(&w->lock);
     pthread_cond_destroy(&w->not_empty);
     pthread_cond_destroy(&w->not_full);
-    pthread_cond_destroy(&w->synced);
     free(w->ring);
     free(w);
     return rc;

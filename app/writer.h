@@ -37,8 +37,6 @@ int writer_put_meta(writer_t *w, const char *key, int64_t value);
 /* Totals of one analysis, added to the store's (store_add_totals). */
 int writer_put_totals(writer_t *w, const store_meta_t *totals);
 
-/* Wait until everything queued so far is committed. 0 or the first store error. */
-int writer_sync(writer_t *w);
 /* Drain the queue, commit, join the thread, free. Returns 0 or the first store error, whose
  * text goes to err. NULL is a no-op. */
 int writer_stop(writer_t *w, char *err, size_t errlen);
