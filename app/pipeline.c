@@ -291,6 +291,18 @@ static void handle_udp(pipeline_t *p, const cap_packet_t *pkt)
         handle_rtp(p, pkt, &cp);
 }
 
+/* Look-ahead (cap_set_lookahead): on the read-ahead thread, which stream an RTP-like datagram
+ * will need; on this thread, fetch it into the cache a few frames early. */
+static uint64_t rtp_hint(void *ctx, const cap_packet_t *pkt)
+{
+    return corr_rtp_hint(ctx, &pkt->src, &pkt->dst, pkt->payload, pkt->len);
+}
+
+static void rtp_prefetch(void *ctx, uint64_t hint, int stage)
+{
+    corr_prefetch(ctx, hint, stage);
+}
+
 static size_t on_packet(void *ctx, const cap_packet_t *pkt)
 {
     pipeline_t *p = ctx;
@@ -403,6 +415,7 @@ int pipeline_new(const pipeline_cfg_t *cfg, pipeline_t **out, char *err, size_t 
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
+    cap_set_lookahead(p->cap, rtp_hint, rtp_prefetch, p->corr);
     if (p->store != NULL) {
         corr_set_first_id(p->corr, store_next_id(p->store));
         secmon_set_first_alert_id(p->secmon, store_next_alert_id(p->store));

@@ -96,3 +96,10 @@ const cap_stats_t *cap_stats(const cap_t *cap)
 {
     return &cap->stats;
 }
+
+void cap_set_lookahead(cap_t *cap, cap_hint_fn hint, cap_prefetch_fn prefetch, void *ctx)
+{
+    cap->hint = hint;
+    cap->prefetch = prefetch;
+    cap->hint_ctx = ctx;
+}

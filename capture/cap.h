@@ -104,6 +104,27 @@ int cap_read_pcap(cap_t *cap, struct pcap *handle, char *err, size_t errlen);
  * a bounded lock-free ring; nothing is dropped. Used by cap_read_file. */
 int cap_read_pcap_readahead(cap_t *cap, struct pcap *handle, char *err, size_t errlen);
 
+/* Look-ahead (optional; files read with read-ahead only). With thousands of concurrent streams
+ * the state a packet needs is a cache miss; knowing early which state that will be lets the
+ * decoding thread ask for it a few frames before it is needed.
+ *
+ * hint runs on the read-ahead thread for every frame that holds a plain UDP datagram (no
+ * tunnel, no fragment; pkt has ts_ns, addresses, ports and payload): it must only read state
+ * that does not change while the file is read. A non-zero result travels with the frame, and
+ * prefetch(ctx, hint, stage) is called on the decoding thread before the frame is decoded:
+ * stage 0 about CAP_LOOKAHEAD_FAR frames ahead, stage 1 about CAP_LOOKAHEAD_NEAR frames ahead.
+ * Neither may change what decoding does: they are hints. */
+#define CAP_LOOKAHEAD_FAR  16
+#define CAP_LOOKAHEAD_NEAR 6
+typedef uint64_t (*cap_hint_fn)(void *ctx, const cap_packet_t *pkt);
+typedef void (*cap_prefetch_fn)(void *ctx, uint64_t hint, int stage);
+void cap_set_lookahead(cap_t *cap, cap_hint_fn hint, cap_prefetch_fn prefetch, void *ctx);
+
+/* The frame's UDP datagram when it is a plain one (Ethernet with up to two VLAN tags, SLL,
+ * SLL2 or raw IP; IPv4 not fragmented, or IPv6 without extension headers): fills out's
+ * addresses, ports, payload and len. Stateless and counts nothing; false for anything else. */
+bool cap_peek_udp(int dlt, const uint8_t *frame, size_t caplen, cap_packet_t *out);
+
 /* Drop state older than the timeouts, as of capture time now_ns (called on its own from
  * cap_process_frame about once per second of capture time). */
 void cap_expire(cap_t *cap, int64_t now_ns);

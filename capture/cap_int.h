@@ -37,6 +37,10 @@ struct cap {
     /* Reassembled datagrams, one per tunnel depth so that a datagram being delivered is never
      * overwritten by one completing inside it. Allocated on first use. */
     uint8_t *dgram[CAP_MAX_DEPTH + 1];
+    /* cap_set_lookahead */
+    cap_hint_fn hint;
+    cap_prefetch_fn prefetch;
+    void *hint_ctx;
 };
 
 /* link.c: a frame of link type dlt; an Ethernet frame (also inside tunnels); the payload of

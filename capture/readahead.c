@@ -24,14 +24,18 @@ typedef struct {
     uint32_t caplen, wirelen;
     uint32_t len;
     int32_t dlt;
+    uint64_t hint; /* cap_set_lookahead's, 0 = none */
 } ra_hdr_t;
 
 #define RA_BYTES  ((size_t)2 << 20)
 #define RA_WRAP   UINT32_MAX
+#define RA_PREFETCH 8192 /* bytes of the ring prefetched ahead of the decoding */
 #define RA_ALIGN8(n) (((n) + 7u) & ~(size_t)7u)
 
 typedef struct {
     pcap_t *handle;
+    cap_hint_fn hint;
+    void *hint_ctx;
     int64_t unit_ns;
     uint8_t *ring;
     _Atomic size_t head, tail;
@@ -96,14 +100,19 @@ static void *ra_reader(void *arg)
         }
         if (len > at_end) {
             if (at_end >= sizeof(ra_hdr_t)) {
-                ra_hdr_t mark = {0, RA_WRAP, 0, (uint32_t)at_end, 0};
+                ra_hdr_t mark = {0, RA_WRAP, 0, (uint32_t)at_end, 0, 0};
                 memcpy(ra->ring + off, &mark, sizeof(mark));
             }
             head += at_end;
             off = 0;
         }
         ra_hdr_t fh = {ra_ts_ns(&h->ts, ra->unit_ns), (uint32_t)caplen, h->len, (uint32_t)len,
-                       pcap_datalink(ra->handle)};
+                       pcap_datalink(ra->handle), 0};
+        cap_packet_t peek;
+        if (ra->hint != NULL && cap_peek_udp(fh.dlt, data, caplen, &peek)) {
+            peek.ts_ns = fh.ts_ns;
+            fh.hint = ra->hint(ra->hint_ctx, &peek);
+        }
         memcpy(ra->ring + off, &fh, sizeof(fh));
         memcpy(ra->ring + off + sizeof(fh), data, caplen);
         head += len;
@@ -113,6 +122,33 @@ static void *ra_reader(void *arg)
 out:
     atomic_store_explicit(&ra->done, true, memory_order_release);
     return NULL;
+}
+
+/* A look-ahead cursor: the next frame to hint at, and how many frames it is past the tail. */
+typedef struct {
+    size_t pos;
+    unsigned ahead;
+} ra_cursor_t;
+
+/* Hand the hints of the frames up to `want` frames past the tail to the prefetcher. */
+static void ra_lookahead(ra_t *ra, cap_t *cap, ra_cursor_t *cur, size_t head, int stage,
+                         unsigned want)
+{
+    while (cur->ahead < want && cur->pos != head) {
+        size_t off = cur->pos % RA_BYTES, at_end = RA_BYTES - off;
+        if (at_end < sizeof(ra_hdr_t)) {
+            cur->pos += at_end;
+            continue;
+        }
+        ra_hdr_t fh;
+        memcpy(&fh, ra->ring + off, sizeof(fh));
+        cur->pos += fh.len;
+        if (fh.caplen == RA_WRAP)
+            continue;
+        cur->ahead++;
+        if (fh.hint != 0)
+            cap->prefetch(cap->hint_ctx, fh.hint, stage);
+    }
 }
 
 int cap_read_pcap_readahead(cap_t *cap, struct pcap *handle, char *err, size_t errlen)
@@ -127,6 +163,10 @@ int cap_read_pcap_readahead(cap_t *cap, struct pcap *handle, char *err, size_t e
         return cap_read_pcap(cap, handle, err, errlen);
     }
     ra->handle = handle;
+    if (cap->prefetch != NULL) {
+        ra->hint = cap->hint;
+        ra->hint_ctx = cap->hint_ctx;
+    }
     ra->unit_ns = pcap_get_tstamp_precision(handle) == PCAP_TSTAMP_PRECISION_NANO ? 1 : 1000;
     pthread_t reader;
     if (pthread_create(&reader, NULL, ra_reader, ra) != 0) {
@@ -134,7 +174,8 @@ int cap_read_pcap_readahead(cap_t *cap, struct pcap *handle, char *err, size_t e
         free(ra);
         return cap_read_pcap(cap, handle, err, errlen);
     }
-    size_t tail = 0;
+    size_t tail = 0, pf = 0;
+    ra_cursor_t far = {0, 0}, near = {0, 0};
     unsigned spins = 0;
     for (;;) {
         size_t head = atomic_load_explicit(&ra->head, memory_order_acquire);
@@ -146,8 +187,17 @@ int cap_read_pcap_readahead(cap_t *cap, struct pcap *handle, char *err, size_t e
             continue;
         }
         spins = 0;
-        /* Everything up to head is complete: decode the whole batch, then free it at once. */
+        /* Everything up to head is complete: decode the whole batch, then free it at once.
+         * The frames were written on the reader's core: asking for them RA_PREFETCH bytes
+         * ahead hides the core-to-core transfer, which otherwise stalls every frame header. */
         while (tail != head) {
+            size_t pf_end = tail + RA_PREFETCH < head ? tail + RA_PREFETCH : head;
+            for (; pf < pf_end; pf += 64)
+                __builtin_prefetch(ra->ring + pf % RA_BYTES);
+            if (ra->hint != NULL) {
+                ra_lookahead(ra, cap, &far, head, 0, CAP_LOOKAHEAD_FAR);
+                ra_lookahead(ra, cap, &near, head, 1, CAP_LOOKAHEAD_NEAR);
+            }
             size_t off = tail % RA_BYTES, at_end = RA_BYTES - off;
             ra_hdr_t fh;
             if (at_end < sizeof(ra_hdr_t)) {
@@ -162,6 +212,10 @@ int cap_read_pcap_readahead(cap_t *cap, struct pcap *handle, char *err, size_t e
             cap_process_frame(cap, fh.dlt, fh.ts_ns, ra->ring + off + sizeof(fh), fh.caplen,
                               fh.wirelen);
             tail += fh.len;
+            if (far.ahead > 0)
+                far.ahead--;
+            if (near.ahead > 0)
+                near.ahead--;
         }
         atomic_store_explicit(&ra->tail, tail, memory_order_release);
     }

@@ -83,24 +83,28 @@ typedef struct call {
     char arena[CALL_ARENA];
 } call_t;
 
+/* What every RTP packet touches comes first (the flow key, the call, the statistics), so that
+ * corr_prefetch can ask for just that much; the rest is read at the edges of the stream. */
 typedef struct stream {
     media_flow_t flow; /* (src, dst, ssrc) key and hash chain; first member */
-    lnode_t qnode;     /* in c->stream_q */
-    struct stream *call_next;
-    call_t *call; /* NULL: no SDP announced it */
-    int64_t id;
-    int64_t queued_ns, first_ns, last_ns;
+    call_t *call;      /* NULL: no SDP announced it */
+    int64_t last_ns;
     int64_t rematch_ns; /* unsignalled: when we last looked for an SDP that names it */
+    uint8_t pt;
+    bool have_pt;
     rtpstat_t st;
+    lnode_t qnode; /* in c->stream_q */
+    struct stream *call_next;
+    int64_t id;
+    int64_t queued_ns, first_ns;
     /* RTCP about this stream, from its receiver; and the sender's last SR for the RTT */
     int64_t sr_ns;
     uint32_t sr_mid; /* middle 32 bits of the SR's NTP time */
     int32_t rtcp_cum_lost;
     double rtcp_fraction, rtcp_jitter_ms, rtcp_rtt_ms;
     uint32_t clock;
-    uint8_t pt;
     int8_t dir; /* sending side: 0 caller, 1 callee, -1 unknown */
-    bool have_pt, have_sr, have_rtcp, sdp_mismatch;
+    bool have_sr, have_rtcp, sdp_mismatch;
     bool by_dst;      /* matched through its destination */
     bool nat_checked; /* sdp_mismatch decided (the sender's SDP was known) */
     char codec[CODEC_NAME_MAX];
@@ -667,6 +671,33 @@ corr_ref_t corr_on_rtp(corr_t *c, const corr_pkt_t *pkt, const rtp_hdr_t *rtp)
     if (s == NULL && (s = stream_create(c, pkt, rtp, &key, hash)) == NULL)
         return ref_of(NULL);
     return ref_of(rtp_on_stream(c, pkt, rtp, s));
+}
+
+uint64_t corr_rtp_hint(const corr_t *c, const net_endpoint_t *src, const net_endpoint_t *dst,
+                       const uint8_t *payload, size_t len)
+{
+    if (len < 12 || (payload[0] & 0xc0) != 0x80)
+        return 0;
+    media_flow_key_t key;
+    media_key_from(&key.src, src);
+    media_key_from(&key.dst, dst);
+    key.ssrc = (uint32_t)payload[8] << 24 | (uint32_t)payload[9] << 16 |
+               (uint32_t)payload[10] << 8 | payload[11];
+    return media_flows_hash(&c->flows, &key);
+}
+
+void corr_prefetch(const corr_t *c, uint64_t hint, int stage)
+{
+    media_flow_t *const *bucket = &c->flows.buckets[hint & c->flows.mask];
+    if (stage == 0) {
+        __builtin_prefetch(bucket, 0);
+        return;
+    }
+    const char *s = (const char *)*bucket;
+    if (s == NULL)
+        return;
+    for (size_t off = 0; off < offsetof(stream_t, qnode); off += 64)
+        __builtin_prefetch(s + off, 1);
 }
 
 bool corr_on_rtp_known(corr_t *c, const corr_pkt_t *pkt, const rtp_hdr_t *rtp, corr_ref_t *ref)

@@ -104,6 +104,14 @@ void corr_set_first_id(corr_t *corr, int64_t first_id);
  * RFC 6598, ULA, link-local) in a message that came from a public one (NAT seen from the
  * signalling, which also catches a NATed party that sends no RTP). */
 corr_ref_t corr_on_sip(corr_t *corr, const corr_pkt_t *pkt, const sip_msg_t *msg);
+/* Look-ahead for busy links (cap_set_lookahead). corr_rtp_hint is safe on any thread while
+ * corr is alive (it reads only its seed): for a UDP datagram that may be RTP, the key of the
+ * stream it would belong to, else 0. corr_prefetch, on the correlator's thread, asks the cache
+ * for that stream's state: stage 0 its hash bucket, stage 1 the stream itself. Hints only:
+ * results never depend on them. */
+uint64_t corr_rtp_hint(const corr_t *corr, const net_endpoint_t *src, const net_endpoint_t *dst,
+                       const uint8_t *payload, size_t len);
+void corr_prefetch(const corr_t *corr, uint64_t hint, int stage);
 /* Did SDP announce pkt's destination (or, for NAT, a flow already matched) as RTP or RTCP? */
 corr_media_t corr_media_kind(corr_t *corr, const corr_pkt_t *pkt);
 /* An RTP packet: on an announced flow, or one the caller recognised heuristically. */

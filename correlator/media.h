@@ -14,7 +14,7 @@
  * so that the steady state allocates nothing (slabs are only added while the live count grows). */
 typedef struct {
     size_t size;     /* object size (rounded up to pointer alignment) */
-    size_t per_slab; /* objects per slab */
+    size_t per_slab; /* objects in the newest slab */
     size_t max;      /* cap on live objects */
     size_t live;
     void *free_list; /* recycled objects, linked through their first word */

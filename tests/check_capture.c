@@ -3,6 +3,7 @@
 #include <check.h>
 #include <errno.h>
 #include <pcap/dlt.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1775,6 +1776,169 @@ START_TEST(test_truncated_every_byte)
 }
 END_TEST
 
+/* ---- peek (look-ahead hints) ----------------------------------------------------------------- */
+
+/* Whatever cap_peek_udp accepts, the full decoding delivers as the same datagram. */
+static void peek_agrees(int dlt, pkt_t *k, bool plain)
+{
+    sink_reset();
+    cap_t *cap = new_cap();
+    size_t len = pk_len(k);
+    const uint8_t *p = guard_place(pk_data(k), len);
+    cap_packet_t peek;
+    memset(&peek, 0, sizeof(peek));
+    bool ok = cap_peek_udp(dlt, p, len, &peek);
+    ck_assert_msg(ok == plain, "dlt %d: peek %d, expected %d", dlt, ok, plain);
+    cap_process_frame(cap, dlt, T0, p, (uint32_t)len, (uint32_t)len);
+    if (plain) {
+        ck_assert_uint_eq(S.nrecs, 1);
+        char src[NET_ENDPOINT_STRLEN], dst[NET_ENDPOINT_STRLEN];
+        net_endpoint_str(&peek.src, src, sizeof(src));
+        net_endpoint_str(&peek.dst, dst, sizeof(dst));
+        ck_assert_str_eq(src, S.recs[0].src);
+        ck_assert_str_eq(dst, S.recs[0].dst);
+        ck_assert_uint_eq(peek.ip_proto, CAP_PROTO_UDP);
+        ck_assert_uint_eq(peek.len, S.recs[0].len);
+        ck_assert_mem_eq(peek.payload, S.recs[0].data, peek.len);
+        /* Cut anywhere, it is not a whole datagram any more, and nothing is read past the cut. */
+        for (size_t cut = 0; cut < len; cut++) {
+            const uint8_t *q = guard_place(pk_data(k), cut);
+            ck_assert_msg(!cap_peek_udp(dlt, q, cut, &peek), "dlt %d cut %zu", dlt, cut);
+        }
+    }
+    free(k);
+    cap_free(cap);
+}
+
+START_TEST(test_peek_udp)
+{
+    pkt_t *k = udp4("plain");
+    w_eth(k, 0x0800);
+    peek_agrees(DLT_EN10MB, k, true);
+
+    k = udp4("two tags");
+    w_vlan(k, 7, 0x0800);
+    w_vlan(k, 8, 0x8100);
+    w_eth(k, 0x88a8);
+    peek_agrees(DLT_EN10MB, k, true);
+
+    k = pk_str("v6 cooked");
+    w_udp(k, 4000, 4002);
+    w_ip6(k, 17, "2001:db8::1", "2001:db8::2");
+    w_sll2(k, 0x86dd);
+    peek_agrees(DLT_LINUX_SLL2, k, true);
+
+    k = udp4("cooked v1");
+    w_sll(k, 0x0800);
+    peek_agrees(DLT_LINUX_SLL, k, true);
+
+    k = udp4("raw");
+    peek_agrees(DLT_RAW, k, true);
+
+    /* Not plain: left to the full decoding. */
+    k = pk_str("tcp payload");
+    w_tcp(k, 1, 2, 3, F_ACK);
+    w_ip4x(k, 6, "192.0.2.1", "192.0.2.2", 1, 0, 12);
+    peek_agrees(DLT_RAW, k, false);
+
+    k = pk_str("fragment!");
+    w_frag6(k, 17, 1448, false, 1);
+    w_ip6(k, 44, "2001:db8::1", "2001:db8::2");
+    peek_agrees(DLT_RAW, k, false);
+
+    k = pk_str("v6 with extension headers");
+    w_udp(k, 1, 2);
+    w_ext6(k, 17, 1);
+    w_ip6(k, 0, "2001:db8::1", "2001:db8::2");
+    peek_agrees(DLT_RAW, k, false);
+
+    k = udp4("loopback");
+    w_null(k, 2, false);
+    peek_agrees(DLT_NULL, k, false);
+}
+END_TEST
+
+/* Look-ahead through a real read: every plain UDP frame gets its hint computed on the reader
+ * thread, and both prefetch stages see it before the sink sees the frame. */
+#define LA_SLOTS 65536
+
+static struct {
+    uint64_t key[LA_SLOTS];
+    uint32_t stage_seen[LA_SLOTS][2];
+    uint32_t delivered[LA_SLOTS];
+    uint64_t prefetches[2], checked, late;
+} LA;
+static _Atomic uint64_t la_hints;
+
+static uint64_t la_hint_of(const cap_packet_t *pkt)
+{
+    uint64_t h = 1469598103934665603ULL ^ ((uint64_t)pkt->src.port << 16 | pkt->dst.port);
+    for (size_t i = 0; i < pkt->len && i < 16; i++)
+        h = (h ^ pkt->payload[i]) * 1099511628211ULL;
+    return h | 1;
+}
+
+static uint32_t la_slot(uint64_t hint)
+{
+    uint32_t i = (uint32_t)(hint >> 7) & (LA_SLOTS - 1);
+    while (LA.key[i] != 0 && LA.key[i] != hint)
+        i = (i + 1) & (LA_SLOTS - 1);
+    LA.key[i] = hint;
+    return i;
+}
+
+static uint64_t la_hint(void *ctx, const cap_packet_t *pkt)
+{
+    (void)ctx;
+    atomic_fetch_add(&la_hints, 1);
+    return la_hint_of(pkt);
+}
+
+static void la_prefetch(void *ctx, uint64_t hint, int stage)
+{
+    (void)ctx;
+    ck_assert(stage == 0 || stage == 1);
+    LA.prefetches[stage]++;
+    LA.stage_seen[la_slot(hint)][stage]++;
+}
+
+static size_t la_sink(void *ctx, const cap_packet_t *pkt)
+{
+    (void)ctx;
+    if (pkt->ip_proto != CAP_PROTO_UDP || pkt->reassembled)
+        return pkt->len;
+    cap_packet_t peek;
+    if (!cap_peek_udp(pkt->frame_dlt, pkt->frame, pkt->frame_caplen, &peek))
+        return pkt->len;
+    uint32_t i = la_slot(la_hint_of(pkt));
+    LA.delivered[i]++;
+    LA.checked++;
+    if (LA.stage_seen[i][0] < LA.delivered[i] || LA.stage_seen[i][1] < LA.delivered[i])
+        LA.late++;
+    return pkt->len;
+}
+
+START_TEST(test_lookahead)
+{
+    memset(&LA, 0, sizeof(LA));
+    atomic_store(&la_hints, 0);
+    cap_cfg_t cfg;
+    cap_cfg_init(&cfg);
+    cap_t *cap = cap_new(&cfg, la_sink, NULL);
+    ck_assert_ptr_nonnull(cap);
+    cap_set_lookahead(cap, la_hint, la_prefetch, NULL);
+    char err[256];
+    ck_assert_int_eq(cap_read_file(cap, testdata_path("samples/small.pcap"), err, sizeof(err)), 0);
+    uint64_t hints = atomic_load(&la_hints);
+    ck_assert_uint_gt(hints, 1000);
+    ck_assert_uint_eq(LA.prefetches[0], hints);
+    ck_assert_uint_eq(LA.prefetches[1], hints);
+    ck_assert_uint_gt(LA.checked, 1000);
+    ck_assert_uint_eq(LA.late, 0);
+    cap_free(cap);
+}
+END_TEST
+
 /* ---- files ------------------------------------------------------------------------------------
  */
 
@@ -2123,6 +2287,7 @@ Suite *capture_suite(void)
     tcase_add_test(tc, test_ipv6_extension_headers);
     tcase_add_test(tc, test_not_decoded);
     tcase_add_test(tc, test_truncated_every_byte);
+    tcase_add_test(tc, test_peek_udp);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("tunnel");
@@ -2169,6 +2334,7 @@ Suite *capture_suite(void)
     tcase_add_test(tc, test_file_ipv6_fragments);
     tcase_add_test(tc, test_file_sip_tcp);
     tcase_add_test(tc, test_file_small_sample);
+    tcase_add_test(tc, test_lookahead);
     tcase_add_test(tc, test_file_errors);
     tcase_add_test(tc, test_file_truncated);
     tcase_add_test(tc, test_file_stdin);

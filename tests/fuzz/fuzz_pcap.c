@@ -123,6 +123,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             uint8_t *frame = malloc(n ? n : 1);
             if (frame != NULL) {
                 memcpy(frame, data + 1, n);
+                cap_packet_t peek;
+                if (cap_peek_udp(dlt, frame, n, &peek)) /* the look-ahead's stateless view */
+                    for (size_t i = 0; i < peek.len; i++)
+                        ctx.sum += peek.payload[i];
                 cap_process_frame(cap, dlt, ts, frame, (uint32_t)n, (uint32_t)n);
                 free(frame);
             }
