@@ -38,6 +38,10 @@ typedef struct {
 #define MIN_QUEUE_BYTES ((size_t)4 << 20)
 /* With nothing to write for this long, commit what is pending so readers see it. */
 #define IDLE_COMMIT_MS  500
+/* The writer sleeps until this much is queued, or for at most WAKE_MS: one wake-up per batch
+ * instead of one per record (a futex call and a context switch each, on the capture's core). */
+#define WAKE_BYTES      ((size_t)64 << 10)
+#define WAKE_MS         20
 
 struct writer {
     store_t *store;
@@ -47,6 +51,7 @@ struct writer {
     pthread_cond_t not_empty, not_full;
     pthread_t thread;
     bool stopping, started;
+    bool writer_sleeping, producer_waiting;
     int error;
     char errmsg[256];
     writer_stats_t stats;
@@ -103,7 +108,9 @@ static uint8_t *reserve(writer_t *w, size_t len)
             continue;
         }
         w->stats.producer_waits++;
+        w->producer_waiting = true;
         pthread_cond_wait(&w->not_full, &w->lock);
+        w->producer_waiting = false;
     }
 }
 
@@ -116,7 +123,8 @@ static void commit_reservation(writer_t *w, size_t len)
     if (w->used > w->stats.queue_bytes_peak)
         w->stats.queue_bytes_peak = w->used;
     w->stats.queued++;
-    pthread_cond_signal(&w->not_empty);
+    if (w->writer_sleeping && w->used >= WAKE_BYTES)
+        pthread_cond_signal(&w->not_empty);
 }
 
 /* Copy a record of type into the ring: body bytes, then strings via pack. */
@@ -338,63 +346,95 @@ static int64_t monotonic_ms(void)
  * see fresh rows and other writers (retention) get the database lock between batches. */
 #define MAX_BATCH_MS 1000
 
-static void *writer_main(void *arg)
+static void wait_ms(struct timespec *until, long ms)
 {
-    writer_t *w = arg;
-    int64_t last_commit_ms = monotonic_ms();
-    unsigned since_check = 0;
-    pthread_mutex_lock(&w->lock);
-    for (;;) {
-        while (w->used == 0 && !w->stopping) {
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_nsec += IDLE_COMMIT_MS * 1000000L;
-            if (until.tv_nsec >= 1000000000L) {
-                until.tv_sec++;
-                until.tv_nsec -= 1000000000L;
-            }
-            if (pthread_cond_timedwait(&w->not_empty, &w->lock, &until) == ETIMEDOUT &&
-                w->used == 0) {
-                pthread_mutex_unlock(&w->lock);
-                note_error(w, store_flush(w->store));
-                pthread_mutex_lock(&w->lock);
-            }
-        }
-        if (w->used == 0 && w->stopping)
-            break;
-        /* Take the job at the tail; the producer cannot overwrite it until tail moves. */
-        size_t at_end = w->cap - w->tail;
+    clock_gettime(CLOCK_REALTIME, until);
+    until->tv_nsec += ms * 1000000L;
+    if (until->tv_nsec >= 1000000000L) {
+        until->tv_sec++;
+        until->tv_nsec -= 1000000000L;
+    }
+}
+
+/* Store the jobs in [tail, tail + span) of the ring, in order, committing at least every
+ * MAX_BATCH_MS. Called without the lock: the producer never writes there. */
+static void store_span(writer_t *w, size_t tail, size_t span, int64_t *last_commit_ms,
+                       unsigned *since_check, uint64_t *written)
+{
+    while (span > 0) {
+        size_t at_end = w->cap - tail;
         job_hdr_t hdr;
         if (at_end < sizeof(job_hdr_t)) {
             hdr.type = JOB_WRAP;
             hdr.len = (uint32_t)at_end;
         } else {
-            memcpy(&hdr, w->ring + w->tail, sizeof(hdr));
+            memcpy(&hdr, w->ring + tail, sizeof(hdr));
         }
-        const uint8_t *job = w->ring + w->tail;
-        pthread_mutex_unlock(&w->lock);
-
-        int rc = 0;
-        if (hdr.type != JOB_WRAP)
-            rc = store_job(w, job, &hdr);
-        note_error(w, rc);
-        if (++since_check >= 256) {
-            since_check = 0;
+        if (hdr.type != JOB_WRAP) {
+            int rc = store_job(w, w->ring + tail, &hdr);
+            note_error(w, rc);
+            if (rc == 0)
+                (*written)++;
+        }
+        if (++*since_check >= 256) {
+            *since_check = 0;
             int64_t now = monotonic_ms();
-            if (now - last_commit_ms >= MAX_BATCH_MS) {
+            if (now - *last_commit_ms >= MAX_BATCH_MS) {
                 note_error(w, store_flush(w->store));
-                last_commit_ms = now;
+                *last_commit_ms = now;
             }
         }
+        tail += hdr.len;
+        if (tail >= w->cap)
+            tail = 0;
+        span -= hdr.len;
+    }
+}
 
+static void *writer_main(void *arg)
+{
+    writer_t *w = arg;
+    int64_t last_commit_ms = monotonic_ms(), last_job_ms = last_commit_ms;
+    unsigned since_check = 0;
+    bool dirty = false;
+    pthread_mutex_lock(&w->lock);
+    for (;;) {
+        /* Sleep until a batch is worth a wake-up (the producer signals at WAKE_BYTES) or
+         * WAKE_MS pass; then take whatever is queued. */
+        while (w->used < WAKE_BYTES && !w->stopping) {
+            struct timespec until;
+            wait_ms(&until, WAKE_MS);
+            w->writer_sleeping = true;
+            int rc = pthread_cond_timedwait(&w->not_empty, &w->lock, &until);
+            w->writer_sleeping = false;
+            if (rc == ETIMEDOUT && w->used > 0)
+                break;
+            if (rc == ETIMEDOUT && dirty && monotonic_ms() - last_job_ms >= IDLE_COMMIT_MS) {
+                pthread_mutex_unlock(&w->lock);
+                note_error(w, store_flush(w->store));
+                pthread_mutex_lock(&w->lock);
+                dirty = false;
+            }
+        }
+        if (w->used == 0 && w->stopping)
+            break;
+        size_t tail = w->tail, span = w->used;
+        pthread_mutex_unlock(&w->lock);
+        uint64_t written = 0;
+        store_span(w, tail, span, &last_commit_ms, &since_check, &written);
+        last_job_ms = monotonic_ms();
+        dirty = true;
+        if (last_job_ms - last_commit_ms >= MAX_BATCH_MS) { /* a steady trickle commits too */
+            note_error(w, store_flush(w->store));
+            last_commit_ms = last_job_ms;
+            dirty = false;
+        }
         pthread_mutex_lock(&w->lock);
-        if (hdr.type != JOB_WRAP && rc == 0)
-            w->stats.written++;
-        w->tail += hdr.len;
-        if (w->tail >= w->cap)
-            w->tail = 0;
-        w->used -= hdr.len;
-        pthread_cond_signal(&w->not_full);
+        w->stats.written += written;
+        w->tail = (tail + span) % w->cap;
+        w->used -= span;
+        if (w->producer_waiting)
+            pthread_cond_signal(&w->not_full);
     }
     pthread_mutex_unlock(&w->lock);
     note_error(w, store_flush(w->store));
