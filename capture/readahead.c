@@ -92,11 +92,17 @@ static void *ra_reader(void *arg)
         }
         size_t off = head % RA_BYTES, at_end = RA_BYTES - off;
         size_t need = len <= at_end ? len : at_end + len;
-        unsigned spins = 0;
-        while (head + need - atomic_load_explicit(&ra->tail, memory_order_acquire) > RA_BYTES) {
-            if (atomic_load_explicit(&ra->abort, memory_order_relaxed))
-                goto out;
-            ra_wait(&spins);
+        if (head + need - atomic_load_explicit(&ra->tail, memory_order_acquire) > RA_BYTES) {
+            /* Full: the decoding is behind. Wait for a quarter of the ring, then refill it in
+             * one burst, rather than trickling a frame per wake-up (each costs a context switch
+             * and moves the ring's lines between cores one at a time). */
+            unsigned spins = 64; /* straight to sleeping: the consumer needs a while */
+            while (head + need + RA_BYTES / 4 -
+                       atomic_load_explicit(&ra->tail, memory_order_acquire) > RA_BYTES) {
+                if (atomic_load_explicit(&ra->abort, memory_order_relaxed))
+                    goto out;
+                ra_wait(&spins);
+            }
         }
         if (len > at_end) {
             if (at_end >= sizeof(ra_hdr_t)) {
