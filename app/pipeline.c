@@ -16,6 +16,9 @@
 #include "store.h"
 #include "writer.h"
 
+/* Rows per store transaction at most; the writer also commits once a second. */
+#define PIPELINE_BATCH_ROWS 65536
+
 /* Recently seen HEP messages: 4-way sets, so a burst of distinct messages rarely evicts the
  * first copy of a pair before its twin arrives. */
 typedef struct {
@@ -316,6 +319,7 @@ static size_t on_packet(void *ctx, const cap_packet_t *pkt)
 
 #define DEDUP_WINDOW_NS 2000000000LL
 
+
 void pipeline_feed_hep(pipeline_t *p, const hep_msg_t *m)
 {
     p->hep.packets++;
@@ -390,7 +394,10 @@ int pipeline_new(const pipeline_cfg_t *cfg, pipeline_t **out, char *err, size_t 
         }
     }
     if (cfg->db_path != NULL) {
-        rc = store_open(cfg->db_path, &p->store);
+        /* The writer thread commits at least once a second (and when idle); rows-based
+         * commits on top of that only rewrite the same B-tree pages more often. */
+        store_opts_t opts = {.batch_rows = PIPELINE_BATCH_ROWS};
+        rc = store_open_opts(cfg->db_path, &opts, &p->store);
         if (rc != 0) {
             snprintf(err, errlen, "%s: %s", cfg->db_path,
                      p->store ? store_errmsg(p->store) : "cannot open database");

@@ -577,7 +577,7 @@ int store_open_opts(const char *path, const store_opts_t *opts, store_t **out)
         /* auto_vacuum only takes on a database without tables (a new one), so it must come
          * before the first migration; elsewhere it is a harmless no-op. INCREMENTAL lets
          * store_prune hand free pages back in bounded steps. */
-        err = exec(s, "PRAGMA auto_vacuum = INCREMENTAL", path);
+        err = exec(s, "PRAGMA page_size = 16384; PRAGMA auto_vacuum = INCREMENTAL", path);
         if (err == 0)
             err = exec(s, "PRAGMA journal_mode = WAL", path);
         /* Keep a checkpointed WAL from staying at its high-water mark. */
