@@ -38,8 +38,11 @@ typedef struct {
     void *hint_ctx;
     int64_t unit_ns;
     uint8_t *ring;
-    _Atomic size_t head, tail;
-    _Atomic bool done;        /* the reader stopped (end, error or abort) */
+    /* Each on its own cache line: the reader writes head per frame, the decoder tail per
+     * batch, and neither should make the other's core miss on the fields it reads. */
+    _Alignas(64) _Atomic size_t head;
+    _Alignas(64) _Atomic size_t tail;
+    _Alignas(64) _Atomic bool done; /* the reader stopped (end, error or abort) */
     _Atomic bool abort;       /* the consumer gave up */
     int status;               /* 0, or -EIO; valid once done */
     uint64_t frames;
@@ -70,6 +73,7 @@ static void *ra_reader(void *arg)
 {
     ra_t *ra = arg;
     size_t head = atomic_load_explicit(&ra->head, memory_order_relaxed);
+    size_t tail = 0; /* the decoder's tail as last read: reloaded only when the ring looks full */
     for (;;) {
         struct pcap_pkthdr *h;
         const u_char *data;
@@ -92,13 +96,15 @@ static void *ra_reader(void *arg)
         }
         size_t off = head % RA_BYTES, at_end = RA_BYTES - off;
         size_t need = len <= at_end ? len : at_end + len;
-        if (head + need - atomic_load_explicit(&ra->tail, memory_order_acquire) > RA_BYTES) {
+        if (head + need - tail > RA_BYTES &&
+            head + need - (tail = atomic_load_explicit(&ra->tail, memory_order_acquire)) >
+                RA_BYTES) {
             /* Full: the decoding is behind. Wait for a quarter of the ring, then refill it in
              * one burst, rather than trickling a frame per wake-up (each costs a context switch
              * and moves the ring's lines between cores one at a time). */
             unsigned spins = 64; /* straight to sleeping: the consumer needs a while */
             while (head + need + RA_BYTES / 4 -
-                       atomic_load_explicit(&ra->tail, memory_order_acquire) > RA_BYTES) {
+                       (tail = atomic_load_explicit(&ra->tail, memory_order_acquire)) > RA_BYTES) {
                 if (atomic_load_explicit(&ra->abort, memory_order_relaxed))
                     goto out;
                 ra_wait(&spins);
@@ -119,6 +125,11 @@ static void *ra_reader(void *arg)
             peek.ts_ns = fh.ts_ns;
             fh.hint = ra->hint(ra->hint_ctx, &peek);
         }
+        /* Claim the lines a few KB ahead for writing: the decoder's core read them last lap. */
+        __builtin_prefetch(ra->ring + (head + RA_PREFETCH) % RA_BYTES, 1);
+        __builtin_prefetch(ra->ring + (head + RA_PREFETCH + 64) % RA_BYTES, 1);
+        __builtin_prefetch(ra->ring + (head + RA_PREFETCH + 128) % RA_BYTES, 1);
+        __builtin_prefetch(ra->ring + (head + RA_PREFETCH + 192) % RA_BYTES, 1);
         memcpy(ra->ring + off, &fh, sizeof(fh));
         memcpy(ra->ring + off + sizeof(fh), data, caplen);
         head += len;
@@ -159,9 +170,11 @@ static void ra_lookahead(ra_t *ra, cap_t *cap, ra_cursor_t *cur, size_t head, in
 
 int cap_read_pcap_readahead(cap_t *cap, struct pcap *handle, char *err, size_t errlen)
 {
-    ra_t *ra = calloc(1, sizeof(*ra));
-    if (ra != NULL)
+    ra_t *ra = aligned_alloc(_Alignof(ra_t), sizeof(*ra)); /* its size is a multiple of 64 */
+    if (ra != NULL) {
+        memset(ra, 0, sizeof(*ra));
         ra->ring = malloc(RA_BYTES);
+    }
     if (ra == NULL || ra->ring == NULL) {
         /* Not enough memory for the ring: read on this thread instead. */
         if (ra != NULL)
