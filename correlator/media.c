@@ -273,15 +273,40 @@ size_t media_idx_count(const media_idx_t *idx)
 
 /* ------------------------------------------------------------------ flow hash */
 
+/* The table starts small and doubles while the flows outnumber the buckets, up to max: a
+ * link with 20,000 streams reads a 256 KB table that stays in cache, not one sized for the
+ * configured maximum. */
+#define FLOWS_MIN_BUCKETS 1024
+
+static int flows_alloc(media_flows_t *t, size_t nb)
+{
+    media_flow_t **b = calloc(nb, sizeof(*b));
+    if (b == NULL)
+        return -ENOMEM;
+    media_flow_t **old = t->buckets;
+    size_t old_n = old != NULL ? t->mask + 1 : 0;
+    t->buckets = b;
+    t->mask = nb - 1;
+    for (size_t i = 0; i < old_n; i++) {
+        media_flow_t *f = old[i];
+        while (f != NULL) {
+            media_flow_t *next = f->hnext;
+            f->hnext = b[f->hash & t->mask];
+            b[f->hash & t->mask] = f;
+            f = next;
+        }
+    }
+    free(old);
+    return 0;
+}
+
 int media_flows_init(media_flows_t *t, size_t max, uint64_t seed)
 {
-    size_t nb = media_pow2(max);
-    t->buckets = calloc(nb, sizeof(*t->buckets));
-    if (t->buckets == NULL)
-        return -ENOMEM;
-    t->mask = nb - 1;
+    memset(t, 0, sizeof(*t));
+    t->max_buckets = media_pow2(max);
     t->seed = seed;
-    return 0;
+    size_t nb = t->max_buckets < FLOWS_MIN_BUCKETS ? t->max_buckets : FLOWS_MIN_BUCKETS;
+    return flows_alloc(t, nb);
 }
 
 void media_flows_reset(media_flows_t *t)
@@ -289,6 +314,7 @@ void media_flows_reset(media_flows_t *t)
     free(t->buckets);
     t->buckets = NULL;
     t->mask = 0;
+    t->count = 0;
 }
 
 uint64_t media_flows_hash(const media_flows_t *t, const media_flow_key_t *k)
@@ -320,6 +346,8 @@ media_flow_t *media_flows_find(const media_flows_t *t, const media_flow_key_t *k
 
 bool media_flows_insert(media_flows_t *t, media_flow_t *f)
 {
+    if (t->count > t->mask && t->mask + 1 < t->max_buckets)
+        (void)flows_alloc(t, (t->mask + 1) * 2); /* out of memory: longer chains, still bounded */
     media_flow_t **head = &t->buckets[f->hash & t->mask];
     size_t depth = 0;
     for (const media_flow_t *g = *head; g != NULL; g = g->hnext)
@@ -327,6 +355,7 @@ bool media_flows_insert(media_flows_t *t, media_flow_t *f)
             return false;
     f->hnext = *head;
     *head = f;
+    t->count++;
     return true;
 }
 
@@ -335,7 +364,9 @@ void media_flows_remove(media_flows_t *t, media_flow_t *f)
     media_flow_t **link = &t->buckets[f->hash & t->mask];
     while (*link != NULL && *link != f)
         link = &(*link)->hnext;
-    if (*link == f)
+    if (*link == f) {
         *link = f->hnext;
+        t->count--;
+    }
     f->hnext = NULL;
 }

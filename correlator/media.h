@@ -97,13 +97,16 @@ typedef struct media_flow {
 typedef struct {
     media_flow_t **buckets;
     size_t mask;
+    size_t count;       /* flows linked */
+    size_t max_buckets; /* the table grows up to this */
     uint64_t seed;
 } media_flows_t;
 
 /* Chains longer than this are not walked: inserts into a full chain are refused. */
 #define MEDIA_CHAIN_MAX 32
 
-/* Buckets for about max flows (a power of two). 0, or -ENOMEM. Free with media_flows_reset. */
+/* A table that grows with its flows up to about max buckets (a power of two). 0, or -ENOMEM.
+ * Free with media_flows_reset. Nodes stay where they are when it grows. */
 int media_flows_init(media_flows_t *t, size_t max, uint64_t seed);
 void media_flows_reset(media_flows_t *t);
 uint64_t media_flows_hash(const media_flows_t *t, const media_flow_key_t *k);
