@@ -230,8 +230,8 @@ static bool looks_like_muxed_rtcp(const uint8_t *b, size_t len)
 
 static void handle_udp(pipeline_t *p, const cap_packet_t *pkt)
 {
-    corr_pkt_t cp = make_corr_pkt(p, pkt, pkt->payload, pkt->len);
     if (sip_looks_like(pkt->payload, pkt->len)) {
+        corr_pkt_t cp = make_corr_pkt(p, pkt, pkt->payload, pkt->len);
         int rc = sip_parse_datagram((const char *)pkt->payload, pkt->len, &p->sip);
         if (rc > 0) {
             cp.raw_len = (size_t)rc;
@@ -256,13 +256,15 @@ static void handle_udp(pipeline_t *p, const cap_packet_t *pkt)
         rtp_parse(b, pkt->len, &p->rtp) == RTP_OK) {
         corr_ref_t ref = {0, 0};
         bool want_ref = p->callpcap != NULL && p->pcap_rtp;
-        if (corr_on_rtp_known(p->corr, &cp, &p->rtp, want_ref ? &ref : NULL)) {
+        if (corr_on_rtp_known(p->corr, pkt->ts_ns, &pkt->src, &pkt->dst, &p->rtp,
+                              want_ref ? &ref : NULL)) {
             p->totals.rtp_packets++;
             if (want_ref)
                 callpcap_write(p->callpcap, ref, pkt, NULL, 0);
             return;
         }
     }
+    corr_pkt_t cp = make_corr_pkt(p, pkt, pkt->payload, pkt->len);
     switch (corr_media_kind(p->corr, &cp)) {
         case CORR_MEDIA_RTP:
             if (looks_like_muxed_rtcp(pkt->payload, pkt->len))

@@ -625,10 +625,8 @@ static void flow_key_of(media_flow_key_t *key, const corr_pkt_t *pkt, uint32_t s
 }
 
 /* One RTP packet of stream s. */
-static call_t *rtp_on_stream(corr_t *c, const corr_pkt_t *pkt, const rtp_hdr_t *rtp,
-                             stream_t *s)
+static call_t *rtp_on_stream(corr_t *c, int64_t ts, const rtp_hdr_t *rtp, stream_t *s)
 {
-    int64_t ts = pkt->ts_ns;
     if (s->call == NULL && ts - s->rematch_ns >= NS_PER_S) {
         /* Media seen before the SDP that names it (a capture started mid-call, then a
          * re-INVITE): look again, once a second. */
@@ -670,7 +668,7 @@ corr_ref_t corr_on_rtp(corr_t *c, const corr_pkt_t *pkt, const rtp_hdr_t *rtp)
     stream_t *s = (stream_t *)media_flows_find(&c->flows, &key, hash);
     if (s == NULL && (s = stream_create(c, pkt, rtp, &key, hash)) == NULL)
         return ref_of(NULL);
-    return ref_of(rtp_on_stream(c, pkt, rtp, s));
+    return ref_of(rtp_on_stream(c, pkt->ts_ns, rtp, s));
 }
 
 uint64_t corr_rtp_hint(const corr_t *c, const net_endpoint_t *src, const net_endpoint_t *dst,
@@ -678,12 +676,9 @@ uint64_t corr_rtp_hint(const corr_t *c, const net_endpoint_t *src, const net_end
 {
     if (len < 12 || (payload[0] & 0xc0) != 0x80)
         return 0;
-    media_flow_key_t key;
-    media_key_from(&key.src, src);
-    media_key_from(&key.dst, dst);
-    key.ssrc = (uint32_t)payload[8] << 24 | (uint32_t)payload[9] << 16 |
-               (uint32_t)payload[10] << 8 | payload[11];
-    return media_flows_hash(&c->flows, &key);
+    uint32_t ssrc = (uint32_t)payload[8] << 24 | (uint32_t)payload[9] << 16 |
+                    (uint32_t)payload[10] << 8 | payload[11];
+    return media_flows_hash_ep(&c->flows, src, dst, ssrc);
 }
 
 void corr_prefetch(const corr_t *c, uint64_t hint, int stage)
@@ -700,17 +695,16 @@ void corr_prefetch(const corr_t *c, uint64_t hint, int stage)
         __builtin_prefetch(s + off, 1);
 }
 
-bool corr_on_rtp_known(corr_t *c, const corr_pkt_t *pkt, const rtp_hdr_t *rtp, corr_ref_t *ref)
+bool corr_on_rtp_known(corr_t *c, int64_t ts_ns, const net_endpoint_t *src,
+                       const net_endpoint_t *dst, const rtp_hdr_t *rtp, corr_ref_t *ref)
 {
-    media_flow_key_t key;
-    flow_key_of(&key, pkt, rtp->ssrc);
-    stream_t *s =
-        (stream_t *)media_flows_find(&c->flows, &key, media_flows_hash(&c->flows, &key));
+    uint64_t hash = media_flows_hash_ep(&c->flows, src, dst, rtp->ssrc);
+    stream_t *s = (stream_t *)media_flows_find_ep(&c->flows, src, dst, rtp->ssrc, hash);
     if (s == NULL)
         return false;
-    advance(c, pkt->ts_ns);
+    advance(c, ts_ns);
     c->stats.rtp_packets++;
-    call_t *call = rtp_on_stream(c, pkt, rtp, s);
+    call_t *call = rtp_on_stream(c, ts_ns, rtp, s);
     if (ref != NULL)
         *ref = ref_of(call);
     return true;

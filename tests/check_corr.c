@@ -969,6 +969,49 @@ START_TEST(unsignalled_rtp_kept_without_call)
 }
 END_TEST
 
+/* The per-packet fast path finds exactly the stream corr_on_rtp made (IPv4 and IPv6), counts
+ * into it, and declines anything else: another SSRC, a swapped direction, an unknown port. */
+static bool rtp_known(double t, const char *src, const char *dst, uint32_t ssrc, uint16_t seq)
+{
+    rtp_hdr_t h;
+    memset(&h, 0, sizeof(h));
+    h.version = 2;
+    h.seq = seq;
+    h.timestamp = (uint32_t)seq * 160;
+    h.ssrc = ssrc;
+    net_endpoint_t a = ep(src), b = ep(dst);
+    return corr_on_rtp_known(C, ns(t), &a, &b, &h, NULL);
+}
+
+START_TEST(known_stream_fast_path)
+{
+    static const char *const pairs[][2] = {{"192.0.2.50:7000", "192.0.2.60:8000"},
+                                           {"[2001:db8::5]:7000", "[2001:db8::6]:8000"}};
+    for (size_t i = 0; i < 2; i++) {
+        const char *a = pairs[i][0], *b = pairs[i][1];
+        ck_assert(!rtp_known(0, a, b, 0x77, 1)); /* nothing made it yet */
+        rtp_run(0.02, 10, a, b, 0x77, 2, 0);
+        for (int k = 0; k < 5; k++)
+            ck_assert(rtp_known(0.22 + 0.02 * k, a, b, 0x77, (uint16_t)(12 + k)));
+        ck_assert(!rtp_known(0.4, a, b, 0x78, 17));
+        ck_assert(!rtp_known(0.4, b, a, 0x77, 17));
+        /* The look-ahead hint of a packet is the key the fast path looks up. */
+        uint8_t hdr[12] = {0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0x77};
+        net_endpoint_t ea = ep(a), eb = ep(b);
+        ck_assert_uint_ne(corr_rtp_hint(C, &ea, &eb, hdr, sizeof(hdr)), 0);
+        ck_assert_uint_eq(corr_rtp_hint(C, &ea, &eb, hdr, 11), 0);
+        corr_prefetch(C, corr_rtp_hint(C, &ea, &eb, hdr, sizeof(hdr)), 0);
+        corr_prefetch(C, corr_rtp_hint(C, &ea, &eb, hdr, sizeof(hdr)), 1);
+    }
+    ck_assert(!rtp_known(0.4, "192.0.2.50:7001", "192.0.2.60:8000", 0x77, 17));
+    corr_flush(C);
+    ck_assert_uint_eq(R.n_streams, 2);
+    ck_assert_uint_eq(stream_of("192.0.2.50:7000", "192.0.2.60:8000", 0x77)->r.packets, 15);
+    ck_assert_uint_eq(stream_of("[2001:db8::5]:7000", "[2001:db8::6]:8000", 0x77)->r.packets, 15);
+    ck_assert_int_eq(stream_of("192.0.2.50:7000", "192.0.2.60:8000", 0x77)->r.lost, 0);
+}
+END_TEST
+
 START_TEST(dynamic_payload_and_events)
 {
 #define OPUS_SDP(ip, port)                                                                         \
@@ -1645,6 +1688,7 @@ Suite *corr_suite(void)
     tcase_add_test(tc, ssrc_change_makes_two_streams);
     tcase_add_test(tc, unsignalled_rtp_kept_without_call);
     tcase_add_test(tc, dynamic_payload_and_events);
+    tcase_add_test(tc, known_stream_fast_path);
     tcase_add_test(tc, multipart_body_sdp);
     tcase_add_test(tc, media_kind_rtcp_port_and_mux);
     tcase_add_test(tc, rtcp_reports_fill_stream);
