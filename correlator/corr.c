@@ -691,7 +691,7 @@ void corr_prefetch(const corr_t *c, uint64_t hint, int stage)
     const char *s = (const char *)*bucket;
     if (s == NULL)
         return;
-    for (size_t off = 0; off < offsetof(stream_t, qnode); off += 64)
+    for (size_t off = 0; off < offsetof(stream_t, st) + RTPSTAT_HOT_BYTES; off += 64)
         __builtin_prefetch(s + off, 1);
 }
 

@@ -24,6 +24,8 @@ void media_pool_init(media_pool_t *p, size_t size, size_t max)
     size_t align = sizeof(void *) > sizeof(double) ? sizeof(void *) : sizeof(double);
     if (size < sizeof(void *))
         size = sizeof(void *);
+    if (size >= 64)
+        align = 64; /* big objects start on a cache line: no line is shared or split */
     p->size = (size + align - 1) / align * align;
     p->max = max;
 }
@@ -37,7 +39,7 @@ void media_pool_init(media_pool_t *p, size_t size, size_t max)
 static void *slab_alloc(size_t bytes)
 {
     if (bytes < SLAB_HUGE)
-        return malloc(bytes);
+        return aligned_alloc(64, (bytes + 63) & ~(size_t)63);
     void *slab = aligned_alloc(SLAB_HUGE, bytes);
 #ifdef MADV_HUGEPAGE
     if (slab != NULL)

@@ -4,6 +4,7 @@
 #define SIPSCOPE_RTPSTAT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "mos.h"
@@ -60,13 +61,14 @@ typedef struct {
 /* Caller-provided storage, set up with rtpstat_init; no heap. Read the figures through
  * rtpstat_result(); the fields are public for debugging and tests, not for writing. */
 typedef struct {
+    /* What every packet reads or writes comes first, up to iv_max_jitter_ms (a caller that
+     * prefetches a stream's state needs only that much: RTPSTAT_HOT_BYTES). */
     /* configuration */
     uint32_t clock_rate; /* Hz of the stream's media payload type; 0 = unknown */
     int16_t media_pt;    /* payload type clock_rate applies to; -1: not known yet */
     uint8_t codec;       /* mos_codec_t; UNKNOWN: taken from a static PT on first packet */
     bool codec_known;    /* codec came from rtpstat_init, not guessed */
     int64_t interval_ns; /* chart sample interval */
-    double rtt_ms;       /* round-trip time (RTCP), < 0 when unknown */
 
     /* counters */
     uint64_t packets;          /* received, duplicates included */
@@ -119,15 +121,21 @@ typedef struct {
     rtpstat_jb_t jb_fixed, jb_adaptive;
 
     /* chart samples */
-    int64_t iv_start_ns;  /* current interval; INT64_MIN when none is open */
+    int64_t iv_start_ns; /* current interval; INT64_MIN when none is open */
+    double iv_max_jitter_ms;
+
+    /* Read when an interval closes, for the MOS, or at the end. */
+    double rtt_ms;        /* round-trip time (RTCP), < 0 when unknown */
     uint64_t iv_packets0; /* packets at the interval start */
     int64_t iv_expected0; /* expected at the interval start */
     rtpstat_jb_t iv_jb0;  /* fixed-buffer counters at the interval start */
-    double iv_max_jitter_ms;
-    bool iv_pending; /* a completed sample waits in iv_sample */
+    bool iv_pending;      /* a completed sample waits in iv_sample */
     rtpstat_sample_t iv_sample;
     uint64_t samples_dropped; /* completed samples overwritten before being taken */
 } rtpstat_t;
+
+/* The leading bytes of rtpstat_t that rtpstat_add touches on every packet. */
+#define RTPSTAT_HOT_BYTES offsetof(rtpstat_t, rtt_ms)
 
 typedef struct {
     uint64_t packets;
