@@ -358,7 +358,13 @@ static bool key_is_ep(const media_key_t *k, const net_endpoint_t *ep)
 {
     if (k->family != ep->addr.family || k->port != ep->port)
         return false;
-    return memcmp(k->addr, ep->addr.bytes, ep->addr.family == 4 ? 4 : 16) == 0;
+    if (ep->addr.family == 4) { /* one 4-byte compare, inline */
+        uint32_t a, b;
+        memcpy(&a, k->addr, 4);
+        memcpy(&b, ep->addr.bytes, 4);
+        return a == b;
+    }
+    return memcmp(k->addr, ep->addr.bytes, 16) == 0;
 }
 
 media_flow_t *media_flows_find_ep(const media_flows_t *t, const net_endpoint_t *src,
