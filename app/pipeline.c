@@ -18,6 +18,9 @@
 
 /* Rows per store transaction at most; the writer also commits once a second. */
 #define PIPELINE_BATCH_ROWS 65536
+/* The writer appends: 8 MB of page cache holds the B-tree pages its inserts touch (measured:
+ * no slower than 16 MB with 10,000 concurrent calls, and 8 MB less peak memory). */
+#define PIPELINE_CACHE_KB 8192
 
 /* Recently seen HEP messages: 4-way sets, so a burst of distinct messages rarely evicts the
  * first copy of a pair before its twin arrives. */
@@ -398,7 +401,7 @@ int pipeline_new(const pipeline_cfg_t *cfg, pipeline_t **out, char *err, size_t 
     if (cfg->db_path != NULL) {
         /* The writer thread commits at least once a second (and when idle); rows-based
          * commits on top of that only rewrite the same B-tree pages more often. */
-        store_opts_t opts = {.batch_rows = PIPELINE_BATCH_ROWS};
+        store_opts_t opts = {.batch_rows = PIPELINE_BATCH_ROWS, .cache_kb = PIPELINE_CACHE_KB};
         rc = store_open_opts(cfg->db_path, &opts, &p->store);
         if (rc != 0) {
             snprintf(err, errlen, "%s: %s", cfg->db_path,

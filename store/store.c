@@ -588,10 +588,12 @@ int store_open_opts(const char *path, const store_opts_t *opts, store_t **out)
     }
     /* NORMAL in WAL mode: durable across application crashes, may lose the last commits on
      * power loss, never corrupts. Foreign keys stay off: see the schema's comment. */
-    err = exec(s,
-               "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF;"
-               " PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16384",
-               path);
+    char pragmas[160];
+    snprintf(pragmas, sizeof(pragmas),
+             "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF;"
+             " PRAGMA temp_store = MEMORY; PRAGMA cache_size = -%u",
+             (unsigned)(opts->cache_kb ? opts->cache_kb : STORE_DEFAULT_CACHE_KB));
+    err = exec(s, pragmas, path);
     if (err != 0)
         goto fail;
     err = s->read_only ? check_version(s) : migrate(s);

@@ -26,11 +26,13 @@ typedef struct store store_t;
 #define STORE_SCHEMA_VERSION  3    /* PRAGMA user_version this code creates and reads */
 #define STORE_DEFAULT_BATCH   4096 /* rows per write transaction */
 #define STORE_DEFAULT_BUSY_MS 5000 /* how long to wait for another connection's lock */
+#define STORE_DEFAULT_CACHE_KB 16384 /* SQLite's page cache per connection */
 
 typedef struct {
     uint32_t batch_rows;      /* rows per write transaction; 0 = STORE_DEFAULT_BATCH */
     uint32_t busy_timeout_ms; /* 0 = STORE_DEFAULT_BUSY_MS */
     bool read_only;           /* no writes, no migration: the schema must already be current */
+    uint32_t cache_kb;        /* page cache; 0 = STORE_DEFAULT_CACHE_KB */
 } store_opts_t;
 
 /* Open (creating if needed) the database at path; ":memory:" gives a private in-memory one.
