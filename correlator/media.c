@@ -391,7 +391,7 @@ media_flow_t *media_flows_find(const media_flows_t *t, const media_flow_key_t *k
 
 bool media_flows_insert(media_flows_t *t, media_flow_t *f)
 {
-    if (t->count > t->mask && t->mask + 1 < t->max_buckets)
+    if (t->count > t->mask / 2 && t->mask + 1 < t->max_buckets)
         (void)flows_alloc(t, (t->mask + 1) * 2); /* out of memory: longer chains, still bounded */
     media_flow_t **head = &t->buckets[f->hash & t->mask];
     size_t depth = 0;
