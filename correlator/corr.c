@@ -413,6 +413,8 @@ static void stream_unlink_call(stream_t *s)
     call_t *call = s->call;
     if (call == NULL)
         return;
+    if (s->last_ns > call->media_ns) /* its media, for the call's idle timeout */
+        call->media_ns = s->last_ns;
     for (stream_t **link = &call->streams; *link != NULL; link = &(*link)->call_next) {
         if (*link == s) {
             *link = s->call_next;
@@ -648,11 +650,9 @@ static call_t *rtp_on_stream(corr_t *c, int64_t ts, const rtp_hdr_t *rtp, stream
         if (rtpstat_take_sample(&s->st, &smp))
             emit_sample(c, s, &smp);
     }
-    /* Activity only moves a timestamp; the queues are put right lazily in corr_tick. The call
-     * is touched once per ~134 ms of the stream (2^27 ns), not per packet: its idle timeout is
-     * counted in seconds, and with thousands of calls its cache line is a miss. */
-    if (s->call != NULL && (ts >> 27) != (s->last_ns >> 27) && ts > s->call->media_ns)
-        s->call->media_ns = ts;
+    /* Activity only moves the stream's timestamp: the call is not touched per packet (with
+     * thousands of calls its cache line is a miss). Its idle timeout reads its live streams'
+     * times (call_active_ns), and a stream that ends hands its time over. */
     if (ts > s->last_ns)
         s->last_ns = ts;
     return s->call;
@@ -868,7 +868,12 @@ static void call_requeue(corr_t *c, call_t *call, int64_t ts)
  * alive, but not ended ones (a broken phone streaming after BYE must not keep a call forever). */
 static int64_t call_active_ns(const call_t *call)
 {
-    return call->queue == Q_ENDED ? call->sip_ns : max64(call->sip_ns, call->media_ns);
+    if (call->queue == Q_ENDED)
+        return call->sip_ns;
+    int64_t t = max64(call->sip_ns, call->media_ns);
+    for (const stream_t *s = call->streams; s != NULL; s = s->call_next)
+        t = max64(t, s->last_ns);
+    return t;
 }
 
 static void call_release_media(corr_t *c, call_t *call)
