@@ -2,6 +2,7 @@
 #include "cap.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdio_ext.h>
@@ -88,6 +89,9 @@ int cap_read_file(cap_t *cap, const char *path, char *err, size_t errlen)
     /* Only the read-ahead thread reads it: stdio's per-call lock (libpcap makes two freads
      * per frame) is pure cost. */
     __fsetlocking(fp, FSETLOCKING_BYCALLER);
+    /* Read once, front to back: let the kernel read further ahead (and drop behind). */
+    if (!is_stdin)
+        (void)posix_fadvise(fileno(fp), 0, 0, POSIX_FADV_SEQUENTIAL);
     char pcap_err[PCAP_ERRBUF_SIZE] = "";
     /* Nanosecond precision: libpcap scales µs files up, so ts_ns is exact for both. */
     pcap_t *handle =
