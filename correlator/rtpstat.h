@@ -61,8 +61,8 @@ typedef struct {
 /* Caller-provided storage, set up with rtpstat_init; no heap. Read the figures through
  * rtpstat_result(); the fields are public for debugging and tests, not for writing. */
 typedef struct {
-    /* What every packet reads or writes comes first, up to iv_max_jitter_ms (a caller that
-     * prefetches a stream's state needs only that much: RTPSTAT_HOT_BYTES). */
+    /* What an in-order packet reads or writes comes first, up to iv_max_jitter_ms (a caller
+     * that prefetches a stream's state needs only that much: RTPSTAT_HOT_BYTES). */
     /* configuration */
     uint32_t clock_rate; /* Hz of the stream's media payload type; 0 = unknown */
     int16_t media_pt;    /* payload type clock_rate applies to; -1: not known yet */
@@ -72,21 +72,15 @@ typedef struct {
 
     /* counters */
     uint64_t packets;          /* received, duplicates included */
-    uint64_t duplicates;       /* a sequence number seen before (within the window) */
-    uint64_t out_of_order;     /* arrived after a higher sequence number (late copies too),
-                                  or a stray far from the sequence (RFC 3550 A.1) */
-    uint64_t seq_errors;       /* packets after a gap, late or repeated, as Wireshark counts */
     int64_t first_ns, last_ns; /* arrival of the first and last packets */
 
     /* sequence numbers (RFC 3550 A.1): extended numbers of the current segment */
-    int64_t base_seq;       /* first extended sequence number of the segment */
-    int64_t max_seq;        /* highest extended sequence number */
-    int64_t expected_prior; /* expected in earlier segments (before a restart) */
-    int64_t fin_next;       /* first position not finalized yet */
-    uint64_t win_recv;      /* bit i: position max_seq - i was received */
-    uint64_t win_fixed;     /* bit i: ... and played by the fixed buffer */
-    uint64_t win_adaptive;  /* bit i: ... and played by the adaptive buffer */
-    uint16_t bad_seq;       /* RFC 3550 A.1: the seq that confirms a stray's jump/restart */
+    int64_t max_seq;       /* highest extended sequence number */
+    int64_t fin_next;      /* first position not finalized yet */
+    uint64_t win_recv;     /* bit i: position max_seq - i was received */
+    uint64_t win_fixed;    /* bit i: ... and played by the fixed buffer */
+    uint64_t win_adaptive; /* bit i: ... and played by the adaptive buffer */
+    uint16_t bad_seq;      /* RFC 3550 A.1: the seq that confirms a stray's jump/restart */
     bool bad_seq_valid;
 
     /* timestamps and Wireshark's jitter state */
@@ -101,15 +95,16 @@ typedef struct {
     double max_jitter_ms;  /* as tshark (skips first/marker/CN packets) */
     double mean_jitter_ms; /* Wireshark's running mean */
 
+    bool rfc_set;     /* RFC 3550 jitter: a packet with a clock rate was seen */
+    bool transit_set; /* jitter buffers: a packet with a clock rate has set the references */
+
     /* RFC 3550 A.8 proper: only packets with a clock rate, compared with each other */
-    bool rfc_set;        /* a packet with a clock rate was seen */
     int64_t rfc_time_ns; /* its arrival */
     int64_t rfc_ts;      /* its extended timestamp */
     double rfc_jitter_ms;
     double rfc_max_jitter_ms;
 
     /* jitter buffers: transit = arrival - media time, relative to the first packet (ns) */
-    bool transit_set;             /* a packet with a clock rate has set the references */
     int64_t transit_anchor;       /* fixed buffer: transit of the first packet / talkspurt */
     int64_t transit_min_cur;      /* minimum transit in the current 10 s bucket */
     int64_t transit_min_prev;     /* ... and in the previous one */
@@ -124,18 +119,25 @@ typedef struct {
     int64_t iv_start_ns; /* current interval; INT64_MIN when none is open */
     double iv_max_jitter_ms;
 
-    /* Read when an interval closes, for the MOS, or at the end. */
-    double rtt_ms;        /* round-trip time (RTCP), < 0 when unknown */
-    uint64_t iv_packets0; /* packets at the interval start */
-    int64_t iv_expected0; /* expected at the interval start */
-    rtpstat_jb_t iv_jb0;  /* fixed-buffer counters at the interval start */
-    bool iv_pending;      /* a completed sample waits in iv_sample */
+    /* Touched only when the sequence misbehaves (duplicates, reordering, restarts), when an
+     * interval closes, for the MOS, or at the end. */
+    uint64_t duplicates;    /* a sequence number seen before (within the window) */
+    uint64_t out_of_order;  /* arrived after a higher sequence number (late copies too),
+                               or a stray far from the sequence (RFC 3550 A.1) */
+    uint64_t seq_errors;    /* packets after a gap, late or repeated, as Wireshark counts */
+    int64_t base_seq;       /* first extended sequence number of the segment */
+    int64_t expected_prior; /* expected in earlier segments (before a restart) */
+    double rtt_ms;          /* round-trip time (RTCP), < 0 when unknown */
+    uint64_t iv_packets0;   /* packets at the interval start */
+    int64_t iv_expected0;   /* expected at the interval start */
+    rtpstat_jb_t iv_jb0;    /* fixed-buffer counters at the interval start */
+    bool iv_pending;        /* a completed sample waits in iv_sample */
     rtpstat_sample_t iv_sample;
     uint64_t samples_dropped; /* completed samples overwritten before being taken */
 } rtpstat_t;
 
 /* The leading bytes of rtpstat_t that rtpstat_add touches on every packet. */
-#define RTPSTAT_HOT_BYTES offsetof(rtpstat_t, rtt_ms)
+#define RTPSTAT_HOT_BYTES offsetof(rtpstat_t, duplicates)
 
 typedef struct {
     uint64_t packets;
