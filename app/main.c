@@ -195,6 +195,16 @@ int cmd_analyze(int argc, char **argv)
     pipeline_totals(p, &totals);
     if (!quiet && (isatty(STDERR_FILENO) || !json))
         print_summary(&totals, p);
+    if (log_get_level() >= LOG_DEBUG) {
+        pipeline_timing_t t;
+        pipeline_timing(p, &t);
+        fprintf(stderr,
+                "sipscope: %.3f s reading and analysing, then %.3f s storing the rest; CPU: "
+                "analysis %.3f s, read-ahead %.3f s, store %.3f s\n",
+                (double)t.wall_input_ns / 1e9, (double)t.wall_store_tail_ns / 1e9,
+                (double)t.cpu_analysis_ns / 1e9, (double)t.cpu_readahead_ns / 1e9,
+                (double)t.cpu_writer_ns / 1e9);
+    }
     if (report != NULL && report_write(report, &totals, stdout) != 0) {
         log_error("analyze: writing the report failed: %s", strerror(errno));
         status = EXIT_RUNTIME;

@@ -52,6 +52,8 @@ struct pipeline {
     bool pcap_rtp;
     pipeline_observer_t observer;
     pipeline_totals_t totals;
+    pipeline_timing_t timing;
+    int64_t started_ns;             /* monotonic, at pipeline_new */
     int store_error;                /* first store failure, reported at the end */
     int64_t last_tick_ns;           /* capture time of the last timeout check */
     int64_t last_tick_wall_ns;      /* wall-clock time of that check */
@@ -127,6 +129,21 @@ static void sink_alert(void *ctx, const alert_record_t *alert)
         note_store_result(p, writer_put_alert(p->writer, alert));
     if (p->observer.on_alert)
         p->observer.on_alert(p->observer.ctx, alert);
+}
+
+static int64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+        return 0;
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static int64_t wall_clock_ns(void)
@@ -383,6 +400,8 @@ int pipeline_new(const pipeline_cfg_t *cfg, pipeline_t **out, char *err, size_t 
 {
     int rc = -ENOMEM;
     pipeline_t *p = calloc(1, sizeof(*p));
+    if (p != NULL)
+        p->started_ns = monotonic_ns();
     if (p == NULL) {
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
@@ -564,8 +583,16 @@ const classify_stats_t *pipeline_classify_stats(const pipeline_t *p)
     return p->classify ? classify_stats(p->classify) : &none;
 }
 
+void pipeline_timing(const pipeline_t *p, pipeline_timing_t *out)
+{
+    *out = p->timing;
+}
+
 int pipeline_finish(pipeline_t *p, char *err, size_t errlen)
 {
+    int64_t input_end = monotonic_ns();
+    p->timing.wall_input_ns = input_end - p->started_ns;
+    p->timing.cpu_readahead_ns = (int64_t)cap_stats(p->cap)->readahead_cpu_ns;
     cap_flush(p->cap);
     corr_flush(p->corr);
     secmon_flush(p->secmon);
@@ -582,13 +609,18 @@ int pipeline_finish(pipeline_t *p, char *err, size_t errlen)
         };
         note_store_result(p, writer_put_totals(p->writer, &meta));
         char why[256] = "";
-        int rc = writer_stop(p->writer, why, sizeof(why));
+        writer_stats_t ws;
+        memset(&ws, 0, sizeof(ws));
+        int rc = writer_stop(p->writer, &ws, why, sizeof(why));
         p->writer = NULL;
+        p->timing.cpu_writer_ns = ws.cpu_ns;
         if (rc != 0) {
             snprintf(err, errlen, "storing failed: %s", why);
             return rc;
         }
     }
+    p->timing.wall_store_tail_ns = monotonic_ns() - input_end;
+    p->timing.cpu_analysis_ns = thread_cpu_ns();
     if (p->store_error != 0) {
         snprintf(err, errlen, "storing failed");
         return p->store_error;
@@ -605,7 +637,7 @@ void pipeline_free(pipeline_t *p)
     classify_free(p->classify);
     secmon_free(p->secmon);
     callpcap_free(p->callpcap);
-    writer_stop(p->writer, NULL, 0);
+    writer_stop(p->writer, NULL, NULL, 0);
     if (p->store != NULL)
         store_close(p->store);
     free(p);

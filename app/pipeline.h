@@ -23,6 +23,14 @@ typedef struct {
     uint64_t malformed;
 } pipeline_totals_t;
 
+/* Where the time went (analyze -v): wall time from pipeline_new to the end of the input, then
+ * until everything was stored; CPU time of the analysis (the thread that fed the pipeline), the
+ * read-ahead and the store writer threads. */
+typedef struct {
+    int64_t wall_input_ns, wall_store_tail_ns;
+    int64_t cpu_analysis_ns, cpu_readahead_ns, cpu_writer_ns;
+} pipeline_timing_t;
+
 /* Receives every final record (in addition to the store). */
 typedef struct {
     void *ctx;
@@ -81,6 +89,8 @@ void pipeline_publish(pipeline_t *p, const char *key, int64_t value);
 void pipeline_publish_stats(pipeline_t *p);
 
 void pipeline_totals(const pipeline_t *p, pipeline_totals_t *out);
+/* After pipeline_finish. */
+void pipeline_timing(const pipeline_t *p, pipeline_timing_t *out);
 const corr_stats_t *pipeline_corr_stats(const pipeline_t *p);
 const classify_stats_t *pipeline_classify_stats(const pipeline_t *p);
 

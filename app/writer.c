@@ -335,6 +335,14 @@ static int store_job(writer_t *w, const uint8_t *job, const job_hdr_t *hdr)
     }
 }
 
+static int64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+        return 0;
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 static int64_t monotonic_ms(void)
 {
     struct timespec ts;
@@ -429,8 +437,10 @@ static void *writer_main(void *arg)
             last_commit_ms = last_job_ms;
             dirty = false;
         }
+        int64_t cpu = thread_cpu_ns();
         pthread_mutex_lock(&w->lock);
         w->stats.written += written;
+        w->stats.cpu_ns = cpu;
         w->tail = (tail + span) % w->cap;
         w->used -= span;
         if (w->producer_waiting)
@@ -438,6 +448,10 @@ static void *writer_main(void *arg)
     }
     pthread_mutex_unlock(&w->lock);
     note_error(w, store_flush(w->store));
+    int64_t cpu = thread_cpu_ns();
+    pthread_mutex_lock(&w->lock);
+    w->stats.cpu_ns = cpu;
+    pthread_mutex_unlock(&w->lock);
     return NULL;
 }
 
@@ -464,7 +478,7 @@ fail:
     return NULL;
 }
 
-int writer_stop(writer_t *w, char *err, size_t errlen)
+int writer_stop(writer_t *w, writer_stats_t *final, char *err, size_t errlen)
 {
     if (w == NULL)
         return 0;
@@ -473,6 +487,8 @@ int writer_stop(writer_t *w, char *err, size_t errlen)
     pthread_cond_signal(&w->not_empty);
     pthread_mutex_unlock(&w->lock);
     pthread_join(w->thread, NULL);
+    if (final != NULL)
+        *final = w->stats;
     int rc = w->error;
     if (rc != 0 && err != NULL)
         snprintf(err, errlen, "%s", w->errmsg);

@@ -15,6 +15,7 @@ typedef struct {
     uint64_t queued, written, failed;  /* records */
     uint64_t producer_waits;           /* times the queue was full and the producer waited */
     size_t queue_bytes_peak;
+    int64_t cpu_ns;                    /* CPU time of the writer thread so far */
 } writer_stats_t;
 
 /* Start a thread that owns store (borrowed: the caller closes it after writer_stop). The queue
@@ -38,8 +39,8 @@ int writer_put_meta(writer_t *w, const char *key, int64_t value);
 int writer_put_totals(writer_t *w, const store_meta_t *totals);
 
 /* Drain the queue, commit, join the thread, free. Returns 0 or the first store error, whose
- * text goes to err. NULL is a no-op. */
-int writer_stop(writer_t *w, char *err, size_t errlen);
+ * text goes to err. The final counters go to *final when it is not NULL. NULL w is a no-op. */
+int writer_stop(writer_t *w, writer_stats_t *final, char *err, size_t errlen);
 void writer_get_stats(writer_t *w, writer_stats_t *out);
 
 #endif

@@ -74,6 +74,7 @@ typedef struct {
     /* Added after the first contract; existing fields keep their meaning. */
     uint64_t frag_overlaps;      /* fragments overlapping bytes already held (duplicates too) */
     uint64_t tcp_flows_timed_out; /* TCP directions forgotten after tcp_timeout_ms idle */
+    uint64_t readahead_cpu_ns;   /* CPU time of the read-ahead threads (files) */
 } cap_stats_t;
 
 /* Returns NULL on allocation failure. Caller frees with cap_free. */

@@ -47,6 +47,7 @@ typedef struct {
     _Atomic bool abort;       /* the consumer gave up */
     int status;               /* 0, or -EIO; valid once done */
     uint64_t frames;
+    uint64_t cpu_ns; /* the reader thread's CPU time; valid once done */
     char why[PCAP_ERRBUF_SIZE];
 } ra_t;
 
@@ -137,7 +138,10 @@ static void *ra_reader(void *arg)
         atomic_store_explicit(&ra->head, head, memory_order_release);
         ra->frames++;
     }
-out:
+out:;
+    struct timespec cpu;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu) == 0)
+        ra->cpu_ns = (uint64_t)cpu.tv_sec * 1000000000u + (uint64_t)cpu.tv_nsec;
     atomic_store_explicit(&ra->done, true, memory_order_release);
     return NULL;
 }
@@ -246,6 +250,7 @@ int cap_read_pcap_readahead(cap_t *cap, struct pcap *handle, char *err, size_t e
         atomic_store_explicit(&ra->tail, tail, memory_order_release);
     }
     pthread_join(reader, NULL);
+    cap->stats.readahead_cpu_ns += ra->cpu_ns;
     int rc = ra->status;
     if (rc != 0) {
         cap->stats.read_errors++;

@@ -30,7 +30,7 @@ static void setup(void)
 static void teardown(void)
 {
     if (W != NULL)
-        writer_stop(W, NULL, 0);
+        writer_stop(W, NULL, NULL, 0);
     W = NULL;
     if (S != NULL)
         store_close(S);
@@ -140,7 +140,10 @@ START_TEST(wraps_and_back_pressure_lose_nothing)
     writer_get_stats(W, &ws);
     ck_assert_uint_gt(ws.producer_waits, 0); /* the 4 MB queue filled */
     char err[256] = "";
-    ck_assert_int_eq(writer_stop(W, err, sizeof(err)), 0);
+    writer_stats_t final;
+    ck_assert_int_eq(writer_stop(W, &final, err, sizeof(err)), 0);
+    ck_assert_uint_eq(final.written, final.queued);
+    ck_assert_int_gt(final.cpu_ns, 0);
     W = NULL;
     ck_assert_int_eq(count("SELECT count(*) FROM sip_messages"), N);
     ck_assert_int_eq(count("SELECT count(*) FROM stream_samples"), (N + 2) / 3);
