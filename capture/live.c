@@ -23,13 +23,21 @@ typedef struct {
 #define WRAP_MARK UINT32_MAX
 #define ALIGN8(n) (((n) + 7u) & ~(size_t)7u)
 
+/* The ring's positions only grow (offset = position % cap). The capture thread owns head and
+ * the consumer owns tail; each side takes the lock to publish its position and to read the
+ * other's, once per batch: the consumer works through everything that was complete when it
+ * looked (c_end) and hands space back every RELEASE_BYTES, and the capture thread wakes the
+ * consumer only when it sleeps. */
 struct cap_live {
     pcap_t *pcap;
     int dlt;
     bool nano;
     uint8_t *ring;
-    size_t cap, head, tail, used;
-    size_t taken_len;                 /* length of the record handed out, 0 if none */
+    size_t cap;
+    size_t head, tail;                /* under lock */
+    bool consumer_sleeping;           /* under lock */
+    size_t c_pos, c_end;              /* consumer only: next frame, end of its snapshot */
+    size_t taken_len;                 /* consumer only: the frame handed out, 0 if none */
     pthread_mutex_t lock;
     pthread_cond_t not_empty;
     pthread_t thread;
@@ -37,6 +45,9 @@ struct cap_live {
     bool thread_done;
     cap_live_stats_t stats;
 };
+
+/* Space goes back to the capture thread at least this often while a long batch is worked on. */
+#define RELEASE_BYTES ((size_t)256 << 10)
 
 void cap_live_cfg_init(cap_live_cfg_t *cfg)
 {
@@ -56,36 +67,38 @@ static void on_frame(u_char *arg, const struct pcap_pkthdr *h, const u_char *byt
                     (int64_t)h->ts.tv_usec * (live->nano ? 1 : 1000);
     pthread_mutex_lock(&live->lock);
     live->stats.received++;
-    if (live->used == 0 && live->taken_len == 0)
-        live->head = live->tail = 0;
-    size_t at_end = live->cap - live->head;
-    size_t need = len;
-    bool wrap = false;
-    if (at_end < len) {
-        need = at_end + len;
-        wrap = true;
-    }
-    if (live->cap - live->used < need) {
+    size_t off = live->head % live->cap, at_end = live->cap - off;
+    size_t need = at_end < len ? at_end + len : len;
+    if (live->cap - (live->head - live->tail) < need) {
         live->stats.queue_drops++;
         pthread_mutex_unlock(&live->lock);
         return;
     }
-    if (wrap) {
+    if (at_end < len) {
         if (at_end >= sizeof(frame_hdr_t)) {
             frame_hdr_t mark = {0, WRAP_MARK, 0, (uint32_t)at_end, 0};
-            memcpy(live->ring + live->head, &mark, sizeof(mark));
+            memcpy(live->ring + off, &mark, sizeof(mark));
         }
-        live->used += at_end;
-        live->head = 0;
+        live->head += at_end;
+        off = 0;
     }
     frame_hdr_t fh = {ts_ns, h->caplen, h->len, (uint32_t)len, live->dlt};
-    memcpy(live->ring + live->head, &fh, sizeof(fh));
-    memcpy(live->ring + live->head + sizeof(fh), bytes, h->caplen);
+    memcpy(live->ring + off, &fh, sizeof(fh));
+    memcpy(live->ring + off + sizeof(fh), bytes, h->caplen);
     live->head += len;
-    if (live->head == live->cap)
-        live->head = 0;
-    live->used += len;
-    pthread_cond_signal(&live->not_empty);
+    /* The consumer is woken once per pcap_dispatch batch (capture_main), or here when a huge
+     * batch has filled a quarter of the ring. */
+    if (live->consumer_sleeping && live->head - live->tail >= live->cap / 4)
+        pthread_cond_signal(&live->not_empty);
+    pthread_mutex_unlock(&live->lock);
+}
+
+/* After a batch of frames: wake the consumer if it sleeps and something came. */
+static void wake_consumer(cap_live_t *live)
+{
+    pthread_mutex_lock(&live->lock);
+    if (live->consumer_sleeping && live->head != live->tail)
+        pthread_cond_signal(&live->not_empty);
     pthread_mutex_unlock(&live->lock);
 }
 
@@ -104,9 +117,19 @@ static void refresh_kernel_stats(cap_live_t *live)
 static void *capture_main(void *arg)
 {
     cap_live_t *live = arg;
+    int64_t last_stats_ms = 0;
     while (!atomic_load(&live->stop)) {
         int rc = pcap_dispatch(live->pcap, -1, on_frame, (u_char *)live);
-        refresh_kernel_stats(live);
+        if (rc > 0)
+            wake_consumer(live);
+        /* The kernel's counters (a system call) ten times a second, not after every batch. */
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+        if (now_ms - last_stats_ms >= 100 || rc < 0) {
+            refresh_kernel_stats(live);
+            last_stats_ms = now_ms;
+        }
         if (rc == PCAP_ERROR) {
             fprintf(stderr, "sipscope: capture: %s\n", pcap_geterr(live->pcap));
             break;
@@ -114,6 +137,7 @@ static void *capture_main(void *arg)
         if (rc == PCAP_ERROR_BREAK)
             break;
     }
+    refresh_kernel_stats(live);
     pthread_mutex_lock(&live->lock);
     live->thread_done = true;
     pthread_cond_broadcast(&live->not_empty);
@@ -206,61 +230,74 @@ fail:
     return rc;
 }
 
+/* Hand the consumed part of the ring back (lock held). */
+static void publish_tail(cap_live_t *live)
+{
+    live->tail = live->c_pos;
+}
+
 int cap_live_next(cap_live_t *live, cap_frame_t *out, int timeout_ms)
 {
-    pthread_mutex_lock(&live->lock);
-    if (live->used == 0 && !live->thread_done && timeout_ms > 0) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += timeout_ms / 1000;
-        until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&live->not_empty, &live->lock, &until);
-    }
+    if (live->taken_len > 0)
+        cap_live_release(live); /* the caller forgot: the frame is done with */
     for (;;) {
-        if (live->used == 0) {
-            int rc = live->thread_done ? -1 : 0;
+        if (live->c_pos == live->c_end) {
+            /* The snapshot is used up: return its space and look again. */
+            pthread_mutex_lock(&live->lock);
+            publish_tail(live);
+            if (live->head == live->c_pos && !live->thread_done && timeout_ms > 0) {
+                struct timespec until;
+                clock_gettime(CLOCK_REALTIME, &until);
+                until.tv_sec += timeout_ms / 1000;
+                until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+                if (until.tv_nsec >= 1000000000L) {
+                    until.tv_sec++;
+                    until.tv_nsec -= 1000000000L;
+                }
+                live->consumer_sleeping = true;
+                pthread_cond_timedwait(&live->not_empty, &live->lock, &until);
+                live->consumer_sleeping = false;
+            }
+            live->c_end = live->head;
+            bool done = live->thread_done;
             pthread_mutex_unlock(&live->lock);
-            return rc;
+            if (live->c_pos == live->c_end)
+                return done ? -1 : 0;
         }
-        size_t at_end = live->cap - live->tail;
+        size_t off = live->c_pos % live->cap, at_end = live->cap - off;
         frame_hdr_t fh;
         if (at_end < sizeof(frame_hdr_t)) {
-            fh.caplen = WRAP_MARK;
-            fh.len = (uint32_t)at_end;
-        } else {
-            memcpy(&fh, live->ring + live->tail, sizeof(fh));
+            live->c_pos += at_end;
+            continue;
         }
+        memcpy(&fh, live->ring + off, sizeof(fh));
         if (fh.caplen == WRAP_MARK) {
-            live->used -= fh.len;
-            live->tail = 0;
+            live->c_pos += fh.len;
             continue;
         }
         out->dlt = fh.dlt;
         out->ts_ns = fh.ts_ns;
         out->caplen = fh.caplen;
         out->wirelen = fh.wirelen;
-        out->data = live->ring + live->tail + sizeof(frame_hdr_t);
+        out->data = live->ring + off + sizeof(frame_hdr_t);
         live->taken_len = fh.len;
-        pthread_mutex_unlock(&live->lock);
         return 1;
     }
 }
 
 void cap_live_release(cap_live_t *live)
 {
-    pthread_mutex_lock(&live->lock);
-    if (live->taken_len > 0) {
-        live->tail += live->taken_len;
-        if (live->tail >= live->cap)
-            live->tail = 0;
-        live->used -= live->taken_len;
-        live->taken_len = 0;
+    if (live->taken_len == 0)
+        return;
+    live->c_pos += live->taken_len;
+    live->taken_len = 0;
+    if (live->c_pos - live->tail >= RELEASE_BYTES) {
+        /* A long batch: give the capture thread its space back now (only this thread writes
+         * tail, so reading it without the lock is safe). */
+        pthread_mutex_lock(&live->lock);
+        publish_tail(live);
+        pthread_mutex_unlock(&live->lock);
     }
-    pthread_mutex_unlock(&live->lock);
 }
 
 void cap_live_stop(cap_live_t *live)
