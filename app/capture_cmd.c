@@ -87,7 +87,9 @@ int livecap_run(pipeline_t *p, const cap_live_cfg_t *live_cfg, const char *log_p
 {
     char err[512] = "";
     cap_live_t *live = NULL;
-    if (cap_live_open(live_cfg, &live, err, sizeof(err)) != 0) {
+    cap_live_cfg_t cfg = *live_cfg;
+    pipeline_lookahead(p, &cfg.hint, &cfg.prefetch, &cfg.hint_ctx);
+    if (cap_live_open(&cfg, &live, err, sizeof(err)) != 0) {
         log_error("capture: %s", err);
         return EXIT_RUNTIME;
     }

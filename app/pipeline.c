@@ -583,6 +583,13 @@ const classify_stats_t *pipeline_classify_stats(const pipeline_t *p)
     return p->classify ? classify_stats(p->classify) : &none;
 }
 
+void pipeline_lookahead(pipeline_t *p, cap_hint_fn *hint, cap_prefetch_fn *prefetch, void **ctx)
+{
+    *hint = rtp_hint;
+    *prefetch = rtp_prefetch;
+    *ctx = p->corr;
+}
+
 void pipeline_timing(const pipeline_t *p, pipeline_timing_t *out)
 {
     *out = p->timing;

@@ -91,6 +91,9 @@ void pipeline_publish_stats(pipeline_t *p);
 void pipeline_totals(const pipeline_t *p, pipeline_totals_t *out);
 /* After pipeline_finish. */
 void pipeline_timing(const pipeline_t *p, pipeline_timing_t *out);
+/* The look-ahead hooks (cap_set_lookahead) for another frame source, such as live capture:
+ * hint is safe on any thread while p lives. */
+void pipeline_lookahead(pipeline_t *p, cap_hint_fn *hint, cap_prefetch_fn *prefetch, void **ctx);
 const corr_stats_t *pipeline_corr_stats(const pipeline_t *p);
 const classify_stats_t *pipeline_classify_stats(const pipeline_t *p);
 

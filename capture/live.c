@@ -18,7 +18,14 @@ typedef struct {
     uint32_t caplen, wirelen;
     uint32_t len;      /* whole record, header included */
     int32_t dlt;
+    uint64_t hint;     /* the look-ahead's, 0 = none */
 } frame_hdr_t;
+
+/* A look-ahead cursor: the next frame to hint at, and how many frames it is past c_pos. */
+typedef struct {
+    size_t pos;
+    unsigned ahead;
+} hint_cursor_t;
 
 #define WRAP_MARK UINT32_MAX
 #define ALIGN8(n) (((n) + 7u) & ~(size_t)7u)
@@ -38,6 +45,10 @@ struct cap_live {
     bool consumer_sleeping;           /* under lock */
     size_t c_pos, c_end;              /* consumer only: next frame, end of its snapshot */
     size_t taken_len;                 /* consumer only: the frame handed out, 0 if none */
+    hint_cursor_t far, near;          /* consumer only: look-ahead */
+    cap_hint_fn hint;                 /* set before the capture thread starts */
+    cap_prefetch_fn prefetch;
+    void *hint_ctx;
     pthread_mutex_t lock;
     pthread_cond_t not_empty;
     pthread_t thread;
@@ -65,6 +76,12 @@ static void on_frame(u_char *arg, const struct pcap_pkthdr *h, const u_char *byt
     size_t len = ALIGN8(sizeof(frame_hdr_t) + h->caplen);
     int64_t ts_ns = (int64_t)h->ts.tv_sec * 1000000000 +
                     (int64_t)h->ts.tv_usec * (live->nano ? 1 : 1000);
+    uint64_t hint = 0;
+    cap_packet_t peek;
+    if (live->hint != NULL && cap_peek_udp(live->dlt, bytes, h->caplen, &peek)) {
+        peek.ts_ns = ts_ns;
+        hint = live->hint(live->hint_ctx, &peek);
+    }
     pthread_mutex_lock(&live->lock);
     live->stats.received++;
     size_t off = live->head % live->cap, at_end = live->cap - off;
@@ -76,13 +93,13 @@ static void on_frame(u_char *arg, const struct pcap_pkthdr *h, const u_char *byt
     }
     if (at_end < len) {
         if (at_end >= sizeof(frame_hdr_t)) {
-            frame_hdr_t mark = {0, WRAP_MARK, 0, (uint32_t)at_end, 0};
+            frame_hdr_t mark = {0, WRAP_MARK, 0, (uint32_t)at_end, 0, 0};
             memcpy(live->ring + off, &mark, sizeof(mark));
         }
         live->head += at_end;
         off = 0;
     }
-    frame_hdr_t fh = {ts_ns, h->caplen, h->len, (uint32_t)len, live->dlt};
+    frame_hdr_t fh = {ts_ns, h->caplen, h->len, (uint32_t)len, live->dlt, hint};
     memcpy(live->ring + off, &fh, sizeof(fh));
     memcpy(live->ring + off + sizeof(fh), bytes, h->caplen);
     live->head += len;
@@ -159,6 +176,11 @@ int cap_live_open(const cap_live_cfg_t *cfg, cap_live_t **out, char *err, size_t
     if (live == NULL)
         return fail_with(err, errlen, cfg->iface, "out of memory", -ENOMEM);
     live->cap = ALIGN8(cfg->ring_bytes < ((size_t)1 << 20) ? ((size_t)1 << 20) : cfg->ring_bytes);
+    if (cfg->hint != NULL && cfg->prefetch != NULL) {
+        live->hint = cfg->hint;
+        live->prefetch = cfg->prefetch;
+        live->hint_ctx = cfg->hint_ctx;
+    }
     live->ring = malloc(live->cap);
     pthread_mutex_init(&live->lock, NULL);
     pthread_cond_init(&live->not_empty, NULL);
@@ -230,6 +252,31 @@ fail:
     return rc;
 }
 
+/* Hand the hints of the frames up to `want` frames past c_pos (within the snapshot) to the
+ * prefetcher. */
+static void lookahead(cap_live_t *live, hint_cursor_t *cur, int stage, unsigned want)
+{
+    if (cur->pos < live->c_pos) { /* fell behind (a new snapshot): restart at the consumer */
+        cur->pos = live->c_pos;
+        cur->ahead = 0;
+    }
+    while (cur->ahead < want && cur->pos != live->c_end) {
+        size_t off = cur->pos % live->cap, at_end = live->cap - off;
+        if (at_end < sizeof(frame_hdr_t)) {
+            cur->pos += at_end;
+            continue;
+        }
+        frame_hdr_t fh;
+        memcpy(&fh, live->ring + off, sizeof(fh));
+        cur->pos += fh.len;
+        if (fh.caplen == WRAP_MARK)
+            continue;
+        cur->ahead++;
+        if (fh.hint != 0)
+            live->prefetch(live->hint_ctx, fh.hint, stage);
+    }
+}
+
 /* Hand the consumed part of the ring back (lock held). */
 static void publish_tail(cap_live_t *live)
 {
@@ -275,6 +322,10 @@ int cap_live_next(cap_live_t *live, cap_frame_t *out, int timeout_ms)
             live->c_pos += fh.len;
             continue;
         }
+        if (live->hint != NULL) {
+            lookahead(live, &live->far, 0, CAP_LOOKAHEAD_FAR);
+            lookahead(live, &live->near, 1, CAP_LOOKAHEAD_NEAR);
+        }
         out->dlt = fh.dlt;
         out->ts_ns = fh.ts_ns;
         out->caplen = fh.caplen;
@@ -291,6 +342,10 @@ void cap_live_release(cap_live_t *live)
         return;
     live->c_pos += live->taken_len;
     live->taken_len = 0;
+    if (live->far.ahead > 0)
+        live->far.ahead--;
+    if (live->near.ahead > 0)
+        live->near.ahead--;
     if (live->c_pos - live->tail >= RELEASE_BYTES) {
         /* A long batch: give the capture thread its space back now (only this thread writes
          * tail, so reading it without the lock is safe). */

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cap.h"
+
 typedef struct cap_live cap_live_t;
 
 typedef struct {
@@ -15,6 +17,11 @@ typedef struct {
     int snaplen;              /* default 262144 */
     size_t kernel_buffer;     /* libpcap buffer (TPACKET_V3 ring), default 64 MB */
     size_t ring_bytes;        /* our frame ring between capture and analysis, default 64 MB */
+    /* Look-ahead, as cap_set_lookahead (optional): hint runs on the capture thread, prefetch
+     * in cap_live_next, a few frames before each frame is handed out. */
+    cap_hint_fn hint;
+    cap_prefetch_fn prefetch;
+    void *hint_ctx;
 } cap_live_cfg_t;
 
 /* SIP and media over UDP/TCP, tunnels, and every IP fragment (later fragments carry no ports,
