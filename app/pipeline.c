@@ -276,7 +276,7 @@ static void handle_udp(pipeline_t *p, const cap_packet_t *pkt)
         rtp_parse(b, pkt->len, &p->rtp) == RTP_OK) {
         corr_ref_t ref = {0, 0};
         bool want_ref = p->callpcap != NULL && p->pcap_rtp;
-        if (corr_on_rtp_known(p->corr, pkt->ts_ns, &pkt->src, &pkt->dst, &p->rtp,
+        if (corr_on_rtp_known(p->corr, pkt->ts_ns, &pkt->src, &pkt->dst, &p->rtp, pkt->hint,
                               want_ref ? &ref : NULL)) {
             p->totals.rtp_packets++;
             if (want_ref)
@@ -477,9 +477,9 @@ int pipeline_read_file(pipeline_t *p, const char *path, char *err, size_t errlen
 }
 
 void pipeline_process_frame(pipeline_t *p, int dlt, int64_t ts_ns, const uint8_t *frame,
-                            uint32_t caplen, uint32_t wirelen)
+                            uint32_t caplen, uint32_t wirelen, uint64_t hint)
 {
-    cap_process_frame(p->cap, dlt, ts_ns, frame, caplen, wirelen);
+    cap_process_frame_hinted(p->cap, dlt, ts_ns, frame, caplen, wirelen, hint);
 }
 
 void pipeline_idle(pipeline_t *p, int64_t wall_now_ns)

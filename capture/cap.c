@@ -53,6 +53,12 @@ void cap_free(cap_t *cap)
 void cap_process_frame(cap_t *cap, int dlt, int64_t ts_ns, const uint8_t *frame, uint32_t caplen,
                        uint32_t wirelen)
 {
+    cap_process_frame_hinted(cap, dlt, ts_ns, frame, caplen, wirelen, 0);
+}
+
+void cap_process_frame_hinted(cap_t *cap, int dlt, int64_t ts_ns, const uint8_t *frame,
+                              uint32_t caplen, uint32_t wirelen, uint64_t hint)
+{
     cap->stats.frames++;
     cap->stats.bytes += wirelen;
     /* Expiry follows capture time, not the wall clock, so a file replays the same way at any
@@ -73,6 +79,7 @@ void cap_process_frame(cap_t *cap, int dlt, int64_t ts_ns, const uint8_t *frame,
     fr.pkt.frame_caplen = caplen;
     fr.pkt.frame_len = wirelen;
     fr.pkt.frame_dlt = dlt;
+    fr.pkt.hint = hint;
     fr.have_vlan = false;
     fr.tunneled = false;
     fr.depth = 0;

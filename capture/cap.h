@@ -29,6 +29,8 @@ typedef struct {
     size_t l3_len;
     uint16_t vlan;               /* outermost 802.1Q VLAN id, 0 if none */
     bool reassembled;            /* built from IP fragments or several TCP segments */
+    uint64_t hint;               /* the frame's look-ahead hint (cap_set_lookahead) when this
+                                    is its own plain UDP datagram, else 0 */
     /* The frame as captured (of the last fragment/segment), for per-call pcaps. */
     const uint8_t *frame;
     uint32_t frame_caplen, frame_len;
@@ -85,6 +87,10 @@ void cap_free(cap_t *cap);
  * fails: what cannot be decoded is counted. */
 void cap_process_frame(cap_t *cap, int dlt, int64_t ts_ns, const uint8_t *frame,
                        uint32_t caplen, uint32_t wirelen);
+/* The same for a frame whose look-ahead hint was computed when it was queued (the delivered
+ * packet carries it in pkt->hint, see cap_set_lookahead). */
+void cap_process_frame_hinted(cap_t *cap, int dlt, int64_t ts_ns, const uint8_t *frame,
+                              uint32_t caplen, uint32_t wirelen, uint64_t hint);
 
 /* Read a pcap or pcapng file (path "-" = stdin) to the end, feeding every frame to
  * cap_process_frame. Returns 0; -ENOENT/-EINVAL/-EIO with a human-readable reason in err when
@@ -111,8 +117,9 @@ int cap_read_pcap_readahead(cap_t *cap, struct pcap *handle, char *err, size_t e
  *
  * hint runs on the read-ahead thread for every frame that holds a plain UDP datagram (no
  * tunnel, no fragment; pkt has ts_ns, addresses, ports and payload): it must only read state
- * that does not change while the file is read. A non-zero result travels with the frame, and
- * prefetch(ctx, hint, stage) is called on the decoding thread before the frame is decoded:
+ * that does not change while the file is read. A non-zero result travels with the frame (and
+ * reaches the sink as pkt->hint), and prefetch(ctx, hint, stage) is called on the decoding
+ * thread before the frame is decoded:
  * stage 0 about CAP_LOOKAHEAD_FAR frames ahead, stage 1 about CAP_LOOKAHEAD_NEAR frames ahead.
  * Neither may change what decoding does: they are hints. */
 #define CAP_LOOKAHEAD_FAR  16

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "cap.h"
 #include "ipfrag.h"
@@ -63,6 +64,63 @@ void cap_tunnel_leave(cap_decode_t *fr);
 void cap_gre(cap_t *cap, cap_decode_t *fr, const uint8_t *p, size_t len);
 bool cap_vxlan(cap_t *cap, cap_decode_t *fr, const uint8_t *p, size_t len);
 
+/* ---- Hand-over rings (readahead.c, live.c): a producing thread copies frames in, one decoding
+ * thread takes them out. Each frame is this header, then caplen bytes, padded to 8. Positions
+ * only grow (ring offset = position % ring size); a frame never straddles the end: the producer
+ * skips the rest of the ring, writing a header with caplen CAP_RING_WRAP when one fits. */
+typedef struct {
+    int64_t ts_ns;
+    uint32_t caplen, wirelen;
+    uint32_t len;  /* whole record, header included */
+    int32_t dlt;
+    uint64_t hint; /* the look-ahead's (cap_ring_hint), 0 = none */
+} cap_ring_hdr_t;
+
+#define CAP_RING_WRAP UINT32_MAX
+#define CAP_ALIGN8(n) (((n) + 7u) & ~(size_t)7u)
+
+/* The frame at *pos, skipping wrap gaps, as long as *pos has not reached end (the producer's
+ * position when last read): true with *hdr filled and *pos on the frame; false at end. */
+static inline bool cap_ring_at(const uint8_t *ring, size_t ring_bytes, size_t *pos, size_t end,
+                               cap_ring_hdr_t *hdr)
+{
+    while (*pos != end) {
+        size_t off = *pos % ring_bytes, at_end = ring_bytes - off;
+        if (at_end < sizeof(*hdr)) {
+            *pos += at_end;
+            continue;
+        }
+        memcpy(hdr, ring + off, sizeof(*hdr));
+        if (hdr->caplen == CAP_RING_WRAP) {
+            *pos += hdr->len;
+            continue;
+        }
+        return true;
+    }
+    return false;
+}
+
+/* lookahead.c. Producer side: the hint of one frame (0 without a hint function, or when the
+ * frame is no plain UDP datagram). */
+uint64_t cap_ring_hint(cap_hint_fn hint, void *ctx, int dlt, const uint8_t *frame, size_t caplen,
+                       int64_t ts_ns);
+
+/* Consumer side: cursors CAP_LOOKAHEAD_FAR (stage 0) and CAP_LOOKAHEAD_NEAR (stage 1) frames
+ * ahead of the decoding. Zero-initialised. */
+typedef struct {
+    struct {
+        size_t pos;     /* the next frame to hint at */
+        unsigned ahead; /* frames between the decoding position and pos */
+    } stage[2];
+} cap_lookahead_t;
+
+/* Before decoding the frame at pos (frames are complete up to end): prefetch the hints of the
+ * frames that came into reach. */
+void cap_lookahead_run(cap_lookahead_t *la, const uint8_t *ring, size_t ring_bytes, size_t pos,
+                       size_t end, cap_prefetch_fn prefetch, void *ctx);
+/* After the frame at the decoding position was consumed. */
+void cap_lookahead_consumed(cap_lookahead_t *la);
+
 /* Hand one transport payload to the sink; returns what it consumed (at most len). */
 static inline size_t cap_deliver(cap_t *cap, cap_decode_t *fr, uint8_t proto, uint16_t sport,
                                  uint16_t dport, const uint8_t *p, size_t len, bool reassembled)
@@ -74,6 +132,8 @@ static inline size_t cap_deliver(cap_t *cap, cap_decode_t *fr, uint8_t proto, ui
     pkt->payload = p;
     pkt->len = len;
     pkt->reassembled = reassembled;
+    if (reassembled || fr->depth > 0)
+        pkt->hint = 0; /* the frame's hint was for its outer (or a single) datagram */
     if (cap->sink == NULL)
         return len;
     size_t used = cap->sink(cap->ctx, pkt);

@@ -11,26 +11,9 @@
 #include <string.h>
 #include <time.h>
 
-/* A frame in the ring: this header, then caplen bytes, padded to 8. A header with caplen
- * WRAP_MARK says "continue at the start of the ring". */
-typedef struct {
-    int64_t ts_ns;
-    uint32_t caplen, wirelen;
-    uint32_t len;      /* whole record, header included */
-    int32_t dlt;
-    uint64_t hint;     /* the look-ahead's, 0 = none */
-} frame_hdr_t;
+#include "cap_int.h"
 
-/* A look-ahead cursor: the next frame to hint at, and how many frames it is past c_pos. */
-typedef struct {
-    size_t pos;
-    unsigned ahead;
-} hint_cursor_t;
-
-#define WRAP_MARK UINT32_MAX
-#define ALIGN8(n) (((n) + 7u) & ~(size_t)7u)
-
-/* The ring's positions only grow (offset = position % cap). The capture thread owns head and
+/* The ring holds cap_ring_hdr_t frames (cap_int.h). The capture thread owns head and
  * the consumer owns tail; each side takes the lock to publish its position and to read the
  * other's, once per batch: the consumer works through everything that was complete when it
  * looked (c_end) and hands space back every RELEASE_BYTES, and the capture thread wakes the
@@ -45,7 +28,7 @@ struct cap_live {
     bool consumer_sleeping;           /* under lock */
     size_t c_pos, c_end;              /* consumer only: next frame, end of its snapshot */
     size_t taken_len;                 /* consumer only: the frame handed out, 0 if none */
-    hint_cursor_t far, near;          /* consumer only: look-ahead */
+    cap_lookahead_t la;               /* consumer only */
     cap_hint_fn hint;                 /* set before the capture thread starts */
     cap_prefetch_fn prefetch;
     void *hint_ctx;
@@ -73,15 +56,10 @@ void cap_live_cfg_init(cap_live_cfg_t *cfg)
 static void on_frame(u_char *arg, const struct pcap_pkthdr *h, const u_char *bytes)
 {
     cap_live_t *live = (cap_live_t *)arg;
-    size_t len = ALIGN8(sizeof(frame_hdr_t) + h->caplen);
+    size_t len = CAP_ALIGN8(sizeof(cap_ring_hdr_t) + h->caplen);
     int64_t ts_ns = (int64_t)h->ts.tv_sec * 1000000000 +
                     (int64_t)h->ts.tv_usec * (live->nano ? 1 : 1000);
-    uint64_t hint = 0;
-    cap_packet_t peek;
-    if (live->hint != NULL && cap_peek_udp(live->dlt, bytes, h->caplen, &peek)) {
-        peek.ts_ns = ts_ns;
-        hint = live->hint(live->hint_ctx, &peek);
-    }
+    uint64_t hint = cap_ring_hint(live->hint, live->hint_ctx, live->dlt, bytes, h->caplen, ts_ns);
     pthread_mutex_lock(&live->lock);
     live->stats.received++;
     size_t off = live->head % live->cap, at_end = live->cap - off;
@@ -92,14 +70,14 @@ static void on_frame(u_char *arg, const struct pcap_pkthdr *h, const u_char *byt
         return;
     }
     if (at_end < len) {
-        if (at_end >= sizeof(frame_hdr_t)) {
-            frame_hdr_t mark = {0, WRAP_MARK, 0, (uint32_t)at_end, 0, 0};
+        if (at_end >= sizeof(cap_ring_hdr_t)) {
+            cap_ring_hdr_t mark = {0, CAP_RING_WRAP, 0, (uint32_t)at_end, 0, 0};
             memcpy(live->ring + off, &mark, sizeof(mark));
         }
         live->head += at_end;
         off = 0;
     }
-    frame_hdr_t fh = {ts_ns, h->caplen, h->len, (uint32_t)len, live->dlt, hint};
+    cap_ring_hdr_t fh = {ts_ns, h->caplen, h->len, (uint32_t)len, live->dlt, hint};
     memcpy(live->ring + off, &fh, sizeof(fh));
     memcpy(live->ring + off + sizeof(fh), bytes, h->caplen);
     live->head += len;
@@ -175,7 +153,8 @@ int cap_live_open(const cap_live_cfg_t *cfg, cap_live_t **out, char *err, size_t
     cap_live_t *live = calloc(1, sizeof(*live));
     if (live == NULL)
         return fail_with(err, errlen, cfg->iface, "out of memory", -ENOMEM);
-    live->cap = ALIGN8(cfg->ring_bytes < ((size_t)1 << 20) ? ((size_t)1 << 20) : cfg->ring_bytes);
+    live->cap = CAP_ALIGN8(cfg->ring_bytes < ((size_t)1 << 20) ? ((size_t)1 << 20)
+                                                                : cfg->ring_bytes);
     if (cfg->hint != NULL && cfg->prefetch != NULL) {
         live->hint = cfg->hint;
         live->prefetch = cfg->prefetch;
@@ -252,31 +231,6 @@ fail:
     return rc;
 }
 
-/* Hand the hints of the frames up to `want` frames past c_pos (within the snapshot) to the
- * prefetcher. */
-static void lookahead(cap_live_t *live, hint_cursor_t *cur, int stage, unsigned want)
-{
-    if (cur->pos < live->c_pos) { /* fell behind (a new snapshot): restart at the consumer */
-        cur->pos = live->c_pos;
-        cur->ahead = 0;
-    }
-    while (cur->ahead < want && cur->pos != live->c_end) {
-        size_t off = cur->pos % live->cap, at_end = live->cap - off;
-        if (at_end < sizeof(frame_hdr_t)) {
-            cur->pos += at_end;
-            continue;
-        }
-        frame_hdr_t fh;
-        memcpy(&fh, live->ring + off, sizeof(fh));
-        cur->pos += fh.len;
-        if (fh.caplen == WRAP_MARK)
-            continue;
-        cur->ahead++;
-        if (fh.hint != 0)
-            live->prefetch(live->hint_ctx, fh.hint, stage);
-    }
-}
-
 /* Hand the consumed part of the ring back (lock held). */
 static void publish_tail(cap_live_t *live)
 {
@@ -288,51 +242,41 @@ int cap_live_next(cap_live_t *live, cap_frame_t *out, int timeout_ms)
     if (live->taken_len > 0)
         cap_live_release(live); /* the caller forgot: the frame is done with */
     for (;;) {
-        if (live->c_pos == live->c_end) {
-            /* The snapshot is used up: return its space and look again. */
-            pthread_mutex_lock(&live->lock);
-            publish_tail(live);
-            if (live->head == live->c_pos && !live->thread_done && timeout_ms > 0) {
-                struct timespec until;
-                clock_gettime(CLOCK_REALTIME, &until);
-                until.tv_sec += timeout_ms / 1000;
-                until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-                if (until.tv_nsec >= 1000000000L) {
-                    until.tv_sec++;
-                    until.tv_nsec -= 1000000000L;
-                }
-                live->consumer_sleeping = true;
-                pthread_cond_timedwait(&live->not_empty, &live->lock, &until);
-                live->consumer_sleeping = false;
+        cap_ring_hdr_t fh;
+        if (cap_ring_at(live->ring, live->cap, &live->c_pos, live->c_end, &fh)) {
+            if (live->hint != NULL)
+                cap_lookahead_run(&live->la, live->ring, live->cap, live->c_pos, live->c_end,
+                                  live->prefetch, live->hint_ctx);
+            out->dlt = fh.dlt;
+            out->ts_ns = fh.ts_ns;
+            out->caplen = fh.caplen;
+            out->wirelen = fh.wirelen;
+            out->hint = fh.hint;
+            out->data = live->ring + live->c_pos % live->cap + sizeof(fh);
+            live->taken_len = fh.len;
+            return 1;
+        }
+        /* The snapshot is used up: return its space and look again. */
+        pthread_mutex_lock(&live->lock);
+        publish_tail(live);
+        if (live->head == live->c_pos && !live->thread_done && timeout_ms > 0) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += timeout_ms / 1000;
+            until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
             }
-            live->c_end = live->head;
-            bool done = live->thread_done;
-            pthread_mutex_unlock(&live->lock);
-            if (live->c_pos == live->c_end)
-                return done ? -1 : 0;
+            live->consumer_sleeping = true;
+            pthread_cond_timedwait(&live->not_empty, &live->lock, &until);
+            live->consumer_sleeping = false;
         }
-        size_t off = live->c_pos % live->cap, at_end = live->cap - off;
-        frame_hdr_t fh;
-        if (at_end < sizeof(frame_hdr_t)) {
-            live->c_pos += at_end;
-            continue;
-        }
-        memcpy(&fh, live->ring + off, sizeof(fh));
-        if (fh.caplen == WRAP_MARK) {
-            live->c_pos += fh.len;
-            continue;
-        }
-        if (live->hint != NULL) {
-            lookahead(live, &live->far, 0, CAP_LOOKAHEAD_FAR);
-            lookahead(live, &live->near, 1, CAP_LOOKAHEAD_NEAR);
-        }
-        out->dlt = fh.dlt;
-        out->ts_ns = fh.ts_ns;
-        out->caplen = fh.caplen;
-        out->wirelen = fh.wirelen;
-        out->data = live->ring + off + sizeof(frame_hdr_t);
-        live->taken_len = fh.len;
-        return 1;
+        live->c_end = live->head;
+        bool done = live->thread_done;
+        pthread_mutex_unlock(&live->lock);
+        if (live->c_pos == live->c_end)
+            return done ? -1 : 0;
     }
 }
 
@@ -342,10 +286,7 @@ void cap_live_release(cap_live_t *live)
         return;
     live->c_pos += live->taken_len;
     live->taken_len = 0;
-    if (live->far.ahead > 0)
-        live->far.ahead--;
-    if (live->near.ahead > 0)
-        live->near.ahead--;
+    cap_lookahead_consumed(&live->la);
     if (live->c_pos - live->tail >= RELEASE_BYTES) {
         /* A long batch: give the capture thread its space back now (only this thread writes
          * tail, so reading it without the lock is safe). */

@@ -42,6 +42,7 @@ typedef struct {
     int dlt;
     int64_t ts_ns;
     uint32_t caplen, wirelen;
+    uint64_t hint;            /* for cap_process_frame_hinted */
     const uint8_t *data;
 } cap_frame_t;
 

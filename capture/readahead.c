@@ -16,22 +16,10 @@
 
 #include "cap_int.h"
 
-/* One frame in the ring: this header, then caplen bytes, padded to 8. caplen RA_WRAP means
- * "continue at the start of the ring". Positions are monotonic byte counts (ring offset =
- * position % RA_BYTES): single producer, single consumer, so head and tail need only acquire/
- * release ordering, and no lock is taken per frame. */
-typedef struct {
-    int64_t ts_ns;
-    uint32_t caplen, wirelen;
-    uint32_t len;
-    int32_t dlt;
-    uint64_t hint; /* cap_set_lookahead's, 0 = none */
-} ra_hdr_t;
-
+/* The ring holds cap_ring_hdr_t frames (cap_int.h). Single producer, single consumer: head
+ * and tail need only acquire/release ordering, and no lock is taken per frame. */
 #define RA_BYTES  ((size_t)2 << 20)
-#define RA_WRAP   UINT32_MAX
 #define RA_PREFETCH 8192 /* bytes of the ring prefetched ahead of the decoding */
-#define RA_ALIGN8(n) (((n) + 7u) & ~(size_t)7u)
 
 typedef struct {
     pcap_t *handle;
@@ -91,10 +79,10 @@ static void *ra_reader(void *arg)
             break;
         }
         size_t caplen = h->caplen;
-        size_t len = RA_ALIGN8(sizeof(ra_hdr_t) + caplen);
+        size_t len = CAP_ALIGN8(sizeof(cap_ring_hdr_t) + caplen);
         if (len > RA_BYTES / 4) { /* no real frame is this big; libpcap caps caplen */
-            caplen = RA_BYTES / 4 - sizeof(ra_hdr_t) - 8;
-            len = RA_ALIGN8(sizeof(ra_hdr_t) + caplen);
+            caplen = RA_BYTES / 4 - sizeof(cap_ring_hdr_t) - 8;
+            len = CAP_ALIGN8(sizeof(cap_ring_hdr_t) + caplen);
         }
         size_t off = head % RA_BYTES, at_end = RA_BYTES - off;
         size_t need = len <= at_end ? len : at_end + len;
@@ -113,20 +101,16 @@ static void *ra_reader(void *arg)
             }
         }
         if (len > at_end) {
-            if (at_end >= sizeof(ra_hdr_t)) {
-                ra_hdr_t mark = {0, RA_WRAP, 0, (uint32_t)at_end, 0, 0};
+            if (at_end >= sizeof(cap_ring_hdr_t)) {
+                cap_ring_hdr_t mark = {0, CAP_RING_WRAP, 0, (uint32_t)at_end, 0, 0};
                 memcpy(ra->ring + off, &mark, sizeof(mark));
             }
             head += at_end;
             off = 0;
         }
-        ra_hdr_t fh = {ra_ts_ns(&h->ts, ra->unit_ns), (uint32_t)caplen, h->len, (uint32_t)len,
-                       pcap_datalink(ra->handle), 0};
-        cap_packet_t peek;
-        if (ra->hint != NULL && cap_peek_udp(fh.dlt, data, caplen, &peek)) {
-            peek.ts_ns = fh.ts_ns;
-            fh.hint = ra->hint(ra->hint_ctx, &peek);
-        }
+        cap_ring_hdr_t fh = {ra_ts_ns(&h->ts, ra->unit_ns), (uint32_t)caplen, h->len,
+                             (uint32_t)len, pcap_datalink(ra->handle), 0};
+        fh.hint = cap_ring_hint(ra->hint, ra->hint_ctx, fh.dlt, data, caplen, fh.ts_ns);
         /* Claim the lines a few KB ahead for writing: the decoder's core read them last lap. */
         __builtin_prefetch(ra->ring + (head + RA_PREFETCH) % RA_BYTES, 1);
         __builtin_prefetch(ra->ring + (head + RA_PREFETCH + 64) % RA_BYTES, 1);
@@ -144,33 +128,6 @@ out:;
         ra->cpu_ns = (uint64_t)cpu.tv_sec * 1000000000u + (uint64_t)cpu.tv_nsec;
     atomic_store_explicit(&ra->done, true, memory_order_release);
     return NULL;
-}
-
-/* A look-ahead cursor: the next frame to hint at, and how many frames it is past the tail. */
-typedef struct {
-    size_t pos;
-    unsigned ahead;
-} ra_cursor_t;
-
-/* Hand the hints of the frames up to `want` frames past the tail to the prefetcher. */
-static void ra_lookahead(ra_t *ra, cap_t *cap, ra_cursor_t *cur, size_t head, int stage,
-                         unsigned want)
-{
-    while (cur->ahead < want && cur->pos != head) {
-        size_t off = cur->pos % RA_BYTES, at_end = RA_BYTES - off;
-        if (at_end < sizeof(ra_hdr_t)) {
-            cur->pos += at_end;
-            continue;
-        }
-        ra_hdr_t fh;
-        memcpy(&fh, ra->ring + off, sizeof(fh));
-        cur->pos += fh.len;
-        if (fh.caplen == RA_WRAP)
-            continue;
-        cur->ahead++;
-        if (fh.hint != 0)
-            cap->prefetch(cap->hint_ctx, fh.hint, stage);
-    }
 }
 
 int cap_read_pcap_readahead(cap_t *cap, struct pcap *handle, char *err, size_t errlen)
@@ -205,7 +162,8 @@ int cap_read_pcap_readahead(cap_t *cap, struct pcap *handle, char *err, size_t e
         return cap_read_pcap(cap, handle, err, errlen);
     }
     size_t tail = 0, pf = 0;
-    ra_cursor_t far = {0, 0}, near = {0, 0};
+    cap_lookahead_t la;
+    memset(&la, 0, sizeof(la));
     unsigned spins = 0;
     for (;;) {
         size_t head = atomic_load_explicit(&ra->head, memory_order_acquire);
@@ -220,32 +178,19 @@ int cap_read_pcap_readahead(cap_t *cap, struct pcap *handle, char *err, size_t e
         /* Everything up to head is complete: decode the whole batch, then free it at once.
          * The frames were written on the reader's core: asking for them RA_PREFETCH bytes
          * ahead hides the core-to-core transfer, which otherwise stalls every frame header. */
-        while (tail != head) {
+        cap_ring_hdr_t fh;
+        while (cap_ring_at(ra->ring, RA_BYTES, &tail, head, &fh)) {
             size_t pf_end = tail + RA_PREFETCH < head ? tail + RA_PREFETCH : head;
             for (; pf < pf_end; pf += 64)
                 __builtin_prefetch(ra->ring + pf % RA_BYTES);
-            if (ra->hint != NULL) {
-                ra_lookahead(ra, cap, &far, head, 0, CAP_LOOKAHEAD_FAR);
-                ra_lookahead(ra, cap, &near, head, 1, CAP_LOOKAHEAD_NEAR);
-            }
-            size_t off = tail % RA_BYTES, at_end = RA_BYTES - off;
-            ra_hdr_t fh;
-            if (at_end < sizeof(ra_hdr_t)) {
-                tail += at_end;
-                continue;
-            }
-            memcpy(&fh, ra->ring + off, sizeof(fh));
-            if (fh.caplen == RA_WRAP) {
-                tail += fh.len;
-                continue;
-            }
-            cap_process_frame(cap, fh.dlt, fh.ts_ns, ra->ring + off + sizeof(fh), fh.caplen,
-                              fh.wirelen);
+            if (ra->hint != NULL)
+                cap_lookahead_run(&la, ra->ring, RA_BYTES, tail, head, cap->prefetch,
+                                  cap->hint_ctx);
+            cap_process_frame_hinted(cap, fh.dlt, fh.ts_ns,
+                                     ra->ring + tail % RA_BYTES + sizeof(fh), fh.caplen,
+                                     fh.wirelen, fh.hint);
             tail += fh.len;
-            if (far.ahead > 0)
-                far.ahead--;
-            if (near.ahead > 0)
-                near.ahead--;
+            cap_lookahead_consumed(&la);
         }
         atomic_store_explicit(&ra->tail, tail, memory_order_release);
     }

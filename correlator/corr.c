@@ -696,9 +696,11 @@ void corr_prefetch(const corr_t *c, uint64_t hint, int stage)
 }
 
 bool corr_on_rtp_known(corr_t *c, int64_t ts_ns, const net_endpoint_t *src,
-                       const net_endpoint_t *dst, const rtp_hdr_t *rtp, corr_ref_t *ref)
+                       const net_endpoint_t *dst, const rtp_hdr_t *rtp, uint64_t hint,
+                       corr_ref_t *ref)
 {
-    uint64_t hash = media_flows_hash_ep(&c->flows, src, dst, rtp->ssrc);
+    /* A wrong hint could only miss (the keys are compared), never match another stream. */
+    uint64_t hash = hint != 0 ? hint : media_flows_hash_ep(&c->flows, src, dst, rtp->ssrc);
     stream_t *s = (stream_t *)media_flows_find_ep(&c->flows, src, dst, rtp->ssrc, hash);
     if (s == NULL)
         return false;

@@ -119,10 +119,12 @@ corr_ref_t corr_on_rtp(corr_t *corr, const corr_pkt_t *pkt, const rtp_hdr_t *rtp
 /* The fast path for media already flowing: if the packet at ts_ns from src to dst belongs to a
  * stream that exists (same source, destination and SSRC), account it like corr_on_rtp and
  * return true; else do nothing and return false (the caller then classifies the packet the
- * long way). One hash look-up, and no corr_pkt_t to build. ref may be NULL when the caller
- * does not need to know the call (saves touching it). */
+ * long way). One hash look-up, and no corr_pkt_t to build. hint: corr_rtp_hint's value for
+ * this packet when the look-ahead computed it (it is the look-up's hash), else 0. ref may be
+ * NULL when the caller does not need to know the call (saves touching it). */
 bool corr_on_rtp_known(corr_t *corr, int64_t ts_ns, const net_endpoint_t *src,
-                       const net_endpoint_t *dst, const rtp_hdr_t *rtp, corr_ref_t *ref);
+                       const net_endpoint_t *dst, const rtp_hdr_t *rtp, uint64_t hint,
+                       corr_ref_t *ref);
 corr_ref_t corr_on_rtcp(corr_t *corr, const corr_pkt_t *pkt, const rtcp_compound_t *rtcp);
 /* Advance time: end what timed out. Cheap; call once per packet or per second. */
 void corr_tick(corr_t *corr, int64_t now_ns);

@@ -1905,11 +1905,14 @@ static void la_prefetch(void *ctx, uint64_t hint, int stage)
 static size_t la_sink(void *ctx, const cap_packet_t *pkt)
 {
     (void)ctx;
-    if (pkt->ip_proto != CAP_PROTO_UDP || pkt->reassembled)
+    if (pkt->ip_proto != CAP_PROTO_UDP || pkt->reassembled) {
+        ck_assert_uint_eq(pkt->hint, 0); /* not the frame's own datagram */
         return pkt->len;
+    }
     cap_packet_t peek;
     if (!cap_peek_udp(pkt->frame_dlt, pkt->frame, pkt->frame_caplen, &peek))
         return pkt->len;
+    ck_assert_uint_eq(pkt->hint, la_hint_of(pkt)); /* the hint travels with its frame */
     uint32_t i = la_slot(la_hint_of(pkt));
     LA.delivered[i]++;
     LA.checked++;

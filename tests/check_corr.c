@@ -971,6 +971,19 @@ END_TEST
 
 /* The per-packet fast path finds exactly the stream corr_on_rtp made (IPv4 and IPv6), counts
  * into it, and declines anything else: another SSRC, a swapped direction, an unknown port. */
+static bool rtp_known_hinted(double t, const char *src, const char *dst, uint32_t ssrc,
+                             uint16_t seq, uint64_t hint)
+{
+    rtp_hdr_t h;
+    memset(&h, 0, sizeof(h));
+    h.version = 2;
+    h.seq = seq;
+    h.timestamp = (uint32_t)seq * 160;
+    h.ssrc = ssrc;
+    net_endpoint_t a = ep(src), b = ep(dst);
+    return corr_on_rtp_known(C, ns(t), &a, &b, &h, hint, NULL);
+}
+
 static bool rtp_known(double t, const char *src, const char *dst, uint32_t ssrc, uint16_t seq)
 {
     rtp_hdr_t h;
@@ -980,7 +993,7 @@ static bool rtp_known(double t, const char *src, const char *dst, uint32_t ssrc,
     h.timestamp = (uint32_t)seq * 160;
     h.ssrc = ssrc;
     net_endpoint_t a = ep(src), b = ep(dst);
-    return corr_on_rtp_known(C, ns(t), &a, &b, &h, NULL);
+    return corr_on_rtp_known(C, ns(t), &a, &b, &h, 0, NULL);
 }
 
 START_TEST(known_stream_fast_path)
@@ -1009,6 +1022,24 @@ START_TEST(known_stream_fast_path)
     ck_assert_uint_eq(stream_of("192.0.2.50:7000", "192.0.2.60:8000", 0x77)->r.packets, 15);
     ck_assert_uint_eq(stream_of("[2001:db8::5]:7000", "[2001:db8::6]:8000", 0x77)->r.packets, 15);
     ck_assert_int_eq(stream_of("192.0.2.50:7000", "192.0.2.60:8000", 0x77)->r.lost, 0);
+}
+END_TEST
+
+/* The look-ahead's hint is the fast path's hash: given, it finds the stream without hashing
+ * again; a wrong one can only miss, never count into another stream. */
+START_TEST(known_stream_fast_path_with_hint)
+{
+    const char *a = "192.0.2.50:7000", *b = "192.0.2.60:8000";
+    rtp_run(0.02, 10, a, b, 0x99, 2, 0);
+    uint8_t hdr[12] = {0x80, 0, 0, 12, 0, 0, 0, 12, 0, 0, 0, 0x99};
+    net_endpoint_t ea = ep(a), eb = ep(b);
+    uint64_t hint = corr_rtp_hint(C, &ea, &eb, hdr, sizeof(hdr));
+    ck_assert(rtp_known_hinted(0.22, a, b, 0x99, 12, hint));
+    ck_assert(!rtp_known_hinted(0.24, a, b, 0x99, 13, hint ^ 0x5a5a));
+    ck_assert(rtp_known_hinted(0.26, a, b, 0x99, 14, 0)); /* no hint: hashed here */
+    corr_flush(C);
+    ck_assert_uint_eq(R.n_streams, 1);
+    ck_assert_uint_eq(stream_of(a, b, 0x99)->r.packets, 12);
 }
 END_TEST
 
@@ -1689,6 +1720,7 @@ Suite *corr_suite(void)
     tcase_add_test(tc, unsignalled_rtp_kept_without_call);
     tcase_add_test(tc, dynamic_payload_and_events);
     tcase_add_test(tc, known_stream_fast_path);
+    tcase_add_test(tc, known_stream_fast_path_with_hint);
     tcase_add_test(tc, multipart_body_sdp);
     tcase_add_test(tc, media_kind_rtcp_port_and_mux);
     tcase_add_test(tc, rtcp_reports_fill_stream);
