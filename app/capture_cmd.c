@@ -9,14 +9,15 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "commands.h"
 #include "config.h"
 #include "hep_cli.h"
 #include "live.h"
 #include "livecap.h"
 #include "log.h"
-#include "retention.h"
 #include "pipeline.h"
+#include "retention.h"
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reopen_requested;
@@ -64,12 +65,6 @@ static void reopen_log(const char *log_path)
     log_info("reopened log %s", log_path);
 }
 
-static int64_t wall_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static void publish_live_stats(pipeline_t *p, cap_live_t *live)
 {
@@ -123,7 +118,7 @@ int livecap_run(pipeline_t *p, const cap_live_cfg_t *live_cfg, const char *log_p
             clock_checked_ts = f.ts_ns;
         }
         frames_since_clock = 0;
-        int64_t now = wall_ns();
+        int64_t now = clock_ns(CLOCK_REALTIME);
         if (rc == 0)
             pipeline_idle(p, now);
         if (now >= next_publish) {

@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+
 typedef atomic_uint_fast64_t counter_t;
 
 static inline void bump(counter_t *c, uint64_t n)
@@ -27,13 +29,6 @@ static inline void bump(counter_t *c, uint64_t n)
 static inline uint64_t peek(counter_t *c)
 {
     return atomic_load_explicit(c, memory_order_relaxed);
-}
-
-static int64_t clock_ns(clockid_t id)
-{
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /* ---- addresses ---- */

@@ -8,8 +8,9 @@
 #include <time.h>
 
 #include "callpcap.h"
-#include "hash.h"
 #include "classify.h"
+#include "clock.h"
+#include "hash.h"
 #include "rtcp.h"
 #include "rtp.h"
 #include "sip.h"
@@ -131,33 +132,12 @@ static void sink_alert(void *ctx, const alert_record_t *alert)
         p->observer.on_alert(p->observer.ctx, alert);
 }
 
-static int64_t monotonic_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int64_t thread_cpu_ns(void)
-{
-    struct timespec ts;
-    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
-        return 0;
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int64_t wall_clock_ns(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    return (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
-}
 
 static void tick(pipeline_t *p, int64_t ts_ns)
 {
     /* Timeouts are in seconds; checking once per 100 ms of capture time is plenty. */
     if (ts_ns - p->last_tick_ns >= 100000000 || ts_ns < p->last_tick_ns) {
-        p->last_tick_wall_ns = wall_clock_ns();
+        p->last_tick_wall_ns = clock_ns(CLOCK_REALTIME);
         corr_tick(p->corr, ts_ns);
         secmon_tick(p->secmon, ts_ns);
         p->last_tick_ns = ts_ns;
@@ -401,7 +381,7 @@ int pipeline_new(const pipeline_cfg_t *cfg, pipeline_t **out, char *err, size_t 
     int rc = -ENOMEM;
     pipeline_t *p = calloc(1, sizeof(*p));
     if (p != NULL)
-        p->started_ns = monotonic_ns();
+        p->started_ns = clock_ns(CLOCK_MONOTONIC);
     if (p == NULL) {
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
@@ -597,7 +577,7 @@ void pipeline_timing(const pipeline_t *p, pipeline_timing_t *out)
 
 int pipeline_finish(pipeline_t *p, char *err, size_t errlen)
 {
-    int64_t input_end = monotonic_ns();
+    int64_t input_end = clock_ns(CLOCK_MONOTONIC);
     p->timing.wall_input_ns = input_end - p->started_ns;
     p->timing.cpu_readahead_ns = (int64_t)cap_stats(p->cap)->readahead_cpu_ns;
     cap_flush(p->cap);
@@ -626,8 +606,8 @@ int pipeline_finish(pipeline_t *p, char *err, size_t errlen)
             return rc;
         }
     }
-    p->timing.wall_store_tail_ns = monotonic_ns() - input_end;
-    p->timing.cpu_analysis_ns = thread_cpu_ns();
+    p->timing.wall_store_tail_ns = clock_ns(CLOCK_MONOTONIC) - input_end;
+    p->timing.cpu_analysis_ns = clock_ns(CLOCK_THREAD_CPUTIME_ID);
     if (p->store_error != 0) {
         snprintf(err, errlen, "storing failed");
         return p->store_error;

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
+
 /* Each queued record is a job: a header, the record struct, then its strings. String pointers
  * inside the copied struct are rewritten as offsets from the job start (plus one, so that 0
  * still means NULL) and turned back into pointers by the writer thread. */
@@ -335,19 +337,9 @@ static int store_job(writer_t *w, const uint8_t *job, const job_hdr_t *hdr)
     }
 }
 
-static int64_t thread_cpu_ns(void)
-{
-    struct timespec ts;
-    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
-        return 0;
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static int64_t monotonic_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return clock_ns(CLOCK_MONOTONIC) / 1000000;
 }
 
 /* A batch is committed at least this often even while records keep coming, so that readers
@@ -437,7 +429,7 @@ static void *writer_main(void *arg)
             last_commit_ms = last_job_ms;
             dirty = false;
         }
-        int64_t cpu = thread_cpu_ns();
+        int64_t cpu = clock_ns(CLOCK_THREAD_CPUTIME_ID);
         pthread_mutex_lock(&w->lock);
         w->stats.written += written;
         w->stats.cpu_ns = cpu;
@@ -448,7 +440,7 @@ static void *writer_main(void *arg)
     }
     pthread_mutex_unlock(&w->lock);
     note_error(w, store_flush(w->store));
-    int64_t cpu = thread_cpu_ns();
+    int64_t cpu = clock_ns(CLOCK_THREAD_CPUTIME_ID);
     pthread_mutex_lock(&w->lock);
     w->stats.cpu_ns = cpu;
     pthread_mutex_unlock(&w->lock);

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "cap_int.h"
+#include "clock.h"
 
 /* The ring holds cap_ring_hdr_t frames (cap_int.h). The capture thread owns head and
  * the consumer owns tail; each side takes the lock to publish its position and to read the
@@ -118,9 +119,7 @@ static void *capture_main(void *arg)
         if (rc > 0)
             wake_consumer(live);
         /* The kernel's counters (a system call) ten times a second, not after every batch. */
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+        int64_t now_ms = clock_ns(CLOCK_MONOTONIC) / 1000000;
         if (now_ms - last_stats_ms >= 100 || rc < 0) {
             refresh_kernel_stats(live);
             last_stats_ms = now_ms;

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "cap_int.h"
+#include "clock.h"
 
 /* The ring holds cap_ring_hdr_t frames (cap_int.h). Single producer, single consumer: head
  * and tail need only acquire/release ordering, and no lock is taken per frame. */
@@ -122,10 +123,8 @@ static void *ra_reader(void *arg)
         atomic_store_explicit(&ra->head, head, memory_order_release);
         ra->frames++;
     }
-out:;
-    struct timespec cpu;
-    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu) == 0)
-        ra->cpu_ns = (uint64_t)cpu.tv_sec * 1000000000u + (uint64_t)cpu.tv_nsec;
+out:
+    ra->cpu_ns = (uint64_t)clock_ns(CLOCK_THREAD_CPUTIME_ID);
     atomic_store_explicit(&ra->done, true, memory_order_release);
     return NULL;
 }
