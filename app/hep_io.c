@@ -158,18 +158,6 @@ static size_t align4(size_t n)
     return (n + 3) & ~(size_t)3;
 }
 
-static void abs_deadline_us(struct timespec *ts, int64_t us)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    int64_t ns = ts->tv_nsec + (us % 1000000) * 1000;
-    ts->tv_sec += (time_t)(us / 1000000 + ns / 1000000000);
-    ts->tv_nsec = (long)(ns % 1000000000);
-}
-
-static void abs_deadline(struct timespec *ts, int ms)
-{
-    abs_deadline_us(ts, (int64_t)ms * 1000);
-}
 
 int hep_sender_send(hep_sender_t *s, const hep_msg_t *msg)
 {
@@ -197,7 +185,7 @@ int hep_sender_send(hep_sender_t *s, const hep_msg_t *msg)
         if (s->block_ms <= 0 || s->stop)
             goto full;
         if (!waited) {
-            abs_deadline(&until, s->block_ms);
+            until = clock_deadline(CLOCK_MONOTONIC, (int64_t)s->block_ms * 1000000);
             waited = true;
         }
         if (pthread_cond_timedwait(&s->space, &s->mu, &until) == ETIMEDOUT)
@@ -414,8 +402,7 @@ static void *sender_main(void *arg)
              * what arrives meanwhile goes out in one batch. */
             if (idle_polls < LINGER_POLLS) {
                 idle_polls++;
-                struct timespec until;
-                abs_deadline_us(&until, LINGER_US);
+                struct timespec until = clock_deadline(CLOCK_MONOTONIC, (int64_t)LINGER_US * 1000);
                 pthread_cond_timedwait(&s->work, &s->mu, &until);
                 continue;
             }
@@ -440,8 +427,7 @@ static void *sender_main(void *arg)
             bump(&s->send_errors, 1);
             if (s->stop)
                 break;
-            struct timespec until;
-            abs_deadline(&until, backoff);
+            struct timespec until = clock_deadline(CLOCK_MONOTONIC, (int64_t)backoff * 1000000);
             pthread_cond_timedwait(&s->work, &s->mu, &until);
             backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
             continue;
@@ -565,8 +551,7 @@ fail:
 
 int hep_sender_flush(hep_sender_t *s, int timeout_ms)
 {
-    struct timespec until;
-    abs_deadline(&until, timeout_ms);
+    struct timespec until = clock_deadline(CLOCK_MONOTONIC, (int64_t)timeout_ms * 1000000);
     pthread_mutex_lock(&s->mu);
     int rc = 0;
     while (s->count > 0 && rc == 0)

@@ -346,21 +346,23 @@ static int64_t monotonic_ms(void)
  * see fresh rows and other writers (retention) get the database lock between batches. */
 #define MAX_BATCH_MS 1000
 
-static void wait_ms(struct timespec *until, long ms)
+/* Commit when the last commit is MAX_BATCH_MS old. True when it did. */
+static bool commit_if_due(writer_t *w, int64_t now_ms, int64_t *last_commit_ms)
 {
-    clock_gettime(CLOCK_REALTIME, until);
-    until->tv_nsec += ms * 1000000L;
-    if (until->tv_nsec >= 1000000000L) {
-        until->tv_sec++;
-        until->tv_nsec -= 1000000000L;
-    }
+    if (now_ms - *last_commit_ms < MAX_BATCH_MS)
+        return false;
+    note_error(w, store_flush(w->store));
+    *last_commit_ms = now_ms;
+    return true;
 }
 
-/* Store the jobs in [tail, tail + span) of the ring, in order, committing at least every
- * MAX_BATCH_MS. Called without the lock: the producer never writes there. */
-static void store_span(writer_t *w, size_t tail, size_t span, int64_t *last_commit_ms,
-                       unsigned *since_check, uint64_t *written)
+/* Store the jobs in [tail, tail + span) of the ring, in order, also committing by time within a
+ * long span. Called without the lock: the producer never writes there. Returns the records
+ * stored. */
+static uint64_t store_span(writer_t *w, size_t tail, size_t span, int64_t *last_commit_ms)
 {
+    uint64_t written = 0;
+    unsigned since_check = 0;
     while (span > 0) {
         size_t at_end = w->cap - tail;
         job_hdr_t hdr;
@@ -374,36 +376,29 @@ static void store_span(writer_t *w, size_t tail, size_t span, int64_t *last_comm
             int rc = store_job(w, w->ring + tail, &hdr);
             note_error(w, rc);
             if (rc == 0)
-                (*written)++;
+                written++;
         }
-        if (++*since_check >= 256) {
-            *since_check = 0;
-            int64_t now = monotonic_ms();
-            if (now - *last_commit_ms >= MAX_BATCH_MS) {
-                note_error(w, store_flush(w->store));
-                *last_commit_ms = now;
-            }
-        }
+        if (++since_check % 256 == 0)
+            commit_if_due(w, monotonic_ms(), last_commit_ms);
         tail += hdr.len;
         if (tail >= w->cap)
             tail = 0;
         span -= hdr.len;
     }
+    return written;
 }
 
 static void *writer_main(void *arg)
 {
     writer_t *w = arg;
     int64_t last_commit_ms = monotonic_ms(), last_job_ms = last_commit_ms;
-    unsigned since_check = 0;
     bool dirty = false;
     pthread_mutex_lock(&w->lock);
     for (;;) {
         /* Sleep until a batch is worth a wake-up (the producer signals at WAKE_BYTES) or
          * WAKE_MS pass; then take whatever is queued. */
         while (w->used < WAKE_BYTES && !w->stopping) {
-            struct timespec until;
-            wait_ms(&until, WAKE_MS);
+            struct timespec until = clock_deadline(CLOCK_REALTIME, (int64_t)WAKE_MS * 1000000);
             w->writer_sleeping = true;
             int rc = pthread_cond_timedwait(&w->not_empty, &w->lock, &until);
             w->writer_sleeping = false;
@@ -420,15 +415,10 @@ static void *writer_main(void *arg)
             break;
         size_t tail = w->tail, span = w->used;
         pthread_mutex_unlock(&w->lock);
-        uint64_t written = 0;
-        store_span(w, tail, span, &last_commit_ms, &since_check, &written);
+        uint64_t written = store_span(w, tail, span, &last_commit_ms);
         last_job_ms = monotonic_ms();
-        dirty = true;
-        if (last_job_ms - last_commit_ms >= MAX_BATCH_MS) { /* a steady trickle commits too */
-            note_error(w, store_flush(w->store));
-            last_commit_ms = last_job_ms;
-            dirty = false;
-        }
+        /* A steady trickle, never idle for IDLE_COMMIT_MS, commits by time here. */
+        dirty = !commit_if_due(w, last_job_ms, &last_commit_ms);
         int64_t cpu = clock_ns(CLOCK_THREAD_CPUTIME_ID);
         pthread_mutex_lock(&w->lock);
         w->stats.written += written;

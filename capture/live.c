@@ -259,14 +259,7 @@ int cap_live_next(cap_live_t *live, cap_frame_t *out, int timeout_ms)
         pthread_mutex_lock(&live->lock);
         publish_tail(live);
         if (live->head == live->c_pos && !live->thread_done && timeout_ms > 0) {
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_sec += timeout_ms / 1000;
-            until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-            if (until.tv_nsec >= 1000000000L) {
-                until.tv_sec++;
-                until.tv_nsec -= 1000000000L;
-            }
+            struct timespec until = clock_deadline(CLOCK_REALTIME, (int64_t)timeout_ms * 1000000);
             live->consumer_sleeping = true;
             pthread_cond_timedwait(&live->not_empty, &live->lock, &until);
             live->consumer_sleeping = false;

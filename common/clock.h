@@ -14,4 +14,13 @@ static inline int64_t clock_ns(clockid_t id)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* The absolute time from_now_ns after now on clock id, for pthread_cond_timedwait (whose
+ * clock is CLOCK_REALTIME unless the condition variable was made for another). */
+static inline struct timespec clock_deadline(clockid_t id, int64_t from_now_ns)
+{
+    int64_t at = clock_ns(id) + from_now_ns;
+    struct timespec ts = {(time_t)(at / 1000000000), (long)(at % 1000000000)};
+    return ts;
+}
+
 #endif
