@@ -576,7 +576,7 @@ static void stream_init_stats(corr_t *c, stream_t *s, uint8_t pt)
 }
 
 static stream_t *stream_create(corr_t *c, const corr_pkt_t *pkt, const rtp_hdr_t *rtp,
-                               const media_flow_key_t *key, uint64_t hash)
+                               uint64_t hash)
 {
     stream_t *s = media_pool_get(&c->streams);
     if (s == NULL && c->stream_q.head != NULL) {
@@ -588,7 +588,9 @@ static stream_t *stream_create(corr_t *c, const corr_pkt_t *pkt, const rtp_hdr_t
         c->stats.streams_refused++;
         return NULL;
     }
-    s->flow.key = *key;
+    media_key_from(&s->flow.key.src, &pkt->src);
+    media_key_from(&s->flow.key.dst, &pkt->dst);
+    s->flow.key.ssrc = rtp->ssrc;
     s->flow.hash = hash;
     if (!media_flows_insert(&c->flows, &s->flow)) {
         media_pool_put(&c->streams, s);
@@ -617,13 +619,6 @@ static corr_ref_t ref_of(const call_t *call)
         ref.invite_ns = call->invite_ns;
     }
     return ref;
-}
-
-static void flow_key_of(media_flow_key_t *key, const corr_pkt_t *pkt, uint32_t ssrc)
-{
-    media_key_from(&key->src, &pkt->src);
-    media_key_from(&key->dst, &pkt->dst);
-    key->ssrc = ssrc;
 }
 
 /* One RTP packet of stream s. */
@@ -662,11 +657,9 @@ corr_ref_t corr_on_rtp(corr_t *c, const corr_pkt_t *pkt, const rtp_hdr_t *rtp)
 {
     advance(c, pkt->ts_ns);
     c->stats.rtp_packets++;
-    media_flow_key_t key;
-    flow_key_of(&key, pkt, rtp->ssrc);
-    uint64_t hash = media_flows_hash(&c->flows, &key);
-    stream_t *s = (stream_t *)media_flows_find(&c->flows, &key, hash);
-    if (s == NULL && (s = stream_create(c, pkt, rtp, &key, hash)) == NULL)
+    uint64_t hash = media_flows_hash(&c->flows, &pkt->src, &pkt->dst, rtp->ssrc);
+    stream_t *s = (stream_t *)media_flows_find(&c->flows, &pkt->src, &pkt->dst, rtp->ssrc, hash);
+    if (s == NULL && (s = stream_create(c, pkt, rtp, hash)) == NULL)
         return ref_of(NULL);
     return ref_of(rtp_on_stream(c, pkt->ts_ns, rtp, s));
 }
@@ -678,7 +671,7 @@ uint64_t corr_rtp_hint(const corr_t *c, const net_endpoint_t *src, const net_end
         return 0;
     uint32_t ssrc = (uint32_t)payload[8] << 24 | (uint32_t)payload[9] << 16 |
                     (uint32_t)payload[10] << 8 | payload[11];
-    return media_flows_hash_ep(&c->flows, src, dst, ssrc);
+    return media_flows_hash(&c->flows, src, dst, ssrc);
 }
 
 void corr_prefetch(const corr_t *c, uint64_t hint, int stage)
@@ -700,8 +693,8 @@ bool corr_on_rtp_known(corr_t *c, int64_t ts_ns, const net_endpoint_t *src,
                        corr_ref_t *ref)
 {
     /* A wrong hint could only miss (the keys are compared), never match another stream. */
-    uint64_t hash = hint != 0 ? hint : media_flows_hash_ep(&c->flows, src, dst, rtp->ssrc);
-    stream_t *s = (stream_t *)media_flows_find_ep(&c->flows, src, dst, rtp->ssrc, hash);
+    uint64_t hash = hint != 0 ? hint : media_flows_hash(&c->flows, src, dst, rtp->ssrc);
+    stream_t *s = (stream_t *)media_flows_find(&c->flows, src, dst, rtp->ssrc, hash);
     if (s == NULL)
         return false;
     advance(c, ts_ns);
@@ -744,11 +737,10 @@ static stream_t *rtcp_stream(corr_t *c, call_t *call, const corr_pkt_t *pkt, uin
         net_endpoint_t a = pkt->src, b = pkt->dst;
         a.port = (uint16_t)(a.port - d);
         b.port = (uint16_t)(b.port - d);
-        media_flow_key_t key;
-        media_key_from(&key.src, sent_by_reporter ? &a : &b);
-        media_key_from(&key.dst, sent_by_reporter ? &b : &a);
-        key.ssrc = ssrc;
-        media_flow_t *f = media_flows_find(&c->flows, &key, media_flows_hash(&c->flows, &key));
+        const net_endpoint_t *src = sent_by_reporter ? &a : &b;
+        const net_endpoint_t *dst = sent_by_reporter ? &b : &a;
+        uint64_t hash = media_flows_hash(&c->flows, src, dst, ssrc);
+        media_flow_t *f = media_flows_find(&c->flows, src, dst, ssrc, hash);
         if (f != NULL)
             return (stream_t *)f;
     }

@@ -319,33 +319,21 @@ void media_flows_reset(media_flows_t *t)
     t->count = 0;
 }
 
-/* IPv4 (nearly all media): the significant 16 bytes as two words, two multiplies and one
- * avalanche, instead of hashing all 44 bytes of zero-padded key on every RTP packet. */
-static uint64_t hash_v4(uint64_t seed, const uint8_t *src_addr, uint16_t src_port,
-                        const uint8_t *dst_addr, uint16_t dst_port, uint32_t ssrc)
+uint64_t media_flows_hash(const media_flows_t *t, const net_endpoint_t *src,
+                          const net_endpoint_t *dst, uint32_t ssrc)
 {
-    uint32_t sa, da;
-    memcpy(&sa, src_addr, 4);
-    memcpy(&da, dst_addr, 4);
-    uint64_t w1 = ((uint64_t)sa << 32) | da;
-    uint64_t w2 = ((uint64_t)ssrc << 32) | ((uint64_t)src_port << 16) | dst_port;
-    uint64_t h = (seed ^ w1) * 0x9e3779b97f4a7c15ULL;
-    h = (h ^ (h >> 29) ^ w2) * 0xbf58476d1ce4e5b9ULL;
-    return hash_mix(h);
-}
-
-uint64_t media_flows_hash(const media_flows_t *t, const media_flow_key_t *k)
-{
-    if (k->src.family == 4 && k->dst.family == 4)
-        return hash_v4(t->seed, k->src.addr, k->src.port, k->dst.addr, k->dst.port, k->ssrc);
-    return hash_bytes(k, sizeof(*k), t->seed);
-}
-
-uint64_t media_flows_hash_ep(const media_flows_t *t, const net_endpoint_t *src,
-                             const net_endpoint_t *dst, uint32_t ssrc)
-{
-    if (src->addr.family == 4 && dst->addr.family == 4)
-        return hash_v4(t->seed, src->addr.bytes, src->port, dst->addr.bytes, dst->port, ssrc);
+    if (src->addr.family == 4 && dst->addr.family == 4) {
+        /* IPv4 (nearly all media): the significant 16 bytes as two words, two multiplies and
+         * one avalanche, instead of hashing all 44 bytes of zero-padded key on every packet. */
+        uint32_t sa, da;
+        memcpy(&sa, src->addr.bytes, 4);
+        memcpy(&da, dst->addr.bytes, 4);
+        uint64_t w1 = ((uint64_t)sa << 32) | da;
+        uint64_t w2 = ((uint64_t)ssrc << 32) | ((uint64_t)src->port << 16) | dst->port;
+        uint64_t h = (t->seed ^ w1) * 0x9e3779b97f4a7c15ULL;
+        h = (h ^ (h >> 29) ^ w2) * 0xbf58476d1ce4e5b9ULL;
+        return hash_mix(h);
+    }
     media_flow_key_t k;
     media_key_from(&k.src, src);
     media_key_from(&k.dst, dst);
@@ -367,23 +355,13 @@ static bool key_is_ep(const media_key_t *k, const net_endpoint_t *ep)
     return memcmp(k->addr, ep->addr.bytes, 16) == 0;
 }
 
-media_flow_t *media_flows_find_ep(const media_flows_t *t, const net_endpoint_t *src,
-                                  const net_endpoint_t *dst, uint32_t ssrc, uint64_t hash)
+media_flow_t *media_flows_find(const media_flows_t *t, const net_endpoint_t *src,
+                               const net_endpoint_t *dst, uint32_t ssrc, uint64_t hash)
 {
     media_flow_t *f = t->buckets[hash & t->mask];
     for (size_t depth = 0; f != NULL && depth < MEDIA_CHAIN_MAX; f = f->hnext, depth++) {
         if (f->hash == hash && f->key.ssrc == ssrc && key_is_ep(&f->key.src, src) &&
             key_is_ep(&f->key.dst, dst))
-            return f;
-    }
-    return NULL;
-}
-
-media_flow_t *media_flows_find(const media_flows_t *t, const media_flow_key_t *k, uint64_t hash)
-{
-    media_flow_t *f = t->buckets[hash & t->mask];
-    for (size_t depth = 0; f != NULL && depth < MEDIA_CHAIN_MAX; f = f->hnext, depth++) {
-        if (f->hash == hash && memcmp(&f->key, k, sizeof(*k)) == 0)
             return f;
     }
     return NULL;

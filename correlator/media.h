@@ -109,15 +109,13 @@ typedef struct {
  * Free with media_flows_reset. Nodes stay where they are when it grows. */
 int media_flows_init(media_flows_t *t, size_t max, uint64_t seed);
 void media_flows_reset(media_flows_t *t);
-uint64_t media_flows_hash(const media_flows_t *t, const media_flow_key_t *k);
-/* Borrowed node or NULL. */
-media_flow_t *media_flows_find(const media_flows_t *t, const media_flow_key_t *k, uint64_t hash);
-/* The same hash and look-up from the endpoints themselves, for the per-packet path: no key is
- * built, and IPv4 addresses are read as the 4 bytes they are. */
-uint64_t media_flows_hash_ep(const media_flows_t *t, const net_endpoint_t *src,
-                             const net_endpoint_t *dst, uint32_t ssrc);
-media_flow_t *media_flows_find_ep(const media_flows_t *t, const net_endpoint_t *src,
-                                  const net_endpoint_t *dst, uint32_t ssrc, uint64_t hash);
+/* The hash of flow (src, dst, ssrc), and its node (borrowed) or NULL. Both work on the endpoints
+ * themselves, for the per-packet path: no key is built, and IPv4 addresses are read as the 4
+ * bytes they are. A node's key and hash are set from the same endpoints (media_key_from). */
+uint64_t media_flows_hash(const media_flows_t *t, const net_endpoint_t *src,
+                          const net_endpoint_t *dst, uint32_t ssrc);
+media_flow_t *media_flows_find(const media_flows_t *t, const net_endpoint_t *src,
+                               const net_endpoint_t *dst, uint32_t ssrc, uint64_t hash);
 /* Link f (key and hash already set). False when the chain is at MEDIA_CHAIN_MAX. */
 bool media_flows_insert(media_flows_t *t, media_flow_t *f);
 void media_flows_remove(media_flows_t *t, media_flow_t *f);
