@@ -132,7 +132,6 @@ static void sink_alert(void *ctx, const alert_record_t *alert)
         p->observer.on_alert(p->observer.ctx, alert);
 }
 
-
 static void tick(pipeline_t *p, int64_t ts_ns)
 {
     /* Timeouts are in seconds; checking once per 100 ms of capture time is plenty. */
@@ -321,7 +320,6 @@ static size_t on_packet(void *ctx, const cap_packet_t *pkt)
 
 #define DEDUP_WINDOW_NS 2000000000LL
 
-
 void pipeline_feed_hep(pipeline_t *p, const hep_msg_t *m)
 {
     p->hep.packets++;
@@ -380,12 +378,11 @@ int pipeline_new(const pipeline_cfg_t *cfg, pipeline_t **out, char *err, size_t 
 {
     int rc = -ENOMEM;
     pipeline_t *p = calloc(1, sizeof(*p));
-    if (p != NULL)
-        p->started_ns = clock_ns(CLOCK_MONOTONIC);
     if (p == NULL) {
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
+    p->started_ns = clock_ns(CLOCK_MONOTONIC);
     p->observer = cfg->observer;
     p->pcap_rtp = cfg->pcap_rtp;
     p->hep_out = cfg->hep_out;
@@ -596,8 +593,7 @@ int pipeline_finish(pipeline_t *p, char *err, size_t errlen)
         };
         note_store_result(p, writer_put_totals(p->writer, &meta));
         char why[256] = "";
-        writer_stats_t ws;
-        memset(&ws, 0, sizeof(ws));
+        writer_stats_t ws = {0};
         int rc = writer_stop(p->writer, &ws, why, sizeof(why));
         p->writer = NULL;
         p->timing.cpu_writer_ns = ws.cpu_ns;
