@@ -65,7 +65,6 @@ static void reopen_log(const char *log_path)
     log_info("reopened log %s", log_path);
 }
 
-
 static void publish_live_stats(pipeline_t *p, cap_live_t *live)
 {
     cap_live_stats_t ls;

@@ -574,9 +574,10 @@ int store_open_opts(const char *path, const store_opts_t *opts, store_t **out)
     if (err != 0)
         goto fail;
     if (!s->read_only) {
-        /* auto_vacuum only takes on a database without tables (a new one), so it must come
-         * before the first migration; elsewhere it is a harmless no-op. INCREMENTAL lets
-         * store_prune hand free pages back in bounded steps. */
+        /* page_size and auto_vacuum only take on a database without tables (a new one), so
+         * they must come before the first migration; elsewhere they are harmless no-ops.
+         * 16 KB pages hold about 35 stored SIP messages each (fewer pages written per row);
+         * INCREMENTAL lets store_prune hand free pages back in bounded steps. */
         err = exec(s, "PRAGMA page_size = 16384; PRAGMA auto_vacuum = INCREMENTAL", path);
         if (err == 0)
             err = exec(s, "PRAGMA journal_mode = WAL", path);
