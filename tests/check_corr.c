@@ -986,14 +986,7 @@ static bool rtp_known_hinted(double t, const char *src, const char *dst, uint32_
 
 static bool rtp_known(double t, const char *src, const char *dst, uint32_t ssrc, uint16_t seq)
 {
-    rtp_hdr_t h;
-    memset(&h, 0, sizeof(h));
-    h.version = 2;
-    h.seq = seq;
-    h.timestamp = (uint32_t)seq * 160;
-    h.ssrc = ssrc;
-    net_endpoint_t a = ep(src), b = ep(dst);
-    return corr_on_rtp_known(C, ns(t), &a, &b, &h, 0, NULL);
+    return rtp_known_hinted(t, src, dst, ssrc, seq, 0);
 }
 
 START_TEST(known_stream_fast_path)
