@@ -1188,130 +1188,14 @@ int store_count_messages(store_t *s, int64_t *out)
     return count_rows(s, "SELECT count(*) FROM sip_messages", out);
 }
 
-/* ---- Filtered call queries. The SQL is assembled only from the fixed fragments below; every
- * value of the filter travels as a bound parameter, so no filter text can change the query. */
-
-static int build_where(store_t *s, const store_call_filter_t *f, qw_t *w)
-{
-    memset(w, 0, sizeof(*w));
-    if (f == NULL)
-        return 0;
-    const unsigned all_states = (1u << CALL_STATE_COUNT) - 1;
-    if ((f->state_mask & ~all_states) != 0 || (f->has_min_mos && isnan(f->min_mos)) ||
-        (f->has_max_mos && isnan(f->max_mos)))
-        return fail_msg(s, -EINVAL, "query calls", "bad filter");
-    if (f->state_mask != 0) {
-        qw_cond(w, "state IN (");
-        bool first = true;
-        for (int i = 0; i < CALL_STATE_COUNT; i++) {
-            if (f->state_mask & (1u << i)) {
-                qw_add(w, first ? "?" : ", ?");
-                qw_text(w, call_state_name((call_state_t)i));
-                first = false;
-            }
-        }
-        qw_add(w, ")");
-    }
-    if (f->call_id != NULL) {
-        qw_cond(w, "call_id = ?");
-        qw_text(w, f->call_id);
-    }
-    if (f->from_user != NULL) {
-        qw_cond(w, f->user_exact ? "from_user = ?" : "instr(lower(from_user), lower(?)) > 0");
-        qw_text(w, f->from_user);
-    }
-    if (f->to_user != NULL) {
-        qw_cond(w, f->user_exact ? "to_user = ?" : "instr(lower(to_user), lower(?)) > 0");
-        qw_text(w, f->to_user);
-    }
-    if (f->since_ns != 0) {
-        qw_cond(w, "invite_time >= ?");
-        qw_dbl(w, ns_to_sec(f->since_ns));
-    }
-    if (f->until_ns != 0) {
-        qw_cond(w, "invite_time < ?");
-        qw_dbl(w, ns_to_sec(f->until_ns));
-    }
-    if (f->has_min_mos) {
-        qw_cond(w, "mos >= ?");
-        qw_dbl(w, f->min_mos);
-    }
-    if (f->has_max_mos) {
-        qw_cond(w, "mos <= ?");
-        qw_dbl(w, f->max_mos);
-    }
-    if (f->q != NULL) {
-        /* instr, not LIKE: '%' and '_' in q are plain characters. */
-        qw_cond(w, "(instr(lower(call_id), lower(?)) > 0 OR instr(lower(from_uri), lower(?)) > 0"
-                  " OR instr(lower(to_uri), lower(?)) > 0)");
-        for (int i = 0; i < 3; i++)
-            qw_text(w, f->q);
-    }
-    if (w->overflow)
-        return fail_msg(s, -EINVAL, "query calls", "filter too complex");
-    return 0;
-}
-
-
-/* prefix + where + suffix into buf; -EINVAL if it does not fit. */
-static int compose(store_t *s, char *buf, size_t cap, const char *prefix, const qw_t *w,
-                   const char *suffix)
-{
-    int n = snprintf(buf, cap, "%s%s%s", prefix, w->sql, suffix);
-    if (n < 0 || (size_t)n >= cap)
-        return fail_msg(s, -EINVAL, "query calls", "query too long");
-    return 0;
-}
+/* ---- Filtered call queries: query.c builds them (every filter value a bound parameter). */
 
 int store_query_calls(store_t *s, const store_call_filter_t *filter, int64_t limit, int64_t offset,
                       store_call_cb cb, void *ctx, int64_t *total)
 {
-    int err = check_open(s);
-    if (err != 0)
-        return err;
-    if (offset < 0 || (cb == NULL && limit != 0))
-        return fail_msg(s, -EINVAL, "query calls", "bad paging or no callback");
-    qw_t w;
-    err = build_where(s, filter, &w);
-    if (err != 0)
-        return err;
-    char sql[1536];
-    sqlite3_stmt *st = NULL;
-    if (total != NULL) {
-        err = compose(s, sql, sizeof(sql), "SELECT count(*) FROM calls", &w, "");
-        if (err == 0)
-            err = prepare(s, sql, &st);
-        if (err == 0)
-            err = qw_bind(s, st, &w, "query calls");
-        if (err == 0) {
-            int rc = sqlite3_step(st);
-            if (rc == SQLITE_ROW)
-                *total = sqlite3_column_int64(st, 0);
-            else
-                err = fail_sql(s, rc, "query calls");
-        }
-        sqlite3_finalize(st);
-        st = NULL;
-        if (err != 0)
-            return err;
-    }
-    if (limit == 0)
-        return 0;
-    /* Newest first; id breaks ties so that paging is stable. The (invite_time) index holds
-     * rowids in order within equal keys, so SQLite walks it backwards without sorting. */
-    err = compose(s, sql, sizeof(sql), "SELECT " CALL_COLS " FROM calls", &w,
-                  " ORDER BY invite_time DESC, id DESC LIMIT ? OFFSET ?");
-    if (err == 0)
-        err = prepare(s, sql, &st);
-    if (err == 0)
-        err = qw_bind(s, st, &w, "query calls");
-    if (err != 0) {
-        sqlite3_finalize(st);
-        return err;
-    }
-    sqlite3_bind_int64(st, w.nparams + 1, limit < 0 ? -1 : limit);
-    sqlite3_bind_int64(st, w.nparams + 2, offset);
-    return walk(s, st, WALK_CALLS(cb, ctx), NULL);
+    /* Newest invite first, id descending on ties. */
+    return store_query_calls_sorted(s, filter, STORE_SORT_INVITE_TIME, false, limit, offset, cb,
+                                    ctx, total);
 }
 
 /* ---- Retention. */
