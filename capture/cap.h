@@ -130,7 +130,8 @@ void cap_set_lookahead(cap_t *cap, cap_hint_fn hint, cap_prefetch_fn prefetch, v
 
 /* The frame's UDP datagram when it is a plain one (Ethernet with up to two VLAN tags, SLL,
  * SLL2 or raw IP; IPv4 not fragmented, or IPv6 without extension headers): fills out's
- * addresses, ports, payload and len. Stateless and counts nothing; false for anything else. */
+ * addresses, ports, payload, len, l3, l3_len and vlan as the full decoding would. Stateless and
+ * counts nothing; false for anything else. */
 bool cap_peek_udp(int dlt, const uint8_t *frame, size_t caplen, cap_packet_t *out);
 
 /* Drop state older than the timeouts, as of capture time now_ns (called on its own from

@@ -15,6 +15,9 @@
  * the bound stops "tunnel bombs" from recursing through a 64 KB frame. */
 #define CAP_MAX_DEPTH 4
 
+/* UDP port of VXLAN (RFC 7348), decoded as a tunnel. */
+#define CAP_VXLAN_PORT 4789
+
 /* The frame being decoded, on the stack, one per cap_process_frame call. The packet view is
  * filled as the layers are peeled: the frame fields first, the VLAN when a tag is seen, the
  * addresses and l3 by each IP header (so the innermost one wins), the rest by the transport.
@@ -65,19 +68,35 @@ void cap_gre(cap_t *cap, cap_decode_t *fr, const uint8_t *p, size_t len);
 bool cap_vxlan(cap_t *cap, cap_decode_t *fr, const uint8_t *p, size_t len);
 
 /* ---- Hand-over rings (readahead.c, live.c): a producing thread copies frames in, one decoding
- * thread takes them out. Each frame is this header, then caplen bytes, padded to 8. Positions
- * only grow (ring offset = position % ring size); a frame never straddles the end: the producer
- * skips the rest of the ring, writing a header with caplen CAP_RING_WRAP when one fits. */
+ * thread takes them out. Each frame is this header, then caplen bytes, padded to 8
+ * (cap_ring_len). Positions only grow (ring offset = position % ring size); a frame never
+ * straddles the end: the producer skips the rest of the ring, writing a header with caplen
+ * CAP_RING_WRAP (and the bytes skipped in wirelen) when one fits.
+ *
+ * With look-ahead on, the producer also peeks at the frame (cap_ring_peek): when it holds a
+ * plain UDP datagram, peeked is set with the offset of its IP header and its VLAN, and the
+ * decoding thread takes it without walking the layers again (cap_process_ring_frame). */
 typedef struct {
     int64_t ts_ns;
     uint32_t caplen, wirelen;
-    uint32_t len;  /* whole record, header included */
+    uint64_t hint; /* the look-ahead's, 0 = none */
     int32_t dlt;
-    uint64_t hint; /* the look-ahead's (cap_ring_hint), 0 = none */
+    uint16_t vlan;  /* peeked: outermost 802.1Q VLAN id, 0 if none */
+    uint8_t l3_off; /* peeked: where the IP header starts in the frame */
+    uint8_t peeked; /* 1: a plain UDP datagram (cap_peek_udp), 0: decode the frame in full */
 } cap_ring_hdr_t;
+
+_Static_assert(sizeof(cap_ring_hdr_t) == 32, "ring headers are 32 bytes");
 
 #define CAP_RING_WRAP UINT32_MAX
 #define CAP_ALIGN8(n) (((n) + 7u) & ~(size_t)7u)
+
+/* Bytes from this header to the next one. */
+static inline size_t cap_ring_len(const cap_ring_hdr_t *hdr)
+{
+    return hdr->caplen == CAP_RING_WRAP ? hdr->wirelen
+                                        : CAP_ALIGN8(sizeof(*hdr) + (size_t)hdr->caplen);
+}
 
 /* The frame at *pos, skipping wrap gaps, as long as *pos has not reached end (the producer's
  * position when last read): true with *hdr filled and *pos on the frame; false at end. */
@@ -92,7 +111,7 @@ static inline bool cap_ring_at(const uint8_t *ring, size_t ring_bytes, size_t *p
         }
         memcpy(hdr, ring + off, sizeof(*hdr));
         if (hdr->caplen == CAP_RING_WRAP) {
-            *pos += hdr->len;
+            *pos += hdr->wirelen;
             continue;
         }
         return true;
@@ -100,26 +119,51 @@ static inline bool cap_ring_at(const uint8_t *ring, size_t ring_bytes, size_t *p
     return false;
 }
 
-/* lookahead.c. Producer side: the hint of one frame (0 without a hint function, or when the
- * frame is no plain UDP datagram). */
-uint64_t cap_ring_hint(cap_hint_fn hint, void *ctx, int dlt, const uint8_t *frame, size_t caplen,
-                       int64_t ts_ns);
+/* A wrap marker skipping `skip` bytes. */
+static inline cap_ring_hdr_t cap_ring_wrap_mark(size_t skip)
+{
+    cap_ring_hdr_t mark;
+    memset(&mark, 0, sizeof(mark));
+    mark.caplen = CAP_RING_WRAP;
+    mark.wirelen = (uint32_t)skip;
+    return mark;
+}
 
-/* Consumer side: cursors CAP_LOOKAHEAD_FAR (stage 0) and CAP_LOOKAHEAD_NEAR (stage 1) frames
- * ahead of the decoding. Zero-initialised. */
+/* Decode a frame taken from a ring: a peeked one straight to the sink, any other in full
+ * (cap_process_frame_hinted). The same packets and counters either way. */
+void cap_process_ring_frame(cap_t *cap, const cap_ring_hdr_t *hdr, const uint8_t *frame);
+
+/* lookahead.c. Producer side, for a header with ts_ns, caplen and dlt set: when the frame is
+ * a plain UDP datagram, set peeked, l3_off and vlan, and the hint (0 when hint is NULL or says
+ * 0); otherwise clear them all. Without a hint function nothing is peeked. */
+void cap_ring_peek(cap_hint_fn hint, void *ctx, cap_ring_hdr_t *hdr, const uint8_t *frame);
+
+/* Consumer side: the frames of a ring in order, each header read once. Frames are queued up to
+ * CAP_LOOKAHEAD_FAR ahead of the one handed out, and their hints prefetched twice: stage 0
+ * when queued, stage 1 CAP_LOOKAHEAD_NEAR frames before the frame is handed out. */
+#define CAP_LOOKAHEAD_QUEUE 32 /* a power of two above CAP_LOOKAHEAD_FAR */
 typedef struct {
+    size_t pos;             /* ring position after the last frame queued (and wrap gaps) */
+    uint64_t queued, taken; /* frames queued, and handed out, so far */
+    uint64_t near;          /* the next frame to get stage 1 */
     struct {
-        size_t pos;     /* the next frame to hint at */
-        unsigned ahead; /* frames between the decoding position and pos */
-    } stage[2];
+        cap_ring_hdr_t hdr;
+        size_t pos; /* where the frame starts */
+    } q[CAP_LOOKAHEAD_QUEUE];
 } cap_lookahead_t;
 
-/* Before decoding the frame at pos (frames are complete up to end): prefetch the hints of the
- * frames that came into reach. */
-void cap_lookahead_run(cap_lookahead_t *la, const uint8_t *ring, size_t ring_bytes, size_t pos,
-                       size_t end, cap_prefetch_fn prefetch, void *ctx);
-/* After the frame at the decoding position was consumed. */
-void cap_lookahead_consumed(cap_lookahead_t *la);
+_Static_assert(CAP_LOOKAHEAD_QUEUE > CAP_LOOKAHEAD_FAR &&
+                   (CAP_LOOKAHEAD_QUEUE & (CAP_LOOKAHEAD_QUEUE - 1)) == 0,
+               "the queue holds the look-ahead");
+
+/* Start reading a ring at position pos. */
+void cap_lookahead_init(cap_lookahead_t *la, size_t pos);
+
+/* The next frame of the ring (complete up to end, the producer's position when last read):
+ * true with *hdr and the frame's position in *pos. False when every frame before end has been
+ * handed out: la->pos is then where the consumed part of the ring ends. prefetch may be NULL. */
+bool cap_lookahead_next(cap_lookahead_t *la, const uint8_t *ring, size_t ring_bytes, size_t end,
+                        cap_prefetch_fn prefetch, void *ctx, cap_ring_hdr_t *hdr, size_t *pos);
 
 /* Hand one transport payload to the sink; returns what it consumed (at most len). */
 static inline size_t cap_deliver(cap_t *cap, cap_decode_t *fr, uint8_t proto, uint16_t sport,

@@ -24,8 +24,6 @@ enum {
  * destination options headers, so 8 leaves room for AH and a tunnel's own). */
 #define IP6_MAX_EXT 8
 
-#define VXLAN_PORT 4789
-
 static inline uint16_t be16(const uint8_t *p)
 {
     return (uint16_t)(p[0] << 8 | p[1]);
@@ -290,7 +288,7 @@ static void udp(cap_t *cap, cap_decode_t *fr, const uint8_t *p, size_t len, bool
         return;
     }
     uint16_t sport = be16(p), dport = be16(p + 2);
-    if (dport == VXLAN_PORT && cap_vxlan(cap, fr, p + 8, ulen - 8))
+    if (dport == CAP_VXLAN_PORT && cap_vxlan(cap, fr, p + 8, ulen - 8))
         return;
     cap->stats.udp_packets++;
     cap_deliver(cap, fr, CAP_PROTO_UDP, sport, dport, p + 8, ulen - 8, reassembled);

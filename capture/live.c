@@ -60,7 +60,13 @@ static void on_frame(u_char *arg, const struct pcap_pkthdr *h, const u_char *byt
     size_t len = CAP_ALIGN8(sizeof(cap_ring_hdr_t) + h->caplen);
     int64_t ts_ns = (int64_t)h->ts.tv_sec * 1000000000 +
                     (int64_t)h->ts.tv_usec * (live->nano ? 1 : 1000);
-    uint64_t hint = cap_ring_hint(live->hint, live->hint_ctx, live->dlt, bytes, h->caplen, ts_ns);
+    cap_ring_hdr_t fh;
+    memset(&fh, 0, sizeof(fh));
+    fh.ts_ns = ts_ns;
+    fh.caplen = h->caplen;
+    fh.wirelen = h->len;
+    fh.dlt = live->dlt;
+    cap_ring_peek(live->hint, live->hint_ctx, &fh, bytes);
     pthread_mutex_lock(&live->lock);
     live->stats.received++;
     size_t off = live->head % live->cap, at_end = live->cap - off;
@@ -72,13 +78,12 @@ static void on_frame(u_char *arg, const struct pcap_pkthdr *h, const u_char *byt
     }
     if (at_end < len) {
         if (at_end >= sizeof(cap_ring_hdr_t)) {
-            cap_ring_hdr_t mark = {0, CAP_RING_WRAP, 0, (uint32_t)at_end, 0, 0};
+            cap_ring_hdr_t mark = cap_ring_wrap_mark(at_end);
             memcpy(live->ring + off, &mark, sizeof(mark));
         }
         live->head += at_end;
         off = 0;
     }
-    cap_ring_hdr_t fh = {ts_ns, h->caplen, h->len, (uint32_t)len, live->dlt, hint};
     memcpy(live->ring + off, &fh, sizeof(fh));
     memcpy(live->ring + off + sizeof(fh), bytes, h->caplen);
     live->head += len;
@@ -160,6 +165,7 @@ int cap_live_open(const cap_live_cfg_t *cfg, cap_live_t **out, char *err, size_t
         live->hint_ctx = cfg->hint_ctx;
     }
     live->ring = malloc(live->cap);
+    cap_lookahead_init(&live->la, 0);
     pthread_mutex_init(&live->lock, NULL);
     pthread_cond_init(&live->not_empty, NULL);
     if (live->ring == NULL) {
@@ -242,20 +248,20 @@ int cap_live_next(cap_live_t *live, cap_frame_t *out, int timeout_ms)
         cap_live_release(live); /* the caller forgot: the frame is done with */
     for (;;) {
         cap_ring_hdr_t fh;
-        if (cap_ring_at(live->ring, live->cap, &live->c_pos, live->c_end, &fh)) {
-            if (live->hint != NULL)
-                cap_lookahead_run(&live->la, live->ring, live->cap, live->c_pos, live->c_end,
-                                  live->prefetch, live->hint_ctx);
+        if (cap_lookahead_next(&live->la, live->ring, live->cap, live->c_end,
+                               live->hint != NULL ? live->prefetch : NULL, live->hint_ctx, &fh,
+                               &live->c_pos)) {
             out->dlt = fh.dlt;
             out->ts_ns = fh.ts_ns;
             out->caplen = fh.caplen;
             out->wirelen = fh.wirelen;
             out->hint = fh.hint;
             out->data = live->ring + live->c_pos % live->cap + sizeof(fh);
-            live->taken_len = fh.len;
+            live->taken_len = cap_ring_len(&fh);
             return 1;
         }
         /* The snapshot is used up: return its space and look again. */
+        live->c_pos = live->la.pos; /* past a wrap gap at its end too */
         pthread_mutex_lock(&live->lock);
         publish_tail(live);
         if (live->head == live->c_pos && !live->thread_done && timeout_ms > 0) {
@@ -278,7 +284,6 @@ void cap_live_release(cap_live_t *live)
         return;
     live->c_pos += live->taken_len;
     live->taken_len = 0;
-    cap_lookahead_consumed(&live->la);
     if (live->c_pos - live->tail >= RELEASE_BYTES) {
         /* A long batch: give the capture thread its space back now (only this thread writes
          * tail, so reading it without the lock is safe). */

@@ -2,40 +2,54 @@
  * decoded (cap_set_lookahead; used by the read-ahead and live-capture rings). */
 #include "cap_int.h"
 
-uint64_t cap_ring_hint(cap_hint_fn hint, void *ctx, int dlt, const uint8_t *frame, size_t caplen,
-                       int64_t ts_ns)
+#include <string.h>
+
+void cap_ring_peek(cap_hint_fn hint, void *ctx, cap_ring_hdr_t *hdr, const uint8_t *frame)
 {
     cap_packet_t peek;
-    if (hint == NULL || !cap_peek_udp(dlt, frame, caplen, &peek))
-        return 0;
-    peek.ts_ns = ts_ns;
-    return hint(ctx, &peek);
+    hdr->hint = 0;
+    hdr->vlan = 0;
+    hdr->l3_off = 0;
+    hdr->peeked = 0;
+    if (hint == NULL || !cap_peek_udp(hdr->dlt, frame, hdr->caplen, &peek))
+        return;
+    peek.ts_ns = hdr->ts_ns;
+    hdr->hint = hint(ctx, &peek);
+    hdr->vlan = peek.vlan;
+    hdr->l3_off = (uint8_t)(peek.l3 - frame);
+    hdr->peeked = 1;
 }
 
-void cap_lookahead_run(cap_lookahead_t *la, const uint8_t *ring, size_t ring_bytes, size_t pos,
-                       size_t end, cap_prefetch_fn prefetch, void *ctx)
+void cap_lookahead_init(cap_lookahead_t *la, size_t pos)
 {
-    static const unsigned want[2] = {CAP_LOOKAHEAD_FAR, CAP_LOOKAHEAD_NEAR};
-    for (int s = 0; s < 2; s++) {
-        size_t *at = &la->stage[s].pos;
-        unsigned *ahead = &la->stage[s].ahead;
-        if (*at < pos) { /* behind the decoding (a fresh start): catch up */
-            *at = pos;
-            *ahead = 0;
-        }
-        cap_ring_hdr_t h;
-        while (*ahead < want[s] && cap_ring_at(ring, ring_bytes, at, end, &h)) {
-            *at += h.len;
-            (*ahead)++;
-            if (h.hint != 0)
-                prefetch(ctx, h.hint, s);
-        }
+    memset(la, 0, sizeof(*la));
+    la->pos = pos;
+}
+
+bool cap_lookahead_next(cap_lookahead_t *la, const uint8_t *ring, size_t ring_bytes, size_t end,
+                        cap_prefetch_fn prefetch, void *ctx, cap_ring_hdr_t *hdr, size_t *pos)
+{
+    cap_ring_hdr_t h;
+    while (la->queued - la->taken < CAP_LOOKAHEAD_FAR &&
+           cap_ring_at(ring, ring_bytes, &la->pos, end, &h)) {
+        unsigned slot = (unsigned)(la->queued % CAP_LOOKAHEAD_QUEUE);
+        la->q[slot].hdr = h;
+        la->q[slot].pos = la->pos;
+        la->pos += cap_ring_len(&h);
+        la->queued++;
+        if (prefetch != NULL && h.hint != 0)
+            prefetch(ctx, h.hint, 0);
     }
-}
-
-void cap_lookahead_consumed(cap_lookahead_t *la)
-{
-    for (int s = 0; s < 2; s++)
-        if (la->stage[s].ahead > 0)
-            la->stage[s].ahead--;
+    if (la->taken == la->queued)
+        return false;
+    for (; la->near < la->queued && la->near <= la->taken + CAP_LOOKAHEAD_NEAR; la->near++) {
+        uint64_t hint = la->q[la->near % CAP_LOOKAHEAD_QUEUE].hdr.hint;
+        if (prefetch != NULL && hint != 0)
+            prefetch(ctx, hint, 1);
+    }
+    unsigned slot = (unsigned)(la->taken % CAP_LOOKAHEAD_QUEUE);
+    *hdr = la->q[slot].hdr;
+    *pos = la->q[slot].pos;
+    la->taken++;
+    return true;
 }

@@ -26,8 +26,12 @@ static bool peek_udp(cap_packet_t *out, const uint8_t *p, size_t len)
     return true;
 }
 
-static bool peek_ip(cap_packet_t *out, const uint8_t *p, size_t len)
+/* An IP packet; want 4 or 6 for link types that carry only that version, else 0. */
+static bool peek_ip(cap_packet_t *out, const uint8_t *p, size_t len, int want)
 {
+    if (len == 0 || (want != 0 && (p[0] >> 4) != want))
+        return false;
+    out->l3 = p;
     if (len >= 20 && (p[0] >> 4) == 4) {
         size_t ihl = (size_t)(p[0] & 0x0f) * 4;
         size_t total = be16(p + 2);
@@ -39,6 +43,7 @@ static bool peek_ip(cap_packet_t *out, const uint8_t *p, size_t len)
         out->src.addr.family = out->dst.addr.family = 4;
         memcpy(out->src.addr.bytes, p + 12, 4);
         memcpy(out->dst.addr.bytes, p + 16, 4);
+        out->l3_len = total;
         return peek_udp(out, p + ihl, total - ihl);
     }
     if (len >= 40 && (p[0] >> 4) == 6 && p[6] == CAP_PROTO_UDP) {
@@ -48,6 +53,7 @@ static bool peek_ip(cap_packet_t *out, const uint8_t *p, size_t len)
         out->src.addr.family = out->dst.addr.family = 6;
         memcpy(out->src.addr.bytes, p + 8, 16);
         memcpy(out->dst.addr.bytes, p + 24, 16);
+        out->l3_len = 40 + payload;
         return peek_udp(out, p + 40, payload);
     }
     return false;
@@ -56,14 +62,17 @@ static bool peek_ip(cap_packet_t *out, const uint8_t *p, size_t len)
 /* An EtherType payload, after at most two VLAN tags. */
 static bool peek_ethertype(cap_packet_t *out, uint16_t type, const uint8_t *p, size_t len)
 {
+    out->vlan = 0;
     for (int tags = 0; tags < 2 && (type == 0x8100 || type == 0x88a8); tags++) {
         if (len < 4)
             return false;
+        if (tags == 0)
+            out->vlan = be16(p) & 0x0fff;
         type = be16(p + 2);
         p += 4;
         len -= 4;
     }
-    return (type == 0x0800 || type == 0x86dd) && peek_ip(out, p, len);
+    return (type == 0x0800 || type == 0x86dd) && peek_ip(out, p, len, type == 0x0800 ? 4 : 6);
 }
 
 bool cap_peek_udp(int dlt, const uint8_t *frame, size_t caplen, cap_packet_t *out)
@@ -78,9 +87,14 @@ bool cap_peek_udp(int dlt, const uint8_t *frame, size_t caplen, cap_packet_t *ou
         case 12:
         case 14:
         case LINKTYPE_RAW:
+            out->vlan = 0;
+            return peek_ip(out, frame, caplen, 0);
         case DLT_IPV4:
+            out->vlan = 0;
+            return peek_ip(out, frame, caplen, 4);
         case DLT_IPV6:
-            return peek_ip(out, frame, caplen);
+            out->vlan = 0;
+            return peek_ip(out, frame, caplen, 6);
         default:
             return false;
     }

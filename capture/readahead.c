@@ -27,6 +27,7 @@ typedef struct {
     cap_hint_fn hint;
     void *hint_ctx;
     int64_t unit_ns;
+    int dlt; /* a savefile has one link type */
     uint8_t *ring;
     /* Each on its own cache line: the reader writes head per frame, the decoder tail per
      * batch, and neither should make the other's core miss on the fields it reads. */
@@ -103,15 +104,18 @@ static void *ra_reader(void *arg)
         }
         if (len > at_end) {
             if (at_end >= sizeof(cap_ring_hdr_t)) {
-                cap_ring_hdr_t mark = {0, CAP_RING_WRAP, 0, (uint32_t)at_end, 0, 0};
+                cap_ring_hdr_t mark = cap_ring_wrap_mark(at_end);
                 memcpy(ra->ring + off, &mark, sizeof(mark));
             }
             head += at_end;
             off = 0;
         }
-        cap_ring_hdr_t fh = {ra_ts_ns(&h->ts, ra->unit_ns), (uint32_t)caplen, h->len,
-                             (uint32_t)len, pcap_datalink(ra->handle), 0};
-        fh.hint = cap_ring_hint(ra->hint, ra->hint_ctx, fh.dlt, data, caplen, fh.ts_ns);
+        cap_ring_hdr_t fh;
+        fh.ts_ns = ra_ts_ns(&h->ts, ra->unit_ns);
+        fh.caplen = (uint32_t)caplen;
+        fh.wirelen = h->len;
+        fh.dlt = ra->dlt;
+        cap_ring_peek(ra->hint, ra->hint_ctx, &fh, data);
         /* Claim the lines a few KB ahead for writing: the decoder's core read them last lap. */
         __builtin_prefetch(ra->ring + (head + RA_PREFETCH) % RA_BYTES, 1);
         __builtin_prefetch(ra->ring + (head + RA_PREFETCH + 64) % RA_BYTES, 1);
@@ -153,6 +157,7 @@ int cap_read_pcap_readahead(cap_t *cap, struct pcap *handle, char *err, size_t e
         ra->hint = cap->hint;
         ra->hint_ctx = cap->hint_ctx;
     }
+    ra->dlt = pcap_datalink(handle);
     ra->unit_ns = pcap_get_tstamp_precision(handle) == PCAP_TSTAMP_PRECISION_NANO ? 1 : 1000;
     pthread_t reader;
     if (pthread_create(&reader, NULL, ra_reader, ra) != 0) {
@@ -162,7 +167,8 @@ int cap_read_pcap_readahead(cap_t *cap, struct pcap *handle, char *err, size_t e
     }
     size_t tail = 0, pf = 0;
     cap_lookahead_t la;
-    memset(&la, 0, sizeof(la));
+    cap_lookahead_init(&la, 0);
+    cap_prefetch_fn prefetch = ra->hint != NULL ? cap->prefetch : NULL;
     unsigned spins = 0;
     for (;;) {
         size_t head = atomic_load_explicit(&ra->head, memory_order_acquire);
@@ -178,19 +184,15 @@ int cap_read_pcap_readahead(cap_t *cap, struct pcap *handle, char *err, size_t e
          * The frames were written on the reader's core: asking for them RA_PREFETCH bytes
          * ahead hides the core-to-core transfer, which otherwise stalls every frame header. */
         cap_ring_hdr_t fh;
-        while (cap_ring_at(ra->ring, RA_BYTES, &tail, head, &fh)) {
-            size_t pf_end = tail + RA_PREFETCH < head ? tail + RA_PREFETCH : head;
+        size_t at;
+        while (cap_lookahead_next(&la, ra->ring, RA_BYTES, head, prefetch, cap->hint_ctx, &fh,
+                                  &at)) {
+            size_t pf_end = at + RA_PREFETCH < head ? at + RA_PREFETCH : head;
             for (; pf < pf_end; pf += 64)
                 __builtin_prefetch(ra->ring + pf % RA_BYTES);
-            if (ra->hint != NULL)
-                cap_lookahead_run(&la, ra->ring, RA_BYTES, tail, head, cap->prefetch,
-                                  cap->hint_ctx);
-            cap_process_frame_hinted(cap, fh.dlt, fh.ts_ns,
-                                     ra->ring + tail % RA_BYTES + sizeof(fh), fh.caplen,
-                                     fh.wirelen, fh.hint);
-            tail += fh.len;
-            cap_lookahead_consumed(&la);
+            cap_process_ring_frame(cap, &fh, ra->ring + at % RA_BYTES + sizeof(fh));
         }
+        tail = la.pos;
         atomic_store_explicit(&ra->tail, tail, memory_order_release);
     }
     pthread_join(reader, NULL);
