@@ -229,6 +229,23 @@ static bool looks_like_muxed_rtcp(const uint8_t *b, size_t len)
 
 static void handle_udp(pipeline_t *p, const cap_packet_t *pkt)
 {
+    /* Media already flowing (nearly every packet of a busy link): one look-up of the stream
+     * by source, destination and SSRC. Second bytes that would be RTCP packet types (marker
+     * plus 64..95, as rtp_looks_like rules out) go the long way. This comes before the SIP
+     * test: a first byte of 0x80..0xbf is no token character, so no SIP start line. */
+    const uint8_t *b = pkt->payload;
+    if (pkt->len >= 12 && (b[0] & 0xc0) == 0x80 && ((b[1] & 0x7f) < 64 || (b[1] & 0x7f) > 95) &&
+        rtp_parse(b, pkt->len, &p->rtp) == RTP_OK) {
+        corr_ref_t ref = {0, 0};
+        bool want_ref = p->callpcap != NULL && p->pcap_rtp;
+        if (corr_on_rtp_known(p->corr, pkt->ts_ns, &pkt->src, &pkt->dst, &p->rtp, pkt->hint,
+                              want_ref ? &ref : NULL)) {
+            p->totals.rtp_packets++;
+            if (want_ref)
+                callpcap_write(p->callpcap, ref, pkt, NULL, 0);
+            return;
+        }
+    }
     if (sip_looks_like(pkt->payload, pkt->len)) {
         corr_pkt_t cp = make_corr_pkt(p, pkt, pkt->payload, pkt->len);
         int rc = sip_parse_datagram((const char *)pkt->payload, pkt->len, &p->sip);
@@ -246,22 +263,6 @@ static void handle_udp(pipeline_t *p, const cap_packet_t *pkt)
             p->totals.malformed++;
         }
         return;
-    }
-    /* Media already flowing (nearly every packet of a busy link): one look-up of the stream
-     * by source, destination and SSRC. Second bytes that would be RTCP packet types (marker
-     * plus 64..95, as rtp_looks_like rules out) go the long way. */
-    const uint8_t *b = pkt->payload;
-    if (pkt->len >= 12 && (b[0] & 0xc0) == 0x80 && ((b[1] & 0x7f) < 64 || (b[1] & 0x7f) > 95) &&
-        rtp_parse(b, pkt->len, &p->rtp) == RTP_OK) {
-        corr_ref_t ref = {0, 0};
-        bool want_ref = p->callpcap != NULL && p->pcap_rtp;
-        if (corr_on_rtp_known(p->corr, pkt->ts_ns, &pkt->src, &pkt->dst, &p->rtp, pkt->hint,
-                              want_ref ? &ref : NULL)) {
-            p->totals.rtp_packets++;
-            if (want_ref)
-                callpcap_write(p->callpcap, ref, pkt, NULL, 0);
-            return;
-        }
     }
     corr_pkt_t cp = make_corr_pkt(p, pkt, pkt->payload, pkt->len);
     switch (corr_media_kind(p->corr, &cp)) {
