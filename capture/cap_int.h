@@ -160,10 +160,12 @@ _Static_assert(CAP_LOOKAHEAD_QUEUE > CAP_LOOKAHEAD_FAR &&
 void cap_lookahead_init(cap_lookahead_t *la, size_t pos);
 
 /* The next frame of the ring (complete up to end, the producer's position when last read):
- * true with *hdr and the frame's position in *pos. False when every frame before end has been
- * handed out: la->pos is then where the consumed part of the ring ends. prefetch may be NULL. */
-bool cap_lookahead_next(cap_lookahead_t *la, const uint8_t *ring, size_t ring_bytes, size_t end,
-                        cap_prefetch_fn prefetch, void *ctx, cap_ring_hdr_t *hdr, size_t *pos);
+ * its header (valid until the next call) and its position in *pos. NULL when every frame before
+ * end has been handed out: la->pos is then where the consumed part of the ring ends. prefetch
+ * may be NULL. */
+const cap_ring_hdr_t *cap_lookahead_next(cap_lookahead_t *la, const uint8_t *ring,
+                                          size_t ring_bytes, size_t end, cap_prefetch_fn prefetch,
+                                          void *ctx, size_t *pos);
 
 /* Hand one transport payload to the sink; returns what it consumed (at most len). */
 static inline size_t cap_deliver(cap_t *cap, cap_decode_t *fr, uint8_t proto, uint16_t sport,

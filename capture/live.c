@@ -247,17 +247,18 @@ int cap_live_next(cap_live_t *live, cap_frame_t *out, int timeout_ms)
     if (live->taken_len > 0)
         cap_live_release(live); /* the caller forgot: the frame is done with */
     for (;;) {
-        cap_ring_hdr_t fh;
-        if (cap_lookahead_next(&live->la, live->ring, live->cap, live->c_end,
-                               live->hint != NULL ? live->prefetch : NULL, live->hint_ctx, &fh,
-                               &live->c_pos)) {
-            out->dlt = fh.dlt;
-            out->ts_ns = fh.ts_ns;
-            out->caplen = fh.caplen;
-            out->wirelen = fh.wirelen;
-            out->hint = fh.hint;
-            out->data = live->ring + live->c_pos % live->cap + sizeof(fh);
-            live->taken_len = cap_ring_len(&fh);
+        const cap_ring_hdr_t *fh =
+            cap_lookahead_next(&live->la, live->ring, live->cap, live->c_end,
+                               live->hint != NULL ? live->prefetch : NULL, live->hint_ctx,
+                               &live->c_pos);
+        if (fh != NULL) {
+            out->dlt = fh->dlt;
+            out->ts_ns = fh->ts_ns;
+            out->caplen = fh->caplen;
+            out->wirelen = fh->wirelen;
+            out->hint = fh->hint;
+            out->data = live->ring + live->c_pos % live->cap + sizeof(*fh);
+            live->taken_len = cap_ring_len(fh);
             return 1;
         }
         /* The snapshot is used up: return its space and look again. */

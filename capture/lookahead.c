@@ -26,8 +26,9 @@ void cap_lookahead_init(cap_lookahead_t *la, size_t pos)
     la->pos = pos;
 }
 
-bool cap_lookahead_next(cap_lookahead_t *la, const uint8_t *ring, size_t ring_bytes, size_t end,
-                        cap_prefetch_fn prefetch, void *ctx, cap_ring_hdr_t *hdr, size_t *pos)
+const cap_ring_hdr_t *cap_lookahead_next(cap_lookahead_t *la, const uint8_t *ring,
+                                          size_t ring_bytes, size_t end, cap_prefetch_fn prefetch,
+                                          void *ctx, size_t *pos)
 {
     cap_ring_hdr_t h;
     while (la->queued - la->taken < CAP_LOOKAHEAD_FAR &&
@@ -41,15 +42,19 @@ bool cap_lookahead_next(cap_lookahead_t *la, const uint8_t *ring, size_t ring_by
             prefetch(ctx, h.hint, 0);
     }
     if (la->taken == la->queued)
-        return false;
-    for (; la->near < la->queued && la->near <= la->taken + CAP_LOOKAHEAD_NEAR; la->near++) {
-        uint64_t hint = la->q[la->near % CAP_LOOKAHEAD_QUEUE].hdr.hint;
-        if (prefetch != NULL && hint != 0)
-            prefetch(ctx, hint, 1);
+        return NULL;
+    uint64_t near_end = la->taken + CAP_LOOKAHEAD_NEAR + 1;
+    if (near_end > la->queued)
+        near_end = la->queued;
+    if (prefetch != NULL) {
+        for (; la->near < near_end; la->near++) {
+            uint64_t hint = la->q[la->near % CAP_LOOKAHEAD_QUEUE].hdr.hint;
+            if (hint != 0)
+                prefetch(ctx, hint, 1);
+        }
     }
     unsigned slot = (unsigned)(la->taken % CAP_LOOKAHEAD_QUEUE);
-    *hdr = la->q[slot].hdr;
     *pos = la->q[slot].pos;
     la->taken++;
-    return true;
+    return &la->q[slot].hdr;
 }

@@ -6,12 +6,15 @@
 
 #define LINKTYPE_RAW 101
 
-static uint16_t be16(const uint8_t *p)
+/* The read-ahead thread peeks at every frame: one function, no calls, for the common layouts. */
+#define PEEK_INLINE static inline __attribute__((always_inline))
+
+PEEK_INLINE uint16_t be16(const uint8_t *p)
 {
     return (uint16_t)(p[0] << 8 | p[1]);
 }
 
-static bool peek_udp(cap_packet_t *out, const uint8_t *p, size_t len)
+PEEK_INLINE bool peek_udp(cap_packet_t *out, const uint8_t *p, size_t len)
 {
     if (len < 8)
         return false;
@@ -27,7 +30,7 @@ static bool peek_udp(cap_packet_t *out, const uint8_t *p, size_t len)
 }
 
 /* An IP packet; want 4 or 6 for link types that carry only that version, else 0. */
-static bool peek_ip(cap_packet_t *out, const uint8_t *p, size_t len, int want)
+PEEK_INLINE bool peek_ip(cap_packet_t *out, const uint8_t *p, size_t len, int want)
 {
     if (len == 0 || (want != 0 && (p[0] >> 4) != want))
         return false;
@@ -60,7 +63,7 @@ static bool peek_ip(cap_packet_t *out, const uint8_t *p, size_t len, int want)
 }
 
 /* An EtherType payload, after at most two VLAN tags. */
-static bool peek_ethertype(cap_packet_t *out, uint16_t type, const uint8_t *p, size_t len)
+PEEK_INLINE bool peek_ethertype(cap_packet_t *out, uint16_t type, const uint8_t *p, size_t len)
 {
     out->vlan = 0;
     for (int tags = 0; tags < 2 && (type == 0x8100 || type == 0x88a8); tags++) {

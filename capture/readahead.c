@@ -183,14 +183,14 @@ int cap_read_pcap_readahead(cap_t *cap, struct pcap *handle, char *err, size_t e
         /* Everything up to head is complete: decode the whole batch, then free it at once.
          * The frames were written on the reader's core: asking for them RA_PREFETCH bytes
          * ahead hides the core-to-core transfer, which otherwise stalls every frame header. */
-        cap_ring_hdr_t fh;
+        const cap_ring_hdr_t *fh;
         size_t at;
-        while (cap_lookahead_next(&la, ra->ring, RA_BYTES, head, prefetch, cap->hint_ctx, &fh,
-                                  &at)) {
+        while ((fh = cap_lookahead_next(&la, ra->ring, RA_BYTES, head, prefetch, cap->hint_ctx,
+                                        &at)) != NULL) {
             size_t pf_end = at + RA_PREFETCH < head ? at + RA_PREFETCH : head;
             for (; pf < pf_end; pf += 64)
                 __builtin_prefetch(ra->ring + pf % RA_BYTES);
-            cap_process_ring_frame(cap, &fh, ra->ring + at % RA_BYTES + sizeof(fh));
+            cap_process_ring_frame(cap, fh, ra->ring + at % RA_BYTES + sizeof(*fh));
         }
         tail = la.pos;
         atomic_store_explicit(&ra->tail, tail, memory_order_release);

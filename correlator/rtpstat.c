@@ -100,26 +100,36 @@ static inline int64_t exact_ns_per_tick(uint32_t rate)
     }
 }
 
+/* A packet's media clock: its rate and, when exact, ns per tick (looked up once per packet). */
+typedef struct {
+    uint32_t rate; /* Hz; 0 = none */
+    int64_t per_tick;
+} clk_t;
+
+static inline clk_t clk_of(uint32_t rate)
+{
+    clk_t clk = {rate, exact_ns_per_tick(rate)};
+    return clk;
+}
+
 /* dt_ns - ticks/rate s, in ns. The integer part is exact; only the final fraction of a
  * nanosecond is rounded, so jitter stays exact to far below tshark's 0.001 ms. */
-static double ns_minus_ticks(int64_t dt_ns, int64_t ticks, uint32_t rate)
+static double ns_minus_ticks(int64_t dt_ns, int64_t ticks, clk_t clk)
 {
-    int64_t per_tick = exact_ns_per_tick(rate);
-    if (per_tick != 0)
-        return (double)(dt_ns - ticks * per_tick);
-    int64_t r64 = rate;
+    if (clk.per_tick != 0)
+        return (double)(dt_ns - ticks * clk.per_tick);
+    int64_t r64 = clk.rate;
     int64_t q = ticks / r64, rem = ticks % r64;
     int64_t rem_ns = rem * NS_PER_S; /* |rem| < rate < 2^32: fits */
     int64_t whole = dt_ns - q * NS_PER_S - rem_ns / r64;
     return (double)whole - (double)(rem_ns % r64) / (double)r64;
 }
 
-static int64_t ticks_to_ns(int64_t ticks, uint32_t rate)
+static int64_t ticks_to_ns(int64_t ticks, clk_t clk)
 {
-    int64_t per_tick = exact_ns_per_tick(rate);
-    if (per_tick != 0)
-        return ticks * per_tick;
-    int64_t r64 = rate;
+    if (clk.per_tick != 0)
+        return ticks * clk.per_tick;
+    int64_t r64 = clk.rate;
     return ticks / r64 * NS_PER_S + ticks % r64 * NS_PER_S / r64;
 }
 
@@ -331,10 +341,10 @@ static void interval_close(rtpstat_t *st, int64_t end_ns)
 
 /* RFC 3550 A.8: D(i-1, i) = (R_i - R_{i-1}) - (S_i - S_{i-1}), J += (|D| - J) / 16, over the
  * packets with a clock rate in arrival order. */
-static void rfc_jitter(rtpstat_t *st, int64_t ts_ns, uint32_t rate)
+static void rfc_jitter(rtpstat_t *st, int64_t ts_ns, clk_t clk)
 {
     if (st->rfc_set) {
-        double d_ns = ns_minus_ticks(ts_ns - st->rfc_time_ns, st->ext_ts - st->rfc_ts, rate);
+        double d_ns = ns_minus_ticks(ts_ns - st->rfc_time_ns, st->ext_ts - st->rfc_ts, clk);
         st->rfc_jitter_ms += (fabs(d_ns) * MS_PER_NS - st->rfc_jitter_ms) / 16.0;
         if (st->rfc_jitter_ms > st->rfc_max_jitter_ms)
             st->rfc_max_jitter_ms = st->rfc_jitter_ms;
@@ -347,9 +357,9 @@ static void rfc_jitter(rtpstat_t *st, int64_t ts_ns, uint32_t rate)
 /* ---- jitter buffers ---- */
 
 /* Transit (arrival - media time, relative to the first packet) of a packet with a clock. */
-static int64_t transit_ns(const rtpstat_t *st, int64_t ts_ns, uint32_t rate)
+static int64_t transit_ns(const rtpstat_t *st, int64_t ts_ns, clk_t clk)
 {
-    return (ts_ns - st->first_ns) - ticks_to_ns(st->ext_ts, rate);
+    return (ts_ns - st->first_ns) - ticks_to_ns(st->ext_ts, clk);
 }
 
 /* Start the buffers' references at a packet: the first with a clock, a talkspurt start (marker,
@@ -372,12 +382,12 @@ static void jb_anchor(rtpstat_t *st, int64_t transit, int64_t ts_ns)
  *   lasting delay re-synchronises it, as real buffers do;
  * - adaptive (Ramjee et al. 1994, algorithm 1, with RFC 3550's 1/16 gain): played at
  *   d + clamp(4 v, 20 ms, 200 ms), d and v the running mean and mean deviation of the transit. */
-static void jitter_buffers(rtpstat_t *st, int64_t ts_ns, uint32_t rate, bool marker,
+static void jitter_buffers(rtpstat_t *st, int64_t ts_ns, clk_t clk, bool marker,
                            seq_kind_t kind, int bit)
 {
     bool fixed_ok = true, adaptive_ok = true;
-    if (rate != 0 && kind != SEQ_STRAY) {
-        int64_t transit = transit_ns(st, ts_ns, rate);
+    if (clk.rate != 0 && kind != SEQ_STRAY) {
+        int64_t transit = transit_ns(st, ts_ns, clk);
         if (!st->transit_set || marker || kind == SEQ_RESTART)
             jb_anchor(st, transit, ts_ns);
         if (ts_ns - st->transit_bucket_ns >= TRANSIT_BUCKET_NS) {
@@ -465,10 +475,10 @@ static void first_packet(rtpstat_t *st, int64_t ts_ns, const rtp_hdr_t *h, bool 
     st->time_ns = ts_ns;
     st->nominal_ts = 0;
     learn_media_pt(st, h->payload_type, is_event);
-    uint32_t rate = packet_clock_rate(st, h->payload_type, is_event);
-    if (rate != 0) {
+    clk_t clk = clk_of(packet_clock_rate(st, h->payload_type, is_event));
+    if (clk.rate != 0) {
         jb_anchor(st, 0, ts_ns); /* its transit is 0 by definition */
-        rfc_jitter(st, ts_ns, rate);
+        rfc_jitter(st, ts_ns, clk);
     }
     if (!st->codec_known)
         st->codec = (uint8_t)mos_codec_from_pt(h->payload_type);
@@ -492,7 +502,7 @@ bool rtpstat_add(rtpstat_t *st, int64_t ts_ns, const rtp_hdr_t *h, bool is_event
 
     uint8_t pt = h->payload_type;
     learn_media_pt(st, pt, is_event);
-    uint32_t rate = packet_clock_rate(st, pt, is_event);
+    clk_t clk = clk_of(packet_clock_rate(st, pt, is_event));
 
     /* Extended timestamp, relative to the first packet's, unwrapped against the previous one. */
     uint32_t dts = h->timestamp - st->last_ts;
@@ -503,11 +513,11 @@ bool rtpstat_add(rtpstat_t *st, int64_t ts_ns, const rtp_hdr_t *h, bool is_event
     int bit;
     uint16_t prev_max = (uint16_t)st->max_seq;
     seq_kind_t kind = seq_update(st, h->seq, &bit);
-    if (kind == SEQ_NEXT && (uint16_t)(h->seq - prev_max) == 1 && rate != 0 &&
+    if (kind == SEQ_NEXT && (uint16_t)(h->seq - prev_max) == 1 && clk.rate != 0 &&
         st->ext_ts > prev_ext)
-        st->ptime_ns = ticks_to_ns(st->ext_ts - prev_ext, rate);
+        st->ptime_ns = ticks_to_ns(st->ext_ts - prev_ext, clk);
     if (kind != SEQ_DUP)
-        jitter_buffers(st, ts_ns, rate, h->marker, kind, bit);
+        jitter_buffers(st, ts_ns, clk, h->marker, kind, bit);
 
     /* Interarrival jitter and delta, exactly as Wireshark 4.0's rtppacket_analyse: D compares
      * the arrival gap with the timestamp gap since the last jitter sample (RFC 3550 A.8), but
@@ -518,15 +528,15 @@ bool rtpstat_add(rtpstat_t *st, int64_t ts_ns, const rtp_hdr_t *h, bool is_event
     double cur_jitter = 0.0;
     if (in_ts_seq) {
         delta_ns = ts_ns - st->time_ns;
-        if (rate != 0) {
-            double d_ns = ns_minus_ticks(delta_ns, st->ext_ts - st->nominal_ts, rate);
+        if (clk.rate != 0) {
+            double d_ns = ns_minus_ticks(delta_ns, st->ext_ts - st->nominal_ts, clk);
             cur_jitter = (15.0 * st->jitter_ms + fabs(d_ns) * MS_PER_NS) / 16.0;
             st->jitter_ms = cur_jitter;
             st->nominal_ts = st->ext_ts;
         }
     }
-    if (rate != 0)
-        rfc_jitter(st, ts_ns, rate);
+    if (clk.rate != 0)
+        rfc_jitter(st, ts_ns, clk);
     /* Wireshark's "regular" packet: not the first, no marker, not comfort noise nor the packet
      * after it, in timestamp sequence. Only these count in max delta, max and mean jitter. */
     bool regular =
@@ -534,7 +544,7 @@ bool rtpstat_add(rtpstat_t *st, int64_t ts_ns, const rtp_hdr_t *h, bool is_event
     if (regular) {
         if (delta_ns > st->max_delta_ns)
             st->max_delta_ns = delta_ns;
-        if (rate != 0) {
+        if (clk.rate != 0) {
             if (st->jitter_ms > st->max_jitter_ms)
                 st->max_jitter_ms = st->jitter_ms;
             if (st->jitter_ms > st->iv_max_jitter_ms)

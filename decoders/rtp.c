@@ -31,16 +31,14 @@
  */
 int rtp_parse(const uint8_t *buf, size_t len, rtp_hdr_t *out)
 {
-    if (buf == NULL)
+    /* The fixed header, after one length check (every media packet comes here). */
+    if (buf == NULL || len < RTP_HEADER_LEN || (buf[0] >> 6) != 2)
         return RTP_INVALID;
-    cur_t c = cur_make(buf, len);
-    uint8_t b0 = cur_u8(&c);
-    uint8_t b1 = cur_u8(&c);
-    out->seq = cur_be16(&c);
-    out->timestamp = cur_be32(&c);
-    out->ssrc = cur_be32(&c);
-    if (c.err || (b0 >> 6) != 2)
-        return RTP_INVALID;
+    uint8_t b0 = buf[0], b1 = buf[1];
+    out->seq = (uint16_t)(buf[2] << 8 | buf[3]);
+    out->timestamp = (uint32_t)buf[4] << 24 | (uint32_t)buf[5] << 16 | (uint32_t)buf[6] << 8 | buf[7];
+    out->ssrc = (uint32_t)buf[8] << 24 | (uint32_t)buf[9] << 16 | (uint32_t)buf[10] << 8 | buf[11];
+    cur_t c = cur_make(buf + RTP_HEADER_LEN, len - RTP_HEADER_LEN);
     out->version = 2;
     out->padding = (b0 & 0x20) != 0;
     out->extension = (b0 & 0x10) != 0;
