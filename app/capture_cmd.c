@@ -108,7 +108,7 @@ int livecap_run(pipeline_t *p, const cap_live_cfg_t *live_cfg, const char *log_p
         if (rc < 0)
             break;
         if (rc == 1) {
-            pipeline_process_frame(p, f.dlt, f.ts_ns, f.data, f.caplen, f.wirelen, f.hint);
+            pipeline_process_frame(p, &f);
             cap_live_release(live);
             /* Busy: look at the clock every 256 frames or 100 ms of capture time, not per
              * frame (at a slow steady rate, the frames' own times keep this at 10 a second). */

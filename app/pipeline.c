@@ -454,10 +454,9 @@ int pipeline_read_file(pipeline_t *p, const char *path, char *err, size_t errlen
     return cap_read_file(p->cap, path, err, errlen);
 }
 
-void pipeline_process_frame(pipeline_t *p, int dlt, int64_t ts_ns, const uint8_t *frame,
-                            uint32_t caplen, uint32_t wirelen, uint64_t hint)
+void pipeline_process_frame(pipeline_t *p, const cap_frame_t *f)
 {
-    cap_process_frame_hinted(p->cap, dlt, ts_ns, frame, caplen, wirelen, hint);
+    cap_process_frame_peeked(p->cap, f);
 }
 
 void pipeline_idle(pipeline_t *p, int64_t wall_now_ns)

@@ -66,9 +66,8 @@ void pipeline_free(pipeline_t *p);
 /* Read one capture file ("-" = stdin) through the pipeline. 0, or negative with a reason. */
 int pipeline_read_file(pipeline_t *p, const char *path, char *err, size_t errlen);
 
-/* Feed one captured frame (live capture), with its look-ahead hint (pipeline_lookahead) or 0. */
-void pipeline_process_frame(pipeline_t *p, int dlt, int64_t ts_ns, const uint8_t *frame,
-                            uint32_t caplen, uint32_t wirelen, uint64_t hint);
+/* Feed one captured frame (live capture), with what its look-ahead found (pipeline_lookahead). */
+void pipeline_process_frame(pipeline_t *p, const cap_frame_t *f);
 /* One packet received as HEPv3 from a probe (run --hep-in): SIP and RTCP go through the same
  * decoders and correlator as captured packets, marked with the probe's agent id. A message
  * that another probe already delivered (same bytes, same addresses, within 2 s) is counted as

@@ -87,10 +87,23 @@ void cap_free(cap_t *cap);
  * fails: what cannot be decoded is counted. */
 void cap_process_frame(cap_t *cap, int dlt, int64_t ts_ns, const uint8_t *frame,
                        uint32_t caplen, uint32_t wirelen);
-/* The same for a frame whose look-ahead hint was computed when it was queued (the delivered
- * packet carries it in pkt->hint, see cap_set_lookahead). */
-void cap_process_frame_hinted(cap_t *cap, int dlt, int64_t ts_ns, const uint8_t *frame,
-                              uint32_t caplen, uint32_t wirelen, uint64_t hint);
+/* A frame handed over by another thread (live capture), with what that thread's look-ahead
+ * found when it queued the frame (cap_set_lookahead): its hint, and when peeked, where the IP
+ * header of its plain UDP datagram starts and its VLAN (cap_peek_udp on these same bytes). */
+typedef struct {
+    int dlt;
+    int64_t ts_ns;
+    uint32_t caplen, wirelen;
+    uint64_t hint; /* reaches the sink as pkt->hint; 0 = none */
+    uint16_t vlan;
+    uint8_t l3_off;
+    bool peeked;
+    const uint8_t *data;
+} cap_frame_t;
+
+/* cap_process_frame for such a frame: a peeked one reaches the sink without a second walk
+ * through its layers. The same packets and counters either way. */
+void cap_process_frame_peeked(cap_t *cap, const cap_frame_t *f);
 
 /* Read a pcap or pcapng file (path "-" = stdin) to the end, feeding every frame to
  * cap_process_frame. Returns 0; -ENOENT/-EINVAL/-EIO with a human-readable reason in err when

@@ -129,6 +129,10 @@ static inline cap_ring_hdr_t cap_ring_wrap_mark(size_t skip)
     return mark;
 }
 
+/* cap_process_frame with the frame's look-ahead hint (it reaches the sink in pkt->hint). */
+void cap_process_frame_hinted(cap_t *cap, int dlt, int64_t ts_ns, const uint8_t *frame,
+                              uint32_t caplen, uint32_t wirelen, uint64_t hint);
+
 /* Decode a frame taken from a ring: a peeked one straight to the sink, any other in full
  * (cap_process_frame_hinted). The same packets and counters either way. */
 void cap_process_ring_frame(cap_t *cap, const cap_ring_hdr_t *hdr, const uint8_t *frame);

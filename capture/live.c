@@ -257,6 +257,9 @@ int cap_live_next(cap_live_t *live, cap_frame_t *out, int timeout_ms)
             out->caplen = fh->caplen;
             out->wirelen = fh->wirelen;
             out->hint = fh->hint;
+            out->vlan = fh->vlan;
+            out->l3_off = fh->l3_off;
+            out->peeked = fh->peeked != 0;
             out->data = live->ring + live->c_pos % live->cap + sizeof(*fh);
             live->taken_len = cap_ring_len(fh);
             return 1;

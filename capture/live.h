@@ -37,21 +37,14 @@ typedef struct {
     uint64_t if_drops;        /* pcap_stats ps_ifdrop: dropped by the interface/driver */
 } cap_live_stats_t;
 
-/* One frame taken from the ring; valid until cap_live_release. */
-typedef struct {
-    int dlt;
-    int64_t ts_ns;
-    uint32_t caplen, wirelen;
-    uint64_t hint;            /* for cap_process_frame_hinted */
-    const uint8_t *data;
-} cap_frame_t;
 
 void cap_live_cfg_init(cap_live_cfg_t *cfg);
 
 /* Open and activate the interface, install the filter and start the capture thread.
  * 0, or negative with a reason in err (no such device, permission, bad filter). */
 int cap_live_open(const cap_live_cfg_t *cfg, cap_live_t **out, char *err, size_t errlen);
-/* Next frame: 1 with *out filled (release it before the next call), 0 after timeout_ms with
+/* Next frame (cap_frame_t, cap.h; for cap_process_frame_peeked): 1 with *out filled, valid
+ * until cap_live_release (release it before the next call), 0 after timeout_ms with
  * nothing, -1 once stopped and drained. Called from one consumer thread only. */
 int cap_live_next(cap_live_t *live, cap_frame_t *out, int timeout_ms);
 void cap_live_release(cap_live_t *live);

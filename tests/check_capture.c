@@ -1958,13 +1958,10 @@ static void dump_frame(pcap_dumper_t *d, pkt_t *k, int64_t i)
     free(k);
 }
 
-START_TEST(test_ring_fast_path)
+/* Frames of every kind the fast path must take, or leave to the full decoding, 3 rounds, in
+ * an Ethernet savefile at path. */
+static void write_mixed_frames(const char *path)
 {
-    /* Frames of every kind the fast path must take, or leave to the full decoding. */
-    char path[] = "/tmp/sipscope-ring-XXXXXX";
-    int fd = mkstemp(path);
-    ck_assert_int_ge(fd, 0);
-    close(fd);
     pcap_t *dead = pcap_open_dead(DLT_EN10MB, 65535);
     ck_assert_ptr_nonnull(dead);
     pcap_dumper_t *d = pcap_dump_open(dead, path);
@@ -2034,11 +2031,71 @@ START_TEST(test_ring_fast_path)
     }
     pcap_dump_close(d);
     pcap_close(dead);
+}
+
+START_TEST(test_ring_fast_path)
+{
+    char path[] = "/tmp/sipscope-ring-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    write_mixed_frames(path);
     /* Per round 7 datagrams (the VXLAN frame's inner one included; "not vxlan inside" has the
      * I flag of a VXLAN header and decodes to nothing). The TCP segment comes once, then as
      * retransmissions; the fragment is held, the lying length and ARP are counted. */
     ck_assert_uint_eq(same_with_lookahead(path), 3 * 7 + 1);
     unlink(path);
+}
+END_TEST
+
+/* A frame from the live ring (cap_process_frame_peeked): the same packets and counters as
+ * cap_process_frame, whether the producer peeked or not. */
+START_TEST(test_frame_peeked)
+{
+    char path[] = "/tmp/sipscope-peeked-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    write_mixed_frames(path);
+    uint64_t digest[2], packets[2], peeked = 0;
+    cap_stats_t stats[2];
+    for (int way = 0; way < 2; way++) {
+        memset(&RD, 0, sizeof(RD));
+        cap_t *cap = cap_new(NULL, digest_sink, NULL);
+        ck_assert_ptr_nonnull(cap);
+        char err[PCAP_ERRBUF_SIZE];
+        pcap_t *in = pcap_open_offline(path, err);
+        ck_assert_ptr_nonnull(in);
+        struct pcap_pkthdr *h;
+        const u_char *data;
+        while (pcap_next_ex(in, &h, &data) == 1) {
+            int64_t ts = (int64_t)h->ts.tv_sec * 1000000000 + (int64_t)h->ts.tv_usec * 1000;
+            if (way == 0) {
+                cap_process_frame(cap, DLT_EN10MB, ts, data, h->caplen, h->len);
+                continue;
+            }
+            cap_frame_t f = {DLT_EN10MB, ts, h->caplen, h->len, 0, 0, 0, false, data};
+            cap_packet_t peek;
+            if (cap_peek_udp(f.dlt, data, f.caplen, &peek)) {
+                f.peeked = true;
+                f.l3_off = (uint8_t)(peek.l3 - data);
+                f.vlan = peek.vlan;
+                peeked++;
+            }
+            cap_process_frame_peeked(cap, &f);
+        }
+        pcap_close(in);
+        stats[way] = *cap_stats(cap);
+        digest[way] = RD.digest;
+        packets[way] = RD.packets;
+        cap_free(cap);
+    }
+    unlink(path);
+    ck_assert_uint_eq(peeked, 3 * 7); /* all but the extension headers, TCP, fragment, ... */
+    ck_assert_uint_eq(packets[0], 3 * 7 + 1);
+    ck_assert_uint_eq(packets[0], packets[1]);
+    ck_assert(digest[0] == digest[1]);
+    ck_assert_mem_eq(&stats[0], &stats[1], sizeof(stats[0]));
 }
 END_TEST
 
@@ -2488,6 +2545,7 @@ Suite *capture_suite(void)
     tcase_add_test(tc, test_truncated_every_byte);
     tcase_add_test(tc, test_peek_udp);
     tcase_add_test(tc, test_ring_fast_path);
+    tcase_add_test(tc, test_frame_peeked);
     tcase_add_test(tc, test_ring_fast_path_real);
     suite_add_tcase(s, tc);
 
