@@ -133,10 +133,6 @@ static inline cap_ring_hdr_t cap_ring_wrap_mark(size_t skip)
 void cap_process_frame_hinted(cap_t *cap, int dlt, int64_t ts_ns, const uint8_t *frame,
                               uint32_t caplen, uint32_t wirelen, uint64_t hint);
 
-/* Decode a frame taken from a ring: a peeked one straight to the sink, any other in full
- * (cap_process_frame_hinted). The same packets and counters either way. */
-void cap_process_ring_frame(cap_t *cap, const cap_ring_hdr_t *hdr, const uint8_t *frame);
-
 /* lookahead.c. Producer side, for a header with ts_ns, caplen and dlt set: when the frame is
  * a plain UDP datagram, set peeked, l3_off and vlan, and the hint (0 when hint is NULL or says
  * 0); otherwise clear them all. Without a hint function nothing is peeked. */
@@ -168,8 +164,8 @@ void cap_lookahead_init(cap_lookahead_t *la, size_t pos);
  * end has been handed out: la->pos is then where the consumed part of the ring ends. prefetch
  * may be NULL. */
 const cap_ring_hdr_t *cap_lookahead_next(cap_lookahead_t *la, const uint8_t *ring,
-                                          size_t ring_bytes, size_t end, cap_prefetch_fn prefetch,
-                                          void *ctx, size_t *pos);
+                                         size_t ring_bytes, size_t end, cap_prefetch_fn prefetch,
+                                         void *ctx, size_t *pos);
 
 /* Hand one transport payload to the sink; returns what it consumed (at most len). */
 static inline size_t cap_deliver(cap_t *cap, cap_decode_t *fr, uint8_t proto, uint16_t sport,
@@ -188,6 +184,86 @@ static inline size_t cap_deliver(cap_t *cap, cap_decode_t *fr, uint8_t proto, ui
         return len;
     size_t used = cap->sink(cap->ctx, pkt);
     return used > len ? len : used;
+}
+
+/* cap_expire runs when capture time has advanced this much since the last run. */
+#define CAP_EXPIRE_EVERY_NS 1000000000LL
+
+static inline uint16_t cap_be16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/* What every frame does first: count it, run expiry, and start its packet view. */
+static inline void cap_frame_begin(cap_t *cap, cap_decode_t *fr, int dlt, int64_t ts_ns,
+                                   const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
+                                   uint64_t hint)
+{
+    cap->stats.frames++;
+    cap->stats.bytes += wirelen;
+    /* Expiry follows capture time, not the wall clock, so a file replays the same way at any
+     * speed. A clock that jumps back (merged files) rearms at the new time. */
+    if (!cap->expire_armed || ts_ns >= cap->next_expire_ns ||
+        (uint64_t)cap->next_expire_ns - (uint64_t)ts_ns > 2 * CAP_EXPIRE_EVERY_NS) {
+        cap_expire(cap, ts_ns);
+        cap->expire_armed = true;
+        cap->next_expire_ns =
+            ts_ns > INT64_MAX - CAP_EXPIRE_EVERY_NS ? INT64_MAX : ts_ns + CAP_EXPIRE_EVERY_NS;
+    }
+    fr->pkt.ts_ns = ts_ns;
+    fr->pkt.vlan = 0;
+    fr->pkt.frame = frame;
+    fr->pkt.frame_caplen = caplen;
+    fr->pkt.frame_len = wirelen;
+    fr->pkt.frame_dlt = dlt;
+    fr->pkt.hint = hint;
+    fr->have_vlan = false;
+    fr->tunneled = false;
+    fr->depth = 0;
+}
+
+/* Decode a frame taken from a ring: a peeked one straight to the sink, any other in full
+ * (cap_process_frame_hinted). The same packets and counters either way. Inline: the read-ahead
+ * loop calls it for every frame. */
+static inline void cap_process_ring_frame(cap_t *cap, const cap_ring_hdr_t *hdr,
+                                          const uint8_t *frame)
+{
+    /* The producer checked every length of a peeked frame (cap_peek_udp) on these same bytes:
+     * here the headers are only read. VXLAN's port is left to the full decoding. */
+    const uint8_t *l3 = NULL, *udp = NULL;
+    bool v4 = false;
+    if (hdr->peeked) {
+        l3 = frame + hdr->l3_off;
+        v4 = (l3[0] >> 4) == 4;
+        udp = v4 ? l3 + (size_t)(l3[0] & 0x0f) * 4 : l3 + 40;
+    }
+    if (udp == NULL || cap_be16(udp + 2) == CAP_VXLAN_PORT) {
+        cap_process_frame_hinted(cap, hdr->dlt, hdr->ts_ns, frame, hdr->caplen, hdr->wirelen,
+                                 hdr->hint);
+        return;
+    }
+    uint16_t dport = cap_be16(udp + 2);
+    cap_decode_t fr;
+    cap_frame_begin(cap, &fr, hdr->dlt, hdr->ts_ns, frame, hdr->caplen, hdr->wirelen, hdr->hint);
+    cap_packet_t *pkt = &fr.pkt;
+    pkt->vlan = hdr->vlan;
+    pkt->l3 = l3;
+    if (v4) {
+        memset(&pkt->src.addr, 0, sizeof(pkt->src.addr));
+        memset(&pkt->dst.addr, 0, sizeof(pkt->dst.addr));
+        pkt->src.addr.family = pkt->dst.addr.family = 4;
+        memcpy(pkt->src.addr.bytes, l3 + 12, 4);
+        memcpy(pkt->dst.addr.bytes, l3 + 16, 4);
+        pkt->l3_len = cap_be16(l3 + 2);
+    } else {
+        pkt->src.addr.family = pkt->dst.addr.family = 6;
+        memcpy(pkt->src.addr.bytes, l3 + 8, 16);
+        memcpy(pkt->dst.addr.bytes, l3 + 24, 16);
+        pkt->l3_len = 40 + (size_t)cap_be16(l3 + 4);
+    }
+    cap->stats.udp_packets++;
+    cap_deliver(cap, &fr, CAP_PROTO_UDP, cap_be16(udp), dport, udp + 8, cap_be16(udp + 4) - 8u,
+                false);
 }
 
 #endif

@@ -247,10 +247,9 @@ int cap_live_next(cap_live_t *live, cap_frame_t *out, int timeout_ms)
     if (live->taken_len > 0)
         cap_live_release(live); /* the caller forgot: the frame is done with */
     for (;;) {
-        const cap_ring_hdr_t *fh =
-            cap_lookahead_next(&live->la, live->ring, live->cap, live->c_end,
-                               live->hint != NULL ? live->prefetch : NULL, live->hint_ctx,
-                               &live->c_pos);
+        const cap_ring_hdr_t *fh = cap_lookahead_next(&live->la, live->ring, live->cap, live->c_end,
+                                                      live->hint != NULL ? live->prefetch : NULL,
+                                                      live->hint_ctx, &live->c_pos);
         if (fh != NULL) {
             out->dlt = fh->dlt;
             out->ts_ns = fh->ts_ns;

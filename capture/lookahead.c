@@ -27,8 +27,8 @@ void cap_lookahead_init(cap_lookahead_t *la, size_t pos)
 }
 
 const cap_ring_hdr_t *cap_lookahead_next(cap_lookahead_t *la, const uint8_t *ring,
-                                          size_t ring_bytes, size_t end, cap_prefetch_fn prefetch,
-                                          void *ctx, size_t *pos)
+                                         size_t ring_bytes, size_t end, cap_prefetch_fn prefetch,
+                                         void *ctx, size_t *pos)
 {
     cap_ring_hdr_t h;
     while (la->queued - la->taken < CAP_LOOKAHEAD_FAR &&

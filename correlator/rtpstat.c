@@ -382,8 +382,8 @@ static void jb_anchor(rtpstat_t *st, int64_t transit, int64_t ts_ns)
  *   lasting delay re-synchronises it, as real buffers do;
  * - adaptive (Ramjee et al. 1994, algorithm 1, with RFC 3550's 1/16 gain): played at
  *   d + clamp(4 v, 20 ms, 200 ms), d and v the running mean and mean deviation of the transit. */
-static void jitter_buffers(rtpstat_t *st, int64_t ts_ns, clk_t clk, bool marker,
-                           seq_kind_t kind, int bit)
+static void jitter_buffers(rtpstat_t *st, int64_t ts_ns, clk_t clk, bool marker, seq_kind_t kind,
+                           int bit)
 {
     bool fixed_ok = true, adaptive_ok = true;
     if (clk.rate != 0 && kind != SEQ_STRAY) {

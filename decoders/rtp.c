@@ -36,7 +36,8 @@ int rtp_parse(const uint8_t *buf, size_t len, rtp_hdr_t *out)
         return RTP_INVALID;
     uint8_t b0 = buf[0], b1 = buf[1];
     out->seq = (uint16_t)(buf[2] << 8 | buf[3]);
-    out->timestamp = (uint32_t)buf[4] << 24 | (uint32_t)buf[5] << 16 | (uint32_t)buf[6] << 8 | buf[7];
+    out->timestamp =
+        (uint32_t)buf[4] << 24 | (uint32_t)buf[5] << 16 | (uint32_t)buf[6] << 8 | buf[7];
     out->ssrc = (uint32_t)buf[8] << 24 | (uint32_t)buf[9] << 16 | (uint32_t)buf[10] << 8 | buf[11];
     cur_t c = cur_make(buf + RTP_HEADER_LEN, len - RTP_HEADER_LEN);
     out->version = 2;

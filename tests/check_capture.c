@@ -1868,7 +1868,8 @@ START_TEST(test_peek_udp)
 }
 END_TEST
 
-/* ---- the ring's fast path: peeked frames skip the layer walk ---------------------------------- */
+/* ---- the ring's fast path: peeked frames skip the layer walk ----------------------------------
+ */
 
 /* What a read delivered, folded into one number per field group, so that two reads of a file can
  * be compared packet by packet without keeping the packets. */
@@ -1895,10 +1896,18 @@ static size_t digest_sink(void *ctx, const cap_packet_t *pkt)
                            pkt->l3 < pkt->frame + pkt->frame_caplen
                        ? (size_t)(pkt->l3 - pkt->frame)
                        : SIZE_MAX; /* a reassembled datagram's own buffer */
-    uint64_t fields[] = {pkt->ip_proto,     (uint64_t)pkt->ts_ns, pkt->len,
-                         pkt->vlan,         pkt->reassembled,     l3_at,
-                         pkt->l3_len,       pkt->frame_caplen,    pkt->frame_len,
-                         (uint64_t)pkt->frame_dlt, pkt->src.addr.family, pkt->dst.addr.family};
+    uint64_t fields[] = {pkt->ip_proto,
+                         (uint64_t)pkt->ts_ns,
+                         pkt->len,
+                         pkt->vlan,
+                         pkt->reassembled,
+                         l3_at,
+                         pkt->l3_len,
+                         pkt->frame_caplen,
+                         pkt->frame_len,
+                         (uint64_t)pkt->frame_dlt,
+                         pkt->src.addr.family,
+                         pkt->dst.addr.family};
     h = fold(h, fields, sizeof(fields));
     h = fold(h, src, strlen(src));
     h = fold(h, dst, strlen(dst));
@@ -1943,8 +1952,7 @@ static uint64_t same_with_lookahead(const char *path)
     }
     ck_assert_uint_eq(packets[0], packets[1]);
     ck_assert_msg(digest[0] == digest[1], "%s: the fast path delivered something else", path);
-    ck_assert_msg(memcmp(&stats[0], &stats[1], sizeof(stats[0])) == 0, "%s: counters differ",
-                  path);
+    ck_assert_msg(memcmp(&stats[0], &stats[1], sizeof(stats[0])) == 0, "%s: counters differ", path);
     return packets[0];
 }
 
@@ -2098,7 +2106,6 @@ START_TEST(test_frame_peeked)
     ck_assert_mem_eq(&stats[0], &stats[1], sizeof(stats[0]));
 }
 END_TEST
-
 
 /* Look-ahead through a real read: every plain UDP frame gets its hint computed on the reader
  * thread, and both prefetch stages see it before the sink sees the frame. */
