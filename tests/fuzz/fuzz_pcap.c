@@ -4,7 +4,8 @@
  *   - starts with a pcap or pcapng magic: the whole input is a savefile, read from memory with
  *     pcap_fopen_offline and cap_read_pcap (what cap_read_file does after opening the file);
  *   - else byte 0 picks the link type (low 4 bits), small or roomier limits (bit 4) and the
- *     mode (bit 7): one frame (the rest of the input), or a sequence of frames, each
+ *     mode (bit 7): one frame (the rest of the input; also handed over as a ring would, peeked,
+ *     which must deliver the same), or a sequence of frames, each
  *     [len: 2 bytes BE][time step: 1 byte, x 100 ms][len bytes], so that fragments, TCP
  *     segments and the expiry timers meet across frames. */
 #include <pcap/pcap.h>
@@ -124,10 +125,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (frame != NULL) {
                 memcpy(frame, data + 1, n);
                 cap_packet_t peek;
-                if (cap_peek_udp(dlt, frame, n, &peek)) /* the look-ahead's stateless view */
-                    for (size_t i = 0; i < peek.len; i++)
-                        ctx.sum += peek.payload[i];
+                bool peeked = cap_peek_udp(dlt, frame, n, &peek); /* the look-ahead's view */
+                uint64_t peek_sum = 0;
+                for (size_t i = 0; peeked && i < peek.len; i++)
+                    peek_sum += peek.payload[i];
                 cap_process_frame(cap, dlt, ts, frame, (uint32_t)n, (uint32_t)n);
+                /* The same frame as a ring hands it over, peeked on another thread: the same
+                 * packets (the sink's sum reads all of them) and the same counters. */
+                fuzz_ctx_t ctx2 = {0, 0};
+                cap_t *cap2 = cap_new(&cfg, sink, &ctx2);
+                if (cap2 != NULL) {
+                    cap_frame_t f = {.dlt = dlt,
+                                     .ts_ns = ts,
+                                     .caplen = (uint32_t)n,
+                                     .wirelen = (uint32_t)n,
+                                     .data = frame};
+                    if (peeked) {
+                        f.peeked = true;
+                        f.vlan = peek.vlan;
+                        f.l3_off = (uint8_t)(peek.l3 - frame);
+                    }
+                    cap_process_frame_peeked(cap2, &f);
+                    if (ctx2.sum != ctx.sum ||
+                        memcmp(cap_stats(cap), cap_stats(cap2), sizeof(cap_stats_t)) != 0)
+                        abort();
+                    cap_free(cap2);
+                }
+                ctx.sum += peek_sum;
                 free(frame);
             }
         } else {
