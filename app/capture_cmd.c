@@ -112,9 +112,9 @@ int livecap_run(pipeline_t *p, const cap_live_cfg_t *live_cfg, const char *log_p
             cap_live_release(live);
             /* Busy: look at the clock every 256 frames or 100 ms of capture time, not per
              * frame (at a slow steady rate, the frames' own times keep this at 10 a second). */
-            if (++frames_since_clock < 256 && f.ts_ns - clock_checked_ts < 100000000)
+            if (++frames_since_clock < 256 && f.info.ts_ns - clock_checked_ts < 100000000)
                 continue;
-            clock_checked_ts = f.ts_ns;
+            clock_checked_ts = f.info.ts_ns;
         }
         frames_since_clock = 0;
         int64_t now = clock_ns(CLOCK_REALTIME);

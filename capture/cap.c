@@ -90,7 +90,5 @@ void cap_set_lookahead(cap_t *cap, cap_hint_fn hint, cap_prefetch_fn prefetch, v
 
 void cap_process_frame_peeked(cap_t *cap, const cap_frame_t *f)
 {
-    cap_ring_hdr_t hdr = {f->ts_ns, f->caplen, f->wirelen, f->hint,
-                          f->dlt,   f->vlan,   f->l3_off,  (uint8_t)f->peeked};
-    cap_process_ring_frame(cap, &hdr, f->data);
+    cap_process_ring_frame(cap, &f->info, f->data);
 }

@@ -87,17 +87,22 @@ void cap_free(cap_t *cap);
  * fails: what cannot be decoded is counted. */
 void cap_process_frame(cap_t *cap, int dlt, int64_t ts_ns, const uint8_t *frame,
                        uint32_t caplen, uint32_t wirelen);
-/* A frame handed over by another thread (live capture), with what that thread's look-ahead
- * found when it queued the frame (cap_set_lookahead): its hint, and when peeked, where the IP
- * header of its plain UDP datagram starts and its VLAN (cap_peek_udp on these same bytes). */
+/* A frame as one thread hands it to another (the read-ahead and live-capture rings store this
+ * as each frame's header), with what the producer's look-ahead found when it queued the frame
+ * (cap_set_lookahead): its hint, and when peeked, where the IP header of its plain UDP datagram
+ * starts and its VLAN (cap_peek_udp on these same bytes). */
 typedef struct {
-    int dlt;
     int64_t ts_ns;
     uint32_t caplen, wirelen;
     uint64_t hint; /* reaches the sink as pkt->hint; 0 = none */
-    uint16_t vlan;
-    uint8_t l3_off;
-    bool peeked;
+    int32_t dlt;
+    uint16_t vlan;  /* peeked: outermost 802.1Q VLAN id, 0 if none */
+    uint8_t l3_off; /* peeked: where the IP header starts in the frame */
+    bool peeked;    /* a plain UDP datagram (cap_peek_udp); else the frame is decoded in full */
+} cap_frame_info_t;
+
+typedef struct {
+    cap_frame_info_t info;
     const uint8_t *data;
 } cap_frame_t;
 

@@ -68,23 +68,15 @@ void cap_gre(cap_t *cap, cap_decode_t *fr, const uint8_t *p, size_t len);
 bool cap_vxlan(cap_t *cap, cap_decode_t *fr, const uint8_t *p, size_t len);
 
 /* ---- Hand-over rings (readahead.c, live.c): a producing thread copies frames in, one decoding
- * thread takes them out. Each frame is this header, then caplen bytes, padded to 8
- * (cap_ring_len). Positions only grow (ring offset = position % ring size); a frame never
- * straddles the end: the producer skips the rest of the ring, writing a header with caplen
- * CAP_RING_WRAP (and the bytes skipped in wirelen) when one fits.
+ * thread takes them out. Each frame is its cap_frame_info_t (cap.h) as header, then caplen
+ * bytes, padded to 8 (cap_ring_len). Positions only grow (ring offset = position % ring size); a
+ * frame never straddles the end: the producer skips the rest of the ring, writing a header with
+ * caplen CAP_RING_WRAP (and the bytes skipped in wirelen) when one fits.
  *
  * With look-ahead on, the producer also peeks at the frame (cap_ring_peek): when it holds a
  * plain UDP datagram, peeked is set with the offset of its IP header and its VLAN, and the
  * decoding thread takes it without walking the layers again (cap_process_ring_frame). */
-typedef struct {
-    int64_t ts_ns;
-    uint32_t caplen, wirelen;
-    uint64_t hint; /* the look-ahead's, 0 = none */
-    int32_t dlt;
-    uint16_t vlan;  /* peeked: outermost 802.1Q VLAN id, 0 if none */
-    uint8_t l3_off; /* peeked: where the IP header starts in the frame */
-    uint8_t peeked; /* 1: a plain UDP datagram (cap_peek_udp), 0: decode the frame in full */
-} cap_ring_hdr_t;
+typedef cap_frame_info_t cap_ring_hdr_t;
 
 _Static_assert(sizeof(cap_ring_hdr_t) == 32, "ring headers are 32 bytes");
 

@@ -251,14 +251,7 @@ int cap_live_next(cap_live_t *live, cap_frame_t *out, int timeout_ms)
                                                       live->hint != NULL ? live->prefetch : NULL,
                                                       live->hint_ctx, &live->c_pos);
         if (fh != NULL) {
-            out->dlt = fh->dlt;
-            out->ts_ns = fh->ts_ns;
-            out->caplen = fh->caplen;
-            out->wirelen = fh->wirelen;
-            out->hint = fh->hint;
-            out->vlan = fh->vlan;
-            out->l3_off = fh->l3_off;
-            out->peeked = fh->peeked != 0;
+            out->info = *fh;
             out->data = live->ring + live->c_pos % live->cap + sizeof(*fh);
             live->taken_len = cap_ring_len(fh);
             return 1;

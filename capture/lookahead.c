@@ -10,14 +10,14 @@ void cap_ring_peek(cap_hint_fn hint, void *ctx, cap_ring_hdr_t *hdr, const uint8
     hdr->hint = 0;
     hdr->vlan = 0;
     hdr->l3_off = 0;
-    hdr->peeked = 0;
+    hdr->peeked = false;
     if (hint == NULL || !cap_peek_udp(hdr->dlt, frame, hdr->caplen, &peek))
         return;
     peek.ts_ns = hdr->ts_ns;
     hdr->hint = hint(ctx, &peek);
     hdr->vlan = peek.vlan;
     hdr->l3_off = (uint8_t)(peek.l3 - frame);
-    hdr->peeked = 1;
+    hdr->peeked = true;
 }
 
 void cap_lookahead_init(cap_lookahead_t *la, size_t pos)

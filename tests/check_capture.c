@@ -2082,12 +2082,14 @@ START_TEST(test_frame_peeked)
                 cap_process_frame(cap, DLT_EN10MB, ts, data, h->caplen, h->len);
                 continue;
             }
-            cap_frame_t f = {DLT_EN10MB, ts, h->caplen, h->len, 0, 0, 0, false, data};
+            cap_frame_t f = {
+                .info = {.ts_ns = ts, .caplen = h->caplen, .wirelen = h->len, .dlt = DLT_EN10MB},
+                .data = data};
             cap_packet_t peek;
-            if (cap_peek_udp(f.dlt, data, f.caplen, &peek)) {
-                f.peeked = true;
-                f.l3_off = (uint8_t)(peek.l3 - data);
-                f.vlan = peek.vlan;
+            if (cap_peek_udp(f.info.dlt, data, f.info.caplen, &peek)) {
+                f.info.peeked = true;
+                f.info.l3_off = (uint8_t)(peek.l3 - data);
+                f.info.vlan = peek.vlan;
                 peeked++;
             }
             cap_process_frame_peeked(cap, &f);

@@ -135,16 +135,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 fuzz_ctx_t ctx2 = {0, 0};
                 cap_t *cap2 = cap_new(&cfg, sink, &ctx2);
                 if (cap2 != NULL) {
-                    cap_frame_t f = {.dlt = dlt,
-                                     .ts_ns = ts,
-                                     .caplen = (uint32_t)n,
-                                     .wirelen = (uint32_t)n,
+                    cap_frame_t f = {.info = {.ts_ns = ts,
+                                              .caplen = (uint32_t)n,
+                                              .wirelen = (uint32_t)n,
+                                              .dlt = dlt,
+                                              .vlan = peeked ? peek.vlan : 0,
+                                              .l3_off = peeked ? (uint8_t)(peek.l3 - frame) : 0,
+                                              .peeked = peeked},
                                      .data = frame};
-                    if (peeked) {
-                        f.peeked = true;
-                        f.vlan = peek.vlan;
-                        f.l3_off = (uint8_t)(peek.l3 - frame);
-                    }
                     cap_process_frame_peeked(cap2, &f);
                     if (ctx2.sum != ctx.sum ||
                         memcmp(cap_stats(cap), cap_stats(cap2), sizeof(cap_stats_t)) != 0)
