@@ -15,6 +15,9 @@
  * the bound stops "tunnel bombs" from recursing through a 64 KB frame. */
 #define CAP_MAX_DEPTH 4
 
+/* For the small helpers that run on every frame (the peek, the addresses): no call. */
+#define CAP_INLINE static inline __attribute__((always_inline))
+
 /* UDP port of VXLAN (RFC 7348), decoded as a tunnel. */
 #define CAP_VXLAN_PORT 4789
 
@@ -186,6 +189,19 @@ static inline uint16_t cap_be16(const uint8_t *p)
     return (uint16_t)(p[0] << 8 | p[1]);
 }
 
+/* The packet's addresses, from the IPv4 or the IPv6 header at ip. */
+CAP_INLINE void cap_addrs_ip4(cap_packet_t *pkt, const uint8_t *ip)
+{
+    net_addr_v4(&pkt->src.addr, ip + 12);
+    net_addr_v4(&pkt->dst.addr, ip + 16);
+}
+
+CAP_INLINE void cap_addrs_ip6(cap_packet_t *pkt, const uint8_t *ip)
+{
+    net_addr_v6(&pkt->src.addr, ip + 8);
+    net_addr_v6(&pkt->dst.addr, ip + 24);
+}
+
 /* What every frame does first: count it, run expiry, and start its packet view. */
 static inline void cap_frame_begin(cap_t *cap, cap_decode_t *fr, int dlt, int64_t ts_ns,
                                    const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
@@ -241,16 +257,10 @@ static inline void cap_process_ring_frame(cap_t *cap, const cap_ring_hdr_t *hdr,
     pkt->vlan = hdr->vlan;
     pkt->l3 = l3;
     if (v4) {
-        memset(&pkt->src.addr, 0, sizeof(pkt->src.addr));
-        memset(&pkt->dst.addr, 0, sizeof(pkt->dst.addr));
-        pkt->src.addr.family = pkt->dst.addr.family = 4;
-        memcpy(pkt->src.addr.bytes, l3 + 12, 4);
-        memcpy(pkt->dst.addr.bytes, l3 + 16, 4);
+        cap_addrs_ip4(pkt, l3);
         pkt->l3_len = cap_be16(l3 + 2);
     } else {
-        pkt->src.addr.family = pkt->dst.addr.family = 6;
-        memcpy(pkt->src.addr.bytes, l3 + 8, 16);
-        memcpy(pkt->dst.addr.bytes, l3 + 24, 16);
+        cap_addrs_ip6(pkt, l3);
         pkt->l3_len = 40 + (size_t)cap_be16(l3 + 4);
     }
     cap->stats.udp_packets++;

@@ -24,11 +24,6 @@ enum {
  * destination options headers, so 8 leaves room for AH and a tunnel's own). */
 #define IP6_MAX_EXT 8
 
-static inline uint16_t be16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
 static inline uint32_t be32(const uint8_t *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
@@ -72,12 +67,12 @@ static const uint8_t *reassemble(cap_t *cap, cap_decode_t *fr, const ipfrag_key_
  * reassembled payload goes on as if it had arrived whole, under the last fragment's header. */
 static void ip4_fragment(cap_t *cap, cap_decode_t *fr, const uint8_t *p, size_t ihl, size_t total)
 {
-    uint16_t frag = be16(p + 6);
+    uint16_t frag = cap_be16(p + 6);
     ipfrag_key_t key;
     memset(&key, 0, sizeof(key));
     memcpy(key.src, p + 12, 4);
     memcpy(key.dst, p + 16, 4);
-    key.id = be16(p + 4);
+    key.id = cap_be16(p + 4);
     key.vlan = fr->pkt.vlan;
     key.family = 4;
     key.proto = p[9];
@@ -116,7 +111,7 @@ void cap_ip4(cap_t *cap, cap_decode_t *fr, const uint8_t *p, size_t len)
         return;
     }
     size_t ihl = (size_t)(p[0] & 0x0f) * 4;
-    size_t total = be16(p + 2);
+    size_t total = cap_be16(p + 2);
     if ((p[0] >> 4) != 4 || ihl < 20 || total < ihl) {
         cap->stats.bad_header++;
         return;
@@ -126,14 +121,10 @@ void cap_ip4(cap_t *cap, cap_decode_t *fr, const uint8_t *p, size_t len)
         return;
     }
     cap_packet_t *pkt = &fr->pkt;
-    memset(&pkt->src.addr, 0, sizeof(pkt->src.addr));
-    memset(&pkt->dst.addr, 0, sizeof(pkt->dst.addr));
-    pkt->src.addr.family = pkt->dst.addr.family = 4;
-    memcpy(pkt->src.addr.bytes, p + 12, 4);
-    memcpy(pkt->dst.addr.bytes, p + 16, 4);
+    cap_addrs_ip4(pkt, p);
     pkt->l3 = p;
     pkt->l3_len = total;
-    if ((be16(p + 6) & 0x3fff) == 0) /* neither MF nor an offset: not a fragment */
+    if ((cap_be16(p + 6) & 0x3fff) == 0) /* neither MF nor an offset: not a fragment */
         cap_transport(cap, fr, p[9], p + ihl, total - ihl, false);
     else
         ip4_fragment(cap, fr, p, ihl, total);
@@ -247,15 +238,13 @@ void cap_ip6(cap_t *cap, cap_decode_t *fr, const uint8_t *p, size_t len)
         cap->stats.bad_header++;
         return;
     }
-    size_t plen = be16(p + 4);
+    size_t plen = cap_be16(p + 4);
     if (40 + plen > len) {
         cap->stats.truncated++;
         return;
     }
     cap_packet_t *pkt = &fr->pkt;
-    pkt->src.addr.family = pkt->dst.addr.family = 6;
-    memcpy(pkt->src.addr.bytes, p + 8, 16);
-    memcpy(pkt->dst.addr.bytes, p + 24, 16);
+    cap_addrs_ip6(pkt, p);
     pkt->l3 = p;
     pkt->l3_len = 40 + plen;
     ip6_upper(cap, fr, p[6], p + 40, plen, false);
@@ -278,7 +267,7 @@ static void udp(cap_t *cap, cap_decode_t *fr, const uint8_t *p, size_t len, bool
         cap->stats.truncated++;
         return;
     }
-    size_t ulen = be16(p + 4);
+    size_t ulen = cap_be16(p + 4);
     if (ulen < 8) {
         cap->stats.bad_header++;
         return;
@@ -287,7 +276,7 @@ static void udp(cap_t *cap, cap_decode_t *fr, const uint8_t *p, size_t len, bool
         cap->stats.bad_header++; /* longer than the (complete) IP payload: a lie */
         return;
     }
-    uint16_t sport = be16(p), dport = be16(p + 2);
+    uint16_t sport = cap_be16(p), dport = cap_be16(p + 2);
     if (dport == CAP_VXLAN_PORT && cap_vxlan(cap, fr, p + 8, ulen - 8))
         return;
     cap->stats.udp_packets++;
@@ -343,7 +332,7 @@ static void tcp(cap_t *cap, cap_decode_t *fr, const uint8_t *p, size_t len, bool
         return;
     }
     cap->stats.tcp_segments++;
-    tcp_ctx_t ctx = {cap, fr, be16(p), be16(p + 2), reassembled};
+    tcp_ctx_t ctx = {cap, fr, cap_be16(p), cap_be16(p + 2), reassembled};
     tcpreasm_key_t key;
     memset(&key, 0, sizeof(key));
     memcpy(key.src, fr->pkt.src.addr.bytes, 16);

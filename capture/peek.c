@@ -2,60 +2,47 @@
 #include "cap_int.h"
 
 #include <pcap/dlt.h>
-#include <string.h>
 
 #define LINKTYPE_RAW 101
 
-/* The read-ahead thread peeks at every frame: one function, no calls, for the common layouts. */
-#define PEEK_INLINE static inline __attribute__((always_inline))
+/* The read-ahead thread peeks at every frame: one function, no calls (CAP_INLINE). */
 
-PEEK_INLINE uint16_t be16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-PEEK_INLINE bool peek_udp(cap_packet_t *out, const uint8_t *p, size_t len)
+CAP_INLINE bool peek_udp(cap_packet_t *out, const uint8_t *p, size_t len)
 {
     if (len < 8)
         return false;
-    size_t udp_len = be16(p + 4);
+    size_t udp_len = cap_be16(p + 4);
     if (udp_len < 8 || udp_len > len)
         return false;
     out->ip_proto = CAP_PROTO_UDP;
-    out->src.port = be16(p);
-    out->dst.port = be16(p + 2);
+    out->src.port = cap_be16(p);
+    out->dst.port = cap_be16(p + 2);
     out->payload = p + 8;
     out->len = udp_len - 8;
     return true;
 }
 
 /* An IP packet; want 4 or 6 for link types that carry only that version, else 0. */
-PEEK_INLINE bool peek_ip(cap_packet_t *out, const uint8_t *p, size_t len, int want)
+CAP_INLINE bool peek_ip(cap_packet_t *out, const uint8_t *p, size_t len, int want)
 {
     if (len == 0 || (want != 0 && (p[0] >> 4) != want))
         return false;
     out->l3 = p;
     if (len >= 20 && (p[0] >> 4) == 4) {
         size_t ihl = (size_t)(p[0] & 0x0f) * 4;
-        size_t total = be16(p + 2);
+        size_t total = cap_be16(p + 2);
         if (ihl < 20 || total < ihl || total > len || p[9] != CAP_PROTO_UDP ||
-            (be16(p + 6) & 0x3fff) != 0)
+            (cap_be16(p + 6) & 0x3fff) != 0)
             return false;
-        memset(&out->src.addr, 0, sizeof(out->src.addr));
-        memset(&out->dst.addr, 0, sizeof(out->dst.addr));
-        out->src.addr.family = out->dst.addr.family = 4;
-        memcpy(out->src.addr.bytes, p + 12, 4);
-        memcpy(out->dst.addr.bytes, p + 16, 4);
+        cap_addrs_ip4(out, p);
         out->l3_len = total;
         return peek_udp(out, p + ihl, total - ihl);
     }
     if (len >= 40 && (p[0] >> 4) == 6 && p[6] == CAP_PROTO_UDP) {
-        size_t payload = be16(p + 4);
+        size_t payload = cap_be16(p + 4);
         if (payload > len - 40)
             return false;
-        out->src.addr.family = out->dst.addr.family = 6;
-        memcpy(out->src.addr.bytes, p + 8, 16);
-        memcpy(out->dst.addr.bytes, p + 24, 16);
+        cap_addrs_ip6(out, p);
         out->l3_len = 40 + payload;
         return peek_udp(out, p + 40, payload);
     }
@@ -63,15 +50,15 @@ PEEK_INLINE bool peek_ip(cap_packet_t *out, const uint8_t *p, size_t len, int wa
 }
 
 /* An EtherType payload, after at most two VLAN tags. */
-PEEK_INLINE bool peek_ethertype(cap_packet_t *out, uint16_t type, const uint8_t *p, size_t len)
+CAP_INLINE bool peek_ethertype(cap_packet_t *out, uint16_t type, const uint8_t *p, size_t len)
 {
     out->vlan = 0;
     for (int tags = 0; tags < 2 && (type == 0x8100 || type == 0x88a8); tags++) {
         if (len < 4)
             return false;
         if (tags == 0)
-            out->vlan = be16(p) & 0x0fff;
-        type = be16(p + 2);
+            out->vlan = cap_be16(p) & 0x0fff;
+        type = cap_be16(p + 2);
         p += 4;
         len -= 4;
     }
@@ -82,11 +69,13 @@ bool cap_peek_udp(int dlt, const uint8_t *frame, size_t caplen, cap_packet_t *ou
 {
     switch (dlt) {
         case DLT_EN10MB:
-            return caplen >= 14 && peek_ethertype(out, be16(frame + 12), frame + 14, caplen - 14);
+            return caplen >= 14 &&
+                   peek_ethertype(out, cap_be16(frame + 12), frame + 14, caplen - 14);
         case DLT_LINUX_SLL:
-            return caplen >= 16 && peek_ethertype(out, be16(frame + 14), frame + 16, caplen - 16);
+            return caplen >= 16 &&
+                   peek_ethertype(out, cap_be16(frame + 14), frame + 16, caplen - 16);
         case DLT_LINUX_SLL2:
-            return caplen >= 20 && peek_ethertype(out, be16(frame), frame + 20, caplen - 20);
+            return caplen >= 20 && peek_ethertype(out, cap_be16(frame), frame + 20, caplen - 20);
         case 12:
         case 14:
         case LINKTYPE_RAW:

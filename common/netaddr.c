@@ -7,20 +7,6 @@
 
 #include "hash.h"
 
-void net_addr_v4(net_addr_t *a, const uint8_t b[4])
-{
-    memset(a, 0, sizeof(*a));
-    a->family = 4;
-    memcpy(a->bytes, b, 4);
-}
-
-void net_addr_v6(net_addr_t *a, const uint8_t b[16])
-{
-    memset(a, 0, sizeof(*a));
-    a->family = 6;
-    memcpy(a->bytes, b, 16);
-}
-
 bool net_addr_eq(const net_addr_t *a, const net_addr_t *b)
 {
     return a->family == b->family && memcmp(a->bytes, b->bytes, 16) == 0;

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "sv.h"
 
@@ -24,8 +25,19 @@ typedef struct {
 #define NET_ENDPOINT_STRLEN 56
 #define NET_ADDR_STRLEN 48
 
-void net_addr_v4(net_addr_t *a, const uint8_t b[4]);
-void net_addr_v6(net_addr_t *a, const uint8_t b[16]);
+/* An address from its 4 or 16 network-order bytes. Inline: the capture fills two per packet. */
+static inline void net_addr_v4(net_addr_t *a, const uint8_t b[4])
+{
+    memset(a, 0, sizeof(*a));
+    a->family = 4;
+    memcpy(a->bytes, b, 4);
+}
+
+static inline void net_addr_v6(net_addr_t *a, const uint8_t b[16])
+{
+    a->family = 6;
+    memcpy(a->bytes, b, 16);
+}
 bool net_addr_eq(const net_addr_t *a, const net_addr_t *b);
 bool net_endpoint_eq(const net_endpoint_t *a, const net_endpoint_t *b);
 /* Parse dotted IPv4 or textual IPv6 (brackets allowed). False if neither. */
