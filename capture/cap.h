@@ -7,38 +7,16 @@
 #include <stdint.h>
 
 #include "netaddr.h"
+#include "packet_view.h"
 
 typedef struct cap cap_t;
 
-enum { CAP_PROTO_TCP = 6, CAP_PROTO_UDP = 17 };
+enum { CAP_PROTO_TCP = PKT_PROTO_TCP, CAP_PROTO_UDP = PKT_PROTO_UDP };
 
-/* One "packet view" handed to the sink. Everything is borrowed and valid only during the call.
- *
- * UDP: payload is the UDP payload of one datagram (after IP reassembly when fragmented).
- * TCP: payload is all in-order, not yet consumed bytes of this direction of the connection;
- *      the sink returns how many it consumed (whole messages), the rest stays buffered and is
- *      offered again with the next segment. */
-typedef struct {
-    int64_t ts_ns;               /* capture time, ns since the epoch */
-    uint8_t ip_proto;            /* CAP_PROTO_UDP or CAP_PROTO_TCP */
-    net_endpoint_t src, dst;
-    const uint8_t *payload;
-    size_t len;
-    const uint8_t *l3;           /* IP header of the (innermost) packet, for classifiers; for a
-                                    reassembled datagram it is the last fragment's header */
-    size_t l3_len;
-    uint16_t vlan;               /* outermost 802.1Q VLAN id, 0 if none */
-    bool reassembled;            /* built from IP fragments or several TCP segments */
-    uint64_t hint;               /* the frame's look-ahead hint (cap_set_lookahead) when this
-                                    is its own plain UDP datagram, else 0 */
-    /* The frame as captured (of the last fragment/segment), for per-call pcaps. */
-    const uint8_t *frame;
-    uint32_t frame_caplen, frame_len;
-    int frame_dlt;
-} cap_packet_t;
+/* The sink gets packet views (common/packet_view.h). */
 
 /* Returns, for TCP, the number of payload bytes consumed (0..len); ignored for UDP. */
-typedef size_t (*cap_sink_fn)(void *ctx, const cap_packet_t *pkt);
+typedef size_t (*cap_sink_fn)(void *ctx, const packet_view_t *pkt);
 
 typedef struct {
     size_t frag_max_bytes;       /* memory for incomplete IP datagrams (default 4 MB) */
@@ -142,7 +120,7 @@ int cap_read_pcap_readahead(cap_t *cap, struct pcap *handle, char *err, size_t e
  * Neither may change what decoding does: they are hints. */
 #define CAP_LOOKAHEAD_FAR  16
 #define CAP_LOOKAHEAD_NEAR 6
-typedef uint64_t (*cap_hint_fn)(void *ctx, const cap_packet_t *pkt);
+typedef uint64_t (*cap_hint_fn)(void *ctx, const packet_view_t *pkt);
 typedef void (*cap_prefetch_fn)(void *ctx, uint64_t hint, int stage);
 void cap_set_lookahead(cap_t *cap, cap_hint_fn hint, cap_prefetch_fn prefetch, void *ctx);
 
@@ -150,7 +128,7 @@ void cap_set_lookahead(cap_t *cap, cap_hint_fn hint, cap_prefetch_fn prefetch, v
  * SLL2 or raw IP; IPv4 not fragmented, or IPv6 without extension headers): fills out's
  * addresses, ports, payload, len, l3, l3_len and vlan as the full decoding would. Stateless and
  * counts nothing; false for anything else. */
-bool cap_peek_udp(int dlt, const uint8_t *frame, size_t caplen, cap_packet_t *out);
+bool cap_peek_udp(int dlt, const uint8_t *frame, size_t caplen, packet_view_t *out);
 
 /* Drop state older than the timeouts, as of capture time now_ns (called on its own from
  * cap_process_frame about once per second of capture time). */

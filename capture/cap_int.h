@@ -26,7 +26,7 @@
  * addresses and l3 by each IP header (so the innermost one wins), the rest by the transport.
  * Building it in place means no copies between layers on the hot path. */
 typedef struct {
-    cap_packet_t pkt;
+    packet_view_t pkt;
     bool have_vlan; /* pkt.vlan holds the first (outermost) tag */
     bool tunneled;  /* stats.tunnels already counted for this frame */
     uint8_t depth;  /* tunnels entered so far */
@@ -166,7 +166,7 @@ const cap_ring_hdr_t *cap_lookahead_next(cap_lookahead_t *la, const uint8_t *rin
 static inline size_t cap_deliver(cap_t *cap, cap_decode_t *fr, uint8_t proto, uint16_t sport,
                                  uint16_t dport, const uint8_t *p, size_t len, bool reassembled)
 {
-    cap_packet_t *pkt = &fr->pkt;
+    packet_view_t *pkt = &fr->pkt;
     pkt->ip_proto = proto;
     pkt->src.port = sport;
     pkt->dst.port = dport;
@@ -190,13 +190,13 @@ static inline uint16_t cap_be16(const uint8_t *p)
 }
 
 /* The packet's addresses, from the IPv4 or the IPv6 header at ip. */
-CAP_INLINE void cap_addrs_ip4(cap_packet_t *pkt, const uint8_t *ip)
+CAP_INLINE void cap_addrs_ip4(packet_view_t *pkt, const uint8_t *ip)
 {
     net_addr_v4(&pkt->src.addr, ip + 12);
     net_addr_v4(&pkt->dst.addr, ip + 16);
 }
 
-CAP_INLINE void cap_addrs_ip6(cap_packet_t *pkt, const uint8_t *ip)
+CAP_INLINE void cap_addrs_ip6(packet_view_t *pkt, const uint8_t *ip)
 {
     net_addr_v6(&pkt->src.addr, ip + 8);
     net_addr_v6(&pkt->dst.addr, ip + 24);
@@ -253,7 +253,7 @@ static inline void cap_process_ring_frame(cap_t *cap, const cap_ring_hdr_t *hdr,
     uint16_t dport = cap_be16(udp + 2);
     cap_decode_t fr;
     cap_frame_begin(cap, &fr, hdr->dlt, hdr->ts_ns, frame, hdr->caplen, hdr->wirelen, hdr->hint);
-    cap_packet_t *pkt = &fr.pkt;
+    packet_view_t *pkt = &fr.pkt;
     pkt->vlan = hdr->vlan;
     pkt->l3 = l3;
     if (v4) {

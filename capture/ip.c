@@ -120,7 +120,7 @@ void cap_ip4(cap_t *cap, cap_decode_t *fr, const uint8_t *p, size_t len)
         cap->stats.truncated++;
         return;
     }
-    cap_packet_t *pkt = &fr->pkt;
+    packet_view_t *pkt = &fr->pkt;
     cap_addrs_ip4(pkt, p);
     pkt->l3 = p;
     pkt->l3_len = total;
@@ -243,7 +243,7 @@ void cap_ip6(cap_t *cap, cap_decode_t *fr, const uint8_t *p, size_t len)
         cap->stats.truncated++;
         return;
     }
-    cap_packet_t *pkt = &fr->pkt;
+    packet_view_t *pkt = &fr->pkt;
     cap_addrs_ip6(pkt, p);
     pkt->l3 = p;
     pkt->l3_len = 40 + plen;

@@ -6,7 +6,7 @@
 
 void cap_ring_peek(cap_hint_fn hint, void *ctx, cap_ring_hdr_t *hdr, const uint8_t *frame)
 {
-    cap_packet_t peek;
+    packet_view_t peek;
     hdr->hint = 0;
     hdr->vlan = 0;
     hdr->l3_off = 0;

@@ -7,7 +7,7 @@
 
 /* The read-ahead thread peeks at every frame: one function, no calls (CAP_INLINE). */
 
-CAP_INLINE bool peek_udp(cap_packet_t *out, const uint8_t *p, size_t len)
+CAP_INLINE bool peek_udp(packet_view_t *out, const uint8_t *p, size_t len)
 {
     if (len < 8)
         return false;
@@ -23,7 +23,7 @@ CAP_INLINE bool peek_udp(cap_packet_t *out, const uint8_t *p, size_t len)
 }
 
 /* An IP packet; want 4 or 6 for link types that carry only that version, else 0. */
-CAP_INLINE bool peek_ip(cap_packet_t *out, const uint8_t *p, size_t len, int want)
+CAP_INLINE bool peek_ip(packet_view_t *out, const uint8_t *p, size_t len, int want)
 {
     if (len == 0 || (want != 0 && (p[0] >> 4) != want))
         return false;
@@ -50,7 +50,7 @@ CAP_INLINE bool peek_ip(cap_packet_t *out, const uint8_t *p, size_t len, int wan
 }
 
 /* An EtherType payload, after at most two VLAN tags. */
-CAP_INLINE bool peek_ethertype(cap_packet_t *out, uint16_t type, const uint8_t *p, size_t len)
+CAP_INLINE bool peek_ethertype(packet_view_t *out, uint16_t type, const uint8_t *p, size_t len)
 {
     out->vlan = 0;
     for (int tags = 0; tags < 2 && (type == 0x8100 || type == 0x88a8); tags++) {
@@ -65,7 +65,7 @@ CAP_INLINE bool peek_ethertype(cap_packet_t *out, uint16_t type, const uint8_t *
     return (type == 0x0800 || type == 0x86dd) && peek_ip(out, p, len, type == 0x0800 ? 4 : 6);
 }
 
-bool cap_peek_udp(int dlt, const uint8_t *frame, size_t caplen, cap_packet_t *out)
+bool cap_peek_udp(int dlt, const uint8_t *frame, size_t caplen, packet_view_t *out)
 {
     switch (dlt) {
         case DLT_EN10MB:

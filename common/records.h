@@ -23,6 +23,13 @@ typedef enum {
 const char *call_state_name(call_state_t s);  /* "setup", "ringing", ... */
 bool call_state_parse(const char *name, call_state_t *out);
 
+/* Which call a packet went to: its row id (0 = none) and the time of its INVITE, which is also
+ * when the call's first packet was seen (per-call pcaps are filed by it). */
+typedef struct {
+    int64_t row;
+    int64_t invite_ns;
+} call_ref_t;
+
 typedef struct {
     int64_t id;                 /* unique row id, assigned by the correlator */
     const char *call_id;        /* SIP Call-ID */

@@ -575,7 +575,7 @@ static void stream_init_stats(corr_t *c, stream_t *s, uint8_t pt)
         rtpstat_set_interval(&s->st, c->cfg.sample_interval_s * 1000u);
 }
 
-static stream_t *stream_create(corr_t *c, const corr_pkt_t *pkt, const rtp_hdr_t *rtp,
+static stream_t *stream_create(corr_t *c, const packet_view_t *pkt, const rtp_hdr_t *rtp,
                                uint64_t hash)
 {
     stream_t *s = media_pool_get(&c->streams);
@@ -611,9 +611,9 @@ static stream_t *stream_create(corr_t *c, const corr_pkt_t *pkt, const rtp_hdr_t
     return s;
 }
 
-static corr_ref_t ref_of(const call_t *call)
+static call_ref_t ref_of(const call_t *call)
 {
-    corr_ref_t ref = {0, 0};
+    call_ref_t ref = {0, 0};
     if (call != NULL) {
         ref.row = call->id;
         ref.invite_ns = call->invite_ns;
@@ -653,7 +653,7 @@ static call_t *rtp_on_stream(corr_t *c, int64_t ts, const rtp_hdr_t *rtp, stream
     return s->call;
 }
 
-corr_ref_t corr_on_rtp(corr_t *c, const corr_pkt_t *pkt, const rtp_hdr_t *rtp)
+call_ref_t corr_on_rtp(corr_t *c, const packet_view_t *pkt, const rtp_hdr_t *rtp)
 {
     advance(c, pkt->ts_ns);
     c->stats.rtp_packets++;
@@ -690,7 +690,7 @@ void corr_prefetch(const corr_t *c, uint64_t hint, int stage)
 
 bool corr_on_rtp_known(corr_t *c, int64_t ts_ns, const net_endpoint_t *src,
                        const net_endpoint_t *dst, const rtp_hdr_t *rtp, uint64_t hint,
-                       corr_ref_t *ref)
+                       call_ref_t *ref)
 {
     /* A wrong hint could only miss (the keys are compared), never match another stream. */
     uint64_t hash = hint != 0 ? hint : media_flows_hash(&c->flows, src, dst, rtp->ssrc);
@@ -710,7 +710,7 @@ bool corr_on_rtp_known(corr_t *c, int64_t ts_ns, const net_endpoint_t *src,
 /* The stream an RTCP packet speaks of: with ssrc and sent by the RTCP sender (its SR), or
  * received by it (its report blocks). Through the call's streams when the RTCP endpoint is
  * announced, else by the usual port layout (RTP on RTCP port - 1, or the same port with mux). */
-static stream_t *rtcp_stream(corr_t *c, call_t *call, const corr_pkt_t *pkt, uint32_t ssrc,
+static stream_t *rtcp_stream(corr_t *c, call_t *call, const packet_view_t *pkt, uint32_t ssrc,
                              bool sent_by_reporter)
 {
     media_key_t rep;
@@ -768,7 +768,7 @@ static void stream_rtcp_report(stream_t *s, const rtcp_report_t *r, int64_t ts)
     }
 }
 
-corr_ref_t corr_on_rtcp(corr_t *c, const corr_pkt_t *pkt, const rtcp_compound_t *rtcp)
+call_ref_t corr_on_rtcp(corr_t *c, const packet_view_t *pkt, const rtcp_compound_t *rtcp)
 {
     int64_t ts = pkt->ts_ns;
     advance(c, ts);
@@ -800,7 +800,7 @@ corr_ref_t corr_on_rtcp(corr_t *c, const corr_pkt_t *pkt, const rtcp_compound_t 
     return ref_of(call);
 }
 
-corr_media_t corr_media_kind(corr_t *c, const corr_pkt_t *pkt)
+corr_media_t corr_media_kind(corr_t *c, const packet_view_t *pkt)
 {
     const media_ent_t *e = media_idx_find(c->idx, &pkt->dst);
     if (e == NULL)
@@ -810,8 +810,8 @@ corr_media_t corr_media_kind(corr_t *c, const corr_pkt_t *pkt)
     if (e->kind == MEDIA_RTCP)
         return CORR_MEDIA_RTCP;
     /* RFC 5761 4: on a muxed port, RTCP packet types 192..223 sit where RTP has M + PT. */
-    if (e->kind == MEDIA_MUX && pkt->raw != NULL && pkt->raw_len >= 2 && pkt->raw[1] >= 192 &&
-        pkt->raw[1] <= 223)
+    if (e->kind == MEDIA_MUX && pkt->payload != NULL && pkt->len >= 2 && pkt->payload[1] >= 192 &&
+        pkt->payload[1] <= 223)
         return CORR_MEDIA_RTCP;
     return CORR_MEDIA_RTP;
 }
@@ -975,7 +975,7 @@ static call_t *call_victim(corr_t *c)
     return best;
 }
 
-static call_t *call_create(corr_t *c, const corr_pkt_t *pkt, const sip_msg_t *msg, uint64_t hash)
+static call_t *call_create(corr_t *c, const packet_view_t *pkt, const sip_msg_t *msg, uint64_t hash)
 {
     /* A chain at its cap (colliding Call-IDs, or a hostile flood) gives up its least recently
      * active call, so that a lookup never walks more than CALL_CHAIN_MAX calls. */
@@ -1136,7 +1136,7 @@ static sv_t sdp_body(const sip_msg_t *msg)
 }
 
 /* An SDP sent by side: its media endpoints go into the index, its payload maps into the call. */
-static void call_sdp(corr_t *c, call_t *call, int side, const corr_pkt_t *pkt, sv_t body)
+static void call_sdp(corr_t *c, call_t *call, int side, const packet_view_t *pkt, sv_t body)
 {
     if (sdp_parse(body.p, body.len, &c->sdp) != SDP_OK)
         return;
@@ -1197,7 +1197,7 @@ static bool call_seen(call_t *call, uint64_t fp)
 
 /* Which side sent msg: the From tag tells whose dialog direction it is (requests come from the
  * From party, responses from the other one); without tags, the addresses of the first INVITE. */
-static int sender_side(const corr_t *c, const call_t *call, const corr_pkt_t *pkt,
+static int sender_side(const corr_t *c, const call_t *call, const packet_view_t *pkt,
                        const sip_msg_t *msg)
 {
     bool from_is_caller;
@@ -1221,7 +1221,7 @@ static void call_set_to_tag(corr_t *c, call_t *call, sv_t tag)
     call->s_to_tag = arena_put(call, tag, CALL_STR_KEEP);
 }
 
-static void call_on_request(corr_t *c, call_t *call, const corr_pkt_t *pkt, const sip_msg_t *msg)
+static void call_on_request(corr_t *c, call_t *call, const packet_view_t *pkt, const sip_msg_t *msg)
 {
     int64_t ts = pkt->ts_ns;
     switch (msg->method_id) {
@@ -1252,7 +1252,7 @@ static void call_on_request(corr_t *c, call_t *call, const corr_pkt_t *pkt, cons
     }
 }
 
-static void call_on_response(corr_t *c, call_t *call, const corr_pkt_t *pkt, const sip_msg_t *msg)
+static void call_on_response(corr_t *c, call_t *call, const packet_view_t *pkt, const sip_msg_t *msg)
 {
     int64_t ts = pkt->ts_ns;
     uint16_t st = msg->status_code;
@@ -1300,7 +1300,7 @@ static void call_on_response(corr_t *c, call_t *call, const corr_pkt_t *pkt, con
     }
 }
 
-static void call_on_sip(corr_t *c, call_t *call, const corr_pkt_t *pkt, const sip_msg_t *msg)
+static void call_on_sip(corr_t *c, call_t *call, const packet_view_t *pkt, const sip_msg_t *msg)
 {
     int64_t ts = pkt->ts_ns;
     call->sip_messages++;
@@ -1349,7 +1349,7 @@ static const char *method_text(corr_t *c, const sip_msg_t *msg)
     return c->method_buf;
 }
 
-static void emit_message(corr_t *c, const call_t *call, const corr_pkt_t *pkt, const sip_msg_t *msg)
+static void emit_message(corr_t *c, const call_t *call, const packet_view_t *pkt, const sip_msg_t *msg)
 {
     if (c->sink.on_message == NULL)
         return;
@@ -1362,18 +1362,18 @@ static void emit_message(corr_t *c, const call_t *call, const corr_pkt_t *pkt, c
         .ts_ns = pkt->ts_ns,
         .src = pkt->src,
         .dst = pkt->dst,
-        .transport = pkt->transport,
+        .transport = pkt->ip_proto,
         .is_request = msg->is_request,
         .method = method_text(c, msg),
         .status = msg->is_request ? 0 : msg->status_code,
         .cseq = msg->cseq,
-        .raw = (const char *)pkt->raw,
-        .raw_len = (uint32_t)(pkt->raw_len > UINT32_MAX ? UINT32_MAX : pkt->raw_len),
+        .raw = (const char *)pkt->payload,
+        .raw_len = (uint32_t)(pkt->len > UINT32_MAX ? UINT32_MAX : pkt->len),
     };
     c->sink.on_message(c->sink.ctx, &rec);
 }
 
-corr_ref_t corr_on_sip(corr_t *c, const corr_pkt_t *pkt, const sip_msg_t *msg)
+call_ref_t corr_on_sip(corr_t *c, const packet_view_t *pkt, const sip_msg_t *msg)
 {
     advance(c, pkt->ts_ns);
     c->stats.sip_messages++;

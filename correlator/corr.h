@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "netaddr.h"
+#include "packet_view.h"
 #include "records.h"
 #include "rtcp.h"
 #include "rtp.h"
@@ -43,25 +44,11 @@ typedef struct {
     void (*on_message)(void *ctx, const message_record_t *msg); /* every SIP message, in order */
 } corr_sink_t;
 
-/* The packet a decoded message came in: time, addresses, transport, raw bytes (borrowed). */
-typedef struct {
-    int64_t ts_ns;
-    net_endpoint_t src, dst;
-    uint8_t transport;             /* 17 UDP, 6 TCP */
-    const uint8_t *raw;
-    size_t raw_len;
-    uint32_t probe_id;             /* HEP agent id of the probe that saw it (has_probe) */
-    bool has_probe;                /* false: captured here */
-} corr_pkt_t;
+/* Packets come as packet views (common/packet_view.h). For SIP, pkt->payload/len are the
+ * message's own bytes (the raw text of its message record). */
 
 typedef enum { CORR_MEDIA_NONE = 0, CORR_MEDIA_RTP, CORR_MEDIA_RTCP } corr_media_t;
 
-/* Which call a packet went to: its row id (0 = none) and the time of its INVITE, which is also
- * when the call's first packet was seen (per-call pcaps are filed by it). */
-typedef struct {
-    int64_t row;
-    int64_t invite_ns;
-} corr_ref_t;
 
 /* Counters. A call or stream is emitted exactly once, and counted once under ended, timed_out,
  * evicted or flushed; live_* are the objects not emitted yet. */
@@ -103,7 +90,7 @@ void corr_set_first_id(corr_t *corr, int64_t first_id);
  * from what its sender's SDP announced, or a side's SDP announced a private address (RFC 1918,
  * RFC 6598, ULA, link-local) in a message that came from a public one (NAT seen from the
  * signalling, which also catches a NATed party that sends no RTP). */
-corr_ref_t corr_on_sip(corr_t *corr, const corr_pkt_t *pkt, const sip_msg_t *msg);
+call_ref_t corr_on_sip(corr_t *corr, const packet_view_t *pkt, const sip_msg_t *msg);
 /* Look-ahead for busy links (cap_set_lookahead). corr_rtp_hint is safe on any thread while
  * corr is alive (it reads only its seed): for a UDP datagram that may be RTP, the key of the
  * stream it would belong to, else 0. corr_prefetch, on the correlator's thread, asks the cache
@@ -113,19 +100,19 @@ uint64_t corr_rtp_hint(const corr_t *corr, const net_endpoint_t *src, const net_
                        const uint8_t *payload, size_t len);
 void corr_prefetch(const corr_t *corr, uint64_t hint, int stage);
 /* Did SDP announce pkt's destination (or, for NAT, a flow already matched) as RTP or RTCP? */
-corr_media_t corr_media_kind(corr_t *corr, const corr_pkt_t *pkt);
+corr_media_t corr_media_kind(corr_t *corr, const packet_view_t *pkt);
 /* An RTP packet: on an announced flow, or one the caller recognised heuristically. */
-corr_ref_t corr_on_rtp(corr_t *corr, const corr_pkt_t *pkt, const rtp_hdr_t *rtp);
+call_ref_t corr_on_rtp(corr_t *corr, const packet_view_t *pkt, const rtp_hdr_t *rtp);
 /* The fast path for media already flowing: if the packet at ts_ns from src to dst belongs to a
  * stream that exists (same source, destination and SSRC), account it like corr_on_rtp and
  * return true; else do nothing and return false (the caller then classifies the packet the
- * long way). One hash look-up, and no corr_pkt_t to build. hint: corr_rtp_hint's value for
+ * long way). One hash look-up, and no packet_view_t to build. hint: corr_rtp_hint's value for
  * this packet when the look-ahead computed it (it is the look-up's hash), else 0. ref may be
  * NULL when the caller does not need to know the call (saves touching it). */
 bool corr_on_rtp_known(corr_t *corr, int64_t ts_ns, const net_endpoint_t *src,
                        const net_endpoint_t *dst, const rtp_hdr_t *rtp, uint64_t hint,
-                       corr_ref_t *ref);
-corr_ref_t corr_on_rtcp(corr_t *corr, const corr_pkt_t *pkt, const rtcp_compound_t *rtcp);
+                       call_ref_t *ref);
+call_ref_t corr_on_rtcp(corr_t *corr, const packet_view_t *pkt, const rtcp_compound_t *rtcp);
 /* Advance time: end what timed out. Cheap; call once per packet or per second. */
 void corr_tick(corr_t *corr, int64_t now_ns);
 /* End of input: emit every live call and stream as it stands. */

@@ -1166,7 +1166,7 @@ static bool scanner_agent(const secmon_t *m, sv_t ua)
     return false;
 }
 
-static void src_request(secmon_t *m, const corr_pkt_t *pkt, const sip_msg_t *msg, int64_t msg_id)
+static void src_request(secmon_t *m, const packet_view_t *pkt, const sip_msg_t *msg, int64_t msg_id)
 {
     int64_t ts = pkt->ts_ns;
     src_t *s = src_get(m, &pkt->src.addr, ts);
@@ -1244,7 +1244,7 @@ static void src_request(secmon_t *m, const corr_pkt_t *pkt, const sip_msg_t *msg
 /* Answer sent to a tracked source. Plain 401/407 challenges are the normal first step of digest
  * authentication and count in no ratio; 401/407 to a request that carried credentials mean
  * they were wrong, like 403. */
-static bool src_response(secmon_t *m, const corr_pkt_t *pkt, const sip_msg_t *msg, int64_t msg_id)
+static bool src_response(secmon_t *m, const packet_view_t *pkt, const sip_msg_t *msg, int64_t msg_id)
 {
     uint32_t b, chain;
     src_t *s = src_find(m, &pkt->dst.addr, &b, &chain);
@@ -1480,7 +1480,7 @@ static binding_t *binding_get(secmon_t *m, aor_t *a, sv_t uri, int64_t ts)
     return free_b;
 }
 
-static void reg_request(secmon_t *m, const corr_pkt_t *pkt, const sip_msg_t *msg)
+static void reg_request(secmon_t *m, const packet_view_t *pkt, const sip_msg_t *msg)
 {
     char text[AOR_MAX];
     uint8_t uoff, ulen;
@@ -1563,7 +1563,7 @@ static uint32_t granted_expires(const sip_msg_t *msg, const binding_t *b)
 
 /* Auth failure against an AOR: a per-AOR alert when several sources share the attack (one
  * source alone is the per-source detectors' business). */
-static void aor_failure(secmon_t *m, aor_t *a, const corr_pkt_t *pkt, const sip_msg_t *msg,
+static void aor_failure(secmon_t *m, aor_t *a, const packet_view_t *pkt, const sip_msg_t *msg,
                         int64_t msg_id)
 {
     int64_t ts = pkt->ts_ns, le = ts / m->long_slot_ns;
@@ -1632,7 +1632,7 @@ static void aor_failure(secmon_t *m, aor_t *a, const corr_pkt_t *pkt, const sip_
 
 /* A REGISTER's answer: match the binding by Call-ID (the same for all of a UA's registrations
  * with a registrar, RFC 3261 10.2.4) and CSeq. Returns whether the AOR is known. */
-static bool reg_response(secmon_t *m, const corr_pkt_t *pkt, const sip_msg_t *msg, int64_t msg_id)
+static bool reg_response(secmon_t *m, const packet_view_t *pkt, const sip_msg_t *msg, int64_t msg_id)
 {
     char text[AOR_MAX];
     uint8_t uoff, ulen;
@@ -1708,7 +1708,7 @@ static bool reg_response(secmon_t *m, const corr_pkt_t *pkt, const sip_msg_t *ms
 
 /* ------------------------------------------------------------------ entry points */
 
-void secmon_on_sip(secmon_t *m, const corr_pkt_t *pkt, const sip_msg_t *msg, int64_t msg_id)
+void secmon_on_sip(secmon_t *m, const packet_view_t *pkt, const sip_msg_t *msg, int64_t msg_id)
 {
     if (pkt->ts_ns > m->now_ns)
         m->now_ns = pkt->ts_ns;

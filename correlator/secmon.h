@@ -8,10 +8,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "corr.h"
-#include "netaddr.h"
+#include "packet_view.h"
 #include "records.h"
 #include "sip.h"
+#include "netaddr.h"
 
 typedef struct secmon secmon_t;
 
@@ -137,7 +137,7 @@ void secmon_set_first_alert_id(secmon_t *m, int64_t first_id);
  * addresses (pkt->raw is not used); msg is borrowed for the call. A response counts for the
  * source it is sent to (its destination address), which sent the request. msg_id is the
  * message's sip_messages.id, kept in alert samples, or 0 when unknown. */
-void secmon_on_sip(secmon_t *m, const corr_pkt_t *pkt, const sip_msg_t *msg, int64_t msg_id);
+void secmon_on_sip(secmon_t *m, const packet_view_t *pkt, const sip_msg_t *msg, int64_t msg_id);
 /* Advance capture time: close quiet episodes, lapse expired bindings, re-emit what is due.
  * Cheap (bounded work per call); call it as corr_tick, e.g. every 100 ms of capture time. */
 void secmon_tick(secmon_t *m, int64_t now_ns);

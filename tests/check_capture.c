@@ -387,7 +387,7 @@ static void note_sip(int64_t ts_ns)
     }
 }
 
-static size_t sink(void *ctx, const cap_packet_t *pkt)
+static size_t sink(void *ctx, const packet_view_t *pkt)
 {
     (void)ctx;
     S.calls++;
@@ -1786,7 +1786,7 @@ static void peek_agrees(int dlt, pkt_t *k, bool plain)
     cap_t *cap = new_cap();
     size_t len = pk_len(k);
     const uint8_t *p = guard_place(pk_data(k), len);
-    cap_packet_t peek;
+    packet_view_t peek;
     memset(&peek, 0, sizeof(peek));
     bool ok = cap_peek_udp(dlt, p, len, &peek);
     ck_assert_msg(ok == plain, "dlt %d: peek %d, expected %d", dlt, ok, plain);
@@ -1885,7 +1885,7 @@ static uint64_t fold(uint64_t h, const void *p, size_t n)
     return h;
 }
 
-static size_t digest_sink(void *ctx, const cap_packet_t *pkt)
+static size_t digest_sink(void *ctx, const packet_view_t *pkt)
 {
     (void)ctx;
     uint64_t h = RD.digest ^ RD.packets;
@@ -1917,7 +1917,7 @@ static size_t digest_sink(void *ctx, const cap_packet_t *pkt)
     return pkt->len;
 }
 
-static uint64_t any_hint(void *ctx, const cap_packet_t *pkt)
+static uint64_t any_hint(void *ctx, const packet_view_t *pkt)
 {
     (void)ctx;
     return pkt->len & 1 ? 0 : 1 + pkt->dst.port; /* some frames without a hint too */
@@ -2085,7 +2085,7 @@ START_TEST(test_frame_peeked)
             cap_frame_t f = {
                 .info = {.ts_ns = ts, .caplen = h->caplen, .wirelen = h->len, .dlt = DLT_EN10MB},
                 .data = data};
-            cap_packet_t peek;
+            packet_view_t peek;
             if (cap_peek_udp(f.info.dlt, data, f.info.caplen, &peek)) {
                 f.info.peeked = true;
                 f.info.l3_off = (uint8_t)(peek.l3 - data);
@@ -2121,7 +2121,7 @@ static struct {
 } LA;
 static _Atomic uint64_t la_hints;
 
-static uint64_t la_hint_of(const cap_packet_t *pkt)
+static uint64_t la_hint_of(const packet_view_t *pkt)
 {
     uint64_t h = 1469598103934665603ULL ^ ((uint64_t)pkt->src.port << 16 | pkt->dst.port);
     for (size_t i = 0; i < pkt->len && i < 16; i++)
@@ -2138,7 +2138,7 @@ static uint32_t la_slot(uint64_t hint)
     return i;
 }
 
-static uint64_t la_hint(void *ctx, const cap_packet_t *pkt)
+static uint64_t la_hint(void *ctx, const packet_view_t *pkt)
 {
     (void)ctx;
     atomic_fetch_add(&la_hints, 1);
@@ -2153,14 +2153,14 @@ static void la_prefetch(void *ctx, uint64_t hint, int stage)
     LA.stage_seen[la_slot(hint)][stage]++;
 }
 
-static size_t la_sink(void *ctx, const cap_packet_t *pkt)
+static size_t la_sink(void *ctx, const packet_view_t *pkt)
 {
     (void)ctx;
     if (pkt->ip_proto != CAP_PROTO_UDP || pkt->reassembled) {
         ck_assert_uint_eq(pkt->hint, 0); /* not the frame's own datagram */
         return pkt->len;
     }
-    cap_packet_t peek;
+    packet_view_t peek;
     if (!cap_peek_udp(pkt->frame_dlt, pkt->frame, pkt->frame_caplen, &peek))
         return pkt->len;
     ck_assert_uint_eq(pkt->hint, la_hint_of(pkt)); /* the hint travels with its frame */

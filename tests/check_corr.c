@@ -171,13 +171,13 @@ static void sip_text(double t, const char *src, const char *dst, const char *tex
     size_t len = strlen(text);
     int rc = sip_parse_datagram(text, len, &MSG);
     ck_assert_msg(rc > 0, "SIP parser refused:\n%s", text);
-    corr_pkt_t p = {
+    packet_view_t p = {
         .ts_ns = ns(t),
         .src = ep(src),
         .dst = ep(dst),
-        .transport = 17,
-        .raw = (const uint8_t *)text,
-        .raw_len = (size_t)rc,
+        .ip_proto = 17,
+        .payload = (const uint8_t *)text,
+        .len = (size_t)rc,
     };
     corr_on_sip(C, &p, &MSG);
 }
@@ -333,12 +333,12 @@ static void rtp_pkt(double t, const char *src, const char *dst, uint32_t ssrc, u
     h.ssrc = ssrc;
     h.payload = rtp_raw + 12;
     h.payload_len = 160;
-    corr_pkt_t p = {.ts_ns = ns(t),
+    packet_view_t p = {.ts_ns = ns(t),
                     .src = ep(src),
                     .dst = ep(dst),
-                    .transport = 17,
-                    .raw = rtp_raw,
-                    .raw_len = sizeof(rtp_raw)};
+                    .ip_proto = 17,
+                    .payload = rtp_raw,
+                    .len = sizeof(rtp_raw)};
     corr_on_rtp(C, &p, &h);
 }
 
@@ -355,12 +355,12 @@ static void rtp_run(double t, int n, const char *src, const char *dst, uint32_t 
 static void rtcp_feed(double t, const char *src, const char *dst, const rtcp_compound_t *rc)
 {
     static const uint8_t raw[8] = {0x80, 200};
-    corr_pkt_t p = {.ts_ns = ns(t),
+    packet_view_t p = {.ts_ns = ns(t),
                     .src = ep(src),
                     .dst = ep(dst),
-                    .transport = 17,
-                    .raw = raw,
-                    .raw_len = sizeof(raw)};
+                    .ip_proto = 17,
+                    .payload = raw,
+                    .len = sizeof(raw)};
     corr_on_rtcp(C, &p, rc);
 }
 
@@ -1118,18 +1118,18 @@ START_TEST(media_kind_rtcp_port_and_mux)
                    "a=rtcp:50011 IN IP4 198.51.100.99\r\n"));
     static const uint8_t rtp_bytes[12] = {0x80, 0x00};
     static const uint8_t rtcp_bytes[8] = {0x81, 201};
-    corr_pkt_t p = {.ts_ns = ns(1.5), .transport = 17, .raw = rtp_bytes, .raw_len = 12};
+    packet_view_t p = {.ts_ns = ns(1.5), .ip_proto = 17, .payload = rtp_bytes, .len = 12};
     p.src = ep(B_MEDIA);
     p.dst = ep(A_MEDIA); /* muxed */
     ck_assert_int_eq(corr_media_kind(C, &p), CORR_MEDIA_RTP);
-    p.raw = rtcp_bytes;
-    p.raw_len = 8;
+    p.payload = rtcp_bytes;
+    p.len = 8;
     ck_assert_int_eq(corr_media_kind(C, &p), CORR_MEDIA_RTCP);
     p.src = ep("192.0.2.10:40000");
     p.dst = ep("198.51.100.99:50011"); /* a=rtcp with its own address */
     ck_assert_int_eq(corr_media_kind(C, &p), CORR_MEDIA_RTCP);
     p.dst = ep(B_MEDIA);
-    p.raw = rtp_bytes;
+    p.payload = rtp_bytes;
     ck_assert_int_eq(corr_media_kind(C, &p), CORR_MEDIA_RTP);
     p.src = ep("192.0.2.99:1000");
     p.dst = ep("192.0.2.98:1002");
@@ -1139,7 +1139,7 @@ START_TEST(media_kind_rtcp_port_and_mux)
     call_up(&D1, 0, "192.0.2.10", 40000, "198.51.100.20", 50000);
     p.src = ep("192.0.2.10:40001");
     p.dst = ep("203.0.113.1:9999");
-    p.raw = rtcp_bytes;
+    p.payload = rtcp_bytes;
     ck_assert_int_eq(corr_media_kind(C, &p), CORR_MEDIA_RTCP);
     /* Endpoints are released with the call. */
     call_down(&D1, 5);

@@ -15,7 +15,8 @@
 #include <unistd.h>
 
 #include "hep.h"
-#include "hep_io.h"
+#include "hep_in.h"
+#include "hep_out.h"
 
 /* ---- what the receiver hands over, collected ---- */
 

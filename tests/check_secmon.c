@@ -176,13 +176,13 @@ static void feed(const char *src, const char *dst, int64_t ts, const char *text)
     size_t len = strlen(text);
     if (sip_parse_datagram(text, len, &msg) <= 0)
         ck_abort_msg("unparsable:\n%s", text);
-    corr_pkt_t pkt = {
+    packet_view_t pkt = {
         .ts_ns = ts,
         .src = ep(src),
         .dst = ep(dst),
-        .transport = 17,
-        .raw = (const uint8_t *)text,
-        .raw_len = len,
+        .ip_proto = 17,
+        .payload = (const uint8_t *)text,
+        .len = len,
     };
     secmon_on_sip(M, &pkt, &msg, ++MSGID);
 }
@@ -937,7 +937,7 @@ START_TEST(million_spoofed_sources_stay_bounded)
     for (int i = 0; i < n; i++) {
         uint32_t a = 0x0b000000u + (uint32_t)i; /* 11.x.y.z */
         uint8_t b[4] = {(uint8_t)(a >> 24), (uint8_t)(a >> 16), (uint8_t)(a >> 8), (uint8_t)a};
-        corr_pkt_t pkt = {.ts_ns = T0 + (int64_t)i * 100000, .transport = 17}; /* 10,000/s */
+        packet_view_t pkt = {.ts_ns = T0 + (int64_t)i * 100000, .ip_proto = 17}; /* 10,000/s */
         net_addr_v4(&pkt.src.addr, b);
         pkt.src.port = 5060;
         pkt.dst = registrar;
@@ -990,14 +990,14 @@ typedef struct {
 static feed_state_t FS;
 static sip_msg_t CAPMSG;
 
-static void cap_sip(const cap_packet_t *pkt, const uint8_t *at, size_t len)
+static void cap_sip(const packet_view_t *pkt, const uint8_t *at, size_t len)
 {
-    corr_pkt_t cp = {.ts_ns = pkt->ts_ns,
+    packet_view_t cp = {.ts_ns = pkt->ts_ns,
                      .src = pkt->src,
                      .dst = pkt->dst,
-                     .transport = pkt->ip_proto,
-                     .raw = at,
-                     .raw_len = len};
+                     .ip_proto = pkt->ip_proto,
+                     .payload = at,
+                     .len = len};
     FS.sip++;
     secmon_on_sip(M, &cp, &CAPMSG, (int64_t)FS.sip);
     if ((pkt->ts_ns - FS.last_ns) >= 100 * MS || FS.last_ns == 0) {
@@ -1007,7 +1007,7 @@ static void cap_sip(const cap_packet_t *pkt, const uint8_t *at, size_t len)
 }
 
 /* As app/pipeline.c: UDP datagrams that look like SIP, and SIP messages of TCP streams. */
-static size_t cap_sink(void *ctx, const cap_packet_t *pkt)
+static size_t cap_sink(void *ctx, const packet_view_t *pkt)
 {
     (void)ctx;
     if (pkt->ip_proto == CAP_PROTO_TCP) {

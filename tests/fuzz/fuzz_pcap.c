@@ -33,7 +33,7 @@ typedef struct {
 
 /* Reads every byte it is shown (so ASan checks the views) and, for TCP, consumes a varying
  * amount: nothing, everything or something in between. */
-static size_t sink(void *ctx, const cap_packet_t *pkt)
+static size_t sink(void *ctx, const packet_view_t *pkt)
 {
     fuzz_ctx_t *f = ctx;
     for (size_t i = 0; i < pkt->len; i++)
@@ -124,7 +124,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             uint8_t *frame = malloc(n ? n : 1);
             if (frame != NULL) {
                 memcpy(frame, data + 1, n);
-                cap_packet_t peek;
+                packet_view_t peek;
                 bool peeked = cap_peek_udp(dlt, frame, n, &peek); /* the look-ahead's view */
                 uint64_t peek_sum = 0;
                 for (size_t i = 0; peeked && i < peek.len; i++)

@@ -10,7 +10,7 @@
 #include "commands.h"
 #include "hep_cli.h"
 #include "log.h"
-#include "pipeline.h"
+#include "engine.h"
 #include "report.h"
 
 static const char usage_text[] =
@@ -71,9 +71,9 @@ static void observe_alert(void *ctx, const alert_record_t *alert)
     report_add_alert(ctx, alert);
 }
 
-static void print_summary(const pipeline_totals_t *t, const pipeline_t *p)
+static void print_summary(const engine_totals_t *t, const engine_t *p)
 {
-    const corr_stats_t *cs = pipeline_corr_stats(p);
+    const corr_stats_t *cs = engine_corr_stats(p);
     fprintf(stderr,
             "sipscope: %llu packets, %llu SIP messages, %llu calls, %llu RTP streams, "
             "%llu RTP packets, %llu RTCP packets, %llu malformed\n",
@@ -99,8 +99,8 @@ int cmd_analyze(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    pipeline_cfg_t cfg;
-    pipeline_cfg_init(&cfg);
+    engine_cfg_t cfg;
+    engine_cfg_init(&cfg);
     cfg.db_path = "sipscope.db";
     bool json = false, quiet = false;
     hep_cli_t hep = {0};
@@ -163,17 +163,17 @@ int cmd_analyze(int argc, char **argv)
             log_error("analyze: cannot create a temporary file: %s", strerror(errno));
             return EXIT_RUNTIME;
         }
-        cfg.observer = (pipeline_observer_t){report, observe_call, observe_stream, observe_alert};
+        cfg.observer = (engine_observer_t){report, observe_call, observe_stream, observe_alert};
     }
 
     char err[512] = "";
-    pipeline_t *p = NULL;
+    engine_t *p = NULL;
     /* A file replays far faster than a link: wait for room in the HEP queue, drop nothing. */
     if (hep_cli_start(&hep, &cfg, 5000) != 0) {
         report_free(report);
         return EXIT_RUNTIME;
     }
-    if (pipeline_new(&cfg, &p, err, sizeof(err)) != 0) {
+    if (engine_new(&cfg, &p, err, sizeof(err)) != 0) {
         log_error("analyze: %s", err);
         report_free(report);
         hep_cli_finish(&hep, quiet);
@@ -181,23 +181,23 @@ int cmd_analyze(int argc, char **argv)
     }
     int status = EXIT_SUCCESS;
     for (int i = optind; i < argc; i++) {
-        if (pipeline_read_file(p, argv[i], err, sizeof(err)) != 0) {
+        if (engine_read_file(p, argv[i], err, sizeof(err)) != 0) {
             /* What was read before the damage is kept and reported. */
             log_error("%s", err); /* the reason names the file */
             status = EXIT_RUNTIME;
         }
     }
-    if (pipeline_finish(p, err, sizeof(err)) != 0) {
+    if (engine_finish(p, err, sizeof(err)) != 0) {
         log_error("analyze: %s", err);
         status = EXIT_RUNTIME;
     }
-    pipeline_totals_t totals;
-    pipeline_totals(p, &totals);
+    engine_totals_t totals;
+    engine_totals(p, &totals);
     if (!quiet && (isatty(STDERR_FILENO) || !json))
         print_summary(&totals, p);
     if (log_get_level() >= LOG_DEBUG) {
-        pipeline_timing_t t;
-        pipeline_timing(p, &t);
+        engine_timing_t t;
+        engine_timing(p, &t);
         fprintf(stderr,
                 "sipscope: %.3f s reading and analysing, then %.3f s storing the rest; CPU: "
                 "analysis %.3f s, read-ahead %.3f s, store %.3f s\n",
@@ -210,7 +210,7 @@ int cmd_analyze(int argc, char **argv)
         status = EXIT_RUNTIME;
     }
     report_free(report);
-    pipeline_free(p);
+    engine_free(p);
     hep_cli_finish(&hep, quiet);
     return status;
 }

@@ -82,7 +82,7 @@ static void close_slot(open_file_t *s)
 
 /* The open file of a call: found in the cache, or opened (created with a pcap header, or
  * appended to after an earlier eviction), evicting the least recently used. */
-static FILE *file_for(callpcap_t *cp, corr_ref_t ref)
+static FILE *file_for(callpcap_t *cp, call_ref_t ref)
 {
     size_t start = (size_t)(hash_mix((uint64_t)ref.row) % cp->n_slots);
     open_file_t *victim = NULL;
@@ -150,7 +150,7 @@ static void put16(uint8_t *p, uint16_t v)
 
 /* Rebuild an unfragmented IP/UDP packet around payload: for a datagram reassembled from
  * fragments, or a SIP message taken out of a TCP stream. Returns its length, 0 if too big. */
-static size_t synthesize_udp(callpcap_t *cp, const cap_packet_t *pkt, const uint8_t *payload,
+static size_t synthesize_udp(callpcap_t *cp, const packet_view_t *pkt, const uint8_t *payload,
                              size_t len)
 {
     uint8_t *b = cp->synth;
@@ -192,7 +192,7 @@ static size_t synthesize_udp(callpcap_t *cp, const cap_packet_t *pkt, const uint
     return total;
 }
 
-void callpcap_write(callpcap_t *cp, corr_ref_t ref, const cap_packet_t *pkt, const uint8_t *msg,
+void callpcap_write(callpcap_t *cp, call_ref_t ref, const packet_view_t *pkt, const uint8_t *msg,
                     size_t msg_len)
 {
     if (ref.row <= 0)

@@ -1,5 +1,5 @@
 /* pipeline: the packet path from capture to correlator, and records from correlator to store. */
-#include "pipeline.h"
+#include "engine.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -18,10 +18,10 @@
 #include "writer.h"
 
 /* Rows per store transaction at most; the writer also commits once a second. */
-#define PIPELINE_BATCH_ROWS 65536
+#define ENGINE_BATCH_ROWS 65536
 /* The writer appends: 8 MB of page cache holds the B-tree pages its inserts touch (measured:
  * no slower than 16 MB with 10,000 concurrent calls, and 8 MB less peak memory). */
-#define PIPELINE_CACHE_KB 8192
+#define ENGINE_CACHE_KB 8192
 
 /* Recently seen HEP messages: 4-way sets, so a burst of distinct messages rarely evicts the
  * first copy of a pair before its twin arrives. */
@@ -31,7 +31,7 @@ typedef struct {
     uint8_t next; /* round-robin victim */
 } dedup_set_t;
 
-struct pipeline {
+struct engine {
     cap_t *cap;
     corr_t *corr;
     store_t *store;                 /* NULL when not storing */
@@ -49,12 +49,12 @@ struct pipeline {
     uint32_t probe_id;
     bool has_probe;
     dedup_set_t recent[1 << 14];
-    pipeline_hep_stats_t hep;
+    engine_hep_stats_t hep;
     bool pcap_rtp;
-    pipeline_observer_t observer;
-    pipeline_totals_t totals;
-    pipeline_timing_t timing;
-    int64_t started_ns;             /* monotonic, at pipeline_new */
+    engine_observer_t observer;
+    engine_totals_t totals;
+    engine_timing_t timing;
+    int64_t started_ns;             /* monotonic, at engine_new */
     int store_error;                /* first store failure, reported at the end */
     int64_t last_tick_ns;           /* capture time of the last timeout check */
     int64_t last_tick_wall_ns;      /* wall-clock time of that check */
@@ -64,7 +64,7 @@ struct pipeline {
     rtcp_compound_t rtcp;
 };
 
-void pipeline_cfg_init(pipeline_cfg_t *cfg)
+void engine_cfg_init(engine_cfg_t *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
     corr_cfg_init(&cfg->corr);
@@ -76,7 +76,7 @@ void pipeline_cfg_init(pipeline_cfg_t *cfg)
 }
 
 /* The writer keeps the first store error's text; here we only remember that one happened. */
-static void note_store_result(pipeline_t *p, int rc)
+static void note_store_result(engine_t *p, int rc)
 {
     if (rc != 0 && p->store_error == 0)
         p->store_error = rc;
@@ -84,7 +84,7 @@ static void note_store_result(pipeline_t *p, int rc)
 
 static void sink_call(void *ctx, const call_record_t *call)
 {
-    pipeline_t *p = ctx;
+    engine_t *p = ctx;
     if (p->callpcap)
         callpcap_close_call(p->callpcap, call->id);
     if (p->writer)
@@ -95,7 +95,7 @@ static void sink_call(void *ctx, const call_record_t *call)
 
 static void sink_stream(void *ctx, const stream_record_t *stream)
 {
-    pipeline_t *p = ctx;
+    engine_t *p = ctx;
     if (p->writer)
         note_store_result(p, writer_put_stream(p->writer, stream));
     if (p->observer.on_stream)
@@ -104,35 +104,35 @@ static void sink_stream(void *ctx, const stream_record_t *stream)
 
 static void sink_sample(void *ctx, const sample_record_t *sample)
 {
-    pipeline_t *p = ctx;
+    engine_t *p = ctx;
     if (p->writer)
         note_store_result(p, writer_put_sample(p->writer, sample));
 }
 
 static void sink_message(void *ctx, const message_record_t *msg)
 {
-    pipeline_t *p = ctx;
+    engine_t *p = ctx;
     if (p->writer)
         note_store_result(p, writer_put_message(p->writer, msg));
 }
 
 static void sink_registration(void *ctx, const registration_record_t *reg)
 {
-    pipeline_t *p = ctx;
+    engine_t *p = ctx;
     if (p->writer)
         note_store_result(p, writer_put_registration(p->writer, reg));
 }
 
 static void sink_alert(void *ctx, const alert_record_t *alert)
 {
-    pipeline_t *p = ctx;
+    engine_t *p = ctx;
     if (p->writer)
         note_store_result(p, writer_put_alert(p->writer, alert));
     if (p->observer.on_alert)
         p->observer.on_alert(p->observer.ctx, alert);
 }
 
-static void tick(pipeline_t *p, int64_t ts_ns)
+static void tick(engine_t *p, int64_t ts_ns)
 {
     /* Timeouts are in seconds; checking once per 100 ms of capture time is plenty. */
     if (ts_ns - p->last_tick_ns >= 100000000 || ts_ns < p->last_tick_ns) {
@@ -143,25 +143,20 @@ static void tick(pipeline_t *p, int64_t ts_ns)
     }
 }
 
-static corr_pkt_t make_corr_pkt(const pipeline_t *p, const cap_packet_t *pkt, const uint8_t *raw,
+static packet_view_t make_corr_pkt(const engine_t *p, const packet_view_t *pkt, const uint8_t *raw,
                                 size_t len)
 {
-    corr_pkt_t cp = {
-        .probe_id = p->probe_id,
-        .has_probe = p->has_probe,
-        .ts_ns = pkt->ts_ns,
-        .src = pkt->src,
-        .dst = pkt->dst,
-        .transport = pkt->ip_proto,
-        .raw = raw,
-        .raw_len = len,
-    };
+    packet_view_t cp = *pkt;
+    cp.probe_id = p->probe_id;
+    cp.has_probe = p->has_probe;
+    cp.payload = raw;
+    cp.len = len;
     return cp;
 }
 
 /* SIP over a TCP stream: as many whole messages as the buffer holds. Returns bytes consumed;
  * what is left (a partial message) is offered again with the next segment. */
-static size_t handle_tcp(pipeline_t *p, const cap_packet_t *pkt)
+static size_t handle_tcp(engine_t *p, const packet_view_t *pkt)
 {
     size_t off = 0;
     while (off < pkt->len) {
@@ -180,9 +175,9 @@ static size_t handle_tcp(pipeline_t *p, const cap_packet_t *pkt)
             off += (size_t)(nl - at) + 1;
             continue;
         }
-        corr_pkt_t cp = make_corr_pkt(p, pkt, at, (size_t)rc);
+        packet_view_t cp = make_corr_pkt(p, pkt, at, (size_t)rc);
         p->totals.sip_messages++;
-        corr_ref_t ref = corr_on_sip(p->corr, &cp, &p->sip);
+        call_ref_t ref = corr_on_sip(p->corr, &cp, &p->sip);
         secmon_on_sip(p->secmon, &cp, &p->sip, 0);
         if (p->callpcap)
             callpcap_write(p->callpcap, ref, pkt, at, (size_t)rc);
@@ -194,26 +189,26 @@ static size_t handle_tcp(pipeline_t *p, const cap_packet_t *pkt)
     return off;
 }
 
-static void handle_rtp(pipeline_t *p, const cap_packet_t *pkt, const corr_pkt_t *cp)
+static void handle_rtp(engine_t *p, const packet_view_t *pkt, const packet_view_t *cp)
 {
     if (rtp_parse(pkt->payload, pkt->len, &p->rtp) != RTP_OK) {
         p->totals.malformed++;
         return;
     }
     p->totals.rtp_packets++;
-    corr_ref_t ref = corr_on_rtp(p->corr, cp, &p->rtp);
+    call_ref_t ref = corr_on_rtp(p->corr, cp, &p->rtp);
     if (p->callpcap && p->pcap_rtp)
         callpcap_write(p->callpcap, ref, pkt, NULL, 0);
 }
 
-static void handle_rtcp(pipeline_t *p, const cap_packet_t *pkt, const corr_pkt_t *cp)
+static void handle_rtcp(engine_t *p, const packet_view_t *pkt, const packet_view_t *cp)
 {
     if (rtcp_parse(pkt->payload, pkt->len, &p->rtcp) != RTCP_OK) {
         p->totals.malformed++;
         return;
     }
     p->totals.rtcp_packets++;
-    corr_ref_t ref = corr_on_rtcp(p->corr, cp, &p->rtcp);
+    call_ref_t ref = corr_on_rtcp(p->corr, cp, &p->rtcp);
     if (p->callpcap && p->pcap_rtp)
         callpcap_write(p->callpcap, ref, pkt, NULL, 0);
     if (p->hep_out && p->hep_rtcp)
@@ -227,7 +222,7 @@ static bool looks_like_muxed_rtcp(const uint8_t *b, size_t len)
     return len >= 2 && b[1] >= 192 && b[1] <= 223;
 }
 
-static void handle_udp(pipeline_t *p, const cap_packet_t *pkt)
+static void handle_udp(engine_t *p, const packet_view_t *pkt)
 {
     /* Media already flowing (nearly every packet of a busy link): one look-up of the stream
      * by source, destination and SSRC. Second bytes that would be RTCP packet types (marker
@@ -236,7 +231,7 @@ static void handle_udp(pipeline_t *p, const cap_packet_t *pkt)
     const uint8_t *b = pkt->payload;
     if (pkt->len >= 12 && (b[0] & 0xc0) == 0x80 && ((b[1] & 0x7f) < 64 || (b[1] & 0x7f) > 95) &&
         rtp_parse(b, pkt->len, &p->rtp) == RTP_OK) {
-        corr_ref_t ref = {0, 0};
+        call_ref_t ref = {0, 0};
         bool want_ref = p->callpcap != NULL && p->pcap_rtp;
         if (corr_on_rtp_known(p->corr, pkt->ts_ns, &pkt->src, &pkt->dst, &p->rtp, pkt->hint,
                               want_ref ? &ref : NULL)) {
@@ -247,12 +242,12 @@ static void handle_udp(pipeline_t *p, const cap_packet_t *pkt)
         }
     }
     if (sip_looks_like(pkt->payload, pkt->len)) {
-        corr_pkt_t cp = make_corr_pkt(p, pkt, pkt->payload, pkt->len);
+        packet_view_t cp = make_corr_pkt(p, pkt, pkt->payload, pkt->len);
         int rc = sip_parse_datagram((const char *)pkt->payload, pkt->len, &p->sip);
         if (rc > 0) {
-            cp.raw_len = (size_t)rc;
+            cp.len = (size_t)rc;
             p->totals.sip_messages++;
-            corr_ref_t ref = corr_on_sip(p->corr, &cp, &p->sip);
+            call_ref_t ref = corr_on_sip(p->corr, &cp, &p->sip);
             secmon_on_sip(p->secmon, &cp, &p->sip, 0);
             if (p->callpcap)
                 callpcap_write(p->callpcap, ref, pkt, NULL, 0);
@@ -264,7 +259,7 @@ static void handle_udp(pipeline_t *p, const cap_packet_t *pkt)
         }
         return;
     }
-    corr_pkt_t cp = make_corr_pkt(p, pkt, pkt->payload, pkt->len);
+    packet_view_t cp = make_corr_pkt(p, pkt, pkt->payload, pkt->len);
     switch (corr_media_kind(p->corr, &cp)) {
         case CORR_MEDIA_RTP:
             if (looks_like_muxed_rtcp(pkt->payload, pkt->len))
@@ -298,7 +293,7 @@ static void handle_udp(pipeline_t *p, const cap_packet_t *pkt)
 
 /* Look-ahead (cap_set_lookahead): on the read-ahead thread, which stream an RTP-like datagram
  * will need; on this thread, fetch it into the cache a few frames early. */
-static uint64_t rtp_hint(void *ctx, const cap_packet_t *pkt)
+static uint64_t rtp_hint(void *ctx, const packet_view_t *pkt)
 {
     return corr_rtp_hint(ctx, &pkt->src, &pkt->dst, pkt->payload, pkt->len);
 }
@@ -308,9 +303,9 @@ static void rtp_prefetch(void *ctx, uint64_t hint, int stage)
     corr_prefetch(ctx, hint, stage);
 }
 
-static size_t on_packet(void *ctx, const cap_packet_t *pkt)
+static size_t on_packet(void *ctx, const packet_view_t *pkt)
 {
-    pipeline_t *p = ctx;
+    engine_t *p = ctx;
     tick(p, pkt->ts_ns);
     if (pkt->ip_proto == CAP_PROTO_TCP)
         return handle_tcp(p, pkt);
@@ -321,14 +316,14 @@ static size_t on_packet(void *ctx, const cap_packet_t *pkt)
 
 #define DEDUP_WINDOW_NS 2000000000LL
 
-void pipeline_feed_hep(pipeline_t *p, const hep_msg_t *m)
+void engine_feed_hep(engine_t *p, const hep_msg_t *m)
 {
     p->hep.packets++;
     if (m->compressed || (m->proto_type != HEP_PROTO_SIP && m->proto_type != HEP_PROTO_RTCP)) {
         p->hep.unsupported++;
         return;
     }
-    cap_packet_t pkt = {
+    packet_view_t pkt = {
         .ts_ns = (int64_t)m->ts_sec * 1000000000 + (int64_t)m->ts_usec * 1000,
         /* A HEP payload is one whole message, whatever transport it came over. */
         .ip_proto = CAP_PROTO_UDP,
@@ -361,7 +356,7 @@ void pipeline_feed_hep(pipeline_t *p, const hep_msg_t *m)
         handle_udp(p, &pkt);
     } else if (rtcp_looks_like(pkt.payload, pkt.len)) {
         p->hep.rtcp++;
-        corr_pkt_t cp = make_corr_pkt(p, &pkt, pkt.payload, pkt.len);
+        packet_view_t cp = make_corr_pkt(p, &pkt, pkt.payload, pkt.len);
         handle_rtcp(p, &pkt, &cp);
     } else {
         p->hep.unsupported++; /* RTCP as JSON (heplify's own agents): not decoded */
@@ -370,15 +365,15 @@ void pipeline_feed_hep(pipeline_t *p, const hep_msg_t *m)
     p->probe_id = 0;
 }
 
-void pipeline_hep_stats(const pipeline_t *p, pipeline_hep_stats_t *out)
+void engine_hep_stats(const engine_t *p, engine_hep_stats_t *out)
 {
     *out = p->hep;
 }
 
-int pipeline_new(const pipeline_cfg_t *cfg, pipeline_t **out, char *err, size_t errlen)
+int engine_new(const engine_cfg_t *cfg, engine_t **out, char *err, size_t errlen)
 {
     int rc = -ENOMEM;
-    pipeline_t *p = calloc(1, sizeof(*p));
+    engine_t *p = calloc(1, sizeof(*p));
     if (p == NULL) {
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
@@ -398,7 +393,7 @@ int pipeline_new(const pipeline_cfg_t *cfg, pipeline_t **out, char *err, size_t 
     if (cfg->db_path != NULL) {
         /* The writer thread commits at least once a second (and when idle); rows-based
          * commits on top of that only rewrite the same B-tree pages more often. */
-        store_opts_t opts = {.batch_rows = PIPELINE_BATCH_ROWS, .cache_kb = PIPELINE_CACHE_KB};
+        store_opts_t opts = {.batch_rows = ENGINE_BATCH_ROWS, .cache_kb = ENGINE_CACHE_KB};
         rc = store_open_opts(cfg->db_path, &opts, &p->store);
         if (rc != 0) {
             snprintf(err, errlen, "%s: %s", cfg->db_path,
@@ -445,21 +440,21 @@ int pipeline_new(const pipeline_cfg_t *cfg, pipeline_t **out, char *err, size_t 
     *out = p;
     return 0;
 fail:
-    pipeline_free(p);
+    engine_free(p);
     return rc;
 }
 
-int pipeline_read_file(pipeline_t *p, const char *path, char *err, size_t errlen)
+int engine_read_file(engine_t *p, const char *path, char *err, size_t errlen)
 {
     return cap_read_file(p->cap, path, err, errlen);
 }
 
-void pipeline_process_frame(pipeline_t *p, const cap_frame_t *f)
+void engine_process_frame(engine_t *p, const cap_frame_t *f)
 {
     cap_process_frame_peeked(p->cap, f);
 }
 
-void pipeline_idle(pipeline_t *p, int64_t wall_now_ns)
+void engine_idle(engine_t *p, int64_t wall_now_ns)
 {
     /* Capture time moves on with the wall clock since the last packet: right for a live link,
      * and for a replay of an old capture (HEP from `analyze --hep-out`) it does not jump years
@@ -475,16 +470,16 @@ void pipeline_idle(pipeline_t *p, int64_t wall_now_ns)
     }
 }
 
-void pipeline_publish(pipeline_t *p, const char *key, int64_t value)
+void engine_publish(engine_t *p, const char *key, int64_t value)
 {
     if (p->writer != NULL)
         note_store_result(p, writer_put_meta(p->writer, key, value));
 }
 
-void pipeline_publish_stats(pipeline_t *p)
+void engine_publish_stats(engine_t *p)
 {
-    pipeline_totals_t t;
-    pipeline_totals(p, &t);
+    engine_totals_t t;
+    engine_totals(p, &t);
     const cap_stats_t *cs = cap_stats(p->cap);
     const corr_stats_t *rs = corr_stats(p->corr);
     const struct {
@@ -509,38 +504,38 @@ void pipeline_publish_stats(pipeline_t *p)
         {"corr.live_streams", rs->live_streams},
     };
     for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
-        pipeline_publish(p, counters[i].key, (int64_t)counters[i].value);
+        engine_publish(p, counters[i].key, (int64_t)counters[i].value);
 
     /* Security detectors and the protocol mix of flows no SDP announced. */
     const secmon_stats_t *ss = secmon_stats(p->secmon);
     char key[64];
     for (int type = 0; type < ALERT_TYPE_COUNT; type++) {
         snprintf(key, sizeof(key), "secmon.alerts.%s", alert_type_name((alert_type_t)type));
-        pipeline_publish(p, key, (int64_t)ss->alerts_by_type[type]);
+        engine_publish(p, key, (int64_t)ss->alerts_by_type[type]);
     }
-    pipeline_publish(p, "secmon.alerts_suppressed", (int64_t)ss->alerts_suppressed);
-    pipeline_publish(p, "secmon.sources_evicted", (int64_t)ss->sources_evicted);
-    pipeline_publish(p, "secmon.aors_evicted", (int64_t)ss->aors_evicted);
+    engine_publish(p, "secmon.alerts_suppressed", (int64_t)ss->alerts_suppressed);
+    engine_publish(p, "secmon.sources_evicted", (int64_t)ss->sources_evicted);
+    engine_publish(p, "secmon.aors_evicted", (int64_t)ss->aors_evicted);
     if (p->writer != NULL) {
         writer_stats_t ws;
         writer_get_stats(p->writer, &ws);
-        pipeline_publish(p, "store.writer_waits", (int64_t)ws.producer_waits);
-        pipeline_publish(p, "store.write_failures", (int64_t)ws.failed);
+        engine_publish(p, "store.writer_waits", (int64_t)ws.producer_waits);
+        engine_publish(p, "store.write_failures", (int64_t)ws.failed);
     }
     if (p->callpcap != NULL) {
         callpcap_stats_t ps;
         callpcap_get_stats(p->callpcap, &ps);
-        pipeline_publish(p, "pcap.frames_written", (int64_t)ps.frames_written);
-        pipeline_publish(p, "pcap.write_errors", (int64_t)ps.write_errors);
+        engine_publish(p, "pcap.frames_written", (int64_t)ps.frames_written);
+        engine_publish(p, "pcap.write_errors", (int64_t)ps.write_errors);
     }
-    const classify_stats_t *cls = pipeline_classify_stats(p);
+    const classify_stats_t *cls = engine_classify_stats(p);
     for (int v = 0; v < CLASSIFY_COUNT; v++) {
         snprintf(key, sizeof(key), "classify.flows.%s", classify_verdict_name((classify_verdict_t)v));
-        pipeline_publish(p, key, (int64_t)cls->flows_classified[v]);
+        engine_publish(p, key, (int64_t)cls->flows_classified[v]);
     }
 }
 
-void pipeline_totals(const pipeline_t *p, pipeline_totals_t *out)
+void engine_totals(const engine_t *p, engine_totals_t *out)
 {
     const cap_stats_t *cs = cap_stats(p->cap);
     *out = p->totals;
@@ -549,30 +544,30 @@ void pipeline_totals(const pipeline_t *p, pipeline_totals_t *out)
     out->malformed += cs->truncated + cs->bad_header;
 }
 
-const corr_stats_t *pipeline_corr_stats(const pipeline_t *p)
+const corr_stats_t *engine_corr_stats(const engine_t *p)
 {
     return corr_stats(p->corr);
 }
 
-const classify_stats_t *pipeline_classify_stats(const pipeline_t *p)
+const classify_stats_t *engine_classify_stats(const engine_t *p)
 {
     static const classify_stats_t none;
     return p->classify ? classify_stats(p->classify) : &none;
 }
 
-void pipeline_lookahead(pipeline_t *p, cap_hint_fn *hint, cap_prefetch_fn *prefetch, void **ctx)
+void engine_lookahead(engine_t *p, cap_hint_fn *hint, cap_prefetch_fn *prefetch, void **ctx)
 {
     *hint = rtp_hint;
     *prefetch = rtp_prefetch;
     *ctx = p->corr;
 }
 
-void pipeline_timing(const pipeline_t *p, pipeline_timing_t *out)
+void engine_timing(const engine_t *p, engine_timing_t *out)
 {
     *out = p->timing;
 }
 
-int pipeline_finish(pipeline_t *p, char *err, size_t errlen)
+int engine_finish(engine_t *p, char *err, size_t errlen)
 {
     int64_t input_end = clock_ns(CLOCK_MONOTONIC);
     p->timing.wall_input_ns = input_end - p->started_ns;
@@ -581,8 +576,8 @@ int pipeline_finish(pipeline_t *p, char *err, size_t errlen)
     corr_flush(p->corr);
     secmon_flush(p->secmon);
     if (p->store != NULL) {
-        pipeline_totals_t t;
-        pipeline_totals(p, &t);
+        engine_totals_t t;
+        engine_totals(p, &t);
         store_meta_t meta = {
             .packets = t.packets,
             .bytes = t.bytes,
@@ -611,7 +606,7 @@ int pipeline_finish(pipeline_t *p, char *err, size_t errlen)
     return 0;
 }
 
-void pipeline_free(pipeline_t *p)
+void engine_free(engine_t *p)
 {
     if (p == NULL)
         return;

@@ -5,7 +5,7 @@
 #include <stdbool.h>
 
 #include "live.h"
-#include "pipeline.h"
+#include "engine.h"
 
 /* getopt codes of the options capture and run share. */
 enum {
@@ -64,10 +64,10 @@ typedef struct {
     uint64_t max_db_bytes, max_pcap_bytes;
 } livecap_retention_t;
 
-int livecap_option(int opt, const char *arg, pipeline_cfg_t *cfg, cap_live_cfg_t *live,
+int livecap_option(int opt, const char *arg, engine_cfg_t *cfg, cap_live_cfg_t *live,
                    const char **log_path, livecap_retention_t *keep);
 /* Capture until a stop is requested, feeding p; publishes counters to the store every second.
  * Returns an exit status. The caller finishes p (flushing open calls) afterwards. */
-int livecap_run(pipeline_t *p, const cap_live_cfg_t *live_cfg, const char *log_path, bool quiet);
+int livecap_run(engine_t *p, const cap_live_cfg_t *live_cfg, const char *log_path, bool quiet);
 
 #endif

@@ -30,7 +30,7 @@ int hep_cli_option(hep_cli_t *h, int opt, const char *arg)
     }
 }
 
-int hep_cli_start(hep_cli_t *h, pipeline_cfg_t *cfg, int block_ms)
+int hep_cli_start(hep_cli_t *h, engine_cfg_t *cfg, int block_ms)
 {
     if (h->out == NULL)
         return 0;

@@ -14,9 +14,10 @@
 
 #include "api.h"
 #include "log.h"
-#include "pipeline.h"
+#include "engine.h"
 #include "hep_cli.h"
-#include "hep_io.h"
+#include "hep_in.h"
+#include "hep_out.h"
 #include "livecap.h"
 #include "retention.h"
 #include "store.h"
@@ -227,35 +228,35 @@ int cmd_serve(int argc, char **argv)
 static int analyze_files(const char *db, const char *pcap_dir, char **files, int nfiles,
                          bool quiet)
 {
-    pipeline_cfg_t cfg;
-    pipeline_cfg_init(&cfg);
+    engine_cfg_t cfg;
+    engine_cfg_init(&cfg);
     cfg.db_path = db;
     cfg.pcap_dir = pcap_dir;
     char err[512] = "";
-    pipeline_t *p = NULL;
-    if (pipeline_new(&cfg, &p, err, sizeof(err)) != 0) {
+    engine_t *p = NULL;
+    if (engine_new(&cfg, &p, err, sizeof(err)) != 0) {
         log_error("run: %s", err);
         return EXIT_RUNTIME;
     }
     int status = EXIT_SUCCESS;
     for (int i = 0; i < nfiles; i++) {
-        if (pipeline_read_file(p, files[i], err, sizeof(err)) != 0) {
+        if (engine_read_file(p, files[i], err, sizeof(err)) != 0) {
             /* What was read before the damage is kept and served. */
             log_error("%s", err); /* the reason names the file */
             status = EXIT_RUNTIME;
         }
     }
-    if (pipeline_finish(p, err, sizeof(err)) != 0) {
+    if (engine_finish(p, err, sizeof(err)) != 0) {
         log_error("run: %s", err);
         status = EXIT_RUNTIME;
     }
-    pipeline_totals_t t;
-    pipeline_totals(p, &t);
+    engine_totals_t t;
+    engine_totals(p, &t);
     if (!quiet)
         fprintf(stderr, "sipscope: analysed %d file%s: %llu packets, %llu SIP messages into %s\n",
                 nfiles, nfiles == 1 ? "" : "s", (unsigned long long)t.packets,
                 (unsigned long long)t.sip_messages, db);
-    pipeline_free(p);
+    engine_free(p);
     return status;
 }
 
@@ -263,21 +264,21 @@ static int analyze_files(const char *db, const char *pcap_dir, char **files, int
 static void on_hep(void *ctx, const hep_msg_t *msg, const net_endpoint_t *peer)
 {
     (void)peer;
-    pipeline_feed_hep(ctx, msg);
+    engine_feed_hep(ctx, msg);
 }
 
 static void on_hep_idle(void *ctx, int64_t now_ns)
 {
-    pipeline_t *p = ctx;
-    pipeline_idle(p, now_ns);
+    engine_t *p = ctx;
+    engine_idle(p, now_ns);
     static int64_t next_publish;
     if (now_ns >= next_publish) {
-        pipeline_hep_stats_t h;
-        pipeline_hep_stats(p, &h);
-        pipeline_publish(p, "hep.packets", (int64_t)h.packets);
-        pipeline_publish(p, "hep.duplicates", (int64_t)h.duplicates);
-        pipeline_publish(p, "hep.unsupported", (int64_t)h.unsupported);
-        pipeline_publish_stats(p);
+        engine_hep_stats_t h;
+        engine_hep_stats(p, &h);
+        engine_publish(p, "hep.packets", (int64_t)h.packets);
+        engine_publish(p, "hep.duplicates", (int64_t)h.duplicates);
+        engine_publish(p, "hep.unsupported", (int64_t)h.unsupported);
+        engine_publish_stats(p);
         next_publish = now_ns + 1000000000;
     }
 }
@@ -310,7 +311,7 @@ static api_server_t *start_api_quietly(const serve_opts_t *o)
 
 /* run -i IFACE or run --hep-in ADDR:PORT: capture or receive into the database and serve it
  * from the same process until SIGINT/SIGTERM; then store the open calls as they stand. */
-static int run_live(const serve_opts_t *o, pipeline_cfg_t *cfg, const cap_live_cfg_t *live,
+static int run_live(const serve_opts_t *o, engine_cfg_t *cfg, const cap_live_cfg_t *live,
                     const char *hep_in, const char *hep_key, const char *log_path,
                     hep_cli_t *hep_out)
 {
@@ -318,8 +319,8 @@ static int run_live(const serve_opts_t *o, pipeline_cfg_t *cfg, const cap_live_c
     cfg->db_path = o->db;
     if (hep_cli_start(hep_out, cfg, 0) != 0)
         return EXIT_RUNTIME;
-    pipeline_t *p = NULL;
-    if (pipeline_new(cfg, &p, err, sizeof(err)) != 0) {
+    engine_t *p = NULL;
+    if (engine_new(cfg, &p, err, sizeof(err)) != 0) {
         log_error("run: %s", err);
         hep_cli_finish(hep_out, o->quiet);
         return EXIT_RUNTIME;
@@ -350,11 +351,11 @@ static int run_live(const serve_opts_t *o, pipeline_cfg_t *cfg, const cap_live_c
         }
     }
     api_server_stop(srv);
-    if (pipeline_finish(p, err, sizeof(err)) != 0) {
+    if (engine_finish(p, err, sizeof(err)) != 0) {
         log_error("run: %s", err);
         status = EXIT_RUNTIME;
     }
-    pipeline_free(p);
+    engine_free(p);
     hep_cli_finish(hep_out, o->quiet);
     return status;
 }
@@ -378,8 +379,8 @@ int cmd_run(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     serve_opts_t o = {.db = "sipscope.db", .token = getenv("SIPSCOPE_TOKEN")};
-    pipeline_cfg_t cfg;
-    pipeline_cfg_init(&cfg);
+    engine_cfg_t cfg;
+    engine_cfg_init(&cfg);
     cap_live_cfg_t live;
     cap_live_cfg_init(&live);
     livecap_retention_t keep = {0};

@@ -5,8 +5,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "hep_io.h"
-#include "pipeline.h"
+#include "hep_out.h"
+#include "engine.h"
 
 typedef struct {
     const char *out;      /* HOST:PORT[,transport=udp|tcp], NULL = off */
@@ -36,7 +36,7 @@ enum { HEP_CLI_OPT_OUT = 400, HEP_CLI_OPT_ID, HEP_CLI_OPT_KEY, HEP_CLI_OPT_RTCP 
 int hep_cli_option(hep_cli_t *h, int opt, const char *arg);
 /* Start the sender if --hep-out was given and point cfg at it. block_ms > 0 makes sends wait
  * (file replays) instead of dropping when the queue is full. 0 or -1 (reported). */
-int hep_cli_start(hep_cli_t *h, pipeline_cfg_t *cfg, int block_ms);
+int hep_cli_start(hep_cli_t *h, engine_cfg_t *cfg, int block_ms);
 /* Drain (up to 10 s), report what was dropped or lost, free. */
 void hep_cli_finish(hep_cli_t *h, bool quiet);
 

@@ -16,7 +16,7 @@
 #include "live.h"
 #include "livecap.h"
 #include "log.h"
-#include "pipeline.h"
+#include "engine.h"
 #include "retention.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -65,24 +65,24 @@ static void reopen_log(const char *log_path)
     log_info("reopened log %s", log_path);
 }
 
-static void publish_live_stats(pipeline_t *p, cap_live_t *live)
+static void publish_live_stats(engine_t *p, cap_live_t *live)
 {
     cap_live_stats_t ls;
     cap_live_get_stats(live, &ls);
-    pipeline_publish(p, "capture.received", (int64_t)ls.received);
-    pipeline_publish(p, "capture.queue_drops", (int64_t)ls.queue_drops);
-    pipeline_publish(p, "capture.kernel_drops", (int64_t)ls.kernel_drops);
-    pipeline_publish(p, "capture.if_drops", (int64_t)ls.if_drops);
-    pipeline_publish_stats(p);
+    engine_publish(p, "capture.received", (int64_t)ls.received);
+    engine_publish(p, "capture.queue_drops", (int64_t)ls.queue_drops);
+    engine_publish(p, "capture.kernel_drops", (int64_t)ls.kernel_drops);
+    engine_publish(p, "capture.if_drops", (int64_t)ls.if_drops);
+    engine_publish_stats(p);
 }
 
-int livecap_run(pipeline_t *p, const cap_live_cfg_t *live_cfg, const char *log_path,
+int livecap_run(engine_t *p, const cap_live_cfg_t *live_cfg, const char *log_path,
                 bool quiet)
 {
     char err[512] = "";
     cap_live_t *live = NULL;
     cap_live_cfg_t cfg = *live_cfg;
-    pipeline_lookahead(p, &cfg.hint, &cfg.prefetch, &cfg.hint_ctx);
+    engine_lookahead(p, &cfg.hint, &cfg.prefetch, &cfg.hint_ctx);
     if (cap_live_open(&cfg, &live, err, sizeof(err)) != 0) {
         log_error("capture: %s", err);
         return EXIT_RUNTIME;
@@ -108,7 +108,7 @@ int livecap_run(pipeline_t *p, const cap_live_cfg_t *live_cfg, const char *log_p
         if (rc < 0)
             break;
         if (rc == 1) {
-            pipeline_process_frame(p, &f);
+            engine_process_frame(p, &f);
             cap_live_release(live);
             /* Busy: look at the clock every 256 frames or 100 ms of capture time, not per
              * frame (at a slow steady rate, the frames' own times keep this at 10 a second). */
@@ -119,7 +119,7 @@ int livecap_run(pipeline_t *p, const cap_live_cfg_t *live_cfg, const char *log_p
         frames_since_clock = 0;
         int64_t now = clock_ns(CLOCK_REALTIME);
         if (rc == 0)
-            pipeline_idle(p, now);
+            engine_idle(p, now);
         if (now >= next_publish) {
             publish_live_stats(p, live);
             next_publish = now + 1000000000;
@@ -164,7 +164,7 @@ static bool parse_count(const char *text, size_t *out)
 
 /* Options shared by capture and run -i; returns 1 if the option was one of these, 0 if not,
  * or EXIT_USAGE on a bad value. */
-int livecap_option(int opt, const char *arg, pipeline_cfg_t *cfg, cap_live_cfg_t *live,
+int livecap_option(int opt, const char *arg, engine_cfg_t *cfg, cap_live_cfg_t *live,
                    const char **log_path, livecap_retention_t *keep)
 {
     size_t n;
@@ -255,8 +255,8 @@ int cmd_capture(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    pipeline_cfg_t cfg;
-    pipeline_cfg_init(&cfg);
+    engine_cfg_t cfg;
+    engine_cfg_init(&cfg);
     cfg.db_path = "sipscope.db";
     cap_live_cfg_t live;
     cap_live_cfg_init(&live);
@@ -310,13 +310,13 @@ int cmd_capture(int argc, char **argv)
         status = EXIT_USAGE;
         goto out;
     }
-    pipeline_t *p = NULL;
+    engine_t *p = NULL;
     /* Live: never wait on the HEP queue (drops are counted instead). */
     if (hep_cli_start(&hep, &cfg, 0) != 0) {
         status = EXIT_RUNTIME;
         goto out;
     }
-    if (pipeline_new(&cfg, &p, err, sizeof(err)) != 0) {
+    if (engine_new(&cfg, &p, err, sizeof(err)) != 0) {
         log_error("capture: %s", err);
         status = EXIT_RUNTIME;
         goto out;
@@ -327,11 +327,11 @@ int cmd_capture(int argc, char **argv)
     retention_t *retention = retention_start(&rc);
     status = livecap_run(p, &live, log_path, quiet);
     retention_stop(retention);
-    if (pipeline_finish(p, err, sizeof(err)) != 0) {
+    if (engine_finish(p, err, sizeof(err)) != 0) {
         log_error("capture: %s", err);
         status = EXIT_RUNTIME;
     }
-    pipeline_free(p);
+    engine_free(p);
 out:
     hep_cli_finish(&hep, quiet);
     config_free_argv(cargc, cargv);

@@ -91,7 +91,7 @@ static int copy_spool(FILE *from, FILE *to)
     return ferror(from) ? -EIO : 0;
 }
 
-int report_write(report_t *r, const pipeline_totals_t *t, FILE *out)
+int report_write(report_t *r, const engine_totals_t *t, FILE *out)
 {
     if (r->error != 0)
         return r->error;

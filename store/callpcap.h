@@ -6,8 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cap.h"
-#include "corr.h"
+#include "packet_view.h"
+#include "records.h"
 
 typedef struct callpcap callpcap_t;
 
@@ -28,7 +28,7 @@ void callpcap_free(callpcap_t *cp);
 
 /* Append pkt to ref's call file. For TCP pass the SIP message's own bytes (msg, msg_len);
  * otherwise NULL/0. */
-void callpcap_write(callpcap_t *cp, corr_ref_t ref, const cap_packet_t *pkt, const uint8_t *msg,
+void callpcap_write(callpcap_t *cp, call_ref_t ref, const packet_view_t *pkt, const uint8_t *msg,
                     size_t msg_len);
 /* The call ended: close its file (it is complete). */
 void callpcap_close_call(callpcap_t *cp, int64_t row);

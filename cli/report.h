@@ -4,7 +4,7 @@
 
 #include <stdio.h>
 
-#include "pipeline.h"
+#include "engine.h"
 #include "records.h"
 
 typedef struct report report_t;
@@ -18,6 +18,6 @@ void report_add_stream(report_t *r, const stream_record_t *stream);
 /* An alert as raised or updated: the report keeps the latest version of each. */
 void report_add_alert(report_t *r, const alert_record_t *alert);
 /* Write the whole report object to out. 0, or -EIO. */
-int report_write(report_t *r, const pipeline_totals_t *totals, FILE *out);
+int report_write(report_t *r, const engine_totals_t *totals, FILE *out);
 
 #endif

@@ -1,0 +1,407 @@
+/* hep_in: HEPv3 from probes over UDP and TCP, as a capture source. */
+#include "hep_in.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "netio.h"
+
+/* ---- receiver ---- */
+
+#define RX_BATCH     32              /* datagrams per recvmmsg */
+#define RX_BUF       65536           /* one datagram, or one connection's pending bytes */
+#define RX_TICK_MS   200
+
+typedef struct {
+    int fd;                          /* -1: free slot */
+    net_endpoint_t peer;
+    uint8_t *buf;                    /* RX_BUF bytes, allocated on first use, kept */
+    size_t fill;
+    int64_t last_ns;                 /* CLOCK_MONOTONIC of the last data */
+} rx_conn_t;
+
+struct hep_receiver {
+    int udp, lsn, wake;              /* sockets and the eventfd that stops the thread */
+    uint16_t port;
+    hep_receiver_fn fn;
+    hep_idle_fn on_idle;
+    void *ctx;
+    char *key;
+    size_t key_len;
+    uint32_t idle_timeout_ms;
+    size_t max_conns;
+    rx_conn_t *conns;
+    struct pollfd *pfds;             /* 3 + max_conns */
+    uint8_t *dgram;                  /* RX_BATCH * RX_BUF */
+    struct mmsghdr mm[RX_BATCH];
+    struct iovec iov[RX_BATCH];
+    struct sockaddr_storage from[RX_BATCH];
+    bool started;
+    pthread_t thread;
+    hep_msg_t msg;
+
+    counter_t udp_datagrams, tcp_accepted, tcp_refused, tcp_closed, tcp_bad_framing,
+        tcp_idle_closed, packets, bytes, malformed, unauthorised, compressed;
+};
+
+void hep_receiver_cfg_init(hep_receiver_cfg_t *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->max_connections = 64;
+    cfg->idle_timeout_ms = 300000;
+    cfg->udp_rcvbuf = 8 << 20;
+}
+
+/* Same length and same bytes, in time independent of where they differ. */
+static bool key_matches(const hep_receiver_t *r, sv_t got)
+{
+    if (got.len != r->key_len)
+        return false;
+    unsigned char diff = 0;
+    for (size_t i = 0; i < got.len; i++)
+        diff |= (unsigned char)(got.p[i] ^ r->key[i]);
+    return diff == 0;
+}
+
+/* One packet of exactly len bytes (already framed). */
+static void rx_deliver(hep_receiver_t *r, const uint8_t *p, size_t len, const net_endpoint_t *peer)
+{
+    int rc = hep_parse(p, len, &r->msg);
+    if (rc < 0 || (size_t)rc != len) {
+        counter_add(&r->malformed, 1);
+        return;
+    }
+    if (r->key_len > 0 && !key_matches(r, r->msg.auth_key)) {
+        counter_add(&r->unauthorised, 1);
+        return;
+    }
+    counter_add(&r->packets, 1);
+    counter_add(&r->bytes, len);
+    if (r->msg.compressed)
+        counter_add(&r->compressed, 1);
+    r->fn(r->ctx, &r->msg, peer);
+}
+
+/* A datagram holds one or more packets back to back; what does not frame is malformed. */
+static void rx_datagram(hep_receiver_t *r, const uint8_t *d, size_t n, const net_endpoint_t *peer)
+{
+    size_t off = 0;
+    counter_add(&r->udp_datagrams, 1);
+    if (n == 0) {
+        counter_add(&r->malformed, 1);
+        return;
+    }
+    while (off < n) {
+        int fl = hep_frame_len(d + off, n - off);
+        if (fl < 0 || (size_t)fl > n - off) {
+            counter_add(&r->malformed, 1);
+            return;
+        }
+        rx_deliver(r, d + off, (size_t)fl, peer);
+        off += (size_t)fl;
+    }
+}
+
+static void rx_udp(hep_receiver_t *r)
+{
+    /* A few batches per wake-up, so that TCP connections get their turn under a UDP flood. */
+    for (int round = 0; round < 8; round++) {
+        for (int i = 0; i < RX_BATCH; i++) {
+            r->iov[i].iov_base = r->dgram + (size_t)i * RX_BUF;
+            r->iov[i].iov_len = RX_BUF;
+            memset(&r->mm[i], 0, sizeof(r->mm[i]));
+            r->mm[i].msg_hdr.msg_iov = &r->iov[i];
+            r->mm[i].msg_hdr.msg_iovlen = 1;
+            r->mm[i].msg_hdr.msg_name = &r->from[i];
+            r->mm[i].msg_hdr.msg_namelen = sizeof(r->from[i]);
+        }
+        int n = recvmmsg(r->udp, r->mm, RX_BATCH, MSG_DONTWAIT, NULL);
+        if (n <= 0)
+            return;
+        for (int i = 0; i < n; i++) {
+            net_endpoint_t peer;
+            netio_endpoint_from_sockaddr(&r->from[i], &peer);
+            size_t len = r->mm[i].msg_len;
+            if (r->mm[i].msg_hdr.msg_flags & MSG_TRUNC) /* cannot happen at 64 KB; be sure */
+                len = 0;
+            rx_datagram(r, r->iov[i].iov_base, len, &peer);
+        }
+        if (n < RX_BATCH)
+            return;
+    }
+}
+
+static void conn_close(rx_conn_t *c)
+{
+    netio_close(&c->fd);
+    c->fill = 0;
+}
+
+static void rx_accept(hep_receiver_t *r)
+{
+    for (;;) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        int fd = accept4(r->lsn, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
+            return;
+        rx_conn_t *slot = NULL;
+        for (size_t i = 0; i < r->max_conns && slot == NULL; i++)
+            if (r->conns[i].fd < 0)
+                slot = &r->conns[i];
+        if (slot != NULL && slot->buf == NULL)
+            slot->buf = malloc(RX_BUF);
+        if (slot == NULL || slot->buf == NULL) {
+            close(fd);
+            counter_add(&r->tcp_refused, 1);
+            continue;
+        }
+        slot->fd = fd;
+        slot->fill = 0;
+        slot->last_ns = clock_ns(CLOCK_MONOTONIC);
+        netio_endpoint_from_sockaddr(&ss, &slot->peer);
+        counter_add(&r->tcp_accepted, 1);
+    }
+}
+
+/* Read what is there and cut whole packets off the front. The buffer holds one maximum-size
+ * packet, so a packet that framed correctly always fits; what does not frame ends the
+ * connection, since nothing after it can be trusted to start a packet. */
+static void rx_conn_read(hep_receiver_t *r, rx_conn_t *c)
+{
+    ssize_t n = read(c->fd, c->buf + c->fill, RX_BUF - c->fill);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (n <= 0) {
+        if (c->fill > 0)
+            counter_add(&r->malformed, 1); /* a truncated last packet */
+        counter_add(&r->tcp_closed, 1);
+        conn_close(c);
+        return;
+    }
+    c->fill += (size_t)n;
+    c->last_ns = clock_ns(CLOCK_MONOTONIC);
+    size_t off = 0;
+    while (off < c->fill) {
+        int fl = hep_frame_len(c->buf + off, c->fill - off);
+        if (fl == HEP_INVALID) {
+            counter_add(&r->malformed, 1);
+            counter_add(&r->tcp_bad_framing, 1);
+            conn_close(c);
+            return;
+        }
+        if (fl == HEP_PARTIAL || (size_t)fl > c->fill - off)
+            break;
+        rx_deliver(r, c->buf + off, (size_t)fl, &c->peer);
+        off += (size_t)fl;
+    }
+    if (off > 0) {
+        memmove(c->buf, c->buf + off, c->fill - off);
+        c->fill -= off;
+    }
+}
+
+static void *receiver_main(void *arg)
+{
+    hep_receiver_t *r = arg;
+    int64_t last_tick = clock_ns(CLOCK_MONOTONIC);
+    for (;;) {
+        nfds_t np = 0;
+        r->pfds[np++] = (struct pollfd){.fd = r->wake, .events = POLLIN};
+        r->pfds[np++] = (struct pollfd){.fd = r->udp, .events = POLLIN};
+        r->pfds[np++] = (struct pollfd){.fd = r->lsn, .events = POLLIN};
+        for (size_t i = 0; i < r->max_conns; i++)
+            if (r->conns[i].fd >= 0)
+                r->pfds[np++] = (struct pollfd){.fd = r->conns[i].fd, .events = POLLIN};
+        int rc = poll(r->pfds, np, RX_TICK_MS);
+        if (rc < 0 && errno != EINTR)
+            break;
+        if (rc > 0) {
+            if (r->pfds[0].revents)
+                break;
+            if (r->pfds[1].revents)
+                rx_udp(r);
+            if (r->pfds[2].revents)
+                rx_accept(r);
+            /* Connections in pfds order; a slot accepted just now is not in pfds yet. */
+            for (nfds_t k = 3; k < np; k++) {
+                if (r->pfds[k].revents == 0)
+                    continue;
+                for (size_t i = 0; i < r->max_conns; i++)
+                    if (r->conns[i].fd == r->pfds[k].fd) {
+                        rx_conn_read(r, &r->conns[i]);
+                        break;
+                    }
+            }
+        }
+        int64_t now = clock_ns(CLOCK_MONOTONIC);
+        if (now - last_tick >= (int64_t)RX_TICK_MS * 1000000) {
+            last_tick = now;
+            for (size_t i = 0; i < r->max_conns; i++) {
+                rx_conn_t *c = &r->conns[i];
+                if (c->fd >= 0 && now - c->last_ns > (int64_t)r->idle_timeout_ms * 1000000) {
+                    counter_add(&r->tcp_idle_closed, 1);
+                    conn_close(c);
+                }
+            }
+            if (r->on_idle)
+                r->on_idle(r->ctx, clock_ns(CLOCK_REALTIME));
+        }
+    }
+    return NULL;
+}
+
+/* Bind UDP and TCP on the same address and port (port 0: the port UDP got, retried a few times
+ * should TCP find it taken). */
+static int rx_bind(hep_receiver_t *r, struct sockaddr_storage *ss, socklen_t sl, int rcvbuf,
+                   char *err, size_t errlen)
+{
+    bool any_port = (ss->ss_family == AF_INET ? ((struct sockaddr_in *)ss)->sin_port
+                                              : ((struct sockaddr_in6 *)ss)->sin6_port) == 0;
+    for (int attempt = 0; attempt < 16; attempt++) {
+        r->udp = socket(ss->ss_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (r->udp < 0 || bind(r->udp, (struct sockaddr *)ss, sl) != 0) {
+            snprintf(err, errlen, "UDP: %s", strerror(errno));
+            return -errno;
+        }
+        if (rcvbuf > 0 && setsockopt(r->udp, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf,
+                                     sizeof(rcvbuf)) != 0)
+            setsockopt(r->udp, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+        struct sockaddr_storage got;
+        socklen_t gl = sizeof(got);
+        getsockname(r->udp, (struct sockaddr *)&got, &gl);
+        net_endpoint_t ep;
+        netio_endpoint_from_sockaddr(&got, &ep);
+        r->port = ep.port;
+        struct sockaddr_storage tcp_addr = got;
+        r->lsn = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        int one = 1;
+        if (r->lsn >= 0)
+            setsockopt(r->lsn, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (r->lsn >= 0 && bind(r->lsn, (struct sockaddr *)&tcp_addr, gl) == 0 &&
+            listen(r->lsn, 64) == 0)
+            return 0;
+        int e = errno;
+        netio_close(&r->lsn);
+        netio_close(&r->udp);
+        if (!(any_port && e == EADDRINUSE)) {
+            snprintf(err, errlen, "TCP: %s", strerror(e));
+            return -e;
+        }
+    }
+    snprintf(err, errlen, "no port free for both UDP and TCP");
+    return -EADDRINUSE;
+}
+
+hep_receiver_t *hep_receiver_new(const char *spec, hep_receiver_fn fn, void *ctx,
+                                 const hep_receiver_cfg_t *cfg, char *err, size_t errlen)
+{
+    hep_receiver_cfg_t defaults;
+    if (cfg == NULL) {
+        hep_receiver_cfg_init(&defaults);
+        cfg = &defaults;
+    }
+    hep_receiver_t *r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    r->udp = r->lsn = r->wake = -1;
+    r->fn = fn;
+    r->on_idle = cfg->on_idle;
+    r->ctx = ctx;
+    r->idle_timeout_ms = cfg->idle_timeout_ms ? cfg->idle_timeout_ms : 300000;
+    r->max_conns = cfg->max_connections ? cfg->max_connections : 64;
+    char host[256], port[8];
+    struct sockaddr_storage ss;
+    socklen_t sl = 0;
+    if (!netio_split_hostport(sv_from_cstr(spec), host, sizeof(host), port, sizeof(port))) {
+        snprintf(err, errlen, "%s: expected ADDR:PORT", spec);
+        goto fail;
+    }
+    if (netio_resolve(host, port, SOCK_DGRAM, true, &ss, &sl, err, errlen) != 0)
+        goto fail;
+    r->key = netio_dup_key(cfg->auth_key, &r->key_len);
+    r->conns = calloc(r->max_conns, sizeof(*r->conns));
+    r->pfds = calloc(r->max_conns + 3, sizeof(*r->pfds));
+    r->dgram = malloc((size_t)RX_BATCH * RX_BUF);
+    if ((r->key_len > 0 && r->key == NULL) || r->conns == NULL || r->pfds == NULL ||
+        r->dgram == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < r->max_conns; i++)
+        r->conns[i].fd = -1;
+    char why[200];
+    if (rx_bind(r, &ss, sl, cfg->udp_rcvbuf, why, sizeof(why)) != 0) {
+        snprintf(err, errlen, "%s: %s", spec, why);
+        goto fail;
+    }
+    r->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (r->wake < 0 || pthread_create(&r->thread, NULL, receiver_main, r) != 0) {
+        snprintf(err, errlen, "cannot start the HEP receiver thread");
+        goto fail;
+    }
+    r->started = true;
+    return r;
+fail:
+    hep_receiver_free(r);
+    return NULL;
+}
+
+uint16_t hep_receiver_port(const hep_receiver_t *r)
+{
+    return r->port;
+}
+
+void hep_receiver_stats(hep_receiver_t *r, hep_receiver_stats_t *out)
+{
+    out->udp_datagrams = counter_get(&r->udp_datagrams);
+    out->tcp_accepted = counter_get(&r->tcp_accepted);
+    out->tcp_refused = counter_get(&r->tcp_refused);
+    out->tcp_closed = counter_get(&r->tcp_closed);
+    out->tcp_bad_framing = counter_get(&r->tcp_bad_framing);
+    out->tcp_idle_closed = counter_get(&r->tcp_idle_closed);
+    out->packets = counter_get(&r->packets);
+    out->bytes = counter_get(&r->bytes);
+    out->malformed = counter_get(&r->malformed);
+    out->unauthorised = counter_get(&r->unauthorised);
+    out->compressed = counter_get(&r->compressed);
+}
+
+void hep_receiver_free(hep_receiver_t *r)
+{
+    if (r == NULL)
+        return;
+    if (r->started) {
+        uint64_t one = 1;
+        ssize_t w = write(r->wake, &one, sizeof(one));
+        (void)w; /* an eventfd write of 1 cannot fail short of overflow */
+        pthread_join(r->thread, NULL);
+    }
+    for (size_t i = 0; r->conns != NULL && i < r->max_conns; i++) {
+        netio_close(&r->conns[i].fd);
+        free(r->conns[i].buf);
+    }
+    netio_close(&r->udp);
+    netio_close(&r->lsn);
+    netio_close(&r->wake);
+    free(r->conns);
+    free(r->pfds);
+    free(r->dgram);
+    free(r->key);
+    free(r);
+}

@@ -1,0 +1,67 @@
+/* hep_in: HEPv3 from probes over UDP and TCP: a capture source beside files and interfaces. */
+#ifndef SIPSCOPE_HEP_IN_H
+#define SIPSCOPE_HEP_IN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hep.h"
+#include "netaddr.h"
+#include "sv.h"
+
+/* ---- receiver ---- */
+
+typedef struct hep_receiver hep_receiver_t;
+
+typedef struct {
+    uint64_t udp_datagrams;     /* datagrams read */
+    uint64_t tcp_accepted;      /* connections taken */
+    uint64_t tcp_refused;       /* connections closed at once: max_connections reached */
+    uint64_t tcp_closed;        /* connections ended by the peer */
+    uint64_t tcp_bad_framing;   /* connections closed for a stream that is not HEP3 */
+    uint64_t tcp_idle_closed;   /* connections closed after idle_timeout_ms without data */
+    uint64_t packets;           /* HEP packets decoded, authorised and handed to the callback */
+    uint64_t bytes;             /* their total length */
+    uint64_t malformed;         /* HEP packets (or datagrams, or stream garbage) rejected */
+    uint64_t unauthorised;      /* well-formed but without the configured auth key */
+    uint64_t compressed;        /* delivered packets whose payload is compressed (chunk 16) */
+} hep_receiver_stats_t;
+
+/* Called on the receiver's thread for each accepted packet. msg (and everything it points to)
+ * and peer (the address the HEP came from) are borrowed for the duration of the call. */
+typedef void (*hep_receiver_fn)(void *ctx, const hep_msg_t *msg, const net_endpoint_t *peer);
+/* Called on the receiver's thread about every 200 ms of wall time (busy or idle), with the
+ * wall clock in ns since the epoch: the place to run timeouts. */
+typedef void (*hep_idle_fn)(void *ctx, int64_t now_ns);
+
+typedef struct {
+    const char *auth_key;       /* non-empty: packets must carry exactly this key (copied) */
+    size_t max_connections;     /* TCP connections at once (default 64); more are refused */
+    uint32_t idle_timeout_ms;   /* a TCP connection silent this long is closed (default 300 s) */
+    int udp_rcvbuf;             /* UDP socket buffer to ask for (default 8 MB; 0 = system's) */
+    hep_idle_fn on_idle;        /* optional */
+} hep_receiver_cfg_t;
+
+/* Defaults for every field. */
+void hep_receiver_cfg_init(hep_receiver_cfg_t *cfg);
+
+/* Listen on spec "ADDR:PORT" (IPv4 or [IPv6]; port 0 picks a free port used for both) on UDP
+ * and TCP, and start the receiver thread, which calls fn(ctx, ...) for every HEP packet that
+ * decodes (hep_parse) and passes the key check. A datagram may hold several packets back to
+ * back; a TCP stream is cut into packets by their total length (each connection buffers at
+ * most one packet, 64 KB). cfg NULL = defaults. Returns NULL with a reason in err when the
+ * spec is bad or a socket cannot be bound. Caller frees with hep_receiver_free. */
+hep_receiver_t *hep_receiver_new(const char *spec, hep_receiver_fn fn, void *ctx,
+                                 const hep_receiver_cfg_t *cfg, char *err, size_t errlen);
+
+/* The port listened on (useful after port 0). */
+uint16_t hep_receiver_port(const hep_receiver_t *r);
+
+/* A snapshot of the counters (safe from any thread). */
+void hep_receiver_stats(hep_receiver_t *r, hep_receiver_stats_t *out);
+
+/* Stop the thread (no callback runs after this returns), close every socket, free. NULL is
+ * fine. */
+void hep_receiver_free(hep_receiver_t *r);
+
+#endif
