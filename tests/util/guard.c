@@ -18,7 +18,7 @@ void guard_release(void)
     region_len = 0;
 }
 
-const void *guard_place(const void *data, size_t len)
+void *guard_buffer(size_t len, unsigned char fill)
 {
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     size_t data_pages = (len + page - 1) / page;
@@ -28,15 +28,22 @@ const void *guard_place(const void *data, size_t len)
     region_len = (data_pages + 1) * page;
     region = mmap(NULL, region_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (region == MAP_FAILED) {
-        perror("guard_place: mmap");
+        perror("guard: mmap");
         abort();
     }
     unsigned char *fence = region + data_pages * page;
     if (mprotect(fence, page, PROT_NONE) != 0) {
-        perror("guard_place: mprotect");
+        perror("guard: mprotect");
         abort();
     }
     unsigned char *at = fence - len;
+    memset(at, fill, len);
+    return at;
+}
+
+const void *guard_place(const void *data, size_t len)
+{
+    unsigned char *at = guard_buffer(len, 0);
     if (len > 0)
         memcpy(at, data, len);
     return at;
