@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cap.h"
+#include "defs.h"
 #include "ipfrag.h"
 #include "tcp_reasm.h"
 
@@ -123,6 +124,28 @@ static inline cap_ring_hdr_t cap_ring_wrap_mark(size_t skip)
     mark.wirelen = (uint32_t)skip;
     return mark;
 }
+
+/* ---- Reading libpcap handles. The dependency runs one way: pcapfile.c (opening files, the
+ * reader on the calling thread, cap_read_pcap_readahead choosing between the two) uses
+ * readahead.c (the reader on its own thread), which uses nothing of pcapfile.c. What both
+ * need is here. */
+
+/* Capture time in ns from libpcap's timeval (tv_sec, tv_usec), whose tv_usec holds µs
+ * (unit_ns 1000) or ns (unit_ns 1) depending on the handle's precision. Savefile fields are not
+ * validated by libpcap, so both are clamped: ±9e9 s (year 2255) keeps the product inside
+ * int64_t. */
+static inline int64_t cap_pcap_ts_ns(int64_t s, int64_t frac, int64_t unit_ns)
+{
+    const int64_t max_s = 9000000000LL, max_frac = 100000000000LL;
+    s = s > max_s ? max_s : s < -max_s ? -max_s : s;
+    frac = frac > max_frac ? max_frac : frac < -max_frac ? -max_frac : frac;
+    return s * NS_PER_S + frac * unit_ns;
+}
+
+/* readahead.c: cap_read_pcap_readahead's reading, libpcap on a second thread. Returns as
+ * cap_read_pcap does, or -EAGAIN with nothing read when the ring or the thread cannot be had
+ * (the caller then reads on its own thread). */
+int cap_readahead_run(cap_t *cap, struct pcap *handle, char *err, size_t errlen);
 
 /* cap_process_frame with the frame's look-ahead hint (it reaches the sink in pkt->hint). */
 void cap_process_frame_hinted(cap_t *cap, int dlt, int64_t ts_ns, const uint8_t *frame,

@@ -1,4 +1,6 @@
-/* pcapfile: pcap and pcapng savefiles (or stdin) read through libpcap into the pipeline. */
+/* pcapfile: pcap and pcapng savefiles (or stdin) read through libpcap into the pipeline.
+ *
+ * This file uses readahead.c (the reader thread), never the reverse: see cap_int.h. */
 #include "cap.h"
 
 #include <errno.h>
@@ -13,24 +15,6 @@
 
 #define CAP_FILE_IOBUF ((size_t)256 << 10)
 
-/* Capture time in ns from libpcap's timeval, whose tv_usec holds µs or ns depending on the
- * handle's precision. Savefile fields are not validated by libpcap, so both are clamped:
- * ±9e9 s (year 2255) keeps the product inside int64_t. */
-static int64_t ts_ns_of(const struct timeval *tv, int64_t unit_ns)
-{
-    const int64_t max_s = 9000000000LL, max_frac = 100000000000LL;
-    int64_t s = (int64_t)tv->tv_sec, frac = (int64_t)tv->tv_usec;
-    if (s > max_s)
-        s = max_s;
-    if (s < -max_s)
-        s = -max_s;
-    if (frac > max_frac)
-        frac = max_frac;
-    if (frac < -max_frac)
-        frac = -max_frac;
-    return s * 1000000000LL + frac * unit_ns;
-}
-
 int cap_read_pcap(cap_t *cap, struct pcap *handle, char *err, size_t errlen)
 {
     int64_t unit_ns = pcap_get_tstamp_precision(handle) == PCAP_TSTAMP_PRECISION_NANO ? 1 : 1000;
@@ -43,8 +27,9 @@ int cap_read_pcap(cap_t *cap, struct pcap *handle, char *err, size_t errlen)
             /* Per packet: a pcapng file may describe several interfaces. libpcap 1.10
              * refuses ones whose link types differ, so this is the file's type today, and
              * each packet's own once libpcap reports it. */
-            cap_process_frame(cap, pcap_datalink(handle), ts_ns_of(&hdr->ts, unit_ns), data,
-                              hdr->caplen, hdr->len);
+            int64_t ts_ns =
+                cap_pcap_ts_ns((int64_t)hdr->ts.tv_sec, (int64_t)hdr->ts.tv_usec, unit_ns);
+            cap_process_frame(cap, pcap_datalink(handle), ts_ns, data, hdr->caplen, hdr->len);
             n++;
         } else if (rc == 0) {
             continue; /* live capture: the read timeout expired with nothing */
@@ -61,6 +46,14 @@ int cap_read_pcap(cap_t *cap, struct pcap *handle, char *err, size_t errlen)
             return -EIO;
         }
     }
+}
+
+int cap_read_pcap_readahead(cap_t *cap, struct pcap *handle, char *err, size_t errlen)
+{
+    int rc = cap_readahead_run(cap, handle, err, errlen);
+    if (rc == -EAGAIN) /* no memory for the ring, or no thread: read on this one */
+        rc = cap_read_pcap(cap, handle, err, errlen);
+    return rc;
 }
 
 static void set_err(char *err, size_t errlen, const char *path, const char *why)

@@ -1,5 +1,8 @@
 /* readahead: a savefile read on its own thread, so that libpcap's reading (fread and copies)
- * runs beside the decoding instead of before it; frames cross over a lock-free ring. */
+ * runs beside the decoding instead of before it; frames cross over a lock-free ring.
+ *
+ * pcapfile.c uses this file and this file uses nothing of pcapfile.c (cap_int.h): when the
+ * thread cannot run, it says so (-EAGAIN) rather than falling back itself. */
 #include "cap.h"
 
 #include <errno.h>
@@ -52,15 +55,6 @@ static void ra_wait(unsigned *spins)
     }
 }
 
-static int64_t ra_ts_ns(const struct timeval *tv, int64_t unit_ns)
-{
-    const int64_t max_s = 9000000000LL, max_frac = 100000000000LL;
-    int64_t s = (int64_t)tv->tv_sec, frac = (int64_t)tv->tv_usec;
-    s = s > max_s ? max_s : s < -max_s ? -max_s : s;
-    frac = frac > max_frac ? max_frac : frac < -max_frac ? -max_frac : frac;
-    return s * 1000000000LL + frac * unit_ns;
-}
-
 static void *ra_reader(void *arg)
 {
     ra_t *ra = arg;
@@ -111,7 +105,7 @@ static void *ra_reader(void *arg)
             off = 0;
         }
         cap_ring_hdr_t fh;
-        fh.ts_ns = ra_ts_ns(&h->ts, ra->unit_ns);
+        fh.ts_ns = cap_pcap_ts_ns((int64_t)h->ts.tv_sec, (int64_t)h->ts.tv_usec, ra->unit_ns);
         fh.caplen = (uint32_t)caplen;
         fh.wirelen = h->len;
         fh.dlt = ra->dlt;
@@ -133,7 +127,7 @@ out:
     return NULL;
 }
 
-int cap_read_pcap_readahead(cap_t *cap, struct pcap *handle, char *err, size_t errlen)
+int cap_readahead_run(cap_t *cap, struct pcap *handle, char *err, size_t errlen)
 {
     ra_t *ra = aligned_alloc(_Alignof(ra_t), sizeof(*ra)); /* its size is a multiple of 64 */
     if (ra != NULL) {
@@ -147,10 +141,8 @@ int cap_read_pcap_readahead(cap_t *cap, struct pcap *handle, char *err, size_t e
 #endif
     }
     if (ra == NULL || ra->ring == NULL) {
-        /* Not enough memory for the ring: read on this thread instead. */
-        if (ra != NULL)
-            free(ra);
-        return cap_read_pcap(cap, handle, err, errlen);
+        free(ra); /* not enough memory for the ring */
+        return -EAGAIN;
     }
     ra->handle = handle;
     if (cap->prefetch != NULL) {
@@ -163,7 +155,7 @@ int cap_read_pcap_readahead(cap_t *cap, struct pcap *handle, char *err, size_t e
     if (pthread_create(&reader, NULL, ra_reader, ra) != 0) {
         free(ra->ring);
         free(ra);
-        return cap_read_pcap(cap, handle, err, errlen);
+        return -EAGAIN;
     }
     size_t tail = 0, pf = 0;
     cap_lookahead_t la;
