@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "hash.h"
+#include "list.h"
 
 /* Each direction owns one buffer; offsets in it are relative to base = next_seq - len:
  *
@@ -33,13 +34,13 @@
 /* A released direction keeps its buffer for the next one, unless it grew beyond this. */
 #define KEEP_BUFFER  (64u * 1024)
 #define FIRST_BUFFER 4096u
-#define NONE         UINT32_MAX
 
+/* Directions are numbered from 1 (0 = none), as common/list.h's ilist_t numbers entries: the
+ * hash chains, the free list and the LRU all link by these ids, and flow_at maps one to its
+ * slot. */
 typedef struct {
     tcpreasm_key_t key;
-    uint32_t hnext;    /* hash chain; free-list link when unused */
-    uint32_t lru_prev; /* towards the least recently used */
-    uint32_t lru_next; /* towards the most recently used */
+    uint32_t hnext; /* hash chain; free-list link when unused */
     bool syn_seen;
     uint8_t nooo;
     uint16_t ooo_segs; /* future segments seen since the hole opened */
@@ -64,7 +65,10 @@ struct tcpreasm {
     uint32_t free_head; /* released slots, linked through hnext */
     uint32_t used;      /* slots [used, nflows) were never handed out */
     uint32_t touched;   /* slots [touched, nflows) never were, even before a reset */
-    uint32_t lru_head, lru_tail;
+    /* Activity order, the most recent at the head: the tail is the next to evict or expire.
+     * Its links live beside the flows, one per slot. */
+    ilist_t lru;
+    ilist_link_t *lru_links;
     uint32_t *buckets;
     uint32_t mask;
 };
@@ -95,8 +99,9 @@ tcpreasm_t *tcpreasm_new(size_t max_flows, size_t max_buffer, uint32_t timeout_m
         nbuckets <<= 1;
     t->mask = nbuckets - 1;
     t->flows = calloc(t->nflows, sizeof(*t->flows));
+    t->lru_links = calloc(t->nflows, sizeof(*t->lru_links));
     t->buckets = malloc(nbuckets * sizeof(*t->buckets));
-    if (t->flows == NULL || t->buckets == NULL) {
+    if (t->flows == NULL || t->lru_links == NULL || t->buckets == NULL) {
         tcpreasm_free(t);
         return NULL;
     }
@@ -112,6 +117,7 @@ void tcpreasm_free(tcpreasm_t *t)
         for (uint32_t i = 0; i < t->touched; i++)
             free(t->flows[i].buf);
     free(t->flows);
+    free(t->lru_links);
     free(t->buckets);
     free(t);
 }
@@ -120,10 +126,10 @@ void tcpreasm_free(tcpreasm_t *t)
  * touches only its bucket array. Slots keep their buffers across a reset for reuse. */
 void tcpreasm_reset(tcpreasm_t *t)
 {
-    memset(t->buckets, 0xff, ((size_t)t->mask + 1) * sizeof(*t->buckets));
-    t->free_head = NONE;
+    memset(t->buckets, 0, ((size_t)t->mask + 1) * sizeof(*t->buckets));
+    t->free_head = 0;
     t->used = 0;
-    t->lru_head = t->lru_tail = NONE;
+    ilist_init(&t->lru, t->lru_links);
     t->count = 0;
 }
 
@@ -143,47 +149,29 @@ static uint32_t bucket_of(const tcpreasm_t *t, const tcpreasm_key_t *key)
     return (uint32_t)hash_bytes(key, sizeof(*key), t->seed) & t->mask;
 }
 
-static void lru_unlink(tcpreasm_t *t, uint32_t i)
+/* Direction id (1-based) to its slot. */
+static inline flow_t *flow_at(const tcpreasm_t *t, uint32_t id)
 {
-    flow_t *f = &t->flows[i];
-    if (f->lru_prev != NONE)
-        t->flows[f->lru_prev].lru_next = f->lru_next;
-    else
-        t->lru_head = f->lru_next;
-    if (f->lru_next != NONE)
-        t->flows[f->lru_next].lru_prev = f->lru_prev;
-    else
-        t->lru_tail = f->lru_prev;
+    return &t->flows[id - 1];
 }
 
-static void lru_append(tcpreasm_t *t, uint32_t i)
-{
-    flow_t *f = &t->flows[i];
-    f->lru_prev = t->lru_tail;
-    f->lru_next = NONE;
-    if (t->lru_tail != NONE)
-        t->flows[t->lru_tail].lru_next = i;
-    else
-        t->lru_head = i;
-    t->lru_tail = i;
-}
-
+/* The id of direction key, or 0. */
 static uint32_t find(const tcpreasm_t *t, const tcpreasm_key_t *key)
 {
-    for (uint32_t i = t->buckets[bucket_of(t, key)]; i != NONE; i = t->flows[i].hnext)
-        if (memcmp(&t->flows[i].key, key, sizeof(*key)) == 0)
+    for (uint32_t i = t->buckets[bucket_of(t, key)]; i != 0; i = flow_at(t, i)->hnext)
+        if (memcmp(&flow_at(t, i)->key, key, sizeof(*key)) == 0)
             return i;
-    return NONE;
+    return 0;
 }
 
 static void release(tcpreasm_t *t, uint32_t i)
 {
-    flow_t *f = &t->flows[i];
+    flow_t *f = flow_at(t, i);
     uint32_t *link = &t->buckets[bucket_of(t, &f->key)];
     while (*link != i)
-        link = &t->flows[*link].hnext;
+        link = &flow_at(t, *link)->hnext;
     *link = f->hnext;
-    lru_unlink(t, i);
+    ilist_remove(&t->lru, i);
     if (f->cap > KEEP_BUFFER) {
         free(f->buf);
         f->buf = NULL;
@@ -197,21 +185,21 @@ static void release(tcpreasm_t *t, uint32_t i)
 static uint32_t create(tcpreasm_t *t, const tcpreasm_key_t *key, int64_t ts_ns)
 {
     uint32_t i;
-    if (t->free_head == NONE && t->used < t->nflows) {
-        i = t->used++;
+    if (t->free_head == 0 && t->used < t->nflows) {
+        i = ++t->used;
         if (t->touched < t->used)
             t->touched = t->used;
     } else {
-        if (t->free_head == NONE) {
+        if (t->free_head == 0) {
             /* Full: the least recently active direction goes. Idle SIP connections
              * (keep-alive only) lose their partial message, busy ones keep flowing. */
-            release(t, t->lru_head);
+            release(t, t->lru.tail);
             t->stats->tcp_flows_evicted++;
         }
         i = t->free_head;
-        t->free_head = t->flows[i].hnext;
+        t->free_head = flow_at(t, i)->hnext;
     }
-    flow_t *f = &t->flows[i];
+    flow_t *f = flow_at(t, i);
     f->key = *key;
     f->syn_seen = false;
     f->nooo = 0;
@@ -224,7 +212,7 @@ static uint32_t create(tcpreasm_t *t, const tcpreasm_key_t *key, int64_t ts_ns)
     uint32_t bk = bucket_of(t, key);
     f->hnext = t->buckets[bk];
     t->buckets[bk] = i;
-    lru_append(t, i);
+    ilist_push_head(&t->lru, i);
     t->count++;
     return i;
 }
@@ -460,7 +448,7 @@ void tcpreasm_segment(tcpreasm_t *t, const tcpreasm_key_t *key, int64_t ts_ns, u
     uint32_t i = find(t, key);
     if (flags & TCPR_RST) {
         /* RFC 9293 §3.10.7: a reset ends both directions; its payload is diagnostic text. */
-        if (i != NONE)
+        if (i != 0)
             release(t, i);
         tcpreasm_key_t rev = *key;
         memcpy(rev.src, key->dst, sizeof(rev.src));
@@ -468,24 +456,23 @@ void tcpreasm_segment(tcpreasm_t *t, const tcpreasm_key_t *key, int64_t ts_ns, u
         rev.sport = key->dport;
         rev.dport = key->sport;
         uint32_t j = find(t, &rev);
-        if (j != NONE)
+        if (j != 0)
             release(t, j);
         return;
     }
     /* A TCP segment is at most 64 KB even when reassembled from IP fragments. */
     uint32_t n = len > UINT32_MAX / 2 ? UINT32_MAX / 2 : (uint32_t)len;
     uint32_t dseq = (flags & TCPR_SYN) ? seq + 1 : seq; /* the SYN occupies one number */
-    if (i == NONE) {
+    if (i == 0) {
         /* A pure ACK or a FIN of a direction we hold nothing for needs no state. */
         if (n == 0 && !(flags & TCPR_SYN))
             return;
         i = create(t, key, ts_ns);
-        t->flows[i].next_seq = dseq;
+        flow_at(t, i)->next_seq = dseq;
     } else {
-        lru_unlink(t, i);
-        lru_append(t, i);
+        ilist_touch(&t->lru, i);
     }
-    flow_t *f = &t->flows[i];
+    flow_t *f = flow_at(t, i);
     f->last_ns = ts_ns;
     if (flags & TCPR_SYN) {
         if (!f->syn_seen || f->isn != seq) {
@@ -508,11 +495,11 @@ void tcpreasm_segment(tcpreasm_t *t, const tcpreasm_key_t *key, int64_t ts_ns, u
 
 void tcpreasm_expire(tcpreasm_t *t, int64_t now_ns)
 {
-    while (t->lru_head != NONE) {
-        const flow_t *f = &t->flows[t->lru_head];
+    while (t->lru.tail != 0) {
+        const flow_t *f = flow_at(t, t->lru.tail);
         if (elapsed(now_ns, f->last_ns) < (uint64_t)t->timeout_ns)
             break;
-        release(t, t->lru_head);
+        release(t, t->lru.tail);
         t->stats->tcp_flows_timed_out++;
     }
 }
