@@ -345,6 +345,11 @@ static void tcp(cap_t *cap, cap_decode_t *fr, const uint8_t *p, size_t len, bool
                      tcp_deliver, &ctx);
 }
 
+/* The calls link.c -> ip.c -> tunnel.c -> link.c (and ip.c -> ip.c for IP-in-IP) form a cycle
+ * on purpose: it is the natural recursion of tunnels, a frame inside a frame. It is bounded:
+ * every way back down (IP-in-IP and GRE here, VXLAN in udp) goes through cap_tunnel_enter,
+ * which refuses beyond CAP_MAX_DEPTH (4) tunnels, so the stack holds at most that many
+ * nested decodes. */
 void cap_transport(cap_t *cap, cap_decode_t *fr, uint8_t proto, const uint8_t *p, size_t len,
                    bool reassembled)
 {
