@@ -5,11 +5,11 @@
 #include <math.h>
 #include <string.h>
 
-#define NS_PER_MS         1000000LL
+#include "defs.h"
+
 /* ns to ms by a multiply: a double division costs ~15 cycles and runs several times a packet;
  * the product differs from the quotient by at most an ulp, far below tshark's 0.001 ms. */
 #define MS_PER_NS         1e-6
-#define NS_PER_S          1000000000LL
 #define TRANSIT_BUCKET_NS (10 * NS_PER_S)
 
 _Static_assert(RTPSTAT_WINDOW == 64, "the windows are one uint64_t each");

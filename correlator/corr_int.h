@@ -1,0 +1,177 @@
+/* corr_int: the correlator's private types and the helpers its three files share (corr.c: table,
+ * ids, time and flush; corr_call.c: SIP into calls; corr_stream.c: RTP/RTCP into streams).
+ * Not for use outside correlator/. */
+#ifndef SIPSCOPE_CORR_INT_H
+#define SIPSCOPE_CORR_INT_H
+
+#include "corr.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "defs.h"
+#include "hash.h"
+#include "list.h"
+#include "media.h"
+#include "rtpstat.h"
+#include "sdp.h"
+
+/* Per-call string arena. The Call-ID goes first and is kept whole up to CALL_ID_KEEP bytes
+ * (longer ones are matched by full length + 64-bit hash + that prefix); the other strings are
+ * cut at CALL_STR_KEEP bytes (on a UTF-8 boundary) or at what is left of the arena. */
+#define CALL_ARENA     512
+#define CALL_ID_KEEP   255
+#define CALL_STR_KEEP  127
+#define CALL_FP_RING   16 /* fingerprints of recent messages, for retransmissions */
+#define CALL_MAX_EPS   16 /* media endpoints a call holds in the index (ring; re-INVITEs) */
+#define CALL_MAX_MAPS  8  /* dynamic payload type maps per side */
+#define CALL_CHAIN_MAX 16 /* Call-ID hash chain walk cap */
+#define CODEC_NAME_MAX 16
+
+/* one_way: the quieter direction carried fewer than 1/ONE_WAY_RATIO of the other's packets. */
+#define ONE_WAY_RATIO 20
+
+/* Timeout queues, one per idle timeout: early (setup, ringing), confirmed (in_call) and ended
+ * (completed, rejected, cancelled: lingering for retransmissions and the media tail). */
+enum { Q_EARLY = 0, Q_CONFIRMED, Q_ENDED, Q_COUNT };
+
+/* Why an object is emitted; picks the counter. */
+typedef enum { FIN_ENDED, FIN_TIMEOUT, FIN_EVICT, FIN_FLUSH } fin_t;
+
+/* A payload type an SDP mapped with a=rtpmap (dynamic types; static ones use RFC 3551). */
+typedef struct {
+    uint8_t pt;
+    bool event;    /* telephone-event (RFC 4733) */
+    uint16_t name; /* arena offset of the encoding name */
+    uint32_t clock;
+} pt_map_t;
+
+struct stream;
+
+typedef struct call {
+    list_node_t qnode;      /* in c->q[queue] */
+    struct call *hnext;     /* Call-ID hash chain */
+    struct stream *streams; /* live streams, through stream.call_next */
+    uint64_t hash;          /* of the full Call-ID */
+    int64_t id;
+    int64_t queued_ns;        /* when put at the tail of its queue */
+    int64_t sip_ns, media_ns; /* last SIP message, last RTP/RTCP */
+    int64_t invite_ns, ringing_ns, answer_ns, end_ns, final_ns;
+    net_endpoint_t caller, callee;
+    uint64_t from_tag_hash, to_tag_hash; /* 0 = no tag */
+    uint64_t media_pkts[2];              /* packets of emitted streams, by sending side */
+    double worst_mos;
+    uint64_t fp[CALL_FP_RING];
+    uint32_t eps[CALL_MAX_EPS];
+    pt_map_t maps[2][CALL_MAX_MAPS];
+    uint32_t callid_len; /* full length */
+    uint32_t sip_messages;
+    uint16_t final_status;
+    uint16_t arena_used;
+    uint16_t s_callid, s_from_uri, s_to_uri, s_from_tag, s_to_tag, s_ua;
+    uint8_t state, queue, fp_next, n_eps, eps_next;
+    uint8_t n_maps[2], maps_next[2];
+    bool announced[2]; /* side sent an SDP with an RTP endpoint */
+    bool nat;          /* a stream with sdp_mismatch, or NAT seen in signalling */
+    char arena[CALL_ARENA];
+} call_t;
+
+/* What every RTP packet touches comes first (the flow key, the call, the statistics), so that
+ * corr_prefetch can ask for just that much; the rest is read at the edges of the stream. */
+typedef struct stream {
+    media_flow_t flow; /* (src, dst, ssrc) key and hash chain; first member */
+    call_t *call;      /* NULL: no SDP announced it */
+    int64_t last_ns;
+    int64_t rematch_ns; /* unsignalled: when we last looked for an SDP that names it */
+    uint8_t pt;
+    bool have_pt;
+    rtpstat_t st;
+    list_node_t qnode; /* in c->stream_q */
+    struct stream *call_next;
+    int64_t id;
+    int64_t queued_ns, first_ns;
+    /* RTCP about this stream, from its receiver; and the sender's last SR for the RTT */
+    int64_t sr_ns;
+    uint32_t sr_mid; /* middle 32 bits of the SR's NTP time */
+    int32_t rtcp_cum_lost;
+    double rtcp_fraction, rtcp_jitter_ms, rtcp_rtt_ms;
+    uint32_t clock;
+    int8_t dir; /* sending side: 0 caller, 1 callee, -1 unknown */
+    bool have_sr, have_rtcp, sdp_mismatch;
+    bool by_dst;      /* matched through its destination */
+    bool nat_checked; /* sdp_mismatch decided (the sender's SDP was known) */
+    char codec[CODEC_NAME_MAX];
+} stream_t;
+
+struct corr {
+    corr_cfg_t cfg;
+    corr_sink_t sink;
+    corr_stats_t stats;
+    int64_t next_id;
+    int64_t now_ns;
+    uint64_t seed;
+    call_t **buckets;
+    size_t mask;
+    media_pool_t calls, streams;
+    list_t q[Q_COUNT];
+    list_t stream_q;
+    media_idx_t *idx;
+    media_flows_t flows;
+    sdp_t sdp;             /* scratch for the SDP body at hand */
+    char callid_buf[1024]; /* message records: Call-ID as a C string */
+    char method_buf[32];
+};
+
+/* ---- small helpers every file uses; inline, some are on the per-packet path. */
+
+static inline int64_t max64(int64_t a, int64_t b)
+{
+    return a > b ? a : b;
+}
+
+static inline void advance(corr_t *c, int64_t ts)
+{
+    if (ts > c->now_ns)
+        c->now_ns = ts;
+}
+
+static inline int64_t new_id(corr_t *c)
+{
+    return c->next_id++;
+}
+
+static inline const char *call_str(const call_t *call, uint16_t off)
+{
+    return call->arena + off;
+}
+
+static inline call_ref_t ref_of(const call_t *call)
+{
+    call_ref_t ref = {0, 0};
+    if (call != NULL) {
+        ref.row = call->id;
+        ref.invite_ns = call->invite_ns;
+    }
+    return ref;
+}
+
+/* Last activity that counts against the call's timeout: media keeps early and answered calls
+ * alive, but not ended ones (a broken phone streaming after BYE must not keep a call forever). */
+static inline int64_t call_active_ns(const call_t *call)
+{
+    if (call->queue == Q_ENDED)
+        return call->sip_ns;
+    int64_t t = max64(call->sip_ns, call->media_ns);
+    for (const stream_t *s = call->streams; s != NULL; s = s->call_next)
+        t = max64(t, s->last_ns);
+    return t;
+}
+
+/* ---- across files */
+
+/* corr_call.c: emit call (its streams first) and free it; why picks the counter. */
+void corr_call_finish(corr_t *c, call_t *call, fin_t why);
+/* corr_stream.c: emit s (its last samples first), hand its figures to its call, free it. */
+void corr_stream_finish(corr_t *c, stream_t *s, fin_t why);
+
+#endif
