@@ -90,7 +90,8 @@ typedef struct api_req {
 
 typedef void (*api_handler_t)(api_req_t *req);
 
-/* ---- Replies (server.c). Each replaces any earlier reply of the request. */
+/* ---- Replies and the request's parameters (server.c). Each reply replaces any earlier reply
+ * of the request. */
 
 /* JSON reply; takes ownership of body (NULL means out of memory: 500). */
 void api_reply_json(api_req_t *req, int status, json_t *body);
@@ -111,11 +112,13 @@ void api_reply_header(api_req_t *req, const char *name, const char *value);
 store_t *api_store(api_req_t *req);
 /* Map a store error to a reply: -ENOENT 404 (what), anything else 500 with store_errmsg. */
 void api_reply_store_error(api_req_t *req, int err, const char *what);
-
-/* ---- Parameters (params.c). Values are as the client sent them, after URL decoding; an empty
- * value counts as absent. Each parser returns false after having replied 400. */
-
+/* The value of query parameter name as the client sent it, after URL decoding (borrowed from
+ * the connection), or NULL when absent or empty. The parameters were collected by server.c. */
 const char *api_param(const api_req_t *req, const char *name);
+
+/* ---- Parameters (params.c), typed on top of api_param: params.c uses server.c, never the
+ * reverse. An empty value counts as absent. Each parser returns false after having replied 400. */
+
 /* Integer in [min, max]; *out untouched when absent. */
 bool api_param_i64(api_req_t *req, const char *name, int64_t min, int64_t max, int64_t *out,
                    bool *present);

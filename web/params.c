@@ -1,4 +1,7 @@
-/* params: strict parsing of query parameters; anything malformed is a 400 with the reason. */
+/* params: strict parsing of query parameters; anything malformed is a 400 with the reason.
+ *
+ * Built on server.c (api_param to look a parameter up, api_reply_error for the 400), which
+ * uses nothing of this file. */
 #include "api_int.h"
 
 #include <errno.h>
@@ -10,15 +13,6 @@
 #include "sv.h"
 
 #define NS_PER_S INT64_C(1000000000)
-
-const char *api_param(const api_req_t *req, const char *name)
-{
-    for (int i = 0; i < req->nparams; i++) {
-        if (strcmp(req->params[i].name, name) == 0)
-            return req->params[i].value[0] ? req->params[i].value : NULL;
-    }
-    return NULL;
-}
 
 /* Optional '-' then decimal digits, overflow-checked. */
 static bool parse_i64(const char *text, int64_t *out)

@@ -247,6 +247,15 @@ static void pool_release(api_server_t *srv, store_t *s)
 
 /* ---- Requests. */
 
+const char *api_param(const api_req_t *req, const char *name)
+{
+    for (int i = 0; i < req->nparams; i++) {
+        if (strcmp(req->params[i].name, name) == 0)
+            return req->params[i].value[0] ? req->params[i].value : NULL;
+    }
+    return NULL;
+}
+
 static bool ct_equal(const char *a, size_t alen, const char *b, size_t blen)
 {
     /* Constant time in the token's length, so timing doesn't reveal a matching prefix. */
