@@ -13,9 +13,9 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "defs.h"
 #include "store.h"
 
-#define NS_PER_S INT64_C(1000000000)
 #define T0       INT64_C(1700000000) /* first invite, epoch seconds */
 #define SPAN_S   (30 * 86400)        /* the calls spread over 30 days */
 #define REPEAT   15                  /* timed runs per query (the median is reported) */
@@ -338,7 +338,7 @@ int main(int argc, char **argv)
          0,
          q_target},
     };
-    const size_t nq = sizeof(queries) / sizeof(queries[0]);
+    const size_t nq = ARRAY_LEN(queries);
 
     printf("\nstore_query_calls_sorted, page of 50 with its total, %lld calls (%d runs each):\n",
            (long long)n, REPEAT);

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "api.h"
+#include "defs.h"
 #include "store.h"
 
 #define API_MAX_URL       2048 /* longest path accepted (414 beyond) */
@@ -20,7 +21,7 @@
 #define API_MAX_LIMIT     1000
 #define API_POOL_MAX      16 /* idle read-only connections kept */
 /* /metrics is recomputed at most this often */
-#define API_METRICS_TTL_NS (5 * INT64_C(1000000000))
+#define API_METRICS_TTL_NS (5 * NS_PER_S)
 
 /* Status codes counted for /metrics. */
 enum {
@@ -156,13 +157,6 @@ void api_h_openapi(api_req_t *req);
 void api_h_index(api_req_t *req);
 void api_h_static(api_req_t *req);
 
-/* ---- pcap reconstruction (pcap.c). */
-
-/* Build a pcap file (Ethernet, IPv4/IPv6, UDP or TCP) of the call's stored SIP messages.
- * *out is malloc'd (caller frees), *len its size, *skipped (may be NULL) the messages left out
- * (no addresses, or too big for one IP packet). 0 or a negative errno (store errors as the
- * store returns them). */
-int api_pcap_build(store_t *s, int64_t call_row, char **out, size_t *len, size_t *skipped);
 
 /* ---- Embedded files (generated at build time). */
 

@@ -10,9 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "defs.h"
 #include "sv.h"
-
-#define NS_PER_S INT64_C(1000000000)
 
 /* Optional '-' then decimal digits, overflow-checked. */
 static bool parse_i64(const char *text, int64_t *out)

@@ -15,6 +15,7 @@
 #include <microhttpd.h>
 
 #include "api_int.h"
+#include "defs.h"
 #include "log.h"
 #include "sv.h"
 
@@ -55,7 +56,7 @@ static const route_t routes[] = {
     {"/static/{path}", api_h_static, p_none, false},
 };
 
-#define NROUTES (sizeof(routes) / sizeof(routes[0]))
+#define NROUTES ARRAY_LEN(routes)
 
 size_t api_route_count(void)
 {
@@ -103,7 +104,7 @@ int64_t api_now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
 }
 
 static void reply_clear(api_reply_t *r)
@@ -177,8 +178,7 @@ void api_reply_header(api_req_t *req, const char *name, const char *value)
 {
     api_reply_t *r = &req->reply;
     int i = r->nheaders;
-    if (i >= (int)(sizeof(r->headers) / sizeof(r->headers[0])) ||
-        strlen(name) >= sizeof(r->headers[i].name) ||
+    if (i >= (int)ARRAY_LEN(r->headers) || strlen(name) >= sizeof(r->headers[i].name) ||
         strlen(value) >= sizeof(r->headers[i].value)) {
         log_warn("api: response header %s dropped", name);
         return;

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "defs.h"
 #include "json.h"
 
-#define NS_PER_S     INT64_C(1000000000)
 #define MAX_BUCKETS  10000 /* an explicit step that makes more is refused */
 #define AUTO_BUCKETS 360   /* the default step is the first nice one giving at most this many */
 
@@ -71,8 +71,7 @@ static json_t *bucket_json(const store_bucket_t *b, int64_t start_ns)
 static int64_t auto_step(int64_t span_ns)
 {
     static const int64_t steps_s[] = {60, 300, 900, 3600, 6 * 3600, 86400, 7 * 86400};
-    size_t n = sizeof(steps_s) / sizeof(steps_s[0]);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < ARRAY_LEN(steps_s); i++) {
         if (span_ns / (steps_s[i] * NS_PER_S) < AUTO_BUCKETS)
             return steps_s[i] * NS_PER_S;
     }
@@ -288,7 +287,7 @@ static int write_metrics(api_server_t *srv, store_t *s, FILE *f)
     };
     family(f, "sipscope_store_rows", "gauge", "Rows in the database, by table.");
     int64_t streams = 0;
-    for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+    for (size_t i = 0; i < ARRAY_LEN(tables); i++) {
         int64_t n = 0;
         err = tables[i].count(s, &n);
         if (err != 0)
@@ -327,7 +326,7 @@ static int write_metrics(api_server_t *srv, store_t *s, FILE *f)
         {"sipscope_capture_malformed_total", "Malformed SIP, RTP/RTCP or truncated frames.",
          offsetof(store_meta_t, malformed)},
     };
-    for (size_t i = 0; i < sizeof(totals) / sizeof(totals[0]); i++) {
+    for (size_t i = 0; i < ARRAY_LEN(totals); i++) {
         uint64_t v;
         memcpy(&v, (const char *)&m + totals[i].off, sizeof(v));
         family(f, totals[i].name, "counter", totals[i].help);
