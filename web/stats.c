@@ -242,7 +242,8 @@ static void append(FILE *f, FILE *g, char **buf, size_t *len)
     *buf = NULL;
 }
 
-static int write_metrics(api_server_t *srv, store_t *s, FILE *f)
+/* sipscope_calls: the stored calls by state. */
+static int write_call_states(store_t *s, FILE *f)
 {
     int64_t states[CALL_STATE_COUNT];
     int err = store_count_calls_by_state(s, states);
@@ -252,7 +253,14 @@ static int write_metrics(api_server_t *srv, store_t *s, FILE *f)
     for (int i = 0; i < CALL_STATE_COUNT; i++)
         fprintf(f, "sipscope_calls{state=\"%s\"} %lld\n", call_state_name((call_state_t)i),
                 (long long)states[i]);
+    return 0;
+}
 
+/* sipscope_sip_requests and sipscope_sip_responses. One scan of the messages yields both
+ * families interleaved: each goes to a memstream of its own, and they are written one after
+ * the other (even when the scan failed part way, as far as it got). */
+static int write_message_kinds(store_t *s, FILE *f)
+{
     char *rb = NULL, *pb = NULL;
     size_t rl = 0, pl = 0;
     kinds_t k = {open_memstream(&rb, &rl), open_memstream(&pb, &pl)};
@@ -265,15 +273,19 @@ static int write_metrics(api_server_t *srv, store_t *s, FILE *f)
         free(pb);
         return -ENOMEM;
     }
-    err = store_count_messages_by_kind(s, put_kind, &k);
+    int err = store_count_messages_by_kind(s, put_kind, &k);
     family(f, "sipscope_sip_requests", "gauge", "SIP requests stored, by method.");
     append(f, k.req, &rb, &rl);
     family(f, "sipscope_sip_responses", "gauge",
            "SIP responses stored, by CSeq method and status code.");
     append(f, k.resp, &pb, &pl);
-    if (err != 0)
-        return err;
+    return err;
+}
 
+/* sipscope_store_rows by table, then sipscope_rtp_streams and sipscope_store_bytes (the latter
+ * left out when the store cannot tell). */
+static int write_store_rows(store_t *s, FILE *f)
+{
     static const struct {
         const char *table;
         int (*count)(store_t *, int64_t *);
@@ -289,7 +301,7 @@ static int write_metrics(api_server_t *srv, store_t *s, FILE *f)
     int64_t streams = 0;
     for (size_t i = 0; i < ARRAY_LEN(tables); i++) {
         int64_t n = 0;
-        err = tables[i].count(s, &n);
+        int err = tables[i].count(s, &n);
         if (err != 0)
             return err;
         if (strcmp(tables[i].table, "rtp_streams") == 0)
@@ -303,10 +315,14 @@ static int write_metrics(api_server_t *srv, store_t *s, FILE *f)
         family(f, "sipscope_store_bytes", "gauge", "Bytes used by the database.");
         fprintf(f, "sipscope_store_bytes %lld\n", (long long)bytes);
     }
+    return 0;
+}
 
-    /* Totals of every capture analysed into this database (kept by the store). */
+/* Totals of every capture analysed into this database (kept by the store). */
+static int write_capture_totals(store_t *s, FILE *f)
+{
     store_meta_t m;
-    err = store_get_totals(s, &m);
+    int err = store_get_totals(s, &m);
     if (err != 0)
         return err;
     static const struct {
@@ -332,13 +348,12 @@ static int write_metrics(api_server_t *srv, store_t *s, FILE *f)
         family(f, totals[i].name, "counter", totals[i].help);
         fprintf(f, "%s %llu\n", totals[i].name, (unsigned long long)v);
     }
+    return 0;
+}
 
-    /* Counters a running capture publishes ("capture.kernel_drops", "corr.calls_evicted"...):
-     * each dotted key as sipscope_<key> with non-alphanumerics as '_'. */
-    err = store_foreach_meta_i64(s, put_published, f);
-    if (err != 0)
-        return err;
-
+/* This server's own: requests answered by status code, uptime and version. */
+static void write_server(api_server_t *srv, FILE *f)
+{
     static const char *const codes[API_CODE_COUNT] = {
         [API_CODE_200] = "200", [API_CODE_304] = "304", [API_CODE_400] = "400",
         [API_CODE_401] = "401", [API_CODE_404] = "404", [API_CODE_405] = "405",
@@ -353,6 +368,25 @@ static int write_metrics(api_server_t *srv, store_t *s, FILE *f)
     fprintf(f, "sipscope_uptime_seconds %.3f\n", (double)(api_now_ns() - srv->started_ns) / 1e9);
     family(f, "sipscope_build_info", "gauge", "The running version.");
     fprintf(f, "sipscope_build_info{version=\"%s\"} 1\n", SIPSCOPE_VERSION);
+}
+
+/* The whole /metrics body, family by family; the first store error ends it. */
+static int write_metrics(api_server_t *srv, store_t *s, FILE *f)
+{
+    int err = write_call_states(s, f);
+    if (err == 0)
+        err = write_message_kinds(s, f);
+    if (err == 0)
+        err = write_store_rows(s, f);
+    if (err == 0)
+        err = write_capture_totals(s, f);
+    /* Counters a running capture publishes ("capture.kernel_drops", "corr.calls_evicted"...):
+     * each dotted key as sipscope_<key> with non-alphanumerics as '_'. */
+    if (err == 0)
+        err = store_foreach_meta_i64(s, put_published, f);
+    if (err != 0)
+        return err;
+    write_server(srv, f);
     return 0;
 }
 
