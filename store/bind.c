@@ -1,4 +1,4 @@
-/* bind: parameters bound in order, the first failure remembered (store.c, security.c). */
+/* bind: parameters bound in order, the first failure remembered (the store's writes). */
 #include "store_int.h"
 
 #include <assert.h>

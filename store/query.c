@@ -249,6 +249,14 @@ int store_query_calls_sorted(store_t *s, const store_call_filter_t *filter, stor
     return ret;
 }
 
+int store_query_calls(store_t *s, const store_call_filter_t *filter, int64_t limit, int64_t offset,
+                      store_call_cb cb, void *ctx, int64_t *total)
+{
+    /* Newest invite first, id descending on ties. */
+    return store_query_calls_sorted(s, filter, STORE_SORT_INVITE_TIME, false, limit, offset, cb,
+                                    ctx, total);
+}
+
 int store_call_time_range(store_t *s, int64_t *first_ns, int64_t *last_ns)
 {
     *first_ns = *last_ns = 0;

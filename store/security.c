@@ -40,16 +40,6 @@ static int prepare(store_t *s, const char *sql, sqlite3_stmt **st, const char *w
     return 0;
 }
 
-static double ns_to_sec(int64_t ns)
-{
-    return store_int_ns_to_sec(ns);
-}
-
-static int64_t sec_to_ns(double sec)
-{
-    return store_int_sec_to_ns(sec);
-}
-
 /* Run a bound write statement, then finalize it. */
 static int run_write(store_t *s, binder_t *b, const char *what)
 {
@@ -163,7 +153,7 @@ static bool json_times(char *buf, size_t cap, const int64_t *v, uint32_t n)
     text_t t = {buf, cap, 0, true};
     t_add(&t, "[");
     for (uint32_t i = 0; i < n; i++)
-        t_add(&t, "%s%.6f", i ? "," : "", ns_to_sec(v[i]));
+        t_add(&t, "%s%.6f", i ? "," : "", store_int_ns_to_sec(v[i]));
     t_add(&t, "]");
     return t.ok;
 }
@@ -308,17 +298,6 @@ static int query_paged(store_t *s, const char *what, const char *cols, const cha
     return ret;
 }
 
-static const char *col_text(sqlite3_stmt *st, int i)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-    return t ? (const char *)t : "";
-}
-
-static int64_t col_time(sqlite3_stmt *st, int i)
-{
-    return sqlite3_column_type(st, i) == SQLITE_NULL ? 0 : sec_to_ns(sqlite3_column_double(st, i));
-}
-
 static uint32_t col_u32(sqlite3_stmt *st, int i)
 {
     int64_t v = sqlite3_column_int64(st, i);
@@ -372,7 +351,7 @@ int store_query_registration_records(store_t *s, const store_registration_filter
         }
         if (f->since_ns != 0) {
             qw_cond(&w, "last_time >= ?");
-            qw_dbl(&w, ns_to_sec(f->since_ns));
+            qw_dbl(&w, store_int_ns_to_sec(f->since_ns));
         }
     }
     return query_paged(s, "query registrations", REG_COLS, "registrations", &w,
@@ -459,7 +438,7 @@ static int row_alert(sqlite3_stmt *st, const walker_t *wk)
     uint32_t ni = json_numbers(col_text(st, 7), ids, ALERT_MAX_SAMPLES);
     a.n_samples = nt > ni ? nt : ni;
     for (uint32_t i = 0; i < a.n_samples; i++) {
-        a.sample_ns[i] = i < nt ? sec_to_ns(times[i]) : 0;
+        a.sample_ns[i] = i < nt ? store_int_sec_to_ns(times[i]) : 0;
         /* Ids line up with times only when every sample had one. */
         a.sample_ids[i] = ni == a.n_samples ? (int64_t)ids[i] : 0;
     }
@@ -474,11 +453,11 @@ int store_query_alert_records(store_t *s, const store_alert_filter_t *f, int64_t
     if (f != NULL) {
         if (f->since_ns != 0) {
             qw_cond(&w, "last_time >= ?");
-            qw_dbl(&w, ns_to_sec(f->since_ns));
+            qw_dbl(&w, store_int_ns_to_sec(f->since_ns));
         }
         if (f->until_ns != 0) {
             qw_cond(&w, "first_time < ?");
-            qw_dbl(&w, ns_to_sec(f->until_ns));
+            qw_dbl(&w, store_int_ns_to_sec(f->until_ns));
         }
         if (f->type_mask != 0) {
             /* type IN ('a', 'b'): names are fixed identifiers, written into the SQL. */

@@ -1,12 +1,19 @@
-/* store_int: internals shared by the store's own files (store.c, query.c); no other module. */
+/* store_int: internals shared by the store's own files (store.c, schema.c, store_write.c,
+ * store_read.c, prune.c, query.c, security.c, where.c, bind.c); no other module. */
 #ifndef SIPSCOPE_STORE_INT_H
 #define SIPSCOPE_STORE_INT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <sqlite3.h>
 
+#include "netaddr.h"
 #include "store.h"
+#include "sv.h"
+
+#define STR_(x) #x
+#define STR(x)  STR_(x)
 
 /* Column lists of the read path; the row decoders read them by position. */
 #define CALL_COLS                                                                                  \
@@ -22,20 +29,97 @@
     "id, call_row, call_id, time, src, dst, transport, is_request, method, status, cseq, raw,"   \
     " probe"
 
+/* ---- The connection, errors, statements and batches (store/store.c). */
+
+/* Statements prepared once at open (write path); their SQL is write_sql in store.c. */
+enum {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_PUT_CALL,
+    ST_PUT_STREAM,
+    ST_PUT_SAMPLE,
+    ST_PUT_MESSAGE,
+    ST_SET_META,
+    ST_ADD_META,
+    ST_COUNT
+};
+
 /* The connection (borrowed; NULL once closed or failed). */
 sqlite3 *store_int_db(store_t *s);
 /* 0 if s is open, else -EINVAL with the reason recorded. */
 int store_int_check_open(store_t *s);
+/* 0 if s is open read-write, else -EINVAL or -EROFS with the reason recorded. */
+int store_int_check_writable(store_t *s);
 /* Record a failure (counted in stats.errors, text for store_errmsg); return the -errno value. */
 int store_int_fail_sql(store_t *s, int sqlite_rc, const char *what);
 int store_int_fail_msg(store_t *s, int err, const char *what, const char *why);
-/* Decode the current row of a "SELECT CALL_COLS" / "SELECT STREAM_COLS" statement. Strings are
- * borrowed from the statement until its next step. */
-void store_int_row_call(sqlite3_stmt *st, call_record_t *c);
-void store_int_row_stream(sqlite3_stmt *st, stream_record_t *r);
+
+/* Prepare sql; *st is NULL on failure (recorded as "prepare"). 0 or -errno. */
+int store_int_prepare(store_t *s, const char *sql, sqlite3_stmt **st);
+/* Run sql (any number of statements, no rows wanted). 0 or -errno. */
+int store_int_exec(store_t *s, const char *sql, const char *what);
+/* Step st to its end (rows ignored), then reset it. 0 or -errno. */
+int store_int_run(store_t *s, sqlite3_stmt *st, const char *what);
+/* store_int_run on the statement prepared at open, which is one of ST_*. */
+int store_int_run_st(store_t *s, int which, const char *what);
+/* First column of the first row of sql as an integer (0 when no row). 0 or -errno. */
+int store_int_query_i64(store_t *s, const char *sql, int64_t *out);
+
+/* Commit the open batch, if any. 0 or -errno (on -EBUSY the batch stays open for a retry). */
+int store_int_batch_commit(store_t *s);
+
 /* Times as the schema keeps them: REAL epoch seconds <-> ns (rounded to the microsecond). */
 double store_int_ns_to_sec(int64_t ns);
 int64_t store_int_sec_to_ns(double sec);
+
+
+/* ---- Schema (store/schema.c). Each 0 or -errno, with the reason recorded. */
+
+/* Refuse a database written by a newer sipscope (-ENOTSUP). */
+int store_int_check_not_newer(store_t *s);
+/* For a read-only store: the schema must be exactly ours (-ENOTSUP otherwise). */
+int store_int_check_version(store_t *s);
+/* Bring the schema up to STORE_SCHEMA_VERSION, one transaction per step. */
+int store_int_migrate(store_t *s);
+
+
+/* ---- Column readers. Text is borrowed from the statement until its next step. */
+
+/* Text, or "" for NULL. */
+static inline const char *col_text(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? (const char *)t : "";
+}
+
+static inline const char *col_text_or_null(sqlite3_stmt *st, int i)
+{
+    return (const char *)sqlite3_column_text(st, i);
+}
+
+static inline bool col_is_null(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL;
+}
+
+/* A time in ns; NULL reads as 0 (none). */
+static inline int64_t col_time(sqlite3_stmt *st, int i)
+{
+    return col_is_null(st, i) ? 0 : store_int_sec_to_ns(sqlite3_column_double(st, i));
+}
+
+/* An "IP:PORT" column; NULL (none) and anything unparsable both give a zeroed endpoint. */
+static inline void col_endpoint(sqlite3_stmt *st, int i, net_endpoint_t *e)
+{
+    const char *t = col_text_or_null(st, i);
+    net_endpoint_parse(t ? sv_make(t, (size_t)sqlite3_column_bytes(st, i)) : SV_NULL, e);
+}
+
+/* Decode the current row of a "SELECT CALL_COLS" / "SELECT STREAM_COLS" statement
+ * (store/store_read.c). Strings are borrowed from the statement until its next step. */
+void store_int_row_call(sqlite3_stmt *st, call_record_t *c);
+void store_int_row_stream(sqlite3_stmt *st, stream_record_t *r);
 
 
 /* ---- WHERE clauses (store/where.c): SQL only from fixed fragments, values only as bound
@@ -95,5 +179,13 @@ void b_str(binder_t *b, const char *p);
 void b_time(binder_t *b, int64_t ns);
 /* An endpoint as "IP:PORT"; family 0 (none) binds NULL. At most two per binder. */
 void b_endpoint(binder_t *b, const net_endpoint_t *e);
+
+/* ---- Batched writes (store/store.c): put_begin, bind the row with b_*, put_end. */
+
+/* Begin the batch if needed and point b at the statement which (one of ST_*), reset for a new
+ * row. 0 or -errno (s not writable, BEGIN failed). */
+int store_int_put_begin(store_t *s, int which, binder_t *b);
+/* Run the bound statement in the batch; commit when the batch is full. 0 or -errno. */
+int store_int_put_end(store_t *s, binder_t *b, const char *what);
 
 #endif
