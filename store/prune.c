@@ -108,7 +108,7 @@ static int prune_slice(store_t *s, pruner_t *p, double cutoff, int64_t *deleted)
     int err = store_int_run_st(s, ST_BEGIN, "prune");
     if (err != 0)
         return err;
-    int before = sqlite3_total_changes64(store_int_db(s));
+    int64_t before = sqlite3_total_changes64(store_int_db(s));
     sqlite3_stmt *st = p->st[PR_CALL_IDS];
     sqlite3_bind_double(st, 1, cutoff);
     sqlite3_bind_int64(st, 2, PRUNE_CALLS);
