@@ -6,7 +6,8 @@
 set -euo pipefail
 bin=$1
 shared=$2
-skip() { echo "notice: capture_replay skipped: $*"; exit 0; }
+# Exit status 77 is "skipped" to ctest (SKIP_RETURN_CODE), never a pass.
+skip() { echo "SKIPPED capture_replay: $*"; exit 77; }
 [[ -x $shared/tools/simcalls ]] || skip "$shared/tools/simcalls is absent"
 command -v tcpreplay >/dev/null || skip "tcpreplay is not installed (scripts/setup --test)"
 command -v sqlite3 >/dev/null || skip "sqlite3 is not installed (scripts/setup --test)"

@@ -7,7 +7,8 @@
 set -euo pipefail
 bin=$1
 shared=$2
-skip() { echo "notice: hep_central skipped: $*"; exit 0; }
+# Exit status 77 is "skipped" to ctest (SKIP_RETURN_CODE), never a pass.
+skip() { echo "SKIPPED hep_central: $*"; exit 77; }
 [[ -x $shared/tools/simcalls ]] || skip "$shared/tools/simcalls is absent"
 command -v editcap >/dev/null || skip "editcap is not installed (tshark's package)"
 command -v sqlite3 >/dev/null || skip "sqlite3 is not installed (scripts/setup --test)"
