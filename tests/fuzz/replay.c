@@ -64,8 +64,11 @@ static int replay_path(const char *path, int *count)
             continue;
         char child[4096];
         int len = snprintf(child, sizeof(child), "%s/%s", path, e->d_name);
-        if (len < 0 || (size_t)len >= sizeof(child))
+        if (len < 0 || (size_t)len >= sizeof(child)) {
+            fprintf(stderr, "%s/%s: path too long\n", path, e->d_name);
+            rc = 1;
             continue;
+        }
         rc |= replay_path(child, count);
     }
     closedir(dir);
@@ -78,5 +81,10 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++)
         rc |= replay_path(argv[i], &count);
     printf("replayed %d inputs\n", count);
+    /* An empty or missing corpus replays nothing: that is a failure, not a pass. */
+    if (count == 0) {
+        fprintf(stderr, "replay: no inputs found\n");
+        return 1;
+    }
     return rc;
 }
