@@ -15,6 +15,7 @@
 #include "capsink.h"
 #include "frames.h"
 #include "guard.h"
+#include "skip.h"
 #include "sv.h"
 #include "testdata.h"
 
@@ -731,7 +732,7 @@ START_TEST(test_simcalls)
     const char *tool = testdata_shared("tools/simcalls");
     struct stat st_tool;
     if (tool == NULL || stat(tool, &st_tool) != 0) {
-        fprintf(stderr, "notice: simcalls absent; test_simcalls skipped\n");
+        test_skip("test_simcalls needs ../shared/tools/simcalls");
         return;
     }
     const simcase_t *sc = &simcases[_i];
@@ -801,6 +802,13 @@ Suite *pcapfile_suite(void)
     tcase_add_test(tc, test_file_errors);
     tcase_add_test(tc, test_file_truncated);
     tcase_add_test(tc, test_file_stdin);
+    suite_add_tcase(s, tc);
+
+    /* Tagged "shared": ctest runs it as pcapfile.shared, skipped where ../shared is absent. */
+    tc = tcase_create("simcalls");
+    tcase_set_tags(tc, "shared");
+    tcase_add_checked_fixture(tc, sink_setup, sink_teardown);
+    tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, test_simcalls, 0, sizeof(simcases) / sizeof(simcases[0]));
     suite_add_tcase(s, tc);
     return s;
