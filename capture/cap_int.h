@@ -248,6 +248,9 @@ static inline void cap_frame_begin(cap_t *cap, cap_decode_t *fr, int dlt, int64_
     fr->pkt.frame_len = wirelen;
     fr->pkt.frame_dlt = dlt;
     fr->pkt.hint = hint;
+    fr->pkt.kind = PKT_KIND_ANY; /* captured: the engine decides what it is */
+    fr->pkt.has_probe = false;
+    fr->pkt.probe_id = 0;
     fr->have_vlan = false;
     fr->tunneled = false;
     fr->depth = 0;

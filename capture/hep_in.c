@@ -17,7 +17,10 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "defs.h"
+#include "hash.h"
 #include "netio.h"
+#include "rtcp.h"
 
 /* ---- receiver ---- */
 
@@ -404,4 +407,146 @@ void hep_receiver_free(hep_receiver_t *r)
     free(r->dgram);
     free(r->key);
     free(r);
+}
+
+/* ---- the capture source ---- */
+
+#define DEDUP_WINDOW_NS (2 * NS_PER_S)
+#define DEDUP_SETS      (1u << 14)
+
+/* Recently seen messages: 4-way sets, so a burst of distinct messages rarely evicts the first
+ * copy of a pair before its twin arrives. Bounded: DEDUP_SETS * 4 entries. */
+typedef struct {
+    uint64_t hash[4];
+    int64_t ts_ns[4];
+    uint8_t next; /* round-robin victim */
+} dedup_set_t;
+
+struct hep_in {
+    hep_receiver_t *rx;         /* NULL once stopped */
+    hep_receiver_stats_t final; /* the receiver's counters when it stopped */
+    hep_in_fn fn;
+    hep_idle_fn on_idle;
+    void *ctx;
+    dedup_set_t *recent; /* DEDUP_SETS */
+    counter_t sip, rtcp, duplicates, unsupported;
+};
+
+/* The same message seen by two probes: same bytes between the same addresses, close in time
+ * (probes' clocks differ a little). True when seen; else remembered. */
+static bool seen_recently(hep_in_t *h, const packet_view_t *pkt)
+{
+    uint64_t hash = hash_bytes(pkt->payload, pkt->len, net_endpoint_hash(&pkt->src)) ^
+                    net_endpoint_hash(&pkt->dst);
+    dedup_set_t *set = &h->recent[(hash >> 8) & (DEDUP_SETS - 1)];
+    for (int way = 0; way < 4; way++) {
+        int64_t dt = pkt->ts_ns - set->ts_ns[way];
+        if (set->hash[way] == hash && dt < DEDUP_WINDOW_NS && dt > -DEDUP_WINDOW_NS)
+            return true;
+    }
+    set->hash[set->next] = hash;
+    set->ts_ns[set->next] = pkt->ts_ns;
+    set->next = (uint8_t)((set->next + 1) & 3);
+    return false;
+}
+
+static void on_hep_msg(void *ctx, const hep_msg_t *m, const net_endpoint_t *peer)
+{
+    hep_in_t *h = ctx;
+    (void)peer;
+    bool sip = m->proto_type == HEP_PROTO_SIP;
+    /* RTCP as JSON (heplify's own agents) is not decoded; binary RTCP is. */
+    bool rtcp = m->proto_type == HEP_PROTO_RTCP && rtcp_looks_like(m->payload, m->payload_len);
+    if (m->compressed || (!sip && !rtcp)) {
+        counter_add(&h->unsupported, 1);
+        return;
+    }
+    packet_view_t pkt = {
+        .ts_ns = (int64_t)m->ts_sec * NS_PER_S + (int64_t)m->ts_usec * NS_PER_US,
+        /* A HEP payload is one whole message, whatever transport the probe saw it on. */
+        .ip_proto = PKT_PROTO_UDP,
+        .src = m->src,
+        .dst = m->dst,
+        .payload = m->payload,
+        .len = m->payload_len,
+        .kind = sip ? PKT_KIND_SIP : PKT_KIND_RTCP,
+        .has_probe = true,
+        .probe_id = m->agent_id,
+    };
+    if (seen_recently(h, &pkt)) {
+        counter_add(&h->duplicates, 1);
+        return;
+    }
+    counter_add(sip ? &h->sip : &h->rtcp, 1);
+    h->fn(h->ctx, &pkt);
+}
+
+static void on_hep_idle(void *ctx, int64_t now_ns)
+{
+    hep_in_t *h = ctx;
+    if (h->on_idle != NULL)
+        h->on_idle(h->ctx, now_ns);
+}
+
+hep_in_t *hep_in_new(const char *spec, hep_in_fn fn, void *ctx, const hep_receiver_cfg_t *cfg,
+                     char *err, size_t errlen)
+{
+    hep_in_t *h = calloc(1, sizeof(*h));
+    if (h != NULL)
+        h->recent = calloc(DEDUP_SETS, sizeof(*h->recent));
+    if (h == NULL || h->recent == NULL) {
+        snprintf(err, errlen, "out of memory");
+        hep_in_free(h);
+        return NULL;
+    }
+    h->fn = fn;
+    h->ctx = ctx;
+    hep_receiver_cfg_t rc;
+    if (cfg != NULL)
+        rc = *cfg;
+    else
+        hep_receiver_cfg_init(&rc);
+    h->on_idle = rc.on_idle;
+    rc.on_idle = on_hep_idle;
+    h->rx = hep_receiver_new(spec, on_hep_msg, h, &rc, err, errlen);
+    if (h->rx == NULL) {
+        hep_in_free(h);
+        return NULL;
+    }
+    return h;
+}
+
+uint16_t hep_in_port(const hep_in_t *h)
+{
+    return hep_receiver_port(h->rx);
+}
+
+void hep_in_stats(hep_in_t *h, hep_in_stats_t *out)
+{
+    if (h->rx != NULL)
+        hep_receiver_stats(h->rx, &out->rx);
+    else
+        out->rx = h->final;
+    out->sip = counter_get(&h->sip);
+    out->rtcp = counter_get(&h->rtcp);
+    out->duplicates = counter_get(&h->duplicates);
+    out->unsupported = counter_get(&h->unsupported);
+}
+
+void hep_in_stop(hep_in_t *h)
+{
+    if (h == NULL || h->rx == NULL)
+        return;
+    hep_receiver_stats(h->rx, &h->final);
+    hep_receiver_free(h->rx); /* joins: no callback runs after this */
+    h->rx = NULL;
+}
+
+void hep_in_free(hep_in_t *h)
+{
+    if (h == NULL)
+        return;
+    hep_in_stop(h);
+    free(h->recent);
+    free(h);
 }

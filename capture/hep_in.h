@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "hep.h"
+#include "packet_view.h"
 #include "netaddr.h"
 #include "sv.h"
 
@@ -63,5 +64,35 @@ void hep_receiver_stats(hep_receiver_t *r, hep_receiver_stats_t *out);
 /* Stop the thread (no callback runs after this returns), close every socket, free. NULL is
  * fine. */
 void hep_receiver_free(hep_receiver_t *r);
+
+/* ---- the capture source: HEP messages as packet views ---- */
+
+typedef struct hep_in hep_in_t;
+
+/* Called on the receiver's thread for each SIP or binary RTCP message: a packet view with the
+ * probe's addresses, time and payload, kind PKT_KIND_SIP or PKT_KIND_RTCP, has_probe set with
+ * the probe's agent id, no frame (l3 NULL). Borrowed for the call. */
+typedef void (*hep_in_fn)(void *ctx, const packet_view_t *pkt);
+
+typedef struct {
+    hep_receiver_stats_t rx;
+    uint64_t sip, rtcp;   /* delivered */
+    uint64_t duplicates;  /* the same message from a second probe, dropped */
+    uint64_t unsupported; /* compressed, other protocol types, RTCP as JSON: not decoded */
+} hep_in_stats_t;
+
+/* A receiver on spec (as hep_receiver_new) that delivers packet views to fn. A message that
+ * another probe already delivered (same bytes between the same addresses within 2 s of capture
+ * time) is counted as a duplicate and dropped: sites with several probes see most messages
+ * twice. cfg->on_idle, if set, is called with ctx. NULL with a reason in err on failure.
+ * Caller frees with hep_in_free. */
+hep_in_t *hep_in_new(const char *spec, hep_in_fn fn, void *ctx, const hep_receiver_cfg_t *cfg,
+                     char *err, size_t errlen);
+uint16_t hep_in_port(const hep_in_t *h);
+void hep_in_stats(hep_in_t *h, hep_in_stats_t *out);
+/* Stop receiving: no callback runs after this returns; the counters stay readable. */
+void hep_in_stop(hep_in_t *h);
+/* Stops (if still running) and frees. NULL is fine. */
+void hep_in_free(hep_in_t *h);
 
 #endif

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "commands.h"
+#include "defs.h"
 #include "log.h"
 #include "store.h"
 
@@ -394,6 +395,42 @@ static bool parse_types(const char *text, unsigned *mask)
     return *mask != 0;
 }
 
+static bool parse_format(const char *text, format_t *out)
+{
+    static const struct {
+        const char *name;
+        format_t format;
+    } formats[] = {
+        {"text", FMT_TEXT}, {"json", FMT_JSON}, {"nft", FMT_NFT}, {"fail2ban", FMT_FAIL2BAN}};
+    for (size_t i = 0; i < ARRAY_LEN(formats); i++) {
+        if (strcmp(text, formats[i].name) == 0) {
+            *out = formats[i].format;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The merged alerts in format. 0, or -1 when the JSON could not be written. */
+static int print_alerts(format_t format, const agg_t *aggs, size_t k, const rows_t *rs,
+                        int64_t since_ns)
+{
+    switch (format) {
+        case FMT_TEXT:
+            print_text(aggs, k, rs);
+            return 0;
+        case FMT_JSON:
+            return print_json(aggs, k, rs) != 0 ? -1 : 0;
+        case FMT_NFT:
+            print_nft(aggs, k, since_ns);
+            return 0;
+        case FMT_FAIL2BAN:
+            print_fail2ban(aggs, k);
+            return 0;
+    }
+    return 0;
+}
+
 int cmd_alerts(int argc, char **argv)
 {
     enum { OPT_DB = 256, OPT_SINCE, OPT_TYPE, OPT_FORMAT };
@@ -430,15 +467,7 @@ int cmd_alerts(int argc, char **argv)
                 }
                 break;
             case OPT_FORMAT:
-                if (strcmp(optarg, "text") == 0) {
-                    format = FMT_TEXT;
-                } else if (strcmp(optarg, "json") == 0) {
-                    format = FMT_JSON;
-                } else if (strcmp(optarg, "nft") == 0) {
-                    format = FMT_NFT;
-                } else if (strcmp(optarg, "fail2ban") == 0) {
-                    format = FMT_FAIL2BAN;
-                } else {
+                if (!parse_format(optarg, &format)) {
                     log_error("alerts: --format: expected text, json, nft or fail2ban: %s", optarg);
                     fputs("Try 'sipscope alerts --help'.\n", stderr);
                     return EXIT_USAGE;
@@ -481,22 +510,9 @@ int cmd_alerts(int argc, char **argv)
         goto out;
     }
     size_t k = merge(rs.rows, rs.n, aggs);
-    switch (format) {
-        case FMT_TEXT:
-            print_text(aggs, k, &rs);
-            break;
-        case FMT_JSON:
-            if (print_json(aggs, k, &rs) != 0) {
-                log_error("alerts: writing JSON failed");
-                goto out;
-            }
-            break;
-        case FMT_NFT:
-            print_nft(aggs, k, filter.since_ns);
-            break;
-        case FMT_FAIL2BAN:
-            print_fail2ban(aggs, k);
-            break;
+    if (print_alerts(format, aggs, k, &rs, filter.since_ns) != 0) {
+        log_error("alerts: writing JSON failed");
+        goto out;
     }
     status = fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_RUNTIME;
 out:

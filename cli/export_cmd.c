@@ -5,8 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#include "pcappath.h"
+#include "callpcap.h"
 #include "commands.h"
 #include "log.h"
 #include "store.h"
@@ -17,7 +18,9 @@ static const char export_usage[] =
     "Write the packets of one call (SIP, and RTP/RTCP unless captured with --no-rtp-pcap) as a\n"
     "pcap file that Wireshark and tshark open. CALL_ID is the SIP Call-ID (the newest call with\n"
     "it) or the call's numeric id in the API. OUT may be '-' for standard output. The per-call\n"
-    "files are found under the --pcap-dir the capture used (remembered in the database).\n";
+    "files are found under the --pcap-dir the capture used (remembered in the database); a call\n"
+    "captured without one gets its SIP messages rebuilt from the database (SIP only), as the\n"
+    "API's /api/v1/calls/ID/pcap does.\n";
 
 typedef struct {
     int64_t id, invite_ns;
@@ -44,35 +47,51 @@ static bool all_digits(const char *s)
     return true;
 }
 
-static int copy_file(const char *from, const char *to, char *err, size_t errlen)
+/* The pcap to path ("-": standard output). 0, or -1 with a reason in err. */
+static int write_pcap(const store_call_pcap_t *pcap, const char *to, char *err, size_t errlen)
 {
-    FILE *in = fopen(from, "rb");
-    if (in == NULL) {
-        snprintf(err, errlen, "%s: %s", from, strerror(errno));
+    FILE *in = pcap->rebuilt ? NULL : fdopen(dup(pcap->fd), "rb");
+    if (!pcap->rebuilt && in == NULL) {
+        snprintf(err, errlen, "the call's pcap: %s", strerror(errno));
         return -1;
     }
     FILE *out = strcmp(to, "-") == 0 ? stdout : fopen(to, "wb");
     if (out == NULL) {
         snprintf(err, errlen, "%s: %s", to, strerror(errno));
-        fclose(in);
+        if (in != NULL)
+            fclose(in);
         return -1;
     }
-    char buf[65536];
-    size_t n;
     int rc = 0;
-    while ((n = fread(buf, 1, sizeof(buf), in)) > 0) {
-        if (fwrite(buf, 1, n, out) != n) {
-            snprintf(err, errlen, "%s: %s", to, strerror(errno));
+    if (pcap->rebuilt) {
+        if (fwrite(pcap->data, 1, pcap->size, out) != pcap->size)
             rc = -1;
-            break;
+    } else {
+        char buf[65536];
+        size_t n;
+        while (rc == 0 && (n = fread(buf, 1, sizeof(buf), in)) > 0) {
+            if (fwrite(buf, 1, n, out) != n)
+                rc = -1;
         }
+        fclose(in);
     }
-    fclose(in);
+    if (rc != 0)
+        snprintf(err, errlen, "%s: %s", to, strerror(errno));
     if (out != stdout && fclose(out) != 0 && rc == 0) {
         snprintf(err, errlen, "%s: %s", to, strerror(errno));
         rc = -1;
     }
     return rc;
+}
+
+/* The newest call with Call-ID wanted, or the call with that numeric id. */
+static bool find_call(store_t *store, const char *wanted, found_call_t *call)
+{
+    store_call_filter_t filter = {.call_id = wanted};
+    int rc = store_query_calls(store, &filter, 1, 0, remember_call, call, NULL);
+    if (rc >= 0 && !call->found && all_digits(wanted))
+        store_get_call(store, strtoll(wanted, NULL, 10), remember_call, call);
+    return call->found;
 }
 
 int cmd_export(int argc, char **argv)
@@ -124,34 +143,26 @@ int cmd_export(int argc, char **argv)
     }
     int status = EXIT_RUNTIME;
     found_call_t call = {0};
-    store_call_filter_t filter = {.call_id = wanted};
-    int rc = store_query_calls(store, &filter, 1, 0, remember_call, &call, NULL);
-    if (rc >= 0 && !call.found && all_digits(wanted))
-        store_get_call(store, strtoll(wanted, NULL, 10), remember_call, &call);
-    if (!call.found) {
+    store_call_pcap_t pcap = {.fd = -1};
+    char err[4400];
+    if (!find_call(store, wanted, &call)) {
         log_error("export: %s: no such call in %s", wanted, db_path);
         goto out;
     }
-    char dir[4096];
-    if (pcap_dir != NULL) {
-        snprintf(dir, sizeof(dir), "%s", pcap_dir);
-    } else if (store_get_meta(store, "pcap_dir", dir, sizeof(dir)) != 0) {
-        log_error("export: %s: the calls were captured without --pcap-dir, so no packets were "
-                  "kept (the API's /api/v1/calls/%lld/pcap rebuilds the SIP messages)",
-                  wanted, (long long)call.id);
+    int rc = store_call_pcap_open(store, call.id, pcap_dir, &pcap);
+    if (rc != 0) {
+        log_error("export: %s: %s", wanted, strerror(-rc));
         goto out;
     }
-    char path[4200], err[4400];
-    if (pcap_call_path(dir, call.id, call.invite_ns, path, sizeof(path)) != 0) {
-        log_error("export: %s: path too long", dir);
-        goto out;
-    }
-    if (copy_file(path, out_path, err, sizeof(err)) != 0) {
+    if (pcap.rebuilt)
+        log_msg(LOG_WARN, "export: %s: %s", wanted, STORE_CALL_PCAP_REBUILT_NOTE);
+    if (write_pcap(&pcap, out_path, err, sizeof(err)) != 0) {
         log_error("export: %s", err);
         goto out;
     }
     status = EXIT_SUCCESS;
 out:
+    store_call_pcap_close(&pcap);
     store_close(store);
     return status;
 }

@@ -83,7 +83,16 @@ static void print_summary(const engine_totals_t *t, const engine_t *p)
             (unsigned long long)t->malformed);
 }
 
-int cmd_analyze(int argc, char **argv)
+/* What `analyze` was asked to do. */
+typedef struct {
+    engine_cfg_t cfg;
+    hep_cli_t hep;
+    bool json, quiet;
+} analyze_opts_t;
+
+/* Parse analyze's options into o (files start at optind). Returns -1 to go on, or the exit
+ * status to return at once (--help, usage errors). */
+static int parse_analyze_options(int argc, char **argv, analyze_opts_t *o)
 {
     enum { OPT_DB = 256, OPT_JSON, OPT_MAX_CALLS, OPT_MAX_STREAMS, OPT_PCAP_DIR, OPT_NO_RTP_PCAP };
     static const struct option options[] = {
@@ -99,46 +108,40 @@ int cmd_analyze(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    engine_cfg_t cfg;
-    engine_cfg_init(&cfg);
-    cfg.db_path = "sipscope.db";
-    bool json = false, quiet = false;
-    hep_cli_t hep = {0};
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "qvh", options, NULL)) != -1) {
-        int h = hep_cli_option(&hep, opt, optarg);
+        int h = hep_cli_option(&o->hep, opt, optarg);
         if (h < 0)
             return EXIT_USAGE;
         if (h > 0)
             continue;
         switch (opt) {
             case OPT_DB:
-                cfg.db_path = optarg;
+                o->cfg.db_path = optarg;
                 break;
             case OPT_JSON:
-                json = true;
+                o->json = true;
                 break;
             case OPT_PCAP_DIR:
-                cfg.pcap_dir = optarg;
+                o->cfg.pcap_dir = optarg;
                 break;
             case OPT_NO_RTP_PCAP:
-                cfg.pcap_rtp = false;
+                o->cfg.pcap_rtp = false;
                 break;
             case OPT_MAX_CALLS:
-                if (!parse_size(optarg, &cfg.corr.max_calls)) {
-                    usage_error("analyze: --max-calls: not a positive number", optarg);
-                    return EXIT_USAGE;
-                }
-                break;
             case OPT_MAX_STREAMS:
-                if (!parse_size(optarg, &cfg.corr.max_streams)) {
-                    usage_error("analyze: --max-streams: not a positive number", optarg);
+                if (!parse_size(optarg, opt == OPT_MAX_CALLS ? &o->cfg.corr.max_calls
+                                                             : &o->cfg.corr.max_streams)) {
+                    usage_error(opt == OPT_MAX_CALLS
+                                    ? "analyze: --max-calls: not a positive number"
+                                    : "analyze: --max-streams: not a positive number",
+                                optarg);
                     return EXIT_USAGE;
                 }
                 break;
             case 'q':
-                quiet = true;
+                o->quiet = true;
                 break;
             case 'v':
                 log_set_level(LOG_DEBUG);
@@ -155,34 +158,30 @@ int cmd_analyze(int argc, char **argv)
         usage_error("analyze: no capture file given", "");
         return EXIT_USAGE;
     }
+    return -1;
+}
 
-    report_t *report = NULL;
-    if (json) {
-        report = report_new();
-        if (report == NULL) {
-            log_error("analyze: cannot create a temporary file: %s", strerror(errno));
-            return EXIT_RUNTIME;
-        }
-        cfg.observer = (engine_observer_t){report, observe_call, observe_stream, observe_alert};
-    }
+static void print_timing(const engine_t *p)
+{
+    engine_timing_t t;
+    engine_timing(p, &t);
+    fprintf(stderr,
+            "sipscope: %.3f s reading and analysing, then %.3f s storing the rest; CPU: "
+            "analysis %.3f s, read-ahead %.3f s, store %.3f s\n",
+            (double)t.wall_input_ns / 1e9, (double)t.wall_store_tail_ns / 1e9,
+            (double)t.cpu_analysis_ns / 1e9, (double)t.cpu_readahead_ns / 1e9,
+            (double)t.cpu_writer_ns / 1e9);
+}
 
+/* Read every file through p (what was read before a damaged file's damage is kept), finish,
+ * print the summary and the report. Returns the exit status. */
+static int analyze_files(engine_t *p, const analyze_opts_t *o, report_t *report, int argc,
+                         char **argv)
+{
     char err[512] = "";
-    engine_t *p = NULL;
-    /* A file replays far faster than a link: wait for room in the HEP queue, drop nothing. */
-    if (hep_cli_start(&hep, &cfg, 5000) != 0) {
-        report_free(report);
-        return EXIT_RUNTIME;
-    }
-    if (engine_new(&cfg, &p, err, sizeof(err)) != 0) {
-        log_error("analyze: %s", err);
-        report_free(report);
-        hep_cli_finish(&hep, quiet);
-        return EXIT_RUNTIME;
-    }
     int status = EXIT_SUCCESS;
     for (int i = optind; i < argc; i++) {
         if (engine_read_file(p, argv[i], err, sizeof(err)) != 0) {
-            /* What was read before the damage is kept and reported. */
             log_error("%s", err); /* the reason names the file */
             status = EXIT_RUNTIME;
         }
@@ -193,25 +192,55 @@ int cmd_analyze(int argc, char **argv)
     }
     engine_totals_t totals;
     engine_totals(p, &totals);
-    if (!quiet && (isatty(STDERR_FILENO) || !json))
+    if (!o->quiet && (isatty(STDERR_FILENO) || !o->json))
         print_summary(&totals, p);
-    if (log_get_level() >= LOG_DEBUG) {
-        engine_timing_t t;
-        engine_timing(p, &t);
-        fprintf(stderr,
-                "sipscope: %.3f s reading and analysing, then %.3f s storing the rest; CPU: "
-                "analysis %.3f s, read-ahead %.3f s, store %.3f s\n",
-                (double)t.wall_input_ns / 1e9, (double)t.wall_store_tail_ns / 1e9,
-                (double)t.cpu_analysis_ns / 1e9, (double)t.cpu_readahead_ns / 1e9,
-                (double)t.cpu_writer_ns / 1e9);
-    }
+    if (log_get_level() >= LOG_DEBUG)
+        print_timing(p);
     if (report != NULL && report_write(report, &totals, stdout) != 0) {
         log_error("analyze: writing the report failed: %s", strerror(errno));
         status = EXIT_RUNTIME;
     }
+    return status;
+}
+
+int cmd_analyze(int argc, char **argv)
+{
+    analyze_opts_t o = {0};
+    engine_cfg_init(&o.cfg);
+    o.cfg.db_path = "sipscope.db";
+    int done = parse_analyze_options(argc, argv, &o);
+    if (done >= 0)
+        return done;
+    report_t *report = NULL;
+    if (o.json && (report = report_new()) == NULL) {
+        log_error("analyze: cannot create a temporary file: %s", strerror(errno));
+        return EXIT_RUNTIME;
+    }
+    char err[512] = "";
+    engine_t *p = NULL;
+    /* A file replays far faster than a link: wait for room in the HEP queue, drop nothing. */
+    if (hep_cli_start(&o.hep, &o.cfg, 5000) != 0) {
+        report_free(report);
+        return EXIT_RUNTIME;
+    }
+    if (engine_new(&o.cfg, &p, err, sizeof(err)) != 0) {
+        log_error("analyze: %s", err);
+        report_free(report);
+        hep_cli_finish(&o.hep, o.quiet);
+        return EXIT_RUNTIME;
+    }
+    if (report != NULL) {
+        engine_output_t out = {.name = "report",
+                               .ctx = report,
+                               .on_call = observe_call,
+                               .on_stream = observe_stream,
+                               .on_alert = observe_alert};
+        engine_add_output(p, &out);
+    }
+    int status = analyze_files(p, &o, report, argc, argv);
     report_free(report);
     engine_free(p);
-    hep_cli_finish(&hep, quiet);
+    hep_cli_finish(&o.hep, o.quiet);
     return status;
 }
 

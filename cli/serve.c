@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "log.h"
 #include "engine.h"
 #include "hep_cli.h"
+#include "defs.h"
 #include "hep_in.h"
 #include "hep_out.h"
 #include "livecap.h"
@@ -260,27 +262,64 @@ static int analyze_files(const char *db, const char *pcap_dir, char **files, int
     return status;
 }
 
-/* The HEP receiver's thread is the only one feeding the pipeline in run --hep-in. */
-static void on_hep(void *ctx, const hep_msg_t *msg, const net_endpoint_t *peer)
+/* run --hep-in: the HEP source's thread is the only one feeding the engine. */
+typedef struct {
+    engine_t *engine;
+    _Atomic(hep_in_t *) source; /* set once the source runs; its idle calls may come first */
+    int64_t next_publish_ns;
+} hep_run_t;
+
+static void on_hep_packet(void *ctx, const packet_view_t *pkt)
 {
-    (void)peer;
-    engine_feed_hep(ctx, msg);
+    hep_run_t *run = ctx;
+    engine_process_packet(run->engine, pkt);
+}
+
+static void publish_hep_stats(engine_t *e, hep_in_t *source)
+{
+    hep_in_stats_t h;
+    hep_in_stats(source, &h);
+    engine_publish(e, "hep.packets", (int64_t)h.rx.packets);
+    engine_publish(e, "hep.duplicates", (int64_t)h.duplicates);
+    engine_publish(e, "hep.unsupported", (int64_t)h.unsupported);
+    engine_publish_stats(e);
 }
 
 static void on_hep_idle(void *ctx, int64_t now_ns)
 {
-    engine_t *p = ctx;
-    engine_idle(p, now_ns);
-    static int64_t next_publish;
-    if (now_ns >= next_publish) {
-        engine_hep_stats_t h;
-        engine_hep_stats(p, &h);
-        engine_publish(p, "hep.packets", (int64_t)h.packets);
-        engine_publish(p, "hep.duplicates", (int64_t)h.duplicates);
-        engine_publish(p, "hep.unsupported", (int64_t)h.unsupported);
-        engine_publish_stats(p);
-        next_publish = now_ns + 1000000000;
+    hep_run_t *run = ctx;
+    engine_idle(run->engine, now_ns);
+    hep_in_t *source = atomic_load(&run->source);
+    if (source != NULL && now_ns >= run->next_publish_ns) {
+        publish_hep_stats(run->engine, source);
+        run->next_publish_ns = now_ns + NS_PER_S;
     }
+}
+
+/* Receive HEP into p until a stop is requested. Returns an exit status. */
+static int run_hep_in(const serve_opts_t *o, engine_t *p, const char *spec, const char *key)
+{
+    char err[512] = "";
+    hep_run_t run = {.engine = p};
+    hep_receiver_cfg_t hc;
+    hep_receiver_cfg_init(&hc);
+    hc.auth_key = key;
+    hc.on_idle = on_hep_idle;
+    hep_in_t *source = hep_in_new(spec, on_hep_packet, &run, &hc, err, sizeof(err));
+    if (source == NULL) {
+        log_error("run: --hep-in: %s", err);
+        return EXIT_RUNTIME;
+    }
+    atomic_store(&run.source, source);
+    if (!o->quiet)
+        fprintf(stderr, "sipscope: receiving HEP on %s (UDP and TCP port %u)\n", spec,
+                (unsigned)hep_in_port(source));
+    while (!livecap_stop_requested())
+        pause();
+    hep_in_stop(source); /* joins: no callback runs after this */
+    publish_hep_stats(p, source); /* the last word, whatever the last second held */
+    hep_in_free(source);
+    return EXIT_SUCCESS;
 }
 
 /* Start the API in threads that never take SIGINT/SIGTERM (the caller's thread handles them). */
@@ -333,22 +372,7 @@ static int run_live(const serve_opts_t *o, engine_cfg_t *cfg, const cap_live_cfg
     } else if (live->iface != NULL) {
         status = livecap_run(p, live, log_path, o->quiet);
     } else {
-        hep_receiver_cfg_t hc;
-        hep_receiver_cfg_init(&hc);
-        hc.auth_key = hep_key;
-        hc.on_idle = on_hep_idle;
-        hep_receiver_t *rx = hep_receiver_new(hep_in, on_hep, p, &hc, err, sizeof(err));
-        if (rx == NULL) {
-            log_error("run: --hep-in: %s", err);
-            status = EXIT_RUNTIME;
-        } else {
-            if (!o->quiet)
-                fprintf(stderr, "sipscope: receiving HEP on %s (UDP and TCP port %u)\n", hep_in,
-                        (unsigned)hep_receiver_port(rx));
-            while (!livecap_stop_requested())
-                pause();
-            hep_receiver_free(rx); /* joins: no callback runs after this */
-        }
+        status = run_hep_in(o, p, hep_in, hep_key);
     }
     api_server_stop(srv);
     if (engine_finish(p, err, sizeof(err)) != 0) {

@@ -13,6 +13,10 @@
 
 enum { PKT_PROTO_TCP = 6, PKT_PROTO_UDP = 17 };
 
+/* What the source says the payload is: captures leave it to the engine (PKT_KIND_ANY); HEP
+ * carries the protocol type with each message. */
+enum { PKT_KIND_ANY = 0, PKT_KIND_SIP, PKT_KIND_RTCP };
+
 /* UDP: payload is the UDP payload of one datagram (after IP reassembly when fragmented).
  * TCP: payload is all in-order, not yet consumed bytes of this direction of the connection
  *      (the capture sink returns how many it consumed; the rest is offered again with the
@@ -30,6 +34,7 @@ typedef struct {
     size_t l3_len;
     uint16_t vlan;               /* outermost 802.1Q VLAN id, 0 if none */
     bool reassembled;            /* built from IP fragments or several TCP segments */
+    uint8_t kind;                /* PKT_KIND_* */
     bool has_probe;              /* came as HEP from a probe (probe_id); false: captured here */
     uint32_t probe_id;           /* HEP capture agent id of that probe */
     uint64_t hint;               /* the frame's look-ahead hint (cap_set_lookahead) when this

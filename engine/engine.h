@@ -1,4 +1,7 @@
-/* pipeline: capture -> decoders -> correlator -> store/report, shared by analyze, capture, run. */
+/* engine: the stage between the packet sources and the outputs. It takes packet views from any
+ * source (a file, a live interface, HEP from probes), drives the decoders, the correlator and
+ * the security monitor, and hands what they make to the outputs registered with it (the store
+ * writer, per-call pcaps, the HEP sender, the JSON report). docs/ARCHITECTURE.md draws it. */
 #ifndef SIPSCOPE_ENGINE_H
 #define SIPSCOPE_ENGINE_H
 
@@ -9,10 +12,11 @@
 #include "cap.h"
 #include "classify.h"
 #include "corr.h"
-#include "hep.h"
 #include "hep_out.h"
+#include "packet_view.h"
 #include "records.h"
 #include "secmon.h"
+#include "sip.h"
 
 typedef struct engine engine_t;
 
@@ -24,76 +28,104 @@ typedef struct {
 } engine_totals_t;
 
 /* Where the time went (analyze -v): wall time from engine_new to the end of the input, then
- * until everything was stored; CPU time of the analysis (the thread that fed the pipeline), the
+ * until everything was stored; CPU time of the analysis (the thread that fed the engine), the
  * read-ahead and the store writer threads. */
 typedef struct {
     int64_t wall_input_ns, wall_store_tail_ns;
     int64_t cpu_analysis_ns, cpu_readahead_ns, cpu_writer_ns;
 } engine_timing_t;
 
-/* Receives every final record (in addition to the store). */
+typedef enum { ENGINE_MEDIA_RTP = 0, ENGINE_MEDIA_RTCP } engine_media_t;
+
+/* An output: where the engine hands packets (as attributed to calls) and final records. One
+ * small interface for every output; each callback may be NULL. All run on the engine's thread,
+ * in the order the outputs were added; arguments are borrowed for the call only.
+ *
+ * on_sip: one SIP message; msg->payload/len are the message's own bytes (for TCP, one message
+ *   cut out of the stream), ref the call it went to (row 0: none).
+ * on_media: one RTP or RTCP datagram and its call. Asking for media costs every RTP packet a
+ *   look at its call: leave it NULL unless it is needed.
+ * on_call ... on_alert: the records of common/records.h as the correlator and the security
+ *   monitor finish them (corr.h and secmon.h say when).
+ * on_counter: a named counter for the store's meta table (engine_publish).
+ * on_publish: publish this output's own counters with engine_publish.
+ * finish: end of input, after the last record: flush, and say whether everything went out
+ *   (0, or negative with a reason in err). May fill its part of timing.
+ * free: release ctx (also when finish never ran). */
 typedef struct {
+    const char *name; /* for messages: "store", "pcap", "hep", "report" */
     void *ctx;
+    void (*on_sip)(void *ctx, call_ref_t ref, const packet_view_t *msg, const sip_msg_t *sip);
+    void (*on_media)(void *ctx, call_ref_t ref, const packet_view_t *pkt, engine_media_t kind);
     void (*on_call)(void *ctx, const call_record_t *call);
     void (*on_stream)(void *ctx, const stream_record_t *stream);
+    void (*on_sample)(void *ctx, const sample_record_t *sample);
+    void (*on_message)(void *ctx, const message_record_t *msg);
+    void (*on_registration)(void *ctx, const registration_record_t *reg);
     void (*on_alert)(void *ctx, const alert_record_t *alert);
-} engine_observer_t;
+    void (*on_counter)(void *ctx, const char *key, int64_t value);
+    void (*on_publish)(void *ctx, engine_t *e);
+    int (*finish)(void *ctx, const engine_totals_t *totals, engine_timing_t *timing, char *err,
+                  size_t errlen);
+    void (*free)(void *ctx);
+} engine_output_t;
+
+#define ENGINE_MAX_OUTPUTS 8
 
 typedef struct {
-    const char *db_path;          /* NULL: no store */
+    const char *db_path;          /* the store output; NULL: none */
     corr_cfg_t corr;
     secmon_cfg_t secmon;          /* security detectors' thresholds */
     cap_cfg_t cap;
-    hep_sender_t *hep_out;        /* borrowed: every SIP message (and RTCP with hep_rtcp) is
-                                     also sent as HEPv3 here; NULL = off */
+    hep_sender_t *hep_out;        /* borrowed: the HEP output sends every SIP message (and RTCP
+                                     with hep_rtcp) here; NULL = none */
     bool hep_rtcp;
-    const char *pcap_dir;         /* per-call pcaps under this directory; NULL = none */
+    const char *pcap_dir;         /* the per-call pcap output writes under it; NULL = none */
     bool pcap_rtp;                /* also RTP/RTCP in them (default true) */
     size_t writer_queue_bytes;    /* records waiting for the store thread (default 4 MB) */
     size_t classify_max_flows;    /* flows nDPI remembers (default 4096) */
-    engine_observer_t observer; /* optional */
 } engine_cfg_t;
 
 void engine_cfg_init(engine_cfg_t *cfg);
 
-/* Returns 0 or a negative errno-style code with a reason in err. Caller frees with
- * engine_free. */
+/* Builds the outputs cfg asks for (per-call pcaps, store, HEP, in that order). Returns 0 or a
+ * negative errno-style code with a reason in err. Caller frees with engine_free. */
 int engine_new(const engine_cfg_t *cfg, engine_t **out, char *err, size_t errlen);
-/* Flushes the correlator and the store, then frees. Returns 0 or negative on a store error. */
-int engine_finish(engine_t *p, char *err, size_t errlen);
-void engine_free(engine_t *p);
+/* One more output, after those of cfg (e.g. the JSON report). Copied; the engine calls its free.
+ * 0, or -ENOSPC beyond ENGINE_MAX_OUTPUTS. Before the first packet. */
+int engine_add_output(engine_t *e, const engine_output_t *output);
+/* Flushes the correlator, then finishes every output. Returns 0 or the first output's error. */
+int engine_finish(engine_t *e, char *err, size_t errlen);
+void engine_free(engine_t *e);
 
-/* Read one capture file ("-" = stdin) through the pipeline. 0, or negative with a reason. */
-int engine_read_file(engine_t *p, const char *path, char *err, size_t errlen);
+/* ---- sources ---- */
 
-/* Feed one captured frame (live capture), with what its look-ahead found (engine_lookahead). */
-void engine_process_frame(engine_t *p, const cap_frame_t *f);
-/* One packet received as HEPv3 from a probe (run --hep-in): SIP and RTCP go through the same
- * decoders and correlator as captured packets, marked with the probe's agent id. A message
- * that another probe already delivered (same bytes, same addresses, within 2 s) is counted as
- * a duplicate and dropped. */
-void engine_feed_hep(engine_t *p, const hep_msg_t *msg);
-
-typedef struct {
-    uint64_t packets, sip, rtcp, duplicates, unsupported;
-} engine_hep_stats_t;
-void engine_hep_stats(const engine_t *p, engine_hep_stats_t *out);
+/* Read one capture file ("-" = stdin) through the engine. 0, or negative with a reason. */
+int engine_read_file(engine_t *e, const char *path, char *err, size_t errlen);
+/* One captured frame (live capture), with what its look-ahead found (engine_lookahead). */
+void engine_process_frame(engine_t *e, const cap_frame_t *f);
+/* One packet view from another source (HEP from probes: capture/hep_in.h). For UDP views; a
+ * view marked PKT_KIND_SIP or PKT_KIND_RTCP skips the guessing. */
+void engine_process_packet(engine_t *e, const packet_view_t *pkt);
+/* The look-ahead hooks (cap_set_lookahead) for another frame source, such as live capture:
+ * hint is safe on any thread while e lives. */
+void engine_lookahead(engine_t *e, cap_hint_fn *hint, cap_prefetch_fn *prefetch, void **ctx);
 
 /* No packet for a while: advance the correlator's clock so idle calls still time out. Capture
  * time moves on by the wall-clock time elapsed since the last packet. */
-void engine_idle(engine_t *p, int64_t wall_now_ns);
-/* Publish a counter to the store's meta table (no-op without a store). */
-void engine_publish(engine_t *p, const char *key, int64_t value);
-/* Publish the pipeline's own counters (capture, correlator, classifier, totals). */
-void engine_publish_stats(engine_t *p);
+void engine_idle(engine_t *e, int64_t wall_now_ns);
 
-void engine_totals(const engine_t *p, engine_totals_t *out);
+/* ---- counters ---- */
+
+/* Hand a counter to the outputs (the store keeps it in its meta table for the API). */
+void engine_publish(engine_t *e, const char *key, int64_t value);
+/* Publish the engine's own counters (capture, correlator, classifier, totals) and the outputs'. */
+void engine_publish_stats(engine_t *e);
+
+void engine_totals(const engine_t *e, engine_totals_t *out);
 /* After engine_finish. */
-void engine_timing(const engine_t *p, engine_timing_t *out);
-/* The look-ahead hooks (cap_set_lookahead) for another frame source, such as live capture:
- * hint is safe on any thread while p lives. */
-void engine_lookahead(engine_t *p, cap_hint_fn *hint, cap_prefetch_fn *prefetch, void **ctx);
-const corr_stats_t *engine_corr_stats(const engine_t *p);
-const classify_stats_t *engine_classify_stats(const engine_t *p);
+void engine_timing(const engine_t *e, engine_timing_t *out);
+const corr_stats_t *engine_corr_stats(const engine_t *e);
+const classify_stats_t *engine_classify_stats(const engine_t *e);
 
 #endif

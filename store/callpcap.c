@@ -192,17 +192,15 @@ static size_t synthesize_udp(callpcap_t *cp, const packet_view_t *pkt, const uin
     return total;
 }
 
-void callpcap_write(callpcap_t *cp, call_ref_t ref, const packet_view_t *pkt, const uint8_t *msg,
-                    size_t msg_len)
+void callpcap_write(callpcap_t *cp, call_ref_t ref, const packet_view_t *pkt)
 {
     if (ref.row <= 0)
         return;
     const uint8_t *data = pkt->l3;
     size_t len = pkt->l3_len;
-    if (msg != NULL) {
-        len = synthesize_udp(cp, pkt, msg, msg_len);
-        data = cp->synth;
-    } else if (pkt->reassembled || pkt->l3 == NULL) {
+    if (pkt->ip_proto == PKT_PROTO_TCP || pkt->reassembled || pkt->l3 == NULL) {
+        /* One SIP message cut out of a TCP stream, or a datagram from many frames (or none:
+         * HEP): written as one UDP datagram of its own. */
         len = synthesize_udp(cp, pkt, pkt->payload, pkt->len);
         data = cp->synth;
     }

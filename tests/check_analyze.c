@@ -493,6 +493,51 @@ START_TEST(export_per_call_pcaps_open_in_tshark)
 }
 END_TEST
 
+/* Without --pcap-dir, export falls back as the API's pcap route does: the call's SIP messages
+ * rebuilt from the database (one opener, store_call_pcap_open, for both). */
+START_TEST(export_without_pcap_dir_rebuilds_sip)
+{
+    if (system("command -v tshark >/dev/null 2>&1") != 0) {
+        fprintf(stderr, "notice: tshark is absent: rebuilt export check skipped\n");
+        return;
+    }
+    char dir[] = "/tmp/sipscope-export-XXXXXX";
+    ck_assert(mkdtemp(dir) != NULL);
+    char cmd[8192];
+    snprintf(cmd, sizeof(cmd), "'%s' analyze --db %s/s.db --json '%s' 2>/dev/null",
+             SIPSCOPE_BINARY, dir, testdata_path("samples/small.pcap"));
+    int status;
+    char *out = run_capture(cmd, &status);
+    ck_assert_int_eq(status, 0);
+    json_t *report = json_loads(out, 0, NULL);
+    free(out);
+    ck_assert(report != NULL);
+    size_t i;
+    json_t *call;
+    size_t checked = 0;
+    json_array_foreach(json_object_get(report, "calls"), i, call) {
+        const char *call_id = json_string_value(json_object_get(call, "call_id"));
+        snprintf(cmd, sizeof(cmd),
+                 "'%s' export --db %s/s.db '%s' -o %s/one.pcap 2>%s/err && "
+                 "grep -q 'SIP only, rebuilt' %s/err && "
+                 "tshark -r %s/one.pcap -Y sip 2>/dev/null | wc -l",
+                 SIPSCOPE_BINARY, dir, call_id, dir, dir, dir, dir);
+        out = run_capture(cmd, &status);
+        ck_assert_msg(status == 0, "rebuilt export of %s failed or did not say so", call_id);
+        long sip = strtol(out, NULL, 10);
+        free(out);
+        ck_assert_msg(sip == int_field(call, "sip_messages"),
+                      "%s: tshark reads %ld SIP messages in the rebuilt export, the call has %lld",
+                      call_id, sip, (long long)int_field(call, "sip_messages"));
+        checked++;
+    }
+    ck_assert_uint_gt(checked, 0);
+    json_decref(report);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    ck_assert(system(cmd) == 0);
+}
+END_TEST
+
 Suite *analyze_suite(void)
 {
     Suite *s = suite_create("analyze");
@@ -514,6 +559,7 @@ Suite *analyze_suite(void)
     tcase_add_test(tc, sample_totals_match_truth);
     tcase_add_test(tc, sample_calls_and_streams_match_truth);
     tcase_add_test(tc, export_per_call_pcaps_open_in_tshark);
+    tcase_add_test(tc, export_without_pcap_dir_rebuilds_sip);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("simcalls");

@@ -157,13 +157,6 @@ void api_h_openapi(api_req_t *req);
 void api_h_index(api_req_t *req);
 void api_h_static(api_req_t *req);
 
-/* ---- pcap reconstruction (pcap.c). */
-
-/* Build a pcap file (Ethernet, IPv4/IPv6, UDP or TCP) of the call's stored SIP messages.
- * *out is malloc'd (caller frees), *len its size, *skipped (may be NULL) the messages left out
- * (no addresses, or too big for one IP packet). 0 or a negative errno (store errors as the
- * store returns them). */
-int api_pcap_build(store_t *s, int64_t call_row, char **out, size_t *len, size_t *skipped);
 
 /* ---- Embedded files (generated at build time). */
 

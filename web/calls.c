@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "json.h"
-#include "pcappath.h"
+#include "callpcap.h"
 #include "sv.h"
 
 #define SUMMARY_MAX 160 /* bytes of a message's first line shown in listings */
@@ -300,74 +300,39 @@ void api_h_call_messages(api_req_t *req)
     api_reply_json(req, 200, msgs.c.array);
 }
 
-/* The call's own pcap file, when the capture kept one (--pcap-dir, remembered in the meta key
- * "pcap_dir"): DIR/YYYY-MM-DD/HH/ROW.pcap by the UTC time of the INVITE, the layout of
- * common/pcappath.h. Returns an open fd and its size, or -1. The path is made of the stored
- * directory and numbers only, never of request text. */
-static int open_call_pcap(store_t *s, int64_t row, int64_t invite_ns, size_t *size)
-{
-    char dir[4096], path[4200];
-    if (invite_ns <= 0 || store_get_meta(s, "pcap_dir", dir, sizeof(dir)) != 0 || dir[0] == '\0')
-        return -1;
-    if (pcap_call_path(dir, row, invite_ns, path, sizeof(path)) != 0)
-        return -1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    struct stat sb;
-    if (fd < 0)
-        return -1;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size < 24) {
-        close(fd);
-        return -1;
-    }
-    *size = (size_t)sb.st_size;
-    return fd;
-}
-
-static int take_invite(void *ctx, const call_record_t *r)
-{
-    *(int64_t *)ctx = r->invite_ns;
-    return 0;
-}
-
 void api_h_call_pcap(api_req_t *req)
 {
     store_t *s = api_store(req);
     if (s == NULL)
         return;
-    int64_t invite_ns = 0;
-    int err = store_get_call(s, req->id, take_invite, &invite_ns);
+    store_call_pcap_t pcap;
+    int err = store_call_pcap_open(s, req->id, NULL, &pcap);
     if (err != 0) {
+        store_call_pcap_close(&pcap);
         api_reply_store_error(req, err, "call");
         return;
     }
-    size_t len = 0, skipped = 0;
-    int fd = open_call_pcap(s, req->id, invite_ns, &len);
-    if (fd >= 0) {
-        api_reply_fd(req, 200, "application/vnd.tcpdump.pcap", fd, len);
+    if (!pcap.rebuilt) {
+        api_reply_fd(req, 200, "application/vnd.tcpdump.pcap", pcap.fd, pcap.size);
+        pcap.fd = -1; /* the reply owns it now */
         api_reply_header(req, "X-Sipscope-Pcap-Content",
                          "every packet of the call as captured (SIP and RTP), per-call file");
     } else {
-        char *pcap = NULL;
-        err = api_pcap_build(s, req->id, &pcap, &len, &skipped);
-        if (err != 0) {
-            api_reply_store_error(req, err, "call");
-            return;
-        }
-        api_reply_take(req, 200, "application/vnd.tcpdump.pcap", pcap, len);
+        api_reply_take(req, 200, "application/vnd.tcpdump.pcap", pcap.data, pcap.size);
+        pcap.data = NULL;
         /* Said in the response too, so that whoever opens the file knows what is missing. */
-        api_reply_header(req, "X-Sipscope-Pcap-Content",
-                         "SIP only, rebuilt from the stored messages (no per-call pcap file: "
-                         "captured without --pcap-dir)");
+        api_reply_header(req, "X-Sipscope-Pcap-Content", STORE_CALL_PCAP_REBUILT_NOTE);
     }
     char disp[96];
     snprintf(disp, sizeof(disp), "attachment; filename=\"sipscope-call-%lld.pcap\"",
              (long long)req->id);
     api_reply_header(req, "Content-Disposition", disp);
-    if (skipped > 0) {
+    if (pcap.skipped > 0) {
         char n[32];
-        snprintf(n, sizeof(n), "%zu", skipped);
+        snprintf(n, sizeof(n), "%zu", pcap.skipped);
         api_reply_header(req, "X-Sipscope-Pcap-Skipped", n);
     }
+    store_call_pcap_close(&pcap);
 }
 
 /* ---- /api/v1/streams */

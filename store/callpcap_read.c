@@ -1,9 +1,17 @@
-/* pcap: rebuild a call's SIP messages as a pcap file (Ethernet, IPv4/IPv6, UDP or TCP). */
-#include "api_int.h"
+/* callpcap_read: a call's packets as a pcap for export and the API: its own file under the
+ * --pcap-dir when the capture kept one, else its stored SIP messages rebuilt as a pcap. */
+#include "callpcap.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pcappath.h"
 
 /* What comes out, and why it is shaped so:
  *   - pcap (not pcapng), microsecond timestamps, LINKTYPE_ETHERNET: every tool reads it.
@@ -257,7 +265,7 @@ static int put_message(void *ctx, int64_t id, const message_record_t *m)
     return x->out.oom ? -ENOMEM : 0;
 }
 
-int api_pcap_build(store_t *s, int64_t call_row, char **out, size_t *len, size_t *skipped)
+int store_call_pcap_rebuild(store_t *s, int64_t call_row, char **out, size_t *len, size_t *skipped)
 {
     *out = NULL;
     *len = 0;
@@ -289,4 +297,63 @@ int api_pcap_build(store_t *s, int64_t call_row, char **out, size_t *len, size_t
     }
     free(x);
     return err;
+}
+
+/* ---- one way to open a call's pcap ---- */
+
+static int take_invite(void *ctx, const call_record_t *r)
+{
+    *(int64_t *)ctx = r->invite_ns;
+    return 0;
+}
+
+/* The call's own file under dir: an open fd and its size, or -1. The path is made of the
+ * directory and numbers only, never of request text; a symlink is not followed. */
+static int open_own_file(const char *dir, int64_t row, int64_t invite_ns, size_t *size)
+{
+    char path[4200];
+    if (invite_ns <= 0 || pcap_call_path(dir, row, invite_ns, path, sizeof(path)) != 0)
+        return -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    struct stat sb;
+    if (fd < 0)
+        return -1;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size < 24) {
+        close(fd);
+        return -1;
+    }
+    *size = (size_t)sb.st_size;
+    return fd;
+}
+
+int store_call_pcap_open(store_t *s, int64_t row, const char *pcap_dir, store_call_pcap_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->fd = -1;
+    int64_t invite_ns = 0;
+    int err = store_get_call(s, row, take_invite, &invite_ns);
+    if (err != 0)
+        return err;
+    char dir[4096] = "";
+    if (pcap_dir != NULL)
+        snprintf(dir, sizeof(dir), "%s", pcap_dir);
+    else if (store_get_meta(s, "pcap_dir", dir, sizeof(dir)) != 0)
+        dir[0] = '\0';
+    if (dir[0] != '\0') {
+        out->fd = open_own_file(dir, row, invite_ns, &out->size);
+        if (out->fd >= 0)
+            return 0;
+    }
+    /* No file of its own (captured without --pcap-dir, or pruned): the SIP it had. */
+    out->rebuilt = true;
+    return store_call_pcap_rebuild(s, row, &out->data, &out->size, &out->skipped);
+}
+
+void store_call_pcap_close(store_call_pcap_t *p)
+{
+    if (p->fd >= 0)
+        close(p->fd);
+    free(p->data);
+    p->fd = -1;
+    p->data = NULL;
 }

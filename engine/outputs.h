@@ -1,0 +1,31 @@
+/* outputs: the engine's built-in outputs (engine_output_t): the store writer, the per-call
+ * pcap files and the HEP sender. Each constructor fills an engine_output_t whose free callback
+ * releases what it made. */
+#ifndef SIPSCOPE_OUTPUTS_H
+#define SIPSCOPE_OUTPUTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine.h"
+#include "hep_out.h"
+
+typedef struct {
+    const char *db_path;
+    const char *pcap_dir;   /* recorded in the store's meta table for export and the API */
+    size_t queue_bytes;     /* the writer's queue */
+} output_store_cfg_t;
+
+/* Open the store and start its writer thread. *first_id and *first_alert_id: where the
+ * correlator's and the security monitor's ids go on from. 0, or negative with a reason. */
+int output_store_new(const output_store_cfg_t *cfg, engine_output_t *out, int64_t *first_id,
+                     int64_t *first_alert_id, char *err, size_t errlen);
+/* Every call's packets in a pcap of its own under dir (store/callpcap.h); with_media: RTP and
+ * RTCP too. 0, or negative with a reason. */
+int output_pcap_new(const char *dir, bool with_media, engine_output_t *out, char *err,
+                    size_t errlen);
+/* Every SIP message (and RTCP when rtcp) to sender, which stays the caller's. */
+void output_hep_init(hep_sender_t *sender, bool rtcp, engine_output_t *out);
+
+#endif
