@@ -70,7 +70,14 @@ enum {
      #member,                                                                                      \
      doc},
 #define VIRTUAL(of, k, json, doc)                                                                  \
-    {json, NULL, K_(k), ((k) & ~REC_KIND_MASK) | REC_F_VIRTUAL, offsetof(REC_T, of), 0, "", doc},
+    {json,                                                                                         \
+     NULL,                                                                                         \
+     K_(k),                                                                                        \
+     ((k) & ~REC_KIND_MASK) | REC_F_VIRTUAL,                                                       \
+     offsetof(REC_T, of),                                                                          \
+     sizeof(((REC_T *)0)->of),                                                                     \
+     "",                                                                                           \
+     doc},
 
 #define CHECK(type, member, k, json, column, doc)                                                  \
     _Static_assert(KIND_TYPES(k) & TYPE_CODE(((REC_T *)0)->member),                                \

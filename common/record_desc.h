@@ -77,8 +77,9 @@ typedef struct {
     const char *column; /* SQL column, "$.key" for a key of the row's details JSON, or NULL */
     uint16_t kind;      /* rec_kind_t */
     uint16_t flags;     /* REC_F_* */
-    uint32_t offset;    /* of the member in the record */
-    uint32_t size;      /* of the member (0 for a virtual field) */
+    uint32_t offset;    /* of the member in the record (for a virtual field, of the member it
+                           derives from) */
+    uint32_t size;      /* of that member */
     const char *member; /* C name of the member ("" for a virtual field) */
     const char *doc;    /* one line for the API docs */
 } record_field_t;

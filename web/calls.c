@@ -14,8 +14,6 @@
 #include "callpcap.h"
 #include "sv.h"
 
-#define SUMMARY_MAX 160 /* bytes of a message's first line shown in listings */
-
 /* ---- Collectors: store callbacks that append JSON to an array. */
 
 typedef struct {
@@ -32,63 +30,15 @@ static void push(collect_t *c, json_t *o)
 static int add_call(void *ctx, const call_record_t *r)
 {
     collect_t *c = ctx;
-    json_t *o = api_call_json(r);
-    if (o != NULL)
-        json_object_set_new(o, "id", json_integer(r->id));
-    push(c, o);
+    push(c, api_call_row_json(r));
     return c->oom ? -ENOMEM : 0;
 }
 
 static int add_stream(void *ctx, const stream_record_t *r)
 {
     collect_t *c = ctx;
-    json_t *o = api_stream_json(r);
-    if (o != NULL) {
-        json_object_set_new(o, "id", json_integer(r->id));
-        json_object_set_new(o, "call", r->call_row > 0 ? json_integer(r->call_row) : json_null());
-    }
-    push(c, o);
+    push(c, api_stream_row_json(r));
     return c->oom ? -ENOMEM : 0;
-}
-
-/* n bytes of text as a JSON string. SIP is text, but a capture may hold any bytes and jansson
- * takes only UTF-8: when p isn't, non-ASCII bytes and NULs are sent as '?'. New reference. */
-static json_t *text_json(const char *p, size_t n)
-{
-    json_t *s = json_stringn(p, n);
-    if (s != NULL)
-        return s;
-    char *copy = malloc(n + 1);
-    if (copy == NULL)
-        return NULL;
-    for (size_t i = 0; i < n; i++)
-        copy[i] = ((unsigned char)p[i] >= 0x80 || p[i] == '\0') ? '?' : p[i];
-    s = json_stringn(copy, n);
-    free(copy);
-    return s;
-}
-
-/* The first line of a message, at most SUMMARY_MAX bytes. */
-static json_t *first_line(const message_record_t *m)
-{
-    sv_t raw = sv_make(m->raw ? m->raw : "", m->raw ? m->raw_len : 0);
-    size_t n = 0;
-    while (n < raw.len && n < SUMMARY_MAX && raw.p[n] != '\r' && raw.p[n] != '\n')
-        n++;
-    return text_json(raw.p, n);
-}
-
-/* Does the message carry an SDP body (RFC 8866 bodies start with "v=")? */
-static bool has_sdp(const message_record_t *m)
-{
-    if (m->raw == NULL)
-        return false;
-    sv_t raw = sv_make(m->raw, m->raw_len);
-    for (size_t i = 0; i + 5 < raw.len; i++) {
-        if (memcmp(raw.p + i, "\r\n\r\n", 4) == 0)
-            return raw.p[i + 4] == 'v' && raw.p[i + 5] == '=';
-    }
-    return false;
 }
 
 typedef struct {
@@ -99,26 +49,7 @@ typedef struct {
 static int add_message(void *ctx, int64_t id, const message_record_t *m)
 {
     messages_t *ms = ctx;
-    json_t *o = json_object();
-    if (o != NULL) {
-        json_object_set_new(o, "id", json_integer(id));
-        json_object_set_new(o, "time", api_time_json(m->ts_ns));
-        json_object_set_new(o, "src", api_endpoint_json(&m->src));
-        json_object_set_new(o, "dst", api_endpoint_json(&m->dst));
-        json_object_set_new(o, "transport", json_string(m->transport == 6 ? "tcp" : "udp"));
-        json_object_set_new(o, "request", json_boolean(m->is_request));
-        json_object_set_new(o, "method", json_string(m->method ? m->method : ""));
-        json_object_set_new(o, "status", m->is_request ? json_null() : json_integer(m->status));
-        json_object_set_new(o, "cseq", json_integer(m->cseq));
-        /* The HEP agent id of the probe that saw it; null when captured here. */
-        json_object_set_new(o, "probe", m->has_probe ? json_integer(m->probe_id) : json_null());
-        json_object_set_new(o, "summary", first_line(m));
-        json_object_set_new(o, "sdp", json_boolean(has_sdp(m)));
-        if (ms->with_raw) {
-            json_t *raw = text_json(m->raw ? m->raw : "", m->raw ? m->raw_len : 0);
-            json_object_set_new(o, "raw", raw ? raw : json_string(""));
-        }
-    }
+    json_t *o = api_message_json(id, m, ms->with_raw);
     push(&ms->c, o);
     return ms->c.oom ? -ENOMEM : 0;
 }
@@ -241,9 +172,7 @@ void api_h_calls(api_req_t *req)
 static int take_call(void *ctx, const call_record_t *r)
 {
     json_t **out = ctx;
-    *out = api_call_json(r);
-    if (*out != NULL)
-        json_object_set_new(*out, "id", json_integer(r->id));
+    *out = api_call_row_json(r);
     return *out ? 0 : -ENOMEM;
 }
 
@@ -380,9 +309,7 @@ void api_h_stream(api_req_t *req)
 static int add_sample(void *ctx, const sample_record_t *r)
 {
     collect_t *c = ctx;
-    push(c, json_pack("{s:o, s:I, s:I, s:f, s:f, s:f}", "time", api_time_json(r->start_ns),
-                      "packets", (json_int_t)r->packets, "lost", (json_int_t)r->lost, "jitter_ms",
-                      r->jitter_ms, "max_jitter_ms", r->max_jitter_ms, "mos", r->mos));
+    push(c, api_sample_json(r));
     return c->oom ? -ENOMEM : 0;
 }
 
