@@ -243,14 +243,14 @@ static inline void cap_frame_begin(cap_t *cap, cap_decode_t *fr, int dlt, int64_
     }
     fr->pkt.ts_ns = ts_ns;
     fr->pkt.vlan = 0;
+    fr->pkt.kind = PKT_KIND_ANY; /* captured: the engine decides what it is */
+    fr->pkt.has_probe = false;
+    fr->pkt.probe_id = 0;
     fr->pkt.frame = frame;
     fr->pkt.frame_caplen = caplen;
     fr->pkt.frame_len = wirelen;
     fr->pkt.frame_dlt = dlt;
     fr->pkt.hint = hint;
-    fr->pkt.kind = PKT_KIND_ANY; /* captured: the engine decides what it is */
-    fr->pkt.has_probe = false;
-    fr->pkt.probe_id = 0;
     fr->have_vlan = false;
     fr->tunneled = false;
     fr->depth = 0;

@@ -32,11 +32,12 @@ typedef struct {
                                     reassembled datagram it is the last fragment's header;
                                     NULL for HEP */
     size_t l3_len;
+    /* These four are next to each other so that a capture resets them in one store. */
     uint16_t vlan;               /* outermost 802.1Q VLAN id, 0 if none */
-    bool reassembled;            /* built from IP fragments or several TCP segments */
     uint8_t kind;                /* PKT_KIND_* */
     bool has_probe;              /* came as HEP from a probe (probe_id); false: captured here */
     uint32_t probe_id;           /* HEP capture agent id of that probe */
+    bool reassembled;            /* built from IP fragments or several TCP segments */
     uint64_t hint;               /* the frame's look-ahead hint (cap_set_lookahead) when this
                                     is its own plain UDP datagram, else 0 */
     /* The frame as captured (of the last fragment/segment), for per-call pcaps; NULL for HEP. */
