@@ -10,10 +10,12 @@
 #include <time.h>
 
 #include "clock.h"
+#include "record_desc.h"
 
 /* Each queued record is a job: a header, the record struct, then its strings. String pointers
  * inside the copied struct are rewritten as offsets from the job start (plus one, so that 0
- * still means NULL) and turned back into pointers by the writer thread. */
+ * still means NULL) and turned back into pointers by the writer thread. Which members are
+ * strings the record's descriptor says (common/record_desc.h). */
 enum job_type {
     JOB_WRAP = 1,
     JOB_CALL,
@@ -66,25 +68,64 @@ typedef struct {
     size_t off;
 } packer_t;
 
-static size_t str_size(const char *s)
+/* The bytes a string member takes after the record: a NUL-terminated string with its NUL, a
+ * REC_RAW text its length exactly (the REC_RAW_LEN field after it: the text may hold NULs and
+ * is not terminated). */
+static size_t str_size(const record_desc_t *d, size_t i, const void *rec)
 {
-    return s ? strlen(s) + 1 : 0;
+    const char *p = record_get_str(rec, &d->fields[i]);
+    if (p == NULL)
+        return 0;
+    if (d->fields[i].kind == REC_RAW)
+        return (size_t)record_get_int(rec, &d->fields[i + 1]);
+    return strlen(p) + 1;
 }
 
-static const char *pack_str(packer_t *pk, const char *s)
+static bool is_str_member(const record_field_t *f)
 {
-    if (s == NULL)
-        return NULL;
-    size_t n = strlen(s) + 1;
-    memcpy(pk->base + pk->off, s, n);
-    const char *encoded = (const char *)(uintptr_t)(pk->off + 1);
-    pk->off += n;
-    return encoded;
+    return record_kind_is_string(f->kind) && !(f->flags & REC_F_VIRTUAL);
 }
 
-static const char *unpack_str(const uint8_t *job, const char *encoded)
+/* The bytes of all of rec's strings. */
+static size_t strings_size(const record_desc_t *d, const void *rec)
 {
-    return encoded ? (const char *)job + ((uintptr_t)encoded - 1) : NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < d->n_fields; i++) {
+        if (is_str_member(&d->fields[i]))
+            n += str_size(d, i, rec);
+    }
+    return n;
+}
+
+/* Copy rec's strings after the copy of rec in the job, pointing the copy's members at them. */
+static void pack_strings(packer_t *pk, const record_desc_t *d, const void *rec)
+{
+    void *copy = pk->base + sizeof(job_hdr_t);
+    for (size_t i = 0; i < d->n_fields; i++) {
+        const record_field_t *f = &d->fields[i];
+        if (!is_str_member(f))
+            continue;
+        const char *p = record_get_str(rec, f);
+        if (p == NULL)
+            continue;
+        size_t n = str_size(d, i, rec);
+        memcpy(pk->base + pk->off, p, n);
+        record_set_str(copy, f, (const char *)(uintptr_t)(pk->off + 1));
+        pk->off += n;
+    }
+}
+
+/* Point the strings of a record copied out of job back at the job's bytes. */
+static void unpack_strings(const record_desc_t *d, const uint8_t *job, void *rec)
+{
+    for (size_t i = 0; i < d->n_fields; i++) {
+        const record_field_t *f = &d->fields[i];
+        if (!is_str_member(f))
+            continue;
+        const char *encoded = record_get_str(rec, f);
+        if (encoded != NULL)
+            record_set_str(rec, f, (const char *)job + ((uintptr_t)encoded - 1));
+    }
 }
 
 /* ---- ring ---- */
@@ -129,11 +170,10 @@ static void commit_reservation(writer_t *w, size_t len)
         pthread_cond_signal(&w->not_empty);
 }
 
-/* Copy a record of type into the ring: body bytes, then strings via pack. */
-typedef void (*pack_fn)(packer_t *pk, const void *record);
-
+/* Copy a record of type into the ring: body bytes, then the strings desc names (none when
+ * desc is NULL). */
 static int enqueue(writer_t *w, uint32_t type, const void *record, size_t body, size_t strings,
-                   pack_fn pack)
+                   const record_desc_t *desc)
 {
     size_t len = ALIGN8(sizeof(job_hdr_t) + body + strings);
     if (len > w->cap / 2)
@@ -148,100 +188,90 @@ static int enqueue(writer_t *w, uint32_t type, const void *record, size_t body, 
     memcpy(at, &hdr, sizeof(hdr));
     packer_t pk = {at, sizeof(hdr) + body};
     memcpy(at + sizeof(hdr), record, body);
-    if (pack != NULL)
-        pack(&pk, record);
+    if (desc != NULL)
+        pack_strings(&pk, desc, record);
     commit_reservation(w, len);
     pthread_mutex_unlock(&w->lock);
     return 0;
 }
 
-static void pack_call(packer_t *pk, const void *record)
+/* The records the writer stores, by job type. */
+static int put_call(store_t *s, const void *r)
 {
-    const call_record_t *r = record;
-    call_record_t *c = (call_record_t *)(pk->base + sizeof(job_hdr_t));
-    c->call_id = pack_str(pk, r->call_id);
-    c->from_uri = pack_str(pk, r->from_uri);
-    c->to_uri = pack_str(pk, r->to_uri);
-    c->from_tag = pack_str(pk, r->from_tag);
-    c->to_tag = pack_str(pk, r->to_tag);
-    c->user_agent = pack_str(pk, r->user_agent);
+    return store_put_call(s, r);
+}
+
+static int put_stream(store_t *s, const void *r)
+{
+    return store_put_stream(s, r);
+}
+
+static int put_sample(store_t *s, const void *r)
+{
+    return store_put_sample(s, r);
+}
+
+static int put_message(store_t *s, const void *r)
+{
+    return store_put_message(s, r);
+}
+
+static int put_registration(store_t *s, const void *r)
+{
+    return store_put_registration(s, r);
+}
+
+static int put_alert(store_t *s, const void *r)
+{
+    return store_put_alert(s, r);
+}
+
+static const struct {
+    const record_desc_t *desc;
+    int (*put)(store_t *s, const void *record);
+} records[] = {
+    [JOB_CALL] = {&call_record_desc, put_call},
+    [JOB_STREAM] = {&stream_record_desc, put_stream},
+    [JOB_SAMPLE] = {&sample_record_desc, put_sample},
+    [JOB_MESSAGE] = {&message_record_desc, put_message},
+    [JOB_REGISTRATION] = {&registration_record_desc, put_registration},
+    [JOB_ALERT] = {&alert_record_desc, put_alert},
+};
+
+static int enqueue_record(writer_t *w, uint32_t type, const void *record)
+{
+    const record_desc_t *d = records[type].desc;
+    return enqueue(w, type, record, d->size, strings_size(d, record), d);
 }
 
 int writer_put_call(writer_t *w, const call_record_t *r)
 {
-    size_t strings = str_size(r->call_id) + str_size(r->from_uri) + str_size(r->to_uri) +
-                     str_size(r->from_tag) + str_size(r->to_tag) + str_size(r->user_agent);
-    return enqueue(w, JOB_CALL, r, sizeof(*r), strings, pack_call);
-}
-
-static void pack_stream(packer_t *pk, const void *record)
-{
-    const stream_record_t *r = record;
-    stream_record_t *s = (stream_record_t *)(pk->base + sizeof(job_hdr_t));
-    s->call_id = pack_str(pk, r->call_id);
-    s->codec = pack_str(pk, r->codec);
+    return enqueue_record(w, JOB_CALL, r);
 }
 
 int writer_put_stream(writer_t *w, const stream_record_t *r)
 {
-    return enqueue(w, JOB_STREAM, r, sizeof(*r), str_size(r->call_id) + str_size(r->codec),
-                   pack_stream);
+    return enqueue_record(w, JOB_STREAM, r);
 }
 
 int writer_put_sample(writer_t *w, const sample_record_t *r)
 {
-    return enqueue(w, JOB_SAMPLE, r, sizeof(*r), 0, NULL);
-}
-
-static void pack_message(packer_t *pk, const void *record)
-{
-    const message_record_t *r = record;
-    message_record_t *m = (message_record_t *)(pk->base + sizeof(job_hdr_t));
-    m->call_id = pack_str(pk, r->call_id);
-    m->method = pack_str(pk, r->method);
-    /* The raw text is not NUL-terminated and may hold NULs: copy raw_len bytes exactly. */
-    if (r->raw != NULL) {
-        memcpy(pk->base + pk->off, r->raw, r->raw_len);
-        m->raw = (const char *)(uintptr_t)(pk->off + 1);
-        pk->off += r->raw_len;
-    }
+    return enqueue_record(w, JOB_SAMPLE, r);
 }
 
 int writer_put_message(writer_t *w, const message_record_t *r)
 {
-    size_t strings = str_size(r->call_id) + str_size(r->method) + (r->raw ? r->raw_len : 0);
-    return enqueue(w, JOB_MESSAGE, r, sizeof(*r), strings, pack_message);
-}
-
-static void pack_registration(packer_t *pk, const void *record)
-{
-    const registration_record_t *r = record;
-    registration_record_t *g = (registration_record_t *)(pk->base + sizeof(job_hdr_t));
-    g->aor = pack_str(pk, r->aor);
-    g->aor_user = pack_str(pk, r->aor_user);
-    g->contact = pack_str(pk, r->contact);
-    g->user_agent = pack_str(pk, r->user_agent);
+    return enqueue_record(w, JOB_MESSAGE, r);
 }
 
 int writer_put_registration(writer_t *w, const registration_record_t *r)
 {
-    size_t strings = str_size(r->aor) + str_size(r->aor_user) + str_size(r->contact) +
-                     str_size(r->user_agent);
-    return enqueue(w, JOB_REGISTRATION, r, sizeof(*r), strings, pack_registration);
-}
-
-static void pack_alert(packer_t *pk, const void *record)
-{
-    const alert_record_t *r = record;
-    alert_record_t *a = (alert_record_t *)(pk->base + sizeof(job_hdr_t));
-    a->target = pack_str(pk, r->target);
-    a->user_agent = pack_str(pk, r->user_agent);
+    return enqueue_record(w, JOB_REGISTRATION, r);
 }
 
 int writer_put_alert(writer_t *w, const alert_record_t *r)
 {
-    return enqueue(w, JOB_ALERT, r, sizeof(*r), str_size(r->target) + str_size(r->user_agent),
-                   pack_alert);
+    return enqueue_record(w, JOB_ALERT, r);
 }
 
 int writer_put_meta(writer_t *w, const char *key, int64_t value)
@@ -271,61 +301,36 @@ static void note_error(writer_t *w, int rc)
     pthread_mutex_unlock(&w->lock);
 }
 
+/* Room for a copy of any record, aligned for all of them. */
+typedef union {
+    call_record_t call;
+    stream_record_t stream;
+    sample_record_t sample;
+    message_record_t message;
+    registration_record_t registration;
+    alert_record_t alert;
+} any_record_t;
+
 static int store_job(writer_t *w, const uint8_t *job, const job_hdr_t *hdr)
 {
     const uint8_t *body = job + sizeof(job_hdr_t);
     switch (hdr->type) {
-        case JOB_CALL: {
-            call_record_t c;
-            memcpy(&c, body, sizeof(c));
-            c.call_id = unpack_str(job, c.call_id);
-            c.from_uri = unpack_str(job, c.from_uri);
-            c.to_uri = unpack_str(job, c.to_uri);
-            c.from_tag = unpack_str(job, c.from_tag);
-            c.to_tag = unpack_str(job, c.to_tag);
-            c.user_agent = unpack_str(job, c.user_agent);
-            return store_put_call(w->store, &c);
-        }
-        case JOB_STREAM: {
-            stream_record_t s;
-            memcpy(&s, body, sizeof(s));
-            s.call_id = unpack_str(job, s.call_id);
-            s.codec = unpack_str(job, s.codec);
-            return store_put_stream(w->store, &s);
-        }
-        case JOB_SAMPLE: {
-            sample_record_t s;
-            memcpy(&s, body, sizeof(s));
-            return store_put_sample(w->store, &s);
-        }
-        case JOB_MESSAGE: {
-            message_record_t m;
-            memcpy(&m, body, sizeof(m));
-            m.call_id = unpack_str(job, m.call_id);
-            m.method = unpack_str(job, m.method);
-            m.raw = unpack_str(job, m.raw);
-            return store_put_message(w->store, &m);
+        case JOB_CALL:
+        case JOB_STREAM:
+        case JOB_SAMPLE:
+        case JOB_MESSAGE:
+        case JOB_REGISTRATION:
+        case JOB_ALERT: {
+            const record_desc_t *d = records[hdr->type].desc;
+            any_record_t r;
+            memcpy(&r, body, d->size);
+            unpack_strings(d, job, &r);
+            return records[hdr->type].put(w->store, &r);
         }
         case JOB_TOTALS: {
             store_meta_t t;
             memcpy(&t, body, sizeof(t));
             return store_add_totals(w->store, &t);
-        }
-        case JOB_REGISTRATION: {
-            registration_record_t g;
-            memcpy(&g, body, sizeof(g));
-            g.aor = unpack_str(job, g.aor);
-            g.aor_user = unpack_str(job, g.aor_user);
-            g.contact = unpack_str(job, g.contact);
-            g.user_agent = unpack_str(job, g.user_agent);
-            return store_put_registration(w->store, &g);
-        }
-        case JOB_ALERT: {
-            alert_record_t a;
-            memcpy(&a, body, sizeof(a));
-            a.target = unpack_str(job, a.target);
-            a.user_agent = unpack_str(job, a.user_agent);
-            return store_put_alert(w->store, &a);
         }
         case JOB_META: {
             meta_job_t m;

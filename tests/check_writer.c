@@ -1,4 +1,4 @@
-/* check_writer: the store writer thread (app/writer.c): batching, wrap-around, back-pressure and
+/* check_writer: the store writer thread (store/writer.c): batching, wrap-around, back-pressure and
  * commit latency, read back through a second SQLite connection as a reader would. */
 #include <check.h>
 #include <sqlite3.h>
@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "record_desc.h"
 #include "store.h"
 #include "writer.h"
 
@@ -158,6 +159,176 @@ START_TEST(wraps_and_back_pressure_lose_nothing)
 }
 END_TEST
 
+/* ---- Every string member, as the descriptors name them, through the queue and the store. */
+
+/* What reading back should give for a string member written as want: a NULL comes back as ""
+ * where the kind or its flags say so. */
+static void check_strings(const record_desc_t *d, const void *want, const void *got)
+{
+    for (size_t i = 0; i < d->n_fields; i++) {
+        const record_field_t *f = &d->fields[i];
+        if (!record_kind_is_string(f->kind) || (f->flags & REC_F_VIRTUAL))
+            continue;
+        const char *w = record_get_str(want, f), *g = record_get_str(got, f);
+        if (f->kind == REC_RAW) {
+            size_t wn = (size_t)record_get_int(want, &d->fields[i + 1]);
+            size_t gn = (size_t)record_get_int(got, &d->fields[i + 1]);
+            ck_assert_msg(wn == gn, "%s.%s: %zu bytes, not %zu", d->name, f->member, gn, wn);
+            ck_assert_msg(g != NULL && memcmp(w, g, wn) == 0, "%s.%s", d->name, f->member);
+            continue;
+        }
+        bool empty = f->kind == REC_STR_EMPTY || (f->flags & REC_F_READ_EMPTY);
+        const char *expect = w != NULL ? w : empty ? "" : NULL;
+        if (expect == NULL)
+            ck_assert_msg(g == NULL, "%s.%s: \"%s\", not NULL", d->name, f->member, g);
+        else
+            ck_assert_msg(g != NULL && strcmp(g, expect) == 0, "%s.%s: \"%s\", not \"%s\"", d->name,
+                          f->member, g ? g : "(null)", expect);
+    }
+}
+
+static const call_record_t rt_call = {
+    .id = 1,
+    .call_id = "rt-1@example.com",
+    .from_uri = "sip:alice@example.com",
+    .to_uri = "sip:bob@example.com",
+    .from_tag = "ft1",
+    .to_tag = NULL, /* not answered */
+    .user_agent = "Phone \xc3\xa9 1.0",
+    .state = CALL_SETUP,
+    .invite_ns = 1700000000000000000LL,
+    .post_dial_delay_ns = -1,
+    .duration_ns = -1,
+};
+static const stream_record_t rt_stream = {
+    .id = 2, .call_row = 0, .call_id = NULL, .codec = "opus", .first_ns = 1700000000000000000LL};
+/* Raw text holds a NUL and a byte that is not UTF-8: it is copied by length. */
+static const char rt_raw[] = "OPTIONS sip:x SIP/2.0\r\nX: \0\xff\r\n\r\n";
+static const message_record_t rt_message = {
+    .call_id = NULL,
+    .ts_ns = 1700000000000000000LL,
+    .method = "OPTIONS",
+    .is_request = true,
+    .raw = rt_raw,
+    .raw_len = sizeof(rt_raw) - 1,
+};
+static const registration_record_t rt_reg = {
+    .aor = "sip:carol@example.com",
+    .aor_user = "carol",
+    .contact = NULL,
+    .user_agent = "",
+    .first_ns = 1700000000000000000LL,
+    .last_ns = 1700000001000000000LL,
+};
+static const alert_record_t rt_alert = {
+    .id = 3,
+    .type = ALERT_SCANNER,
+    .target = "sip:100@example.com",
+    .user_agent = NULL,
+    .first_ns = 1700000000000000000LL,
+    .last_ns = 1700000001000000000LL,
+};
+
+static int seen;
+
+static int got_call(void *ctx, const call_record_t *c)
+{
+    (void)ctx;
+    check_strings(&call_record_desc, &rt_call, c);
+    return ++seen, 0;
+}
+
+static int got_stream(void *ctx, const stream_record_t *r)
+{
+    (void)ctx;
+    check_strings(&stream_record_desc, &rt_stream, r);
+    return ++seen, 0;
+}
+
+static int got_message(void *ctx, int64_t id, const message_record_t *m)
+{
+    (void)ctx;
+    (void)id;
+    check_strings(&message_record_desc, &rt_message, m);
+    return ++seen, 0;
+}
+
+static int got_reg(void *ctx, const registration_record_t *r)
+{
+    (void)ctx;
+    check_strings(&registration_record_desc, &rt_reg, r);
+    return ++seen, 0;
+}
+
+static int got_alert(void *ctx, const alert_record_t *a)
+{
+    (void)ctx;
+    check_strings(&alert_record_desc, &rt_alert, a);
+    return ++seen, 0;
+}
+
+START_TEST(every_string_survives_the_queue)
+{
+    ck_assert_int_eq(writer_put_call(W, &rt_call), 0);
+    ck_assert_int_eq(writer_put_stream(W, &rt_stream), 0);
+    ck_assert_int_eq(writer_put_message(W, &rt_message), 0);
+    ck_assert_int_eq(writer_put_registration(W, &rt_reg), 0);
+    ck_assert_int_eq(writer_put_alert(W, &rt_alert), 0);
+    char err[256] = "";
+    ck_assert_int_eq(writer_stop(W, NULL, err, sizeof(err)), 0);
+    W = NULL;
+    seen = 0;
+    ck_assert_int_eq(store_foreach_call(S, got_call, NULL), 0);
+    ck_assert_int_eq(store_foreach_stream(S, -1, got_stream, NULL), 0);
+    ck_assert_int_eq(store_foreach_message(S, -1, got_message, NULL), 0);
+    ck_assert_int_eq(store_query_registration_records(S, NULL, -1, 0, got_reg, NULL, NULL), 0);
+    ck_assert_int_eq(store_query_alert_records(S, NULL, -1, 0, got_alert, NULL, NULL), 0);
+    ck_assert_int_eq(seen, 5);
+}
+END_TEST
+
+/* The descriptors follow the rules the generic code relies on (record_desc.h). */
+START_TEST(descriptors_well_formed)
+{
+    for (const record_desc_t *const *dp = record_descs; *dp != NULL; dp++) {
+        const record_desc_t *d = *dp;
+        bool in_group = false, have_count = false;
+        for (size_t i = 0; i < d->n_fields; i++) {
+            const record_field_t *f = &d->fields[i];
+            bool virt = f->kind == REC_OUTCOME || f->kind == REC_SUMMARY || f->kind == REC_HAS_SDP;
+            ck_assert_msg(virt == ((f->flags & REC_F_VIRTUAL) != 0), "%s: field %zu", d->name, i);
+            ck_assert_uint_le(f->offset + f->size, d->size);
+            ck_assert_ptr_nonnull(f->doc);
+            if (f->kind == REC_RAW)
+                ck_assert_msg(i + 1 < d->n_fields && d->fields[i + 1].kind == REC_RAW_LEN,
+                              "%s.%s: REC_RAW_LEN must follow", d->name, f->member);
+            if (f->kind == REC_PRESENT)
+                in_group = true;
+            else if (!(f->flags & REC_F_GROUP))
+                in_group = false;
+            ck_assert_msg(!(f->flags & REC_F_GROUP) || in_group, "%s.%s: group without REC_PRESENT",
+                          d->name, f->member);
+            if (f->kind == REC_COUNT_OF)
+                have_count = true;
+            if (f->kind == REC_TIME_ARRAY || f->kind == REC_ID_ARRAY)
+                ck_assert_msg(have_count, "%s.%s: no REC_COUNT_OF before", d->name, f->member);
+            /* Keys are unique in their object, columns in their table. */
+            for (size_t j = 0; j < i; j++) {
+                const record_field_t *g = &d->fields[j];
+                bool same_object =
+                    ((f->flags & REC_F_GROUP) != 0) == ((g->flags & REC_F_GROUP) != 0);
+                if (f->name && g->name && same_object)
+                    ck_assert_msg(strcmp(f->name, g->name) != 0, "%s: key %s twice", d->name,
+                                  f->name);
+                if (f->column && g->column)
+                    ck_assert_msg(strcmp(f->column, g->column) != 0, "%s: column %s twice", d->name,
+                                  f->column);
+            }
+        }
+    }
+}
+END_TEST
+
 Suite *writer_suite(void)
 {
     Suite *s = suite_create("writer");
@@ -167,6 +338,8 @@ Suite *writer_suite(void)
     tcase_add_test(tc, single_record_committed_while_idle);
     tcase_add_test(tc, trickle_committed_by_time);
     tcase_add_test(tc, wraps_and_back_pressure_lose_nothing);
+    tcase_add_test(tc, every_string_survives_the_queue);
+    tcase_add_test(tc, descriptors_well_formed);
     suite_add_tcase(s, tc);
     return s;
 }
