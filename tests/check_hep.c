@@ -10,6 +10,7 @@
 
 #include "guard.h"
 #include "hep.h"
+#include "skip.h"
 
 /* A SIP BYE over IPv4/UDP as a probe would send it (every generic chunk but 13 and 16). */
 static const uint8_t example_v4[] = {
@@ -762,6 +763,7 @@ START_TEST(test_tshark_decodes_encoded)
 {
     if (system("command -v tshark >/dev/null 2>&1") != 0) {
         fprintf(stderr, "check_hep: tshark not installed, skipping the tshark test\n");
+        test_skip("test_tshark_decodes_encoded needs tshark");
         return;
     }
     char pcap[] = "/tmp/check_hep_XXXXXX", lua[] = "/tmp/check_hep_lua_XXXXXX";

@@ -12,6 +12,7 @@
 
 #include "mos.h"
 #include "rtpstat.h"
+#include "skip.h"
 #include "testdata.h"
 
 #define MS         1000000LL
@@ -1265,11 +1266,13 @@ START_TEST(test_simcalls_truth)
     const char *sim = testdata_shared("tools/simcalls");
     if (sim == NULL || access(sim, X_OK) != 0) {
         fprintf(stderr, "notice: simcalls not available; simcalls comparison skipped\n");
+        test_skip("test_simcalls_truth needs ../shared/tools/simcalls");
         return;
     }
     char *version[] = {"tshark", "--version", NULL};
     if (run_cmd(version, NULL) != 0) {
         fprintf(stderr, "notice: tshark not available; simcalls comparison skipped\n");
+        test_skip("test_simcalls_truth needs tshark");
         return;
     }
     char dir[] = "/tmp/check_rtpstat.XXXXXX";
