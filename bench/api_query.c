@@ -210,71 +210,87 @@ static int pick_cb(void *ctx, const call_record_t *c)
     return 0;
 }
 
-int main(int argc, char **argv)
+/* ---- The run. */
+
+#define DEFAULT_DB "bench/out/api_query.db"
+
+typedef struct {
+    const char *path;
+    int64_t n; /* calls */
+    bool fresh;
+} bench_opts_t;
+
+/* -1 to go on with *o filled, else the exit status (0 for --help, 2 for a usage error). */
+static int parse_args(int argc, char **argv, bench_opts_t *o)
 {
-    const char *path = "bench/out/api_query.db";
-    int64_t n = 1000000;
-    bool fresh = false;
+    *o = (bench_opts_t){.path = DEFAULT_DB, .n = 1000000, .fresh = false};
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--calls") == 0 && i + 1 < argc) {
             char *end;
-            n = strtoll(argv[++i], &end, 10);
-            if (*end != '\0' || n < 1000) {
+            o->n = strtoll(argv[++i], &end, 10);
+            if (*end != '\0' || o->n < 1000) {
                 fputs(usage, stderr);
                 return 2;
             }
         } else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
-            path = argv[++i];
+            o->path = argv[++i];
         } else if (strcmp(argv[i], "--fresh") == 0) {
-            fresh = true;
+            o->fresh = true;
         } else {
             fputs(usage, stderr);
             return strcmp(argv[i], "--help") == 0 ? 0 : 2;
         }
     }
-    if (strcmp(path, "bench/out/api_query.db") == 0) {
+    return -1;
+}
+
+/* Reuses the database when it already holds the same calls (unless --fresh); otherwise removes
+ * it with its WAL files and fills it again. 0 or fill()'s error. */
+static int prepare_db(const bench_opts_t *o)
+{
+    if (strcmp(o->path, DEFAULT_DB) == 0) {
         mkdir("bench", 0755);
         mkdir("bench/out", 0755);
     }
-
-    /* Reuse the database when it already holds the same calls. */
     store_t *s = NULL;
     int64_t have = 0;
     struct stat sb;
-    if (!fresh && stat(path, &sb) == 0 && store_open(path, &s) == 0)
+    if (!o->fresh && stat(o->path, &sb) == 0 && store_open(o->path, &s) == 0)
         store_get_meta_i64(s, "bench.calls", &have);
     store_close(s);
-    s = NULL;
-    if (have != n) {
-        char wal[512];
-        unlink(path);
-        snprintf(wal, sizeof(wal), "%s-wal", path);
-        unlink(wal);
-        snprintf(wal, sizeof(wal), "%s-shm", path);
-        unlink(wal);
-        if (fill(path, n) != 0)
-            return 1;
-    } else {
-        printf("reusing %s (%lld calls; --fresh rebuilds it)\n", path, (long long)n);
+    if (have == o->n) {
+        printf("reusing %s (%lld calls; --fresh rebuilds it)\n", o->path, (long long)o->n);
+        return 0;
     }
+    char wal[512];
+    unlink(o->path);
+    snprintf(wal, sizeof(wal), "%s-wal", o->path);
+    unlink(wal);
+    snprintf(wal, sizeof(wal), "%s-shm", o->path);
+    unlink(wal);
+    return fill(o->path, o->n);
+}
 
-    /* Names that exist in the data: part of call n/3's Call-ID, and its caller's user. */
-    store_opts_t ro = {.read_only = true};
-    if (store_open_opts(path, &ro, &s) != 0) {
-        fprintf(stderr, "api_query: %s: %s\n", path, store_errmsg(s));
-        store_close(s);
-        return 1;
-    }
-    picked_t pick = {"", ""};
-    if (store_get_call(s, n / 3, pick_cb, &pick) != 0) {
-        fprintf(stderr, "api_query: call %lld: %s\n", (long long)(n / 3), store_errmsg(s));
-        store_close(s);
-        return 1;
-    }
+/* The day and the hour that the time-bounded queries ask for, epoch seconds. */
+#define QUERY_DAY   (T0 + 10 * 86400)
+#define QUERY_HOUR  (T0 + 20 * 86400 + 7200)
+#define MAX_QUERIES 16 /* room in a plan; plan_queries checks its list against it */
+
+/* What is timed: the store queries, and the HTTP targets built from them. The queries point
+ * into pick and the target buffers, so a plan stays where plan_queries filled it. */
+typedef struct {
+    picked_t pick; /* names that exist in the data */
     char q_target[128], from_target[128];
-    snprintf(q_target, sizeof(q_target), "/api/v1/calls?q=%s", pick.cid_part);
-    snprintf(from_target, sizeof(from_target), "/api/v1/calls?from=%s", pick.from_user);
-    const int64_t day = T0 + 10 * 86400, hour = T0 + 20 * 86400 + 7200;
+    bench_query_t q[MAX_QUERIES];
+    size_t nq;
+} bench_plan_t;
+
+/* Fills p's queries from p->pick; they and the HTTP targets point into *p. */
+static void plan_queries(bench_plan_t *p)
+{
+    snprintf(p->q_target, sizeof(p->q_target), "/api/v1/calls?q=%s", p->pick.cid_part);
+    snprintf(p->from_target, sizeof(p->from_target), "/api/v1/calls?from=%s", p->pick.from_user);
+    const int64_t day = QUERY_DAY, hour = QUERY_HOUR;
     const bench_query_t queries[] = {
         {"no filter (newest first)", {0}, STORE_SORT_INVITE_TIME, false, 0, "/api/v1/calls"},
         {"state=completed&min_mos=3.5",
@@ -284,11 +300,11 @@ int main(int argc, char **argv)
          0,
          "/api/v1/calls?state=completed&min_mos=3.5"},
         {"from=USER (exact user part)",
-         {.from_user = pick.from_user, .user_exact = true},
+         {.from_user = p->pick.from_user, .user_exact = true},
          STORE_SORT_INVITE_TIME,
          false,
          0,
-         from_target},
+         p->from_target},
         {"since/until: one hour",
          {.since_ns = hour * NS_PER_S, .until_ns = (hour + 3600) * NS_PER_S},
          STORE_SORT_INVITE_TIME,
@@ -332,40 +348,95 @@ int main(int argc, char **argv)
          100000,
          "/api/v1/calls?offset=100000"},
         {"q=CALLID-PART (substring, full scan)",
-         {.q = pick.cid_part},
+         {.q = p->pick.cid_part},
          STORE_SORT_INVITE_TIME,
          false,
          0,
-         q_target},
+         p->q_target},
     };
-    const size_t nq = ARRAY_LEN(queries);
+    _Static_assert(ARRAY_LEN(queries) <= MAX_QUERIES, "raise MAX_QUERIES");
+    memcpy(p->q, queries, sizeof(queries));
+    p->nq = ARRAY_LEN(queries);
+}
 
+/* Opens the database read-only and picks names from call n/3 into p->pick (part of its
+ * Call-ID, its caller's user). The store (caller closes with store_close), or NULL after
+ * saying why on stderr. */
+static store_t *open_and_pick(const bench_opts_t *o, bench_plan_t *p)
+{
+    store_t *s = NULL;
+    store_opts_t ro = {.read_only = true};
+    if (store_open_opts(o->path, &ro, &s) != 0) {
+        fprintf(stderr, "api_query: %s: %s\n", o->path, store_errmsg(s));
+        store_close(s);
+        return NULL;
+    }
+    p->pick = (picked_t){"", ""};
+    if (store_get_call(s, o->n / 3, pick_cb, &p->pick) != 0) {
+        fprintf(stderr, "api_query: call %lld: %s\n", (long long)(o->n / 3), store_errmsg(s));
+        store_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* Times each query through store_query_calls_sorted and prints a line for it. 0, or 1 after
+ * saying on stderr which query failed. */
+static int time_store_queries(store_t *s, const bench_plan_t *p, int64_t n)
+{
     printf("\nstore_query_calls_sorted, page of 50 with its total, %lld calls (%d runs each):\n",
            (long long)n, REPEAT);
-    for (size_t i = 0; i < nq; i++) {
+    for (size_t i = 0; i < p->nq; i++) {
+        const bench_query_t *q = &p->q[i];
         double ms[REPEAT];
         int rows = 0;
         int64_t total = 0;
         for (int r = 0; r < REPEAT; r++) {
             rows = 0;
             double t = now_s();
-            int err = store_query_calls_sorted(s, &queries[i].f, queries[i].sort, queries[i].asc,
-                                               50, queries[i].offset, count_cb, &rows, &total);
+            int err = store_query_calls_sorted(s, &q->f, q->sort, q->asc, 50, q->offset, count_cb,
+                                               &rows, &total);
             ms[r] = (now_s() - t) * 1e3;
             if (err != 0) {
-                fprintf(stderr, "api_query: %s: %s\n", queries[i].name, store_errmsg(s));
-                store_close(s);
+                fprintf(stderr, "api_query: %s: %s\n", q->name, store_errmsg(s));
                 return 1;
             }
         }
         char extra[64];
         snprintf(extra, sizeof(extra), "%d rows of %lld", rows, (long long)total);
-        report(queries[i].name, ms, REPEAT, extra);
+        report(q->name, ms, REPEAT, extra);
     }
-    store_close(s);
+    return 0;
+}
 
-    /* The same through sipscope's HTTP server (JSON encoding, the socket, a new connection per
-     * request). */
+/* Times GET of one target; prints its line. 0, or 1 when a response was not 200 (the line is
+ * still printed, from the runs made until then). */
+static int time_http_target(uint16_t port, const char *target)
+{
+    double ms[REPEAT];
+    size_t len = 0;
+    int status = 0;
+    for (int r = 0; r < REPEAT; r++) {
+        double t = now_s();
+        int code = http_get(port, target, &len);
+        ms[r] = (now_s() - t) * 1e3;
+        if (code != 200) {
+            fprintf(stderr, "api_query: GET %s: status %d\n", target, code);
+            status = 1;
+            break;
+        }
+    }
+    char extra[48];
+    snprintf(extra, sizeof(extra), "%zu bytes", len);
+    report(target, ms, REPEAT, extra);
+    return status;
+}
+
+/* The same queries through sipscope's HTTP server (JSON encoding, the socket, a new connection
+ * per request), then time bounds and the stats route. 0, or 1 when the server did not start
+ * or a request failed. */
+static int time_http_queries(const char *path, const bench_plan_t *p)
+{
     api_cfg_t cfg = {.db_path = path, .listen = "127.0.0.1:0"};
     api_server_t *srv = NULL;
     char err[256];
@@ -375,43 +446,46 @@ int main(int argc, char **argv)
     }
     uint16_t port = api_server_port(srv);
     printf("\nGET through HTTP on 127.0.0.1 (new connection each time):\n");
-    char since_hour[160], day_q[200];
-    snprintf(since_hour, sizeof(since_hour), "/api/v1/calls?since=%lld&until=%lld", (long long)hour,
-             (long long)(hour + 3600));
+    const long long day = QUERY_DAY, hour = QUERY_HOUR;
+    char since_hour[160], day_q[200], stats_day[160];
+    snprintf(since_hour, sizeof(since_hour), "/api/v1/calls?since=%lld&until=%lld", hour,
+             hour + 3600);
     snprintf(day_q, sizeof(day_q),
-             "/api/v1/calls?state=completed&min_mos=3.5&since=%lld&until=%lld", (long long)day,
-             (long long)(day + 86400));
-    char stats_day[160];
-    snprintf(stats_day, sizeof(stats_day), "/api/v1/stats?since=%lld&until=%lld", (long long)day,
-             (long long)(day + 86400));
-    const char *targets[32];
+             "/api/v1/calls?state=completed&min_mos=3.5&since=%lld&until=%lld", day, day + 86400);
+    snprintf(stats_day, sizeof(stats_day), "/api/v1/stats?since=%lld&until=%lld", day, day + 86400);
+    const char *targets[MAX_QUERIES + 4];
     size_t nt = 0;
-    for (size_t i = 0; i < nq; i++) {
-        if (queries[i].query != NULL)
-            targets[nt++] = queries[i].query;
+    for (size_t i = 0; i < p->nq; i++) {
+        if (p->q[i].query != NULL)
+            targets[nt++] = p->q[i].query;
     }
     targets[nt++] = since_hour;
     targets[nt++] = day_q;
     targets[nt++] = stats_day;
     targets[nt++] = "/api/v1/stats";
     int status = 0;
-    for (size_t i = 0; i < nt; i++) {
-        double ms[REPEAT];
-        size_t len = 0;
-        for (int r = 0; r < REPEAT; r++) {
-            double t = now_s();
-            int code = http_get(port, targets[i], &len);
-            ms[r] = (now_s() - t) * 1e3;
-            if (code != 200) {
-                fprintf(stderr, "api_query: GET %s: status %d\n", targets[i], code);
-                status = 1;
-                break;
-            }
-        }
-        char extra[48];
-        snprintf(extra, sizeof(extra), "%zu bytes", len);
-        report(targets[i], ms, REPEAT, extra);
-    }
+    for (size_t i = 0; i < nt; i++)
+        status |= time_http_target(port, targets[i]);
     api_server_stop(srv);
     return status;
+}
+
+int main(int argc, char **argv)
+{
+    bench_opts_t o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+    if (prepare_db(&o) != 0)
+        return 1;
+    bench_plan_t plan;
+    store_t *s = open_and_pick(&o, &plan);
+    if (s == NULL)
+        return 1;
+    plan_queries(&plan);
+    rc = time_store_queries(s, &plan, o.n);
+    store_close(s);
+    if (rc != 0)
+        return rc;
+    return time_http_queries(o.path, &plan);
 }
