@@ -90,6 +90,14 @@ static const char *const migrations[] = {
 
     /* v3: the HEP capture agent id of the probe that saw a message (NULL: captured here). */
     "ALTER TABLE sip_messages ADD COLUMN probe INTEGER;",
+
+    /* v4: one row per capture file analysed into the database, so that the same capture is
+     * recognised and not stored twice (store/captures.c; identity as store.h defines it). */
+    ("CREATE TABLE captures ("
+     " id INTEGER PRIMARY KEY,"
+     " identity TEXT NOT NULL, name TEXT, size INTEGER, packets INTEGER,"
+     " first_time REAL, last_time REAL, analysed_at REAL NOT NULL);"
+     "CREATE INDEX captures_identity ON captures(identity, analysed_at);"),
 };
 
 _Static_assert(ARRAY_LEN(migrations) == STORE_SCHEMA_VERSION, "one migration per schema version");

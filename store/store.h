@@ -23,7 +23,7 @@
  * (NULL = none), so times read back are rounded to the microsecond, the report's resolution. */
 typedef struct store store_t;
 
-#define STORE_SCHEMA_VERSION  3    /* PRAGMA user_version this code creates and reads */
+#define STORE_SCHEMA_VERSION  4    /* PRAGMA user_version this code creates and reads */
 #define STORE_DEFAULT_BATCH   4096 /* rows per write transaction */
 #define STORE_DEFAULT_BUSY_MS 5000 /* how long to wait for another connection's lock */
 #define STORE_DEFAULT_CACHE_KB 16384 /* SQLite's page cache per connection */
@@ -347,5 +347,74 @@ typedef struct {
  * and sample_ids only when all of them were known (else 0). */
 int store_query_alert_records(store_t *s, const store_alert_filter_t *filter, int64_t limit,
                               int64_t offset, store_alert_record_cb cb, void *ctx, int64_t *total);
+
+/* ==== Captures analysed into the store (store/captures.c) ===============================
+ * Analysing a capture twice into one database would store its calls twice. Each file read
+ * into a database leaves a row in the table captures, under an identity that recognises the
+ * same capture later, whatever its name or path. */
+
+/* The identity: "v1:SIZE:HASH", SIZE the file's size in bytes and HASH 128 bits (32 hex digits)
+ * of its first STORE_CAPTURE_HEAD_BYTES bytes (all of a smaller file). Why that is enough: those
+ * bytes hold the file header and thousands of packets with their capture times to the
+ * microsecond, so two different captures of one size agree on them only if one is a copy of the
+ * other cut to the same length; a capture that grew (a ring buffer's file still being written)
+ * has a new size and is a new capture. Reading the head costs about 1 ms whatever the file's
+ * size. Hashing the whole file is not cheap: it must be done before the analysis (to skip it),
+ * and reading and hashing a 285 MB capture took 0.18-0.27 s here, as long as analysing it
+ * without a database. */
+#define STORE_CAPTURE_HEAD_BYTES ((size_t)1 << 20)
+#define STORE_CAPTURE_ID_LEN     64 /* room for an identity and its NUL */
+
+/* The identity of the file at path (borrowed) into identity, its size into *size (may be NULL).
+ * 0; -EINVAL when path is not a regular file (stdin, a pipe: they cannot be read twice, so
+ * they are never recognised); another -errno when it cannot be opened or read. */
+int store_capture_identify(const char *path, char identity[STORE_CAPTURE_ID_LEN], int64_t *size);
+
+/* One row of captures: one analysis of one file. Strings are borrowed. */
+typedef struct {
+    int64_t id;           /* row id (reading; ignored when writing) */
+    const char *identity; /* store_capture_identify's text */
+    const char *name;     /* the path it was read from, as given */
+    int64_t size;         /* bytes */
+    uint64_t packets;     /* frames read from it */
+    int64_t first_ns;     /* capture times of its first and last packet; 0 = none */
+    int64_t last_ns;
+    int64_t analysed_ns; /* wall-clock time of the analysis */
+} store_capture_t;
+
+typedef int (*store_capture_cb)(void *ctx, const store_capture_t *c);
+
+/* Add a row (c borrowed). It joins the open batch if there is one, else commits at once. */
+int store_put_capture(store_t *s, const store_capture_t *c);
+/* Rows with this identity (NULL: all), latest analysis first; callbacks as for the reads above.
+ * Returns the callback's non-zero result, or 0. */
+int store_foreach_capture(store_t *s, const char *identity, store_capture_cb cb, void *ctx);
+/* When the capture with this identity was last analysed: 0 and *analysed_ns, or -ENOENT. */
+int store_find_capture(store_t *s, const char *identity, int64_t *analysed_ns);
+
+/* The bookkeeping of one analysis of files into a database (analyze, run -r): which files to
+ * skip as already stored, and afterwards a row for each file read. It has its own connection. */
+typedef struct store_capture_run store_capture_run_t;
+
+/* db_path NULL or ":memory:" keeps nothing (each analysis has a store of its own): *out is NULL,
+ * which the functions below take as "read everything, record nothing". With force, files
+ * already stored are read again (and recorded again). 0, or -errno with the reason in err. */
+int store_capture_run_new(const char *db_path, bool force, store_capture_run_t **out, char *err,
+                          size_t errlen);
+/* Whether to read path: true; or false after a notice on stderr, when the database already
+ * holds the capture ("sipscope: FILE: already in DB (analysed at ...); skipped (use --force to
+ * analyse it again)") or this run read it under another name, and not force. Stdin ("-") and
+ * other files that are not regular files are always read. */
+bool store_capture_run_want(store_capture_run_t *r, const char *path);
+/* What was read of the file store_capture_run_want last said yes to: rc is the reader's result
+ * (a file that failed to open or held nothing readable is not recorded; one truncated after
+ * some packets is, as what was read of it is stored). */
+void store_capture_run_read(store_capture_run_t *r, int rc, uint64_t packets, int64_t first_ns,
+                            int64_t last_ns);
+/* Call once everything read is stored: a row for each file read. 0, or -errno with the reason
+ * in err. */
+int store_capture_run_commit(store_capture_run_t *r, char *err, size_t errlen);
+/* NULL is a no-op. */
+void store_capture_run_free(store_capture_run_t *r);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -1262,6 +1263,263 @@ START_TEST(test_prune_size)
 }
 END_TEST
 
+/* ---- Captures analysed into the store (store/captures.c). */
+
+/* Write len bytes of a fixed pattern (byte i is (i * 7 + seed) & 0xff) to path. */
+static void write_pattern(const char *path, size_t len, unsigned seed)
+{
+    unsigned char *buf = malloc(len);
+    ck_assert_ptr_nonnull(buf);
+    for (size_t i = 0; i < len; i++)
+        buf[i] = (unsigned char)((i * 7 + seed) & 0xff);
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(buf, 1, len, f), len);
+    ck_assert_int_eq(fclose(f), 0);
+    free(buf);
+}
+
+/* Overwrite one byte of the file at path. */
+static void poke(const char *path, long at, int value)
+{
+    FILE *f = fopen(path, "r+b");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fseek(f, at, SEEK_SET), 0);
+    ck_assert_int_ne(fputc(value, f), EOF);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+static void tmp_file(char *buf, size_t cap, const char *name)
+{
+    int n = snprintf(buf, cap, "%s/%s", tmpdir, name);
+    ck_assert(n > 0 && (size_t)n < cap);
+}
+
+START_TEST(test_capture_identity)
+{
+    char a[128], b[128], small[128];
+    tmp_file(a, sizeof(a), "a.pcap");
+    tmp_file(b, sizeof(b), "b.pcap");
+    tmp_file(small, sizeof(small), "small.pcap");
+    size_t len = 2 * STORE_CAPTURE_HEAD_BYTES;
+    write_pattern(a, len, 1);
+    write_pattern(b, len, 1); /* a copy under another name */
+    write_pattern(small, 10, 1);
+
+    char ida[STORE_CAPTURE_ID_LEN], idb[STORE_CAPTURE_ID_LEN], idsmall[STORE_CAPTURE_ID_LEN];
+    int64_t size = 0;
+    ck_assert_int_eq(store_capture_identify(a, ida, &size), 0);
+    ck_assert_int_eq(size, (int64_t)len);
+    ck_assert_msg(strncmp(ida, "v1:2097152:", 11) == 0 && strlen(ida) == 11 + 32, "%s", ida);
+    ck_assert_int_eq(store_capture_identify(b, idb, NULL), 0);
+    ck_assert_str_eq(ida, idb);
+    ck_assert_int_eq(store_capture_identify(small, idsmall, &size), 0);
+    ck_assert_int_eq(size, 10);
+    ck_assert_msg(strncmp(idsmall, "v1:10:", 6) == 0, "%s", idsmall);
+
+    /* One byte changed in the head: another capture. */
+    poke(b, 1000, 0x55);
+    ck_assert_int_eq(store_capture_identify(b, idb, NULL), 0);
+    ck_assert_str_ne(ida, idb);
+    /* The same bytes, one fewer: another capture (the size is part of the identity). */
+    write_pattern(b, len - 1, 1);
+    ck_assert_int_eq(store_capture_identify(b, idb, NULL), 0);
+    ck_assert_str_ne(ida, idb);
+    /* The documented limit: past the head, only the size counts. */
+    write_pattern(b, len, 1);
+    poke(b, (long)STORE_CAPTURE_HEAD_BYTES + 10, 0x55);
+    ck_assert_int_eq(store_capture_identify(b, idb, NULL), 0);
+    ck_assert_str_eq(ida, idb);
+
+    /* Stdin and what is not a regular file are never identified; a missing file says why. */
+    ck_assert_int_eq(store_capture_identify("-", ida, NULL), -EINVAL);
+    ck_assert_int_eq(store_capture_identify(tmpdir, ida, NULL), -EINVAL);
+    char fifo[128];
+    tmp_file(fifo, sizeof(fifo), "fifo");
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    ck_assert_int_eq(store_capture_identify(fifo, ida, NULL), -EINVAL); /* without waiting */
+    unlink(fifo);
+    tmp_file(b, sizeof(b), "missing.pcap");
+    ck_assert_int_eq(store_capture_identify(b, ida, NULL), -ENOENT);
+    tmp_file(b, sizeof(b), "b.pcap");
+    unlink(a);
+    unlink(b);
+    unlink(small);
+}
+END_TEST
+
+typedef struct {
+    int n;
+    store_capture_t rows[4];
+    char names[4][64];
+} capture_list_t;
+
+static int collect_capture(void *ctx, const store_capture_t *c)
+{
+    capture_list_t *l = ctx;
+    ck_assert_int_lt(l->n, 4);
+    l->rows[l->n] = *c;
+    copy(l->names[l->n], sizeof(l->names[0]), c->name);
+    l->rows[l->n].name = l->names[l->n];
+    l->rows[l->n].identity = NULL; /* borrowed from the statement: not kept */
+    l->n++;
+    return 0;
+}
+
+START_TEST(test_capture_rows)
+{
+    store_t *s = open_ok(dbpath);
+    ck_assert(schema_has(dbpath, "table", "captures"));
+    ck_assert(schema_has(dbpath, "index", "captures_identity"));
+    int64_t at = -1;
+    ck_assert_int_eq(store_find_capture(s, "v1:1:00", &at), -ENOENT);
+    ck_assert_int_eq(at, -1);
+
+    store_capture_t c = {.identity = "v1:100:aa",
+                         .name = "first.pcap",
+                         .size = 100,
+                         .packets = 7,
+                         .first_ns = T0 + 5 * US,
+                         .last_ns = T0 + 3 * SEC,
+                         .analysed_ns = T0 + 10 * SEC};
+    ck_assert_int_eq(store_put_capture(s, &c), 0);
+    c.name = "again.pcap"; /* the same capture analysed again (--force), later */
+    c.analysed_ns = T0 + 20 * SEC;
+    ck_assert_int_eq(store_put_capture(s, &c), 0);
+    store_capture_t other = {.identity = "v1:5:bb",
+                             .name = "other.pcap",
+                             .size = 5,
+                             .analysed_ns = T0 + 30 * SEC}; /* no packets: no times */
+    ck_assert_int_eq(store_put_capture(s, &other), 0);
+
+    ck_assert_int_eq(store_find_capture(s, "v1:100:aa", &at), 0);
+    /* The latest analysis. */
+    ck_assert_int_eq(at, T0 + 20 * SEC);
+    ck_assert_int_eq(store_find_capture(s, "v1:100:a", NULL), -ENOENT); /* exact match only */
+    ck_assert_int_eq(store_find_capture(s, NULL, NULL), -EINVAL);
+
+    capture_list_t l = {0};
+    ck_assert_int_eq(store_foreach_capture(s, "v1:100:aa", collect_capture, &l), 0);
+    ck_assert_int_eq(l.n, 2);
+    ck_assert_str_eq(l.rows[0].name, "again.pcap");
+    ck_assert_str_eq(l.rows[1].name, "first.pcap");
+    ck_assert_int_gt(l.rows[1].id, 0);
+    ck_assert_int_eq(l.rows[1].size, 100);
+    ck_assert_uint_eq(l.rows[1].packets, 7);
+    ck_assert_int_eq(l.rows[1].first_ns, T0 + 5 * US);
+    ck_assert_int_eq(l.rows[1].last_ns, T0 + 3 * SEC);
+    ck_assert_int_eq(l.rows[1].analysed_ns, T0 + 10 * SEC);
+    memset(&l, 0, sizeof(l));
+    ck_assert_int_eq(store_foreach_capture(s, NULL, collect_capture, &l), 0);
+    ck_assert_int_eq(l.n, 3);
+    ck_assert_str_eq(l.rows[0].name, "other.pcap");
+    ck_assert_int_eq(l.rows[0].first_ns, 0);
+    ck_assert_int_eq(l.rows[0].last_ns, 0);
+    ck_assert_int_eq(raw_i64(dbpath, "SELECT count(*) FROM captures WHERE first_time IS NULL"), 1);
+    ck_assert_int_eq(store_put_capture(s, &(store_capture_t){.name = "x"}), -EINVAL);
+    ck_assert_int_eq(store_close(s), 0);
+
+    /* A reader sees them; it may not add any. */
+    store_opts_t ro = {.read_only = true};
+    store_t *r = NULL;
+    ck_assert_int_eq(store_open_opts(dbpath, &ro, &r), 0);
+    ck_assert_int_eq(store_find_capture(r, "v1:5:bb", &at), 0);
+    ck_assert_int_eq(at, T0 + 30 * SEC);
+    ck_assert_int_eq(store_put_capture(r, &other), -EROFS);
+    store_close(r);
+}
+END_TEST
+
+/* A database of schema v3 (before captures) gains the table, its rows untouched. */
+START_TEST(test_capture_migration_from_v3)
+{
+    store_t *s = open_ok(dbpath);
+    ck_assert_int_eq(store_set_meta(s, "kept", "yes"), 0);
+    ck_assert_int_eq(store_close(s), 0);
+    raw_exec(dbpath, "DROP TABLE captures; PRAGMA user_version = 3;");
+    ck_assert(!schema_has(dbpath, "table", "captures"));
+    s = open_ok(dbpath);
+    ck_assert_int_eq(raw_i64(dbpath, "PRAGMA user_version"), 4);
+    ck_assert(schema_has(dbpath, "table", "captures"));
+    char v[8];
+    ck_assert_int_eq(store_get_meta(s, "kept", v, sizeof(v)), 0);
+    ck_assert_str_eq(v, "yes");
+    ck_assert_int_eq(store_close(s), 0);
+}
+END_TEST
+
+START_TEST(test_capture_run)
+{
+    char a[128], copy_of_a[128], b[128], missing[128], err[256] = "";
+    tmp_file(a, sizeof(a), "a.pcap");
+    tmp_file(copy_of_a, sizeof(copy_of_a), "copy.pcap");
+    tmp_file(b, sizeof(b), "b.pcap");
+    tmp_file(missing, sizeof(missing), "missing.pcap");
+    write_pattern(a, 5000, 1);
+    write_pattern(copy_of_a, 5000, 1);
+    write_pattern(b, 5000, 2);
+
+    /* No database, or one in memory: everything is read, nothing recorded. */
+    store_capture_run_t *r = (store_capture_run_t *)&r;
+    ck_assert_int_eq(store_capture_run_new(NULL, false, &r, err, sizeof(err)), 0);
+    ck_assert_ptr_null(r);
+    ck_assert_int_eq(store_capture_run_new(":memory:", false, &r, err, sizeof(err)), 0);
+    ck_assert_ptr_null(r);
+    ck_assert(store_capture_run_want(NULL, a));
+    store_capture_run_read(NULL, 0, 1, 0, 0);
+    ck_assert_int_eq(store_capture_run_commit(NULL, err, sizeof(err)), 0);
+    store_capture_run_free(NULL);
+
+    ck_assert_int_eq(store_capture_run_new(dbpath, false, &r, err, sizeof(err)), 0);
+    ck_assert(store_capture_run_want(r, a));
+    store_capture_run_read(r, 0, 12, T0, T0 + SEC);
+    ck_assert(!store_capture_run_want(r, copy_of_a)); /* the same capture, given twice */
+    ck_assert(store_capture_run_want(r, "-"));        /* stdin: always read, never recorded */
+    store_capture_run_read(r, 0, 3, T0, T0);
+    ck_assert(store_capture_run_want(r, missing)); /* the reader says what is wrong */
+    store_capture_run_read(r, -ENOENT, 0, 0, 0);
+    ck_assert(store_capture_run_want(r, b));
+    store_capture_run_read(r, -EIO, 0, 0, 0); /* failed before any packet: not recorded */
+    ck_assert_int_eq(store_capture_run_commit(r, err, sizeof(err)), 0);
+    store_capture_run_free(r);
+    ck_assert_int_eq(raw_i64(dbpath, "SELECT count(*) FROM captures"), 1);
+    char name[128];
+    raw_text(dbpath, "SELECT name FROM captures", name, sizeof(name));
+    ck_assert_str_eq(name, a);
+    ck_assert_int_eq(raw_i64(dbpath, "SELECT packets FROM captures"), 12);
+    ck_assert_int_eq(raw_i64(dbpath, "SELECT size FROM captures"), 5000);
+
+    /* The next analysis skips it under either name; b, never stored, is read. */
+    ck_assert_int_eq(store_capture_run_new(dbpath, false, &r, err, sizeof(err)), 0);
+    ck_assert(!store_capture_run_want(r, a));
+    ck_assert(!store_capture_run_want(r, copy_of_a));
+    ck_assert(store_capture_run_want(r, b));
+    store_capture_run_read(r, -EIO, 4, T0, T0 + MS); /* truncated after 4 packets: stored */
+    ck_assert_int_eq(store_capture_run_commit(r, err, sizeof(err)), 0);
+    store_capture_run_free(r);
+    ck_assert_int_eq(raw_i64(dbpath, "SELECT count(*) FROM captures"), 2);
+
+    /* With force everything is read again, and recorded again. */
+    ck_assert_int_eq(store_capture_run_new(dbpath, true, &r, err, sizeof(err)), 0);
+    ck_assert(store_capture_run_want(r, a));
+    store_capture_run_read(r, 0, 12, T0, T0 + SEC);
+    ck_assert(store_capture_run_want(r, copy_of_a));
+    store_capture_run_read(r, 0, 12, T0, T0 + SEC);
+    ck_assert_int_eq(store_capture_run_commit(r, err, sizeof(err)), 0);
+    store_capture_run_free(r);
+    ck_assert_int_eq(raw_i64(dbpath, "SELECT count(*) FROM captures"), 4);
+
+    /* A database that cannot be opened is an error that says where. */
+    ck_assert_int_ne(store_capture_run_new("/nonexistent/dir/x.db", false, &r, err, sizeof(err)),
+                     0);
+    ck_assert_ptr_null(r);
+    ck_assert_msg(strstr(err, "/nonexistent/dir/x.db") != NULL, "%s", err);
+    unlink(a);
+    unlink(copy_of_a);
+    unlink(b);
+}
+END_TEST
+
 Suite *store_suite(void)
 {
     Suite *s = suite_create("store");
@@ -1304,6 +1562,14 @@ Suite *store_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_prune_age);
     tcase_add_test(tc, test_prune_size);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("captures");
+    tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
+    tcase_add_test(tc, test_capture_identity);
+    tcase_add_test(tc, test_capture_rows);
+    tcase_add_test(tc, test_capture_migration_from_v3);
+    tcase_add_test(tc, test_capture_run);
     suite_add_tcase(s, tc);
     return s;
 }
