@@ -79,8 +79,8 @@ int cmd_capture(int argc, char **argv)
         if (r == 1)
             continue;
         switch (opt) {
-            case LIVECAP_OPT_DB:
-                cfg.db_path = optarg;
+            case LIVECAP_OPT_DB: /* ":memory:" stores nothing: no store at all */
+                cfg.db_path = strcmp(optarg, ":memory:") == 0 ? NULL : optarg;
                 break;
             case LIVECAP_OPT_CONFIG:
                 break;
