@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "defs.h"
 #include "log.h"
@@ -32,7 +33,8 @@ static const char alerts_usage[] =
     "  --format F    text (default): a table, then the accounts attacked from many sources;\n"
     "                json: {\"sources\": [...], \"targets\": [...]};\n"
     "                nft: an nftables script (nft -f) with a drop rule for the sources;\n"
-    "                fail2ban: one log line per source for a fail2ban jail\n";
+    "                fail2ban: one log line per source for a fail2ban jail\n"
+    "  -h, --help    this text\n";
 
 typedef enum { FMT_TEXT, FMT_JSON, FMT_NFT, FMT_FAIL2BAN } format_t;
 
@@ -447,7 +449,7 @@ int cmd_alerts(int argc, char **argv)
     format_t format = FMT_TEXT;
     int opt;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+    while ((opt = cli_getopt(argc, argv, "h", options, "alerts")) != -1) {
         switch (opt) {
             case OPT_DB:
                 db_path = optarg;
@@ -476,8 +478,7 @@ int cmd_alerts(int argc, char **argv)
             case 'h':
                 fputs(alerts_usage, stdout);
                 return EXIT_SUCCESS;
-            default:
-                fputs("Try 'sipscope alerts --help'.\n", stderr);
+            default: /* reported by cli_getopt */
                 return EXIT_USAGE;
         }
     }
@@ -492,7 +493,7 @@ int cmd_alerts(int argc, char **argv)
     store_opts_t opts = {.read_only = true};
     store_t *store = NULL;
     if (store_open_opts(db_path, &opts, &store) != 0) {
-        log_error("alerts: %s: %s", db_path, store_errmsg(store));
+        log_error("alerts: %s: %s", db_path, cli_store_why(db_path, store));
         store_close(store);
         return EXIT_RUNTIME;
     }
@@ -501,7 +502,8 @@ int cmd_alerts(int argc, char **argv)
     agg_t *aggs = NULL;
     int rc = store_query_alert_records(store, &filter, -1, 0, collect, &rs, NULL);
     if (rc != 0) {
-        log_error("alerts: %s: %s", db_path, rs.oom ? "out of memory" : store_errmsg(store));
+        log_error("alerts: %s: %s", db_path,
+                  rs.oom ? "out of memory" : cli_store_why(db_path, store));
         goto out;
     }
     aggs = calloc(rs.n ? rs.n : 1, sizeof(*aggs));

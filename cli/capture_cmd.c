@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli.h"
 #include "clock.h"
 #include "commands.h"
 #include "config.h"
@@ -25,111 +26,141 @@ static const char capture_usage[] =
     "Capture live from IFACE into the database until SIGINT/SIGTERM (open calls are then\n"
     "stored as they stand).\n"
     "\n"
-    "  --db PATH              SQLite database (default ./sipscope.db)\n"
+    "  --db PATH              SQLite database (default ./sipscope.db; ':memory:' keeps nothing)\n"
     LIVECAP_HELP
     HEP_CLI_HELP
     "  --config FILE          read options from FILE (key = value per line; the command line\n"
     "                         overrides it)\n"
-    "  -q, --quiet            fewer messages\n";
+    "  -q, --quiet            fewer messages\n"
+    "  -v, --verbose          more messages\n"
+    "  -h, --help             this text\n";
 
-int cmd_capture(int argc, char **argv)
-{
-    char err[512];
-    int cargc;
-    char **cargv;
-    if (config_expand_argv(argc, argv, &cargc, &cargv, err, sizeof(err)) != 0) {
-        log_error("capture: %s", err);
-        return EXIT_USAGE;
-    }
-    static const struct option options[] = {
-        LIVECAP_LONG_OPTIONS,
-        HEP_CLI_LONG_OPTIONS,
-        {"db", required_argument, NULL, LIVECAP_OPT_DB},
-        {"config", required_argument, NULL, LIVECAP_OPT_CONFIG},
-        {"quiet", no_argument, NULL, 'q'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
+static const struct option capture_options[] = {
+    LIVECAP_LONG_OPTIONS,
+    HEP_CLI_LONG_OPTIONS,
+    {"db", required_argument, NULL, LIVECAP_OPT_DB},
+    {"config", required_argument, NULL, LIVECAP_OPT_CONFIG},
+    {"quiet", no_argument, NULL, 'q'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* What capture was asked to do. */
+typedef struct {
     engine_cfg_t cfg;
-    engine_cfg_init(&cfg);
-    cfg.db_path = "sipscope.db";
     cap_live_cfg_t live;
-    cap_live_cfg_init(&live);
-    const char *log_path = NULL;
-    bool quiet = false;
-    int status = EXIT_SUCCESS;
+    hep_cli_t hep;
+    livecap_retention_t keep;
+    const char *log_path;
+    bool quiet;
+} capture_opts_t;
+
+/* Parse capture's options (config file expanded) into o. Returns -1 to go on, or the exit
+ * status to return at once (--help, usage errors). */
+static int parse_capture_options(int argc, char **argv, capture_opts_t *o)
+{
     int opt;
     optind = 1;
-    hep_cli_t hep = {0};
-    livecap_retention_t keep = {0};
-    while ((opt = getopt_long(cargc, cargv, "i:f:qvh", options, NULL)) != -1) {
-        int h = hep_cli_option(&hep, opt, optarg);
-        if (h < 0) {
-            status = EXIT_USAGE;
-            goto out;
-        }
+    while ((opt = cli_getopt(argc, argv, "i:f:qvh", capture_options, "capture")) != -1) {
+        int h = hep_cli_option(&o->hep, opt, optarg, "capture");
+        if (h < 0)
+            return EXIT_USAGE;
         if (h > 0)
             continue;
-        int r = livecap_option(opt, optarg, &cfg, &live, &log_path, &keep);
-        if (r == EXIT_USAGE) {
-            status = EXIT_USAGE;
-            goto out;
-        }
+        int r = livecap_option("capture", opt, optarg, &o->cfg, &o->live, &o->log_path, &o->keep);
+        if (r == EXIT_USAGE)
+            return EXIT_USAGE;
         if (r == 1)
             continue;
         switch (opt) {
-            case LIVECAP_OPT_DB: /* ":memory:" stores nothing: no store at all */
-                cfg.db_path = strcmp(optarg, ":memory:") == 0 ? NULL : optarg;
+            case LIVECAP_OPT_DB:
+                o->cfg.db_path = optarg;
                 break;
             case LIVECAP_OPT_CONFIG:
                 break;
             case 'q':
-                quiet = true;
+                o->quiet = true;
                 break;
             case 'v':
                 log_set_level(LOG_DEBUG);
                 break;
             case 'h':
                 fputs(capture_usage, stdout);
-                goto out;
-            default:
-                fputs("Try 'sipscope capture --help'.\n", stderr);
-                status = EXIT_USAGE;
-                goto out;
+                return EXIT_SUCCESS;
+            default: /* reported by cli_getopt */
+                return EXIT_USAGE;
         }
     }
-    if (live.iface == NULL || optind != cargc) {
-        log_error("capture: %s", live.iface == NULL ? "-i IFACE is required"
-                                                   : "unexpected argument");
-        fputs("Try 'sipscope capture --help'.\n", stderr);
-        status = EXIT_USAGE;
-        goto out;
+    if (o->live.iface == NULL) {
+        cli_usage_error("capture", "-i IFACE is required");
+        return EXIT_USAGE;
     }
-    engine_t *p = NULL;
-    /* Live: never wait on the HEP queue (drops are counted instead). */
-    if (hep_cli_start(&hep, &cfg, 0) != 0) {
-        status = EXIT_RUNTIME;
-        goto out;
+    if (optind != argc) {
+        cli_usage_error("capture", "unexpected argument '%s'", argv[optind]);
+        return EXIT_USAGE;
     }
-    if (engine_new(&cfg, &p, err, sizeof(err)) != 0) {
-        log_error("capture: %s", err);
-        status = EXIT_RUNTIME;
-        goto out;
-    }
+    return -1;
+}
+
+/* Capture into p until stopped, with retention alongside; then store the open calls. */
+static int capture_into(engine_t *p, livecap_t *lc, const capture_opts_t *o)
+{
     livecap_install_signals();
-    retention_cfg_t rc = {cfg.db_path, cfg.pcap_dir, keep.retain_days, keep.max_db_bytes,
-                          keep.max_pcap_bytes, keep.interval_s};
+    retention_cfg_t rc = {o->cfg.db_path,         o->cfg.pcap_dir,         o->keep.retain_days,
+                          o->keep.max_db_bytes,   o->keep.max_pcap_bytes, o->keep.interval_s};
     retention_t *retention = retention_start(&rc);
-    status = livecap_run(p, &live, log_path, quiet);
+    int status = livecap_run(lc, p, o->quiet);
     retention_stop(retention);
+    char err[512] = "";
     if (engine_finish(p, err, sizeof(err)) != 0) {
-        log_error("capture: %s", err);
+        livecap_fatal("capture: %s", err);
         status = EXIT_RUNTIME;
     }
+    return status;
+}
+
+int cmd_capture(int argc, char **argv)
+{
+    char err[512];
+    int cargc;
+    char **cargv;
+    if (config_expand_argv(argc, argv, capture_options, &cargc, &cargv, err, sizeof(err)) != 0) {
+        log_error("%s", err); /* "FILE:LINE: what" */
+        return EXIT_USAGE;
+    }
+    capture_opts_t o = {.quiet = false};
+    engine_cfg_init(&o.cfg);
+    o.cfg.db_path = "sipscope.db";
+    cap_live_cfg_init(&o.live);
+    int status = parse_capture_options(cargc, cargv, &o);
+    if (status >= 0)
+        goto out;
+    status = EXIT_RUNTIME;
+    /* What can fail at start does before anything is created: the paths, then the interface
+     * (and its filter), and only then the database. */
+    if ((o.cfg.pcap_dir != NULL && cli_check_pcap_dir(o.cfg.pcap_dir) != 0) ||
+        (o.cfg.db_path != NULL && cli_check_db(o.cfg.db_path) != 0) ||
+        cli_check_log(o.log_path) != 0)
+        goto out;
+    /* Live: never wait on the HEP queue (drops are counted instead). */
+    if (hep_cli_start(&o.hep, &o.cfg, 0) != 0)
+        goto out;
+    livecap_t *lc = NULL;
+    if (livecap_open("capture", &o.live, &lc) != 0)
+        goto out;
+    engine_t *p = NULL;
+    if (engine_new(&o.cfg, &p, err, sizeof(err)) != 0) {
+        log_error("capture: %s", err);
+    } else if (livecap_log_start(o.log_path) == 0) {
+        status = capture_into(p, lc, &o);
+    } else {
+        engine_finish(p, err, sizeof(err));
+    }
+    livecap_close(lc);
     engine_free(p);
 out:
-    hep_cli_finish(&hep, quiet);
+    hep_cli_finish(&o.hep, o.quiet);
     config_free_argv(cargc, cargv);
     return status;
 }

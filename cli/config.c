@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <getopt.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -50,8 +51,18 @@ static bool push_option(char **out, int *n, const char *key, const char *value)
     return true;
 }
 
-int config_expand_argv(int argc, char **argv, int *new_argc, char ***new_argv, char *err,
-                       size_t errlen)
+/* The option key names exactly (no abbreviations in a file), or NULL. */
+static const struct option *known_option(const struct option *known, const char *key)
+{
+    for (const struct option *o = known; o->name != NULL; o++) {
+        if (strcmp(o->name, key) == 0)
+            return o;
+    }
+    return NULL;
+}
+
+int config_expand_argv(int argc, char **argv, const struct option *known, int *new_argc,
+                       char ***new_argv, char *err, size_t errlen)
 {
     const char *path = find_config_path(argc, argv);
     char **out = calloc((size_t)argc + MAX_CONFIG_LINES + 1, sizeof(*out));
@@ -101,6 +112,22 @@ int config_expand_argv(int argc, char **argv, int *new_argc, char ***new_argv, c
             }
             if (strcmp(key, "config") == 0)
                 continue;
+            const struct option *o = known_option(known, key);
+            bool bad = true;
+            if (o == NULL)
+                snprintf(err, errlen, "%s:%d: unknown key '%s'", path, lineno, key);
+            else if (o->has_arg == required_argument && value == NULL)
+                snprintf(err, errlen, "%s:%d: '%s' needs a value ('%s = VALUE')", path, lineno,
+                         key, key);
+            else if (o->has_arg == no_argument && value != NULL)
+                snprintf(err, errlen, "%s:%d: '%s' is a flag: no value (a line with just '%s')",
+                         path, lineno, key, key);
+            else
+                bad = false;
+            if (bad) {
+                fclose(f);
+                goto fail;
+            }
             if (n >= MAX_CONFIG_LINES || !push_option(out, &n, key, value)) {
                 snprintf(err, errlen, "%s: too many settings", path);
                 fclose(f);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "callpcap.h"
+#include "cli.h"
 #include "commands.h"
 #include "log.h"
 #include "store.h"
@@ -20,7 +21,12 @@ static const char export_usage[] =
     "it) or the call's numeric id in the API. OUT may be '-' for standard output. The per-call\n"
     "files are found under the --pcap-dir the capture used (remembered in the database); a call\n"
     "captured without one gets its SIP messages rebuilt from the database (SIP only), as the\n"
-    "API's /api/v1/calls/ID/pcap does.\n";
+    "API's /api/v1/calls/ID/pcap does.\n"
+    "\n"
+    "  --db PATH            database written by analyze, capture or run (default ./sipscope.db)\n"
+    "  -o, --output OUT     where to write the pcap ('-' = standard output); required\n"
+    "  --pcap-dir DIR       where the per-call pcaps are, if not where the capture put them\n"
+    "  -h, --help           this text\n";
 
 typedef struct {
     int64_t id, invite_ns;
@@ -107,7 +113,7 @@ int cmd_export(int argc, char **argv)
     const char *db_path = "sipscope.db", *out_path = NULL, *pcap_dir = NULL;
     int opt;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "o:h", options, NULL)) != -1) {
+    while ((opt = cli_getopt(argc, argv, "o:h", options, "export")) != -1) {
         switch (opt) {
             case OPT_DB:
                 db_path = optarg;
@@ -121,8 +127,7 @@ int cmd_export(int argc, char **argv)
             case 'h':
                 fputs(export_usage, stdout);
                 return EXIT_SUCCESS;
-            default:
-                fputs("Try 'sipscope export --help'.\n", stderr);
+            default: /* reported by cli_getopt */
                 return EXIT_USAGE;
         }
     }
@@ -137,7 +142,7 @@ int cmd_export(int argc, char **argv)
     store_opts_t opts = {.read_only = true};
     store_t *store = NULL;
     if (store_open_opts(db_path, &opts, &store) != 0) {
-        log_error("export: %s: %s", db_path, store_errmsg(store));
+        log_error("export: %s: %s", db_path, cli_store_why(db_path, store));
         store_close(store);
         return EXIT_RUNTIME;
     }

@@ -4,13 +4,35 @@
 #include <getopt.h>
 #include <string.h>
 
+#include "cli.h"
 #include "log.h"
+#include "netio.h"
 #include "sv.h"
 
-int hep_cli_option(hep_cli_t *h, int opt, const char *arg)
+/* "HOST:PORT[,transport=udp|tcp]", as hep_sender_new reads it (the host is looked up later). */
+static bool hep_out_spec_ok(const char *spec)
+{
+    sv_t hostport, opts;
+    sv_split_once(sv_from_cstr(spec), ',', &hostport, &opts);
+    while (opts.len > 0) {
+        sv_t opt, key, val;
+        sv_split_once(opts, ',', &opt, &opts);
+        sv_split_once(sv_trim(opt), '=', &key, &val);
+        if (!sv_eq_ci(key, "transport") || !(sv_eq_ci(val, "udp") || sv_eq_ci(val, "tcp")))
+            return false;
+    }
+    char host[256], port[8];
+    return netio_split_hostport(hostport, host, sizeof(host), port, sizeof(port));
+}
+
+int hep_cli_option(hep_cli_t *h, int opt, const char *arg, const char *cmd)
 {
     switch (opt) {
         case HEP_CLI_OPT_OUT:
+            if (!hep_out_spec_ok(arg)) {
+                cli_usage_error(cmd, "--hep-out %s: expected HOST:PORT[,transport=udp|tcp]", arg);
+                return -1;
+            }
             h->out = arg;
             return 1;
         case HEP_CLI_OPT_KEY:
@@ -21,7 +43,7 @@ int hep_cli_option(hep_cli_t *h, int opt, const char *arg)
             return 1;
         case HEP_CLI_OPT_ID:
             if (!sv_to_u32(sv_from_cstr(arg), &h->id)) {
-                log_error("--hep-id: not a number from 0 to 4294967295: %s", arg);
+                cli_usage_error(cmd, "--hep-id %s: not a number from 0 to 4294967295", arg);
                 return -1;
             }
             return 1;

@@ -32,8 +32,8 @@ enum { HEP_CLI_OPT_OUT = 400, HEP_CLI_OPT_ID, HEP_CLI_OPT_KEY, HEP_CLI_OPT_RTCP 
     "  --hep-key KEY        HEP authentication key\n"                                              \
     "  --hep-rtcp           send RTCP too (HEP type 5)\n"
 
-/* 1 handled, 0 not a HEP option, -1 bad value (reported). */
-int hep_cli_option(hep_cli_t *h, int opt, const char *arg);
+/* 1 handled, 0 not a HEP option, -1 bad value (reported as a usage error of command cmd). */
+int hep_cli_option(hep_cli_t *h, int opt, const char *arg, const char *cmd);
 /* Start the sender if --hep-out was given and point cfg at it. block_ms > 0 makes sends wait
  * (file replays) instead of dropping when the queue is full. 0 or -1 (reported). */
 int hep_cli_start(hep_cli_t *h, engine_cfg_t *cfg, int block_ms);

@@ -1,15 +1,19 @@
 /* livecap: the live-capture loop, signals and options shared by `capture` and `run -i`. */
 #include "livecap.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "cli.h"
 #include "clock.h"
 #include "commands.h"
 #include "config.h"
@@ -21,6 +25,10 @@
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reopen_requested;
+
+/* --log: the file stderr goes to once the capture runs, and the stderr it replaced. */
+static const char *log_file;
+static int original_stderr = -1;
 
 static void on_stop_signal(int sig)
 {
@@ -52,17 +60,56 @@ bool livecap_stop_requested(void)
     return stop_requested != 0;
 }
 
-/* SIGHUP: reopen the log file (after logrotate moved it). */
-static void reopen_log(const char *log_path)
+/* Point fd 2 (and so stderr) at path, appending. 0, or an errno value (stderr unchanged). */
+static int redirect_stderr(const char *path)
 {
-    if (log_path == NULL)
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return errno;
+    fflush(stderr);
+    int rc = dup2(fd, STDERR_FILENO) < 0 ? errno : 0;
+    close(fd);
+    return rc;
+}
+
+/* SIGHUP: reopen the log file (after logrotate moved it). */
+static void reopen_log(void)
+{
+    if (log_file == NULL)
         return;
-    if (freopen(log_path, "a", stderr) == NULL) {
-        /* stderr is gone; nothing sensible left to report to. */
-        return;
+    int e = redirect_stderr(log_file);
+    if (e != 0)
+        livecap_fatal("--log %s: cannot reopen it: %s", log_file, strerror(e));
+    else
+        log_info("reopened log %s", log_file);
+}
+
+int livecap_log_start(const char *path)
+{
+    if (path == NULL)
+        return 0;
+    original_stderr = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+    int e = redirect_stderr(path);
+    if (e != 0) {
+        log_error("--log %s: %s", path, strerror(e));
+        return -1;
     }
-    setvbuf(stderr, NULL, _IOLBF, 0);
-    log_info("reopened log %s", log_path);
+    log_file = path;
+    return 0;
+}
+
+void livecap_fatal(const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    log_error("%s", msg);
+    if (log_file != NULL && original_stderr >= 0)
+        dprintf(original_stderr, "sipscope: %s\n", msg);
 }
 
 static void publish_live_stats(engine_t *p, cap_live_t *live)
@@ -76,19 +123,71 @@ static void publish_live_stats(engine_t *p, cap_live_t *live)
     engine_publish_stats(p);
 }
 
-int livecap_run(engine_t *p, const cap_live_cfg_t *live_cfg, const char *log_path,
-                bool quiet)
+/* The interface is opened before the engine exists (so that a missing interface creates no
+ * database), and the capture thread takes its look-ahead hooks at open: these forward to the
+ * engine's once livecap_run attaches it, and do nothing before (they are only hints). */
+struct livecap {
+    cap_live_t *live;
+    const char *iface;
+    cap_hint_fn hint;
+    cap_prefetch_fn prefetch;
+    _Atomic(void *) ctx; /* published last: hint and prefetch are set when it is */
+};
+
+static uint64_t forward_hint(void *ctx, const packet_view_t *pkt)
 {
-    char err[512] = "";
-    cap_live_t *live = NULL;
-    cap_live_cfg_t cfg = *live_cfg;
-    engine_lookahead(p, &cfg.hint, &cfg.prefetch, &cfg.hint_ctx);
-    if (cap_live_open(&cfg, &live, err, sizeof(err)) != 0) {
-        log_error("capture: %s", err);
+    livecap_t *lc = ctx;
+    void *c = atomic_load_explicit(&lc->ctx, memory_order_acquire);
+    return c != NULL ? lc->hint(c, pkt) : 0;
+}
+
+static void forward_prefetch(void *ctx, uint64_t hint, int stage)
+{
+    livecap_t *lc = ctx;
+    void *c = atomic_load_explicit(&lc->ctx, memory_order_acquire);
+    if (c != NULL)
+        lc->prefetch(c, hint, stage);
+}
+
+int livecap_open(const char *cmd, const cap_live_cfg_t *live_cfg, livecap_t **out)
+{
+    *out = NULL;
+    livecap_t *lc = calloc(1, sizeof(*lc));
+    if (lc == NULL) {
+        log_error("%s: out of memory", cmd);
         return EXIT_RUNTIME;
     }
+    lc->iface = live_cfg->iface;
+    cap_live_cfg_t cfg = *live_cfg;
+    cfg.hint = forward_hint;
+    cfg.prefetch = forward_prefetch;
+    cfg.hint_ctx = lc;
+    char err[512] = "";
+    if (cap_live_open(&cfg, &lc->live, err, sizeof(err)) != 0) {
+        log_error("%s: %s", cmd, err);
+        free(lc);
+        return EXIT_RUNTIME;
+    }
+    *out = lc;
+    return 0;
+}
+
+void livecap_close(livecap_t *lc)
+{
+    if (lc == NULL)
+        return;
+    cap_live_close(lc->live);
+    free(lc);
+}
+
+int livecap_run(livecap_t *lc, engine_t *p, bool quiet)
+{
+    cap_live_t *live = lc->live;
+    void *ctx = NULL;
+    engine_lookahead(p, &lc->hint, &lc->prefetch, &ctx);
+    atomic_store_explicit(&lc->ctx, ctx, memory_order_release);
     if (!quiet)
-        log_msg(LOG_ERROR, "capturing on %s (stop with Ctrl-C)", live_cfg->iface);
+        log_msg(LOG_ERROR, "capturing on %s (stop with Ctrl-C)", lc->iface);
     int64_t next_publish = 0;
     bool stopping = false;
     unsigned frames_since_clock = 0;
@@ -101,7 +200,7 @@ int livecap_run(engine_t *p, const cap_live_cfg_t *live_cfg, const char *log_pat
         }
         if (reopen_requested) {
             reopen_requested = 0;
-            reopen_log(log_path);
+            reopen_log();
         }
         cap_frame_t f;
         int rc = cap_live_next(live, &f, 200);
@@ -128,7 +227,6 @@ int livecap_run(engine_t *p, const cap_live_cfg_t *live_cfg, const char *log_pat
     publish_live_stats(p, live);
     cap_live_stats_t ls;
     cap_live_get_stats(live, &ls);
-    cap_live_close(live);
     if (!quiet)
         log_msg(LOG_ERROR,
                 "capture stopped: %llu frames, %llu dropped by the kernel, %llu by the "
@@ -151,8 +249,8 @@ static bool parse_count(const char *text, size_t *out)
 
 /* Options shared by capture and run -i; returns 1 if the option was one of these, 0 if not,
  * or EXIT_USAGE on a bad value. */
-int livecap_option(int opt, const char *arg, engine_cfg_t *cfg, cap_live_cfg_t *live,
-                   const char **log_path, livecap_retention_t *keep)
+int livecap_option(const char *cmd, int opt, const char *arg, engine_cfg_t *cfg,
+                   cap_live_cfg_t *live, const char **log_path, livecap_retention_t *keep)
 {
     size_t n;
     switch (opt) {
@@ -161,12 +259,12 @@ int livecap_option(int opt, const char *arg, engine_cfg_t *cfg, cap_live_cfg_t *
         case LIVECAP_OPT_MAX_PCAP_MB:
         case LIVECAP_OPT_RETENTION_INTERVAL:
             if (!parse_count(arg, &n) || n > 100000000) {
-                log_error("%s: not a positive number: %s",
-                          opt == LIVECAP_OPT_RETAIN_DAYS   ? "--retain-days"
-                          : opt == LIVECAP_OPT_MAX_DB_MB   ? "--max-db-mb"
-                          : opt == LIVECAP_OPT_MAX_PCAP_MB ? "--max-pcap-mb"
-                                                           : "--retention-interval",
-                          arg);
+                cli_usage_error(cmd, "%s: not a positive number: %s",
+                                opt == LIVECAP_OPT_RETAIN_DAYS   ? "--retain-days"
+                                : opt == LIVECAP_OPT_MAX_DB_MB   ? "--max-db-mb"
+                                : opt == LIVECAP_OPT_MAX_PCAP_MB ? "--max-pcap-mb"
+                                                                 : "--retention-interval",
+                                arg);
                 return EXIT_USAGE;
             }
             if (opt == LIVECAP_OPT_RETENTION_INTERVAL)
@@ -187,8 +285,8 @@ int livecap_option(int opt, const char *arg, engine_cfg_t *cfg, cap_live_cfg_t *
         case LIVECAP_OPT_BUFFER_MB:
         case LIVECAP_OPT_RING_MB:
             if (!parse_count(arg, &n) || n > 4096) {
-                log_error("%s: not a size in MB: %s",
-                          opt == LIVECAP_OPT_BUFFER_MB ? "--buffer-mb" : "--ring-mb", arg);
+                cli_usage_error(cmd, "%s: not a size in MB: %s",
+                                opt == LIVECAP_OPT_BUFFER_MB ? "--buffer-mb" : "--ring-mb", arg);
                 return EXIT_USAGE;
             }
             if (opt == LIVECAP_OPT_BUFFER_MB)
@@ -199,8 +297,9 @@ int livecap_option(int opt, const char *arg, engine_cfg_t *cfg, cap_live_cfg_t *
         case LIVECAP_OPT_MAX_CALLS:
         case LIVECAP_OPT_MAX_STREAMS:
             if (!parse_count(arg, &n)) {
-                log_error("%s: not a positive number: %s",
-                          opt == LIVECAP_OPT_MAX_CALLS ? "--max-calls" : "--max-streams", arg);
+                cli_usage_error(cmd, "%s: not a positive number: %s",
+                                opt == LIVECAP_OPT_MAX_CALLS ? "--max-calls" : "--max-streams",
+                                arg);
                 return EXIT_USAGE;
             }
             if (opt == LIVECAP_OPT_MAX_CALLS)
@@ -215,8 +314,7 @@ int livecap_option(int opt, const char *arg, engine_cfg_t *cfg, cap_live_cfg_t *
             cfg->pcap_rtp = false;
             return 1;
         case LIVECAP_OPT_LOG:
-            *log_path = arg;
-            reopen_log(arg);
+            *log_path = arg; /* opened once the capture runs: the last one given wins */
             return 1;
         default:
             return 0;

@@ -57,17 +57,39 @@ enum {
 /* SIGINT/SIGTERM request a clean stop, SIGHUP reopens the log, SIGPIPE is ignored. */
 void livecap_install_signals(void);
 bool livecap_stop_requested(void);
-/* Handle one shared option: 1 handled, 0 not ours, EXIT_USAGE bad value (reported). */
+
+/* --log FILE. It is opened once the command has started (interface, database and listener
+ * open), so that what fails at start is said on stderr, and only the last --log given (the
+ * command line's over the config file's) is created.
+ * cli_check_log checks it at start; livecap_log_start sends stderr to path from then on
+ * (SIGHUP reopens it), keeping the original stderr for livecap_fatal. 0 (NULL path: nothing to
+ * do), or -1 reported on stderr. */
+int livecap_log_start(const char *path);
+/* An error that ends the command: logged, and also said on the original stderr when the log
+ * is a file (a service manager shows it). */
+void livecap_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Handle one shared option of command cmd: 1 handled, 0 not ours, EXIT_USAGE bad value
+ * (reported). */
 typedef struct {
     uint32_t interval_s;
     uint32_t retain_days;
     uint64_t max_db_bytes, max_pcap_bytes;
 } livecap_retention_t;
 
-int livecap_option(int opt, const char *arg, engine_cfg_t *cfg, cap_live_cfg_t *live,
-                   const char **log_path, livecap_retention_t *keep);
-/* Capture until a stop is requested, feeding p; publishes counters to the store every second.
- * Returns an exit status. The caller finishes p (flushing open calls) afterwards. */
-int livecap_run(engine_t *p, const cap_live_cfg_t *live_cfg, const char *log_path, bool quiet);
+int livecap_option(const char *cmd, int opt, const char *arg, engine_cfg_t *cfg,
+                   cap_live_cfg_t *live, const char **log_path, livecap_retention_t *keep);
+
+/* A live capture: the interface is opened before the engine exists, so that a missing
+ * interface or a bad filter fails before a database is created. */
+typedef struct livecap livecap_t;
+/* Open the interface and start capturing into the ring. 0, or EXIT_RUNTIME with the reason
+ * reported as "sipscope: CMD: ...". Caller frees with livecap_close. */
+int livecap_open(const char *cmd, const cap_live_cfg_t *cfg, livecap_t **out);
+/* Feed p until a stop is requested; publishes counters to the store every second. Returns an
+ * exit status. The caller finishes p (flushing open calls) afterwards. */
+int livecap_run(livecap_t *lc, engine_t *p, bool quiet);
+/* Stop and free (NULL is fine). */
+void livecap_close(livecap_t *lc);
 
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "hep_cli.h"
 #include "log.h"
@@ -19,12 +20,27 @@ static const char usage_text[] =
     "Passive SIP/RTP analyzer: turns captured packets into calls with media quality.\n"
     "\n"
     "commands:\n"
-    "  analyze [--db PATH] [--json] FILE...   read pcap/pcapng files ('-' = stdin), store the\n"
-    "                                         calls in PATH (default ./sipscope.db, ':memory:'\n"
-    "                                         keeps nothing) and print the JSON report\n"
+    "  analyze   read pcap/pcapng files into a database, print a summary or the JSON report\n"
+    "  capture   capture live from an interface into a database until stopped\n"
+    "  run       analyze files, capture live or receive HEP, and serve the result at once\n"
+    "  serve     serve a database: HTTP API, /metrics and the web UI\n"
+    "  export    write one call's packets as a pcap file\n"
+    "  alerts    print the sources of security alerts as a blocklist\n"
     "\n"
-    "analyze options:\n"
-    "  --db PATH            SQLite database to write (default ./sipscope.db)\n"
+    "'sipscope COMMAND --help' lists the options of COMMAND; 'sipscope --version' prints\n"
+    "the version.\n"
+    "\n"
+    "Exit status: 0 success, 1 runtime error (e.g. unreadable or truncated capture),\n"
+    "2 usage error.\n";
+
+static const char analyze_usage[] =
+    "usage: sipscope analyze [--db PATH] [--json] [--pcap-dir DIR] [options] FILE...\n"
+    "\n"
+    "Read pcap/pcapng files ('-' = stdin), store the calls in PATH and print a summary on\n"
+    "stderr (with --json, the JSON report on stdout).\n"
+    "\n"
+    "  --db PATH            SQLite database to write (default ./sipscope.db; ':memory:' keeps\n"
+    "                       nothing)\n"
     "  --json               print the JSON report on stdout\n"
     "  --pcap-dir DIR       keep each call's packets in DIR/YYYY-MM-DD/HH/ID.pcap\n"
     "  --no-rtp-pcap        only SIP (not RTP/RTCP) in those files\n"
@@ -32,18 +48,11 @@ static const char usage_text[] =
     "  --max-calls N        live calls kept in memory (default 65536)\n"
     "  --max-streams N      live RTP streams kept in memory (default 131072)\n"
     "  -q, --quiet          no progress or summary on stderr\n"
-    "  -v, --verbose        more messages on stderr\n"
-    "\n"
-    "  sipscope --help | --version\n"
+    "  -v, --verbose        more messages on stderr (and where the time went)\n"
+    "  -h, --help           this text\n"
     "\n"
     "Exit status: 0 success, 1 runtime error (e.g. unreadable or truncated capture),\n"
     "2 usage error.\n";
-
-/* "sipscope: WHAT: WHY" plus a pointer to --help; what and why are plain text. */
-static void usage_error(const char *what, const char *why)
-{
-    fprintf(stderr, "sipscope: %s%s%s\nTry 'sipscope --help'.\n", what, why[0] ? ": " : "", why);
-}
 
 static bool parse_size(const char *text, size_t *out)
 {
@@ -110,17 +119,15 @@ static int parse_analyze_options(int argc, char **argv, analyze_opts_t *o)
     };
     int opt;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "qvh", options, NULL)) != -1) {
-        int h = hep_cli_option(&o->hep, opt, optarg);
+    while ((opt = cli_getopt(argc, argv, "qvh", options, "analyze")) != -1) {
+        int h = hep_cli_option(&o->hep, opt, optarg, "analyze");
         if (h < 0)
             return EXIT_USAGE;
         if (h > 0)
             continue;
         switch (opt) {
             case OPT_DB:
-                /* ":memory:" stores nothing, so there is no store at all: an in-memory SQLite
-                 * database would hold every message until exit (369 MB for 300k REGISTERs). */
-                o->cfg.db_path = strcmp(optarg, ":memory:") == 0 ? NULL : optarg;
+                o->cfg.db_path = optarg;
                 break;
             case OPT_JSON:
                 o->json = true;
@@ -135,10 +142,9 @@ static int parse_analyze_options(int argc, char **argv, analyze_opts_t *o)
             case OPT_MAX_STREAMS:
                 if (!parse_size(optarg, opt == OPT_MAX_CALLS ? &o->cfg.corr.max_calls
                                                              : &o->cfg.corr.max_streams)) {
-                    usage_error(opt == OPT_MAX_CALLS
-                                    ? "analyze: --max-calls: not a positive number"
-                                    : "analyze: --max-streams: not a positive number",
-                                optarg);
+                    cli_usage_error("analyze", "%s: not a positive number: %s",
+                                    opt == OPT_MAX_CALLS ? "--max-calls" : "--max-streams",
+                                    optarg);
                     return EXIT_USAGE;
                 }
                 break;
@@ -149,15 +155,14 @@ static int parse_analyze_options(int argc, char **argv, analyze_opts_t *o)
                 log_set_level(LOG_DEBUG);
                 break;
             case 'h':
-                fputs(usage_text, stdout);
+                fputs(analyze_usage, stdout);
                 return EXIT_SUCCESS;
-            default:
-                fputs("Try 'sipscope --help'.\n", stderr);
+            default: /* reported by cli_getopt */
                 return EXIT_USAGE;
         }
     }
     if (optind >= argc) {
-        usage_error("analyze: no capture file given", "");
+        cli_usage_error("analyze", "no capture file given");
         return EXIT_USAGE;
     }
     return -1;
@@ -213,6 +218,10 @@ int cmd_analyze(int argc, char **argv)
     int done = parse_analyze_options(argc, argv, &o);
     if (done >= 0)
         return done;
+    /* What can be checked now fails before anything is read or created. */
+    if ((o.cfg.pcap_dir != NULL && cli_check_pcap_dir(o.cfg.pcap_dir) != 0) ||
+        (o.cfg.db_path != NULL && cli_check_db(o.cfg.db_path) != 0))
+        return EXIT_RUNTIME;
     report_t *report = NULL;
     if (o.json && (report = report_new()) == NULL) {
         log_error("analyze: cannot create a temporary file: %s", strerror(errno));
@@ -273,6 +282,6 @@ int main(int argc, char **argv)
         return cmd_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "run") == 0)
         return cmd_run(argc - 1, argv + 1);
-    usage_error("unknown command", cmd);
+    fprintf(stderr, "sipscope: unknown command '%s'\nTry 'sipscope --help'.\n", cmd);
     return EXIT_USAGE;
 }

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "api.h"
+#include "cli.h"
 #include "log.h"
 #include "engine.h"
 #include "hep_cli.h"
@@ -25,28 +26,44 @@
 #include "store.h"
 #include <unistd.h>
 
+/* The options serve and run share, in their help texts. */
+#define SERVE_HELP                                                                                 \
+    "  --db PATH              SQLite database (default ./sipscope.db)\n"                          \
+    "  --listen ADDR:PORT     address to listen on (default " API_DEFAULT_LISTEN                   \
+    "; IPv6 as [::1]:8080)\n"                                                                      \
+    "  --token TOKEN          require 'Authorization: Bearer TOKEN' on every route but\n"         \
+    "                         /healthz; " CLI_TOKEN_RULE "\n"                                     \
+    "                         (default: the SIPSCOPE_TOKEN environment variable, if set)\n"       \
+    "  --threads N            HTTP worker threads, 1 to 64 (default 4)\n"
+
 static const char serve_usage[] =
-    "usage: sipscope serve [--db PATH] [--listen ADDR:PORT] [--token TOKEN]\n"
-    "       sipscope run (-r FILE... | -i IFACE [-f BPF] | --hep-in ADDR:PORT) [--db PATH]\n"
-    "                    [--pcap-dir DIR] [--listen ADDR:PORT] [--token TOKEN] [--hep-out ...]\n"
+    "usage: sipscope serve [--db PATH] [--listen ADDR:PORT] [--token TOKEN] [--threads N]\n"
     "\n"
-    "serve: the HTTP API (/api/v1/...), /metrics, /healthz and the web UI over a database that\n"
-    "`sipscope analyze` (or a capture) fills. run -r: analyze the files into the database, then\n"
-    "serve it. run -i: capture live and serve at once. run --hep-in: receive HEPv3 (UDP and TCP)\n"
-    "from probes and serve. Stop with Ctrl-C (SIGINT) or SIGTERM.\n"
+    "The HTTP API (/api/v1/...), /metrics, /healthz and the web UI over a database that\n"
+    "`sipscope analyze` (or a capture) fills. Stop with Ctrl-C (SIGINT) or SIGTERM.\n"
     "\n"
-    "  --db PATH            SQLite database (default ./sipscope.db)\n"
-    "  --listen ADDR:PORT   address to listen on (default " API_DEFAULT_LISTEN
-    "; IPv6 as [::1]:8080)\n"
-    "  --token TOKEN        require 'Authorization: Bearer TOKEN' on every route but /healthz\n"
-    "                       (default: the SIPSCOPE_TOKEN environment variable, if set)\n"
-    "  --threads N          HTTP worker threads (default 4)\n"
-    "  --hep-in-key KEY     run --hep-in: accept only HEP packets carrying this key\n"
-    "  run also takes capture's options (see sipscope capture --help):\n"
+    SERVE_HELP
+    "  -q, --quiet            only errors on stderr\n"
+    "  -v, --verbose          log every request on stderr\n"
+    "  -h, --help             this text\n";
+
+static const char run_usage[] =
+    "usage: sipscope run (-r FILE... | -i IFACE [-f BPF] | --hep-in ADDR:PORT) [--db PATH]\n"
+    "                    [--listen ADDR:PORT] [--token TOKEN] [--threads N] [options]\n"
+    "\n"
+    "run -r: analyze the files into the database, then serve it (as sipscope serve). run -i:\n"
+    "capture live and serve at once. run --hep-in: receive HEPv3 (UDP and TCP) from probes and\n"
+    "serve. Stop with Ctrl-C (SIGINT) or SIGTERM.\n"
+    "\n"
+    "  -r FILE                a pcap or pcapng file to analyze ('-' = stdin; -r again for more)\n"
+    "  --hep-in ADDR:PORT     receive HEPv3 on ADDR:PORT, UDP and TCP\n"
+    "  --hep-in-key KEY       accept only HEP packets carrying this key\n"
+    SERVE_HELP
     LIVECAP_HELP
     HEP_CLI_HELP
-    "  -q, --quiet          only errors on stderr\n"
-    "  -v, --verbose        log every request on stderr\n";
+    "  -q, --quiet            only errors on stderr\n"
+    "  -v, --verbose          log every request on stderr\n"
+    "  -h, --help             this text\n";
 
 typedef struct {
     const char *db;
@@ -54,6 +71,7 @@ typedef struct {
     const char *token;
     unsigned threads;
     bool quiet;
+    bool token_given; /* by --token, not SIPSCOPE_TOKEN */
 } serve_opts_t;
 
 static void usage_error(const char *cmd, const char *what, const char *arg)
@@ -77,7 +95,7 @@ static int prepare_db(const char *path)
     if (err == 0)
         err = store_add_query_indexes(s);
     if (err != 0)
-        log_warn("serve: %s: %s (serving it read-only as it is)", path, store_errmsg(s));
+        log_warn("serve: %s: %s (serving it read-only as it is)", path, cli_store_why(path, s));
     store_close(s);
     return 0;
 }
@@ -152,6 +170,7 @@ static int serve_option(const char *cmd, int opt, serve_opts_t *o)
         }
         case OPT_TOKEN:
             o->token = optarg;
+            o->token_given = true;
             return 0;
         case OPT_THREADS: {
             char *end = NULL;
@@ -176,10 +195,25 @@ static int serve_option(const char *cmd, int opt, serve_opts_t *o)
     }
 }
 
+/* A token the server would refuse is a usage error (not echoed: it is meant to be secret). */
+static bool check_token(const char *cmd, const serve_opts_t *o)
+{
+    if (o->token == NULL || o->token[0] == '\0' || cli_token_ok(o->token))
+        return true;
+    usage_error(cmd,
+                o->token_given ? "--token: want " CLI_TOKEN_RULE
+                               : "SIPSCOPE_TOKEN: want " CLI_TOKEN_RULE,
+                NULL);
+    return false;
+}
+
 static bool check_db(const char *cmd, const serve_opts_t *o)
 {
     if (strcmp(o->db, ":memory:") == 0) {
-        usage_error(cmd, "--db :memory: stores nothing, so there would be nothing to serve", NULL);
+        usage_error(cmd,
+                    "--db :memory: can't be served (each connection would see its own "
+                    "empty database)",
+                    NULL);
         return false;
     }
     return true;
@@ -201,31 +235,26 @@ int cmd_serve(int argc, char **argv)
     serve_opts_t o = {.db = "sipscope.db", .token = getenv("SIPSCOPE_TOKEN")};
     int opt;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "qvh", serve_long, NULL)) != -1) {
+    while ((opt = cli_getopt(argc, argv, "qvh", serve_long, "serve")) != -1) {
         if (opt == 'h') {
             fputs(serve_usage, stdout);
             return EXIT_SUCCESS;
         }
-        int rc = serve_option("serve", opt, &o);
-        if (rc == EXIT_USAGE)
-            return rc;
-        if (rc < 0) {
-            fputs("Try 'sipscope serve --help'.\n", stderr);
-            return EXIT_USAGE;
-        }
+        if (serve_option("serve", opt, &o) != 0)
+            return EXIT_USAGE; /* a bad value, or cli_getopt's '?' (reported) */
     }
     if (optind < argc) {
         usage_error("serve", "unexpected argument", argv[optind]);
         return EXIT_USAGE;
     }
-    if (!check_db("serve", &o))
+    if (!check_db("serve", &o) || !check_token("serve", &o))
         return EXIT_USAGE;
     return serve_db(&o);
 }
 
 /* Analyze the files into the database, as `analyze --db` does. */
 static int analyze_files(const char *db, const char *pcap_dir, char **files, int nfiles,
-                         bool quiet)
+                         bool quiet, bool *unserved)
 {
     engine_cfg_t cfg;
     engine_cfg_init(&cfg);
@@ -235,14 +264,18 @@ static int analyze_files(const char *db, const char *pcap_dir, char **files, int
     engine_t *p = NULL;
     if (engine_new(&cfg, &p, err, sizeof(err)) != 0) {
         log_error("run: %s", err);
+        *unserved = true;
         return EXIT_RUNTIME;
     }
     int status = EXIT_SUCCESS;
     for (int i = 0; i < nfiles; i++) {
-        if (engine_read_file(p, files[i], err, sizeof(err)) != 0) {
-            /* What was read before the damage is kept and served. */
+        int rc = engine_read_file(p, files[i], err, sizeof(err));
+        if (rc != 0) {
+            /* What was read before the damage (-EIO: truncated) is kept and served; an input
+             * that is no capture at all (standard input: files were checked before) is not. */
             log_error("%s", err); /* the reason names the file */
             status = EXIT_RUNTIME;
+            *unserved |= rc != -EIO;
         }
     }
     if (engine_finish(p, err, sizeof(err)) != 0) {
@@ -304,7 +337,7 @@ static int run_hep_in(const serve_opts_t *o, engine_t *p, const char *spec, cons
     hc.on_idle = on_hep_idle;
     hep_in_t *source = hep_in_new(spec, on_hep_packet, &run, &hc, err, sizeof(err));
     if (source == NULL) {
-        log_error("run: --hep-in: %s", err);
+        livecap_fatal("run: --hep-in: %s", err);
         return EXIT_RUNTIME;
     }
     atomic_store(&run.source, source);
@@ -345,136 +378,178 @@ static api_server_t *start_api_quietly(const serve_opts_t *o)
     return srv;
 }
 
-/* run -i IFACE or run --hep-in ADDR:PORT: capture or receive into the database and serve it
- * from the same process until SIGINT/SIGTERM; then store the open calls as they stand. */
-static int run_live(const serve_opts_t *o, engine_cfg_t *cfg, const cap_live_cfg_t *live,
-                    const char *hep_in, const char *hep_key, const char *log_path,
-                    hep_cli_t *hep_out)
-{
-    char err[512] = "";
-    cfg->db_path = o->db;
-    if (hep_cli_start(hep_out, cfg, 0) != 0)
-        return EXIT_RUNTIME;
-    engine_t *p = NULL;
-    if (engine_new(cfg, &p, err, sizeof(err)) != 0) {
-        log_error("run: %s", err);
-        hep_cli_finish(hep_out, o->quiet);
-        return EXIT_RUNTIME;
-    }
-    livecap_install_signals();
-    int status = EXIT_SUCCESS;
-    api_server_t *srv = start_api_quietly(o);
-    if (srv == NULL) {
-        status = EXIT_RUNTIME;
-    } else if (live->iface != NULL) {
-        status = livecap_run(p, live, log_path, o->quiet);
-    } else {
-        status = run_hep_in(o, p, hep_in, hep_key);
-    }
-    api_server_stop(srv);
-    if (engine_finish(p, err, sizeof(err)) != 0) {
-        log_error("run: %s", err);
-        status = EXIT_RUNTIME;
-    }
-    engine_free(p);
-    hep_cli_finish(hep_out, o->quiet);
-    return status;
-}
-
 enum { OPT_RUN_HEP_IN = 500, OPT_RUN_HEP_IN_KEY };
 
-int cmd_run(int argc, char **argv)
-{
-    static const struct option run_long[] = {
-        {"db", required_argument, NULL, OPT_DB},
-        {"listen", required_argument, NULL, OPT_LISTEN},
-        {"token", required_argument, NULL, OPT_TOKEN},
-        {"threads", required_argument, NULL, OPT_THREADS},
-        {"hep-in", required_argument, NULL, OPT_RUN_HEP_IN},
-        {"hep-in-key", required_argument, NULL, OPT_RUN_HEP_IN_KEY},
-        {"quiet", no_argument, NULL, 'q'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        LIVECAP_LONG_OPTIONS,
-        HEP_CLI_LONG_OPTIONS,
-        {NULL, 0, NULL, 0},
-    };
-    serve_opts_t o = {.db = "sipscope.db", .token = getenv("SIPSCOPE_TOKEN")};
+static const struct option run_long[] = {
+    {"db", required_argument, NULL, OPT_DB},
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"token", required_argument, NULL, OPT_TOKEN},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"hep-in", required_argument, NULL, OPT_RUN_HEP_IN},
+    {"hep-in-key", required_argument, NULL, OPT_RUN_HEP_IN_KEY},
+    {"quiet", no_argument, NULL, 'q'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    LIVECAP_LONG_OPTIONS,
+    HEP_CLI_LONG_OPTIONS,
+    {NULL, 0, NULL, 0},
+};
+
+/* What run was asked to do. */
+typedef struct {
+    serve_opts_t serve;
     engine_cfg_t cfg;
-    engine_cfg_init(&cfg);
     cap_live_cfg_t live;
-    cap_live_cfg_init(&live);
-    livecap_retention_t keep = {0};
-    hep_cli_t hep_out = {0};
-    const char *log_path = NULL, *hep_in = NULL, *hep_in_key = NULL;
-    char **files = calloc((size_t)argc + 1, sizeof(*files));
-    int nfiles = 0, opt, status = EXIT_USAGE;
-    if (files == NULL) {
-        log_error("run: out of memory");
-        return EXIT_RUNTIME;
-    }
+    livecap_retention_t keep;
+    hep_cli_t hep_out;
+    const char *log_path, *hep_in, *hep_in_key;
+    char **files; /* the -r FILEs: nfiles of them */
+    int nfiles;
+    int listen_fd; /* the API's port, held from the start (cli_reserve_listen) */
+} run_opts_t;
+
+/* Parse run's options into r. Returns -1 to go on, or the exit status to return at once
+ * (--help, usage errors). */
+static int parse_run_options(int argc, char **argv, run_opts_t *r)
+{
+    int opt;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "r:i:f:qvh", run_long, NULL)) != -1) {
+    while ((opt = cli_getopt(argc, argv, "r:i:f:qvh", run_long, "run")) != -1) {
         if (opt == 'h') {
-            fputs(serve_usage, stdout);
-            status = EXIT_SUCCESS;
-            goto out;
+            fputs(run_usage, stdout);
+            return EXIT_SUCCESS;
         }
         if (opt == 'r') {
-            files[nfiles++] = optarg;
+            r->files[r->nfiles++] = optarg;
             continue;
+        }
+        if (opt == OPT_RUN_HEP_IN && !cli_hostport_ok(optarg)) {
+            usage_error("run", "--hep-in: want ADDR:PORT or [IPv6]:PORT", optarg);
+            return EXIT_USAGE;
         }
         if (opt == OPT_RUN_HEP_IN || opt == OPT_RUN_HEP_IN_KEY) {
-            *(opt == OPT_RUN_HEP_IN ? &hep_in : &hep_in_key) = optarg;
+            *(opt == OPT_RUN_HEP_IN ? &r->hep_in : &r->hep_in_key) = optarg;
             continue;
         }
-        int h = hep_cli_option(&hep_out, opt, optarg);
+        int h = hep_cli_option(&r->hep_out, opt, optarg, "run");
         if (h < 0)
-            goto out;
+            return EXIT_USAGE;
         if (h > 0)
             continue;
-        int r = livecap_option(opt, optarg, &cfg, &live, &log_path, &keep);
-        if (r == EXIT_USAGE)
-            goto out;
-        if (r == 1)
+        int l = livecap_option("run", opt, optarg, &r->cfg, &r->live, &r->log_path, &r->keep);
+        if (l == EXIT_USAGE)
+            return EXIT_USAGE;
+        if (l == 1)
             continue;
-        int rc = serve_option("run", opt, &o);
-        if (rc == EXIT_USAGE)
-            goto out;
-        if (rc < 0) {
-            fputs("Try 'sipscope run --help'.\n", stderr);
-            goto out;
-        }
+        if (serve_option("run", opt, &r->serve) != 0)
+            return EXIT_USAGE; /* a bad value, or cli_getopt's '?' (reported) */
     }
     if (optind < argc) {
         usage_error("run", "unexpected argument (capture files go after -r)", argv[optind]);
-        goto out;
+        return EXIT_USAGE;
     }
-    int sources = (nfiles > 0) + (live.iface != NULL) + (hep_in != NULL);
+    int sources = (r->nfiles > 0) + (r->live.iface != NULL) + (r->hep_in != NULL);
     if (sources != 1) {
         usage_error("run", sources == 0 ? "nothing to read: give -r FILE, -i IFACE or --hep-in"
                                         : "give one of -r FILE, -i IFACE, --hep-in",
                     NULL);
-        goto out;
+        return EXIT_USAGE;
     }
-    if (!check_db("run", &o))
-        goto out;
-    if (nfiles == 0) {
-        retention_cfg_t rc = {o.db, cfg.pcap_dir, keep.retain_days, keep.max_db_bytes,
-                              keep.max_pcap_bytes, keep.interval_s};
-        retention_t *retention = retention_start(&rc);
-        status = run_live(&o, &cfg, &live, hep_in, hep_in_key, log_path, &hep_out);
-        retention_stop(retention);
-        goto out;
+    if (!check_db("run", &r->serve) || !check_token("run", &r->serve))
+        return EXIT_USAGE;
+    return -1;
+}
+
+/* What run can check before it reads or creates anything: the capture files, the paths it
+ * writes, and the API's port (then held until the API binds it). 0, or -1 (reported). */
+static int run_preflight(run_opts_t *r)
+{
+    for (int i = 0; i < r->nfiles; i++) {
+        if (cli_check_capture_file(r->files[i]) != 0)
+            return -1;
     }
-    status = analyze_files(o.db, cfg.pcap_dir, files, nfiles, o.quiet);
+    if ((r->cfg.pcap_dir != NULL && cli_check_pcap_dir(r->cfg.pcap_dir) != 0) ||
+        cli_check_db(r->serve.db) != 0 || cli_check_log(r->log_path) != 0)
+        return -1;
+    return cli_reserve_listen("run", r->serve.listen ? r->serve.listen : API_DEFAULT_LISTEN,
+                              &r->listen_fd);
+}
+
+/* run -r: analyze the files into the database, then serve it. */
+static int run_files(run_opts_t *r)
+{
+    bool unserved = false;
+    int status =
+        analyze_files(r->serve.db, r->cfg.pcap_dir, r->files, r->nfiles, r->serve.quiet, &unserved);
+    cli_release_listen(&r->listen_fd);
+    if (unserved)
+        return EXIT_RUNTIME;
     /* A damaged capture still serves what was read from it. */
-    if (status == EXIT_SUCCESS || status == EXIT_RUNTIME) {
-        int st = serve_db(&o);
-        if (st != EXIT_SUCCESS)
-            status = st;
+    int st = serve_db(&r->serve);
+    return st != EXIT_SUCCESS ? st : status;
+}
+
+/* run -i IFACE or run --hep-in ADDR:PORT: capture or receive into the database and serve it
+ * from the same process until SIGINT/SIGTERM; then store the open calls as they stand. The
+ * interface opens before the database is created, and the log once everything has started. */
+static int run_live(run_opts_t *r)
+{
+    char err[512] = "";
+    r->cfg.db_path = r->serve.db;
+    livecap_t *lc = NULL;
+    engine_t *p = NULL;
+    int status = EXIT_RUNTIME;
+    if (hep_cli_start(&r->hep_out, &r->cfg, 0) != 0)
+        return EXIT_RUNTIME;
+    if (r->live.iface != NULL && livecap_open("run", &r->live, &lc) != 0)
+        goto out;
+    if (engine_new(&r->cfg, &p, err, sizeof(err)) != 0) {
+        log_error("run: %s", err);
+        goto out;
+    }
+    livecap_install_signals();
+    cli_release_listen(&r->listen_fd);
+    api_server_t *srv = start_api_quietly(&r->serve);
+    if (srv != NULL && livecap_log_start(r->log_path) == 0) {
+        retention_cfg_t rc = {r->serve.db,           r->cfg.pcap_dir,
+                              r->keep.retain_days,   r->keep.max_db_bytes,
+                              r->keep.max_pcap_bytes, r->keep.interval_s};
+        retention_t *retention = retention_start(&rc);
+        status = lc != NULL ? livecap_run(lc, p, r->serve.quiet)
+                            : run_hep_in(&r->serve, p, r->hep_in, r->hep_in_key);
+        retention_stop(retention);
+    }
+    api_server_stop(srv);
+    livecap_close(lc);
+    lc = NULL;
+    if (engine_finish(p, err, sizeof(err)) != 0) {
+        livecap_fatal("run: %s", err);
+        status = EXIT_RUNTIME;
     }
 out:
-    free(files);
+    livecap_close(lc);
+    engine_free(p);
+    hep_cli_finish(&r->hep_out, r->serve.quiet);
+    return status;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    run_opts_t r = {.serve = {.db = "sipscope.db", .token = getenv("SIPSCOPE_TOKEN")},
+                    .listen_fd = -1};
+    engine_cfg_init(&r.cfg);
+    cap_live_cfg_init(&r.live);
+    r.files = calloc((size_t)argc + 1, sizeof(*r.files));
+    if (r.files == NULL) {
+        log_error("run: out of memory");
+        return EXIT_RUNTIME;
+    }
+    int status = parse_run_options(argc, argv, &r);
+    if (status < 0)
+        status = run_preflight(&r) != 0 ? EXIT_RUNTIME
+                 : r.nfiles > 0         ? run_files(&r)
+                                        : run_live(&r);
+    cli_release_listen(&r.listen_fd);
+    free(r.files);
     return status;
 }
