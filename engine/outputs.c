@@ -134,8 +134,12 @@ int output_store_new(const output_store_cfg_t *cfg, engine_output_t *out, int64_
     store_opts_t opts = {.batch_rows = STORE_BATCH_ROWS, .cache_kb = STORE_CACHE_KB};
     int rc = store_open_opts(cfg->db_path, &opts, &so->store);
     if (rc != 0) {
-        snprintf(err, errlen, "%s: %s", cfg->db_path,
-                 so->store ? store_errmsg(so->store) : "cannot open database");
+        /* store_errmsg names the path itself when opening failed: say it once. */
+        const char *why = so->store ? store_errmsg(so->store) : "cannot open database";
+        size_t plen = strlen(cfg->db_path);
+        if (strncmp(why, cfg->db_path, plen) == 0 && strncmp(why + plen, ": ", 2) == 0)
+            why += plen + 2;
+        snprintf(err, errlen, "%s: %s", cfg->db_path, why);
         goto fail;
     }
     *first_id = store_next_id(so->store);
