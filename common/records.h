@@ -1,5 +1,5 @@
 /* records: the plain data the correlator produces, the store keeps and the report prints.
- * Field meanings are the contract of shared/DESIGN.md ("JSON report"). Strings are owned by the
+ * Field meanings are the contract of docs/design.md ("JSON report"). Strings are owned by the
  * producer and valid for the duration of the call that hands the record over.
  *
  * Each record is described once, by a field list below: the struct is generated from it, and
@@ -65,7 +65,7 @@ typedef struct {
     X(call_state_t, state, REC_CALL_STATE, "state", "state",                                       \
       "State as Wireshark's VoIP calls name it")                                                   \
     X(uint16_t, final_status, REC_STATUS, "final_status", "final_status",                          \
-      "Final response status of the INVITE")                                                       \
+      "Final response status of the INVITE; null before one")                                      \
     X(int64_t, invite_ns, REC_TIME, "invite_time", "invite_time", "Time of the INVITE")            \
     X(int64_t, ringing_ns, REC_TIME, "ringing_time", "ringing_time", "Time of the first 18x")      \
     X(int64_t, answer_ns, REC_TIME, "answer_time", "answer_time", "Time of the 2xx answer")        \
@@ -80,7 +80,8 @@ typedef struct {
       "A stream's real source differs from the address its SDP announced")                         \
     X(uint32_t, sip_messages, REC_UINT, "sip_messages", "sip_messages",                            \
       "SIP messages of the call")                                                                  \
-    X(double, mos, REC_MOS, "mos", "mos", "The worst stream's MOS (ITU-T G.107 E-model)")
+    X(double, mos, REC_MOS, "mos", "mos",                                                          \
+      "The worst stream's MOS (ITU-T G.107 E-model); null without media")
 
 typedef struct {
     CALL_RECORD_FIELDS(REC_MEMBER_, REC_NO_MEMBER_)
@@ -90,7 +91,7 @@ typedef struct {
 #define STREAM_RECORD_FIELDS(X, V)                                                                 \
     X(int64_t, id, REC_INT | REC_F_API_TAIL, "id", "id", "Row id of the stream")                   \
     X(int64_t, call_row, REC_ROW | REC_F_API_TAIL, "call", "call_row",                             \
-      "Row id of the call whose SDP announced the stream")                                         \
+      "Row id of the call whose SDP announced the stream; null when none did")                     \
     X(const char *, call_id, REC_STR, "call_id", "call_id",                                        \
       "SIP Call-ID of that call; null when no SDP announced the stream")                           \
     X(net_endpoint_t, src, REC_ENDPOINT, "src", "src", "Source address")                           \
@@ -174,7 +175,7 @@ typedef struct {
 } message_record_t;
 
 /* ---- Security monitor records (correlator/secmon.h produces them, store/security.c keeps them,
- * shared/DESIGN.md "registrations" and "alerts"). Strings are borrowed as above. */
+ * docs/security.md, "Registrations" and "Alerts"). Strings are borrowed as above. */
 
 /* "ok" (2xx), "challenge" (401/407), "forbidden" (403), "none" (0), or "failed" (any other). */
 static inline const char *registration_outcome(uint16_t last_status)

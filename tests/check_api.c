@@ -911,6 +911,201 @@ START_TEST(test_openapi_complete)
 }
 END_TEST
 
+/* ---- Every object the routes return against its schema in the served OpenAPI description
+ * (whose record schemas web/openapi.c generates from the records' descriptors). */
+
+static json_t *schema_named(json_t *doc, const char *name)
+{
+    json_t *s =
+        json_object_get(json_object_get(json_object_get(doc, "components"), "schemas"), name);
+    ck_assert_msg(json_is_object(s), "openapi.json: no schema %s", name);
+    return s;
+}
+
+/* A schema itself, or the one its "$ref" names. */
+static json_t *resolve(json_t *doc, json_t *schema)
+{
+    json_t *ref = json_object_get(schema, "$ref");
+    if (!json_is_string(ref))
+        return schema;
+    const char *r = json_string_value(ref);
+    ck_assert_msg(strncmp(r, "#/components/schemas/", 21) == 0, "ref %s", r);
+    return schema_named(doc, r + 21);
+}
+
+/* The properties and required keys of an object schema, following $ref and allOf, added to
+ * props (name -> property schema) and required (name -> true). */
+static void collect(json_t *doc, json_t *schema, json_t *props, json_t *required)
+{
+    schema = resolve(doc, schema);
+    size_t i;
+    const char *k;
+    json_t *v;
+    json_array_foreach (json_object_get(schema, "allOf"), i, v)
+        collect(doc, v, props, required);
+    json_object_foreach (json_object_get(schema, "properties"), k, v)
+        json_object_set(props, k, v);
+    json_array_foreach (json_object_get(schema, "required"), i, v)
+        json_object_set(required, json_string_value(v), json_true());
+}
+
+static void check_object(json_t *doc, json_t *schema, json_t *o, const char *where);
+
+/* One value against its property schema: type (an integer is a number too), null only where
+ * nullable, enum; arrays item by item, objects key by key. */
+static void check_value(json_t *doc, json_t *prop, json_t *v, const char *where, const char *key)
+{
+    prop = resolve(doc, prop);
+    if (json_is_null(v)) {
+        ck_assert_msg(json_is_true(json_object_get(prop, "nullable")),
+                      "%s: %s is null, and its schema is not nullable", where, key);
+        return;
+    }
+    const char *type = json_string_value(json_object_get(prop, "type"));
+    if (type == NULL && json_object_get(prop, "allOf") != NULL)
+        type = "object";
+    ck_assert_msg(type != NULL, "%s: %s: schema without a type", where, key);
+    bool ok = strcmp(type, "integer") == 0   ? json_is_integer(v)
+              : strcmp(type, "number") == 0  ? json_is_number(v)
+              : strcmp(type, "string") == 0  ? json_is_string(v)
+              : strcmp(type, "boolean") == 0 ? json_is_boolean(v)
+              : strcmp(type, "array") == 0   ? json_is_array(v)
+              : strcmp(type, "object") == 0  ? json_is_object(v)
+                                             : false;
+    ck_assert_msg(ok, "%s: %s is not of type %s", where, key, type);
+    json_t *e = json_object_get(prop, "enum");
+    if (e != NULL) {
+        bool found = false;
+        size_t i;
+        json_t *x;
+        json_array_foreach (e, i, x)
+            found = found || json_equal(x, v);
+        ck_assert_msg(found, "%s: %s is not one of its enum", where, key);
+    }
+    if (json_is_array(v)) {
+        size_t i;
+        json_t *x;
+        json_array_foreach (v, i, x)
+            check_value(doc, json_object_get(prop, "items"), x, where, key);
+    } else if (json_is_object(v)) {
+        check_object(doc, prop, v, where);
+    }
+}
+
+/* Every key of o is a property of schema, every required property is in o. */
+static void check_object(json_t *doc, json_t *schema, json_t *o, const char *where)
+{
+    ck_assert_msg(json_is_object(o), "%s: not an object", where);
+    json_t *props = json_object(), *required = json_object();
+    collect(doc, schema, props, required);
+    const char *k;
+    json_t *v;
+    json_object_foreach (o, k, v) {
+        json_t *prop = json_object_get(props, k);
+        ck_assert_msg(prop != NULL, "%s: key %s is not in its schema", where, k);
+        check_value(doc, prop, v, where, k);
+    }
+    json_object_foreach (required, k, v)
+        ck_assert_msg(json_object_get(o, k) != NULL, "%s: required key %s is missing", where, k);
+    json_decref(props);
+    json_decref(required);
+}
+
+/* Each object of array against the schema name; returns how many. */
+static size_t check_each(json_t *doc, json_t *array, const char *name, const char *where)
+{
+    ck_assert_msg(json_is_array(array), "%s: not an array", where);
+    size_t i;
+    json_t *o;
+    json_array_foreach (array, i, o)
+        check_object(doc, schema_named(doc, name), o, where);
+    return json_array_size(array);
+}
+
+/* The counts of objects checked, by kind. */
+typedef struct {
+    size_t calls, details, streams, samples, messages, raw_messages, rtcp, alerts, registrations;
+} schema_counts_t;
+
+static void check_routes_against_schemas(schema_counts_t *n)
+{
+    memset(n, 0, sizeof(*n));
+    resp_t d;
+    json_t *doc = get_json("/api/v1/openapi.json", 200, &d);
+    char target[128];
+    resp_t r, x;
+
+    json_t *page = get_json("/api/v1/calls?limit=1000", 200, &r);
+    n->calls = check_each(doc, json_object_get(page, "calls"), "Call", "/api/v1/calls");
+    size_t i;
+    json_t *c;
+    json_array_foreach (json_object_get(page, "calls"), i, c) {
+        snprintf(target, sizeof(target), "/api/v1/calls/%lld", (long long)jint(c, "id"));
+        json_t *call = get_json(target, 200, &x);
+        check_object(doc, schema_named(doc, "CallDetail"), call, target);
+        n->details++;
+        n->messages += json_array_size(json_object_get(call, "messages"));
+        resp_free(&x);
+        snprintf(target, sizeof(target), "/api/v1/calls/%lld/messages", (long long)jint(c, "id"));
+        n->raw_messages += check_each(doc, get_json(target, 200, &x), "RawMessage", target);
+        resp_free(&x);
+    }
+    resp_free(&r);
+
+    page = get_json("/api/v1/streams?limit=1000", 200, &r);
+    n->streams = check_each(doc, json_object_get(page, "streams"), "Stream", "/api/v1/streams");
+    json_t *s;
+    json_array_foreach (json_object_get(page, "streams"), i, s) {
+        n->rtcp += json_object_get(s, "rtcp") != NULL;
+        snprintf(target, sizeof(target), "/api/v1/streams/%lld", (long long)jint(s, "id"));
+        check_object(doc, schema_named(doc, "Stream"), get_json(target, 200, &x), target);
+        resp_free(&x);
+        snprintf(target, sizeof(target), "/api/v1/streams/%lld/samples", (long long)jint(s, "id"));
+        json_t *samples = json_object_get(get_json(target, 200, &x), "samples");
+        n->samples += check_each(doc, samples, "Sample", target);
+        resp_free(&x);
+    }
+    resp_free(&r);
+
+    page = get_json("/api/v1/alerts?limit=1000", 200, &r);
+    n->alerts = check_each(doc, json_object_get(page, "alerts"), "Alert", "/api/v1/alerts");
+    resp_free(&r);
+    page = get_json("/api/v1/registrations?limit=1000", 200, &r);
+    n->registrations = check_each(doc, json_object_get(page, "registrations"), "Registration",
+                                  "/api/v1/registrations");
+    resp_free(&r);
+    resp_free(&d);
+}
+
+/* samples/small.pcap has some of every kind of object, RTCP reports, alerts and registrations
+ * included. */
+START_TEST(test_objects_match_openapi)
+{
+    schema_counts_t n;
+    check_routes_against_schemas(&n);
+    ck_assert_uint_gt(n.calls, 0);
+    ck_assert_uint_eq(n.details, n.calls);
+    ck_assert_uint_gt(n.streams, 0);
+    ck_assert_uint_gt(n.samples, 0);
+    ck_assert_uint_gt(n.messages, 0);
+    ck_assert_uint_eq(n.raw_messages, n.messages);
+    ck_assert_uint_gt(n.rtcp, 0);
+    ck_assert_uint_gt(n.alerts, 0);
+    ck_assert_uint_gt(n.registrations, 0);
+}
+END_TEST
+
+/* The real captures: IPv6, TCP, streams no SDP announced, registrations without alerts. */
+START_TEST(test_real_objects_match_openapi)
+{
+    schema_counts_t n;
+    check_routes_against_schemas(&n);
+    ck_assert_uint_gt(n.calls, 0);
+    ck_assert_uint_gt(n.streams, 0);
+    ck_assert_uint_gt(n.registrations, 0);
+}
+END_TEST
+
 START_TEST(test_static_files)
 {
     resp_t r;
@@ -983,13 +1178,17 @@ START_TEST(test_token)
     http("GET", "/?access_token=s3cret-Token_1", NULL, &r);
     ck_assert_int_eq(r.status, 200);
     ck_assert_ptr_nonnull(header(&r, "Set-Cookie", buf, sizeof(buf)));
-    ck_assert_ptr_nonnull(strstr(buf, "sipscope_token=s3cret-Token_1"));
+    /* A random session, not the token itself (check_api_hardening tests sessions in full). */
+    ck_assert_int_eq(strncmp(buf, "sipscope_session=", 17), 0);
+    ck_assert_ptr_null(strstr(buf, "s3cret-Token_1"));
     ck_assert_ptr_nonnull(strstr(buf, "HttpOnly"));
+    char cookie[96];
+    snprintf(cookie, sizeof(cookie), "Cookie: %.*s\r\n", (int)strcspn(buf, ";"), buf);
     resp_free(&r);
     http("GET", "/api/v1/calls?access_token=wrong", NULL, &r);
     ck_assert_int_eq(r.status, 401);
     resp_free(&r);
-    http("GET", "/api/v1/calls?limit=2", "Cookie: sipscope_token=s3cret-Token_1\r\n", &r);
+    http("GET", "/api/v1/calls?limit=2", cookie, &r);
     ck_assert_int_eq(r.status, 200);
     resp_free(&r);
     http("GET", "/api/v1/calls", "Cookie: sipscope_token=nope\r\n", &r);
@@ -1082,8 +1281,9 @@ END_TEST
 /* Keep-alive: two requests on one connection. */
 START_TEST(test_keep_alive)
 {
-    const char req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
-                       "GET /api/v1/calls?limit=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    const char req[] =
+        "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"
+        "GET /api/v1/calls?limit=1 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
     resp_t r;
     http_raw_on(AF_INET, req, sizeof(req) - 1, false, &r);
     ck_assert_int_eq(r.status, 200);
@@ -1332,6 +1532,7 @@ Suite *api_suite(void)
     tcase_add_test(tc, test_alerts_registrations);
     tcase_add_test(tc, test_metrics);
     tcase_add_test(tc, test_openapi_complete);
+    tcase_add_test(tc, test_objects_match_openapi);
     tcase_add_test(tc, test_static_files);
     tcase_add_test(tc, test_token);
     tcase_add_test(tc, test_bad_config);
@@ -1346,6 +1547,7 @@ Suite *api_suite(void)
     tcase_add_checked_fixture(real, start_real, stop_server);
     tcase_set_timeout(real, 300);
     tcase_add_test(real, test_real_captures);
+    tcase_add_test(real, test_real_objects_match_openapi);
     suite_add_tcase(s, real);
 
     TCase *unit = tcase_create("unit");

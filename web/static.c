@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "openapi.h"
+
 /* Only names in the embedded table are served: a request path is compared with them as a
  * whole, never joined to a directory, so "..", "%2e%2e" or absolute paths can't reach a file. */
 const api_file_t *api_file_find(const char *name)
@@ -66,13 +68,15 @@ void api_h_static(api_req_t *req)
     serve_file(req, req->rest);
 }
 
+/* openapi.json with the record schemas generated from the records' descriptors (openapi.c). */
 void api_h_openapi(api_req_t *req)
 {
-    serve_file(req, "openapi.json");
+    size_t len;
+    const char *doc = api_openapi_doc(&len);
+    api_reply_static(req, 200, "application/json", doc, len);
 }
 
 const char *api_openapi_json(void)
 {
-    const api_file_t *f = api_file_find("openapi.json");
-    return f ? (const char *)f->data : "{}";
+    return api_openapi_doc(NULL);
 }
