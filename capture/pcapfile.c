@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cap_int.h"
+#include "log.h"
 
 #define CAP_FILE_IOBUF ((size_t)256 << 10)
 
@@ -65,6 +66,22 @@ static void set_err(char *err, size_t errlen, const char *path, const char *why)
         err[0] = '\0';
 }
 
+/* A file whose frames are of a link type we do not decode reads without error and yields
+ * nothing: say so, naming the type, or "N packets, 0 malformed" would look like a clean run. */
+static void warn_unknown_link(const char *path, pcap_t *handle, uint64_t frames)
+{
+    if (frames == 0)
+        return;
+    int dlt = pcap_datalink(handle);
+    const char *name = pcap_datalink_val_to_name(dlt); /* NULL for some, e.g. USER0 (147) */
+    char type[64];
+    if (name == NULL || snprintf(type, sizeof(type), "%s (%d)", name, dlt) < 0)
+        snprintf(type, sizeof(type), "%d", dlt);
+    log_warn("%s: link type %s is not decoded: %llu frame%s skipped (counted as undecoded)",
+             strcmp(path, "-") == 0 ? "stdin" : path, type, (unsigned long long)frames,
+             frames == 1 ? "" : "s");
+}
+
 int cap_read_file(cap_t *cap, const char *path, char *err, size_t errlen)
 {
     bool is_stdin = strcmp(path, "-") == 0;
@@ -99,9 +116,11 @@ int cap_read_file(cap_t *cap, const char *path, char *err, size_t errlen)
         return -EINVAL;
     }
     char read_err[PCAP_ERRBUF_SIZE + 64] = "";
+    uint64_t unknown_before = cap->stats.unknown_link;
     int rc = cap_read_pcap_readahead(cap, handle, read_err, sizeof(read_err));
     if (rc != 0)
         set_err(err, errlen, path, read_err);
+    warn_unknown_link(path, handle, cap->stats.unknown_link - unknown_before);
     pcap_close(handle); /* closes fp, but never stdin */
     free(iobuf);
     return rc;

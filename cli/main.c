@@ -85,11 +85,11 @@ static void print_summary(const engine_totals_t *t, const engine_t *p)
     const corr_stats_t *cs = engine_corr_stats(p);
     fprintf(stderr,
             "sipscope: %llu packets, %llu SIP messages, %llu calls, %llu RTP streams, "
-            "%llu RTP packets, %llu RTCP packets, %llu malformed\n",
+            "%llu RTP packets, %llu RTCP packets, %llu malformed, %llu undecoded\n",
             (unsigned long long)t->packets, (unsigned long long)t->sip_messages,
             (unsigned long long)cs->calls_created, (unsigned long long)cs->streams_created,
             (unsigned long long)t->rtp_packets, (unsigned long long)t->rtcp_packets,
-            (unsigned long long)t->malformed);
+            (unsigned long long)t->malformed, (unsigned long long)t->undecoded);
 }
 
 /* What `analyze` was asked to do. */

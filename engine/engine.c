@@ -538,6 +538,7 @@ void engine_totals(const engine_t *e, engine_totals_t *out)
     out->packets = cs->frames;
     out->bytes = cs->bytes;
     out->malformed += cs->truncated + cs->bad_header;
+    out->undecoded = cs->unknown_link + cs->non_ip + cs->other_ip_proto;
 }
 
 const corr_stats_t *engine_corr_stats(const engine_t *e)

@@ -20,11 +20,14 @@
 
 typedef struct engine engine_t;
 
-/* Totals of the JSON report (shared/DESIGN.md). */
+/* Totals of the JSON report (docs/design.md). undecoded: frames of a link type, network
+ * protocol or IP protocol the capture layers do not decode (cap_stats_t's unknown_link, non_ip
+ * and other_ip_proto). */
 typedef struct {
     uint64_t packets, bytes;
     uint64_t sip_messages, rtp_packets, rtcp_packets;
     uint64_t malformed;
+    uint64_t undecoded;
 } engine_totals_t;
 
 /* Where the time went (analyze -v): wall time from engine_new to the end of the input, then

@@ -553,6 +553,116 @@ START_TEST(export_without_pcap_dir_rebuilds_sip)
 }
 END_TEST
 
+/* ---- what cannot be decoded, and captures already stored ---- */
+
+/* A pcap of link type dlt holding n copies of frame (len bytes). */
+static void write_pcap(const char *path, uint32_t dlt, const uint8_t *const *frames,
+                       const uint32_t *lens, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    /* magic, version 2.4, thiszone, sigfigs, snaplen, link type (host byte order) */
+    uint32_t hdr[6] = {0xa1b2c3d4, 2 | (4u << 16), 0, 0, 65535, dlt};
+    ck_assert_uint_eq(fwrite(hdr, sizeof(hdr), 1, f), 1);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t rec[4] = {1705312800 + (uint32_t)i, 0, lens[i], lens[i]};
+        ck_assert_uint_eq(fwrite(rec, sizeof(rec), 1, f), 1);
+        ck_assert_uint_eq(fwrite(frames[i], lens[i], 1, f), 1);
+    }
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+/* Run cmd (a shell command whose stderr goes to errpath); its stdout as JSON (NULL if none). */
+static json_t *run_json(const char *cmd, int *status)
+{
+    char *out = run_capture(cmd, status);
+    json_t *doc = out[0] ? json_loads(out, 0, NULL) : NULL;
+    free(out);
+    return doc;
+}
+
+static bool file_has(const char *path, const char *needle)
+{
+    size_t len;
+    char *text = testdata_read(path, &len);
+    bool found = text != NULL && strstr(text, needle) != NULL;
+    if (!found)
+        fprintf(stderr, "%s does not hold \"%s\"; it holds: %s\n", path, needle,
+                text ? text : "(nothing)");
+    free(text);
+    return found;
+}
+
+/* A capture of a link type sipscope does not decode (802.11) exits 0 as before, but warns,
+ * naming the type, and counts every frame as undecoded. */
+START_TEST(cli_unknown_link_type_warns_and_counts)
+{
+    char dir[] = "/tmp/sipscope-link-XXXXXX";
+    ck_assert(mkdtemp(dir) != NULL);
+    char pcap[128], errpath[128], cmd[1024];
+    snprintf(pcap, sizeof(pcap), "%s/wifi.pcap", dir);
+    snprintf(errpath, sizeof(errpath), "%s/err", dir);
+    static const uint8_t beacon[24] = {0x80, 0x00}; /* an 802.11 management frame header */
+    const uint8_t *frames[5] = {beacon, beacon, beacon, beacon, beacon};
+    const uint32_t lens[5] = {24, 24, 24, 24, 24};
+    write_pcap(pcap, 105 /* DLT_IEEE802_11 */, frames, lens, 5);
+    snprintf(cmd, sizeof(cmd), "'%s' analyze --db :memory: --json '%s' 2>'%s'", SIPSCOPE_BINARY,
+             pcap, errpath);
+    int status;
+    json_t *report = run_json(cmd, &status);
+    ck_assert_int_eq(status, 0);
+    ck_assert_ptr_nonnull(report);
+    ck_assert_int_eq(int_field(report, "packets"), 5);
+    ck_assert_int_eq(int_field(report, "undecoded"), 5);
+    ck_assert_int_eq(int_field(report, "malformed"), 0);
+    ck_assert_int_eq(int_field(report, "sip_messages"), 0);
+    json_decref(report);
+    char want[256];
+    snprintf(want, sizeof(want),
+             "sipscope: %s: link type IEEE802_11 (105) is not decoded: 5 frames skipped", pcap);
+    ck_assert(file_has(errpath, want));
+
+    /* A type libpcap has no name for is named by its number; the summary counts it too. */
+    write_pcap(pcap, 147 /* DLT_USER0 */, frames, lens, 1);
+    snprintf(cmd, sizeof(cmd), "'%s' analyze --db :memory: '%s' 2>'%s'", SIPSCOPE_BINARY, pcap,
+             errpath);
+    free(run_capture(cmd, &status));
+    ck_assert_int_eq(status, 0);
+    ck_assert(file_has(errpath, "link type 147 is not decoded: 1 frame skipped"));
+    ck_assert(file_has(errpath, "0 malformed, 1 undecoded"));
+
+    /* Ethernet is decoded; ARP and ICMP in it are counted as undecoded, without a warning. */
+    static const uint8_t arp[42] = {
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0,    0, 0, 0, 1, 0x08, 0x06, /* Ethernet, ARP */
+        0x00, 0x01, 0x08, 0x00, 6,    4,    0x00, 0x01,                         /* request */
+    };
+    static const uint8_t icmp[42] = {
+        0x02, 0, 0,    0,    0,   2, 0x02, 0, 0,  0, 0, 1, 0x08, 0x00, /* Ethernet, IPv4 */
+        0x45, 0, 0,    28,   0,   1, 0,    0, 64, 1, 0, 0, /* IPv4, 28 bytes, protocol 1 */
+        192,  0, 2,    1,    192, 0, 2,    2,              /* 192.0.2.1 -> 192.0.2.2 */
+        8,    0, 0xf7, 0xff, 0,   0, 0,    0,              /* ICMP echo request */
+    };
+    const uint8_t *eth[2] = {arp, icmp};
+    const uint32_t eth_lens[2] = {42, 42};
+    write_pcap(pcap, 1 /* DLT_EN10MB */, eth, eth_lens, 2);
+    snprintf(cmd, sizeof(cmd), "'%s' analyze --db :memory: --json '%s' 2>'%s'", SIPSCOPE_BINARY,
+             pcap, errpath);
+    report = run_json(cmd, &status);
+    ck_assert_int_eq(status, 0);
+    ck_assert_ptr_nonnull(report);
+    ck_assert_int_eq(int_field(report, "packets"), 2);
+    ck_assert_int_eq(int_field(report, "undecoded"), 2);
+    ck_assert_int_eq(int_field(report, "malformed"), 0);
+    json_decref(report);
+    size_t len;
+    char *err = testdata_read(errpath, &len);
+    ck_assert_msg(err != NULL && strstr(err, "link type") == NULL, "%s", err ? err : "");
+    free(err);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    ck_assert(system(cmd) == 0);
+}
+END_TEST
+
 Suite *analyze_suite(void)
 {
     Suite *s = suite_create("analyze");
@@ -569,6 +679,7 @@ Suite *analyze_suite(void)
     tcase_add_test(tc, cli_missing_and_non_pcap_files);
     tcase_add_test(tc, cli_truncated_pcap_reports_what_was_read);
     tcase_add_test(tc, cli_reads_stdin_and_several_files);
+    tcase_add_test(tc, cli_unknown_link_type_warns_and_counts);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("sample");
