@@ -13,6 +13,7 @@
 #include "log.h"
 #include "engine.h"
 #include "report.h"
+#include "store.h"
 
 static const char usage_text[] =
     "usage: sipscope COMMAND [OPTIONS]\n"
@@ -42,6 +43,7 @@ static const char analyze_usage[] =
     "  --db PATH            SQLite database to write (default ./sipscope.db; ':memory:' keeps\n"
     "                       nothing)\n"
     "  --json               print the JSON report on stdout\n"
+    "  --force              also read captures the database already holds (else skipped)\n"
     "  --pcap-dir DIR       keep each call's packets in DIR/YYYY-MM-DD/HH/ID.pcap\n"
     "  --no-rtp-pcap        only SIP (not RTP/RTCP) in those files\n"
     HEP_CLI_HELP
@@ -96,17 +98,19 @@ static void print_summary(const engine_totals_t *t, const engine_t *p)
 typedef struct {
     engine_cfg_t cfg;
     hep_cli_t hep;
-    bool json, quiet;
+    bool json, quiet, force;
 } analyze_opts_t;
 
 /* Parse analyze's options into o (files start at optind). Returns -1 to go on, or the exit
  * status to return at once (--help, usage errors). */
 static int parse_analyze_options(int argc, char **argv, analyze_opts_t *o)
 {
-    enum { OPT_DB = 256, OPT_JSON, OPT_MAX_CALLS, OPT_MAX_STREAMS, OPT_PCAP_DIR, OPT_NO_RTP_PCAP };
+    enum { OPT_DB = 256, OPT_JSON, OPT_MAX_CALLS, OPT_MAX_STREAMS, OPT_PCAP_DIR, OPT_NO_RTP_PCAP,
+           OPT_FORCE };
     static const struct option options[] = {
         {"db", required_argument, NULL, OPT_DB},
         {"json", no_argument, NULL, OPT_JSON},
+        {"force", no_argument, NULL, OPT_FORCE},
         {"pcap-dir", required_argument, NULL, OPT_PCAP_DIR},
         {"no-rtp-pcap", no_argument, NULL, OPT_NO_RTP_PCAP},
         HEP_CLI_LONG_OPTIONS,
@@ -131,6 +135,9 @@ static int parse_analyze_options(int argc, char **argv, analyze_opts_t *o)
                 break;
             case OPT_JSON:
                 o->json = true;
+                break;
+            case OPT_FORCE:
+                o->force = true;
                 break;
             case OPT_PCAP_DIR:
                 o->cfg.pcap_dir = optarg;
@@ -187,17 +194,32 @@ static int analyze_files(engine_t *p, const analyze_opts_t *o, report_t *report,
 {
     char err[512] = "";
     int status = EXIT_SUCCESS;
+    /* Captures the database already holds are skipped with a notice (store/captures.c). */
+    store_capture_run_t *seen = NULL;
+    if (store_capture_run_new(o->cfg.db_path, o->force, &seen, err, sizeof(err)) != 0)
+        log_warn("analyze: %s: reading every file, stored or not", err);
+    engine_totals_t totals;
     for (int i = optind; i < argc; i++) {
-        if (engine_read_file(p, argv[i], err, sizeof(err)) != 0) {
+        if (!store_capture_run_want(seen, argv[i]))
+            continue;
+        engine_totals(p, &totals);
+        uint64_t before = totals.packets;
+        int rc = engine_read_file(p, argv[i], err, sizeof(err));
+        if (rc != 0) {
             log_error("%s", err); /* the reason names the file */
             status = EXIT_RUNTIME;
         }
+        engine_totals(p, &totals);
+        store_capture_run_read(seen, rc, totals.packets - before, totals.first_ns, totals.last_ns);
     }
     if (engine_finish(p, err, sizeof(err)) != 0) {
         log_error("analyze: %s", err);
         status = EXIT_RUNTIME;
+    } else if (store_capture_run_commit(seen, err, sizeof(err)) != 0) {
+        log_error("analyze: %s", err);
+        status = EXIT_RUNTIME;
     }
-    engine_totals_t totals;
+    store_capture_run_free(seen);
     engine_totals(p, &totals);
     if (!o->quiet && (isatty(STDERR_FILENO) || !o->json))
         print_summary(&totals, p);

@@ -56,6 +56,7 @@ static const char run_usage[] =
     "serve. Stop with Ctrl-C (SIGINT) or SIGTERM.\n"
     "\n"
     "  -r FILE                a pcap or pcapng file to analyze ('-' = stdin; -r again for more)\n"
+    "  --force                also read captures the database already holds (else skipped)\n"
     "  --hep-in ADDR:PORT     receive HEPv3 on ADDR:PORT, UDP and TCP\n"
     "  --hep-in-key KEY       accept only HEP packets carrying this key\n"
     SERVE_HELP
@@ -254,7 +255,7 @@ int cmd_serve(int argc, char **argv)
 
 /* Analyze the files into the database, as `analyze --db` does. */
 static int analyze_files(const char *db, const char *pcap_dir, char **files, int nfiles,
-                         bool quiet, bool *unserved)
+                         bool force, bool quiet, bool *unserved)
 {
     engine_cfg_t cfg;
     engine_cfg_init(&cfg);
@@ -268,8 +269,21 @@ static int analyze_files(const char *db, const char *pcap_dir, char **files, int
         return EXIT_RUNTIME;
     }
     int status = EXIT_SUCCESS;
+    /* Captures the database already holds are skipped with a notice (store/captures.c). */
+    store_capture_run_t *seen = NULL;
+    if (store_capture_run_new(db, force, &seen, err, sizeof(err)) != 0)
+        log_warn("run: %s: reading every file, stored or not", err);
+    engine_totals_t t;
+    int nread = 0;
     for (int i = 0; i < nfiles; i++) {
+        if (!store_capture_run_want(seen, files[i]))
+            continue;
+        nread++;
+        engine_totals(p, &t);
+        uint64_t before = t.packets;
         int rc = engine_read_file(p, files[i], err, sizeof(err));
+        engine_totals(p, &t);
+        store_capture_run_read(seen, rc, t.packets - before, t.first_ns, t.last_ns);
         if (rc != 0) {
             /* What was read before the damage (-EIO: truncated) is kept and served; an input
              * that is no capture at all (standard input: files were checked before) is not. */
@@ -281,12 +295,15 @@ static int analyze_files(const char *db, const char *pcap_dir, char **files, int
     if (engine_finish(p, err, sizeof(err)) != 0) {
         log_error("run: %s", err);
         status = EXIT_RUNTIME;
+    } else if (store_capture_run_commit(seen, err, sizeof(err)) != 0) {
+        log_error("run: %s", err);
+        status = EXIT_RUNTIME;
     }
-    engine_totals_t t;
+    store_capture_run_free(seen);
     engine_totals(p, &t);
     if (!quiet)
         fprintf(stderr, "sipscope: analysed %d file%s: %llu packets, %llu SIP messages into %s\n",
-                nfiles, nfiles == 1 ? "" : "s", (unsigned long long)t.packets,
+                nread, nread == 1 ? "" : "s", (unsigned long long)t.packets,
                 (unsigned long long)t.sip_messages, db);
     engine_free(p);
     return status;
@@ -378,7 +395,7 @@ static api_server_t *start_api_quietly(const serve_opts_t *o)
     return srv;
 }
 
-enum { OPT_RUN_HEP_IN = 500, OPT_RUN_HEP_IN_KEY };
+enum { OPT_RUN_HEP_IN = 500, OPT_RUN_HEP_IN_KEY, OPT_RUN_FORCE };
 
 static const struct option run_long[] = {
     {"db", required_argument, NULL, OPT_DB},
@@ -387,6 +404,7 @@ static const struct option run_long[] = {
     {"threads", required_argument, NULL, OPT_THREADS},
     {"hep-in", required_argument, NULL, OPT_RUN_HEP_IN},
     {"hep-in-key", required_argument, NULL, OPT_RUN_HEP_IN_KEY},
+    {"force", no_argument, NULL, OPT_RUN_FORCE},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
@@ -405,6 +423,7 @@ typedef struct {
     const char *log_path, *hep_in, *hep_in_key;
     char **files; /* the -r FILEs: nfiles of them */
     int nfiles;
+    bool force;    /* --force: read captures the database already holds again */
     int listen_fd; /* the API's port, held from the start (cli_reserve_listen) */
 } run_opts_t;
 
@@ -421,6 +440,10 @@ static int parse_run_options(int argc, char **argv, run_opts_t *r)
         }
         if (opt == 'r') {
             r->files[r->nfiles++] = optarg;
+            continue;
+        }
+        if (opt == OPT_RUN_FORCE) {
+            r->force = true;
             continue;
         }
         if (opt == OPT_RUN_HEP_IN && !cli_hostport_ok(optarg)) {
@@ -480,7 +503,8 @@ static int run_files(run_opts_t *r)
 {
     bool unserved = false;
     int status =
-        analyze_files(r->serve.db, r->cfg.pcap_dir, r->files, r->nfiles, r->serve.quiet, &unserved);
+        analyze_files(r->serve.db, r->cfg.pcap_dir, r->files, r->nfiles, r->force, r->serve.quiet,
+                      &unserved);
     cli_release_listen(&r->listen_fd);
     if (unserved)
         return EXIT_RUNTIME;

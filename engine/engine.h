@@ -22,12 +22,15 @@ typedef struct engine engine_t;
 
 /* Totals of the JSON report (docs/design.md). undecoded: frames of a link type, network
  * protocol or IP protocol the capture layers do not decode (cap_stats_t's unknown_link, non_ip
- * and other_ip_proto). */
+ * and other_ip_proto). first_ns/last_ns: capture times of the earliest and latest packet that
+ * reached the decoders from the input being read (engine_read_file starts them afresh for each
+ * file); 0 when none did. */
 typedef struct {
     uint64_t packets, bytes;
     uint64_t sip_messages, rtp_packets, rtcp_packets;
     uint64_t malformed;
     uint64_t undecoded;
+    int64_t first_ns, last_ns;
 } engine_totals_t;
 
 /* Where the time went (analyze -v): wall time from engine_new to the end of the input, then

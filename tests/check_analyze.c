@@ -663,6 +663,144 @@ START_TEST(cli_unknown_link_type_warns_and_counts)
 }
 END_TEST
 
+/* How many alerts the database holds for the source 203.0.113.200 (the sample's first password
+ * guesser): one per analysis of the sample, so it tells how often the sample was stored. */
+static json_int_t stored_alerts(const char *db)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "'%s' alerts --db '%s' --format json", SIPSCOPE_BINARY, db);
+    int status;
+    json_t *doc = run_json(cmd, &status);
+    ck_assert_int_eq(status, 0);
+    ck_assert_ptr_nonnull(doc);
+    json_int_t n = -1;
+    size_t i;
+    json_t *src;
+    json_array_foreach (json_object_get(doc, "sources"), i, src) {
+        if (strcmp(json_string_value(json_object_get(src, "source")), "203.0.113.200") == 0)
+            n = int_field(src, "alerts");
+    }
+    json_decref(doc);
+    ck_assert_int_ge(n, 1);
+    return n;
+}
+
+/* A capture already in the database is skipped with a notice (exit 0), whatever its name;
+ * --force reads it again; standard input cannot be recognised and is always read. */
+START_TEST(cli_capture_already_stored_is_skipped)
+{
+    char dir[] = "/tmp/sipscope-again-XXXXXX";
+    ck_assert(mkdtemp(dir) != NULL);
+    char db[128], copy[128], errpath[128], cmd[8192];
+    snprintf(db, sizeof(db), "%s/s.db", dir);
+    snprintf(copy, sizeof(copy), "%s/renamed.pcap", dir);
+    snprintf(errpath, sizeof(errpath), "%s/err", dir);
+    char sample[4096];
+    snprintf(sample, sizeof(sample), "%s", testdata_path("samples/small.pcap"));
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", sample, copy);
+    ck_assert(system(cmd) == 0);
+
+    snprintf(cmd, sizeof(cmd), "'%s' analyze -q --db '%s' '%s'", SIPSCOPE_BINARY, db, sample);
+    int status;
+    free(run_capture(cmd, &status));
+    ck_assert_int_eq(status, 0);
+    ck_assert_int_eq(stored_alerts(db), 1);
+
+    /* Again, under another name: skipped, and the report holds nothing. */
+    snprintf(cmd, sizeof(cmd), "'%s' analyze --db '%s' --json '%s' 2>'%s'", SIPSCOPE_BINARY, db,
+             copy, errpath);
+    json_t *report = run_json(cmd, &status);
+    ck_assert_int_eq(status, 0);
+    ck_assert_ptr_nonnull(report);
+    ck_assert_int_eq(int_field(report, "packets"), 0);
+    json_decref(report);
+    char want[256];
+    snprintf(want, sizeof(want), "sipscope: %s: already in DB (analysed at 20", copy);
+    ck_assert(file_has(errpath, want));
+    ck_assert(file_has(errpath, "Z); skipped (use --force to analyse it again)\n"));
+    ck_assert_int_eq(stored_alerts(db), 1);
+
+    /* Given twice in one run, into another database: read once. */
+    char db2[128];
+    snprintf(db2, sizeof(db2), "%s/two.db", dir);
+    snprintf(cmd, sizeof(cmd), "'%s' analyze --db '%s' --json '%s' '%s' 2>'%s'", SIPSCOPE_BINARY,
+             db2, sample, copy, errpath);
+    report = run_json(cmd, &status);
+    ck_assert_int_eq(status, 0);
+    ck_assert_ptr_nonnull(report);
+    ck_assert_int_eq(int_field(report, "packets"), 2403);
+    json_decref(report);
+    snprintf(want, sizeof(want), "sipscope: %s: the same capture as %s, read before; skipped", copy,
+             sample);
+    ck_assert(file_has(errpath, want));
+    ck_assert_int_eq(stored_alerts(db2), 1);
+
+    /* --force reads it again. */
+    snprintf(cmd, sizeof(cmd), "'%s' analyze --db '%s' --force --json '%s' 2>'%s'", SIPSCOPE_BINARY,
+             db, copy, errpath);
+    report = run_json(cmd, &status);
+    ck_assert_int_eq(status, 0);
+    ck_assert_ptr_nonnull(report);
+    ck_assert_int_eq(int_field(report, "packets"), 2403);
+    json_decref(report);
+    ck_assert_int_eq(stored_alerts(db), 2);
+
+    /* Standard input is always read. */
+    snprintf(cmd, sizeof(cmd), "'%s' analyze --db '%s' --json - < '%s' 2>'%s'", SIPSCOPE_BINARY, db,
+             sample, errpath);
+    report = run_json(cmd, &status);
+    ck_assert_int_eq(status, 0);
+    ck_assert_ptr_nonnull(report);
+    ck_assert_int_eq(int_field(report, "packets"), 2403);
+    json_decref(report);
+    ck_assert_int_eq(stored_alerts(db), 3);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    ck_assert(system(cmd) == 0);
+}
+END_TEST
+
+/* run -r keeps to the same rule: skip what is stored unless --force. It serves until SIGTERM:
+ * the test waits for the line that says it serves, then stops it. */
+static void run_r_then_stop(const char *db, const char *capture, const char *extra,
+                            const char *errpath)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof(cmd),
+             "'%s' run -r '%s' %s --db '%s' --listen 127.0.0.1:0 2>'%s' & pid=$!; "
+             "i=0; while [ $i -lt 1200 ] && ! grep -q 'serving' '%s'; do "
+             "kill -0 $pid 2>/dev/null || break; sleep 0.05; i=$((i+1)); done; "
+             "kill -TERM $pid; wait $pid",
+             SIPSCOPE_BINARY, capture, extra, db, errpath, errpath);
+    int status;
+    free(run_capture(cmd, &status));
+    ck_assert_msg(status == 0, "run -r exited %d", status);
+    ck_assert(file_has(errpath, "serving"));
+}
+
+START_TEST(cli_run_r_skips_stored_capture_unless_forced)
+{
+    char dir[] = "/tmp/sipscope-runr-XXXXXX";
+    ck_assert(mkdtemp(dir) != NULL);
+    char db[128], errpath[128], cmd[1024];
+    snprintf(db, sizeof(db), "%s/s.db", dir);
+    snprintf(errpath, sizeof(errpath), "%s/err", dir);
+    char sample[4096];
+    snprintf(sample, sizeof(sample), "%s", testdata_path("samples/small.pcap"));
+    run_r_then_stop(db, sample, "", errpath);
+    ck_assert(file_has(errpath, "analysed 1 file: 2403 packets"));
+    ck_assert_int_eq(stored_alerts(db), 1);
+    run_r_then_stop(db, sample, "", errpath);
+    ck_assert(file_has(errpath, ": already in DB (analysed at "));
+    ck_assert(file_has(errpath, "analysed 0 files: 0 packets"));
+    ck_assert_int_eq(stored_alerts(db), 1);
+    run_r_then_stop(db, sample, "--force", errpath);
+    ck_assert(file_has(errpath, "analysed 1 file: 2403 packets"));
+    ck_assert_int_eq(stored_alerts(db), 2);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    ck_assert(system(cmd) == 0);
+}
+END_TEST
+
 Suite *analyze_suite(void)
 {
     Suite *s = suite_create("analyze");
@@ -680,6 +818,8 @@ Suite *analyze_suite(void)
     tcase_add_test(tc, cli_truncated_pcap_reports_what_was_read);
     tcase_add_test(tc, cli_reads_stdin_and_several_files);
     tcase_add_test(tc, cli_unknown_link_type_warns_and_counts);
+    tcase_add_test(tc, cli_capture_already_stored_is_skipped);
+    tcase_add_test(tc, cli_run_r_skips_stored_capture_unless_forced);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("sample");
