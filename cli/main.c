@@ -1,4 +1,4 @@
-/* sipscope: command-line entry point (contract: shared/DESIGN.md "Command line"). */
+/* sipscope: command-line entry point (contract: docs/design.md "Command line"). */
 #include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>

@@ -1,4 +1,4 @@
-/* report: the JSON report of `analyze --json` (shared/DESIGN.md), streamed with bounded memory. */
+/* report: the JSON report of `analyze --json` (docs/design.md), streamed with bounded memory. */
 #ifndef SIPSCOPE_REPORT_H
 #define SIPSCOPE_REPORT_H
 

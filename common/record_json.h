@@ -1,5 +1,5 @@
 /* record_json: records as JSON objects, written from their descriptors (record_desc.h), one
- * writer for the report of analyze --json and the HTTP API (shared/DESIGN.md). */
+ * writer for the report of analyze --json and the HTTP API (docs/design.md). */
 #ifndef SIPSCOPE_RECORD_JSON_H
 #define SIPSCOPE_RECORD_JSON_H
 

@@ -1,5 +1,5 @@
 /* rtpstat: per-stream RTP quality (loss, jitter, delta, sequence errors, MOS), computed as
- * Wireshark 4.0's RTP stream analysis does (shared/DESIGN.md), in O(1) memory per stream. */
+ * Wireshark 4.0's RTP stream analysis does (docs/design.md), in O(1) memory per stream. */
 #ifndef SIPSCOPE_RTPSTAT_H
 #define SIPSCOPE_RTPSTAT_H
 

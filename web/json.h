@@ -1,4 +1,4 @@
-/* json: the JSON shapes of the records (shared/DESIGN.md), shared by the report and the API;
+/* json: the JSON shapes of the records (docs/design.md), shared by the report and the API;
  * common/record_json.h writes them from the records' descriptors. */
 #ifndef SIPSCOPE_API_JSON_H
 #define SIPSCOPE_API_JSON_H
