@@ -714,7 +714,7 @@ START_TEST(cli_capture_already_stored_is_skipped)
     ck_assert_ptr_nonnull(report);
     ck_assert_int_eq(int_field(report, "packets"), 0);
     json_decref(report);
-    char want[256];
+    char want[4500]; /* two paths: a copy's and the sample's (up to 4 KB) */
     snprintf(want, sizeof(want), "sipscope: %s: already in DB (analysed at 20", copy);
     ck_assert(file_has(errpath, want));
     ck_assert(file_has(errpath, "Z); skipped (use --force to analyse it again)\n"));
