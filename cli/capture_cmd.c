@@ -74,8 +74,8 @@ static int parse_capture_options(int argc, char **argv, capture_opts_t *o)
         if (r == 1)
             continue;
         switch (opt) {
-            case LIVECAP_OPT_DB:
-                o->cfg.db_path = optarg;
+            case LIVECAP_OPT_DB: /* ":memory:" stores nothing: no store at all */
+                o->cfg.db_path = strcmp(optarg, ":memory:") == 0 ? NULL : optarg;
                 break;
             case LIVECAP_OPT_CONFIG:
                 break;

@@ -211,10 +211,7 @@ static bool check_token(const char *cmd, const serve_opts_t *o)
 static bool check_db(const char *cmd, const serve_opts_t *o)
 {
     if (strcmp(o->db, ":memory:") == 0) {
-        usage_error(cmd,
-                    "--db :memory: can't be served (each connection would see its own "
-                    "empty database)",
-                    NULL);
+        usage_error(cmd, "--db :memory: stores nothing, so there would be nothing to serve", NULL);
         return false;
     }
     return true;
