@@ -34,7 +34,9 @@
     "  --token TOKEN          require 'Authorization: Bearer TOKEN' on every route but\n"         \
     "                         /healthz; " CLI_TOKEN_RULE "\n"                                     \
     "                         (default: the SIPSCOPE_TOKEN environment variable, if set)\n"       \
-    "  --threads N            HTTP worker threads, 1 to 64 (default 4)\n"
+    "  --threads N            HTTP worker threads, 1 to 64 (default 4)\n"                         \
+    "  --allow-host NAME      also answer to Host: NAME (repeatable; else only the listening\n"   \
+    "                         address, and localhost on loopback: DNS rebinding)\n"
 
 static const char serve_usage[] =
     "usage: sipscope serve [--db PATH] [--listen ADDR:PORT] [--token TOKEN] [--threads N]\n"
@@ -73,6 +75,8 @@ typedef struct {
     unsigned threads;
     bool quiet;
     bool token_given; /* by --token, not SIPSCOPE_TOKEN */
+    const char *allow_hosts[API_MAX_ALLOWED_HOSTS + 1]; /* --allow-host, NULL-terminated */
+    int nallow_hosts;
 } serve_opts_t;
 
 static void usage_error(const char *cmd, const char *what, const char *arg)
@@ -116,8 +120,11 @@ static int serve_db(const serve_opts_t *o)
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    api_cfg_t cfg = {
-        .db_path = o->db, .listen = o->listen, .token = o->token, .threads = o->threads};
+    api_cfg_t cfg = {.db_path = o->db,
+                     .listen = o->listen,
+                     .token = o->token,
+                     .allowed_hosts = o->allow_hosts,
+                     .threads = o->threads};
     api_server_t *srv = NULL;
     char err[512];
     if (api_server_start(&cfg, &srv, err, sizeof(err)) != 0) {
@@ -150,7 +157,7 @@ static int serve_db(const serve_opts_t *o)
     return EXIT_SUCCESS;
 }
 
-enum { OPT_DB = 256, OPT_LISTEN, OPT_TOKEN, OPT_THREADS };
+enum { OPT_DB = 256, OPT_LISTEN, OPT_TOKEN, OPT_THREADS, OPT_ALLOW_HOST };
 
 /* Parse the options serve and run share; 0 handled, -1 not ours, EXIT_USAGE bad value. */
 static int serve_option(const char *cmd, int opt, serve_opts_t *o)
@@ -184,6 +191,18 @@ static int serve_option(const char *cmd, int opt, serve_opts_t *o)
             o->threads = (unsigned)n;
             return 0;
         }
+        case OPT_ALLOW_HOST:
+            if (!api_allowed_host_ok(optarg)) {
+                usage_error(cmd, "--allow-host: want a host name or address, without a port",
+                            optarg);
+                return EXIT_USAGE;
+            }
+            if (o->nallow_hosts == API_MAX_ALLOWED_HOSTS) {
+                usage_error(cmd, "--allow-host: at most 16 names", NULL);
+                return EXIT_USAGE;
+            }
+            o->allow_hosts[o->nallow_hosts++] = optarg;
+            return 0;
         case 'q':
             o->quiet = true;
             log_set_level(LOG_ERROR);
@@ -219,6 +238,7 @@ static bool check_db(const char *cmd, const serve_opts_t *o)
 
 static const struct option serve_long[] = {
     {"db", required_argument, NULL, OPT_DB},
+    {"allow-host", required_argument, NULL, OPT_ALLOW_HOST},
     {"listen", required_argument, NULL, OPT_LISTEN},
     {"token", required_argument, NULL, OPT_TOKEN},
     {"threads", required_argument, NULL, OPT_THREADS},
@@ -377,8 +397,11 @@ static api_server_t *start_api_quietly(const serve_opts_t *o)
     sigaddset(&stop, SIGTERM);
     sigaddset(&stop, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &stop, &old);
-    api_cfg_t cfg = {
-        .db_path = o->db, .listen = o->listen, .token = o->token, .threads = o->threads};
+    api_cfg_t cfg = {.db_path = o->db,
+                     .listen = o->listen,
+                     .token = o->token,
+                     .allowed_hosts = o->allow_hosts,
+                     .threads = o->threads};
     api_server_t *srv = NULL;
     char err[512];
     if (api_server_start(&cfg, &srv, err, sizeof(err)) != 0) {
@@ -396,6 +419,7 @@ enum { OPT_RUN_HEP_IN = 500, OPT_RUN_HEP_IN_KEY, OPT_RUN_FORCE };
 
 static const struct option run_long[] = {
     {"db", required_argument, NULL, OPT_DB},
+    {"allow-host", required_argument, NULL, OPT_ALLOW_HOST},
     {"listen", required_argument, NULL, OPT_LISTEN},
     {"token", required_argument, NULL, OPT_TOKEN},
     {"threads", required_argument, NULL, OPT_THREADS},

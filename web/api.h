@@ -6,14 +6,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define API_DEFAULT_LISTEN "127.0.0.1:8080"
+#define API_DEFAULT_LISTEN    "127.0.0.1:8080"
+#define API_MAX_ALLOWED_HOSTS 16
 
 typedef struct {
     const char *db_path; /* SQLite database to read (borrowed); opened read-only per worker */
     const char *listen;  /* "ADDR:PORT" or "[IPv6]:PORT"; port 0 picks a free one; NULL =
                           * API_DEFAULT_LISTEN */
     const char *token;   /* bearer token guarding every route but /healthz; NULL or "" = none */
-    unsigned threads;    /* worker threads; 0 = 4 */
+    /* Names the Host header may carry besides the listening address (and localhost on
+     * loopback; any of the machine's addresses on a wildcard one): host names or addresses
+     * without a port, IPv6 in brackets; NULL-terminated, at most API_MAX_ALLOWED_HOSTS; NULL =
+     * none. Other Hosts get 421 on every route but /healthz (DNS rebinding). */
+    const char *const *allowed_hosts;
+    unsigned threads;       /* worker threads; 0 = 4 */
+    unsigned session_ttl_s; /* life of a browser session (?access_token= login); 0 = 12 h */
 } api_cfg_t;
 
 typedef struct api_server api_server_t;
@@ -33,6 +40,9 @@ void api_server_stop(api_server_t *srv);
  * sa must have room for a struct sockaddr_in6; *salen receives its length. */
 struct sockaddr;
 bool api_parse_listen(const char *text, struct sockaddr *sa, unsigned *salen);
+
+/* Is name acceptable as an allowed Host (api_cfg_t.allowed_hosts)? */
+bool api_allowed_host_ok(const char *name);
 
 /* The routes the router knows, as OpenAPI path templates ("/api/v1/calls/{id}"), for the check
  * that the OpenAPI description lists exactly these. i < api_route_count(); strings are static. */

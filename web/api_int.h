@@ -12,9 +12,11 @@
 
 #include "api.h"
 #include "defs.h"
+#include "netaddr.h"
 #include "store.h"
 
 #define API_MAX_URL       2048 /* longest path accepted (414 beyond) */
+#define API_MAX_TARGET    8192 /* longest request target (path and query) as sent (414 beyond) */
 #define API_MAX_PARAMS    16   /* query parameters per request (400 beyond) */
 #define API_MAX_VALUE     512  /* longest parameter value (400 beyond) */
 #define API_DEFAULT_LIMIT 50
@@ -22,6 +24,12 @@
 #define API_POOL_MAX      16 /* idle read-only connections kept */
 /* /metrics is recomputed at most this often */
 #define API_METRICS_TTL_NS (5 * NS_PER_S)
+/* Browser sessions: a cookie naming 128 random bits (hex), set when ?access_token= logs in. */
+#define API_SESSION_COOKIE "sipscope_session"
+#define API_SESSION_HEX    32
+#define API_MAX_SESSIONS   64 /* at once; a new one replaces the oldest */
+#define API_SESSION_TTL_S  (12 * 3600)
+#define API_HOST_MAX       253 /* longest host name in a Host header or --allow-host */
 
 /* Status codes counted for /metrics. */
 enum {
@@ -37,11 +45,29 @@ enum {
     API_CODE_COUNT
 };
 
+/* A host as a Host header names it: an address (addr.family 4 or 6), or a name (family 0) in
+ * lower case without a final dot. */
+typedef struct {
+    net_addr_t addr;
+    char name[API_HOST_MAX + 1];
+} api_host_t;
+
+typedef struct {
+    char id[API_SESSION_HEX]; /* hex digits, not NUL-terminated */
+    int64_t expires_ns;       /* CLOCK_MONOTONIC; 0: a free slot */
+} api_session_t;
+
 struct api_server {
     struct MHD_Daemon *daemon;
     char *db_path;
     char *token; /* NULL when none */
     uint16_t port;
+    net_addr_t listen_addr; /* all zero bytes: a wildcard listener (0.0.0.0, [::]) */
+    api_host_t allowed[API_MAX_ALLOWED_HOSTS]; /* the configured Host names */
+    int nallowed;
+    pthread_mutex_t sessions_mu;
+    api_session_t sessions[API_MAX_SESSIONS];
+    int64_t session_ttl_ns;
     /* Read-only store connections not in use (a store_t serves one thread at a time). */
     pthread_mutex_t pool_mu;
     store_t *pool[API_POOL_MAX];

@@ -1,13 +1,16 @@
-/* server: libmicrohttpd daemon, router, bearer token, read-only store pool and replies. */
+/* server: libmicrohttpd daemon, router, request limits, Host check, bearer token and sessions,
+ * read-only store pool and replies. */
 #include "api.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -15,8 +18,10 @@
 #include <microhttpd.h>
 
 #include "api_int.h"
+#include "clock.h"
 #include "defs.h"
 #include "log.h"
+#include "netaddr.h"
 #include "sv.h"
 
 /* ---- Routes. Paths are OpenAPI templates: "{id}" matches a positive decimal row id and
@@ -171,7 +176,17 @@ void api_reply_error(api_req_t *req, int status, const char *fmt, ...)
     va_end(ap);
     if (n < 0)
         msg[0] = '\0';
-    api_reply_json(req, status, json_pack("{s:s}", "error", msg));
+    json_t *text = json_string(msg);
+    if (text == NULL) {
+        /* Not UTF-8: a name quoted from the request ("?%ff=1"). jansson refuses it, which
+         * would turn a 400 into a 500; show those bytes as '?' instead. */
+        for (char *p = msg; *p != '\0'; p++) {
+            if ((unsigned char)*p >= 0x80)
+                *p = '?';
+        }
+        text = json_string(msg);
+    }
+    api_reply_json(req, status, text ? json_pack("{s:o}", "error", text) : NULL);
 }
 
 void api_reply_header(api_req_t *req, const char *name, const char *value)
@@ -256,6 +271,207 @@ const char *api_param(const api_req_t *req, const char *name)
     return NULL;
 }
 
+/* A value the client sent (header, cookie or query argument) with its real length: MHD's
+ * C-string lookups end a value at its first NUL, so "secret%00x" would read as "secret".
+ * p is NULL when absent. */
+static sv_t conn_value(struct MHD_Connection *conn, enum MHD_ValueKind kind, const char *key)
+{
+    const char *v = NULL;
+    size_t n = 0;
+    if (MHD_lookup_connection_value_n(conn, kind, key, strlen(key), &v, &n) != MHD_YES || v == NULL)
+        return SV_NULL;
+    return sv_make(v, n);
+}
+
+/* What the URI log callback found in the request target. */
+typedef enum { TARGET_OK, TARGET_TOO_LONG, TARGET_TOO_MANY, TARGET_NVERDICTS } target_t;
+
+/* MHD's per-request pointer (*con_cls) points into this table, [seen before][verdict], so that
+ * nothing is allocated per request. Never written. */
+static char req_marks[2][TARGET_NVERDICTS];
+
+/* MHD's URI log callback: the request target as sent, before MHD splits the query into
+ * arguments. Why the limits are checked here: libmicrohttpd 0.9.75 keeps each argument as a
+ * record of about 48 bytes in the connection's memory pool (32 KiB, shared with the read
+ * buffer); a few hundred arguments exhaust it, MHD cannot even build its 431, and the request
+ * hangs until the connection times out and is closed without an answer. So a target over the
+ * limits has its query emptied here (a NUL right after the first '?', in MHD's own writable read
+ * buffer, which this callback is documented to be free to process): MHD then parses no argument
+ * and dispatch answers 400 or 414 with a JSON body. check_api_hardening pins this down. */
+static void *target_check(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void)cls;
+    (void)conn;
+    size_t total = strlen(uri);
+    char *query = strchr(uri, '?');
+    size_t args = 0;
+    if (query != NULL) {
+        /* MHD records one argument per '&', and one for a non-empty text after the last. */
+        const char *q = query + 1;
+        size_t len = strlen(q);
+        for (size_t i = 0; i < len; i++)
+            args += q[i] == '&';
+        args += len > 0 && q[len - 1] != '&';
+    }
+    target_t verdict = total > API_MAX_TARGET  ? TARGET_TOO_LONG
+                       : args > API_MAX_PARAMS ? TARGET_TOO_MANY
+                                               : TARGET_OK;
+    if (verdict != TARGET_OK && query != NULL)
+        query[1] = '\0';
+    return &req_marks[0][verdict];
+}
+
+/* ---- Which names this server answers to. DNS rebinding: a page on evil.example whose name
+ * the attacker then points at 127.0.0.1 makes the victim's browser ask this server with
+ * "Host: evil.example", and the same-origin policy lets the page read the answers (raw SIP
+ * included). A browser sends the name it was given, so only requests whose Host names this
+ * server (its address, localhost on loopback, or a configured name) are answered; the others get
+ * 421 (RFC 7540 9.1.2). The port is not compared: an ssh tunnel or a port forward changes it. */
+
+/* The host of a Host header value (RFC 7230 5.4: host [":" port]) or of an allowed name (no
+ * port): an IPv4 address, an IPv6 address in brackets, or a name, in lower case without a final
+ * dot. False if malformed. */
+static bool host_parse(sv_t s, bool port_ok, api_host_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    sv_t host = s, port = SV_NULL;
+    bool has_port;
+    if (s.len > 0 && s.p[0] == '[') {
+        size_t close = sv_index(s, ']');
+        if (close == SIZE_MAX || close < 2)
+            return false;
+        host = sv_slice(s, 1, close - 1);
+        sv_t rest = sv_slice(s, close + 1, SIZE_MAX);
+        has_port = rest.len > 0;
+        if (has_port && rest.p[0] != ':')
+            return false;
+        port = sv_slice(rest, 1, SIZE_MAX);
+        if (!net_addr_parse(host, &out->addr) || out->addr.family != 6)
+            return false;
+    } else {
+        has_port = sv_split_once(s, ':', &host, &port);
+        if (has_port && sv_index(port, ':') != SIZE_MAX)
+            return false; /* an IPv6 address without brackets */
+        if (host.len > 0 && host.p[host.len - 1] == '.')
+            host.len--; /* "localhost." is localhost */
+        if (host.len == 0 || host.len > API_HOST_MAX)
+            return false;
+        if (!net_addr_parse(host, &out->addr) || out->addr.family != 4) {
+            memset(&out->addr, 0, sizeof(out->addr));
+            for (size_t i = 0; i < host.len; i++) {
+                char c = host.p[i];
+                if (c >= 'A' && c <= 'Z')
+                    c = (char)(c - 'A' + 'a');
+                if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+                      c == '_'))
+                    return false;
+                out->name[i] = c;
+            }
+        }
+    }
+    uint32_t n;
+    return !has_port || (port_ok && sv_to_u32(port, &n) && n <= 65535);
+}
+
+bool api_allowed_host_ok(const char *name)
+{
+    api_host_t h;
+    return name != NULL && host_parse(sv_from_cstr(name), false, &h);
+}
+
+static bool host_eq(const api_host_t *a, const api_host_t *b)
+{
+    if (a->addr.family != b->addr.family)
+        return false;
+    return a->addr.family != 0 ? net_addr_eq(&a->addr, &b->addr) : strcmp(a->name, b->name) == 0;
+}
+
+static bool sockaddr_to_net(const struct sockaddr *sa, net_addr_t *out)
+{
+    if (sa->sa_family == AF_INET)
+        net_addr_v4(out,
+                    (const uint8_t *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr);
+    else if (sa->sa_family == AF_INET6)
+        net_addr_v6(out, ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr);
+    else
+        return false;
+    return true;
+}
+
+static bool addr_is_any(const net_addr_t *a)
+{
+    static const uint8_t zero[16];
+    return memcmp(a->bytes, zero, sizeof(zero)) == 0;
+}
+
+static bool addr_is_loopback(const net_addr_t *a)
+{
+    static const uint8_t v6_loopback[16] = {[15] = 1};
+    return a->family == 4 ? a->bytes[0] == 127 : memcmp(a->bytes, v6_loopback, 16) == 0;
+}
+
+/* Is a one of this machine's addresses (any interface's)? */
+static bool machine_has_addr(const net_addr_t *a)
+{
+    struct ifaddrs *ifs = NULL;
+    if (getifaddrs(&ifs) != 0)
+        return false;
+    bool found = false;
+    for (const struct ifaddrs *i = ifs; i != NULL && !found; i = i->ifa_next) {
+        net_addr_t ia = {0};
+        found = i->ifa_addr != NULL && sockaddr_to_net(i->ifa_addr, &ia) && net_addr_eq(&ia, a);
+    }
+    freeifaddrs(ifs);
+    return found;
+}
+
+/* Does h name this server, for a request that came in on conn? */
+static bool host_is_ours(const api_server_t *srv, struct MHD_Connection *conn, const api_host_t *h)
+{
+    for (int i = 0; i < srv->nallowed; i++) {
+        if (host_eq(h, &srv->allowed[i]))
+            return true;
+    }
+    /* The address the client reached: the listening one, or for a wildcard listener (0.0.0.0,
+     * [::]) the connection's own local address. */
+    net_addr_t local = srv->listen_addr;
+    bool any = addr_is_any(&local);
+    if (any) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        memset(&local, 0, sizeof(local));
+        if (ci == NULL || getsockname(ci->connect_fd, (struct sockaddr *)&ss, &len) != 0 ||
+            !sockaddr_to_net((const struct sockaddr *)&ss, &local))
+            return false;
+    }
+    if (h->addr.family == 0)
+        return strcmp(h->name, "localhost") == 0 && addr_is_loopback(&local);
+    /* A wildcard listener answers on every address of the machine: any of them is ours. */
+    return net_addr_eq(&h->addr, &local) || (any && machine_has_addr(&h->addr));
+}
+
+/* True when the Host header names this server; else replies 421. */
+static bool host_allowed(api_req_t *req)
+{
+    sv_t v = conn_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    api_host_t h;
+    if (v.p != NULL && memchr(v.p, '\0', v.len) == NULL && host_parse(v, true, &h) &&
+        host_is_ours(req->srv, req->conn, &h))
+        return true;
+    if (v.p == NULL)
+        api_reply_error(req, 421, "misdirected request: no Host header");
+    else
+        api_reply_error(req, 421,
+                        "misdirected request: this server does not answer to Host '%.*s' (its "
+                        "address, localhost on loopback, or a name given with --allow-host)",
+                        (int)(v.len > 100 ? 100 : v.len), v.p);
+    return false;
+}
+
+/* ---- Credentials: the token, and sessions for browsers. */
+
 static bool ct_equal(const char *a, size_t alen, const char *b, size_t blen)
 {
     /* Constant time in the token's length, so timing doesn't reveal a matching prefix. */
@@ -265,112 +481,211 @@ static bool ct_equal(const char *a, size_t alen, const char *b, size_t blen)
     return d == 0;
 }
 
+/* A credential equals the token. The whole value is compared, at its real length: a value with
+ * a NUL in it (decoded from %00) or anything after the token never matches. */
+static bool is_token(const api_server_t *srv, sv_t v)
+{
+    return v.p != NULL && ct_equal(v.p, v.len, srv->token, strlen(srv->token));
+}
+
+/* A new session (128 random bits, hex) in the table; false if no randomness. The table is
+ * bounded: a new session takes a free or expired slot, else the oldest one's. */
+static bool session_new(api_server_t *srv, char hex[API_SESSION_HEX + 1])
+{
+    unsigned char rnd[API_SESSION_HEX / 2];
+    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+        return false;
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < sizeof(rnd); i++) {
+        hex[2 * i] = digits[rnd[i] >> 4];
+        hex[2 * i + 1] = digits[rnd[i] & 15];
+    }
+    hex[API_SESSION_HEX] = '\0';
+    int64_t now = clock_ns(CLOCK_MONOTONIC);
+    pthread_mutex_lock(&srv->sessions_mu);
+    api_session_t *slot = &srv->sessions[0];
+    for (int i = 1; i < API_MAX_SESSIONS; i++) {
+        if (srv->sessions[i].expires_ns < slot->expires_ns)
+            slot = &srv->sessions[i];
+    }
+    memcpy(slot->id, hex, API_SESSION_HEX);
+    slot->expires_ns = now + srv->session_ttl_ns;
+    pthread_mutex_unlock(&srv->sessions_mu);
+    return true;
+}
+
+/* Is v a live session? Every slot is compared in full, so timing tells nothing either. */
+static bool session_valid(api_server_t *srv, sv_t v)
+{
+    if (v.len != API_SESSION_HEX)
+        return false;
+    int64_t now = clock_ns(CLOCK_MONOTONIC);
+    bool ok = false;
+    pthread_mutex_lock(&srv->sessions_mu);
+    for (int i = 0; i < API_MAX_SESSIONS; i++) {
+        const api_session_t *s = &srv->sessions[i];
+        unsigned char d = 0;
+        for (size_t j = 0; j < API_SESSION_HEX; j++)
+            d |= (unsigned char)(s->id[j] ^ v.p[j]);
+        ok |= d == 0 && s->expires_ns > now;
+    }
+    pthread_mutex_unlock(&srv->sessions_mu);
+    return ok;
+}
+
 typedef enum { AUTH_NONE, AUTH_OK_HEADER, AUTH_OK_COOKIE, AUTH_OK_QUERY } auth_t;
 
-/* RFC 6750: the Authorization header (2.1), or the access_token query parameter (2.3, so that
- * a browser can open the UI); then the cookie that the latter sets. */
-static auth_t check_token(api_req_t *req)
+/* RFC 6750: the Authorization header (2.1); the session cookie that a query-token login sets;
+ * the access_token query parameter (2.3, so that a browser can open the UI). */
+static auth_t check_token(api_req_t *req, sv_t query_token)
 {
-    const char *token = req->srv->token;
-    size_t tlen = strlen(token);
-    const char *h =
-        MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    if (h != NULL && strncasecmp(h, "Bearer ", 7) == 0) {
-        const char *v = h + 7;
-        while (*v == ' ')
-            v++;
-        if (ct_equal(v, strlen(v), token, tlen))
+    api_server_t *srv = req->srv;
+    sv_t h = conn_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (h.len > 7 && sv_starts_with_ci(h, "Bearer ")) {
+        sv_t v = sv_slice(h, 7, SIZE_MAX);
+        while (v.len > 0 && v.p[0] == ' ')
+            v = sv_slice(v, 1, SIZE_MAX);
+        if (is_token(srv, v))
             return AUTH_OK_HEADER;
     }
-    const char *q = api_param(req, "access_token");
-    if (q != NULL && ct_equal(q, strlen(q), token, tlen))
-        return AUTH_OK_QUERY;
-    const char *c = MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND, "sipscope_token");
-    if (c != NULL && ct_equal(c, strlen(c), token, tlen))
+    sv_t c = conn_value(req->conn, MHD_COOKIE_KIND, API_SESSION_COOKIE);
+    if (c.p != NULL && session_valid(srv, c))
         return AUTH_OK_COOKIE;
+    if (is_token(srv, query_token))
+        return AUTH_OK_QUERY;
     return AUTH_NONE;
 }
+
+/* Let the browser's next requests (scripts, API calls) in with a session cookie. */
+static void set_session_cookie(api_req_t *req)
+{
+    char hex[API_SESSION_HEX + 1], cookie[160];
+    if (!session_new(req->srv, hex)) {
+        log_warn("api: no randomness for a session: %s", strerror(errno));
+        return;
+    }
+    int n = snprintf(cookie, sizeof(cookie),
+                     API_SESSION_COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%lld", hex,
+                     (long long)(req->srv->session_ttl_ns / NS_PER_S));
+    if (n > 0 && (size_t)n < sizeof(cookie))
+        api_reply_header(req, MHD_HTTP_HEADER_SET_COOKIE, cookie);
+}
+
+/* ---- Dispatch. */
 
 typedef struct {
     api_req_t *req;
     const route_t *route;
     const char *error; /* first problem found */
     const char *bad_name;
+    sv_t token; /* the first access_token, at its real length */
 } collect_t;
 
 static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const char *key,
-                                     const char *value)
+                                     size_t key_len, const char *value, size_t value_len)
 {
     (void)kind;
     collect_t *c = cls;
     api_req_t *req = c->req;
+    if (value == NULL)
+        value = "";
+    if (key_len == 12 && memcmp(key, "access_token", 12) == 0 && c->token.p == NULL)
+        c->token = sv_make(value, value_len);
     if (c->error != NULL)
-        return MHD_NO;
-    if (key == NULL || key[0] == '\0') {
+        return MHD_YES; /* go on: the token may come later */
+    c->bad_name = key;
+    if (key_len == 0) {
         c->error = "empty parameter name";
-        return MHD_NO;
+        return MHD_YES;
+    }
+    if (memchr(key, '\0', key_len) != NULL || memchr(value, '\0', value_len) != NULL) {
+        c->error = "NUL byte (%00) in parameter";
+        return MHD_YES;
     }
     bool known = strcmp(key, "access_token") == 0;
     for (const char *const *p = c->route->params; !known && *p != NULL; p++)
         known = strcmp(*p, key) == 0;
-    c->bad_name = key;
     if (!known) {
         c->error = "unknown parameter";
-        return MHD_NO;
+        return MHD_YES;
     }
-    if (value != NULL && strlen(value) > API_MAX_VALUE) {
+    if (value_len > API_MAX_VALUE) {
         c->error = "value too long";
-        return MHD_NO;
+        return MHD_YES;
     }
     for (int i = 0; i < req->nparams; i++) {
         if (strcmp(req->params[i].name, key) == 0) {
             c->error = "parameter given twice";
-            return MHD_NO;
+            return MHD_YES;
         }
     }
     if (req->nparams >= API_MAX_PARAMS) {
         c->error = "too many parameters";
-        return MHD_NO;
+        return MHD_YES;
     }
     req->params[req->nparams].name = key;
-    req->params[req->nparams++].value = value ? value : "";
+    req->params[req->nparams++].value = value;
     return MHD_YES;
 }
 
-/* Route and run the request; fills req->reply. */
-static void dispatch(api_req_t *req, const char *method)
+static const route_t *find_route(api_req_t *req)
 {
-    api_server_t *srv = req->srv;
-    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
-        api_reply_error(req, 405, "method %.32s not allowed: use GET or HEAD", method);
-        api_reply_header(req, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-        return;
-    }
-    if (strlen(req->path) > API_MAX_URL) {
-        api_reply_error(req, 414, "URL too long (at most %d bytes)", API_MAX_URL);
-        return;
-    }
-    const route_t *route = NULL;
-    for (size_t i = 0; i < NROUTES && route == NULL; i++) {
+    for (size_t i = 0; i < NROUTES; i++) {
         req->id = 0;
         req->rest = NULL;
         if (route_match(routes[i].path, req->path, req))
-            route = &routes[i];
+            return &routes[i];
     }
+    return NULL;
+}
+
+/* Refusals that come before credentials and tell nothing about the data: a Host that doesn't
+ * name this server, a request over the limits. True when it replied. */
+static bool refuse_early(api_req_t *req, const route_t *route, target_t verdict)
+{
+    if ((route == NULL || !route->open) && !host_allowed(req))
+        return true;
+    if (verdict == TARGET_TOO_LONG) {
+        api_reply_error(req, 414, "request target too long (at most %d bytes)", API_MAX_TARGET);
+        return true;
+    }
+    if (verdict == TARGET_TOO_MANY) {
+        api_reply_error(req, 400, "too many query parameters (at most %d)", API_MAX_PARAMS);
+        return true;
+    }
+    if (strlen(req->path) > API_MAX_URL) {
+        api_reply_error(req, 414, "URL too long (at most %d bytes)", API_MAX_URL);
+        return true;
+    }
+    return false;
+}
+
+/* Route and run the request; fills req->reply. */
+static void dispatch(api_req_t *req, const char *method, target_t verdict)
+{
+    api_server_t *srv = req->srv;
+    const route_t *route = find_route(req);
+    if (refuse_early(req, route, verdict))
+        return;
     /* Collect the parameters first: the token may be one of them. */
-    collect_t c = {.req = req, .route = route};
     static const route_t any = {"", NULL, p_none, false};
-    if (route == NULL)
-        c.route = &any;
-    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, collect_param, &c);
+    collect_t c = {.req = req, .route = route ? route : &any};
+    MHD_get_connection_values_n(req->conn, MHD_GET_ARGUMENT_KIND, collect_param, &c);
     auth_t auth = AUTH_NONE;
     if (srv->token != NULL && (route == NULL || !route->open)) {
-        auth = check_token(req);
+        auth = check_token(req, c.token);
         if (auth == AUTH_NONE) {
             api_reply_error(req, 401, "missing or wrong bearer token");
             api_reply_header(req, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"sipscope\"");
             return;
         }
+    }
+    /* The method only after the credentials: without them a client learns nothing, not even
+     * which methods a route takes. */
+    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
+        api_reply_error(req, 405, "method %.32s not allowed: use GET or HEAD", method);
+        api_reply_header(req, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+        return;
     }
     if (route == NULL) {
         api_reply_error(req, 404, "no such route");
@@ -381,14 +696,8 @@ static void dispatch(api_req_t *req, const char *method)
         return;
     }
     route->handler(req);
-    if (auth == AUTH_OK_QUERY) {
-        /* Let the browser's next requests (scripts, API calls) carry the token. */
-        char cookie[192];
-        int n = snprintf(cookie, sizeof(cookie),
-                         "sipscope_token=%s; Path=/; HttpOnly; SameSite=Strict", srv->token);
-        if (n > 0 && (size_t)n < sizeof(cookie))
-            api_reply_header(req, MHD_HTTP_HEADER_SET_COOKIE, cookie);
-    }
+    if (auth == AUTH_OK_QUERY)
+        set_session_cookie(req);
 }
 
 static int code_slot(int status)
@@ -420,15 +729,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     (void)version;
     (void)upload_data;
     api_server_t *srv = cls;
-    static int marker;
     bool get = method != NULL && (strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
                                   strcmp(method, MHD_HTTP_METHOD_HEAD) == 0);
+    /* *con_cls: what target_check found, and whether we were called before. */
+    target_t verdict = TARGET_OK;
+    bool seen = false;
+    if (*con_cls != NULL) {
+        ptrdiff_t mark = (char *)*con_cls - &req_marks[0][0];
+        seen = mark >= TARGET_NVERDICTS;
+        verdict = (target_t)(mark % TARGET_NVERDICTS);
+    }
     /* MHD calls once with the headers, then per chunk of body, then once more with none.
      * Answering at the first call is an "early response" after which MHD closes the
      * connection: right for a method we refuse (its body is never read), but GETs answer at the
      * last call so that keep-alive works. A body sent with a GET is read and dropped. */
-    if (get && *con_cls == NULL) {
-        *con_cls = &marker;
+    if (get && !seen) {
+        *con_cls = &req_marks[1][verdict];
         return MHD_YES;
     }
     if (get && *upload_data_size != 0) {
@@ -436,7 +752,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     api_req_t req = {.srv = srv, .conn = conn, .path = url ? url : ""};
-    dispatch(&req, method ? method : "");
+    dispatch(&req, method ? method : "", verdict);
     pool_release(srv, req.store);
     req.store = NULL;
 
@@ -528,8 +844,8 @@ bool api_parse_listen(const char *text, struct sockaddr *sa, unsigned *salen)
 }
 
 /* A bound, listening socket; -errno with the reason in err on failure. */
-static int open_listener(const char *listen_on, int *fd_out, uint16_t *port, char *err,
-                         size_t errlen)
+static int open_listener(const char *listen_on, int *fd_out, uint16_t *port, net_addr_t *addr,
+                         char *err, size_t errlen)
 {
     struct sockaddr_storage ss;
     unsigned salen = 0;
@@ -557,6 +873,7 @@ static int open_listener(const char *listen_on, int *fd_out, uint16_t *port, cha
     if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
         *port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                                : ((struct sockaddr_in *)&ss)->sin_port);
+    sockaddr_to_net((const struct sockaddr *)&ss, addr);
     *fd_out = fd;
     return 0;
 }
@@ -584,6 +901,7 @@ static void server_free(api_server_t *srv)
         store_close(srv->pool[i]);
     pthread_mutex_destroy(&srv->pool_mu);
     pthread_mutex_destroy(&srv->metrics_mu);
+    pthread_mutex_destroy(&srv->sessions_mu);
     free(srv->metrics_body);
     free(srv->db_path);
     free(srv->token);
@@ -608,7 +926,21 @@ int api_server_start(const api_cfg_t *cfg, api_server_t **out, char *err, size_t
     }
     pthread_mutex_init(&srv->pool_mu, NULL);
     pthread_mutex_init(&srv->metrics_mu, NULL);
+    pthread_mutex_init(&srv->sessions_mu, NULL);
     srv->started_ns = api_now_ns();
+    srv->session_ttl_ns =
+        (int64_t)(cfg->session_ttl_s ? cfg->session_ttl_s : API_SESSION_TTL_S) * NS_PER_S;
+    for (const char *const *h = cfg->allowed_hosts; h != NULL && *h != NULL; h++) {
+        if (srv->nallowed == API_MAX_ALLOWED_HOSTS ||
+            !host_parse(sv_from_cstr(*h), false, &srv->allowed[srv->nallowed++])) {
+            snprintf(err, errlen,
+                     "allowed host '%.100s': want at most %d host names or addresses, "
+                     "without a port",
+                     *h, API_MAX_ALLOWED_HOSTS);
+            server_free(srv);
+            return -EINVAL;
+        }
+    }
     srv->db_path = strdup(cfg->db_path);
     if (cfg->token != NULL && cfg->token[0] != '\0')
         srv->token = strdup(cfg->token);
@@ -627,21 +959,22 @@ int api_server_start(const api_cfg_t *cfg, api_server_t **out, char *err, size_t
     srv->pool[srv->npool++] = first;
 
     int fd = -1;
-    rc =
-        open_listener(cfg->listen ? cfg->listen : API_DEFAULT_LISTEN, &fd, &srv->port, err, errlen);
+    rc = open_listener(cfg->listen ? cfg->listen : API_DEFAULT_LISTEN, &fd, &srv->port,
+                       &srv->listen_addr, err, errlen);
     if (rc != 0) {
         server_free(srv);
         return rc;
     }
     unsigned threads = cfg->threads ? cfg->threads : 4;
     /* Bounded memory per connection: the request line and headers must fit in 32 KiB (MHD
-     * answers 414/431 beyond); idle connections time out; a thread pool serves them. */
+     * answers 414/431 beyond; target_check keeps the query's arguments from filling it); idle
+     * connections time out; a thread pool serves them. */
     srv->daemon = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG, 0, NULL, NULL,
         on_request, srv, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_THREAD_POOL_SIZE,
         threads, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)256, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)15, MHD_OPTION_EXTERNAL_LOGGER,
-        mhd_log, NULL, MHD_OPTION_END);
+        (unsigned)256, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)15, MHD_OPTION_URI_LOG_CALLBACK,
+        target_check, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
     if (srv->daemon == NULL) {
         close(fd);
         server_free(srv);
