@@ -704,11 +704,11 @@ START_TEST(test_session_cookie)
     resp_free(&r);
     /* Unknown, altered or partial sessions, and the raw token as a cookie, are refused. */
     ck_assert_int_eq(get_with_session("00112233445566778899aabbccddeeff"), 401);
-    char altered[64];
-    snprintf(altered, sizeof(altered), "%s", a);
+    char altered[80];
+    snprintf(altered, sizeof(altered), "%.32s", a);
     altered[31] = altered[31] == '0' ? '1' : '0';
     ck_assert_int_eq(get_with_session(altered), 401);
-    snprintf(altered, sizeof(altered), "%s0", a);
+    snprintf(altered, sizeof(altered), "%.32s0", a);
     ck_assert_int_eq(get_with_session(altered), 401);
     snprintf(altered, sizeof(altered), "%.31s", a);
     ck_assert_int_eq(get_with_session(altered), 401);
