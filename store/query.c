@@ -214,7 +214,9 @@ int store_query_calls_sorted(store_t *s, const store_call_filter_t *filter, stor
         return 0;
     }
     qw_t w = {0};
-    qw_add(&w, "SELECT " CALL_COLS " FROM calls");
+    qw_add(&w, "SELECT ");
+    qw_add(&w, store_int_columns(&call_record_desc));
+    qw_add(&w, " FROM calls");
     err = call_where(s, filter, walk, sort, q_like, &w);
     if (err != 0) {
         free(q_like);
@@ -556,7 +558,9 @@ int store_query_streams(store_t *s, const store_stream_filter_t *filter, int64_t
     if (limit == 0)
         return 0;
     qw_t w = {0};
-    qw_add(&w, "SELECT " STREAM_COLS " FROM rtp_streams");
+    qw_add(&w, "SELECT ");
+    qw_add(&w, store_int_columns(&stream_record_desc));
+    qw_add(&w, " FROM rtp_streams");
     err = stream_where(s, filter, &w);
     if (err != 0)
         return err;
@@ -573,7 +577,9 @@ int store_get_stream(store_t *s, int64_t id, store_stream_cb cb, void *ctx)
     if (err != 0)
         return err;
     qw_t w = {0};
-    qw_add(&w, "SELECT " STREAM_COLS " FROM rtp_streams WHERE id = ?");
+    qw_add(&w, "SELECT ");
+    qw_add(&w, store_int_columns(&stream_record_desc));
+    qw_add(&w, " FROM rtp_streams WHERE id = ?");
     qw_i64(&w, id);
     sqlite3_stmt *st;
     err = qw_prepare(s, &w, "get stream", &st);

@@ -29,46 +29,7 @@ static const char *const write_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
-    [ST_PUT_CALL] =
-        "INSERT INTO calls (id, call_id, from_uri, to_uri, from_user, to_user, from_tag, to_tag,"
-        " user_agent, caller, callee, state, final_status, invite_time, ringing_time,"
-        " answer_time, end_time, post_dial_delay_ms, duration_s, one_way, nat, sip_messages, mos)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-        " ON CONFLICT (id) DO UPDATE SET call_id = excluded.call_id,"
-        " from_uri = excluded.from_uri, to_uri = excluded.to_uri,"
-        " from_user = excluded.from_user, to_user = excluded.to_user,"
-        " from_tag = excluded.from_tag, to_tag = excluded.to_tag,"
-        " user_agent = excluded.user_agent, caller = excluded.caller, callee = excluded.callee,"
-        " state = excluded.state, final_status = excluded.final_status,"
-        " invite_time = excluded.invite_time, ringing_time = excluded.ringing_time,"
-        " answer_time = excluded.answer_time, end_time = excluded.end_time,"
-        " post_dial_delay_ms = excluded.post_dial_delay_ms, duration_s = excluded.duration_s,"
-        " one_way = excluded.one_way, nat = excluded.nat,"
-        " sip_messages = excluded.sip_messages, mos = excluded.mos",
-    [ST_PUT_STREAM] =
-        "INSERT INTO rtp_streams (id, call_row, call_id, src, dst, ssrc, payload_type, codec,"
-        " clock_rate, first_time, last_time, packets, lost, duplicates, out_of_order, seq_errors,"
-        " max_delta_ms, mean_jitter_ms, max_jitter_ms, mos, sdp_mismatch, rtcp_fraction_lost,"
-        " rtcp_cumulative_lost, rtcp_jitter_ms, rtcp_rtt_ms)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-        " ON CONFLICT (id) DO UPDATE SET call_row = excluded.call_row,"
-        " call_id = excluded.call_id, src = excluded.src, dst = excluded.dst,"
-        " ssrc = excluded.ssrc, payload_type = excluded.payload_type, codec = excluded.codec,"
-        " clock_rate = excluded.clock_rate, first_time = excluded.first_time,"
-        " last_time = excluded.last_time, packets = excluded.packets, lost = excluded.lost,"
-        " duplicates = excluded.duplicates, out_of_order = excluded.out_of_order,"
-        " seq_errors = excluded.seq_errors, max_delta_ms = excluded.max_delta_ms,"
-        " mean_jitter_ms = excluded.mean_jitter_ms, max_jitter_ms = excluded.max_jitter_ms,"
-        " mos = excluded.mos, sdp_mismatch = excluded.sdp_mismatch,"
-        " rtcp_fraction_lost = excluded.rtcp_fraction_lost,"
-        " rtcp_cumulative_lost = excluded.rtcp_cumulative_lost,"
-        " rtcp_jitter_ms = excluded.rtcp_jitter_ms, rtcp_rtt_ms = excluded.rtcp_rtt_ms",
-    [ST_PUT_SAMPLE] =
-        "INSERT OR REPLACE INTO stream_samples (stream_row, start_time, packets, lost, jitter_ms,"
-        " max_jitter_ms, mos) VALUES (?,?,?,?,?,?,?)",
-    [ST_PUT_MESSAGE] =
-        "INSERT INTO sip_messages (call_row, call_id, time, src, dst, transport, is_request,"
-        " method, status, cseq, raw, probe) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+    /* [ST_PUT_CALL .. ST_PUT_MESSAGE]: store_int_put_sql, from the records' descriptors */
     [ST_SET_META] = "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
     /* A non-integer value under the key (set by hand) is replaced, not added to. */
     [ST_ADD_META] = "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE"
@@ -372,8 +333,8 @@ int store_open_opts(const char *path, const store_opts_t *opts, store_t **out)
         goto fail;
     if (!s->read_only) {
         for (int i = 0; i < ST_COUNT; i++) {
-            rc = sqlite3_prepare_v3(s->db, write_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
-                                    NULL);
+            const char *sql = write_sql[i] != NULL ? write_sql[i] : store_int_put_sql(i);
+            rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL);
             if (rc != SQLITE_OK) {
                 err = store_int_fail_sql(s, rc, "prepare");
                 goto fail;

@@ -9,25 +9,26 @@
 #include <sqlite3.h>
 
 #include "netaddr.h"
+#include "record_desc.h"
 #include "store.h"
 #include "sv.h"
 
 #define STR_(x) #x
 #define STR(x)  STR_(x)
 
-/* Column lists of the read path; the row decoders read them by position. */
-#define CALL_COLS                                                                                  \
-    "id, call_id, from_uri, to_uri, from_tag, to_tag, user_agent, caller, callee, state,"          \
-    " final_status, invite_time, ringing_time, answer_time, end_time, post_dial_delay_ms,"         \
-    " duration_s, one_way, nat, sip_messages, mos"
-#define STREAM_COLS                                                                                \
-    "id, call_row, call_id, src, dst, ssrc, payload_type, codec, clock_rate, first_time,"          \
-    " last_time, packets, lost, duplicates, out_of_order, seq_errors, max_delta_ms,"               \
-    " mean_jitter_ms, max_jitter_ms, mos, sdp_mismatch, rtcp_fraction_lost,"                       \
-    " rtcp_cumulative_lost, rtcp_jitter_ms, rtcp_rtt_ms"
-#define MESSAGE_COLS                                                                               \
-    "id, call_row, call_id, time, src, dst, transport, is_request, method, status, cseq, raw,"   \
-    " probe"
+/* ---- Records and their columns, from the descriptors of common/record_desc.h (calls,
+ * streams, samples, messages; registrations and alerts are security.c's). */
+
+/* A field kept in a column of its record's table (not a "$.key" of a details JSON). */
+static inline bool store_int_field_stored(const record_field_t *f)
+{
+    return f->column != NULL && f->column[0] != '$';
+}
+
+/* "c1, c2, ...": the columns the row readers read, in order (store/store_read.c). Static. */
+const char *store_int_columns(const record_desc_t *d);
+/* The INSERT of statement which (ST_PUT_*), NULL for the others (store/store_write.c). Static. */
+const char *store_int_put_sql(int which);
 
 /* ---- The connection, errors, statements and batches (store/store.c). */
 
@@ -116,8 +117,10 @@ static inline void col_endpoint(sqlite3_stmt *st, int i, net_endpoint_t *e)
     net_endpoint_parse(t ? sv_make(t, (size_t)sqlite3_column_bytes(st, i)) : SV_NULL, e);
 }
 
-/* Decode the current row of a "SELECT CALL_COLS" / "SELECT STREAM_COLS" statement
+/* Decode the record d of the current row, whose columns from col on are store_int_columns(d)
  * (store/store_read.c). Strings are borrowed from the statement until its next step. */
+void store_int_row_read(sqlite3_stmt *st, int col, const record_desc_t *d, void *rec);
+/* The same for a row that starts with store_int_columns of calls / streams. */
 void store_int_row_call(sqlite3_stmt *st, call_record_t *c);
 void store_int_row_stream(sqlite3_stmt *st, stream_record_t *r);
 

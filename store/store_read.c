@@ -1,14 +1,18 @@
-/* store_read: rows back into records, walked in order; the row counts. */
+/* store_read: rows back into records (the columns and their decoding from the records'
+ * descriptors), walked in order; the row counts. */
 #include "store.h"
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <sqlite3.h>
 
+#include "defs.h"
 #include "store_int.h"
 
 /* ---- Rows into records. Strings are borrowed from the statement until its next step. */
@@ -22,82 +26,143 @@ static int64_t scaled_to_ns(double v, double ns_per_unit)
     return llround(ns);
 }
 
+static void set_double(void *rec, const record_field_t *f, double v)
+{
+    memcpy((char *)rec + f->offset, &v, sizeof(v));
+}
+
+/* Column col into field f of rec, as bind_field (store_write.c) wrote it. */
+static void read_field(sqlite3_stmt *st, int col, const record_field_t *f, void *rec)
+{
+    switch ((rec_kind_t)f->kind) {
+        case REC_INT:
+        case REC_UINT:
+        case REC_SSRC:
+        case REC_TRANSPORT:
+        case REC_STATUS:
+        case REC_ROW:
+            record_set_int(rec, f, sqlite3_column_int64(st, col)); /* NULL reads as 0 */
+            return;
+        case REC_BOOL:
+            record_set_int(rec, f, sqlite3_column_int(st, col) != 0);
+            return;
+        case REC_F64:
+        case REC_MS3:
+        case REC_MOS:
+        case REC_MOS2:
+            set_double(rec, f, sqlite3_column_double(st, col)); /* NULL (no MOS) reads as 0 */
+            return;
+        case REC_MS3_OPT:
+            set_double(rec, f, col_is_null(st, col) ? -1 : sqlite3_column_double(st, col));
+            return;
+        case REC_STR:
+            record_set_str(rec, f,
+                           (f->flags & REC_F_READ_EMPTY) ? col_text(st, col)
+                                                         : col_text_or_null(st, col));
+            return;
+        case REC_STR_EMPTY:
+            record_set_str(rec, f, col_text(st, col));
+            return;
+        case REC_RAW: {
+            record_set_str(rec, f, col_text(st, col));
+            /* Its length is the REC_RAW_LEN field after it. */
+            record_set_int(rec, f + 1, (uint32_t)sqlite3_column_bytes(st, col));
+            return;
+        }
+        case REC_TIME:
+            record_set_int(rec, f,
+                           (f->flags & REC_F_KEY)
+                               ? store_int_sec_to_ns(sqlite3_column_double(st, col))
+                               : col_time(st, col));
+            return;
+        case REC_SPAN_MS:
+        case REC_SPAN_S:
+            record_set_int(rec, f,
+                           col_is_null(st, col) ? -1
+                                                : scaled_to_ns(sqlite3_column_double(st, col),
+                                                               f->kind == REC_SPAN_MS ? 1e6 : 1e9));
+            return;
+        case REC_ENDPOINT:
+            col_endpoint(st, col, (net_endpoint_t *)((char *)rec + f->offset));
+            return;
+        case REC_CALL_STATE: {
+            call_state_t state;
+            if (!call_state_parse(col_text(st, col), &state))
+                state = CALL_SETUP;
+            record_set_int(rec, f, state);
+            return;
+        }
+        default:
+            return; /* security.c's kinds: not in these tables */
+    }
+}
+
+void store_int_row_read(sqlite3_stmt *st, int col, const record_desc_t *d, void *rec)
+{
+    memset(rec, 0, d->size);
+    const record_field_t *group = NULL; /* a REC_PRESENT whose first column is still to come */
+    for (size_t i = 0; i < d->n_fields; i++) {
+        const record_field_t *f = &d->fields[i];
+        if (f->kind == REC_PRESENT) {
+            group = f;
+            continue;
+        }
+        if (!store_int_field_stored(f))
+            continue;
+        if (group != NULL && (f->flags & REC_F_GROUP)) {
+            /* A group was present when its first column is not NULL. */
+            record_set_int(rec, group, !col_is_null(st, col));
+            group = NULL;
+        }
+        read_field(st, col++, f, rec);
+    }
+}
+
 void store_int_row_call(sqlite3_stmt *st, call_record_t *c)
 {
-    memset(c, 0, sizeof(*c));
-    c->id = sqlite3_column_int64(st, 0);
-    c->call_id = col_text(st, 1);
-    c->from_uri = col_text(st, 2);
-    c->to_uri = col_text(st, 3);
-    c->from_tag = col_text(st, 4);
-    c->to_tag = col_text(st, 5);
-    c->user_agent = col_text(st, 6);
-    col_endpoint(st, 7, &c->caller);
-    col_endpoint(st, 8, &c->callee);
-    if (!call_state_parse(col_text(st, 9), &c->state))
-        c->state = CALL_SETUP;
-    c->final_status = (uint16_t)sqlite3_column_int(st, 10);
-    c->invite_ns = col_time(st, 11);
-    c->ringing_ns = col_time(st, 12);
-    c->answer_ns = col_time(st, 13);
-    c->end_ns = col_time(st, 14);
-    c->post_dial_delay_ns =
-        col_is_null(st, 15) ? -1 : scaled_to_ns(sqlite3_column_double(st, 15), 1e6);
-    c->duration_ns = col_is_null(st, 16) ? -1 : scaled_to_ns(sqlite3_column_double(st, 16), 1e9);
-    c->one_way = sqlite3_column_int(st, 17) != 0;
-    c->nat = sqlite3_column_int(st, 18) != 0;
-    c->sip_messages = (uint32_t)sqlite3_column_int64(st, 19);
-    c->mos = sqlite3_column_double(st, 20); /* NULL reads as 0: no media */
+    store_int_row_read(st, 0, &call_record_desc, c);
 }
 
 void store_int_row_stream(sqlite3_stmt *st, stream_record_t *r)
 {
-    memset(r, 0, sizeof(*r));
-    r->id = sqlite3_column_int64(st, 0);
-    r->call_row = sqlite3_column_int64(st, 1);
-    r->call_id = col_text_or_null(st, 2);
-    col_endpoint(st, 3, &r->src);
-    col_endpoint(st, 4, &r->dst);
-    r->ssrc = (uint32_t)sqlite3_column_int64(st, 5);
-    r->payload_type = (uint8_t)sqlite3_column_int(st, 6);
-    r->codec = col_text(st, 7);
-    r->clock_rate = (uint32_t)sqlite3_column_int64(st, 8);
-    r->first_ns = col_time(st, 9);
-    r->last_ns = col_time(st, 10);
-    r->packets = (uint64_t)sqlite3_column_int64(st, 11);
-    r->lost = sqlite3_column_int64(st, 12);
-    r->duplicates = (uint64_t)sqlite3_column_int64(st, 13);
-    r->out_of_order = (uint64_t)sqlite3_column_int64(st, 14);
-    r->seq_errors = (uint64_t)sqlite3_column_int64(st, 15);
-    r->max_delta_ms = sqlite3_column_double(st, 16);
-    r->mean_jitter_ms = sqlite3_column_double(st, 17);
-    r->max_jitter_ms = sqlite3_column_double(st, 18);
-    r->mos = sqlite3_column_double(st, 19);
-    r->sdp_mismatch = sqlite3_column_int(st, 20) != 0;
-    r->have_rtcp = !col_is_null(st, 21);
-    r->rtcp_fraction_lost = sqlite3_column_double(st, 21);
-    r->rtcp_cumulative_lost = sqlite3_column_int64(st, 22);
-    r->rtcp_jitter_ms = sqlite3_column_double(st, 23);
-    r->rtcp_rtt_ms = col_is_null(st, 24) ? -1 : sqlite3_column_double(st, 24);
+    store_int_row_read(st, 0, &stream_record_desc, r);
 }
 
-static void row_message(sqlite3_stmt *st, message_record_t *m)
+/* ---- The columns read, in descriptor order (the user columns of URIs are only written). */
+
+static const record_desc_t *const read_descs[] = {&call_record_desc, &stream_record_desc,
+                                                  &sample_record_desc, &message_record_desc};
+static char read_columns[ARRAY_LEN(read_descs)][1024];
+static pthread_once_t read_columns_once = PTHREAD_ONCE_INIT;
+
+static void build_read_columns(void)
 {
-    memset(m, 0, sizeof(*m));
-    m->call_row = sqlite3_column_int64(st, 1);
-    m->call_id = col_text_or_null(st, 2);
-    m->ts_ns = col_time(st, 3);
-    col_endpoint(st, 4, &m->src);
-    col_endpoint(st, 5, &m->dst);
-    m->transport = (uint8_t)sqlite3_column_int(st, 6);
-    m->is_request = sqlite3_column_int(st, 7) != 0;
-    m->method = col_text(st, 8);
-    m->status = (uint16_t)sqlite3_column_int(st, 9);
-    m->cseq = (uint32_t)sqlite3_column_int64(st, 10);
-    m->raw = col_text(st, 11);
-    m->raw_len = (uint32_t)sqlite3_column_bytes(st, 11);
-    m->has_probe = !col_is_null(st, 12);
-    m->probe_id = (uint32_t)sqlite3_column_int64(st, 12);
+    for (size_t k = 0; k < ARRAY_LEN(read_descs); k++) {
+        const record_desc_t *d = read_descs[k];
+        size_t len = 0;
+        for (size_t i = 0; i < d->n_fields; i++) {
+            if (!store_int_field_stored(&d->fields[i]))
+                continue;
+            int n = snprintf(read_columns[k] + len, sizeof(read_columns[k]) - len, "%s%s",
+                             len ? ", " : "", d->fields[i].column);
+            if (n < 0 || (size_t)n >= sizeof(read_columns[k]) - len) {
+                /* (not SQL: every query of it fails, loudly) */
+                snprintf(read_columns[k], sizeof(read_columns[k]), "columns too long");
+                break;
+            }
+            len += (size_t)n;
+        }
+    }
+}
+
+const char *store_int_columns(const record_desc_t *d)
+{
+    pthread_once(&read_columns_once, build_read_columns);
+    for (size_t k = 0; k < ARRAY_LEN(read_descs); k++) {
+        if (read_descs[k] == d)
+            return read_columns[k];
+    }
+    return "no such record";
 }
 
 /* ---- Walks: every row of a query to a typed callback. */
@@ -137,21 +202,15 @@ static int walk(store_t *s, sqlite3_stmt *st, const walker_t *w, int64_t *rows)
                 break;
             }
             case ROW_SAMPLE: {
-                sample_record_t r = {
-                    .stream_row = sqlite3_column_int64(st, 0),
-                    .start_ns = store_int_sec_to_ns(sqlite3_column_double(st, 1)),
-                    .packets = (uint32_t)sqlite3_column_int64(st, 2),
-                    .lost = (int32_t)sqlite3_column_int64(st, 3),
-                    .jitter_ms = sqlite3_column_double(st, 4),
-                    .max_jitter_ms = sqlite3_column_double(st, 5),
-                    .mos = sqlite3_column_double(st, 6),
-                };
+                sample_record_t r;
+                store_int_row_read(st, 0, &sample_record_desc, &r);
                 ret = w->cb.sample(w->ctx, &r);
                 break;
             }
             case ROW_MESSAGE: {
+                /* The row id first: messages carry none of their own. */
                 message_record_t m;
-                row_message(st, &m);
+                store_int_row_read(st, 1, &message_record_desc, &m);
                 ret = w->cb.message(w->ctx, sqlite3_column_int64(st, 0), &m);
                 break;
             }
@@ -165,8 +224,8 @@ static int walk(store_t *s, sqlite3_stmt *st, const walker_t *w, int64_t *rows)
     return ret;
 }
 
-/* Walk sql, binding id to ?1 when bind_id. */
-static int walk_sql(store_t *s, const char *sql, bool bind_id, int64_t id, const walker_t *w,
+/* Walk "SELECT <the walker's columns> FROM from", binding id to ?1 when bind_id. */
+static int walk_sql(store_t *s, const char *from, bool bind_id, int64_t id, const walker_t *w,
                     int64_t *rows)
 {
     int err = store_int_check_open(s);
@@ -177,6 +236,17 @@ static int walk_sql(store_t *s, const char *sql, bool bind_id, int64_t id, const
                    (w->kind == ROW_MESSAGE && w->cb.message);
     if (!have_cb)
         return store_int_fail_msg(s, -EINVAL, "read", "no callback");
+    static const record_desc_t *const descs[] = {
+        [ROW_CALL] = &call_record_desc,
+        [ROW_STREAM] = &stream_record_desc,
+        [ROW_SAMPLE] = &sample_record_desc,
+        [ROW_MESSAGE] = &message_record_desc,
+    };
+    char sql[1536];
+    int n = snprintf(sql, sizeof(sql), "SELECT %s%s FROM %s", w->kind == ROW_MESSAGE ? "id, " : "",
+                     store_int_columns(descs[w->kind]), from);
+    if (n < 0 || (size_t)n >= sizeof(sql))
+        return store_int_fail_msg(s, -EINVAL, "read", "query too long");
     sqlite3_stmt *st;
     err = store_int_prepare(s, sql, &st);
     if (err != 0)
@@ -193,15 +263,13 @@ static int walk_sql(store_t *s, const char *sql, bool bind_id, int64_t id, const
 
 int store_foreach_call(store_t *s, store_call_cb cb, void *ctx)
 {
-    return walk_sql(s, "SELECT " CALL_COLS " FROM calls ORDER BY invite_time, id", false, 0,
-                    WALK_CALLS(cb, ctx), NULL);
+    return walk_sql(s, "calls ORDER BY invite_time, id", false, 0, WALK_CALLS(cb, ctx), NULL);
 }
 
 int store_get_call(store_t *s, int64_t id, store_call_cb cb, void *ctx)
 {
     int64_t rows = 0;
-    int err = walk_sql(s, "SELECT " CALL_COLS " FROM calls WHERE id = ?1", true, id,
-                       WALK_CALLS(cb, ctx), &rows);
+    int err = walk_sql(s, "calls WHERE id = ?1", true, id, WALK_CALLS(cb, ctx), &rows);
     if (err == 0 && rows == 0)
         err = store_int_fail_msg(s, -ENOENT, "get call", "no such call");
     return err;
@@ -209,32 +277,25 @@ int store_get_call(store_t *s, int64_t id, store_call_cb cb, void *ctx)
 
 int store_foreach_stream(store_t *s, int64_t call_row, store_stream_cb cb, void *ctx)
 {
-    const char *sql = call_row > 0 ? "SELECT " STREAM_COLS " FROM rtp_streams WHERE call_row = ?1"
-                                     " ORDER BY first_time, id"
-                      : call_row == 0
-                          ? "SELECT " STREAM_COLS " FROM rtp_streams WHERE call_row IS NULL"
-                            " ORDER BY first_time, id"
-                          : "SELECT " STREAM_COLS " FROM rtp_streams ORDER BY first_time, id";
-    return walk_sql(s, sql, call_row > 0, call_row, WALK_STREAMS(cb, ctx), NULL);
+    const char *from = call_row > 0 ? "rtp_streams WHERE call_row = ?1 ORDER BY first_time, id"
+                       : call_row == 0
+                           ? "rtp_streams WHERE call_row IS NULL ORDER BY first_time, id"
+                           : "rtp_streams ORDER BY first_time, id";
+    return walk_sql(s, from, call_row > 0, call_row, WALK_STREAMS(cb, ctx), NULL);
 }
 
 int store_foreach_sample(store_t *s, int64_t stream_row, store_sample_cb cb, void *ctx)
 {
-    return walk_sql(s,
-                    "SELECT stream_row, start_time, packets, lost, jitter_ms, max_jitter_ms, mos"
-                    " FROM stream_samples WHERE stream_row = ?1 ORDER BY start_time",
-                    true, stream_row, WALK_SAMPLES(cb, ctx), NULL);
+    return walk_sql(s, "stream_samples WHERE stream_row = ?1 ORDER BY start_time", true, stream_row,
+                    WALK_SAMPLES(cb, ctx), NULL);
 }
 
 int store_foreach_message(store_t *s, int64_t call_row, store_message_cb cb, void *ctx)
 {
-    const char *sql = call_row > 0 ? "SELECT " MESSAGE_COLS " FROM sip_messages WHERE call_row = ?1"
-                                     " ORDER BY time, id"
-                      : call_row == 0
-                          ? "SELECT " MESSAGE_COLS " FROM sip_messages WHERE call_row IS NULL"
-                            " ORDER BY time, id"
-                          : "SELECT " MESSAGE_COLS " FROM sip_messages ORDER BY time, id";
-    return walk_sql(s, sql, call_row > 0, call_row, WALK_MESSAGES(cb, ctx), NULL);
+    const char *from = call_row > 0    ? "sip_messages WHERE call_row = ?1 ORDER BY time, id"
+                       : call_row == 0 ? "sip_messages WHERE call_row IS NULL ORDER BY time, id"
+                                       : "sip_messages ORDER BY time, id";
+    return walk_sql(s, from, call_row > 0, call_row, WALK_MESSAGES(cb, ctx), NULL);
 }
 
 /* ---- Counts. */
