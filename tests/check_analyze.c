@@ -765,9 +765,10 @@ static void run_r_then_stop(const char *db, const char *capture, const char *ext
                             const char *errpath)
 {
     char cmd[8192];
+    unlink(errpath); /* else the wait below may see the previous run's line */
     snprintf(cmd, sizeof(cmd),
              "'%s' run -r '%s' %s --db '%s' --listen 127.0.0.1:0 2>'%s' & pid=$!; "
-             "i=0; while [ $i -lt 1200 ] && ! grep -q 'serving' '%s'; do "
+             "i=0; while [ $i -lt 1200 ] && ! grep -qs 'serving' '%s'; do "
              "kill -0 $pid 2>/dev/null || break; sleep 0.05; i=$((i+1)); done; "
              "kill -TERM $pid; wait $pid",
              SIPSCOPE_BINARY, capture, extra, db, errpath, errpath);
