@@ -24,7 +24,8 @@ struct retention {
     bool stopping;
 };
 
-/* The per-call tree is DIR/YYYY-MM-DD/HH/ID.pcap: hour folders sort by name in time order. */
+/* The per-call tree is DIR/YYYY-MM-DD/HH/ID.pcap (or ID.pcap.gz): hour folders sort by name in
+ * time order. */
 typedef struct {
     char path[4200];
     int64_t start_ns;  /* the hour's start */
@@ -59,7 +60,9 @@ static uint64_t dir_bytes(const char *path, uint64_t *files)
         struct stat st;
         if (snprintf(f, sizeof(f), "%s/%s", path, e->d_name) < (int)sizeof(f) &&
             stat(f, &st) == 0 && S_ISREG(st.st_mode)) {
-            total += (uint64_t)st.st_size;
+            /* What the file takes on disk (blocks): a gzip file's compressed size rounded to
+             * whole blocks, and nothing for the holes of a sparse file. */
+            total += (uint64_t)st.st_blocks * 512;
             if (files)
                 (*files)++;
         }

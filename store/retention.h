@@ -22,8 +22,9 @@ retention_t *retention_start(const retention_cfg_t *cfg);
 void retention_stop(retention_t *r);
 
 /* One pass over the pcap directory: remove hour folders older than the age limit, then the
- * oldest hour folders until the total fits max_bytes. Returns files removed. (Exposed for
- * tests.) */
+ * oldest hour folders until the total fits max_bytes. The total is what the files take on disk
+ * (st_blocks: compressed files count compressed, whole blocks, sparse holes not at all).
+ * Returns files removed. (Exposed for tests.) */
 uint64_t retention_prune_pcaps(const char *dir, int64_t older_than_ns, uint64_t max_bytes);
 
 #endif

@@ -1,4 +1,4 @@
-/* check_retention: pruning of the per-call pcap tree by age and by size (app/retention.c). */
+/* check_retention: pruning of the per-call pcap tree by age and by size (store/retention.c). */
 #include <check.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -97,6 +97,34 @@ START_TEST(missing_directory_is_harmless)
 }
 END_TEST
 
+/* ---- size is what is on disk ---- */
+
+/* Bytes the file rel really takes on disk (st_blocks), as retention counts them. */
+static uint64_t on_disk(const char *rel)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "%s/%s", root, rel);
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    return (uint64_t)st.st_blocks * 512;
+}
+
+START_TEST(size_counts_blocks_on_disk_not_apparent_size)
+{
+    /* A sparse file says 1 GB but takes (nearly) nothing: it must not make the tree look over
+     * a 1 MB limit, which its apparent size would, and remove the older hours. */
+    put_file("2024-01-15", "08", 7, 0);
+    char path[256];
+    snprintf(path, sizeof(path), "%s/2024-01-15/08/7.pcap", root);
+    ck_assert_int_eq(truncate(path, 1LL << 30), 0);
+    uint64_t used = on_disk("2024-01-15/08/7.pcap");
+    ck_assert_uint_lt(used, 1u << 20);
+    ck_assert_uint_eq(retention_prune_pcaps(root, 0, 1u << 20), 0);
+    ck_assert(exists("2024-01-14/23/1.pcap"));
+    ck_assert(exists("2024-01-15/08/7.pcap"));
+}
+END_TEST
+
 Suite *retention_suite(void)
 {
     Suite *s = suite_create("retention");
@@ -105,6 +133,7 @@ Suite *retention_suite(void)
     tcase_add_test(tc, age_removes_whole_hours_before_the_cutoff);
     tcase_add_test(tc, size_removes_oldest_hours_first_and_keeps_the_newest);
     tcase_add_test(tc, missing_directory_is_harmless);
+    tcase_add_test(tc, size_counts_blocks_on_disk_not_apparent_size);
     suite_add_tcase(s, tc);
     return s;
 }
