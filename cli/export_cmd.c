@@ -18,7 +18,8 @@ static const char export_usage[] =
     "\n"
     "Write the packets of one call (SIP, and RTP/RTCP unless captured with --no-rtp-pcap) as a\n"
     "pcap file that Wireshark and tshark open. CALL_ID is the SIP Call-ID (the newest call with\n"
-    "it) or the call's numeric id in the API. OUT may be '-' for standard output. The per-call\n"
+    "it) or the call's numeric id in the API. OUT may be '-' for standard output; an OUT ending\n"
+    "in .gz is written gzip-compressed (Wireshark opens it as it is). The per-call\n"
     "files are found under the --pcap-dir the capture used (remembered in the database); a call\n"
     "captured without one gets its SIP messages rebuilt from the database (SIP only), as the\n"
     "API's /api/v1/calls/ID/pcap does.\n"
@@ -155,6 +156,10 @@ int cmd_export(int argc, char **argv)
         goto out;
     }
     int rc = store_call_pcap_open(store, call.id, pcap_dir, &pcap);
+    size_t out_len = strlen(out_path);
+    /* OUT ending in .gz: gzip (a .pcap.gz as kept, or compressed now); else a plain pcap. */
+    if (rc == 0)
+        rc = store_call_pcap_as(&pcap, out_len > 3 && strcmp(out_path + out_len - 3, ".gz") == 0);
     if (rc != 0) {
         log_error("export: %s: %s", wanted, strerror(-rc));
         goto out;

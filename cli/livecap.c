@@ -311,7 +311,19 @@ int livecap_option(const char *cmd, int opt, const char *arg, engine_cfg_t *cfg,
             cfg->pcap_dir = arg;
             return 1;
         case LIVECAP_OPT_NO_RTP_PCAP:
-            cfg->pcap_rtp = false;
+            cfg->pcap_rtp = CALLPCAP_RTP_NONE;
+            return 1;
+        case LIVECAP_OPT_RTP_PCAP:
+            if (callpcap_rtp_parse(arg, &cfg->pcap_rtp) != 0) {
+                log_error("--rtp-pcap: not full, header or none: %s", arg);
+                return EXIT_USAGE;
+            }
+            return 1;
+        case LIVECAP_OPT_PCAP_COMPRESS:
+            if (callpcap_compress_parse(arg, &cfg->pcap_compress) != 0) {
+                log_error("--pcap-compress: not none or gzip: %s", arg);
+                return EXIT_USAGE;
+            }
             return 1;
         case LIVECAP_OPT_LOG:
             *log_path = arg; /* opened once the capture runs: the last one given wins */

@@ -18,6 +18,8 @@ enum {
     LIVECAP_OPT_LOG,
     LIVECAP_OPT_PCAP_DIR,
     LIVECAP_OPT_NO_RTP_PCAP,
+    LIVECAP_OPT_RTP_PCAP,
+    LIVECAP_OPT_PCAP_COMPRESS,
     LIVECAP_OPT_RETAIN_DAYS,
     LIVECAP_OPT_MAX_DB_MB,
     LIVECAP_OPT_MAX_PCAP_MB,
@@ -34,6 +36,8 @@ enum {
         {"log", required_argument, NULL, LIVECAP_OPT_LOG},                                        \
         {"pcap-dir", required_argument, NULL, LIVECAP_OPT_PCAP_DIR},                              \
         {"no-rtp-pcap", no_argument, NULL, LIVECAP_OPT_NO_RTP_PCAP},                              \
+        {"rtp-pcap", required_argument, NULL, LIVECAP_OPT_RTP_PCAP},                              \
+        {"pcap-compress", required_argument, NULL, LIVECAP_OPT_PCAP_COMPRESS},                    \
         {"retain-days", required_argument, NULL, LIVECAP_OPT_RETAIN_DAYS},                        \
         {"max-db-mb", required_argument, NULL, LIVECAP_OPT_MAX_DB_MB},                            \
         {"max-pcap-mb", required_argument, NULL, LIVECAP_OPT_MAX_PCAP_MB},                        \
@@ -43,7 +47,9 @@ enum {
     "  -i, --interface IFACE  interface to capture on (\"any\" for all)\n"                       \
     "  -f, --filter BPF       capture filter; IP fragments are always kept in addition\n"         \
     "  --pcap-dir DIR         keep each call's packets in DIR/YYYY-MM-DD/HH/ID.pcap\n"           \
-    "  --no-rtp-pcap          only SIP (not RTP/RTCP) in those files\n"                          \
+    "  --rtp-pcap MODE        RTP in those files: full (default), header (RTP headers and\n"    \
+    "                         all RTCP, payloads cut) or none (SIP only; also --no-rtp-pcap)\n"  \
+    "  --pcap-compress C      none (default) or gzip (ID.pcap.gz, which Wireshark opens)\n"     \
     "  --retain-days N        delete calls and their pcaps older than N days\n"                  \
     "  --max-db-mb N          keep the database under N MB (oldest calls go first)\n"            \
     "  --max-pcap-mb N        keep the per-call pcaps under N MB (oldest hours go first)\n"      \

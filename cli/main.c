@@ -45,7 +45,9 @@ static const char analyze_usage[] =
     "  --json               print the JSON report on stdout\n"
     "  --force              also read captures the database already holds (else skipped)\n"
     "  --pcap-dir DIR       keep each call's packets in DIR/YYYY-MM-DD/HH/ID.pcap\n"
-    "  --no-rtp-pcap        only SIP (not RTP/RTCP) in those files\n"
+    "  --rtp-pcap MODE      RTP in those files: full (default), header (RTP headers and all\n"
+    "                       RTCP, payloads cut) or none (SIP only; also --no-rtp-pcap)\n"
+    "  --pcap-compress C    none (default) or gzip (ID.pcap.gz, which Wireshark opens)\n"
     HEP_CLI_HELP
     "  --max-calls N        live calls kept in memory (default 65536)\n"
     "  --max-streams N      live RTP streams kept in memory (default 131072)\n"
@@ -106,13 +108,15 @@ typedef struct {
 static int parse_analyze_options(int argc, char **argv, analyze_opts_t *o)
 {
     enum { OPT_DB = 256, OPT_JSON, OPT_MAX_CALLS, OPT_MAX_STREAMS, OPT_PCAP_DIR, OPT_NO_RTP_PCAP,
-           OPT_FORCE };
+           OPT_RTP_PCAP, OPT_PCAP_COMPRESS, OPT_FORCE };
     static const struct option options[] = {
         {"db", required_argument, NULL, OPT_DB},
         {"json", no_argument, NULL, OPT_JSON},
         {"force", no_argument, NULL, OPT_FORCE},
         {"pcap-dir", required_argument, NULL, OPT_PCAP_DIR},
         {"no-rtp-pcap", no_argument, NULL, OPT_NO_RTP_PCAP},
+        {"rtp-pcap", required_argument, NULL, OPT_RTP_PCAP},
+        {"pcap-compress", required_argument, NULL, OPT_PCAP_COMPRESS},
         HEP_CLI_LONG_OPTIONS,
         {"max-calls", required_argument, NULL, OPT_MAX_CALLS},
         {"max-streams", required_argument, NULL, OPT_MAX_STREAMS},
@@ -145,7 +149,19 @@ static int parse_analyze_options(int argc, char **argv, analyze_opts_t *o)
                 o->cfg.pcap_dir = optarg;
                 break;
             case OPT_NO_RTP_PCAP:
-                o->cfg.pcap_rtp = false;
+                o->cfg.pcap_rtp = CALLPCAP_RTP_NONE;
+                break;
+            case OPT_RTP_PCAP:
+                if (callpcap_rtp_parse(optarg, &o->cfg.pcap_rtp) != 0) {
+                    cli_usage_error("analyze", "--rtp-pcap: not full, header or none: %s", optarg);
+                    return EXIT_USAGE;
+                }
+                break;
+            case OPT_PCAP_COMPRESS:
+                if (callpcap_compress_parse(optarg, &o->cfg.pcap_compress) != 0) {
+                    cli_usage_error("analyze", "--pcap-compress: not none or gzip: %s", optarg);
+                    return EXIT_USAGE;
+                }
                 break;
             case OPT_MAX_CALLS:
             case OPT_MAX_STREAMS:

@@ -270,14 +270,17 @@ int cmd_serve(int argc, char **argv)
     return serve_db(&o);
 }
 
-/* Analyze the files into the database, as `analyze --db` does. */
-static int analyze_files(const char *db, const char *pcap_dir, char **files, int nfiles,
+/* Analyze the files into the database, as `analyze --db` does, with the per-call pcaps that
+ * opts asks for. */
+static int analyze_files(const char *db, const engine_cfg_t *opts, char **files, int nfiles,
                          bool force, bool quiet, bool *unserved)
 {
     engine_cfg_t cfg;
     engine_cfg_init(&cfg);
     cfg.db_path = db;
-    cfg.pcap_dir = pcap_dir;
+    cfg.pcap_dir = opts->pcap_dir;
+    cfg.pcap_rtp = opts->pcap_rtp;
+    cfg.pcap_compress = opts->pcap_compress;
     char err[512] = "";
     engine_t *p = NULL;
     if (engine_new(&cfg, &p, err, sizeof(err)) != 0) {
@@ -523,9 +526,8 @@ static int run_preflight(run_opts_t *r)
 static int run_files(run_opts_t *r)
 {
     bool unserved = false;
-    int status =
-        analyze_files(r->serve.db, r->cfg.pcap_dir, r->files, r->nfiles, r->force, r->serve.quiet,
-                      &unserved);
+    int status = analyze_files(r->serve.db, &r->cfg, r->files, r->nfiles, r->force, r->serve.quiet,
+                               &unserved);
     cli_release_listen(&r->listen_fd);
     if (unserved)
         return EXIT_RUNTIME;

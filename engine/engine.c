@@ -52,7 +52,7 @@ void engine_cfg_init(engine_cfg_t *cfg)
     cap_cfg_init(&cfg->cap);
     cfg->classify_max_flows = 4096;
     cfg->writer_queue_bytes = (size_t)4 << 20;
-    cfg->pcap_rtp = true;
+    cfg->pcap_rtp = CALLPCAP_RTP_FULL;
 }
 
 /* ---- records out: every output that takes the record, in order ---- */
@@ -342,7 +342,8 @@ static int add_cfg_outputs(engine_t *e, const engine_cfg_t *cfg, int64_t *first_
     engine_output_t o;
     int rc;
     if (cfg->pcap_dir != NULL) {
-        if ((rc = output_pcap_new(cfg->pcap_dir, cfg->pcap_rtp, &o, err, errlen)) != 0)
+        if ((rc = output_pcap_new(cfg->pcap_dir, cfg->pcap_rtp, cfg->pcap_compress, &o, err,
+                                  errlen)) != 0)
             return rc;
         engine_add_output(e, &o);
     }

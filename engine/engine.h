@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "callpcap.h"
 #include "cap.h"
 #include "classify.h"
 #include "corr.h"
@@ -87,7 +88,9 @@ typedef struct {
                                      with hep_rtcp) here; NULL = none */
     bool hep_rtcp;
     const char *pcap_dir;         /* the per-call pcap output writes under it; NULL = none */
-    bool pcap_rtp;                /* also RTP/RTCP in them (default true) */
+    callpcap_rtp_t pcap_rtp;      /* RTP in them: whole (default), headers only, or none (and
+                                     no RTCP either) */
+    callpcap_compress_t pcap_compress; /* plain ID.pcap (default) or ID.pcap.gz */
     size_t writer_queue_bytes;    /* records waiting for the store thread (default 4 MB) */
     size_t classify_max_flows;    /* flows nDPI remembers (default 4096) */
 } engine_cfg_t;

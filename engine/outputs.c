@@ -182,13 +182,12 @@ fail:
 static void pcap_sip(void *ctx, call_ref_t ref, const packet_view_t *msg, const sip_msg_t *sip)
 {
     (void)sip;
-    callpcap_write(ctx, ref, msg);
+    callpcap_write(ctx, ref, msg, CALLPCAP_PKT_SIP);
 }
 
 static void pcap_media(void *ctx, call_ref_t ref, const packet_view_t *pkt, engine_media_t kind)
 {
-    (void)kind;
-    callpcap_write(ctx, ref, pkt);
+    callpcap_write(ctx, ref, pkt, kind == ENGINE_MEDIA_RTP ? CALLPCAP_PKT_RTP : CALLPCAP_PKT_RTCP);
 }
 
 static void pcap_call(void *ctx, const call_record_t *call)
@@ -209,17 +208,18 @@ static void pcap_free(void *ctx)
     callpcap_free(ctx);
 }
 
-int output_pcap_new(const char *dir, bool with_media, engine_output_t *out, char *err,
-                    size_t errlen)
+int output_pcap_new(const char *dir, callpcap_rtp_t rtp, callpcap_compress_t compress,
+                    engine_output_t *out, char *err, size_t errlen)
 {
-    callpcap_t *cp = callpcap_new(dir, 256, err, errlen);
+    callpcap_cfg_t pc = {.max_open = 256, .rtp = rtp, .compress = compress};
+    callpcap_t *cp = callpcap_new(dir, &pc, err, errlen);
     if (cp == NULL)
         return -EIO;
     *out = (engine_output_t){
         .name = "pcap",
         .ctx = cp,
         .on_sip = pcap_sip,
-        .on_media = with_media ? pcap_media : NULL,
+        .on_media = rtp != CALLPCAP_RTP_NONE ? pcap_media : NULL,
         .on_call = pcap_call,
         .on_publish = pcap_publish,
         .free = pcap_free,

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "callpcap.h"
 #include "engine.h"
 #include "hep_out.h"
 
@@ -21,10 +22,10 @@ typedef struct {
  * correlator's and the security monitor's ids go on from. 0, or negative with a reason. */
 int output_store_new(const output_store_cfg_t *cfg, engine_output_t *out, int64_t *first_id,
                      int64_t *first_alert_id, char *err, size_t errlen);
-/* Every call's packets in a pcap of its own under dir (store/callpcap.h); with_media: RTP and
- * RTCP too. 0, or negative with a reason. */
-int output_pcap_new(const char *dir, bool with_media, engine_output_t *out, char *err,
-                    size_t errlen);
+/* Every call's packets in a pcap of its own under dir (store/callpcap.h), RTP and RTCP as rtp
+ * says, compressed as compress says. 0, or negative with a reason. */
+int output_pcap_new(const char *dir, callpcap_rtp_t rtp, callpcap_compress_t compress,
+                    engine_output_t *out, char *err, size_t errlen);
 /* Every SIP message (and RTCP when rtcp) to sender, which stays the caller's. */
 void output_hep_init(hep_sender_t *sender, bool rtcp, engine_output_t *out);
 

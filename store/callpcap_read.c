@@ -4,12 +4,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "pcappath.h"
 
@@ -307,23 +309,36 @@ static int take_invite(void *ctx, const call_record_t *r)
     return 0;
 }
 
-/* The call's own file under dir: an open fd and its size, or -1. The path is made of the
- * directory and numbers only, never of request text; a symlink is not followed. */
-static int open_own_file(const char *dir, int64_t row, int64_t invite_ns, size_t *size)
+/* The call's own file under dir, ROW.pcap or else ROW.pcap.gz (*gz set): an open fd and its
+ * size, or -1. The path is made of the directory and numbers only, never of request text; a
+ * symlink is not followed. */
+static int open_own_file(const char *dir, int64_t row, int64_t invite_ns, size_t *size, bool *gz)
 {
     char path[4200];
     if (invite_ns <= 0 || pcap_call_path(dir, row, invite_ns, path, sizeof(path)) != 0)
         return -1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    struct stat sb;
-    if (fd < 0)
-        return -1;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size < 24) {
-        close(fd);
-        return -1;
+    size_t n = strlen(path);
+    for (int compressed = 0; compressed <= 1; compressed++) {
+        if (compressed) {
+            if (n + 4 > sizeof(path))
+                return -1;
+            memcpy(path + n, ".gz", 4);
+        }
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        struct stat sb;
+        if (fd < 0)
+            continue;
+        /* A pcap is at least its 24-byte header; a gzip file at least its 18 bytes of header
+         * and trailer. */
+        if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size < (compressed ? 18 : 24)) {
+            close(fd);
+            continue;
+        }
+        *size = (size_t)sb.st_size;
+        *gz = compressed;
+        return fd;
     }
-    *size = (size_t)sb.st_size;
-    return fd;
+    return -1;
 }
 
 int store_call_pcap_open(store_t *s, int64_t row, const char *pcap_dir, store_call_pcap_t *out)
@@ -340,13 +355,154 @@ int store_call_pcap_open(store_t *s, int64_t row, const char *pcap_dir, store_ca
     else if (store_get_meta(s, "pcap_dir", dir, sizeof(dir)) != 0)
         dir[0] = '\0';
     if (dir[0] != '\0') {
-        out->fd = open_own_file(dir, row, invite_ns, &out->size);
+        out->fd = open_own_file(dir, row, invite_ns, &out->size, &out->gzip);
         if (out->fd >= 0)
             return 0;
     }
     /* No file of its own (captured without --pcap-dir, or pruned): the SIP it had. */
     out->rebuilt = true;
     return store_call_pcap_rebuild(s, row, &out->data, &out->size, &out->skipped);
+}
+
+/* ---- plain or gzip, as the reader wants ---- */
+
+/* An unlinked file to convert into: under $TMPDIR (else /tmp), gone when its fd closes. */
+static int temp_fd(void)
+{
+    const char *dir = getenv("TMPDIR");
+    if (dir == NULL || dir[0] == '\0')
+        dir = "/tmp";
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
+        return fd;
+    /* A file system without O_TMPFILE: a named file, unlinked at once. */
+    char path[4200];
+    if (snprintf(path, sizeof(path), "%s/sipscope-pcap-XXXXXX", dir) >= (int)sizeof(path)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    fd = mkstemp(path);
+    if (fd >= 0)
+        unlink(path);
+    return fd;
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -EIO;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* from (the file at its start) copied into to through zlib's gz layer: decompressed (gzread
+ * reads every gzip member, and stops quietly where a file being written is cut short) or
+ * compressed. 0, or a negative errno. */
+static int convert_fd(int from, int to, bool gzip)
+{
+    char buf[65536];
+    if (lseek(from, 0, SEEK_SET) != 0) /* gzdopen takes the offset it finds as the start */
+        return -errno;
+    int dup_fd = dup(gzip ? to : from);
+    if (dup_fd < 0)
+        return -errno;
+    gzFile z = gzdopen(dup_fd, gzip ? "wb6" : "rb");
+    if (z == NULL) {
+        close(dup_fd);
+        return -ENOMEM;
+    }
+    int rc = 0;
+    while (rc == 0) {
+        int n;
+        if (gzip) {
+            ssize_t r = read(from, buf, sizeof(buf));
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r < 0)
+                rc = -errno;
+            if (r <= 0)
+                break;
+            n = gzwrite(z, buf, (unsigned)r);
+            if (n != (int)r)
+                rc = -EIO;
+        } else {
+            n = gzread(z, buf, sizeof(buf));
+            if (n < 0)
+                rc = -EIO;
+            if (n <= 0)
+                break;
+            rc = write_all(to, buf, (size_t)n);
+        }
+    }
+    if (gzclose(z) != Z_OK && rc == 0)
+        rc = -EIO;
+    return rc;
+}
+
+/* Rebuilt data (a plain pcap in memory) gzip-compressed in memory. */
+static int gzip_data(store_call_pcap_t *p)
+{
+    z_stream z = {0};
+    if (p->size > UINT_MAX)
+        return -EFBIG;
+    if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return -ENOMEM;
+    uLong cap = deflateBound(&z, (uLong)p->size);
+    Bytef *out = malloc(cap);
+    int rc = out ? 0 : -ENOMEM;
+    if (rc == 0) {
+        z.next_in = (Bytef *)p->data;
+        z.avail_in = (uInt)p->size;
+        z.next_out = out;
+        z.avail_out = (uInt)cap;
+        if (deflate(&z, Z_FINISH) != Z_STREAM_END)
+            rc = -EIO;
+    }
+    if (rc == 0) {
+        free(p->data);
+        p->data = (char *)out;
+        p->size = (size_t)z.total_out;
+    } else {
+        free(out);
+    }
+    deflateEnd(&z);
+    return rc;
+}
+
+int store_call_pcap_as(store_call_pcap_t *p, bool gzip)
+{
+    if (p->gzip == gzip)
+        return 0;
+    if (p->fd < 0) {
+        /* Rebuilt data is always plain; asked for gzip. */
+        int rc = gzip_data(p);
+        if (rc == 0)
+            p->gzip = true;
+        return rc;
+    }
+    int to = temp_fd();
+    if (to < 0)
+        return -errno;
+    int rc = convert_fd(p->fd, to, gzip);
+    struct stat sb;
+    if (rc == 0 && (fstat(to, &sb) != 0 || lseek(to, 0, SEEK_SET) != 0))
+        rc = -errno;
+    if (rc != 0) {
+        close(to);
+        return rc;
+    }
+    close(p->fd);
+    p->fd = to;
+    p->size = (size_t)sb.st_size;
+    p->gzip = gzip;
+    return 0;
 }
 
 void store_call_pcap_close(store_call_pcap_t *p)

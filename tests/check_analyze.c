@@ -7,7 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "skip.h"
@@ -553,6 +558,294 @@ START_TEST(export_without_pcap_dir_rebuilds_sip)
 }
 END_TEST
 
+/* ---- per-call pcaps: --rtp-pcap modes and gzip ---- */
+
+/* The output of a shell command made from fmt (caller frees); fails the test unless it exits 0. */
+__attribute__((format(printf, 1, 0))) static char *shell_vout(const char *fmt, va_list ap)
+{
+    char cmd[8192];
+    int n = vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    ck_assert(n > 0 && (size_t)n < sizeof(cmd));
+    int status;
+    char *out = run_capture(cmd, &status);
+    ck_assert_msg(status == 0, "exit %d: %s", status, cmd);
+    return out;
+}
+
+__attribute__((format(printf, 1, 2))) static char *shell_out(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *out = shell_vout(fmt, ap);
+    va_end(ap);
+    return out;
+}
+
+/* The number a shell command prints. */
+__attribute__((format(printf, 1, 2))) static long shell_long(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *out = shell_vout(fmt, ap);
+    va_end(ap);
+    long v = strtol(out, NULL, 10);
+    free(out);
+    return v;
+}
+
+/* analyze the sample with opts, its per-call pcaps into dir/sub. */
+static void analyze_into(const char *dir, const char *sub, const char *opts)
+{
+    free(shell_out("'%s' analyze -q --db :memory: --pcap-dir '%s/%s' %s '%s'", SIPSCOPE_BINARY, dir,
+                   sub, opts, testdata_path("samples/small.pcap")));
+}
+
+/* Frames of a capture that tshark's display filter takes. */
+static long tshark_count(const char *path, const char *filter)
+{
+    return shell_long("tshark -n -r '%s' -Y '%s' 2>/dev/null | wc -l", path, filter);
+}
+
+/* tshark's view of a per-call file: per frame "caplen\tlen\tprotocols\tseq\tssrc\ttimestamp\t
+ * malformed", then its rtp,streams table (caller frees). */
+static char *tshark_frames(const char *path)
+{
+    return shell_out("tshark -n -r '%s' -o rtp.heuristic_rtp:TRUE -T fields -e frame.cap_len "
+                     "-e frame.len -e frame.protocols -e rtp.seq -e rtp.ssrc -e rtp.timestamp "
+                     "-e _ws.malformed -z rtp,streams 2>/dev/null",
+                     path);
+}
+
+typedef struct {
+    long frames, rtp, rtcp, sip, cut;
+} frame_counts_t;
+
+/* Go through one frame line of tshark_frames; *rest: the line after its caplen. */
+static void count_frame(char *line, frame_counts_t *n, char **rest)
+{
+    char *tab = strchr(line, '\t');
+    ck_assert_msg(tab != NULL, "not a frame line: %s", line);
+    long caplen = strtol(line, NULL, 10), len = strtol(tab + 1, NULL, 10);
+    *rest = tab + 1;
+    n->frames++;
+    n->rtp += strstr(*rest, ":rtp") != NULL && strstr(*rest, ":rtcp") == NULL;
+    n->rtcp += strstr(*rest, ":rtcp") != NULL;
+    n->sip += strstr(*rest, ":sip") != NULL;
+    n->cut += caplen < len;
+    ck_assert_msg(line[strlen(line) - 1] == '\t', "malformed frame: %s", line);
+}
+
+/* Header mode keeps every RTP header and all of RTCP and SIP: frame by frame tshark decodes the
+ * same protocols, RTP sequence numbers, SSRCs and timestamps in it as in the full file, and its
+ * rtp,streams table (packets, loss, sequence errors, delta and jitter) is the same, while every
+ * RTP record holds less than the packet's length. none (and its old name --no-rtp-pcap) keeps
+ * the SIP only. */
+START_TEST(per_call_pcap_header_mode_keeps_rtp_figures)
+{
+    if (system("command -v tshark >/dev/null 2>&1") != 0) {
+        test_skip("per_call_pcap_header_mode_keeps_rtp_figures needs tshark");
+        return;
+    }
+    char dir[] = "/tmp/sipscope-rtppcap-XXXXXX";
+    ck_assert(mkdtemp(dir) != NULL);
+    analyze_into(dir, "full", "");
+    analyze_into(dir, "header", "--rtp-pcap header");
+    analyze_into(dir, "none", "--rtp-pcap none");
+    analyze_into(dir, "alias", "--no-rtp-pcap");
+    char *files = shell_out("cd '%s/full' && find . -type f | sort", dir);
+    char *header_files = shell_out("cd '%s/header' && find . -type f | sort", dir);
+    ck_assert_str_eq(files, header_files);
+    free(header_files);
+    frame_counts_t full_n = {0}, hdr_n = {0}, none_n = {0};
+    long streams = 0, checked = 0;
+    char *save = NULL;
+    for (char *name = strtok_r(files, "\n", &save); name; name = strtok_r(NULL, "\n", &save)) {
+        char path[512];
+        snprintf(path, sizeof(path), "%s/full/%s", dir, name);
+        char *full = tshark_frames(path);
+        snprintf(path, sizeof(path), "%s/header/%s", dir, name);
+        char *hdr = tshark_frames(path);
+        snprintf(path, sizeof(path), "%s/none/%s", dir, name);
+        char *none = tshark_frames(path);
+        /* The rtp,streams tables: the same. */
+        char *ft = strstr(full, "====="), *ht = strstr(hdr, "=====");
+        ck_assert(ft != NULL && ht != NULL);
+        ck_assert_msg(strcmp(ft, ht) == 0, "%s: rtp,streams differ:\n%s\n---\n%s", name, ft, ht);
+        for (char *p = ft; (p = strstr(p, " 0x")) != NULL; p++)
+            streams++;
+        *ft = *ht = '\0';
+        /* Frame by frame: all but the bytes kept the same. */
+        char *fs = NULL, *hs = NULL;
+        char *fl = strtok_r(full, "\n", &fs), *hl = strtok_r(hdr, "\n", &hs);
+        for (; fl && hl; fl = strtok_r(NULL, "\n", &fs), hl = strtok_r(NULL, "\n", &hs)) {
+            char *frest, *hrest;
+            long cut = hdr_n.cut, rtp = hdr_n.rtp;
+            count_frame(fl, &full_n, &frest);
+            count_frame(hl, &hdr_n, &hrest);
+            ck_assert_msg(strcmp(frest, hrest) == 0, "%s: %s\n  became %s", name, frest, hrest);
+            /* Cut exactly when it is RTP. */
+            ck_assert_msg(hdr_n.cut - cut == hdr_n.rtp - rtp, "%s: %s", name, hl);
+        }
+        ck_assert_msg(fl == NULL && hl == NULL, "%s: frame counts differ", name);
+        char *ns = NULL;
+        for (char *nl = strtok_r(none, "\n", &ns); nl && strncmp(nl, "=====", 5) != 0;
+             nl = strtok_r(NULL, "\n", &ns)) {
+            char *rest;
+            count_frame(nl, &none_n, &rest);
+        }
+        free(full);
+        free(hdr);
+        free(none);
+        checked++;
+    }
+    free(files);
+    ck_assert_int_ge(checked, 5);
+    ck_assert_int_ge(streams, 5);
+    ck_assert_int_gt(full_n.rtp, 1000);
+    ck_assert_int_eq(full_n.cut, 0);
+    ck_assert_int_eq(hdr_n.cut, full_n.rtp);
+    ck_assert_int_gt(full_n.rtcp, 0);
+    ck_assert_int_gt(full_n.sip, 0);
+    ck_assert_int_eq(none_n.sip, full_n.sip);
+    ck_assert_int_eq(none_n.frames, full_n.sip);
+    ck_assert_int_eq(none_n.rtp + none_n.rtcp, 0);
+    /* --no-rtp-pcap is --rtp-pcap none, byte for byte. */
+    free(shell_out("diff -r '%s/none' '%s/alias'", dir, dir));
+    long full_b = shell_long("du -sb '%s/full' | cut -f1", dir);
+    long hdr_b = shell_long("du -sb '%s/header' | cut -f1", dir);
+    long none_b = shell_long("du -sb '%s/none' | cut -f1", dir);
+    ck_assert_int_lt(hdr_b, full_b * 6 / 10);
+    ck_assert_int_lt(none_b, hdr_b);
+    ck_assert_int_eq(run_status("analyze --db :memory: --rtp-pcap bogus x.pcap"), 2);
+    ck_assert_int_eq(run_status("analyze --db :memory: --pcap-compress zip x.pcap"), 2);
+    free(shell_out("rm -rf '%s'", dir));
+}
+END_TEST
+
+/* --pcap-compress gzip: every file is ID.pcap.gz, complete (gzip -t), holding exactly the
+ * plain file's bytes; tshark opens it as it is. export writes a pcap, or with -o *.gz the
+ * stored gzip file as it is (and compresses a plain or rebuilt one). */
+START_TEST(per_call_pcap_gzip_opens_in_tshark_and_exports)
+{
+    if (system("command -v tshark >/dev/null 2>&1 && command -v gzip >/dev/null 2>&1") != 0) {
+        test_skip("per_call_pcap_gzip_opens_in_tshark_and_exports needs tshark and gzip");
+        return;
+    }
+    char dir[] = "/tmp/sipscope-gzpcap-XXXXXX";
+    ck_assert(mkdtemp(dir) != NULL);
+    const char *sample = testdata_path("samples/small.pcap");
+    free(shell_out("'%s' analyze -q --db %s/p.db --pcap-dir %s/plain '%s'", SIPSCOPE_BINARY, dir,
+                   dir, sample));
+    free(shell_out("'%s' analyze -q --db %s/r.db '%s'", SIPSCOPE_BINARY, dir, sample));
+    char *out = shell_out("'%s' analyze --db %s/g.db --pcap-dir %s/gz --pcap-compress gzip "
+                          "--json '%s' 2>/dev/null",
+                          SIPSCOPE_BINARY, dir, dir, sample);
+    json_t *report = json_loads(out, 0, NULL);
+    free(out);
+    ck_assert(report != NULL);
+    /* The same files, each name with .gz, each a complete gzip stream of the plain bytes. */
+    char *plain = shell_out("cd %s/plain && find . -type f | sort", dir);
+    char *gz = shell_out("cd %s/gz && find . -type f | sed 's/\\.gz$//' | sort", dir);
+    ck_assert_str_eq(plain, gz);
+    free(gz);
+    ck_assert_int_eq(shell_long("find '%s/gz' -type f ! -name '*.pcap.gz' | wc -l", dir), 0);
+    int files = 0;
+    for (char *line = strtok(plain, "\n"); line != NULL; line = strtok(NULL, "\n"), files++)
+        free(shell_out("gzip -t %s/gz/%s.gz && gzip -dc %s/gz/%s.gz | cmp -s - %s/plain/%s", dir,
+                       line, dir, line, dir, line));
+    ck_assert_int_ge(files, 5);
+    free(plain);
+    ck_assert_int_lt(shell_long("du -sb '%s/gz' | cut -f1", dir),
+                     shell_long("du -sb '%s/plain' | cut -f1", dir));
+    size_t i;
+    json_t *call;
+    json_array_foreach (json_object_get(report, "calls"), i, call) {
+        const char *cid = json_string_value(json_object_get(call, "call_id"));
+        long sip = (long)int_field(call, "sip_messages");
+        /* From the gzip store: a pcap, the same bytes as the plain store's; tshark reads both
+         * the export and the .gz export as they are. */
+        free(shell_out("'%s' export --db %s/g.db '%s' -o %s/g.pcap && "
+                       "'%s' export --db %s/p.db '%s' -o %s/p.pcap && cmp %s/g.pcap %s/p.pcap",
+                       SIPSCOPE_BINARY, dir, cid, dir, SIPSCOPE_BINARY, dir, cid, dir, dir, dir));
+        free(shell_out("'%s' export --db %s/g.db '%s' -o %s/g.pcap.gz && gzip -t %s/g.pcap.gz && "
+                       "gzip -dc %s/g.pcap.gz | cmp -s - %s/p.pcap",
+                       SIPSCOPE_BINARY, dir, cid, dir, dir, dir, dir));
+        char gzpath[128];
+        snprintf(gzpath, sizeof(gzpath), "%s/g.pcap.gz", dir);
+        ck_assert_int_eq(tshark_count(gzpath, "sip"), sip);
+        /* ... and is the stored file, as it is. */
+        ck_assert_int_eq(shell_long("find %s/gz -type f -exec cmp -s {} %s/g.pcap.gz \\; -print "
+                                    "| wc -l",
+                                    dir, dir),
+                         1);
+        /* A plain file and a rebuilt one are compressed when OUT ends in .gz. */
+        free(shell_out("'%s' export --db %s/p.db '%s' -o %s/p2.pcap.gz && "
+                       "gzip -dc %s/p2.pcap.gz | cmp -s - %s/p.pcap",
+                       SIPSCOPE_BINARY, dir, cid, dir, dir, dir));
+        free(shell_out("'%s' export --db %s/r.db '%s' -o %s/r.pcap 2>/dev/null && "
+                       "'%s' export --db %s/r.db '%s' -o %s/r.pcap.gz 2>/dev/null && "
+                       "gzip -t %s/r.pcap.gz && gzip -dc %s/r.pcap.gz | cmp -s - %s/r.pcap",
+                       SIPSCOPE_BINARY, dir, cid, dir, SIPSCOPE_BINARY, dir, cid, dir, dir, dir,
+                       dir));
+    }
+    json_decref(report);
+    free(shell_out("rm -rf '%s'", dir));
+}
+END_TEST
+
+/* A port nobody listens on now (the kernel's pick; free again when this returns). */
+static unsigned free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* The API's download of a call kept as ID.pcap.gz is the plain pcap (what a browser saves and
+ * Wireshark opens on a double click), byte for byte what export writes. */
+START_TEST(api_serves_gzip_per_call_pcap_as_pcap)
+{
+    if (system("command -v curl >/dev/null 2>&1") != 0) {
+        test_skip("api_serves_gzip_per_call_pcap_as_pcap needs curl");
+        return;
+    }
+    char dir[] = "/tmp/sipscope-gzapi-XXXXXX";
+    ck_assert(mkdtemp(dir) != NULL);
+    free(shell_out("'%s' analyze -q --db %s/g.db --pcap-dir %s/gz --pcap-compress gzip '%s'",
+                   SIPSCOPE_BINARY, dir, dir, testdata_path("samples/small.pcap")));
+    free(shell_out("'%s' export --db %s/g.db 2 -o %s/want.pcap", SIPSCOPE_BINARY, dir, dir));
+    char db[128], listen[64];
+    snprintf(db, sizeof(db), "%s/g.db", dir);
+    snprintf(listen, sizeof(listen), "127.0.0.1:%u", free_port());
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        execl(SIPSCOPE_BINARY, SIPSCOPE_BINARY, "serve", "-q", "--db", db, "--listen", listen,
+              (char *)NULL);
+        _exit(127);
+    }
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "for i in $(seq 100); do curl -sf -D %s/headers -o %s/got.pcap "
+             "http://%s/api/v1/calls/2/pcap && exit 0; sleep 0.1; done; exit 1",
+             dir, dir, listen);
+    int got = system(cmd);
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    ck_assert_msg(got == 0, "no answer from sipscope serve on %s", listen);
+    free(shell_out("cmp %s/got.pcap %s/want.pcap", dir, dir));
+    free(shell_out("grep -qi '^Content-Type: application/vnd.tcpdump.pcap' %s/headers && "
+                   "grep -qi 'filename=\"sipscope-call-2.pcap\"' %s/headers",
+                   dir, dir));
+    free(shell_out("rm -rf '%s'", dir));
+}
+END_TEST
+
 /* ---- what cannot be decoded, and captures already stored ---- */
 
 /* A pcap of link type dlt holding n copies of frame (len bytes). */
@@ -829,6 +1122,14 @@ Suite *analyze_suite(void)
     tcase_add_test(tc, sample_calls_and_streams_match_truth);
     tcase_add_test(tc, export_per_call_pcaps_open_in_tshark);
     tcase_add_test(tc, export_without_pcap_dir_rebuilds_sip);
+    suite_add_tcase(s, tc);
+
+    /* Dozens of tshark runs each: more time than the sample's tests on a loaded machine. */
+    tc = tcase_create("per_call_pcaps");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, per_call_pcap_header_mode_keeps_rtp_figures);
+    tcase_add_test(tc, per_call_pcap_gzip_opens_in_tshark_and_exports);
+    tcase_add_test(tc, api_serves_gzip_per_call_pcap_as_pcap);
     suite_add_tcase(s, tc);
 
     /* Tagged "shared": ctest runs it as analyze.shared, skipped where ../shared is absent. */

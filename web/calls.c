@@ -241,11 +241,19 @@ void api_h_call_pcap(api_req_t *req)
         api_reply_store_error(req, err, "call");
         return;
     }
+    /* A ROW.pcap.gz goes out decompressed: the same pcap whatever --pcap-compress was, so a
+     * browser saves a .pcap that Wireshark opens on a double click. */
+    if ((err = store_call_pcap_as(&pcap, false)) != 0) {
+        store_call_pcap_close(&pcap);
+        api_reply_error(req, 500, "decompressing the call's pcap: %s", strerror(-err));
+        return;
+    }
     if (!pcap.rebuilt) {
         api_reply_fd(req, 200, "application/vnd.tcpdump.pcap", pcap.fd, pcap.size);
         pcap.fd = -1; /* the reply owns it now */
         api_reply_header(req, "X-Sipscope-Pcap-Content",
-                         "every packet of the call as captured (SIP and RTP), per-call file");
+                         "every packet of the call as captured (SIP and RTP; RTP payloads cut "
+                         "when captured with --rtp-pcap header), per-call file");
     } else {
         api_reply_take(req, 200, "application/vnd.tcpdump.pcap", pcap.data, pcap.size);
         pcap.data = NULL;
