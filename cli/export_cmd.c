@@ -16,7 +16,7 @@
 static const char export_usage[] =
     "usage: sipscope export --db PATH CALL_ID -o OUT.pcap [--pcap-dir DIR]\n"
     "\n"
-    "Write the packets of one call (SIP, and RTP/RTCP unless captured with --no-rtp-pcap) as a\n"
+    "Write the packets of one call (SIP, and RTP/RTCP as --rtp-pcap kept them) as a\n"
     "pcap file that Wireshark and tshark open. CALL_ID is the SIP Call-ID (the newest call with\n"
     "it) or the call's numeric id in the API. OUT may be '-' for standard output; an OUT ending\n"
     "in .gz is written gzip-compressed (Wireshark opens it as it is). The per-call\n"
