@@ -2,6 +2,7 @@
  * records.h, with a compile-time check that each member's C type suits its kind. */
 #include "record_desc.h"
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
@@ -85,42 +86,56 @@ enum {
 #define CHECK_VIRTUAL(of, k, json, doc)                                                            \
     _Static_assert(VIRTUAL_OF(k) != REC_KIND_COUNT, "not a virtual kind: " #k);
 
+/* record_strings_t holds every string member of a record: const char * members are exactly
+ * those of the string kinds (the check above). */
+#define COUNT_STR(type, member, k, json, column, doc) +(TYPE_CODE(((REC_T *)0)->member) == TY_STR)
+#define COUNT_NONE(of, k, json, doc)
+#define CHECK_STRINGS(list)                                                                        \
+    _Static_assert((0 list(COUNT_STR, COUNT_NONE)) <= RECORD_MAX_STRINGS,                          \
+                   "more string members than RECORD_MAX_STRINGS");
+
 #define DESC(var, rec_name, schema_name, fields)                                                   \
     const record_desc_t var = {rec_name, schema_name, fields, ARRAY_LEN(fields), sizeof(REC_T)};
 
 #define REC_T call_record_t
 static const record_field_t call_fields[] = {CALL_RECORD_FIELDS(FIELD, VIRTUAL)};
 CALL_RECORD_FIELDS(CHECK, CHECK_VIRTUAL)
+CHECK_STRINGS(CALL_RECORD_FIELDS)
 DESC(call_record_desc, "call", "Call", call_fields)
 #undef REC_T
 
 #define REC_T stream_record_t
 static const record_field_t stream_fields[] = {STREAM_RECORD_FIELDS(FIELD, VIRTUAL)};
 STREAM_RECORD_FIELDS(CHECK, CHECK_VIRTUAL)
+CHECK_STRINGS(STREAM_RECORD_FIELDS)
 DESC(stream_record_desc, "stream", "Stream", stream_fields)
 #undef REC_T
 
 #define REC_T sample_record_t
 static const record_field_t sample_fields[] = {SAMPLE_RECORD_FIELDS(FIELD, VIRTUAL)};
 SAMPLE_RECORD_FIELDS(CHECK, CHECK_VIRTUAL)
+CHECK_STRINGS(SAMPLE_RECORD_FIELDS)
 DESC(sample_record_desc, "sample", "Sample", sample_fields)
 #undef REC_T
 
 #define REC_T message_record_t
 static const record_field_t message_fields[] = {MESSAGE_RECORD_FIELDS(FIELD, VIRTUAL)};
 MESSAGE_RECORD_FIELDS(CHECK, CHECK_VIRTUAL)
+CHECK_STRINGS(MESSAGE_RECORD_FIELDS)
 DESC(message_record_desc, "message", "Message", message_fields)
 #undef REC_T
 
 #define REC_T registration_record_t
 static const record_field_t registration_fields[] = {REGISTRATION_RECORD_FIELDS(FIELD, VIRTUAL)};
 REGISTRATION_RECORD_FIELDS(CHECK, CHECK_VIRTUAL)
+CHECK_STRINGS(REGISTRATION_RECORD_FIELDS)
 DESC(registration_record_desc, "registration", "Registration", registration_fields)
 #undef REC_T
 
 #define REC_T alert_record_t
 static const record_field_t alert_fields[] = {ALERT_RECORD_FIELDS(FIELD, VIRTUAL)};
 ALERT_RECORD_FIELDS(CHECK, CHECK_VIRTUAL)
+CHECK_STRINGS(ALERT_RECORD_FIELDS)
 DESC(alert_record_desc, "alert", "Alert", alert_fields)
 #undef REC_T
 
@@ -144,68 +159,21 @@ const record_field_t *record_field_find(const record_desc_t *d, const char *name
     return NULL;
 }
 
-/* Signed kinds; the other integer kinds are unsigned (enums included, as the check above). */
-static bool kind_signed(unsigned kind)
+void record_strings_init(record_strings_t *out, const record_desc_t *d)
 {
-    return kind == REC_INT || kind == REC_TIME || kind == REC_SPAN_MS || kind == REC_SPAN_S ||
-           kind == REC_ROW;
-}
-
-int64_t record_get_int(const void *rec, const record_field_t *f)
-{
-    const void *p = record_member(rec, f);
-    bool sign = kind_signed(f->kind);
-    switch (f->size) {
-        case 8: {
-            int64_t v;
-            memcpy(&v, p, sizeof(v));
-            return v;
+    out->n = 0;
+    for (size_t i = 0; i < d->n_fields; i++) {
+        const record_field_t *f = &d->fields[i];
+        if (!record_kind_is_string(f->kind) || (f->flags & REC_F_VIRTUAL))
+            continue;
+        assert(out->n < RECORD_MAX_STRINGS); /* (checked at compile time: CHECK_STRINGS) */
+        record_string_t *s = &out->s[out->n++];
+        s->offset = f->offset;
+        s->len_offset = RECORD_STR_NUL;
+        if (f->kind == REC_RAW) {
+            /* Its length is the REC_RAW_LEN field right after it. */
+            assert(i + 1 < d->n_fields && d->fields[i + 1].kind == REC_RAW_LEN);
+            s->len_offset = d->fields[i + 1].offset;
         }
-        case 4: {
-            uint32_t v;
-            memcpy(&v, p, sizeof(v));
-            return sign ? (int64_t)(int32_t)v : (int64_t)v;
-        }
-        case 2: {
-            uint16_t v;
-            memcpy(&v, p, sizeof(v));
-            return sign ? (int64_t)(int16_t)v : (int64_t)v;
-        }
-        case 1: {
-            uint8_t v;
-            memcpy(&v, p, sizeof(v));
-            return sign ? (int64_t)(int8_t)v : (int64_t)v;
-        }
-        default:
-            return 0;
-    }
-}
-
-void record_set_int(void *rec, const record_field_t *f, int64_t v)
-{
-    char *p = (char *)rec + f->offset;
-    if (f->kind == REC_BOOL || f->kind == REC_PRESENT)
-        v = v != 0;
-    switch (f->size) {
-        case 8:
-            memcpy(p, &v, sizeof(v));
-            break;
-        case 4: {
-            uint32_t u = (uint32_t)v;
-            memcpy(p, &u, sizeof(u));
-            break;
-        }
-        case 2: {
-            uint16_t u = (uint16_t)v;
-            memcpy(p, &u, sizeof(u));
-            break;
-        }
-        case 1: {
-            uint8_t u = (uint8_t)v;
-            memcpy(p, &u, sizeof(u));
-            break;
-        }
-        default:
-            break;
     }
 }

@@ -105,15 +105,84 @@ extern const record_desc_t *const record_descs[];
 /* The field of d whose JSON key or member is name, or NULL. Borrowed. */
 const record_field_t *record_field_find(const record_desc_t *d, const char *name);
 
-/* Integer members of any size (REC_INT, REC_UINT and the integer-valued kinds), as int64_t:
- * unsigned 64-bit values above INT64_MAX wrap, as a cast would. */
-int64_t record_get_int(const void *rec, const record_field_t *f);
-void record_set_int(void *rec, const record_field_t *f, int64_t v);
-
 /* Members by type; f must be of a kind of that C type. */
 static inline const void *record_member(const void *rec, const record_field_t *f)
 {
     return (const char *)rec + f->offset;
+}
+
+/* Signed integer kinds; the other integer kinds are unsigned (enums included: gcc and clang
+ * make ours unsigned int). */
+static inline bool record_kind_is_signed(unsigned kind)
+{
+    return kind == REC_INT || kind == REC_TIME || kind == REC_SPAN_MS || kind == REC_SPAN_S ||
+           kind == REC_ROW;
+}
+
+/* An integer member of size bytes at p, as int64_t: unsigned 64-bit values above INT64_MAX
+ * wrap, as a cast would. Inline so that a caller with a constant size or sign keeps one load. */
+static inline int64_t record_load_int(const void *p, size_t size, bool sign)
+{
+    switch (size) {
+        case 8: {
+            int64_t v;
+            memcpy(&v, p, sizeof(v));
+            return v;
+        }
+        case 4: {
+            uint32_t v;
+            memcpy(&v, p, sizeof(v));
+            return sign ? (int64_t)(int32_t)v : (int64_t)v;
+        }
+        case 2: {
+            uint16_t v;
+            memcpy(&v, p, sizeof(v));
+            return sign ? (int64_t)(int16_t)v : (int64_t)v;
+        }
+        case 1: {
+            uint8_t v;
+            memcpy(&v, p, sizeof(v));
+            return sign ? (int64_t)(int8_t)v : (int64_t)v;
+        }
+        default:
+            return 0;
+    }
+}
+
+/* Integer members of any size (REC_INT, REC_UINT and the integer-valued kinds), as int64_t. */
+static inline int64_t record_get_int(const void *rec, const record_field_t *f)
+{
+    return record_load_int(record_member(rec, f), f->size, record_kind_is_signed(f->kind));
+}
+
+/* Store v in an integer member of f's size (REC_BOOL and REC_PRESENT as 0/1). */
+static inline void record_set_int(void *rec, const record_field_t *f, int64_t v)
+{
+    char *p = (char *)rec + f->offset;
+    if (f->kind == REC_BOOL || f->kind == REC_PRESENT)
+        v = v != 0;
+    switch (f->size) {
+        case 8:
+            memcpy(p, &v, sizeof(v));
+            break;
+        case 4: {
+            uint32_t u = (uint32_t)v;
+            memcpy(p, &u, sizeof(u));
+            break;
+        }
+        case 2: {
+            uint16_t u = (uint16_t)v;
+            memcpy(p, &u, sizeof(u));
+            break;
+        }
+        case 1: {
+            uint8_t u = (uint8_t)v;
+            memcpy(p, &u, sizeof(u));
+            break;
+        }
+        default:
+            break;
+    }
 }
 
 static inline double record_get_double(const void *rec, const record_field_t *f)
@@ -146,6 +215,44 @@ static inline bool record_get_bool(const void *rec, const record_field_t *f)
 static inline bool record_kind_is_string(unsigned kind)
 {
     return kind == REC_STR || kind == REC_STR_EMPTY || kind == REC_RAW;
+}
+
+/* ---- The string members of a record, for code that copies them (store/writer.c): the
+ * descriptor's REC_STR, REC_STR_EMPTY and REC_RAW members (not virtual fields), in list order,
+ * found once so that a copy walks its 2-6 strings instead of every field. */
+
+/* len_offset of a NUL-terminated string. */
+#define RECORD_STR_NUL UINT32_MAX
+/* The most string members a record may have (checked when the list is built). */
+#define RECORD_MAX_STRINGS 8
+
+typedef struct {
+    uint32_t offset;     /* of the const char * member */
+    uint32_t len_offset; /* REC_RAW: of its uint32_t REC_RAW_LEN member; else RECORD_STR_NUL */
+} record_string_t;
+
+typedef struct {
+    size_t n;
+    record_string_t s[RECORD_MAX_STRINGS];
+} record_strings_t;
+
+/* Find the string members of d (a few dozen instructions a field: done once, by whoever copies
+ * records often, into storage it keeps). */
+void record_strings_init(record_strings_t *out, const record_desc_t *d);
+
+/* The bytes string s of rec takes in a copy: a NUL-terminated string with its NUL, a REC_RAW
+ * text its length exactly (it may hold NULs and is not terminated); 0 for NULL. */
+static inline size_t record_string_size(const void *rec, const record_string_t *s)
+{
+    const char *p;
+    memcpy(&p, (const char *)rec + s->offset, sizeof(p));
+    if (p == NULL)
+        return 0;
+    if (s->len_offset == RECORD_STR_NUL)
+        return strlen(p) + 1;
+    uint32_t n;
+    memcpy(&n, (const char *)rec + s->len_offset, sizeof(n));
+    return n;
 }
 
 #endif

@@ -2,6 +2,7 @@
  * generated from the records' descriptors; the capture totals. */
 #include "store.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stddef.h>
@@ -69,11 +70,14 @@ typedef struct {
  * result for the caller, but REPLACE deletes and re-inserts the row (touching every index
  * entry), while DO UPDATE rewrites it in place. A sample's interval is written once (REPLACE
  * only for a repeated one), a message only ever inserted (its row id is new). */
+enum { PUT_CALL, PUT_STREAM, PUT_SAMPLE, PUT_MESSAGE };
+
 static const put_table_t put_tables[] = {
-    {ST_PUT_CALL, &call_record_desc, "calls", "INSERT", "id"},
-    {ST_PUT_STREAM, &stream_record_desc, "rtp_streams", "INSERT", "id"},
-    {ST_PUT_SAMPLE, &sample_record_desc, "stream_samples", "INSERT OR REPLACE", NULL},
-    {ST_PUT_MESSAGE, &message_record_desc, "sip_messages", "INSERT", NULL},
+    [PUT_CALL] = {ST_PUT_CALL, &call_record_desc, "calls", "INSERT", "id"},
+    [PUT_STREAM] = {ST_PUT_STREAM, &stream_record_desc, "rtp_streams", "INSERT", "id"},
+    [PUT_SAMPLE] = {ST_PUT_SAMPLE, &sample_record_desc, "stream_samples", "INSERT OR REPLACE",
+                    NULL},
+    [PUT_MESSAGE] = {ST_PUT_MESSAGE, &message_record_desc, "sip_messages", "INSERT", NULL},
 };
 
 #define MAX_COLUMNS 48
@@ -154,7 +158,285 @@ static bool put_sql(const put_table_t *p, char *buf, size_t cap)
     return t.ok;
 }
 
+/* ---- Binds from the descriptors, in the order of put_columns. Each column's step is resolved
+ * once from its field (kind, member size, flags), so that a row costs one switch per column
+ * and a load of the member's own size. */
+
+typedef enum {
+    B_I64,           /* an 8-byte integer (signed or not) as is */
+    B_I32,           /* a signed 4-byte integer */
+    B_U32,           /* an unsigned 4-byte integer (an SSRC, a count) */
+    B_U16,           /* an unsigned 2-byte integer */
+    B_U8,            /* an unsigned byte: a payload type, a transport, a bool */
+    B_ROW,           /* int64_t row id, 0 -> NULL */
+    B_STATUS,        /* uint16_t SIP status, 0 -> NULL */
+    B_DBL,           /* a double as is */
+    B_MOS,           /* a double, no MOS (0) -> NULL */
+    B_MS3_OPT,       /* a double, unknown (negative) -> NULL */
+    B_STR,           /* a string, NULL -> NULL */
+    B_STR_SQL_EMPTY, /* a string, NULL -> '' */
+    B_USER,          /* the user part of the URI string at offset (its own column) */
+    B_RAW,           /* a REC_RAW text of the length at aux */
+    B_TIME,          /* ns as seconds, 0 -> NULL */
+    B_TIME_KEY,      /* ns as seconds, never NULL (part of the key) */
+    B_SPAN_MS,       /* ns as ms, negative -> NULL */
+    B_SPAN_S,        /* ns as s, negative -> NULL */
+    B_ENDPOINT,      /* net_endpoint_t as "IP:PORT", family 0 -> NULL */
+    B_CALL_STATE,    /* call_state_t by name */
+    B_ALERT_TYPE,    /* alert_type_t by name */
+    B_GROUP,         /* a REC_PRESENT (no column): when false, the aux steps after it bind NULL */
+    B_MISUSE,        /* a kind the store does not keep in a column: fails the row */
+} bind_op_t;
+
+typedef struct {
+    uint8_t op;      /* bind_op_t */
+    uint32_t offset; /* of the member */
+    uint32_t aux;    /* B_RAW: offset of the length; B_GROUP: the steps of the group */
+} bind_step_t;
+
+typedef struct {
+    size_t n;
+    bind_step_t steps[MAX_COLUMNS * 2]; /* a column each, plus the B_GROUP steps */
+} bind_plan_t;
+
+/* The integer op for an integer member of size bytes, signed or not. */
+static bind_op_t int_op(size_t size, bool sign)
+{
+    switch (size) {
+        case 8:
+            return B_I64;
+        case 4:
+            return sign ? B_I32 : B_U32;
+        case 2:
+            return sign ? B_MISUSE : B_U16; /* (no signed 2-byte member: the check of records) */
+        case 1:
+            return sign ? B_MISUSE : B_U8;
+        default:
+            return B_MISUSE;
+    }
+}
+
+/* The step binding field f's column. */
+static bind_step_t field_step(const record_desc_t *d, size_t i)
+{
+    const record_field_t *f = &d->fields[i];
+    bind_step_t st = {B_MISUSE, f->offset, 0};
+    switch ((rec_kind_t)f->kind) {
+        case REC_INT:
+        case REC_UINT:
+        case REC_SSRC:
+        case REC_TRANSPORT:
+        case REC_BOOL: /* (a bool's byte is 0 or 1) */
+            st.op = int_op(f->size, record_kind_is_signed(f->kind));
+            break;
+        case REC_STATUS:
+            st.op = f->size == sizeof(uint16_t) ? B_STATUS : B_MISUSE;
+            break;
+        case REC_ROW:
+            st.op = f->size == sizeof(int64_t) ? B_ROW : B_MISUSE;
+            break;
+        case REC_F64:
+        case REC_MS3:
+        case REC_MOS2:
+            st.op = B_DBL;
+            break;
+        case REC_MOS:
+            st.op = B_MOS;
+            break;
+        case REC_MS3_OPT:
+            st.op = B_MS3_OPT;
+            break;
+        case REC_STR:
+        case REC_STR_EMPTY:
+            st.op = (f->flags & REC_F_SQL_EMPTY) ? B_STR_SQL_EMPTY : B_STR;
+            break;
+        case REC_RAW:
+            /* Its length is the REC_RAW_LEN field after it. */
+            if (i + 1 < d->n_fields && d->fields[i + 1].kind == REC_RAW_LEN) {
+                st.op = B_RAW;
+                st.aux = d->fields[i + 1].offset;
+            }
+            break;
+        case REC_TIME:
+            st.op = (f->flags & REC_F_KEY) ? B_TIME_KEY : B_TIME;
+            break;
+        case REC_SPAN_MS:
+            st.op = B_SPAN_MS;
+            break;
+        case REC_SPAN_S:
+            st.op = B_SPAN_S;
+            break;
+        case REC_ENDPOINT:
+            st.op = B_ENDPOINT;
+            break;
+        case REC_CALL_STATE:
+            st.op = f->size == sizeof(call_state_t) ? B_CALL_STATE : B_MISUSE;
+            break;
+        case REC_ALERT_TYPE:
+            st.op = f->size == sizeof(alert_type_t) ? B_ALERT_TYPE : B_MISUSE;
+            break;
+        default:
+            /* Addresses, indicator sets and sample arrays are kept by store/security.c (in
+             * its details JSON): a column of theirs here is a mistake in a field list. */
+            break;
+    }
+    return st;
+}
+
+/* d's steps, in the order of put_columns. A group is the run of REC_F_GROUP fields right after
+ * its REC_PRESENT; its columns are NULL when the flag is false. */
+static void plan_binds(const record_desc_t *d, bind_plan_t *plan)
+{
+    size_t group = SIZE_MAX; /* the open group's B_GROUP step */
+    plan->n = 0;
+    for (size_t i = 0; i < d->n_fields && plan->n + 3 <= ARRAY_LEN(plan->steps); i++) {
+        const record_field_t *f = &d->fields[i];
+        if (f->kind == REC_PRESENT) {
+            group = plan->n;
+            plan->steps[plan->n++] = (bind_step_t){B_GROUP, f->offset, 0};
+            continue;
+        }
+        if (!(f->flags & REC_F_GROUP))
+            group = SIZE_MAX;
+        if (!store_int_field_stored(f))
+            continue;
+        size_t first = plan->n;
+        plan->steps[plan->n++] = field_step(d, i);
+        if (f->flags & REC_F_USER_COLUMN)
+            plan->steps[plan->n++] = (bind_step_t){B_USER, f->offset, 0};
+        if (group != SIZE_MAX)
+            plan->steps[group].aux += (uint32_t)(plan->n - first);
+    }
+}
+
+/* Members of the sizes the plan found. */
+static inline int64_t m_int(const char *m, size_t size, bool sign)
+{
+    return record_load_int(m, size, sign);
+}
+
+static inline double m_dbl(const char *m)
+{
+    double v;
+    memcpy(&v, m, sizeof(v));
+    return v;
+}
+
+static inline const char *m_str(const char *m)
+{
+    const char *p;
+    memcpy(&p, m, sizeof(p));
+    return p;
+}
+
+/* Bind rec's columns by plan. */
+static void bind_record(binder_t *b, const bind_plan_t *plan, const void *rec)
+{
+    const bind_step_t *st = plan->steps, *end = st + plan->n;
+    for (; st < end; st++) {
+        const char *m = (const char *)rec + st->offset;
+        switch ((bind_op_t)st->op) {
+            case B_I64:
+                b_i64(b, m_int(m, 8, true));
+                break;
+            case B_I32:
+                b_i64(b, m_int(m, 4, true));
+                break;
+            case B_U32:
+                b_i64(b, m_int(m, 4, false));
+                break;
+            case B_U16:
+                b_i64(b, m_int(m, 2, false));
+                break;
+            case B_U8:
+                b_i64(b, m_int(m, 1, false));
+                break;
+            case B_ROW:
+            case B_STATUS: {
+                int64_t v = st->op == B_ROW ? m_int(m, 8, true) : m_int(m, 2, false);
+                if (v != 0)
+                    b_i64(b, v);
+                else
+                    b_null(b);
+                break;
+            }
+            case B_DBL:
+                b_dbl(b, m_dbl(m));
+                break;
+            case B_MOS:
+            case B_MS3_OPT: {
+                double v = m_dbl(m);
+                /* no MOS (0), unknown (negative) RTT: NULL */
+                if (st->op == B_MOS ? v > 0 : v >= 0)
+                    b_dbl(b, v);
+                else
+                    b_null(b);
+                break;
+            }
+            case B_STR:
+                b_str(b, m_str(m));
+                break;
+            case B_STR_SQL_EMPTY: {
+                const char *p = m_str(m);
+                b_str(b, p != NULL ? p : "");
+                break;
+            }
+            case B_USER: {
+                const char *uri = m_str(m);
+                sv_t user = uri_user(uri);
+                b_text(b, uri ? user.p : NULL, user.len);
+                break;
+            }
+            case B_RAW: {
+                const char *p = m_str(m);
+                b_text(b, p, p ? (size_t)m_int((const char *)rec + st->aux, 4, false) : 0);
+                break;
+            }
+            case B_TIME:
+                b_time(b, m_int(m, 8, true));
+                break;
+            case B_TIME_KEY:
+                b_dbl(b, store_int_ns_to_sec(m_int(m, 8, true)));
+                break;
+            case B_SPAN_MS:
+            case B_SPAN_S: {
+                int64_t ns = m_int(m, 8, true);
+                if (ns >= 0)
+                    b_dbl(b, (double)ns / (st->op == B_SPAN_MS ? 1e6 : 1e9));
+                else
+                    b_null(b);
+                break;
+            }
+            case B_ENDPOINT:
+                b_endpoint(b, (const net_endpoint_t *)(const void *)m);
+                break;
+            case B_CALL_STATE:
+                b_str(b, call_state_name((call_state_t)m_int(m, sizeof(call_state_t), false)));
+                break;
+            case B_ALERT_TYPE:
+                b_str(b, alert_type_name((alert_type_t)m_int(m, sizeof(alert_type_t), false)));
+                break;
+            case B_GROUP:
+                if (!(bool)m_int(m, 1, false)) {
+                    for (uint32_t k = 0; k < st->aux; k++)
+                        b_null(b);
+                    st += st->aux;
+                }
+                break;
+            case B_MISUSE:
+            default:
+                b->i++;
+                b_rc(b, SQLITE_MISUSE);
+                break;
+        }
+    }
+}
+
+/* ---- The statements' SQL and bind plans, built once (store_open asks for the SQL of each
+ * statement before any row is put). */
+
 static char put_sql_text[ARRAY_LEN(put_tables)][2048];
+static bind_plan_t put_plans[ARRAY_LEN(put_tables)];
 static pthread_once_t put_sql_once = PTHREAD_ONCE_INIT;
 
 static void build_put_sql(void)
@@ -163,6 +445,7 @@ static void build_put_sql(void)
         if (!put_sql(&put_tables[i], put_sql_text[i], sizeof(put_sql_text[i])))
             snprintf(put_sql_text[i], sizeof(put_sql_text[i]), "statement too long");
         /* (not SQL: store_open fails to prepare it, loudly) */
+        plan_binds(put_tables[i].desc, &put_plans[i]);
     }
 }
 
@@ -176,125 +459,16 @@ const char *store_int_put_sql(int which)
     return NULL;
 }
 
-/* ---- Binds from the descriptors, in the order of put_columns. */
-
-static void bind_field(binder_t *b, const record_field_t *f, const void *rec)
-{
-    switch ((rec_kind_t)f->kind) {
-        case REC_INT:
-        case REC_UINT:
-        case REC_SSRC:
-        case REC_TRANSPORT:
-            b_i64(b, record_get_int(rec, f));
-            return;
-        case REC_BOOL:
-            b_i64(b, record_get_bool(rec, f));
-            return;
-        case REC_STATUS:
-        case REC_ROW: {
-            int64_t v = record_get_int(rec, f);
-            if (v != 0)
-                b_i64(b, v);
-            else
-                b_null(b);
-            return;
-        }
-        case REC_F64:
-        case REC_MS3:
-        case REC_MOS2:
-            b_dbl(b, record_get_double(rec, f));
-            return;
-        case REC_MS3_OPT:
-        case REC_MOS: {
-            double v = record_get_double(rec, f);
-            /* unknown (negative) RTT, no MOS (0): NULL */
-            if (f->kind == REC_MOS ? v > 0 : v >= 0)
-                b_dbl(b, v);
-            else
-                b_null(b);
-            return;
-        }
-        case REC_STR:
-        case REC_STR_EMPTY: {
-            const char *p = record_get_str(rec, f);
-            b_str(b, p == NULL && (f->flags & REC_F_SQL_EMPTY) ? "" : p);
-            return;
-        }
-        case REC_RAW: {
-            const char *p = record_get_str(rec, f);
-            b_text(b, p, p ? (size_t)record_get_int(rec, f + 1) : 0); /* REC_RAW_LEN follows */
-            return;
-        }
-        case REC_TIME: {
-            int64_t ns = record_get_int(rec, f);
-            if (f->flags & REC_F_KEY)
-                b_dbl(b, store_int_ns_to_sec(ns)); /* part of the key: never NULL */
-            else
-                b_time(b, ns);
-            return;
-        }
-        case REC_SPAN_MS:
-        case REC_SPAN_S: {
-            int64_t ns = record_get_int(rec, f);
-            if (ns >= 0)
-                b_dbl(b, (double)ns / (f->kind == REC_SPAN_MS ? 1e6 : 1e9));
-            else
-                b_null(b);
-            return;
-        }
-        case REC_ENDPOINT:
-            b_endpoint(b, record_member(rec, f));
-            return;
-        case REC_CALL_STATE:
-            b_str(b, call_state_name((call_state_t)record_get_int(rec, f)));
-            return;
-        case REC_ALERT_TYPE:
-            b_str(b, alert_type_name((alert_type_t)record_get_int(rec, f)));
-            return;
-        default:
-            /* Addresses, indicator sets and sample arrays are kept by store/security.c (in
-             * its details JSON): a column of theirs here is a mistake in a field list. */
-            b->i++;
-            b_rc(b, SQLITE_MISUSE);
-            return;
-    }
-}
-
-/* Bind rec's columns. A group's columns are NULL when its REC_PRESENT flag is false. */
-static void bind_record(binder_t *b, const record_desc_t *d, const void *rec)
-{
-    bool present = true;
-    for (size_t i = 0; i < d->n_fields; i++) {
-        const record_field_t *f = &d->fields[i];
-        if (f->kind == REC_PRESENT) {
-            present = record_get_bool(rec, f);
-            continue;
-        }
-        if (!(f->flags & REC_F_GROUP))
-            present = true;
-        if (!store_int_field_stored(f))
-            continue;
-        if (!present) {
-            b_null(b);
-            continue;
-        }
-        bind_field(b, f, rec);
-        if (f->flags & REC_F_USER_COLUMN) {
-            const char *uri = record_get_str(rec, f);
-            sv_t user = uri_user(uri);
-            b_text(b, uri ? user.p : NULL, user.len);
-        }
-    }
-}
-
-static int put_record(store_t *s, int which, const record_desc_t *d, const void *rec,
-                      const char *what)
+/* Put rec, of put_tables[k]. Its plan is built: the statement it binds was prepared from
+ * store_int_put_sql, at store_open (put_begin fails on a store that has none). */
+static int put_record(store_t *s, size_t k, const void *rec, const char *what)
 {
     binder_t b;
-    int err = store_int_put_begin(s, which, &b);
+    int err = store_int_put_begin(s, put_tables[k].which, &b);
     if (err != 0)
         return err;
-    bind_record(&b, d, rec);
+    assert(put_plans[k].n > 0);
+    bind_record(&b, &put_plans[k], rec);
     return store_int_put_end(s, &b, what);
 }
 
@@ -302,17 +476,17 @@ static int put_record(store_t *s, int which, const record_desc_t *d, const void 
 
 int store_put_call(store_t *s, const call_record_t *c)
 {
-    return put_record(s, ST_PUT_CALL, &call_record_desc, c, "put call");
+    return put_record(s, PUT_CALL, c, "put call");
 }
 
 int store_put_stream(store_t *s, const stream_record_t *r)
 {
-    return put_record(s, ST_PUT_STREAM, &stream_record_desc, r, "put stream");
+    return put_record(s, PUT_STREAM, r, "put stream");
 }
 
 int store_put_sample(store_t *s, const sample_record_t *r)
 {
-    return put_record(s, ST_PUT_SAMPLE, &sample_record_desc, r, "put sample");
+    return put_record(s, PUT_SAMPLE, r, "put sample");
 }
 
 int store_put_message(store_t *s, const message_record_t *m)
@@ -322,7 +496,7 @@ int store_put_message(store_t *s, const message_record_t *m)
 
 int store_put_message_id(store_t *s, const message_record_t *m, int64_t *id_out)
 {
-    int err = put_record(s, ST_PUT_MESSAGE, &message_record_desc, m, "put message");
+    int err = put_record(s, PUT_MESSAGE, m, "put message");
     if (err == 0 && id_out != NULL)
         *id_out = sqlite3_last_insert_rowid(store_int_db(s));
     return err;

@@ -10,12 +10,14 @@
 #include <time.h>
 
 #include "clock.h"
+#include "defs.h"
 #include "record_desc.h"
 
 /* Each queued record is a job: a header, the record struct, then its strings. String pointers
  * inside the copied struct are rewritten as offsets from the job start (plus one, so that 0
- * still means NULL) and turned back into pointers by the writer thread. Which members are
- * strings the record's descriptor says (common/record_desc.h). */
+ * still means NULL) and turned back into pointers by the writer thread, in place. Which members
+ * are strings the record's descriptor says (common/record_desc.h); the writer finds them once,
+ * at start, so that each copy walks only a record's strings. */
 enum job_type {
     JOB_WRAP = 1,
     JOB_CALL,
@@ -38,6 +40,21 @@ typedef struct {
     uint32_t len;     /* whole job, header included, multiple of 8 */
 } job_hdr_t;
 
+/* Room for a copy of any record, aligned for all of them. */
+typedef union {
+    call_record_t call;
+    stream_record_t stream;
+    sample_record_t sample;
+    message_record_t message;
+    registration_record_t registration;
+    alert_record_t alert;
+} any_record_t;
+
+/* A job's record is used where it lies in the ring (whose start malloc aligns, and whose jobs
+ * are multiples of 8 long), so it must be aligned there. */
+_Static_assert(sizeof(job_hdr_t) % 8 == 0 && _Alignof(any_record_t) <= 8,
+               "a record right after a job header is aligned");
+
 #define ALIGN8(n)       (((n) + 7u) & ~(size_t)7u)
 #define MIN_QUEUE_BYTES ((size_t)4 << 20)
 /* With nothing to write for this long, commit what is pending so readers see it. */
@@ -59,72 +76,51 @@ struct writer {
     int error;
     char errmsg[256];
     writer_stats_t stats;
+    record_strings_t strings[JOB_ALERT + 1]; /* of each record's job type; read-only */
 };
 
 /* ---- packing ---- */
 
-typedef struct {
-    uint8_t *base;
-    size_t off;
-} packer_t;
-
-/* The bytes a string member takes after the record: a NUL-terminated string with its NUL, a
- * REC_RAW text its length exactly (the REC_RAW_LEN field after it: the text may hold NULs and
- * is not terminated). */
-static size_t str_size(const record_desc_t *d, size_t i, const void *rec)
-{
-    const char *p = record_get_str(rec, &d->fields[i]);
-    if (p == NULL)
-        return 0;
-    if (d->fields[i].kind == REC_RAW)
-        return (size_t)record_get_int(rec, &d->fields[i + 1]);
-    return strlen(p) + 1;
-}
-
-static bool is_str_member(const record_field_t *f)
-{
-    return record_kind_is_string(f->kind) && !(f->flags & REC_F_VIRTUAL);
-}
-
-/* The bytes of all of rec's strings. */
-static size_t strings_size(const record_desc_t *d, const void *rec)
+/* The bytes of each of rec's strings (sizes, ss->n of them) and their sum. */
+static size_t strings_size(const record_strings_t *ss, const void *rec, size_t *sizes)
 {
     size_t n = 0;
-    for (size_t i = 0; i < d->n_fields; i++) {
-        if (is_str_member(&d->fields[i]))
-            n += str_size(d, i, rec);
+    for (size_t i = 0; i < ss->n; i++) {
+        sizes[i] = record_string_size(rec, &ss->s[i]);
+        n += sizes[i];
     }
     return n;
 }
 
-/* Copy rec's strings after the copy of rec in the job, pointing the copy's members at them. */
-static void pack_strings(packer_t *pk, const record_desc_t *d, const void *rec)
+/* Copy rec's strings (of the sizes strings_size measured) to job + off, after the copy of rec,
+ * pointing the copy's members at them. */
+static void pack_strings(uint8_t *job, size_t off, const record_strings_t *ss, const size_t *sizes,
+                         const void *rec)
 {
-    void *copy = pk->base + sizeof(job_hdr_t);
-    for (size_t i = 0; i < d->n_fields; i++) {
-        const record_field_t *f = &d->fields[i];
-        if (!is_str_member(f))
-            continue;
-        const char *p = record_get_str(rec, f);
+    uint8_t *copy = job + sizeof(job_hdr_t);
+    for (size_t i = 0; i < ss->n; i++) {
+        const char *p;
+        memcpy(&p, (const char *)rec + ss->s[i].offset, sizeof(p));
         if (p == NULL)
-            continue;
-        size_t n = str_size(d, i, rec);
-        memcpy(pk->base + pk->off, p, n);
-        record_set_str(copy, f, (const char *)(uintptr_t)(pk->off + 1));
-        pk->off += n;
+            continue; /* (a REC_RAW may be empty and not NULL: test the pointer, not the size) */
+        memcpy(job + off, p, sizes[i]);
+        const char *encoded = (const char *)(uintptr_t)(off + 1);
+        memcpy(copy + ss->s[i].offset, &encoded, sizeof(encoded));
+        off += sizes[i];
     }
 }
 
-/* Point the strings of a record copied out of job back at the job's bytes. */
-static void unpack_strings(const record_desc_t *d, const uint8_t *job, void *rec)
+/* Point the strings of a record lying in job back at the job's bytes. */
+static void unpack_strings(const record_strings_t *ss, uint8_t *job, void *rec)
 {
-    for (size_t i = 0; i < d->n_fields; i++) {
-        const record_field_t *f = &d->fields[i];
-        if (!is_str_member(f))
-            continue;
-        const char *encoded = record_get_str(rec, f);
-        if (encoded != NULL)
-            record_set_str(rec, f, (const char *)job + ((uintptr_t)encoded - 1));
+    for (size_t i = 0; i < ss->n; i++) {
+        char *m = (char *)rec + ss->s[i].offset;
+        const char *encoded;
+        memcpy(&encoded, m, sizeof(encoded));
+        if (encoded != NULL) {
+            const char *p = (const char *)job + ((uintptr_t)encoded - 1);
+            memcpy(m, &p, sizeof(p));
+        }
     }
 }
 
@@ -170,10 +166,10 @@ static void commit_reservation(writer_t *w, size_t len)
         pthread_cond_signal(&w->not_empty);
 }
 
-/* Copy a record of type into the ring: body bytes, then the strings desc names (none when
- * desc is NULL). */
+/* Copy a record of type into the ring: body bytes, then the strings ss names, of sizes (none
+ * when ss is NULL). */
 static int enqueue(writer_t *w, uint32_t type, const void *record, size_t body, size_t strings,
-                   const record_desc_t *desc)
+                   const record_strings_t *ss, const size_t *sizes)
 {
     size_t len = ALIGN8(sizeof(job_hdr_t) + body + strings);
     if (len > w->cap / 2)
@@ -186,10 +182,9 @@ static int enqueue(writer_t *w, uint32_t type, const void *record, size_t body, 
     uint8_t *at = reserve(w, len);
     job_hdr_t hdr = {type, (uint32_t)len};
     memcpy(at, &hdr, sizeof(hdr));
-    packer_t pk = {at, sizeof(hdr) + body};
     memcpy(at + sizeof(hdr), record, body);
-    if (desc != NULL)
-        pack_strings(&pk, desc, record);
+    if (ss != NULL)
+        pack_strings(at, sizeof(hdr) + body, ss, sizes, record);
     commit_reservation(w, len);
     pthread_mutex_unlock(&w->lock);
     return 0;
@@ -240,8 +235,10 @@ static const struct {
 
 static int enqueue_record(writer_t *w, uint32_t type, const void *record)
 {
-    const record_desc_t *d = records[type].desc;
-    return enqueue(w, type, record, d->size, strings_size(d, record), d);
+    const record_strings_t *ss = &w->strings[type];
+    size_t sizes[RECORD_MAX_STRINGS];
+    size_t strings = strings_size(ss, record, sizes);
+    return enqueue(w, type, record, records[type].desc->size, strings, ss, sizes);
 }
 
 int writer_put_call(writer_t *w, const call_record_t *r)
@@ -278,12 +275,12 @@ int writer_put_meta(writer_t *w, const char *key, int64_t value)
 {
     meta_job_t m = {.value = value};
     snprintf(m.key, sizeof(m.key), "%s", key);
-    return enqueue(w, JOB_META, &m, sizeof(m), 0, NULL);
+    return enqueue(w, JOB_META, &m, sizeof(m), 0, NULL, NULL);
 }
 
 int writer_put_totals(writer_t *w, const store_meta_t *totals)
 {
-    return enqueue(w, JOB_TOTALS, totals, sizeof(*totals), 0, NULL);
+    return enqueue(w, JOB_TOTALS, totals, sizeof(*totals), 0, NULL, NULL);
 }
 
 /* ---- the writer thread ---- */
@@ -301,19 +298,11 @@ static void note_error(writer_t *w, int rc)
     pthread_mutex_unlock(&w->lock);
 }
 
-/* Room for a copy of any record, aligned for all of them. */
-typedef union {
-    call_record_t call;
-    stream_record_t stream;
-    sample_record_t sample;
-    message_record_t message;
-    registration_record_t registration;
-    alert_record_t alert;
-} any_record_t;
-
-static int store_job(writer_t *w, const uint8_t *job, const job_hdr_t *hdr)
+/* Store a job. Called without the lock: the ring's span being stored is the writer's own until
+ * w->tail moves past it, so a record is unpacked and stored where it lies (no copy). */
+static int store_job(writer_t *w, uint8_t *job, const job_hdr_t *hdr)
 {
-    const uint8_t *body = job + sizeof(job_hdr_t);
+    uint8_t *body = job + sizeof(job_hdr_t);
     switch (hdr->type) {
         case JOB_CALL:
         case JOB_STREAM:
@@ -321,11 +310,8 @@ static int store_job(writer_t *w, const uint8_t *job, const job_hdr_t *hdr)
         case JOB_MESSAGE:
         case JOB_REGISTRATION:
         case JOB_ALERT: {
-            const record_desc_t *d = records[hdr->type].desc;
-            any_record_t r;
-            memcpy(&r, body, d->size);
-            unpack_strings(d, job, &r);
-            return records[hdr->type].put(w->store, &r);
+            unpack_strings(&w->strings[hdr->type], job, body);
+            return records[hdr->type].put(w->store, body);
         }
         case JOB_TOTALS: {
             store_meta_t t;
@@ -448,6 +434,10 @@ writer_t *writer_start(store_t *store, size_t queue_bytes)
     if (w == NULL)
         return NULL;
     w->store = store;
+    for (size_t t = 0; t < ARRAY_LEN(records); t++) {
+        if (records[t].desc != NULL)
+            record_strings_init(&w->strings[t], records[t].desc);
+    }
     w->cap = ALIGN8(queue_bytes < MIN_QUEUE_BYTES ? MIN_QUEUE_BYTES : queue_bytes);
     w->ring = malloc(w->cap);
     if (w->ring == NULL)
