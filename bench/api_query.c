@@ -16,9 +16,9 @@
 #include "defs.h"
 #include "store.h"
 
-#define T0       INT64_C(1700000000) /* first invite, epoch seconds */
-#define SPAN_S   (30 * 86400)        /* the calls spread over 30 days */
-#define REPEAT   15                  /* timed runs per query (the median is reported) */
+#define T0     INT64_C(1700000000) /* first invite, epoch seconds */
+#define SPAN_S (30 * 86400)        /* the calls spread over 30 days */
+#define REPEAT 15                  /* timed runs per query (the median is reported) */
 
 static const char usage[] =
     "usage: api_query [--calls N] [--db PATH] [--fresh]\n"

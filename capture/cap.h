@@ -19,11 +19,11 @@ enum { CAP_PROTO_TCP = PKT_PROTO_TCP, CAP_PROTO_UDP = PKT_PROTO_UDP };
 typedef size_t (*cap_sink_fn)(void *ctx, const packet_view_t *pkt);
 
 typedef struct {
-    size_t frag_max_bytes;       /* memory for incomplete IP datagrams (default 4 MB) */
-    uint32_t frag_timeout_ms;    /* incomplete datagram lifetime (default 30 s of capture time) */
-    size_t tcp_max_flows;        /* concurrent TCP directions buffered (default 16384) */
-    size_t tcp_max_buffer;       /* per-direction reassembly buffer (default 256 KB) */
-    uint32_t tcp_timeout_ms;     /* idle TCP direction lifetime (default 300 s) */
+    size_t frag_max_bytes;    /* memory for incomplete IP datagrams (default 4 MB) */
+    uint32_t frag_timeout_ms; /* incomplete datagram lifetime (default 30 s of capture time) */
+    size_t tcp_max_flows;     /* concurrent TCP directions buffered (default 16384) */
+    size_t tcp_max_buffer;    /* per-direction reassembly buffer (default 256 KB) */
+    uint32_t tcp_timeout_ms;  /* idle TCP direction lifetime (default 300 s) */
 } cap_cfg_t;
 
 /* Defaults for every field. */
@@ -33,28 +33,28 @@ void cap_cfg_init(cap_cfg_t *cfg);
  * other IP protocols); "truncated" are frames shorter than their headers say. */
 typedef struct {
     uint64_t frames;
-    uint64_t bytes;              /* sum of wire lengths */
+    uint64_t bytes; /* sum of wire lengths */
     uint64_t unknown_link;
     uint64_t non_ip;
     uint64_t other_ip_proto;
     uint64_t truncated;
     uint64_t bad_header;
-    uint64_t tunnels;            /* frames that carried IP-in-IP, GRE, ERSPAN or VXLAN */
+    uint64_t tunnels; /* frames that carried IP-in-IP, GRE, ERSPAN or VXLAN */
     uint64_t ip_fragments;
     uint64_t ip_reassembled;
     uint64_t frag_timeouts;
-    uint64_t frag_dropped;       /* evicted for memory, overlapping or oversized */
+    uint64_t frag_dropped; /* evicted for memory, overlapping or oversized */
     uint64_t udp_packets;
     uint64_t tcp_segments;
     uint64_t tcp_retransmissions;
     uint64_t tcp_out_of_order;
-    uint64_t tcp_gaps;           /* data given up on (hole never filled, buffer full) */
+    uint64_t tcp_gaps; /* data given up on (hole never filled, buffer full) */
     uint64_t tcp_flows_evicted;
-    uint64_t read_errors;        /* truncated files and the like */
+    uint64_t read_errors; /* truncated files and the like */
     /* Added after the first contract; existing fields keep their meaning. */
-    uint64_t frag_overlaps;      /* fragments overlapping bytes already held (duplicates too) */
+    uint64_t frag_overlaps;       /* fragments overlapping bytes already held (duplicates too) */
     uint64_t tcp_flows_timed_out; /* TCP directions forgotten after tcp_timeout_ms idle */
-    uint64_t readahead_cpu_ns;   /* CPU time of the read-ahead threads (files) */
+    uint64_t readahead_cpu_ns;    /* CPU time of the read-ahead threads (files) */
 } cap_stats_t;
 
 /* Returns NULL on allocation failure. Caller frees with cap_free. */
@@ -63,8 +63,8 @@ void cap_free(cap_t *cap);
 
 /* Decode one captured frame of link type dlt (DLT_* values of pcap) and feed the sink. Never
  * fails: what cannot be decoded is counted. */
-void cap_process_frame(cap_t *cap, int dlt, int64_t ts_ns, const uint8_t *frame,
-                       uint32_t caplen, uint32_t wirelen);
+void cap_process_frame(cap_t *cap, int dlt, int64_t ts_ns, const uint8_t *frame, uint32_t caplen,
+                       uint32_t wirelen);
 /* A frame as one thread hands it to another (the read-ahead and live-capture rings store this
  * as each frame's header), with what the producer's look-ahead found when it queued the frame
  * (cap_set_lookahead): its hint, and when peeked, where the IP header of its plain UDP datagram

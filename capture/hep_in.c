@@ -24,20 +24,20 @@
 
 /* ---- receiver ---- */
 
-#define RX_BATCH     32              /* datagrams per recvmmsg */
-#define RX_BUF       65536           /* one datagram, or one connection's pending bytes */
-#define RX_TICK_MS   200
+#define RX_BATCH   32    /* datagrams per recvmmsg */
+#define RX_BUF     65536 /* one datagram, or one connection's pending bytes */
+#define RX_TICK_MS 200
 
 typedef struct {
-    int fd;                          /* -1: free slot */
+    int fd; /* -1: free slot */
     net_endpoint_t peer;
-    uint8_t *buf;                    /* RX_BUF bytes, allocated on first use, kept */
+    uint8_t *buf; /* RX_BUF bytes, allocated on first use, kept */
     size_t fill;
-    int64_t last_ns;                 /* CLOCK_MONOTONIC of the last data */
+    int64_t last_ns; /* CLOCK_MONOTONIC of the last data */
 } rx_conn_t;
 
 struct hep_receiver {
-    int udp, lsn, wake;              /* sockets and the eventfd that stops the thread */
+    int udp, lsn, wake; /* sockets and the eventfd that stops the thread */
     uint16_t port;
     hep_receiver_fn fn;
     hep_idle_fn on_idle;
@@ -47,8 +47,8 @@ struct hep_receiver {
     uint32_t idle_timeout_ms;
     size_t max_conns;
     rx_conn_t *conns;
-    struct pollfd *pfds;             /* 3 + max_conns */
-    uint8_t *dgram;                  /* RX_BATCH * RX_BUF */
+    struct pollfd *pfds; /* 3 + max_conns */
+    uint8_t *dgram;      /* RX_BATCH * RX_BUF */
     struct mmsghdr mm[RX_BATCH];
     struct iovec iov[RX_BATCH];
     struct sockaddr_storage from[RX_BATCH];
@@ -280,8 +280,8 @@ static int rx_bind(hep_receiver_t *r, struct sockaddr_storage *ss, socklen_t sl,
             snprintf(err, errlen, "UDP: %s", strerror(errno));
             return -errno;
         }
-        if (rcvbuf > 0 && setsockopt(r->udp, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf,
-                                     sizeof(rcvbuf)) != 0)
+        if (rcvbuf > 0 &&
+            setsockopt(r->udp, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) != 0)
             setsockopt(r->udp, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
         struct sockaddr_storage got;
         socklen_t gl = sizeof(got);

@@ -15,17 +15,17 @@
 typedef struct hep_receiver hep_receiver_t;
 
 typedef struct {
-    uint64_t udp_datagrams;     /* datagrams read */
-    uint64_t tcp_accepted;      /* connections taken */
-    uint64_t tcp_refused;       /* connections closed at once: max_connections reached */
-    uint64_t tcp_closed;        /* connections ended by the peer */
-    uint64_t tcp_bad_framing;   /* connections closed for a stream that is not HEP3 */
-    uint64_t tcp_idle_closed;   /* connections closed after idle_timeout_ms without data */
-    uint64_t packets;           /* HEP packets decoded, authorised and handed to the callback */
-    uint64_t bytes;             /* their total length */
-    uint64_t malformed;         /* HEP packets (or datagrams, or stream garbage) rejected */
-    uint64_t unauthorised;      /* well-formed but without the configured auth key */
-    uint64_t compressed;        /* delivered packets whose payload is compressed (chunk 16) */
+    uint64_t udp_datagrams;   /* datagrams read */
+    uint64_t tcp_accepted;    /* connections taken */
+    uint64_t tcp_refused;     /* connections closed at once: max_connections reached */
+    uint64_t tcp_closed;      /* connections ended by the peer */
+    uint64_t tcp_bad_framing; /* connections closed for a stream that is not HEP3 */
+    uint64_t tcp_idle_closed; /* connections closed after idle_timeout_ms without data */
+    uint64_t packets;         /* HEP packets decoded, authorised and handed to the callback */
+    uint64_t bytes;           /* their total length */
+    uint64_t malformed;       /* HEP packets (or datagrams, or stream garbage) rejected */
+    uint64_t unauthorised;    /* well-formed but without the configured auth key */
+    uint64_t compressed;      /* delivered packets whose payload is compressed (chunk 16) */
 } hep_receiver_stats_t;
 
 /* Called on the receiver's thread for each accepted packet. msg (and everything it points to)
@@ -36,11 +36,11 @@ typedef void (*hep_receiver_fn)(void *ctx, const hep_msg_t *msg, const net_endpo
 typedef void (*hep_idle_fn)(void *ctx, int64_t now_ns);
 
 typedef struct {
-    const char *auth_key;       /* non-empty: packets must carry exactly this key (copied) */
-    size_t max_connections;     /* TCP connections at once (default 64); more are refused */
-    uint32_t idle_timeout_ms;   /* a TCP connection silent this long is closed (default 300 s) */
-    int udp_rcvbuf;             /* UDP socket buffer to ask for (default 8 MB; 0 = system's) */
-    hep_idle_fn on_idle;        /* optional */
+    const char *auth_key;     /* non-empty: packets must carry exactly this key (copied) */
+    size_t max_connections;   /* TCP connections at once (default 64); more are refused */
+    uint32_t idle_timeout_ms; /* a TCP connection silent this long is closed (default 300 s) */
+    int udp_rcvbuf;           /* UDP socket buffer to ask for (default 8 MB; 0 = system's) */
+    hep_idle_fn on_idle;      /* optional */
 } hep_receiver_cfg_t;
 
 /* Defaults for every field. */

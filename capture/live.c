@@ -25,12 +25,12 @@ struct cap_live {
     bool nano;
     uint8_t *ring;
     size_t cap;
-    size_t head, tail;                /* under lock */
-    bool consumer_sleeping;           /* under lock */
-    size_t c_pos, c_end;              /* consumer only: next frame, end of its snapshot */
-    size_t taken_len;                 /* consumer only: the frame handed out, 0 if none */
-    cap_lookahead_t la;               /* consumer only */
-    cap_hint_fn hint;                 /* set before the capture thread starts */
+    size_t head, tail;      /* under lock */
+    bool consumer_sleeping; /* under lock */
+    size_t c_pos, c_end;    /* consumer only: next frame, end of its snapshot */
+    size_t taken_len;       /* consumer only: the frame handed out, 0 if none */
+    cap_lookahead_t la;     /* consumer only */
+    cap_hint_fn hint;       /* set before the capture thread starts */
     cap_prefetch_fn prefetch;
     void *hint_ctx;
     pthread_mutex_t lock;
@@ -58,8 +58,8 @@ static void on_frame(u_char *arg, const struct pcap_pkthdr *h, const u_char *byt
 {
     cap_live_t *live = (cap_live_t *)arg;
     size_t len = CAP_ALIGN8(sizeof(cap_ring_hdr_t) + h->caplen);
-    int64_t ts_ns = (int64_t)h->ts.tv_sec * 1000000000 +
-                    (int64_t)h->ts.tv_usec * (live->nano ? 1 : 1000);
+    int64_t ts_ns =
+        (int64_t)h->ts.tv_sec * 1000000000 + (int64_t)h->ts.tv_usec * (live->nano ? 1 : 1000);
     cap_ring_hdr_t fh;
     memset(&fh, 0, sizeof(fh));
     fh.ts_ns = ts_ns;
@@ -157,8 +157,8 @@ int cap_live_open(const cap_live_cfg_t *cfg, cap_live_t **out, char *err, size_t
     cap_live_t *live = calloc(1, sizeof(*live));
     if (live == NULL)
         return fail_with(err, errlen, cfg->iface, "out of memory", -ENOMEM);
-    live->cap = CAP_ALIGN8(cfg->ring_bytes < ((size_t)1 << 20) ? ((size_t)1 << 20)
-                                                                : cfg->ring_bytes);
+    live->cap =
+        CAP_ALIGN8(cfg->ring_bytes < ((size_t)1 << 20) ? ((size_t)1 << 20) : cfg->ring_bytes);
     if (cfg->hint != NULL && cfg->prefetch != NULL) {
         live->hint = cfg->hint;
         live->prefetch = cfg->prefetch;
@@ -183,17 +183,17 @@ int cap_live_open(const cap_live_cfg_t *cfg, cap_live_t **out, char *err, size_t
      * blocks, which is what keeps up with a busy mirror port. */
     pcap_set_immediate_mode(live->pcap, 0);
     pcap_set_timeout(live->pcap, 100);
-    pcap_set_buffer_size(live->pcap, (int)(cfg->kernel_buffer > INT32_MAX ? INT32_MAX
-                                                                          : cfg->kernel_buffer));
+    pcap_set_buffer_size(live->pcap,
+                         (int)(cfg->kernel_buffer > INT32_MAX ? INT32_MAX : cfg->kernel_buffer));
     live->nano = pcap_set_tstamp_precision(live->pcap, PCAP_TSTAMP_PRECISION_NANO) == 0;
     int act = pcap_activate(live->pcap);
     if (act < 0) {
-        const char *why = act == PCAP_ERROR_PERM_DENIED    ? "permission denied (run as root or "
-                                                             "grant CAP_NET_RAW)"
+        const char *why = act == PCAP_ERROR_PERM_DENIED      ? "permission denied (run as root or "
+                                                               "grant CAP_NET_RAW)"
                           : act == PCAP_ERROR_NO_SUCH_DEVICE ? "no such interface"
                                                              : pcap_geterr(live->pcap);
-        rc = fail_with(err, errlen, cfg->iface, why, act == PCAP_ERROR_NO_SUCH_DEVICE ? -ENODEV
-                                                                                       : -EPERM);
+        rc = fail_with(err, errlen, cfg->iface, why,
+                       act == PCAP_ERROR_NO_SUCH_DEVICE ? -ENODEV : -EPERM);
         goto fail;
     }
     live->nano = live->nano && pcap_get_tstamp_precision(live->pcap) == PCAP_TSTAMP_PRECISION_NANO;

@@ -11,12 +11,12 @@
 typedef struct cap_live cap_live_t;
 
 typedef struct {
-    const char *iface;        /* "eth0", "lo", "any" */
-    const char *filter;       /* BPF; NULL = CAP_LIVE_DEFAULT_FILTER. IP fragments are always
-                                 kept in addition, so that big INVITEs reassemble. */
-    int snaplen;              /* default 262144 */
-    size_t kernel_buffer;     /* libpcap buffer (TPACKET_V3 ring), default 64 MB */
-    size_t ring_bytes;        /* our frame ring between capture and analysis, default 64 MB */
+    const char *iface;    /* "eth0", "lo", "any" */
+    const char *filter;   /* BPF; NULL = CAP_LIVE_DEFAULT_FILTER. IP fragments are always
+                             kept in addition, so that big INVITEs reassemble. */
+    int snaplen;          /* default 262144 */
+    size_t kernel_buffer; /* libpcap buffer (TPACKET_V3 ring), default 64 MB */
+    size_t ring_bytes;    /* our frame ring between capture and analysis, default 64 MB */
     /* Look-ahead, as cap_set_lookahead (optional): hint runs on the capture thread, prefetch
      * in cap_live_next, a few frames before each frame is handed out. */
     cap_hint_fn hint;
@@ -27,16 +27,15 @@ typedef struct {
 /* SIP and media over UDP/TCP, tunnels, and every IP fragment (later fragments carry no ports,
  * so a plain "port 5060" would lose the end of a fragmented INVITE). */
 #define CAP_LIVE_DEFAULT_FILTER                                                                    \
-    "udp or tcp or proto gre or ip proto 4 or ip proto 41 or (ip[6:2] & 0x1fff != 0) or "         \
+    "udp or tcp or proto gre or ip proto 4 or ip proto 41 or (ip[6:2] & 0x1fff != 0) or "          \
     "(ip6 and ip6[6] == 44) or (vlan and (udp or tcp or (ip[6:2] & 0x1fff != 0)))"
 
 typedef struct {
-    uint64_t received;        /* frames we took from libpcap */
-    uint64_t queue_drops;     /* frames dropped because our ring was full (analysis behind) */
-    uint64_t kernel_drops;    /* pcap_stats ps_drop: dropped by the kernel (buffer full) */
-    uint64_t if_drops;        /* pcap_stats ps_ifdrop: dropped by the interface/driver */
+    uint64_t received;     /* frames we took from libpcap */
+    uint64_t queue_drops;  /* frames dropped because our ring was full (analysis behind) */
+    uint64_t kernel_drops; /* pcap_stats ps_drop: dropped by the kernel (buffer full) */
+    uint64_t if_drops;     /* pcap_stats ps_ifdrop: dropped by the interface/driver */
 } cap_live_stats_t;
-
 
 void cap_live_cfg_init(cap_live_cfg_t *cfg);
 

@@ -22,7 +22,7 @@
 
 /* The ring holds cap_ring_hdr_t frames (cap_int.h). Single producer, single consumer: head
  * and tail need only acquire/release ordering, and no lock is taken per frame. */
-#define RA_BYTES  ((size_t)2 << 20)
+#define RA_BYTES    ((size_t)2 << 20)
 #define RA_PREFETCH 8192 /* bytes of the ring prefetched ahead of the decoding */
 
 typedef struct {
@@ -37,8 +37,8 @@ typedef struct {
     _Alignas(64) _Atomic size_t head;
     _Alignas(64) _Atomic size_t tail;
     _Alignas(64) _Atomic bool done; /* the reader stopped (end, error or abort) */
-    _Atomic bool abort;       /* the consumer gave up */
-    int status;               /* 0, or -EIO; valid once done */
+    _Atomic bool abort;             /* the consumer gave up */
+    int status;                     /* 0, or -EIO; valid once done */
     uint64_t frames;
     uint64_t cpu_ns; /* the reader thread's CPU time; valid once done */
     char why[PCAP_ERRBUF_SIZE];
@@ -90,7 +90,8 @@ static void *ra_reader(void *arg)
              * and moves the ring's lines between cores one at a time). */
             unsigned spins = 64; /* straight to sleeping: the consumer needs a while */
             while (head + need + RA_BYTES / 4 -
-                       (tail = atomic_load_explicit(&ra->tail, memory_order_acquire)) > RA_BYTES) {
+                       (tail = atomic_load_explicit(&ra->tail, memory_order_acquire)) >
+                   RA_BYTES) {
                 if (atomic_load_explicit(&ra->abort, memory_order_relaxed))
                     goto out;
                 ra_wait(&spins);

@@ -26,9 +26,8 @@ static const char capture_usage[] =
     "Capture live from IFACE into the database until SIGINT/SIGTERM (open calls are then\n"
     "stored as they stand).\n"
     "\n"
-    "  --db PATH              SQLite database (default ./sipscope.db; ':memory:' keeps nothing)\n"
-    LIVECAP_HELP
-    HEP_CLI_HELP
+    "  --db PATH              SQLite database (default ./sipscope.db; ':memory:' keeps "
+    "nothing)\n" LIVECAP_HELP HEP_CLI_HELP
     "  --config FILE          read options from FILE (key = value per line; the command line\n"
     "                         overrides it)\n"
     "  -q, --quiet            fewer messages\n"
@@ -107,8 +106,8 @@ static int parse_capture_options(int argc, char **argv, capture_opts_t *o)
 static int capture_into(engine_t *p, livecap_t *lc, const capture_opts_t *o)
 {
     livecap_install_signals();
-    retention_cfg_t rc = {o->cfg.db_path,         o->cfg.pcap_dir,         o->keep.retain_days,
-                          o->keep.max_db_bytes,   o->keep.max_pcap_bytes, o->keep.interval_s};
+    retention_cfg_t rc = {o->cfg.db_path,       o->cfg.pcap_dir,        o->keep.retain_days,
+                          o->keep.max_db_bytes, o->keep.max_pcap_bytes, o->keep.interval_s};
     retention_t *retention = retention_start(&rc);
     int status = livecap_run(lc, p, o->quiet);
     retention_stop(retention);

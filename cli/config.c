@@ -117,8 +117,8 @@ int config_expand_argv(int argc, char **argv, const struct option *known, int *n
             if (o == NULL)
                 snprintf(err, errlen, "%s:%d: unknown key '%s'", path, lineno, key);
             else if (o->has_arg == required_argument && value == NULL)
-                snprintf(err, errlen, "%s:%d: '%s' needs a value ('%s = VALUE')", path, lineno,
-                         key, key);
+                snprintf(err, errlen, "%s:%d: '%s' needs a value ('%s = VALUE')", path, lineno, key,
+                         key);
             else if (o->has_arg == no_argument && value != NULL)
                 snprintf(err, errlen, "%s:%d: '%s' is a flag: no value (a line with just '%s')",
                          path, lineno, key, key);

@@ -133,8 +133,8 @@ int cmd_export(int argc, char **argv)
         }
     }
     if (optind + 1 != argc || out_path == NULL) {
-        log_error("export: %s", out_path == NULL ? "-o OUT.pcap is required"
-                                                 : "exactly one CALL_ID is required");
+        log_error("export: %s",
+                  out_path == NULL ? "-o OUT.pcap is required" : "exactly one CALL_ID is required");
         fputs("Try 'sipscope export --help'.\n", stderr);
         return EXIT_USAGE;
     }

@@ -9,9 +9,9 @@
 #include "engine.h"
 
 typedef struct {
-    const char *out;      /* HOST:PORT[,transport=udp|tcp], NULL = off */
-    const char *key;      /* auth key, NULL = none */
-    uint32_t id;          /* capture agent id */
+    const char *out; /* HOST:PORT[,transport=udp|tcp], NULL = off */
+    const char *key; /* auth key, NULL = none */
+    uint32_t id;     /* capture agent id */
     bool rtcp;
     hep_sender_t *sender; /* started by hep_cli_start */
 } hep_cli_t;
@@ -19,16 +19,18 @@ typedef struct {
 enum { HEP_CLI_OPT_OUT = 400, HEP_CLI_OPT_ID, HEP_CLI_OPT_KEY, HEP_CLI_OPT_RTCP };
 
 #define HEP_CLI_LONG_OPTIONS                                                                       \
-    {"hep-out", required_argument, NULL, HEP_CLI_OPT_OUT},                                          \
-        {"hep-id", required_argument, NULL, HEP_CLI_OPT_ID},                                        \
-        {"hep-key", required_argument, NULL, HEP_CLI_OPT_KEY},                                      \
-        {"hep-rtcp", no_argument, NULL, HEP_CLI_OPT_RTCP}
+    {"hep-out", required_argument, NULL, HEP_CLI_OPT_OUT},                                         \
+        {"hep-id", required_argument, NULL, HEP_CLI_OPT_ID},                                       \
+        {"hep-key", required_argument, NULL, HEP_CLI_OPT_KEY},                                     \
+    {                                                                                              \
+        "hep-rtcp", no_argument, NULL, HEP_CLI_OPT_RTCP                                            \
+    }
 
 #define HEP_CLI_HELP                                                                               \
     "  --hep-out HOST:PORT[,transport=udp|tcp]\n"                                                  \
-    "                       also send every SIP message as HEPv3 (Homer, heplify-server, or a\n"  \
+    "                       also send every SIP message as HEPv3 (Homer, heplify-server, or a\n"   \
     "                       central sipscope run --hep-in)\n"                                      \
-    "  --hep-id N           capture agent id in the HEP packets (default 0)\n"                    \
+    "  --hep-id N           capture agent id in the HEP packets (default 0)\n"                     \
     "  --hep-key KEY        HEP authentication key\n"                                              \
     "  --hep-rtcp           send RTCP too (HEP type 5)\n"
 

@@ -28,36 +28,38 @@ enum {
 
 /* The long options above, for the commands' option tables. */
 #define LIVECAP_LONG_OPTIONS                                                                       \
-    {"interface", required_argument, NULL, 'i'}, {"filter", required_argument, NULL, 'f'},        \
-        {"buffer-mb", required_argument, NULL, LIVECAP_OPT_BUFFER_MB},                            \
-        {"ring-mb", required_argument, NULL, LIVECAP_OPT_RING_MB},                                \
-        {"max-calls", required_argument, NULL, LIVECAP_OPT_MAX_CALLS},                            \
-        {"max-streams", required_argument, NULL, LIVECAP_OPT_MAX_STREAMS},                        \
-        {"log", required_argument, NULL, LIVECAP_OPT_LOG},                                        \
-        {"pcap-dir", required_argument, NULL, LIVECAP_OPT_PCAP_DIR},                              \
-        {"no-rtp-pcap", no_argument, NULL, LIVECAP_OPT_NO_RTP_PCAP},                              \
-        {"rtp-pcap", required_argument, NULL, LIVECAP_OPT_RTP_PCAP},                              \
-        {"pcap-compress", required_argument, NULL, LIVECAP_OPT_PCAP_COMPRESS},                    \
-        {"retain-days", required_argument, NULL, LIVECAP_OPT_RETAIN_DAYS},                        \
-        {"max-db-mb", required_argument, NULL, LIVECAP_OPT_MAX_DB_MB},                            \
-        {"max-pcap-mb", required_argument, NULL, LIVECAP_OPT_MAX_PCAP_MB},                        \
-        {"retention-interval", required_argument, NULL, LIVECAP_OPT_RETENTION_INTERVAL}
+    {"interface", required_argument, NULL, 'i'}, {"filter", required_argument, NULL, 'f'},         \
+        {"buffer-mb", required_argument, NULL, LIVECAP_OPT_BUFFER_MB},                             \
+        {"ring-mb", required_argument, NULL, LIVECAP_OPT_RING_MB},                                 \
+        {"max-calls", required_argument, NULL, LIVECAP_OPT_MAX_CALLS},                             \
+        {"max-streams", required_argument, NULL, LIVECAP_OPT_MAX_STREAMS},                         \
+        {"log", required_argument, NULL, LIVECAP_OPT_LOG},                                         \
+        {"pcap-dir", required_argument, NULL, LIVECAP_OPT_PCAP_DIR},                               \
+        {"no-rtp-pcap", no_argument, NULL, LIVECAP_OPT_NO_RTP_PCAP},                               \
+        {"rtp-pcap", required_argument, NULL, LIVECAP_OPT_RTP_PCAP},                               \
+        {"pcap-compress", required_argument, NULL, LIVECAP_OPT_PCAP_COMPRESS},                     \
+        {"retain-days", required_argument, NULL, LIVECAP_OPT_RETAIN_DAYS},                         \
+        {"max-db-mb", required_argument, NULL, LIVECAP_OPT_MAX_DB_MB},                             \
+        {"max-pcap-mb", required_argument, NULL, LIVECAP_OPT_MAX_PCAP_MB},                         \
+    {                                                                                              \
+        "retention-interval", required_argument, NULL, LIVECAP_OPT_RETENTION_INTERVAL              \
+    }
 
 #define LIVECAP_HELP                                                                               \
-    "  -i, --interface IFACE  interface to capture on (\"any\" for all)\n"                       \
-    "  -f, --filter BPF       capture filter; IP fragments are always kept in addition\n"         \
-    "  --pcap-dir DIR         keep each call's packets in DIR/YYYY-MM-DD/HH/ID.pcap\n"           \
-    "  --rtp-pcap MODE        RTP in those files: full (default), header (RTP headers and\n"    \
-    "                         all RTCP, payloads cut) or none (SIP only; also --no-rtp-pcap)\n"  \
-    "  --pcap-compress C      none (default) or gzip (ID.pcap.gz, which Wireshark opens)\n"     \
-    "  --retain-days N        delete calls and their pcaps older than N days\n"                  \
-    "  --max-db-mb N          keep the database under N MB (oldest calls go first)\n"            \
-    "  --max-pcap-mb N        keep the per-call pcaps under N MB (oldest hours go first)\n"      \
-    "  --retention-interval S seconds between retention passes (default 60)\n"                  \
-    "  --buffer-mb N          kernel capture buffer in MB (default 64)\n"                        \
-    "  --ring-mb N            frame queue between capture and analysis in MB (default 64)\n"     \
-    "  --max-calls N          live calls kept in memory (default 65536)\n"                       \
-    "  --max-streams N        live RTP streams kept in memory (default 131072)\n"                \
+    "  -i, --interface IFACE  interface to capture on (\"any\" for all)\n"                         \
+    "  -f, --filter BPF       capture filter; IP fragments are always kept in addition\n"          \
+    "  --pcap-dir DIR         keep each call's packets in DIR/YYYY-MM-DD/HH/ID.pcap\n"             \
+    "  --rtp-pcap MODE        RTP in those files: full (default), header (RTP headers and\n"       \
+    "                         all RTCP, payloads cut) or none (SIP only; also --no-rtp-pcap)\n"    \
+    "  --pcap-compress C      none (default) or gzip (ID.pcap.gz, which Wireshark opens)\n"        \
+    "  --retain-days N        delete calls and their pcaps older than N days\n"                    \
+    "  --max-db-mb N          keep the database under N MB (oldest calls go first)\n"              \
+    "  --max-pcap-mb N        keep the per-call pcaps under N MB (oldest hours go first)\n"        \
+    "  --retention-interval S seconds between retention passes (default 60)\n"                     \
+    "  --buffer-mb N          kernel capture buffer in MB (default 64)\n"                          \
+    "  --ring-mb N            frame queue between capture and analysis in MB (default 64)\n"       \
+    "  --max-calls N          live calls kept in memory (default 65536)\n"                         \
+    "  --max-streams N        live RTP streams kept in memory (default 131072)\n"                  \
     "  --log FILE             write messages to FILE (reopened on SIGHUP)\n"
 
 /* SIGINT/SIGTERM request a clean stop, SIGHUP reopens the log, SIGPIPE is ignored. */

@@ -47,9 +47,8 @@ static const char analyze_usage[] =
     "  --pcap-dir DIR       keep each call's packets in DIR/YYYY-MM-DD/HH/ID.pcap\n"
     "  --rtp-pcap MODE      RTP in those files: full (default), header (RTP headers and all\n"
     "                       RTCP, payloads cut) or none (SIP only; also --no-rtp-pcap)\n"
-    "  --pcap-compress C    none (default) or gzip (ID.pcap.gz, which Wireshark opens)\n"
-    HEP_CLI_HELP
-    "  --max-calls N        live calls kept in memory (default 65536)\n"
+    "  --pcap-compress C    none (default) or gzip (ID.pcap.gz, which Wireshark "
+    "opens)\n" HEP_CLI_HELP "  --max-calls N        live calls kept in memory (default 65536)\n"
     "  --max-streams N      live RTP streams kept in memory (default 131072)\n"
     "  -q, --quiet          no progress or summary on stderr\n"
     "  -v, --verbose        more messages on stderr (and where the time went)\n"
@@ -107,8 +106,17 @@ typedef struct {
  * status to return at once (--help, usage errors). */
 static int parse_analyze_options(int argc, char **argv, analyze_opts_t *o)
 {
-    enum { OPT_DB = 256, OPT_JSON, OPT_MAX_CALLS, OPT_MAX_STREAMS, OPT_PCAP_DIR, OPT_NO_RTP_PCAP,
-           OPT_RTP_PCAP, OPT_PCAP_COMPRESS, OPT_FORCE };
+    enum {
+        OPT_DB = 256,
+        OPT_JSON,
+        OPT_MAX_CALLS,
+        OPT_MAX_STREAMS,
+        OPT_PCAP_DIR,
+        OPT_NO_RTP_PCAP,
+        OPT_RTP_PCAP,
+        OPT_PCAP_COMPRESS,
+        OPT_FORCE
+    };
     static const struct option options[] = {
         {"db", required_argument, NULL, OPT_DB},
         {"json", no_argument, NULL, OPT_JSON},
@@ -168,8 +176,7 @@ static int parse_analyze_options(int argc, char **argv, analyze_opts_t *o)
                 if (!parse_size(optarg, opt == OPT_MAX_CALLS ? &o->cfg.corr.max_calls
                                                              : &o->cfg.corr.max_streams)) {
                     cli_usage_error("analyze", "%s: not a positive number: %s",
-                                    opt == OPT_MAX_CALLS ? "--max-calls" : "--max-streams",
-                                    optarg);
+                                    opt == OPT_MAX_CALLS ? "--max-calls" : "--max-streams", optarg);
                     return EXIT_USAGE;
                 }
                 break;

@@ -11,11 +11,11 @@
 #include "json.h"
 
 struct report {
-    FILE *calls;      /* spooled ",\n"-joined JSON objects */
+    FILE *calls; /* spooled ",\n"-joined JSON objects */
     FILE *streams;
     unsigned long n_calls, n_streams;
-    json_t *alerts;   /* the latest version of each alert, by id (alerts are few: secmon caps
-                         how many it raises per minute) */
+    json_t *alerts; /* the latest version of each alert, by id (alerts are few: secmon caps
+                       how many it raises per minute) */
     int error;
 };
 
@@ -110,7 +110,7 @@ int report_write(report_t *r, const engine_totals_t *t, FILE *out)
     const char *key;
     json_t *alert;
     bool first = true;
-    json_object_foreach(r->alerts, key, alert) {
+    json_object_foreach (r->alerts, key, alert) {
         fputs(first ? "\n" : ",\n", out);
         first = false;
         if (json_dumpf(alert, out, JSON_COMPACT | JSON_REAL_PRECISION(16)) != 0)

@@ -28,14 +28,14 @@
 
 /* The options serve and run share, in their help texts. */
 #define SERVE_HELP                                                                                 \
-    "  --db PATH              SQLite database (default ./sipscope.db)\n"                          \
+    "  --db PATH              SQLite database (default ./sipscope.db)\n"                           \
     "  --listen ADDR:PORT     address to listen on (default " API_DEFAULT_LISTEN                   \
     "; IPv6 as [::1]:8080)\n"                                                                      \
-    "  --token TOKEN          require 'Authorization: Bearer TOKEN' on every route but\n"         \
-    "                         /healthz; " CLI_TOKEN_RULE "\n"                                     \
-    "                         (default: the SIPSCOPE_TOKEN environment variable, if set)\n"       \
-    "  --threads N            HTTP worker threads, 1 to 64 (default 4)\n"                         \
-    "  --allow-host NAME      also answer to Host: NAME (repeatable; else only the listening\n"   \
+    "  --token TOKEN          require 'Authorization: Bearer TOKEN' on every route but\n"          \
+    "                         /healthz; " CLI_TOKEN_RULE "\n"                                      \
+    "                         (default: the SIPSCOPE_TOKEN environment variable, if set)\n"        \
+    "  --threads N            HTTP worker threads, 1 to 64 (default 4)\n"                          \
+    "  --allow-host NAME      also answer to Host: NAME (repeatable; else only the listening\n"    \
     "                         address, and localhost on loopback: DNS rebinding)\n"
 
 static const char serve_usage[] =
@@ -43,9 +43,7 @@ static const char serve_usage[] =
     "\n"
     "The HTTP API (/api/v1/...), /metrics, /healthz and the web UI over a database that\n"
     "`sipscope analyze` (or a capture) fills. Stop with Ctrl-C (SIGINT) or SIGTERM.\n"
-    "\n"
-    SERVE_HELP
-    "  -q, --quiet            only errors on stderr\n"
+    "\n" SERVE_HELP "  -q, --quiet            only errors on stderr\n"
     "  -v, --verbose          log every request on stderr\n"
     "  -h, --help             this text\n";
 
@@ -60,11 +58,8 @@ static const char run_usage[] =
     "  -r FILE                a pcap or pcapng file to analyze ('-' = stdin; -r again for more)\n"
     "  --force                also read captures the database already holds (else skipped)\n"
     "  --hep-in ADDR:PORT     receive HEPv3 on ADDR:PORT, UDP and TCP\n"
-    "  --hep-in-key KEY       accept only HEP packets carrying this key\n"
-    SERVE_HELP
-    LIVECAP_HELP
-    HEP_CLI_HELP
-    "  -q, --quiet            only errors on stderr\n"
+    "  --hep-in-key KEY       accept only HEP packets carrying this key\n" SERVE_HELP LIVECAP_HELP
+        HEP_CLI_HELP "  -q, --quiet            only errors on stderr\n"
     "  -v, --verbose          log every request on stderr\n"
     "  -h, --help             this text\n";
 
@@ -74,7 +69,7 @@ typedef struct {
     const char *token;
     unsigned threads;
     bool quiet;
-    bool token_given; /* by --token, not SIPSCOPE_TOKEN */
+    bool token_given;                                   /* by --token, not SIPSCOPE_TOKEN */
     const char *allow_hosts[API_MAX_ALLOWED_HOSTS + 1]; /* --allow-host, NULL-terminated */
     int nallow_hosts;
 } serve_opts_t;
@@ -383,7 +378,7 @@ static int run_hep_in(const serve_opts_t *o, engine_t *p, const char *spec, cons
                 (unsigned)hep_in_port(source));
     while (!livecap_stop_requested())
         pause();
-    hep_in_stop(source); /* joins: no callback runs after this */
+    hep_in_stop(source);          /* joins: no callback runs after this */
     publish_hep_stats(p, source); /* the last word, whatever the last second held */
     hep_in_free(source);
     return EXIT_SUCCESS;
@@ -497,8 +492,9 @@ static int parse_run_options(int argc, char **argv, run_opts_t *r)
     }
     int sources = (r->nfiles > 0) + (r->live.iface != NULL) + (r->hep_in != NULL);
     if (sources != 1) {
-        usage_error("run", sources == 0 ? "nothing to read: give -r FILE, -i IFACE or --hep-in"
-                                        : "give one of -r FILE, -i IFACE, --hep-in",
+        usage_error("run",
+                    sources == 0 ? "nothing to read: give -r FILE, -i IFACE or --hep-in"
+                                 : "give one of -r FILE, -i IFACE, --hep-in",
                     NULL);
         return EXIT_USAGE;
     }
@@ -558,9 +554,8 @@ static int run_live(run_opts_t *r)
     cli_release_listen(&r->listen_fd);
     api_server_t *srv = start_api_quietly(&r->serve);
     if (srv != NULL && livecap_log_start(r->log_path) == 0) {
-        retention_cfg_t rc = {r->serve.db,           r->cfg.pcap_dir,
-                              r->keep.retain_days,   r->keep.max_db_bytes,
-                              r->keep.max_pcap_bytes, r->keep.interval_s};
+        retention_cfg_t rc = {r->serve.db,          r->cfg.pcap_dir,        r->keep.retain_days,
+                              r->keep.max_db_bytes, r->keep.max_pcap_bytes, r->keep.interval_s};
         retention_t *retention = retention_start(&rc);
         status = lc != NULL ? livecap_run(lc, p, r->serve.quiet)
                             : run_hep_in(&r->serve, p, r->hep_in, r->hep_in_key);

@@ -61,8 +61,8 @@ static inline uint32_t cur_be32(cur_t *c)
 {
     if (!cur_need(c, 4))
         return 0;
-    uint32_t v = ((uint32_t)c->p[0] << 24) | ((uint32_t)c->p[1] << 16) |
-                 ((uint32_t)c->p[2] << 8) | c->p[3];
+    uint32_t v =
+        ((uint32_t)c->p[0] << 24) | ((uint32_t)c->p[1] << 16) | ((uint32_t)c->p[2] << 8) | c->p[3];
     c->p += 4;
     return v;
 }
@@ -86,8 +86,8 @@ static inline uint32_t cur_le32(cur_t *c)
 {
     if (!cur_need(c, 4))
         return 0;
-    uint32_t v = ((uint32_t)c->p[3] << 24) | ((uint32_t)c->p[2] << 16) |
-                 ((uint32_t)c->p[1] << 8) | c->p[0];
+    uint32_t v =
+        ((uint32_t)c->p[3] << 24) | ((uint32_t)c->p[2] << 16) | ((uint32_t)c->p[1] << 8) | c->p[0];
     c->p += 4;
     return v;
 }

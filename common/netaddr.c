@@ -81,8 +81,8 @@ static char *put_ipv4(char *p, const uint8_t b[4])
     return p;
 }
 
-#define IPV4_STRLEN     16 /* "255.255.255.255" and NUL */
-#define IPV4_EP_STRLEN  22 /* "255.255.255.255:65535" and NUL */
+#define IPV4_STRLEN    16 /* "255.255.255.255" and NUL */
+#define IPV4_EP_STRLEN 22 /* "255.255.255.255:65535" and NUL */
 
 const char *net_addr_str(const net_addr_t *a, char *buf, size_t cap)
 {

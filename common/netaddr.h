@@ -23,7 +23,7 @@ typedef struct {
 
 /* Longest text form of "[v6]:port" plus NUL. */
 #define NET_ENDPOINT_STRLEN 56
-#define NET_ADDR_STRLEN 48
+#define NET_ADDR_STRLEN     48
 
 /* An address from its 4 or 16 network-order bytes. Inline: the capture fills two per packet. */
 static inline void net_addr_v4(net_addr_t *a, const uint8_t b[4])

@@ -41,7 +41,7 @@ bool netio_split_hostport(sv_t s, char *host, size_t hostcap, char *port, size_t
 
 /* Resolve host:port for socktype into *ss. 0, or -EINVAL with a reason. */
 int netio_resolve(const char *host, const char *port, int socktype, bool passive,
-                   struct sockaddr_storage *ss, socklen_t *sslen, char *err, size_t errlen)
+                  struct sockaddr_storage *ss, socklen_t *sslen, char *err, size_t errlen)
 {
     struct addrinfo hints = {0}, *res = NULL;
     hints.ai_family = AF_UNSPEC;

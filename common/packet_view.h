@@ -23,23 +23,23 @@ enum { PKT_KIND_ANY = 0, PKT_KIND_SIP, PKT_KIND_RTCP };
  *      next segment). Handed to the correlator, payload is exactly one SIP message.
  * HEP: payload is the one message the probe sent; ip_proto says how the probe saw it. */
 typedef struct {
-    int64_t ts_ns;               /* capture time, ns since the epoch */
-    uint8_t ip_proto;            /* PKT_PROTO_UDP or PKT_PROTO_TCP */
+    int64_t ts_ns;    /* capture time, ns since the epoch */
+    uint8_t ip_proto; /* PKT_PROTO_UDP or PKT_PROTO_TCP */
     net_endpoint_t src, dst;
     const uint8_t *payload;
     size_t len;
-    const uint8_t *l3;           /* IP header of the (innermost) packet, for classifiers; for a
-                                    reassembled datagram it is the last fragment's header;
-                                    NULL for HEP */
+    const uint8_t *l3; /* IP header of the (innermost) packet, for classifiers; for a
+                          reassembled datagram it is the last fragment's header;
+                          NULL for HEP */
     size_t l3_len;
     /* These four are next to each other so that a capture resets them in one store. */
-    uint16_t vlan;               /* outermost 802.1Q VLAN id, 0 if none */
-    uint8_t kind;                /* PKT_KIND_* */
-    bool has_probe;              /* came as HEP from a probe (probe_id); false: captured here */
-    uint32_t probe_id;           /* HEP capture agent id of that probe */
-    bool reassembled;            /* built from IP fragments or several TCP segments */
-    uint64_t hint;               /* the frame's look-ahead hint (cap_set_lookahead) when this
-                                    is its own plain UDP datagram, else 0 */
+    uint16_t vlan;     /* outermost 802.1Q VLAN id, 0 if none */
+    uint8_t kind;      /* PKT_KIND_* */
+    bool has_probe;    /* came as HEP from a probe (probe_id); false: captured here */
+    uint32_t probe_id; /* HEP capture agent id of that probe */
+    bool reassembled;  /* built from IP fragments or several TCP segments */
+    uint64_t hint;     /* the frame's look-ahead hint (cap_set_lookahead) when this
+                          is its own plain UDP datagram, else 0 */
     /* The frame as captured (of the last fragment/segment), for per-call pcaps; NULL for HEP. */
     const uint8_t *frame;
     uint32_t frame_caplen, frame_len;

@@ -33,7 +33,7 @@ typedef enum {
     CALL_STATE_COUNT
 } call_state_t;
 
-const char *call_state_name(call_state_t s);  /* "setup", "ringing", ... */
+const char *call_state_name(call_state_t s); /* "setup", "ringing", ... */
 bool call_state_parse(const char *name, call_state_t *out);
 
 /* Which call a packet went to: its row id (0 = none) and the time of its INVITE, which is also
@@ -244,21 +244,21 @@ typedef enum {
 
 /* Detectors; bit (1u << alert_detector_t) in alert_record_t.indicators. */
 typedef enum {
-    ALERT_DET_INVITE_FLOOD = 0,   /* -> ALERT_INVITE_FLOOD */
-    ALERT_DET_REGISTER_FLOOD,     /* -> ALERT_REGISTER_FLOOD */
-    ALERT_DET_AUTH_FAILURE,       /* -> ALERT_AUTH_FAILURE (one source) */
-    ALERT_DET_TARGET_AUTH_FAILURE,/* -> ALERT_AUTH_FAILURE (one AOR, from several sources) */
-    ALERT_DET_USER_ENUMERATION,   /* -> ALERT_USER_ENUMERATION */
-    ALERT_DET_UNUSUAL_DESTINATION,/* -> ALERT_UNUSUAL_DESTINATION */
-    ALERT_DET_SCANNER_USER_AGENT, /* -> ALERT_SCANNER */
-    ALERT_DET_OPTIONS_SWEEP,      /* -> ALERT_SCANNER */
+    ALERT_DET_INVITE_FLOOD = 0,    /* -> ALERT_INVITE_FLOOD */
+    ALERT_DET_REGISTER_FLOOD,      /* -> ALERT_REGISTER_FLOOD */
+    ALERT_DET_AUTH_FAILURE,        /* -> ALERT_AUTH_FAILURE (one source) */
+    ALERT_DET_TARGET_AUTH_FAILURE, /* -> ALERT_AUTH_FAILURE (one AOR, from several sources) */
+    ALERT_DET_USER_ENUMERATION,    /* -> ALERT_USER_ENUMERATION */
+    ALERT_DET_UNUSUAL_DESTINATION, /* -> ALERT_UNUSUAL_DESTINATION */
+    ALERT_DET_SCANNER_USER_AGENT,  /* -> ALERT_SCANNER */
+    ALERT_DET_OPTIONS_SWEEP,       /* -> ALERT_SCANNER */
     ALERT_DET_COUNT
 } alert_detector_t;
 
 static inline const char *alert_type_name(alert_type_t t)
 {
     static const char *const names[ALERT_TYPE_COUNT] = {
-        "invite_flood", "register_flood",      "auth_failure",
+        "invite_flood",     "register_flood",      "auth_failure",
         "user_enumeration", "unusual_destination", "scanner",
     };
     return (unsigned)t < ALERT_TYPE_COUNT ? names[t] : "scanner";

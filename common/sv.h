@@ -12,7 +12,7 @@ typedef struct {
     size_t len;
 } sv_t;
 
-#define SV_NULL ((sv_t){NULL, 0})
+#define SV_NULL   ((sv_t){NULL, 0})
 #define SV_LIT(s) ((sv_t){(s), sizeof(s) - 1})
 /* printf("%.*s", SV_ARG(v)) */
 #define SV_ARG(v) (int)((v).len > 0x7fffffff ? 0x7fffffff : (v).len), ((v).p ? (v).p : "")

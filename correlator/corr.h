@@ -17,13 +17,14 @@
 typedef struct corr corr_t;
 
 typedef struct {
-    size_t max_calls;              /* live calls kept (default 65536); the oldest idle is evicted */
-    size_t max_streams;            /* live RTP streams kept (default 131072) */
-    uint32_t setup_timeout_s;      /* no final answer yet (default 300) */
-    uint32_t call_idle_timeout_s;  /* answered, no SIP or RTP (default 3600; why in corr.c) */
-    uint32_t linger_s;             /* after BYE/final failure: keep for retransmissions/media tail (default 5) */
-    uint32_t stream_idle_timeout_s;/* RTP stream without packets (default 60) */
-    uint32_t sample_interval_s;    /* quality samples per stream (default 5) */
+    size_t max_calls;             /* live calls kept (default 65536); the oldest idle is evicted */
+    size_t max_streams;           /* live RTP streams kept (default 131072) */
+    uint32_t setup_timeout_s;     /* no final answer yet (default 300) */
+    uint32_t call_idle_timeout_s; /* answered, no SIP or RTP (default 3600; why in corr.c) */
+    uint32_t
+        linger_s; /* after BYE/final failure: keep for retransmissions/media tail (default 5) */
+    uint32_t stream_idle_timeout_s; /* RTP stream without packets (default 60) */
+    uint32_t sample_interval_s;     /* quality samples per stream (default 5) */
 } corr_cfg_t;
 
 void corr_cfg_init(corr_cfg_t *cfg);
@@ -48,7 +49,6 @@ typedef struct {
  * message's own bytes (the raw text of its message record). */
 
 typedef enum { CORR_MEDIA_NONE = 0, CORR_MEDIA_RTP, CORR_MEDIA_RTCP } corr_media_t;
-
 
 /* Counters. A call or stream is emitted exactly once, and counted once under ended, timed_out,
  * evicted or flushed; live_* are the objects not emitted yet. */

@@ -484,7 +484,8 @@ static void call_on_request(corr_t *c, call_t *call, const packet_view_t *pkt, c
     }
 }
 
-static void call_on_response(corr_t *c, call_t *call, const packet_view_t *pkt, const sip_msg_t *msg)
+static void call_on_response(corr_t *c, call_t *call, const packet_view_t *pkt,
+                             const sip_msg_t *msg)
 {
     int64_t ts = pkt->ts_ns;
     uint16_t st = msg->status_code;
@@ -581,7 +582,8 @@ static const char *method_text(corr_t *c, const sip_msg_t *msg)
     return c->method_buf;
 }
 
-static void emit_message(corr_t *c, const call_t *call, const packet_view_t *pkt, const sip_msg_t *msg)
+static void emit_message(corr_t *c, const call_t *call, const packet_view_t *pkt,
+                         const sip_msg_t *msg)
 {
     if (c->sink.on_message == NULL)
         return;

@@ -14,11 +14,11 @@
 #define INSPECT_PACKETS 8
 
 typedef struct {
-    net_endpoint_t a, b;        /* ordered so that both directions share one slot */
+    net_endpoint_t a, b; /* ordered so that both directions share one slot */
     bool used;
     uint8_t inspected;
     classify_verdict_t verdict;
-    struct ndpi_flow_struct *flow;  /* preallocated, reset when the slot is reused */
+    struct ndpi_flow_struct *flow; /* preallocated, reset when the slot is reused */
 } flow_slot_t;
 
 struct classify {
@@ -144,9 +144,8 @@ classify_verdict_t classify_packet(classify_t *c, const net_endpoint_t *src,
         return s->verdict;
     s->inspected++;
     c->stats.packets_inspected++;
-    ndpi_protocol proto = ndpi_detection_process_packet(c->ndpi, s->flow, l3,
-                                                        (unsigned short)l3_len,
-                                                        (uint64_t)(ts_ns / 1000000));
+    ndpi_protocol proto = ndpi_detection_process_packet(
+        c->ndpi, s->flow, l3, (unsigned short)l3_len, (uint64_t)(ts_ns / 1000000));
     s->verdict = verdict_of(proto);
     if (s->verdict != CLASSIFY_UNKNOWN)
         c->stats.flows_classified[s->verdict]++;

@@ -15,7 +15,7 @@ typedef enum {
     CLASSIFY_SIP,
     CLASSIFY_RTP,
     CLASSIFY_RTCP,
-    CLASSIFY_OTHER,       /* nDPI recognised another protocol: not media, not SIP */
+    CLASSIFY_OTHER, /* nDPI recognised another protocol: not media, not SIP */
     CLASSIFY_COUNT
 } classify_verdict_t;
 

@@ -33,15 +33,15 @@
  */
 static const uint8_t hep_magic[4] = {'H', 'E', 'P', '3'};
 
-#define HEP_AF_INET  2  /* chunk 1 values, as the specification gives them (Linux AF_*) */
-#define HEP_AF_INET6 10
+#define HEP_AF_INET    2 /* chunk 1 values, as the specification gives them (Linux AF_*) */
+#define HEP_AF_INET6   10
 #define HEP_LAST_KNOWN HEP_CHUNK_CORRELATION
 
 /* Exact value size of each fixed-size generic chunk; 0 = variable. */
 static const uint8_t fixed_size[HEP_LAST_KNOWN + 1] = {
-    [HEP_CHUNK_IP_FAMILY] = 1, [HEP_CHUNK_IP_PROTO] = 1,  [HEP_CHUNK_IPV4_SRC] = 4,
-    [HEP_CHUNK_IPV4_DST] = 4,  [HEP_CHUNK_IPV6_SRC] = 16, [HEP_CHUNK_IPV6_DST] = 16,
-    [HEP_CHUNK_SRC_PORT] = 2,  [HEP_CHUNK_DST_PORT] = 2,  [HEP_CHUNK_TS_SEC] = 4,
+    [HEP_CHUNK_IP_FAMILY] = 1, [HEP_CHUNK_IP_PROTO] = 1,   [HEP_CHUNK_IPV4_SRC] = 4,
+    [HEP_CHUNK_IPV4_DST] = 4,  [HEP_CHUNK_IPV6_SRC] = 16,  [HEP_CHUNK_IPV6_DST] = 16,
+    [HEP_CHUNK_SRC_PORT] = 2,  [HEP_CHUNK_DST_PORT] = 2,   [HEP_CHUNK_TS_SEC] = 4,
     [HEP_CHUNK_TS_USEC] = 4,   [HEP_CHUNK_PROTO_TYPE] = 1, [HEP_CHUNK_AGENT_ID] = 4,
     [HEP_CHUNK_KEEPALIVE] = 2,
 };
@@ -229,12 +229,12 @@ size_t hep_encoded_len(const hep_msg_t *msg)
 {
     size_t addr = msg->src.addr.family == 6 ? 16 : 4;
     size_t n = HEP_HDR_LEN;
-    n += 2 * (HEP_CHUNK_HDR + 1);            /* family, ip proto */
-    n += 2 * (HEP_CHUNK_HDR + addr);         /* addresses */
-    n += 2 * (HEP_CHUNK_HDR + 2);            /* ports */
-    n += 2 * (HEP_CHUNK_HDR + 4);            /* timestamps */
-    n += HEP_CHUNK_HDR + 1;                  /* protocol type */
-    n += HEP_CHUNK_HDR + 4;                  /* agent id */
+    n += 2 * (HEP_CHUNK_HDR + 1);    /* family, ip proto */
+    n += 2 * (HEP_CHUNK_HDR + addr); /* addresses */
+    n += 2 * (HEP_CHUNK_HDR + 2);    /* ports */
+    n += 2 * (HEP_CHUNK_HDR + 4);    /* timestamps */
+    n += HEP_CHUNK_HDR + 1;          /* protocol type */
+    n += HEP_CHUNK_HDR + 4;          /* agent id */
     if (msg->auth_key.len > 0)
         n += HEP_CHUNK_HDR + msg->auth_key.len;
     if (msg->correlation_id.len > 0)

@@ -18,23 +18,23 @@
 
 /* Generic chunk types (vendor 0) of the HEP3 specification (layout in hep.c). */
 enum {
-    HEP_CHUNK_IP_FAMILY = 1,     /* uint8: 2 = IPv4, 10 = IPv6 */
-    HEP_CHUNK_IP_PROTO = 2,      /* uint8: 17 UDP, 6 TCP, 132 SCTP */
-    HEP_CHUNK_IPV4_SRC = 3,      /* 4 bytes */
+    HEP_CHUNK_IP_FAMILY = 1, /* uint8: 2 = IPv4, 10 = IPv6 */
+    HEP_CHUNK_IP_PROTO = 2,  /* uint8: 17 UDP, 6 TCP, 132 SCTP */
+    HEP_CHUNK_IPV4_SRC = 3,  /* 4 bytes */
     HEP_CHUNK_IPV4_DST = 4,
-    HEP_CHUNK_IPV6_SRC = 5,      /* 16 bytes */
+    HEP_CHUNK_IPV6_SRC = 5, /* 16 bytes */
     HEP_CHUNK_IPV6_DST = 6,
-    HEP_CHUNK_SRC_PORT = 7,      /* uint16 */
+    HEP_CHUNK_SRC_PORT = 7, /* uint16 */
     HEP_CHUNK_DST_PORT = 8,
-    HEP_CHUNK_TS_SEC = 9,        /* uint32, Unix seconds */
-    HEP_CHUNK_TS_USEC = 10,      /* uint32, microseconds offset */
-    HEP_CHUNK_PROTO_TYPE = 11,   /* uint8, HEP_PROTO_* */
-    HEP_CHUNK_AGENT_ID = 12,     /* uint32, capture agent id */
-    HEP_CHUNK_KEEPALIVE = 13,    /* uint16, keep-alive timer (read and ignored) */
-    HEP_CHUNK_AUTH_KEY = 14,     /* octet string */
-    HEP_CHUNK_PAYLOAD = 15,      /* octet string: the captured payload */
-    HEP_CHUNK_COMPRESSED = 16,   /* octet string: gzip-compressed payload */
-    HEP_CHUNK_CORRELATION = 17,  /* octet string: internal correlation id (Call-ID for SIP) */
+    HEP_CHUNK_TS_SEC = 9,       /* uint32, Unix seconds */
+    HEP_CHUNK_TS_USEC = 10,     /* uint32, microseconds offset */
+    HEP_CHUNK_PROTO_TYPE = 11,  /* uint8, HEP_PROTO_* */
+    HEP_CHUNK_AGENT_ID = 12,    /* uint32, capture agent id */
+    HEP_CHUNK_KEEPALIVE = 13,   /* uint16, keep-alive timer (read and ignored) */
+    HEP_CHUNK_AUTH_KEY = 14,    /* octet string */
+    HEP_CHUNK_PAYLOAD = 15,     /* octet string: the captured payload */
+    HEP_CHUNK_COMPRESSED = 16,  /* octet string: gzip-compressed payload */
+    HEP_CHUNK_CORRELATION = 17, /* octet string: internal correlation id (Call-ID for SIP) */
 };
 
 /* Protocol types carried in chunk 11. Homer's collectors expect type 5 to carry heplify's RTCP
@@ -52,22 +52,22 @@ enum {
 /* One HEPv3 packet. Decoded: every pointer borrows from the parsed buffer. For hep_encode the
  * caller fills it (zero-initialise first); nothing is taken over. */
 typedef struct {
-    net_endpoint_t src, dst;  /* addr.family 4 or 6; both of the same family */
-    uint8_t ip_proto;         /* 17 UDP, 6 TCP ...; 0 when the chunk was absent */
-    uint32_t ts_sec;          /* capture time */
-    uint32_t ts_usec;         /* 0..999999; 0 when the chunk was absent */
-    uint8_t proto_type;       /* HEP_PROTO_* */
-    uint32_t agent_id;        /* capture agent id; 0 when absent */
-    const uint8_t *payload;   /* chunk 15, or chunk 16 when compressed (not inflated) */
+    net_endpoint_t src, dst; /* addr.family 4 or 6; both of the same family */
+    uint8_t ip_proto;        /* 17 UDP, 6 TCP ...; 0 when the chunk was absent */
+    uint32_t ts_sec;         /* capture time */
+    uint32_t ts_usec;        /* 0..999999; 0 when the chunk was absent */
+    uint8_t proto_type;      /* HEP_PROTO_* */
+    uint32_t agent_id;       /* capture agent id; 0 when absent */
+    const uint8_t *payload;  /* chunk 15, or chunk 16 when compressed (not inflated) */
     size_t payload_len;
-    bool compressed;          /* the payload is gzip data from chunk 16 */
-    sv_t auth_key;            /* empty when absent */
-    sv_t correlation_id;      /* empty when absent */
+    bool compressed;     /* the payload is gzip data from chunk 16 */
+    sv_t auth_key;       /* empty when absent */
+    sv_t correlation_id; /* empty when absent */
     /* Decoder only (ignored by hep_encode): */
-    uint32_t chunks_seen;     /* bit t set for each generic chunk type t (1..17) present */
-    unsigned n_chunks;        /* chunks walked, unknown ones included */
-    unsigned n_unknown;       /* chunks skipped: other vendors, generic types above 17 */
-    const char *reason;       /* HEP_INVALID/HEP_PARTIAL: why, a static string; else NULL */
+    uint32_t chunks_seen; /* bit t set for each generic chunk type t (1..17) present */
+    unsigned n_chunks;    /* chunks walked, unknown ones included */
+    unsigned n_unknown;   /* chunks skipped: other vendors, generic types above 17 */
+    const char *reason;   /* HEP_INVALID/HEP_PARTIAL: why, a static string; else NULL */
 } hep_msg_t;
 
 /* Frame the stream: look only at the 6-byte header. Returns the packet's total length (6 ..

@@ -31,9 +31,9 @@ typedef struct {
     uint8_t fraction_lost;   /* /256 */
     int32_t cumulative_lost; /* 24-bit signed */
     uint32_t ext_highest_seq;
-    uint32_t jitter;         /* timestamp units */
+    uint32_t jitter; /* timestamp units */
     uint32_t lsr;
-    uint32_t dlsr;           /* 1/65536 s */
+    uint32_t dlsr; /* 1/65536 s */
 } rtcp_report_t;
 
 /* RFC 3611 4.7 VoIP Metrics block (the one block a monitor reads; others are counted). Fields
@@ -52,9 +52,9 @@ typedef struct {
 
 /* One RTCP packet of a compound datagram. */
 typedef struct {
-    uint8_t type;            /* RTCP_SR ... */
-    uint8_t count;           /* RC/SC/subtype field */
-    uint32_t ssrc;           /* sender SSRC (SR, RR, XR, APP; first chunk for SDES/BYE) */
+    uint8_t type;  /* RTCP_SR ... */
+    uint8_t count; /* RC/SC/subtype field */
+    uint32_t ssrc; /* sender SSRC (SR, RR, XR, APP; first chunk for SDES/BYE) */
     /* SR sender info (RFC 3550 6.4.1) */
     uint64_t ntp;
     uint32_t rtp_ts;
@@ -76,10 +76,10 @@ typedef struct {
 typedef struct {
     rtcp_packet_t packets[RTCP_MAX_PACKETS];
     size_t n_packets;
-    bool truncated;          /* more packets than RTCP_MAX_PACKETS, or a short last one */
-    bool malformed;          /* a later packet had a bad header or padding (decoding stopped
-                              * there), or a packet's fields, reports, SDES items or XR blocks
-                              * ran past its length (what was complete is kept) */
+    bool truncated; /* more packets than RTCP_MAX_PACKETS, or a short last one */
+    bool malformed; /* a later packet had a bad header or padding (decoding stopped
+                     * there), or a packet's fields, reports, SDES items or XR blocks
+                     * ran past its length (what was complete is kept) */
 } rtcp_compound_t;
 
 /* Decode a compound RTCP datagram. Every packet and every block is bounded by both its length

@@ -6,8 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RTP_OK       0
-#define RTP_INVALID  (-1)
+#define RTP_OK      0
+#define RTP_INVALID (-1)
 
 /* Fixed header size (RFC 3550 5.1), before CSRCs and the extension. */
 #define RTP_HEADER_LEN 12
@@ -23,11 +23,11 @@ typedef struct {
     uint32_t timestamp;
     uint32_t ssrc;
     uint32_t csrc[15];
-    uint16_t ext_profile;       /* when extension */
-    const uint8_t *ext_data;    /* extension words, borrowed */
-    size_t ext_len;             /* bytes */
-    const uint8_t *payload;     /* borrowed */
-    size_t payload_len;         /* without padding */
+    uint16_t ext_profile;    /* when extension */
+    const uint8_t *ext_data; /* extension words, borrowed */
+    size_t ext_len;          /* bytes */
+    const uint8_t *payload;  /* borrowed */
+    size_t payload_len;      /* without padding */
     uint8_t padding_len;
 } rtp_hdr_t;
 
@@ -47,10 +47,10 @@ bool rtp_looks_like(const uint8_t *buf, size_t len);
 
 /* RFC 4733 2.3 telephone-event payload. */
 typedef struct {
-    uint8_t event;      /* 0-9 * # A-D are 0..15 (RFC 4733 3.2), 16 flash */
+    uint8_t event; /* 0-9 * # A-D are 0..15 (RFC 4733 3.2), 16 flash */
     bool end;
-    uint8_t volume;     /* -dBm0, 0..63 */
-    uint16_t duration;  /* timestamp units */
+    uint8_t volume;    /* -dBm0, 0..63 */
+    uint16_t duration; /* timestamp units */
 } rtp_event_t;
 
 /* Decode the first event of a telephone-event payload (rtp_hdr_t.payload). RTP_OK, or

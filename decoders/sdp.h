@@ -9,12 +9,12 @@
 #include "netaddr.h"
 #include "sv.h"
 
-#define SDP_OK       0
-#define SDP_INVALID  (-1)
+#define SDP_OK      0
+#define SDP_INVALID (-1)
 
-#define SDP_MAX_MEDIA    16
-#define SDP_MAX_FORMATS  32
-#define SDP_MAX_RTPMAPS  32
+#define SDP_MAX_MEDIA   16
+#define SDP_MAX_FORMATS 32
+#define SDP_MAX_RTPMAPS 32
 
 typedef enum {
     SDP_DIR_UNSET = 0, /* no attribute: sendrecv by default */
@@ -36,33 +36,33 @@ typedef struct {
 } sdp_rtpmap_t;
 
 typedef struct {
-    sv_t media;            /* "audio", "video", "image" ... */
+    sv_t media; /* "audio", "video", "image" ... */
     uint16_t port;
-    uint16_t port_count;   /* 1 when absent */
-    sv_t proto;            /* "RTP/AVP", "RTP/SAVP", "udptl" ... */
+    uint16_t port_count;              /* 1 when absent */
+    sv_t proto;                       /* "RTP/AVP", "RTP/SAVP", "udptl" ... */
     uint8_t formats[SDP_MAX_FORMATS]; /* RTP payload types (numeric formats only) */
     size_t n_formats;
-    net_addr_t conn;       /* media-level c=, else session-level; family 0 if neither */
+    net_addr_t conn; /* media-level c=, else session-level; family 0 if neither */
     sdp_rtpmap_t rtpmaps[SDP_MAX_RTPMAPS];
     size_t n_rtpmaps;
-    uint32_t ptime;        /* ms, 0 when absent */
-    sdp_dir_t dir;         /* media-level, else session-level */
-    uint16_t rtcp_port;    /* a=rtcp port, 0 when absent (then RTP port + 1) */
-    net_addr_t rtcp_addr;  /* a=rtcp address, family 0 when absent */
+    uint32_t ptime;       /* ms, 0 when absent */
+    sdp_dir_t dir;        /* media-level, else session-level */
+    uint16_t rtcp_port;   /* a=rtcp port, 0 when absent (then RTP port + 1) */
+    net_addr_t rtcp_addr; /* a=rtcp address, family 0 when absent */
     bool rtcp_mux;
-    bool truncated;        /* formats or rtpmaps beyond SDP_MAX_FORMATS / SDP_MAX_RTPMAPS dropped */
+    bool truncated; /* formats or rtpmaps beyond SDP_MAX_FORMATS / SDP_MAX_RTPMAPS dropped */
 } sdp_media_t;
 
 typedef struct {
     sv_t origin_user;
     sv_t session_id;
     sv_t session_name;
-    net_addr_t conn;       /* session-level c= */
-    sdp_dir_t dir;         /* session-level direction */
-    uint32_t ptime;        /* session-level a=ptime (not in the RFC, but sent), 0 when absent */
+    net_addr_t conn; /* session-level c= */
+    sdp_dir_t dir;   /* session-level direction */
+    uint32_t ptime;  /* session-level a=ptime (not in the RFC, but sent), 0 when absent */
     sdp_media_t media[SDP_MAX_MEDIA];
     size_t n_media;
-    bool truncated_media;  /* more m= lines than SDP_MAX_MEDIA */
+    bool truncated_media; /* more m= lines than SDP_MAX_MEDIA */
 } sdp_t;
 
 /* Parse an SDP body. Lines end in CRLF or LF (the last may have none); blank lines, surrounding

@@ -28,24 +28,134 @@
 /* 256 entries so any octet indexes it; everything above 0x7e is in no class (RFC 3261 §25.1
  * allows UTF-8 only in quoted strings, comments, reason phrases and header values). */
 const uint16_t sip_cclass[256] = {
-    0, 0, 0, 0, 0, 0, 0, 0, 0, L|S, L, 0, 0, L, 0, 0,               /* 00 ................ */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,                 /* 10 ................ */
-    L|S, T|W|U, W|LI|PS, 0, U, T|W|UX|US, U, T|W|U,                 /* 20  !"#$%&'         */
-    W|U, W|U, T|W|U, T|W|U, U|LI, AL, AL, W|U,                      /* 28 ()*+,-./         */
-    DG, DG, DG, DG, DG, DG, DG, DG,                                 /* 30 01234567         */
-    DG, DG, W|U|GV, UX|PS|US, W|LI, U, W, W|UX|US,                  /* 38 89:;<=>?         */
-    UX|US, HX, HX, HX, HX, HX, HX, AL, AL, AL, AL, AL, AL, AL, AL, AL,  /* 40 @ABCDEFGHIJKLMNO */
-    AL, AL, AL, AL, AL, AL, AL, AL, AL, AL, AL, W|U|GV, W, W|U|GV, 0, AL, /* 50 PQRSTUVWXYZ[\]^_ */
-    T|W, HX, HX, HX, HX, HX, HX, AL, AL, AL, AL, AL, AL, AL, AL, AL, /* 60 `abcdefghijklmno */
-    AL, AL, AL, AL, AL, AL, AL, AL, AL, AL, AL, W, 0, W, T|W|U, 0,  /* 70 pqrstuvwxyz{|}~. */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,                 /* 80 */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,                 /* 90 */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,                 /* a0 */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,                 /* b0 */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,                 /* c0 */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,                 /* d0 */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,                 /* e0 */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,                 /* f0 */
+    0,           0,
+    0,           0,
+    0,           0,
+    0,           0,
+    0,           L | S,
+    L,           0,
+    0,           L,
+    0,           0, /* 00 ................ */
+    0,           0,
+    0,           0,
+    0,           0,
+    0,           0,
+    0,           0,
+    0,           0,
+    0,           0,
+    0,           0, /* 10 ................ */
+    L | S,       T | W | U,
+    W | LI | PS, 0,
+    U,           T | W | UX | US,
+    U,           T | W | U, /* 20  !"#$%&'         */
+    W | U,       W | U,
+    T | W | U,   T | W | U,
+    U | LI,      AL,
+    AL,          W | U, /* 28 ()*+,-./         */
+    DG,          DG,
+    DG,          DG,
+    DG,          DG,
+    DG,          DG, /* 30 01234567         */
+    DG,          DG,
+    W | U | GV,  UX | PS | US,
+    W | LI,      U,
+    W,           W | UX | US, /* 38 89:;<=>?         */
+    UX | US,     HX,
+    HX,          HX,
+    HX,          HX,
+    HX,          AL,
+    AL,          AL,
+    AL,          AL,
+    AL,          AL,
+    AL,          AL, /* 40 @ABCDEFGHIJKLMNO */
+    AL,          AL,
+    AL,          AL,
+    AL,          AL,
+    AL,          AL,
+    AL,          AL,
+    AL,          W | U | GV,
+    W,           W | U | GV,
+    0,           AL, /* 50 PQRSTUVWXYZ[\]^_ */
+    T | W,       HX,
+    HX,          HX,
+    HX,          HX,
+    HX,          AL,
+    AL,          AL,
+    AL,          AL,
+    AL,          AL,
+    AL,          AL, /* 60 `abcdefghijklmno */
+    AL,          AL,
+    AL,          AL,
+    AL,          AL,
+    AL,          AL,
+    AL,          AL,
+    AL,          W,
+    0,           W,
+    T | W | U,   0, /* 70 pqrstuvwxyz{|}~. */
+    0,           0,
+    0,           0,
+    0,           0,
+    0,           0,
+    0,           0,
+    0,           0,
+    0,           0,
+    0,           0, /* 80 */
+    0,           0,
+    0,           0,
+    0,           0,
+    0,           0,
+    0,           0,
+    0,           0,
+    0,           0,
+    0,           0, /* 90 */
+    0,           0,
+    0,           0,
+    0,           0,
+    0,           0,
+    0,           0,
+    0,           0,
+    0,           0,
+    0,           0, /* a0 */
+    0,           0,
+    0,           0,
+    0,           0,
+    0,           0,
+    0,           0,
+    0,           0,
+    0,           0,
+    0,           0, /* b0 */
+    0,           0,
+    0,           0,
+    0,           0,
+    0,           0,
+    0,           0,
+    0,           0,
+    0,           0,
+    0,           0, /* c0 */
+    0,           0,
+    0,           0,
+    0,           0,
+    0,           0,
+    0,           0,
+    0,           0,
+    0,           0,
+    0,           0, /* d0 */
+    0,           0,
+    0,           0,
+    0,           0,
+    0,           0,
+    0,           0,
+    0,           0,
+    0,           0,
+    0,           0, /* e0 */
+    0,           0,
+    0,           0,
+    0,           0,
+    0,           0,
+    0,           0,
+    0,           0,
+    0,           0,
+    0,           0, /* f0 */
 };
 
 #undef T
@@ -68,13 +178,20 @@ const uint16_t sip_cclass[256] = {
 /* ---- methods --------------------------------------------------------------------------- */
 
 static const char *const method_names[SIP_METHOD_COUNT] = {
-    [SIP_METHOD_UNKNOWN] = "UNKNOWN",     [SIP_METHOD_INVITE] = "INVITE",
-    [SIP_METHOD_ACK] = "ACK",             [SIP_METHOD_BYE] = "BYE",
-    [SIP_METHOD_CANCEL] = "CANCEL",       [SIP_METHOD_REGISTER] = "REGISTER",
-    [SIP_METHOD_OPTIONS] = "OPTIONS",     [SIP_METHOD_PRACK] = "PRACK",
-    [SIP_METHOD_SUBSCRIBE] = "SUBSCRIBE", [SIP_METHOD_NOTIFY] = "NOTIFY",
-    [SIP_METHOD_PUBLISH] = "PUBLISH",     [SIP_METHOD_INFO] = "INFO",
-    [SIP_METHOD_REFER] = "REFER",         [SIP_METHOD_MESSAGE] = "MESSAGE",
+    [SIP_METHOD_UNKNOWN] = "UNKNOWN",
+    [SIP_METHOD_INVITE] = "INVITE",
+    [SIP_METHOD_ACK] = "ACK",
+    [SIP_METHOD_BYE] = "BYE",
+    [SIP_METHOD_CANCEL] = "CANCEL",
+    [SIP_METHOD_REGISTER] = "REGISTER",
+    [SIP_METHOD_OPTIONS] = "OPTIONS",
+    [SIP_METHOD_PRACK] = "PRACK",
+    [SIP_METHOD_SUBSCRIBE] = "SUBSCRIBE",
+    [SIP_METHOD_NOTIFY] = "NOTIFY",
+    [SIP_METHOD_PUBLISH] = "PUBLISH",
+    [SIP_METHOD_INFO] = "INFO",
+    [SIP_METHOD_REFER] = "REFER",
+    [SIP_METHOD_MESSAGE] = "MESSAGE",
     [SIP_METHOD_UPDATE] = "UPDATE",
 };
 
@@ -88,8 +205,8 @@ const char *sip_method_name(sip_method_t m)
 sip_method_t sip_method_from_sv(sv_t s)
 {
     /* Method names are case-sensitive (RFC 3261 7.1): an exact match by length, then bytes. */
-#define M(lit, id)                                                                      \
-    if (memcmp(s.p, lit, sizeof(lit) - 1) == 0)                                         \
+#define M(lit, id)                                                                                 \
+    if (memcmp(s.p, lit, sizeof(lit) - 1) == 0)                                                    \
         return id;
     if (s.p == NULL)
         return SIP_METHOD_UNKNOWN;

@@ -12,10 +12,10 @@
 #define SIP_PARTIAL (-2)
 
 /* Caps checked up front (Redis PROTO_INLINE_MAX_SIZE style): a longer line or body is invalid. */
-#define SIP_MAX_HEADERS     96
-#define SIP_MAX_LINE        8192
-#define SIP_MAX_BODY        (1u << 20)
-#define SIP_MAX_MESSAGE     (SIP_MAX_BODY + 65536u)
+#define SIP_MAX_HEADERS 96
+#define SIP_MAX_LINE    8192
+#define SIP_MAX_BODY    (1u << 20)
+#define SIP_MAX_MESSAGE (SIP_MAX_BODY + 65536u)
 
 typedef enum {
     SIP_METHOD_UNKNOWN = 0,
@@ -39,20 +39,20 @@ typedef enum {
 /* Header ids for the headers sipscope reads; compact forms map to the same id. */
 typedef enum {
     SIP_HDR_OTHER = 0,
-    SIP_HDR_VIA,            /* v */
-    SIP_HDR_FROM,           /* f */
-    SIP_HDR_TO,             /* t */
-    SIP_HDR_CALL_ID,        /* i */
+    SIP_HDR_VIA,     /* v */
+    SIP_HDR_FROM,    /* f */
+    SIP_HDR_TO,      /* t */
+    SIP_HDR_CALL_ID, /* i */
     SIP_HDR_CSEQ,
-    SIP_HDR_CONTACT,        /* m */
-    SIP_HDR_CONTENT_LENGTH, /* l */
-    SIP_HDR_CONTENT_TYPE,   /* c */
+    SIP_HDR_CONTACT,          /* m */
+    SIP_HDR_CONTENT_LENGTH,   /* l */
+    SIP_HDR_CONTENT_TYPE,     /* c */
     SIP_HDR_CONTENT_ENCODING, /* e */
-    SIP_HDR_SUPPORTED,      /* k */
-    SIP_HDR_SUBJECT,        /* s */
-    SIP_HDR_EVENT,          /* o */
-    SIP_HDR_ALLOW_EVENTS,   /* u */
-    SIP_HDR_REFER_TO,       /* r */
+    SIP_HDR_SUPPORTED,        /* k */
+    SIP_HDR_SUBJECT,          /* s */
+    SIP_HDR_EVENT,            /* o */
+    SIP_HDR_ALLOW_EVENTS,     /* u */
+    SIP_HDR_REFER_TO,         /* r */
     SIP_HDR_MAX_FORWARDS,
     SIP_HDR_USER_AGENT,
     SIP_HDR_SERVER,
@@ -79,9 +79,9 @@ typedef enum { SIP_SCHEME_OTHER = 0, SIP_SCHEME_SIP, SIP_SCHEME_SIPS, SIP_SCHEME
 
 /* A URI split into parts; every part borrows from the message. */
 typedef struct {
-    sv_t raw;      /* the whole URI */
+    sv_t raw; /* the whole URI */
     sip_scheme_t scheme;
-    sv_t user;     /* user part (sip/sips) or the number (tel); may be empty */
+    sv_t user; /* user part (sip/sips) or the number (tel); may be empty */
     sv_t password;
     sv_t host;     /* without brackets for IPv6 references */
     uint16_t port; /* 0 when absent */
@@ -93,27 +93,27 @@ typedef struct {
 typedef struct {
     sv_t display; /* without quotes; may be empty */
     sip_uri_t uri;
-    sv_t params;  /* header params after the URI (without the leading ';') */
-    sv_t tag;     /* value of the tag param, empty if none */
+    sv_t params; /* header params after the URI (without the leading ';') */
+    sv_t tag;    /* value of the tag param, empty if none */
 } sip_nameaddr_t;
 
 /* Defects a liberal parser tolerates but reports (bit set in sip_msg_t.defects). */
 enum {
-    SIP_DEFECT_BAD_VERSION       = 1u << 0, /* not SIP/2.0 */
-    SIP_DEFECT_NO_CALL_ID        = 1u << 1,
-    SIP_DEFECT_NO_FROM           = 1u << 2,
-    SIP_DEFECT_NO_TO             = 1u << 3,
-    SIP_DEFECT_NO_CSEQ           = 1u << 4,
-    SIP_DEFECT_NO_VIA            = 1u << 5,
-    SIP_DEFECT_BAD_CSEQ          = 1u << 6, /* unparsable or > 2^32-1, or method mismatch */
-    SIP_DEFECT_DUP_HEADER        = 1u << 7, /* duplicated single-value header (Call-ID, CSeq...) */
-    SIP_DEFECT_BAD_LENGTH        = 1u << 8, /* Content-Length larger than the datagram, or bad */
-    SIP_DEFECT_BAD_START_LINE    = 1u << 9, /* extra LWS, LWS in Request-URI, ... */
-    SIP_DEFECT_BAD_HEADER        = 1u << 10, /* a header line without ':' or with bad syntax */
-    SIP_DEFECT_BAD_URI           = 1u << 11,
-    SIP_DEFECT_BAD_NUMBER        = 1u << 12, /* Max-Forwards/Expires out of range */
-    SIP_DEFECT_TOO_MANY_HEADERS  = 1u << 13, /* more than SIP_MAX_HEADERS: the rest were skipped */
-    SIP_DEFECT_NO_HEADER_END     = 1u << 14, /* datagram ended without the empty line */
+    SIP_DEFECT_BAD_VERSION = 1u << 0, /* not SIP/2.0 */
+    SIP_DEFECT_NO_CALL_ID = 1u << 1,
+    SIP_DEFECT_NO_FROM = 1u << 2,
+    SIP_DEFECT_NO_TO = 1u << 3,
+    SIP_DEFECT_NO_CSEQ = 1u << 4,
+    SIP_DEFECT_NO_VIA = 1u << 5,
+    SIP_DEFECT_BAD_CSEQ = 1u << 6,       /* unparsable or > 2^32-1, or method mismatch */
+    SIP_DEFECT_DUP_HEADER = 1u << 7,     /* duplicated single-value header (Call-ID, CSeq...) */
+    SIP_DEFECT_BAD_LENGTH = 1u << 8,     /* Content-Length larger than the datagram, or bad */
+    SIP_DEFECT_BAD_START_LINE = 1u << 9, /* extra LWS, LWS in Request-URI, ... */
+    SIP_DEFECT_BAD_HEADER = 1u << 10,    /* a header line without ':' or with bad syntax */
+    SIP_DEFECT_BAD_URI = 1u << 11,
+    SIP_DEFECT_BAD_NUMBER = 1u << 12,       /* Max-Forwards/Expires out of range */
+    SIP_DEFECT_TOO_MANY_HEADERS = 1u << 13, /* more than SIP_MAX_HEADERS: the rest were skipped */
+    SIP_DEFECT_NO_HEADER_END = 1u << 14,    /* datagram ended without the empty line */
 };
 
 typedef struct {
@@ -136,20 +136,20 @@ typedef struct {
     uint32_t cseq;
     sv_t cseq_method;
     sip_method_t cseq_method_id;
-    sv_t via;            /* the top Via value (first of the first Via header) */
-    sv_t via_transport;  /* "UDP", "TCP", ... */
-    sv_t via_sent_by;    /* host[:port] */
-    sv_t via_branch;     /* empty if none */
-    sv_t contact;        /* raw value of the first Contact (its first comma-separated value) */
-    sv_t user_agent;     /* User-Agent, or Server in responses */
+    sv_t via;           /* the top Via value (first of the first Via header) */
+    sv_t via_transport; /* "UDP", "TCP", ... */
+    sv_t via_sent_by;   /* host[:port] */
+    sv_t via_branch;    /* empty if none */
+    sv_t contact;       /* raw value of the first Contact (its first comma-separated value) */
+    sv_t user_agent;    /* User-Agent, or Server in responses */
     sv_t content_type;
     int64_t content_length; /* -1 when absent */
     int64_t expires;        /* -1 when absent */
     uint32_t max_forwards;  /* UINT32_MAX when absent */
 
     sv_t body;
-    size_t header_len;   /* bytes from buf up to and including the empty line */
-    uint32_t defects;    /* SIP_DEFECT_* bits */
+    size_t header_len; /* bytes from buf up to and including the empty line */
+    uint32_t defects;  /* SIP_DEFECT_* bits */
 } sip_msg_t;
 
 /* Parse one message from a byte stream (TCP). A message without Content-Length has no body.

@@ -12,26 +12,40 @@
  * The name is a token, so token_eq_lc applies; literals are lowercase. */
 static sip_hdr_id_t hdr_lookup(const char *p, size_t n)
 {
-#define IS(lit, id)                                                                     \
-    if (n == sizeof(lit) - 1 && token_eq_lc(p, lit, n))                                 \
+#define IS(lit, id)                                                                                \
+    if (n == sizeof(lit) - 1 && token_eq_lc(p, lit, n))                                            \
         return id;
     char c0 = lower(p[0]);
     if (n == 1) {
         switch (c0) {
-            case 'i': return SIP_HDR_CALL_ID;
-            case 'f': return SIP_HDR_FROM;
-            case 't': return SIP_HDR_TO;
-            case 'v': return SIP_HDR_VIA;
-            case 'm': return SIP_HDR_CONTACT;
-            case 'l': return SIP_HDR_CONTENT_LENGTH;
-            case 'c': return SIP_HDR_CONTENT_TYPE;
-            case 'k': return SIP_HDR_SUPPORTED;
-            case 's': return SIP_HDR_SUBJECT;
-            case 'e': return SIP_HDR_CONTENT_ENCODING;
-            case 'o': return SIP_HDR_EVENT;
-            case 'u': return SIP_HDR_ALLOW_EVENTS;
-            case 'r': return SIP_HDR_REFER_TO;
-            default: return SIP_HDR_OTHER;
+            case 'i':
+                return SIP_HDR_CALL_ID;
+            case 'f':
+                return SIP_HDR_FROM;
+            case 't':
+                return SIP_HDR_TO;
+            case 'v':
+                return SIP_HDR_VIA;
+            case 'm':
+                return SIP_HDR_CONTACT;
+            case 'l':
+                return SIP_HDR_CONTENT_LENGTH;
+            case 'c':
+                return SIP_HDR_CONTENT_TYPE;
+            case 'k':
+                return SIP_HDR_SUPPORTED;
+            case 's':
+                return SIP_HDR_SUBJECT;
+            case 'e':
+                return SIP_HDR_CONTENT_ENCODING;
+            case 'o':
+                return SIP_HDR_EVENT;
+            case 'u':
+                return SIP_HDR_ALLOW_EVENTS;
+            case 'r':
+                return SIP_HDR_REFER_TO;
+            default:
+                return SIP_HDR_OTHER;
         }
     }
     switch (c0) {
@@ -245,9 +259,9 @@ static void hdr_call_id(sip_msg_t *m, sv_t v)
 }
 
 /* Headers that may appear only once (RFC 3261 7.3.1, RFC 4475 3.3.8). */
-#define SINGLE_HDRS                                                                             \
-    ((1u << SIP_HDR_CALL_ID) | (1u << SIP_HDR_CSEQ) | (1u << SIP_HDR_FROM) | (1u << SIP_HDR_TO) | \
-     (1u << SIP_HDR_MAX_FORWARDS) | (1u << SIP_HDR_CONTENT_LENGTH) |                              \
+#define SINGLE_HDRS                                                                                \
+    ((1u << SIP_HDR_CALL_ID) | (1u << SIP_HDR_CSEQ) | (1u << SIP_HDR_FROM) | (1u << SIP_HDR_TO) |  \
+     (1u << SIP_HDR_MAX_FORWARDS) | (1u << SIP_HDR_CONTENT_LENGTH) |                               \
      (1u << SIP_HDR_CONTENT_TYPE) | (1u << SIP_HDR_EXPIRES))
 
 /* One logical header line [line, ve), continuation lines included (RFC 3261 7.3.1):

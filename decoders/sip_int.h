@@ -27,17 +27,17 @@
  *   C_UPLAIN C_URI but not C_USPEC */
 enum {
     C_TOKEN = 1u << 0,
-    C_WORD  = 1u << 1,
+    C_WORD = 1u << 1,
     C_DIGIT = 1u << 2,
-    C_HOST  = 1u << 3,
-    C_LWS   = 1u << 4,
-    C_URI   = 1u << 5,
-    C_HEX   = 1u << 6,
-    C_WSP   = 1u << 7,
-    C_LIST  = 1u << 8,
-    C_PSEP  = 1u << 9,
+    C_HOST = 1u << 3,
+    C_LWS = 1u << 4,
+    C_URI = 1u << 5,
+    C_HEX = 1u << 6,
+    C_WSP = 1u << 7,
+    C_LIST = 1u << 8,
+    C_PSEP = 1u << 9,
     C_USPEC = 1u << 10,
-    C_GENV  = 1u << 11,
+    C_GENV = 1u << 11,
     C_UPLAIN = 1u << 12,
 };
 

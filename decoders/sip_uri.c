@@ -353,8 +353,8 @@ bool sip_uri_parse(sv_t text, sip_uri_t *out)
 /* ---- name-addr, Via -------------------------------------------------------------------- */
 
 /* name-addr / addr-spec with header params (RFC 3261 20.10, 20.20, 20.39 and §25.1):
- *   ( name-addr / addr-spec ) *( SEMI param );  name-addr = [ display-name ] LAQUOT addr-spec RAQUOT
- * Returns NA_* bits; *out holds the best-effort split either way. */
+ *   ( name-addr / addr-spec ) *( SEMI param );  name-addr = [ display-name ] LAQUOT addr-spec
+ * RAQUOT Returns NA_* bits; *out holds the best-effort split either way. */
 int sip_nameaddr_split(sv_t text, sip_nameaddr_t *out)
 {
     memset(out, 0, sizeof(*out));

@@ -25,20 +25,20 @@ typedef struct {
 struct engine {
     cap_t *cap;
     corr_t *corr;
-    classify_t *classify;           /* nDPI verdicts for flows no SDP announced; started on the
-                                       first such packet (nDPI takes ~30 ms to initialise) */
+    classify_t *classify; /* nDPI verdicts for flows no SDP announced; started on the
+                             first such packet (nDPI takes ~30 ms to initialise) */
     size_t classify_max_flows;
     bool classify_failed;
-    secmon_t *secmon;               /* registrations and security detectors */
+    secmon_t *secmon; /* registrations and security detectors */
     engine_output_t outputs[ENGINE_MAX_OUTPUTS];
     unsigned n_outputs;
     output_set_t sip_outs, media_outs; /* packet fan-outs, rebuilt by engine_add_output */
     engine_totals_t totals;
     engine_timing_t timing;
-    int64_t started_ns;             /* monotonic, at engine_new */
-    int64_t last_tick_ns;           /* capture time of the last timeout check */
-    int64_t last_tick_wall_ns;      /* wall-clock time of that check */
-    int64_t last_packet_ns;         /* capture time of the last packet (the input's span) */
+    int64_t started_ns;        /* monotonic, at engine_new */
+    int64_t last_tick_ns;      /* capture time of the last timeout check */
+    int64_t last_tick_wall_ns; /* wall-clock time of that check */
+    int64_t last_packet_ns;    /* capture time of the last packet (the input's span) */
     /* Decoder outputs reused for every packet: the hot path allocates nothing. */
     sip_msg_t sip;
     rtp_hdr_t rtp;
@@ -390,8 +390,8 @@ int engine_new(const engine_cfg_t *cfg, engine_t **out, char *err, size_t errlen
                         .on_stream = out_stream,
                         .on_sample = out_sample,
                         .on_message = out_message};
-    secmon_sink_t secmon_sink = {.ctx = e, .on_registration = out_registration,
-                                 .on_alert = out_alert};
+    secmon_sink_t secmon_sink = {
+        .ctx = e, .on_registration = out_registration, .on_alert = out_alert};
     e->corr = corr_new(&cfg->corr, &sink);
     e->cap = cap_new(&cfg->cap, on_packet, e);
     e->secmon = secmon_new(&cfg->secmon, &secmon_sink);
@@ -509,7 +509,8 @@ static void publish_secmon_and_classify(engine_t *e)
     engine_publish(e, "secmon.aors_evicted", (int64_t)ss->aors_evicted);
     const classify_stats_t *cls = engine_classify_stats(e);
     for (int v = 0; v < CLASSIFY_COUNT; v++) {
-        snprintf(key, sizeof(key), "classify.flows.%s", classify_verdict_name((classify_verdict_t)v));
+        snprintf(key, sizeof(key), "classify.flows.%s",
+                 classify_verdict_name((classify_verdict_t)v));
         engine_publish(e, key, (int64_t)cls->flows_classified[v]);
     }
 }

@@ -80,19 +80,19 @@ typedef struct {
 #define ENGINE_MAX_OUTPUTS 8
 
 typedef struct {
-    const char *db_path;          /* the store output; NULL: none */
+    const char *db_path; /* the store output; NULL: none */
     corr_cfg_t corr;
-    secmon_cfg_t secmon;          /* security detectors' thresholds */
+    secmon_cfg_t secmon; /* security detectors' thresholds */
     cap_cfg_t cap;
-    hep_sender_t *hep_out;        /* borrowed: the HEP output sends every SIP message (and RTCP
-                                     with hep_rtcp) here; NULL = none */
+    hep_sender_t *hep_out; /* borrowed: the HEP output sends every SIP message (and RTCP
+                              with hep_rtcp) here; NULL = none */
     bool hep_rtcp;
-    const char *pcap_dir;         /* the per-call pcap output writes under it; NULL = none */
-    callpcap_rtp_t pcap_rtp;      /* RTP in them: whole (default), headers only, or none (and
-                                     no RTCP either) */
+    const char *pcap_dir;              /* the per-call pcap output writes under it; NULL = none */
+    callpcap_rtp_t pcap_rtp;           /* RTP in them: whole (default), headers only, or none (and
+                                          no RTCP either) */
     callpcap_compress_t pcap_compress; /* plain ID.pcap (default) or ID.pcap.gz */
-    size_t writer_queue_bytes;    /* records waiting for the store thread (default 4 MB) */
-    size_t classify_max_flows;    /* flows nDPI remembers (default 4096) */
+    size_t writer_queue_bytes;         /* records waiting for the store thread (default 4 MB) */
+    size_t classify_max_flows;         /* flows nDPI remembers (default 4096) */
 } engine_cfg_t;
 
 void engine_cfg_init(engine_cfg_t *cfg);

@@ -28,16 +28,16 @@
  * offset 0. Encoding on the caller's side costs one copy of the payload, which the caller must
  * make anyway since the packet is borrowed; the mutex is held for that copy only. */
 
-#define REC_HDR         4u
-#define SEND_BATCH      32
-#define BACKOFF_MIN_MS  100
-#define BACKOFF_MAX_MS  2000
-#define CONNECT_TIMEOUT 1000   /* ms */
-#define TCP_SEND_TIMEOUT 5     /* s: a collector that stops reading is treated as gone */
-#define TCP_MAX_ATTEMPTS 3     /* sends of one message over successive connections */
-#define FREE_DRAIN_MS   1000
-#define LINGER_US       200    /* an empty queue is polled this often ... */
-#define LINGER_POLLS    50     /* ... this many times (10 ms) before the thread sleeps */
+#define REC_HDR          4u
+#define SEND_BATCH       32
+#define BACKOFF_MIN_MS   100
+#define BACKOFF_MAX_MS   2000
+#define CONNECT_TIMEOUT  1000 /* ms */
+#define TCP_SEND_TIMEOUT 5    /* s: a collector that stops reading is treated as gone */
+#define TCP_MAX_ATTEMPTS 3    /* sends of one message over successive connections */
+#define FREE_DRAIN_MS    1000
+#define LINGER_US        200 /* an empty queue is polled this often ... */
+#define LINGER_POLLS     50  /* ... this many times (10 ms) before the thread sleeps */
 
 struct hep_sender {
     struct sockaddr_storage addr;
@@ -48,20 +48,20 @@ struct hep_sender {
     size_t key_len;
 
     pthread_mutex_t mu;
-    pthread_cond_t work;        /* the thread waits for records or stop */
-    pthread_cond_t idle;        /* flush waits for an empty queue */
-    pthread_cond_t space;       /* blocking senders wait for room */
-    int block_ms;               /* > 0: a full queue makes senders wait this long */
+    pthread_cond_t work;  /* the thread waits for records or stop */
+    pthread_cond_t idle;  /* flush waits for an empty queue */
+    pthread_cond_t space; /* blocking senders wait for room */
+    int block_ms;         /* > 0: a full queue makes senders wait this long */
     uint8_t *ring;
-    size_t cap, r, w, used;     /* byte offsets; used counts wrap waste too */
-    size_t count, max_count;    /* records queued (including those being sent) */
-    bool waiting;               /* the thread sleeps on work */
+    size_t cap, r, w, used;  /* byte offsets; used counts wrap waste too */
+    size_t count, max_count; /* records queued (including those being sent) */
+    bool waiting;            /* the thread sleeps on work */
     bool stop;
-    int64_t stop_deadline;      /* CLOCK_MONOTONIC ns */
+    int64_t stop_deadline; /* CLOCK_MONOTONIC ns */
     bool started;
     pthread_t thread;
-    int fd;                     /* thread-owned */
-    unsigned attempts;          /* failed TCP sends of the head record */
+    int fd;            /* thread-owned */
+    unsigned attempts; /* failed TCP sends of the head record */
 
     counter_t queued, dropped, rejected, sent, lost, send_errors, connects;
 };
@@ -70,7 +70,6 @@ static size_t align4(size_t n)
 {
     return (n + 3) & ~(size_t)3;
 }
-
 
 int hep_sender_send(hep_sender_t *s, const hep_msg_t *msg)
 {
@@ -382,8 +381,8 @@ static int sender_parse_spec(hep_sender_t *s, const char *spec, char *err, size_
         snprintf(err, errlen, "%s: expected HOST:PORT[,transport=udp|tcp]", spec);
         return -EINVAL;
     }
-    return netio_resolve(host, port, s->tcp ? SOCK_STREAM : SOCK_DGRAM, false, &s->addr, &s->addrlen,
-                   err, errlen);
+    return netio_resolve(host, port, s->tcp ? SOCK_STREAM : SOCK_DGRAM, false, &s->addr,
+                         &s->addrlen, err, errlen);
 }
 
 hep_sender_t *hep_sender_new(const char *spec, uint32_t agent_id, const char *auth_key,
@@ -405,8 +404,8 @@ hep_sender_t *hep_sender_new(const char *spec, uint32_t agent_id, const char *au
     s->max_count = queue_len ? queue_len : 8192;
     /* Bytes: 1.5 KB per message on average (a SIP message with SDP, plus 100 bytes of HEP),
      * and at least room for a few maximum-size packets. */
-    size_t cap = s->max_count > ((size_t)256 << 20) / 1536 ? (size_t)256 << 20
-                                                             : s->max_count * 1536;
+    size_t cap =
+        s->max_count > ((size_t)256 << 20) / 1536 ? (size_t)256 << 20 : s->max_count * 1536;
     if (cap < ((size_t)256 << 10))
         cap = (size_t)256 << 10;
     s->cap = align4(cap);

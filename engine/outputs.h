@@ -14,8 +14,8 @@
 
 typedef struct {
     const char *db_path;
-    const char *pcap_dir;   /* recorded in the store's meta table for export and the API */
-    size_t queue_bytes;     /* the writer's queue */
+    const char *pcap_dir; /* recorded in the store's meta table for export and the API */
+    size_t queue_bytes;   /* the writer's queue */
 } output_store_cfg_t;
 
 /* Open the store and start its writer thread. *first_id and *first_alert_id: where the

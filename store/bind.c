@@ -65,4 +65,3 @@ void b_endpoint(binder_t *b, const net_endpoint_t *e)
     net_endpoint_str(e, buf, NET_ENDPOINT_STRLEN);
     b_str(b, buf);
 }
-

@@ -12,9 +12,9 @@
 #include "hash.h"
 #include "pcappath.h"
 
-#define LINKTYPE_RAW      101
-#define PCAP_MAGIC_NSEC   0xa1b23c4du
-#define MAX_SYNTH         (65535 + 64)
+#define LINKTYPE_RAW    101
+#define PCAP_MAGIC_NSEC 0xa1b23c4du
+#define MAX_SYNTH       (65535 + 64)
 
 #define ZOUT_SIZE 16384
 

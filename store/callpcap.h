@@ -42,7 +42,7 @@ int callpcap_compress_parse(const char *name, callpcap_compress_t *out);
 
 typedef struct {
     uint64_t frames_written;
-    uint64_t files_opened;       /* opens, reopens after eviction from the open-file cache included */
+    uint64_t files_opened; /* opens, reopens after eviction from the open-file cache included */
     uint64_t write_errors;
     uint64_t gzip_state_bytes; /* held now by the open files' deflate states */
 } callpcap_stats_t;
@@ -90,7 +90,7 @@ typedef struct {
 
 /* What a rebuilt pcap lacks, in words for the user (the API's X-Sipscope-Pcap-Content, export). */
 #define STORE_CALL_PCAP_REBUILT_NOTE                                                               \
-    "SIP only, rebuilt from the stored messages (no per-call pcap file: captured without "        \
+    "SIP only, rebuilt from the stored messages (no per-call pcap file: captured without "         \
     "--pcap-dir)"
 
 /* The pcap of call row: its own file under pcap_dir (NULL: the directory the store remembers
@@ -109,7 +109,6 @@ void store_call_pcap_close(store_call_pcap_t *p);
  * *out is malloc'd (caller frees), *len its size, *skipped (may be NULL) the messages left out
  * (no addresses, or too big for one IP packet). 0 or a negative errno (store errors as the
  * store returns them). */
-int store_call_pcap_rebuild(store_t *s, int64_t call_row, char **out, size_t *len,
-                            size_t *skipped);
+int store_call_pcap_rebuild(store_t *s, int64_t call_row, char **out, size_t *len, size_t *skipped);
 
 #endif

@@ -11,7 +11,6 @@
 /* ---- Statements built from fixed fragments. Every value travels as a bound parameter; the only
  * text that reaches SQL is chosen here from constants, never taken from a filter. */
 
-
 /* Run a prepared "SELECT count(*) ..." into *out; finalizes st. */
 static int step_count(store_t *s, sqlite3_stmt *st, const char *what, int64_t *out)
 {

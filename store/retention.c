@@ -28,7 +28,7 @@ struct retention {
  * time order. */
 typedef struct {
     char path[4200];
-    int64_t start_ns;  /* the hour's start */
+    int64_t start_ns; /* the hour's start */
     uint64_t bytes;
 } hour_dir_t;
 
@@ -147,7 +147,8 @@ uint64_t retention_prune_pcaps(const char *dir, int64_t older_than_ns, uint64_t 
     uint64_t removed = 0;
     for (size_t i = 0; i < n; i++) {
         /* An hour folder goes when all of it is past the age limit, or while over the size. */
-        bool too_old = older_than_ns > 0 && hours[i].start_ns + 3600LL * 1000000000 <= older_than_ns;
+        bool too_old =
+            older_than_ns > 0 && hours[i].start_ns + 3600LL * 1000000000 <= older_than_ns;
         bool too_big = max_bytes > 0 && total > max_bytes && i + 1 < n; /* keep the newest hour */
         if (!too_old && !too_big)
             break;
@@ -202,8 +203,7 @@ static void *retention_main(void *arg)
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += r->cfg.interval_s ? r->cfg.interval_s : 60;
-        while (!r->stopping &&
-               pthread_cond_timedwait(&r->wake, &r->lock, &until) != ETIMEDOUT)
+        while (!r->stopping && pthread_cond_timedwait(&r->wake, &r->lock, &until) != ETIMEDOUT)
             ;
     }
     pthread_mutex_unlock(&r->lock);

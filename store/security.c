@@ -243,8 +243,8 @@ typedef int (*row_fn)(sqlite3_stmt *st, const walker_t *w);
 
 /* Count the matches (when total is wanted), then walk one page of them in order. */
 static int query_paged(store_t *s, const char *what, const char *cols, const char *table,
-                       const qw_t *w, const char *order, int64_t limit, int64_t offset,
-                       row_fn row, const walker_t *wk, int64_t *total)
+                       const qw_t *w, const char *order, int64_t limit, int64_t offset, row_fn row,
+                       const walker_t *wk, int64_t *total)
 {
     int err;
     sqlite3 *db = open_db(s, false, what, &err);

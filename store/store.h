@@ -23,9 +23,9 @@
  * (NULL = none), so times read back are rounded to the microsecond, the report's resolution. */
 typedef struct store store_t;
 
-#define STORE_SCHEMA_VERSION  4    /* PRAGMA user_version this code creates and reads */
-#define STORE_DEFAULT_BATCH   4096 /* rows per write transaction */
-#define STORE_DEFAULT_BUSY_MS 5000 /* how long to wait for another connection's lock */
+#define STORE_SCHEMA_VERSION   4     /* PRAGMA user_version this code creates and reads */
+#define STORE_DEFAULT_BATCH    4096  /* rows per write transaction */
+#define STORE_DEFAULT_BUSY_MS  5000  /* how long to wait for another connection's lock */
 #define STORE_DEFAULT_CACHE_KB 16384 /* SQLite's page cache per connection */
 
 typedef struct {
@@ -204,11 +204,11 @@ int store_query_calls_sorted(store_t *s, const store_call_filter_t *filter, stor
 
 /* Filter of store_query_streams; zero-initialised means every stream. */
 typedef struct {
-    const char *call_id;   /* exact SIP Call-ID, or NULL (borrowed) */
-    int64_t call_row;      /* > 0: only that call's streams */
-    bool has_min_loss;     /* lost * 100 / (packets + lost) >= min_loss_pct */
+    const char *call_id; /* exact SIP Call-ID, or NULL (borrowed) */
+    int64_t call_row;    /* > 0: only that call's streams */
+    bool has_min_loss;   /* lost * 100 / (packets + lost) >= min_loss_pct */
     double min_loss_pct;
-    bool has_max_mos;      /* mos <= max_mos */
+    bool has_max_mos; /* mos <= max_mos */
     double max_mos;
 } store_stream_filter_t;
 
@@ -222,15 +222,16 @@ int store_get_stream(store_t *s, int64_t id, store_stream_cb cb, void *ctx);
 /* Earliest and latest invite time of the stored calls (both 0 when there are none). */
 int store_call_time_range(store_t *s, int64_t *first_ns, int64_t *last_ns);
 
-#define STORE_MOS_BINS 8 /* MOS histogram: [1.0,1.5) [1.5,2.0) ... [4.5,5.0]; below 1 counts in
-                          * the first bin */
+#define STORE_MOS_BINS                                                                             \
+    8 /* MOS histogram: [1.0,1.5) [1.5,2.0) ... [4.5,5.0]; below 1 counts in                       \
+       * the first bin */
 
 /* Aggregates over the calls whose invite time is in [since_ns, until_ns) (0 = unbounded). */
 typedef struct {
     int64_t calls;
     int64_t by_state[CALL_STATE_COUNT];
-    int64_t answered;       /* calls with an answer time */
-    int64_t with_duration;  /* calls with a duration (answered and ended) */
+    int64_t answered;      /* calls with an answer time */
+    int64_t with_duration; /* calls with a duration (answered and ended) */
     double duration_sum_s;
     int64_t with_pdd;
     double pdd_sum_ms;
@@ -268,8 +269,8 @@ int store_count_calls_by_state(store_t *s, int64_t out[CALL_STATE_COUNT]);
 
 /* Messages grouped by kind: method is the request method (or the CSeq method of a response),
  * status 0 for requests. */
-typedef int (*store_message_kind_cb)(void *ctx, bool is_request, const char *method,
-                                     int status, int64_t count);
+typedef int (*store_message_kind_cb)(void *ctx, bool is_request, const char *method, int status,
+                                     int64_t count);
 int store_count_messages_by_kind(store_t *s, store_message_kind_cb cb, void *ctx);
 
 /* Every meta key whose value is an integer (the capture totals, and the counters a running
@@ -315,21 +316,21 @@ typedef int (*store_alert_record_cb)(void *ctx, const alert_record_t *a);
 
 /* Filter of store_query_registration_records; zero-initialised means all. Strings are borrowed. */
 typedef struct {
-    const char *user;      /* aor_user, exact (indexed) when user_exact, else substring (ASCII
-                            * case-insensitive); NULL = any */
+    const char *user; /* aor_user, exact (indexed) when user_exact, else substring (ASCII
+                       * case-insensitive); NULL = any */
     bool user_exact;
-    const char *aor;       /* exact AOR ("sip:1001@example.com"), or NULL */
-    bool has_active;       /* filter on active: */
-    bool active;           /*   true = bindings active when last written, false = inactive */
-    int64_t since_ns;      /* last_time >= since_ns; 0 = unbounded */
+    const char *aor;  /* exact AOR ("sip:1001@example.com"), or NULL */
+    bool has_active;  /* filter on active: */
+    bool active;      /*   true = bindings active when last written, false = inactive */
+    int64_t since_ns; /* last_time >= since_ns; 0 = unbounded */
 } store_registration_filter_t;
 
 /* Bindings matching filter (NULL = all), most recently active first (last_time, then id,
  * descending); paging and *total as store_query_calls. The records' id is the row id; source,
  * times and counts as written (times to the microsecond). */
 int store_query_registration_records(store_t *s, const store_registration_filter_t *filter,
-                                     int64_t limit, int64_t offset,
-                                     store_registration_record_cb cb, void *ctx, int64_t *total);
+                                     int64_t limit, int64_t offset, store_registration_record_cb cb,
+                                     void *ctx, int64_t *total);
 
 /* Filter of store_query_alert_records; zero-initialised means all. */
 typedef struct {

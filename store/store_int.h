@@ -74,7 +74,6 @@ int store_int_batch_commit(store_t *s);
 double store_int_ns_to_sec(int64_t ns);
 int64_t store_int_sec_to_ns(double sec);
 
-
 /* ---- Schema (store/schema.c). Each 0 or -errno, with the reason recorded. */
 
 /* Refuse a database written by a newer sipscope (-ENOTSUP). */
@@ -83,7 +82,6 @@ int store_int_check_not_newer(store_t *s);
 int store_int_check_version(store_t *s);
 /* Bring the schema up to STORE_SCHEMA_VERSION, one transaction per step. */
 int store_int_migrate(store_t *s);
-
 
 /* ---- Column readers. Text is borrowed from the statement until its next step. */
 
@@ -124,7 +122,6 @@ void store_int_row_read(sqlite3_stmt *st, int col, const record_desc_t *d, void 
 void store_int_row_call(sqlite3_stmt *st, call_record_t *c);
 void store_int_row_stream(sqlite3_stmt *st, stream_record_t *r);
 
-
 /* ---- WHERE clauses (store/where.c): SQL only from fixed fragments, values only as bound
  * parameters, so no filter text can change a query. */
 #define QW_MAX_PARAMS 20
@@ -157,7 +154,6 @@ void qw_i64(qw_t *w, int64_t v);
 int qw_bind(store_t *s, sqlite3_stmt *st, const qw_t *w, const char *what);
 /* Prepare w->sql and bind; *st is NULL on failure. 0 or -errno. */
 int qw_prepare(store_t *s, const qw_t *w, const char *what, sqlite3_stmt **st);
-
 
 /* ---- Binding (store/bind.c). Text is bound SQLITE_STATIC: it must stay valid until the
  * statement has run (caller's records, the function's own buffers, the binder's endpoints). */

@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <string.h>
 
-
 void qw_add(qw_t *w, const char *frag)
 {
     size_t n = strlen(frag);

@@ -37,7 +37,7 @@ typedef struct {
 
 typedef struct {
     uint32_t type;
-    uint32_t len;     /* whole job, header included, multiple of 8 */
+    uint32_t len; /* whole job, header included, multiple of 8 */
 } job_hdr_t;
 
 /* Room for a copy of any record, aligned for all of them. */
@@ -58,11 +58,11 @@ _Static_assert(sizeof(job_hdr_t) % 8 == 0 && _Alignof(any_record_t) <= 8,
 #define ALIGN8(n)       (((n) + 7u) & ~(size_t)7u)
 #define MIN_QUEUE_BYTES ((size_t)4 << 20)
 /* With nothing to write for this long, commit what is pending so readers see it. */
-#define IDLE_COMMIT_MS  500
+#define IDLE_COMMIT_MS 500
 /* The writer sleeps until this much is queued, or for at most WAKE_MS: one wake-up per batch
  * instead of one per record (a futex call and a context switch each, on the capture's core). */
-#define WAKE_BYTES      ((size_t)64 << 10)
-#define WAKE_MS         20
+#define WAKE_BYTES ((size_t)64 << 10)
+#define WAKE_MS    20
 
 struct writer {
     store_t *store;

@@ -12,10 +12,10 @@
 typedef struct writer writer_t;
 
 typedef struct {
-    uint64_t queued, written, failed;  /* records */
-    uint64_t producer_waits;           /* times the queue was full and the producer waited */
+    uint64_t queued, written, failed; /* records */
+    uint64_t producer_waits;          /* times the queue was full and the producer waited */
     size_t queue_bytes_peak;
-    int64_t cpu_ns;                    /* CPU time of the writer thread so far */
+    int64_t cpu_ns; /* CPU time of the writer thread so far */
 } writer_stats_t;
 
 /* Start a thread that owns store (borrowed: the caller closes it after writer_stop). The queue

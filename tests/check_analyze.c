@@ -120,7 +120,7 @@ static json_t *find_stream(json_t *streams, const char *src, const char *dst, co
 {
     size_t i;
     json_t *s;
-    json_array_foreach(streams, i, s) {
+    json_array_foreach (streams, i, s) {
         if (strcmp(json_string_value(json_object_get(s, "src")), src) == 0 &&
             strcmp(json_string_value(json_object_get(s, "dst")), dst) == 0 &&
             strcasecmp(json_string_value(json_object_get(s, "ssrc")), ssrc) == 0)
@@ -155,7 +155,7 @@ static void check_streams_against_tshark(const char *name, json_t *ours, json_t 
 {
     size_t i;
     json_t *t;
-    json_array_foreach(theirs, i, t) {
+    json_array_foreach (theirs, i, t) {
         const char *src = json_string_value(json_object_get(t, "src"));
         const char *dst = json_string_value(json_object_get(t, "dst"));
         const char *ssrc = json_string_value(json_object_get(t, "ssrc_hex"));
@@ -197,8 +197,8 @@ START_TEST(real_capture_matches_tshark)
     ck_assert_int_eq(int_field(report, "packets"), int_field(ref, "packets"));
     json_int_t ours = int_field(report, "sip_messages");
     json_int_t theirs = int_field(ref, "sip_messages");
-    ck_assert_msg(ours == theirs, "%s: %lld SIP messages, tshark says %lld", name,
-                  (long long)ours, (long long)theirs);
+    ck_assert_msg(ours == theirs, "%s: %lld SIP messages, tshark says %lld", name, (long long)ours,
+                  (long long)theirs);
     check_streams_against_tshark(name, json_object_get(report, "streams"),
                                  json_object_get(ref, "rtp_streams_heuristic"));
     json_decref(report);
@@ -322,7 +322,7 @@ static json_t *find_by_string(json_t *array, const char *key, const char *value)
 {
     size_t i;
     json_t *item;
-    json_array_foreach(array, i, item) {
+    json_array_foreach (array, i, item) {
         const char *v = json_string_value(json_object_get(item, key));
         if (v != NULL && strcmp(v, value) == 0)
             return item;
@@ -337,7 +337,6 @@ static void endpoint_text(json_t *o, const char *ip_key, const char *port_key, c
     json_int_t port = json_integer_value(json_object_get(o, port_key));
     snprintf(buf, cap, strchr(ip, ':') ? "[%s]:%lld" : "%s:%lld", ip, (long long)port);
 }
-
 
 static void assert_close(const char *what, const char *who, double ours, double truth, double tol)
 {
@@ -355,7 +354,7 @@ static void check_report_against_truth(json_t *report, json_t *truth)
     ck_assert_int_eq(json_array_size(calls), json_array_size(truth_calls));
     size_t i;
     json_t *tc;
-    json_array_foreach(truth_calls, i, tc) {
+    json_array_foreach (truth_calls, i, tc) {
         const char *call_id = json_string_value(json_object_get(tc, "call_id"));
         json_t *c = find_by_string(calls, "call_id", call_id);
         ck_assert_msg(c != NULL, "call %s missing", call_id);
@@ -366,8 +365,7 @@ static void check_report_against_truth(json_t *report, json_t *truth)
                      json_number_value(json_object_get(c, "post_dial_delay_ms")),
                      json_number_value(json_object_get(tc, "post_dial_delay")) * 1000.0, 0.002);
         if (json_is_true(json_object_get(tc, "answered")))
-            assert_close("duration_s", call_id,
-                         json_number_value(json_object_get(c, "duration_s")),
+            assert_close("duration_s", call_id, json_number_value(json_object_get(c, "duration_s")),
                          json_number_value(json_object_get(tc, "duration")), 2e-6);
         ck_assert_msg(json_is_true(json_object_get(c, "one_way")) ==
                           !json_is_null(json_object_get(tc, "one_way")),
@@ -378,7 +376,7 @@ static void check_report_against_truth(json_t *report, json_t *truth)
 
         size_t j;
         json_t *ts;
-        json_array_foreach(json_object_get(tc, "rtp_streams"), j, ts) {
+        json_array_foreach (json_object_get(tc, "rtp_streams"), j, ts) {
             char src[64], dst[64], who[200];
             endpoint_text(ts, "src_ip", "src_port", src, sizeof(src));
             endpoint_text(ts, "dst_ip", "dst_port", dst, sizeof(dst));
@@ -396,8 +394,7 @@ static void check_report_against_truth(json_t *report, json_t *truth)
             assert_close("mean_jitter_ms", who,
                          json_number_value(json_object_get(s, "mean_jitter_ms")),
                          json_number_value(json_object_get(tshark, "mean_jitter_ms")), 0.0011);
-            assert_close("max_delta_ms", who,
-                         json_number_value(json_object_get(s, "max_delta_ms")),
+            assert_close("max_delta_ms", who, json_number_value(json_object_get(s, "max_delta_ms")),
                          json_number_value(json_object_get(tshark, "max_delta_ms")), 0.0011);
             ck_assert_msg(json_is_true(json_object_get(s, "sdp_mismatch")) ==
                               json_is_true(json_object_get(ts, "nat")),
@@ -441,8 +438,8 @@ START_TEST(simcalls_variants_match_truth)
     char dir[] = "/tmp/sipscope-sim-XXXXXX";
     ck_assert(mkdtemp(dir) != NULL);
     char cmd[8192];
-    snprintf(cmd, sizeof(cmd), "'%s' %s -w %s/t.pcap --truth %s/t.json >/dev/null 2>&1",
-             simcalls, simcalls_variants[_i], dir, dir);
+    snprintf(cmd, sizeof(cmd), "'%s' %s -w %s/t.pcap --truth %s/t.json >/dev/null 2>&1", simcalls,
+             simcalls_variants[_i], dir, dir);
     ck_assert_msg(system(cmd) == 0, "simcalls failed: %s", cmd);
     char pcap[512], truth_path[512];
     snprintf(pcap, sizeof(pcap), "%s/t.pcap", dir);
@@ -487,7 +484,7 @@ START_TEST(export_per_call_pcaps_open_in_tshark)
     ck_assert(report != NULL);
     size_t i;
     json_t *call;
-    json_array_foreach(json_object_get(report, "calls"), i, call) {
+    json_array_foreach (json_object_get(report, "calls"), i, call) {
         const char *call_id = json_string_value(json_object_get(call, "call_id"));
         snprintf(cmd, sizeof(cmd),
                  "'%s' export --db %s/s.db '%s' -o %s/one.pcap && "
@@ -498,8 +495,8 @@ START_TEST(export_per_call_pcaps_open_in_tshark)
         long sip = strtol(out, NULL, 10);
         free(out);
         ck_assert_msg(sip == int_field(call, "sip_messages"),
-                      "%s: tshark reads %ld SIP messages in the export, the call has %lld",
-                      call_id, sip, (long long)int_field(call, "sip_messages"));
+                      "%s: tshark reads %ld SIP messages in the export, the call has %lld", call_id,
+                      sip, (long long)int_field(call, "sip_messages"));
     }
     ck_assert_int_eq(run_status("export --db /nonexistent.db x -o /tmp/x.pcap"), 1);
     char args[256];
@@ -524,8 +521,8 @@ START_TEST(export_without_pcap_dir_rebuilds_sip)
     char dir[] = "/tmp/sipscope-export-XXXXXX";
     ck_assert(mkdtemp(dir) != NULL);
     char cmd[8192];
-    snprintf(cmd, sizeof(cmd), "'%s' analyze --db %s/s.db --json '%s' 2>/dev/null",
-             SIPSCOPE_BINARY, dir, testdata_path("samples/small.pcap"));
+    snprintf(cmd, sizeof(cmd), "'%s' analyze --db %s/s.db --json '%s' 2>/dev/null", SIPSCOPE_BINARY,
+             dir, testdata_path("samples/small.pcap"));
     int status;
     char *out = run_capture(cmd, &status);
     ck_assert_int_eq(status, 0);
@@ -535,7 +532,7 @@ START_TEST(export_without_pcap_dir_rebuilds_sip)
     size_t i;
     json_t *call;
     size_t checked = 0;
-    json_array_foreach(json_object_get(report, "calls"), i, call) {
+    json_array_foreach (json_object_get(report, "calls"), i, call) {
         const char *call_id = json_string_value(json_object_get(call, "call_id"));
         snprintf(cmd, sizeof(cmd),
                  "'%s' export --db %s/s.db '%s' -o %s/one.pcap 2>%s/err && "

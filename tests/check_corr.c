@@ -334,11 +334,11 @@ static void rtp_pkt(double t, const char *src, const char *dst, uint32_t ssrc, u
     h.payload = rtp_raw + 12;
     h.payload_len = 160;
     packet_view_t p = {.ts_ns = ns(t),
-                    .src = ep(src),
-                    .dst = ep(dst),
-                    .ip_proto = 17,
-                    .payload = rtp_raw,
-                    .len = sizeof(rtp_raw)};
+                       .src = ep(src),
+                       .dst = ep(dst),
+                       .ip_proto = 17,
+                       .payload = rtp_raw,
+                       .len = sizeof(rtp_raw)};
     corr_on_rtp(C, &p, &h);
 }
 
@@ -356,11 +356,11 @@ static void rtcp_feed(double t, const char *src, const char *dst, const rtcp_com
 {
     static const uint8_t raw[8] = {0x80, 200};
     packet_view_t p = {.ts_ns = ns(t),
-                    .src = ep(src),
-                    .dst = ep(dst),
-                    .ip_proto = 17,
-                    .payload = raw,
-                    .len = sizeof(raw)};
+                       .src = ep(src),
+                       .dst = ep(dst),
+                       .ip_proto = 17,
+                       .payload = raw,
+                       .len = sizeof(raw)};
     corr_on_rtcp(C, &p, rc);
 }
 

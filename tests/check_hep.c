@@ -14,30 +14,30 @@
 
 /* A SIP BYE over IPv4/UDP as a probe would send it (every generic chunk but 13 and 16). */
 static const uint8_t example_v4[] = {
-    'H', 'E', 'P', '3', 0x00, 0x90,             /* magic, total length 144 */
-    0x00, 0x00, 0x00, 0x01, 0x00, 0x07, 0x02,   /* chunk 1 IP family: 2 (IPv4) */
-    0x00, 0x00, 0x00, 0x02, 0x00, 0x07, 0x11,   /* chunk 2 IP protocol: 17 (UDP) */
-    0x00, 0x00, 0x00, 0x03, 0x00, 0x0a,         /* chunk 3 IPv4 source */
-    0xc0, 0xa8, 0x01, 0x01,                     /*   192.168.1.1 */
-    0x00, 0x00, 0x00, 0x04, 0x00, 0x0a,         /* chunk 4 IPv4 destination */
-    0xc0, 0xa8, 0x01, 0x02,                     /*   192.168.1.2 */
+    'H',  'E',  'P',  '3',  0x00, 0x90,             /* magic, total length 144 */
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x07, 0x02,       /* chunk 1 IP family: 2 (IPv4) */
+    0x00, 0x00, 0x00, 0x02, 0x00, 0x07, 0x11,       /* chunk 2 IP protocol: 17 (UDP) */
+    0x00, 0x00, 0x00, 0x03, 0x00, 0x0a,             /* chunk 3 IPv4 source */
+    0xc0, 0xa8, 0x01, 0x01,                         /*   192.168.1.1 */
+    0x00, 0x00, 0x00, 0x04, 0x00, 0x0a,             /* chunk 4 IPv4 destination */
+    0xc0, 0xa8, 0x01, 0x02,                         /*   192.168.1.2 */
     0x00, 0x00, 0x00, 0x07, 0x00, 0x08, 0x13, 0xc4, /* chunk 7 source port 5060 */
     0x00, 0x00, 0x00, 0x08, 0x00, 0x08, 0x13, 0xd8, /* chunk 8 destination port 5080 */
-    0x00, 0x00, 0x00, 0x09, 0x00, 0x0a,         /* chunk 9 timestamp seconds */
-    0x5f, 0x5e, 0x10, 0x00,                     /*   1600000000 */
-    0x00, 0x00, 0x00, 0x0a, 0x00, 0x0a,         /* chunk 10 timestamp microseconds */
-    0x00, 0x01, 0xe2, 0x40,                     /*   123456 */
-    0x00, 0x00, 0x00, 0x0b, 0x00, 0x07, 0x01,   /* chunk 11 protocol type: 1 (SIP) */
-    0x00, 0x00, 0x00, 0x0c, 0x00, 0x0a,         /* chunk 12 capture agent id */
-    0x00, 0x00, 0x07, 0xd1,                     /*   2001 */
-    0x00, 0x00, 0x00, 0x0e, 0x00, 0x0b,         /* chunk 14 auth key, 5 bytes */
-    'm', 'y', 'H', 'e', 'p',                    /*   "myHep" */
-    0x00, 0x00, 0x00, 0x11, 0x00, 0x0b,         /* chunk 17 correlation id, 5 bytes */
-    'a', 'b', 'c', '@', 'h',                    /*   "abc@h" */
-    0x00, 0x00, 0x00, 0x0f, 0x00, 0x1d,         /* chunk 15 payload, 23 bytes */
-    'B', 'Y', 'E', ' ', 's', 'i', 'p', ':',     /*   "BYE sip: */
-    'b', '@', 'h', ' ', 'S', 'I', 'P', '/',     /*   b@h SIP/ */
-    '2', '.', '0', '\r', '\n', '\r', '\n',      /*   2.0\r\n\r\n" */
+    0x00, 0x00, 0x00, 0x09, 0x00, 0x0a,             /* chunk 9 timestamp seconds */
+    0x5f, 0x5e, 0x10, 0x00,                         /*   1600000000 */
+    0x00, 0x00, 0x00, 0x0a, 0x00, 0x0a,             /* chunk 10 timestamp microseconds */
+    0x00, 0x01, 0xe2, 0x40,                         /*   123456 */
+    0x00, 0x00, 0x00, 0x0b, 0x00, 0x07, 0x01,       /* chunk 11 protocol type: 1 (SIP) */
+    0x00, 0x00, 0x00, 0x0c, 0x00, 0x0a,             /* chunk 12 capture agent id */
+    0x00, 0x00, 0x07, 0xd1,                         /*   2001 */
+    0x00, 0x00, 0x00, 0x0e, 0x00, 0x0b,             /* chunk 14 auth key, 5 bytes */
+    'm',  'y',  'H',  'e',  'p',                    /*   "myHep" */
+    0x00, 0x00, 0x00, 0x11, 0x00, 0x0b,             /* chunk 17 correlation id, 5 bytes */
+    'a',  'b',  'c',  '@',  'h',                    /*   "abc@h" */
+    0x00, 0x00, 0x00, 0x0f, 0x00, 0x1d,             /* chunk 15 payload, 23 bytes */
+    'B',  'Y',  'E',  ' ',  's',  'i',  'p',  ':',  /*   "BYE sip: */
+    'b',  '@',  'h',  ' ',  'S',  'I',  'P',  '/',  /*   b@h SIP/ */
+    '2',  '.',  '0',  '\r', '\n', '\r', '\n',       /*   2.0\r\n\r\n" */
 };
 _Static_assert(sizeof(example_v4) == 144, "total length field says 144");
 
@@ -209,19 +209,19 @@ START_TEST(test_independent_encoder_accepted)
     static const uint8_t rtcp[] = {0x80, 0xc9, 0x00, 0x01, 0xde, 0xad, 0xbe, 0xef}; /* RR */
     tb_t *t = malloc(sizeof(*t));
     tb_begin(t);
-    tb_chunk(t, 0, 15, rtcp, sizeof(rtcp));      /* payload first */
-    tb_chunk(t, 0x0003, 1, "\x05", 1);           /* vendor 3 (OpenSIPS) chunk 1: skipped */
+    tb_chunk(t, 0, 15, rtcp, sizeof(rtcp)); /* payload first */
+    tb_chunk(t, 0x0003, 1, "\x05", 1);      /* vendor 3 (OpenSIPS) chunk 1: skipped */
     tb_u32(t, 12, 0xfffffffe);
     tb_chunk(t, 0, 6, b6, 16);
     tb_chunk(t, 0, 5, a6, 16);
-    tb_u16(t, 18, 100);                          /* VLAN: not read, skipped */
+    tb_u16(t, 18, 100); /* VLAN: not read, skipped */
     tb_u8(t, 11, 5);
     tb_u16(t, 8, 40001);
     tb_u16(t, 7, 40000);
-    tb_u16(t, 13, 60);                           /* keep-alive timer */
+    tb_u16(t, 13, 60); /* keep-alive timer */
     tb_u32(t, 10, 999999);
     tb_u32(t, 9, 0xffffffff);
-    tb_u16(t, 32, 420);                          /* MOS: skipped */
+    tb_u16(t, 32, 420); /* MOS: skipped */
     tb_u8(t, 1, 10);
     size_t first = tb_end(t);
     /* Second packet: IPv4 SIP with a compressed payload (counted, not inflated), minimal. */
@@ -553,7 +553,8 @@ END_TEST
 
 static void make_msg(hep_msg_t *m, int family, uint8_t proto, bool extras)
 {
-    static const char rtcp[] = "\x81\xc8\x00\x06" "ssrcntpsntpfrtp_pkt_octs"; /* SR, 28 bytes */
+    static const char rtcp[] = "\x81\xc8\x00\x06"
+                               "ssrcntpsntpfrtp_pkt_octs"; /* SR, 28 bytes */
     memset(m, 0, sizeof(*m));
     if (family == 4) {
         net_addr_v4(&m->src.addr, (const uint8_t[]){172, 16, 0, 1});
@@ -722,12 +723,12 @@ static void pcap_write_udp(FILE *f, uint32_t ts, const uint8_t *data, size_t len
     put_le32(rec + 4, 0);
     put_le32(rec + 8, (uint32_t)frame);
     put_le32(rec + 12, (uint32_t)frame);
-    put_be16(hdr + 12, 0x0800);           /* Ethernet: IPv4 */
+    put_be16(hdr + 12, 0x0800); /* Ethernet: IPv4 */
     uint8_t *ip = hdr + 14, *udp = hdr + 34;
-    ip[0] = 0x45;                         /* version 4, IHL 5 */
+    ip[0] = 0x45; /* version 4, IHL 5 */
     put_be16(ip + 2, (unsigned)(20 + 8 + len));
-    ip[8] = 64;                           /* TTL */
-    ip[9] = 17;                           /* UDP */
+    ip[8] = 64; /* TTL */
+    ip[9] = 17; /* UDP */
     memcpy(ip + 12, "\x7f\x00\x00\x01\x7f\x00\x00\x01", 8);
     uint32_t sum = 0;
     for (int i = 0; i < 20; i += 2)
@@ -771,8 +772,8 @@ START_TEST(test_tshark_decodes_encoded)
     ck_assert_int_ge(fd, 0);
     FILE *f = fdopen(fd, "wb");
     uint8_t gh[24] = {0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0}; /* pcap v2.4, microseconds */
-    put_le32(gh + 16, 65535);                            /* snaplen */
-    put_le32(gh + 20, 1);                                /* LINKTYPE_ETHERNET */
+    put_le32(gh + 16, 65535);                              /* snaplen */
+    put_le32(gh + 20, 1);                                  /* LINKTYPE_ETHERNET */
     ck_assert_uint_eq(fwrite(gh, 1, sizeof(gh), f), sizeof(gh));
     static const char *const ids[] = {"first-call@10.0.0.1", "second-call@[2001:db8::1]",
                                       "third-call-rtcp-none"};

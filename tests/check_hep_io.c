@@ -206,9 +206,9 @@ static void send_and_check(const char *transport, unsigned n, bool check_order)
         size_t len = make_sip(buf, sizeof(buf), i);
         snprintf(corr, sizeof(corr), "call-%u@test", i);
         int64_t ts = 1700000000000000000LL + (int64_t)i * 1000;
-        ck_assert_int_eq(hep_sender_send_sip(s, &a, &b, 17, ts, (const uint8_t *)buf, len,
-                                             sv_from_cstr(corr)),
-                         0);
+        ck_assert_int_eq(
+            hep_sender_send_sip(s, &a, &b, 17, ts, (const uint8_t *)buf, len, sv_from_cstr(corr)),
+            0);
         if (i % 10 == 0) {
             static const uint8_t rr[] = {0x80, 0xc9, 0x00, 0x01, 0, 0, 0, 1};
             ck_assert_int_eq(hep_sender_send_rtcp(s, &b, &a, 17, ts, rr, sizeof(rr), SV_NULL), 0);
@@ -338,8 +338,13 @@ static size_t encode_one(uint8_t *buf, size_t cap, unsigned i, const char *key)
     static char sip[256];
     net_endpoint_t a, b;
     endpoints(&a, &b, 4);
-    hep_msg_t m = {.src = a, .dst = b, .ip_proto = 17, .ts_sec = 1, .proto_type = 1,
-                   .agent_id = 9, .auth_key = key ? sv_from_cstr(key) : SV_NULL};
+    hep_msg_t m = {.src = a,
+                   .dst = b,
+                   .ip_proto = 17,
+                   .ts_sec = 1,
+                   .proto_type = 1,
+                   .agent_id = 9,
+                   .auth_key = key ? sv_from_cstr(key) : SV_NULL};
     m.payload_len = make_sip(sip, sizeof(sip), i);
     m.payload = (const uint8_t *)sip;
     int n = hep_encode(&m, buf, cap);
@@ -356,18 +361,18 @@ START_TEST(test_udp_garbage)
     uint16_t port = hep_receiver_port(r);
     uint8_t pkt[512], two[1024];
     size_t n = encode_one(pkt, sizeof(pkt), 1, NULL);
-    ck_assert_int_eq(udp_to(port, "hello", 5), 0);                 /* not HEP */
-    ck_assert_int_eq(udp_to(port, "HEP3\x00\x02", 6), 0);          /* total length 2 */
-    ck_assert_int_eq(udp_to(port, pkt, n - 1), 0);                 /* truncated */
-    ck_assert_int_eq(udp_to(port, "", 0), 0);                      /* empty */
+    ck_assert_int_eq(udp_to(port, "hello", 5), 0);        /* not HEP */
+    ck_assert_int_eq(udp_to(port, "HEP3\x00\x02", 6), 0); /* total length 2 */
+    ck_assert_int_eq(udp_to(port, pkt, n - 1), 0);        /* truncated */
+    ck_assert_int_eq(udp_to(port, "", 0), 0);             /* empty */
     memcpy(two, pkt, n);
     memcpy(two + n, pkt, n);
-    ck_assert_int_eq(udp_to(port, two, 2 * n), 0);                 /* two packets: both count */
+    ck_assert_int_eq(udp_to(port, two, 2 * n), 0); /* two packets: both count */
     memcpy(two + n, "junk", 4);
-    ck_assert_int_eq(udp_to(port, two, n + 4), 0);                 /* one packet + junk */
+    ck_assert_int_eq(udp_to(port, two, n + 4), 0); /* one packet + junk */
     uint8_t bad[512];
     memcpy(bad, pkt, n);
-    bad[11] = 9;                                                   /* chunk 1 (family) of 3 bytes */
+    bad[11] = 9; /* chunk 1 (family) of 3 bytes */
     ck_assert_int_eq(udp_to(port, bad, n), 0);
     ck_assert(WAIT_STAT(r, udp_datagrams, 7));
     ck_assert(wait_count(sink, 3, 5000));
@@ -636,8 +641,9 @@ START_TEST(test_ring_wraps)
             payload[k] = (uint8_t)(i * 31 + k);
         sums[i] = fnv1a(payload, lens[i]);
         int rc;
-        for (int tries = 0; (rc = hep_sender_send_sip(s, &a, &b, 17, i, payload, lens[i],
-                                                      SV_NULL)) == -ENOBUFS && tries < 5000;
+        for (int tries = 0;
+             (rc = hep_sender_send_sip(s, &a, &b, 17, i, payload, lens[i], SV_NULL)) == -ENOBUFS &&
+             tries < 5000;
              tries++) {
             full++;
             atomic_store(&sink->gated, false); /* full: let the collector go on */
@@ -727,8 +733,13 @@ END_TEST
 START_TEST(test_bad_specs)
 {
     char err[256];
-    static const char *const bad[] = {"", "localhost", "1.2.3.4:", "1.2.3.4:70000", "::1:9060",
-                                      "[::1]9060", "1.2.3.4:9060,transport=sctp",
+    static const char *const bad[] = {"",
+                                      "localhost",
+                                      "1.2.3.4:",
+                                      "1.2.3.4:70000",
+                                      "::1:9060",
+                                      "[::1]9060",
+                                      "1.2.3.4:9060,transport=sctp",
                                       "1.2.3.4:9060,color=red"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         err[0] = '\0';

@@ -116,8 +116,8 @@ END_TEST
 
 START_TEST(ipv6_matches_libc)
 {
-    static const char *const texts[] = {"::", "::1", "2001:db8::5", "fe80::1:2:3:4",
-                                        "2001:db8:0:1:1:1:1:1", "::ffff:192.0.2.1"};
+    static const char *const texts[] = {
+        "::", "::1", "2001:db8::5", "fe80::1:2:3:4", "2001:db8:0:1:1:1:1:1", "::ffff:192.0.2.1"};
     for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
         net_endpoint_t e;
         memset(&e, 0, sizeof(e));

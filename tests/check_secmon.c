@@ -994,11 +994,11 @@ static sip_msg_t CAPMSG;
 static void cap_sip(const packet_view_t *pkt, const uint8_t *at, size_t len)
 {
     packet_view_t cp = {.ts_ns = pkt->ts_ns,
-                     .src = pkt->src,
-                     .dst = pkt->dst,
-                     .ip_proto = pkt->ip_proto,
-                     .payload = at,
-                     .len = len};
+                        .src = pkt->src,
+                        .dst = pkt->dst,
+                        .ip_proto = pkt->ip_proto,
+                        .payload = at,
+                        .len = len};
     FS.sip++;
     secmon_on_sip(M, &cp, &CAPMSG, (int64_t)FS.sip);
     if ((pkt->ts_ns - FS.last_ns) >= 100 * MS || FS.last_ns == 0) {

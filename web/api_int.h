@@ -183,7 +183,6 @@ void api_h_openapi(api_req_t *req);
 void api_h_index(api_req_t *req);
 void api_h_static(api_req_t *req);
 
-
 /* ---- Embedded files (generated at build time). */
 
 typedef struct {

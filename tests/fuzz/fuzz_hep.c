@@ -45,8 +45,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (rc != fl || rc < HEP_HDR_LEN || (size_t)rc > left || m.reason != NULL)
             abort();
         if ((m.src.addr.family != 4 && m.src.addr.family != 6) ||
-            m.dst.addr.family != m.src.addr.family || m.payload_len == 0 ||
-            m.ts_usec > 999999 || m.n_unknown > m.n_chunks)
+            m.dst.addr.family != m.src.addr.family || m.payload_len == 0 || m.ts_usec > 999999 ||
+            m.n_unknown > m.n_chunks)
             abort();
         if (!within(m.payload, m.payload_len, p, (size_t)rc) ||
             !within(m.auth_key.p, m.auth_key.len, p, (size_t)rc) ||
@@ -63,10 +63,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (hep_parse(out, (size_t)n, &back) != n)
             abort();
         if (!net_endpoint_eq(&m.src, &back.src) || !net_endpoint_eq(&m.dst, &back.dst) ||
-            m.ip_proto != back.ip_proto || m.ts_sec != back.ts_sec ||
-            m.ts_usec != back.ts_usec || m.proto_type != back.proto_type ||
-            m.agent_id != back.agent_id || m.compressed != back.compressed ||
-            m.payload_len != back.payload_len ||
+            m.ip_proto != back.ip_proto || m.ts_sec != back.ts_sec || m.ts_usec != back.ts_usec ||
+            m.proto_type != back.proto_type || m.agent_id != back.agent_id ||
+            m.compressed != back.compressed || m.payload_len != back.payload_len ||
             memcmp(m.payload, back.payload, m.payload_len) != 0 ||
             !sv_eq(m.auth_key, back.auth_key) || !sv_eq(m.correlation_id, back.correlation_id))
             abort();
