@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -303,4 +304,15 @@ const char *cli_store_why(const char *path, const store_t *s)
     if (strncmp(why, path, len) == 0 && strncmp(why + len, ": ", 2) == 0)
         return why + len + 2;
     return why;
+}
+
+bool cli_parse_count(const char *text, size_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || v == 0 || v > (1ull << 32))
+        return false;
+    *out = (size_t)v;
+    return true;
 }

@@ -236,17 +236,6 @@ int livecap_run(livecap_t *lc, engine_t *p, bool quiet)
     return EXIT_SUCCESS;
 }
 
-static bool parse_count(const char *text, size_t *out)
-{
-    char *end = NULL;
-    errno = 0;
-    unsigned long long v = strtoull(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || v == 0 || v > (1ull << 32))
-        return false;
-    *out = (size_t)v;
-    return true;
-}
-
 /* Options shared by capture and run -i; returns 1 if the option was one of these, 0 if not,
  * or EXIT_USAGE on a bad value. */
 int livecap_option(const char *cmd, int opt, const char *arg, engine_cfg_t *cfg,
@@ -258,7 +247,7 @@ int livecap_option(const char *cmd, int opt, const char *arg, engine_cfg_t *cfg,
         case LIVECAP_OPT_MAX_DB_MB:
         case LIVECAP_OPT_MAX_PCAP_MB:
         case LIVECAP_OPT_RETENTION_INTERVAL:
-            if (!parse_count(arg, &n) || n > 100000000) {
+            if (!cli_parse_count(arg, &n) || n > 100000000) {
                 cli_usage_error(cmd, "%s: not a positive number: %s",
                                 opt == LIVECAP_OPT_RETAIN_DAYS   ? "--retain-days"
                                 : opt == LIVECAP_OPT_MAX_DB_MB   ? "--max-db-mb"
@@ -284,7 +273,7 @@ int livecap_option(const char *cmd, int opt, const char *arg, engine_cfg_t *cfg,
             return 1;
         case LIVECAP_OPT_BUFFER_MB:
         case LIVECAP_OPT_RING_MB:
-            if (!parse_count(arg, &n) || n > 4096) {
+            if (!cli_parse_count(arg, &n) || n > 4096) {
                 cli_usage_error(cmd, "%s: not a size in MB: %s",
                                 opt == LIVECAP_OPT_BUFFER_MB ? "--buffer-mb" : "--ring-mb", arg);
                 return EXIT_USAGE;
@@ -296,7 +285,7 @@ int livecap_option(const char *cmd, int opt, const char *arg, engine_cfg_t *cfg,
             return 1;
         case LIVECAP_OPT_MAX_CALLS:
         case LIVECAP_OPT_MAX_STREAMS:
-            if (!parse_count(arg, &n)) {
+            if (!cli_parse_count(arg, &n)) {
                 cli_usage_error(cmd, "%s: not a positive number: %s",
                                 opt == LIVECAP_OPT_MAX_CALLS ? "--max-calls" : "--max-streams",
                                 arg);

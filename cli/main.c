@@ -57,17 +57,6 @@ static const char analyze_usage[] =
     "Exit status: 0 success, 1 runtime error (e.g. unreadable or truncated capture),\n"
     "2 usage error.\n";
 
-static bool parse_size(const char *text, size_t *out)
-{
-    char *end = NULL;
-    errno = 0;
-    unsigned long long v = strtoull(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || v == 0 || v > (1ull << 32))
-        return false;
-    *out = (size_t)v;
-    return true;
-}
-
 static void observe_call(void *ctx, const call_record_t *call)
 {
     report_add_call(ctx, call);
@@ -173,8 +162,8 @@ static int parse_analyze_options(int argc, char **argv, analyze_opts_t *o)
                 break;
             case OPT_MAX_CALLS:
             case OPT_MAX_STREAMS:
-                if (!parse_size(optarg, opt == OPT_MAX_CALLS ? &o->cfg.corr.max_calls
-                                                             : &o->cfg.corr.max_streams)) {
+                if (!cli_parse_count(optarg, opt == OPT_MAX_CALLS ? &o->cfg.corr.max_calls
+                                                                  : &o->cfg.corr.max_streams)) {
                     cli_usage_error("analyze", "%s: not a positive number: %s",
                                     opt == OPT_MAX_CALLS ? "--max-calls" : "--max-streams", optarg);
                     return EXIT_USAGE;

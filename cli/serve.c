@@ -100,6 +100,17 @@ static int prepare_db(const char *path)
     return 0;
 }
 
+/* The API server with the options of serve and run. 0, or nonzero with a reason in err. */
+static int start_api(const serve_opts_t *o, api_server_t **srv, char *err, size_t errlen)
+{
+    api_cfg_t cfg = {.db_path = o->db,
+                     .listen = o->listen,
+                     .token = o->token,
+                     .allowed_hosts = o->allow_hosts,
+                     .threads = o->threads};
+    return api_server_start(&cfg, srv, err, errlen);
+}
+
 /* Serve until SIGINT or SIGTERM. */
 static int serve_db(const serve_opts_t *o)
 {
@@ -115,14 +126,9 @@ static int serve_db(const serve_opts_t *o)
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    api_cfg_t cfg = {.db_path = o->db,
-                     .listen = o->listen,
-                     .token = o->token,
-                     .allowed_hosts = o->allow_hosts,
-                     .threads = o->threads};
     api_server_t *srv = NULL;
     char err[512];
-    if (api_server_start(&cfg, &srv, err, sizeof(err)) != 0) {
+    if (start_api(o, &srv, err, sizeof(err)) != 0) {
         log_error("serve: %s", err);
         return err[0] && strstr(err, "listen address") ? EXIT_USAGE : EXIT_RUNTIME;
     }
@@ -395,14 +401,9 @@ static api_server_t *start_api_quietly(const serve_opts_t *o)
     sigaddset(&stop, SIGTERM);
     sigaddset(&stop, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &stop, &old);
-    api_cfg_t cfg = {.db_path = o->db,
-                     .listen = o->listen,
-                     .token = o->token,
-                     .allowed_hosts = o->allow_hosts,
-                     .threads = o->threads};
     api_server_t *srv = NULL;
     char err[512];
-    if (api_server_start(&cfg, &srv, err, sizeof(err)) != 0) {
+    if (start_api(o, &srv, err, sizeof(err)) != 0) {
         log_error("run: %s", err);
         srv = NULL;
     }
