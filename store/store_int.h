@@ -16,8 +16,12 @@
 #define STR_(x) #x
 #define STR(x)  STR_(x)
 
-/* ---- Records and their columns, from the descriptors of common/record_desc.h (calls,
- * streams, samples, messages; registrations and alerts are security.c's). */
+/* ---- Records and their columns, from the descriptors of common/record_desc.h. A record's
+ * columns are its stored fields' columns in list order, then, when it has "$.key" fields
+ * (registrations, alerts), its details column: one JSON object of those keys. */
+
+/* The column of the JSON object of a record's "$.key" fields. */
+#define STORE_DETAILS_COLUMN "details"
 
 /* A field kept in a column of its record's table (not a "$.key" of a details JSON). */
 static inline bool store_int_field_stored(const record_field_t *f)
@@ -25,7 +29,17 @@ static inline bool store_int_field_stored(const record_field_t *f)
     return f->column != NULL && f->column[0] != '$';
 }
 
-/* "c1, c2, ...": the columns the row readers read, in order (store/store_read.c). Static. */
+/* A key of its record's details JSON: column "$.key". */
+static inline bool store_int_field_detail(const record_field_t *f)
+{
+    return f->column != NULL && f->column[0] == '$';
+}
+
+/* The details keys of d in the order of the JSON object (and of the columns read back), at
+ * most cap of them into out; returns how many (store/store_read.c). */
+size_t store_int_details(const record_desc_t *d, const record_field_t **out, size_t cap);
+/* "c1, c2, ...": the columns the row readers read, in order, a details key as
+ * json_extract(details, '$.key') (store/store_read.c). Static. */
 const char *store_int_columns(const record_desc_t *d);
 /* The INSERT of statement which (ST_PUT_*), NULL for the others (store/store_write.c). Static. */
 const char *store_int_put_sql(int which);
@@ -45,6 +59,10 @@ enum {
     ST_ADD_META,
     ST_COUNT
 };
+
+/* Upserts security.c prepares for each write (rare: not kept prepared), their SQL and binds
+ * from the descriptors as for the ST_PUT_* above. */
+enum { ST_PUT_REGISTRATION = ST_COUNT, ST_PUT_ALERT };
 
 /* The connection (borrowed; NULL once closed or failed). */
 sqlite3 *store_int_db(store_t *s);
@@ -186,5 +204,8 @@ void b_endpoint(binder_t *b, const net_endpoint_t *e);
 int store_int_put_begin(store_t *s, int which, binder_t *b);
 /* Run the bound statement in the batch; commit when the batch is full. 0 or -errno. */
 int store_int_put_end(store_t *s, binder_t *b, const char *what);
+/* Bind the row rec of statement which (an ST_PUT_*, prepared from store_int_put_sql) to b
+ * (store/store_write.c); a failure is left in b->rc. */
+void store_int_put_bind(binder_t *b, int which, const void *rec);
 
 #endif

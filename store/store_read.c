@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sqlite3.h>
@@ -31,8 +32,129 @@ static void set_double(void *rec, const record_field_t *f, double v)
     memcpy((char *)rec + f->offset, &v, sizeof(v));
 }
 
-/* Column col into field f of rec, as bind_field (store_write.c) wrote it. */
-static void read_field(sqlite3_stmt *st, int col, const record_field_t *f, void *rec)
+/* ---- The security records' kinds (registrations, alerts). */
+
+/* Numbers of a flat JSON array ("[1,2.5,3]") into v (at most cap); returns how many. */
+static uint32_t json_numbers(const char *text, double *v, uint32_t cap)
+{
+    uint32_t n = 0;
+    const char *p = text;
+    while (*p && *p != '[')
+        p++;
+    while (*p && n < cap) {
+        p++;
+        while (*p == ' ')
+            p++;
+        if (*p == ']' || *p == '\0')
+            break;
+        char *end = NULL;
+        double d = strtod(p, &end);
+        if (end == p)
+            break;
+        v[n++] = d;
+        p = end;
+        while (*p == ' ')
+            p++;
+        if (*p != ',')
+            break;
+    }
+    return n;
+}
+
+/* The REC_COUNT_OF field before f in d (the entries of the arrays after it), or NULL. */
+static const record_field_t *count_of(const record_desc_t *d, const record_field_t *f)
+{
+    while (f-- > d->fields) {
+        if (f->kind == REC_COUNT_OF)
+            return f;
+    }
+    return NULL;
+}
+
+/* A JSON array of times (s) or row ids into the array f; its count becomes at least their
+ * number. */
+static void read_array(const char *text, const record_desc_t *d, const record_field_t *f, void *rec)
+{
+    const record_field_t *count = count_of(d, f);
+    double v[ALERT_MAX_SAMPLES];
+    uint32_t n = json_numbers(text, v, ALERT_MAX_SAMPLES);
+    if (count == NULL || f->size < sizeof(alert_samples_t))
+        return;
+    for (uint32_t i = 0; i < n; i++) {
+        int64_t x = f->kind == REC_TIME_ARRAY ? store_int_sec_to_ns(v[i]) : (int64_t)v[i];
+        memcpy((char *)rec + f->offset + i * sizeof(int64_t), &x, sizeof(x));
+    }
+    if (record_get_int(rec, count) < n)
+        record_set_int(rec, count, n);
+}
+
+/* Only the known ids were stored: they line up with the times only when every sample had one,
+ * so ids fewer than the samples are dropped. */
+static void fix_id_arrays(const record_desc_t *d, void *rec)
+{
+    for (size_t i = 0; i < d->n_fields; i++) {
+        const record_field_t *f = &d->fields[i];
+        const record_field_t *count = f->kind == REC_ID_ARRAY ? count_of(d, f) : NULL;
+        if (count == NULL || f->size < sizeof(alert_samples_t))
+            continue;
+        int64_t ids[ALERT_MAX_SAMPLES];
+        memcpy(ids, record_member(rec, f), sizeof(ids));
+        int64_t n = record_get_int(rec, count), known = 0;
+        while (known < n && known < ALERT_MAX_SAMPLES && ids[known] != 0)
+            known++;
+        if (known != n)
+            memset((char *)rec + f->offset, 0, sizeof(ids));
+    }
+}
+
+/* Column col into field f of d's record rec, for the kinds only the security records have. */
+static void read_rare(sqlite3_stmt *st, int col, const record_desc_t *d, const record_field_t *f,
+                      void *rec)
+{
+    switch ((rec_kind_t)f->kind) {
+        case REC_ADDR: {
+            net_addr_t a;
+            if (!net_addr_parse(sv_from_cstr(col_text(st, col)), &a))
+                memset(&a, 0, sizeof(a));
+            memcpy((char *)rec + f->offset, &a, sizeof(a));
+            return;
+        }
+        case REC_ALERT_TYPE: {
+            const char *name = col_text(st, col);
+            alert_type_t type = ALERT_SCANNER; /* (unknown) */
+            for (int t = 0; t < ALERT_TYPE_COUNT; t++) {
+                if (strcmp(name, alert_type_name((alert_type_t)t)) == 0)
+                    type = (alert_type_t)t;
+            }
+            record_set_int(rec, f, type);
+            return;
+        }
+        case REC_INDICATORS: {
+            /* A JSON array of detector names. */
+            const char *names = col_text(st, col);
+            uint32_t bits = 0;
+            for (int det = 0; det < ALERT_DET_COUNT; det++) {
+                char quoted[48];
+                int n = snprintf(quoted, sizeof(quoted), "\"%s\"",
+                                 alert_detector_name((alert_detector_t)det));
+                if (n > 0 && (size_t)n < sizeof(quoted) && strstr(names, quoted) != NULL)
+                    bits |= 1u << det;
+            }
+            record_set_int(rec, f, bits);
+            return;
+        }
+        case REC_TIME_ARRAY:
+        case REC_ID_ARRAY:
+            read_array(col_text(st, col), d, f, rec);
+            return;
+        default:
+            return; /* no SQL form */
+    }
+}
+
+/* Column col into field f of d's record rec, as bind_record (store_write.c) wrote it. */
+static void read_field(sqlite3_stmt *st, int col, const record_desc_t *d, const record_field_t *f,
+                       void *rec)
 {
     switch ((rec_kind_t)f->kind) {
         case REC_INT:
@@ -93,7 +215,8 @@ static void read_field(sqlite3_stmt *st, int col, const record_field_t *f, void 
             return;
         }
         default:
-            return; /* security.c's kinds: not in these tables */
+            read_rare(st, col, d, f, rec);
+            return;
     }
 }
 
@@ -114,8 +237,13 @@ void store_int_row_read(sqlite3_stmt *st, int col, const record_desc_t *d, void 
             record_set_int(rec, group, !col_is_null(st, col));
             group = NULL;
         }
-        read_field(st, col++, f, rec);
+        read_field(st, col++, d, f, rec);
     }
+    const record_field_t *keys[64];
+    size_t n = store_int_details(d, keys, ARRAY_LEN(keys));
+    for (size_t k = 0; k < n; k++)
+        read_field(st, col++, d, keys[k], rec);
+    fix_id_arrays(d, rec);
 }
 
 void store_int_row_call(sqlite3_stmt *st, call_record_t *c)
@@ -128,29 +256,60 @@ void store_int_row_stream(sqlite3_stmt *st, stream_record_t *r)
     store_int_row_read(st, 0, &stream_record_desc, r);
 }
 
-/* ---- The columns read, in descriptor order (the user columns of URIs are only written). */
+/* ---- The columns read: the stored ones in descriptor order (the user columns of URIs are only
+ * written), then the details keys in their order. */
 
-static const record_desc_t *const read_descs[] = {&call_record_desc, &stream_record_desc,
-                                                  &sample_record_desc, &message_record_desc};
+size_t store_int_details(const record_desc_t *d, const record_field_t **out, size_t cap)
+{
+    /* Field order, the times last: the order the details objects have always had, so that the
+     * stored JSON stays the same text (registrations' expires_time came after the counts). */
+    size_t n = 0;
+    for (int times = 0; times < 2; times++) {
+        for (size_t i = 0; i < d->n_fields && n < cap; i++) {
+            const record_field_t *f = &d->fields[i];
+            bool is_time = f->kind == REC_TIME || f->kind == REC_TIME_ARRAY;
+            if (store_int_field_detail(f) && is_time == (times == 1))
+                out[n++] = f;
+        }
+    }
+    return n;
+}
+
+static const record_desc_t *const read_descs[] = {&call_record_desc,         &stream_record_desc,
+                                                  &sample_record_desc,       &message_record_desc,
+                                                  &registration_record_desc, &alert_record_desc};
 static char read_columns[ARRAY_LEN(read_descs)][1024];
 static pthread_once_t read_columns_once = PTHREAD_ONCE_INIT;
+
+/* d's columns into buf; false when they do not fit. */
+static bool build_columns(const record_desc_t *d, char *buf, size_t cap)
+{
+    size_t len = 0;
+    const record_field_t *keys[64];
+    size_t nk = store_int_details(d, keys, ARRAY_LEN(keys));
+    for (size_t i = 0; i < d->n_fields + nk; i++) {
+        const record_field_t *f = i < d->n_fields ? &d->fields[i] : keys[i - d->n_fields];
+        int n;
+        if (i >= d->n_fields)
+            n = snprintf(buf + len, cap - len, "%sjson_extract(" STORE_DETAILS_COLUMN ", '%s')",
+                         len ? ", " : "", f->column);
+        else if (store_int_field_stored(f))
+            n = snprintf(buf + len, cap - len, "%s%s", len ? ", " : "", f->column);
+        else
+            continue;
+        if (n < 0 || (size_t)n >= cap - len)
+            return false;
+        len += (size_t)n;
+    }
+    return true;
+}
 
 static void build_read_columns(void)
 {
     for (size_t k = 0; k < ARRAY_LEN(read_descs); k++) {
-        const record_desc_t *d = read_descs[k];
-        size_t len = 0;
-        for (size_t i = 0; i < d->n_fields; i++) {
-            if (!store_int_field_stored(&d->fields[i]))
-                continue;
-            int n = snprintf(read_columns[k] + len, sizeof(read_columns[k]) - len, "%s%s",
-                             len ? ", " : "", d->fields[i].column);
-            if (n < 0 || (size_t)n >= sizeof(read_columns[k]) - len) {
-                /* (not SQL: every query of it fails, loudly) */
-                snprintf(read_columns[k], sizeof(read_columns[k]), "columns too long");
-                break;
-            }
-            len += (size_t)n;
+        if (!build_columns(read_descs[k], read_columns[k], sizeof(read_columns[k]))) {
+            /* (not SQL: every query of it fails, loudly) */
+            snprintf(read_columns[k], sizeof(read_columns[k]), "columns too long");
         }
     }
 }

@@ -1,10 +1,12 @@
 /* store_write: calls, streams, samples and messages into the batch, their statements and binds
- * generated from the records' descriptors; the capture totals. */
+ * (and those of registrations and alerts, for security.c) generated from the records'
+ * descriptors; the capture totals. */
 #include "store.h"
 
 #include <assert.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -55,43 +57,103 @@ static sv_t uri_user(const char *uri)
 }
 
 /* ---- Statements from the descriptors (common/record_desc.h). A record's columns are its fields'
- * columns in list order, a REC_F_USER_COLUMN URI followed by its user column; the schema
- * (schema.c) must have them all. */
+ * columns in list order, a REC_F_USER_COLUMN URI followed by its user column, then its details
+ * column when it has "$.key" fields; the schema (schema.c) must have them all. */
+
+/* An update of the upsert other than "column = excluded.column". */
+typedef struct {
+    const char *column;
+    const char *expr;
+} put_set_t;
 
 typedef struct {
     int which; /* ST_* */
     const record_desc_t *desc;
     const char *table;
-    const char *verb; /* "INSERT" or "INSERT OR REPLACE" */
-    const char *key;  /* the upsert's conflict column, NULL for none */
+    const char *verb;     /* "INSERT" or "INSERT OR REPLACE" */
+    const char *key;      /* the upsert's conflict columns ("a, b"), NULL for none */
+    const char *rowid;    /* a column SQLite assigns: never written; NULL for none */
+    const put_set_t *set; /* exceptions to "c = excluded.c", ended by {NULL}; or NULL */
+    const char *where;    /* the condition of the upsert's update, or NULL */
 } put_table_t;
+
+/* A later analysis of an earlier capture must not roll a binding back: the row changes only
+ * for a record at least as recent as what it holds (first_time only ever moves earlier). */
+static const put_set_t registration_set[] = {
+    {"first_time", "min(coalesce(registrations.first_time, excluded.first_time),"
+                   " coalesce(excluded.first_time, registrations.first_time))"},
+    {NULL, NULL},
+};
 
 /* Calls and streams are rewritten as they change: UPSERT rather than INSERT OR REPLACE, same
  * result for the caller, but REPLACE deletes and re-inserts the row (touching every index
  * entry), while DO UPDATE rewrites it in place. A sample's interval is written once (REPLACE
- * only for a repeated one), a message only ever inserted (its row id is new). */
-enum { PUT_CALL, PUT_STREAM, PUT_SAMPLE, PUT_MESSAGE };
+ * only for a repeated one), a message only ever inserted (its row id is new). A registration
+ * is one per binding (its row id SQLite's), an alert one per id (the security monitor's). */
+enum { PUT_CALL, PUT_STREAM, PUT_SAMPLE, PUT_MESSAGE, PUT_REGISTRATION, PUT_ALERT };
 
 static const put_table_t put_tables[] = {
-    [PUT_CALL] = {ST_PUT_CALL, &call_record_desc, "calls", "INSERT", "id"},
-    [PUT_STREAM] = {ST_PUT_STREAM, &stream_record_desc, "rtp_streams", "INSERT", "id"},
-    [PUT_SAMPLE] = {ST_PUT_SAMPLE, &sample_record_desc, "stream_samples", "INSERT OR REPLACE",
+    [PUT_CALL] = {ST_PUT_CALL, &call_record_desc, "calls", "INSERT", "id", NULL, NULL, NULL},
+    [PUT_STREAM] = {ST_PUT_STREAM, &stream_record_desc, "rtp_streams", "INSERT", "id", NULL, NULL,
                     NULL},
-    [PUT_MESSAGE] = {ST_PUT_MESSAGE, &message_record_desc, "sip_messages", "INSERT", NULL},
+    [PUT_SAMPLE] = {ST_PUT_SAMPLE, &sample_record_desc, "stream_samples", "INSERT OR REPLACE", NULL,
+                    NULL, NULL, NULL},
+    [PUT_MESSAGE] = {ST_PUT_MESSAGE, &message_record_desc, "sip_messages", "INSERT", NULL, NULL,
+                     NULL, NULL},
+    [PUT_REGISTRATION] =
+        {ST_PUT_REGISTRATION, &registration_record_desc, "registrations", "INSERT", "aor, contact",
+         "id", registration_set,
+         "coalesce(excluded.last_time, 0) >= coalesce(registrations.last_time, 0)"},
+    [PUT_ALERT] = {ST_PUT_ALERT, &alert_record_desc, "alerts", "INSERT", "id", NULL, NULL, NULL},
 };
 
 #define MAX_COLUMNS 48
 #define COLUMN_MAX  48
 
-/* The columns of d in order; user columns are written into users. Returns how many. */
-static size_t put_columns(const record_desc_t *d, const char *names[MAX_COLUMNS],
-                          char users[][COLUMN_MAX])
+/* name is one of the columns of list ("a, b, c"). */
+static bool in_list(const char *list, const char *name)
 {
+    size_t n = strlen(name);
+    for (const char *p = list; p != NULL && *p != '\0';) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        size_t len = strcspn(p, ", ");
+        if (len == n && memcmp(p, name, n) == 0)
+            return true;
+        p += len;
+    }
+    return false;
+}
+
+/* Field f of p's record is written in a column of its own. */
+static bool put_stored(const put_table_t *p, const record_field_t *f)
+{
+    return store_int_field_stored(f) && !in_list(p->rowid, f->column);
+}
+
+/* The SQL value of a field's '?': JSON text (arrays, a details flag) goes in through json() so
+ * that it is kept as JSON, not as a string. */
+static const char *put_value(const record_field_t *f)
+{
+    bool json = f->kind == REC_INDICATORS || f->kind == REC_TIME_ARRAY || f->kind == REC_ID_ARRAY ||
+                (f->kind == REC_BOOL && store_int_field_detail(f));
+    return json ? "json(?)" : "?";
+}
+
+/* The columns of p's record in order, with the SQL of their values (NULL for the details
+ * column); user columns are written into users. Returns how many. */
+static size_t put_columns(const put_table_t *p, const char *names[MAX_COLUMNS],
+                          const char *values[MAX_COLUMNS], char users[][COLUMN_MAX])
+{
+    const record_desc_t *d = p->desc;
     size_t n = 0, nu = 0;
-    for (size_t i = 0; i < d->n_fields && n + 2 <= MAX_COLUMNS; i++) {
+    bool details = false;
+    for (size_t i = 0; i < d->n_fields && n + 3 <= MAX_COLUMNS; i++) {
         const record_field_t *f = &d->fields[i];
-        if (!store_int_field_stored(f))
+        details = details || store_int_field_detail(f);
+        if (!put_stored(p, f))
             continue;
+        values[n] = put_value(f);
         names[n++] = f->column;
         if (f->flags & REC_F_USER_COLUMN) {
             /* "from_uri" -> "from_user" */
@@ -99,8 +161,13 @@ static size_t put_columns(const record_desc_t *d, const char *names[MAX_COLUMNS]
             int stem =
                 len > 4 && strcmp(f->column + len - 4, "_uri") == 0 ? (int)(len - 4) : (int)len;
             snprintf(users[nu], COLUMN_MAX, "%.*s_user", stem, f->column);
+            values[n] = "?";
             names[n++] = users[nu++];
         }
+    }
+    if (details) {
+        values[n] = NULL;
+        names[n++] = STORE_DETAILS_COLUMN;
     }
     return n;
 }
@@ -123,12 +190,52 @@ static void add(sql_text_t *t, const char *s)
     t->len += n;
 }
 
-/* "INSERT INTO t (c, ...) VALUES (?, ...) [ON CONFLICT (key) DO UPDATE SET c = excluded.c, ...]" */
+/* "json_object('k', ?, ...)" of d's details keys ("$.k"). */
+static void add_details(sql_text_t *t, const record_desc_t *d)
+{
+    const record_field_t *keys[MAX_COLUMNS];
+    size_t n = store_int_details(d, keys, MAX_COLUMNS);
+    add(t, "json_object(");
+    for (size_t i = 0; i < n; i++) {
+        add(t, i ? ", '" : "'");
+        add(t, keys[i]->column + 2);
+        add(t, "', ");
+        add(t, put_value(keys[i]));
+    }
+    add(t, ")");
+}
+
+/* " ON CONFLICT (key) DO UPDATE SET c = excluded.c, ... [WHERE where]" */
+static void add_upsert(sql_text_t *t, const put_table_t *p, const char *const *names, size_t n)
+{
+    add(t, " ON CONFLICT (");
+    add(t, p->key);
+    add(t, ") DO UPDATE SET ");
+    for (size_t i = 0, k = 0; i < n; i++) {
+        if (in_list(p->key, names[i]))
+            continue;
+        const char *expr = NULL;
+        for (const put_set_t *e = p->set; e != NULL && e->column != NULL; e++) {
+            if (strcmp(e->column, names[i]) == 0)
+                expr = e->expr;
+        }
+        add(t, k++ ? ", " : "");
+        add(t, names[i]);
+        add(t, expr != NULL ? " = " : " = excluded.");
+        add(t, expr != NULL ? expr : names[i]);
+    }
+    if (p->where != NULL) {
+        add(t, " WHERE ");
+        add(t, p->where);
+    }
+}
+
+/* "INSERT INTO t (c, ...) VALUES (?, ...) [ON CONFLICT ...]" */
 static bool put_sql(const put_table_t *p, char *buf, size_t cap)
 {
-    const char *names[MAX_COLUMNS];
+    const char *names[MAX_COLUMNS], *values[MAX_COLUMNS];
     char users[MAX_COLUMNS][COLUMN_MAX];
-    size_t n = put_columns(p->desc, names, users);
+    size_t n = put_columns(p, names, values, users);
     sql_text_t t = {buf, cap, 0, true};
     add(&t, p->verb);
     add(&t, " INTO ");
@@ -139,22 +246,16 @@ static bool put_sql(const put_table_t *p, char *buf, size_t cap)
         add(&t, names[i]);
     }
     add(&t, ") VALUES (");
-    for (size_t i = 0; i < n; i++)
-        add(&t, i ? ",?" : "?");
-    add(&t, ")");
-    if (p->key != NULL) {
-        add(&t, " ON CONFLICT (");
-        add(&t, p->key);
-        add(&t, ") DO UPDATE SET ");
-        for (size_t i = 0, k = 0; i < n; i++) {
-            if (strcmp(names[i], p->key) == 0)
-                continue;
-            add(&t, k++ ? ", " : "");
-            add(&t, names[i]);
-            add(&t, " = excluded.");
-            add(&t, names[i]);
-        }
+    for (size_t i = 0; i < n; i++) {
+        add(&t, i ? "," : "");
+        if (values[i] != NULL)
+            add(&t, values[i]);
+        else
+            add_details(&t, p->desc);
     }
+    add(&t, ")");
+    if (p->key != NULL)
+        add_upsert(&t, p, names, n);
     return t.ok;
 }
 
@@ -163,7 +264,8 @@ static bool put_sql(const put_table_t *p, char *buf, size_t cap)
  * and a load of the member's own size. */
 
 typedef enum {
-    B_I64,           /* an 8-byte integer (signed or not) as is */
+    B_I64,           /* a signed 8-byte integer as is */
+    B_U64,           /* an unsigned 8-byte integer, above INT64_MAX as INT64_MAX */
     B_I32,           /* a signed 4-byte integer */
     B_U32,           /* an unsigned 4-byte integer (an SSRC, a count) */
     B_U16,           /* an unsigned 2-byte integer */
@@ -184,6 +286,11 @@ typedef enum {
     B_ENDPOINT,      /* net_endpoint_t as "IP:PORT", family 0 -> NULL */
     B_CALL_STATE,    /* call_state_t by name */
     B_ALERT_TYPE,    /* alert_type_t by name */
+    B_ADDR,          /* net_addr_t as "IP", family 0 -> NULL */
+    B_JSON_BOOL,     /* a bool as JSON 'true' / 'false' (a details key) */
+    B_INDICATORS,    /* a detector bitmask as a JSON array of names */
+    B_TIME_ARRAY,    /* times as a JSON array of seconds; aux: offset of the REC_COUNT_OF */
+    B_ID_ARRAY,      /* row ids as a JSON array of the known ones; aux as B_TIME_ARRAY */
     B_GROUP,         /* a REC_PRESENT (no column): when false, the aux steps after it bind NULL */
     B_MISUSE,        /* a kind the store does not keep in a column: fails the row */
 } bind_op_t;
@@ -191,7 +298,7 @@ typedef enum {
 typedef struct {
     uint8_t op;      /* bind_op_t */
     uint32_t offset; /* of the member */
-    uint32_t aux;    /* B_RAW: offset of the length; B_GROUP: the steps of the group */
+    uint32_t aux;    /* B_RAW, B_*_ARRAY: offset of the length; B_GROUP: the steps of the group */
 } bind_step_t;
 
 typedef struct {
@@ -204,7 +311,7 @@ static bind_op_t int_op(size_t size, bool sign)
 {
     switch (size) {
         case 8:
-            return B_I64;
+            return sign ? B_I64 : B_U64;
         case 4:
             return sign ? B_I32 : B_U32;
         case 2:
@@ -216,17 +323,29 @@ static bind_op_t int_op(size_t size, bool sign)
     }
 }
 
-/* The step binding field f's column. */
+/* The REC_COUNT_OF field before field i of d (the entries of the arrays after it), or NULL. */
+static const record_field_t *count_of(const record_desc_t *d, size_t i)
+{
+    while (i-- > 0) {
+        if (d->fields[i].kind == REC_COUNT_OF)
+            return &d->fields[i];
+    }
+    return NULL;
+}
+
+/* The step binding field i's column (or details key). */
 static bind_step_t field_step(const record_desc_t *d, size_t i)
 {
     const record_field_t *f = &d->fields[i];
     bind_step_t st = {B_MISUSE, f->offset, 0};
     switch ((rec_kind_t)f->kind) {
+        case REC_BOOL: /* (a bool's byte is 0 or 1) */
+            st.op = store_int_field_detail(f) ? B_JSON_BOOL : int_op(f->size, false);
+            break;
         case REC_INT:
         case REC_UINT:
         case REC_SSRC:
         case REC_TRANSPORT:
-        case REC_BOOL: /* (a bool's byte is 0 or 1) */
             st.op = int_op(f->size, record_kind_is_signed(f->kind));
             break;
         case REC_STATUS:
@@ -275,18 +394,35 @@ static bind_step_t field_step(const record_desc_t *d, size_t i)
         case REC_ALERT_TYPE:
             st.op = f->size == sizeof(alert_type_t) ? B_ALERT_TYPE : B_MISUSE;
             break;
+        case REC_ADDR:
+            st.op = B_ADDR;
+            break;
+        case REC_INDICATORS:
+            st.op = f->size == sizeof(uint32_t) ? B_INDICATORS : B_MISUSE;
+            break;
+        case REC_TIME_ARRAY:
+        case REC_ID_ARRAY: {
+            const record_field_t *count = count_of(d, i);
+            if (count != NULL && count->size == sizeof(uint32_t)) {
+                st.op = f->kind == REC_TIME_ARRAY ? B_TIME_ARRAY : B_ID_ARRAY;
+                st.aux = count->offset;
+            }
+            break;
+        }
         default:
-            /* Addresses, indicator sets and sample arrays are kept by store/security.c (in
-             * its details JSON): a column of theirs here is a mistake in a field list. */
+            /* A kind with no SQL form (REC_PRESENT, lengths, counts, virtual fields): a column
+             * of theirs is a mistake in a field list. */
             break;
     }
     return st;
 }
 
-/* d's steps, in the order of put_columns. A group is the run of REC_F_GROUP fields right after
- * its REC_PRESENT; its columns are NULL when the flag is false. */
-static void plan_binds(const record_desc_t *d, bind_plan_t *plan)
+/* p's steps, in the order of put_columns: the columns, then the keys of the details column in
+ * their order. A group is the run of REC_F_GROUP fields right after its REC_PRESENT; its
+ * columns are NULL when the flag is false. */
+static void plan_binds(const put_table_t *p, bind_plan_t *plan)
 {
+    const record_desc_t *d = p->desc;
     size_t group = SIZE_MAX; /* the open group's B_GROUP step */
     plan->n = 0;
     for (size_t i = 0; i < d->n_fields && plan->n + 3 <= ARRAY_LEN(plan->steps); i++) {
@@ -298,7 +434,7 @@ static void plan_binds(const record_desc_t *d, bind_plan_t *plan)
         }
         if (!(f->flags & REC_F_GROUP))
             group = SIZE_MAX;
-        if (!store_int_field_stored(f))
+        if (!put_stored(p, f))
             continue;
         size_t first = plan->n;
         plan->steps[plan->n++] = field_step(d, i);
@@ -307,6 +443,10 @@ static void plan_binds(const record_desc_t *d, bind_plan_t *plan)
         if (group != SIZE_MAX)
             plan->steps[group].aux += (uint32_t)(plan->n - first);
     }
+    const record_field_t *keys[MAX_COLUMNS];
+    size_t n = store_int_details(d, keys, MAX_COLUMNS);
+    for (size_t k = 0; k < n && plan->n < ARRAY_LEN(plan->steps); k++)
+        plan->steps[plan->n++] = field_step(d, (size_t)(keys[k] - d->fields));
 }
 
 /* Members of the sizes the plan found. */
@@ -329,6 +469,98 @@ static inline const char *m_str(const char *m)
     return p;
 }
 
+/* ---- The security records' ops (registrations and alerts: rare, so out of bind_record's
+ * switch). Their JSON text is bound as a copy (SQLITE_TRANSIENT): a few hundred bytes, an
+ * allocation SQLite makes per alert. */
+
+/* A bounded text buffer that remembers whether everything fitted. */
+typedef struct {
+    char *buf;
+    size_t cap, len;
+    bool ok;
+} text_t;
+
+__attribute__((format(printf, 2, 3))) static void t_add(text_t *t, const char *f, ...)
+{
+    if (!t->ok)
+        return;
+    va_list ap;
+    va_start(ap, f);
+    int n = vsnprintf(t->buf + t->len, t->cap - t->len, f, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= t->cap - t->len)
+        t->ok = false;
+    else
+        t->len += (size_t)n;
+}
+
+/* JSON array text of a B_INDICATORS, B_TIME_ARRAY or B_ID_ARRAY member: the detectors' names
+ * (plain identifiers, no escaping needed), the times as seconds to the microsecond, the known
+ * ids (> 0). */
+static void json_array(text_t *t, const bind_step_t *st, const void *rec)
+{
+    const char *m = (const char *)rec + st->offset;
+    t_add(t, "[");
+    if (st->op == B_INDICATORS) {
+        uint32_t bits = (uint32_t)m_int(m, 4, false);
+        for (int d = 0, k = 0; d < ALERT_DET_COUNT; d++) {
+            if (bits & (1u << d))
+                t_add(t, "%s\"%s\"", k++ ? "," : "", alert_detector_name((alert_detector_t)d));
+        }
+    } else {
+        uint32_t n = (uint32_t)m_int((const char *)rec + st->aux, 4, false);
+        for (uint32_t i = 0, k = 0; i < n && i < ALERT_MAX_SAMPLES; i++) {
+            int64_t v = m_int(m + i * sizeof(int64_t), 8, true);
+            if (st->op == B_TIME_ARRAY)
+                t_add(t, "%s%.6f", k++ ? "," : "", store_int_ns_to_sec(v));
+            else if (v > 0)
+                t_add(t, "%s%lld", k++ ? "," : "", (long long)v);
+        }
+    }
+    t_add(t, "]");
+}
+
+static void bind_rare(binder_t *b, const bind_step_t *st, const void *rec)
+{
+    const char *m = (const char *)rec + st->offset;
+    switch ((bind_op_t)st->op) {
+        case B_ADDR: {
+            net_addr_t a;
+            memcpy(&a, m, sizeof(a));
+            if (a.family == 0 || b->nep >= (int)ARRAY_LEN(b->ep)) {
+                /* (no address; or no room left, which is a mistake in a field list) */
+                b_null(b);
+                if (a.family != 0)
+                    b_rc(b, SQLITE_MISUSE);
+                break;
+            }
+            b_str(b, net_addr_str(&a, b->ep[b->nep++], sizeof(b->ep[0])));
+            break;
+        }
+        case B_ALERT_TYPE:
+            b_str(b, alert_type_name((alert_type_t)m_int(m, sizeof(alert_type_t), false)));
+            break;
+        case B_JSON_BOOL:
+            b_str(b, m_int(m, 1, false) ? "true" : "false");
+            break;
+        case B_INDICATORS:
+        case B_TIME_ARRAY:
+        case B_ID_ARRAY: {
+            char buf[ALERT_MAX_SAMPLES * 24 + 256];
+            text_t t = {buf, sizeof(buf), 0, true};
+            json_array(&t, st, rec);
+            b->i++;
+            b_rc(b, t.ok ? sqlite3_bind_text(b->st, b->i, buf, (int)t.len, SQLITE_TRANSIENT)
+                         : SQLITE_TOOBIG);
+            break;
+        }
+        default: /* B_MISUSE */
+            b->i++;
+            b_rc(b, SQLITE_MISUSE);
+            break;
+    }
+}
+
 /* Bind rec's columns by plan. */
 static void bind_record(binder_t *b, const bind_plan_t *plan, const void *rec)
 {
@@ -338,6 +570,9 @@ static void bind_record(binder_t *b, const bind_plan_t *plan, const void *rec)
         switch ((bind_op_t)st->op) {
             case B_I64:
                 b_i64(b, m_int(m, 8, true));
+                break;
+            case B_U64: /* (read as int64_t, a value above INT64_MAX is negative) */
+                b_i64(b, m_int(m, 8, false) < 0 ? INT64_MAX : m_int(m, 8, false));
                 break;
             case B_I32:
                 b_i64(b, m_int(m, 4, true));
@@ -413,9 +648,6 @@ static void bind_record(binder_t *b, const bind_plan_t *plan, const void *rec)
             case B_CALL_STATE:
                 b_str(b, call_state_name((call_state_t)m_int(m, sizeof(call_state_t), false)));
                 break;
-            case B_ALERT_TYPE:
-                b_str(b, alert_type_name((alert_type_t)m_int(m, sizeof(alert_type_t), false)));
-                break;
             case B_GROUP:
                 if (!(bool)m_int(m, 1, false)) {
                     for (uint32_t k = 0; k < st->aux; k++)
@@ -423,10 +655,8 @@ static void bind_record(binder_t *b, const bind_plan_t *plan, const void *rec)
                     st += st->aux;
                 }
                 break;
-            case B_MISUSE:
             default:
-                b->i++;
-                b_rc(b, SQLITE_MISUSE);
+                bind_rare(b, st, rec);
                 break;
         }
     }
@@ -445,7 +675,7 @@ static void build_put_sql(void)
         if (!put_sql(&put_tables[i], put_sql_text[i], sizeof(put_sql_text[i])))
             snprintf(put_sql_text[i], sizeof(put_sql_text[i]), "statement too long");
         /* (not SQL: store_open fails to prepare it, loudly) */
-        plan_binds(put_tables[i].desc, &put_plans[i]);
+        plan_binds(&put_tables[i], &put_plans[i]);
     }
 }
 
@@ -457,6 +687,18 @@ const char *store_int_put_sql(int which)
             return put_sql_text[i];
     }
     return NULL;
+}
+
+void store_int_put_bind(binder_t *b, int which, const void *rec)
+{
+    pthread_once(&put_sql_once, build_put_sql);
+    for (size_t i = 0; i < ARRAY_LEN(put_tables); i++) {
+        if (put_tables[i].which == which) {
+            bind_record(b, &put_plans[i], rec);
+            return;
+        }
+    }
+    b_rc(b, SQLITE_MISUSE);
 }
 
 /* Put rec, of put_tables[k]. Its plan is built: the statement it binds was prepared from
