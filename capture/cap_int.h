@@ -246,6 +246,7 @@ static inline void cap_frame_begin(cap_t *cap, cap_decode_t *fr, int dlt, int64_
     fr->pkt.kind = PKT_KIND_ANY; /* captured: the engine decides what it is */
     fr->pkt.has_probe = false;
     fr->pkt.probe_id = 0;
+    fr->pkt.carried = 0;
     fr->pkt.frame = frame;
     fr->pkt.frame_caplen = caplen;
     fr->pkt.frame_len = wirelen;

@@ -17,6 +17,9 @@ enum { PKT_PROTO_TCP = 6, PKT_PROTO_UDP = 17 };
  * carries the protocol type with each message. */
 enum { PKT_KIND_ANY = 0, PKT_KIND_SIP, PKT_KIND_RTCP };
 
+/* How a message cut out of a TCP stream was carried (packet_view_t.carried). */
+enum { PKT_CARRIED_WS = 1 << 0, PKT_CARRIED_TLS = 1 << 1 };
+
 /* UDP: payload is the UDP payload of one datagram (after IP reassembly when fragmented).
  * TCP: payload is all in-order, not yet consumed bytes of this direction of the connection
  *      (the capture sink returns how many it consumed; the rest is offered again with the
@@ -38,6 +41,9 @@ typedef struct {
     bool has_probe;    /* came as HEP from a probe (probe_id); false: captured here */
     uint32_t probe_id; /* HEP capture agent id of that probe */
     bool reassembled;  /* built from IP fragments or several TCP segments */
+    uint8_t carried;   /* PKT_CARRIED_* bits: a message cut out of a TCP stream that came in
+                          WebSocket frames and/or TLS records (decrypted with a key log); 0 for
+                          plain TCP and UDP, and for HEP */
     uint64_t hint;     /* the frame's look-ahead hint (cap_set_lookahead) when this
                           is its own plain UDP datagram, else 0 */
     /* The frame as captured (of the last fragment/segment), for per-call pcaps; NULL for HEP. */
