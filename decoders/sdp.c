@@ -22,6 +22,8 @@
  *   a=sendrecv | sendonly | recvonly | inactive
  *   a=rtcp:<port>[ IN IP4|IP6 <address>]    (RFC 3605)
  *   a=rtcp-mux                               (RFC 5761)
+ *   a=crypto:<tag> <suite> <key-params> [<session-params>]   (RFC 4568 9.1, SDES-SRTP)
+ *   a=fingerprint:<hash-func> <fingerprint>  (RFC 8122 5, DTLS-SRTP; session or media level)
  */
 
 /* Where the lines being read go. */
@@ -188,6 +190,26 @@ static void attr_rtcp(sdp_media_t *m, sv_t v)
         m->rtcp_addr = a;
 }
 
+/* "a=crypto:<tag> <crypto-suite> <key-params> [<session-param> ...]" (RFC 4568 9.1): tag is
+ * 1*9DIGIT, key-params is "<key-method>:<key-info>" (";"-separated when several). A line
+ * without all three is ignored; past SDP_MAX_CRYPTO, lines are dropped and counted as truncated. */
+static void attr_crypto(sdp_media_t *m, sv_t v)
+{
+    sv_t tag = next_field(&v);
+    sv_t suite = next_field(&v);
+    sv_t key = next_field(&v);
+    uint32_t t;
+    if (tag.len == 0 || tag.len > 9 || !sv_to_u32(tag, &t) || suite.len == 0 || key.len == 0 ||
+        memchr(key.p, ':', key.len) == NULL)
+        return;
+    if (m->n_crypto == SDP_MAX_CRYPTO) {
+        m->crypto_truncated = true;
+        return;
+    }
+    m->crypto[m->n_crypto++] =
+        (sdp_crypto_t){.tag = t, .suite = suite, .key_params = key, .session_params = sv_trim(v)};
+}
+
 static sdp_dir_t dir_of(sv_t name)
 {
     if (sv_eq_ci(name, "sendrecv"))
@@ -226,6 +248,13 @@ static void parse_attr(sdp_state_t *st, sv_t v)
             else
                 st->out->ptime = ms;
         }
+    } else if (sv_eq_ci(name, "fingerprint")) {
+        if (val.len > 0) {
+            if (m != NULL)
+                m->fingerprint = true;
+            else
+                st->out->fingerprint = true;
+        }
     } else if (m == NULL) {
         return; /* the rest are media-level only */
     } else if (sv_eq_ci(name, "rtpmap")) {
@@ -236,6 +265,8 @@ static void parse_attr(sdp_state_t *st, sv_t v)
         attr_rtcp(m, val);
     } else if (sv_eq_ci(name, "rtcp-mux")) {
         m->rtcp_mux = true;
+    } else if (sv_eq_ci(name, "crypto")) {
+        attr_crypto(m, val);
     }
 }
 
@@ -325,6 +356,7 @@ int sdp_parse(const char *buf, size_t len, sdp_t *out)
     out->ptime = 0;
     out->n_media = 0;
     out->truncated_media = false;
+    out->fingerprint = false;
 
     sdp_state_t st = {.out = out, .media = NULL, .in_media = false};
     while (p < end) {
@@ -348,6 +380,8 @@ int sdp_parse(const char *buf, size_t len, sdp_t *out)
             m->dir = out->dir;
         if (m->ptime == 0)
             m->ptime = out->ptime;
+        if (out->fingerprint)
+            m->fingerprint = true;
     }
     return SDP_OK;
 }

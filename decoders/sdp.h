@@ -15,6 +15,7 @@
 #define SDP_MAX_MEDIA   16
 #define SDP_MAX_FORMATS 32
 #define SDP_MAX_RTPMAPS 32
+#define SDP_MAX_CRYPTO  8
 
 typedef enum {
     SDP_DIR_UNSET = 0, /* no attribute: sendrecv by default */
@@ -35,6 +36,16 @@ typedef struct {
     sv_t fmtp;           /* a=fmtp parameters for this payload type, empty if none */
 } sdp_rtpmap_t;
 
+/* One a=crypto (RFC 4568 9.1, SDES): "a=crypto:<tag> <suite> <key-params> [<session-params>]".
+ * key_params holds the master key and salt ("inline:<base64>[|lifetime][|MKI:len]"): a secret,
+ * to be used for decryption only and never stored or printed. */
+typedef struct {
+    uint32_t tag;        /* 1*9DIGIT */
+    sv_t suite;          /* "AES_CM_128_HMAC_SHA1_80", ... */
+    sv_t key_params;     /* "inline:..." (one or more, ';'-separated) */
+    sv_t session_params; /* the rest of the line, empty if none */
+} sdp_crypto_t;
+
 typedef struct {
     sv_t media; /* "audio", "video", "image" ... */
     uint16_t port;
@@ -51,6 +62,10 @@ typedef struct {
     net_addr_t rtcp_addr; /* a=rtcp address, family 0 when absent */
     bool rtcp_mux;
     bool truncated; /* formats or rtpmaps beyond SDP_MAX_FORMATS / SDP_MAX_RTPMAPS dropped */
+    sdp_crypto_t crypto[SDP_MAX_CRYPTO]; /* well-formed a=crypto lines, in order (preference) */
+    size_t n_crypto;
+    bool crypto_truncated; /* a=crypto lines beyond SDP_MAX_CRYPTO dropped */
+    bool fingerprint;      /* a=fingerprint (RFC 8122) here or at session level: DTLS-SRTP keys */
 } sdp_media_t;
 
 typedef struct {
@@ -63,6 +78,7 @@ typedef struct {
     sdp_media_t media[SDP_MAX_MEDIA];
     size_t n_media;
     bool truncated_media; /* more m= lines than SDP_MAX_MEDIA */
+    bool fingerprint;     /* session-level a=fingerprint (also set in every media) */
 } sdp_t;
 
 /* Parse an SDP body. Lines end in CRLF or LF (the last may have none); blank lines, surrounding

@@ -715,6 +715,84 @@ START_TEST(test_multipart)
 }
 END_TEST
 
+/* SDES (RFC 4568 9.1): every well-formed a=crypto of a media, in order, with the key params as
+ * a view; malformed ones are skipped, and more than SDP_MAX_CRYPTO mark the media truncated. */
+START_TEST(test_crypto)
+{
+    ck_assert_int_eq(
+        parse_str(
+            "v=0\r\n"
+            "c=IN IP4 192.0.2.1\r\n"
+            "m=audio 4000 RTP/SAVP 0\r\n"
+            "a=crypto:1 AES_CM_128_HMAC_SHA1_80 "
+            "inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR|2^20|1:32\r\n"
+            "a=crypto:2 AES_CM_128_HMAC_SHA1_32 inline:NzB4d1BINUAvLEw6UzF3WSJ+PSdFcGdUJShpX1Zj "
+            "KDR=1 UNENCRYPTED_SRTCP\r\n"
+            "a=crypto:x AES_CM_128_HMAC_SHA1_80 inline:abc\r\n"          /* tag not a number */
+            "a=crypto:1234567890 AES_CM_128_HMAC_SHA1_80 inline:abc\r\n" /* 10 digits */
+            "a=crypto:3 AES_CM_128_HMAC_SHA1_80\r\n"                     /* no key params */
+            "a=crypto:4 AES_CM_128_HMAC_SHA1_80 nokeymethod\r\n"         /* no "method:" */
+            "m=audio 4002 RTP/AVP 0\r\n"),
+        SDP_OK);
+    ck_assert_uint_eq(sdp.n_media, 2);
+    const sdp_media_t *m = &sdp.media[0];
+    ck_assert_uint_eq(m->n_crypto, 2);
+    ck_assert(!m->crypto_truncated);
+    ck_assert(!m->fingerprint);
+    ck_assert_uint_eq(m->crypto[0].tag, 1);
+    assert_sv(m->crypto[0].suite, "AES_CM_128_HMAC_SHA1_80");
+    assert_sv(m->crypto[0].key_params, "inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR|2^20|1:32");
+    assert_sv(m->crypto[0].session_params, "");
+    ck_assert_uint_eq(m->crypto[1].tag, 2);
+    assert_sv(m->crypto[1].suite, "AES_CM_128_HMAC_SHA1_32");
+    assert_sv(m->crypto[1].key_params, "inline:NzB4d1BINUAvLEw6UzF3WSJ+PSdFcGdUJShpX1Zj");
+    assert_sv(m->crypto[1].session_params, "KDR=1 UNENCRYPTED_SRTCP");
+    ck_assert_uint_eq(sdp.media[1].n_crypto, 0);
+
+    /* Session-level a=crypto is not defined (RFC 4568 9.1: media level only): ignored. */
+    ck_assert_int_eq(parse_str("v=0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:abc\r\n"
+                               "m=audio 4000 RTP/SAVP 0\r\n"),
+                     SDP_OK);
+    ck_assert_uint_eq(sdp.media[0].n_crypto, 0);
+
+    /* Bounded: the first SDP_MAX_CRYPTO are kept. */
+    char buf[1024];
+    size_t n = (size_t)snprintf(buf, sizeof(buf), "v=0\r\nm=audio 4000 RTP/SAVP 0\r\n");
+    for (int i = 1; i <= SDP_MAX_CRYPTO + 2; i++)
+        n += (size_t)snprintf(buf + n, sizeof(buf) - n,
+                              "a=crypto:%d AES_CM_128_HMAC_SHA1_80 inline:k%d\r\n", i, i);
+    ck_assert_uint_lt(n, sizeof(buf));
+    ck_assert_int_eq(parse_str(buf), SDP_OK);
+    ck_assert_uint_eq(sdp.media[0].n_crypto, SDP_MAX_CRYPTO);
+    ck_assert(sdp.media[0].crypto_truncated);
+    ck_assert_uint_eq(sdp.media[0].crypto[SDP_MAX_CRYPTO - 1].tag, SDP_MAX_CRYPTO);
+}
+END_TEST
+
+/* DTLS-SRTP (RFC 5763): a=fingerprint at session level applies to every media; at media level to
+ * its own; one without a value is no fingerprint. */
+START_TEST(test_fingerprint)
+{
+    ck_assert_int_eq(parse_str("v=0\r\n"
+                               "a=fingerprint:sha-256 4A:AD:B9:B1:3F:82:18:3B\r\n"
+                               "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
+                               "m=video 9 UDP/TLS/RTP/SAVPF 96\r\n"),
+                     SDP_OK);
+    ck_assert(sdp.fingerprint);
+    ck_assert(sdp.media[0].fingerprint);
+    ck_assert(sdp.media[1].fingerprint);
+    ck_assert_int_eq(parse_str("v=0\r\n"
+                               "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
+                               "a=fingerprint:\r\n"
+                               "m=video 9 UDP/TLS/RTP/SAVPF 96\r\n"
+                               "a=fingerprint:sha-1 4A:AD:B9:B1\r\n"),
+                     SDP_OK);
+    ck_assert(!sdp.fingerprint);
+    ck_assert(!sdp.media[0].fingerprint);
+    ck_assert(sdp.media[1].fingerprint);
+}
+END_TEST
+
 START_TEST(test_null)
 {
     ck_assert_int_eq(sdp_parse(NULL, 0, &sdp), SDP_INVALID);
@@ -737,6 +815,8 @@ Suite *sdp_suite(void)
     tcase_add_test(tc, test_rtpmap_odd);
     tcase_add_test(tc, test_caps);
     tcase_add_test(tc, test_multipart);
+    tcase_add_test(tc, test_crypto);
+    tcase_add_test(tc, test_fingerprint);
     tcase_add_loop_test(tc, test_torture, 0, (int)(sizeof(torture) / sizeof(torture[0])));
     suite_add_tcase(s, tc);
 
