@@ -1,0 +1,355 @@
+/* check_tls: TLS sessions decrypted with a key log. tests/pcap/tls/sip-tls.pcap holds nine
+ * sessions made with openssl s_server/s_client (tests/pcap/tls/make.sh): TLS 1.2 with AES-GCM,
+ * ChaCha20-Poly1305 and AES-CBC (HMAC-SHA1, SHA-384, SHA-256), TLS 1.3 with its three AEADs,
+ * each carrying SIP whose text is committed beside it. The suite reassembles each connection
+ * (loopback, nothing lost) and byte-compares what tls_ hands out with what was sent. */
+#include <check.h>
+#include <errno.h>
+#include <pcap/pcap.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testdata.h"
+#include "tls.h"
+
+#define NSESS 9
+#define PORT0 15060
+
+/* Each session's two byte streams, as TCP carried them, and the order of their segments. */
+typedef struct {
+    uint8_t *data[2];
+    size_t len[2];
+    uint32_t next[2];
+    bool started[2];
+    struct {
+        int dir;
+        size_t off, len;
+    } seg[256];
+    size_t nseg;
+} stream_t;
+
+static stream_t streams[NSESS + 1];
+
+static void append(stream_t *st, int dir, const uint8_t *p, size_t n)
+{
+    st->data[dir] = realloc(st->data[dir], st->len[dir] + n + 1);
+    ck_assert_ptr_nonnull(st->data[dir]);
+    memcpy(st->data[dir] + st->len[dir], p, n);
+    st->len[dir] += n;
+}
+
+/* Ethernet (loopback) + IPv4 + TCP, in order: SYN sets the next sequence number, a segment at
+ * it is appended, a retransmission is dropped. */
+static void load_streams(void)
+{
+    static bool loaded;
+    if (loaded)
+        return;
+    char err[PCAP_ERRBUF_SIZE];
+    pcap_t *pc = pcap_open_offline(testdata_path("tests/pcap/tls/sip-tls.pcap"), err);
+    ck_assert_msg(pc != NULL, "%s", err);
+    struct pcap_pkthdr *h;
+    const u_char *f;
+    while (pcap_next_ex(pc, &h, &f) == 1) {
+        if (h->caplen < 14 + 20 + 20 || f[12] != 0x08 || f[13] != 0x00)
+            continue;
+        const u_char *ip = f + 14;
+        size_t ihl = (size_t)(ip[0] & 15) * 4, tot = (size_t)(ip[2] << 8 | ip[3]);
+        const u_char *tcp = ip + ihl;
+        size_t thl = (size_t)(tcp[12] >> 4) * 4;
+        unsigned sport = (unsigned)(tcp[0] << 8 | tcp[1]), dport = (unsigned)(tcp[2] << 8 | tcp[3]);
+        uint32_t seq =
+            (uint32_t)tcp[4] << 24 | (uint32_t)tcp[5] << 16 | (uint32_t)tcp[6] << 8 | tcp[7];
+        int dir = dport > PORT0 && dport <= PORT0 + NSESS ? 0 : 1;
+        unsigned port = dir == 0 ? dport : sport;
+        if (port <= PORT0 || port > PORT0 + NSESS)
+            continue;
+        stream_t *st = &streams[port - PORT0];
+        if (tcp[13] & 0x02) { /* SYN */
+            st->next[dir] = seq + 1;
+            st->started[dir] = true;
+            continue;
+        }
+        size_t n = tot - ihl - thl;
+        if (!st->started[dir] || n == 0 || seq != st->next[dir])
+            continue;
+        ck_assert_uint_lt(st->nseg, 256);
+        st->seg[st->nseg].dir = dir;
+        st->seg[st->nseg].off = st->len[dir];
+        st->seg[st->nseg].len = n;
+        st->nseg++;
+        append(st, dir, tcp + thl, n);
+        st->next[dir] += (uint32_t)n;
+    }
+    pcap_close(pc);
+    loaded = true;
+}
+
+typedef struct {
+    uint8_t *out[2];
+    size_t len[2];
+    unsigned calls;
+} sink_t;
+
+static void on_plain(void *ctx, tls_dir_t dir, const uint8_t *p, size_t n)
+{
+    sink_t *k = ctx;
+    k->out[dir] = realloc(k->out[dir], k->len[dir] + n);
+    ck_assert_ptr_nonnull(k->out[dir]);
+    memcpy(k->out[dir] + k->len[dir], p, n);
+    k->len[dir] += n;
+    k->calls++;
+}
+
+static void sink_free(sink_t *k)
+{
+    free(k->out[0]);
+    free(k->out[1]);
+    memset(k, 0, sizeof(*k));
+}
+
+static tls_keylog_t *keys_of(const char *rel)
+{
+    tls_keylog_t *k = tls_keylog_new(64);
+    ck_assert_ptr_nonnull(k);
+    ck_assert_int_gt(tls_keylog_load(k, testdata_path(rel)), 0);
+    return k;
+}
+
+/* Feeds session n's segments in capture order, each in pieces of at most `chunk` bytes, and
+ * stops after `limit` bytes of the client's stream. */
+static const tls_info_t *run_limit(tls_session_t *s, int n, size_t chunk, size_t limit)
+{
+    stream_t *st = &streams[n];
+    for (size_t i = 0; i < st->nseg; i++) {
+        int d = st->seg[i].dir;
+        size_t off = st->seg[i].off, end = off + st->seg[i].len;
+        if (d == 0 && end > limit)
+            end = limit > off ? limit : off;
+        while (off < end) {
+            size_t k = end - off < chunk ? end - off : chunk;
+            (void)tls_session_feed(s, (tls_dir_t)d, st->data[d] + off, k);
+            off += k;
+        }
+    }
+    return tls_session_info(s);
+}
+
+static const tls_info_t *run(tls_session_t *s, int n, size_t chunk)
+{
+    return run_limit(s, n, chunk, SIZE_MAX);
+}
+
+static const struct {
+    uint16_t version, cipher;
+} EXPECT[NSESS + 1] = {
+    {0, 0},           {0x0303, 0xC02F}, {0x0303, 0xC030}, {0x0303, 0xCCA8}, {0x0303, 0xC013},
+    {0x0303, 0xC028}, {0x0303, 0x003C}, {0x0304, 0x1301}, {0x0304, 0x1303}, {0x0304, 0x1302},
+};
+
+static void check_session(int n, size_t chunk)
+{
+    load_streams();
+    ck_assert_uint_gt(streams[n].len[0], 0);
+    tls_keylog_t *keys = keys_of("tests/pcap/tls/sip-tls.keys");
+    sink_t k = {0};
+    tls_session_t *s = tls_session_new(keys, on_plain, &k);
+    ck_assert_ptr_nonnull(s);
+    const tls_info_t *info = run(s, n, chunk);
+    ck_assert_uint_eq(info->version, EXPECT[n].version);
+    ck_assert_uint_eq(info->cipher, EXPECT[n].cipher);
+    ck_assert_ptr_nonnull(tls_cipher_name(info->cipher));
+    ck_assert_str_eq(info->sni, "sip.example.com");
+    ck_assert(info->keys);
+    ck_assert(info->decrypted);
+    ck_assert_uint_eq(info->auth_failures, 0);
+    ck_assert_uint_eq(info->malformed, 0);
+    const char *names[2] = {"client", "server"};
+    for (int d = 0; d < 2; d++) {
+        char rel[64];
+        snprintf(rel, sizeof(rel), "tests/pcap/tls/%s-%d.txt", names[d], n);
+        size_t want_len;
+        char *want = testdata_read(testdata_path(rel), &want_len);
+        ck_assert_ptr_nonnull(want);
+        ck_assert_uint_eq(k.len[d], want_len);
+        ck_assert(memcmp(k.out[d], want, want_len) == 0);
+        free(want);
+    }
+    ck_assert_uint_eq(info->app_bytes, k.len[0] + k.len[1]);
+    tls_session_free(s);
+    tls_keylog_free(keys);
+    sink_free(&k);
+}
+
+START_TEST(decrypts_each_session_exactly)
+{
+    check_session(_i, 1u << 20);
+}
+END_TEST
+
+/* Any split of the stream (here 1 and 7 bytes at a time) gives the same plaintext. */
+START_TEST(decrypts_byte_by_byte)
+{
+    check_session(_i, _i % 2 ? 1 : 7);
+}
+END_TEST
+
+/* Without keys: no plaintext; the session is still described. */
+START_TEST(no_keys_counts_and_describes)
+{
+    load_streams();
+    tls_keylog_t *empty = tls_keylog_new(4);
+    for (int pass = 0; pass < 2; pass++) {
+        sink_t k = {0};
+        tls_session_t *s = tls_session_new(pass ? empty : NULL, on_plain, &k);
+        const tls_info_t *info = run(s, _i, 4096);
+        ck_assert_uint_eq(k.calls, 0);
+        ck_assert(!info->decrypted && !info->keys);
+        ck_assert(info->client_hello && info->server_hello);
+        ck_assert_uint_eq(info->version, EXPECT[_i].version);
+        ck_assert_uint_eq(info->cipher, EXPECT[_i].cipher);
+        ck_assert_str_eq(info->sni, "sip.example.com");
+        ck_assert_uint_gt(info->undecrypted, 0);
+        ck_assert_uint_eq(info->malformed, 0);
+        tls_session_free(s);
+    }
+    tls_keylog_free(empty);
+}
+END_TEST
+
+/* Wrong secrets (every secret's first byte flipped): nothing authenticates, nothing comes out. */
+START_TEST(wrong_keys_give_no_plaintext)
+{
+    load_streams();
+    size_t len;
+    char *text = testdata_read(testdata_path("tests/pcap/tls/sip-tls.keys"), &len);
+    ck_assert_ptr_nonnull(text);
+    for (char *line = text; line < text + len;) {
+        char *nl = memchr(line, '\n', (size_t)(text + len - line));
+        char *sp = memrchr(line, ' ', (size_t)((nl ? nl : text + len) - line));
+        if (line[0] != '#' && sp != NULL)
+            sp[1] = sp[1] == '0' ? '1' : '0';
+        line = nl ? nl + 1 : text + len;
+    }
+    tls_keylog_t *keys = tls_keylog_new(64);
+    ck_assert_uint_gt(tls_keylog_add_text(keys, text, len), 0);
+    free(text);
+    sink_t k = {0};
+    tls_session_t *s = tls_session_new(keys, on_plain, &k);
+    const tls_info_t *info = run(s, _i, 4096);
+    ck_assert_uint_eq(k.calls, 0);
+    ck_assert(!info->decrypted);
+    ck_assert(info->keys);
+    ck_assert_uint_gt(info->auth_failures, 0);
+    tls_session_free(s);
+    tls_keylog_free(keys);
+}
+END_TEST
+
+START_TEST(garbage_and_oversized_records_are_counted)
+{
+    static const uint8_t junk[] = "INVITE sip:x SIP/2.0\r\n\r\n";
+    tls_session_t *s = tls_session_new(NULL, NULL, NULL);
+    ck_assert_int_eq(tls_session_feed(s, TLS_FROM_CLIENT, junk, sizeof(junk) - 1), -EPROTO);
+    ck_assert_uint_eq(tls_session_info(s)->malformed, 1);
+    /* The direction stays stopped; the other still frames. */
+    ck_assert_int_eq(tls_session_feed(s, TLS_FROM_CLIENT, junk, 3), -EPROTO);
+    ck_assert_uint_eq(tls_session_info(s)->malformed, 1);
+    static const uint8_t big[] = {0x17, 0x03, 0x03, 0x48, 0x01}; /* 18433 > 2^14 + 2048 */
+    ck_assert_int_eq(tls_session_feed(s, TLS_FROM_SERVER, big, sizeof(big)), -EPROTO);
+    ck_assert_uint_eq(tls_session_info(s)->malformed, 2);
+    tls_session_free(s);
+
+    /* A hello whose lengths overrun its record. */
+    static const uint8_t bad_hello[] = {0x16, 0x03, 0x01, 0x00, 0x08, 0x01, 0x00,
+                                        0x00, 0x04, 0x03, 0x03, 0xff, 0xff};
+    s = tls_session_new(NULL, NULL, NULL);
+    ck_assert_int_eq(tls_session_feed(s, TLS_FROM_CLIENT, bad_hello, sizeof(bad_hello)), -EPROTO);
+    ck_assert_uint_eq(tls_session_info(s)->malformed, 1);
+    ck_assert(!tls_session_info(s)->client_hello);
+    tls_session_free(s);
+}
+END_TEST
+
+/* A capture cut in the middle of a record: what came whole is decrypted, the rest waits. */
+START_TEST(truncated_stream_decrypts_what_is_whole)
+{
+    load_streams();
+    tls_keylog_t *keys = keys_of("tests/pcap/tls/sip-tls.keys");
+    sink_t k = {0};
+    tls_session_t *s = tls_session_new(keys, on_plain, &k);
+    const tls_info_t *info = run_limit(s, 7, 4096, streams[7].len[0] - 10);
+    ck_assert(info->decrypted);
+    ck_assert_uint_eq(info->malformed, 0);
+    ck_assert_uint_gt(k.len[0], 0);
+    ck_assert_uint_gt(k.len[1], 0);
+    /* The last record (a close_notify or the BYE) is incomplete: it never came out. */
+    size_t want_len;
+    char *want = testdata_read(testdata_path("tests/pcap/tls/client-7.txt"), &want_len);
+    ck_assert_ptr_nonnull(want);
+    ck_assert_uint_le(k.len[0], want_len);
+    ck_assert(memcmp(k.out[0], want, k.len[0]) == 0);
+    free(want);
+    tls_session_free(s);
+    tls_keylog_free(keys);
+    sink_free(&k);
+}
+END_TEST
+
+START_TEST(keylog_lines)
+{
+    tls_keylog_t *k = tls_keylog_new(1);
+    const char *r1 = "CLIENT_RANDOM "
+                     "0000000000000000000000000000000000000000000000000000000000000001 "
+                     "000000000000000000000000000000000000000000000000000000000000000000000000"
+                     "000000000000000000000000";
+    const char *r2 = "CLIENT_TRAFFIC_SECRET_0 "
+                     "0000000000000000000000000000000000000000000000000000000000000002 "
+                     "0000000000000000000000000000000000000000000000000000000000000000";
+    ck_assert_int_eq(tls_keylog_add_line(k, "# comment", 9), 0);
+    ck_assert_int_eq(tls_keylog_add_line(k, "", 0), 0);
+    ck_assert_int_eq(tls_keylog_add_line(k, "EXPORTER_SECRET aa bb", 21), 0);
+    ck_assert_int_eq(tls_keylog_add_line(k, "CLIENT_RANDOM zz 00", 19), -EINVAL);
+    ck_assert_int_eq(tls_keylog_add_line(k, r1, strlen(r1) - 2), -EINVAL); /* short secret */
+    ck_assert_int_eq(tls_keylog_add_line(k, r1, strlen(r1)), 1);
+    ck_assert_int_eq(tls_keylog_add_line(k, r2, strlen(r2)), -ENOSPC); /* max 1 client */
+    tls_keylog_stats_t st = tls_keylog_stats(k);
+    ck_assert_uint_eq(st.clients, 1);
+    ck_assert_uint_eq(st.secrets, 1);
+    ck_assert_uint_eq(st.bad_lines, 2);
+    ck_assert_uint_eq(st.full, 1);
+    ck_assert_int_eq(tls_keylog_load(k, "/nonexistent/keys"), -ENOENT);
+    tls_keylog_free(k);
+}
+END_TEST
+
+START_TEST(looks_like)
+{
+    static const uint8_t ch[] = {0x16, 0x03, 0x01, 0x02, 0x00};
+    static const uint8_t sip[] = "REGISTER";
+    ck_assert(tls_looks_like(ch, sizeof(ch)));
+    ck_assert(!tls_looks_like(sip, 8));
+    ck_assert(!tls_looks_like(ch, 2));
+    ck_assert_str_eq(tls_version_name(0x0304), "TLS 1.3");
+    ck_assert_ptr_null(tls_cipher_name(0x0005));
+}
+END_TEST
+
+Suite *tls_suite(void)
+{
+    Suite *s = suite_create("tls");
+    TCase *tc = tcase_create("tls");
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, decrypts_each_session_exactly, 1, NSESS + 1);
+    tcase_add_loop_test(tc, decrypts_byte_by_byte, 1, NSESS + 1);
+    tcase_add_loop_test(tc, no_keys_counts_and_describes, 1, NSESS + 1);
+    tcase_add_loop_test(tc, wrong_keys_give_no_plaintext, 1, NSESS + 1);
+    tcase_add_test(tc, garbage_and_oversized_records_are_counted);
+    tcase_add_test(tc, truncated_stream_decrypts_what_is_whole);
+    tcase_add_test(tc, keylog_lines);
+    tcase_add_test(tc, looks_like);
+    suite_add_tcase(s, tc);
+    return s;
+}
