@@ -39,7 +39,7 @@ typedef struct {
     uint64_t other_ip_proto;
     uint64_t truncated;
     uint64_t bad_header;
-    uint64_t tunnels; /* frames that carried IP-in-IP, GRE, ERSPAN or VXLAN */
+    uint64_t tunnels; /* frames that carried IP-in-IP, GRE, ERSPAN, VXLAN, GTP-U or MPLS PW */
     uint64_t ip_fragments;
     uint64_t ip_reassembled;
     uint64_t frag_timeouts;
@@ -55,6 +55,12 @@ typedef struct {
     uint64_t frag_overlaps;       /* fragments overlapping bytes already held (duplicates too) */
     uint64_t tcp_flows_timed_out; /* TCP directions forgotten after tcp_timeout_ms idle */
     uint64_t readahead_cpu_ns;    /* CPU time of the read-ahead threads (files) */
+    /* Encapsulations, one count per header decoded (a frame nesting two counts twice); what
+     * they carry that is not IP is counted in non_ip, short headers in truncated. */
+    uint64_t gtpu;    /* GTP-U G-PDUs (UDP port 2152) */
+    uint64_t pppoe;   /* PPPoE session frames (EtherType 0x8864) */
+    uint64_t gre_ppp; /* PPP in PPTP's enhanced GRE (version 1, protocol 0x880b) */
+    uint64_t mpls;    /* MPLS label stacks (EtherType 0x8847/0x8848) */
 } cap_stats_t;
 
 /* Returns NULL on allocation failure. Caller frees with cap_free. */

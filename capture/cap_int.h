@@ -12,15 +12,17 @@
 #include "ipfrag.h"
 #include "tcp_reasm.h"
 
-/* Tunnels (IP-in-IP, GRE, ERSPAN, VXLAN) one frame may nest. Real deployments use one or two;
- * the bound stops "tunnel bombs" from recursing through a 64 KB frame. */
+/* Tunnels (IP-in-IP, GRE, ERSPAN, VXLAN, GTP-U, MPLS pseudowires) one frame may nest. Real
+ * deployments use one or two; the bound stops "tunnel bombs" from recursing through a 64 KB frame.
+ */
 #define CAP_MAX_DEPTH 4
 
 /* For the small helpers that run on every frame (the peek, the addresses): no call. */
 #define CAP_INLINE static inline __attribute__((always_inline))
 
-/* UDP port of VXLAN (RFC 7348), decoded as a tunnel. */
+/* UDP ports of VXLAN (RFC 7348) and GTP-U (3GPP TS 29.281 §4.4.2), decoded as tunnels. */
 #define CAP_VXLAN_PORT 4789
+#define CAP_GTPU_PORT  2152
 
 /* The frame being decoded, on the stack, one per cap_process_frame call. The packet view is
  * filled as the layers are peeled: the frame fields first, the VLAN when a tag is seen, the
@@ -56,6 +58,10 @@ struct cap {
 void cap_link(cap_t *cap, cap_decode_t *fr, int dlt, const uint8_t *p, size_t len);
 void cap_ether(cap_t *cap, cap_decode_t *fr, const uint8_t *p, size_t len);
 void cap_ethertype(cap_t *cap, cap_decode_t *fr, uint16_t type, const uint8_t *p, size_t len);
+/* link.c: a PPP frame (address/control and protocol-field compression accepted) to IP; an MPLS
+ * label stack and what its bottom carries. */
+void cap_ppp(cap_t *cap, cap_decode_t *fr, const uint8_t *p, size_t len);
+void cap_mpls(cap_t *cap, cap_decode_t *fr, const uint8_t *p, size_t len);
 
 /* ip.c: IPv4 and IPv6 packets; a transport payload of protocol proto (UDP, TCP or a tunnel)
  * of the IP packet last decoded into fr->pkt. */
@@ -70,6 +76,8 @@ bool cap_tunnel_enter(cap_t *cap, cap_decode_t *fr);
 void cap_tunnel_leave(cap_decode_t *fr);
 void cap_gre(cap_t *cap, cap_decode_t *fr, const uint8_t *p, size_t len);
 bool cap_vxlan(cap_t *cap, cap_decode_t *fr, const uint8_t *p, size_t len);
+/* GTP-U (true when p was a GTP-U packet: decoded, or counted). */
+bool cap_gtpu(cap_t *cap, cap_decode_t *fr, const uint8_t *p, size_t len);
 
 /* ---- Hand-over rings (readahead.c, live.c): a producing thread copies frames in, one decoding
  * thread takes them out. Each frame is its cap_frame_info_t (cap.h) as header, then caplen
@@ -264,7 +272,8 @@ static inline void cap_process_ring_frame(cap_t *cap, const cap_ring_hdr_t *hdr,
                                           const uint8_t *frame)
 {
     /* The producer checked every length of a peeked frame (cap_peek_udp) on these same bytes:
-     * here the headers are only read. VXLAN's port is left to the full decoding. */
+     * here the headers are only read. The tunnels' ports (VXLAN, GTP-U) are left to the full
+     * decoding. */
     const uint8_t *l3 = NULL, *udp = NULL;
     bool v4 = false;
     if (hdr->peeked) {
@@ -272,12 +281,12 @@ static inline void cap_process_ring_frame(cap_t *cap, const cap_ring_hdr_t *hdr,
         v4 = (l3[0] >> 4) == 4;
         udp = v4 ? l3 + (size_t)(l3[0] & 0x0f) * 4 : l3 + 40;
     }
-    if (udp == NULL || cap_be16(udp + 2) == CAP_VXLAN_PORT) {
+    uint16_t dport = udp == NULL ? 0 : cap_be16(udp + 2);
+    if (udp == NULL || dport == CAP_VXLAN_PORT || dport == CAP_GTPU_PORT) {
         cap_process_frame_hinted(cap, hdr->dlt, hdr->ts_ns, frame, hdr->caplen, hdr->wirelen,
                                  hdr->hint);
         return;
     }
-    uint16_t dport = cap_be16(udp + 2);
     cap_decode_t fr;
     cap_frame_begin(cap, &fr, hdr->dlt, hdr->ts_ns, frame, hdr->caplen, hdr->wirelen, hdr->hint);
     packet_view_t *pkt = &fr.pkt;

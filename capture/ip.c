@@ -279,6 +279,8 @@ static void udp(cap_t *cap, cap_decode_t *fr, const uint8_t *p, size_t len, bool
     uint16_t sport = cap_be16(p), dport = cap_be16(p + 2);
     if (dport == CAP_VXLAN_PORT && cap_vxlan(cap, fr, p + 8, ulen - 8))
         return;
+    if (dport == CAP_GTPU_PORT && cap_gtpu(cap, fr, p + 8, ulen - 8))
+        return;
     cap->stats.udp_packets++;
     cap_deliver(cap, fr, CAP_PROTO_UDP, sport, dport, p + 8, ulen - 8, reassembled);
 }
@@ -347,9 +349,9 @@ static void tcp(cap_t *cap, cap_decode_t *fr, const uint8_t *p, size_t len, bool
 
 /* The calls link.c -> ip.c -> tunnel.c -> link.c (and ip.c -> ip.c for IP-in-IP) form a cycle
  * on purpose: it is the natural recursion of tunnels, a frame inside a frame. It is bounded:
- * every way back down (IP-in-IP and GRE here, VXLAN in udp) goes through cap_tunnel_enter,
- * which refuses beyond CAP_MAX_DEPTH (4) tunnels, so the stack holds at most that many
- * nested decodes. */
+ * every way back down (IP-in-IP and GRE here, VXLAN and GTP-U in udp, MPLS pseudowires in
+ * link.c) goes through cap_tunnel_enter, which refuses beyond CAP_MAX_DEPTH (4) tunnels, so the
+ * stack holds at most that many nested decodes. */
 void cap_transport(cap_t *cap, cap_decode_t *fr, uint8_t proto, const uint8_t *p, size_t len,
                    bool reassembled)
 {

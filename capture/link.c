@@ -1,4 +1,5 @@
-/* link: link layers (Ethernet, 802.1Q/QinQ, Linux SLL/SLL2, BSD loopback, raw IP) to IP. */
+/* link: link layers (Ethernet, 802.1Q/QinQ, MPLS, PPPoE and PPP, Linux SLL/SLL2, BSD loopback,
+ * raw IP) to IP. */
 #include "cap_int.h"
 
 #include <pcap/dlt.h>
@@ -16,6 +17,15 @@ enum {
     ETH_QINQ = 0x88a8,     /* IEEE 802.1ad S-tag */
     ETH_QINQ_OLD = 0x9100, /* pre-standard QinQ */
     ETH_QINQ_OLD2 = 0x9200,
+    ETH_MPLS = 0x8847, /* RFC 3032 §5, unicast */
+    ETH_MPLS_MC = 0x8848,
+    ETH_PPPOE_DISC = 0x8863, /* RFC 2516 discovery stage: no IP */
+    ETH_PPPOE_SESS = 0x8864, /* RFC 2516 session stage */
+};
+
+enum {
+    PPP_IPV4 = 0x0021, /* RFC 1332 */
+    PPP_IPV6 = 0x0057, /* RFC 5072 */
 };
 
 /* Ethernet II (IEEE 802.3 §3.1.1; RFC 894 for IP):
@@ -38,6 +48,8 @@ void cap_ether(cap_t *cap, cap_decode_t *fr, const uint8_t *p, size_t len)
     }
     cap_ethertype(cap, fr, type, p + 14, len - 14);
 }
+
+static void pppoe(cap_t *cap, cap_decode_t *fr, const uint8_t *p, size_t len);
 
 /* 802.1Q tags (IEEE 802.1Q-2018 §9.6), any number of them, each followed by the next type:
  *
@@ -65,8 +77,134 @@ void cap_ethertype(cap_t *cap, cap_decode_t *fr, uint16_t type, const uint8_t *p
         cap_ip4(cap, fr, c.p, cur_left(&c));
     else if (type == ETH_IPV6)
         cap_ip6(cap, fr, c.p, cur_left(&c));
+    else if (type == ETH_MPLS || type == ETH_MPLS_MC)
+        cap_mpls(cap, fr, c.p, cur_left(&c));
+    else if (type == ETH_PPPOE_SESS)
+        pppoe(cap, fr, c.p, cur_left(&c));
+    else
+        cap->stats.non_ip++; /* ARP, PPPoE discovery, LLDP, ... */
+}
+
+/* PPP (RFC 1661 §2, in HDLC-like framing, RFC 1662 §3.1, without flags and FCS):
+ *
+ *   +----------+----------+----------+-------------
+ *   | ff (addr)| 03 (ctrl)| protocol | information ...
+ *   +----------+----------+----------+-------------
+ *
+ * Address and control are absent when compressed (LCP's ACFC, and always in PPPoE); the
+ * protocol is one octet when compressed (PFC, RFC 1661 §6.5): a protocol's first octet is even
+ * and its last odd, so an odd first octet is a one-octet protocol. IPv4 and IPv6 are decoded;
+ * LCP, IPCP, CHAP and the rest are counted as non-IP. */
+void cap_ppp(cap_t *cap, cap_decode_t *fr, const uint8_t *p, size_t len)
+{
+    cur_t c = cur_make(p, len);
+    if (len >= 2 && p[0] == 0xff && p[1] == 0x03)
+        cur_skip(&c, 2);
+    uint16_t proto = cur_u8(&c);
+    if ((proto & 1) == 0)
+        proto = (uint16_t)(proto << 8 | cur_u8(&c));
+    if (c.err) {
+        cap->stats.truncated++;
+        return;
+    }
+    if (proto == PPP_IPV4)
+        cap_ip4(cap, fr, c.p, cur_left(&c));
+    else if (proto == PPP_IPV6)
+        cap_ip6(cap, fr, c.p, cur_left(&c));
     else
         cap->stats.non_ip++;
+}
+
+/* PPPoE session stage (RFC 2516 §4):
+ *
+ *    0                   1                   2                   3
+ *    0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |  VER  | TYPE  |      CODE     |          SESSION_ID           |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |            LENGTH             |           payload             ~
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *
+ * VER and TYPE are 1, CODE 0 in a session; the payload is a PPP frame whose LENGTH trims the
+ * Ethernet padding. */
+static void pppoe(cap_t *cap, cap_decode_t *fr, const uint8_t *p, size_t len)
+{
+    cur_t c = cur_make(p, len);
+    uint8_t vt = cur_u8(&c);
+    uint8_t code = cur_u8(&c);
+    cur_skip(&c, 2);
+    size_t plen = cur_be16(&c);
+    if (c.err || plen > cur_left(&c)) {
+        cap->stats.truncated++;
+        return;
+    }
+    if (vt != 0x11 || code != 0) {
+        cap->stats.bad_header++;
+        return;
+    }
+    cap->stats.pppoe++;
+    cap_ppp(cap, fr, c.p, plen);
+}
+
+/* Is this an Ethernet frame one can recognise (a pseudowire's payload)? Its type field must be
+ * an EtherType, not an 802.3 length, and one decoded here. */
+static bool looks_ether(const uint8_t *p, size_t len)
+{
+    if (len < 14)
+        return false;
+    uint16_t type = cap_be16(p + 12);
+    return type == ETH_IPV4 || type == ETH_IPV6 || type == ETH_VLAN || type == ETH_QINQ ||
+           type == ETH_MPLS || type == ETH_MPLS_MC || type == ETH_PPPOE_SESS ||
+           type == ETH_PPPOE_DISC || type == 0x0806 /* ARP */;
+}
+
+/* An MPLS label stack (RFC 3032 §2.1), entries until the one with S (bottom of stack) set:
+ *
+ *    0                   1                   2                   3
+ *    0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |                Label                  | TC  |S|      TTL      |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *
+ * Nothing says what follows the stack: as routers and tshark do, the first nibble tells. 4 and 6
+ * are IPv4 and IPv6 (so are labels 0 and 2, the explicit nulls); 0 is a pseudowire control word
+ * (RFC 4385 §3, 4 octets) and an Ethernet frame after it (RFC 4448) when one is recognisable;
+ * an Ethernet pseudowire without control word is tried last. Anything else is counted non-IP. */
+void cap_mpls(cap_t *cap, cap_decode_t *fr, const uint8_t *p, size_t len)
+{
+    cur_t c = cur_make(p, len);
+    uint32_t entry = 0;
+    do
+        entry = cur_be32(&c);
+    while (!c.err && (entry & 0x100) == 0);
+    if (c.err) {
+        cap->stats.truncated++;
+        return;
+    }
+    cap->stats.mpls++;
+    uint32_t label = entry >> 12;
+    size_t left = cur_left(&c);
+    int nibble = left > 0 ? c.p[0] >> 4 : -1;
+    if (label == 0 || (label != 2 && nibble == 4)) {
+        cap_ip4(cap, fr, c.p, left);
+        return;
+    }
+    if (label == 2 || nibble == 6) {
+        cap_ip6(cap, fr, c.p, left);
+        return;
+    }
+    const uint8_t *eth = c.p;
+    if (nibble == 0 && left >= 4 && looks_ether(eth + 4, left - 4)) {
+        eth += 4;
+        left -= 4;
+    } else if (!looks_ether(eth, left)) {
+        cap->stats.non_ip++;
+        return;
+    }
+    if (cap_tunnel_enter(cap, fr)) {
+        cap_ether(cap, fr, eth, left);
+        cap_tunnel_leave(fr);
+    }
 }
 
 /* Raw IP: the version nibble tells IPv4 from IPv6. */

@@ -712,6 +712,164 @@ START_TEST(test_truncated_every_byte)
 }
 END_TEST
 
+/* ---- GTP-U and PPTP's GRE ---------------------------------------------------------------------
+ */
+
+/* GTP-U G-PDUs to port 2152: the plain header, with the optional word, with a chain of
+ * extension headers; inner IPv4 and IPv6. */
+START_TEST(test_gtpu)
+{
+    cap_t *cap = new_cap();
+    const cap_stats_t *st = cap_stats(cap);
+    for (int v = 0; v < 4; v++) {
+        pkt_t *k = tunnel_inner(TUN_IPIP, v == 3);
+        w_gtpu(k, 255, v == 1, v >= 2 ? (unsigned)v : 0);
+        w_udp(k, 40000, 2152);
+        w_ip4(k, 17, "192.0.2.1", "192.0.2.2");
+        feed(cap, DLT_RAW, k);
+        ck_assert_uint_eq(S.nrecs, (size_t)v + 1);
+        ck_assert_str_eq(S.recs[v].src, v == 3 ? "[fd00::1]:1111" : "10.0.0.1:1111");
+        ck_assert_uint_eq(S.recs[v].len, 4);
+    }
+    ck_assert_uint_eq(st->gtpu, 4);
+    ck_assert_uint_eq(st->tunnels, 4);
+    ck_assert_uint_eq(st->udp_packets, 4); /* the inner ones */
+    ck_assert_uint_eq(st->truncated + st->bad_header + st->non_ip, 0);
+    cap_free(cap);
+}
+END_TEST
+
+/* GTP-U that is not a user packet (echo: non-IP), not GTP-U version 1 (plain UDP on port 2152),
+ * and every way its header can be short or wrong: counted, nothing delivered. */
+START_TEST(test_gtpu_malformed)
+{
+    cap_t *cap = new_cap();
+    const cap_stats_t *st = cap_stats(cap);
+    pkt_t *k = pk_str("");
+    w_gtpu(k, 1, true, 0); /* echo request */
+    w_udp(k, 2152, 2152);
+    w_ip4(k, 17, "192.0.2.1", "192.0.2.2");
+    feed(cap, DLT_RAW, k);
+    ck_assert_uint_eq(st->non_ip, 1);
+    k = pk_str("\x48\x01\x00\x04\x00\x00\x00\x00\x00\x00\x00\x00"); /* GTPv2-C */
+    w_udp(k, 2152, 2152);
+    w_ip4(k, 17, "192.0.2.1", "192.0.2.2");
+    feed(cap, DLT_RAW, k);
+    ck_assert_uint_eq(S.nrecs, 1);
+    ck_assert_str_eq(S.recs[0].dst, "192.0.2.2:2152");
+    /* Not an IP packet inside. */
+    k = pk_str("\x00\x01\x02\x03");
+    w_gtpu(k, 255, false, 0);
+    w_udp(k, 2152, 2152);
+    w_ip4(k, 17, "192.0.2.1", "192.0.2.2");
+    feed(cap, DLT_RAW, k);
+    ck_assert_uint_eq(st->non_ip, 2);
+    /* Length past the datagram; extension chain running off the end; extension length 0. */
+    k = tunnel_inner(TUN_IPIP, false);
+    w_gtpu(k, 255, false, 0);
+    put16(k->buf + k->start + 2, 999);
+    w_udp(k, 2152, 2152);
+    w_ip4(k, 17, "192.0.2.1", "192.0.2.2");
+    feed(cap, DLT_RAW, k);
+    k = pk_new("\x02\x00", 2);
+    w_gtpu(k, 255, false, 1);
+    k->buf[k->start + 8 + 4 + 3] = 0x85; /* the last extension says another follows */
+    w_udp(k, 2152, 2152);
+    w_ip4(k, 17, "192.0.2.1", "192.0.2.2");
+    feed(cap, DLT_RAW, k);
+    ck_assert_uint_eq(st->truncated, 2);
+    k = tunnel_inner(TUN_IPIP, false);
+    w_gtpu(k, 255, false, 1);
+    k->buf[k->start + 8 + 4] = 0;
+    w_udp(k, 2152, 2152);
+    w_ip4(k, 17, "192.0.2.1", "192.0.2.2");
+    feed(cap, DLT_RAW, k);
+    ck_assert_uint_eq(st->bad_header, 1);
+    ck_assert_uint_eq(st->gtpu, 1);
+    ck_assert_uint_eq(S.nrecs, 1);
+    cap_free(cap);
+}
+END_TEST
+
+/* A frame from a ring marked as peeked plain UDP but sent to GTP-U's port: decoded in full, as
+ * the tunnel it is. */
+START_TEST(test_gtpu_peeked)
+{
+    cap_t *cap = new_cap();
+    pkt_t *k = tunnel_inner(TUN_IPIP, false);
+    w_gtpu(k, 255, false, 0);
+    w_udp(k, 2152, 2152);
+    w_ip4(k, 17, "192.0.2.1", "192.0.2.2");
+    cap_frame_t f;
+    memset(&f, 0, sizeof(f));
+    f.info.ts_ns = T0;
+    f.info.caplen = f.info.wirelen = (uint32_t)pk_len(k);
+    f.info.dlt = DLT_RAW;
+    f.info.peeked = true;
+    f.data = pk_data(k);
+    cap_process_frame_peeked(cap, &f);
+    ck_assert_uint_eq(S.nrecs, 1);
+    ck_assert_str_eq(S.recs[0].src, "10.0.0.1:1111");
+    ck_assert_uint_eq(cap_stats(cap)->gtpu, 1);
+    free(k);
+    cap_free(cap);
+}
+END_TEST
+
+/* PPP in PPTP's enhanced GRE: with sequence and acknowledgment numbers or not, PPP with and
+ * without address/control and protocol-field compression, IPv4 and IPv6; an acknowledgment
+ * alone carries nothing; short headers and bad flags counted. */
+START_TEST(test_gre_ppp)
+{
+    cap_t *cap = new_cap();
+    const cap_stats_t *st = cap_stats(cap);
+    for (int v = 0; v < 4; v++) {
+        pkt_t *k = tunnel_inner(TUN_GRE, v == 3);
+        w_ppp(k, v == 3 ? 0x0057 : 0x0021, v >= 2, v >= 1);
+        w_gre_pptp(k, v != 2, v == 1 || v == 3);
+        w_ip4(k, 47, "192.0.2.1", "192.0.2.2");
+        feed(cap, DLT_RAW, k);
+        ck_assert_uint_eq(S.nrecs, (size_t)v + 1);
+        ck_assert_str_eq(S.recs[v].dst, v == 3 ? "[fd00::2]:2222" : "10.0.0.2:2222");
+    }
+    ck_assert_uint_eq(st->gre_ppp, 4);
+    ck_assert_uint_eq(st->tunnels, 4);
+    pkt_t *k = pk_str("");
+    w_gre_pptp(k, false, true); /* an acknowledgment alone */
+    w_ip4(k, 47, "192.0.2.1", "192.0.2.2");
+    feed(cap, DLT_RAW, k);
+    ck_assert_uint_eq(st->truncated + st->bad_header + st->non_ip + st->other_ip_proto, 0);
+    k = pk_str("lcp");
+    w_ppp(k, 0xc021, false, false);
+    w_gre_pptp(k, true, false);
+    w_ip4(k, 47, "192.0.2.1", "192.0.2.2");
+    feed(cap, DLT_RAW, k);
+    ck_assert_uint_eq(st->non_ip, 1);
+    k = pk_new("\x30\x81\x88\x0b\x00\x10\x00", 7); /* cut in the call ID */
+    w_ip4(k, 47, "192.0.2.1", "192.0.2.2");
+    feed(cap, DLT_RAW, k);
+    k = pk_str("");
+    w_gre_pptp(k, true, false);
+    put16(k->buf + k->start + 4, 100); /* payload past the packet */
+    w_ip4(k, 47, "192.0.2.1", "192.0.2.2");
+    feed(cap, DLT_RAW, k);
+    k = pk_str(""); /* a sequence number but no PPP at all */
+    w_gre_pptp(k, true, false);
+    w_ip4(k, 47, "192.0.2.1", "192.0.2.2");
+    feed(cap, DLT_RAW, k);
+    ck_assert_uint_eq(st->truncated, 3);
+    k = tunnel_inner(TUN_GRE, false);
+    w_ppp(k, 0x0021, false, false);
+    w_gre_pptp(k, true, false);
+    k->buf[k->start] |= 0x80; /* checksum bit: never in PPTP */
+    w_ip4(k, 47, "192.0.2.1", "192.0.2.2");
+    feed(cap, DLT_RAW, k);
+    ck_assert_uint_eq(st->bad_header, 1);
+    ck_assert_uint_eq(S.nrecs, 4);
+    cap_free(cap);
+}
+END_TEST
+
 Suite *ip_suite(void)
 {
     Suite *s = suite_create("ip");
@@ -727,6 +885,10 @@ Suite *ip_suite(void)
     tcase_add_loop_test(tc, test_tunnels, 0, TUN_COUNT);
     tcase_add_test(tc, test_tunnel_malformed);
     tcase_add_test(tc, test_tunnel_depth);
+    tcase_add_test(tc, test_gtpu);
+    tcase_add_test(tc, test_gtpu_malformed);
+    tcase_add_test(tc, test_gtpu_peeked);
+    tcase_add_test(tc, test_gre_ppp);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("ipfrag");

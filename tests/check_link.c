@@ -216,6 +216,140 @@ START_TEST(test_not_decoded)
 }
 END_TEST
 
+/* PPPoE session frames (0x8864): PPP's IPv4 and IPv6, with and without address/control and
+ * protocol-field compression, the length trimming Ethernet padding; what is not IP counted. */
+START_TEST(test_pppoe)
+{
+    cap_t *cap = new_cap();
+    const cap_stats_t *st = cap_stats(cap);
+    pkt_t *k = udp4("pppoe");
+    w_ppp(k, 0x0021, true, false);
+    w_pppoe(k);
+    w_vlan(k, 300, 0x8864);
+    w_eth(k, 0x8100);
+    static const uint8_t pad[20];
+    pk_append(k, pad, sizeof(pad));
+    feed(cap, DLT_EN10MB, k);
+    ck_assert_uint_eq(S.nrecs, 1);
+    ck_assert_str_eq(S.recs[0].src, "192.0.2.1:5060");
+    ck_assert_uint_eq(S.recs[0].len, 5);
+    ck_assert_uint_eq(S.recs[0].vlan, 300);
+
+    k = pk_str("v6");
+    w_udp(k, 5060, 5060);
+    w_ip6(k, 17, "2001:db8::1", "2001:db8::2");
+    w_ppp(k, 0x0057, false, true); /* ff 03 57 */
+    w_pppoe(k);
+    w_eth(k, 0x8864);
+    feed(cap, DLT_EN10MB, k);
+    ck_assert_uint_eq(S.nrecs, 2);
+    ck_assert_str_eq(S.recs[1].src, "[2001:db8::1]:5060");
+    ck_assert_uint_eq(st->pppoe, 2);
+
+    k = pk_str("lcp echo");
+    w_ppp(k, 0xc021, true, false);
+    w_pppoe(k);
+    w_eth(k, 0x8864);
+    feed(cap, DLT_EN10MB, k);
+    k = pk_str("PADI......");
+    w_eth(k, 0x8863); /* discovery */
+    feed(cap, DLT_EN10MB, k);
+    ck_assert_uint_eq(st->non_ip, 2);
+    ck_assert_uint_eq(st->pppoe, 3);
+
+    /* A short header, a length past the frame, a PPP header cut short. */
+    k = pk_str("\x11");
+    w_eth(k, 0x8864);
+    feed(cap, DLT_EN10MB, k);
+    k = pk_new("\x11\x00\x12\x34\x00\x40\x00\x21", 8);
+    w_eth(k, 0x8864);
+    feed(cap, DLT_EN10MB, k);
+    k = pk_new("\x11\x00\x12\x34\x00\x00", 6);
+    w_eth(k, 0x8864);
+    feed(cap, DLT_EN10MB, k);
+    ck_assert_uint_eq(st->truncated, 3);
+    /* A discovery code (PADI, 0x09) in a session frame. */
+    k = udp4("padi");
+    w_ppp(k, 0x0021, true, false);
+    w_pppoe(k);
+    k->buf[k->start + 1] = 0x09;
+    w_eth(k, 0x8864);
+    feed(cap, DLT_EN10MB, k);
+    ck_assert_uint_eq(st->bad_header, 1);
+    ck_assert_uint_eq(S.nrecs, 2);
+    cap_free(cap);
+}
+END_TEST
+
+/* MPLS label stacks (0x8847, 0x8848, also in Linux cooked captures): IPv4 and IPv6 guessed
+ * from the first nibble, the explicit-null labels, Ethernet pseudowires with and without a
+ * control word; what cannot be recognised, and stacks without a bottom, counted. */
+START_TEST(test_mpls)
+{
+    cap_t *cap = new_cap();
+    const cap_stats_t *st = cap_stats(cap);
+    pkt_t *k = udp4("mpls");
+    w_mpls(k, 1000, true);
+    w_mpls(k, 2000, false);
+    w_mpls(k, 3000, false);
+    w_eth(k, 0x8847);
+    feed(cap, DLT_EN10MB, k);
+    ck_assert_uint_eq(S.nrecs, 1);
+    ck_assert_str_eq(S.recs[0].dst, "198.51.100.2:5062");
+
+    k = pk_str("v6");
+    w_udp(k, 5060, 5060);
+    w_ip6(k, 17, "2001:db8::1", "2001:db8::2");
+    w_mpls(k, 2, true); /* IPv6 explicit null */
+    w_sll(k, 0x8848);
+    feed(cap, DLT_LINUX_SLL, k);
+    ck_assert_uint_eq(S.nrecs, 2);
+    ck_assert_str_eq(S.recs[1].src, "[2001:db8::1]:5060");
+
+    /* An Ethernet pseudowire with a control word, and one without. */
+    k = udp4("pw-cw");
+    w_eth(k, 0x0800);
+    put32(pk_push(k, 4), 0); /* control word */
+    w_mpls(k, 16, true);
+    w_mpls(k, 17, false);
+    w_eth(k, 0x8847);
+    feed(cap, DLT_EN10MB, k);
+    k = udp4("pw");
+    w_eth(k, 0x0800);
+    w_mpls(k, 18, true);
+    w_eth(k, 0x8847);
+    feed(cap, DLT_EN10MB, k);
+    ck_assert_uint_eq(S.nrecs, 4);
+    ck_assert_uint_eq(S.recs[2].len, 5);
+    ck_assert_uint_eq(S.recs[3].len, 2);
+    ck_assert_uint_eq(st->tunnels, 2);
+    ck_assert_uint_eq(st->mpls, 4);
+
+    /* Unknown payload; a stack without bottom; pseudowires nested too deep. */
+    k = pk_str("\x50zzzzzzzzzzzzzzzzzzzzzzzz");
+    w_mpls(k, 19, true);
+    w_eth(k, 0x8847);
+    feed(cap, DLT_EN10MB, k);
+    ck_assert_uint_eq(st->non_ip, 1);
+    k = pk_str("");
+    w_mpls(k, 20, false);
+    w_mpls(k, 21, false);
+    w_eth(k, 0x8847);
+    feed(cap, DLT_EN10MB, k);
+    ck_assert_uint_eq(st->truncated, 1);
+    k = udp4("deep");
+    w_eth(k, 0x0800);
+    for (int i = 0; i < 6; i++) {
+        w_mpls(k, 30, true);
+        w_eth(k, 0x8847);
+    }
+    feed(cap, DLT_EN10MB, k);
+    ck_assert_uint_eq(st->bad_header, 1);
+    ck_assert_uint_eq(S.nrecs, 4);
+    cap_free(cap);
+}
+END_TEST
+
 Suite *link_suite(void)
 {
     Suite *s = suite_create("link");
@@ -227,6 +361,8 @@ Suite *link_suite(void)
     tcase_add_test(tc, test_loopback);
     tcase_add_test(tc, test_raw_ip);
     tcase_add_test(tc, test_not_decoded);
+    tcase_add_test(tc, test_pppoe);
+    tcase_add_test(tc, test_mpls);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -240,3 +240,68 @@ void w_vxlan(pkt_t *k, bool i_flag)
     h[5] = 0x34;
     h[6] = 0x56;
 }
+
+void w_gtpu(pkt_t *k, uint8_t type, bool opt, unsigned n_ext)
+{
+    for (unsigned i = 0; i < n_ext; i++) {
+        uint8_t *e = pk_push(k, 4);
+        e[0] = 1;                    /* 4 bytes */
+        e[1] = 0x10;                 /* PDU type 1 (UL), QFI ... */
+        e[2] = 9;                    /* QFI 9 */
+        e[3] = i == 0 ? 0x00 : 0x85; /* next extension header */
+    }
+    if (opt || n_ext > 0) {
+        uint8_t *o = pk_push(k, 4);
+        put16(o, 0x0102);
+        o[2] = 0;
+        o[3] = n_ext > 0 ? 0x85 : 0x00;
+    }
+    uint8_t *h = pk_push(k, 8);
+    h[0] = (uint8_t)(0x30 | (n_ext > 0 ? 0x04 : 0) | (opt ? 0x02 : 0));
+    h[1] = type;
+    put16(h + 2, (uint32_t)(pk_len(k) - 8));
+    put32(h + 4, 0x11223344u);
+}
+
+void w_ppp(pkt_t *k, uint16_t proto, bool acfc, bool pfc)
+{
+    if (pfc && proto < 0x100) {
+        *pk_push(k, 1) = (uint8_t)proto;
+    } else {
+        put16(pk_push(k, 2), proto);
+    }
+    if (!acfc) {
+        uint8_t *a = pk_push(k, 2);
+        a[0] = 0xff;
+        a[1] = 0x03;
+    }
+}
+
+void w_pppoe(pkt_t *k)
+{
+    size_t n = pk_len(k);
+    uint8_t *h = pk_push(k, 6);
+    h[0] = 0x11;
+    h[1] = 0;
+    put16(h + 2, 0x1234);
+    put16(h + 4, (uint32_t)n);
+}
+
+void w_gre_pptp(pkt_t *k, bool seq, bool ack)
+{
+    size_t n = pk_len(k);
+    if (ack)
+        put32(pk_push(k, 4), 7);
+    if (seq)
+        put32(pk_push(k, 4), 8);
+    uint8_t *h = pk_push(k, 8);
+    put16(h, 0x2001u | (seq ? 0x1000u : 0) | (ack ? 0x0080u : 0));
+    put16(h + 2, 0x880b);
+    put16(h + 4, (uint32_t)n); /* payload length */
+    put16(h + 6, 0x0042);      /* call ID */
+}
+
+void w_mpls(pkt_t *k, uint32_t label, bool bos)
+{
+    put32(pk_push(k, 4), label << 12 | (bos ? 0x100u : 0) | 64u);
+}

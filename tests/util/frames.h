@@ -69,5 +69,16 @@ void w_gre(pkt_t *k, uint16_t proto, uint16_t flags);
 void w_erspan2(pkt_t *k);
 void w_erspan3(pkt_t *k, bool subheader, uint8_t ft);
 void w_vxlan(pkt_t *k, bool i_flag);
+/* GTP-U (message type 255 for a G-PDU), with the sequence/N-PDU/next-type word when opt, and
+ * n_ext extension headers of 4 bytes each (PDU session container, type 0x85) when n_ext > 0. */
+void w_gtpu(pkt_t *k, uint8_t type, bool opt, unsigned n_ext);
+/* A PPP header: ff 03 when acfc is false, then the protocol (one byte when pfc and it fits). */
+void w_ppp(pkt_t *k, uint16_t proto, bool acfc, bool pfc);
+/* A PPPoE session header (version/type 0x11, code 0, session 0x1234, length of what follows). */
+void w_pppoe(pkt_t *k);
+/* PPTP's enhanced GRE (version 1, K set, protocol 0x880b) with sequence and/or ack numbers. */
+void w_gre_pptp(pkt_t *k, bool seq, bool ack);
+/* One MPLS label stack entry; bos sets the bottom-of-stack bit. */
+void w_mpls(pkt_t *k, uint32_t label, bool bos);
 
 #endif
