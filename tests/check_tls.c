@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pcapng_dsb.h"
 #include "testdata.h"
 #include "tls.h"
 
@@ -337,6 +338,43 @@ START_TEST(looks_like)
 }
 END_TEST
 
+static void on_dsb(void *ctx, uint32_t type, const uint8_t *data, size_t len)
+{
+    if (type == PCAPNG_DSB_TLS)
+        (void)tls_keylog_add_text(ctx, (const char *)data, len);
+}
+
+/* The same key log injected into a pcapng (editcap --inject-secrets) decrypts as the file. */
+START_TEST(pcapng_secrets_block_gives_the_keys)
+{
+    load_streams();
+    tls_keylog_t *keys = tls_keylog_new(64);
+    pcapng_dsb_stats_t st;
+    ck_assert_int_eq(
+        pcapng_dsb_scan(testdata_path("tests/pcap/tls/sip-tls-dsb.pcapng"), on_dsb, keys, &st), 0);
+    ck_assert_uint_eq(st.blocks, 1);
+    ck_assert_uint_eq(tls_keylog_stats(keys).clients, NSESS);
+    sink_t k = {0};
+    tls_session_t *s = tls_session_new(keys, on_plain, &k);
+    const tls_info_t *info = run(s, 8, 4096);
+    ck_assert(info->decrypted);
+    size_t want_len;
+    char *want = testdata_read(testdata_path("tests/pcap/tls/server-8.txt"), &want_len);
+    ck_assert_uint_eq(k.len[1], want_len);
+    ck_assert(memcmp(k.out[1], want, want_len) == 0);
+    free(want);
+    tls_session_free(s);
+    tls_keylog_free(keys);
+    sink_free(&k);
+
+    /* A pcap file has no blocks; a missing file is an error. */
+    ck_assert_int_eq(
+        pcapng_dsb_scan(testdata_path("tests/pcap/tls/sip-tls.pcap"), on_dsb, NULL, &st), 0);
+    ck_assert_uint_eq(st.blocks, 0);
+    ck_assert_int_eq(pcapng_dsb_scan("/nonexistent.pcapng", on_dsb, NULL, NULL), -ENOENT);
+}
+END_TEST
+
 Suite *tls_suite(void)
 {
     Suite *s = suite_create("tls");
@@ -350,6 +388,7 @@ Suite *tls_suite(void)
     tcase_add_test(tc, truncated_stream_decrypts_what_is_whole);
     tcase_add_test(tc, keylog_lines);
     tcase_add_test(tc, looks_like);
+    tcase_add_test(tc, pcapng_secrets_block_gives_the_keys);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,6 +1,6 @@
 #!/bin/sh
 # make.sh: how sip-tls.pcap and sip-tls.keys were made (run once, as root, on Debian 12 with
-# OpenSSL 3.0 and tcpdump; the results are committed, so the tests need no openssl).
+# OpenSSL 3.0, tcpdump and editcap; the results are committed, so the tests need no openssl).
 # One TLS session per line of SESSIONS below, each on its own loopback port: openssl s_client
 # sends client-N.txt (REGISTER, INVITE, ACK, BYE), openssl s_server answers with server-N.txt
 # (200 OK to each; the sleeps order them as a real exchange would); both write their secrets to sip-tls.keys (NSS key log format).
@@ -71,3 +71,5 @@ sleep 1
 kill $dump; wait $dump || true
 mv "$work/all.pcap" sip-tls.pcap
 rm -f ./*.part
+# The same with the key log inside, as a pcapng Decryption Secrets Block.
+editcap --inject-secrets tls,sip-tls.keys sip-tls.pcap sip-tls-dsb.pcapng
