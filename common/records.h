@@ -118,6 +118,11 @@ typedef struct {
     X(double, mos, REC_MOS2, "mos", "mos", "Listening-quality MOS (ITU-T G.107 E-model)")          \
     X(bool, sdp_mismatch, REC_BOOL, "sdp_mismatch", "sdp_mismatch",                                \
       "The real source differs from what the SDP announced (NAT)")                                 \
+    X(bool, srtp, REC_BOOL, "srtp", "srtp",                                                        \
+      "SRTP: the SDP that announced the stream offered keys (a=crypto) or DTLS-SRTP")              \
+    X(const char *, srtp_suite, REC_STR_EMPTY, "srtp_suite", "srtp_suite",                         \
+      "The negotiated SRTP crypto suite (the answer's a=crypto), \"DTLS-SRTP\", or empty; "        \
+      "the keys themselves are never kept")                                                        \
     X(bool, have_rtcp, REC_PRESENT, "rtcp", NULL,                                                  \
       "RTCP as the far end reports about this stream; present only when reports were seen")        \
     X(double, rtcp_fraction_lost, REC_F64 | REC_F_GROUP, "fraction_lost", "rtcp_fraction_lost",    \
@@ -156,6 +161,9 @@ typedef struct {
     X(net_endpoint_t, src, REC_ENDPOINT, "src", "src", "Source address")                           \
     X(net_endpoint_t, dst, REC_ENDPOINT, "dst", "dst", "Destination address")                      \
     X(uint8_t, transport, REC_TRANSPORT, "transport", "transport", "Transport (IP protocol)")      \
+    X(const char *, via, REC_STR_EMPTY, "via", "via",                                              \
+      "How it came inside the TCP stream: \"ws\" (WebSocket), \"tls\" (decrypted with a key "      \
+      "log), \"wss\" (both), or empty")                                                            \
     X(bool, is_request, REC_BOOL, "request", "is_request", "A request (else a response)")          \
     X(const char *, method, REC_STR_EMPTY, "method", "method",                                     \
       "Request method, or the CSeq method of a response")                                          \

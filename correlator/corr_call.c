@@ -277,7 +277,9 @@ static void call_lost_endpoint(corr_t *c, call_t *old, const net_endpoint_t *ep)
     }
 }
 
-static void call_announce(corr_t *c, call_t *call, const net_endpoint_t *ep, int side, int kind)
+/* mline: the endpoint's m= line in its SDP, plus 1 (0: none). */
+static void call_announce(corr_t *c, call_t *call, const net_endpoint_t *ep, int side, int kind,
+                          uint8_t mline)
 {
     void *prev = NULL;
     uint32_t h = media_idx_announce(c->idx, ep, call, (uint8_t)side, (uint8_t)kind, &prev);
@@ -288,17 +290,50 @@ static void call_announce(corr_t *c, call_t *call, const net_endpoint_t *ep, int
     if (prev != NULL)
         call_lost_endpoint(c, prev, ep);
     for (int i = 0; i < call->n_eps; i++) {
-        if (call->eps[i] == h)
+        if (call->eps[i] == h) {
+            call->eps_mline[i] = mline;
             return;
+        }
     }
     if (call->n_eps < CALL_MAX_EPS) {
+        call->eps_mline[call->n_eps] = mline;
         call->eps[call->n_eps++] = h;
     } else {
         /* Ring: the endpoints of the oldest offer/answer make way. */
         media_idx_release(c->idx, call->eps[call->eps_next], call);
         call->eps[call->eps_next] = h;
+        call->eps_mline[call->eps_next] = mline;
         call->eps_next = (uint8_t)((call->eps_next + 1) % CALL_MAX_EPS);
     }
+}
+
+/* What keys a media line offers or accepts: DTLS-SRTP (RFC 5763: a UDP/TLS/RTP profile with a
+ * fingerprint), else the first a=crypto's suite (RFC 4568: an offer lists them by preference,
+ * an answer holds the one it chose). The key params are not looked at. */
+static uint8_t media_srtp(const sdp_media_t *m)
+{
+    if (m->fingerprint && sv_starts_with_ci(m->proto, "UDP/TLS/"))
+        return SRTP_DTLS;
+    if (m->n_crypto == 0)
+        return SRTP_NONE;
+    for (size_t i = SRTP_FIRST_SDES; i < ARRAY_LEN(srtp_suite_names); i++) {
+        if (sv_eq(m->crypto[0].suite, sv_from_cstr(srtp_suite_names[i])))
+            return (uint8_t)i;
+    }
+    return SRTP_OTHER;
+}
+
+/* An SDP from side: the answer to the other side's pending offer, or an offer of its own. */
+static void call_offer_answer(call_t *call, int side, const sdp_t *sdp)
+{
+    if (call->offer_side == 2 - side) {
+        call->answer_side = (uint8_t)(side + 1);
+        call->offer_side = 0;
+    } else {
+        call->offer_side = (uint8_t)(side + 1);
+    }
+    for (size_t i = 0; i < SDP_MAX_MEDIA; i++)
+        call->srtp[side][i] = i < sdp->n_media ? media_srtp(&sdp->media[i]) : SRTP_NONE;
 }
 
 static void call_map_pt(call_t *call, int side, const sdp_rtpmap_t *r)
@@ -373,6 +408,7 @@ static void call_sdp(corr_t *c, call_t *call, int side, const packet_view_t *pkt
     if (sdp_parse(body.p, body.len, &c->sdp) != SDP_OK)
         return;
     const sdp_t *sdp = &c->sdp;
+    call_offer_answer(call, side, sdp);
     for (size_t i = 0; i < sdp->n_media && i < SDP_MAX_MEDIA; i++) {
         const sdp_media_t *m = &sdp->media[i];
         if (m->port == 0 || !is_rtp_proto(m->proto) || addr_unspecified(&m->conn))
@@ -381,7 +417,7 @@ static void call_sdp(corr_t *c, call_t *call, int side, const packet_view_t *pkt
             !addr_private(&pkt->src.addr))
             call->nat = true;
         net_endpoint_t rtp = {.addr = m->conn, .port = m->port};
-        call_announce(c, call, &rtp, side, m->rtcp_mux ? MEDIA_MUX : MEDIA_RTP);
+        call_announce(c, call, &rtp, side, m->rtcp_mux ? MEDIA_MUX : MEDIA_RTP, (uint8_t)(i + 1));
         call->announced[side] = true;
         if (!m->rtcp_mux) {
             net_endpoint_t rtcp = rtp;
@@ -389,7 +425,7 @@ static void call_sdp(corr_t *c, call_t *call, int side, const packet_view_t *pkt
                 rtcp.addr = m->rtcp_addr;
             rtcp.port = m->rtcp_port != 0 ? m->rtcp_port : (uint16_t)(m->port + 1);
             if (rtcp.port != 0 && !net_endpoint_eq(&rtcp, &rtp))
-                call_announce(c, call, &rtcp, side, MEDIA_RTCP);
+                call_announce(c, call, &rtcp, side, MEDIA_RTCP, (uint8_t)(i + 1));
         }
         for (size_t j = 0; j < m->n_rtpmaps && j < SDP_MAX_RTPMAPS; j++) {
             const sdp_rtpmap_t *r = &m->rtpmaps[j];
@@ -582,6 +618,15 @@ static const char *method_text(corr_t *c, const sip_msg_t *msg)
     return c->method_buf;
 }
 
+/* message_record_t.via: how a message came inside its TCP stream. */
+static const char *via_name(uint8_t carried)
+{
+    bool ws = (carried & PKT_CARRIED_WS) != 0, tls = (carried & PKT_CARRIED_TLS) != 0;
+    if (ws)
+        return tls ? "wss" : "ws";
+    return tls ? "tls" : "";
+}
+
 static void emit_message(corr_t *c, const call_t *call, const packet_view_t *pkt,
                          const sip_msg_t *msg)
 {
@@ -597,6 +642,7 @@ static void emit_message(corr_t *c, const call_t *call, const packet_view_t *pkt
         .src = pkt->src,
         .dst = pkt->dst,
         .transport = pkt->ip_proto,
+        .via = via_name(pkt->carried),
         .is_request = msg->is_request,
         .method = method_text(c, msg),
         .status = msg->is_request ? 0 : msg->status_code,

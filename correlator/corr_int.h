@@ -46,6 +46,26 @@ typedef struct {
     uint32_t clock;
 } pt_map_t;
 
+/* SRTP of a media line (call_t.srtp): 0 plain RTP, else an index into srtp_suite_names. Only
+ * the suite is kept: the keys of a=crypto are secrets, never copied out of the SDP. */
+enum { SRTP_NONE = 0, SRTP_DTLS, SRTP_OTHER, SRTP_FIRST_SDES };
+
+/* The suites of the IANA SDES registry (RFC 4568, 6188, 7714); another suite reads "unknown". */
+static const char *const srtp_suite_names[] = {
+    "",
+    "DTLS-SRTP",
+    "unknown",
+    "AES_CM_128_HMAC_SHA1_80",
+    "AES_CM_128_HMAC_SHA1_32",
+    "F8_128_HMAC_SHA1_80",
+    "AES_192_CM_HMAC_SHA1_80",
+    "AES_192_CM_HMAC_SHA1_32",
+    "AES_256_CM_HMAC_SHA1_80",
+    "AES_256_CM_HMAC_SHA1_32",
+    "AEAD_AES_128_GCM",
+    "AEAD_AES_256_GCM",
+};
+
 struct stream;
 
 typedef struct call {
@@ -63,6 +83,10 @@ typedef struct call {
     double worst_mos;
     uint64_t fp[CALL_FP_RING];
     uint32_t eps[CALL_MAX_EPS];
+    uint8_t eps_mline[CALL_MAX_EPS]; /* m= line of eps[i] in its SDP, plus 1 */
+    uint8_t srtp[2][SDP_MAX_MEDIA];  /* per side, per m= line of its last SDP: SRTP_* or suite */
+    uint8_t offer_side;              /* side + 1 of an SDP not answered yet, 0 when none */
+    uint8_t answer_side;             /* side + 1 of the last answer, 0 before one */
     pt_map_t maps[2][CALL_MAX_MAPS];
     uint32_t callid_len; /* full length */
     uint32_t sip_messages;
@@ -96,7 +120,8 @@ typedef struct stream {
     int32_t rtcp_cum_lost;
     double rtcp_fraction, rtcp_jitter_ms, rtcp_rtt_ms;
     uint32_t clock;
-    int8_t dir; /* sending side: 0 caller, 1 callee, -1 unknown */
+    int8_t dir;    /* sending side: 0 caller, 1 callee, -1 unknown */
+    uint8_t mline; /* m= line (plus 1) of the endpoint that matched it to its call, 0 if none */
     bool have_sr, have_rtcp, sdp_mismatch;
     bool by_dst;      /* matched through its destination */
     bool nat_checked; /* sdp_mismatch decided (the sender's SDP was known) */
@@ -165,6 +190,19 @@ static inline int64_t call_active_ns(const call_t *call)
     for (const stream_t *s = call->streams; s != NULL; s = s->call_next)
         t = max64(t, s->last_ns);
     return t;
+}
+
+/* The SRTP_* or suite of a call's media line mline (plus 1, as stream_t.mline): the answer's
+ * (RFC 3264: it holds the one suite chosen from the offer) once there is one, else the offer's
+ * first (its preferred). */
+static inline uint8_t call_srtp(const call_t *call, uint8_t mline)
+{
+    if (call == NULL || mline == 0 || mline > SDP_MAX_MEDIA)
+        return SRTP_NONE;
+    if (call->answer_side != 0)
+        return call->srtp[call->answer_side - 1][mline - 1];
+    uint8_t a = call->srtp[0][mline - 1];
+    return a != SRTP_NONE ? a : call->srtp[1][mline - 1];
 }
 
 /* ---- across files */

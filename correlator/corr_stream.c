@@ -158,6 +158,9 @@ void corr_stream_finish(corr_t *c, stream_t *s, fin_t why)
         rec.max_jitter_ms = r.max_jitter_ms;
         rec.mos = r.mos;
         rec.sdp_mismatch = s->sdp_mismatch;
+        uint8_t srtp = call_srtp(call, s->mline);
+        rec.srtp = srtp != SRTP_NONE;
+        rec.srtp_suite = srtp_suite_names[srtp < ARRAY_LEN(srtp_suite_names) ? srtp : SRTP_OTHER];
         rec.have_rtcp = s->have_rtcp;
         rec.rtcp_fraction_lost = s->rtcp_fraction;
         rec.rtcp_cumulative_lost = s->rtcp_cum_lost;
@@ -212,6 +215,10 @@ static void stream_match(corr_t *c, stream_t *s)
     s->call = call;
     s->by_dst = by_dst;
     s->dir = (int8_t)(by_dst ? 1 - e->side : e->side);
+    for (int i = 0; i < call->n_eps; i++) {
+        if (media_idx_get(c->idx, call->eps[i]) == e)
+            s->mline = call->eps_mline[i];
+    }
     s->call_next = call->streams;
     call->streams = s;
     stream_check_nat(c, s);

@@ -98,6 +98,12 @@ static const char *const migrations[] = {
      " identity TEXT NOT NULL, name TEXT, size INTEGER, packets INTEGER,"
      " first_time REAL, last_time REAL, analysed_at REAL NOT NULL);"
      "CREATE INDEX captures_identity ON captures(identity, analysed_at);"),
+
+    /* v5: SRTP streams (the suite only: keys are secrets and never stored) and how a message
+     * came inside its TCP stream (WebSocket, TLS). */
+    ("ALTER TABLE rtp_streams ADD COLUMN srtp INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE rtp_streams ADD COLUMN srtp_suite TEXT;"
+     "ALTER TABLE sip_messages ADD COLUMN via TEXT;"),
 };
 
 _Static_assert(ARRAY_LEN(migrations) == STORE_SCHEMA_VERSION, "one migration per schema version");

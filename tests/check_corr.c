@@ -1074,6 +1074,164 @@ START_TEST(dynamic_payload_and_events)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ SRTP and how SIP came */
+
+#define SDP_HEAD(ip) "v=0\r\no=- 1 1 IN IP4 " ip "\r\ns=-\r\nc=IN IP4 " ip "\r\nt=0 0\r\n"
+
+/* The packets of one direction with a gap (2 lost) and a late packet, for comparable figures. */
+static void lossy_run(double t, const char *src, const char *dst, uint32_t ssrc)
+{
+    rtp_run(t, 30, src, dst, ssrc, 100, 0);
+    rtp_pkt(t + 0.02 * 32 + 0.007, src, dst, ssrc, 132, 160u * 132, 0);
+    rtp_run(t + 0.02 * 33, 20, src, dst, ssrc, 133, 0);
+}
+
+/* SDES (RFC 4568): the headers are clear, so an SRTP stream gets exactly the figures the same
+ * packets get as RTP; it says it is SRTP, with the suite the answer chose from the offer's. */
+START_TEST(srtp_sdes_same_figures_as_rtp)
+{
+    call_up(&D1, 0, "192.0.2.10", 40000, "198.51.100.20", 50000);
+    const char *offer =
+        SDP_HEAD("192.0.2.11") "m=audio 40000 RTP/SAVP 0\r\n"
+                               "a=crypto:1 AES_CM_128_HMAC_SHA1_80 "
+                               "inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR\r\n"
+                               "a=crypto:2 AES_CM_128_HMAC_SHA1_32 "
+                               "inline:NzB4d1BINUAvLEw6UzF3WSJ+PSdFcGdUJShpX1Zj\r\n";
+    const char *answer =
+        SDP_HEAD("198.51.100.21") "m=audio 50000 RTP/SAVP 0\r\n"
+                                  "a=crypto:2 AES_CM_128_HMAC_SHA1_32 "
+                                  "inline:QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo1\r\n";
+    req(&D2, 0, false, "INVITE", "inv2", 1, false, offer);
+    resp(&D2, 3, false, 200, "INVITE", "inv2", 1, "btag2", answer);
+    req(&D2, 3.05, false, "ACK", "ack2", 1, true, NULL);
+    lossy_run(3.1, A_MEDIA, B_MEDIA, 0x11);
+    lossy_run(3.1, "192.0.2.11:40000", "198.51.100.21:50000", 0x21);
+    lossy_run(3.1, "198.51.100.21:50000", "192.0.2.11:40000", 0x22);
+    corr_flush(C);
+
+    const rec_stream_t *rtp = stream_of(A_MEDIA, B_MEDIA, 0x11);
+    const rec_stream_t *srtp = stream_of("192.0.2.11:40000", "198.51.100.21:50000", 0x21);
+    ck_assert(!rtp->r.srtp);
+    ck_assert_str_eq(rtp->r.srtp_suite, "");
+    ck_assert(srtp->r.srtp);
+    ck_assert_str_eq(srtp->r.srtp_suite, "AES_CM_128_HMAC_SHA1_32");
+    ck_assert_int_eq(srtp->r.call_row, call_by_id("call-2@example.com")->r.id);
+    ck_assert_str_eq(srtp->codec, "PCMU");
+    ck_assert_uint_eq(srtp->r.packets, 51);
+    ck_assert_int_eq(srtp->r.lost, 2);
+    ck_assert_uint_eq(srtp->r.packets, rtp->r.packets);
+    ck_assert_int_eq(srtp->r.lost, rtp->r.lost);
+    ck_assert_uint_eq(srtp->r.out_of_order, rtp->r.out_of_order);
+    ck_assert_uint_eq(srtp->r.duplicates, rtp->r.duplicates);
+    ck_assert_uint_eq(srtp->r.seq_errors, rtp->r.seq_errors);
+    ck_assert(srtp->r.max_delta_ms == rtp->r.max_delta_ms);
+    ck_assert(srtp->r.mean_jitter_ms == rtp->r.mean_jitter_ms);
+    ck_assert(srtp->r.max_jitter_ms == rtp->r.max_jitter_ms);
+    ck_assert(srtp->r.mos == rtp->r.mos);
+    ck_assert(srtp->r.mos > 1);
+    /* The other direction of the SRTP call too. */
+    const rec_stream_t *back = stream_of("198.51.100.21:50000", "192.0.2.11:40000", 0x22);
+    ck_assert(back->r.srtp);
+    ck_assert_str_eq(back->r.srtp_suite, "AES_CM_128_HMAC_SHA1_32");
+}
+END_TEST
+
+/* DTLS-SRTP (RFC 5763): a UDP/TLS/RTP profile with a fingerprint; per media line, so the plain
+ * video line of the same call stays RTP. Before an answer the offer's first suite stands; a
+ * suite outside the registry reads "unknown"; an answer without a=crypto makes it RTP. */
+START_TEST(srtp_dtls_per_media_and_offer_only)
+{
+    const char *offer = SDP_HEAD("192.0.2.10") "a=fingerprint:sha-256 4A:AD:B9:B1:3F:82\r\n"
+                                               "m=audio 40000 UDP/TLS/RTP/SAVPF 0\r\n"
+                                               "a=rtcp-mux\r\n"
+                                               "m=video 40002 RTP/AVP 96\r\n"
+                                               "a=rtpmap:96 VP8/90000\r\n";
+    const char *answer = SDP_HEAD("198.51.100.20") "a=fingerprint:sha-256 11:22:33:44:55:66\r\n"
+                                                   "m=audio 50000 UDP/TLS/RTP/SAVPF 0\r\n"
+                                                   "a=rtcp-mux\r\n"
+                                                   "m=video 50002 RTP/AVP 96\r\n"
+                                                   "a=rtpmap:96 VP8/90000\r\n";
+    req(&D1, 0, false, "INVITE", "inv1", 1, false, offer);
+    resp(&D1, 1, false, 200, "INVITE", "inv1", 1, "btag1", answer);
+    rtp_run(1.1, 10, A_MEDIA, B_MEDIA, 0x31, 1, 0);
+    rtp_run(1.1, 10, "192.0.2.10:40002", "198.51.100.20:50002", 0x32, 1, 96);
+
+    /* Offer only: its first suite; an unregistered one is "unknown". */
+    const char *offer2 = SDP_HEAD("192.0.2.11") "m=audio 40000 RTP/SAVP 0\r\n"
+                                                "a=crypto:7 NEW_SUITE_OF_2030 inline:abc\r\n"
+                                                "m=audio 40002 RTP/SAVP 0\r\n"
+                                                "a=crypto:1 AES_256_CM_HMAC_SHA1_80 inline:def\r\n"
+                                                "a=crypto:2 AEAD_AES_128_GCM inline:ghi\r\n";
+    req(&D2, 0, false, "INVITE", "inv2", 1, false, offer2);
+    rtp_run(0.5, 10, "198.51.100.21:50000", "192.0.2.11:40000", 0x41, 1, 0);
+    rtp_run(0.5, 10, "198.51.100.21:50000", "192.0.2.11:40002", 0x42, 1, 0);
+    corr_flush(C);
+
+    const rec_stream_t *s = stream_of(A_MEDIA, B_MEDIA, 0x31);
+    ck_assert(s->r.srtp);
+    ck_assert_str_eq(s->r.srtp_suite, "DTLS-SRTP");
+    ck_assert_uint_eq(s->r.packets, 10);
+    s = stream_of("192.0.2.10:40002", "198.51.100.20:50002", 0x32);
+    ck_assert(!s->r.srtp);
+    ck_assert_str_eq(s->r.srtp_suite, "");
+    s = stream_of("198.51.100.21:50000", "192.0.2.11:40000", 0x41);
+    ck_assert(s->r.srtp);
+    ck_assert_str_eq(s->r.srtp_suite, "unknown");
+    s = stream_of("198.51.100.21:50000", "192.0.2.11:40002", 0x42);
+    ck_assert(s->r.srtp);
+    ck_assert_str_eq(s->r.srtp_suite, "AES_256_CM_HMAC_SHA1_80");
+}
+END_TEST
+
+START_TEST(srtp_refused_by_answer)
+{
+    const char *offer = SDP_HEAD("192.0.2.10") "m=audio 40000 RTP/SAVP 0\r\n"
+                                               "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:abc\r\n";
+    const char *answer = SDP_HEAD("198.51.100.20") "m=audio 50000 RTP/AVP 0\r\n";
+    req(&D1, 0, false, "INVITE", "inv1", 1, false, offer);
+    resp(&D1, 1, false, 200, "INVITE", "inv1", 1, "btag1", answer);
+    rtp_run(1.1, 10, A_MEDIA, B_MEDIA, 0x51, 1, 0);
+    corr_flush(C);
+    const rec_stream_t *s = stream_of(A_MEDIA, B_MEDIA, 0x51);
+    ck_assert(!s->r.srtp);
+    ck_assert_str_eq(s->r.srtp_suite, "");
+}
+END_TEST
+
+/* A SIP message cut out of a TCP stream says how it came: WebSocket, TLS, both, or neither. */
+START_TEST(message_via_from_carried)
+{
+    static const uint8_t carried[] = {0, PKT_CARRIED_WS, PKT_CARRIED_TLS,
+                                      PKT_CARRIED_WS | PKT_CARRIED_TLS};
+    static const char *const want[] = {"", "ws", "tls", "wss"};
+    for (size_t i = 0; i < sizeof(carried); i++) {
+        char text[512];
+        int n = snprintf(text, sizeof(text),
+                         "OPTIONS sip:bob@example.com SIP/2.0\r\n"
+                         "Via: SIP/2.0/WSS 192.0.2.10:5060;branch=z9hG4bKws%zu\r\n"
+                         "From: <sip:alice@example.com>;tag=w%zu\r\n"
+                         "To: <sip:bob@example.com>\r\n"
+                         "Call-ID: ws-%zu@example.com\r\n"
+                         "CSeq: 1 OPTIONS\r\n"
+                         "Content-Length: 0\r\n\r\n",
+                         i, i, i);
+        ck_assert(n > 0 && (size_t)n < sizeof(text));
+        ck_assert_int_gt(sip_parse_datagram(text, (size_t)n, &MSG), 0);
+        packet_view_t p = {.ts_ns = ns((double)i),
+                           .src = ep("192.0.2.10:5060"),
+                           .dst = ep("198.51.100.20:443"),
+                           .ip_proto = 6,
+                           .payload = (const uint8_t *)text,
+                           .len = (size_t)n,
+                           .carried = carried[i]};
+        corr_on_sip(C, &p, &MSG);
+        ck_assert_uint_eq(R.n_msgs, i + 1);
+        ck_assert_str_eq(R.msgs[i].r.via, want[i]);
+        ck_assert_uint_eq(R.msgs[i].r.transport, 6);
+    }
+}
+END_TEST
+
 START_TEST(multipart_body_sdp)
 {
     /* SIP-I style: SDP and ISUP in a multipart body. */
@@ -1712,6 +1870,10 @@ Suite *corr_suite(void)
     tcase_add_test(tc, ssrc_change_makes_two_streams);
     tcase_add_test(tc, unsignalled_rtp_kept_without_call);
     tcase_add_test(tc, dynamic_payload_and_events);
+    tcase_add_test(tc, srtp_sdes_same_figures_as_rtp);
+    tcase_add_test(tc, srtp_dtls_per_media_and_offer_only);
+    tcase_add_test(tc, srtp_refused_by_answer);
+    tcase_add_test(tc, message_via_from_carried);
     tcase_add_test(tc, known_stream_fast_path);
     tcase_add_test(tc, known_stream_fast_path_with_hint);
     tcase_add_test(tc, multipart_body_sdp);

@@ -1436,14 +1436,101 @@ START_TEST(test_capture_migration_from_v3)
     store_t *s = open_ok(dbpath);
     ck_assert_int_eq(store_set_meta(s, "kept", "yes"), 0);
     ck_assert_int_eq(store_close(s), 0);
-    raw_exec(dbpath, "DROP TABLE captures; PRAGMA user_version = 3;");
+    raw_exec(dbpath, "DROP TABLE captures;"
+                     "ALTER TABLE rtp_streams DROP COLUMN srtp;"
+                     "ALTER TABLE rtp_streams DROP COLUMN srtp_suite;"
+                     "ALTER TABLE sip_messages DROP COLUMN via; PRAGMA user_version = 3;");
     ck_assert(!schema_has(dbpath, "table", "captures"));
     s = open_ok(dbpath);
-    ck_assert_int_eq(raw_i64(dbpath, "PRAGMA user_version"), 4);
+    ck_assert_int_eq(raw_i64(dbpath, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
     ck_assert(schema_has(dbpath, "table", "captures"));
     char v[8];
     ck_assert_int_eq(store_get_meta(s, "kept", v, sizeof(v)), 0);
     ck_assert_str_eq(v, "yes");
+    ck_assert_int_eq(store_close(s), 0);
+}
+END_TEST
+
+/* SRTP and via (v5) round trip: the fact and the suite of a stream, how a message came. */
+static int check_srtp_stream(void *ctx, const stream_record_t *r)
+{
+    int *n = ctx;
+    ck_assert(r->srtp == (*n == 0));
+    ck_assert_str_eq(r->srtp_suite, *n == 0 ? "AES_CM_128_HMAC_SHA1_80" : "");
+    (*n)++;
+    return 0;
+}
+
+static int check_via_message(void *ctx, int64_t id, const message_record_t *m)
+{
+    (void)id;
+    int *n = ctx;
+    ck_assert_str_eq(m->via, *n == 0 ? "wss" : "");
+    (*n)++;
+    return 0;
+}
+
+static void put_srtp_rows(store_t *s)
+{
+    stream_record_t a = sample_stream(100, 1);
+    a.srtp = true;
+    a.srtp_suite = "AES_CM_128_HMAC_SHA1_80";
+    stream_record_t b = sample_stream(101, 1);
+    b.first_ns = a.first_ns + SEC;
+    ck_assert_int_eq(store_put_stream(s, &a), 0);
+    ck_assert_int_eq(store_put_stream(s, &b), 0);
+    message_record_t m = {.call_row = 1,
+                          .ts_ns = T0,
+                          .transport = 6,
+                          .via = "wss",
+                          .is_request = true,
+                          .method = "INVITE",
+                          .raw = "INVITE",
+                          .raw_len = 6};
+    ck_assert_int_eq(store_put_message(s, &m), 0);
+    m.ts_ns = T0 + SEC;
+    m.via = "";
+    ck_assert_int_eq(store_put_message(s, &m), 0);
+}
+
+START_TEST(test_srtp_via_roundtrip)
+{
+    store_t *s = open_ok(":memory:");
+    put_srtp_rows(s);
+    int n = 0;
+    ck_assert_int_eq(store_foreach_stream(s, 1, check_srtp_stream, &n), 0);
+    ck_assert_int_eq(n, 2);
+    n = 0;
+    ck_assert_int_eq(store_foreach_message(s, 1, check_via_message, &n), 0);
+    ck_assert_int_eq(n, 2);
+    ck_assert_int_eq(store_close(s), 0);
+}
+END_TEST
+
+/* A database of schema v4 gains srtp, srtp_suite and via; its rows read as plain and "". */
+START_TEST(test_srtp_via_migration_from_v4)
+{
+    store_t *s = open_ok(dbpath);
+    ck_assert_int_eq(store_close(s), 0);
+    raw_exec(dbpath, "ALTER TABLE rtp_streams DROP COLUMN srtp;"
+                     "ALTER TABLE rtp_streams DROP COLUMN srtp_suite;"
+                     "ALTER TABLE sip_messages DROP COLUMN via;"
+                     "INSERT INTO rtp_streams (call_row, ssrc, first_time) VALUES (1, 7, 1.0);"
+                     "INSERT INTO sip_messages (call_row, time, is_request, method, raw)"
+                     " VALUES (1, 1.0, 1, 'INVITE', 'INVITE');"
+                     "PRAGMA user_version = 4;");
+    ck_assert_int_eq(raw_i64(dbpath, "SELECT count(*) FROM pragma_table_info('rtp_streams')"
+                                     " WHERE name = 'srtp'"),
+                     0);
+    s = open_ok(dbpath);
+    ck_assert_int_eq(raw_i64(dbpath, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+    ck_assert_int_eq(raw_i64(dbpath, "SELECT srtp FROM rtp_streams"), 0);
+    int n = 1; /* the callbacks' "not the first": plain, "" */
+    ck_assert_int_eq(store_foreach_stream(s, 1, check_srtp_stream, &n), 0);
+    ck_assert_int_eq(n, 2);
+    n = 1;
+    ck_assert_int_eq(store_foreach_message(s, 1, check_via_message, &n), 0);
+    ck_assert_int_eq(n, 2);
     ck_assert_int_eq(store_close(s), 0);
 }
 END_TEST
@@ -1569,6 +1656,8 @@ Suite *store_suite(void)
     tcase_add_test(tc, test_capture_identity);
     tcase_add_test(tc, test_capture_rows);
     tcase_add_test(tc, test_capture_migration_from_v3);
+    tcase_add_test(tc, test_srtp_via_migration_from_v4);
+    tcase_add_test(tc, test_srtp_via_roundtrip);
     tcase_add_test(tc, test_capture_run);
     suite_add_tcase(s, tc);
     return s;
