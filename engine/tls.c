@@ -110,13 +110,12 @@ static const char *const LABELS[SEC_N] = {
 
 typedef struct {
     uint8_t random[TLS_RANDOM_LEN];
-    bool used;
     uint8_t len[SEC_N]; /* 0: absent */
     uint8_t secret[SEC_N][SECRET_MAX];
 } keylog_entry_t;
 
 struct tls_keylog {
-    keylog_entry_t *slots; /* open addressing, linear probing, twice the maximum */
+    keylog_entry_t **slots; /* open addressing, linear probing, twice the maximum */
     size_t mask, max;
     uint64_t seed;
     tls_keylog_stats_t st;
@@ -149,23 +148,23 @@ void tls_keylog_free(tls_keylog_t *k)
 {
     if (k == NULL)
         return;
-    OPENSSL_cleanse(k->slots, (k->mask + 1) * sizeof(*k->slots));
+    for (size_t i = 0; i <= k->mask; i++) {
+        if (k->slots[i] != NULL) {
+            OPENSSL_cleanse(k->slots[i], sizeof(*k->slots[i]));
+            free(k->slots[i]);
+        }
+    }
     free(k->slots);
     free(k);
 }
 
-/* The entry for a client random; with create, a new one if there is room. */
-static keylog_entry_t *keylog_slot(const tls_keylog_t *k, const uint8_t *random, bool create)
+/* The slot of a client random: its entry, or the empty slot where it would go. */
+static keylog_entry_t **keylog_slot(const tls_keylog_t *k, const uint8_t *random)
 {
     size_t i = (size_t)hash_bytes(random, TLS_RANDOM_LEN, k->seed) & k->mask;
     for (;; i = (i + 1) & k->mask) {
-        keylog_entry_t *e = &k->slots[i];
-        if (!e->used) {
-            if (!create || k->st.clients >= k->max)
-                return NULL;
-            return e;
-        }
-        if (memcmp(e->random, random, TLS_RANDOM_LEN) == 0)
+        keylog_entry_t **e = &k->slots[i];
+        if (*e == NULL || memcmp((*e)->random, random, TLS_RANDOM_LEN) == 0)
             return e;
     }
 }
@@ -231,14 +230,14 @@ int tls_keylog_add_line(tls_keylog_t *k, const char *line, size_t len)
         k->st.bad_lines++;
         return -EINVAL;
     }
-    keylog_entry_t *e = keylog_slot(k, random, true);
+    keylog_entry_t **slot = keylog_slot(k, random), *e = *slot;
     if (e == NULL) {
-        k->st.full++;
-        return -ENOSPC;
-    }
-    if (!e->used) {
-        e->used = true;
+        if (k->st.clients >= k->max || (e = calloc(1, sizeof(*e))) == NULL) {
+            k->st.full++;
+            return -ENOSPC;
+        }
         memcpy(e->random, random, TLS_RANDOM_LEN);
+        *slot = e;
         k->st.clients++;
     }
     memcpy(e->secret[which], secret, n);
@@ -359,8 +358,8 @@ enum { CT_CCS = 20, CT_ALERT = 21, CT_HANDSHAKE = 22, CT_APP = 23, CT_HEARTBEAT 
 typedef enum { PH_CLEAR, PH_HANDSHAKE, PH_TRAFFIC } phase_t;
 
 typedef struct {
-    uint8_t buf[REC_HDR + TLS_RECORD_MAX];
-    size_t have;
+    uint8_t *buf; /* the record being framed; grown to the records seen, at most a record */
+    size_t have, cap;
     bool dead;
     phase_t phase; /* clear; TLS 1.3 handshake keys; traffic keys (TLS 1.2: after CCS) */
     bool keyed;    /* key and iv below are set for the phase */
@@ -377,8 +376,9 @@ struct tls_session {
     uint8_t client_random[TLS_RANDOM_LEN], server_random[TLS_RANDOM_LEN];
     bool etm; /* encrypt_then_mac (RFC 7366) negotiated: CBC MAC over the ciphertext */
     EVP_CIPHER_CTX *cctx;
-    uint8_t plain[TLS_RECORD_MAX];
-    uint8_t mac_in[13 + TLS_RECORD_MAX]; /* what a CBC record's HMAC covers */
+    uint8_t *plain;  /* a record's plaintext */
+    uint8_t *mac_in; /* what a CBC record's HMAC covers */
+    size_t scratch_cap;
     tls_dir_state_t d[2];
 };
 
@@ -403,6 +403,17 @@ void tls_session_free(tls_session_t *s)
     if (s == NULL)
         return;
     EVP_CIPHER_CTX_free(s->cctx);
+    for (int i = 0; i < 2; i++) {
+        if (s->d[i].buf != NULL)
+            OPENSSL_cleanse(s->d[i].buf, s->d[i].cap);
+        free(s->d[i].buf);
+    }
+    if (s->plain != NULL) {
+        OPENSSL_cleanse(s->plain, s->scratch_cap);
+        OPENSSL_cleanse(s->mac_in, s->scratch_cap + 13);
+    }
+    free(s->plain);
+    free(s->mac_in);
     OPENSSL_cleanse(s, sizeof(*s));
     free(s);
 }
@@ -528,7 +539,7 @@ static const uint8_t *secret_of(const tls_session_t *s, int which, size_t *len)
 {
     if (s->keys == NULL)
         return NULL;
-    keylog_entry_t *e = keylog_slot(s->keys, s->client_random, false);
+    const keylog_entry_t *e = *keylog_slot(s->keys, s->client_random);
     if (e == NULL || e->len[which] == 0)
         return NULL;
     *len = e->len[which];
@@ -737,6 +748,18 @@ static void protected_record(tls_session_t *s, tls_dir_t dir, uint8_t type, uint
         s->info.undecrypted++;
         return;
     }
+    if (s->scratch_cap < len) { /* scratch space as large as the largest record so far */
+        uint8_t *p2 = realloc(s->plain, len), *m2 = p2 ? realloc(s->mac_in, 13 + len) : NULL;
+        if (p2 != NULL)
+            s->plain = p2;
+        if (m2 == NULL) {
+            s->info.undecrypted++;
+            d->seq++;
+            return;
+        }
+        s->mac_in = m2;
+        s->scratch_cap = len;
+    }
     if (!d->keyed) {
         d->keyed = derive(s, dir);
         if (!d->keyed) {
@@ -820,6 +843,14 @@ int tls_session_feed(tls_session_t *s, tls_dir_t dir, const uint8_t *data, size_
     while (len > 0) {
         if (d->dead)
             return -EPROTO;
+        if (d->cap < REC_HDR) {
+            d->buf = malloc(REC_HDR + 512);
+            if (d->buf == NULL) {
+                d->dead = true;
+                return -ENOMEM;
+            }
+            d->cap = REC_HDR + 512;
+        }
         size_t want = REC_HDR;
         if (d->have >= REC_HDR)
             want += (size_t)(d->buf[3] << 8 | d->buf[4]);
@@ -837,6 +868,15 @@ int tls_session_feed(tls_session_t *s, tls_dir_t dir, const uint8_t *data, size_
                 return -EPROTO;
             }
             want = REC_HDR + rl;
+            if (d->cap < want) {
+                uint8_t *b = realloc(d->buf, want);
+                if (b == NULL) {
+                    d->dead = true;
+                    return -ENOMEM;
+                }
+                d->buf = b;
+                d->cap = want;
+            }
         }
         if (d->have >= REC_HDR && d->have == want) {
             bool ok = record(s, dir, d->buf, d->have);
