@@ -791,6 +791,32 @@ START_TEST(test_gtpu_malformed)
 }
 END_TEST
 
+/* The VoLTE case: SIP over TCP over IPv6 inside GTP-U, Linux cooked capture, the message split
+ * over two segments: reassembled into one message from the inner addresses. */
+START_TEST(test_gtpu_tcp)
+{
+    static const char msg[] = "OPTIONS sip:ims.example SIP/2.0\r\nCall-ID: volte\r\n"
+                              "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+    cap_t *cap = new_cap();
+    size_t half = 20, n = strlen(msg);
+    for (int i = 0; i < 2; i++) {
+        pkt_t *k = i == 0 ? pk_new(msg, half) : pk_new(msg + half, n - half);
+        w_tcp(k, 40000, 5060, 1 + (uint32_t)(i * half), F_ACK);
+        w_ip6(k, 6, "2001:db8:e::1", "2001:db8:c::2");
+        w_gtpu(k, 255, true, 1);
+        w_udp(k, 2152, 2152);
+        w_ip4(k, 17, "192.0.2.1", "192.0.2.2");
+        w_sll(k, 0x0800);
+        feed(cap, DLT_LINUX_SLL, k);
+    }
+    ck_assert_uint_eq(S.nmsgs, 1);
+    ck_assert_str_eq(S.recs[S.nrecs - 1].src, "[2001:db8:e::1]:40000");
+    ck_assert_uint_eq(cap_stats(cap)->gtpu, 2);
+    ck_assert_uint_eq(cap_stats(cap)->tcp_segments, 2);
+    cap_free(cap);
+}
+END_TEST
+
 /* A frame from a ring marked as peeked plain UDP but sent to GTP-U's port: decoded in full, as
  * the tunnel it is. */
 START_TEST(test_gtpu_peeked)
@@ -888,6 +914,7 @@ Suite *ip_suite(void)
     tcase_add_test(tc, test_gtpu);
     tcase_add_test(tc, test_gtpu_malformed);
     tcase_add_test(tc, test_gtpu_peeked);
+    tcase_add_test(tc, test_gtpu_tcp);
     tcase_add_test(tc, test_gre_ppp);
     suite_add_tcase(s, tc);
 
