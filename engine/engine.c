@@ -15,6 +15,7 @@
 #include "rtcp.h"
 #include "rtp.h"
 #include "sip.h"
+#include "tcp_app.h"
 
 /* Every fan-out walks one of these: the outputs that take this kind of event, in order. */
 typedef struct {
@@ -29,7 +30,8 @@ struct engine {
                              first such packet (nDPI takes ~30 ms to initialise) */
     size_t classify_max_flows;
     bool classify_failed;
-    secmon_t *secmon; /* registrations and security detectors */
+    secmon_t *secmon;   /* registrations and security detectors */
+    tcp_app_t *tcp_app; /* what each TCP connection carries: SIP, WebSocket, TLS */
     engine_output_t outputs[ENGINE_MAX_OUTPUTS];
     unsigned n_outputs;
     output_set_t sip_outs, media_outs; /* packet fan-outs, rebuilt by engine_add_output */
@@ -143,8 +145,9 @@ static void on_media(engine_t *e, call_ref_t ref, const packet_view_t *pkt, engi
 
 /* SIP over a TCP stream: as many whole messages as the buffer holds. Returns bytes consumed;
  * what is left (a partial message) is offered again with the next segment. */
-static size_t handle_tcp(engine_t *e, const packet_view_t *pkt)
+static size_t sip_stream(void *ctx, const packet_view_t *pkt)
 {
+    engine_t *e = ctx;
     size_t off = 0;
     while (off < pkt->len) {
         const uint8_t *at = pkt->payload + off;
@@ -182,6 +185,19 @@ static void handle_sip_datagram(engine_t *e, const packet_view_t *pkt)
     packet_view_t msg = *pkt;
     msg.len = (size_t)rc;
     on_sip_message(e, &msg);
+}
+
+/* One WebSocket message: one SIP message (RFC 7118 5), decoded as a datagram would be. */
+static void ws_message(void *ctx, const packet_view_t *msg)
+{
+    handle_sip_datagram(ctx, msg);
+}
+
+/* A TCP view: tcp_app tells what the connection carries and hands SIP text to sip_stream and
+ * WebSocket messages to ws_message; plain SIP costs one connection look-up more than before. */
+static size_t handle_tcp(engine_t *e, const packet_view_t *pkt)
+{
+    return tcp_app_feed(e->tcp_app, pkt);
 }
 
 static void handle_rtp(engine_t *e, const packet_view_t *pkt)
@@ -395,7 +411,11 @@ int engine_new(const engine_cfg_t *cfg, engine_t **out, char *err, size_t errlen
     e->corr = corr_new(&cfg->corr, &sink);
     e->cap = cap_new(&cfg->cap, on_packet, e);
     e->secmon = secmon_new(&cfg->secmon, &secmon_sink);
-    if (e->corr == NULL || e->cap == NULL || e->secmon == NULL) {
+    tcp_app_cfg_t tcp_cfg;
+    tcp_app_cfg_init(&tcp_cfg);
+    tcp_app_sink_t tcp_sink = {.ctx = e, .on_stream = sip_stream, .on_message = ws_message};
+    e->tcp_app = tcp_app_new(&tcp_cfg, &tcp_sink);
+    if (e->corr == NULL || e->cap == NULL || e->secmon == NULL || e->tcp_app == NULL) {
         rc = -ENOMEM;
         snprintf(err, errlen, "out of memory");
         goto fail;
@@ -482,6 +502,7 @@ void engine_free(engine_t *e)
     corr_free(e->corr);
     classify_free(e->classify);
     secmon_free(e->secmon);
+    tcp_app_free(e->tcp_app);
     for (unsigned i = 0; i < e->n_outputs; i++) {
         if (e->outputs[i].free != NULL)
             e->outputs[i].free(e->outputs[i].ctx);
@@ -515,6 +536,22 @@ static void publish_secmon_and_classify(engine_t *e)
     }
 }
 
+static void publish_tcp_app(engine_t *e)
+{
+    const tcp_app_stats_t *ts = tcp_app_stats(e->tcp_app);
+    char key[64];
+    for (int k = 0; k < TCP_APP_KIND_COUNT; k++) {
+        snprintf(key, sizeof(key), "tcp_app.conns.%s", tcp_app_kind_name((tcp_app_kind_t)k));
+        engine_publish(e, key, (int64_t)ts->conns[k]);
+    }
+    engine_publish(e, "tcp_app.ws_messages", (int64_t)ts->ws_messages);
+    engine_publish(e, "tcp_app.ws_control", (int64_t)ts->ws_control);
+    engine_publish(e, "tcp_app.ws_malformed", (int64_t)ts->ws_malformed);
+    engine_publish(e, "tcp_app.ws_oversize", (int64_t)ts->ws_oversize);
+    engine_publish(e, "tcp_app.conns_evicted", (int64_t)ts->evicted);
+    engine_publish(e, "tcp_app.conns_timed_out", (int64_t)ts->timed_out);
+}
+
 void engine_publish_stats(engine_t *e)
 {
     engine_totals_t t;
@@ -545,6 +582,7 @@ void engine_publish_stats(engine_t *e)
     for (size_t i = 0; i < ARRAY_LEN(counters); i++)
         engine_publish(e, counters[i].key, (int64_t)counters[i].value);
     publish_secmon_and_classify(e);
+    publish_tcp_app(e);
     for (unsigned i = 0; i < e->n_outputs; i++) {
         if (e->outputs[i].on_publish != NULL)
             e->outputs[i].on_publish(e->outputs[i].ctx, e);
