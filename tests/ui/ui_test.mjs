@@ -180,6 +180,9 @@ async function main() {
   const arrows = await evaluate(`document.querySelectorAll('svg.ladder g.msg').length`);
   const hosts = await evaluate(`document.querySelectorAll('svg.ladder .host-label').length`);
   check(arrows >= 5 && hosts >= 2, `the SIP ladder is drawn (${hosts} hosts, ${arrows} arrows)`);
+  // tests/ui/run marked each call's first message as decrypted from TLS: one lock, with a tooltip.
+  const vias = await evaluate(`[...document.querySelectorAll('svg.ladder g.msg .via-mark')].map(e => [e.closest('g.msg').dataset.index, e.querySelector('title')?.textContent || ''])`);
+  check(vias.length === 1 && vias[0][0] === '0' && vias[0][1].includes('TLS'), `the message that came by TLS is marked, with a title (${JSON.stringify(vias)})`);
   if (await waitFor(`document.querySelectorAll('#charts canvas').length >= 3`, 'the quality charts')) {
     check(true, 'jitter, loss and MOS charts are drawn (uPlot canvases)');
   }

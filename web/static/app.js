@@ -338,6 +338,14 @@
     return 'fail';
   }
 
+  // How a message came inside its TCP stream (the API's "via"): a marker and its tooltip. Text,
+  // not a lock glyph: many systems have no emoji font.
+  const VIA = {
+    ws: { mark: 'WS', title: 'Carried in WebSocket frames (RFC 7118)' },
+    tls: { mark: 'TLS', title: 'Decrypted from TLS with a key log' },
+    wss: { mark: 'WSS', title: 'Decrypted from TLS with a key log, in WebSocket frames (WSS)' },
+  };
+
   // The SIP ladder: one column per endpoint, one arrow per message in time order.
   function ladder(call, onSelect) {
     const msgs = call.messages;
@@ -373,8 +381,16 @@
       const cls = messageClass(m);
       const g = svg('g', { class: 'msg msg-' + cls, 'data-index': i, tabindex: '0' });
       g.appendChild(svg('text', { x: 8, y: y + 4, class: 'msg-time' }, '+' + (m.time - t0).toFixed(3) + ' s'));
-      const title = svg('title', {}, `${fmtTime(m.time, true)}  ${m.src} → ${m.dst}  ${m.transport.toUpperCase()}  CSeq ${m.cseq} ${m.method}${m.probe != null ? '  probe ' + m.probe : ''}`);
+      const via = VIA[m.via];
+      const title = svg('title', {}, `${fmtTime(m.time, true)}  ${m.src} → ${m.dst}  ${m.transport.toUpperCase()}${m.via ? ' (' + m.via.toUpperCase() + ')' : ''}  CSeq ${m.cseq} ${m.method}${m.probe != null ? '  probe ' + m.probe : ''}`);
       g.appendChild(title);
+      if (via) {
+        // Next to the sender's lifeline, on the arrow's side.
+        const right = x2 >= x1;
+        const mark = svg('text', { x: x1 + (right ? 6 : -6), y: y - 6, class: 'via-mark via-' + m.via, 'text-anchor': right ? 'start' : 'end' }, via.mark);
+        mark.appendChild(svg('title', {}, via.title));
+        g.appendChild(mark);
+      }
       if (x1 === x2) {
         g.appendChild(svg('path', { d: `M${x1},${y - 6} h36 v12 h-36`, class: 'arrow', 'marker-end': `url(#arrow-${cls})`, fill: 'none' }));
         g.appendChild(svg('text', { x: x1 + 42, y: y + 4, class: 'msg-label' }, messageLabel(m)));
@@ -502,7 +518,7 @@
     let rawMessages = null;
     const select = async (i) => {
       const m = call.messages[i];
-      rawHead.textContent = `#${i + 1}  ${fmtTime(m.time, true)}  ${m.src} → ${m.dst}  ${m.transport.toUpperCase()}`;
+      rawHead.textContent = `#${i + 1}  ${fmtTime(m.time, true)}  ${m.src} → ${m.dst}  ${m.transport.toUpperCase()}${VIA[m.via] ? '  ' + VIA[m.via].title : ''}`;
       if (!rawMessages) {
         raw.textContent = 'Loading…';
         try { rawMessages = await api(`calls/${call.id}/messages`); } catch (e) { raw.textContent = e.message; return; }
@@ -533,6 +549,7 @@
         el('td', { class: 'num', text: `${s.max_delta_ms.toFixed(1)} ms` }),
         el('td', { class: 'num' }, el('span', { class: 'mos ' + mosClass(s.mos), text: fmtNum(s.mos, 2) })),
         el('td', {}, s.sdp_mismatch ? el('span', { class: 'flag', text: 'NAT' }) : null,
+          s.srtp ? el('span', { class: 'flag srtp', title: 'SRTP: ' + (s.srtp_suite || 'suite unknown'), text: 'SRTP' }) : null,
           s.rtcp ? el('span', { class: 'flag', title: 'RTCP seen', text: `RTCP${s.rtcp.rtt_ms !== null ? ' rtt ' + s.rtcp.rtt_ms.toFixed(1) + ' ms' : ''}` }) : null))) :
         el('tr', {}, el('td', { colspan: 10, class: 'empty', text: 'No RTP streams.' }))));
     const chartsBox = el('div', { class: 'charts', id: 'charts' });
