@@ -428,6 +428,21 @@ static void msg_reset(sip_msg_t *m)
     m->max_forwards = UINT32_MAX;
 }
 
+/* A start line ended by a bare CR, the next line right after it ("SIP/2.0\rVia: ..."), as
+ * some stacks send: the line ends at the CR, as tshark reads it (its find_line_end takes CR,
+ * LF and CRLF alike), rather than the message being no SIP at all. Only the start line is cut
+ * so: header lines keep the one memchr per line. [p, *ce) is the line found so far, e the end
+ * of the bytes; a CR that is the last byte may still get its LF. True when cut. */
+static bool cut_at_bare_cr(const char *p, const char *e, const char **ce, const char **nx)
+{
+    const char *cr = *ce > p ? memchr(p, '\r', (size_t)(*ce - p)) : NULL;
+    if (cr == NULL || cr + 1 >= e || cr[1] == '\n')
+        return false;
+    *ce = cr;
+    *nx = cr + 1;
+    return true;
+}
+
 /* The start line at *pp into st->m; on success *pp is the first header line. Returns 0 or a
  * verdict. A stream may stop in the middle of the line: SIP_PARTIAL while it can still become
  * one, so junk is refused before SIP_MAX_LINE bytes have arrived. */
@@ -439,10 +454,12 @@ static int read_start_line(sip_pstate_t *st, const char **pp, const char *e)
     if (r == LINE_LONG)
         return SIP_INVALID;
     if (r == LINE_OPEN) {
-        if (!st->datagram)
-            return start_prefix_ok(p, e) ? SIP_PARTIAL : SIP_INVALID;
         ce = open_line_end(p, e);
         nx = e;
+        if (!cut_at_bare_cr(p, e, &ce, &nx) && !st->datagram)
+            return start_prefix_ok(p, e) ? SIP_PARTIAL : SIP_INVALID;
+    } else {
+        cut_at_bare_cr(p, e, &ce, &nx);
     }
     start_line_t sl;
     if (!parse_start_line(&sl, p, ce))
@@ -641,6 +658,7 @@ bool sip_looks_like(const uint8_t *buf, size_t len)
         return false;
     if (r == LINE_OPEN)
         ce = open_line_end(p, e);
+    cut_at_bare_cr(p, e, &ce, &nx);
     start_line_t sl;
     return parse_start_line(&sl, p, ce);
 }

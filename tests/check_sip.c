@@ -1333,6 +1333,40 @@ START_TEST(test_bare_lf)
 }
 END_TEST
 
+/* Issue 19: a start line ended by a bare CR ("SIP/2.0\r" then the next header line) used to be
+ * neither SIP nor malformed. It is read as a line end, as tshark does. */
+START_TEST(test_bare_cr_start_line)
+{
+    static const char msg[] = "INVITE sip:bob@192.0.2.4 SIP/2.0\r"
+                              "Via: SIP/2.0/UDP 192.0.2.101;branch=z9hG4bKbarecr\r\n"
+                              "From: <sip:alice@atlanta.example.com>;tag=1\r\n"
+                              "To: <sip:bob@biloxi.example.com>\r\n"
+                              "Call-ID: bare-cr\r\n"
+                              "CSeq: 1 INVITE\r\n"
+                              "Content-Length: 0\r\n"
+                              "\r\n";
+    sip_msg_t m;
+    size_t len = sizeof(msg) - 1;
+    ck_assert(sip_looks_like(guard_place(msg, len), len));
+    ck_assert_int_eq(sip_parse_datagram(guard_place(msg, len), len, &m), (int)len);
+    ck_assert_int_eq(sip_parse(guard_place(msg, len), len, &m), (int)len);
+    ck_assert_int_eq(m.method_id, SIP_METHOD_INVITE);
+    ck_assert_sv(m.version, "SIP/2.0");
+    ck_assert_sv(m.call_id, "bare-cr");
+    ck_assert_ptr_nonnull(sip_header_find(&m, SIP_HDR_VIA, NULL));
+    /* On a stream, every prefix waits for more, the CR at the very end included. */
+    for (size_t n = 0; n < len; n++)
+        ck_assert_msg(sip_parse(guard_place(msg, n), n, &m) == SIP_PARTIAL, "prefix %zu", n);
+    /* A status line too. */
+    static const char resp[] = "SIP/2.0 200 OK\rCall-ID: bare-cr\r\nCSeq: 1 INVITE\r\n"
+                               "Content-Length: 0\r\n\r\n";
+    len = sizeof(resp) - 1;
+    ck_assert_int_eq(sip_parse_datagram(guard_place(resp, len), len, &m), (int)len);
+    ck_assert_int_eq(m.status_code, 200);
+    ck_assert_sv(m.reason, "OK");
+}
+END_TEST
+
 /* ---- absurd input ----------------------------------------------------------------------- */
 
 static char *build(size_t cap, size_t *len, const char *head, const char *rep, size_t times,
@@ -2072,6 +2106,7 @@ Suite *sip_suite(void)
     tcase_add_test(tc, test_stream_concat);
     tcase_add_test(tc, test_stream_keepalive);
     tcase_add_test(tc, test_bare_lf);
+    tcase_add_test(tc, test_bare_cr_start_line);
     tcase_add_test(tc, test_start_lines);
     tcase_add_loop_test(tc, test_looks_like, 0, (int)N_ELEMS(looks));
     suite_add_tcase(s, tc);
