@@ -402,6 +402,18 @@ static sv_t sdp_body(const sip_msg_t *msg)
     return SV_NULL;
 }
 
+/* The dynamic payload types m maps into the call. */
+static void map_pts(call_t *call, int side, const sdp_media_t *m)
+{
+    for (size_t j = 0; j < m->n_rtpmaps && j < SDP_MAX_RTPMAPS; j++) {
+        const sdp_rtpmap_t *r = &m->rtpmaps[j];
+        if (r->encoding.len == 0 || r->clock_rate == 0 ||
+            rtp_static_clock_rate(r->payload_type) != 0)
+            continue;
+        call_map_pt(call, side, r);
+    }
+}
+
 /* An SDP sent by side: its media endpoints go into the index, its payload maps into the call. */
 static void call_sdp(corr_t *c, call_t *call, int side, const packet_view_t *pkt, sv_t body)
 {
@@ -411,8 +423,26 @@ static void call_sdp(corr_t *c, call_t *call, int side, const packet_view_t *pkt
     call_offer_answer(call, side, sdp);
     for (size_t i = 0; i < sdp->n_media && i < SDP_MAX_MEDIA; i++) {
         const sdp_media_t *m = &sdp->media[i];
-        if (m->port == 0 || !is_rtp_proto(m->proto) || addr_unspecified(&m->conn))
+        if (m->port == 0 || !is_rtp_proto(m->proto))
             continue;
+        /* ICE (WebRTC: c=IN IP4 0.0.0.0, port 9): media flows between candidate addresses,
+         * and any of them may be what this capture point sees (host, srflx, relay). */
+        for (size_t k = 0; k < m->n_candidates && k < SDP_MAX_CANDIDATES; k++) {
+            const sdp_candidate_t *cand = &m->candidates[k];
+            int kind = cand->component == 1   ? (m->rtcp_mux ? MEDIA_MUX : MEDIA_RTP)
+                       : cand->component == 2 ? MEDIA_RTCP
+                                              : -1;
+            if (kind < 0 || addr_unspecified(&cand->ep.addr) ||
+                (cand->ep.port == m->port && net_addr_eq(&cand->ep.addr, &m->conn)))
+                continue; /* the c= endpoint is announced below */
+            call_announce(c, call, &cand->ep, side, kind, (uint8_t)(i + 1));
+            call->announced[side] = true;
+        }
+        if (addr_unspecified(&m->conn)) {
+            if (m->n_candidates > 0)
+                map_pts(call, side, m);
+            continue;
+        }
         if (addr_private(&m->conn) && pkt->src.addr.family == m->conn.family &&
             !addr_private(&pkt->src.addr))
             call->nat = true;
@@ -427,13 +457,7 @@ static void call_sdp(corr_t *c, call_t *call, int side, const packet_view_t *pkt
             if (rtcp.port != 0 && !net_endpoint_eq(&rtcp, &rtp))
                 call_announce(c, call, &rtcp, side, MEDIA_RTCP, (uint8_t)(i + 1));
         }
-        for (size_t j = 0; j < m->n_rtpmaps && j < SDP_MAX_RTPMAPS; j++) {
-            const sdp_rtpmap_t *r = &m->rtpmaps[j];
-            if (r->encoding.len == 0 || r->clock_rate == 0 ||
-                rtp_static_clock_rate(r->payload_type) != 0)
-                continue;
-            call_map_pt(call, side, r);
-        }
+        map_pts(call, side, m);
     }
 }
 

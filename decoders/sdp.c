@@ -24,6 +24,8 @@
  *   a=rtcp-mux                               (RFC 5761)
  *   a=crypto:<tag> <suite> <key-params> [<session-params>]   (RFC 4568 9.1, SDES-SRTP)
  *   a=fingerprint:<hash-func> <fingerprint>  (RFC 8122 5, DTLS-SRTP; session or media level)
+ *   a=candidate:<foundation> <component> UDP <priority> <address> <port> typ <type> ...
+ *                                            (RFC 8839 5.1, ICE; UDP candidates only)
  */
 
 /* Where the lines being read go. */
@@ -223,6 +225,35 @@ static sdp_dir_t dir_of(sv_t name)
     return SDP_DIR_UNSET;
 }
 
+/* "a=candidate:<foundation> <component-id> <transport> <priority> <connection-address> <port>
+ * typ <cand-type> ..." (RFC 8839 5.1). UDP only: media over TCP is not RTP we could match.
+ * Addresses that are names (mDNS ".local", RFC 8839 5.1 allows FQDNs) are skipped. */
+static void attr_candidate(sdp_media_t *m, sv_t v)
+{
+    (void)next_field(&v); /* foundation */
+    sv_t component = next_field(&v), transport = next_field(&v);
+    (void)next_field(&v); /* priority */
+    sv_t addr = next_field(&v), port = next_field(&v);
+    sv_t typ = next_field(&v), type = next_field(&v);
+    uint32_t comp;
+    sdp_candidate_t c = {.type = SDP_CAND_OTHER};
+    if (!sv_to_u32(component, &comp) || comp == 0 || comp > 255 || !sv_eq_ci(transport, "UDP") ||
+        !net_addr_parse(addr, &c.ep.addr) || !parse_port(port, &c.ep.port) || c.ep.port == 0 ||
+        !sv_eq_ci(typ, "typ"))
+        return;
+    static const char *const types[] = {"host", "srflx", "prflx", "relay"};
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        if (sv_eq_ci(type, types[i]))
+            c.type = (uint8_t)i;
+    }
+    c.component = (uint8_t)comp;
+    if (m->n_candidates == SDP_MAX_CANDIDATES) {
+        m->candidates_truncated = true;
+        return;
+    }
+    m->candidates[m->n_candidates++] = c;
+}
+
 /* One a= line: "<name>[:<value>]" (RFC 8866 5.13). */
 static void parse_attr(sdp_state_t *st, sv_t v)
 {
@@ -267,6 +298,8 @@ static void parse_attr(sdp_state_t *st, sv_t v)
         m->rtcp_mux = true;
     } else if (sv_eq_ci(name, "crypto")) {
         attr_crypto(m, val);
+    } else if (sv_eq_ci(name, "candidate")) {
+        attr_candidate(m, val);
     }
 }
 

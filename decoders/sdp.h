@@ -12,10 +12,11 @@
 #define SDP_OK      0
 #define SDP_INVALID (-1)
 
-#define SDP_MAX_MEDIA   16
-#define SDP_MAX_FORMATS 32
-#define SDP_MAX_RTPMAPS 32
-#define SDP_MAX_CRYPTO  8
+#define SDP_MAX_MEDIA      16
+#define SDP_MAX_FORMATS    32
+#define SDP_MAX_RTPMAPS    32
+#define SDP_MAX_CRYPTO     8
+#define SDP_MAX_CANDIDATES 8
 
 typedef enum {
     SDP_DIR_UNSET = 0, /* no attribute: sendrecv by default */
@@ -46,6 +47,24 @@ typedef struct {
     sv_t session_params; /* the rest of the line, empty if none */
 } sdp_crypto_t;
 
+/* ICE candidate types (RFC 8839 5.1). */
+typedef enum {
+    SDP_CAND_HOST = 0,
+    SDP_CAND_SRFLX, /* the NAT's public address, as a STUN server saw it */
+    SDP_CAND_PRFLX,
+    SDP_CAND_RELAY, /* a TURN server's address */
+    SDP_CAND_OTHER
+} sdp_cand_type_t;
+
+/* One UDP a=candidate (RFC 8839 5.1): "a=candidate:<foundation> <component-id> <transport>
+ * <priority> <connection-address> <port> typ <cand-type> [raddr <a>] [rport <p>] ...".
+ * WebRTC announces media with c=IN IP4 0.0.0.0 and port 9 and puts the real addresses here. */
+typedef struct {
+    net_endpoint_t ep;
+    uint8_t component; /* 1: RTP (and RTCP with rtcp-mux), 2: RTCP */
+    uint8_t type;      /* sdp_cand_type_t */
+} sdp_candidate_t;
+
 typedef struct {
     sv_t media; /* "audio", "video", "image" ... */
     uint16_t port;
@@ -66,6 +85,10 @@ typedef struct {
     size_t n_crypto;
     bool crypto_truncated; /* a=crypto lines beyond SDP_MAX_CRYPTO dropped */
     bool fingerprint;      /* a=fingerprint (RFC 8122) here or at session level: DTLS-SRTP keys */
+    sdp_candidate_t candidates[SDP_MAX_CANDIDATES]; /* UDP candidates with an IP address (not
+                                                      TCP, not an mDNS name), in order */
+    size_t n_candidates;
+    bool candidates_truncated; /* UDP candidates beyond SDP_MAX_CANDIDATES dropped */
 } sdp_media_t;
 
 typedef struct {

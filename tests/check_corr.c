@@ -715,6 +715,61 @@ START_TEST(reinvite_hold_and_new_media)
 }
 END_TEST
 
+/* WebRTC (issue 19): c=IN IP4 0.0.0.0 and port 9, the addresses in ICE candidates, rtcp-mux and
+ * DTLS-SRTP. RTP between the caller's srflx candidate and the callee's host candidate belongs to
+ * the call; so does RTCP muxed on the same ports. */
+static const char *sdp_webrtc(char *buf, size_t cap, const char *candidates)
+{
+    int n = snprintf(buf, cap,
+                     "v=0\r\n"
+                     "o=- 4611731400430051336 2 IN IP4 127.0.0.1\r\n"
+                     "s=-\r\n"
+                     "t=0 0\r\n"
+                     "m=audio 9 UDP/TLS/RTP/SAVPF 111 0\r\n"
+                     "c=IN IP4 0.0.0.0\r\n"
+                     "a=rtcp:9 IN IP4 0.0.0.0\r\n"
+                     "%s"
+                     "a=ice-ufrag:F7gI\r\n"
+                     "a=fingerprint:sha-256 D1:2C:BE:AD:C4:F6:64:5C\r\n"
+                     "a=setup:actpass\r\n"
+                     "a=rtcp-mux\r\n"
+                     "a=rtpmap:111 opus/48000/2\r\n"
+                     "a=rtpmap:0 PCMU/8000\r\n",
+                     candidates);
+    ck_assert(n > 0 && (size_t)n < cap);
+    return buf;
+}
+
+START_TEST(webrtc_candidates_match_media)
+{
+    char offer[2048], answer[2048];
+    req(&D1, 0, false, "INVITE", "inv1", 1, false,
+        sdp_webrtc(offer, sizeof(offer),
+                   "a=candidate:1 1 udp 2122260223 192.168.1.5 54400 typ host\r\n"
+                   "a=candidate:2 1 udp 1686052607 192.0.2.10 61000 typ srflx raddr "
+                   "192.168.1.5 rport 54400\r\n"
+                   "a=candidate:3 1 tcp 1518280447 192.168.1.5 9 typ host tcptype active\r\n"));
+    resp(&D1, 1, false, 180, "INVITE", "inv1", 1, D1.btag, NULL);
+    resp(&D1, 3, false, 200, "INVITE", "inv1", 1, D1.btag,
+         sdp_webrtc(answer, sizeof(answer),
+                    "a=candidate:1 1 udp 2130706431 198.51.100.20 50000 typ host\r\n"));
+    req(&D1, 3.05, false, "ACK", "ack1", 1, true, NULL);
+    ck_assert_int_eq(
+        corr_media_kind(C, &(packet_view_t){.src = ep("192.0.2.10:61000"), .dst = ep(B_MEDIA)}),
+        CORR_MEDIA_RTP);
+    rtp_run(3.1, 50, "192.0.2.10:61000", B_MEDIA, 0x11111111, 100, 0);
+    rtp_run(3.1, 50, B_MEDIA, "192.0.2.10:61000", 0x22222222, 200, 0);
+    call_down(&D1, 10);
+    corr_flush(C);
+    const rec_call_t *c = call_by_id(D1.call_id);
+    ck_assert_int_eq(c->r.state, CALL_COMPLETED);
+    ck_assert_uint_eq(R.n_streams, 2);
+    ck_assert_int_eq(stream_of("192.0.2.10:61000", B_MEDIA, 0x11111111)->r.call_row, c->r.id);
+    ck_assert_int_eq(stream_of(B_MEDIA, "192.0.2.10:61000", 0x22222222)->r.call_row, c->r.id);
+    ck_assert_uint_eq(stats()->streams_unsignalled, 0);
+}
+END_TEST
+
 START_TEST(callid_reuse_makes_a_new_call)
 {
     call_up(&D1, 0, "192.0.2.10", 40000, "198.51.100.20", 50000);
@@ -1852,6 +1907,7 @@ Suite *corr_suite(void)
     tcase_add_test(tc, forked_invite_answered_fork_wins);
     tcase_add_test(tc, forked_one_fork_fails_other_answers);
     tcase_add_test(tc, reinvite_hold_and_new_media);
+    tcase_add_test(tc, webrtc_candidates_match_media);
     tcase_add_test(tc, callid_reuse_makes_a_new_call);
     tcase_add_test(tc, bye_from_callee_and_ipv6);
     suite_add_tcase(s, tc);

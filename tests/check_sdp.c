@@ -793,6 +793,71 @@ START_TEST(test_fingerprint)
 }
 END_TEST
 
+/* WebRTC (RFC 8839 5.1): UDP candidates with IP addresses are kept, in order, with their
+ * component and type; TCP candidates, mDNS names and malformed lines are not; at most
+ * SDP_MAX_CANDIDATES per media, the rest counted as truncated. */
+START_TEST(test_candidates)
+{
+    static const char text[] =
+        "v=0\r\n"
+        "o=- 4611731400430051336 2 IN IP4 127.0.0.1\r\n"
+        "s=-\r\n"
+        "t=0 0\r\n"
+        "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
+        "c=IN IP4 0.0.0.0\r\n"
+        "a=candidate:1467250027 1 udp 2122260223 192.168.1.5 54400 typ host generation 0\r\n"
+        "a=candidate:842163049 1 udp 1686052607 192.0.2.10 61000 typ srflx raddr 192.168.1.5 "
+        "rport 54400\r\n"
+        "a=candidate:3 2 UDP 41885694 2001:db8::7 3478 typ relay raddr :: rport 0\r\n"
+        "a=candidate:4 1 tcp 1518280447 192.168.1.5 9 typ host tcptype active\r\n"
+        "a=candidate:5 1 udp 2122260223 9b36eaac-bb2e-49bb-bb78-21c41c499900.local 54400 typ "
+        "host\r\n"
+        "a=candidate:6 1 udp 1 192.0.2.10 0 typ host\r\n"
+        "a=candidate:7 0 udp 1 192.0.2.10 1000 typ host\r\n"
+        "a=candidate:8 1 udp 1 192.0.2.10 1000 type host\r\n"
+        "a=candidate:9 1 udp 1 192.0.2.10 1000 typ mystery\r\n"
+        "a=candidate:\r\n"
+        "a=rtcp-mux\r\n"
+        "m=video 9 UDP/TLS/RTP/SAVPF 96\r\n"
+        "c=IN IP4 0.0.0.0\r\n"
+        "a=candidate:1 1 udp 1 192.0.2.1 1 typ host\r\n"
+        "a=candidate:1 1 udp 1 192.0.2.1 2 typ host\r\n"
+        "a=candidate:1 1 udp 1 192.0.2.1 3 typ host\r\n"
+        "a=candidate:1 1 udp 1 192.0.2.1 4 typ host\r\n"
+        "a=candidate:1 1 udp 1 192.0.2.1 5 typ host\r\n"
+        "a=candidate:1 1 udp 1 192.0.2.1 6 typ host\r\n"
+        "a=candidate:1 1 udp 1 192.0.2.1 7 typ host\r\n"
+        "a=candidate:1 1 udp 1 192.0.2.1 8 typ host\r\n"
+        "a=candidate:1 1 udp 1 192.0.2.1 9 typ host\r\n";
+    ck_assert_int_eq(parse_guarded(text, sizeof(text) - 1, &sdp), SDP_OK);
+    ck_assert_uint_eq(sdp.n_media, 2);
+    const sdp_media_t *m = &sdp.media[0];
+    ck_assert(m->rtcp_mux);
+    ck_assert_uint_eq(m->n_candidates, 4);
+    ck_assert(!m->candidates_truncated);
+    char buf[NET_ENDPOINT_STRLEN];
+    ck_assert_str_eq(net_endpoint_str(&m->candidates[0].ep, buf, sizeof(buf)), "192.168.1.5:54400");
+    ck_assert_uint_eq(m->candidates[0].component, 1);
+    ck_assert_uint_eq(m->candidates[0].type, SDP_CAND_HOST);
+    ck_assert_str_eq(net_endpoint_str(&m->candidates[1].ep, buf, sizeof(buf)), "192.0.2.10:61000");
+    ck_assert_uint_eq(m->candidates[1].type, SDP_CAND_SRFLX);
+    ck_assert_str_eq(net_endpoint_str(&m->candidates[2].ep, buf, sizeof(buf)),
+                     "[2001:db8::7]:3478");
+    ck_assert_uint_eq(m->candidates[2].component, 2);
+    ck_assert_uint_eq(m->candidates[2].type, SDP_CAND_RELAY);
+    ck_assert_str_eq(net_endpoint_str(&m->candidates[3].ep, buf, sizeof(buf)), "192.0.2.10:1000");
+    ck_assert_uint_eq(m->candidates[3].type, SDP_CAND_OTHER);
+    m = &sdp.media[1];
+    ck_assert_uint_eq(m->n_candidates, SDP_MAX_CANDIDATES);
+    ck_assert(m->candidates_truncated);
+    ck_assert_uint_eq(m->candidates[SDP_MAX_CANDIDATES - 1].ep.port, SDP_MAX_CANDIDATES);
+    /* The simcalls offer's three host candidates. */
+    ck_assert_int_eq(parse_guarded(sdp_simcalls_ice, sizeof(sdp_simcalls_ice) - 1, &sdp), SDP_OK);
+    ck_assert_uint_eq(sdp.media[0].n_candidates, 3);
+    ck_assert_uint_eq(sdp.media[0].candidates[2].ep.port, 49304);
+}
+END_TEST
+
 START_TEST(test_null)
 {
     ck_assert_int_eq(sdp_parse(NULL, 0, &sdp), SDP_INVALID);
@@ -817,6 +882,7 @@ Suite *sdp_suite(void)
     tcase_add_test(tc, test_multipart);
     tcase_add_test(tc, test_crypto);
     tcase_add_test(tc, test_fingerprint);
+    tcase_add_test(tc, test_candidates);
     tcase_add_loop_test(tc, test_torture, 0, (int)(sizeof(torture) / sizeof(torture[0])));
     suite_add_tcase(s, tc);
 

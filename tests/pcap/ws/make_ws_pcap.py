@@ -7,8 +7,9 @@ carrying REGISTER/401/REGISTER/200 and INVITE/100/180/200/ACK/BYE/200 (11 SIP me
 INVITE is split across two WebSocket fragments (text + continuation), the 200 to the INVITE is
 one frame split across two TCP segments, and the server pings (the client pongs). The INVITE
 and its 200 carry WebRTC SDP (m=audio 9 UDP/TLS/RTP/SAVPF, c=IN IP4 0.0.0.0, ICE candidates,
-a=rtcp-mux, a=fingerprint); 50 RTP packets (PCMU, 20 ms) flow each way between the host
-candidates 192.0.2.10:54400 and 192.0.2.20:20000.
+a=rtcp-mux, a=fingerprint; both sides port 9 and c=IN IP4 0.0.0.0, so the media addresses are
+only in the candidates); 50 RTP packets (PCMU, 20 ms) flow each way between the host candidates
+192.0.2.10:54400 and 192.0.2.20:20000.
 
 Run: python3 make_ws_pcap.py  (no dependencies; deterministic output)."""
 import struct
@@ -116,7 +117,7 @@ offer = "\r\n".join([
     "a=rtpmap:111 opus/48000/2", "a=rtpmap:0 PCMU/8000", ""])
 answer = "\r\n".join([
     "v=0", "o=- 1 2 IN IP4 192.0.2.20", "s=-", "t=0 0",
-    "m=audio 20000 UDP/TLS/RTP/SAVPF 0", "c=IN IP4 192.0.2.20",
+    "m=audio 9 UDP/TLS/RTP/SAVPF 0", "c=IN IP4 0.0.0.0",
     "a=candidate:1 1 udp 2130706431 192.0.2.20 20000 typ host",
     "a=ice-ufrag:Kp9q", "a=ice-pwd:3nVb6Yq0t3pZ8v2Kq7wXhR",
     "a=fingerprint:sha-256 0A:1B:2C:3D:4E:5F:60:71:82:93:A4:B5:C6:D7:E8:F9:0A:1B:2C:3D:4E:5F:"
