@@ -299,6 +299,9 @@ int livecap_option(const char *cmd, int opt, const char *arg, engine_cfg_t *cfg,
         case LIVECAP_OPT_PCAP_DIR:
             cfg->pcap_dir = arg;
             return 1;
+        case LIVECAP_OPT_TLS_KEYLOG:
+            cfg->tls_keylog = arg;
+            return 1;
         case LIVECAP_OPT_NO_RTP_PCAP:
             cfg->pcap_rtp = CALLPCAP_RTP_NONE;
             return 1;

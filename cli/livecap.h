@@ -24,6 +24,7 @@ enum {
     LIVECAP_OPT_MAX_DB_MB,
     LIVECAP_OPT_MAX_PCAP_MB,
     LIVECAP_OPT_RETENTION_INTERVAL,
+    LIVECAP_OPT_TLS_KEYLOG,
 };
 
 /* The long options above, for the commands' option tables. */
@@ -41,6 +42,7 @@ enum {
         {"retain-days", required_argument, NULL, LIVECAP_OPT_RETAIN_DAYS},                         \
         {"max-db-mb", required_argument, NULL, LIVECAP_OPT_MAX_DB_MB},                             \
         {"max-pcap-mb", required_argument, NULL, LIVECAP_OPT_MAX_PCAP_MB},                         \
+        {"tls-keylog", required_argument, NULL, LIVECAP_OPT_TLS_KEYLOG},                           \
     {                                                                                              \
         "retention-interval", required_argument, NULL, LIVECAP_OPT_RETENTION_INTERVAL              \
     }
@@ -52,6 +54,7 @@ enum {
     "  --rtp-pcap MODE        RTP in those files: full (default), header (RTP headers and\n"       \
     "                         all RTCP, payloads cut) or none (SIP only; also --no-rtp-pcap)\n"    \
     "  --pcap-compress C      none (default) or gzip (ID.pcap.gz, which Wireshark opens)\n"        \
+    "  --tls-keylog FILE      decrypt SIP over TLS with this NSS key log (SSLKEYLOGFILE)\n"        \
     "  --retain-days N        delete calls and their pcaps older than N days\n"                    \
     "  --max-db-mb N          keep the database under N MB (oldest calls go first)\n"              \
     "  --max-pcap-mb N        keep the per-call pcaps under N MB (oldest hours go first)\n"        \

@@ -44,6 +44,7 @@ static const char analyze_usage[] =
     "                       nothing)\n"
     "  --json               print the JSON report on stdout\n"
     "  --force              also read captures the database already holds (else skipped)\n"
+    "  --tls-keylog FILE    decrypt SIP over TLS with this NSS key log (SSLKEYLOGFILE)\n"
     "  --pcap-dir DIR       keep each call's packets in DIR/YYYY-MM-DD/HH/ID.pcap\n"
     "  --rtp-pcap MODE      RTP in those files: full (default), header (RTP headers and all\n"
     "                       RTCP, payloads cut) or none (SIP only; also --no-rtp-pcap)\n"
@@ -104,12 +105,14 @@ static int parse_analyze_options(int argc, char **argv, analyze_opts_t *o)
         OPT_NO_RTP_PCAP,
         OPT_RTP_PCAP,
         OPT_PCAP_COMPRESS,
-        OPT_FORCE
+        OPT_FORCE,
+        OPT_TLS_KEYLOG
     };
     static const struct option options[] = {
         {"db", required_argument, NULL, OPT_DB},
         {"json", no_argument, NULL, OPT_JSON},
         {"force", no_argument, NULL, OPT_FORCE},
+        {"tls-keylog", required_argument, NULL, OPT_TLS_KEYLOG},
         {"pcap-dir", required_argument, NULL, OPT_PCAP_DIR},
         {"no-rtp-pcap", no_argument, NULL, OPT_NO_RTP_PCAP},
         {"rtp-pcap", required_argument, NULL, OPT_RTP_PCAP},
@@ -141,6 +144,9 @@ static int parse_analyze_options(int argc, char **argv, analyze_opts_t *o)
                 break;
             case OPT_FORCE:
                 o->force = true;
+                break;
+            case OPT_TLS_KEYLOG:
+                o->cfg.tls_keylog = optarg;
                 break;
             case OPT_PCAP_DIR:
                 o->cfg.pcap_dir = optarg;

@@ -97,11 +97,16 @@ int report_write(report_t *r, const engine_totals_t *t, FILE *out)
         return r->error;
     fprintf(out,
             "{\"packets\": %llu, \"bytes\": %llu, \"sip_messages\": %llu, \"rtp_packets\": %llu, "
-            "\"rtcp_packets\": %llu, \"malformed\": %llu, \"undecoded\": %llu,\n\"calls\": [\n",
+            "\"rtcp_packets\": %llu, \"malformed\": %llu, \"undecoded\": %llu,",
             (unsigned long long)t->packets, (unsigned long long)t->bytes,
             (unsigned long long)t->sip_messages, (unsigned long long)t->rtp_packets,
             (unsigned long long)t->rtcp_packets, (unsigned long long)t->malformed,
             (unsigned long long)t->undecoded);
+    /* Only where there was TLS, so that reports of captures without it keep their shape. */
+    if (t->tls_sessions > 0)
+        fprintf(out, " \"tls_sessions\": %llu, \"tls_decrypted\": %llu,",
+                (unsigned long long)t->tls_sessions, (unsigned long long)t->tls_decrypted);
+    fputs("\n\"calls\": [\n", out);
     int rc = copy_spool(r->calls, out);
     fputs("\n],\n\"streams\": [\n", out);
     if (rc == 0)

@@ -15,7 +15,9 @@
 #include "rtcp.h"
 #include "rtp.h"
 #include "sip.h"
+#include "pcapng_dsb.h"
 #include "tcp_app.h"
+#include "tls.h"
 
 /* Every fan-out walks one of these: the outputs that take this kind of event, in order. */
 typedef struct {
@@ -30,8 +32,9 @@ struct engine {
                              first such packet (nDPI takes ~30 ms to initialise) */
     size_t classify_max_flows;
     bool classify_failed;
-    secmon_t *secmon;   /* registrations and security detectors */
-    tcp_app_t *tcp_app; /* what each TCP connection carries: SIP, WebSocket, TLS */
+    secmon_t *secmon;       /* registrations and security detectors */
+    tcp_app_t *tcp_app;     /* what each TCP connection carries: SIP, WebSocket, TLS */
+    tls_keylog_t *tls_keys; /* --tls-keylog and the captures' secrets blocks */
     engine_output_t outputs[ENGINE_MAX_OUTPUTS];
     unsigned n_outputs;
     output_set_t sip_outs, media_outs; /* packet fan-outs, rebuilt by engine_add_output */
@@ -413,9 +416,20 @@ int engine_new(const engine_cfg_t *cfg, engine_t **out, char *err, size_t errlen
     e->secmon = secmon_new(&cfg->secmon, &secmon_sink);
     tcp_app_cfg_t tcp_cfg;
     tcp_app_cfg_init(&tcp_cfg);
+    e->tls_keys = tls_keylog_new(0);
+    if (e->tls_keys != NULL && cfg->tls_keylog != NULL) {
+        int n = tls_keylog_load(e->tls_keys, cfg->tls_keylog);
+        if (n < 0) {
+            rc = n;
+            snprintf(err, errlen, "--tls-keylog %s: %s", cfg->tls_keylog, strerror(-n));
+            goto fail;
+        }
+    }
+    tcp_cfg.tls_keys = e->tls_keys;
     tcp_app_sink_t tcp_sink = {.ctx = e, .on_stream = sip_stream, .on_message = ws_message};
     e->tcp_app = tcp_app_new(&tcp_cfg, &tcp_sink);
-    if (e->corr == NULL || e->cap == NULL || e->secmon == NULL || e->tcp_app == NULL) {
+    if (e->corr == NULL || e->cap == NULL || e->secmon == NULL || e->tcp_app == NULL ||
+        e->tls_keys == NULL) {
         rc = -ENOMEM;
         snprintf(err, errlen, "out of memory");
         goto fail;
@@ -433,11 +447,20 @@ fail:
     return rc;
 }
 
+static void add_tls_secrets(void *ctx, uint32_t type, const uint8_t *data, size_t len)
+{
+    if (type == PCAPNG_DSB_TLS)
+        (void)tls_keylog_add_text(ctx, (const char *)data, len);
+}
+
 int engine_read_file(engine_t *e, const char *path, char *err, size_t errlen)
 {
     /* The span of this file: its first packet ticks. */
     e->totals.first_ns = e->totals.last_ns = e->last_packet_ns = 0;
     e->last_tick_ns = 0;
+    /* A pcapng file may carry its TLS key log (Decryption Secrets Blocks, which libpcap skips). */
+    if (strcmp(path, "-") != 0)
+        (void)pcapng_dsb_scan(path, add_tls_secrets, e->tls_keys, NULL);
     return cap_read_file(e->cap, path, err, errlen);
 }
 
@@ -503,6 +526,7 @@ void engine_free(engine_t *e)
     classify_free(e->classify);
     secmon_free(e->secmon);
     tcp_app_free(e->tcp_app);
+    tls_keylog_free(e->tls_keys);
     for (unsigned i = 0; i < e->n_outputs; i++) {
         if (e->outputs[i].free != NULL)
             e->outputs[i].free(e->outputs[i].ctx);
@@ -550,6 +574,8 @@ static void publish_tcp_app(engine_t *e)
     engine_publish(e, "tcp_app.ws_oversize", (int64_t)ts->ws_oversize);
     engine_publish(e, "tcp_app.conns_evicted", (int64_t)ts->evicted);
     engine_publish(e, "tcp_app.conns_timed_out", (int64_t)ts->timed_out);
+    engine_publish(e, "tcp_app.tls_untracked", (int64_t)ts->tls_untracked);
+    engine_publish(e, "tcp_app.tls_plain_overflow", (int64_t)ts->tls_plain_overflow);
 }
 
 void engine_publish_stats(engine_t *e)
@@ -568,6 +594,8 @@ void engine_publish_stats(engine_t *e)
         {"live.rtp_packets", t.rtp_packets},
         {"live.rtcp_packets", t.rtcp_packets},
         {"live.malformed", t.malformed},
+        {"live.tls_sessions", t.tls_sessions},
+        {"live.tls_decrypted", t.tls_decrypted},
         {"capture.truncated", cs->truncated},
         {"capture.ip_reassembled", cs->ip_reassembled},
         {"capture.frag_dropped", cs->frag_dropped},
@@ -597,6 +625,9 @@ void engine_totals(const engine_t *e, engine_totals_t *out)
     out->bytes = cs->bytes;
     out->malformed += cs->truncated + cs->bad_header;
     out->undecoded = cs->unknown_link + cs->non_ip + cs->other_ip_proto;
+    const tcp_app_stats_t *ts = tcp_app_stats(e->tcp_app);
+    out->tls_sessions = ts->conns[TCP_APP_TLS];
+    out->tls_decrypted = ts->tls_decrypted;
     if (e->last_packet_ns > out->last_ns)
         out->last_ns = e->last_packet_ns;
 }

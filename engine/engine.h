@@ -25,12 +25,14 @@ typedef struct engine engine_t;
  * protocol or IP protocol the capture layers do not decode (cap_stats_t's unknown_link, non_ip
  * and other_ip_proto). first_ns/last_ns: capture times of the earliest and latest packet that
  * reached the decoders from the input being read (engine_read_file starts them afresh for each
- * file); 0 when none did. */
+ * file); 0 when none did. tls_sessions: TCP connections that began with a TLS handshake;
+ * tls_decrypted: those whose data the key log decrypted. */
 typedef struct {
     uint64_t packets, bytes;
     uint64_t sip_messages, rtp_packets, rtcp_packets;
     uint64_t malformed;
     uint64_t undecoded;
+    uint64_t tls_sessions, tls_decrypted; /* TLS connections seen; those decrypted */
     int64_t first_ns, last_ns;
 } engine_totals_t;
 
@@ -93,6 +95,8 @@ typedef struct {
     callpcap_compress_t pcap_compress; /* plain ID.pcap (default) or ID.pcap.gz */
     size_t writer_queue_bytes;         /* records waiting for the store thread (default 4 MB) */
     size_t classify_max_flows;         /* flows nDPI remembers (default 4096) */
+    const char *tls_keylog; /* NSS key log (SSLKEYLOGFILE) to decrypt SIP over TLS with; NULL:
+                               none (pcapng Decryption Secrets Blocks still count) */
 } engine_cfg_t;
 
 void engine_cfg_init(engine_cfg_t *cfg);

@@ -8,6 +8,7 @@
 #include "defs.h"
 #include "list.h"
 #include "sv.h"
+#include "tls.h"
 #include "ws.h"
 
 /* One direction's layer above TCP (or above TLS, once decrypted). */
@@ -34,8 +35,13 @@ typedef struct {
     net_endpoint_t lo, hi;
     uint64_t hash;
     int64_t last_ns;
-    uint32_t next; /* hash chain, 1-based index, 0 = end */
-    bool tls;      /* TLS records: bytes go to the TLS hook first */
+    uint32_t next;      /* hash chain, 1-based index, 0 = end */
+    bool tls;           /* TLS records: bytes go to the TLS hook first */
+    uint8_t tls_client; /* the direction that sent the ClientHello */
+    bool tls_decrypted; /* counted in tls_decrypted */
+    tls_session_t *ts;  /* owned; NULL: not decrypting (no room, no memory) */
+    uint8_t *plain[2];  /* decrypted bytes the SIP side has not consumed yet */
+    size_t plain_len[2];
     dir_t dir[2];
 } conn_t;
 
@@ -50,6 +56,9 @@ struct tcp_app {
     uint32_t n_used, next_fresh;
     uint32_t free_head; /* freed entries, chained through next */
     tcp_app_stats_t stats;
+    size_t tls_live;  /* TLS sessions held now (at most cfg.max_tls) */
+    conn_t *tls_conn; /* the connection and segment tls_input is feeding */
+    const packet_view_t *tls_pkt;
 };
 
 static const char *const kind_names[TCP_APP_KIND_COUNT] = {"sip", "ws", "tls", "other"};
@@ -64,6 +73,7 @@ void tcp_app_cfg_init(tcp_app_cfg_t *cfg)
     cfg->max_conns = 16384;
     cfg->timeout_ms = 300 * 1000;
     cfg->max_message = 64 * 1024;
+    cfg->max_tls = 4096;
 }
 
 tcp_app_t *tcp_app_new(const tcp_app_cfg_t *cfg, const tcp_app_sink_t *sink)
@@ -99,6 +109,9 @@ void tcp_app_free(tcp_app_t *a)
         for (size_t i = 0; i < a->cfg.max_conns; i++) {
             free(a->conns[i].dir[0].buf);
             free(a->conns[i].dir[1].buf);
+            tls_session_free(a->conns[i].ts);
+            free(a->conns[i].plain[0]);
+            free(a->conns[i].plain[1]);
         }
     }
     free(a->conns);
@@ -132,6 +145,12 @@ static void conn_drop(tcp_app_t *a, uint32_t idx)
     ilist_remove(&a->lru, idx);
     free(c->dir[0].buf);
     free(c->dir[1].buf);
+    if (c->ts != NULL) {
+        tls_session_free(c->ts);
+        a->tls_live--;
+    }
+    free(c->plain[0]);
+    free(c->plain[1]);
     memset(c, 0, sizeof(*c));
     c->next = a->free_head;
     a->free_head = idx;
@@ -382,21 +401,74 @@ static bool is_tls_record(const uint8_t *p, size_t n)
 
 static size_t app_input(tcp_app_t *a, conn_t *c, int dir, const packet_view_t *pkt);
 
+/* The most decrypted bytes kept waiting for the end of a SIP message, per direction. */
+#define TLS_PLAIN_MAX (256u * 1024u)
+
+/* Plaintext of one record from the session (tls_plain_fn): appended to what the SIP side left,
+ * then offered to app_input as a view of the segment that completed the record, carried
+ * |= PKT_CARRIED_TLS; what app_input does not consume waits for the next plaintext. */
+static void tls_plain(void *ctx, tls_dir_t tdir, const uint8_t *data, size_t len)
+{
+    tcp_app_t *a = ctx;
+    conn_t *c = a->tls_conn;
+    int dir = tdir == TLS_FROM_CLIENT ? c->tls_client : 1 - c->tls_client;
+    if (!c->tls_decrypted) {
+        c->tls_decrypted = true;
+        a->stats.tls_decrypted++;
+    }
+    size_t have = c->plain_len[dir];
+    if (have + len > TLS_PLAIN_MAX) { /* no message end in sight: start again */
+        a->stats.tls_plain_overflow += have;
+        have = 0;
+        if (len > TLS_PLAIN_MAX) {
+            a->stats.tls_plain_overflow += len;
+            len = 0;
+        }
+    }
+    uint8_t *buf = realloc(c->plain[dir], have + len ? have + len : 1);
+    if (buf == NULL) {
+        a->stats.tls_plain_overflow += have + len;
+        c->plain_len[dir] = 0;
+        return;
+    }
+    memcpy(buf + have, data, len);
+    c->plain[dir] = buf;
+    packet_view_t view = *a->tls_pkt;
+    view.payload = buf;
+    view.len = have + len;
+    view.carried |= PKT_CARRIED_TLS;
+    size_t used = view.len ? app_input(a, c, dir, &view) : 0;
+    if (used > view.len)
+        used = view.len;
+    memmove(buf, buf + used, view.len - used);
+    c->plain_len[dir] = view.len - used;
+}
+
 /* THE TLS HOOK. A connection whose first record is a TLS handshake comes here with all its
- * in-order unconsumed ciphertext of one direction (pkt->payload/len, dir 0 or 1 of c, both
- * directions through the same c). A TLS session (engine/tls.c) plugs in here: it takes the
- * records, consumes whole ones, and for each run of plaintext calls
- *     app_input(a, c, dir, &view)
- * with view = *pkt but payload/len the plaintext and carried |= PKT_CARRIED_TLS; app_input
- * returns how much of it was consumed, and the session keeps the rest to put in front of the
- * next plaintext. Plaintext then goes through the same detection as clear TCP: SIP text, or
- * an HTTP Upgrade and WebSocket frames (wss). The session state hangs off conn_t and is freed
- * in conn_drop. Until then the records are counted (the connection, as TLS) and skipped. */
+ * in-order unconsumed ciphertext of one direction. Its session (engine/tls.c) frames the
+ * records, keeping a partial one, so everything is consumed; plaintext comes back through
+ * tls_plain. Without keys, or beyond max_tls sessions, the connection is counted as TLS, the
+ * session still describes it, and nothing is decoded. */
 static size_t tls_input(tcp_app_t *a, conn_t *c, int dir, const packet_view_t *pkt)
 {
-    (void)a;
-    (void)c;
-    (void)dir;
+    if (c->ts == NULL) {
+        if (c->tls_client == 0xff)
+            return pkt->len; /* untracked: counted once */
+        if (a->tls_live >= a->cfg.max_tls ||
+            (c->ts = tls_session_new(a->cfg.tls_keys, tls_plain, a)) == NULL) {
+            a->stats.tls_untracked++;
+            c->tls_client = 0xff;
+            return pkt->len;
+        }
+        a->tls_live++;
+        c->tls_client = (uint8_t)dir;
+    }
+    a->tls_conn = c;
+    a->tls_pkt = pkt;
+    tls_dir_t tdir = dir == c->tls_client ? TLS_FROM_CLIENT : TLS_FROM_SERVER;
+    (void)tls_session_feed(c->ts, tdir, pkt->payload, pkt->len);
+    a->tls_conn = NULL;
+    a->tls_pkt = NULL;
     return pkt->len;
 }
 

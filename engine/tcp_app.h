@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "packet_view.h"
+#include "tls.h"
 
 typedef struct tcp_app tcp_app_t;
 
@@ -23,6 +24,8 @@ typedef struct {
     size_t max_conns;    /* connections tracked at once (default 16384); LRU evicted */
     uint32_t timeout_ms; /* a connection idle this long in capture time is forgotten (300 s) */
     size_t max_message;  /* longest WebSocket message reassembled (default 64 KB) */
+    const tls_keylog_t *tls_keys; /* borrowed; TLS connections decrypt with it (NULL: none) */
+    size_t max_tls; /* TLS sessions decrypting at once (default 4096; beyond: counted) */
 } tcp_app_cfg_t;
 
 typedef struct {
@@ -33,6 +36,9 @@ typedef struct {
     uint64_t ws_oversize;               /* messages longer than max_message, skipped */
     uint64_t evicted;                   /* connections dropped for room (LRU) */
     uint64_t timed_out;                 /* connections dropped after timeout_ms idle */
+    uint64_t tls_decrypted;             /* TLS connections whose data was decrypted */
+    uint64_t tls_untracked;             /* TLS connections over max_tls: counted only */
+    uint64_t tls_plain_overflow;        /* decrypted bytes dropped (no SIP message end) */
 } tcp_app_stats_t;
 
 /* The SIP side, called back from tcp_app_feed:

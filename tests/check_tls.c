@@ -5,6 +5,7 @@
  * (loopback, nothing lost) and byte-compares what tls_ hands out with what was sent. */
 #include <check.h>
 #include <errno.h>
+#include <jansson.h>
 #include <pcap/pcap.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 
 #include "pcapng_dsb.h"
+#include "skip.h"
 #include "testdata.h"
 #include "tls.h"
 
@@ -375,6 +377,147 @@ START_TEST(pcapng_secrets_block_gives_the_keys)
 }
 END_TEST
 
+/* ---- end to end: sipscope analyze ------------------------------------------------------ */
+
+static char *run_capture(const char *cmd, int *status)
+{
+    FILE *f = popen(cmd, "r");
+    ck_assert_msg(f != NULL, "popen failed: %s", cmd);
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    ck_assert_ptr_nonnull(buf);
+    size_t got;
+    while ((got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += got;
+        if (cap - n < 1024) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+            ck_assert_ptr_nonnull(buf);
+        }
+    }
+    buf[n] = '\0';
+    *status = pclose(f);
+    return buf;
+}
+
+/* analyze --json with the given options on a capture of tests/pcap/tls. */
+static json_t *analyze(const char *opts, const char *capture)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd), "%s analyze -q --json --db :memory: %s %s", SIPSCOPE_BINARY, opts,
+             testdata_path(capture));
+    int status;
+    char *out = run_capture(cmd, &status);
+    ck_assert_msg(status == 0, "%s: exit status %d", cmd, status);
+    json_error_t jerr;
+    json_t *root = json_loads(out, 0, &jerr);
+    ck_assert_msg(root != NULL, "not JSON (%s): %s", jerr.text, out);
+    free(out);
+    return root;
+}
+
+static json_int_t total(json_t *root, const char *key)
+{
+    json_t *v = json_object_get(root, key);
+    return json_is_integer(v) ? json_integer_value(v) : -1;
+}
+
+/* Every session's SIP decoded: 9 x (REGISTER + 200, INVITE + 200, ACK, BYE + 200). */
+static void check_decrypted_report(json_t *root)
+{
+    ck_assert_int_eq(total(root, "sip_messages"), NSESS * 7);
+    ck_assert_int_eq(total(root, "tls_sessions"), NSESS);
+    ck_assert_int_eq(total(root, "tls_decrypted"), NSESS);
+    ck_assert_int_eq(total(root, "malformed"), 0);
+    json_t *calls = json_object_get(root, "calls");
+    ck_assert_uint_eq(json_array_size(calls), NSESS);
+    for (size_t i = 0; i < json_array_size(calls); i++) {
+        json_t *c = json_array_get(calls, i);
+        const char *id = json_string_value(json_object_get(c, "call_id"));
+        ck_assert_ptr_nonnull(id);
+        ck_assert_msg(strncmp(id, "call-", 5) == 0, "call %s", id);
+        ck_assert_str_eq(json_string_value(json_object_get(c, "state")), "completed");
+        ck_assert_int_eq(json_integer_value(json_object_get(c, "final_status")), 200);
+        ck_assert_int_eq(json_integer_value(json_object_get(c, "sip_messages")), 5);
+    }
+}
+
+START_TEST(analyze_decrypts_with_keylog)
+{
+    char opts[512];
+    snprintf(opts, sizeof(opts), "--tls-keylog %s", testdata_path("tests/pcap/tls/sip-tls.keys"));
+    json_t *root = analyze(opts, "tests/pcap/tls/sip-tls.pcap");
+    check_decrypted_report(root);
+    json_decref(root);
+}
+END_TEST
+
+/* The key log inside the pcapng (a Decryption Secrets Block) does the same, no option. */
+START_TEST(analyze_decrypts_with_pcapng_secrets)
+{
+    json_t *root = analyze("", "tests/pcap/tls/sip-tls-dsb.pcapng");
+    check_decrypted_report(root);
+    json_decref(root);
+}
+END_TEST
+
+/* Without keys: the sessions are counted, nothing is decoded, nothing is called malformed. */
+START_TEST(analyze_without_keys_counts_sessions)
+{
+    json_t *root = analyze("", "tests/pcap/tls/sip-tls.pcap");
+    ck_assert_int_eq(total(root, "sip_messages"), 0);
+    ck_assert_int_eq(total(root, "tls_sessions"), NSESS);
+    ck_assert_int_eq(total(root, "tls_decrypted"), 0);
+    ck_assert_int_eq(total(root, "malformed"), 0);
+    ck_assert_uint_eq(json_array_size(json_object_get(root, "calls")), 0);
+    json_decref(root);
+}
+END_TEST
+
+START_TEST(analyze_unreadable_keylog_fails)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "%s analyze -q --json --db :memory: --tls-keylog /nonexistent/keys %s 2>/dev/null",
+             SIPSCOPE_BINARY, testdata_path("tests/pcap/tls/sip-tls.pcap"));
+    int status;
+    free(run_capture(cmd, &status));
+    ck_assert_int_ne(status, 0);
+}
+END_TEST
+
+/* tshark with the same key log finds the same number of SIP messages. */
+START_TEST(tshark_agrees_on_sip_count)
+{
+    if (system("command -v tshark >/dev/null 2>&1") != 0) {
+        test_skip("tshark_agrees_on_sip_count needs tshark");
+        return;
+    }
+    char pcap[1024], cmd[3072];
+    snprintf(pcap, sizeof(pcap), "%s", testdata_path("tests/pcap/tls/sip-tls.pcap"));
+    snprintf(cmd, sizeof(cmd),
+             "tshark -r %s -o tls.keylog_file:%s -d tcp.port==15061-15069,tls "
+             "-d tls.port==15061-15069,sip -Y sip -T fields -e sip.CSeq -E occurrence=a "
+             "-E aggregator=/ 2>/dev/null",
+             pcap, testdata_path("tests/pcap/tls/sip-tls.keys"));
+    int status;
+    char *out = run_capture(cmd, &status);
+    ck_assert_int_eq(status, 0);
+    long n = 0;
+    for (char *p = out; *p; p++) {
+        if (*p == '/' || *p == '\n')
+            n++;
+    }
+    free(out);
+    char opts[512];
+    snprintf(opts, sizeof(opts), "--tls-keylog %s", testdata_path("tests/pcap/tls/sip-tls.keys"));
+    json_t *root = analyze(opts, "tests/pcap/tls/sip-tls.pcap");
+    ck_assert_int_eq(total(root, "sip_messages"), n);
+    ck_assert_int_eq(n, NSESS * 7);
+    json_decref(root);
+}
+END_TEST
+
 Suite *tls_suite(void)
 {
     Suite *s = suite_create("tls");
@@ -390,5 +533,13 @@ Suite *tls_suite(void)
     tcase_add_test(tc, looks_like);
     tcase_add_test(tc, pcapng_secrets_block_gives_the_keys);
     suite_add_tcase(s, tc);
+    TCase *e2e = tcase_create("analyze");
+    tcase_set_timeout(e2e, 120);
+    tcase_add_test(e2e, analyze_decrypts_with_keylog);
+    tcase_add_test(e2e, analyze_decrypts_with_pcapng_secrets);
+    tcase_add_test(e2e, analyze_without_keys_counts_sessions);
+    tcase_add_test(e2e, analyze_unreadable_keylog_fails);
+    tcase_add_test(e2e, tshark_agrees_on_sip_count);
+    suite_add_tcase(s, e2e);
     return s;
 }
