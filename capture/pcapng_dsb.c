@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 /* Every pcapng block (§3.1):
  *   +---------------------------------------+
@@ -31,6 +32,13 @@ int pcapng_dsb_scan(const char *path, pcapng_dsb_fn fn, void *ctx, pcapng_dsb_st
     if (stats == NULL)
         stats = &local;
     *stats = (pcapng_dsb_stats_t){0};
+    /* Regular files only: a pipe or a FIFO (analyze <(zcat x.pcapng)) must reach libpcap whole,
+     * and opening a FIFO here would wait for its writer. */
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return -errno;
+    if (!S_ISREG(st.st_mode))
+        return 0;
     FILE *f = fopen(path, "rb");
     if (f == NULL)
         return -errno;

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "pcapng_dsb.h"
 #include "skip.h"
@@ -374,6 +376,17 @@ START_TEST(pcapng_secrets_block_gives_the_keys)
         pcapng_dsb_scan(testdata_path("tests/pcap/tls/sip-tls.pcap"), on_dsb, NULL, &st), 0);
     ck_assert_uint_eq(st.blocks, 0);
     ck_assert_int_eq(pcapng_dsb_scan("/nonexistent.pcapng", on_dsb, NULL, NULL), -ENOENT);
+
+    /* A FIFO is left alone (opening it would wait for a writer, and its bytes are libpcap's). */
+    char fifo[] = "/tmp/check_tls_fifo_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(fifo));
+    char path[64];
+    snprintf(path, sizeof(path), "%s/f", fifo);
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    ck_assert_int_eq(pcapng_dsb_scan(path, on_dsb, NULL, &st), 0);
+    ck_assert_uint_eq(st.blocks, 0);
+    unlink(path);
+    rmdir(fifo);
 }
 END_TEST
 
@@ -474,6 +487,21 @@ START_TEST(analyze_without_keys_counts_sessions)
 }
 END_TEST
 
+/* The option is on every command that analyses packets. */
+START_TEST(tls_keylog_option_in_help)
+{
+    static const char *const cmds[] = {"analyze", "capture", "run"};
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        char cmd[1024];
+        snprintf(cmd, sizeof(cmd), "%s %s --help 2>&1", SIPSCOPE_BINARY, cmds[i]);
+        int status;
+        char *out = run_capture(cmd, &status);
+        ck_assert_msg(strstr(out, "--tls-keylog FILE") != NULL, "%s --help: %s", cmds[i], out);
+        free(out);
+    }
+}
+END_TEST
+
 START_TEST(analyze_unreadable_keylog_fails)
 {
     char cmd[1024];
@@ -539,6 +567,7 @@ Suite *tls_suite(void)
     tcase_add_test(e2e, analyze_decrypts_with_pcapng_secrets);
     tcase_add_test(e2e, analyze_without_keys_counts_sessions);
     tcase_add_test(e2e, analyze_unreadable_keylog_fails);
+    tcase_add_test(e2e, tls_keylog_option_in_help);
     tcase_add_test(e2e, tshark_agrees_on_sip_count);
     suite_add_tcase(s, e2e);
     return s;
