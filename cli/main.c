@@ -58,6 +58,11 @@ static const char analyze_usage[] =
     "Exit status: 0 success, 1 runtime error (e.g. unreadable or truncated capture),\n"
     "2 usage error.\n";
 
+static void observe_tls(void *ctx, const engine_tls_t *tls)
+{
+    report_add_tls(ctx, tls);
+}
+
 static void observe_call(void *ctx, const call_record_t *call)
 {
     report_add_call(ctx, call);
@@ -287,7 +292,8 @@ int cmd_analyze(int argc, char **argv)
                                .ctx = report,
                                .on_call = observe_call,
                                .on_stream = observe_stream,
-                               .on_alert = observe_alert};
+                               .on_alert = observe_alert,
+                               .on_tls = observe_tls};
         engine_add_output(p, &out);
     }
     int status = analyze_files(p, &o, report, argc, argv);

@@ -13,7 +13,8 @@
 struct report {
     FILE *calls; /* spooled ",\n"-joined JSON objects */
     FILE *streams;
-    unsigned long n_calls, n_streams;
+    FILE *tls; /* TLS connections, spooled the same way */
+    unsigned long n_calls, n_streams, n_tls;
     json_t *alerts; /* the latest version of each alert, by id (alerts are few: secmon caps
                        how many it raises per minute) */
     int error;
@@ -26,8 +27,9 @@ report_t *report_new(void)
         return NULL;
     r->calls = tmpfile();
     r->streams = tmpfile();
+    r->tls = tmpfile();
     r->alerts = json_object();
-    if (r->calls == NULL || r->streams == NULL || r->alerts == NULL) {
+    if (r->calls == NULL || r->streams == NULL || r->tls == NULL || r->alerts == NULL) {
         report_free(r);
         return NULL;
     }
@@ -42,6 +44,8 @@ void report_free(report_t *r)
         fclose(r->calls);
     if (r->streams)
         fclose(r->streams);
+    if (r->tls)
+        fclose(r->tls);
     json_decref(r->alerts);
     free(r);
 }
@@ -91,6 +95,26 @@ static int copy_spool(FILE *from, FILE *to)
     return ferror(from) ? -EIO : 0;
 }
 
+void report_add_tls(report_t *r, const engine_tls_t *tls)
+{
+    char client[64], server[64];
+    const tls_info_t *i = tls->info;
+    const char *cipher = tls_cipher_name(i->cipher);
+    char other[16];
+    if (cipher == NULL) {
+        snprintf(other, sizeof(other), "0x%04x", i->cipher);
+        cipher = i->server_hello ? other : "";
+    }
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:I, s:I, s:I}", "client",
+                  net_endpoint_str(&tls->client, client, sizeof(client)), "server",
+                  net_endpoint_str(&tls->server, server, sizeof(server)), "sni", i->sni, "version",
+                  i->server_hello ? tls_version_name(i->version) : "", "cipher", cipher,
+                  "decrypted", i->decrypted, "records", (json_int_t)i->records, "auth_failures",
+                  (json_int_t)i->auth_failures, "malformed", (json_int_t)i->malformed);
+    spool(r, r->tls, &r->n_tls, o);
+}
+
 int report_write(report_t *r, const engine_totals_t *t, FILE *out)
 {
     if (r->error != 0)
@@ -121,7 +145,14 @@ int report_write(report_t *r, const engine_totals_t *t, FILE *out)
         if (json_dumpf(alert, out, JSON_COMPACT | JSON_REAL_PRECISION(16)) != 0)
             rc = -EIO;
     }
-    fputs("\n]\n}\n", out);
+    fputs("\n]", out);
+    if (r->n_tls > 0) {
+        fputs(",\n\"tls\": [\n", out);
+        if (rc == 0)
+            rc = copy_spool(r->tls, out);
+        fputs("\n]", out);
+    }
+    fputs("\n}\n", out);
     if (fflush(out) != 0 || ferror(out))
         rc = -EIO;
     return rc;

@@ -17,6 +17,8 @@ void report_add_call(report_t *r, const call_record_t *call);
 void report_add_stream(report_t *r, const stream_record_t *stream);
 /* An alert as raised or updated: the report keeps the latest version of each. */
 void report_add_alert(report_t *r, const alert_record_t *alert);
+/* A TLS connection (the "tls" array, present when there was TLS). */
+void report_add_tls(report_t *r, const engine_tls_t *tls);
 /* Write the whole report object to out. 0, or -EIO. */
 int report_write(report_t *r, const engine_totals_t *totals, FILE *out);
 

@@ -196,6 +196,15 @@ static void ws_message(void *ctx, const packet_view_t *msg)
     handle_sip_datagram(ctx, msg);
 }
 
+/* A TLS connection's description, to the outputs that take it. */
+static void tls_end(void *ctx, const net_endpoint_t *client, const net_endpoint_t *server,
+                    const tls_info_t *info)
+{
+    engine_t *e = ctx;
+    engine_tls_t t = {.client = *client, .server = *server, .info = info};
+    FAN_OUT(e, on_tls, &t);
+}
+
 /* A TCP view: tcp_app tells what the connection carries and hands SIP text to sip_stream and
  * WebSocket messages to ws_message; plain SIP costs one connection look-up more than before. */
 static size_t handle_tcp(engine_t *e, const packet_view_t *pkt)
@@ -426,7 +435,8 @@ int engine_new(const engine_cfg_t *cfg, engine_t **out, char *err, size_t errlen
         }
     }
     tcp_cfg.tls_keys = e->tls_keys;
-    tcp_app_sink_t tcp_sink = {.ctx = e, .on_stream = sip_stream, .on_message = ws_message};
+    tcp_app_sink_t tcp_sink = {
+        .ctx = e, .on_stream = sip_stream, .on_message = ws_message, .on_tls = tls_end};
     e->tcp_app = tcp_app_new(&tcp_cfg, &tcp_sink);
     if (e->corr == NULL || e->cap == NULL || e->secmon == NULL || e->tcp_app == NULL ||
         e->tls_keys == NULL) {
@@ -500,6 +510,7 @@ int engine_finish(engine_t *e, char *err, size_t errlen)
     cap_flush(e->cap);
     corr_flush(e->corr);
     secmon_flush(e->secmon);
+    tcp_app_flush_tls(e->tcp_app);
     engine_totals_t t;
     engine_totals(e, &t);
     int first_rc = 0;

@@ -18,6 +18,7 @@
 #include "records.h"
 #include "secmon.h"
 #include "sip.h"
+#include "tls.h"
 
 typedef struct engine engine_t;
 
@@ -46,6 +47,13 @@ typedef struct {
 
 typedef enum { ENGINE_MEDIA_RTP = 0, ENGINE_MEDIA_RTCP } engine_media_t;
 
+/* A TLS connection as it ended (or stood at the end of input): who opened it, who answered,
+ * and what its session showed (SNI, version, cipher, whether it was decrypted). */
+typedef struct {
+    net_endpoint_t client, server;
+    const tls_info_t *info; /* borrowed for the call */
+} engine_tls_t;
+
 /* An output: where the engine hands packets (as attributed to calls) and final records. One
  * small interface for every output; each callback may be NULL. All run on the engine's thread,
  * in the order the outputs were added; arguments are borrowed for the call only.
@@ -60,7 +68,8 @@ typedef enum { ENGINE_MEDIA_RTP = 0, ENGINE_MEDIA_RTCP } engine_media_t;
  * on_publish: publish this output's own counters with engine_publish.
  * finish: end of input, after the last record: flush, and say whether everything went out
  *   (0, or negative with a reason in err). May fill its part of timing.
- * free: release ctx (also when finish never ran). */
+ * free: release ctx (also when finish never ran).
+ * on_tls: a TLS connection described (engine_tls_t), as it ends or at the end of input. */
 typedef struct {
     const char *name; /* for messages: "store", "pcap", "hep", "report" */
     void *ctx;
@@ -77,6 +86,7 @@ typedef struct {
     int (*finish)(void *ctx, const engine_totals_t *totals, engine_timing_t *timing, char *err,
                   size_t errlen);
     void (*free)(void *ctx);
+    void (*on_tls)(void *ctx, const engine_tls_t *tls); /* each TLS connection, once */
 } engine_output_t;
 
 #define ENGINE_MAX_OUTPUTS 8

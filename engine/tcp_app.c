@@ -39,6 +39,7 @@ typedef struct {
     bool tls;           /* TLS records: bytes go to the TLS hook first */
     uint8_t tls_client; /* the direction that sent the ClientHello */
     bool tls_decrypted; /* counted in tls_decrypted */
+    bool tls_described; /* handed to on_tls */
     tls_session_t *ts;  /* owned; NULL: not decrypting (no room, no memory) */
     uint8_t *plain[2];  /* decrypted bytes the SIP side has not consumed yet */
     size_t plain_len[2];
@@ -135,6 +136,23 @@ static int endpoint_cmp(const net_endpoint_t *x, const net_endpoint_t *y)
     return (int)x->port - (int)y->port;
 }
 
+/* A TLS connection's description to the sink, once. */
+static void tls_describe(tcp_app_t *a, conn_t *c)
+{
+    if (c->ts == NULL || c->tls_described || a->sink.on_tls == NULL)
+        return;
+    c->tls_described = true;
+    const net_endpoint_t *client = c->tls_client == 0 ? &c->lo : &c->hi;
+    const net_endpoint_t *server = c->tls_client == 0 ? &c->hi : &c->lo;
+    a->sink.on_tls(a->sink.ctx, client, server, tls_session_info(c->ts));
+}
+
+void tcp_app_flush_tls(tcp_app_t *a)
+{
+    for (uint32_t i = 0; i < a->next_fresh && i < a->cfg.max_conns; i++)
+        tls_describe(a, &a->conns[i]);
+}
+
 static void conn_drop(tcp_app_t *a, uint32_t idx)
 {
     conn_t *c = &a->conns[idx - 1];
@@ -146,6 +164,7 @@ static void conn_drop(tcp_app_t *a, uint32_t idx)
     free(c->dir[0].buf);
     free(c->dir[1].buf);
     if (c->ts != NULL) {
+        tls_describe(a, c);
         tls_session_free(c->ts);
         a->tls_live--;
     }

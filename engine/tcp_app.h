@@ -51,6 +51,10 @@ typedef struct {
     void *ctx;
     size_t (*on_stream)(void *ctx, const packet_view_t *pkt);
     void (*on_message)(void *ctx, const packet_view_t *msg);
+    /* on_tls (may be NULL): a TLS connection described as it ends (dropped, or at
+     * tcp_app_flush_tls): who opened it, who answered, what its session showed. */
+    void (*on_tls)(void *ctx, const net_endpoint_t *client, const net_endpoint_t *server,
+                   const tls_info_t *info);
 } tcp_app_sink_t;
 
 void tcp_app_cfg_init(tcp_app_cfg_t *cfg);
@@ -61,6 +65,9 @@ void tcp_app_free(tcp_app_t *a);
 /* A TCP view from the capture (payload: all in-order unconsumed bytes of one direction).
  * Returns the bytes consumed; the rest is offered again with the next segment. */
 size_t tcp_app_feed(tcp_app_t *a, const packet_view_t *pkt);
+
+/* Describes every TLS connection still held (sink on_tls), once each: at the end of input. */
+void tcp_app_flush_tls(tcp_app_t *a);
 
 /* Borrowed; valid until tcp_app_free. */
 const tcp_app_stats_t *tcp_app_stats(const tcp_app_t *a);

@@ -435,6 +435,30 @@ static json_int_t total(json_t *root, const char *key)
     return json_is_integer(v) ? json_integer_value(v) : -1;
 }
 
+/* The "tls" array: each connection described, decrypted or not. */
+static void check_tls_list(json_t *root, bool decrypted)
+{
+    json_t *list = json_object_get(root, "tls");
+    ck_assert_uint_eq(json_array_size(list), NSESS);
+    unsigned tls13 = 0;
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        json_t *t = json_array_get(list, i);
+        ck_assert_str_eq(json_string_value(json_object_get(t, "sni")), "sip.example.com");
+        ck_assert(json_boolean_value(json_object_get(t, "decrypted")) == decrypted);
+        const char *server = json_string_value(json_object_get(t, "server"));
+        ck_assert_ptr_nonnull(server);
+        ck_assert_msg(strncmp(server, "127.0.0.1:1506", 14) == 0, "server %s", server);
+        const char *version = json_string_value(json_object_get(t, "version"));
+        ck_assert_ptr_nonnull(version);
+        tls13 += strcmp(version, "TLS 1.3") == 0;
+        ck_assert_msg(strncmp(json_string_value(json_object_get(t, "cipher")), "TLS_", 4) == 0,
+                      "cipher");
+        ck_assert_int_eq(json_integer_value(json_object_get(t, "malformed")), 0);
+        ck_assert_int_eq(json_integer_value(json_object_get(t, "auth_failures")), 0);
+    }
+    ck_assert_uint_eq(tls13, 3);
+}
+
 /* Every session's SIP decoded: 9 x (REGISTER + 200, INVITE + 200, ACK, BYE + 200). */
 static void check_decrypted_report(json_t *root)
 {
@@ -442,6 +466,7 @@ static void check_decrypted_report(json_t *root)
     ck_assert_int_eq(total(root, "tls_sessions"), NSESS);
     ck_assert_int_eq(total(root, "tls_decrypted"), NSESS);
     ck_assert_int_eq(total(root, "malformed"), 0);
+    check_tls_list(root, true);
     json_t *calls = json_object_get(root, "calls");
     ck_assert_uint_eq(json_array_size(calls), NSESS);
     for (size_t i = 0; i < json_array_size(calls); i++) {
@@ -483,6 +508,7 @@ START_TEST(analyze_without_keys_counts_sessions)
     ck_assert_int_eq(total(root, "tls_decrypted"), 0);
     ck_assert_int_eq(total(root, "malformed"), 0);
     ck_assert_uint_eq(json_array_size(json_object_get(root, "calls")), 0);
+    check_tls_list(root, false);
     json_decref(root);
 }
 END_TEST
