@@ -107,7 +107,9 @@ void tcp_app_free(tcp_app_t *a)
     if (a == NULL)
         return;
     if (a->conns != NULL) {
-        for (size_t i = 0; i < a->cfg.max_conns; i++) {
+        /* Entries past next_fresh were never handed out: nothing to free there, and not
+         * walking them saves ~370,000 instructions per run at the default 16,384. */
+        for (size_t i = 0; i < a->next_fresh && i < a->cfg.max_conns; i++) {
             free(a->conns[i].dir[0].buf);
             free(a->conns[i].dir[1].buf);
             tls_session_free(a->conns[i].ts);
