@@ -16,6 +16,7 @@
 
 #include "pcapng_dsb.h"
 #include "skip.h"
+#include "tcp_app.h"
 #include "testdata.h"
 #include "tls.h"
 
@@ -390,6 +391,89 @@ START_TEST(pcapng_secrets_block_gives_the_keys)
 }
 END_TEST
 
+/* ---- tcp_app: sessions per connection ---------------------------------------------------- */
+
+typedef struct {
+    unsigned sip_views, tls_carried, described, described_decrypted;
+    size_t sip_bytes;
+} app_log_t;
+
+static size_t app_stream(void *ctx, const packet_view_t *pkt)
+{
+    app_log_t *l = ctx;
+    l->sip_views++;
+    l->sip_bytes += pkt->len;
+    if (pkt->carried & PKT_CARRIED_TLS)
+        l->tls_carried++;
+    return pkt->len;
+}
+
+static void app_tls(void *ctx, const net_endpoint_t *client, const net_endpoint_t *server,
+                    const tls_info_t *info)
+{
+    app_log_t *l = ctx;
+    ck_assert_uint_eq(server->port, PORT0 + 7);
+    ck_assert_uint_ne(client->port, PORT0 + 7);
+    l->described++;
+    l->described_decrypted += info->decrypted;
+}
+
+/* Session 7's segments through tcp_app as the capture would give them, from client port cport. */
+static void app_run(tcp_app_t *a, uint16_t cport)
+{
+    static const uint8_t lo[4] = {127, 0, 0, 1};
+    stream_t *st = &streams[7];
+    for (size_t i = 0; i < st->nseg; i++) {
+        int d = st->seg[i].dir;
+        packet_view_t pkt;
+        memset(&pkt, 0, sizeof(pkt));
+        pkt.ip_proto = PKT_PROTO_TCP;
+        pkt.ts_ns = 1000000000;
+        net_addr_v4(&pkt.src.addr, lo);
+        net_addr_v4(&pkt.dst.addr, lo);
+        pkt.src.port = d == 0 ? cport : PORT0 + 7;
+        pkt.dst.port = d == 0 ? PORT0 + 7 : cport;
+        pkt.payload = st->data[d] + st->seg[i].off;
+        pkt.len = st->seg[i].len;
+        ck_assert_uint_eq(tcp_app_feed(a, &pkt), pkt.len); /* the session keeps partial records */
+    }
+}
+
+/* Decrypted SIP leaves tcp_app marked as TLS, all of it; beyond max_tls a connection is counted,
+ * not decrypted; each tracked connection is described once. */
+START_TEST(tcp_app_sessions_bounded_and_described)
+{
+    load_streams();
+    tls_keylog_t *keys = keys_of("tests/pcap/tls/sip-tls.keys");
+    tcp_app_cfg_t cfg;
+    tcp_app_cfg_init(&cfg);
+    cfg.tls_keys = keys;
+    cfg.max_tls = 1;
+    app_log_t log = {0};
+    tcp_app_sink_t sink = {.ctx = &log, .on_stream = app_stream, .on_tls = app_tls};
+    tcp_app_t *a = tcp_app_new(&cfg, &sink);
+    ck_assert_ptr_nonnull(a);
+    app_run(a, 40001);
+    app_run(a, 40002); /* a second connection while the first is held: over max_tls */
+    const tcp_app_stats_t *st = tcp_app_stats(a);
+    ck_assert_uint_eq(st->conns[TCP_APP_TLS], 2);
+    ck_assert_uint_eq(st->tls_decrypted, 1);
+    ck_assert_uint_eq(st->tls_untracked, 1);
+    ck_assert_uint_gt(log.sip_views, 0);
+    ck_assert_uint_eq(log.tls_carried, log.sip_views);
+    size_t c_len, s_len;
+    free(testdata_read(testdata_path("tests/pcap/tls/client-7.txt"), &c_len));
+    free(testdata_read(testdata_path("tests/pcap/tls/server-7.txt"), &s_len));
+    ck_assert_uint_eq(log.sip_bytes, c_len + s_len); /* the first connection's, once */
+    tcp_app_flush_tls(a);
+    tcp_app_flush_tls(a); /* once each */
+    ck_assert_uint_eq(log.described, 1);
+    ck_assert_uint_eq(log.described_decrypted, 1);
+    tcp_app_free(a);
+    tls_keylog_free(keys);
+}
+END_TEST
+
 /* ---- end to end: sipscope analyze ------------------------------------------------------ */
 
 static char *run_capture(const char *cmd, int *status)
@@ -586,6 +670,7 @@ Suite *tls_suite(void)
     tcase_add_test(tc, keylog_lines);
     tcase_add_test(tc, looks_like);
     tcase_add_test(tc, pcapng_secrets_block_gives_the_keys);
+    tcase_add_test(tc, tcp_app_sessions_bounded_and_described);
     suite_add_tcase(s, tc);
     TCase *e2e = tcase_create("analyze");
     tcase_set_timeout(e2e, 120);
