@@ -495,6 +495,17 @@ static bool parse_hello(tls_session_t *s, uint8_t type, cur_t *c)
         if (x.err)
             return false;
     }
+    /* A HelloRetryRequest is a ServerHello with this random (RFC 8446 §4.1.3): the real one
+     * follows the client's second ClientHello. */
+    static const uint8_t hrr[TLS_RANDOM_LEN] = {0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11,
+                                                0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
+                                                0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e,
+                                                0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c};
+    if (server && memcmp(s->server_random, hrr, TLS_RANDOM_LEN) == 0) {
+        s->info.version = version;
+        s->info.cipher = cipher;
+        return true;
+    }
     if (server) {
         s->info.server_hello = true;
         s->info.version = version;

@@ -36,7 +36,9 @@ typedef struct {
     size_t nseg;
 } stream_t;
 
-static stream_t streams[NSESS + 1];
+/* 1..9: sip-tls.pcap; HRR: sip-tls-hrr.pcap (make-hrr.sh, a HelloRetryRequest first). */
+#define HRR (NSESS + 1)
+static stream_t streams[NSESS + 2];
 
 static void append(stream_t *st, int dir, const uint8_t *p, size_t n)
 {
@@ -48,13 +50,24 @@ static void append(stream_t *st, int dir, const uint8_t *p, size_t n)
 
 /* Ethernet (loopback) + IPv4 + TCP, in order: SYN sets the next sequence number, a segment at
  * it is appended, a retransmission is dropped. */
+static void load_file(const char *rel);
+
 static void load_streams(void)
 {
     static bool loaded;
     if (loaded)
         return;
+    static const char *const files[] = {"tests/pcap/tls/sip-tls.pcap",
+                                        "tests/pcap/tls/sip-tls-hrr.pcap"};
+    for (size_t fi = 0; fi < 2; fi++)
+        load_file(files[fi]);
+    loaded = true;
+}
+
+static void load_file(const char *rel)
+{
     char err[PCAP_ERRBUF_SIZE];
-    pcap_t *pc = pcap_open_offline(testdata_path("tests/pcap/tls/sip-tls.pcap"), err);
+    pcap_t *pc = pcap_open_offline(testdata_path(rel), err);
     ck_assert_msg(pc != NULL, "%s", err);
     struct pcap_pkthdr *h;
     const u_char *f;
@@ -68,9 +81,9 @@ static void load_streams(void)
         unsigned sport = (unsigned)(tcp[0] << 8 | tcp[1]), dport = (unsigned)(tcp[2] << 8 | tcp[3]);
         uint32_t seq =
             (uint32_t)tcp[4] << 24 | (uint32_t)tcp[5] << 16 | (uint32_t)tcp[6] << 8 | tcp[7];
-        int dir = dport > PORT0 && dport <= PORT0 + NSESS ? 0 : 1;
+        int dir = dport > PORT0 && dport <= PORT0 + HRR ? 0 : 1;
         unsigned port = dir == 0 ? dport : sport;
-        if (port <= PORT0 || port > PORT0 + NSESS)
+        if (port <= PORT0 || port > PORT0 + HRR)
             continue;
         stream_t *st = &streams[port - PORT0];
         if (tcp[13] & 0x02) { /* SYN */
@@ -90,7 +103,6 @@ static void load_streams(void)
         st->next[dir] += (uint32_t)n;
     }
     pcap_close(pc);
-    loaded = true;
 }
 
 typedef struct {
@@ -251,6 +263,35 @@ START_TEST(wrong_keys_give_no_plaintext)
     ck_assert_uint_gt(info->auth_failures, 0);
     tls_session_free(s);
     tls_keylog_free(keys);
+}
+END_TEST
+
+/* TLS 1.3 after a HelloRetryRequest: the real ServerHello is the one that counts. */
+START_TEST(hello_retry_request)
+{
+    load_streams();
+    ck_assert_uint_gt(streams[HRR].len[0], 0);
+    tls_keylog_t *keys = keys_of("tests/pcap/tls/sip-tls-hrr.keys");
+    sink_t k = {0};
+    tls_session_t *s = tls_session_new(keys, on_plain, &k);
+    const tls_info_t *info = run(s, HRR, 4096);
+    ck_assert(info->server_hello && info->decrypted);
+    ck_assert_uint_eq(info->version, 0x0304);
+    ck_assert_uint_eq(info->auth_failures, 0);
+    ck_assert_uint_eq(info->malformed, 0);
+    const char *names[2] = {"client", "server"};
+    for (int d = 0; d < 2; d++) {
+        char rel[64];
+        snprintf(rel, sizeof(rel), "tests/pcap/tls/%s-7.txt", names[d]);
+        size_t want_len;
+        char *want = testdata_read(testdata_path(rel), &want_len);
+        ck_assert_uint_eq(k.len[d], want_len);
+        ck_assert(memcmp(k.out[d], want, want_len) == 0);
+        free(want);
+    }
+    tls_session_free(s);
+    tls_keylog_free(keys);
+    sink_free(&k);
 }
 END_TEST
 
@@ -665,6 +706,7 @@ Suite *tls_suite(void)
     tcase_add_loop_test(tc, decrypts_byte_by_byte, 1, NSESS + 1);
     tcase_add_loop_test(tc, no_keys_counts_and_describes, 1, NSESS + 1);
     tcase_add_loop_test(tc, wrong_keys_give_no_plaintext, 1, NSESS + 1);
+    tcase_add_test(tc, hello_retry_request);
     tcase_add_test(tc, garbage_and_oversized_records_are_counted);
     tcase_add_test(tc, truncated_stream_decrypts_what_is_whole);
     tcase_add_test(tc, keylog_lines);
