@@ -456,13 +456,16 @@ static int read_start_line(sip_pstate_t *st, const char **pp, const char *e)
     if (r == LINE_OPEN) {
         ce = open_line_end(p, e);
         nx = e;
-        if (!cut_at_bare_cr(p, e, &ce, &nx) && !st->datagram)
+        if (!st->datagram && !cut_at_bare_cr(p, e, &ce, &nx))
             return start_prefix_ok(p, e) ? SIP_PARTIAL : SIP_INVALID;
-    } else {
-        cut_at_bare_cr(p, e, &ce, &nx);
     }
+    /* A bare CR is looked for only when the line as found is no start line, or a status line
+     * whose reason phrase runs on over one (a reason takes any text): the usual message pays
+     * nothing for it. */
     start_line_t sl;
-    if (!parse_start_line(&sl, p, ce))
+    bool ok = parse_start_line(&sl, p, ce);
+    if ((!ok || (!sl.is_request && sv_index(sl.reason, '\r') != SIZE_MAX)) &&
+        !(cut_at_bare_cr(p, e, &ce, &nx) && parse_start_line(&sl, p, ce)))
         return SIP_INVALID;
     m->is_request = sl.is_request;
     m->method = sl.method;
@@ -658,7 +661,7 @@ bool sip_looks_like(const uint8_t *buf, size_t len)
         return false;
     if (r == LINE_OPEN)
         ce = open_line_end(p, e);
-    cut_at_bare_cr(p, e, &ce, &nx);
     start_line_t sl;
-    return parse_start_line(&sl, p, ce);
+    return parse_start_line(&sl, p, ce) ||
+           (cut_at_bare_cr(p, e, &ce, &nx) && parse_start_line(&sl, p, ce));
 }
