@@ -87,6 +87,8 @@ int pcapng_dsb_scan(const char *path, pcapng_dsb_fn fn, void *ctx, pcapng_dsb_st
                 break;
             continue;
         }
+        if (type == 6 || type == 3 || type == 2)
+            break; /* the first packet: secrets come before it (see the header) */
         if (fseek(f, (long)total - 12, SEEK_CUR) != 0)
             break;
     }

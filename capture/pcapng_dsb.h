@@ -20,11 +20,13 @@ typedef struct {
     uint64_t skipped; /* oversized or malformed ones */
 } pcapng_dsb_stats_t;
 
-/* Walks the blocks of path (block headers only, seeking past the rest) and calls fn for each
- * Decryption Secrets Block. A file that is not pcapng, or not a regular file (a pipe, a FIFO:
- * their bytes are libpcap's alone), is no error: 0 blocks. Stops quietly at
- * a malformed or truncated block (libpcap will say what is wrong with the packets). Returns 0
- * or -errno when the file cannot be opened. stats (may be NULL) is filled afresh. */
+/* Walks the blocks of path up to its first packet block (block headers only, seeking past the
+ * rest) and calls fn for each Decryption Secrets Block before it: editcap --inject-secrets and
+ * Wireshark put them there, and stopping there keeps the cost of a large file to its first
+ * blocks. A file that is not pcapng, or not a regular file (a pipe, a FIFO: their bytes are
+ * libpcap's alone), is no error: 0 blocks. Stops quietly at a malformed or truncated block
+ * (libpcap will say what is wrong with the packets). Returns 0, or -errno when the file cannot
+ * be opened. stats (may be NULL) is filled afresh. */
 int pcapng_dsb_scan(const char *path, pcapng_dsb_fn fn, void *ctx, pcapng_dsb_stats_t *stats);
 
 #endif

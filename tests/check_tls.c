@@ -391,6 +391,50 @@ static void on_dsb(void *ctx, uint32_t type, const uint8_t *data, size_t len)
 }
 
 /* The same key log injected into a pcapng (editcap --inject-secrets) decrypts as the file. */
+/* A little-endian pcapng block: type, total length, body (padded), total length. */
+static size_t put_block(uint8_t *out, uint32_t type, const void *body, size_t len)
+{
+    uint32_t total = (uint32_t)(12 + (len + 3) / 4 * 4);
+    memcpy(out, &type, 4);
+    memcpy(out + 4, &total, 4);
+    memset(out + 8, 0, total - 12);
+    memcpy(out + 8, body, len);
+    memcpy(out + total - 4, &total, 4);
+    return total;
+}
+
+/* Secrets before the first packet are read; after it, not looked for. */
+START_TEST(pcapng_secrets_after_first_packet_not_scanned)
+{
+    static const uint8_t shb[16] = {0x4d, 0x3c, 0x2b, 0x1a, 1,    0,    0,    0,
+                                    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    static const uint8_t idb[8] = {1, 0, 0, 0, 0, 0, 0, 0};
+    static const uint8_t epb[20] = {0};
+    uint8_t dsb[8 + 5] = {0x4b, 0x53, 0x4c, 0x54, 5, 0, 0, 0, '#', ' ', 'x', '\n', '\n'};
+    for (int after = 0; after < 2; after++) {
+        uint8_t file[256];
+        size_t n = put_block(file, 0x0A0D0D0A, shb, sizeof(shb));
+        n += put_block(file + n, 1, idb, sizeof(idb));
+        if (!after)
+            n += put_block(file + n, 0x0A, dsb, sizeof(dsb));
+        n += put_block(file + n, 6, epb, sizeof(epb));
+        if (after)
+            n += put_block(file + n, 0x0A, dsb, sizeof(dsb));
+        char path[] = "/tmp/check_tls_dsb_XXXXXX";
+        int fd = mkstemp(path);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(write(fd, file, n), (ssize_t)n);
+        close(fd);
+        pcapng_dsb_stats_t st;
+        tls_keylog_t *keys = tls_keylog_new(4);
+        ck_assert_int_eq(pcapng_dsb_scan(path, on_dsb, keys, &st), 0);
+        ck_assert_uint_eq(st.blocks, after ? 0 : 1);
+        tls_keylog_free(keys);
+        unlink(path);
+    }
+}
+END_TEST
+
 START_TEST(pcapng_secrets_block_gives_the_keys)
 {
     load_streams();
@@ -712,6 +756,7 @@ Suite *tls_suite(void)
     tcase_add_test(tc, keylog_lines);
     tcase_add_test(tc, looks_like);
     tcase_add_test(tc, pcapng_secrets_block_gives_the_keys);
+    tcase_add_test(tc, pcapng_secrets_after_first_packet_not_scanned);
     tcase_add_test(tc, tcp_app_sessions_bounded_and_described);
     suite_add_tcase(s, tc);
     TCase *e2e = tcase_create("analyze");
