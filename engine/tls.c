@@ -365,6 +365,8 @@ typedef struct {
     bool keyed;    /* key and iv below are set for the phase */
     uint64_t seq;  /* record sequence number under the current keys */
     uint8_t key[32], iv[12], mac[48];
+    uint8_t secret[48]; /* TLS 1.3: the current traffic secret (KeyUpdate moves it on) */
+    uint8_t secret_len;
 } tls_dir_state_t;
 
 struct tls_session {
@@ -568,6 +570,14 @@ static bool derive(tls_session_t *s, tls_dir_t dir)
                                              : (dir == TLS_FROM_CLIENT ? SEC_CTS : SEC_STS);
         size_t slen;
         const uint8_t *sec = secret_of(s, which, &slen);
+        if (d->phase == PH_TRAFFIC) {
+            if (d->secret_len == 0 && sec != NULL) {
+                memcpy(d->secret, sec, slen);
+                d->secret_len = (uint8_t)slen;
+            }
+            sec = d->secret_len ? d->secret : NULL;
+            slen = d->secret_len;
+        }
         return sec != NULL && expand_label(su->prf_md, sec, slen, "key", d->key, su->key_len) &&
                expand_label(su->prf_md, sec, slen, "iv", d->iv, 12);
     }
@@ -809,6 +819,26 @@ static void protected_record(tls_session_t *s, tls_dir_t dir, uint8_t type, uint
             d->phase = PH_TRAFFIC;
             d->seq = 0;
             d->keyed = false;
+        }
+    } else if (type == CT_HANDSHAKE && s->suite->tls13 && d->secret_len != 0) {
+        /* KeyUpdate (RFC 8446 §4.6.3): the next records of this direction use
+         * HKDF-Expand-Label(secret, "traffic upd", "", Hash.length). */
+        cur_t c = cur_make(s->plain, n);
+        while (cur_left(&c) >= 4) {
+            uint8_t mt = cur_u8(&c);
+            uint32_t ml = cur_be24(&c);
+            if (!cur_need(&c, ml))
+                break;
+            c.p += ml;
+            uint8_t next[48];
+            if (mt == 24 && expand_label(s->suite->prf_md, d->secret, d->secret_len, "traffic upd",
+                                         next, d->secret_len)) {
+                memcpy(d->secret, next, d->secret_len);
+                OPENSSL_cleanse(next, sizeof(next));
+                s->info.key_updates++;
+                d->seq = 0;
+                d->keyed = false;
+            }
         }
     }
 }

@@ -69,6 +69,7 @@ typedef struct {
     uint64_t undecrypted;   /* encrypted records not decrypted (no keys, unknown cipher) */
     uint64_t auth_failures; /* records whose tag or MAC did not check (wrong keys, damage) */
     uint64_t malformed;     /* framing or handshake errors (each stops its direction) */
+    uint64_t key_updates;   /* TLS 1.3 KeyUpdates followed */
 } tls_info_t;
 
 typedef struct tls_session tls_session_t;

@@ -37,8 +37,9 @@ typedef struct {
 } stream_t;
 
 /* 1..9: sip-tls.pcap; HRR: sip-tls-hrr.pcap (make-hrr.sh, a HelloRetryRequest first). */
-#define HRR (NSESS + 1)
-static stream_t streams[NSESS + 2];
+#define HRR       (NSESS + 1)
+#define KEYUPDATE (NSESS + 2) /* sip-tls-keyupdate.pcap (make-keyupdate.sh) */
+static stream_t streams[NSESS + 3];
 
 static void append(stream_t *st, int dir, const uint8_t *p, size_t n)
 {
@@ -58,8 +59,9 @@ static void load_streams(void)
     if (loaded)
         return;
     static const char *const files[] = {"tests/pcap/tls/sip-tls.pcap",
-                                        "tests/pcap/tls/sip-tls-hrr.pcap"};
-    for (size_t fi = 0; fi < 2; fi++)
+                                        "tests/pcap/tls/sip-tls-hrr.pcap",
+                                        "tests/pcap/tls/sip-tls-keyupdate.pcap"};
+    for (size_t fi = 0; fi < 3; fi++)
         load_file(files[fi]);
     loaded = true;
 }
@@ -81,9 +83,9 @@ static void load_file(const char *rel)
         unsigned sport = (unsigned)(tcp[0] << 8 | tcp[1]), dport = (unsigned)(tcp[2] << 8 | tcp[3]);
         uint32_t seq =
             (uint32_t)tcp[4] << 24 | (uint32_t)tcp[5] << 16 | (uint32_t)tcp[6] << 8 | tcp[7];
-        int dir = dport > PORT0 && dport <= PORT0 + HRR ? 0 : 1;
+        int dir = dport > PORT0 && dport <= PORT0 + KEYUPDATE ? 0 : 1;
         unsigned port = dir == 0 ? dport : sport;
-        if (port <= PORT0 || port > PORT0 + HRR)
+        if (port <= PORT0 || port > PORT0 + KEYUPDATE)
             continue;
         stream_t *st = &streams[port - PORT0];
         if (tcp[13] & 0x02) { /* SYN */
@@ -266,15 +268,16 @@ START_TEST(wrong_keys_give_no_plaintext)
 }
 END_TEST
 
-/* TLS 1.3 after a HelloRetryRequest: the real ServerHello is the one that counts. */
-START_TEST(hello_retry_request)
+/* One TLS 1.3 session of its own capture, carrying client-N.txt and server-N.txt. */
+static void check_tls13_capture(int idx, const char *keyfile, int n, uint64_t key_updates)
 {
     load_streams();
-    ck_assert_uint_gt(streams[HRR].len[0], 0);
-    tls_keylog_t *keys = keys_of("tests/pcap/tls/sip-tls-hrr.keys");
+    ck_assert_uint_gt(streams[idx].len[0], 0);
+    tls_keylog_t *keys = keys_of(keyfile);
     sink_t k = {0};
     tls_session_t *s = tls_session_new(keys, on_plain, &k);
-    const tls_info_t *info = run(s, HRR, 4096);
+    const tls_info_t *info = run(s, idx, 4096);
+    ck_assert_uint_eq(info->key_updates, key_updates);
     ck_assert(info->server_hello && info->decrypted);
     ck_assert_uint_eq(info->version, 0x0304);
     ck_assert_uint_eq(info->auth_failures, 0);
@@ -282,7 +285,7 @@ START_TEST(hello_retry_request)
     const char *names[2] = {"client", "server"};
     for (int d = 0; d < 2; d++) {
         char rel[64];
-        snprintf(rel, sizeof(rel), "tests/pcap/tls/%s-7.txt", names[d]);
+        snprintf(rel, sizeof(rel), "tests/pcap/tls/%s-%d.txt", names[d], n);
         size_t want_len;
         char *want = testdata_read(testdata_path(rel), &want_len);
         ck_assert_uint_eq(k.len[d], want_len);
@@ -292,6 +295,19 @@ START_TEST(hello_retry_request)
     tls_session_free(s);
     tls_keylog_free(keys);
     sink_free(&k);
+}
+
+/* TLS 1.3 after a HelloRetryRequest: the real ServerHello is the one that counts. */
+START_TEST(hello_retry_request)
+{
+    check_tls13_capture(HRR, "tests/pcap/tls/sip-tls-hrr.keys", 7, 0);
+}
+END_TEST
+
+/* A KeyUpdate from the server mid-session: what follows is under the next secret. */
+START_TEST(key_update)
+{
+    check_tls13_capture(KEYUPDATE, "tests/pcap/tls/sip-tls-keyupdate.keys", 8, 1);
 }
 END_TEST
 
@@ -751,6 +767,7 @@ Suite *tls_suite(void)
     tcase_add_loop_test(tc, no_keys_counts_and_describes, 1, NSESS + 1);
     tcase_add_loop_test(tc, wrong_keys_give_no_plaintext, 1, NSESS + 1);
     tcase_add_test(tc, hello_retry_request);
+    tcase_add_test(tc, key_update);
     tcase_add_test(tc, garbage_and_oversized_records_are_counted);
     tcase_add_test(tc, truncated_stream_decrypts_what_is_whole);
     tcase_add_test(tc, keylog_lines);
