@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <pcap/pcap.h>
+#include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -725,6 +726,59 @@ START_TEST(analyze_unreadable_keylog_fails)
 }
 END_TEST
 
+/* How the stored messages came: via and count, "via:count ..." in via order. */
+static void stored_via(const char *opts, const char *capture, char *out, size_t cap)
+{
+    char dir[] = "/tmp/check_tls_db_XXXXXX", db[64], cmd[2048];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(db, sizeof(db), "%s/t.db", dir);
+    snprintf(cmd, sizeof(cmd), "%s analyze -q --db %s %s %s", SIPSCOPE_BINARY, db, opts,
+             testdata_path(capture));
+    int status;
+    free(run_capture(cmd, &status));
+    ck_assert_int_eq(status, 0);
+    sqlite3 *h;
+    ck_assert_int_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st;
+    ck_assert_int_eq(sqlite3_prepare_v2(h,
+                                        "SELECT via, count(*) FROM sip_messages GROUP BY via "
+                                        "ORDER BY via",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    out[0] = '\0';
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        size_t n = strlen(out);
+        snprintf(out + n, cap - n, "%s%s:%d", n ? " " : "",
+                 (const char *)sqlite3_column_text(st, 0), sqlite3_column_int(st, 1));
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Decrypted messages are stored as having come over TLS; SIP over secure WebSocket (an HTTP
+ * Upgrade inside TLS, tests/pcap/tls/make-wss.sh) as wss, and its call completes. */
+START_TEST(stored_messages_say_tls_and_wss)
+{
+    char opts[512], via[256];
+    snprintf(opts, sizeof(opts), "--tls-keylog %s", testdata_path("tests/pcap/tls/sip-tls.keys"));
+    stored_via(opts, "tests/pcap/tls/sip-tls.pcap", via, sizeof(via));
+    ck_assert_str_eq(via, "tls:63");
+    snprintf(opts, sizeof(opts), "--tls-keylog %s", testdata_path("tests/pcap/tls/sip-wss.keys"));
+    stored_via(opts, "tests/pcap/tls/sip-wss.pcap", via, sizeof(via));
+    ck_assert_str_eq(via, "wss:7");
+    json_t *root = analyze(opts, "tests/pcap/tls/sip-wss.pcap");
+    ck_assert_int_eq(total(root, "sip_messages"), 7);
+    ck_assert_int_eq(total(root, "tls_decrypted"), 1);
+    json_t *calls = json_object_get(root, "calls");
+    ck_assert_uint_eq(json_array_size(calls), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(calls, 0), "state")),
+                     "completed");
+    json_decref(root);
+}
+END_TEST
+
 /* tshark with the same key log finds the same number of SIP messages. */
 START_TEST(tshark_agrees_on_sip_count)
 {
@@ -784,6 +838,7 @@ Suite *tls_suite(void)
     tcase_add_test(e2e, analyze_unreadable_keylog_fails);
     tcase_add_test(e2e, tls_keylog_option_in_help);
     tcase_add_test(e2e, tshark_agrees_on_sip_count);
+    tcase_add_test(e2e, stored_messages_say_tls_and_wss);
     suite_add_tcase(s, e2e);
     return s;
 }
