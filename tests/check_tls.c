@@ -808,6 +808,26 @@ START_TEST(tshark_agrees_on_sip_count)
     ck_assert_int_eq(total(root, "sip_messages"), n);
     ck_assert_int_eq(n, NSESS * 7);
     json_decref(root);
+
+    /* The same for SIP over secure WebSocket: TLS, then HTTP, then WebSocket frames. */
+    snprintf(pcap, sizeof(pcap), "%s", testdata_path("tests/pcap/tls/sip-wss.pcap"));
+    snprintf(cmd, sizeof(cmd),
+             "tshark -r %s -o tls.keylog_file:%s -d tcp.port==15072,tls -d tls.port==15072,http "
+             "-Y sip -T fields -e sip.CSeq -E occurrence=a -E aggregator=/ 2>/dev/null",
+             pcap, testdata_path("tests/pcap/tls/sip-wss.keys"));
+    out = run_capture(cmd, &status);
+    ck_assert_int_eq(status, 0);
+    n = 0;
+    for (char *p = out; *p; p++) {
+        if (*p == '/' || *p == '\n')
+            n++;
+    }
+    free(out);
+    snprintf(opts, sizeof(opts), "--tls-keylog %s", testdata_path("tests/pcap/tls/sip-wss.keys"));
+    root = analyze(opts, "tests/pcap/tls/sip-wss.pcap");
+    ck_assert_int_eq(total(root, "sip_messages"), n);
+    ck_assert_int_eq(n, 7);
+    json_decref(root);
 }
 END_TEST
 
