@@ -193,6 +193,13 @@ static void handle_sip_datagram(engine_t *e, const packet_view_t *pkt)
 /* One WebSocket message: one SIP message (RFC 7118 5), decoded as a datagram would be. */
 static void ws_message(void *ctx, const packet_view_t *msg)
 {
+    /* Only CR and LF: a keep-alive (SIP.js sends "\r\n\r\n" in a text frame, after RFC 5626
+     * 3.5.1's double CRLF), neither a message nor malformed. */
+    size_t i = 0;
+    while (i < msg->len && (msg->payload[i] == '\r' || msg->payload[i] == '\n'))
+        i++;
+    if (i == msg->len)
+        return;
     handle_sip_datagram(ctx, msg);
 }
 

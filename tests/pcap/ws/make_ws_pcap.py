@@ -5,7 +5,8 @@ One TCP connection 192.0.2.10:50000 -> 192.0.2.20:8080: handshake, the HTTP Upgr
 Sec-WebSocket-Protocol: sip and its 101, then masked client frames and unmasked server frames
 carrying REGISTER/401/REGISTER/200 and INVITE/100/180/200/ACK/BYE/200 (11 SIP messages). The
 INVITE is split across two WebSocket fragments (text + continuation), the 200 to the INVITE is
-one frame split across two TCP segments, and the server pings (the client pongs). The INVITE
+one frame split across two TCP segments, the server pings (the client pongs), and the client
+sends a double-CRLF keep-alive in a text frame. The INVITE
 and its 200 carry WebRTC SDP (m=audio 9 UDP/TLS/RTP/SAVPF, c=IN IP4 0.0.0.0, ICE candidates,
 a=rtcp-mux, a=fingerprint; both sides port 9 and c=IN IP4 0.0.0.0, so the media addresses are
 only in the candidates); 50 RTP packets (PCMU, 20 ms) flow each way between the host candidates
@@ -155,6 +156,8 @@ tcp(SRV, CLI, 0x18, server(sip("SIP/2.0 200 OK", [
 # A ping from the server and the client's pong: control frames, no SIP.
 tcp(SRV, CLI, 0x18, server(b"keepalive", opcode=9))
 tcp(CLI, SRV, 0x18, client(b"keepalive", opcode=10))
+# A double-CRLF keep-alive in a text frame (as SIP.js sends): no SIP message, not malformed.
+tcp(CLI, SRV, 0x18, client(b"\r\n\r\n"))
 
 # The call. The INVITE in two fragments (two TCP segments).
 FROM_C = "From: <sip:alice@example.com>;tag=c1"
