@@ -130,6 +130,14 @@ int report_write(report_t *r, const engine_totals_t *t, FILE *out)
     if (t->tls_sessions > 0)
         fprintf(out, " \"tls_sessions\": %llu, \"tls_decrypted\": %llu,",
                 (unsigned long long)t->tls_sessions, (unsigned long long)t->tls_decrypted);
+    /* Likewise only where frames came wrapped (tunnels, GTP-U, PPPoE, PPP in GRE, MPLS). */
+    if (t->tunnels + t->gtpu + t->pppoe + t->gre_ppp + t->mpls > 0)
+        fprintf(out,
+                " \"encapsulations\": {\"tunnels\": %llu, \"gtpu\": %llu, \"pppoe\": %llu, "
+                "\"gre_ppp\": %llu, \"mpls\": %llu},",
+                (unsigned long long)t->tunnels, (unsigned long long)t->gtpu,
+                (unsigned long long)t->pppoe, (unsigned long long)t->gre_ppp,
+                (unsigned long long)t->mpls);
     fputs("\n\"calls\": [\n", out);
     int rc = copy_spool(r->calls, out);
     fputs("\n],\n\"streams\": [\n", out);

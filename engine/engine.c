@@ -619,6 +619,12 @@ void engine_publish_stats(engine_t *e)
         {"capture.frag_dropped", cs->frag_dropped},
         {"capture.tcp_gaps", cs->tcp_gaps},
         {"capture.tcp_flows_evicted", cs->tcp_flows_evicted},
+        {"capture.tunnels", cs->tunnels},
+        {"capture.gtpu", cs->gtpu},
+        {"capture.pppoe", cs->pppoe},
+        {"capture.gre_ppp", cs->gre_ppp},
+        {"capture.mpls", cs->mpls},
+        {"capture.undecoded", cs->unknown_link + cs->non_ip + cs->other_ip_proto},
         {"corr.calls_evicted", rs->calls_evicted},
         {"corr.calls_timed_out", rs->calls_timed_out},
         {"corr.streams_evicted", rs->streams_evicted},
@@ -643,6 +649,11 @@ void engine_totals(const engine_t *e, engine_totals_t *out)
     out->bytes = cs->bytes;
     out->malformed += cs->truncated + cs->bad_header;
     out->undecoded = cs->unknown_link + cs->non_ip + cs->other_ip_proto;
+    out->tunnels = cs->tunnels;
+    out->gtpu = cs->gtpu;
+    out->pppoe = cs->pppoe;
+    out->gre_ppp = cs->gre_ppp;
+    out->mpls = cs->mpls;
     const tcp_app_stats_t *ts = tcp_app_stats(e->tcp_app);
     out->tls_sessions = ts->conns[TCP_APP_TLS];
     out->tls_decrypted = ts->tls_decrypted;

@@ -34,6 +34,10 @@ typedef struct {
     uint64_t malformed;
     uint64_t undecoded;
     uint64_t tls_sessions, tls_decrypted; /* TLS connections seen; those decrypted */
+    /* Frames by what they came wrapped in (cap_stats_t): tunnels (IP-in-IP, GRE, ERSPAN,
+     * VXLAN, GTP-U, MPLS pseudowires), and of those or beside them GTP-U, PPPoE, PPP in GRE
+     * and MPLS. */
+    uint64_t tunnels, gtpu, pppoe, gre_ppp, mpls;
     int64_t first_ns, last_ns;
 } engine_totals_t;
 
