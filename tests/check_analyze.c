@@ -19,6 +19,27 @@
 #include "testdata.h"
 
 /* Run a shell command; capture stdout (caller frees) and the exit status. */
+
+/* The next non-empty line of the text at *cursor, NUL-terminated in place, or NULL at its end;
+ * *cursor moves past it (strtok's job, without its hidden state). */
+static char *take_line(char **cursor)
+{
+    char *p = *cursor;
+    while (*p == '\n')
+        p++;
+    if (*p == '\0') {
+        *cursor = p;
+        return NULL;
+    }
+    char *nl = strchr(p, '\n');
+    if (nl != NULL) {
+        *nl = '\0';
+        *cursor = nl + 1;
+    } else {
+        *cursor = p + strlen(p);
+    }
+    return p;
+}
 static char *run_capture(const char *cmd, int *status)
 {
     FILE *f = popen(cmd, "r");
@@ -655,8 +676,8 @@ START_TEST(per_call_pcap_header_mode_keeps_rtp_figures)
     free(header_files);
     frame_counts_t full_n = {0}, hdr_n = {0}, none_n = {0};
     long streams = 0, checked = 0;
-    char *save = NULL;
-    for (char *name = strtok_r(files, "\n", &save); name; name = strtok_r(NULL, "\n", &save)) {
+    char *cursor = files;
+    for (char *name; (name = take_line(&cursor)) != NULL;) {
         char path[512];
         snprintf(path, sizeof(path), "%s/full/%s", dir, name);
         char *full = tshark_frames(path);
@@ -672,9 +693,9 @@ START_TEST(per_call_pcap_header_mode_keeps_rtp_figures)
             streams++;
         *ft = *ht = '\0';
         /* Frame by frame: all but the bytes kept the same. */
-        char *fs = NULL, *hs = NULL;
-        char *fl = strtok_r(full, "\n", &fs), *hl = strtok_r(hdr, "\n", &hs);
-        for (; fl && hl; fl = strtok_r(NULL, "\n", &fs), hl = strtok_r(NULL, "\n", &hs)) {
+        char *fs = full, *hs = hdr;
+        char *fl = take_line(&fs), *hl = take_line(&hs);
+        for (; fl && hl; fl = take_line(&fs), hl = take_line(&hs)) {
             char *frest, *hrest;
             long cut = hdr_n.cut, rtp = hdr_n.rtp;
             count_frame(fl, &full_n, &frest);
@@ -684,9 +705,8 @@ START_TEST(per_call_pcap_header_mode_keeps_rtp_figures)
             ck_assert_msg(hdr_n.cut - cut == hdr_n.rtp - rtp, "%s: %s", name, hl);
         }
         ck_assert_msg(fl == NULL && hl == NULL, "%s: frame counts differ", name);
-        char *ns = NULL;
-        for (char *nl = strtok_r(none, "\n", &ns); nl && strncmp(nl, "=====", 5) != 0;
-             nl = strtok_r(NULL, "\n", &ns)) {
+        char *ns = none;
+        for (char *nl = take_line(&ns); nl && strncmp(nl, "=====", 5) != 0; nl = take_line(&ns)) {
             char *rest;
             count_frame(nl, &none_n, &rest);
         }
@@ -747,7 +767,8 @@ START_TEST(per_call_pcap_gzip_opens_in_tshark_and_exports)
     free(gz);
     ck_assert_int_eq(shell_long("find '%s/gz' -type f ! -name '*.pcap.gz' | wc -l", dir), 0);
     int files = 0;
-    for (char *line = strtok(plain, "\n"); line != NULL; line = strtok(NULL, "\n"), files++)
+    char *cursor = plain;
+    for (char *line; (line = take_line(&cursor)) != NULL; files++)
         free(shell_out("gzip -t %s/gz/%s.gz && gzip -dc %s/gz/%s.gz | cmp -s - %s/plain/%s", dir,
                        line, dir, line, dir, line));
     ck_assert_int_ge(files, 5);

@@ -344,7 +344,10 @@ START_TEST(callpcap_header_mode_cuts_rtp_payloads_only)
     ck_assert_uint_eq(st.write_errors, 0);
     callpcap_free(cp);
 
-    bytes_t f = read_file(strcat(dir, "/2024-03-01/12/5.pcap"));
+    char path[400];
+    ck_assert_int_lt(snprintf(path, sizeof(path), "%s/2024-03-01/12/5.pcap", dir),
+                     (int)sizeof(path));
+    bytes_t f = read_file(path);
     size_t off = 24;
     uint32_t want_cap[6], want_len[6];
     want_cap[0] = want_len[0] = 28 + SIP_LEN;
@@ -381,7 +384,10 @@ START_TEST(callpcap_none_mode_keeps_sip_only)
     write_call(cp, ref, 50);
     callpcap_free(cp);
     struct stat st;
-    ck_assert_int_eq(stat(strcat(dir, "/2024-03-01/12/6.pcap"), &st), 0);
+    char path[400];
+    ck_assert_int_lt(snprintf(path, sizeof(path), "%s/2024-03-01/12/6.pcap", dir),
+                     (int)sizeof(path));
+    ck_assert_int_eq(stat(path, &st), 0);
     ck_assert_int_eq(st.st_size, 24 + 16 + 28 + SIP_LEN);
 }
 END_TEST
