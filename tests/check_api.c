@@ -17,6 +17,7 @@
 
 #include "api.h"
 #include "api_int.h"
+#include "httpc.h"
 #include "testdata.h"
 
 /* ---- Fixture: databases made by the real program, once per run (before Check forks). */
@@ -124,81 +125,14 @@ static void stop_server(void)
     srv = NULL;
 }
 
-/* ---- A tiny HTTP/1.1 client over plain sockets. */
+/* ---- Requests through the shared client (tests/util/httpc.h). */
 
-typedef struct {
-    int status; /* 0 when the server closed without answering */
-    char *head; /* status line and headers */
-    char *body;
-    size_t body_len;
-    json_t *json; /* body parsed, when it is JSON */
-} resp_t;
-
-static void resp_free(resp_t *r)
-{
-    free(r->head);
-    free(r->body);
-    json_decref(r->json);
-    memset(r, 0, sizeof(*r));
-}
-
-/* Send raw bytes to the server at family/port, read until it closes. */
+/* Send raw bytes to the server at family/port, read until it closes. A request the server can't
+ * finish (cut short on purpose, half_close) may be held until the server's connection timeout:
+ * don't wait for that. */
 static void http_raw_on(int family, const char *req, size_t len, bool half_close, resp_t *r)
 {
-    memset(r, 0, sizeof(*r));
-    int fd = socket(family, SOCK_STREAM, 0);
-    ck_assert_int_ge(fd, 0);
-    /* A request the server can't finish (cut short on purpose) may be held until the server's
-     * connection timeout: don't wait for that. */
-    struct timeval tv = {.tv_sec = half_close ? 3 : 20};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    int rc;
-    if (family == AF_INET6) {
-        struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
-        a.sin6_addr = in6addr_loopback;
-        rc = connect(fd, (struct sockaddr *)&a, sizeof(a));
-    } else {
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        rc = connect(fd, (struct sockaddr *)&a, sizeof(a));
-    }
-    ck_assert_msg(rc == 0, "connect: %s", strerror(errno));
-    size_t off = 0;
-    while (off < len) {
-        ssize_t n = send(fd, req + off, len - off, MSG_NOSIGNAL);
-        if (n <= 0)
-            break; /* the server may refuse early and close */
-        off += (size_t)n;
-    }
-    if (half_close)
-        shutdown(fd, SHUT_WR); /* for requests the server can't finish: it sees the end */
-    size_t cap = 65536, n = 0;
-    char *buf = malloc(cap);
-    for (;;) {
-        if (cap - n < 4096) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-        }
-        ssize_t got = recv(fd, buf + n, cap - n - 1, 0);
-        if (got <= 0)
-            break;
-        n += (size_t)got;
-    }
-    close(fd);
-    buf[n] = '\0';
-    char *sep = strstr(buf, "\r\n\r\n");
-    if (n == 0 || sep == NULL || sscanf(buf, "HTTP/1.%*d %d", &r->status) != 1) {
-        free(buf);
-        return;
-    }
-    size_t hlen = (size_t)(sep - buf);
-    r->head = strndup(buf, hlen);
-    r->body_len = n - hlen - 4;
-    r->body = malloc(r->body_len + 1);
-    memcpy(r->body, sep + 4, r->body_len);
-    r->body[r->body_len] = '\0';
-    free(buf);
-    r->json = json_loadb(r->body, r->body_len, 0, NULL);
+    http_exchange(family, port, req, len, half_close, half_close ? 3 : 20, r);
 }
 
 /* METHOD target with optional extra header lines ("Name: value\r\n..."). */
@@ -230,31 +164,6 @@ static json_t *get_json(const char *target, int status, resp_t *r)
     return r->json;
 }
 
-/* The value of a response header (case-insensitive name), copied into buf; NULL if absent. */
-static const char *header(const resp_t *r, const char *name, char *buf, size_t cap)
-{
-    if (r->head == NULL)
-        return NULL;
-    size_t nlen = strlen(name);
-    for (const char *line = strstr(r->head, "\r\n"); line != NULL;
-         line = strstr(line + 2, "\r\n")) {
-        const char *p = line + 2;
-        if (strncasecmp(p, name, nlen) == 0 && p[nlen] == ':') {
-            p += nlen + 1;
-            while (*p == ' ')
-                p++;
-            const char *e = strstr(p, "\r\n");
-            size_t len = e ? (size_t)(e - p) : strlen(p);
-            if (len >= cap)
-                len = cap - 1;
-            memcpy(buf, p, len);
-            buf[len] = '\0';
-            return buf;
-        }
-    }
-    return NULL;
-}
-
 static json_int_t jint(json_t *o, const char *key)
 {
     json_t *v = json_object_get(o, key);
@@ -278,7 +187,7 @@ START_TEST(test_healthz)
     json_t *j = get_json("/healthz", 200, &r);
     ck_assert_str_eq(json_string_value(json_object_get(j, "status")), "ok");
     char ct[128];
-    ck_assert_ptr_nonnull(header(&r, "Content-Type", ct, sizeof(ct)));
+    ck_assert_ptr_nonnull(resp_header(&r, "Content-Type", ct, sizeof(ct)));
     ck_assert_str_eq(ct, "application/json");
     resp_free(&r);
 }
@@ -575,7 +484,7 @@ START_TEST(test_methods)
         http(methods[i], "/api/v1/calls", "Content-Length: 0\r\n", &r);
         ck_assert_msg(r.status == 405, "%s: status %d", methods[i], r.status);
         char allow[64];
-        ck_assert_ptr_nonnull(header(&r, "Allow", allow, sizeof(allow)));
+        ck_assert_ptr_nonnull(resp_header(&r, "Allow", allow, sizeof(allow)));
         ck_assert_str_eq(allow, "GET, HEAD");
         resp_free(&r);
     }
@@ -594,7 +503,7 @@ START_TEST(test_head)
     ck_assert_int_eq(r.status, 200);
     ck_assert_uint_eq(r.body_len, 0);
     char len[32];
-    ck_assert_ptr_nonnull(header(&r, "Content-Length", len, sizeof(len)));
+    ck_assert_ptr_nonnull(resp_header(&r, "Content-Length", len, sizeof(len)));
     ck_assert_int_gt(strtol(len, NULL, 10), 100);
     resp_free(&r);
 }
@@ -863,7 +772,7 @@ START_TEST(test_metrics)
     http("GET", "/metrics", NULL, &r);
     ck_assert_int_eq(r.status, 200);
     char ct[128];
-    ck_assert_ptr_nonnull(header(&r, "Content-Type", ct, sizeof(ct)));
+    ck_assert_ptr_nonnull(resp_header(&r, "Content-Type", ct, sizeof(ct)));
     ck_assert_ptr_nonnull(strstr(ct, "text/plain"));
     static const char *const lines[] = {
         "sipscope_calls{state=\"completed\"} 8\n",
@@ -1112,9 +1021,9 @@ START_TEST(test_static_files)
     http("GET", "/", NULL, &r);
     ck_assert_int_eq(r.status, 200);
     char buf[512];
-    ck_assert_ptr_nonnull(header(&r, "Content-Type", buf, sizeof(buf)));
+    ck_assert_ptr_nonnull(resp_header(&r, "Content-Type", buf, sizeof(buf)));
     ck_assert_str_eq(buf, "text/html; charset=utf-8");
-    ck_assert_ptr_nonnull(header(&r, "Content-Security-Policy", buf, sizeof(buf)));
+    ck_assert_ptr_nonnull(resp_header(&r, "Content-Security-Policy", buf, sizeof(buf)));
     ck_assert_ptr_nonnull(strstr(r.body, "<title>sipscope</title>"));
     resp_free(&r);
     static const struct {
@@ -1128,7 +1037,7 @@ START_TEST(test_static_files)
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
         http("GET", files[i].path, NULL, &r);
         ck_assert_msg(r.status == 200, "%s: %d", files[i].path, r.status);
-        ck_assert_str_eq(header(&r, "Content-Type", buf, sizeof(buf)), files[i].type);
+        ck_assert_str_eq(resp_header(&r, "Content-Type", buf, sizeof(buf)), files[i].type);
         ck_assert_ptr_nonnull(strstr(r.body, files[i].contains));
         resp_free(&r);
     }
@@ -1149,7 +1058,7 @@ START_TEST(test_token)
         resp_t r;
         http("GET", guarded[i], NULL, &r);
         ck_assert_msg(r.status == 401, "%s without token: %d", guarded[i], r.status);
-        ck_assert_ptr_nonnull(header(&r, "WWW-Authenticate", buf, sizeof(buf)));
+        ck_assert_ptr_nonnull(resp_header(&r, "WWW-Authenticate", buf, sizeof(buf)));
         ck_assert(strncmp(buf, "Bearer", 6) == 0);
         assert_error_body(&r);
         resp_free(&r);
@@ -1177,7 +1086,7 @@ START_TEST(test_token)
     /* A browser: ?access_token= once, then the cookie it sets. */
     http("GET", "/?access_token=s3cret-Token_1", NULL, &r);
     ck_assert_int_eq(r.status, 200);
-    ck_assert_ptr_nonnull(header(&r, "Set-Cookie", buf, sizeof(buf)));
+    ck_assert_ptr_nonnull(resp_header(&r, "Set-Cookie", buf, sizeof(buf)));
     /* A random session, not the token itself (check_api_hardening tests sessions in full). */
     ck_assert_int_eq(strncmp(buf, "sipscope_session=", 17), 0);
     ck_assert_ptr_null(strstr(buf, "s3cret-Token_1"));
@@ -1334,15 +1243,15 @@ static int check_pcaps(bool tshark)
         http("GET", target, NULL, &r);
         ck_assert_int_eq(r.status, 200);
         char buf[256];
-        ck_assert_str_eq(header(&r, "Content-Type", buf, sizeof(buf)),
+        ck_assert_str_eq(resp_header(&r, "Content-Type", buf, sizeof(buf)),
                          "application/vnd.tcpdump.pcap");
-        ck_assert_ptr_nonnull(header(&r, "X-Sipscope-Pcap-Content", buf, sizeof(buf)));
-        ck_assert_ptr_nonnull(header(&r, "Content-Disposition", buf, sizeof(buf)));
+        ck_assert_ptr_nonnull(resp_header(&r, "X-Sipscope-Pcap-Content", buf, sizeof(buf)));
+        ck_assert_ptr_nonnull(resp_header(&r, "Content-Disposition", buf, sizeof(buf)));
         ck_assert_uint_ge(r.body_len, 24);
         static const unsigned char magic[4] = {0xd4, 0xc3, 0xb2, 0xa1};
         ck_assert(memcmp(r.body, magic, 4) == 0);
         size_t skipped = 0;
-        if (header(&r, "X-Sipscope-Pcap-Skipped", buf, sizeof(buf)))
+        if (resp_header(&r, "X-Sipscope-Pcap-Skipped", buf, sizeof(buf)))
             skipped = (size_t)strtoul(buf, NULL, 10);
         if (tshark) {
             char path[400];
@@ -1399,7 +1308,7 @@ START_TEST(test_pcap_per_call_file)
     http("GET", target, NULL, &r);
     ck_assert_int_eq(r.status, 200);
     char buf[256];
-    ck_assert_ptr_nonnull(header(&r, "X-Sipscope-Pcap-Content", buf, sizeof(buf)));
+    ck_assert_ptr_nonnull(resp_header(&r, "X-Sipscope-Pcap-Content", buf, sizeof(buf)));
     ck_assert_msg(strncmp(buf, "every packet", 12) == 0, "content: %s", buf);
     ck_assert_uint_gt(r.body_len, 10000); /* RTP makes it big */
     if (have_tshark()) {

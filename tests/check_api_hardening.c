@@ -21,6 +21,7 @@
 #include "api.h"
 #include "api_int.h"
 #include "clock.h"
+#include "httpc.h"
 #include "skip.h"
 #include "store.h"
 
@@ -117,77 +118,13 @@ static void stop_server(void)
     }
 }
 
-/* ---- A tiny HTTP/1.1 client over plain sockets. */
-
-typedef struct {
-    int status; /* 0 when the server closed (or timed out) without answering */
-    char head[4096];
-    char *body;
-    json_t *json;
-} resp_t;
-
-static void resp_free(resp_t *r)
-{
-    free(r->body);
-    json_decref(r->json);
-    memset(r, 0, sizeof(*r));
-}
+/* ---- Requests through the shared client (tests/util/httpc.h). */
 
 /* Send raw bytes to the server over family's loopback, read the answer until the server
  * closes; every read is bounded by 10 s. */
 static void http_raw(int family, const char *req, size_t len, resp_t *r)
 {
-    memset(r, 0, sizeof(*r));
-    int fd = socket(family, SOCK_STREAM, 0);
-    ck_assert_int_ge(fd, 0);
-    struct timeval tv = {.tv_sec = 10};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    int rc;
-    if (family == AF_INET6) {
-        struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
-        a.sin6_addr = in6addr_loopback;
-        rc = connect(fd, (struct sockaddr *)&a, sizeof(a));
-    } else {
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        rc = connect(fd, (struct sockaddr *)&a, sizeof(a));
-    }
-    ck_assert_msg(rc == 0, "connect: %s", strerror(errno));
-    for (size_t off = 0; off < len;) {
-        ssize_t n = send(fd, req + off, len - off, MSG_NOSIGNAL);
-        if (n <= 0)
-            break; /* the server may answer early and close */
-        off += (size_t)n;
-    }
-    size_t cap = 65536, n = 0;
-    char *buf = malloc(cap);
-    ck_assert_ptr_nonnull(buf);
-    for (;;) {
-        if (cap - n < 4096) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-            ck_assert_ptr_nonnull(buf);
-        }
-        ssize_t got = recv(fd, buf + n, cap - n - 1, 0);
-        if (got <= 0)
-            break;
-        n += (size_t)got;
-    }
-    close(fd);
-    buf[n] = '\0';
-    char *sep = strstr(buf, "\r\n\r\n");
-    if (sep == NULL || sscanf(buf, "HTTP/1.%*d %d", &r->status) != 1) {
-        r->status = 0;
-        free(buf);
-        return;
-    }
-    size_t hlen = (size_t)(sep - buf);
-    ck_assert_uint_lt(hlen, sizeof(r->head));
-    memcpy(r->head, buf, hlen);
-    r->head[hlen] = '\0';
-    r->body = strdup(sep + 4);
-    free(buf);
-    r->json = json_loads(r->body, 0, NULL);
+    http_exchange(family, port, req, len, false, 10, r);
 }
 
 /* METHOD target with a Host header (none when host is NULL) and extra header lines. */
@@ -219,29 +156,6 @@ static int get_status(const char *target, const char *extra)
     int status = r.status;
     resp_free(&r);
     return status;
-}
-
-/* The value of a response header (case-insensitive name), copied into buf; NULL if absent. */
-static const char *header(const resp_t *r, const char *name, char *buf, size_t cap)
-{
-    size_t nlen = strlen(name);
-    for (const char *line = strstr(r->head, "\r\n"); line != NULL;
-         line = strstr(line + 2, "\r\n")) {
-        const char *p = line + 2;
-        if (strncasecmp(p, name, nlen) == 0 && p[nlen] == ':') {
-            p += nlen + 1;
-            while (*p == ' ')
-                p++;
-            const char *e = strstr(p, "\r\n");
-            size_t len = e ? (size_t)(e - p) : strlen(p);
-            if (len >= cap)
-                len = cap - 1;
-            memcpy(buf, p, len);
-            buf[len] = '\0';
-            return buf;
-        }
-    }
-    return NULL;
 }
 
 /* The body is {"error": "<non-empty text>"} and holds want, when given. */
@@ -619,8 +533,8 @@ START_TEST(test_credentials_before_method)
             /* No credentials: 401, and not a word about methods. */
             http(methods[i], targets[t], "localhost", "Content-Length: 0\r\n", &r);
             ck_assert_msg(r.status == 401, "%s %s: %d", methods[i], targets[t], r.status);
-            ck_assert_ptr_null(header(&r, "Allow", allow, sizeof(allow)));
-            ck_assert_ptr_nonnull(header(&r, "WWW-Authenticate", allow, sizeof(allow)));
+            ck_assert_ptr_null(resp_header(&r, "Allow", allow, sizeof(allow)));
+            ck_assert_ptr_nonnull(resp_header(&r, "WWW-Authenticate", allow, sizeof(allow)));
             assert_error_body(&r, "bearer token");
             resp_free(&r);
             /* With them: 405. */
@@ -628,7 +542,7 @@ START_TEST(test_credentials_before_method)
                  "Content-Length: 0\r\nAuthorization: Bearer s3cret\r\n", &r);
             ck_assert_msg(r.status == 405, "%s %s with the token: %d", methods[i], targets[t],
                           r.status);
-            ck_assert_ptr_nonnull(header(&r, "Allow", allow, sizeof(allow)));
+            ck_assert_ptr_nonnull(resp_header(&r, "Allow", allow, sizeof(allow)));
             ck_assert_str_eq(allow, "GET, HEAD");
             resp_free(&r);
         }
@@ -653,7 +567,7 @@ static const char *login(char *buf, size_t cap)
     http("GET", "/?access_token=s3cret", "localhost", NULL, &r);
     ck_assert_int_eq(r.status, 200);
     char cookie[256];
-    ck_assert_ptr_nonnull(header(&r, "Set-Cookie", cookie, sizeof(cookie)));
+    ck_assert_ptr_nonnull(resp_header(&r, "Set-Cookie", cookie, sizeof(cookie)));
     resp_free(&r);
     ck_assert_msg(strncmp(cookie, "sipscope_session=", 17) == 0, "cookie: %s", cookie);
     const char *v = cookie + 17;
@@ -690,7 +604,7 @@ START_TEST(test_session_cookie)
     resp_t r;
     http("GET", "/?access_token=s3cret", "localhost", NULL, &r);
     char cookie[256];
-    ck_assert_ptr_nonnull(header(&r, "Set-Cookie", cookie, sizeof(cookie)));
+    ck_assert_ptr_nonnull(resp_header(&r, "Set-Cookie", cookie, sizeof(cookie)));
     ck_assert_ptr_nonnull(strstr(cookie, "; Max-Age=43200"));
     resp_free(&r);
     /* A request let in by its cookie or the header gets no new session. */
@@ -698,10 +612,10 @@ START_TEST(test_session_cookie)
     snprintf(hdr, sizeof(hdr), "Cookie: sipscope_session=%s\r\n", a);
     http("GET", "/api/v1/calls", "localhost", hdr, &r);
     ck_assert_int_eq(r.status, 200);
-    ck_assert_ptr_null(header(&r, "Set-Cookie", cookie, sizeof(cookie)));
+    ck_assert_ptr_null(resp_header(&r, "Set-Cookie", cookie, sizeof(cookie)));
     resp_free(&r);
     http("GET", "/api/v1/calls", "localhost", "Authorization: Bearer s3cret\r\n", &r);
-    ck_assert_ptr_null(header(&r, "Set-Cookie", cookie, sizeof(cookie)));
+    ck_assert_ptr_null(resp_header(&r, "Set-Cookie", cookie, sizeof(cookie)));
     resp_free(&r);
     /* Unknown, altered or partial sessions, and the raw token as a cookie, are refused. */
     ck_assert_int_eq(get_with_session("00112233445566778899aabbccddeeff"), 401);
