@@ -236,6 +236,49 @@ int livecap_run(livecap_t *lc, engine_t *p, bool quiet)
     return EXIT_SUCCESS;
 }
 
+int livecap_engine_option(const char *cmd, int opt, const char *arg, engine_cfg_t *cfg)
+{
+    size_t n;
+    switch (opt) {
+        case LIVECAP_OPT_MAX_CALLS:
+        case LIVECAP_OPT_MAX_STREAMS:
+            if (!cli_parse_count(arg, &n)) {
+                cli_usage_error(cmd, "%s: not a positive number: %s",
+                                opt == LIVECAP_OPT_MAX_CALLS ? "--max-calls" : "--max-streams",
+                                arg);
+                return EXIT_USAGE;
+            }
+            if (opt == LIVECAP_OPT_MAX_CALLS)
+                cfg->corr.max_calls = n;
+            else
+                cfg->corr.max_streams = n;
+            return 1;
+        case LIVECAP_OPT_PCAP_DIR:
+            cfg->pcap_dir = arg;
+            return 1;
+        case LIVECAP_OPT_TLS_KEYLOG:
+            cfg->tls_keylog = arg;
+            return 1;
+        case LIVECAP_OPT_NO_RTP_PCAP:
+            cfg->pcap_rtp = CALLPCAP_RTP_NONE;
+            return 1;
+        case LIVECAP_OPT_RTP_PCAP:
+            if (callpcap_rtp_parse(arg, &cfg->pcap_rtp) != 0) {
+                cli_usage_error(cmd, "--rtp-pcap: not full, header or none: %s", arg);
+                return EXIT_USAGE;
+            }
+            return 1;
+        case LIVECAP_OPT_PCAP_COMPRESS:
+            if (callpcap_compress_parse(arg, &cfg->pcap_compress) != 0) {
+                cli_usage_error(cmd, "--pcap-compress: not none or gzip: %s", arg);
+                return EXIT_USAGE;
+            }
+            return 1;
+        default:
+            return 0;
+    }
+}
+
 /* Options shared by capture and run -i; returns 1 if the option was one of these, 0 if not,
  * or EXIT_USAGE on a bad value. */
 int livecap_option(const char *cmd, int opt, const char *arg, engine_cfg_t *cfg,
@@ -283,44 +326,10 @@ int livecap_option(const char *cmd, int opt, const char *arg, engine_cfg_t *cfg,
             else
                 live->ring_bytes = n << 20;
             return 1;
-        case LIVECAP_OPT_MAX_CALLS:
-        case LIVECAP_OPT_MAX_STREAMS:
-            if (!cli_parse_count(arg, &n)) {
-                cli_usage_error(cmd, "%s: not a positive number: %s",
-                                opt == LIVECAP_OPT_MAX_CALLS ? "--max-calls" : "--max-streams",
-                                arg);
-                return EXIT_USAGE;
-            }
-            if (opt == LIVECAP_OPT_MAX_CALLS)
-                cfg->corr.max_calls = n;
-            else
-                cfg->corr.max_streams = n;
-            return 1;
-        case LIVECAP_OPT_PCAP_DIR:
-            cfg->pcap_dir = arg;
-            return 1;
-        case LIVECAP_OPT_TLS_KEYLOG:
-            cfg->tls_keylog = arg;
-            return 1;
-        case LIVECAP_OPT_NO_RTP_PCAP:
-            cfg->pcap_rtp = CALLPCAP_RTP_NONE;
-            return 1;
-        case LIVECAP_OPT_RTP_PCAP:
-            if (callpcap_rtp_parse(arg, &cfg->pcap_rtp) != 0) {
-                log_error("--rtp-pcap: not full, header or none: %s", arg);
-                return EXIT_USAGE;
-            }
-            return 1;
-        case LIVECAP_OPT_PCAP_COMPRESS:
-            if (callpcap_compress_parse(arg, &cfg->pcap_compress) != 0) {
-                log_error("--pcap-compress: not none or gzip: %s", arg);
-                return EXIT_USAGE;
-            }
-            return 1;
         case LIVECAP_OPT_LOG:
             *log_path = arg; /* opened once the capture runs: the last one given wins */
             return 1;
         default:
-            return 0;
+            return livecap_engine_option(cmd, opt, arg, cfg);
     }
 }

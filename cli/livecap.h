@@ -91,6 +91,11 @@ typedef struct {
 int livecap_option(const char *cmd, int opt, const char *arg, engine_cfg_t *cfg,
                    cap_live_cfg_t *live, const char **log_path, livecap_retention_t *keep);
 
+/* The part of livecap_option that sets the engine, and all that analyze shares with capture and
+ * run: --max-calls, --max-streams, --pcap-dir, --no-rtp-pcap, --rtp-pcap, --pcap-compress,
+ * --tls-keylog. 1 handled, 0 not ours, EXIT_USAGE bad value (reported). */
+int livecap_engine_option(const char *cmd, int opt, const char *arg, engine_cfg_t *cfg);
+
 /* A live capture: the interface is opened before the engine exists, so that a missing
  * interface or a bad filter fails before a database is created. */
 typedef struct livecap livecap_t;

@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "hep_cli.h"
+#include "livecap.h"
 #include "log.h"
 #include "engine.h"
 #include "report.h"
@@ -101,30 +102,19 @@ typedef struct {
  * status to return at once (--help, usage errors). */
 static int parse_analyze_options(int argc, char **argv, analyze_opts_t *o)
 {
-    enum {
-        OPT_DB = 256,
-        OPT_JSON,
-        OPT_MAX_CALLS,
-        OPT_MAX_STREAMS,
-        OPT_PCAP_DIR,
-        OPT_NO_RTP_PCAP,
-        OPT_RTP_PCAP,
-        OPT_PCAP_COMPRESS,
-        OPT_FORCE,
-        OPT_TLS_KEYLOG
-    };
+    enum { OPT_DB = 256, OPT_JSON, OPT_FORCE }; /* below LIVECAP_OPT_DB */
     static const struct option options[] = {
         {"db", required_argument, NULL, OPT_DB},
         {"json", no_argument, NULL, OPT_JSON},
         {"force", no_argument, NULL, OPT_FORCE},
-        {"tls-keylog", required_argument, NULL, OPT_TLS_KEYLOG},
-        {"pcap-dir", required_argument, NULL, OPT_PCAP_DIR},
-        {"no-rtp-pcap", no_argument, NULL, OPT_NO_RTP_PCAP},
-        {"rtp-pcap", required_argument, NULL, OPT_RTP_PCAP},
-        {"pcap-compress", required_argument, NULL, OPT_PCAP_COMPRESS},
+        {"tls-keylog", required_argument, NULL, LIVECAP_OPT_TLS_KEYLOG},
+        {"pcap-dir", required_argument, NULL, LIVECAP_OPT_PCAP_DIR},
+        {"no-rtp-pcap", no_argument, NULL, LIVECAP_OPT_NO_RTP_PCAP},
+        {"rtp-pcap", required_argument, NULL, LIVECAP_OPT_RTP_PCAP},
+        {"pcap-compress", required_argument, NULL, LIVECAP_OPT_PCAP_COMPRESS},
         HEP_CLI_LONG_OPTIONS,
-        {"max-calls", required_argument, NULL, OPT_MAX_CALLS},
-        {"max-streams", required_argument, NULL, OPT_MAX_STREAMS},
+        {"max-calls", required_argument, NULL, LIVECAP_OPT_MAX_CALLS},
+        {"max-streams", required_argument, NULL, LIVECAP_OPT_MAX_STREAMS},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -138,6 +128,11 @@ static int parse_analyze_options(int argc, char **argv, analyze_opts_t *o)
             return EXIT_USAGE;
         if (h > 0)
             continue;
+        int r = livecap_engine_option("analyze", opt, optarg, &o->cfg);
+        if (r == EXIT_USAGE)
+            return EXIT_USAGE;
+        if (r == 1)
+            continue;
         switch (opt) {
             case OPT_DB:
                 /* ":memory:" stores nothing, so there is no store at all: an in-memory SQLite
@@ -149,36 +144,6 @@ static int parse_analyze_options(int argc, char **argv, analyze_opts_t *o)
                 break;
             case OPT_FORCE:
                 o->force = true;
-                break;
-            case OPT_TLS_KEYLOG:
-                o->cfg.tls_keylog = optarg;
-                break;
-            case OPT_PCAP_DIR:
-                o->cfg.pcap_dir = optarg;
-                break;
-            case OPT_NO_RTP_PCAP:
-                o->cfg.pcap_rtp = CALLPCAP_RTP_NONE;
-                break;
-            case OPT_RTP_PCAP:
-                if (callpcap_rtp_parse(optarg, &o->cfg.pcap_rtp) != 0) {
-                    cli_usage_error("analyze", "--rtp-pcap: not full, header or none: %s", optarg);
-                    return EXIT_USAGE;
-                }
-                break;
-            case OPT_PCAP_COMPRESS:
-                if (callpcap_compress_parse(optarg, &o->cfg.pcap_compress) != 0) {
-                    cli_usage_error("analyze", "--pcap-compress: not none or gzip: %s", optarg);
-                    return EXIT_USAGE;
-                }
-                break;
-            case OPT_MAX_CALLS:
-            case OPT_MAX_STREAMS:
-                if (!cli_parse_count(optarg, opt == OPT_MAX_CALLS ? &o->cfg.corr.max_calls
-                                                                  : &o->cfg.corr.max_streams)) {
-                    cli_usage_error("analyze", "%s: not a positive number: %s",
-                                    opt == OPT_MAX_CALLS ? "--max-calls" : "--max-streams", optarg);
-                    return EXIT_USAGE;
-                }
                 break;
             case 'q':
                 o->quiet = true;
