@@ -172,26 +172,36 @@ static size_t put_columns(const put_table_t *p, const char *names[MAX_COLUMNS],
     return n;
 }
 
-/* A bounded text that remembers whether everything fitted. */
+/* A bounded text that remembers whether everything fitted: the statements' SQL, and the JSON
+ * arrays of the security records. */
 typedef struct {
     char *buf;
     size_t cap, len;
     bool ok;
-} sql_text_t;
+} text_t;
 
-static void add(sql_text_t *t, const char *s)
+__attribute__((format(printf, 2, 3))) static void t_add(text_t *t, const char *f, ...)
 {
-    size_t n = strlen(s);
-    if (!t->ok || t->len + n >= t->cap) {
-        t->ok = false;
+    if (!t->ok)
         return;
-    }
-    memcpy(t->buf + t->len, s, n + 1);
-    t->len += n;
+    va_list ap;
+    va_start(ap, f);
+    int n = vsnprintf(t->buf + t->len, t->cap - t->len, f, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= t->cap - t->len)
+        t->ok = false;
+    else
+        t->len += (size_t)n;
+}
+
+/* Append the string s. */
+static void add(text_t *t, const char *s)
+{
+    t_add(t, "%s", s);
 }
 
 /* "json_object('k', ?, ...)" of d's details keys ("$.k"). */
-static void add_details(sql_text_t *t, const record_desc_t *d)
+static void add_details(text_t *t, const record_desc_t *d)
 {
     const record_field_t *keys[MAX_COLUMNS];
     size_t n = store_int_details(d, keys, MAX_COLUMNS);
@@ -206,7 +216,7 @@ static void add_details(sql_text_t *t, const record_desc_t *d)
 }
 
 /* " ON CONFLICT (key) DO UPDATE SET c = excluded.c, ... [WHERE where]" */
-static void add_upsert(sql_text_t *t, const put_table_t *p, const char *const *names, size_t n)
+static void add_upsert(text_t *t, const put_table_t *p, const char *const *names, size_t n)
 {
     add(t, " ON CONFLICT (");
     add(t, p->key);
@@ -236,7 +246,7 @@ static bool put_sql(const put_table_t *p, char *buf, size_t cap)
     const char *names[MAX_COLUMNS], *values[MAX_COLUMNS];
     char users[MAX_COLUMNS][COLUMN_MAX];
     size_t n = put_columns(p, names, values, users);
-    sql_text_t t = {buf, cap, 0, true};
+    text_t t = {buf, cap, 0, true};
     add(&t, p->verb);
     add(&t, " INTO ");
     add(&t, p->table);
@@ -472,27 +482,6 @@ static inline const char *m_str(const char *m)
 /* ---- The security records' ops (registrations and alerts: rare, so out of bind_record's
  * switch). Their JSON text is bound as a copy (SQLITE_TRANSIENT): a few hundred bytes, an
  * allocation SQLite makes per alert. */
-
-/* A bounded text buffer that remembers whether everything fitted. */
-typedef struct {
-    char *buf;
-    size_t cap, len;
-    bool ok;
-} text_t;
-
-__attribute__((format(printf, 2, 3))) static void t_add(text_t *t, const char *f, ...)
-{
-    if (!t->ok)
-        return;
-    va_list ap;
-    va_start(ap, f);
-    int n = vsnprintf(t->buf + t->len, t->cap - t->len, f, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= t->cap - t->len)
-        t->ok = false;
-    else
-        t->len += (size_t)n;
-}
 
 /* JSON array text of a B_INDICATORS, B_TIME_ARRAY or B_ID_ARRAY member: the detectors' names
  * (plain identifiers, no escaping needed), the times as seconds to the microsecond, the known
