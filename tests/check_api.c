@@ -1136,13 +1136,7 @@ END_TEST
 
 START_TEST(test_ipv6)
 {
-    int fd = socket(AF_INET6, SOCK_STREAM, 0);
-    struct sockaddr_in6 a = {.sin6_family = AF_INET6};
-    a.sin6_addr = in6addr_loopback;
-    bool have_v6 = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-    if (fd >= 0)
-        close(fd);
-    if (!have_v6) {
+    if (!have_ipv6_loopback()) {
         test_skip("test_ipv6 needs an IPv6 loopback");
         return;
     }

@@ -345,17 +345,6 @@ START_TEST(test_host_wildcard)
 }
 END_TEST
 
-static bool have_ipv6_loopback(void)
-{
-    int fd = socket(AF_INET6, SOCK_STREAM, 0);
-    struct sockaddr_in6 a = {.sin6_family = AF_INET6};
-    a.sin6_addr = in6addr_loopback;
-    bool ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-    if (fd >= 0)
-        close(fd);
-    return ok;
-}
-
 START_TEST(test_host_ipv6)
 {
     if (!have_ipv6_loopback()) {

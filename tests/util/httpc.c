@@ -103,3 +103,14 @@ const char *resp_header(const resp_t *r, const char *name, char *buf, size_t cap
     }
     return NULL;
 }
+
+bool have_ipv6_loopback(void)
+{
+    int fd = socket(AF_INET6, SOCK_STREAM, 0);
+    struct sockaddr_in6 a = {.sin6_family = AF_INET6};
+    a.sin6_addr = in6addr_loopback;
+    bool ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}

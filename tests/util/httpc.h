@@ -29,4 +29,7 @@ void http_exchange(int family, uint16_t port, const char *req, size_t len, bool 
 /* The value of a response header (case-insensitive name), copied into buf; NULL if absent. */
 const char *resp_header(const resp_t *r, const char *name, char *buf, size_t cap);
 
+/* Can a socket bind to [::1] here? (Containers often run without IPv6.) */
+bool have_ipv6_loopback(void);
+
 #endif
