@@ -11,6 +11,7 @@
 
 #include "hash.h"
 #include "pcappath.h"
+#include "store_int.h"
 
 #define LINKTYPE_RAW    101
 #define PCAP_MAGIC_NSEC 0xa1b23c4du
@@ -264,22 +265,6 @@ static open_file_t *file_for(callpcap_t *cp, call_ref_t ref)
     return victim;
 }
 
-static uint16_t ip_checksum_fold(uint32_t sum)
-{
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    return (uint16_t)~sum;
-}
-
-static uint32_t sum16(const uint8_t *p, size_t len, uint32_t sum)
-{
-    for (size_t i = 0; i + 1 < len; i += 2)
-        sum += (uint32_t)(p[i] << 8 | p[i + 1]);
-    if (len & 1)
-        sum += (uint32_t)(p[len - 1] << 8);
-    return sum;
-}
-
 static void put16(uint8_t *p, uint16_t v)
 {
     p[0] = (uint8_t)(v >> 8);
@@ -313,7 +298,7 @@ static size_t synthesize_udp(callpcap_t *cp, const packet_view_t *pkt, const uin
         b[9] = 17;
         memcpy(b + 12, pkt->src.addr.bytes, 4);
         memcpy(b + 16, pkt->dst.addr.bytes, 4);
-        put16(b + 10, ip_checksum_fold(sum16(b, 20, 0)));
+        put16(b + 10, store_int_csum_fold(store_int_csum_add(0, b, 20)));
     }
     put16(udp, pkt->src.port);
     put16(udp + 2, pkt->dst.port);
@@ -321,11 +306,11 @@ static size_t synthesize_udp(callpcap_t *cp, const packet_view_t *pkt, const uin
     memcpy(udp + 8, payload, len);
     /* UDP checksum over the pseudo-header (mandatory in IPv6, RFC 8200 8.1). */
     size_t alen = v6 ? 16 : 4;
-    uint32_t sum = sum16(pkt->src.addr.bytes, alen, 0);
-    sum = sum16(pkt->dst.addr.bytes, alen, sum);
+    uint32_t sum = store_int_csum_add(0, pkt->src.addr.bytes, alen);
+    sum = store_int_csum_add(sum, pkt->dst.addr.bytes, alen);
     sum += 17 + (uint32_t)(8 + len);
-    sum = sum16(udp, 8 + len, sum);
-    uint16_t ck = ip_checksum_fold(sum);
+    sum = store_int_csum_add(sum, udp, 8 + len);
+    uint16_t ck = store_int_csum_fold(sum);
     put16(udp + 6, ck == 0 ? 0xffff : ck);
     return total;
 }

@@ -14,6 +14,7 @@
 #include <zlib.h>
 
 #include "pcappath.h"
+#include "store_int.h"
 
 /* What comes out, and why it is shaped so:
  *   - pcap (not pcapng), microsecond timestamps, LINKTYPE_ETHERNET: every tool reads it.
@@ -90,23 +91,6 @@ static void be32(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)v;
 }
 
-/* RFC 1071 one's complement sum, continued from sum. */
-static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i + 1 < n; i += 2)
-        sum += (uint32_t)(p[i] << 8 | p[i + 1]);
-    if (n & 1)
-        sum += (uint32_t)p[n - 1] << 8;
-    return sum;
-}
-
-static uint16_t csum_fold(uint32_t sum)
-{
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    return (uint16_t)~sum;
-}
-
 static size_t addr_len(const net_addr_t *a)
 {
     return a->family == 6 ? 16 : 4;
@@ -161,19 +145,19 @@ static void put_frame(buf_t *b, int64_t ts_ns, const net_endpoint_t *src, const 
         be16(ip + 10, 0);
         memcpy(ip + 12, src->addr.bytes, 4);
         memcpy(ip + 16, dst->addr.bytes, 4);
-        be16(ip + 10, csum_fold(csum_add(0, ip, IP4_LEN)));
+        be16(ip + 10, store_int_csum_fold(store_int_csum_add(0, ip, IP4_LEN)));
     }
     uint8_t *l4 = ip + iplen;
     memcpy(l4, th, thlen);
     if (plen > 0)
         memcpy(l4 + thlen, payload, plen);
     /* Pseudo-header: addresses, protocol and length (RFC 768, RFC 8200 8.1). */
-    uint32_t sum = csum_add(0, src->addr.bytes, alen);
-    sum = csum_add(sum, dst->addr.bytes, alen);
+    uint32_t sum = store_int_csum_add(0, src->addr.bytes, alen);
+    sum = store_int_csum_add(sum, dst->addr.bytes, alen);
     sum += proto;
     sum += (uint32_t)(l4len & 0xffff) + (uint32_t)(l4len >> 16);
     be16(l4 + csum_off, 0);
-    uint16_t c = csum_fold(csum_add(sum, l4, l4len));
+    uint16_t c = store_int_csum_fold(store_int_csum_add(sum, l4, l4len));
     if (proto == 17 && c == 0)
         c = 0xffff; /* 0 means "no checksum" in UDP */
     be16(l4 + csum_off, c);

@@ -1,5 +1,6 @@
 /* store_int: internals shared by the store's own files (store.c, schema.c, store_write.c,
- * store_read.c, prune.c, query.c, security.c, where.c, bind.c); no other module. */
+ * store_read.c, prune.c, query.c, security.c, where.c, bind.c, callpcap.c, callpcap_read.c); no
+ * other module. */
 #ifndef SIPSCOPE_STORE_INT_H
 #define SIPSCOPE_STORE_INT_H
 
@@ -15,6 +16,27 @@
 
 #define STR_(x) #x
 #define STR(x)  STR_(x)
+
+/* ---- The Internet checksum of the IP, UDP and TCP headers the per-call pcaps write
+ * (callpcap.c, callpcap_read.c). */
+
+/* RFC 1071 one's complement sum of p's n bytes (big-endian 16-bit words), continued from sum. */
+static inline uint32_t store_int_csum_add(uint32_t sum, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i + 1 < n; i += 2)
+        sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+    if (n & 1)
+        sum += (uint32_t)p[n - 1] << 8;
+    return sum;
+}
+
+/* The checksum of a sum: carries folded in, complemented. */
+static inline uint16_t store_int_csum_fold(uint32_t sum)
+{
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    return (uint16_t)~sum;
+}
 
 /* ---- Records and their columns, from the descriptors of common/record_desc.h. A record's
  * columns are its stored fields' columns in list order, then, when it has "$.key" fields
