@@ -5,7 +5,6 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/kdf.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -378,8 +377,7 @@ struct tls_session {
     uint8_t client_random[TLS_RANDOM_LEN], server_random[TLS_RANDOM_LEN];
     bool etm; /* encrypt_then_mac (RFC 7366) negotiated: CBC MAC over the ciphertext */
     EVP_CIPHER_CTX *cctx;
-    uint8_t *plain;  /* a record's plaintext */
-    uint8_t *mac_in; /* what a CBC record's HMAC covers */
+    uint8_t *plain; /* a record's plaintext */
     size_t scratch_cap;
     tls_dir_state_t d[2];
 };
@@ -410,12 +408,9 @@ void tls_session_free(tls_session_t *s)
             OPENSSL_cleanse(s->d[i].buf, s->d[i].cap);
         free(s->d[i].buf);
     }
-    if (s->plain != NULL) {
+    if (s->plain != NULL)
         OPENSSL_cleanse(s->plain, s->scratch_cap);
-        OPENSSL_cleanse(s->mac_in, s->scratch_cap + 13);
-    }
     free(s->plain);
-    free(s->mac_in);
     OPENSSL_cleanse(s, sizeof(*s));
     free(s);
 }
@@ -613,11 +608,28 @@ static const EVP_CIPHER *evp_cipher(const tls_suite_t *su)
     return NULL;
 }
 
-static const EVP_MD *evp_md(const char *name)
+/* A CBC record's MAC (RFC 5246 6.2.3.1): HMAC(mac key, hdr (13) || data) compared with
+ * expect, fed in two parts through EVP_MAC so that the record is not copied behind hdr. The
+ * MAC key and the MAC are both ml bytes (the digest's length) in TLS 1.2. */
+static bool record_mac_ok(const char *md, const uint8_t *key, size_t ml, const uint8_t *hdr,
+                          const uint8_t *data, size_t len, const uint8_t *expect)
 {
-    return strcmp(name, "SHA1") == 0     ? EVP_sha1()
-           : strcmp(name, "SHA256") == 0 ? EVP_sha256()
-                                         : EVP_sha384();
+    uint8_t mac[EVP_MAX_MD_SIZE];
+    size_t maclen = 0;
+    EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    EVP_MAC_CTX *ctx = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)md, 0),
+        OSSL_PARAM_construct_end(),
+    };
+    bool ok = ctx != NULL && EVP_MAC_init(ctx, key, ml, params) == 1 &&
+              EVP_MAC_update(ctx, hdr, 13) == 1 && EVP_MAC_update(ctx, data, len) == 1 &&
+              EVP_MAC_final(ctx, mac, &maclen, sizeof(mac)) == 1 && maclen == ml &&
+              CRYPTO_memcmp(mac, expect, ml) == 0;
+    EVP_MAC_CTX_free(ctx);
+    EVP_MAC_free(hmac);
+    OPENSSL_cleanse(mac, sizeof(mac));
+    return ok;
 }
 
 static void put_be64(uint8_t *p, uint64_t v)
@@ -656,8 +668,7 @@ static bool cbc_open(tls_session_t *s, tls_dir_state_t *d, uint8_t type, uint16_
 {
     const tls_suite_t *su = s->suite;
     size_t ml = su->mac_len;
-    uint8_t hdr[13], mac[EVP_MAX_MD_SIZE];
-    unsigned int maclen = 0;
+    uint8_t hdr[13];
     put_be64(hdr, d->seq);
     hdr[8] = type;
     hdr[9] = (uint8_t)(ver >> 8);
@@ -668,11 +679,7 @@ static bool cbc_open(tls_session_t *s, tls_dir_state_t *d, uint8_t type, uint16_
         len -= ml;
         hdr[11] = (uint8_t)(len >> 8);
         hdr[12] = (uint8_t)len;
-        uint8_t *tmp = s->mac_in;
-        memcpy(tmp, hdr, 13);
-        memcpy(tmp + 13, p, len);
-        if (HMAC(evp_md(su->mac_md), d->mac, (int)ml, tmp, 13 + len, mac, &maclen) == NULL ||
-            CRYPTO_memcmp(mac, p + len, ml) != 0)
+        if (!record_mac_ok(su->mac_md, d->mac, ml, hdr, p, len, p + len))
             return false;
     }
     if (len < 32 || len % 16 != 0)
@@ -699,11 +706,7 @@ static bool cbc_open(tls_session_t *s, tls_dir_state_t *d, uint8_t type, uint16_
         pl -= ml;
         hdr[11] = (uint8_t)(pl >> 8);
         hdr[12] = (uint8_t)pl;
-        uint8_t *tmp = s->mac_in;
-        memcpy(tmp, hdr, 13);
-        memcpy(tmp + 13, s->plain, pl);
-        if (HMAC(evp_md(su->mac_md), d->mac, (int)ml, tmp, 13 + pl, mac, &maclen) == NULL ||
-            CRYPTO_memcmp(mac, s->plain + pl, ml) != 0)
+        if (!record_mac_ok(su->mac_md, d->mac, ml, hdr, s->plain, pl, s->plain + pl))
             return false;
     }
     *out_len = pl;
@@ -770,15 +773,13 @@ static void protected_record(tls_session_t *s, tls_dir_t dir, uint8_t type, uint
         return;
     }
     if (s->scratch_cap < len) { /* scratch space as large as the largest record so far */
-        uint8_t *p2 = realloc(s->plain, len), *m2 = p2 ? realloc(s->mac_in, 13 + len) : NULL;
-        if (p2 != NULL)
-            s->plain = p2;
-        if (m2 == NULL) {
+        uint8_t *p2 = realloc(s->plain, len);
+        if (p2 == NULL) {
             s->info.undecrypted++;
             d->seq++;
             return;
         }
-        s->mac_in = m2;
+        s->plain = p2;
         s->scratch_cap = len;
     }
     if (!d->keyed) {
