@@ -713,6 +713,15 @@ static bool cbc_open(tls_session_t *s, tls_dir_state_t *d, uint8_t type, uint16_
     return true;
 }
 
+/* The per-record nonce of TLS 1.3 (RFC 8446 5.3) and of TLS 1.2 ChaCha20-Poly1305 (RFC 7905
+ * 2): the 12-byte IV XOR the record sequence number, left-padded to 12 bytes. */
+static void seq_nonce(const tls_dir_state_t *d, uint8_t nonce[12])
+{
+    memcpy(nonce, d->iv, 12);
+    for (int i = 0; i < 8; i++)
+        nonce[4 + i] ^= (uint8_t)(d->seq >> (56 - 8 * i));
+}
+
 /* Decrypts one protected record of d's current phase into s->plain; inner type in *type. */
 static bool open_record(tls_session_t *s, tls_dir_state_t *d, uint8_t *type, uint16_t ver,
                         const uint8_t *p, size_t len, size_t *out)
@@ -720,9 +729,7 @@ static bool open_record(tls_session_t *s, tls_dir_state_t *d, uint8_t *type, uin
     const tls_suite_t *su = s->suite;
     uint8_t nonce[12], aad[13];
     if (su->tls13) {
-        memcpy(nonce, d->iv, 12);
-        for (int i = 0; i < 8; i++)
-            nonce[4 + i] ^= (uint8_t)(d->seq >> (56 - 8 * i));
+        seq_nonce(d, nonce);
         aad[0] = *type;
         aad[1] = (uint8_t)(ver >> 8);
         aad[2] = (uint8_t)ver;
@@ -748,9 +755,7 @@ static bool open_record(tls_session_t *s, tls_dir_state_t *d, uint8_t *type, uin
         memcpy(nonce, d->iv, 4);
         memcpy(nonce + 4, p, 8);
     } else {
-        memcpy(nonce, d->iv, 12);
-        for (int i = 0; i < 8; i++)
-            nonce[4 + i] ^= (uint8_t)(d->seq >> (56 - 8 * i));
+        seq_nonce(d, nonce);
     }
     size_t plen = len - explicit_len - 16;
     put_be64(aad, d->seq);
