@@ -37,7 +37,7 @@ struct engine {
     tls_keylog_t *tls_keys; /* --tls-keylog and the captures' secrets blocks */
     engine_output_t outputs[ENGINE_MAX_OUTPUTS];
     unsigned n_outputs;
-    output_set_t sip_outs, media_outs; /* packet fan-outs, rebuilt by engine_add_output */
+    output_set_t sip_outs, rtp_outs, rtcp_outs; /* packet fan-outs, rebuilt by engine_add_output */
     engine_totals_t totals;
     engine_timing_t timing;
     int64_t started_ns;        /* monotonic, at engine_new */
@@ -142,8 +142,9 @@ static void on_sip_message(engine_t *e, const packet_view_t *msg)
 
 static void on_media(engine_t *e, call_ref_t ref, const packet_view_t *pkt, engine_media_t kind)
 {
-    for (unsigned i = 0; i < e->media_outs.n; i++)
-        e->media_outs.at[i]->on_media(e->media_outs.at[i]->ctx, ref, pkt, kind);
+    const output_set_t *outs = kind == ENGINE_MEDIA_RTP ? &e->rtp_outs : &e->rtcp_outs;
+    for (unsigned i = 0; i < outs->n; i++)
+        outs->at[i]->on_media(outs->at[i]->ctx, ref, pkt, kind);
 }
 
 /* SIP over a TCP stream: as many whole messages as the buffer holds. Returns bytes consumed;
@@ -257,7 +258,7 @@ static bool handle_known_rtp(engine_t *e, const packet_view_t *pkt)
         rtp_parse(b, pkt->len, &e->rtp) != RTP_OK)
         return false;
     call_ref_t ref = {0, 0};
-    bool want_ref = e->media_outs.n > 0;
+    bool want_ref = e->rtp_outs.n > 0;
     if (!corr_on_rtp_known(e->corr, pkt->ts_ns, &pkt->src, &pkt->dst, &e->rtp, pkt->hint,
                            want_ref ? &ref : NULL))
         return false;
@@ -360,13 +361,15 @@ static void rtp_prefetch(void *ctx, uint64_t hint, int stage)
 
 static void rebuild_fan_outs(engine_t *e)
 {
-    e->sip_outs.n = e->media_outs.n = 0;
+    e->sip_outs.n = e->rtp_outs.n = e->rtcp_outs.n = 0;
     for (unsigned i = 0; i < e->n_outputs; i++) {
         engine_output_t *o = &e->outputs[i];
         if (o->on_sip != NULL)
             e->sip_outs.at[e->sip_outs.n++] = o;
+        if (o->on_media != NULL && !o->media_rtcp_only)
+            e->rtp_outs.at[e->rtp_outs.n++] = o;
         if (o->on_media != NULL)
-            e->media_outs.at[e->media_outs.n++] = o;
+            e->rtcp_outs.at[e->rtcp_outs.n++] = o;
     }
 }
 

@@ -65,7 +65,8 @@ typedef struct {
  * on_sip: one SIP message; msg->payload/len are the message's own bytes (for TCP, one message
  *   cut out of the stream), ref the call it went to (row 0: none).
  * on_media: one RTP or RTCP datagram and its call. Asking for media costs every RTP packet a
- *   look at its call: leave it NULL unless it is needed.
+ *   look at its call: leave it NULL unless it is needed, and set media_rtcp_only when only
+ *   RTCP is wanted (RTP then costs nothing).
  * on_call ... on_alert: the records of common/records.h as the correlator and the security
  *   monitor finish them (corr.h and secmon.h say when).
  * on_counter: a named counter for the store's meta table (engine_publish).
@@ -79,6 +80,7 @@ typedef struct {
     void *ctx;
     void (*on_sip)(void *ctx, call_ref_t ref, const packet_view_t *msg, const sip_msg_t *sip);
     void (*on_media)(void *ctx, call_ref_t ref, const packet_view_t *pkt, engine_media_t kind);
+    bool media_rtcp_only; /* on_media sees RTCP only */
     void (*on_call)(void *ctx, const call_record_t *call);
     void (*on_stream)(void *ctx, const stream_record_t *stream);
     void (*on_sample)(void *ctx, const sample_record_t *sample);

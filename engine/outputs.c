@@ -239,9 +239,9 @@ static void hep_sip(void *ctx, call_ref_t ref, const packet_view_t *msg, const s
 static void hep_rtcp(void *ctx, call_ref_t ref, const packet_view_t *pkt, engine_media_t kind)
 {
     (void)ref;
-    if (kind == ENGINE_MEDIA_RTCP)
-        hep_sender_send_rtcp(ctx, &pkt->src, &pkt->dst, pkt->ip_proto, pkt->ts_ns, pkt->payload,
-                             pkt->len, SV_NULL);
+    (void)kind; /* RTCP only: media_rtcp_only */
+    hep_sender_send_rtcp(ctx, &pkt->src, &pkt->dst, pkt->ip_proto, pkt->ts_ns, pkt->payload,
+                         pkt->len, SV_NULL);
 }
 
 void output_hep_init(hep_sender_t *sender, bool rtcp, engine_output_t *out)
@@ -251,5 +251,6 @@ void output_hep_init(hep_sender_t *sender, bool rtcp, engine_output_t *out)
         .ctx = sender,
         .on_sip = hep_sip,
         .on_media = rtcp ? hep_rtcp : NULL,
+        .media_rtcp_only = true,
     };
 }
