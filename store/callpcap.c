@@ -124,7 +124,14 @@ callpcap_t *callpcap_new(const char *dir, const callpcap_cfg_t *cfg, char *err, 
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    snprintf(cp->dir, sizeof(cp->dir), "%s", dir);
+    /* (a cut name would file the pcaps under another directory than the one made above) */
+    int n = snprintf(cp->dir, sizeof(cp->dir), "%s", dir);
+    if (n < 0 || (size_t)n >= sizeof(cp->dir)) {
+        snprintf(err, errlen, "pcap directory name too long (%zu bytes, at most %zu)", strlen(dir),
+                 sizeof(cp->dir) - 1);
+        free(cp);
+        return NULL;
+    }
     if (cfg != NULL)
         cp->cfg = *cfg;
     cp->n_slots = cp->cfg.max_open ? cp->cfg.max_open : 256;

@@ -499,6 +499,22 @@ START_TEST(callpcap_gzip_memory_per_open_file_is_bounded)
 }
 END_TEST
 
+/* A directory name longer than the files' prefix holds is refused, not cut (the pcaps would
+ * go under another directory than the one asked for). */
+START_TEST(callpcap_refuses_a_directory_name_it_would_cut)
+{
+    char dir[1200];
+    int len = snprintf(dir, sizeof(dir), "%s", root);
+    while (len + 11 < 1100)
+        len += snprintf(dir + len, sizeof(dir) - (size_t)len, "/dddddddddd");
+    char err[256] = "";
+    callpcap_cfg_t cfg = {0};
+    callpcap_t *cp = callpcap_new(dir, &cfg, err, sizeof(err));
+    ck_assert_ptr_null(cp);
+    ck_assert_ptr_nonnull(strstr(err, "too long"));
+}
+END_TEST
+
 Suite *retention_suite(void)
 {
     Suite *s = suite_create("retention");
@@ -518,6 +534,7 @@ Suite *retention_suite(void)
     tcase_add_test(tc, callpcap_none_mode_keeps_sip_only);
     tcase_add_test(tc, callpcap_gzip_complete_at_call_end_and_across_evictions);
     tcase_add_test(tc, callpcap_gzip_memory_per_open_file_is_bounded);
+    tcase_add_test(tc, callpcap_refuses_a_directory_name_it_would_cut);
     suite_add_tcase(s, tc);
     return s;
 }
