@@ -418,6 +418,7 @@ void hep_receiver_free(hep_receiver_t *r)
  * copy of a pair before its twin arrives. Bounded: DEDUP_SETS * 4 entries. */
 typedef struct {
     uint64_t hash[4];
+    uint64_t peer[4]; /* the probe that sent it (net_endpoint_hash) */
     int64_t ts_ns[4];
     uint8_t next; /* round-robin victim */
 } dedup_set_t;
@@ -433,18 +434,23 @@ struct hep_in {
 };
 
 /* The same message seen by two probes: same bytes between the same addresses, close in time
- * (probes' clocks differ a little). True when seen; else remembered. */
-static bool seen_recently(hep_in_t *h, const packet_view_t *pkt)
+ * (probes' clocks differ a little), sent by another probe. The same bytes again from the same
+ * probe are a retransmission (SIP over UDP repeats a message byte for byte after 500 ms, 1 s
+ * ...), which the correlator counts: not a copy. True when seen; else remembered. */
+static bool seen_recently(hep_in_t *h, const packet_view_t *pkt, const net_endpoint_t *probe)
 {
     uint64_t hash = hash_bytes(pkt->payload, pkt->len, net_endpoint_hash(&pkt->src)) ^
                     net_endpoint_hash(&pkt->dst);
+    uint64_t peer = net_endpoint_hash(probe);
     dedup_set_t *set = &h->recent[(hash >> 8) & (DEDUP_SETS - 1)];
     for (int way = 0; way < 4; way++) {
         int64_t dt = pkt->ts_ns - set->ts_ns[way];
-        if (set->hash[way] == hash && dt < DEDUP_WINDOW_NS && dt > -DEDUP_WINDOW_NS)
+        if (set->hash[way] == hash && set->peer[way] != peer && dt < DEDUP_WINDOW_NS &&
+            dt > -DEDUP_WINDOW_NS)
             return true;
     }
     set->hash[set->next] = hash;
+    set->peer[set->next] = peer;
     set->ts_ns[set->next] = pkt->ts_ns;
     set->next = (uint8_t)((set->next + 1) & 3);
     return false;
@@ -453,7 +459,6 @@ static bool seen_recently(hep_in_t *h, const packet_view_t *pkt)
 static void on_hep_msg(void *ctx, const hep_msg_t *m, const net_endpoint_t *peer)
 {
     hep_in_t *h = ctx;
-    (void)peer;
     bool sip = m->proto_type == HEP_PROTO_SIP;
     /* RTCP as JSON (heplify's own agents) is not decoded; binary RTCP is. */
     bool rtcp = m->proto_type == HEP_PROTO_RTCP && rtcp_looks_like(m->payload, m->payload_len);
@@ -473,7 +478,7 @@ static void on_hep_msg(void *ctx, const hep_msg_t *m, const net_endpoint_t *peer
         .has_probe = true,
         .probe_id = m->agent_id,
     };
-    if (seen_recently(h, &pkt)) {
+    if (seen_recently(h, &pkt, peer)) {
         counter_add(&h->duplicates, 1);
         return;
     }
