@@ -627,7 +627,7 @@ void engine_publish_stats(engine_t *e)
         {"capture.pppoe", cs->pppoe},
         {"capture.gre_ppp", cs->gre_ppp},
         {"capture.mpls", cs->mpls},
-        {"capture.undecoded", cs->unknown_link + cs->non_ip + cs->other_ip_proto},
+        {"capture.undecoded", t.undecoded},
         {"corr.calls_evicted", rs->calls_evicted},
         {"corr.calls_timed_out", rs->calls_timed_out},
         {"corr.streams_evicted", rs->streams_evicted},
