@@ -95,20 +95,6 @@ int cli_getopt(int argc, char **argv, const char *shortopts, const struct option
     return opt;
 }
 
-bool cli_token_ok(const char *t)
-{
-    if (t[0] == '\0' || strlen(t) > 128)
-        return false;
-    for (const char *p = t; *p; p++) {
-        char c = *p;
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  strchr("-._~+/=", c) != NULL;
-        if (!ok)
-            return false;
-    }
-    return true;
-}
-
 bool cli_hostport_ok(const char *spec)
 {
     char host[256], port[8];

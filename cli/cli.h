@@ -20,9 +20,6 @@ void cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((forma
 int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts,
                const char *cmd);
 
-/* RFC 6750 b64token, 1 to 128 characters: the tokens the API accepts (web/server.c checks the
- * same at start). */
-bool cli_token_ok(const char *token);
 /* A count for an option: a decimal number from 1 to 2^32, nothing else. */
 bool cli_parse_count(const char *text, size_t *out);
 #define CLI_TOKEN_RULE "1 to 128 characters of A-Z a-z 0-9 - . _ ~ + / ="

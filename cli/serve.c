@@ -219,7 +219,7 @@ static int serve_option(const char *cmd, int opt, serve_opts_t *o)
 /* A token the server would refuse is a usage error (not echoed: it is meant to be secret). */
 static bool check_token(const char *cmd, const serve_opts_t *o)
 {
-    if (o->token == NULL || o->token[0] == '\0' || cli_token_ok(o->token))
+    if (o->token == NULL || o->token[0] == '\0' || api_token_ok(o->token))
         return true;
     usage_error(cmd,
                 o->token_given ? "--token: want " CLI_TOKEN_RULE

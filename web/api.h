@@ -25,6 +25,10 @@ typedef struct {
 
 typedef struct api_server api_server_t;
 
+/* A token the server accepts: RFC 6750 b64token, 1 to 128 characters of A-Z a-z 0-9 - . _ ~
+ * + / = (checked by api_server_start too; the command line checks it first). */
+bool api_token_ok(const char *token);
+
 /* Start serving in background threads. The configuration's strings are copied. On success *out
  * is a running server the caller stops with api_server_stop; on failure returns a negative
  * errno-style value (-EINVAL bad listen address, -EADDRINUSE and the like when the socket can't

@@ -879,7 +879,7 @@ static int open_listener(const char *listen_on, int *fd_out, uint16_t *port, net
 }
 
 /* RFC 6750 b64token characters, which also keep the Set-Cookie header well-formed. */
-static bool token_ok(const char *t)
+bool api_token_ok(const char *t)
 {
     if (t[0] == '\0' || strlen(t) > 128)
         return false;
@@ -915,7 +915,7 @@ int api_server_start(const api_cfg_t *cfg, api_server_t **out, char *err, size_t
         snprintf(err, errlen, "no database given");
         return -EINVAL;
     }
-    if (cfg->token != NULL && cfg->token[0] != '\0' && !token_ok(cfg->token)) {
+    if (cfg->token != NULL && cfg->token[0] != '\0' && !api_token_ok(cfg->token)) {
         snprintf(err, errlen, "the token must be 1 to 128 characters of A-Z a-z 0-9 - . _ ~ + / =");
         return -EINVAL;
     }
