@@ -784,6 +784,44 @@ START_TEST(test_idle_callback)
 }
 END_TEST
 
+/* hep_in's duplicate filter: the same message from a second probe is a copy (dropped and
+ * counted); the same bytes again from the same probe are a SIP retransmission (delivered). */
+static void count_view(void *ctx, const packet_view_t *pkt)
+{
+    (void)pkt;
+    atomic_fetch_add((_Atomic int *)ctx, 1);
+}
+
+START_TEST(test_hep_in_duplicates_and_retransmissions)
+{
+    _Atomic int delivered = 0;
+    char err[256];
+    hep_in_t *in =
+        hep_in_new("127.0.0.1:0", count_view, (void *)&delivered, NULL, err, sizeof(err));
+    ck_assert_msg(in != NULL, "%s", err);
+    uint8_t buf[1024];
+    size_t n = encode_one(buf, sizeof(buf), 7, NULL);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(hep_in_port(in))};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int probe = socket(AF_INET, SOCK_DGRAM, 0);
+    for (int i = 0; i < 2; i++) /* one probe: the message and its retransmission */
+        ck_assert_int_eq(sendto(probe, buf, n, 0, (struct sockaddr *)&sa, sizeof(sa)), (ssize_t)n);
+    close(probe);
+    ck_assert_int_eq(udp_to(hep_in_port(in), buf, n), 0); /* a second probe: a copy */
+    hep_in_stats_t st = {0};
+    for (int waited = 0; waited < 5000; waited += 10) {
+        hep_in_stats(in, &st);
+        if (st.sip + st.duplicates >= 3)
+            break;
+        sleep_ms(10);
+    }
+    hep_in_free(in);
+    ck_assert_uint_eq(st.sip, 2);
+    ck_assert_uint_eq(st.duplicates, 1);
+    ck_assert_int_eq(atomic_load(&delivered), 2);
+}
+END_TEST
+
 Suite *hep_io_suite(void)
 {
     Suite *s = suite_create("hep_io");
@@ -803,6 +841,7 @@ Suite *hep_io_suite(void)
     tcase_add_test(tc, test_tcp_reconnect);
     tcase_add_test(tc, test_bad_specs);
     tcase_add_test(tc, test_idle_callback);
+    tcase_add_test(tc, test_hep_in_duplicates_and_retransmissions);
     suite_add_tcase(s, tc);
     return s;
 }
