@@ -262,18 +262,32 @@ static call_t *call_create(corr_t *c, const packet_view_t *pkt, const sip_msg_t 
 
 /* ------------------------------------------------------------------ calls: SDP */
 
-/* A newer call announced an endpoint old had: old's streams through it end here, so the
- * newer call's packets (even with the same SSRC) make streams of their own. */
-static void call_lost_endpoint(corr_t *c, call_t *old, const net_endpoint_t *ep)
+/* A stream has stopped running once its call has ended and it has been quiet this long. */
+#define STREAM_QUIET_NS NS_PER_S
+/* Older claims on an endpoint looked at when another call announces it. */
+#define REUSE_WALK 16
+
+/* call announces ep, which older calls announced too. A running stream is never split or
+ * re-filed by that; but the streams through ep of older calls that have ended, quiet for a
+ * second, end here, so that a later packet (even with the same SSRC) makes a stream of the
+ * newer call instead of extending a finished call's stream. */
+static void end_quiet_streams(corr_t *c, const call_t *call, const net_endpoint_t *ep)
 {
     media_key_t k;
     media_key_from(&k, ep);
-    stream_t *s = old->streams;
-    while (s != NULL) {
-        stream_t *next = s->call_next;
-        if (media_key_eq(&s->flow.key.src, &k) || media_key_eq(&s->flow.key.dst, &k))
-            corr_stream_finish(c, s, FIN_ENDED);
-        s = next;
+    const media_ent_t *e = media_idx_find(c->idx, ep);
+    for (int n = 0; e != NULL && n < REUSE_WALK; e = media_idx_older(c->idx, e), n++) {
+        call_t *old = e->owner;
+        if (old == call || old->queue != Q_ENDED)
+            continue;
+        stream_t *s = old->streams;
+        while (s != NULL) {
+            stream_t *next = s->call_next;
+            if ((media_key_eq(&s->flow.key.src, &k) || media_key_eq(&s->flow.key.dst, &k)) &&
+                c->now_ns - s->last_ns >= STREAM_QUIET_NS)
+                corr_stream_finish(c, s, FIN_ENDED); /* never touches the index */
+            s = next;
+        }
     }
 }
 
@@ -281,19 +295,22 @@ static void call_lost_endpoint(corr_t *c, call_t *old, const net_endpoint_t *ep)
 static void call_announce(corr_t *c, call_t *call, const net_endpoint_t *ep, int side, int kind,
                           uint8_t mline)
 {
-    void *prev = NULL;
-    uint32_t h = media_idx_announce(c->idx, ep, call, (uint8_t)side, (uint8_t)kind, &prev);
-    if (h == MEDIA_NONE) {
-        c->stats.media_refused++;
-        return;
-    }
-    if (prev != NULL)
-        call_lost_endpoint(c, prev, ep);
+    media_key_t k;
+    media_key_from(&k, ep);
     for (int i = 0; i < call->n_eps; i++) {
-        if (call->eps[i] == h) {
+        const media_ent_t *e = media_idx_get(c->idx, call->eps[i]);
+        if (e != NULL && e->owner == call && media_key_eq(&e->key, &k)) {
+            /* Announced again (re-INVITE, UPDATE): the newest claim again. */
+            media_idx_renew(c->idx, call->eps[i], (uint8_t)side, (uint8_t)kind);
             call->eps_mline[i] = mline;
             return;
         }
+    }
+    end_quiet_streams(c, call, ep);
+    uint32_t h = media_idx_announce(c->idx, ep, call, (uint8_t)side, (uint8_t)kind);
+    if (h == MEDIA_NONE) {
+        c->stats.media_refused++;
+        return;
     }
     if (call->n_eps < CALL_MAX_EPS) {
         call->eps_mline[call->n_eps] = mline;

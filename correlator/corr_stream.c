@@ -197,18 +197,83 @@ void corr_stream_finish(corr_t *c, stream_t *s, fin_t why)
     c->stats.live_streams--;
 }
 
-/* Attach s to a call. A packet to an announced endpoint belongs to the call that announced it,
- * whatever its source (NAT rewrites sources, not the destinations the far end learnt); failing
- * that, a packet from an announced endpoint. */
+/* Claims on one endpoint looked at for a new stream, newest first. */
+#define MATCH_WALK 16
+
+/* Did call announce ep for side? */
+static bool call_announced(const corr_t *c, const call_t *call, const media_key_t *ep, int side)
+{
+    for (int i = 0; i < call->n_eps; i++) {
+        const media_ent_t *e = media_idx_get(c->idx, call->eps[i]);
+        if (e != NULL && e->owner == call && e->side == side && media_key_eq(&e->key, ep))
+            return true;
+    }
+    return false;
+}
+
+/* Does call already have a stream from s's source to s's destination? */
+static bool call_has_flow(const call_t *call, const stream_t *s)
+{
+    for (const stream_t *o = call->streams; o != NULL; o = o->call_next) {
+        if (media_key_eq(&o->flow.key.src, &s->flow.key.src) &&
+            media_key_eq(&o->flow.key.dst, &s->flow.key.dst))
+            return true;
+    }
+    return false;
+}
+
+/* How well the call of claim e (on s's destination when by_dst, else on its source) fits the
+ * new stream s: its offer/answer named both ends of the flow (4), it has not ended (2), it has
+ * no stream along this flow yet (1). */
+static int match_score(const corr_t *c, const media_ent_t *e, const stream_t *s, bool by_dst)
+{
+    const call_t *call = e->owner;
+    int score = 0;
+    if (by_dst && call_announced(c, call, &s->flow.key.src, 1 - e->side))
+        score += 4;
+    if (call->queue != Q_ENDED)
+        score += 2;
+    if (!call_has_flow(call, s))
+        score += 1;
+    return score;
+}
+
+/* The best claim on ep for s: the highest match_score, the newest among equals. */
+static const media_ent_t *best_claim(const corr_t *c, const media_key_t *k, const stream_t *s,
+                                     bool by_dst)
+{
+    net_endpoint_t ep;
+    media_key_to(k, &ep);
+    const media_ent_t *best = NULL;
+    int best_score = -1;
+    const media_ent_t *e = media_idx_find(c->idx, &ep);
+    for (int n = 0; e != NULL && n < MATCH_WALK; e = media_idx_older(c->idx, e), n++) {
+        int score = match_score(c, e, s, by_dst);
+        if (score > best_score) {
+            best = e;
+            best_score = score;
+            if (score == (by_dst ? 7 : 3))
+                break;
+        }
+    }
+    return best;
+}
+
+/* Attach a new stream s to a call. A packet to an announced endpoint belongs to a call that
+ * announced it, whatever its source (NAT rewrites sources, not the destinations the far end
+ * learnt); failing that, a packet from an announced endpoint. When several calls announced the
+ * endpoint (ports reused), the newest announcement before the stream's first packet wins,
+ * unless an older call fits better (match_score): a call whose offer/answer named both ends, a
+ * call still up, a call without a stream on this flow yet. The stream then stays with that call
+ * for good, whatever later SDPs announce. */
 static void stream_match(corr_t *c, stream_t *s)
 {
-    net_endpoint_t src, dst;
-    media_key_to(&s->flow.key.src, &src);
-    media_key_to(&s->flow.key.dst, &dst);
-    const media_ent_t *e = media_idx_find(c->idx, &dst);
-    bool by_dst = e != NULL;
-    if (e == NULL)
-        e = media_idx_find(c->idx, &src);
+    bool by_dst = true;
+    const media_ent_t *e = best_claim(c, &s->flow.key.dst, s, true);
+    if (e == NULL) {
+        by_dst = false;
+        e = best_claim(c, &s->flow.key.src, s, false);
+    }
     if (e == NULL)
         return;
     call_t *call = e->owner;
@@ -475,8 +540,9 @@ call_ref_t corr_on_rtcp(corr_t *c, const packet_view_t *pkt, const rtcp_compound
     if (e == NULL)
         e = media_idx_find(c->idx, &pkt->src);
     call_t *call = e != NULL ? e->owner : NULL;
-    if (call != NULL && ts > call->media_ns)
-        call->media_ns = ts;
+    /* With ports reused the newest announcer may not be the call the report is about: the
+     * call of a stream it names is. */
+    call_t *about = NULL;
     for (size_t i = 0; i < rtcp->n_packets && i < RTCP_MAX_PACKETS; i++) {
         const rtcp_packet_t *p = &rtcp->packets[i];
         if (p->type != RTCP_SR && p->type != RTCP_RR)
@@ -487,14 +553,21 @@ call_ref_t corr_on_rtcp(corr_t *c, const packet_view_t *pkt, const rtcp_compound
                 s->sr_mid = (uint32_t)(p->ntp >> 16);
                 s->sr_ns = ts;
                 s->have_sr = true;
+                about = about != NULL ? about : s->call;
             }
         }
         for (size_t j = 0; j < p->n_reports && j < RTCP_MAX_REPORTS; j++) {
             stream_t *s = rtcp_stream(c, call, pkt, p->reports[j].ssrc, false);
-            if (s != NULL)
+            if (s != NULL) {
                 stream_rtcp_report(s, &p->reports[j], ts);
+                about = about != NULL ? about : s->call;
+            }
         }
     }
+    if (about != NULL)
+        call = about;
+    if (call != NULL && ts > call->media_ns)
+        call->media_ns = ts;
     return ref_of(call);
 }
 

@@ -128,15 +128,27 @@ void media_key_to(const media_key_t *k, net_endpoint_t *ep)
 
 /* ------------------------------------------------------------------ endpoint index */
 
-/* Entries live in one array addressed by 32-bit handles (half the size of pointers in the
- * chains); it doubles as it fills, up to max, and freed entries are reused first. */
+/* One announced endpoint: its bucket chain and its newest claim. */
+typedef struct {
+    uint32_t next;   /* bucket chain, or free list */
+    uint32_t newest; /* MEDIA_NONE only while free */
+    media_key_t key;
+} idx_key_t;
+
+/* Endpoints and claims live in two arrays addressed by 32-bit handles (half the size of
+ * pointers in the chains); each doubles as it fills, up to max, and freed slots are reused
+ * first. Every endpoint holds at least one claim, so there are never more endpoints than
+ * claims. */
 struct media_idx {
     uint32_t *buckets;
     size_t mask;
+    idx_key_t *keys;
+    size_t n_keys, cap_keys;
+    uint32_t free_key;
     media_ent_t *ents;
-    size_t n_ents, cap_ents, max_ents;
-    uint32_t free_head;
-    size_t live;
+    size_t n_ents, cap_ents;
+    uint32_t free_ent;
+    size_t max_ents, live;
     uint64_t seed;
 };
 
@@ -159,7 +171,7 @@ media_idx_t *media_idx_new(size_t max_entries, size_t n_buckets, uint64_t seed)
         idx->buckets[i] = MEDIA_NONE;
     idx->mask = nb - 1;
     idx->max_ents = max_entries;
-    idx->free_head = MEDIA_NONE;
+    idx->free_key = idx->free_ent = MEDIA_NONE;
     idx->seed = seed;
     return idx;
 }
@@ -169,6 +181,7 @@ void media_idx_free(media_idx_t *idx)
     if (idx == NULL)
         return;
     free(idx->buckets);
+    free(idx->keys);
     free(idx->ents);
     free(idx);
 }
@@ -178,89 +191,171 @@ static size_t idx_bucket(const media_idx_t *idx, const media_key_t *k)
     return (size_t)hash_bytes(k, sizeof(*k), idx->seed) & idx->mask;
 }
 
-static uint32_t idx_alloc(media_idx_t *idx)
+/* Room for one more slot in an array of elem-sized slots: false at max or out of memory. */
+static bool idx_grow(void **arr, size_t *cap, size_t n, size_t max, size_t elem)
 {
-    if (idx->free_head != MEDIA_NONE) {
-        uint32_t h = idx->free_head;
-        idx->free_head = idx->ents[h].next;
+    if (n < *cap)
+        return true;
+    if (*cap >= max)
+        return false;
+    size_t want = *cap ? *cap * 2 : 256;
+    if (want > max)
+        want = max;
+    void *grown = realloc(*arr, want * elem);
+    if (grown == NULL)
+        return false;
+    *arr = grown;
+    *cap = want;
+    return true;
+}
+
+static uint32_t key_alloc(media_idx_t *idx)
+{
+    if (idx->free_key != MEDIA_NONE) {
+        uint32_t h = idx->free_key;
+        idx->free_key = idx->keys[h].next;
         return h;
     }
-    if (idx->n_ents == idx->cap_ents) {
-        if (idx->cap_ents >= idx->max_ents)
-            return MEDIA_NONE;
-        size_t cap = idx->cap_ents ? idx->cap_ents * 2 : 256;
-        if (cap > idx->max_ents)
-            cap = idx->max_ents;
-        media_ent_t *ents = realloc(idx->ents, cap * sizeof(*ents));
-        if (ents == NULL)
-            return MEDIA_NONE;
-        idx->ents = ents;
-        idx->cap_ents = cap;
+    if (!idx_grow((void **)&idx->keys, &idx->cap_keys, idx->n_keys, idx->max_ents,
+                  sizeof(*idx->keys)))
+        return MEDIA_NONE;
+    return (uint32_t)idx->n_keys++;
+}
+
+static uint32_t ent_alloc(media_idx_t *idx)
+{
+    if (idx->free_ent != MEDIA_NONE) {
+        uint32_t h = idx->free_ent;
+        idx->free_ent = idx->ents[h].older;
+        return h;
     }
+    if (!idx_grow((void **)&idx->ents, &idx->cap_ents, idx->n_ents, idx->max_ents,
+                  sizeof(*idx->ents)))
+        return MEDIA_NONE;
     return (uint32_t)idx->n_ents++;
 }
 
+/* The endpoint entry of k, or MEDIA_NONE; *depth gets the chain length walked. */
+static uint32_t key_find(const media_idx_t *idx, const media_key_t *k, size_t *depth)
+{
+    size_t d = 0;
+    for (uint32_t h = idx->buckets[idx_bucket(idx, k)]; h != MEDIA_NONE; h = idx->keys[h].next) {
+        if (media_key_eq(&idx->keys[h].key, k))
+            return h;
+        d++;
+    }
+    if (depth != NULL)
+        *depth = d;
+    return MEDIA_NONE;
+}
+
+static void claim_link_newest(media_idx_t *idx, uint32_t h)
+{
+    media_ent_t *e = &idx->ents[h];
+    idx_key_t *key = &idx->keys[e->key_h];
+    e->newer = MEDIA_NONE;
+    e->older = key->newest;
+    if (key->newest != MEDIA_NONE)
+        idx->ents[key->newest].newer = h;
+    key->newest = h;
+}
+
+static void claim_unlink(media_idx_t *idx, uint32_t h)
+{
+    media_ent_t *e = &idx->ents[h];
+    if (e->newer != MEDIA_NONE)
+        idx->ents[e->newer].older = e->older;
+    else
+        idx->keys[e->key_h].newest = e->older;
+    if (e->older != MEDIA_NONE)
+        idx->ents[e->older].newer = e->newer;
+    e->newer = e->older = MEDIA_NONE;
+}
+
 uint32_t media_idx_announce(media_idx_t *idx, const net_endpoint_t *ep, void *owner, uint8_t side,
-                            uint8_t kind, void **prev_owner)
+                            uint8_t kind)
 {
     media_key_t k;
     media_key_from(&k, ep);
-    if (prev_owner != NULL)
-        *prev_owner = NULL;
-    size_t b = idx_bucket(idx, &k);
     size_t depth = 0;
-    for (uint32_t h = idx->buckets[b]; h != MEDIA_NONE; h = idx->ents[h].next, depth++) {
-        media_ent_t *e = &idx->ents[h];
-        if (!media_key_eq(&e->key, &k))
-            continue;
-        if (e->owner != owner && prev_owner != NULL)
-            *prev_owner = e->owner;
-        e->owner = owner;
-        e->side = side;
-        e->kind = kind;
-        return h;
+    uint32_t kh = key_find(idx, &k, &depth);
+    bool new_key = kh == MEDIA_NONE;
+    if (new_key) {
+        if (depth >= MEDIA_CHAIN_MAX || (kh = key_alloc(idx)) == MEDIA_NONE)
+            return MEDIA_NONE;
+        idx_key_t *key = &idx->keys[kh];
+        key->key = k;
+        key->newest = MEDIA_NONE;
+        size_t b = idx_bucket(idx, &k);
+        key->next = idx->buckets[b];
+        idx->buckets[b] = kh;
     }
-    if (depth >= MEDIA_CHAIN_MAX)
+    uint32_t h = ent_alloc(idx);
+    if (h == MEDIA_NONE) {
+        if (new_key) { /* back out the empty endpoint */
+            idx->buckets[idx_bucket(idx, &k)] = idx->keys[kh].next;
+            idx->keys[kh].next = idx->free_key;
+            idx->free_key = kh;
+        }
         return MEDIA_NONE;
-    uint32_t h = idx_alloc(idx);
-    if (h == MEDIA_NONE)
-        return MEDIA_NONE;
+    }
     media_ent_t *e = &idx->ents[h];
+    e->key_h = kh;
     e->key = k;
     e->owner = owner;
     e->side = side;
     e->kind = kind;
-    e->next = idx->buckets[b];
-    idx->buckets[b] = h;
+    claim_link_newest(idx, h);
     idx->live++;
     return h;
+}
+
+void media_idx_renew(media_idx_t *idx, uint32_t h, uint8_t side, uint8_t kind)
+{
+    if (h >= idx->n_ents || idx->ents[h].owner == NULL)
+        return;
+    idx->ents[h].side = side;
+    idx->ents[h].kind = kind;
+    if (idx->ents[h].newer != MEDIA_NONE) {
+        claim_unlink(idx, h);
+        claim_link_newest(idx, h);
+    }
 }
 
 void media_idx_release(media_idx_t *idx, uint32_t h, const void *owner)
 {
     if (h >= idx->n_ents || idx->ents[h].owner != owner || owner == NULL)
         return;
+    uint32_t kh = idx->ents[h].key_h;
+    claim_unlink(idx, h);
     media_ent_t *e = &idx->ents[h];
-    uint32_t *link = &idx->buckets[idx_bucket(idx, &e->key)];
-    while (*link != MEDIA_NONE && *link != h)
-        link = &idx->ents[*link].next;
-    if (*link == h)
-        *link = e->next;
     memset(e, 0, sizeof(*e));
-    e->next = idx->free_head;
-    idx->free_head = h;
+    e->older = idx->free_ent;
+    idx->free_ent = h;
     idx->live--;
+    idx_key_t *key = &idx->keys[kh];
+    if (key->newest != MEDIA_NONE)
+        return;
+    uint32_t *link = &idx->buckets[idx_bucket(idx, &key->key)];
+    while (*link != MEDIA_NONE && *link != kh)
+        link = &idx->keys[*link].next;
+    if (*link == kh)
+        *link = key->next;
+    key->next = idx->free_key;
+    idx->free_key = kh;
 }
 
 const media_ent_t *media_idx_find(const media_idx_t *idx, const net_endpoint_t *ep)
 {
     media_key_t k;
     media_key_from(&k, ep);
-    for (uint32_t h = idx->buckets[idx_bucket(idx, &k)]; h != MEDIA_NONE; h = idx->ents[h].next) {
-        if (media_key_eq(&idx->ents[h].key, &k))
-            return &idx->ents[h];
-    }
-    return NULL;
+    uint32_t kh = key_find(idx, &k, NULL);
+    return kh != MEDIA_NONE ? &idx->ents[idx->keys[kh].newest] : NULL;
+}
+
+const media_ent_t *media_idx_older(const media_idx_t *idx, const media_ent_t *e)
+{
+    return e != NULL && e->older != MEDIA_NONE ? &idx->ents[e->older] : NULL;
 }
 
 const media_ent_t *media_idx_get(const media_idx_t *idx, uint32_t h)

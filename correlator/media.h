@@ -47,37 +47,46 @@ static inline bool media_key_eq(const media_key_t *a, const media_key_t *b)
     return memcmp(a, b, sizeof(*a)) == 0;
 }
 
-/* ---- endpoint index: announced media endpoint -> (owner call, side, kind).
- * Port reuse: the newest announcement of an endpoint wins (takes the entry over). */
+/* ---- endpoint index: announced media endpoint -> the calls that announced it.
+ * Port reuse: an endpoint holds one claim per announcing owner, newest first (an owner that
+ * announces it again moves its claim to the front); a claim lives until its owner releases it,
+ * so that a stream can be matched to an older call that still uses the endpoint. */
 enum { MEDIA_RTP = 1, MEDIA_RTCP = 2, MEDIA_MUX = 3 /* RTP and RTCP on one port (RFC 5761) */ };
 
 #define MEDIA_NONE UINT32_MAX
 
+/* One owner's claim on an endpoint. */
 typedef struct {
-    uint32_t next; /* hash chain, or free list */
-    uint8_t side;  /* 0 caller, 1 callee */
-    uint8_t kind;  /* MEDIA_RTP, MEDIA_RTCP, MEDIA_MUX; 0 when free */
+    uint32_t newer, older; /* claims on the same endpoint (MEDIA_NONE at the ends); free list */
+    uint32_t key_h;        /* the endpoint's entry */
+    uint8_t side;          /* 0 caller, 1 callee */
+    uint8_t kind;          /* MEDIA_RTP, MEDIA_RTCP, MEDIA_MUX; 0 when free */
     media_key_t key;
     void *owner; /* borrowed; NULL when free */
 } media_ent_t;
 
 typedef struct media_idx media_idx_t;
 
-/* Index of at most max_entries endpoints over about n_buckets chains (rounded up to a power of
- * two); NULL on allocation failure. Free with media_idx_free. */
+/* Index of at most max_entries claims over about n_buckets chains of endpoints (rounded up to a
+ * power of two); NULL on allocation failure. Free with media_idx_free. */
 media_idx_t *media_idx_new(size_t max_entries, size_t n_buckets, uint64_t seed);
 void media_idx_free(media_idx_t *idx);
-/* Map ep to (owner, side, kind). When another owner had announced ep, the entry moves to owner
- * and *prev_owner (if not NULL) is set to the previous owner, else to NULL. Returns the entry's
- * handle, or MEDIA_NONE when the index is full or the bucket's chain is at its cap. */
+/* A new claim of owner on ep, as the newest. The caller makes sure owner holds no claim on ep
+ * yet (else media_idx_renew). Returns its handle, or MEDIA_NONE when the index is full or the
+ * bucket's chain of endpoints is at its cap. */
 uint32_t media_idx_announce(media_idx_t *idx, const net_endpoint_t *ep, void *owner, uint8_t side,
-                            uint8_t kind, void **prev_owner);
-/* Drop the entry h if owner still holds it (an entry taken over by a newer call stays). */
+                            uint8_t kind);
+/* The claim h, announced again: it becomes its endpoint's newest, with side and kind. */
+void media_idx_renew(media_idx_t *idx, uint32_t h, uint8_t side, uint8_t kind);
+/* Drop the claim h if owner holds it. */
 void media_idx_release(media_idx_t *idx, uint32_t h, const void *owner);
-/* The entry for ep, or NULL. Borrowed until the next announce/release. */
+/* The newest claim on ep, or NULL. Borrowed until the next announce/renew/release. */
 const media_ent_t *media_idx_find(const media_idx_t *idx, const net_endpoint_t *ep);
-/* The entry behind handle h (may be free or owned by someone else now). Borrowed. */
+/* The next older claim on e's endpoint, or NULL. Borrowed likewise. */
+const media_ent_t *media_idx_older(const media_idx_t *idx, const media_ent_t *e);
+/* The claim behind handle h (may be free or reused now). Borrowed. */
 const media_ent_t *media_idx_get(const media_idx_t *idx, uint32_t h);
+/* Claims held. */
 size_t media_idx_count(const media_idx_t *idx);
 
 /* ---- RTP flow hash: intrusive nodes keyed by (src, dst, ssrc); the table never allocates. */

@@ -114,6 +114,9 @@ static const corr_sink_t SINK = {NULL, on_call, on_stream, on_sample, on_message
 
 static corr_t *C;
 
+/* Extra header lines (each ending in CRLF) for the next messages built; "" for none. */
+static const char *EXTRA_HDRS = "";
+
 static corr_t *fresh(const corr_cfg_t *cfg)
 {
     corr_free(C);
@@ -128,6 +131,7 @@ static corr_t *fresh(const corr_cfg_t *cfg)
 static void setup(void)
 {
     C = NULL;
+    EXTRA_HDRS = "";
     fresh(NULL);
 }
 
@@ -236,11 +240,11 @@ static void build_and_send(double t, const char *src, const char *dst, const cha
                      "CSeq: %u %s\r\n"
                      "Max-Forwards: 70\r\n"
                      "User-Agent: checkphone/1.0\r\n"
-                     "%s"
+                     "%s%s"
                      "Content-Length: %zu\r\n"
                      "\r\n"
                      "%s",
-                     start, via_host, branch, from, to, call_id, cseq, cseq_method,
+                     start, via_host, branch, from, to, call_id, cseq, cseq_method, EXTRA_HDRS,
                      sdp != NULL ? "Content-Type: application/sdp\r\n" : "", body,
                      sdp != NULL ? sdp : "");
     ck_assert(n > 0 && (size_t)n < sizeof(buf));
@@ -1003,6 +1007,295 @@ START_TEST(ssrc_change_makes_two_streams)
     ck_assert_uint_eq(stream_of(A_MEDIA, B_MEDIA, 0xabc)->r.packets, 40);
     ck_assert_uint_eq(stream_of(A_MEDIA, B_MEDIA, 0xdef)->r.packets, 40);
     ck_assert_int_eq(stream_of(A_MEDIA, B_MEDIA, 0xdef)->r.call_row, call_by_id(D1.call_id)->r.id);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ media address reuse */
+
+/* A flow of RTP packets whose sequence number moves on from one talk() to the next. */
+typedef struct {
+    const char *src, *dst;
+    uint32_t ssrc;
+    uint16_t seq;
+} flow_t;
+
+/* n packets of every flow, 20 ms apart from t, interleaved in time. */
+static void talk(double t, int n, flow_t *flows, int n_flows)
+{
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < n_flows; k++) {
+            flow_t *f = &flows[k];
+            rtp_pkt(t + 0.02 * i, f->src, f->dst, f->ssrc, f->seq, 160u * f->seq, 0);
+            f->seq++;
+        }
+    }
+}
+
+static const rec_stream_t *stream_ssrc(uint32_t ssrc)
+{
+    for (size_t i = 0; i < R.n_streams && i < MAX_REC; i++) {
+        if (R.streams[i].r.ssrc == ssrc)
+            return &R.streams[i];
+    }
+    ck_abort_msg("no stream with SSRC 0x%08x", ssrc);
+    return NULL;
+}
+
+static size_t streams_with_ssrc(uint32_t ssrc)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < R.n_streams && i < MAX_REC; i++)
+        n += R.streams[i].r.ssrc == ssrc;
+    return n;
+}
+
+#define X_MEDIA "192.0.2.10:40000"
+#define Y_MEDIA "198.51.100.20:50000"
+
+/* Answer with SDP at t (200 to the INVITE), ACK 10 ms later. */
+static void answer_at(const dlg_t *d, double t, const char *ip, unsigned port)
+{
+    char answer[1024];
+    resp(d, t, false, 200, "INVITE", "inv1", 1, d->btag,
+         sdp_audio(answer, sizeof(answer), ip, port, NULL));
+    req(d, t + 0.01, false, "ACK", "ack1", 1, true, NULL);
+}
+
+static void offer_at(const dlg_t *d, double t, const char *ip, unsigned port)
+{
+    char offer[1024];
+    req(d, t, false, "INVITE", "inv1", 1, false, sdp_audio(offer, sizeof(offer), ip, port, NULL));
+}
+
+START_TEST(reuse_never_splits_a_running_stream)
+{
+    /* Call 1 talks between X and Y; call 2 announces the same X and Y while call 1's streams
+     * run. They stay whole and call 1's; call 2's own SSRCs make call 2's streams. */
+    flow_t f[4] = {{X_MEDIA, Y_MEDIA, 0x1, 1},
+                   {Y_MEDIA, X_MEDIA, 0x2, 1},
+                   {X_MEDIA, Y_MEDIA, 0x3, 1},
+                   {Y_MEDIA, X_MEDIA, 0x4, 1}};
+    offer_at(&D1, 0, "192.0.2.10", 40000);
+    answer_at(&D1, 1, "198.51.100.20", 50000);
+    talk(1.1, 50, f, 2);
+    offer_at(&D2, 2.1, "192.0.2.10", 40000);
+    talk(2.12, 10, f, 2);
+    answer_at(&D2, 2.4, "198.51.100.20", 50000);
+    talk(2.42, 50, f, 4);
+    call_down(&D1, 3.5);
+    talk(3.52, 20, f + 2, 2);
+    call_down(&D2, 4);
+    corr_flush(C);
+    ck_assert_uint_eq(R.n_streams, 4);
+    const rec_call_t *c1 = call_by_id(D1.call_id), *c2 = call_by_id(D2.call_id);
+    for (uint32_t ssrc = 1; ssrc <= 4; ssrc++) {
+        const rec_stream_t *s = stream_ssrc(ssrc);
+        ck_assert_int_eq(s->r.call_row, ssrc <= 2 ? c1->r.id : c2->r.id);
+        ck_assert_uint_eq(s->r.packets, ssrc <= 2 ? 110 : 70);
+        ck_assert_int_eq(s->r.lost, 0);
+    }
+    ck_assert(c1->r.mos > 0 && c2->r.mos > 0);
+    ck_assert(!c1->r.one_way && !c2->r.one_way);
+    ck_assert_uint_eq(stats()->streams_unsignalled, 0);
+}
+END_TEST
+
+START_TEST(reuse_newest_offer_answer_before_first_packet)
+{
+    /* Calls 1 and 2 both announce X (offer) and Y (answer); call 2's offer comes first, its
+     * answer last. */
+    flow_t early = {Y_MEDIA, X_MEDIA, 0x20, 1};
+    flow_t late = {X_MEDIA, Y_MEDIA, 0x10, 1};
+    flow_t second = {X_MEDIA, Y_MEDIA, 0x11, 1};
+    offer_at(&D1, 0, "192.0.2.10", 40000);
+    offer_at(&D2, 0.5, "192.0.2.10", 40000);
+    answer_at(&D1, 1, "198.51.100.20", 50000);
+    /* Y -> X starts now: call 2 announced X last, but only its offer is out; call 1's
+     * offer/answer named both ends. */
+    talk(1.1, 20, &early, 1);
+    answer_at(&D2, 1.6, "198.51.100.20", 50000);
+    talk(1.7, 20, &early, 1); /* the same stream: not re-filed to call 2 */
+    /* X -> Y starts after both answers: the newest announcement wins... */
+    talk(1.7, 20, &late, 1);
+    /* ... and another SSRC on that flow goes to the call that has none on it yet. */
+    talk(2.2, 20, &second, 1);
+    corr_flush(C);
+    ck_assert_uint_eq(R.n_streams, 3);
+    const rec_call_t *c1 = call_by_id(D1.call_id), *c2 = call_by_id(D2.call_id);
+    ck_assert_int_eq(stream_ssrc(0x20)->r.call_row, c1->r.id);
+    ck_assert_uint_eq(stream_ssrc(0x20)->r.packets, 40);
+    ck_assert_int_eq(stream_ssrc(0x10)->r.call_row, c2->r.id);
+    ck_assert_int_eq(stream_ssrc(0x11)->r.call_row, c1->r.id);
+}
+END_TEST
+
+START_TEST(reuse_ssrc_change_stays_in_its_call)
+{
+    /* A PBX switches sources: a new SSRC on the same 5-tuple is a new stream of the same call,
+     * also when an earlier call (ended, still lingering) had announced the same endpoints. */
+    flow_t f0 = {X_MEDIA, Y_MEDIA, 0x5, 1};
+    call_up(&D1, 0, "192.0.2.10", 40000, "198.51.100.20", 50000);
+    talk(3.1, 20, &f0, 1);
+    call_down(&D1, 3.6);
+    dlg_t d = D2;
+    d.a = D1.a;
+    call_up(&d, 4, "192.0.2.10", 40000, "198.51.100.20", 50000);
+    flow_t f[2] = {{X_MEDIA, Y_MEDIA, 0x6, 1}, {X_MEDIA, Y_MEDIA, 0x7, 500}};
+    talk(7.1, 30, f, 1);
+    talk(7.7, 30, f + 1, 1);
+    corr_flush(C);
+    ck_assert_uint_eq(R.n_streams, 3);
+    const rec_call_t *c1 = call_by_id(D1.call_id), *c2 = call_by_id(D2.call_id);
+    ck_assert_int_eq(stream_ssrc(0x5)->r.call_row, c1->r.id);
+    ck_assert_int_eq(stream_ssrc(0x6)->r.call_row, c2->r.id);
+    ck_assert_int_eq(stream_ssrc(0x7)->r.call_row, c2->r.id);
+    ck_assert_uint_eq(stream_ssrc(0x7)->r.packets, 30);
+}
+END_TEST
+
+START_TEST(reuse_reinvite_and_update_move_media)
+{
+    /* Call 1 moves its caller to X2 with UPDATE, then its callee to Y2 with a re-INVITE; the
+     * streams already running stay as they are, the new ones are call 1's. Then call 2 reuses
+     * the X that call 1 left: new streams there are call 2's, call 1's are untouched. */
+    const char *x2 = "192.0.2.10:40100", *y2 = "198.51.100.20:50100";
+    call_up(&D1, 0, "192.0.2.10", 40000, "198.51.100.20", 50000);
+    flow_t f[2] = {{X_MEDIA, Y_MEDIA, 0x1, 1}, {Y_MEDIA, X_MEDIA, 0x2, 1}};
+    talk(3.1, 20, f, 2);
+    char sdp[1024], sdp2[1024];
+    req(&D1, 3.6, false, "UPDATE", "upd1", 2, true,
+        sdp_audio(sdp, sizeof(sdp), "192.0.2.10", 40100, NULL));
+    resp(&D1, 3.62, false, 200, "UPDATE", "upd1", 2, "btag1",
+         sdp_audio(sdp2, sizeof(sdp2), "198.51.100.20", 50000, NULL));
+    flow_t g[2] = {{x2, Y_MEDIA, 0x1, 21}, {Y_MEDIA, x2, 0x2, 21}};
+    talk(3.64, 20, g, 2);
+    req(&D1, 4.1, true, "INVITE", "re1", 1, true,
+        sdp_audio(sdp, sizeof(sdp), "198.51.100.20", 50100, NULL));
+    resp(&D1, 4.12, true, 200, "INVITE", "re1", 1, "atag1",
+         sdp_audio(sdp2, sizeof(sdp2), "192.0.2.10", 40100, NULL));
+    flow_t h[2] = {{x2, y2, 0x1, 41}, {y2, x2, 0x3, 1}};
+    talk(4.14, 20, h, 2);
+    /* Call 2 gets X and a callee of its own. */
+    dlg_t d = D2;
+    call_up(&d, 4.6, "192.0.2.10", 40000, "198.51.100.30", 50000);
+    flow_t k[3] = {{X_MEDIA, "198.51.100.30:50000", 0x8, 1},
+                   {"198.51.100.30:50000", X_MEDIA, 0x9, 1},
+                   {x2, y2, 0x1, 61}};
+    talk(7.7, 20, k, 3);
+    corr_flush(C);
+    const rec_call_t *c1 = call_by_id(D1.call_id), *c2 = call_by_id(D2.call_id);
+    ck_assert_uint_eq(R.n_streams, 8);
+    ck_assert_int_eq(stream_of(X_MEDIA, Y_MEDIA, 0x1)->r.call_row, c1->r.id);
+    ck_assert_int_eq(stream_of(Y_MEDIA, X_MEDIA, 0x2)->r.call_row, c1->r.id);
+    ck_assert_int_eq(stream_of(x2, Y_MEDIA, 0x1)->r.call_row, c1->r.id);
+    ck_assert_int_eq(stream_of(Y_MEDIA, x2, 0x2)->r.call_row, c1->r.id);
+    ck_assert_int_eq(stream_of(x2, y2, 0x1)->r.call_row, c1->r.id);
+    ck_assert_uint_eq(stream_of(x2, y2, 0x1)->r.packets, 40);
+    ck_assert_int_eq(stream_of(y2, x2, 0x3)->r.call_row, c1->r.id);
+    ck_assert_int_eq(stream_of(X_MEDIA, "198.51.100.30:50000", 0x8)->r.call_row, c2->r.id);
+    ck_assert_int_eq(stream_of("198.51.100.30:50000", X_MEDIA, 0x9)->r.call_row, c2->r.id);
+    ck_assert_uint_eq(stats()->streams_unsignalled, 0);
+}
+END_TEST
+
+/* SIPp-like load: every call offers X and answers Y; 40 calls at 20 calls/s, each talking 80
+ * packets each way for 1.6 s (about 32 up at once), every fifth one rejected with 486. */
+enum { SHARE_CALLS = 40, SHARE_PKTS = 80 };
+
+typedef struct {
+    double t;
+    int call, what, seq; /* what: 0 INVITE, 1 486 + ACK, 2 200 + ACK, 3 RTP, 4 BYE + 200 */
+} share_ev_t;
+
+static int share_ev_cmp(const void *a, const void *b)
+{
+    const share_ev_t *x = a, *y = b;
+    if (x->t != y->t)
+        return x->t < y->t ? -1 : 1;
+    return x->call != y->call ? x->call - y->call : x->seq - y->seq;
+}
+
+static char share_ids[SHARE_CALLS][32], share_tags[SHARE_CALLS][2][16];
+
+static dlg_t share_dlg(int i)
+{
+    snprintf(share_ids[i], sizeof(share_ids[i]), "share-%d@example.com", i);
+    snprintf(share_tags[i][0], sizeof(share_tags[i][0]), "a%d", i);
+    snprintf(share_tags[i][1], sizeof(share_tags[i][1]), "b%d", i);
+    dlg_t d = {share_ids[i], "192.0.2.10:5060", "198.51.100.20:5060", share_tags[i][0],
+               share_tags[i][1]};
+    return d;
+}
+
+static void share_event(const share_ev_t *e)
+{
+    dlg_t d = share_dlg(e->call);
+    uint32_t ssrc = 0x1000u + 2u * (uint32_t)e->call;
+    switch (e->what) {
+        case 0:
+            offer_at(&d, e->t, "192.0.2.10", 40000);
+            break;
+        case 1:
+            resp(&d, e->t, false, 486, "INVITE", "inv1", 1, d.btag, NULL);
+            req(&d, e->t + 0.001, false, "ACK", "inv1", 1, true, NULL);
+            break;
+        case 2:
+            answer_at(&d, e->t, "198.51.100.20", 50000);
+            break;
+        case 3: {
+            uint16_t seq = (uint16_t)(e->seq / 2 + 1);
+            bool back = e->seq % 2 == 1;
+            rtp_pkt(e->t, back ? Y_MEDIA : X_MEDIA, back ? X_MEDIA : Y_MEDIA, ssrc + back, seq,
+                    160u * seq, 0);
+            break;
+        }
+        default:
+            call_down(&d, e->t);
+            break;
+    }
+}
+
+START_TEST(reuse_many_calls_share_media_ports)
+{
+    static share_ev_t ev[SHARE_CALLS * (3 + 2 * SHARE_PKTS)];
+    size_t n = 0;
+    for (int i = 0; i < SHARE_CALLS; i++) {
+        double t = 0.05 * i;
+        bool busy = i % 5 == 4;
+        ev[n++] = (share_ev_t){t, i, 0, 0};
+        ev[n++] = (share_ev_t){t + 0.01, i, busy ? 1 : 2, 0};
+        if (busy)
+            continue;
+        for (int k = 0; k < 2 * SHARE_PKTS; k++)
+            ev[n++] = (share_ev_t){t + 0.015 + 0.02 * (k / 2) + 0.001 * (k % 2), i, 3, k};
+        ev[n++] = (share_ev_t){t + 0.02 + 0.02 * SHARE_PKTS, i, 4, 0};
+    }
+    qsort(ev, n, sizeof(ev[0]), share_ev_cmp);
+    for (size_t i = 0; i < n; i++)
+        share_event(&ev[i]);
+    corr_flush(C);
+    ck_assert_uint_eq(R.n_calls, SHARE_CALLS);
+    ck_assert_uint_eq(R.n_streams, 2 * (SHARE_CALLS - SHARE_CALLS / 5));
+    for (int i = 0; i < SHARE_CALLS; i++) {
+        const rec_call_t *c = call_by_id(share_dlg(i).call_id);
+        if (i % 5 == 4) {
+            ck_assert_int_eq(c->r.state, CALL_REJECTED);
+            ck_assert_uint_eq(c->r.final_status, 486);
+            continue;
+        }
+        ck_assert_int_eq(c->r.state, CALL_COMPLETED);
+        ck_assert_msg(c->r.mos > 0, "call %d has no MOS", i);
+        ck_assert(!c->r.one_way);
+        for (uint32_t k = 0; k < 2; k++) {
+            uint32_t ssrc = 0x1000u + 2u * (uint32_t)i + k;
+            ck_assert_uint_eq(streams_with_ssrc(ssrc), 1);
+            ck_assert_msg(stream_ssrc(ssrc)->r.call_row == c->r.id,
+                          "stream 0x%x of call %d filed under row %lld", ssrc, i,
+                          (long long)stream_ssrc(ssrc)->r.call_row);
+            ck_assert_uint_eq(stream_ssrc(ssrc)->r.packets, SHARE_PKTS);
+        }
+    }
+    ck_assert_uint_eq(stats()->streams_unsignalled, 0);
 }
 END_TEST
 
@@ -1924,6 +2217,11 @@ Suite *corr_suite(void)
     tcase_add_test(tc, port_reuse_newest_call_wins);
     tcase_add_test(tc, port_reuse_same_flow_same_ssrc);
     tcase_add_test(tc, ssrc_change_makes_two_streams);
+    tcase_add_test(tc, reuse_never_splits_a_running_stream);
+    tcase_add_test(tc, reuse_newest_offer_answer_before_first_packet);
+    tcase_add_test(tc, reuse_ssrc_change_stays_in_its_call);
+    tcase_add_test(tc, reuse_reinvite_and_update_move_media);
+    tcase_add_test(tc, reuse_many_calls_share_media_ports);
     tcase_add_test(tc, unsignalled_rtp_kept_without_call);
     tcase_add_test(tc, dynamic_payload_and_events);
     tcase_add_test(tc, srtp_sdes_same_figures_as_rtp);
