@@ -610,6 +610,21 @@ static void call_on_response(corr_t *c, call_t *call, const packet_view_t *pkt,
     }
 }
 
+/* NAT seen in the signalling of any message, provisional and final responses included (a
+ * cancelled call may have nothing else): a Contact with a private address sent from a public
+ * one. (A private SDP address is looked at in call_sdp.) */
+static void call_check_contact(call_t *call, const packet_view_t *pkt, const sip_msg_t *msg)
+{
+    if (call->nat || msg->contact.len == 0 || addr_private(&pkt->src.addr))
+        return;
+    sip_nameaddr_t contact;
+    (void)sip_nameaddr_parse(msg->contact, &contact); /* best effort is enough for the host */
+    net_addr_t host;
+    if (net_addr_parse(contact.uri.host, &host) && host.family == pkt->src.addr.family &&
+        addr_private(&host))
+        call->nat = true;
+}
+
 static void call_on_sip(corr_t *c, call_t *call, const packet_view_t *pkt, const sip_msg_t *msg)
 {
     int64_t ts = pkt->ts_ns;
@@ -626,6 +641,7 @@ static void call_on_sip(corr_t *c, call_t *call, const packet_view_t *pkt, const
         call_on_request(c, call, pkt, msg);
     else
         call_on_response(c, call, pkt, msg);
+    call_check_contact(call, pkt, msg);
     sv_t body = sdp_body(msg);
     if (body.len > 0)
         call_sdp(c, call, sender_side(c, call, pkt, msg), pkt, body);

@@ -1299,6 +1299,65 @@ START_TEST(reuse_many_calls_share_media_ports)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ NAT from early media */
+
+START_TEST(nat_private_sdp_in_183_of_cancelled_call)
+{
+    dlg_t d = {"nat183@example.com", "192.0.2.10:5060", "203.0.113.9:5060", "an", "bn"};
+    char offer[1024], early[1024];
+    req(&d, 0, false, "INVITE", "inv1", 1, false,
+        sdp_audio(offer, sizeof(offer), "192.0.2.10", 40000, NULL));
+    resp(&d, 0.5, false, 183, "INVITE", "inv1", 1, "bn",
+         sdp_audio(early, sizeof(early), "192.168.1.20", 6000, NULL));
+    req(&d, 3, false, "CANCEL", "inv1", 1, false, NULL);
+    resp(&d, 3.02, false, 200, "CANCEL", "inv1", 1, "bn", NULL);
+    resp(&d, 3.03, false, 487, "INVITE", "inv1", 1, "bn", NULL);
+    corr_flush(C);
+    const rec_call_t *c = call_by_id(d.call_id);
+    ck_assert_int_eq(c->r.state, CALL_CANCELLED);
+    ck_assert(c->r.nat);
+}
+END_TEST
+
+START_TEST(nat_private_contact_in_provisional_and_final)
+{
+    /* Callee behind NAT that never answers: its 180's Contact, or its 486's. */
+    dlg_t d = {"nat180@example.com", "192.0.2.10:5060", "203.0.113.9:5060", "an", "bn"};
+    req(&d, 0, false, "INVITE", "inv1", 1, false, NULL);
+    EXTRA_HDRS = "Contact: <sip:bob@192.168.1.20:5060;transport=udp>\r\n";
+    resp(&d, 0.5, false, 180, "INVITE", "inv1", 1, "bn", NULL);
+    EXTRA_HDRS = "";
+    req(&d, 3, false, "CANCEL", "inv1", 1, false, NULL);
+    resp(&d, 3.03, false, 487, "INVITE", "inv1", 1, "bn", NULL);
+    dlg_t e = {"nat486@example.com", "192.0.2.10:5060", "203.0.113.9:5060", "an2", "bn2"};
+    req(&e, 4, false, "INVITE", "inv1", 1, false, NULL);
+    EXTRA_HDRS = "Contact: \"Bob\" <sip:bob@172.16.5.5:5060>\r\n";
+    resp(&e, 4.2, false, 486, "INVITE", "inv1", 1, "bn2", NULL);
+    EXTRA_HDRS = "";
+    /* Not NAT: a private Contact from a private address, a host name, an IPv6 Contact from
+     * an IPv4 source. */
+    dlg_t f = {"lan180@example.com", "10.0.0.1:5060", "10.0.0.2:5060", "al", "bl"};
+    req(&f, 5, false, "INVITE", "inv1", 1, false, NULL);
+    EXTRA_HDRS = "Contact: <sip:bob@10.0.0.2:5060>\r\n";
+    resp(&f, 5.2, false, 180, "INVITE", "inv1", 1, "bl", NULL);
+    EXTRA_HDRS = "";
+    dlg_t g = {"host180@example.com", "192.0.2.10:5060", "203.0.113.9:5060", "ah", "bh"};
+    req(&g, 6, false, "INVITE", "inv1", 1, false, NULL);
+    EXTRA_HDRS = "Contact: <sip:bob@pbx.example.com:5060>\r\n";
+    resp(&g, 6.2, false, 180, "INVITE", "inv1", 1, "bh", NULL);
+    EXTRA_HDRS = "Contact: <sip:bob@[fd00::20]:5060>\r\n";
+    resp(&g, 6.3, false, 183, "INVITE", "inv1", 1, "bh", NULL);
+    EXTRA_HDRS = "";
+    corr_flush(C);
+    ck_assert(call_by_id(d.call_id)->r.nat);
+    ck_assert_int_eq(call_by_id(d.call_id)->r.state, CALL_CANCELLED);
+    ck_assert(call_by_id(e.call_id)->r.nat);
+    ck_assert_int_eq(call_by_id(e.call_id)->r.state, CALL_REJECTED);
+    ck_assert(!call_by_id(f.call_id)->r.nat);
+    ck_assert(!call_by_id(g.call_id)->r.nat);
+}
+END_TEST
+
 START_TEST(unsignalled_rtp_kept_without_call)
 {
     rtp_run(0, 30, "192.0.2.50:7000", "192.0.2.60:8000", 0x5150, 1, 8);
@@ -2222,6 +2281,8 @@ Suite *corr_suite(void)
     tcase_add_test(tc, reuse_ssrc_change_stays_in_its_call);
     tcase_add_test(tc, reuse_reinvite_and_update_move_media);
     tcase_add_test(tc, reuse_many_calls_share_media_ports);
+    tcase_add_test(tc, nat_private_sdp_in_183_of_cancelled_call);
+    tcase_add_test(tc, nat_private_contact_in_provisional_and_final);
     tcase_add_test(tc, unsignalled_rtp_kept_without_call);
     tcase_add_test(tc, dynamic_payload_and_events);
     tcase_add_test(tc, srtp_sdes_same_figures_as_rtp);
