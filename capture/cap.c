@@ -13,6 +13,7 @@ void cap_cfg_init(cap_cfg_t *cfg)
     cfg->tcp_max_flows = 16384;
     cfg->tcp_max_buffer = 256u << 10;
     cfg->tcp_timeout_ms = 300000;
+    cfg->stop = NULL;
 }
 
 cap_t *cap_new(const cap_cfg_t *cfg, cap_sink_fn sink, void *ctx)

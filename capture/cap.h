@@ -2,6 +2,7 @@
 #ifndef SIPSCOPE_CAP_H
 #define SIPSCOPE_CAP_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -24,6 +25,10 @@ typedef struct {
     size_t tcp_max_flows;     /* concurrent TCP directions buffered (default 16384) */
     size_t tcp_max_buffer;    /* per-direction reassembly buffer (default 256 KB) */
     uint32_t tcp_timeout_ms;  /* idle TCP direction lifetime (default 300 s) */
+    /* Borrowed; NULL (default) = never. Once *stop is non-zero, reading a file stops before the
+     * next frame (a pipe or FIFO with no data waiting stops too): cap_read_file returns -EINTR.
+     * A signal handler may set it (a lock-free atomic store). */
+    const atomic_int *stop;
 } cap_cfg_t;
 
 /* Defaults for every field. */
@@ -96,7 +101,8 @@ void cap_process_frame_peeked(cap_t *cap, const cap_frame_t *f);
 
 /* Read a pcap or pcapng file (path "-" = stdin) to the end, feeding every frame to
  * cap_process_frame. Returns 0; -ENOENT/-EINVAL/-EIO with a human-readable reason in err when
- * the file is missing, not a capture, or truncated (frames before the damage are processed). */
+ * the file is missing, not a capture, or truncated (frames before the damage are processed);
+ * -EINTR ("interrupted after N packets") when cfg.stop asked to stop before the end. */
 int cap_read_file(cap_t *cap, const char *path, char *err, size_t errlen);
 
 /* libpcap's handle (pcap_t is struct pcap), so that this header needs no <pcap.h>. */
@@ -105,7 +111,8 @@ struct pcap;
 /* Read every frame from an open libpcap handle (a savefile from pcap_fopen_offline, or a live
  * handle: it returns after pcap_breakloop) through cap_process_frame. Timestamps follow the
  * handle's precision (pcap_get_tstamp_precision). The handle stays the caller's. Returns 0 at
- * the end, or -EIO with "truncated after N packets: ..." in err on a read error. This is what
+ * the end, -EIO with "truncated after N packets: ..." in err on a read error, or -EINTR when
+ * cfg.stop asked to stop. This is what
  * cap_read_file uses after opening the file. */
 int cap_read_pcap(cap_t *cap, struct pcap *handle, char *err, size_t errlen);
 /* The same, with libpcap reading on a second thread a little ahead of the decoding (files: the

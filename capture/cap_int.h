@@ -155,6 +155,18 @@ static inline int64_t cap_pcap_ts_ns(int64_t s, int64_t frac, int64_t unit_ns)
  * (the caller then reads on its own thread). */
 int cap_readahead_run(cap_t *cap, struct pcap *handle, char *err, size_t errlen);
 
+/* Whether cfg.stop asks reading to stop (one relaxed load). */
+static inline bool cap_stop_asked(const atomic_int *stop)
+{
+    return stop != NULL && atomic_load_explicit(stop, memory_order_relaxed) != 0;
+}
+/* readahead.c: the descriptor to wait on before each frame of handle, or -1: a pipe, FIFO,
+ * socket or terminal when stop can ask to stop (a regular file never waits long). */
+int cap_input_wait_fd(const atomic_int *stop, struct pcap *handle);
+/* readahead.c: with fd >= 0, wait until fd has data (or its end) or stop asks to stop; false
+ * when stopping. Data already in handle's stdio buffer needs no wait. */
+bool cap_input_ready(const atomic_int *stop, struct pcap *handle, int fd);
+
 /* cap_process_frame with the frame's look-ahead hint (it reaches the sink in pkt->hint). */
 void cap_process_frame_hinted(cap_t *cap, int dlt, int64_t ts_ns, const uint8_t *frame,
                               uint32_t caplen, uint32_t wirelen, uint64_t hint);

@@ -20,9 +20,15 @@ int cap_read_pcap(cap_t *cap, struct pcap *handle, char *err, size_t errlen)
 {
     int64_t unit_ns = pcap_get_tstamp_precision(handle) == PCAP_TSTAMP_PRECISION_NANO ? 1 : 1000;
     uint64_t n = 0;
+    int wait_fd = cap_input_wait_fd(cap->cfg.stop, handle);
     for (;;) {
         struct pcap_pkthdr *hdr;
         const u_char *data;
+        if (!cap_input_ready(cap->cfg.stop, handle, wait_fd)) {
+            if (err != NULL && errlen > 0)
+                snprintf(err, errlen, "interrupted after %llu packets", (unsigned long long)n);
+            return -EINTR;
+        }
         int rc = pcap_next_ex(handle, &hdr, &data);
         if (rc == 1) {
             /* Per packet: a pcapng file may describe several interfaces. libpcap 1.10

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <pcap/pcap.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "cap_int.h"
@@ -38,7 +40,9 @@ typedef struct {
     _Alignas(64) _Atomic size_t tail;
     _Alignas(64) _Atomic bool done; /* the reader stopped (end, error or abort) */
     _Atomic bool abort;             /* the consumer gave up */
-    int status;                     /* 0, or -EIO; valid once done */
+    const atomic_int *stop;         /* cap_cfg_t's stop */
+    int wait_fd;                    /* cap_input_wait_fd */
+    int status;                     /* 0, -EIO or -EINTR; valid once done */
     uint64_t frames;
     uint64_t cpu_ns; /* the reader thread's CPU time; valid once done */
     char why[PCAP_ERRBUF_SIZE];
@@ -55,6 +59,48 @@ static void ra_wait(unsigned *spins)
     }
 }
 
+int cap_input_wait_fd(const atomic_int *stop, struct pcap *handle)
+{
+    FILE *fp = pcap_file(handle);
+    struct stat st;
+    if (stop == NULL || fp == NULL || fstat(fileno(fp), &st) != 0 || S_ISREG(st.st_mode))
+        return -1;
+    return fileno(fp);
+}
+
+/* Whether fp's stdio buffer holds unread bytes (glibc's fields, as gnulib's freadahead reads
+ * them; elsewhere assume it does, and read as before). */
+static bool stdio_has_input(FILE *fp)
+{
+#ifdef __GLIBC__
+    return fp->_IO_read_ptr < fp->_IO_read_end;
+#else
+    (void)fp;
+    return true;
+#endif
+}
+
+bool cap_input_ready(const atomic_int *stop, struct pcap *handle, int fd)
+{
+    if (fd < 0 || stdio_has_input(pcap_file(handle)))
+        return !cap_stop_asked(stop);
+    for (;;) {
+        if (cap_stop_asked(stop))
+            return false;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 100) != 0) /* data, end, error (read reports it), or EINTR */
+            return !cap_stop_asked(stop);
+    }
+}
+
+/* The reader stops before the end: say so as cap_read_pcap does. */
+static void ra_interrupted(ra_t *ra)
+{
+    ra->status = -EINTR;
+    snprintf(ra->why, sizeof(ra->why), "interrupted after %llu packets",
+             (unsigned long long)ra->frames);
+}
+
 static void *ra_reader(void *arg)
 {
     ra_t *ra = arg;
@@ -63,6 +109,10 @@ static void *ra_reader(void *arg)
     for (;;) {
         struct pcap_pkthdr *h;
         const u_char *data;
+        if (!cap_input_ready(ra->stop, ra->handle, ra->wait_fd)) {
+            ra_interrupted(ra);
+            break;
+        }
         int rc = pcap_next_ex(ra->handle, &h, &data);
         if (rc != 1) {
             if (rc != PCAP_ERROR_BREAK && rc != 0) {
@@ -94,6 +144,10 @@ static void *ra_reader(void *arg)
                    RA_BYTES) {
                 if (atomic_load_explicit(&ra->abort, memory_order_relaxed))
                     goto out;
+                if (cap_stop_asked(ra->stop)) {
+                    ra_interrupted(ra);
+                    goto out;
+                }
                 ra_wait(&spins);
             }
         }
@@ -146,6 +200,8 @@ int cap_readahead_run(cap_t *cap, struct pcap *handle, char *err, size_t errlen)
         return -EAGAIN;
     }
     ra->handle = handle;
+    ra->stop = cap->cfg.stop;
+    ra->wait_fd = cap_input_wait_fd(ra->stop, handle);
     if (cap->prefetch != NULL) {
         ra->hint = cap->hint;
         ra->hint_ctx = cap->hint_ctx;
@@ -192,7 +248,8 @@ int cap_readahead_run(cap_t *cap, struct pcap *handle, char *err, size_t errlen)
     cap->stats.readahead_cpu_ns += ra->cpu_ns;
     int rc = ra->status;
     if (rc != 0) {
-        cap->stats.read_errors++;
+        if (rc != -EINTR)
+            cap->stats.read_errors++;
         if (err != NULL && errlen > 0)
             snprintf(err, errlen, "%s", ra->why);
     }

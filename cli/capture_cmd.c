@@ -23,8 +23,9 @@
 static const char capture_usage[] =
     "usage: sipscope capture -i IFACE [-f BPF] [--db PATH] [options]\n"
     "\n"
-    "Capture live from IFACE into the database until SIGINT/SIGTERM (open calls are then\n"
-    "stored as they stand).\n"
+    "Capture live from IFACE into the database until SIGINT/SIGTERM: the calls still open are\n"
+    "then stored as they stand, a summary is printed and the exit status is 0 (a second\n"
+    "signal while stopping quits at once).\n"
     "\n"
     "  --db PATH              SQLite database (default ./sipscope.db; ':memory:' keeps "
     "nothing)\n" LIVECAP_HELP HEP_CLI_HELP
@@ -116,6 +117,8 @@ static int capture_into(engine_t *p, livecap_t *lc, const capture_opts_t *o)
         livecap_fatal("capture: %s", err);
         status = EXIT_RUNTIME;
     }
+    if (!o->quiet)
+        livecap_summary(lc, p);
     return status;
 }
 

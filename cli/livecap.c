@@ -22,19 +22,13 @@
 #include "log.h"
 #include "engine.h"
 #include "retention.h"
+#include "stop.h"
 
-static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reopen_requested;
 
 /* --log: the file stderr goes to once the capture runs, and the stderr it replaced. */
 static const char *log_file;
 static int original_stderr = -1;
-
-static void on_stop_signal(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
 
 static void on_hup(int sig)
 {
@@ -44,20 +38,12 @@ static void on_hup(int sig)
 
 void livecap_install_signals(void)
 {
+    stop_install();
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sigemptyset(&sa.sa_mask);
-    sa.sa_handler = on_stop_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     sa.sa_handler = on_hup;
     sigaction(SIGHUP, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-}
-
-bool livecap_stop_requested(void)
-{
-    return stop_requested != 0;
 }
 
 /* Point fd 2 (and so stderr) at path, appending. 0, or an errno value (stderr unchanged). */
@@ -193,10 +179,11 @@ int livecap_run(livecap_t *lc, engine_t *p, bool quiet)
     unsigned frames_since_clock = 0;
     int64_t clock_checked_ts = 0; /* capture time of the frame at the last clock check */
     for (;;) {
-        if (stop_requested && !stopping) {
+        if (stop_requested() && !stopping) {
             /* Stop taking new frames; what is already in the ring is still analysed. */
             cap_live_stop(live);
             stopping = true;
+            stop_announce(quiet);
         }
         if (reopen_requested) {
             reopen_requested = 0;
@@ -225,15 +212,20 @@ int livecap_run(livecap_t *lc, engine_t *p, bool quiet)
         }
     }
     publish_live_stats(p, live);
-    cap_live_stats_t ls;
-    cap_live_get_stats(live, &ls);
-    if (!quiet)
-        log_msg(LOG_ERROR,
-                "capture stopped: %llu frames, %llu dropped by the kernel, %llu by the "
-                "interface, %llu by sipscope (analysis behind)",
-                (unsigned long long)ls.received, (unsigned long long)ls.kernel_drops,
-                (unsigned long long)ls.if_drops, (unsigned long long)ls.queue_drops);
     return EXIT_SUCCESS;
+}
+
+void livecap_summary(const livecap_t *lc, const engine_t *p)
+{
+    cap_live_stats_t ls;
+    cap_live_get_stats(lc->live, &ls);
+    char what[256];
+    snprintf(what, sizeof(what),
+             "capture stopped: %llu frames, %llu dropped by the kernel, %llu by the interface, "
+             "%llu by sipscope (analysis behind)",
+             (unsigned long long)ls.received, (unsigned long long)ls.kernel_drops,
+             (unsigned long long)ls.if_drops, (unsigned long long)ls.queue_drops);
+    stop_print_totals(what, p);
 }
 
 int livecap_engine_option(const char *cmd, int opt, const char *arg, engine_cfg_t *cfg)

@@ -65,9 +65,9 @@ enum {
     "  --max-streams N        live RTP streams kept in memory (default 131072)\n"                  \
     "  --log FILE             write messages to FILE (reopened on SIGHUP)\n"
 
-/* SIGINT/SIGTERM request a clean stop, SIGHUP reopens the log, SIGPIPE is ignored. */
+/* SIGINT/SIGTERM request a clean stop (stop.h: a second one ends the process at once), SIGHUP
+ * reopens the log, SIGPIPE is ignored. */
 void livecap_install_signals(void);
-bool livecap_stop_requested(void);
 
 /* --log FILE. It is opened once the command has started (interface, database and listener
  * open), so that what fails at start is said on stderr, and only the last --log given (the
@@ -103,8 +103,13 @@ typedef struct livecap livecap_t;
  * reported as "sipscope: CMD: ...". Caller frees with livecap_close. */
 int livecap_open(const char *cmd, const cap_live_cfg_t *cfg, livecap_t **out);
 /* Feed p until a stop is requested; publishes counters to the store every second. Returns an
- * exit status. The caller finishes p (flushing open calls) afterwards. */
+ * exit status. The caller finishes p (flushing open calls) afterwards, then says
+ * livecap_summary (unless quiet). */
 int livecap_run(livecap_t *lc, engine_t *p, bool quiet);
+/* The one-line summary on stderr: "sipscope: capture stopped: N frames, N dropped by the
+ * kernel, ...; N packets, N SIP messages, N calls (N stored as they stood at the stop)"
+ * (stop_print_totals). */
+void livecap_summary(const livecap_t *lc, const engine_t *p);
 /* Stop and free (NULL is fine). */
 void livecap_close(livecap_t *lc);
 

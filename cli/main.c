@@ -15,6 +15,7 @@
 #include "engine.h"
 #include "report.h"
 #include "store.h"
+#include "stop.h"
 
 static const char usage_text[] =
     "usage: sipscope COMMAND [OPTIONS]\n"
@@ -39,7 +40,9 @@ static const char analyze_usage[] =
     "usage: sipscope analyze [--db PATH] [--json] [--pcap-dir DIR] [options] FILE...\n"
     "\n"
     "Read pcap/pcapng files ('-' = stdin), store the calls in PATH and print a summary on\n"
-    "stderr (with --json, the JSON report on stdout).\n"
+    "stderr (with --json, the JSON report on stdout). SIGINT/SIGTERM stop the reading: the\n"
+    "calls still open are stored as they stand, the summary and report cover what was read,\n"
+    "and the exit status is 0 (a second signal while stopping quits at once).\n"
     "\n"
     "  --db PATH            SQLite database to write (default ./sipscope.db; ':memory:' keeps\n"
     "                       nothing)\n"
@@ -189,19 +192,27 @@ static int analyze_files(engine_t *p, const analyze_opts_t *o, report_t *report,
     if (store_capture_run_new(o->cfg.db_path, o->force, &seen, err, sizeof(err)) != 0)
         log_warn("analyze: %s: reading every file, stored or not", err);
     engine_totals_t totals;
-    for (int i = optind; i < argc; i++) {
+    for (int i = optind; i < argc && !stop_requested(); i++) {
         if (!store_capture_run_want(seen, argv[i]))
             continue;
         engine_totals(p, &totals);
         uint64_t before = totals.packets;
         int rc = engine_read_file(p, argv[i], err, sizeof(err));
-        if (rc != 0) {
+        engine_totals(p, &totals);
+        uint64_t packets = totals.packets - before;
+        if (rc == -EINTR) {
+            /* SIGINT/SIGTERM: not an error; a file not read to its end is not recorded. */
+            stop_announce(o->quiet);
+            if (!o->quiet)
+                log_warn("%s; not recorded as analysed", err);
+            packets = 0;
+        } else if (rc != 0) {
             log_error("%s", err); /* the reason names the file */
             status = EXIT_RUNTIME;
         }
-        engine_totals(p, &totals);
-        store_capture_run_read(seen, rc, totals.packets - before, totals.first_ns, totals.last_ns);
+        store_capture_run_read(seen, rc, packets, totals.first_ns, totals.last_ns);
     }
+    stop_announce(o->quiet); /* a stop between two files */
     if (engine_finish(p, err, sizeof(err)) != 0) {
         log_error("analyze: %s", err);
         status = EXIT_RUNTIME;
@@ -241,6 +252,9 @@ int cmd_analyze(int argc, char **argv)
     }
     char err[512] = "";
     engine_t *p = NULL;
+    /* SIGINT/SIGTERM stop the reading; what was read, open calls included, is stored. */
+    stop_install();
+    o.cfg.cap.stop = stop_flag();
     /* A file replays far faster than a link: wait for room in the HEP queue, drop nothing. */
     if (hep_cli_start(&o.hep, &o.cfg, 5000) != 0) {
         report_free(report);

@@ -23,7 +23,9 @@
 #include "hep_out.h"
 #include "livecap.h"
 #include "retention.h"
+#include "stop.h"
 #include "store.h"
+#include <time.h>
 #include <unistd.h>
 
 /* The options serve and run share, in their help texts. */
@@ -53,7 +55,9 @@ static const char run_usage[] =
     "\n"
     "run -r: analyze the files into the database, then serve it (as sipscope serve). run -i:\n"
     "capture live and serve at once. run --hep-in: receive HEPv3 (UDP and TCP) from probes and\n"
-    "serve. Stop with Ctrl-C (SIGINT) or SIGTERM.\n"
+    "serve. Stop with Ctrl-C (SIGINT) or SIGTERM: the calls still open are stored as they\n"
+    "stand, a summary is printed and the exit status is 0 (a second signal while stopping\n"
+    "quits at once). During run -r's analysis the signal ends the command without serving.\n"
     "\n"
     "  -r FILE                a pcap or pcapng file to analyze ('-' = stdin; -r again for more)\n"
     "  --force                also read captures the database already holds (else skipped)\n"
@@ -125,6 +129,8 @@ static int serve_db(const serve_opts_t *o)
     sigaddset(&stop, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
+    if (stop_requested())
+        return EXIT_SUCCESS; /* run -r: asked to stop as the analysis ended, before serving */
 
     api_server_t *srv = NULL;
     char err[512];
@@ -282,6 +288,7 @@ static int analyze_files(const char *db, const engine_cfg_t *opts, char **files,
     cfg.pcap_dir = opts->pcap_dir;
     cfg.pcap_rtp = opts->pcap_rtp;
     cfg.pcap_compress = opts->pcap_compress;
+    cfg.cap.stop = stop_flag(); /* SIGINT/SIGTERM: stop reading, store what is open */
     char err[512] = "";
     engine_t *p = NULL;
     if (engine_new(&cfg, &p, err, sizeof(err)) != 0) {
@@ -296,7 +303,7 @@ static int analyze_files(const char *db, const engine_cfg_t *opts, char **files,
         log_warn("run: %s: reading every file, stored or not", err);
     engine_totals_t t;
     int nread = 0;
-    for (int i = 0; i < nfiles; i++) {
+    for (int i = 0; i < nfiles && !stop_requested(); i++) {
         if (!store_capture_run_want(seen, files[i]))
             continue;
         nread++;
@@ -304,8 +311,14 @@ static int analyze_files(const char *db, const engine_cfg_t *opts, char **files,
         uint64_t before = t.packets;
         int rc = engine_read_file(p, files[i], err, sizeof(err));
         engine_totals(p, &t);
-        store_capture_run_read(seen, rc, t.packets - before, t.first_ns, t.last_ns);
-        if (rc != 0) {
+        /* A file a stop cut short is not recorded as analysed. */
+        store_capture_run_read(seen, rc, rc == -EINTR ? 0 : t.packets - before, t.first_ns,
+                               t.last_ns);
+        if (rc == -EINTR) {
+            stop_announce(quiet);
+            if (!quiet)
+                log_warn("%s; not recorded as analysed", err);
+        } else if (rc != 0) {
             /* What was read before the damage (-EIO: truncated) is kept and served; an input
              * that is no capture at all (standard input: files were checked before) is not. */
             log_error("%s", err); /* the reason names the file */
@@ -321,11 +334,23 @@ static int analyze_files(const char *db, const engine_cfg_t *opts, char **files,
         status = EXIT_RUNTIME;
     }
     store_capture_run_free(seen);
+    stop_announce(quiet); /* a stop between two files */
     engine_totals(p, &t);
-    if (!quiet)
+    if (!quiet && !stop_requested())
         fprintf(stderr, "sipscope: analysed %d file%s: %llu packets, %llu SIP messages into %s\n",
                 nread, nread == 1 ? "" : "s", (unsigned long long)t.packets,
                 (unsigned long long)t.sip_messages, db);
+    else if (!quiet)
+        fprintf(
+            stderr,
+            "sipscope: stopped by %s, not serving (sipscope serve --db %s serves what was "
+            "stored): %llu packets, %llu SIP messages, %llu calls (%llu stored as they stood at "
+            "the stop), %llu RTP streams\n",
+            stop_signal_name(), db, (unsigned long long)t.packets,
+            (unsigned long long)t.sip_messages,
+            (unsigned long long)engine_corr_stats(p)->calls_created,
+            (unsigned long long)engine_corr_stats(p)->calls_flushed,
+            (unsigned long long)engine_corr_stats(p)->streams_created);
     engine_free(p);
     return status;
 }
@@ -364,8 +389,10 @@ static void on_hep_idle(void *ctx, int64_t now_ns)
     }
 }
 
-/* Receive HEP into p until a stop is requested. Returns an exit status. */
-static int run_hep_in(const serve_opts_t *o, engine_t *p, const char *spec, const char *key)
+/* Receive HEP into p until a stop is requested; *last: the receiver's counters at the end.
+ * Returns an exit status. */
+static int run_hep_in(const serve_opts_t *o, engine_t *p, const char *spec, const char *key,
+                      hep_in_stats_t *last)
 {
     char err[512] = "";
     hep_run_t run = {.engine = p};
@@ -382,10 +409,15 @@ static int run_hep_in(const serve_opts_t *o, engine_t *p, const char *spec, cons
     if (!o->quiet)
         fprintf(stderr, "sipscope: receiving HEP on %s (UDP and TCP port %u)\n", spec,
                 (unsigned)hep_in_port(source));
-    while (!livecap_stop_requested())
-        pause();
+    /* A bounded wait, not pause(): the signal may run its handler on another thread. */
+    while (!stop_requested()) {
+        struct timespec tick = {0, 100000000};
+        nanosleep(&tick, NULL);
+    }
+    stop_announce(o->quiet);
     hep_in_stop(source);          /* joins: no callback runs after this */
     publish_hep_stats(p, source); /* the last word, whatever the last second held */
+    hep_in_stats(source, last);
     hep_in_free(source);
     return EXIT_SUCCESS;
 }
@@ -523,14 +555,33 @@ static int run_preflight(run_opts_t *r)
 static int run_files(run_opts_t *r)
 {
     bool unserved = false;
+    /* SIGINT/SIGTERM during the analysis stop it, store the calls still open and end the
+     * command (status 0) without serving; once serving, they stop the server. */
+    stop_install();
     int status = analyze_files(r->serve.db, &r->cfg, r->files, r->nfiles, r->force, r->serve.quiet,
                                &unserved);
     cli_release_listen(&r->listen_fd);
     if (unserved)
         return EXIT_RUNTIME;
+    if (stop_requested())
+        return status;
     /* A damaged capture still serves what was read from it. */
     int st = serve_db(&r->serve);
     return st != EXIT_SUCCESS ? st : status;
+}
+
+/* The one-line summary of run -i (lc) or run --hep-in (hep). */
+static void run_live_summary(const livecap_t *lc, const engine_t *p, const hep_in_stats_t *hep)
+{
+    if (lc != NULL) {
+        livecap_summary(lc, p);
+        return;
+    }
+    char what[256];
+    snprintf(what, sizeof(what), "HEP stopped: %llu HEP packets, %llu duplicates, %llu unsupported",
+             (unsigned long long)hep->rx.packets, (unsigned long long)hep->duplicates,
+             (unsigned long long)hep->unsupported);
+    stop_print_totals(what, p);
 }
 
 /* run -i IFACE or run --hep-in ADDR:PORT: capture or receive into the database and serve it
@@ -540,6 +591,7 @@ static int run_live(run_opts_t *r)
 {
     char err[512] = "";
     r->cfg.db_path = r->serve.db;
+    hep_in_stats_t hep = {0};
     livecap_t *lc = NULL;
     engine_t *p = NULL;
     int status = EXIT_RUNTIME;
@@ -559,16 +611,17 @@ static int run_live(run_opts_t *r)
                               r->keep.max_db_bytes, r->keep.max_pcap_bytes, r->keep.interval_s};
         retention_t *retention = retention_start(&rc);
         status = lc != NULL ? livecap_run(lc, p, r->serve.quiet)
-                            : run_hep_in(&r->serve, p, r->hep_in, r->hep_in_key);
+                            : run_hep_in(&r->serve, p, r->hep_in, r->hep_in_key, &hep);
         retention_stop(retention);
     }
     api_server_stop(srv);
-    livecap_close(lc);
-    lc = NULL;
+    bool ran = status == EXIT_SUCCESS;
     if (engine_finish(p, err, sizeof(err)) != 0) {
         livecap_fatal("run: %s", err);
         status = EXIT_RUNTIME;
     }
+    if (ran && !r->serve.quiet)
+        run_live_summary(lc, p, &hep);
 out:
     livecap_close(lc);
     engine_free(p);
