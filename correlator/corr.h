@@ -87,9 +87,10 @@ void corr_set_first_id(corr_t *corr, int64_t first_id);
  * else with an unknown Call-ID gets call_row 0.
  * Call flags as emitted: one_way = answered, some RTP seen, and one direction carried fewer than
  * 5% of the other's packets (none at all in the usual case); nat = a stream's source differs
- * from what its sender's SDP announced, or a side's SDP announced a private address (RFC 1918,
- * RFC 6598, ULA, link-local) in a message that came from a public one (NAT seen from the
- * signalling, which also catches a NATed party that sends no RTP). */
+ * from what its sender's SDP announced, or a side's SDP or any message's Contact named a private
+ * address (RFC 1918, RFC 6598, ULA, link-local) in a message that came from a public one (NAT
+ * seen from the signalling, which also catches a NATed party that sends no RTP, and a callee
+ * that never answers). */
 call_ref_t corr_on_sip(corr_t *corr, const packet_view_t *pkt, const sip_msg_t *msg);
 /* Look-ahead for busy links (cap_set_lookahead). corr_rtp_hint is safe on any thread while
  * corr is alive (it reads only its seed): for a UDP datagram that may be RTP, the key of the
