@@ -5,13 +5,15 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sock_diag.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,13 +29,20 @@
 #define RX_BATCH   32    /* datagrams per recvmmsg */
 #define RX_BUF     65536 /* one datagram, or one connection's pending bytes */
 #define RX_TICK_MS 200
+#define RX_EVENTS  64
+/* A connection silent this long may be closed to make room for a new one. */
+#define RX_EVICT_IDLE_NS (2 * NS_PER_S)
+/* File descriptors kept free for everything else (the store, the API, logs). */
+#define RX_FD_RESERVE 256
+/* epoll tags below the connections' (which are RX_TAG_CONN + slot). */
+enum { RX_TAG_WAKE = 0, RX_TAG_UDP, RX_TAG_LSN, RX_TAG_CONN };
 
 typedef struct {
     int fd; /* -1: free slot */
     net_endpoint_t peer;
-    uint8_t *buf; /* RX_BUF bytes, allocated on first use, kept */
+    uint8_t *buf; /* a packet cut short by the read: RX_BUF bytes while it waits, else NULL */
     size_t fill;
-    int64_t last_ns; /* CLOCK_MONOTONIC of the last data */
+    int64_t last_ns; /* CLOCK_MONOTONIC of the last data (or of the accept) */
 } rx_conn_t;
 
 struct hep_receiver {
@@ -41,14 +50,16 @@ struct hep_receiver {
     uint16_t port;
     hep_receiver_fn fn;
     hep_idle_fn on_idle;
+    hep_poll_fn on_poll;
     void *ctx;
     char *key;
     size_t key_len;
     uint32_t idle_timeout_ms;
-    size_t max_conns;
+    size_t max_conns, nconns;
     rx_conn_t *conns;
-    struct pollfd *pfds; /* 3 + max_conns */
-    uint8_t *dgram;      /* RX_BATCH * RX_BUF */
+    int ep;         /* epoll over wake, udp, lsn and the connections */
+    int spare_fd;   /* held open, closed to accept and refuse when out of descriptors */
+    uint8_t *dgram; /* RX_BATCH * RX_BUF; the first RX_BUF also what a connection reads */
     struct mmsghdr mm[RX_BATCH];
     struct iovec iov[RX_BATCH];
     struct sockaddr_storage from[RX_BATCH];
@@ -57,15 +68,17 @@ struct hep_receiver {
     hep_msg_t msg;
 
     counter_t udp_datagrams, tcp_accepted, tcp_refused, tcp_closed, tcp_bad_framing,
-        tcp_idle_closed, packets, bytes, malformed, unauthorised, compressed;
+        tcp_idle_closed, tcp_evicted, tcp_open, packets, bytes, malformed, unauthorised, compressed,
+        udp_dropped;
 };
 
 void hep_receiver_cfg_init(hep_receiver_cfg_t *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
-    cfg->max_connections = 64;
-    cfg->idle_timeout_ms = 300000;
+    cfg->max_connections = HEP_RX_MAX_CONNECTIONS;
+    cfg->idle_timeout_ms = HEP_RX_IDLE_TIMEOUT_MS;
     cfg->udp_rcvbuf = 8 << 20;
+    hep_merge_cfg_init(&cfg->merge);
 }
 
 /* Same length and same bytes, in time independent of where they differ. */
@@ -147,124 +160,215 @@ static void rx_udp(hep_receiver_t *r)
     }
 }
 
-static void conn_close(rx_conn_t *c)
+static void conn_close(hep_receiver_t *r, rx_conn_t *c)
 {
-    netio_close(&c->fd);
+    netio_close(&c->fd); /* close also takes it out of the epoll set */
+    free(c->buf);
+    c->buf = NULL;
     c->fill = 0;
+    r->nconns--;
+    atomic_store_explicit(&r->tcp_open, r->nconns, memory_order_relaxed);
+}
+
+/* A slot for a new connection: a free one, else the one silent longest if it has been silent
+ * RX_EVICT_IDLE_NS (closed, counted in tcp_evicted), else NULL. Idle connections never lock
+ * probes out; connections that all carry data do, and are counted as refusals. */
+static rx_conn_t *conn_slot(hep_receiver_t *r, int64_t now)
+{
+    rx_conn_t *idlest = NULL;
+    for (size_t i = 0; i < r->max_conns; i++) {
+        rx_conn_t *c = &r->conns[i];
+        if (c->fd < 0)
+            return c;
+        if (c->fill == 0 && (idlest == NULL || c->last_ns < idlest->last_ns))
+            idlest = c;
+    }
+    if (idlest == NULL || now - idlest->last_ns < RX_EVICT_IDLE_NS)
+        return NULL;
+    counter_add(&r->tcp_evicted, 1);
+    conn_close(r, idlest);
+    return idlest;
+}
+
+/* Out of file descriptors: take the waiting connection with the spare one and close it, so it
+ * does not stay in the backlog waking the thread. */
+static void refuse_without_fd(hep_receiver_t *r)
+{
+    netio_close(&r->spare_fd);
+    int fd = accept4(r->lsn, NULL, NULL, SOCK_CLOEXEC);
+    if (fd >= 0) {
+        close(fd);
+        counter_add(&r->tcp_refused, 1);
+    }
+    r->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
 static void rx_accept(hep_receiver_t *r)
 {
-    for (;;) {
+    for (int n = 0; n < RX_EVENTS; n++) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
         int fd = accept4(r->lsn, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0)
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE)
+                refuse_without_fd(r);
             return;
-        rx_conn_t *slot = NULL;
-        for (size_t i = 0; i < r->max_conns && slot == NULL; i++)
-            if (r->conns[i].fd < 0)
-                slot = &r->conns[i];
-        if (slot != NULL && slot->buf == NULL)
-            slot->buf = malloc(RX_BUF);
-        if (slot == NULL || slot->buf == NULL) {
+        }
+        int64_t now = clock_ns(CLOCK_MONOTONIC);
+        rx_conn_t *slot = conn_slot(r, now);
+        struct epoll_event ev = {.events = EPOLLIN,
+                                 .data.u64 = RX_TAG_CONN + (uint64_t)(slot - r->conns)};
+        if (slot == NULL || epoll_ctl(r->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
             close(fd);
             counter_add(&r->tcp_refused, 1);
             continue;
         }
         slot->fd = fd;
         slot->fill = 0;
-        slot->last_ns = clock_ns(CLOCK_MONOTONIC);
+        slot->last_ns = now;
         netio_endpoint_from_sockaddr(&ss, &slot->peer);
+        r->nconns++;
+        atomic_store_explicit(&r->tcp_open, r->nconns, memory_order_relaxed);
         counter_add(&r->tcp_accepted, 1);
     }
 }
 
-/* Read what is there and cut whole packets off the front. The buffer holds one maximum-size
- * packet, so a packet that framed correctly always fits; what does not frame ends the
- * connection, since nothing after it can be trusted to start a packet. */
+/* Cut whole packets off the front of p[0..n) and hand them on. Returns the bytes consumed, or
+ * -1 when the stream does not frame as HEP (the connection is then closed: nothing after it can
+ * be trusted to start a packet). */
+static ssize_t rx_frames(hep_receiver_t *r, rx_conn_t *c, const uint8_t *p, size_t n)
+{
+    size_t off = 0;
+    while (off < n) {
+        int fl = hep_frame_len(p + off, n - off);
+        if (fl == HEP_INVALID) {
+            counter_add(&r->malformed, 1);
+            counter_add(&r->tcp_bad_framing, 1);
+            return -1;
+        }
+        if (fl == HEP_PARTIAL || (size_t)fl > n - off)
+            break;
+        rx_deliver(r, p + off, (size_t)fl, &c->peer);
+        off += (size_t)fl;
+    }
+    return (ssize_t)off;
+}
+
+/* Read what is there. A connection with nothing pending reads into the shared buffer, and only
+ * a packet cut short gets a buffer of its own (RX_BUF, one maximum-size packet, so a packet that
+ * framed correctly always fits), freed once it is whole: a thousand idle probes cost no
+ * buffers. */
 static void rx_conn_read(hep_receiver_t *r, rx_conn_t *c)
 {
-    ssize_t n = read(c->fd, c->buf + c->fill, RX_BUF - c->fill);
+    uint8_t *buf = c->buf != NULL ? c->buf : r->dgram;
+    ssize_t n = read(c->fd, buf + c->fill, RX_BUF - c->fill);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return;
     if (n <= 0) {
         if (c->fill > 0)
             counter_add(&r->malformed, 1); /* a truncated last packet */
         counter_add(&r->tcp_closed, 1);
-        conn_close(c);
+        conn_close(r, c);
         return;
     }
-    c->fill += (size_t)n;
+    size_t fill = c->fill + (size_t)n;
     c->last_ns = clock_ns(CLOCK_MONOTONIC);
-    size_t off = 0;
-    while (off < c->fill) {
-        int fl = hep_frame_len(c->buf + off, c->fill - off);
-        if (fl == HEP_INVALID) {
+    ssize_t used = rx_frames(r, c, buf, fill);
+    if (used < 0) {
+        conn_close(r, c);
+        return;
+    }
+    size_t left = fill - (size_t)used;
+    if (left > 0 && c->buf == NULL) {
+        c->buf = malloc(RX_BUF);
+        if (c->buf == NULL) { /* cannot keep the rest: the stream is lost */
             counter_add(&r->malformed, 1);
-            counter_add(&r->tcp_bad_framing, 1);
-            conn_close(c);
+            conn_close(r, c);
             return;
         }
-        if (fl == HEP_PARTIAL || (size_t)fl > c->fill - off)
-            break;
-        rx_deliver(r, c->buf + off, (size_t)fl, &c->peer);
-        off += (size_t)fl;
     }
-    if (off > 0) {
-        memmove(c->buf, c->buf + off, c->fill - off);
-        c->fill -= off;
+    if (left > 0)
+        memmove(c->buf, buf + used, left);
+    c->fill = left;
+    if (left == 0) {
+        free(c->buf);
+        c->buf = NULL;
     }
+}
+
+/* Every RX_TICK_MS: close connections silent past the idle timeout; read the UDP socket's
+ * drop count (datagrams the kernel discarded with the buffer full). */
+static void rx_housekeeping(hep_receiver_t *r, int64_t now)
+{
+    for (size_t i = 0; i < r->max_conns; i++) {
+        rx_conn_t *c = &r->conns[i];
+        if (c->fd >= 0 && now - c->last_ns > (int64_t)r->idle_timeout_ms * NS_PER_MS) {
+            counter_add(&r->tcp_idle_closed, 1);
+            conn_close(r, c);
+        }
+    }
+#ifdef SO_MEMINFO
+    uint32_t mem[SK_MEMINFO_VARS];
+    socklen_t ml = sizeof(mem);
+    if (getsockopt(r->udp, SOL_SOCKET, SO_MEMINFO, mem, &ml) == 0 &&
+        ml > SK_MEMINFO_DROPS * sizeof(mem[0]))
+        atomic_store_explicit(&r->udp_dropped, mem[SK_MEMINFO_DROPS], memory_order_relaxed);
+#endif
 }
 
 static void *receiver_main(void *arg)
 {
     hep_receiver_t *r = arg;
     int64_t last_tick = clock_ns(CLOCK_MONOTONIC);
+    int timeout = RX_TICK_MS;
+    struct epoll_event evs[RX_EVENTS];
     for (;;) {
-        nfds_t np = 0;
-        r->pfds[np++] = (struct pollfd){.fd = r->wake, .events = POLLIN};
-        r->pfds[np++] = (struct pollfd){.fd = r->udp, .events = POLLIN};
-        r->pfds[np++] = (struct pollfd){.fd = r->lsn, .events = POLLIN};
-        for (size_t i = 0; i < r->max_conns; i++)
-            if (r->conns[i].fd >= 0)
-                r->pfds[np++] = (struct pollfd){.fd = r->conns[i].fd, .events = POLLIN};
-        int rc = poll(r->pfds, np, RX_TICK_MS);
-        if (rc < 0 && errno != EINTR)
+        int n = epoll_wait(r->ep, evs, RX_EVENTS, timeout);
+        if (n < 0 && errno != EINTR)
             break;
-        if (rc > 0) {
-            if (r->pfds[0].revents)
-                break;
-            if (r->pfds[1].revents)
+        bool stop = false;
+        for (int i = 0; i < n; i++) {
+            uint64_t tag = evs[i].data.u64;
+            if (tag == RX_TAG_WAKE)
+                stop = true;
+            else if (tag == RX_TAG_UDP)
                 rx_udp(r);
-            if (r->pfds[2].revents)
+            else if (tag == RX_TAG_LSN)
                 rx_accept(r);
-            /* Connections in pfds order; a slot accepted just now is not in pfds yet. */
-            for (nfds_t k = 3; k < np; k++) {
-                if (r->pfds[k].revents == 0)
-                    continue;
-                for (size_t i = 0; i < r->max_conns; i++)
-                    if (r->conns[i].fd == r->pfds[k].fd) {
-                        rx_conn_read(r, &r->conns[i]);
-                        break;
-                    }
-            }
+            else if (r->conns[tag - RX_TAG_CONN].fd >= 0) /* not closed by an eviction */
+                rx_conn_read(r, &r->conns[tag - RX_TAG_CONN]);
         }
+        if (stop)
+            break;
         int64_t now = clock_ns(CLOCK_MONOTONIC);
+        int wish = r->on_poll != NULL ? r->on_poll(r->ctx, now) : -1;
+        timeout = wish >= 0 && wish < RX_TICK_MS ? wish : RX_TICK_MS;
         if (now - last_tick >= (int64_t)RX_TICK_MS * 1000000) {
             last_tick = now;
-            for (size_t i = 0; i < r->max_conns; i++) {
-                rx_conn_t *c = &r->conns[i];
-                if (c->fd >= 0 && now - c->last_ns > (int64_t)r->idle_timeout_ms * 1000000) {
-                    counter_add(&r->tcp_idle_closed, 1);
-                    conn_close(c);
-                }
-            }
+            rx_housekeeping(r, now);
             if (r->on_idle)
                 r->on_idle(r->ctx, clock_ns(CLOCK_REALTIME));
         }
     }
     return NULL;
+}
+
+/* Room for max connections plus the reserve: raise the soft descriptor limit towards the hard
+ * one if needed. Returns how many connections fit. */
+static size_t rx_fit_fd_limit(size_t max)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return max;
+    rlim_t want = (rlim_t)max + RX_FD_RESERVE * 2;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want)
+        return rl.rlim_cur > RX_FD_RESERVE * 2 ? (size_t)(rl.rlim_cur - RX_FD_RESERVE * 2) : 16;
+    return max;
 }
 
 /* Bind UDP and TCP on the same address and port (port 0: the port UDP got, retried a few times
@@ -295,7 +399,7 @@ static int rx_bind(hep_receiver_t *r, struct sockaddr_storage *ss, socklen_t sl,
         if (r->lsn >= 0)
             setsockopt(r->lsn, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
         if (r->lsn >= 0 && bind(r->lsn, (struct sockaddr *)&tcp_addr, gl) == 0 &&
-            listen(r->lsn, 64) == 0)
+            listen(r->lsn, SOMAXCONN) == 0)
             return 0;
         int e = errno;
         netio_close(&r->lsn);
@@ -325,9 +429,12 @@ hep_receiver_t *hep_receiver_new(const char *spec, hep_receiver_fn fn, void *ctx
     r->udp = r->lsn = r->wake = -1;
     r->fn = fn;
     r->on_idle = cfg->on_idle;
+    r->on_poll = cfg->on_poll;
     r->ctx = ctx;
-    r->idle_timeout_ms = cfg->idle_timeout_ms ? cfg->idle_timeout_ms : 300000;
-    r->max_conns = cfg->max_connections ? cfg->max_connections : 64;
+    r->ep = r->spare_fd = -1;
+    r->idle_timeout_ms = cfg->idle_timeout_ms ? cfg->idle_timeout_ms : HEP_RX_IDLE_TIMEOUT_MS;
+    r->max_conns =
+        rx_fit_fd_limit(cfg->max_connections ? cfg->max_connections : HEP_RX_MAX_CONNECTIONS);
     char host[256], port[8];
     struct sockaddr_storage ss;
     socklen_t sl = 0;
@@ -339,10 +446,8 @@ hep_receiver_t *hep_receiver_new(const char *spec, hep_receiver_fn fn, void *ctx
         goto fail;
     r->key = netio_dup_key(cfg->auth_key, &r->key_len);
     r->conns = calloc(r->max_conns, sizeof(*r->conns));
-    r->pfds = calloc(r->max_conns + 3, sizeof(*r->pfds));
     r->dgram = malloc((size_t)RX_BATCH * RX_BUF);
-    if ((r->key_len > 0 && r->key == NULL) || r->conns == NULL || r->pfds == NULL ||
-        r->dgram == NULL) {
+    if ((r->key_len > 0 && r->key == NULL) || r->conns == NULL || r->dgram == NULL) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -354,7 +459,15 @@ hep_receiver_t *hep_receiver_new(const char *spec, hep_receiver_fn fn, void *ctx
         goto fail;
     }
     r->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (r->wake < 0 || pthread_create(&r->thread, NULL, receiver_main, r) != 0) {
+    r->ep = epoll_create1(EPOLL_CLOEXEC);
+    r->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    struct epoll_event ev_wake = {.events = EPOLLIN, .data.u64 = RX_TAG_WAKE};
+    struct epoll_event ev_udp = {.events = EPOLLIN, .data.u64 = RX_TAG_UDP};
+    struct epoll_event ev_lsn = {.events = EPOLLIN, .data.u64 = RX_TAG_LSN};
+    if (r->wake < 0 || r->ep < 0 || epoll_ctl(r->ep, EPOLL_CTL_ADD, r->wake, &ev_wake) != 0 ||
+        epoll_ctl(r->ep, EPOLL_CTL_ADD, r->udp, &ev_udp) != 0 ||
+        epoll_ctl(r->ep, EPOLL_CTL_ADD, r->lsn, &ev_lsn) != 0 ||
+        pthread_create(&r->thread, NULL, receiver_main, r) != 0) {
         snprintf(err, errlen, "cannot start the HEP receiver thread");
         goto fail;
     }
@@ -378,6 +491,9 @@ void hep_receiver_stats(hep_receiver_t *r, hep_receiver_stats_t *out)
     out->tcp_closed = counter_get(&r->tcp_closed);
     out->tcp_bad_framing = counter_get(&r->tcp_bad_framing);
     out->tcp_idle_closed = counter_get(&r->tcp_idle_closed);
+    out->tcp_evicted = counter_get(&r->tcp_evicted);
+    out->tcp_open = counter_get(&r->tcp_open);
+    out->udp_dropped = counter_get(&r->udp_dropped);
     out->packets = counter_get(&r->packets);
     out->bytes = counter_get(&r->bytes);
     out->malformed = counter_get(&r->malformed);
@@ -402,8 +518,9 @@ void hep_receiver_free(hep_receiver_t *r)
     netio_close(&r->udp);
     netio_close(&r->lsn);
     netio_close(&r->wake);
+    netio_close(&r->ep);
+    netio_close(&r->spare_fd);
     free(r->conns);
-    free(r->pfds);
     free(r->dgram);
     free(r->key);
     free(r);
@@ -430,6 +547,7 @@ struct hep_in {
     hep_idle_fn on_idle;
     void *ctx;
     dedup_set_t *recent; /* DEDUP_SETS */
+    hep_merge_t *merge;  /* probes in capture-time order; hands on to fn */
     counter_t sip, rtcp, duplicates, unsupported;
 };
 
@@ -478,12 +596,21 @@ static void on_hep_msg(void *ctx, const hep_msg_t *m, const net_endpoint_t *peer
         .has_probe = true,
         .probe_id = m->agent_id,
     };
+    /* Every message moves its probe's watermark, a copy another probe sent first too. */
+    int64_t now = clock_ns(CLOCK_MONOTONIC);
+    hep_merge_saw(h->merge, m->agent_id, &peer->addr, pkt.ts_ns, now);
     if (seen_recently(h, &pkt, peer)) {
         counter_add(&h->duplicates, 1);
         return;
     }
     counter_add(sip ? &h->sip : &h->rtcp, 1);
-    h->fn(h->ctx, &pkt);
+    hep_merge_push(h->merge, &pkt, now);
+}
+
+static int on_hep_poll(void *ctx, int64_t mono_ns)
+{
+    hep_in_t *h = ctx;
+    return hep_merge_release(h->merge, mono_ns);
 }
 
 static void on_hep_idle(void *ctx, int64_t now_ns)
@@ -496,23 +623,26 @@ static void on_hep_idle(void *ctx, int64_t now_ns)
 hep_in_t *hep_in_new(const char *spec, hep_in_fn fn, void *ctx, const hep_receiver_cfg_t *cfg,
                      char *err, size_t errlen)
 {
+    hep_receiver_cfg_t rc;
+    if (cfg != NULL)
+        rc = *cfg;
+    else
+        hep_receiver_cfg_init(&rc);
     hep_in_t *h = calloc(1, sizeof(*h));
-    if (h != NULL)
+    if (h != NULL) {
         h->recent = calloc(DEDUP_SETS, sizeof(*h->recent));
-    if (h == NULL || h->recent == NULL) {
+        h->merge = hep_merge_new(&rc.merge, fn, ctx);
+    }
+    if (h == NULL || h->recent == NULL || h->merge == NULL) {
         snprintf(err, errlen, "out of memory");
         hep_in_free(h);
         return NULL;
     }
     h->fn = fn;
     h->ctx = ctx;
-    hep_receiver_cfg_t rc;
-    if (cfg != NULL)
-        rc = *cfg;
-    else
-        hep_receiver_cfg_init(&rc);
     h->on_idle = rc.on_idle;
     rc.on_idle = on_hep_idle;
+    rc.on_poll = on_hep_poll;
     h->rx = hep_receiver_new(spec, on_hep_msg, h, &rc, err, errlen);
     if (h->rx == NULL) {
         hep_in_free(h);
@@ -532,6 +662,7 @@ void hep_in_stats(hep_in_t *h, hep_in_stats_t *out)
         hep_receiver_stats(h->rx, &out->rx);
     else
         out->rx = h->final;
+    hep_merge_stats(h->merge, &out->merge);
     out->sip = counter_get(&h->sip);
     out->rtcp = counter_get(&h->rtcp);
     out->duplicates = counter_get(&h->duplicates);
@@ -543,8 +674,9 @@ void hep_in_stop(hep_in_t *h)
     if (h == NULL || h->rx == NULL)
         return;
     hep_receiver_stats(h->rx, &h->final);
-    hep_receiver_free(h->rx); /* joins: no callback runs after this */
+    hep_receiver_free(h->rx); /* joins: the receiver's callbacks are over */
     h->rx = NULL;
+    hep_merge_flush(h->merge); /* the last messages, on this thread */
 }
 
 void hep_in_free(hep_in_t *h)
@@ -552,6 +684,7 @@ void hep_in_free(hep_in_t *h)
     if (h == NULL)
         return;
     hep_in_stop(h);
+    hep_merge_free(h->merge);
     free(h->recent);
     free(h);
 }

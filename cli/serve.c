@@ -62,8 +62,11 @@ static const char run_usage[] =
     "  -r FILE                a pcap or pcapng file to analyze ('-' = stdin; -r again for more)\n"
     "  --force                also read captures the database already holds (else skipped)\n"
     "  --hep-in ADDR:PORT     receive HEPv3 on ADDR:PORT, UDP and TCP\n"
-    "  --hep-in-key KEY       accept only HEP packets carrying this key\n" SERVE_HELP LIVECAP_HELP
-        HEP_CLI_HELP "  -q, --quiet            only errors on stderr\n"
+    "  --hep-in-key KEY       accept only HEP packets carrying this key\n"
+    "  --hep-merge-wait MS    hold a probe's message up to MS ms for the other probes' earlier\n"
+    "                         ones, to merge them by capture time (default 1000; 0: no "
+    "merging)\n" SERVE_HELP LIVECAP_HELP HEP_CLI_HELP
+    "  -q, --quiet            only errors on stderr\n"
     "  -v, --verbose          log every request on stderr\n"
     "  -h, --help             this text\n";
 
@@ -375,14 +378,43 @@ static void publish_hep_stats(engine_t *e, hep_in_t *source)
     engine_publish(e, "hep.packets", (int64_t)h.rx.packets);
     engine_publish(e, "hep.duplicates", (int64_t)h.duplicates);
     engine_publish(e, "hep.unsupported", (int64_t)h.unsupported);
+    /* What the intake refused or lost, so that a probe's "sent" can be checked against it. */
+    const hep_receiver_stats_t *rx = &h.rx;
+    engine_publish(e, "hep.malformed", (int64_t)rx->malformed);
+    engine_publish(e, "hep.unauthorised", (int64_t)rx->unauthorised);
+    engine_publish(e, "hep.udp_datagrams", (int64_t)rx->udp_datagrams);
+    engine_publish(e, "hep.udp_dropped", (int64_t)rx->udp_dropped);
+    engine_publish(e, "hep.tcp_accepted", (int64_t)rx->tcp_accepted);
+    engine_publish(e, "hep.tcp_open", (int64_t)rx->tcp_open);
+    engine_publish(e, "hep.tcp_refused", (int64_t)rx->tcp_refused);
+    engine_publish(e, "hep.tcp_evicted", (int64_t)rx->tcp_evicted);
+    engine_publish(e, "hep.tcp_idle_closed", (int64_t)rx->tcp_idle_closed);
+    engine_publish(e, "hep.tcp_closed", (int64_t)rx->tcp_closed);
+    engine_publish(e, "hep.tcp_bad_framing", (int64_t)rx->tcp_bad_framing);
+    const hep_merge_stats_t *m = &h.merge;
+    engine_publish(e, "hep.probes_active", (int64_t)m->probes);
+    engine_publish(e, "hep.merge_held", (int64_t)m->held);
+    engine_publish(e, "hep.merge_held_peak", (int64_t)m->held_peak);
+    engine_publish(e, "hep.merge_held_total", (int64_t)m->held_total);
+    engine_publish(e, "hep.merge_waited", (int64_t)m->waited);
+    engine_publish(e, "hep.merge_overflow", (int64_t)m->overflow);
+    engine_publish(e, "hep.merge_late", (int64_t)m->late);
+    engine_publish(e, "hep.merge_hold_max_us", (int64_t)(m->hold_ns_max / 1000));
+    engine_publish(e, "hep.merge_lag_max_ms", (int64_t)(m->lag_ns_max / 1000000));
     engine_publish_stats(e);
 }
 
 static void on_hep_idle(void *ctx, int64_t now_ns)
 {
     hep_run_t *run = ctx;
-    engine_idle(run->engine, now_ns);
     hep_in_t *source = atomic_load(&run->source);
+    hep_in_stats_t h = {0};
+    if (source != NULL)
+        hep_in_stats(source, &h);
+    /* The wall clock moves the calls' clock on only when the merge holds nothing: what it
+     * holds is capture time still to come. */
+    if (h.merge.held == 0)
+        engine_idle(run->engine, now_ns);
     if (source != NULL && now_ns >= run->next_publish_ns) {
         publish_hep_stats(run->engine, source);
         run->next_publish_ns = now_ns + NS_PER_S;
@@ -392,7 +424,7 @@ static void on_hep_idle(void *ctx, int64_t now_ns)
 /* Receive HEP into p until a stop is requested; *last: the receiver's counters at the end.
  * Returns an exit status. */
 static int run_hep_in(const serve_opts_t *o, engine_t *p, const char *spec, const char *key,
-                      hep_in_stats_t *last)
+                      uint32_t merge_wait_ms, hep_in_stats_t *last)
 {
     char err[512] = "";
     hep_run_t run = {.engine = p};
@@ -400,6 +432,7 @@ static int run_hep_in(const serve_opts_t *o, engine_t *p, const char *spec, cons
     hep_receiver_cfg_init(&hc);
     hc.auth_key = key;
     hc.on_idle = on_hep_idle;
+    hc.merge.wait_ms = merge_wait_ms;
     hep_in_t *source = hep_in_new(spec, on_hep_packet, &run, &hc, err, sizeof(err));
     if (source == NULL) {
         livecap_fatal("run: --hep-in: %s", err);
@@ -446,7 +479,7 @@ static api_server_t *start_api_quietly(const serve_opts_t *o)
     return srv;
 }
 
-enum { OPT_RUN_HEP_IN = 500, OPT_RUN_HEP_IN_KEY, OPT_RUN_FORCE };
+enum { OPT_RUN_HEP_IN = 500, OPT_RUN_HEP_IN_KEY, OPT_RUN_FORCE, OPT_RUN_HEP_MERGE_WAIT };
 
 static const struct option run_long[] = {
     {"db", required_argument, NULL, OPT_DB},
@@ -456,6 +489,7 @@ static const struct option run_long[] = {
     {"threads", required_argument, NULL, OPT_THREADS},
     {"hep-in", required_argument, NULL, OPT_RUN_HEP_IN},
     {"hep-in-key", required_argument, NULL, OPT_RUN_HEP_IN_KEY},
+    {"hep-merge-wait", required_argument, NULL, OPT_RUN_HEP_MERGE_WAIT},
     {"force", no_argument, NULL, OPT_RUN_FORCE},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
@@ -475,8 +509,9 @@ typedef struct {
     const char *log_path, *hep_in, *hep_in_key;
     char **files; /* the -r FILEs: nfiles of them */
     int nfiles;
-    bool force;    /* --force: read captures the database already holds again */
-    int listen_fd; /* the API's port, held from the start (cli_reserve_listen) */
+    uint32_t hep_merge_wait_ms; /* --hep-merge-wait */
+    bool force;                 /* --force: read captures the database already holds again */
+    int listen_fd;              /* the API's port, held from the start (cli_reserve_listen) */
 } run_opts_t;
 
 /* Parse run's options into r. Returns -1 to go on, or the exit status to return at once
@@ -496,6 +531,15 @@ static int parse_run_options(int argc, char **argv, run_opts_t *r)
         }
         if (opt == OPT_RUN_FORCE) {
             r->force = true;
+            continue;
+        }
+        if (opt == OPT_RUN_HEP_MERGE_WAIT) {
+            size_t ms = 0;
+            if (strcmp(optarg, "0") != 0 && (!cli_parse_count(optarg, &ms) || ms > 60000)) {
+                usage_error("run", "--hep-merge-wait: want milliseconds, 0 to 60000", optarg);
+                return EXIT_USAGE;
+            }
+            r->hep_merge_wait_ms = (uint32_t)ms;
             continue;
         }
         if (opt == OPT_RUN_HEP_IN && !cli_hostport_ok(optarg)) {
@@ -611,7 +655,8 @@ static int run_live(run_opts_t *r)
                               r->keep.max_db_bytes, r->keep.max_pcap_bytes, r->keep.interval_s};
         retention_t *retention = retention_start(&rc);
         status = lc != NULL ? livecap_run(lc, p, r->serve.quiet)
-                            : run_hep_in(&r->serve, p, r->hep_in, r->hep_in_key, &hep);
+                            : run_hep_in(&r->serve, p, r->hep_in, r->hep_in_key,
+                                         r->hep_merge_wait_ms, &hep);
         retention_stop(retention);
     }
     api_server_stop(srv);
@@ -632,6 +677,7 @@ out:
 int cmd_run(int argc, char **argv)
 {
     run_opts_t r = {.serve = {.db = "sipscope.db", .token = getenv("SIPSCOPE_TOKEN")},
+                    .hep_merge_wait_ms = HEP_MERGE_WAIT_MS_DEFAULT,
                     .listen_fd = -1};
     engine_cfg_init(&r.cfg);
     cap_live_cfg_init(&r.live);

@@ -40,10 +40,12 @@ struct engine {
     output_set_t sip_outs, rtp_outs, rtcp_outs; /* packet fan-outs, rebuilt by engine_add_output */
     engine_totals_t totals;
     engine_timing_t timing;
-    int64_t started_ns;        /* monotonic, at engine_new */
-    int64_t last_tick_ns;      /* capture time of the last timeout check */
-    int64_t last_tick_wall_ns; /* wall-clock time of that check */
-    int64_t last_packet_ns;    /* capture time of the last packet (the input's span) */
+    int64_t started_ns;   /* monotonic, at engine_new */
+    int64_t last_tick_ns; /* capture time of the last timeout check */
+    /* The calls' clock: the latest capture time seen (or reached by engine_idle), and the wall
+     * clock when it got there. */
+    int64_t clock_ns, clock_wall_ns;
+    int64_t last_packet_ns; /* capture time of the last packet (the input's span) */
     /* Decoder outputs reused for every packet: the hot path allocates nothing. */
     sip_msg_t sip;
     rtp_hdr_t rtp;
@@ -122,7 +124,10 @@ static void tick(engine_t *e, int64_t ts_ns)
     /* Timeouts are in seconds; checking once per 100 ms of capture time is plenty. */
     if (ts_ns - e->last_tick_ns >= 100 * NS_PER_MS || ts_ns < e->last_tick_ns) {
         note_span(e, ts_ns);
-        e->last_tick_wall_ns = clock_ns(CLOCK_REALTIME);
+        if (ts_ns > e->clock_ns) {
+            e->clock_ns = ts_ns;
+            e->clock_wall_ns = clock_ns(CLOCK_REALTIME);
+        }
         corr_tick(e->corr, ts_ns);
         secmon_tick(e->secmon, ts_ns);
         e->last_tick_ns = ts_ns;
@@ -491,17 +496,19 @@ void engine_process_frame(engine_t *e, const cap_frame_t *f)
 
 void engine_idle(engine_t *e, int64_t wall_now_ns)
 {
-    /* Capture time moves on with the wall clock since the last packet: right for a live link,
-     * and for a replay of an old capture (HEP from `analyze --hep-out`) it does not jump years
-     * ahead and time every call out. */
-    if (e->last_tick_wall_ns == 0)
+    /* Capture time moves on with the wall clock since the latest capture time seen: right for
+     * a live link, and a replay of an old capture (HEP from `analyze --hep-out`) neither jumps
+     * years ahead and times every call out nor stands still. From the latest, not the last:
+     * a packet from a probe that lags behind another must not set the clock back, or the calls'
+     * linger would wait for the wall clock to make up the difference. */
+    if (e->clock_wall_ns == 0)
         return;
-    int64_t now_ns = e->last_tick_ns + (wall_now_ns - e->last_tick_wall_ns);
-    if (now_ns > e->last_tick_ns) {
+    int64_t now_ns = e->clock_ns + (wall_now_ns - e->clock_wall_ns);
+    if (now_ns > e->clock_ns) {
         corr_tick(e->corr, now_ns);
         secmon_tick(e->secmon, now_ns);
-        e->last_tick_ns = now_ns;
-        e->last_tick_wall_ns = wall_now_ns;
+        e->clock_ns = now_ns;
+        e->clock_wall_ns = wall_now_ns;
     }
 }
 
