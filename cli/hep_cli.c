@@ -76,10 +76,15 @@ void hep_cli_finish(hep_cli_t *h, bool quiet)
     hep_sender_flush(h->sender, 10000);
     hep_sender_stats_t st;
     hep_sender_stats(h->sender, &st);
-    if (!quiet || st.dropped > 0 || st.lost > 0)
-        log_msg(LOG_ERROR, "HEP to %s: %llu sent, %llu dropped (queue full), %llu lost", h->out,
+    /* What is still queued now is lost at free (the collector could not be reached). */
+    uint64_t lost = st.lost + st.queue_now;
+    if (!quiet || st.dropped > 0 || lost > 0)
+        log_msg(LOG_ERROR, "HEP to %s: %llu sent, %llu dropped (queue full), %llu lost%s", h->out,
                 (unsigned long long)st.sent, (unsigned long long)st.dropped,
-                (unsigned long long)st.lost);
+                (unsigned long long)lost,
+                lost > 0 ? " (not delivered: the collector was unreachable, refused or closed "
+                           "the connection)"
+                         : "");
     hep_sender_free(h->sender);
     h->sender = NULL;
 }

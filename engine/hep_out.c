@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -38,6 +40,8 @@
 #define FREE_DRAIN_MS    1000
 #define LINGER_US        200 /* an empty queue is polled this often ... */
 #define LINGER_POLLS     50  /* ... this many times (10 ms) before the thread sleeps */
+#define CONFIRM_MS       200 /* how long an idle sender waits for its last bytes' ACK ... */
+#define CONFIRM_MIN_MS   50  /* ... and at least this long, before it takes them as sent */
 
 struct hep_sender {
     struct sockaddr_storage addr;
@@ -60,8 +64,9 @@ struct hep_sender {
     int64_t stop_deadline; /* CLOCK_MONOTONIC ns */
     bool started;
     pthread_t thread;
-    int fd;            /* thread-owned */
-    unsigned attempts; /* failed TCP sends of the head record */
+    int fd;               /* thread-owned */
+    unsigned attempts;    /* failed TCP sends of the head record */
+    uint64_t unconfirmed; /* TCP: messages written since the connection was last seen open */
 
     counter_t queued, dropped, rejected, sent, lost, send_errors, connects;
 };
@@ -261,6 +266,65 @@ static size_t udp_send_batch(hep_sender_t *s, struct iovec *iov, size_t k)
     return 1;
 }
 
+/* TCP: has the collector closed the connection (FIN or RST), which a write would not tell
+ * until the bytes were already gone? A HEP collector sends nothing, so any readable state but
+ * "would block" means closed. */
+static bool tcp_peer_closed(int fd)
+{
+    char b;
+    ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+/* The connection was found closed: what was written on it since it was last seen open went
+ * into a socket the collector no longer read (a write succeeds until the RST comes back), so
+ * it counts as lost, not sent. Mutex held. */
+static void tcp_lost_unconfirmed(hep_sender_t *s)
+{
+    if (s->unconfirmed > 0) {
+        atomic_fetch_sub_explicit(&s->sent, s->unconfirmed, memory_order_relaxed);
+        counter_add(&s->lost, s->unconfirmed);
+        s->unconfirmed = 0;
+    }
+}
+
+/* Before a TCP write (mutex held): a connection the collector closed (idle timeout, a full
+ * connection table) is dropped for a new one before anything more is lost in it. */
+static void tcp_check_open(hep_sender_t *s)
+{
+    if (s->fd < 0)
+        return;
+    if (tcp_peer_closed(s->fd)) {
+        tcp_lost_unconfirmed(s);
+        netio_close(&s->fd);
+        return;
+    }
+    s->unconfirmed = 0;
+}
+
+/* The queue ran empty (mutex held, released meanwhile): wait up to CONFIRM_MS for the last
+ * bytes to be acknowledged, then see whether the connection is still open, so that messages
+ * the collector refused are counted as lost now rather than never. */
+static void tcp_confirm(hep_sender_t *s)
+{
+    if (s->fd < 0 || s->unconfirmed == 0)
+        return;
+    pthread_mutex_unlock(&s->mu);
+    /* At least CONFIRM_MIN_MS: a collector refusing a connection closes it as soon as its
+     * thread gets to the accept, which may come after the bytes were acknowledged. */
+    int64_t start = clock_ns(CLOCK_MONOTONIC);
+    int64_t until = start + (int64_t)CONFIRM_MS * 1000000;
+    int outq = 0;
+    while (!tcp_peer_closed(s->fd) && clock_ns(CLOCK_MONOTONIC) < until &&
+           ((ioctl(s->fd, SIOCOUTQ, &outq) == 0 && outq > 0) ||
+            clock_ns(CLOCK_MONOTONIC) - start < (int64_t)CONFIRM_MIN_MS * 1000000)) {
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+    }
+    pthread_mutex_lock(&s->mu);
+    tcp_check_open(s); /* still unacknowledged but open after CONFIRM_MS: taken as sent */
+}
+
 /* Send k records on TCP as one gathered write. Returns how many were sent whole; on an error the
  * connection is closed and the first unsent record is retried on the next one. */
 static size_t tcp_send_batch(hep_sender_t *s, struct iovec *iov, size_t k)
@@ -311,6 +375,10 @@ static void *sender_main(void *arg)
                 pthread_cond_timedwait(&s->work, &s->mu, &until);
                 continue;
             }
+            tcp_confirm(s);
+            pthread_cond_broadcast(&s->idle);
+            if (s->count > 0 || s->stop)
+                continue;
             s->waiting = true;
             pthread_cond_wait(&s->work, &s->mu);
             s->waiting = false;
@@ -337,10 +405,20 @@ static void *sender_main(void *arg)
             backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
             continue;
         }
+        if (s->tcp) {
+            tcp_check_open(s);
+            if (s->fd < 0)
+                continue; /* closed by the collector: connect again */
+        }
         size_t k = peek_batch(s, iov, SEND_BATCH);
         pthread_mutex_unlock(&s->mu);
         size_t gone = s->tcp ? tcp_send_batch(s, iov, k) : udp_send_batch(s, iov, k);
         pthread_mutex_lock(&s->mu);
+        if (s->tcp) {
+            s->unconfirmed += gone;
+            if (s->fd < 0) /* the write failed: the connection is gone, and with it these */
+                tcp_lost_unconfirmed(s);
+        }
         if (gone == 0 && ++s->attempts >= TCP_MAX_ATTEMPTS) {
             counter_add(&s->lost, 1); /* this one fails on every connection: give it up */
             gone = 1;
@@ -349,6 +427,8 @@ static void *sender_main(void *arg)
             pop_records(s, gone);
     }
     /* Stopped with records left (past the drain deadline): they are lost. */
+    if (s->count == 0)
+        tcp_confirm(s);
     counter_add(&s->lost, s->count);
     s->count = 0;
     pthread_cond_broadcast(&s->idle);
@@ -459,7 +539,7 @@ int hep_sender_flush(hep_sender_t *s, int timeout_ms)
     struct timespec until = clock_deadline(CLOCK_MONOTONIC, (int64_t)timeout_ms * 1000000);
     pthread_mutex_lock(&s->mu);
     int rc = 0;
-    while (s->count > 0 && rc == 0)
+    while ((s->count > 0 || s->unconfirmed > 0) && rc == 0)
         rc = pthread_cond_timedwait(&s->idle, &s->mu, &until);
     bool empty = s->count == 0;
     pthread_mutex_unlock(&s->mu);

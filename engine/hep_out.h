@@ -20,8 +20,12 @@ typedef struct {
     uint64_t queued;      /* accepted by hep_sender_send* */
     uint64_t dropped;     /* refused because the queue was full (messages or bytes) */
     uint64_t rejected;    /* refused because unencodable (too big for HEP, bad addresses) */
-    uint64_t sent;        /* handed to the kernel whole */
-    uint64_t lost;        /* accepted but never sent: send errors, or still queued at free */
+    uint64_t sent;        /* handed to the kernel whole (TCP: on a connection still open
+                             after: see lost) */
+    uint64_t lost;        /* accepted but never sent: send errors, or still queued at free;
+                             and over TCP, written on a connection the collector then closed
+                             (refused or reset) before it was seen open again: a write
+                             succeeds until the RST comes back, so those count here */
     uint64_t send_errors; /* failed send/connect calls (a TCP message may be retried) */
     uint64_t connects;    /* TCP connections established (the first and every reconnect) */
     uint64_t queue_now;   /* messages waiting now */
@@ -35,6 +39,10 @@ typedef struct {
  * A thread of its own drains it: UDP with one send per packet on a connected socket; TCP as
  * back-to-back HEP packets, connecting lazily and reconnecting with backoff (100 ms doubling
  * to 2 s) when the collector goes away; while disconnected the queue fills and then drops.
+ * Before each TCP write it checks that the collector has not closed the connection (an idle
+ * timeout: it then connects again, losing nothing), and when the queue runs empty it waits up
+ * to 200 ms for the last bytes' acknowledgement and checks again, so messages a collector
+ * refused show as lost.
  * Returns NULL with a reason in err on a bad spec, an unresolvable host or no memory. Name
  * resolution happens here, once. Caller frees with hep_sender_free. */
 hep_sender_t *hep_sender_new(const char *spec, uint32_t agent_id, const char *auth_key,

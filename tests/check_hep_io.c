@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -478,6 +479,168 @@ START_TEST(test_tcp_connection_limit)
 }
 END_TEST
 
+/* Send n SIP messages from one TCP sender, wait for them; returns the sender's counters. */
+static hep_sender_stats_t deliver_tcp(uint16_t port, unsigned n, int flush_ms)
+{
+    hep_sender_t *s = start_sender(port, "tcp", 9, NULL, 0);
+    net_endpoint_t a, b;
+    endpoints(&a, &b, 4);
+    char buf[256];
+    for (unsigned i = 0; i < n; i++) {
+        size_t len = make_sip(buf, sizeof(buf), i);
+        ck_assert_int_eq(hep_sender_send_sip(s, &a, &b, 17, 1700000000000000000LL + i,
+                                             (const uint8_t *)buf, len, SV_NULL),
+                         0);
+    }
+    (void)hep_sender_flush(s, flush_ms);
+    hep_sender_stats_t st;
+    hep_sender_stats(s, &st);
+    hep_sender_free(s);
+    return st;
+}
+
+/* Raise this process's descriptor limit to hold n sockets; false when it cannot. */
+static bool fds_for(size_t n)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return false;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < n + 64) {
+        if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < n + 64)
+            return false;
+        rl.rlim_cur = n + 64;
+        return setrlimit(RLIMIT_NOFILE, &rl) == 0;
+    }
+    return true;
+}
+
+/* 1,000 idle TCP connections held open while a probe delivers: the default table takes them all
+ * and the probe too, nothing is lost, and the counters say what is open. */
+START_TEST(test_tcp_thousand_idle_default)
+{
+    enum { IDLE = 1000 };
+    if (!fds_for(IDLE + 16)) {
+        test_skip("tcp_thousand_idle_default: the descriptor limit cannot reach 1,000 sockets");
+        return;
+    }
+    sink_t *sink = sink_new();
+    hep_receiver_t *r = start_receiver(sink, NULL, 0);
+    uint16_t port = hep_receiver_port(r);
+    int *fds = malloc(IDLE * sizeof(*fds));
+    for (int i = 0; i < IDLE; i++)
+        fds[i] = tcp_to(port);
+    ck_assert(WAIT_STAT(r, tcp_open, IDLE));
+    hep_sender_stats_t st = deliver_tcp(port, 100, 10000);
+    ck_assert(wait_count(sink, 100, 10000));
+    ck_assert_uint_eq(st.sent, 100);
+    ck_assert_uint_eq(st.lost + st.dropped + st.queue_now, 0);
+    hep_receiver_stats_t rs;
+    hep_receiver_stats(r, &rs);
+    ck_assert_uint_eq(rs.tcp_refused, 0);
+    ck_assert_uint_eq(rs.tcp_accepted, IDLE + 1);
+    ck_assert_uint_ge(rs.tcp_open, IDLE);
+    for (int i = 0; i < IDLE; i++)
+        close(fds[i]);
+    free(fds);
+    hep_receiver_free(r);
+    sink_free(sink);
+}
+END_TEST
+
+/* The table full of idle connections (1,000 against a cap of 64, the old default): the one
+ * silent longest makes room for the probe, which loses nothing; evictions are counted. */
+START_TEST(test_tcp_idle_evicted_for_new)
+{
+    enum { IDLE = 1000 };
+    if (!fds_for(IDLE + 16)) {
+        test_skip("tcp_idle_evicted_for_new: the descriptor limit cannot reach 1,000 sockets");
+        return;
+    }
+    sink_t *sink = sink_new();
+    hep_receiver_t *r = start_receiver(sink, NULL, 64);
+    uint16_t port = hep_receiver_port(r);
+    int *fds = malloc(IDLE * sizeof(*fds));
+    for (int i = 0; i < IDLE; i++)
+        fds[i] = tcp_to(port);
+    ck_assert(WAIT_STAT(r, tcp_refused, IDLE - 64)); /* all fresh: none may be pushed out */
+    sleep_ms(2100);                                  /* now the 64 are idle */
+    hep_sender_stats_t st = deliver_tcp(port, 10, 10000);
+    ck_assert_msg(wait_count(sink, 10, 10000), "%zu of 10 arrived", sink_count(sink));
+    ck_assert_uint_eq(st.sent, 10);
+    ck_assert_uint_eq(st.lost + st.dropped + st.queue_now, 0);
+    hep_receiver_stats_t rs;
+    hep_receiver_stats(r, &rs);
+    ck_assert_uint_ge(rs.tcp_evicted, 1);
+    ck_assert_uint_eq(rs.tcp_refused, IDLE - 64);
+    for (int i = 0; i < IDLE; i++)
+        close(fds[i]);
+    free(fds);
+    hep_receiver_free(r);
+    sink_free(sink);
+}
+END_TEST
+
+/* The collector closes an idle probe's connection (idle timeout): the probe's next messages go
+ * on a new connection, none lost. */
+START_TEST(test_tcp_idle_timeout_reconnects)
+{
+    sink_t *sink = sink_new();
+    hep_receiver_cfg_t cfg;
+    hep_receiver_cfg_init(&cfg);
+    cfg.idle_timeout_ms = 300;
+    char err[256] = "";
+    hep_receiver_t *r = hep_receiver_new("127.0.0.1:0", on_packet, sink, &cfg, err, sizeof(err));
+    ck_assert_msg(r != NULL, "%s", err);
+    hep_sender_t *s = start_sender(hep_receiver_port(r), "tcp", 9, NULL, 0);
+    net_endpoint_t a, b;
+    endpoints(&a, &b, 4);
+    char buf[256];
+    for (unsigned round = 0; round < 2; round++) {
+        for (unsigned i = 0; i < 5; i++) {
+            size_t len = make_sip(buf, sizeof(buf), round * 5 + i);
+            ck_assert_int_eq(hep_sender_send_sip(s, &a, &b, 17, 1700000000000000000LL,
+                                                 (const uint8_t *)buf, len, SV_NULL),
+                             0);
+        }
+        ck_assert_int_eq(hep_sender_flush(s, 5000), 0);
+        ck_assert(wait_count(sink, (round + 1) * 5, 5000));
+        if (round == 0)
+            ck_assert(WAIT_STAT(r, tcp_idle_closed, 1));
+    }
+    hep_sender_stats_t st;
+    hep_sender_stats(s, &st);
+    ck_assert_uint_eq(st.sent, 10);
+    ck_assert_uint_eq(st.lost, 0);
+    ck_assert_uint_eq(st.connects, 2);
+    hep_sender_free(s);
+    hep_receiver_free(r);
+    sink_free(sink);
+}
+END_TEST
+
+/* A collector whose table is full of busy connections refuses the probe: the probe reports its
+ * messages as lost (not "sent"), and the collector counts the refusal. */
+START_TEST(test_tcp_refused_reported_lost)
+{
+    sink_t *sink = sink_new();
+    hep_receiver_t *r = start_receiver(sink, NULL, 1);
+    uint16_t port = hep_receiver_port(r);
+    int busy = tcp_to(port);
+    ck_assert(WAIT_STAT(r, tcp_accepted, 1));
+    hep_sender_stats_t st = deliver_tcp(port, 10, 1500);
+    ck_assert_uint_eq(st.queued, 10);
+    ck_assert_uint_eq(st.sent, 0);
+    ck_assert_uint_eq(st.lost + st.queue_now, 10); /* queue_now is lost at free */
+    hep_receiver_stats_t rs;
+    hep_receiver_stats(r, &rs);
+    ck_assert_uint_ge(rs.tcp_refused, 1);
+    ck_assert_uint_eq(rs.packets, 0);
+    close(busy);
+    hep_receiver_free(r);
+    sink_free(sink);
+}
+END_TEST
+
 /* Nobody listens: the TCP sender keeps its queue while it retries, the queue fills, and every
  * further send returns at once with -ENOBUFS, counted as dropped. */
 START_TEST(test_full_queue_drops)
@@ -834,6 +997,10 @@ Suite *hep_io_suite(void)
     tcase_add_test(tc, test_tcp_reassembly);
     tcase_add_test(tc, test_tcp_bad_packet_skipped);
     tcase_add_test(tc, test_tcp_connection_limit);
+    tcase_add_test(tc, test_tcp_thousand_idle_default);
+    tcase_add_test(tc, test_tcp_idle_evicted_for_new);
+    tcase_add_test(tc, test_tcp_idle_timeout_reconnects);
+    tcase_add_test(tc, test_tcp_refused_reported_lost);
     tcase_add_test(tc, test_full_queue_drops);
     tcase_add_test(tc, test_blocking_mode);
     tcase_add_test(tc, test_too_big_rejected);
