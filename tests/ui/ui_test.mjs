@@ -351,6 +351,24 @@ async function main() {
   check(lastHour === '10', `the "1 h" preset counts back from the newest stored call: ${lastHour} calls`);
   await go('#/calls?range=15m');
   check(await rowsOf('#calls-table') === 10, 'the "15 min" preset on the list shows the capture\'s 10 calls');
+  // Absolute from/to, typed in the page's one format: [10:00:10, 10:00:13) holds 3 calls.
+  await evaluate(`(() => { const f = document.querySelector('form.range'); f.since.value = '2024-01-15 10:00:10'; f.until.value = '2024-01-15 10:00:13'; })()`);
+  await click('form.range button[type=submit]');
+  if (await waitFor(`location.hash.includes('since=1705312810') && location.hash.includes('until=1705312813') && ${LOADED}`, 'the absolute range')) {
+    check(await rowsOf('#calls-table') === 3, 'an absolute from/to range (in the URL) leaves the 3 calls inside it');
+  }
+  // Drag across the dashboard's calls chart: that range goes into the URL.
+  await go('#/dashboard');
+  await waitFor(`document.querySelector('#chart-calls .u-over')`, 'the calls chart');
+  const over = await evaluate(`(() => { const r = document.querySelector('#chart-calls .u-over').getBoundingClientRect(); return {x: r.left, y: r.top + r.height / 2, w: r.width}; })()`);
+  await page('Input.dispatchMouseEvent', { type: 'mouseMoved', x: over.x + over.w * 0.3, y: over.y });
+  await page('Input.dispatchMouseEvent', { type: 'mousePressed', x: over.x + over.w * 0.3, y: over.y, button: 'left', clickCount: 1 });
+  for (const f of [0.4, 0.5, 0.6]) await page('Input.dispatchMouseEvent', { type: 'mouseMoved', x: over.x + over.w * f, y: over.y, button: 'left', buttons: 1 });
+  await page('Input.dispatchMouseEvent', { type: 'mouseReleased', x: over.x + over.w * 0.6, y: over.y, button: 'left', clickCount: 1 });
+  if (await waitFor(`/since=\\d+/.test(location.hash) && /until=\\d+/.test(location.hash) && ${LOADED}`, 'the zoomed dashboard')) {
+    const z = await evaluate(`Object.fromEntries(hashParams())`);
+    check(Number(z.until) > Number(z.since), `dragging across a chart zooms into that range (${z.since}–${z.until})`);
+  }
   // UTC/local switch: in Asia/Kolkata (UTC+05:30) local times move by 5 h 30.
   await page('Emulation.setTimezoneOverride', { timezoneId: 'Asia/Kolkata' });
   await go('#/calls');

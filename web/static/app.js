@@ -110,17 +110,18 @@ function tzDateOpt() {
   return tzMode === 'utc' ? (ts) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC') : (ts) => new Date(ts * 1000);
 }
 
-// <input type=datetime-local> values in the chosen zone <-> epoch seconds.
+// Time inputs take the page's one format ("2024-01-15 10:00:14", seconds and time optional) in
+// the chosen zone; epoch seconds <-> that text.
+const TIME_PATTERN = '\\d{4}-\\d\\d-\\d\\d([ T]\\d\\d:\\d\\d(:\\d\\d)?)?';
 function toInput(t) {
   t = epoch(t);
-  if (t === null) return '';
-  return fmtTime(t).replace(' ', 'T').slice(0, 19);
+  return t === null ? '' : fmtTime(t);
 }
 function fromInput(v) {
   if (!v) return '';
-  const m = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d)(?::(\d\d))?$/.exec(v);
+  const m = /^\s*(\d{4})-(\d\d)-(\d\d)(?:[ T](\d\d):(\d\d)(?::(\d\d))?)?\s*$/.exec(v);
   if (!m) return '';
-  const a = [Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6] || 0)];
+  const a = [Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4] || 0), Number(m[5] || 0), Number(m[6] || 0)];
   const ms = tzMode === 'utc' ? Date.UTC(...a) : new Date(...a).getTime();
   return isNaN(ms) ? '' : String(Math.floor(ms / 1000));
 }
@@ -302,8 +303,10 @@ function rangePicker(hp, route, extra) {
     delete o.range; delete o.since; delete o.until; delete o.offset;
     return o;
   };
-  const from = el('input', { type: 'datetime-local', step: '1', name: 'since', 'aria-label': 'From', value: toInput(hp.get('since')) });
-  const to = el('input', { type: 'datetime-local', step: '1', name: 'until', 'aria-label': 'To', value: toInput(hp.get('until')) });
+  const timeInput = (name, label) => el('input', { type: 'text', name, 'aria-label': `${label} (${zoneName()})`, class: 'time-input',
+    placeholder: 'YYYY-MM-DD HH:MM:SS', pattern: TIME_PATTERN, title: `YYYY-MM-DD HH:MM:SS, ${zoneName()}`, value: toInput(hp.get(name)) });
+  const from = timeInput('since', 'From');
+  const to = timeInput('until', 'To');
   const apply = (ev) => {
     ev.preventDefault();
     setHash(route, Object.assign(keep(), { since: fromInput(from.value), until: fromInput(to.value) }));
@@ -389,7 +392,8 @@ window.addEventListener('resize', () => {
 // Every call filter: name, label, kind. A filter shows only when the server takes it.
 const CALL_FILTERS = [
   { name: 'search', label: 'Search headers and bodies', kind: 'text', main: true, wide: true },
-  { name: 'q', label: 'Call-ID / URI contains', kind: 'text', main: true, wide: true, onlyWithout: 'search' },
+  // With full-text search offered, the older substring filter moves under "More filters".
+  { name: 'q', label: 'Call-ID / URI contains', kind: 'text', main: 'unless-search', wide: true },
   { name: 'state', label: 'State', kind: 'select', main: true, options: STATES },
   { name: 'verdict', label: 'Verdict', kind: 'select', main: true, options: VERDICTS, extra: [['degraded,poor,one_way,no_media,failed', 'not good']] },
   { name: 'active', label: 'In progress', kind: 'bool', main: true },
@@ -434,7 +438,8 @@ function renderCalls() {
   const seq = clearView();
   setNav('calls');
   const hp = hashParams();
-  const filters = CALL_FILTERS.filter((f) => hasParam(CALLS, f.name) && !(f.onlyWithout && hasParam(CALLS, f.onlyWithout)));
+  const filters = CALL_FILTERS.filter((f) => hasParam(CALLS, f.name)).map((f) =>
+    f.main === 'unless-search' ? Object.assign({}, f, { main: !hasParam(CALLS, 'search') }) : f);
   const state = {
     sort: hp.get('sort') || 'invite_time',
     order: hp.get('order') || 'desc',

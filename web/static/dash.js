@@ -197,16 +197,16 @@ async function renderDashboard() {
   const alertRows = el('tbody');
   const worstByVerdict = caps.callSorts.has('worst');
   view.append(head, tiles,
+    el('section', { class: 'card' }, el('h2', { text: worstByVerdict ? 'Worst calls (by verdict, then MOS)' : 'Worst calls by MOS' }),
+      tableWrap(el('table', { class: 'calls compact', id: 'worst-table' },
+        el('thead', {}, el('tr', {}, ['Time', 'From', 'To', 'State', worstByVerdict ? 'Verdict' : 'Flags', 'MOS'].map((h, i) => el('th', { class: i === 5 ? 'num' : null, text: h })))), worst))),
+    el('section', { class: 'card' }, chartBox, trendBox),
     el('div', { class: 'two' },
-      el('section', { class: 'card' }, el('h2', { text: worstByVerdict ? 'Worst calls (by verdict, then MOS)' : 'Worst calls by MOS' }),
-        tableWrap(el('table', { class: 'calls compact', id: 'worst-table' },
-          el('thead', {}, el('tr', {}, ['Time', 'From', 'To', 'State', worstByVerdict ? 'Verdict' : 'Flags', 'MOS'].map((h) => el('th', { text: h })))), worst))),
+      el('section', { class: 'card' }, histBox),
       el('section', { class: 'card' },
         el('div', { class: 'card-head' }, el('h2', { text: 'Latest security alerts' }), el('span', { class: 'spacer' }), el('a', { href: '#/alerts', text: 'All alerts ›' })),
         tableWrap(el('table', { class: 'calls compact', id: 'alerts-table' },
-          el('thead', {}, el('tr', {}, ['Last seen', 'Type', 'Source', 'Requests', 'State'].map((h) => el('th', { text: h })))), alertRows)))),
-    el('section', { class: 'card' }, chartBox, trendBox),
-    el('section', { class: 'card' }, histBox));
+          el('thead', {}, el('tr', {}, ['Last seen', 'Type', 'Source', 'Requests', 'State'].map((h) => el('th', { text: h })))), alertRows)))));
 
   let liveTimer = null;
   async function load(tilesOnly) {

@@ -159,21 +159,22 @@ const ALERT_COLORS = {
   user_enumeration: '#c0a000', unusual_destination: '#9b59b6', scanner: '#6f42c1',
 };
 
-// Every alert as a bar from its first to its last request, on one time axis.
-function alertTimeline(alerts) {
+// Every alert as a bar from its first to its last request, on one time axis, oldest first.
+function alertTimeline(alerts, width) {
   const times = alerts.flatMap((a) => [epoch(a.first_time), epoch(a.last_time)]).filter((t) => t !== null);
   if (!times.length) return null;
+  const sorted = alerts.slice().sort((a, b) => epoch(a.first_time) - epoch(b.first_time));
   const t0 = Math.min(...times), t1 = Math.max(...times);
   const span = Math.max(1, t1 - t0);
-  const W = 1000, rowH = 18, top = 22, H = top + rowH * alerts.length + 8;
-  const X = (t) => 10 + (W - 20) * (t - t0) / span;
-  const root = svg('svg', { class: 'timeline', viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: 'none', width: '100%', height: H, role: 'img',
-    'aria-label': `Timeline of ${alerts.length} alerts from ${fmtTime(t0)} to ${fmtTime(t1)} ${zoneName()}` });
-  root.appendChild(svg('text', { x: 10, y: 14, class: 'tl-label' }, fmtTime(t0)));
-  root.appendChild(svg('text', { x: W - 10, y: 14, class: 'tl-label', 'text-anchor': 'end' }, fmtTime(t1)));
-  alerts.forEach((a, i) => {
+  const W = Math.max(200, width), rowH = 16, top = 22, H = top + rowH * sorted.length + 6;
+  const X = (t) => 8 + (W - 16) * (t - t0) / span;
+  const root = svg('svg', { class: 'timeline', width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: 'img',
+    'aria-label': `Timeline of ${alerts.length} alerts from ${fmtTime(t0)} to ${fmtTime(t1)} (${zoneName()})` });
+  root.appendChild(svg('text', { x: 8, y: 14, class: 'tl-label' }, fmtTime(t0)));
+  root.appendChild(svg('text', { x: W - 8, y: 14, class: 'tl-label', 'text-anchor': 'end' }, fmtTime(t1)));
+  sorted.forEach((a, i) => {
     const x1 = X(epoch(a.first_time)), x2 = Math.max(x1 + 3, X(epoch(a.last_time)));
-    const r = svg('rect', { x: x1, y: top + i * rowH, width: x2 - x1, height: rowH - 5, rx: 2, fill: ALERT_COLORS[a.type] || '#888' });
+    const r = svg('rect', { x: x1, y: top + i * rowH, width: x2 - x1, height: rowH - 4, rx: 2, fill: ALERT_COLORS[a.type] || '#888', 'data-alert': a.id });
     r.appendChild(svg('title', {}, `${a.type.replace(/_/g, ' ')} from ${a.source || '(many)'}: ${fmtTime(a.first_time)} – ${fmtTime(a.last_time)}, ${a.count} requests`));
     root.appendChild(r);
   });
@@ -246,7 +247,7 @@ async function renderAlerts() {
   // A server without `until` for alerts: leave out, on this page, those that began after it.
   if (range.until && !hasParam(ALERTS, 'until')) alerts = alerts.filter((a) => epoch(a.first_time) < Number(range.until));
   summary.textContent = `${fmtInt(page.total === 0 ? 0 : offset + 1)}–${fmtInt(offset + page.alerts.length)} of ${fmtInt(page.total)}`;
-  timeline.replaceChildren(...[alerts.length ? alertTimeline(alerts) : null].filter(Boolean));
+  timeline.replaceChildren(...[alerts.length ? alertTimeline(alerts, timeline.clientWidth - 2) : null].filter(Boolean));
   const trs = [];
   for (const a of alerts) {
     const detail = el('td', { colspan: 10, class: 'alert-evidence' });
