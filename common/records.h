@@ -132,7 +132,11 @@ typedef struct {
     X(double, rtcp_jitter_ms, REC_MS3 | REC_F_GROUP, "jitter_ms", "rtcp_jitter_ms",                \
       "Interarrival jitter as reported")                                                           \
     X(double, rtcp_rtt_ms, REC_MS3_OPT | REC_F_GROUP, "rtt_ms", "rtcp_rtt_ms",                     \
-      "Round-trip time from the LSR/DLSR of the reports")
+      "Round-trip time from the LSR/DLSR of the reports")                                          \
+    X(bool, has_probe, REC_PRESENT, NULL, NULL, "false: measured here")                            \
+    X(uint32_t, probe_id, REC_UINT | REC_F_GROUP, "probe", "probe",                                \
+      "HEP capture agent id of the probe whose quality reports gave the figures (run "             \
+      "--hep-in); null when measured by this sipscope")
 
 typedef struct {
     STREAM_RECORD_FIELDS(REC_MEMBER_, REC_NO_MEMBER_)

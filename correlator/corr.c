@@ -106,6 +106,14 @@ static void expire_calls(corr_t *c, int q, uint32_t timeout_s, fin_t why, int64_
             list_push_tail(&c->q[q], &call->qnode);
             continue;
         }
+        if (q == Q_ENDED && !call->report_waited && corr_remote_pending(call)) {
+            /* Probes' final reports of its streams are still to come: wait once more. */
+            call->report_waited = true;
+            list_remove(&c->q[q], &call->qnode);
+            call->queued_ns += (int64_t)REMOTE_FINAL_WAIT_S * NS_PER_S;
+            list_push_tail(&c->q[q], &call->qnode);
+            continue;
+        }
         corr_call_finish(c, call, why);
     }
 }

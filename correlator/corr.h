@@ -43,6 +43,11 @@ typedef struct {
     void (*on_stream)(void *ctx, const stream_record_t *stream);
     void (*on_sample)(void *ctx, const sample_record_t *sample);
     void (*on_message)(void *ctx, const message_record_t *msg); /* every SIP message, in order */
+    /* A live stream's figures so far, as each sample interval of its media closes (5 s when
+     * sample_interval_s is 0, which only turns samples off): the same id and fields as the
+     * final on_stream will have, but not final. For probes that report streams while they run
+     * (HEP quality reports). */
+    void (*on_stream_progress)(void *ctx, const stream_record_t *stream);
 } corr_sink_t;
 
 /* Packets come as packet views (common/packet_view.h). For SIP, pkt->payload/len are the
@@ -72,6 +77,10 @@ typedef struct {
     uint64_t calls_flushed, calls_refused;
     uint64_t streams_ended, streams_timed_out, streams_flushed, streams_refused;
     uint64_t media_refused;
+    /* Quality reports of probes (corr_on_stream_report): taken, for no live call (dropped),
+     * and the remote streams they made (also in streams_created; refused ones in
+     * streams_refused). */
+    uint64_t remote_reports, remote_orphans, remote_streams;
 } corr_stats_t;
 
 /* NULL on allocation failure; caller frees with corr_free (which does not flush). cfg and sink
@@ -114,6 +123,18 @@ bool corr_on_rtp_known(corr_t *corr, int64_t ts_ns, const net_endpoint_t *src,
                        const net_endpoint_t *dst, const rtp_hdr_t *rtp, uint64_t hint,
                        call_ref_t *ref);
 call_ref_t corr_on_rtcp(corr_t *corr, const packet_view_t *pkt, const rtcp_compound_t *rtcp);
+/* A probe's quality report of one stream (run --hep-in: HEP type 34): the figures another
+ * sipscope measured. It becomes a stream of the live call with Call-ID call_id (a report for
+ * no live call is counted in remote_orphans and dropped), matched to the call's sides through
+ * the SDP endpoints (else party: 0 caller sends, 1 callee, -1 unknown), and emitted with the
+ * call like a stream measured here, so the call's mos and one_way count it. Later reports of
+ * the same stream (source, destination, SSRC) update it in place (one row); when two probes
+ * report it, the one with more packets wins. final: the probe's last report of the stream;
+ * a finished call whose remote streams still wait for theirs lingers once 10 s longer for
+ * them. rep's call_id is ignored (call_id is used); its has_probe/probe_id are set from
+ * probe_id. At most CALL_MAX_REMOTE (32) per call. */
+call_ref_t corr_on_stream_report(corr_t *corr, uint32_t probe_id, sv_t call_id, int party,
+                                 bool final, const stream_record_t *rep);
 /* Advance time: end what timed out. Cheap; call once per packet or per second. */
 void corr_tick(corr_t *corr, int64_t now_ns);
 /* End of input: emit every live call and stream as it stands. */

@@ -80,6 +80,13 @@ static call_t *call_find(const corr_t *c, sv_t id, uint64_t hash)
     return NULL;
 }
 
+call_t *corr_call_lookup(const corr_t *c, sv_t call_id)
+{
+    if (call_id.len == 0 || call_id.p == NULL)
+        return NULL;
+    return call_find(c, call_id, sv_hash(c, call_id, 0xca11));
+}
+
 static int queue_of(call_state_t st)
 {
     switch (st) {

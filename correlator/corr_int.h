@@ -68,6 +68,20 @@ static const char *const srtp_suite_names[] = {
 
 struct stream;
 
+/* A remote stream's figures, as its probe's last quality report gave them. */
+typedef struct {
+    uint64_t packets, duplicates, out_of_order, seq_errors;
+    int64_t lost;
+    double max_delta_ms, mean_jitter_ms, max_jitter_ms, mos;
+} remote_fig_t;
+
+/* Remote streams a call holds at most (reports of further streams are refused). */
+#define CALL_MAX_REMOTE 32
+/* A finished call with a remote stream whose final report has not come yet lingers this much
+ * longer (once) for it: a probe finishes its calls by its own clock, which may run a little
+ * behind ours (it checks timeouts every 100 ms of capture time). */
+#define REMOTE_FINAL_WAIT_S 10
+
 typedef struct call {
     list_node_t qnode;      /* in c->q[queue] */
     struct call *hnext;     /* Call-ID hash chain */
@@ -95,8 +109,9 @@ typedef struct call {
     uint16_t s_callid, s_from_uri, s_to_uri, s_from_tag, s_to_tag, s_ua;
     uint8_t state, queue, fp_next, n_eps, eps_next;
     uint8_t n_maps[2], maps_next[2];
-    bool announced[2]; /* side sent an SDP with an RTP endpoint */
-    bool nat;          /* a stream with sdp_mismatch, or NAT seen in signalling */
+    bool announced[2];  /* side sent an SDP with an RTP endpoint */
+    bool nat;           /* a stream with sdp_mismatch, or NAT seen in signalling */
+    bool report_waited; /* its linger was stretched once for probes' final reports */
     char arena[CALL_ARENA];
 } call_t;
 
@@ -123,9 +138,13 @@ typedef struct stream {
     int8_t dir;    /* sending side: 0 caller, 1 callee, -1 unknown */
     uint8_t mline; /* m= line (plus 1) of the endpoint that matched it to its call, 0 if none */
     bool have_sr, have_rtcp, sdp_mismatch;
-    bool by_dst;      /* matched through its destination */
-    bool nat_checked; /* sdp_mismatch decided (the sender's SDP was known) */
+    bool by_dst;       /* matched through its destination */
+    bool nat_checked;  /* sdp_mismatch decided (the sender's SDP was known) */
+    bool remote;       /* measured by a probe (corr_remote.c): figures in rem, not in st */
+    bool rem_final;    /* remote: its last report was the probe's final one */
+    uint32_t probe_id; /* remote: the HEP agent id of the probe whose report it is */
     char codec[CODEC_NAME_MAX];
+    remote_fig_t rem; /* remote: the figures of the last report */
 } stream_t;
 
 struct corr {
@@ -211,5 +230,11 @@ static inline uint8_t call_srtp(const call_t *call, uint8_t mline)
 void corr_call_finish(corr_t *c, call_t *call, fin_t why);
 /* corr_stream.c: emit s (its last samples first), hand its figures to its call, free it. */
 void corr_stream_finish(corr_t *c, stream_t *s, fin_t why);
+/* corr_call.c: the live call with this Call-ID, or NULL. */
+call_t *corr_call_lookup(const corr_t *c, sv_t call_id);
+/* corr_remote.c: call has a remote stream still waiting for its probe's final report. */
+bool corr_remote_pending(const call_t *call);
+/* corr_stream.c: s's figures so far (a remote stream's from its last report). */
+void corr_stream_result(const stream_t *s, rtpstat_result_t *r);
 
 #endif

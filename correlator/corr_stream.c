@@ -123,49 +123,93 @@ static void stream_unlink_call(stream_t *s)
     s->call_next = NULL;
 }
 
+void corr_stream_result(const stream_t *s, rtpstat_result_t *r)
+{
+    if (!s->remote) {
+        rtpstat_result(&s->st, r);
+        return;
+    }
+    memset(r, 0, sizeof(*r));
+    r->packets = s->rem.packets;
+    r->lost = s->rem.lost;
+    r->expected = (int64_t)s->rem.packets + s->rem.lost;
+    r->duplicates = s->rem.duplicates;
+    r->out_of_order = s->rem.out_of_order;
+    r->seq_errors = s->rem.seq_errors;
+    r->max_delta_ms = s->rem.max_delta_ms;
+    r->mean_jitter_ms = s->rem.mean_jitter_ms;
+    r->max_jitter_ms = s->rem.max_jitter_ms;
+    r->mos = s->rem.mos;
+    r->first_ns = s->first_ns;
+    r->last_ns = s->last_ns;
+}
+
+/* The stream's record as it stands, with its figures r. */
+static void stream_record(const stream_t *s, const rtpstat_result_t *r, stream_record_t *rec)
+{
+    const call_t *call = s->call;
+    memset(rec, 0, sizeof(*rec));
+    rec->id = s->id;
+    rec->call_row = call != NULL ? call->id : 0;
+    rec->call_id = call != NULL ? call_str(call, call->s_callid) : NULL;
+    media_key_to(&s->flow.key.src, &rec->src);
+    media_key_to(&s->flow.key.dst, &rec->dst);
+    rec->ssrc = s->flow.key.ssrc;
+    rec->payload_type = s->pt;
+    rec->codec = s->codec;
+    rec->clock_rate = s->clock;
+    rec->first_ns = s->first_ns;
+    rec->last_ns = s->last_ns;
+    rec->packets = r->packets;
+    rec->lost = r->lost;
+    rec->duplicates = r->duplicates;
+    rec->out_of_order = r->out_of_order;
+    rec->seq_errors = r->seq_errors;
+    rec->max_delta_ms = r->max_delta_ms;
+    rec->mean_jitter_ms = r->mean_jitter_ms;
+    rec->max_jitter_ms = r->max_jitter_ms;
+    rec->mos = r->mos;
+    rec->sdp_mismatch = s->sdp_mismatch;
+    uint8_t srtp = call_srtp(call, s->mline);
+    rec->srtp = srtp != SRTP_NONE;
+    rec->srtp_suite = srtp_suite_names[srtp < ARRAY_LEN(srtp_suite_names) ? srtp : SRTP_OTHER];
+    rec->have_rtcp = s->have_rtcp;
+    rec->rtcp_fraction_lost = s->rtcp_fraction;
+    rec->rtcp_cumulative_lost = s->rtcp_cum_lost;
+    rec->rtcp_jitter_ms = s->rtcp_jitter_ms;
+    rec->rtcp_rtt_ms = s->rtcp_rtt_ms;
+    rec->has_probe = s->remote;
+    rec->probe_id = s->probe_id;
+}
+
+/* A live stream's figures so far, to on_stream_progress (each sample interval of its media). */
+static void emit_progress(corr_t *c, const stream_t *s)
+{
+    if (c->sink.on_stream_progress == NULL)
+        return;
+    rtpstat_result_t r;
+    stream_record_t rec;
+    corr_stream_result(s, &r);
+    stream_record(s, &r, &rec);
+    c->sink.on_stream_progress(c->sink.ctx, &rec);
+}
+
 void corr_stream_finish(corr_t *c, stream_t *s, fin_t why)
 {
-    stream_check_nat(c, s);
     rtpstat_sample_t smp;
-    if (rtpstat_take_sample(&s->st, &smp))
-        emit_sample(c, s, &smp);
-    if (rtpstat_finish_sample(&s->st, &smp))
-        emit_sample(c, s, &smp);
+    if (!s->remote) {
+        stream_check_nat(c, s);
+        if (rtpstat_take_sample(&s->st, &smp))
+            emit_sample(c, s, &smp);
+        if (rtpstat_finish_sample(&s->st, &smp))
+            emit_sample(c, s, &smp);
+    }
     rtpstat_result_t r;
-    rtpstat_result(&s->st, &r);
+    corr_stream_result(s, &r);
     call_t *call = s->call;
     if (c->sink.on_stream != NULL) {
         stream_record_t rec;
-        memset(&rec, 0, sizeof(rec));
-        rec.id = s->id;
-        rec.call_row = call != NULL ? call->id : 0;
-        rec.call_id = call != NULL ? call_str(call, call->s_callid) : NULL;
-        media_key_to(&s->flow.key.src, &rec.src);
-        media_key_to(&s->flow.key.dst, &rec.dst);
-        rec.ssrc = s->flow.key.ssrc;
-        rec.payload_type = s->pt;
-        rec.codec = s->codec;
-        rec.clock_rate = s->clock;
-        rec.first_ns = s->first_ns;
-        rec.last_ns = s->last_ns;
-        rec.packets = r.packets;
-        rec.lost = r.lost;
-        rec.duplicates = r.duplicates;
-        rec.out_of_order = r.out_of_order;
-        rec.seq_errors = r.seq_errors;
-        rec.max_delta_ms = r.max_delta_ms;
-        rec.mean_jitter_ms = r.mean_jitter_ms;
-        rec.max_jitter_ms = r.max_jitter_ms;
-        rec.mos = r.mos;
-        rec.sdp_mismatch = s->sdp_mismatch;
-        uint8_t srtp = call_srtp(call, s->mline);
-        rec.srtp = srtp != SRTP_NONE;
-        rec.srtp_suite = srtp_suite_names[srtp < ARRAY_LEN(srtp_suite_names) ? srtp : SRTP_OTHER];
-        rec.have_rtcp = s->have_rtcp;
-        rec.rtcp_fraction_lost = s->rtcp_fraction;
-        rec.rtcp_cumulative_lost = s->rtcp_cum_lost;
-        rec.rtcp_jitter_ms = s->rtcp_jitter_ms;
-        rec.rtcp_rtt_ms = s->rtcp_rtt_ms;
+        stream_record(s, &r, &rec);
         c->sink.on_stream(c->sink.ctx, &rec);
     }
     if (call != NULL) {
@@ -191,8 +235,10 @@ void corr_stream_finish(corr_t *c, stream_t *s, fin_t why)
             c->stats.streams_flushed++;
             break;
     }
-    media_flows_remove(&c->flows, &s->flow);
-    list_remove(&c->stream_q, &s->qnode);
+    if (!s->remote) { /* a remote stream is only in its call's list */
+        media_flows_remove(&c->flows, &s->flow);
+        list_remove(&c->stream_q, &s->qnode);
+    }
     media_pool_put(&c->streams, s);
     c->stats.live_streams--;
 }
@@ -407,6 +453,7 @@ static call_t *rtp_on_stream(corr_t *c, int64_t ts, const rtp_hdr_t *rtp, stream
         rtpstat_sample_t smp;
         if (rtpstat_take_sample(&s->st, &smp))
             emit_sample(c, s, &smp);
+        emit_progress(c, s);
     }
     /* Activity only moves the stream's timestamp: the call is not touched per packet (with
      * thousands of calls its cache line is a miss). Its idle timeout reads its live streams'
@@ -481,7 +528,7 @@ static stream_t *rtcp_stream(corr_t *c, call_t *call, const packet_view_t *pkt, 
     if (call != NULL) {
         stream_t *any = NULL;
         for (stream_t *s = call->streams; s != NULL; s = s->call_next) {
-            if (s->flow.key.ssrc != ssrc)
+            if (s->flow.key.ssrc != ssrc || s->remote) /* a probe's report already has it */
                 continue;
             const media_key_t *end = sent_by_reporter ? &s->flow.key.src : &s->flow.key.dst;
             if (end->family == rep.family && memcmp(end->addr, rep.addr, 16) == 0)

@@ -104,6 +104,10 @@ static const char *const migrations[] = {
     ("ALTER TABLE rtp_streams ADD COLUMN srtp INTEGER NOT NULL DEFAULT 0;"
      "ALTER TABLE rtp_streams ADD COLUMN srtp_suite TEXT;"
      "ALTER TABLE sip_messages ADD COLUMN via TEXT;"),
+
+    /* v6: the HEP agent id of the probe whose quality reports gave a stream's figures (NULL:
+     * measured here). */
+    "ALTER TABLE rtp_streams ADD COLUMN probe INTEGER;",
 };
 
 _Static_assert(ARRAY_LEN(migrations) == STORE_SCHEMA_VERSION, "one migration per schema version");

@@ -23,7 +23,7 @@
  * (NULL = none), so times read back are rounded to the microsecond, the report's resolution. */
 typedef struct store store_t;
 
-#define STORE_SCHEMA_VERSION   5     /* PRAGMA user_version this code creates and reads */
+#define STORE_SCHEMA_VERSION   6     /* PRAGMA user_version this code creates and reads */
 #define STORE_DEFAULT_BATCH    4096  /* rows per write transaction */
 #define STORE_DEFAULT_BUSY_MS  5000  /* how long to wait for another connection's lock */
 #define STORE_DEFAULT_CACHE_KB 16384 /* SQLite's page cache per connection */

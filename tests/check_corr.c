@@ -110,7 +110,23 @@ static void on_message(void *ctx, const message_record_t *m)
     ck_assert(memcmp(m->raw, m->is_request ? m->method : "SIP/2.0", 3) == 0);
 }
 
-static const corr_sink_t SINK = {NULL, on_call, on_stream, on_sample, on_message};
+/* Progress reports of live streams: how many, and the last one. */
+static struct {
+    size_t n;
+    stream_record_t last;
+} P;
+
+static void on_progress(void *ctx, const stream_record_t *s)
+{
+    (void)ctx;
+    P.n++;
+    P.last = *s;
+    P.last.codec = NULL; /* borrowed */
+    P.last.call_id = NULL;
+    P.last.srtp_suite = NULL;
+}
+
+static const corr_sink_t SINK = {NULL, on_call, on_stream, on_sample, on_message, on_progress};
 
 static corr_t *C;
 
@@ -121,6 +137,7 @@ static corr_t *fresh(const corr_cfg_t *cfg)
 {
     corr_free(C);
     memset(&R, 0, sizeof(R));
+    memset(&P, 0, sizeof(P));
     corr_cfg_t def;
     corr_cfg_init(&def);
     C = corr_new(cfg != NULL ? cfg : &def, &SINK);
@@ -2243,6 +2260,148 @@ START_TEST(hostile_random_sequences)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ probes' quality reports */
+
+/* A report of the stream src -> dst (ssrc) with these figures. */
+static stream_record_t report(const char *src, const char *dst, uint32_t ssrc, uint64_t packets,
+                              int64_t lost, double mos)
+{
+    stream_record_t r = {
+        .src = ep(src),
+        .dst = ep(dst),
+        .ssrc = ssrc,
+        .payload_type = 8,
+        .codec = "PCMA",
+        .clock_rate = 8000,
+        .first_ns = ns(3.1),
+        .last_ns = ns(3.1 + 0.02 * (double)packets),
+        .packets = packets,
+        .lost = lost,
+        .duplicates = 1,
+        .out_of_order = 2,
+        .seq_errors = 3,
+        .max_delta_ms = 41.5,
+        .mean_jitter_ms = 1.25,
+        .max_jitter_ms = 4.75,
+        .mos = mos,
+    };
+    return r;
+}
+
+static void send_report(uint32_t probe, const char *call_id, bool final, stream_record_t r)
+{
+    corr_on_stream_report(C, probe, sv_from_cstr(call_id), -1, final, &r);
+}
+
+START_TEST(remote_reports_become_the_calls_streams)
+{
+    call_up(&D1, 0, "192.0.2.10", 40000, "198.51.100.20", 50000);
+    send_report(7, D1.call_id, false, report(A_MEDIA, B_MEDIA, 0x11, 100, 2, 4.2));
+    send_report(7, D1.call_id, false, report(A_MEDIA, B_MEDIA, 0x11, 250, 3, 4.1));
+    send_report(7, D1.call_id, true, report(A_MEDIA, B_MEDIA, 0x11, 300, 4, 3.9));
+    send_report(7, D1.call_id, true, report(B_MEDIA, A_MEDIA, 0x22, 10, 0, 4.4));
+    send_report(7, "no-such-call@example.com", true, report(B_MEDIA, A_MEDIA, 0x33, 10, 0, 4.4));
+    ck_assert_uint_eq(stats()->live_streams, 2);
+    call_down(&D1, 10);
+    corr_tick(C, ns(15.1)); /* every final report is in: no wait beyond the linger */
+    ck_assert_uint_eq(R.n_calls, 1);
+    ck_assert_uint_eq(R.n_streams, 2); /* one row per stream, whatever the number of reports */
+    const rec_call_t *c = call_by_id(D1.call_id);
+    const rec_stream_t *s = stream_of(A_MEDIA, B_MEDIA, 0x11);
+    ck_assert(s->r.has_probe);
+    ck_assert_uint_eq(s->r.probe_id, 7);
+    ck_assert_int_eq(s->r.call_row, c->r.id);
+    ck_assert_str_eq(s->call_id, D1.call_id);
+    ck_assert_str_eq(s->codec, "PCMA");
+    ck_assert_uint_eq(s->r.payload_type, 8);
+    ck_assert_uint_eq(s->r.packets, 300);
+    ck_assert_int_eq(s->r.lost, 4);
+    ck_assert_uint_eq(s->r.duplicates, 1);
+    ck_assert_uint_eq(s->r.out_of_order, 2);
+    ck_assert_uint_eq(s->r.seq_errors, 3);
+    ck_assert_double_eq(s->r.max_delta_ms, 41.5);
+    ck_assert_double_eq(s->r.mean_jitter_ms, 1.25);
+    ck_assert_double_eq(s->r.max_jitter_ms, 4.75);
+    ck_assert_double_eq(s->r.mos, 3.9);
+    ck_assert_int_eq(s->r.first_ns, ns(3.1));
+    ck_assert(s->order < c->order);
+    /* The call counts them: worst MOS, and 10 packets against 300 is one-way. */
+    ck_assert_double_eq(c->r.mos, 3.9);
+    ck_assert(c->r.one_way);
+    ck_assert_uint_eq(stats()->remote_reports, 5);
+    ck_assert_uint_eq(stats()->remote_orphans, 1);
+    ck_assert_uint_eq(stats()->remote_streams, 2);
+    ck_assert_uint_eq(stats()->live_streams, 0);
+    ck_assert_uint_eq(stats()->streams_ended, 2);
+}
+END_TEST
+
+/* A finished call whose remote stream has only periodic reports waits (once) for the final
+ * one; a local stream's RTCP does not touch a remote stream's figures. */
+START_TEST(remote_final_report_awaited_once)
+{
+    call_up(&D1, 0, "192.0.2.10", 40000, "198.51.100.20", 50000);
+    send_report(3, D1.call_id, false, report(A_MEDIA, B_MEDIA, 0x11, 100, 2, 4.2));
+    call_down(&D1, 10);
+    corr_tick(C, ns(15.1));
+    ck_assert_uint_eq(R.n_calls, 0);
+    send_report(3, D1.call_id, false, report(A_MEDIA, B_MEDIA, 0x11, 120, 2, 4.0));
+    corr_tick(C, ns(24.9));
+    ck_assert_uint_eq(R.n_calls, 0);
+    corr_tick(C, ns(25.1));
+    ck_assert_uint_eq(R.n_calls, 1);
+    ck_assert_uint_eq(stream_of(A_MEDIA, B_MEDIA, 0x11)->r.packets, 120);
+}
+END_TEST
+
+/* Two probes report one stream: one row, the fuller view wins; a call holds at most 32. */
+START_TEST(remote_two_probes_and_bound)
+{
+    call_up(&D1, 0, "192.0.2.10", 40000, "198.51.100.20", 50000);
+    send_report(1, D1.call_id, true, report(A_MEDIA, B_MEDIA, 0x11, 300, 1, 4.3));
+    send_report(2, D1.call_id, true, report(A_MEDIA, B_MEDIA, 0x11, 200, 9, 3.0));
+    for (uint32_t k = 0; k < 40; k++)
+        send_report(1, D1.call_id, true, report(B_MEDIA, A_MEDIA, 0x100 + k, 5, 0, 4.4));
+    ck_assert_uint_eq(stats()->remote_streams, 32);
+    ck_assert_uint_eq(stats()->streams_refused, 9);
+    call_down(&D1, 10);
+    corr_tick(C, ns(15.1));
+    ck_assert_uint_eq(R.n_streams, 32);
+    const rec_stream_t *s = stream_of(A_MEDIA, B_MEDIA, 0x11);
+    ck_assert_uint_eq(s->r.probe_id, 1);
+    ck_assert_uint_eq(s->r.packets, 300);
+    ck_assert_uint_eq(stats()->live_streams, 0);
+}
+END_TEST
+
+/* Streams measured here report their figures so far each sample interval, under the id of the
+ * final record; with samples turned off, still every 5 s. */
+START_TEST(local_stream_progress_each_interval)
+{
+    call_up(&D1, 0, "192.0.2.10", 40000, "198.51.100.20", 50000);
+    rtp_run(3.1, 600, A_MEDIA, B_MEDIA, 0x11111111, 100, 0); /* 12 s */
+    ck_assert_uint_ge(P.n, 2);
+    ck_assert_uint_le(P.n, 3);
+    ck_assert(!P.last.has_probe);
+    ck_assert_uint_lt(P.last.packets, 600);
+    ck_assert_uint_gt(P.last.packets, 300);
+    int64_t id = P.last.id;
+    call_down(&D1, 20);
+    corr_tick(C, ns(25.1));
+    ck_assert_int_eq(stream_of(A_MEDIA, B_MEDIA, 0x11111111)->r.id, id);
+    ck_assert(!stream_of(A_MEDIA, B_MEDIA, 0x11111111)->r.has_probe);
+
+    corr_cfg_t cfg;
+    corr_cfg_init(&cfg);
+    cfg.sample_interval_s = 0;
+    fresh(&cfg);
+    call_up(&D1, 0, "192.0.2.10", 40000, "198.51.100.20", 50000);
+    rtp_run(3.1, 600, A_MEDIA, B_MEDIA, 0x11111111, 100, 0);
+    ck_assert_uint_ge(P.n, 2);
+    ck_assert_uint_eq(R.n_samples, 0);
+}
+END_TEST
+
 Suite *corr_suite(void)
 {
     Suite *s = suite_create("corr");
@@ -2296,6 +2455,14 @@ Suite *corr_suite(void)
     tcase_add_test(tc, rtcp_reports_fill_stream);
     tcase_add_test(tc, rtcp_on_unsignalled_flow);
     tcase_add_test(tc, samples_per_interval);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("remote");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, remote_reports_become_the_calls_streams);
+    tcase_add_test(tc, remote_final_report_awaited_once);
+    tcase_add_test(tc, remote_two_probes_and_bound);
+    tcase_add_test(tc, local_stream_progress_each_interval);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("other_sip");

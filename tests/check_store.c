@@ -1437,6 +1437,7 @@ START_TEST(test_capture_migration_from_v3)
     ck_assert_int_eq(store_set_meta(s, "kept", "yes"), 0);
     ck_assert_int_eq(store_close(s), 0);
     raw_exec(dbpath, "DROP TABLE captures;"
+                     "ALTER TABLE rtp_streams DROP COLUMN probe;"
                      "ALTER TABLE rtp_streams DROP COLUMN srtp;"
                      "ALTER TABLE rtp_streams DROP COLUMN srtp_suite;"
                      "ALTER TABLE sip_messages DROP COLUMN via; PRAGMA user_version = 3;");
@@ -1507,12 +1508,51 @@ START_TEST(test_srtp_via_roundtrip)
 }
 END_TEST
 
+/* The probe of a stream (v6): a remote stream keeps its probe id, a local one reads back
+ * without one; a v5 database gains the column and its rows read as local. */
+static int check_probe_stream(void *ctx, const stream_record_t *r)
+{
+    int *n = ctx;
+    ck_assert(r->has_probe == (*n == 0));
+    ck_assert_uint_eq(r->probe_id, *n == 0 ? 4000000000u : 0);
+    (*n)++;
+    return 0;
+}
+
+START_TEST(test_stream_probe_roundtrip_and_migration)
+{
+    store_t *s = open_ok(dbpath);
+    stream_record_t a = sample_stream(100, 1);
+    a.has_probe = true;
+    a.probe_id = 4000000000u;
+    stream_record_t b = sample_stream(101, 1);
+    b.first_ns = a.first_ns + SEC;
+    ck_assert_int_eq(store_put_stream(s, &a), 0);
+    ck_assert_int_eq(store_put_stream(s, &b), 0);
+    int n = 0;
+    ck_assert_int_eq(store_foreach_stream(s, 1, check_probe_stream, &n), 0);
+    ck_assert_int_eq(n, 2);
+    ck_assert_int_eq(store_close(s), 0);
+    raw_exec(dbpath, "DELETE FROM rtp_streams; ALTER TABLE rtp_streams DROP COLUMN probe;"
+                     "INSERT INTO rtp_streams (call_row, ssrc, first_time) VALUES (1, 7, 1.0);"
+                     "PRAGMA user_version = 5;");
+    s = open_ok(dbpath);
+    ck_assert_int_eq(raw_i64(dbpath, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+    ck_assert_int_eq(raw_i64(dbpath, "SELECT count(*) FROM rtp_streams WHERE probe IS NULL"), 1);
+    n = 1;
+    ck_assert_int_eq(store_foreach_stream(s, 1, check_probe_stream, &n), 0);
+    ck_assert_int_eq(n, 2);
+    ck_assert_int_eq(store_close(s), 0);
+}
+END_TEST
+
 /* A database of schema v4 gains srtp, srtp_suite and via; its rows read as plain and "". */
 START_TEST(test_srtp_via_migration_from_v4)
 {
     store_t *s = open_ok(dbpath);
     ck_assert_int_eq(store_close(s), 0);
-    raw_exec(dbpath, "ALTER TABLE rtp_streams DROP COLUMN srtp;"
+    raw_exec(dbpath, "ALTER TABLE rtp_streams DROP COLUMN probe;"
+                     "ALTER TABLE rtp_streams DROP COLUMN srtp;"
                      "ALTER TABLE rtp_streams DROP COLUMN srtp_suite;"
                      "ALTER TABLE sip_messages DROP COLUMN via;"
                      "INSERT INTO rtp_streams (call_row, ssrc, first_time) VALUES (1, 7, 1.0);"
@@ -1658,6 +1698,7 @@ Suite *store_suite(void)
     tcase_add_test(tc, test_capture_migration_from_v3);
     tcase_add_test(tc, test_srtp_via_migration_from_v4);
     tcase_add_test(tc, test_srtp_via_roundtrip);
+    tcase_add_test(tc, test_stream_probe_roundtrip_and_migration);
     tcase_add_test(tc, test_capture_run);
     suite_add_tcase(s, tc);
     return s;
