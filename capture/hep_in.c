@@ -21,6 +21,7 @@
 #include "clock.h"
 #include "defs.h"
 #include "hash.h"
+#include "hep_qos.h"
 #include "netio.h"
 #include "rtcp.h"
 
@@ -548,7 +549,7 @@ struct hep_in {
     void *ctx;
     dedup_set_t *recent; /* DEDUP_SETS */
     hep_merge_t *merge;  /* probes in capture-time order; hands on to fn */
-    counter_t sip, rtcp, duplicates, unsupported;
+    counter_t sip, rtcp, qos, duplicates, unsupported;
 };
 
 /* The same message seen by two probes: same bytes between the same addresses, close in time
@@ -574,13 +575,28 @@ static bool seen_recently(hep_in_t *h, const packet_view_t *pkt, const net_endpo
     return false;
 }
 
+/* What a HEP message carries, as a packet view kind; PKT_KIND_ANY: nothing we decode
+ * (compressed, other protocol types, RTCP as JSON: heplify's own agents send that; binary RTCP
+ * is decoded). */
+static uint8_t hep_kind(const hep_msg_t *m)
+{
+    if (m->compressed)
+        return PKT_KIND_ANY;
+    if (m->proto_type == HEP_PROTO_SIP)
+        return PKT_KIND_SIP;
+    if (m->proto_type == HEP_PROTO_RTCP && rtcp_looks_like(m->payload, m->payload_len))
+        return PKT_KIND_RTCP;
+    if (m->proto_type == HEP_PROTO_QOS_REPORT)
+        return PKT_KIND_QOS;
+    return PKT_KIND_ANY;
+}
+
 static void on_hep_msg(void *ctx, const hep_msg_t *m, const net_endpoint_t *peer)
 {
     hep_in_t *h = ctx;
-    bool sip = m->proto_type == HEP_PROTO_SIP;
-    /* RTCP as JSON (heplify's own agents) is not decoded; binary RTCP is. */
-    bool rtcp = m->proto_type == HEP_PROTO_RTCP && rtcp_looks_like(m->payload, m->payload_len);
-    if (m->compressed || (!sip && !rtcp)) {
+    uint8_t kind = hep_kind(m);
+    bool sip = kind == PKT_KIND_SIP;
+    if (kind == PKT_KIND_ANY) {
         counter_add(&h->unsupported, 1);
         return;
     }
@@ -592,7 +608,7 @@ static void on_hep_msg(void *ctx, const hep_msg_t *m, const net_endpoint_t *peer
         .dst = m->dst,
         .payload = m->payload,
         .len = m->payload_len,
-        .kind = sip ? PKT_KIND_SIP : PKT_KIND_RTCP,
+        .kind = kind,
         .has_probe = true,
         .probe_id = m->agent_id,
     };
@@ -603,7 +619,7 @@ static void on_hep_msg(void *ctx, const hep_msg_t *m, const net_endpoint_t *peer
         counter_add(&h->duplicates, 1);
         return;
     }
-    counter_add(sip ? &h->sip : &h->rtcp, 1);
+    counter_add(sip ? &h->sip : kind == PKT_KIND_RTCP ? &h->rtcp : &h->qos, 1);
     hep_merge_push(h->merge, &pkt, now);
 }
 
@@ -665,6 +681,7 @@ void hep_in_stats(hep_in_t *h, hep_in_stats_t *out)
     hep_merge_stats(h->merge, &out->merge);
     out->sip = counter_get(&h->sip);
     out->rtcp = counter_get(&h->rtcp);
+    out->qos = counter_get(&h->qos);
     out->duplicates = counter_get(&h->duplicates);
     out->unsupported = counter_get(&h->unsupported);
 }

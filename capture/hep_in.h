@@ -87,8 +87,9 @@ void hep_receiver_free(hep_receiver_t *r);
 
 typedef struct hep_in hep_in_t;
 
-/* Called on the receiver's thread for each SIP or binary RTCP message: a packet view with the
- * probe's addresses, time and payload, kind PKT_KIND_SIP or PKT_KIND_RTCP, has_probe set with
+/* Called on the receiver's thread for each SIP or binary RTCP message or stream quality report
+ * (HEP type 34): a packet view with the probe's addresses, time and payload, kind PKT_KIND_SIP,
+ * PKT_KIND_RTCP or PKT_KIND_QOS, has_probe set with
  * the probe's agent id, no frame (l3 NULL). Borrowed for the call. */
 typedef void (*hep_in_fn)(void *ctx, const packet_view_t *pkt);
 
@@ -96,6 +97,7 @@ typedef struct {
     hep_receiver_stats_t rx;
     hep_merge_stats_t merge;
     uint64_t sip, rtcp;   /* delivered */
+    uint64_t qos;         /* quality reports of streams delivered (HEP type 34) */
     uint64_t duplicates;  /* the same message from a second probe, dropped */
     uint64_t unsupported; /* compressed, other protocol types, RTCP as JSON: not decoded */
 } hep_in_stats_t;

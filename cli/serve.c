@@ -377,6 +377,7 @@ static void publish_hep_stats(engine_t *e, hep_in_t *source)
     hep_in_stats(source, &h);
     engine_publish(e, "hep.packets", (int64_t)h.rx.packets);
     engine_publish(e, "hep.duplicates", (int64_t)h.duplicates);
+    engine_publish(e, "hep.qos_reports", (int64_t)h.qos);
     engine_publish(e, "hep.unsupported", (int64_t)h.unsupported);
     /* What the intake refused or lost, so that a probe's "sent" can be checked against it. */
     const hep_receiver_stats_t *rx = &h.rx;

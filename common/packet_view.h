@@ -14,8 +14,9 @@
 enum { PKT_PROTO_TCP = 6, PKT_PROTO_UDP = 17 };
 
 /* What the source says the payload is: captures leave it to the engine (PKT_KIND_ANY); HEP
- * carries the protocol type with each message. */
-enum { PKT_KIND_ANY = 0, PKT_KIND_SIP, PKT_KIND_RTCP };
+ * carries the protocol type with each message. PKT_KIND_QOS: a probe's JSON quality report of
+ * one RTP stream (HEP type 34, decoders/hep_qos.h); src/dst are the stream's. */
+enum { PKT_KIND_ANY = 0, PKT_KIND_SIP, PKT_KIND_RTCP, PKT_KIND_QOS };
 
 /* How a message cut out of a TCP stream was carried (packet_view_t.carried). */
 enum { PKT_CARRIED_WS = 1 << 0, PKT_CARRIED_TLS = 1 << 1 };

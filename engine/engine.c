@@ -11,6 +11,7 @@
 #include "classify.h"
 #include "clock.h"
 #include "defs.h"
+#include "hep_qos.h"
 #include "outputs.h"
 #include "rtcp.h"
 #include "rtp.h"
@@ -50,6 +51,7 @@ struct engine {
     sip_msg_t sip;
     rtp_hdr_t rtp;
     rtcp_compound_t rtcp;
+    hep_qos_t qos;
 };
 
 void engine_cfg_init(engine_cfg_t *cfg)
@@ -82,6 +84,11 @@ static void out_call(void *ctx, const call_record_t *call)
 static void out_stream(void *ctx, const stream_record_t *stream)
 {
     FAN_OUT((engine_t *)ctx, on_stream, stream);
+}
+
+static void out_stream_progress(void *ctx, const stream_record_t *stream)
+{
+    FAN_OUT((engine_t *)ctx, on_stream_progress, stream);
 }
 
 static void out_sample(void *ctx, const sample_record_t *sample)
@@ -331,6 +338,39 @@ static size_t on_packet(void *ctx, const packet_view_t *pkt)
     return pkt->len;
 }
 
+/* A probe's quality report of one stream: the stream of its call, with the probe's figures. */
+static void handle_qos_report(engine_t *e, const packet_view_t *pkt)
+{
+    hep_qos_t *q = &e->qos;
+    if (hep_qos_parse(pkt->payload, pkt->len, q, NULL) != 0) {
+        e->totals.malformed++;
+        return;
+    }
+    bool in_json = q->src.addr.family != 0; /* else the HEP header's are the stream's */
+    stream_record_t rep = {
+        .src = in_json ? q->src : pkt->src,
+        .dst = in_json ? q->dst : pkt->dst,
+        .ssrc = q->ssrc,
+        .payload_type = q->payload_type,
+        .codec = q->codec,
+        .clock_rate = q->clock_rate,
+        .first_ns = q->first_ns,
+        .last_ns = q->last_ns,
+        .packets = q->packets,
+        .lost = q->lost,
+        .duplicates = q->duplicates,
+        .out_of_order = q->out_of_order,
+        .seq_errors = q->seq_errors,
+        .max_delta_ms = q->max_delta_ms,
+        .mean_jitter_ms = q->mean_jitter_ms,
+        .max_jitter_ms = q->max_jitter_ms,
+        .mos = q->mos,
+        .sdp_mismatch = q->sdp_mismatch,
+    };
+    corr_on_stream_report(e->corr, pkt->probe_id, sv_make(q->call_id, q->call_id_len), q->party,
+                          q->final, &rep);
+}
+
 void engine_process_packet(engine_t *e, const packet_view_t *pkt)
 {
     if (pkt->len == 0)
@@ -343,6 +383,9 @@ void engine_process_packet(engine_t *e, const packet_view_t *pkt)
             break;
         case PKT_KIND_RTCP:
             handle_rtcp(e, pkt);
+            break;
+        case PKT_KIND_QOS:
+            handle_qos_report(e, pkt);
             break;
         default:
             handle_udp(e, pkt);
@@ -431,6 +474,7 @@ int engine_new(const engine_cfg_t *cfg, engine_t **out, char *err, size_t errlen
     corr_sink_t sink = {.ctx = e,
                         .on_call = out_call,
                         .on_stream = out_stream,
+                        .on_stream_progress = out_stream_progress,
                         .on_sample = out_sample,
                         .on_message = out_message};
     secmon_sink_t secmon_sink = {
@@ -640,6 +684,9 @@ void engine_publish_stats(engine_t *e)
         {"corr.streams_evicted", rs->streams_evicted},
         {"corr.live_calls", rs->live_calls},
         {"corr.live_streams", rs->live_streams},
+        {"corr.remote_reports", rs->remote_reports},
+        {"corr.remote_orphans", rs->remote_orphans},
+        {"corr.remote_streams", rs->remote_streams},
     };
     for (size_t i = 0; i < ARRAY_LEN(counters); i++)
         engine_publish(e, counters[i].key, (int64_t)counters[i].value);

@@ -83,6 +83,8 @@ typedef struct {
     bool media_rtcp_only; /* on_media sees RTCP only */
     void (*on_call)(void *ctx, const call_record_t *call);
     void (*on_stream)(void *ctx, const stream_record_t *stream);
+    /* a live stream's figures so far, every 5 s of its media (corr_sink_t.on_stream_progress) */
+    void (*on_stream_progress)(void *ctx, const stream_record_t *stream);
     void (*on_sample)(void *ctx, const sample_record_t *sample);
     void (*on_message)(void *ctx, const message_record_t *msg);
     void (*on_registration)(void *ctx, const registration_record_t *reg);
@@ -134,7 +136,9 @@ int engine_read_file(engine_t *e, const char *path, char *err, size_t errlen);
 /* One captured frame (live capture), with what its look-ahead found (engine_lookahead). */
 void engine_process_frame(engine_t *e, const cap_frame_t *f);
 /* One packet view from another source (HEP from probes: capture/hep_in.h). For UDP views; a
- * view marked PKT_KIND_SIP or PKT_KIND_RTCP skips the guessing. */
+ * view marked PKT_KIND_SIP or PKT_KIND_RTCP skips the guessing; PKT_KIND_QOS is a probe's
+ * quality report of a stream (decoders/hep_qos.h), which becomes a stream of its call
+ * (corr_on_stream_report; a report that does not decode counts as malformed). */
 void engine_process_packet(engine_t *e, const packet_view_t *pkt);
 /* The look-ahead hooks (cap_set_lookahead) for another frame source, such as live capture:
  * hint is safe on any thread while e lives. */

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "hep_qos.h"
 #include "netio.h"
 
 /* ---- sender ----
@@ -167,6 +168,44 @@ int hep_sender_send_rtcp(hep_sender_t *s, const net_endpoint_t *src, const net_e
                          sv_t call_id)
 {
     return send_one(s, HEP_PROTO_RTCP, src, dst, ip_proto, ts_ns, payload, len, call_id);
+}
+
+int hep_sender_send_qos(hep_sender_t *s, const stream_record_t *st, bool final)
+{
+    if (st->call_id == NULL || st->call_id[0] == '\0')
+        return -EINVAL;
+    hep_qos_t q = {
+        .final = final,
+        .src = st->src,
+        .dst = st->dst,
+        .ssrc = st->ssrc,
+        .payload_type = st->payload_type,
+        .clock_rate = st->clock_rate,
+        .first_ns = st->first_ns,
+        .last_ns = st->last_ns,
+        .packets = st->packets,
+        .lost = st->lost,
+        .duplicates = st->duplicates,
+        .out_of_order = st->out_of_order,
+        .seq_errors = st->seq_errors,
+        .max_delta_ms = st->max_delta_ms,
+        .mean_jitter_ms = st->mean_jitter_ms,
+        .max_jitter_ms = st->max_jitter_ms,
+        .mos = st->mos,
+        .party = -1,
+        .sdp_mismatch = st->sdp_mismatch,
+    };
+    q.call_id_len = sv_copy(sv_from_cstr(st->call_id), q.call_id, sizeof(q.call_id));
+    sv_copy(sv_from_cstr(st->codec != NULL ? st->codec : ""), q.codec, sizeof(q.codec));
+    char json[HEP_QOS_MAX_LEN];
+    int n = hep_qos_encode(&q, json, sizeof(json));
+    if (n <= 0) {
+        counter_add(&s->rejected, 1);
+        return -EMSGSIZE;
+    }
+    int64_t ts = st->last_ns != 0 ? st->last_ns : st->first_ns;
+    return send_one(s, HEP_PROTO_QOS_REPORT, &st->src, &st->dst, 17, ts, (const uint8_t *)json,
+                    (size_t)n, sv_make(q.call_id, q.call_id_len));
 }
 
 /* Borrow up to max records from the head (mutex held). Returns how many. */

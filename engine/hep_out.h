@@ -8,6 +8,7 @@
 
 #include "hep.h"
 #include "netaddr.h"
+#include "records.h"
 #include "sv.h"
 
 /* ---- sender ---- */
@@ -68,6 +69,14 @@ int hep_sender_send_sip(hep_sender_t *s, const net_endpoint_t *src, const net_en
 int hep_sender_send_rtcp(hep_sender_t *s, const net_endpoint_t *src, const net_endpoint_t *dst,
                          uint8_t ip_proto, int64_t ts_ns, const uint8_t *payload, size_t len,
                          sv_t call_id);
+
+/* A quality report of one RTP stream (proto type 34, JSON as decoders/hep_qos.h writes it, the
+ * RTP agent report Homer's heplify-server takes), from the stream's source to its destination,
+ * stamped with its last packet's time, the Call-ID as correlation id. final: the stream ended
+ * (TYPE "FINAL"), else a periodic report of its figures so far. A stream without a call
+ * (call_id NULL or empty) has nothing to correlate with and is not sent (-EINVAL, not
+ * counted). Returns as hep_sender_send. */
+int hep_sender_send_qos(hep_sender_t *s, const stream_record_t *stream, bool final);
 
 /* What a full queue does to hep_sender_send*: timeout_ms <= 0 (the default) drops at once, as
  * live capture must; > 0 waits up to timeout_ms for room first, for replays of files (analyze)

@@ -244,12 +244,27 @@ static void hep_rtcp(void *ctx, call_ref_t ref, const packet_view_t *pkt, engine
                          pkt->len, SV_NULL);
 }
 
+/* Quality reports of the streams measured here (a central's remote streams are its probes'). */
+static void hep_stream_final(void *ctx, const stream_record_t *stream)
+{
+    if (!stream->has_probe)
+        hep_sender_send_qos(ctx, stream, true);
+}
+
+static void hep_stream_progress(void *ctx, const stream_record_t *stream)
+{
+    if (!stream->has_probe)
+        hep_sender_send_qos(ctx, stream, false);
+}
+
 void output_hep_init(hep_sender_t *sender, bool rtcp, engine_output_t *out)
 {
     *out = (engine_output_t){
         .name = "hep",
         .ctx = sender,
         .on_sip = hep_sip,
+        .on_stream = hep_stream_final,
+        .on_stream_progress = hep_stream_progress,
         .on_media = rtcp ? hep_rtcp : NULL,
         .media_rtcp_only = true,
     };

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# hep_qos: RTP quality over HEP. A probe (`analyze --hep-out`, HEP id 7) replays a simcalls
+# capture with loss, jitter, reordering and duplicates into a central `run --hep-in`, which gets
+# SIP and the probe's quality reports (HEP type 34) but no RTP. The central's streams must
+# equal the probe's own `analyze` of the file call by call (packets, lost, max delta, jitter,
+# MOS, codec, one row per stream), carry the probe id, and the calls' MOS and one_way must be
+# the same; the API shows the streams with "probe": 7. Over TCP, then UDP. Loopback only;
+# bounded in time.
+#   hep_qos.sh SIPSCOPE_BINARY SHARED_DIR
+set -euo pipefail
+bin=$1
+shared=$2
+# Exit status 77 is "skipped" to ctest (SKIP_RETURN_CODE), never a pass.
+skip() { echo "SKIPPED hep_qos: $*"; exit 77; }
+[[ -x $shared/tools/simcalls ]] || skip "$shared/tools/simcalls is absent"
+command -v sqlite3 >/dev/null || skip "sqlite3 is not installed (scripts/setup --test)"
+command -v python3 >/dev/null || skip "python3 is not installed"
+
+tmp=$(mktemp -d /tmp/sipscope-hepqos-XXXXXX)
+pid=""
+cleanup() { [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT
+
+"$shared/tools/simcalls" --calls 40 --concurrency 12 --duration 20 --seed 16 --codec mix \
+    --loss 0.02 --jitter-ms 3 --reorder 0.01 --dup 0.01 --fail-ratio 0.1 --cancel-ratio 0.1 \
+    --oneway-ratio 0.1 --nat-ratio 0.1 --ipv6-ratio 0.2 \
+    -w "$tmp/t.pcap" --truth "$tmp/t.json" -q
+"$bin" analyze -q --db "$tmp/ref.db" "$tmp/t.pcap"
+
+# Start a program that prints $2 once it is ready, @PORT@ in its arguments a random port; retry
+# on another port when it could not bind.
+start() {
+    local log=$1 ready=$2
+    shift 2
+    for _ in 1 2 3; do
+        port=$((20000 + RANDOM % 30000))
+        "${@//@PORT@/$port}" 2>"$log" &
+        pid=$!
+        for _ in $(seq 50); do
+            grep -q "$ready" "$log" 2>/dev/null && return 0
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -9 "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; pid=""
+    done
+    echo "could not start: $*"; cat "$log"; exit 1
+}
+stop() { kill -TERM "$pid"; wait "$pid"; pid=""; }
+
+q() { sqlite3 "$1" "$2"; }
+fail=0
+check() {
+    local what=$1 db=$2 sql=$3 a b
+    a=$(q "$tmp/ref.db" "$sql"); b=$(q "$db" "$sql")
+    if [[ "$a" != "$b" ]]; then
+        echo "MISMATCH $what"; diff <(echo "$a" | tr ';' '\n') <(echo "$b" | tr ';' '\n') | head -20
+        fail=1
+    else echo "ok $what ($(echo "$a" | tr ';' '\n' | wc -l) rows)"; fi
+}
+
+streams="select group_concat(r, ';') from (select call_id || '|' || src || '|' || dst || '|' ||
+  ssrc || '|' || packets || '|' || lost || '|' || max_delta_ms || '|' || mean_jitter_ms || '|' ||
+  max_jitter_ms || '|' || coalesce(mos, '') || '|' || codec || '|' || payload_type r
+  from rtp_streams where call_id is not null order by call_id, src, dst, ssrc)"
+calls="select group_concat(r, ';') from (select call_id || '|' || state || '|' ||
+  coalesce(mos, '') || '|' || one_way r from calls order by call_id)"
+
+for transport in tcp udp; do
+    db="$tmp/central-$transport.db"
+    start "$tmp/central.log" "receiving HEP" \
+        "$bin" run --hep-in "127.0.0.1:@PORT@" --db "$db" --listen "127.0.0.1:0"
+    "$bin" analyze -q --db :memory: --hep-out "127.0.0.1:$port,transport=$transport" --hep-id 7 \
+        "$tmp/t.pcap"
+    sleep 1
+    stop
+    echo "== $transport"
+    check "streams ($transport)" "$db" "$streams"
+    check "calls' mos and one_way ($transport)" "$db" "$calls"
+    probes=$(q "$db" "select group_concat(p) from (select distinct coalesce(probe, 'none') p
+      from rtp_streams)")
+    reports=$(q "$db" "select value from meta where key = 'hep.qos_reports'")
+    orphans=$(q "$db" "select value from meta where key = 'corr.remote_orphans'")
+    echo "stream probes: $probes; quality reports: $reports; for no call: $orphans"
+    [[ $probes == 7 ]] || { echo "expected every stream from probe 7"; fail=1; }
+    [[ -n $reports && $reports -gt $(q "$db" "select count(*) from rtp_streams") ]] ||
+        { echo "expected periodic reports besides the final ones"; fail=1; }
+done
+
+# The API shows the remote streams like local ones, with the probe id.
+start "$tmp/serve.log" "serving" "$bin" serve --db "$tmp/central-tcp.db" --listen "127.0.0.1:@PORT@"
+python3 - "$port" <<'EOF' || fail=1
+import json, sys, urllib.request
+base = f"http://127.0.0.1:{sys.argv[1]}/api/v1"
+calls = json.load(urllib.request.urlopen(f"{base}/calls?limit=100"))["calls"]
+seen = 0
+for c in calls:
+    detail = json.load(urllib.request.urlopen(f"{base}/calls/{c['id']}"))
+    for s in detail["streams"]:
+        assert s["probe"] == 7, s
+        assert s["packets"] > 0 and "mos" in s and "mean_jitter_ms" in s, s
+        seen += 1
+streams = json.load(urllib.request.urlopen(f"{base}/streams?limit=1"))["streams"]
+assert streams and streams[0]["probe"] == 7, streams
+assert seen > 0
+print(f"ok API: {seen} streams of {len(calls)} calls with \"probe\": 7")
+EOF
+stop
+[[ $fail -eq 0 ]] && echo "1 passed, 0 failed" || { echo "0 passed, 1 failed"; exit 1; }
