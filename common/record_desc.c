@@ -40,12 +40,14 @@ enum {
      : K_(k) == REC_BOOL || K_(k) == REC_PRESENT       ? TY_BOOL                                   \
      : K_(k) == REC_F64 || K_(k) == REC_MS3 || K_(k) == REC_MS3_OPT || K_(k) == REC_MOS ||         \
              K_(k) == REC_MOS2                         ? TY_F64                                    \
-     : K_(k) == REC_STR || K_(k) == REC_STR_EMPTY || K_(k) == REC_RAW ? TY_STR                     \
+     : K_(k) == REC_STR || K_(k) == REC_STR_EMPTY || K_(k) == REC_RAW ||                           \
+             K_(k) == REC_REASONS                      ? TY_STR                                    \
      : K_(k) == REC_TIME || K_(k) == REC_SPAN_MS || K_(k) == REC_SPAN_S || K_(k) == REC_ROW        \
                                                        ? TY_I64                                    \
      : K_(k) == REC_ENDPOINT                           ? TY_EP                                     \
      : K_(k) == REC_ADDR                               ? TY_ADDR                                   \
-     : K_(k) == REC_CALL_STATE || K_(k) == REC_ALERT_TYPE ? TY_U32 | TY_I32                        \
+     : K_(k) == REC_CALL_STATE || K_(k) == REC_ALERT_TYPE ||                                       \
+             K_(k) == REC_VERDICT                      ? TY_U32 | TY_I32                           \
      : K_(k) == REC_STATUS                             ? TY_U16                                    \
      : K_(k) == REC_TRANSPORT                          ? TY_U8                                     \
      : K_(k) == REC_SSRC || K_(k) == REC_INDICATORS || K_(k) == REC_COUNT_OF ||                    \

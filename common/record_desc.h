@@ -47,6 +47,10 @@ typedef enum {
     REC_COUNT_OF,   /* uint32_t entries used in the array fields after it */
     REC_TIME_ARRAY, /* alert_samples_t of times in ns */
     REC_ID_ARRAY,   /* alert_samples_t of row ids; JSON lists the known ones (> 0) */
+    REC_VERDICT,    /* verdict_t by name */
+    REC_REASONS,    /* const char * of a JSON array's text (a call's reasons, written by
+                       correlator/verdict.c); JSON the array itself (NULL or not an array: []),
+                       SQL the text */
     /* Virtual (V entries): JSON values derived from another member. */
     REC_OUTCOME, /* of a REC_STATUS: registration_outcome() */
     REC_SUMMARY, /* of a REC_RAW: its first line, at most 160 bytes */
@@ -211,10 +215,10 @@ static inline bool record_get_bool(const void *rec, const record_field_t *f)
     return b;
 }
 
-/* Kinds whose member is a const char * (REC_STR, REC_STR_EMPTY, REC_RAW). */
+/* Kinds whose member is a const char * (REC_STR, REC_STR_EMPTY, REC_RAW, REC_REASONS). */
 static inline bool record_kind_is_string(unsigned kind)
 {
-    return kind == REC_STR || kind == REC_STR_EMPTY || kind == REC_RAW;
+    return kind == REC_STR || kind == REC_STR_EMPTY || kind == REC_RAW || kind == REC_REASONS;
 }
 
 /* ---- The string members of a record, for code that copies them (store/writer.c): the

@@ -115,6 +115,17 @@ static json_t *ids_json(const void *rec, const record_field_t *f, uint32_t n)
     return a;
 }
 
+/* A JSON array's text as the array; NULL, "" or anything but an array reads as []. */
+static json_t *reasons_json(const char *text)
+{
+    json_t *a =
+        text != NULL && text[0] != '\0' ? json_loads(text, JSON_REJECT_DUPLICATES, NULL) : NULL;
+    if (a != NULL && json_is_array(a))
+        return a;
+    json_decref(a);
+    return json_array();
+}
+
 /* State of one pass over the fields. */
 typedef struct {
     const record_desc_t *d;
@@ -188,6 +199,10 @@ static json_t *value_json(writer_t *w, const record_field_t *f, bool *skip)
             return json_string(call_state_name((call_state_t)record_get_int(rec, f)));
         case REC_ALERT_TYPE:
             return json_string(alert_type_name((alert_type_t)record_get_int(rec, f)));
+        case REC_VERDICT:
+            return json_string(verdict_name((verdict_t)record_get_int(rec, f)));
+        case REC_REASONS:
+            return reasons_json(record_get_str(rec, f));
         case REC_STATUS:
         case REC_ROW: {
             int64_t v = record_get_int(rec, f);
@@ -265,7 +280,8 @@ static void add_field(writer_t *w, json_t *o, const record_field_t *f)
     json_t *v = value_json(w, f, &skip);
     if (skip)
         return;
-    if (v == NULL && (f->kind == REC_INDICATORS || f->kind == REC_ID_ARRAY))
+    if (v == NULL &&
+        (f->kind == REC_INDICATORS || f->kind == REC_ID_ARRAY || f->kind == REC_REASONS))
         w->oom = true;
     json_object_set_new(into, f->name, v);
 }

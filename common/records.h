@@ -36,6 +36,23 @@ typedef enum {
 const char *call_state_name(call_state_t s); /* "setup", "ringing", ... */
 bool call_state_parse(const char *name, call_state_t *out);
 
+/* A call's verdict (docs/verdict.md), best first. Severity (how bad, for "worst first" sorting)
+ * is verdict_severity's, not this order. */
+typedef enum {
+    VERDICT_GOOD = 0,
+    VERDICT_DEGRADED,
+    VERDICT_POOR,
+    VERDICT_ONE_WAY,
+    VERDICT_NO_MEDIA,
+    VERDICT_FAILED,
+    VERDICT_COUNT
+} verdict_t;
+
+const char *verdict_name(verdict_t v); /* "good", "degraded", ... */
+bool verdict_parse(const char *name, verdict_t *out);
+/* 0 (good) .. 5 (one_way): one_way > no_media > poor > degraded > failed > good. */
+int verdict_severity(verdict_t v);
+
 /* Which call a packet went to: its row id (0 = none) and the time of its INVITE, which is also
  * when the call's first packet was seen (per-call pcaps are filed by it). */
 typedef struct {
@@ -81,7 +98,11 @@ typedef struct {
     X(uint32_t, sip_messages, REC_UINT, "sip_messages", "sip_messages",                            \
       "SIP messages of the call")                                                                  \
     X(double, mos, REC_MOS, "mos", "mos",                                                          \
-      "The worst stream's MOS (ITU-T G.107 E-model); null without media")
+      "The worst stream's MOS (ITU-T G.107 E-model); null without media")                          \
+    X(verdict_t, verdict, REC_VERDICT, "verdict", "verdict",                                       \
+      "The call in a word (docs/verdict.md): good, degraded, poor, one_way, no_media, failed")     \
+    X(const char *, reasons, REC_REASONS, "reasons", "reasons",                                    \
+      "Why the verdict is not good, with the evidence (docs/verdict.md); empty for good")
 
 typedef struct {
     CALL_RECORD_FIELDS(REC_MEMBER_, REC_NO_MEMBER_)

@@ -150,6 +150,7 @@ void corr_call_finish(corr_t *c, call_t *call, fin_t why)
         rec.nat = call->nat;
         rec.sip_messages = call->sip_messages;
         rec.mos = call->worst_mos;
+        corr_verdict_fill(c, call, &rec, false);
         c->sink.on_call(c->sink.ctx, &rec);
     }
     switch (why) {
@@ -445,6 +446,7 @@ static void call_sdp(corr_t *c, call_t *call, int side, const packet_view_t *pkt
         return;
     const sdp_t *sdp = &c->sdp;
     call_offer_answer(call, side, sdp);
+    corr_verdict_sdp(call, side, pkt, sdp);
     for (size_t i = 0; i < sdp->n_media && i < SDP_MAX_MEDIA; i++) {
         const sdp_media_t *m = &sdp->media[i];
         if (m->port == 0 || !is_rtp_proto(m->proto))
@@ -468,8 +470,10 @@ static void call_sdp(corr_t *c, call_t *call, int side, const packet_view_t *pkt
             continue;
         }
         if (addr_private(&m->conn) && pkt->src.addr.family == m->conn.family &&
-            !addr_private(&pkt->src.addr))
+            !addr_private(&pkt->src.addr)) {
             call->nat = true;
+            corr_verdict_nat_sdp(call, side, pkt, &m->conn);
+        }
         net_endpoint_t rtp = {.addr = m->conn, .port = m->port};
         call_announce(c, call, &rtp, side, m->rtcp_mux ? MEDIA_MUX : MEDIA_RTP, (uint8_t)(i + 1));
         call->announced[side] = true;

@@ -15,6 +15,7 @@
 #include "media.h"
 #include "rtpstat.h"
 #include "sdp.h"
+#include "verdict.h"
 
 /* Per-call string arena. The Call-ID goes first and is kept whole up to CALL_ID_KEEP bytes
  * (longer ones are matched by full length + 64-bit hash + that prefix); the other strings are
@@ -113,6 +114,8 @@ typedef struct call {
     bool nat;           /* a stream with sdp_mismatch, or NAT seen in signalling */
     bool report_waited; /* its linger was stretched once for probes' final reports */
     char arena[CALL_ARENA];
+    verdict_acc_t vacc;      /* its ended streams, for the verdict (corr_verdict.c) */
+    verdict_side_t vside[2]; /* what each side's signalling said, for the verdict */
 } call_t;
 
 /* What every RTP packet touches comes first (the flow key, the call, the statistics), so that
@@ -145,6 +148,8 @@ typedef struct stream {
     uint32_t probe_id; /* remote: the HEP agent id of the probe whose report it is */
     char codec[CODEC_NAME_MAX];
     remote_fig_t rem; /* remote: the figures of the last report */
+    /* packets of another payload type than pt (counted apart from the per-packet path) */
+    uint32_t event_pkts, cn_other_pkts, audio_other_pkts;
 } stream_t;
 
 struct corr {
@@ -164,6 +169,7 @@ struct corr {
     sdp_t sdp;             /* scratch for the SDP body at hand */
     char callid_buf[1024]; /* message records: Call-ID as a C string */
     char method_buf[32];
+    char reasons_buf[2048]; /* call records: the verdict's reasons (JSON) */
 };
 
 /* ---- small helpers every file uses; inline, some are on the per-packet path. */
@@ -236,5 +242,22 @@ call_t *corr_call_lookup(const corr_t *c, sv_t call_id);
 bool corr_remote_pending(const call_t *call);
 /* corr_stream.c: s's figures so far (a remote stream's from its last report). */
 void corr_stream_result(const stream_t *s, rtpstat_result_t *r);
+
+/* corr_verdict.c: what the verdict needs, gathered as the call goes (verdict.h). */
+/* A packet of s whose payload type is not s->pt (or the first, before s->pt is known); had_pt:
+ * s->pt was known before it. */
+void corr_verdict_other_pt(stream_t *s, uint8_t pt, bool event, bool had_pt);
+/* s ends (r its figures): folded into its call's verdict_acc_t. */
+void corr_verdict_stream_end(const stream_t *s, const rtpstat_result_t *r);
+/* An SDP from side (parsed in c->sdp), in a message at pkt->ts_ns. */
+void corr_verdict_sdp(call_t *call, int side, const packet_view_t *pkt, const sdp_t *sdp);
+/* That SDP announced the private address conn in a message from a public source. */
+void corr_verdict_nat_sdp(call_t *call, int side, const packet_view_t *pkt, const net_addr_t *conn);
+/* An RTCP compound of call's media. */
+void corr_verdict_rtcp(corr_t *c, call_t *call, const packet_view_t *pkt,
+                       const rtcp_compound_t *rtcp);
+/* rec->verdict and rec->reasons (borrowing c->reasons_buf) from the call, its ended streams and
+ * its live ones; the other fields of rec first. in_progress: a snapshot of a call going on. */
+void corr_verdict_fill(corr_t *c, const call_t *call, call_record_t *rec, bool in_progress);
 
 #endif

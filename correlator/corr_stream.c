@@ -206,6 +206,7 @@ void corr_stream_finish(corr_t *c, stream_t *s, fin_t why)
     }
     rtpstat_result_t r;
     corr_stream_result(s, &r);
+    corr_verdict_stream_end(s, &r);
     call_t *call = s->call;
     if (c->sink.on_stream != NULL) {
         stream_record_t rec;
@@ -447,8 +448,11 @@ static call_t *rtp_on_stream(corr_t *c, int64_t ts, const rtp_hdr_t *rtp, stream
         }
     }
     bool event = false;
-    if (!s->have_pt || rtp->payload_type != s->pt)
+    if (!s->have_pt || rtp->payload_type != s->pt) {
+        bool had_pt = s->have_pt;
         event = stream_check_pt(s, rtp->payload_type);
+        corr_verdict_other_pt(s, rtp->payload_type, event, had_pt);
+    }
     if (rtpstat_add(&s->st, ts, rtp, event)) {
         rtpstat_sample_t smp;
         if (rtpstat_take_sample(&s->st, &smp))
@@ -615,6 +619,7 @@ call_ref_t corr_on_rtcp(corr_t *c, const packet_view_t *pkt, const rtcp_compound
         call = about;
     if (call != NULL && ts > call->media_ns)
         call->media_ns = ts;
+    corr_verdict_rtcp(c, call, pkt, rtcp);
     return ref_of(call);
 }
 

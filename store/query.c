@@ -72,6 +72,9 @@ static const char *const sort_col[STORE_SORT_COUNT] = {
     [STORE_SORT_MOS] = "mos",
     [STORE_SORT_DURATION] = "duration_s",
     [STORE_SORT_PDD] = "post_dial_delay_ms",
+    /* verdict_severity (records.c) in SQL; no index: the matches are sorted */
+    [STORE_SORT_WORST] = "CASE verdict WHEN 'one_way' THEN 5 WHEN 'no_media' THEN 4 WHEN 'poor' "
+                         "THEN 3 WHEN 'degraded' THEN 2 WHEN 'failed' THEN 1 ELSE 0 END",
 };
 
 /* The WHERE clause of a call filter (q_like: the filter's q as like_pattern made it). Two
@@ -227,6 +230,8 @@ int store_query_calls_sorted(store_t *s, const store_call_filter_t *filter, stor
     qw_add(&w, " ORDER BY ");
     qw_add(&w, sort_col[sort]);
     qw_add(&w, dir);
+    if (sort == STORE_SORT_WORST) /* then the lowest MOS first among the worst */
+        qw_add(&w, ascending ? ", mos DESC" : ", mos ASC");
     qw_add(&w, ", id");
     qw_add(&w, dir);
     qw_add(&w, " LIMIT ? OFFSET ?");

@@ -108,6 +108,23 @@ static const char *const migrations[] = {
     /* v6: the HEP agent id of the probe whose quality reports gave a stream's figures (NULL:
      * measured here). */
     "ALTER TABLE rtp_streams ADD COLUMN probe INTEGER;",
+
+    /* v7: a verdict per call and its reasons (a JSON array, correlator/verdict.c). Calls stored
+     * before get a verdict from their stored figures, with one reason saying so. */
+    ("ALTER TABLE calls ADD COLUMN verdict TEXT;"
+     "ALTER TABLE calls ADD COLUMN reasons TEXT;"
+     "UPDATE calls SET verdict = CASE"
+     " WHEN answer_time IS NULL THEN"
+     "  CASE WHEN state = 'cancelled' THEN 'good' WHEN state = 'rejected' THEN 'failed'"
+     "   WHEN state IN ('setup', 'ringing') AND end_time IS NULL THEN 'good' ELSE 'failed' END"
+     " WHEN one_way THEN 'one_way' WHEN mos IS NULL THEN 'no_media'"
+     " WHEN mos < 3.1 THEN 'poor' WHEN mos < 3.6 THEN 'degraded' ELSE 'good' END;"
+     "UPDATE calls SET reasons = CASE WHEN verdict = 'good' THEN '[]' ELSE json_array(json_object("
+     " 'code', 'stored_before_verdicts', 'text', 'Judged from the figures stored before "
+     "verdicts existed (state, final status, one_way, MOS); no details', 'stream', NULL,"
+     " 'message', NULL, 'message_time', NULL, 'figure', CASE WHEN mos IS NULL THEN NULL ELSE"
+     " 'mos' END, 'value', mos)) END;"
+     "CREATE INDEX calls_verdict ON calls(verdict, invite_time);"),
 };
 
 _Static_assert(ARRAY_LEN(migrations) == STORE_SCHEMA_VERSION, "one migration per schema version");

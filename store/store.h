@@ -23,7 +23,7 @@
  * (NULL = none), so times read back are rounded to the microsecond, the report's resolution. */
 typedef struct store store_t;
 
-#define STORE_SCHEMA_VERSION   6     /* PRAGMA user_version this code creates and reads */
+#define STORE_SCHEMA_VERSION   7     /* PRAGMA user_version this code creates and reads */
 #define STORE_DEFAULT_BATCH    4096  /* rows per write transaction */
 #define STORE_DEFAULT_BUSY_MS  5000  /* how long to wait for another connection's lock */
 #define STORE_DEFAULT_CACHE_KB 16384 /* SQLite's page cache per connection */
@@ -122,6 +122,10 @@ int store_foreach_stream(store_t *s, int64_t call_row, store_stream_cb cb, void 
 int store_foreach_sample(store_t *s, int64_t stream_row, store_sample_cb cb, void *ctx);
 /* Messages by time, then id; call_row as for streams. */
 int store_foreach_message(store_t *s, int64_t call_row, store_message_cb cb, void *ctx);
+/* The row id of call_row's message at time_s (epoch seconds, within 1 ms; the first by id when
+ * several are as near): how a call's reasons name their messages (they know only the time).
+ * -ENOENT (*id 0) when there is none. */
+int store_message_at(store_t *s, int64_t call_row, double time_s, int64_t *id);
 
 /* Copy a meta value as text into buf (cap bytes, NUL-terminated). -ENOENT if the key is absent,
  * -ENOSPC if buf is too small (buf then holds a truncated copy). */
@@ -191,7 +195,8 @@ typedef enum {
     STORE_SORT_INVITE_TIME = 0,
     STORE_SORT_MOS,
     STORE_SORT_DURATION,
-    STORE_SORT_PDD, /* post-dial delay */
+    STORE_SORT_PDD,   /* post-dial delay */
+    STORE_SORT_WORST, /* verdict_severity, then MOS the other way (worst first when descending) */
     STORE_SORT_COUNT
 } store_call_sort_t;
 

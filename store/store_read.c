@@ -183,6 +183,7 @@ static void read_field(sqlite3_stmt *st, int col, const record_desc_t *d, const 
                                                          : col_text_or_null(st, col));
             return;
         case REC_STR_EMPTY:
+        case REC_REASONS:
             record_set_str(rec, f, col_text(st, col));
             return;
         case REC_RAW: {
@@ -212,6 +213,13 @@ static void read_field(sqlite3_stmt *st, int col, const record_desc_t *d, const 
             if (!call_state_parse(col_text(st, col), &state))
                 state = CALL_SETUP;
             record_set_int(rec, f, state);
+            return;
+        }
+        case REC_VERDICT: {
+            verdict_t v;
+            if (!verdict_parse(col_text(st, col), &v))
+                v = VERDICT_GOOD;
+            record_set_int(rec, f, v);
             return;
         }
         default:
@@ -455,6 +463,32 @@ int store_foreach_message(store_t *s, int64_t call_row, store_message_cb cb, voi
                        : call_row == 0 ? "sip_messages WHERE call_row IS NULL ORDER BY time, id"
                                        : "sip_messages ORDER BY time, id";
     return walk_sql(s, from, call_row > 0, call_row, WALK_MESSAGES(cb, ctx), NULL);
+}
+
+int store_message_at(store_t *s, int64_t call_row, double time_s, int64_t *id)
+{
+    *id = 0;
+    int err = store_int_check_open(s);
+    if (err != 0)
+        return err;
+    sqlite3_stmt *st;
+    err = store_int_prepare(s,
+                            "SELECT id FROM sip_messages WHERE call_row = ?1 AND time BETWEEN ?2 - "
+                            "0.001 AND ?2 + 0.001 ORDER BY abs(time - ?2), id LIMIT 1",
+                            &st);
+    if (err != 0)
+        return err;
+    sqlite3_bind_int64(st, 1, call_row);
+    sqlite3_bind_double(st, 2, time_s);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *id = sqlite3_column_int64(st, 0);
+    else if (rc == SQLITE_DONE)
+        err = store_int_fail_msg(s, -ENOENT, "message at", "no such message");
+    else
+        err = store_int_fail_sql(s, rc, "message at");
+    sqlite3_finalize(st);
+    return err;
 }
 
 /* ---- Counts. */

@@ -295,6 +295,7 @@ typedef enum {
     B_SPAN_S,        /* ns as s, negative -> NULL */
     B_ENDPOINT,      /* net_endpoint_t as "IP:PORT", family 0 -> NULL */
     B_CALL_STATE,    /* call_state_t by name */
+    B_VERDICT,       /* verdict_t by name */
     B_ALERT_TYPE,    /* alert_type_t by name */
     B_ADDR,          /* net_addr_t as "IP", family 0 -> NULL */
     B_JSON_BOOL,     /* a bool as JSON 'true' / 'false' (a details key) */
@@ -377,6 +378,7 @@ static bind_step_t field_step(const record_desc_t *d, size_t i)
             break;
         case REC_STR:
         case REC_STR_EMPTY:
+        case REC_REASONS:
             st.op = (f->flags & REC_F_SQL_EMPTY) ? B_STR_SQL_EMPTY : B_STR;
             break;
         case REC_RAW:
@@ -403,6 +405,9 @@ static bind_step_t field_step(const record_desc_t *d, size_t i)
             break;
         case REC_ALERT_TYPE:
             st.op = f->size == sizeof(alert_type_t) ? B_ALERT_TYPE : B_MISUSE;
+            break;
+        case REC_VERDICT:
+            st.op = f->size == sizeof(verdict_t) ? B_VERDICT : B_MISUSE;
             break;
         case REC_ADDR:
             st.op = B_ADDR;
@@ -636,6 +641,9 @@ static void bind_record(binder_t *b, const bind_plan_t *plan, const void *rec)
                 break;
             case B_CALL_STATE:
                 b_str(b, call_state_name((call_state_t)m_int(m, sizeof(call_state_t), false)));
+                break;
+            case B_VERDICT:
+                b_str(b, verdict_name((verdict_t)m_int(m, sizeof(verdict_t), false)));
                 break;
             case B_GROUP:
                 if (!(bool)m_int(m, 1, false)) {

@@ -19,6 +19,7 @@
 typedef struct {
     call_record_t r;
     char call_id[1200], from_uri[160], to_uri[160], from_tag[160], to_tag[160], ua[160];
+    char reasons[2048];
     int order;
 } rec_call_t;
 
@@ -68,6 +69,16 @@ static void on_call(void *ctx, const call_record_t *c)
     copy_str(x->from_tag, sizeof(x->from_tag), c->from_tag);
     copy_str(x->to_tag, sizeof(x->to_tag), c->to_tag);
     copy_str(x->ua, sizeof(x->ua), c->user_agent);
+    copy_str(x->reasons, sizeof(x->reasons), c->reasons);
+    x->r.reasons = x->reasons;
+}
+
+/* Does the call's verdict give a reason of this code? */
+static bool has_reason(const rec_call_t *c, const char *code)
+{
+    char key[64];
+    snprintf(key, sizeof(key), "\"code\":\"%s\"", code);
+    return strstr(c->reasons, key) != NULL;
 }
 
 static void on_stream(void *ctx, const stream_record_t *s)
@@ -864,6 +875,10 @@ START_TEST(nat_seen_in_signalling_of_a_silent_party)
     const rec_call_t *c = call_by_id("nat2@example.com");
     ck_assert(c->r.nat);
     ck_assert(c->r.one_way);
+    ck_assert_int_eq(c->r.verdict, VERDICT_ONE_WAY);
+    ck_assert(has_reason(c, "one_way"));
+    ck_assert_msg(strstr(c->reasons, "private address 192.168.1.20 in a message from 203.0.113.9"),
+                  "%s", c->reasons);
     /* Matched by source (the caller's SDP endpoint), sent where NAT put the callee. */
     const rec_stream_t *s = stream_of(A_MEDIA, "203.0.113.9:7000", 0xaaaa);
     ck_assert_int_eq(s->r.call_row, c->r.id);
@@ -946,6 +961,83 @@ START_TEST(one_way_media)
     ck_assert(call_by_id(D2.call_id)->r.one_way);
     ck_assert(!call_by_id(d3.call_id)->r.one_way);
     ck_assert_uint_eq(R.n_streams, 5);
+}
+END_TEST
+
+/* ---- verdicts (correlator/verdict.c; its unit tests are check_verdict) */
+
+START_TEST(verdict_good_failed_cancelled_no_media)
+{
+    call_up(&D1, 0, "192.0.2.10", 40000, "198.51.100.20", 50000);
+    rtp_run(3.1, 100, A_MEDIA, B_MEDIA, 1, 1, 0);
+    rtp_run(3.1, 100, B_MEDIA, A_MEDIA, 2, 1, 0);
+    call_down(&D1, 6);
+    call_up(&D2, 0, "192.0.2.11", 40000, "198.51.100.21", 50000); /* no RTP at all */
+    call_down(&D2, 6);
+    dlg_t d3 = {"rej@example.com", "192.0.2.12:5060", "198.51.100.22:5060", "a3", "b3"};
+    req(&d3, 0, false, "INVITE", "inv1", 1, false, NULL);
+    resp(&d3, 0.5, false, 486, "INVITE", "inv1", 1, "b3", NULL);
+    dlg_t d4 = {"can@example.com", "192.0.2.13:5060", "198.51.100.23:5060", "a4", "b4"};
+    req(&d4, 0, false, "INVITE", "inv1", 1, false, NULL);
+    req(&d4, 1, false, "CANCEL", "inv1", 1, false, NULL);
+    resp(&d4, 1.1, false, 487, "INVITE", "inv1", 1, "b4", NULL);
+    corr_flush(C);
+    const rec_call_t *c = call_by_id(D1.call_id);
+    ck_assert_int_eq(c->r.verdict, VERDICT_GOOD);
+    ck_assert_str_eq(c->reasons, "[]");
+    ck_assert_int_eq(call_by_id(D2.call_id)->r.verdict, VERDICT_NO_MEDIA);
+    c = call_by_id("rej@example.com");
+    ck_assert_int_eq(c->r.verdict, VERDICT_FAILED);
+    /* The 486's time, to the microsecond: the message the API resolves. */
+    ck_assert_msg(strstr(c->reasons, "\"message_time\":1705312800.500000"), "%s", c->reasons);
+    ck_assert_int_eq(call_by_id("can@example.com")->r.verdict, VERDICT_GOOD);
+}
+END_TEST
+
+START_TEST(verdict_comfort_noise_only)
+{
+    /* The callee sends comfort noise only: 1 packet in 4, so not one-way by packet counts. */
+    call_up(&D1, 0, "192.0.2.10", 40000, "198.51.100.20", 50000);
+    rtp_run(3.1, 200, A_MEDIA, B_MEDIA, 1, 1, 0);
+    rtp_run(3.1, 50, B_MEDIA, A_MEDIA, 2, 1, 13);
+    call_down(&D1, 8);
+    corr_flush(C);
+    const rec_call_t *c = call_by_id(D1.call_id);
+    ck_assert(!c->r.one_way);
+    ck_assert_int_eq(c->r.verdict, VERDICT_ONE_WAY);
+    ck_assert_msg(has_reason(c, "comfort_noise_only"), "%s", c->reasons);
+}
+END_TEST
+
+START_TEST(verdict_media_moved_and_rtcp)
+{
+    call_up(&D1, 0, "192.0.2.10", 40000, "198.51.100.20", 50000);
+    rtp_run(3.1, 50, A_MEDIA, B_MEDIA, 1, 1, 0);
+    /* The callee moves its media to port 50002 (re-INVITE); the caller keeps sending to 50000,
+     * and the callee, which receives nothing, says so in its RTCP. */
+    char offer[1024], answer[1024];
+    req(&D1, 4.2, true, "INVITE", "re1", 1, true,
+        sdp_audio(offer, sizeof(offer), "198.51.100.20", 50002, NULL));
+    resp(&D1, 4.25, true, 200, "INVITE", "re1", 1, D1.atag,
+         sdp_audio(answer, sizeof(answer), "192.0.2.10", 40000, NULL));
+    rtp_run(4.3, 100, A_MEDIA, B_MEDIA, 1, 51, 0);
+    rtcp_compound_t rr;
+    memset(&rr, 0, sizeof(rr));
+    rr.n_packets = 1;
+    rr.packets[0].type = RTCP_RR;
+    rr.packets[0].ssrc = 0x22;
+    rtcp_feed(5.0, "198.51.100.20:50003", "192.0.2.10:40001", &rr);
+    call_down(&D1, 7);
+    corr_flush(C);
+    const rec_call_t *c = call_by_id(D1.call_id);
+    ck_assert_int_eq(c->r.verdict, VERDICT_ONE_WAY);
+    ck_assert_msg(strstr(c->reasons, "moved its media from 198.51.100.20:50000 to "
+                                     "198.51.100.20:50002"),
+                  "%s", c->reasons);
+    ck_assert_msg(strstr(c->reasons, "\"message_time\":1705312804.200000"), "%s", c->reasons);
+    ck_assert_msg(strstr(c->reasons, "The callee's RTCP carries no reception report although the "
+                                     "caller sent 150 RTP packets"),
+                  "%s", c->reasons);
 }
 END_TEST
 
@@ -2431,6 +2523,9 @@ Suite *corr_suite(void)
     tcase_add_test(tc, unsignalled_stream_joins_a_later_sdp);
     tcase_add_test(tc, private_lan_is_not_nat);
     tcase_add_test(tc, one_way_media);
+    tcase_add_test(tc, verdict_good_failed_cancelled_no_media);
+    tcase_add_test(tc, verdict_comfort_noise_only);
+    tcase_add_test(tc, verdict_media_moved_and_rtcp);
     tcase_add_test(tc, no_media_is_not_one_way);
     tcase_add_test(tc, port_reuse_newest_call_wins);
     tcase_add_test(tc, port_reuse_same_flow_same_ssrc);

@@ -180,6 +180,8 @@ static call_record_t sample_call(int64_t id, int k)
         .nat = true,
         .sip_messages = 7,
         .mos = 4.125,
+        .verdict = VERDICT_ONE_WAY,
+        .reasons = "[{\"code\":\"one_way\",\"text\":\"The callee sent no RTP\"}]",
     };
     return c;
 }
@@ -207,11 +209,13 @@ static void assert_call_eq(const call_record_t *a, const call_record_t *b)
     ck_assert_int_eq(a->nat, b->nat);
     ck_assert_int_eq(a->sip_messages, b->sip_messages);
     ck_assert(a->mos == b->mos);
+    ck_assert_int_eq(a->verdict, b->verdict);
+    ck_assert_str_eq(a->reasons, b->reasons);
 }
 
 typedef struct {
     call_record_t call;
-    char strs[6][256];
+    char strs[7][256];
     int n;
 } call_copy_t;
 
@@ -219,11 +223,12 @@ static int keep_call(void *ctx, const call_record_t *c)
 {
     call_copy_t *cc = ctx;
     cc->call = *c;
-    const char *src[6] = {c->call_id,  c->from_uri, c->to_uri,
-                          c->from_tag, c->to_tag,   c->user_agent};
-    const char **dst[6] = {&cc->call.call_id,  &cc->call.from_uri, &cc->call.to_uri,
-                           &cc->call.from_tag, &cc->call.to_tag,   &cc->call.user_agent};
-    for (int i = 0; i < 6; i++) {
+    const char *src[7] = {c->call_id, c->from_uri,   c->to_uri, c->from_tag,
+                          c->to_tag,  c->user_agent, c->reasons};
+    const char **dst[7] = {&cc->call.call_id,  &cc->call.from_uri, &cc->call.to_uri,
+                           &cc->call.from_tag, &cc->call.to_tag,   &cc->call.user_agent,
+                           &cc->call.reasons};
+    for (int i = 0; i < 7; i++) {
         ck_assert_ptr_nonnull(src[i]);
         copy(cc->strs[i], sizeof(cc->strs[i]), src[i]);
         *dst[i] = cc->strs[i];
@@ -378,6 +383,7 @@ START_TEST(test_call_roundtrip)
         .from_tag = "",
         .to_tag = "",
         .user_agent = "",
+        .reasons = "", /* (NULL is written as NULL and read back as "", like user_agent) */
         .caller = ep6("fe80::1", 5060),
         .callee = ep4(10, 0, 0, 1, 65535),
         .state = CALL_SETUP,
@@ -1436,7 +1442,9 @@ START_TEST(test_capture_migration_from_v3)
     store_t *s = open_ok(dbpath);
     ck_assert_int_eq(store_set_meta(s, "kept", "yes"), 0);
     ck_assert_int_eq(store_close(s), 0);
-    raw_exec(dbpath, "DROP TABLE captures;"
+    raw_exec(dbpath, "DROP INDEX calls_verdict; ALTER TABLE calls DROP COLUMN verdict;"
+                     "ALTER TABLE calls DROP COLUMN reasons;"
+                     "DROP TABLE captures;"
                      "ALTER TABLE rtp_streams DROP COLUMN probe;"
                      "ALTER TABLE rtp_streams DROP COLUMN srtp;"
                      "ALTER TABLE rtp_streams DROP COLUMN srtp_suite;"
@@ -1533,7 +1541,9 @@ START_TEST(test_stream_probe_roundtrip_and_migration)
     ck_assert_int_eq(store_foreach_stream(s, 1, check_probe_stream, &n), 0);
     ck_assert_int_eq(n, 2);
     ck_assert_int_eq(store_close(s), 0);
-    raw_exec(dbpath, "DELETE FROM rtp_streams; ALTER TABLE rtp_streams DROP COLUMN probe;"
+    raw_exec(dbpath, "DROP INDEX calls_verdict; ALTER TABLE calls DROP COLUMN verdict;"
+                     "ALTER TABLE calls DROP COLUMN reasons;"
+                     "DELETE FROM rtp_streams; ALTER TABLE rtp_streams DROP COLUMN probe;"
                      "INSERT INTO rtp_streams (call_row, ssrc, first_time) VALUES (1, 7, 1.0);"
                      "PRAGMA user_version = 5;");
     s = open_ok(dbpath);
@@ -1551,7 +1561,9 @@ START_TEST(test_srtp_via_migration_from_v4)
 {
     store_t *s = open_ok(dbpath);
     ck_assert_int_eq(store_close(s), 0);
-    raw_exec(dbpath, "ALTER TABLE rtp_streams DROP COLUMN probe;"
+    raw_exec(dbpath, "DROP INDEX calls_verdict; ALTER TABLE calls DROP COLUMN verdict;"
+                     "ALTER TABLE calls DROP COLUMN reasons;"
+                     "ALTER TABLE rtp_streams DROP COLUMN probe;"
                      "ALTER TABLE rtp_streams DROP COLUMN srtp;"
                      "ALTER TABLE rtp_streams DROP COLUMN srtp_suite;"
                      "ALTER TABLE sip_messages DROP COLUMN via;"
@@ -1571,6 +1583,39 @@ START_TEST(test_srtp_via_migration_from_v4)
     n = 1;
     ck_assert_int_eq(store_foreach_message(s, 1, check_via_message, &n), 0);
     ck_assert_int_eq(n, 2);
+    ck_assert_int_eq(store_close(s), 0);
+}
+END_TEST
+
+/* A database of schema v6 gains verdict and reasons; its calls get a verdict from their stored
+ * figures (state, one_way, MOS) and one reason saying so. */
+START_TEST(test_verdict_migration_from_v6)
+{
+    store_t *s = open_ok(dbpath);
+    ck_assert_int_eq(store_close(s), 0);
+    raw_exec(dbpath, "DROP INDEX calls_verdict; ALTER TABLE calls DROP COLUMN verdict;"
+                     "ALTER TABLE calls DROP COLUMN reasons;"
+                     "INSERT INTO calls (id, state, answer_time, end_time, one_way, mos) VALUES"
+                     " (1, 'rejected', NULL, 2.0, 0, NULL), (2, 'cancelled', NULL, 2.0, 0, NULL),"
+                     " (3, 'completed', 1.0, 2.0, 1, 4.2), (4, 'completed', 1.0, 2.0, 0, NULL),"
+                     " (5, 'completed', 1.0, 2.0, 0, 2.9), (6, 'completed', 1.0, 2.0, 0, 3.5),"
+                     " (7, 'completed', 1.0, 2.0, 0, 4.3);"
+                     "PRAGMA user_version = 6;");
+    s = open_ok(dbpath);
+    ck_assert_int_eq(raw_i64(dbpath, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+    char v[256];
+    raw_text(dbpath,
+             "SELECT group_concat(verdict, ',') FROM (SELECT verdict FROM calls ORDER BY id)", v,
+             sizeof(v));
+    ck_assert_str_eq(v, "failed,good,one_way,no_media,poor,degraded,good");
+    raw_text(dbpath, "SELECT reasons FROM calls WHERE id = 7", v, sizeof(v));
+    ck_assert_str_eq(v, "[]");
+    raw_text(dbpath,
+             "SELECT json_extract(reasons, '$[0].code') || json_extract(reasons, '$[0].value')"
+             " FROM calls WHERE id = 5",
+             v, sizeof(v));
+    ck_assert_str_eq(v, "stored_before_verdicts2.9");
+    ck_assert(schema_has(dbpath, "index", "calls_verdict"));
     ck_assert_int_eq(store_close(s), 0);
 }
 END_TEST
@@ -1697,6 +1742,7 @@ Suite *store_suite(void)
     tcase_add_test(tc, test_capture_rows);
     tcase_add_test(tc, test_capture_migration_from_v3);
     tcase_add_test(tc, test_srtp_via_migration_from_v4);
+    tcase_add_test(tc, test_verdict_migration_from_v6);
     tcase_add_test(tc, test_srtp_via_roundtrip);
     tcase_add_test(tc, test_stream_probe_roundtrip_and_migration);
     tcase_add_test(tc, test_capture_run);

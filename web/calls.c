@@ -70,6 +70,31 @@ static void reply_page(api_req_t *req, const char *key, json_t *array, int64_t t
     api_reply_json(req, 200, o);
 }
 
+/* ---- A call's reasons name their message by its time (correlator/verdict.h): its row id here. */
+
+static void resolve_reasons(store_t *s, json_t *call)
+{
+    json_int_t row = json_integer_value(json_object_get(call, "id"));
+    json_t *reasons = json_object_get(call, "reasons");
+    size_t i;
+    json_t *r;
+    json_array_foreach (reasons, i, r) {
+        json_t *t = json_object_get(r, "message_time");
+        int64_t id = 0;
+        if (json_is_number(t) && row > 0 &&
+            store_message_at(s, (int64_t)row, json_number_value(t), &id) == 0 && id > 0)
+            json_object_set_new(r, "message", json_integer(id));
+    }
+}
+
+static void resolve_all_reasons(store_t *s, json_t *calls)
+{
+    size_t i;
+    json_t *call;
+    json_array_foreach (calls, i, call)
+        resolve_reasons(s, call);
+}
+
 /* ---- /api/v1/calls */
 
 /* "completed,rejected" -> mask; false after replying 400. */
@@ -105,6 +130,7 @@ static bool parse_sort(api_req_t *req, store_call_sort_t *sort, bool *ascending)
         [STORE_SORT_MOS] = "mos",
         [STORE_SORT_DURATION] = "duration",
         [STORE_SORT_PDD] = "pdd",
+        [STORE_SORT_WORST] = "worst",
     };
     *sort = STORE_SORT_INVITE_TIME;
     *ascending = false;
@@ -114,7 +140,7 @@ static bool parse_sort(api_req_t *req, store_call_sort_t *sort, bool *ascending)
         while (i < STORE_SORT_COUNT && strcmp(names[i], v) != 0)
             i++;
         if (i == STORE_SORT_COUNT) {
-            api_reply_error(req, 400, "sort: one of invite_time, mos, duration, pdd");
+            api_reply_error(req, 400, "sort: one of invite_time, mos, duration, pdd, worst");
             return false;
         }
         *sort = (store_call_sort_t)i;
@@ -164,6 +190,7 @@ void api_h_calls(api_req_t *req)
         api_reply_store_error(req, err, "calls");
         return;
     }
+    resolve_all_reasons(s, c.array);
     reply_page(req, "calls", c.array, total, limit, offset);
 }
 
@@ -186,6 +213,7 @@ static json_t *load_call(api_req_t *req, store_t *s)
         api_reply_store_error(req, err, "call");
         return NULL;
     }
+    resolve_reasons(s, call);
     return call;
 }
 

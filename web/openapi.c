@@ -77,6 +77,25 @@ static const char *state_at(int i)
     return call_state_name((call_state_t)i);
 }
 
+static const char *verdict_at(int i)
+{
+    return verdict_name((verdict_t)i);
+}
+
+/* One entry of a call's reasons (correlator/verdict.c writes them, docs/verdict.md). */
+static json_t *reason_schema(void)
+{
+    return json_pack(
+        "{s:s, s:[s,s,s,s,s,s], s:{s:{s:s}, s:{s:s}, s:{s:s, s:s, s:b}, s:{s:s, s:s, s:b}, "
+        "s:{s:s, s:s, s:b}, s:{s:s, s:b}, s:{s:s, s:s, s:b}}}",
+        "type", "object", "required", "code", "text", "stream", "message", "figure", "value",
+        "properties", "code", "type", "string", "text", "type", "string", "stream", "type",
+        "integer", "format", "int64", "nullable", 1, "message", "type", "integer", "format",
+        "int64", "nullable", 1, "message_time", "type", "number", "format", "double", "nullable", 1,
+        "figure", "type", "string", "nullable", 1, "value", "type", "number", "format", "double",
+        "nullable", 1);
+}
+
 static const char *type_at(int i)
 {
     return alert_type_name((alert_type_t)i);
@@ -129,6 +148,7 @@ static void set_type(json_t *p, const record_field_t *f)
             break;
         case REC_INDICATORS:
         case REC_ID_ARRAY:
+        case REC_REASONS:
             type = "array";
             break;
         default:
@@ -153,6 +173,12 @@ static json_t *field_schema(const record_field_t *f)
             break;
         case REC_ALERT_TYPE:
             json_object_set_new(p, "enum", names_enum(type_at, ALERT_TYPE_COUNT));
+            break;
+        case REC_VERDICT:
+            json_object_set_new(p, "enum", names_enum(verdict_at, VERDICT_COUNT));
+            break;
+        case REC_REASONS:
+            json_object_set_new(p, "items", reason_schema());
             break;
         case REC_TRANSPORT:
             json_object_set_new(p, "enum", names_enum(transport_at, 2));
