@@ -25,6 +25,7 @@ import random
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -61,6 +62,13 @@ class Ports:
 
     def bpf(self):
         return f"udp and portrange {self.uac}-{self.uas_media + 3}"
+
+
+def free_tcp_port():
+    """A loopback TCP port nobody listens on now (the kernel's pick)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def write_inputs(tmp):
@@ -192,7 +200,7 @@ def api_get(api, path):
 
 
 def check_live(binary, tmp, ports, failures):
-    api = f"http://127.0.0.1:{40000 + random.randrange(0, 10000)}"
+    api = f"http://127.0.0.1:{free_tcp_port()}"
     log = open(os.path.join(tmp, "run.log"), "w")
     server = subprocess.Popen([binary, "run", "-i", "lo", "-f", ports.bpf(), "--db",
                                os.path.join(tmp, "live.db"), "--listen", api[7:]],
