@@ -98,7 +98,7 @@ function axisTimes(u, ticks, axisIdx, space, incr) {
     const full = fmtTime(t);
     const day = full.slice(0, 10);
     let s = incr >= 86400 ? day : incr >= 60 ? full.slice(11, 16) : full.slice(11, 19);
-    if (incr < 1) s = fmtTime(t, true).slice(17, 23);
+    if (incr < 1) s = fmtTime(t, true).slice(11, 23);
     if (incr < 86400 && day !== lastDay) s = day + '\n' + s;
     lastDay = day;
     return s;
@@ -158,7 +158,9 @@ const VERDICT_CLASS = {
 // but never green (nor yellow-green) for a call with one-way media.
 function callQualityClass(c) {
   if (has(c, 'verdict') && VERDICT_CLASS[c.verdict]) {
-    return c.mos === null || c.mos === undefined ? (c.verdict === 'good' ? 'mos-none' : VERDICT_CLASS[c.verdict]) : VERDICT_CLASS[c.verdict];
+    // No MOS: only the absence of media is worth a colour.
+    if (c.mos === null || c.mos === undefined) return c.verdict === 'no_media' || c.verdict === 'one_way' ? 'mos-bad' : 'mos-none';
+    return VERDICT_CLASS[c.verdict];
   }
   if (c.one_way) return 'mos-bad';
   return mosClass(c.mos);
@@ -489,7 +491,7 @@ function renderCalls() {
     { label: 'To' },
     { label: 'IP', cls: 'opt' },
     { label: 'State' },
-    { label: 'Verdict', sort: 'worst', defaultOrder: 'asc' },
+    { label: 'Verdict', sort: 'worst' },   // descending: worst first
     { label: 'Status', cls: 'num opt' },
     { label: 'PDD', sort: 'pdd', cls: 'num opt' },
     { label: 'Duration', sort: 'duration', cls: 'num' },
@@ -618,7 +620,8 @@ function callFlags(c) {
   const flags = [];
   if (c.active) flags.push(el('span', { class: 'flag live', title: 'in progress', text: 'live' }));
   if (c.interrupted) flags.push(el('span', { class: 'flag warn', title: 'the capture stopped abruptly while this call was in progress: figures as of its last checkpoint', text: 'interrupted' }));
-  if (c.one_way) flags.push(el('span', { class: 'flag warn', title: 'one-way media', text: 'one-way' }));
+  // (a one_way verdict already says it in its badge)
+  if (c.one_way && c.verdict !== 'one_way') flags.push(el('span', { class: 'flag warn', title: 'one-way media', text: 'one-way' }));
   if (c.nat) flags.push(el('span', { class: 'flag', title: 'media source differs from SDP (NAT)', text: 'NAT' }));
   return flags;
 }

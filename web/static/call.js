@@ -288,7 +288,10 @@ function callFacts(call) {
     has(call, 'verdict') ? dl('Verdict', verdictBadge(call.verdict)) : null);
 }
 
-function streamsTable(streams) {
+function streamsTable(streams, call) {
+  // In a call whose media went one way, no stream's MOS is shown green: the call is not good.
+  const streamMos = (s) => call.one_way || call.verdict === 'one_way' || call.verdict === 'no_media' ?
+    'mos-none' : mosClass(s.mos);
   return el('table', { class: 'streams', id: 'streams-table' },
     el('thead', {}, el('tr', {}, ['', 'Source → destination', 'SSRC', 'Codec', 'Packets', 'Lost', 'Jitter mean / max', 'Max Δ', 'MOS', 'Notes']
       .map((h, i) => el('th', { class: i >= 4 && i <= 8 ? 'num' : '', text: h })))),
@@ -301,7 +304,7 @@ function streamsTable(streams) {
       el('td', { class: 'num', title: s.lost < 0 ? `${-s.lost} more packets than expected (duplicates)` : null, text: fmtLoss(s) }),
       el('td', { class: 'num nowrap', text: `${s.mean_jitter_ms.toFixed(2)} / ${s.max_jitter_ms.toFixed(2)} ms` }),
       el('td', { class: 'num', text: `${s.max_delta_ms.toFixed(1)} ms` }),
-      el('td', { class: 'num' }, el('span', { class: 'mos ' + mosClass(s.mos), text: fmtNum(s.mos, 2) })),
+      el('td', { class: 'num' }, el('span', { class: 'mos ' + streamMos(s), title: streamMos(s) === 'mos-none' ? 'this stream\'s own MOS; the call\'s media went one way' : null, text: fmtNum(s.mos, 2) })),
       el('td', {}, s.sdp_mismatch ? el('span', { class: 'flag', text: 'NAT' }) : null,
         s.probe !== null && s.probe !== undefined ? el('span', { class: 'flag', title: 'figures from the quality reports of HEP probe ' + s.probe, text: 'probe ' + s.probe }) : null,
         s.srtp ? el('span', { class: 'flag srtp', title: 'SRTP: ' + (s.srtp_suite || 'suite unknown'), text: 'SRTP' }) : null,
@@ -415,7 +418,7 @@ async function renderCall(id) {
       ladderBox.replaceChildren(call.messages.length ? ladder(call, select, ladderBox.clientWidth - 2) : el('p', { class: 'muted', text: 'No messages stored for this call.' }));
     }
     const streams = call.streams || [];
-    streamsBox.replaceChildren(streamsTable(streams));
+    streamsBox.replaceChildren(streamsTable(streams, call));
     await drawCharts(streams);
   }
 

@@ -48,7 +48,7 @@ async function renderMessages() {
   setNav('messages');
   if (!hasRoute(MESSAGES)) return noRoute('Messages', '/api/v1/messages');
   const hp = hashParams();
-  const limit = Number(hp.get('limit')) || 100;
+  const limit = Number(hp.get('limit')) || 50;
   const offset = Number(hp.get('offset')) || 0;
   const current = () => Object.fromEntries(hashParams());
   const go = (changes) => setHash('#/messages', Object.assign(current(), changes));
@@ -77,23 +77,25 @@ async function renderMessages() {
   const summary = el('span', { class: 'muted', id: 'messages-summary' });
   const rows = el('tbody');
   const pager = el('div', { class: 'pager' });
-  const rawHead = el('div', { class: 'raw-head muted' });
-  const raw = el('pre', { class: 'raw', id: 'message-raw', tabindex: '0', 'aria-live': 'polite', text: 'Pick a message (click, or Tab to it and press Enter) to read it.' });
   view.append(el('section', { class: 'card' },
     el('div', { class: 'card-head' }, el('h1', { text: 'Messages' }), summary),
-    el('p', { class: 'muted', text: 'Every stored SIP message, calls or not: REGISTER, OPTIONS, SUBSCRIBE, NOTIFY, MESSAGE…' }),
+    el('p', { class: 'muted', text: 'Every stored SIP message, calls or not: REGISTER, OPTIONS, SUBSCRIBE, NOTIFY, MESSAGE… Click a message (or Tab to it and press Enter) to read it.' }),
     rangePicker(hp, '#/messages'), form,
-    el('div', { class: 'split' },
-      el('div', {}, tableWrap(el('table', { class: 'calls compact', id: 'messages-table' },
-        el('thead', {}, el('tr', {}, ['Time', 'Message', 'From', 'To', 'Source → destination', 'User agent', 'Call']
-          .map((h, i) => el('th', { class: i >= 4 && i <= 5 ? 'opt' : null, text: h })))), rows)), pager),
-      el('div', { class: 'raw-box' }, rawHead, raw))));
+    tableWrap(el('table', { class: 'calls compact', id: 'messages-table' },
+      el('thead', {}, el('tr', {}, ['Time', 'Message', 'From', 'To', 'Source → destination', 'User agent', 'Call']
+        .map((h, i) => el('th', { class: i >= 4 && i <= 5 ? 'opt' : null, text: h })))), rows)), pager));
 
+  // The message, raw, in a row under its own (one open at a time).
   const show = async (m, tr) => {
-    rows.querySelectorAll('tr.selected').forEach((r) => r.classList.remove('selected'));
+    const open = tr.nextElementSibling && tr.nextElementSibling.classList.contains('raw-row');
+    rows.querySelectorAll('tr.raw-row').forEach((r) => r.remove());
+    rows.querySelectorAll('tr.selected').forEach((r) => { r.classList.remove('selected'); r.setAttribute('aria-expanded', 'false'); });
+    if (open) return;
     tr.classList.add('selected');
-    rawHead.replaceChildren(`${fmtTime(m.time, true)}  ${m.src} → ${m.dst}  `, el('a', { href: '#/message/' + m.id, text: 'link' }));
-    raw.textContent = 'Loading…';
+    tr.setAttribute('aria-expanded', 'true');
+    const raw = el('pre', { class: 'raw', id: 'message-raw', tabindex: '0', text: 'Loading…' });
+    tr.after(el('tr', { class: 'raw-row' }, el('td', { colspan: 7 },
+      el('div', { class: 'raw-head muted' }, `${fmtTime(m.time, true)}  ${m.src} → ${m.dst}  `, el('a', { href: '#/message/' + m.id, text: 'link to this message' })), raw)));
     try {
       const full = await api('messages/' + m.id);
       raw.textContent = full.raw;
@@ -114,7 +116,7 @@ async function renderMessages() {
   if (seq !== renderSeq) return;
   summary.textContent = `${fmtInt(page.total === 0 ? 0 : offset + 1)}–${fmtInt(offset + page.messages.length)} of ${fmtInt(page.total)}`;
   rows.replaceChildren(...(page.messages.length ? page.messages.map((m) => {
-    const tr = el('tr', { 'data-id': m.id, tabindex: '0', class: m.request ? 'row-msg-req' : m.status >= 300 ? 'row-rejected' : 'row-completed' });
+    const tr = el('tr', { 'data-id': m.id, tabindex: '0', 'aria-expanded': 'false', class: m.request ? 'row-msg-req' : m.status >= 300 ? 'row-rejected' : 'row-completed' });
     tr.addEventListener('click', () => show(m, tr));
     tr.addEventListener('keydown', (ev) => { if (ev.key === 'Enter' || ev.key === ' ') { ev.preventDefault(); show(m, tr); } });
     tr.append(
