@@ -117,6 +117,20 @@ typedef struct api_req {
 
 typedef void (*api_handler_t)(api_req_t *req);
 
+/* ---- Routes (routes.c). Paths are OpenAPI templates: "{id}" matches a positive decimal row
+ * id and "{path}" the rest of the URL. Every route takes GET and HEAD. */
+typedef struct {
+    const char *path;
+    api_handler_t handler;
+    const char *const *params; /* allowed query parameters, NULL-terminated */
+    bool open;                 /* served without the token */
+} api_route_t;
+
+/* The route of req->path (filling req->id / req->rest), or NULL. */
+const api_route_t *api_find_route(api_req_t *req);
+/* No route: takes no parameter (to collect an unknown route's parameters). */
+extern const api_route_t api_route_none;
+
 /* ---- Replies and the request's parameters (server.c). Each reply replaces any earlier reply
  * of the request. */
 

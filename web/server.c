@@ -1,5 +1,5 @@
-/* server: libmicrohttpd daemon, router, request limits, Host check, bearer token and sessions,
- * read-only store pool and replies. */
+/* server: libmicrohttpd daemon, dispatch (the route table is routes.c), request limits, Host check,
+ * bearer token and sessions, read-only store pool and replies. */
 #include "api.h"
 
 #include <arpa/inet.h>
@@ -23,85 +23,6 @@
 #include "log.h"
 #include "netaddr.h"
 #include "sv.h"
-
-/* ---- Routes. Paths are OpenAPI templates: "{id}" matches a positive decimal row id and
- * "{path}" the rest of the URL (one or more segments). Every route takes GET and HEAD. */
-
-typedef struct {
-    const char *path;
-    api_handler_t handler;
-    const char *const *params; /* allowed query parameters, NULL-terminated */
-    bool open;                 /* served without the token */
-} route_t;
-
-static const char *const p_none[] = {NULL};
-static const char *const p_calls[] = {"state",   "from",    "to",      "since", "until",
-                                      "min_mos", "max_mos", "q",       "limit", "offset",
-                                      "sort",    "order",   "call_id", NULL};
-static const char *const p_streams[] = {"call_id", "min_loss", "max_mos", "limit", "offset", NULL};
-static const char *const p_stats[] = {"since", "until", "step", NULL};
-static const char *const p_alerts[] = {"since", "type", "limit", "offset", NULL};
-static const char *const p_regs[] = {"user", "active", "limit", "offset", NULL};
-
-static const route_t routes[] = {
-    {"/api/v1/calls", api_h_calls, p_calls, false},
-    {"/api/v1/calls/{id}", api_h_call, p_none, false},
-    {"/api/v1/calls/{id}/messages", api_h_call_messages, p_none, false},
-    {"/api/v1/calls/{id}/pcap", api_h_call_pcap, p_none, false},
-    {"/api/v1/streams", api_h_streams, p_streams, false},
-    {"/api/v1/streams/{id}", api_h_stream, p_none, false},
-    {"/api/v1/streams/{id}/samples", api_h_stream_samples, p_none, false},
-    {"/api/v1/stats", api_h_stats, p_stats, false},
-    {"/api/v1/alerts", api_h_alerts, p_alerts, false},
-    {"/api/v1/registrations", api_h_registrations, p_regs, false},
-    {"/api/v1/openapi.json", api_h_openapi, p_none, false},
-    {"/metrics", api_h_metrics, p_none, false},
-    {"/healthz", api_h_healthz, p_none, true},
-    {"/", api_h_index, p_none, false},
-    {"/static/{path}", api_h_static, p_none, false},
-};
-
-#define NROUTES ARRAY_LEN(routes)
-
-size_t api_route_count(void)
-{
-    return NROUTES;
-}
-
-const char *api_route_path(size_t i)
-{
-    return i < NROUTES ? routes[i].path : NULL;
-}
-
-/* Does path match the template? Fills req->id / req->rest for the placeholders. */
-static bool route_match(const char *tmpl, const char *path, api_req_t *req)
-{
-    const char *t = tmpl, *p = path;
-    while (*t != '\0') {
-        if (strncmp(t, "{id}", 4) == 0) {
-            const char *e = p;
-            while (*e >= '0' && *e <= '9')
-                e++;
-            uint64_t v;
-            if (e == p || e - p > 18 || !sv_to_u64(sv_make(p, (size_t)(e - p)), &v) || v == 0)
-                return false;
-            req->id = (int64_t)v;
-            p = e;
-            t += 4;
-        } else if (strcmp(t, "{path}") == 0) {
-            if (*p == '\0')
-                return false;
-            req->rest = p;
-            return true;
-        } else {
-            if (*t != *p)
-                return false;
-            t++;
-            p++;
-        }
-    }
-    return *p == '\0';
-}
 
 /* ---- Replies. */
 
@@ -575,7 +496,7 @@ static void set_session_cookie(api_req_t *req)
 
 typedef struct {
     api_req_t *req;
-    const route_t *route;
+    const api_route_t *route;
     const char *error; /* first problem found */
     const char *bad_name;
     sv_t token; /* the first access_token, at its real length */
@@ -628,20 +549,9 @@ static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const c
     return MHD_YES;
 }
 
-static const route_t *find_route(api_req_t *req)
-{
-    for (size_t i = 0; i < NROUTES; i++) {
-        req->id = 0;
-        req->rest = NULL;
-        if (route_match(routes[i].path, req->path, req))
-            return &routes[i];
-    }
-    return NULL;
-}
-
 /* Refusals that come before credentials and tell nothing about the data: a Host that doesn't
  * name this server, a request over the limits. True when it replied. */
-static bool refuse_early(api_req_t *req, const route_t *route, target_t verdict)
+static bool refuse_early(api_req_t *req, const api_route_t *route, target_t verdict)
 {
     if ((route == NULL || !route->open) && !host_allowed(req))
         return true;
@@ -664,12 +574,11 @@ static bool refuse_early(api_req_t *req, const route_t *route, target_t verdict)
 static void dispatch(api_req_t *req, const char *method, target_t verdict)
 {
     api_server_t *srv = req->srv;
-    const route_t *route = find_route(req);
+    const api_route_t *route = api_find_route(req);
     if (refuse_early(req, route, verdict))
         return;
     /* Collect the parameters first: the token may be one of them. */
-    static const route_t any = {"", NULL, p_none, false};
-    collect_t c = {.req = req, .route = route ? route : &any};
+    collect_t c = {.req = req, .route = route ? route : &api_route_none};
     MHD_get_connection_values_n(req->conn, MHD_GET_ARGUMENT_KIND, collect_param, &c);
     auth_t auth = AUTH_NONE;
     if (srv->token != NULL && (route == NULL || !route->open)) {
