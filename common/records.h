@@ -179,6 +179,8 @@ typedef struct {
 } sample_record_t;
 
 #define MESSAGE_RECORD_FIELDS(X, V)                                                                \
+    X(int64_t, id, REC_ROW, NULL, "id",                                                            \
+      "Row id of the message; 0: the store picks one (the API sends it beside the record)")        \
     X(int64_t, call_row, REC_ROW, NULL, "call_row",                                                \
       "Row id of the call, 0 if the message belongs to no call (REGISTER ...)")                    \
     X(const char *, call_id, REC_STR, NULL, "call_id", "SIP Call-ID")                              \

@@ -83,6 +83,16 @@ void corr_set_first_id(corr_t *c, int64_t first_id)
         c->next_id = first_id;
 }
 
+void corr_set_first_message_id(corr_t *c, int64_t first_id)
+{
+    c->next_message_id = first_id > 0 ? first_id : 0;
+}
+
+int64_t corr_last_message_id(const corr_t *c)
+{
+    return c->last_message_id;
+}
+
 const corr_stats_t *corr_stats(const corr_t *c)
 {
     return &c->stats;

@@ -91,6 +91,13 @@ void corr_free(corr_t *corr);
  * next free id) before the first message. */
 void corr_set_first_id(corr_t *corr, int64_t first_id);
 
+/* Message records carry row ids counted up from first_id (the store's next free one) once this
+ * is called with first_id > 0; before that (no store) they carry 0. */
+void corr_set_first_message_id(corr_t *corr, int64_t first_id);
+/* The id of the message record corr_on_sip emitted last (0 when messages get none), for the
+ * security monitor's alert samples. */
+int64_t corr_last_message_id(const corr_t *corr);
+
 /* One SIP message (request or response). Emits on_message. pkt->raw/raw_len are the message's
  * own bytes (the raw text of the message record). Only INVITE dialogs make calls; everything
  * else with an unknown Call-ID gets call_row 0.

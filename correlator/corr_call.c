@@ -698,10 +698,12 @@ static const char *via_name(uint8_t carried)
 static void emit_message(corr_t *c, const call_t *call, const packet_view_t *pkt,
                          const sip_msg_t *msg)
 {
+    c->last_message_id = c->next_message_id > 0 ? c->next_message_id++ : 0;
     if (c->sink.on_message == NULL)
         return;
     sv_copy(msg->call_id, c->callid_buf, sizeof(c->callid_buf));
     message_record_t rec = {
+        .id = c->last_message_id,
         .probe_id = pkt->probe_id,
         .has_probe = pkt->has_probe,
         .call_row = call != NULL ? call->id : 0,

@@ -157,6 +157,8 @@ struct corr {
     corr_sink_t sink;
     corr_stats_t stats;
     int64_t next_id;
+    int64_t next_message_id; /* 0: messages get no id (the store picks one) */
+    int64_t last_message_id; /* the id of the message corr_on_sip emitted last */
     int64_t now_ns;
     uint64_t seed;
     call_t **buckets;

@@ -147,7 +147,7 @@ static void on_sip_message(engine_t *e, const packet_view_t *msg)
 {
     e->totals.sip_messages++;
     call_ref_t ref = corr_on_sip(e->corr, msg, &e->sip);
-    secmon_on_sip(e->secmon, msg, &e->sip, 0);
+    secmon_on_sip(e->secmon, msg, &e->sip, corr_last_message_id(e->corr));
     for (unsigned i = 0; i < e->sip_outs.n; i++)
         e->sip_outs.at[i]->on_sip(e->sip_outs.at[i]->ctx, ref, msg, &e->sip);
 }
@@ -432,8 +432,8 @@ int engine_add_output(engine_t *e, const engine_output_t *output)
 
 /* The outputs cfg asks for. The per-call pcaps come first so that a call's file is closed
  * before the store says the call is over. */
-static int add_cfg_outputs(engine_t *e, const engine_cfg_t *cfg, int64_t *first_id,
-                           int64_t *first_alert_id, char *err, size_t errlen)
+static int add_cfg_outputs(engine_t *e, const engine_cfg_t *cfg, output_store_ids_t *ids, char *err,
+                           size_t errlen)
 {
     engine_output_t o;
     int rc;
@@ -447,7 +447,7 @@ static int add_cfg_outputs(engine_t *e, const engine_cfg_t *cfg, int64_t *first_
         output_store_cfg_t sc = {.db_path = cfg->db_path,
                                  .pcap_dir = cfg->pcap_dir,
                                  .queue_bytes = cfg->writer_queue_bytes};
-        if ((rc = output_store_new(&sc, &o, first_id, first_alert_id, err, errlen)) != 0)
+        if ((rc = output_store_new(&sc, &o, ids, err, errlen)) != 0)
             return rc;
         engine_add_output(e, &o);
     }
@@ -467,8 +467,8 @@ int engine_new(const engine_cfg_t *cfg, engine_t **out, char *err, size_t errlen
     }
     e->started_ns = clock_ns(CLOCK_MONOTONIC);
     e->classify_max_flows = cfg->classify_max_flows;
-    int64_t first_id = 0, first_alert_id = 0;
-    int rc = add_cfg_outputs(e, cfg, &first_id, &first_alert_id, err, errlen);
+    output_store_ids_t ids = {0};
+    int rc = add_cfg_outputs(e, cfg, &ids, err, errlen);
     if (rc != 0)
         goto fail;
     corr_sink_t sink = {.ctx = e,
@@ -505,10 +505,11 @@ int engine_new(const engine_cfg_t *cfg, engine_t **out, char *err, size_t errlen
     }
     cap_set_lookahead(e->cap, rtp_hint, rtp_prefetch, e->corr);
     /* Ids go on from what the store already holds. */
-    if (first_id > 0)
-        corr_set_first_id(e->corr, first_id);
-    if (first_alert_id > 0)
-        secmon_set_first_alert_id(e->secmon, first_alert_id);
+    if (ids.row > 0)
+        corr_set_first_id(e->corr, ids.row);
+    corr_set_first_message_id(e->corr, ids.message);
+    if (ids.alert > 0)
+        secmon_set_first_alert_id(e->secmon, ids.alert);
     *out = e;
     return 0;
 fail:

@@ -121,8 +121,8 @@ static void store_output_free(void *ctx)
     free(so);
 }
 
-int output_store_new(const output_store_cfg_t *cfg, engine_output_t *out, int64_t *first_id,
-                     int64_t *first_alert_id, char *err, size_t errlen)
+int output_store_new(const output_store_cfg_t *cfg, engine_output_t *out, output_store_ids_t *ids,
+                     char *err, size_t errlen)
 {
     store_output_t *so = calloc(1, sizeof(*so));
     if (so == NULL) {
@@ -142,8 +142,9 @@ int output_store_new(const output_store_cfg_t *cfg, engine_output_t *out, int64_
         snprintf(err, errlen, "%s: %s", cfg->db_path, why);
         goto fail;
     }
-    *first_id = store_next_id(so->store);
-    *first_alert_id = store_next_alert_id(so->store);
+    ids->row = store_next_id(so->store);
+    ids->message = store_next_message_id(so->store);
+    ids->alert = store_next_alert_id(so->store);
     /* Where the per-call pcaps are, for `export` and the API's download (written before the
      * writer thread takes the connection over). */
     char abs[4096];

@@ -18,10 +18,17 @@ typedef struct {
     size_t queue_bytes;   /* the writer's queue */
 } output_store_cfg_t;
 
-/* Open the store and start its writer thread. *first_id and *first_alert_id: where the
- * correlator's and the security monitor's ids go on from. 0, or negative with a reason. */
-int output_store_new(const output_store_cfg_t *cfg, engine_output_t *out, int64_t *first_id,
-                     int64_t *first_alert_id, char *err, size_t errlen);
+/* Where the ids of new rows go on from (the store's next free ones; 0 = unknown). */
+typedef struct {
+    int64_t row;     /* calls and streams (the correlator) */
+    int64_t message; /* SIP messages (the correlator; the security monitor's alert samples) */
+    int64_t alert;   /* alerts (the security monitor) */
+} output_store_ids_t;
+
+/* Open the store and start its writer thread; *ids receives where the ids go on from. 0, or
+ * negative with a reason. */
+int output_store_new(const output_store_cfg_t *cfg, engine_output_t *out, output_store_ids_t *ids,
+                     char *err, size_t errlen);
 /* Every call's packets in a pcap of its own under dir (store/callpcap.h), RTP and RTCP as rtp
  * says, compressed as compress says. 0, or negative with a reason. */
 int output_pcap_new(const char *dir, callpcap_rtp_t rtp, callpcap_compress_t compress,

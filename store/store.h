@@ -78,6 +78,9 @@ int store_put_sample(store_t *s, const sample_record_t *r);
 int store_put_message(store_t *s, const message_record_t *m);
 /* Same; *id_out (may be NULL) receives the message's row id (for alerts' sample ids). */
 int store_put_message_id(store_t *s, const message_record_t *m, int64_t *id_out);
+/* The first row id free in sip_messages (1 + the largest, 1 for none), or 0 on error: seeds
+ * the message ids the correlator assigns (message_record_t.id), which alerts' samples name. */
+int64_t store_next_message_id(store_t *s);
 /* Set a meta key (key and value borrowed; value text or integer). */
 int store_set_meta(store_t *s, const char *key, const char *value);
 int store_set_meta_i64(store_t *s, const char *key, int64_t value);

@@ -792,6 +792,15 @@ int store_get_totals(store_t *s, store_meta_t *out)
 
 /* ---- Ids. */
 
+int64_t store_next_message_id(store_t *s)
+{
+    int64_t max = 0;
+    int err = store_int_check_open(s);
+    if (err == 0)
+        err = store_int_query_i64(s, "SELECT coalesce(max(id), 0) FROM sip_messages", &max);
+    return err == 0 && max < INT64_MAX ? max + 1 : 0;
+}
+
 int64_t store_next_id(store_t *s)
 {
     int64_t max = 0;
