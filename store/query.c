@@ -52,7 +52,19 @@ int store_add_query_indexes(store_t *s)
         "CREATE INDEX IF NOT EXISTS calls_state_mos ON calls(state, mos);"
         "CREATE INDEX IF NOT EXISTS calls_duration ON calls(duration_s);"
         "CREATE INDEX IF NOT EXISTS calls_pdd ON calls(post_dial_delay_ms);"
-        "CREATE INDEX IF NOT EXISTS rtp_streams_first_time ON rtp_streams(first_time);";
+        "CREATE INDEX IF NOT EXISTS rtp_streams_first_time ON rtp_streams(first_time);"
+        /* the filters of GET /api/v1/calls: one_way, nat (partial: only the few flagged calls),
+         * final_status, ip (text ranges of the endpoints), probe (HEP messages only) */
+        "CREATE INDEX IF NOT EXISTS calls_one_way ON calls(invite_time) WHERE one_way = 1;"
+        "CREATE INDEX IF NOT EXISTS calls_nat ON calls(invite_time) WHERE nat = 1;"
+        "CREATE INDEX IF NOT EXISTS calls_final_status ON calls(final_status, invite_time);"
+        "CREATE INDEX IF NOT EXISTS calls_caller ON calls(caller);"
+        "CREATE INDEX IF NOT EXISTS calls_callee ON calls(callee);"
+        "CREATE INDEX IF NOT EXISTS rtp_streams_src ON rtp_streams(src);"
+        "CREATE INDEX IF NOT EXISTS rtp_streams_dst ON rtp_streams(dst);"
+        "CREATE INDEX IF NOT EXISTS sip_messages_time ON sip_messages(time);"
+        "CREATE INDEX IF NOT EXISTS sip_messages_probe ON sip_messages(probe, call_row)"
+        " WHERE probe IS NOT NULL;";
     int err = store_int_check_open(s);
     if (err != 0)
         return err;
@@ -77,96 +89,25 @@ static const char *const sort_col[STORE_SORT_COUNT] = {
                          "THEN 3 WHEN 'degraded' THEN 2 WHEN 'failed' THEN 1 ELSE 0 END",
 };
 
-/* The WHERE clause of a call filter (q_like: the filter's q as like_pattern made it). Two
- * plans serve a page: when matches are many, walking the sort key's index and stopping after
- * offset + limit matches is fastest, and the broad terms (state, MOS) are then written with a
- * unary '+', which keeps SQLite from choosing their indexes (and sorting every match) while the
- * narrow ones (Call-ID, user, time range) stay free to use theirs; when matches are few
- * (walk_order false), or for the count, every term may use its index. */
-static int call_where(store_t *s, const store_call_filter_t *f, bool walk_order,
-                      store_call_sort_t sort, const char *q_like, qw_t *w)
+/* The number of calls matching filter into *total, and max(id) into *rows. */
+static int count_matches(store_t *s, const store_call_filter_t *filter, const call_where_t *cw,
+                         store_call_sort_t sort, int64_t *total, int64_t *rows)
 {
-    if (f == NULL)
-        return 0;
-    const unsigned all_states = (1u << CALL_STATE_COUNT) - 1;
-    if ((f->state_mask & ~all_states) != 0 || (f->has_min_mos && isnan(f->min_mos)) ||
-        (f->has_max_mos && isnan(f->max_mos)))
-        return store_int_fail_msg(s, -EINVAL, "query calls", "bad filter");
-    if (f->state_mask != 0) {
-        qw_cond(w, walk_order ? "+state IN (" : "state IN (");
-        bool first = true;
-        for (int i = 0; i < CALL_STATE_COUNT; i++) {
-            if (f->state_mask & (1u << i)) {
-                qw_add(w, first ? "?" : ", ?");
-                qw_text(w, call_state_name((call_state_t)i));
-                first = false;
-            }
-        }
-        qw_add(w, ")");
+    sqlite3_stmt *st;
+    qw_t w = {0};
+    qw_add(&w, "SELECT count(*) FROM calls");
+    store_int_call_where(filter, cw, false, sort, &w);
+    int err = qw_prepare(s, &w, "count calls", &st);
+    if (err == 0)
+        err = step_count(s, st, "count calls", total);
+    if (err == 0) {
+        qw_t m = {0};
+        qw_add(&m, "SELECT coalesce(max(id), 0) FROM calls");
+        err = qw_prepare(s, &m, "count calls", &st);
+        if (err == 0)
+            err = step_count(s, st, "count calls", rows);
     }
-    if (f->call_id != NULL) {
-        qw_cond(w, "call_id = ?");
-        qw_text(w, f->call_id);
-    }
-    if (f->from_user != NULL) {
-        qw_cond(w, f->user_exact ? "from_user = ?" : "instr(lower(from_user), lower(?)) > 0");
-        qw_text(w, f->from_user);
-    }
-    if (f->to_user != NULL) {
-        qw_cond(w, f->user_exact ? "to_user = ?" : "instr(lower(to_user), lower(?)) > 0");
-        qw_text(w, f->to_user);
-    }
-    if (f->since_ns != 0) {
-        qw_cond(w, "invite_time >= ?");
-        qw_dbl(w, store_int_ns_to_sec(f->since_ns));
-    }
-    if (f->until_ns != 0) {
-        qw_cond(w, "invite_time < ?");
-        qw_dbl(w, store_int_ns_to_sec(f->until_ns));
-    }
-    bool plain_mos = !walk_order || sort == STORE_SORT_MOS;
-    if (f->has_min_mos) {
-        qw_cond(w, plain_mos ? "mos >= ?" : "+mos >= ?");
-        qw_dbl(w, f->min_mos);
-    }
-    if (f->has_max_mos) {
-        qw_cond(w, plain_mos ? "mos <= ?" : "+mos <= ?");
-        qw_dbl(w, f->max_mos);
-    }
-    if (q_like != NULL) {
-        /* LIKE is ASCII case-insensitive, as lower() is, and several times cheaper per row than
-         * instr(lower(..)) (no copies); q's own '%', '_' and '\\' are escaped in q_like. */
-        qw_cond(w, "(call_id LIKE ? ESCAPE '\\' OR from_uri LIKE ? ESCAPE '\\'"
-                   " OR to_uri LIKE ? ESCAPE '\\')");
-        for (int i = 0; i < 3; i++)
-            qw_text(w, q_like);
-    }
-    return 0;
-}
-
-/* q as a LIKE pattern matching it anywhere: "%" + q with '%', '_' and '\' escaped + "%".
- * NULL for no q; *oom on allocation failure. Caller frees. */
-static char *like_pattern(const char *q, bool *oom)
-{
-    *oom = false;
-    if (q == NULL)
-        return NULL;
-    size_t n = strlen(q);
-    char *p = malloc(2 * n + 3);
-    if (p == NULL) {
-        *oom = true;
-        return NULL;
-    }
-    size_t j = 0;
-    p[j++] = '%';
-    for (size_t i = 0; i < n; i++) {
-        if (q[i] == '%' || q[i] == '_' || q[i] == '\\')
-            p[j++] = '\\';
-        p[j++] = q[i];
-    }
-    p[j++] = '%';
-    p[j] = '\0';
-    return p;
+    return err;
 }
 
 int store_query_calls_sorted(store_t *s, const store_call_filter_t *filter, store_call_sort_t sort,
@@ -178,10 +119,10 @@ int store_query_calls_sorted(store_t *s, const store_call_filter_t *filter, stor
         return err;
     if ((unsigned)sort >= STORE_SORT_COUNT)
         return store_int_fail_msg(s, -EINVAL, "query calls", "bad sort key");
-    bool oom;
-    char *q_like = like_pattern(filter ? filter->q : NULL, &oom);
-    if (oom)
-        return store_int_fail_msg(s, -ENOMEM, "query calls", "out of memory");
+    call_where_t cw;
+    err = store_int_call_where_init(s, filter, &cw);
+    if (err != 0)
+        return err;
     sqlite3_stmt *st;
     /* With the count known, pick the page's plan: walking the sort key's index and filtering
      * costs about (offset + limit) * rows / matches row visits, fetching the matches by the
@@ -189,41 +130,24 @@ int store_query_calls_sorted(store_t *s, const store_call_filter_t *filter, stor
      * (ids are dense, and it costs one b-tree descent). */
     bool walk = true;
     if (total != NULL) {
-        qw_t w = {0};
-        qw_add(&w, "SELECT count(*) FROM calls");
-        err = call_where(s, filter, false, sort, q_like, &w);
-        if (err == 0)
-            err = qw_prepare(s, &w, "count calls", &st);
-        if (err == 0)
-            err = step_count(s, st, "count calls", total);
         int64_t rows = 0;
-        if (err == 0) {
-            qw_t m = {0};
-            qw_add(&m, "SELECT coalesce(max(id), 0) FROM calls");
-            err = qw_prepare(s, &m, "count calls", &st);
-            if (err == 0)
-                err = step_count(s, st, "count calls", &rows);
-        }
+        err = count_matches(s, filter, &cw, sort, total, &rows);
         if (err != 0 || *total == 0 || limit == 0 || offset >= *total) {
-            free(q_like);
+            store_int_call_where_free(&cw);
             return err; /* nothing to page through */
         }
         double want = limit < 0 ? (double)rows : (double)(offset + limit);
         walk = (double)*total * (double)*total > want * (double)rows;
     }
     if (limit == 0) {
-        free(q_like);
+        store_int_call_where_free(&cw);
         return 0;
     }
     qw_t w = {0};
     qw_add(&w, "SELECT ");
     qw_add(&w, store_int_columns(&call_record_desc));
     qw_add(&w, " FROM calls");
-    err = call_where(s, filter, walk, sort, q_like, &w);
-    if (err != 0) {
-        free(q_like);
-        return err;
-    }
+    store_int_call_where(filter, &cw, walk, sort, &w);
     /* "key DIR, id DIR": every key's index holds rowids in order within equal keys, so SQLite
      * walks it (either way) without sorting. NULL keys are SQLite's lowest values. */
     const char *dir = ascending ? " ASC" : " DESC";
@@ -239,7 +163,7 @@ int store_query_calls_sorted(store_t *s, const store_call_filter_t *filter, stor
     qw_i64(&w, offset);
     err = qw_prepare(s, &w, "query calls", &st);
     if (err != 0) {
-        free(q_like);
+        store_int_call_where_free(&cw);
         return err;
     }
     int ret = 0, rc;
@@ -251,7 +175,7 @@ int store_query_calls_sorted(store_t *s, const store_call_filter_t *filter, stor
     if (ret == 0 && rc != SQLITE_DONE)
         ret = store_int_fail_sql(s, rc, "query calls");
     sqlite3_finalize(st);
-    free(q_like);
+    store_int_call_where_free(&cw);
     return ret;
 }
 

@@ -300,6 +300,9 @@ int store_open_opts(const char *path, const store_opts_t *opts, store_t **out)
     }
     sqlite3_busy_timeout(s->db, opts->busy_timeout_ms ? (int)opts->busy_timeout_ms
                                                       : STORE_DEFAULT_BUSY_MS);
+    err = store_int_register_functions(s);
+    if (err != 0)
+        goto fail;
     /* Refuse a newer schema before touching anything (journal mode included). */
     err = store_int_check_not_newer(s);
     if (err != 0)

@@ -154,9 +154,38 @@ typedef struct {
     int64_t since_ns;      /* invite time >= since_ns; 0 = unbounded */
     int64_t until_ns;      /* invite time < until_ns; 0 = unbounded */
     bool has_min_mos, has_max_mos;
-    double min_mos, max_mos; /* inclusive; calls without media (no MOS) never match */
-    const char *q;           /* substring (ASCII case-insensitive) of Call-ID, From or To URI */
+    double min_mos, max_mos;   /* inclusive; calls without media (no MOS) never match */
+    const char *q;             /* substring (ASCII case-insensitive) of Call-ID, From or To URI */
+    bool has_one_way, one_way; /* one_way flag equal to one_way */
+    bool has_nat, nat;         /* nat flag equal to nat */
+    /* final_status in [status_min, status_max]; both 0 = any (486..486 one code, 400..499 a
+     * class) */
+    uint16_t status_min, status_max;
+    /* caller, callee, or any stream's source or destination address in ip / ip_prefix bits
+     * (32 or 128 for one address); ip.family 0 = any */
+    net_addr_t ip;
+    unsigned ip_prefix;
+    const char *user_agent; /* substring (ASCII case-insensitive) of the caller's User-Agent */
+    const char *codec;      /* a stream's codec name, ASCII case-insensitive ("PCMU", "opus") */
+    bool has_probe;         /* a message of the call came from HEP probe id probe */
+    uint32_t probe;
+    bool has_min_loss; /* a stream lost at least min_loss_pct percent of its expected packets */
+    double min_loss_pct;
+    bool has_min_duration; /* duration_s >= min_duration_s */
+    double min_duration_s;
+    bool has_min_pdd; /* post_dial_delay_ms >= min_pdd_ms */
+    double min_pdd_ms;
+    /* Full text over every stored SIP message of the call (headers and body; SQLite FTS5, see
+     * store_fts_query): words separated by spaces, each matched as a prefix of a word of the
+     * message, all of them in one message. NULL = any. */
+    const char *search;
 } store_call_filter_t;
+
+/* The FTS5 query of a search text (store_call_filter_t.search): each word separated by spaces
+ * as a quoted phrase with a prefix star ("word"*), all of them required; words without a
+ * letter or digit are left out. NULL when nothing is left to search for (or out of memory).
+ * Caller frees. */
+char *store_fts_query(const char *text);
 
 /* Calls matching filter (NULL = all), newest invite first, id descending on ties; skip offset
  * rows, hand at most limit (negative = no limit; 0 = none, for counting only). *total (may be
@@ -164,6 +193,27 @@ typedef struct {
  * bounds. */
 int store_query_calls(store_t *s, const store_call_filter_t *filter, int64_t limit, int64_t offset,
                       store_call_cb cb, void *ctx, int64_t *total);
+
+/* Filter of store_query_messages; zero-initialised means every message. Strings borrowed. */
+#define STORE_MAX_METHODS 8
+typedef struct {
+    const char *methods[STORE_MAX_METHODS]; /* method (of a request, or a response's CSeq), exact */
+    int n_methods;                          /* 0 = any method */
+    const char *user; /* the user part of the From or To URI, exact, or NULL */
+    net_addr_t src;   /* source address in src / src_prefix bits; family 0 = any */
+    unsigned src_prefix;
+    uint16_t status_min, status_max; /* responses whose status is in the range; 0, 0 = any */
+    int64_t since_ns, until_ns;      /* time >= since, time < until; 0 = unbounded */
+    bool has_in_call;                /* true: only messages of a call; false: of none */
+    bool in_call;
+} store_message_filter_t;
+
+/* Messages matching filter (NULL = all), newest first (time, then id, descending); paging and
+ * *total as store_query_calls. The callback gets each message's row id beside it. */
+int store_query_messages(store_t *s, const store_message_filter_t *filter, int64_t limit,
+                         int64_t offset, store_message_cb cb, void *ctx, int64_t *total);
+/* The message with this row id; -ENOENT if none. */
+int store_get_message(store_t *s, int64_t id, store_message_cb cb, void *ctx);
 
 /* Retention. Deletes, oldest first:
  *   - calls whose invite time is before older_than_ns (an absolute epoch-ns cutoff; 0 = no age

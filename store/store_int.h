@@ -164,12 +164,12 @@ void store_int_row_stream(sqlite3_stmt *st, stream_record_t *r);
 
 /* ---- WHERE clauses (store/where.c): SQL only from fixed fragments, values only as bound
  * parameters, so no filter text can change a query. */
-#define QW_MAX_PARAMS 20
+#define QW_MAX_PARAMS 64
 
 typedef enum { QP_TEXT, QP_DBL, QP_I64 } qparam_kind_t;
 
 typedef struct {
-    char sql[1536];
+    char sql[4096];
     size_t len;
     bool overflow;
     bool have_where;
@@ -194,6 +194,29 @@ void qw_i64(qw_t *w, int64_t v);
 int qw_bind(store_t *s, sqlite3_stmt *st, const qw_t *w, const char *what);
 /* Prepare w->sql and bind; *st is NULL on failure. 0 or -errno. */
 int qw_prepare(store_t *s, const qw_t *w, const char *what, sqlite3_stmt **st);
+
+/* ---- The WHERE clause of a call filter (store/call_where.c). */
+typedef struct {
+    char *q_like;  /* the filter's q as a LIKE pattern, or NULL */
+    char *ua_like; /* its user_agent likewise */
+    char *fts;     /* its search as an FTS5 query (store_fts_query), or NULL */
+    char ip_text[NET_ADDR_STRLEN];
+    unsigned ip_prefix;
+    char ip_lo[NET_ADDR_STRLEN + 4], ip_hi[NET_ADDR_STRLEN + 4]; /* text range of ip's endpoints */
+} call_where_t;
+
+/* Check filter f and build what its clause binds into cw (freed by store_int_call_where_free,
+ * also after a failure). 0, -EINVAL (bad filter), -ENOMEM. */
+int store_int_call_where_init(store_t *s, const store_call_filter_t *f, call_where_t *cw);
+void store_int_call_where_free(call_where_t *cw);
+/* Append f's conditions to w (walk_order: the page walks sort's index; see call_where.c). */
+void store_int_call_where(const store_call_filter_t *f, const call_where_t *cw, bool walk_order,
+                          store_call_sort_t sort, qw_t *w);
+
+/* ---- SQL functions (store/sqlfn.c), registered on every connection. */
+int store_int_register_functions(store_t *s);
+/* Does a lie in net/prefix (same family)? */
+bool store_int_addr_in_net(const net_addr_t *a, const net_addr_t *net, unsigned prefix);
 
 /* ---- Binding (store/bind.c). Text is bound SQLITE_STATIC: it must stay valid until the
  * statement has run (caller's records, the function's own buffers, the binder's endpoints). */

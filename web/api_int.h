@@ -176,6 +176,21 @@ bool api_param_paging(api_req_t *req, int64_t *limit, int64_t *offset);
 /* since/until as times, since <= until when both are given (0 when absent). */
 bool api_param_range(api_req_t *req, int64_t *since_ns, int64_t *until_ns);
 
+/* The filter of GET /api/v1/calls and its exports (call_filter.c) from the request's
+ * parameters, and (sort not NULL) its sort and order. False after replying 400. */
+bool api_call_filter(api_req_t *req, store_call_filter_t *f, store_call_sort_t *sort, bool *asc);
+/* A status code ("486", 100 to 699) or class ("4xx") into a range; false if neither. */
+bool api_parse_status(const char *text, uint16_t *lo, uint16_t *hi);
+/* A page: {"total": N, "limit": L, "offset": O, key: array} (takes array). */
+void api_reply_page(api_req_t *req, const char *key, json_t *array, int64_t total, int64_t limit,
+                    int64_t offset);
+/* A message of the message list: api_message_json plus "call" (row or null), "call_id",
+ * "from", "to" (URIs) and "user_agent" read from its text (null when absent). */
+json_t *api_message_row_json(int64_t id, const message_record_t *m, bool with_raw);
+/* "10.0.0.5", "10.0.0.0/8", "2001:db8::/32", "[2001:db8::1]" into an address and a prefix
+ * length (the address's full length without "/N"); false if malformed. */
+bool api_parse_net(const char *text, net_addr_t *addr, unsigned *prefix);
+
 /* Parse a time as api_param_time does; false if malformed. Exposed for the tests. */
 bool api_parse_time(const char *text, int64_t *out_ns);
 
@@ -190,6 +205,8 @@ void api_h_stream(api_req_t *req);
 void api_h_stream_samples(api_req_t *req);
 void api_h_stats(api_req_t *req);
 void api_h_alerts(api_req_t *req);
+void api_h_messages(api_req_t *req);
+void api_h_message(api_req_t *req);
 void api_h_registrations(api_req_t *req);
 void api_h_metrics(api_req_t *req);
 void api_h_healthz(api_req_t *req);

@@ -55,8 +55,8 @@ static int add_message(void *ctx, int64_t id, const message_record_t *m)
 }
 
 /* A page: {"total": N, "limit": L, "offset": O, key: array}; takes ownership of array. */
-static void reply_page(api_req_t *req, const char *key, json_t *array, int64_t total, int64_t limit,
-                       int64_t offset)
+void api_reply_page(api_req_t *req, const char *key, json_t *array, int64_t total, int64_t limit,
+                    int64_t offset)
 {
     json_t *o = json_object();
     if (o != NULL) {
@@ -97,86 +97,14 @@ static void resolve_all_reasons(store_t *s, json_t *calls)
 
 /* ---- /api/v1/calls */
 
-/* "completed,rejected" -> mask; false after replying 400. */
-static bool parse_states(api_req_t *req, unsigned *mask)
-{
-    const char *v = api_param(req, "state");
-    *mask = 0;
-    if (v == NULL)
-        return true;
-    sv_t rest = sv_from_cstr(v), item;
-    while (rest.len > 0) {
-        if (!sv_split_once(rest, ',', &item, &rest))
-            rest = SV_NULL;
-        char name[24];
-        call_state_t st;
-        if (item.len == 0 || item.len >= sizeof(name) ||
-            (sv_copy(item, name, sizeof(name)), !call_state_parse(name, &st))) {
-            api_reply_error(req, 400,
-                            "state: unknown state '%.*s' (setup, ringing, in_call, completed, "
-                            "rejected, cancelled)",
-                            SV_ARG(sv_slice(item, 0, 32)));
-            return false;
-        }
-        *mask |= 1u << st;
-    }
-    return true;
-}
-
-static bool parse_sort(api_req_t *req, store_call_sort_t *sort, bool *ascending)
-{
-    static const char *const names[STORE_SORT_COUNT] = {
-        [STORE_SORT_INVITE_TIME] = "invite_time",
-        [STORE_SORT_MOS] = "mos",
-        [STORE_SORT_DURATION] = "duration",
-        [STORE_SORT_PDD] = "pdd",
-        [STORE_SORT_WORST] = "worst",
-    };
-    *sort = STORE_SORT_INVITE_TIME;
-    *ascending = false;
-    const char *v = api_param(req, "sort");
-    if (v != NULL) {
-        int i = 0;
-        while (i < STORE_SORT_COUNT && strcmp(names[i], v) != 0)
-            i++;
-        if (i == STORE_SORT_COUNT) {
-            api_reply_error(req, 400, "sort: one of invite_time, mos, duration, pdd, worst");
-            return false;
-        }
-        *sort = (store_call_sort_t)i;
-    }
-    const char *o = api_param(req, "order");
-    if (o != NULL) {
-        if (strcmp(o, "asc") == 0) {
-            *ascending = true;
-        } else if (strcmp(o, "desc") != 0) {
-            api_reply_error(req, 400, "order: asc or desc");
-            return false;
-        }
-    }
-    return true;
-}
-
 void api_h_calls(api_req_t *req)
 {
-    store_call_filter_t f = {.user_exact = true};
+    store_call_filter_t f;
     int64_t limit, offset;
     store_call_sort_t sort;
     bool asc;
-    if (!parse_states(req, &f.state_mask) || !api_param_paging(req, &limit, &offset) ||
-        !api_param_range(req, &f.since_ns, &f.until_ns) ||
-        !api_param_double(req, "min_mos", 0, 5, &f.min_mos, &f.has_min_mos) ||
-        !api_param_double(req, "max_mos", 0, 5, &f.max_mos, &f.has_max_mos) ||
-        !parse_sort(req, &sort, &asc))
+    if (!api_call_filter(req, &f, &sort, &asc) || !api_param_paging(req, &limit, &offset))
         return;
-    if (f.has_min_mos && f.has_max_mos && f.min_mos > f.max_mos) {
-        api_reply_error(req, 400, "min_mos is above max_mos");
-        return;
-    }
-    f.from_user = api_param(req, "from");
-    f.to_user = api_param(req, "to");
-    f.call_id = api_param(req, "call_id");
-    f.q = api_param(req, "q");
     store_t *s = api_store(req);
     if (s == NULL)
         return;
@@ -191,7 +119,7 @@ void api_h_calls(api_req_t *req)
         return;
     }
     resolve_all_reasons(s, c.array);
-    reply_page(req, "calls", c.array, total, limit, offset);
+    api_reply_page(req, "calls", c.array, total, limit, offset);
 }
 
 /* ---- /api/v1/calls/{id} */
@@ -322,7 +250,7 @@ void api_h_streams(api_req_t *req)
         api_reply_store_error(req, err, "streams");
         return;
     }
-    reply_page(req, "streams", c.array, total, limit, offset);
+    api_reply_page(req, "streams", c.array, total, limit, offset);
 }
 
 void api_h_stream(api_req_t *req)
@@ -386,25 +314,56 @@ static int add_alert(void *ctx, const alert_record_t *a)
     return c->oom ? -ENOMEM : 0;
 }
 
+/* "auth_failure,scanner" -> mask of alert types; false after replying 400. */
+static bool parse_alert_types(api_req_t *req, unsigned *mask)
+{
+    const char *v = api_param(req, "type");
+    *mask = 0;
+    if (v == NULL)
+        return true;
+    sv_t rest = sv_from_cstr(v), item;
+    while (rest.len > 0) {
+        if (!sv_split_once(rest, ',', &item, &rest))
+            rest = SV_NULL;
+        int t = 0;
+        while (t < ALERT_TYPE_COUNT && !sv_eq(item, sv_from_cstr(alert_type_name((alert_type_t)t))))
+            t++;
+        if (t == ALERT_TYPE_COUNT) {
+            api_reply_error(req, 400,
+                            "type: one or a comma-separated list of invite_flood, register_flood, "
+                            "auth_failure, user_enumeration, unusual_destination, scanner");
+            return false;
+        }
+        *mask |= 1u << t;
+    }
+    return true;
+}
+
+/* source: an IP address, compared in its canonical text (as the store keeps it). */
+static bool parse_alert_source(api_req_t *req, char text[NET_ADDR_STRLEN], const char **out)
+{
+    const char *v = api_param(req, "source");
+    *out = NULL;
+    if (v == NULL)
+        return true;
+    net_addr_t a = {0};
+    if (!net_addr_parse(sv_from_cstr(v), &a)) {
+        api_reply_error(req, 400, "source: an IPv4 or IPv6 address");
+        return false;
+    }
+    *out = net_addr_str(&a, text, NET_ADDR_STRLEN);
+    return true;
+}
+
 void api_h_alerts(api_req_t *req)
 {
     store_alert_filter_t f = {0};
     int64_t limit, offset;
-    if (!api_param_paging(req, &limit, &offset) || !api_param_time(req, "since", &f.since_ns, NULL))
+    char source[NET_ADDR_STRLEN];
+    if (!api_param_paging(req, &limit, &offset) ||
+        !api_param_range(req, &f.since_ns, &f.until_ns) || !parse_alert_types(req, &f.type_mask) ||
+        !parse_alert_source(req, source, &f.source))
         return;
-    const char *type = api_param(req, "type");
-    if (type != NULL) {
-        int t = 0;
-        while (t < ALERT_TYPE_COUNT && strcmp(alert_type_name((alert_type_t)t), type) != 0)
-            t++;
-        if (t == ALERT_TYPE_COUNT) {
-            api_reply_error(req, 400,
-                            "type: one of invite_flood, register_flood, auth_failure, "
-                            "user_enumeration, unusual_destination, scanner");
-            return;
-        }
-        f.type_mask = 1u << t;
-    }
     store_t *s = api_store(req);
     if (s == NULL)
         return;
@@ -417,7 +376,7 @@ void api_h_alerts(api_req_t *req)
         api_reply_store_error(req, err, "alerts");
         return;
     }
-    reply_page(req, "alerts", c.array, total, limit, offset);
+    api_reply_page(req, "alerts", c.array, total, limit, offset);
 }
 
 static int add_registration(void *ctx, const registration_record_t *r)
@@ -448,5 +407,5 @@ void api_h_registrations(api_req_t *req)
         api_reply_store_error(req, err, "registrations");
         return;
     }
-    reply_page(req, "registrations", c.array, total, limit, offset);
+    api_reply_page(req, "registrations", c.array, total, limit, offset);
 }

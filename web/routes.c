@@ -8,12 +8,15 @@
 #include "sv.h"
 
 static const char *const p_none[] = {NULL};
-static const char *const p_calls[] = {"state",   "from",    "to",      "since", "until",
-                                      "min_mos", "max_mos", "q",       "limit", "offset",
-                                      "sort",    "order",   "call_id", NULL};
+static const char *const p_calls[] = {
+    "state", "from",       "to",    "since", "until",    "min_mos",      "max_mos", "q",
+    "limit", "offset",     "sort",  "order", "call_id",  "one_way",      "nat",     "final_status",
+    "ip",    "user_agent", "codec", "probe", "min_loss", "min_duration", "min_pdd", NULL};
 static const char *const p_streams[] = {"call_id", "min_loss", "max_mos", "limit", "offset", NULL};
 static const char *const p_stats[] = {"since", "until", "step", NULL};
-static const char *const p_alerts[] = {"since", "type", "limit", "offset", NULL};
+static const char *const p_alerts[] = {"since", "until", "type", "source", "limit", "offset", NULL};
+static const char *const p_messages[] = {"method", "user",  "src",    "status",  "since",
+                                         "until",  "limit", "offset", "in_call", NULL};
 static const char *const p_regs[] = {"user", "active", "limit", "offset", NULL};
 
 static const api_route_t routes[] = {
@@ -21,6 +24,8 @@ static const api_route_t routes[] = {
     {"/api/v1/calls/{id}", api_h_call, p_none, false},
     {"/api/v1/calls/{id}/messages", api_h_call_messages, p_none, false},
     {"/api/v1/calls/{id}/pcap", api_h_call_pcap, p_none, false},
+    {"/api/v1/messages", api_h_messages, p_messages, false},
+    {"/api/v1/messages/{id}", api_h_message, p_none, false},
     {"/api/v1/streams", api_h_streams, p_streams, false},
     {"/api/v1/streams/{id}", api_h_stream, p_none, false},
     {"/api/v1/streams/{id}/samples", api_h_stream_samples, p_none, false},
@@ -88,4 +93,3 @@ const api_route_t *api_find_route(api_req_t *req)
     }
     return NULL;
 }
-

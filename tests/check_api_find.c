@@ -1,0 +1,402 @@
+/* check_api_find: finding calls and messages through the API (issue 17): the call list's
+ * filters, full-text search, the message list, alerts' evidence, and the exports. The
+ * database is made by the real program from samples/small.pcap (10 calls, 4 alerts). */
+#include <check.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "api_int.h"
+#include "httpc.h"
+#include "testdata.h"
+
+static char tmpdir[256];
+static pid_t owner;
+static char small_db[320], small_report[320];
+
+static int run(const char *cmd)
+{
+    int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static void fill_database(void)
+{
+    if (tmpdir[0] != '\0')
+        return;
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/check_api_find.XXXXXX");
+    if (mkdtemp(tmpdir) == NULL) {
+        perror("mkdtemp");
+        exit(1);
+    }
+    owner = getpid();
+    snprintf(small_db, sizeof(small_db), "%s/small.db", tmpdir);
+    snprintf(small_report, sizeof(small_report), "%s/small.json", tmpdir);
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd), "'%s' analyze -q --db '%s' --json '%s' > '%s'", SIPSCOPE_BINARY,
+             small_db, testdata_path("samples/small.pcap"), small_report);
+    if (run(cmd) != 0) {
+        fprintf(stderr, "check_api_find: %s failed\n", cmd);
+        exit(1);
+    }
+}
+
+static void remove_database(void)
+{
+    if (tmpdir[0] == '\0' || getpid() != owner)
+        return;
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+    run(cmd);
+    tmpdir[0] = '\0';
+}
+
+static api_server_t *srv;
+static uint16_t port;
+
+static void start_server(void)
+{
+    api_cfg_t cfg = {.db_path = small_db, .listen = "127.0.0.1:0", .threads = 2};
+    char err[256];
+    int rc = api_server_start(&cfg, &srv, err, sizeof(err));
+    ck_assert_msg(rc == 0, "server start: %s", err);
+    port = api_server_port(srv);
+}
+
+static void stop_server(void)
+{
+    api_server_stop(srv);
+    srv = NULL;
+}
+
+static void get(const char *target, resp_t *r)
+{
+    char req[2048];
+    int len = snprintf(req, sizeof(req),
+                       "GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", target);
+    ck_assert(len > 0 && (size_t)len < sizeof(req));
+    http_exchange(AF_INET, port, req, (size_t)len, false, 20, r);
+}
+
+/* GET target, expect status; returns the JSON body (borrowed from r). */
+static json_t *get_json(const char *target, int status, resp_t *r)
+{
+    get(target, r);
+    ck_assert_msg(r->status == status, "GET %s: status %d, want %d: %.300s", target, r->status,
+                  status, r->body ? r->body : "");
+    ck_assert_msg(r->json != NULL, "GET %s: body is not JSON: %.200s", target,
+                  r->body ? r->body : "");
+    return r->json;
+}
+
+/* ---- The call list's filters. Each case: the query, and the Call-IDs' first 8 characters of
+ * every call it must list (any order), worked out from the report of samples/small.pcap. */
+
+typedef struct {
+    const char *query;
+    const char *want; /* space-separated Call-ID prefixes, "" for none */
+} find_case_t;
+
+static const find_case_t find_cases[] = {
+    {"one_way=true", "bb6daced 36d6cee5"},
+    {"nat=true", "bb6daced 6745fb1b"},
+    {"one_way=true&nat=true", "bb6daced"},
+    {"one_way=false&nat=false&state=completed", "015b2503 6b608f2d 0ee1289b 62b79a60 45225281"},
+    {"final_status=4xx", "893412f5 4512cebc"},
+    {"final_status=404", "893412f5"},
+    {"final_status=487", "4512cebc"},
+    {"final_status=6xx", ""},
+    {"final_status=2XX&max_mos=3.9", "36d6cee5 6745fb1b"},
+    /* ip: the caller, the callee, or a stream's address */
+    {"ip=192.0.2.12", "45225281"},
+    {"ip=198.51.100.27", "36d6cee5"},
+    {"ip=203.0.113.0/24", "bb6daced 6745fb1b"},
+    {"ip=203.0.113.112/32", "6745fb1b"},
+    {"ip=198.51.100.0/30", ""},
+    {"ip=198.51.100.16/28", "45225281 36d6cee5"}, /* .21 and .27 */
+    {"ip=2001:db8::/32", "893412f5 0ee1289b"},
+    {"ip=2001:db8:2::ec", "0ee1289b"},
+    {"ip=%5B2001:db8:1::e3%5D", "893412f5"},
+    {"ip=2001:db8:2::/48", "893412f5 0ee1289b"},
+    {"ip=10.0.0.0/8", ""},
+    {"codec=g729", "36d6cee5 6745fb1b"},
+    {"codec=PCMA", "0ee1289b"},
+    {"codec=opus&nat=true", "bb6daced"},
+    {"min_loss=2", "015b2503 6745fb1b 45225281"},
+    {"min_loss=2.9&codec=g729", "6745fb1b"}, /* 4 of 134 */
+    {"min_duration=3.5", "6b608f2d 45225281"},
+    {"min_pdd=2800", "6b608f2d 4512cebc"},
+    {"min_pdd=2800&min_duration=1", "6b608f2d"},
+    {"probe=7", ""}, /* captured here: no HEP probe */
+    {"codecs=opus", NULL},
+};
+
+/* Does the page list exactly the calls of want? */
+static void assert_calls(const char *query, json_t *page, const char *want)
+{
+    json_t *calls = json_object_get(page, "calls");
+    size_t n_want = 0;
+    for (const char *p = want; *p != '\0';) {
+        while (*p == ' ')
+            p++;
+        if (*p == '\0')
+            break;
+        const char *e = strchr(p, ' ');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        bool found = false;
+        size_t i;
+        json_t *c;
+        json_array_foreach (calls, i, c)
+            found = found || strncmp(json_string_value(json_object_get(c, "call_id")), p, len) == 0;
+        ck_assert_msg(found, "%s: call %.*s not listed", query, (int)len, p);
+        n_want++;
+        p += len;
+    }
+    ck_assert_msg(json_array_size(calls) == n_want, "%s: %zu calls, want %zu", query,
+                  json_array_size(calls), n_want);
+    ck_assert_int_eq(json_integer_value(json_object_get(page, "total")), (json_int_t)n_want);
+}
+
+START_TEST(test_call_filters)
+{
+    const find_case_t *fc = &find_cases[_i];
+    char target[512];
+    snprintf(target, sizeof(target), "/api/v1/calls?%s", fc->query);
+    resp_t r;
+    if (fc->want == NULL) { /* an unknown parameter */
+        get(target, &r);
+        ck_assert_int_eq(r.status, 400);
+    } else {
+        assert_calls(fc->query, get_json(target, 200, &r), fc->want);
+    }
+    resp_free(&r);
+}
+END_TEST
+
+/* Bad values: 400 with an error naming the parameter. */
+static const char *const bad_filters[] = {
+    "one_way=yes",      "nat=2",           "final_status=99",
+    "final_status=7xx", "final_status=4x", "final_status=4000",
+    "ip=10.0.0",        "ip=10.0.0.0/33",  "ip=2001:db8::/129",
+    "ip=10.0.0.0/",     "ip=example.com",  "probe=-1",
+    "probe=4294967296", "min_loss=101",    "min_loss=x",
+    "max_mos=6",        "min_duration=-1", "min_pdd=abc",
+};
+
+START_TEST(test_call_filters_bad)
+{
+    char target[256];
+    snprintf(target, sizeof(target), "/api/v1/calls?%s", bad_filters[_i]);
+    resp_t r;
+    json_t *j = get_json(target, 400, &r);
+    const char *err = json_string_value(json_object_get(j, "error"));
+    char name[32];
+    snprintf(name, sizeof(name), "%.*s", (int)strcspn(bad_filters[_i], "="), bad_filters[_i]);
+    ck_assert_msg(err != NULL && strstr(err, name) != NULL, "%s: error '%s' does not name %s",
+                  bad_filters[_i], err ? err : "(none)", name);
+    resp_free(&r);
+}
+END_TEST
+
+/* ---- Messages. samples/small.pcap holds 187 SIP messages: 67 of its 10 calls, 120 of none
+ * (80 REGISTER requests and answers from two scanners, OPTIONS sweeps). */
+
+static json_int_t total_of(const char *target)
+{
+    resp_t r;
+    json_int_t n = json_integer_value(json_object_get(get_json(target, 200, &r), "total"));
+    resp_free(&r);
+    return n;
+}
+
+/* The user part of a "sip:user@host" URI value of message m's key, or "". */
+static void uri_user(json_t *m, const char *key, char *out, size_t cap)
+{
+    const char *uri = json_string_value(json_object_get(m, key));
+    out[0] = '\0';
+    if (uri != NULL && strncmp(uri, "sip:", 4) == 0)
+        snprintf(out, cap, "%.*s", (int)strcspn(uri + 4, "@"), uri + 4);
+}
+
+START_TEST(test_messages_list)
+{
+    ck_assert_int_eq(total_of("/api/v1/messages"), 187);
+    ck_assert_int_eq(total_of("/api/v1/messages?in_call=false"), 120);
+    ck_assert_int_eq(total_of("/api/v1/messages?in_call=true"), 67);
+    ck_assert_int_eq(total_of("/api/v1/messages?method=REGISTER"), 80);
+    ck_assert_int_eq(total_of("/api/v1/messages?method=REGISTER,OPTIONS&in_call=false"), 120);
+    ck_assert_int_eq(total_of("/api/v1/messages?method=SUBSCRIBE"), 0);
+    /* Each filter keeps what it says, newest first. */
+    resp_t r;
+    json_t *page = get_json("/api/v1/messages?user=1001&limit=1000", 200, &r);
+    json_t *msgs = json_object_get(page, "messages");
+    ck_assert_int_gt(json_array_size(msgs), 0);
+    size_t i;
+    json_t *m;
+    double prev = 1e18;
+    json_array_foreach (msgs, i, m) {
+        char from[64], to[64];
+        uri_user(m, "from", from, sizeof(from));
+        uri_user(m, "to", to, sizeof(to));
+        ck_assert_msg(strcmp(from, "1001") == 0 || strcmp(to, "1001") == 0, "user 1001: %s / %s",
+                      from, to);
+        ck_assert(json_is_null(json_object_get(m, "call")));
+        ck_assert_ptr_null(json_object_get(m, "raw")); /* the list has no text */
+        double t = json_real_value(json_object_get(m, "time"));
+        ck_assert(t <= prev);
+        prev = t;
+    }
+    resp_free(&r);
+    page = get_json("/api/v1/messages?src=203.0.113.0/24&status=4xx&limit=1000", 200, &r);
+    ck_assert_int_eq(json_integer_value(json_object_get(page, "total")),
+                     0); /* answers go *to* it */
+    resp_free(&r);
+    page = get_json("/api/v1/messages?src=198.51.100.5&status=4xx&limit=1000", 200, &r);
+    msgs = json_object_get(page, "messages");
+    ck_assert_int_gt(json_array_size(msgs), 0);
+    json_array_foreach (msgs, i, m) {
+        json_int_t st = json_integer_value(json_object_get(m, "status"));
+        ck_assert(st >= 400 && st <= 499);
+        ck_assert(strncmp(json_string_value(json_object_get(m, "src")), "198.51.100.5:", 13) == 0);
+        ck_assert_int_eq(json_is_false(json_object_get(m, "request")), 1);
+    }
+    resp_free(&r);
+    /* A call's messages name their call. */
+    page = get_json("/api/v1/messages?in_call=true&method=INVITE&limit=1", 200, &r);
+    m = json_array_get(json_object_get(page, "messages"), 0);
+    ck_assert(json_integer_value(json_object_get(m, "call")) > 0);
+    ck_assert_ptr_nonnull(json_string_value(json_object_get(m, "call_id")));
+    resp_free(&r);
+}
+END_TEST
+
+START_TEST(test_message_detail)
+{
+    resp_t r;
+    json_t *page = get_json("/api/v1/messages?method=REGISTER&user=1001&limit=1", 200, &r);
+    json_t *m = json_deep_copy(json_array_get(json_object_get(page, "messages"), 0));
+    resp_free(&r);
+    char target[64];
+    snprintf(target, sizeof(target), "/api/v1/messages/%lld",
+             (long long)json_integer_value(json_object_get(m, "id")));
+    json_t *d = get_json(target, 200, &r);
+    const char *raw = json_string_value(json_object_get(d, "raw"));
+    ck_assert_ptr_nonnull(raw);
+    ck_assert(strstr(raw, "1001") != NULL);
+    /* The detail is the list's object plus the text. */
+    json_object_del(d, "raw");
+    ck_assert(json_equal(d, m));
+    json_decref(m);
+    resp_free(&r);
+    get("/api/v1/messages/999999", &r);
+    ck_assert_int_eq(r.status, 404);
+    resp_free(&r);
+}
+END_TEST
+
+static const char *const bad_message_params[] = {
+    "method=REG%20ISTER", "method=",       "method=A,B,C,D,E,F,G,H,I", "status=99", "status=4xy",
+    "src=10.0.0.0/40",    "in_call=maybe", "since=yesterday",
+};
+
+START_TEST(test_messages_bad)
+{
+    char target[256];
+    snprintf(target, sizeof(target), "/api/v1/messages?%s", bad_message_params[_i]);
+    resp_t r;
+    get(target, &r);
+    /* An empty value is no parameter. */
+    ck_assert_int_eq(r.status, strcmp(bad_message_params[_i], "method=") == 0 ? 200 : 400);
+    resp_free(&r);
+}
+END_TEST
+
+/* ---- Alerts: every alert's evidence is stored and served, and its messages are the alert's. */
+
+START_TEST(test_alert_evidence)
+{
+    resp_t r;
+    json_t *page = get_json("/api/v1/alerts?limit=1000", 200, &r);
+    json_t *alerts = json_object_get(page, "alerts");
+    ck_assert_int_ge(json_array_size(alerts), 4);
+    size_t i, k;
+    json_t *a, *id;
+    json_array_foreach (alerts, i, a) {
+        json_t *ids = json_object_get(a, "sample_message_ids");
+        ck_assert_msg(json_array_size(ids) > 0, "alert %lld has no samples",
+                      (long long)json_integer_value(json_object_get(a, "id")));
+        const char *source = json_string_value(json_object_get(a, "source"));
+        double first = json_real_value(json_object_get(a, "first_time"));
+        double last = json_real_value(json_object_get(a, "last_time"));
+        json_array_foreach (ids, k, id) {
+            char target[64];
+            snprintf(target, sizeof(target), "/api/v1/messages/%lld",
+                     (long long)json_integer_value(id));
+            resp_t mr;
+            json_t *m = get_json(target, 200, &mr);
+            double t = json_real_value(json_object_get(m, "time"));
+            ck_assert(t >= first - 1e-6 && t <= last + 1e-6);
+            if (source != NULL) {
+                size_t n = strlen(source);
+                const char *src = json_string_value(json_object_get(m, "src"));
+                const char *dst = json_string_value(json_object_get(m, "dst"));
+                ck_assert_msg((strncmp(src, source, n) == 0 && src[n] == ':') ||
+                                  (strncmp(dst, source, n) == 0 && dst[n] == ':'),
+                              "message %s of alert from %s: %s -> %s", target, source, src, dst);
+            }
+            resp_free(&mr);
+        }
+    }
+    resp_free(&r);
+}
+END_TEST
+
+START_TEST(test_alert_filters)
+{
+    ck_assert_int_eq(total_of("/api/v1/alerts"), 4);
+    ck_assert_int_eq(total_of("/api/v1/alerts?type=scanner"), 2);
+    ck_assert_int_eq(total_of("/api/v1/alerts?type=scanner,auth_failure"), 4);
+    ck_assert_int_eq(total_of("/api/v1/alerts?type=invite_flood"), 0);
+    ck_assert_int_eq(total_of("/api/v1/alerts?source=203.0.113.240"), 1);
+    ck_assert_int_eq(total_of("/api/v1/alerts?source=203.0.113.240&type=auth_failure"), 0);
+    /* since: still going at or after; until: begun before */
+    ck_assert_int_eq(total_of("/api/v1/alerts?until=1705312808"), 1);
+    ck_assert_int_eq(total_of("/api/v1/alerts?since=1705312808.9"), 2);
+    ck_assert_int_eq(total_of("/api/v1/alerts?limit=1&offset=3"), 4);
+    resp_t r;
+    get("/api/v1/alerts?type=flood", &r);
+    ck_assert_int_eq(r.status, 400);
+    resp_free(&r);
+    get("/api/v1/alerts?source=203.0.113", &r);
+    ck_assert_int_eq(r.status, 400);
+    resp_free(&r);
+}
+END_TEST
+
+Suite *api_find_suite(void)
+{
+    fill_database();
+    atexit(remove_database);
+    Suite *s = suite_create("api_find");
+    TCase *tc = tcase_create("calls");
+    tcase_set_timeout(tc, 60);
+    tcase_add_checked_fixture(tc, start_server, stop_server);
+    tcase_add_loop_test(tc, test_call_filters, 0,
+                        (int)(sizeof(find_cases) / sizeof(find_cases[0])));
+    tcase_add_loop_test(tc, test_call_filters_bad, 0,
+                        (int)(sizeof(bad_filters) / sizeof(bad_filters[0])));
+    tcase_add_test(tc, test_messages_list);
+    tcase_add_test(tc, test_message_detail);
+    tcase_add_loop_test(tc, test_messages_bad, 0,
+                        (int)(sizeof(bad_message_params) / sizeof(bad_message_params[0])));
+    tcase_add_test(tc, test_alert_evidence);
+    tcase_add_test(tc, test_alert_filters);
+    suite_add_tcase(s, tc);
+    return s;
+}
