@@ -71,8 +71,10 @@ int store_int_call_where_init(store_t *s, const store_call_filter_t *f, call_whe
     if (f == NULL)
         return 0;
     const unsigned all_states = (1u << CALL_STATE_COUNT) - 1;
-    if ((f->state_mask & ~all_states) != 0 || (f->has_min_mos && isnan(f->min_mos)) ||
-        (f->has_max_mos && isnan(f->max_mos)) || (f->has_min_loss && isnan(f->min_loss_pct)) ||
+    const unsigned all_verdicts = (1u << VERDICT_COUNT) - 1;
+    if ((f->state_mask & ~all_states) != 0 || (f->verdict_mask & ~all_verdicts) != 0 ||
+        (f->has_min_mos && isnan(f->min_mos)) || (f->has_max_mos && isnan(f->max_mos)) ||
+        (f->has_min_loss && isnan(f->min_loss_pct)) ||
         (f->has_min_duration && isnan(f->min_duration_s)) ||
         (f->has_min_pdd && isnan(f->min_pdd_ms)) ||
         (f->ip.family != 0 && f->ip.family != 4 && f->ip.family != 6))
@@ -196,6 +198,18 @@ static void call_columns_where(const store_call_filter_t *f, const call_where_t 
         qw_cond(w, f->one_way ? "one_way = 1" : "one_way = 0");
     if (f->has_nat)
         qw_cond(w, f->nat ? "nat = 1" : "nat = 0");
+    if (f->verdict_mask != 0) {
+        qw_cond(w, walk ? "+verdict IN (" : "verdict IN (");
+        bool first = true;
+        for (int i = 0; i < VERDICT_COUNT; i++) {
+            if (f->verdict_mask & (1u << i)) {
+                qw_add(w, first ? "?" : ", ?");
+                qw_text(w, verdict_name((verdict_t)i));
+                first = false;
+            }
+        }
+        qw_add(w, ")");
+    }
     if (f->status_min != 0 || f->status_max != 0) {
         qw_cond(w, walk ? "+final_status BETWEEN ? AND ?" : "final_status BETWEEN ? AND ?");
         qw_i64(w, f->status_min);
@@ -233,8 +247,13 @@ static void call_children_where(const store_call_filter_t *f, const call_where_t
         qw_dbl(w, f->min_loss_pct);
     }
     if (f->has_probe) {
-        qw_cond(w, in);
-        qw_add(w, "SELECT call_row FROM sip_messages WHERE probe = ?)");
+        /* the probe sent a message of the call, or the quality reports of one of its streams */
+        qw_cond(w, "(");
+        qw_add(w, in);
+        qw_add(w, "SELECT call_row FROM sip_messages WHERE probe = ?) OR ");
+        qw_add(w, in);
+        qw_add(w, "SELECT call_row FROM rtp_streams WHERE probe = ?))");
+        qw_i64(w, f->probe);
         qw_i64(w, f->probe);
     }
     if (cw->fts != NULL) {

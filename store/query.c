@@ -54,7 +54,8 @@ int store_add_query_indexes(store_t *s)
         "CREATE INDEX IF NOT EXISTS calls_pdd ON calls(post_dial_delay_ms);"
         "CREATE INDEX IF NOT EXISTS rtp_streams_first_time ON rtp_streams(first_time);"
         /* the filters of GET /api/v1/calls: one_way, nat (partial: only the few flagged calls),
-         * final_status, ip (text ranges of the endpoints), probe (HEP messages only) */
+         * final_status, ip (text ranges of the endpoints), probe (HEP messages and streams only),
+         * verdict */
         "CREATE INDEX IF NOT EXISTS calls_one_way ON calls(invite_time) WHERE one_way = 1;"
         "CREATE INDEX IF NOT EXISTS calls_nat ON calls(invite_time) WHERE nat = 1;"
         "CREATE INDEX IF NOT EXISTS calls_final_status ON calls(final_status, invite_time);"
@@ -64,7 +65,10 @@ int store_add_query_indexes(store_t *s)
         "CREATE INDEX IF NOT EXISTS rtp_streams_dst ON rtp_streams(dst);"
         "CREATE INDEX IF NOT EXISTS sip_messages_time ON sip_messages(time);"
         "CREATE INDEX IF NOT EXISTS sip_messages_probe ON sip_messages(probe, call_row)"
-        " WHERE probe IS NOT NULL;";
+        " WHERE probe IS NOT NULL;"
+        "CREATE INDEX IF NOT EXISTS rtp_streams_probe ON rtp_streams(probe, call_row)"
+        " WHERE probe IS NOT NULL;"
+        "CREATE INDEX IF NOT EXISTS calls_verdict ON calls(verdict, invite_time);";
     int err = store_int_check_open(s);
     if (err != 0)
         return err;

@@ -167,7 +167,7 @@ typedef struct {
     unsigned ip_prefix;
     const char *user_agent; /* substring (ASCII case-insensitive) of the caller's User-Agent */
     const char *codec;      /* a stream's codec name, ASCII case-insensitive ("PCMU", "opus") */
-    bool has_probe;         /* a message of the call came from HEP probe id probe */
+    bool has_probe; /* a message of the call, or a stream's quality report, came from probe */
     uint32_t probe;
     bool has_min_loss; /* a stream lost at least min_loss_pct percent of its expected packets */
     double min_loss_pct;
@@ -175,6 +175,7 @@ typedef struct {
     double min_duration_s;
     bool has_min_pdd; /* post_dial_delay_ms >= min_pdd_ms */
     double min_pdd_ms;
+    unsigned verdict_mask; /* bits 1u << verdict_t; 0 = any verdict */
     /* Full text over every stored SIP message of the call (headers and body; SQLite FTS5, see
      * store_fts_query): words separated by spaces, each matched as a prefix of a word of the
      * message, all of them in one message. NULL = any. */

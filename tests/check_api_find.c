@@ -134,6 +134,10 @@ static const find_case_t find_cases[] = {
     {"min_pdd=2800", "6b608f2d 4512cebc"},
     {"min_pdd=2800&min_duration=1", "6b608f2d"},
     {"probe=7", ""}, /* captured here: no HEP probe */
+    {"verdict=one_way", "bb6daced 36d6cee5"},
+    {"verdict=failed,good", "893412f5 6b608f2d 4512cebc 62b79a60"},
+    {"verdict=degraded&nat=true", "6745fb1b"},
+    {"verdict=poor", ""},
     {"codecs=opus", NULL},
 };
 
@@ -181,12 +185,13 @@ END_TEST
 
 /* Bad values: 400 with an error naming the parameter. */
 static const char *const bad_filters[] = {
-    "one_way=yes",      "nat=2",           "final_status=99",
-    "final_status=7xx", "final_status=4x", "final_status=4000",
-    "ip=10.0.0",        "ip=10.0.0.0/33",  "ip=2001:db8::/129",
-    "ip=10.0.0.0/",     "ip=example.com",  "probe=-1",
-    "probe=4294967296", "min_loss=101",    "min_loss=x",
-    "max_mos=6",        "min_duration=-1", "min_pdd=abc",
+    "one_way=yes",        "nat=2",           "final_status=99",
+    "final_status=7xx",   "final_status=4x", "final_status=4000",
+    "ip=10.0.0",          "ip=10.0.0.0/33",  "ip=2001:db8::/129",
+    "ip=10.0.0.0/",       "ip=example.com",  "probe=-1",
+    "probe=4294967296",   "min_loss=101",    "min_loss=x",
+    "max_mos=6",          "min_duration=-1", "verdict=bad",
+    "verdict=good,,poor", "min_pdd=abc",
 };
 
 START_TEST(test_call_filters_bad)

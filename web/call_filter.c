@@ -33,6 +33,32 @@ static bool parse_states(api_req_t *req, unsigned *mask)
     return true;
 }
 
+/* "one_way,poor" -> mask of verdicts; false after replying 400. */
+static bool parse_verdicts(api_req_t *req, unsigned *mask)
+{
+    const char *v = api_param(req, "verdict");
+    *mask = 0;
+    if (v == NULL)
+        return true;
+    sv_t rest = sv_from_cstr(v), item;
+    while (rest.len > 0) {
+        if (!sv_split_once(rest, ',', &item, &rest))
+            rest = SV_NULL;
+        char name[24];
+        verdict_t vd;
+        if (item.len == 0 || item.len >= sizeof(name) ||
+            (sv_copy(item, name, sizeof(name)), !verdict_parse(name, &vd))) {
+            api_reply_error(req, 400,
+                            "verdict: unknown verdict '%.*s' (good, degraded, poor, one_way, "
+                            "no_media, failed)",
+                            SV_ARG(sv_slice(item, 0, 32)));
+            return false;
+        }
+        *mask |= 1u << vd;
+    }
+    return true;
+}
+
 static bool parse_sort(api_req_t *req, store_call_sort_t *sort, bool *ascending)
 {
     static const char *const names[STORE_SORT_COUNT] = {
@@ -160,9 +186,10 @@ bool api_call_filter(api_req_t *req, store_call_filter_t *f, store_call_sort_t *
 {
     memset(f, 0, sizeof(*f));
     f->user_exact = true;
-    if (!parse_states(req, &f->state_mask) || !api_param_range(req, &f->since_ns, &f->until_ns) ||
-        !parse_numbers(req, f) || !parse_status(req, &f->status_min, &f->status_max) ||
-        !parse_ip(req, f) || !api_param_bool(req, "one_way", &f->one_way, &f->has_one_way) ||
+    if (!parse_states(req, &f->state_mask) || !parse_verdicts(req, &f->verdict_mask) ||
+        !api_param_range(req, &f->since_ns, &f->until_ns) || !parse_numbers(req, f) ||
+        !parse_status(req, &f->status_min, &f->status_max) || !parse_ip(req, f) ||
+        !api_param_bool(req, "one_way", &f->one_way, &f->has_one_way) ||
         !api_param_bool(req, "nat", &f->nat, &f->has_nat) || !parse_search(req, f) ||
         (sort != NULL && !parse_sort(req, sort, asc)))
         return false;
