@@ -60,8 +60,9 @@ static bool parse_methods(api_req_t *req, store_message_filter_t *f, char buf[AP
         if (next != NULL)
             *next++ = '\0';
         size_t n = strlen(item);
-        bool token = n > 0 && n <= 32 && strspn(item, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                                      "abcdefghijklmnopqrstuvwxyz0123456789-_") == n;
+        bool token = n > 0 && n <= 32 &&
+                     strspn(item, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                  "abcdefghijklmnopqrstuvwxyz0123456789-_") == n;
         if (!token || f->n_methods == STORE_MAX_METHODS) {
             api_reply_error(req, 400,
                             "method: a SIP method or a comma-separated list of at most %d "
