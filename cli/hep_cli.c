@@ -9,7 +9,8 @@
 #include "netio.h"
 #include "sv.h"
 
-/* "HOST:PORT[,transport=udp|tcp]", as hep_sender_new reads it (the host is looked up later). */
+/* "HOST:PORT[,transport=udp|tcp][,qos=on|off]", as hep_sender_new reads it (the host is looked
+ * up later). */
 static bool hep_out_spec_ok(const char *spec)
 {
     sv_t hostport, opts;
@@ -18,7 +19,10 @@ static bool hep_out_spec_ok(const char *spec)
         sv_t opt, key, val;
         sv_split_once(opts, ',', &opt, &opts);
         sv_split_once(sv_trim(opt), '=', &key, &val);
-        if (!sv_eq_ci(key, "transport") || !(sv_eq_ci(val, "udp") || sv_eq_ci(val, "tcp")))
+        bool transport =
+            sv_eq_ci(key, "transport") && (sv_eq_ci(val, "udp") || sv_eq_ci(val, "tcp"));
+        bool qos = sv_eq_ci(key, "qos") && (sv_eq_ci(val, "on") || sv_eq_ci(val, "off"));
+        if (!transport && !qos)
             return false;
     }
     char host[256], port[8];
@@ -30,7 +34,8 @@ int hep_cli_option(hep_cli_t *h, int opt, const char *arg, const char *cmd)
     switch (opt) {
         case HEP_CLI_OPT_OUT:
             if (!hep_out_spec_ok(arg)) {
-                cli_usage_error(cmd, "--hep-out %s: expected HOST:PORT[,transport=udp|tcp]", arg);
+                cli_usage_error(
+                    cmd, "--hep-out %s: expected HOST:PORT[,transport=udp|tcp][,qos=on|off]", arg);
                 return -1;
             }
             h->out = arg;

@@ -9,7 +9,7 @@
 #include "engine.h"
 
 typedef struct {
-    const char *out; /* HOST:PORT[,transport=udp|tcp], NULL = off */
+    const char *out; /* HOST:PORT[,transport=udp|tcp][,qos=on|off], NULL = off */
     const char *key; /* auth key, NULL = none */
     uint32_t id;     /* capture agent id */
     bool rtcp;
@@ -27,9 +27,10 @@ enum { HEP_CLI_OPT_OUT = 400, HEP_CLI_OPT_ID, HEP_CLI_OPT_KEY, HEP_CLI_OPT_RTCP 
     }
 
 #define HEP_CLI_HELP                                                                               \
-    "  --hep-out HOST:PORT[,transport=udp|tcp]\n"                                                  \
+    "  --hep-out HOST:PORT[,transport=udp|tcp][,qos=on|off]\n"                                     \
     "                       also send every SIP message as HEPv3 (Homer, heplify-server, or a\n"   \
-    "                       central sipscope run --hep-in)\n"                                      \
+    "                       central sipscope run --hep-in), and each RTP stream's quality\n"       \
+    "                       report (HEP type 34) unless qos=off\n"                                 \
     "  --hep-id N           capture agent id in the HEP packets (default 0)\n"                     \
     "  --hep-key KEY        HEP authentication key\n"                                              \
     "  --hep-rtcp           send RTCP too (HEP type 5)\n"

@@ -48,6 +48,7 @@ struct hep_sender {
     struct sockaddr_storage addr;
     socklen_t addrlen;
     bool tcp;
+    bool no_qos; /* qos=off: no stream quality reports (hep_sender_send_qos) */
     uint32_t agent_id;
     char *key;
     size_t key_len;
@@ -172,6 +173,8 @@ int hep_sender_send_rtcp(hep_sender_t *s, const net_endpoint_t *src, const net_e
 
 int hep_sender_send_qos(hep_sender_t *s, const stream_record_t *st, bool final)
 {
+    if (s->no_qos)
+        return -ENOTSUP;
     if (st->call_id == NULL || st->call_id[0] == '\0')
         return -EINVAL;
     hep_qos_t q = {
@@ -489,15 +492,17 @@ static int sender_parse_spec(hep_sender_t *s, const char *spec, char *err, size_
             s->tcp = false;
         } else if (sv_eq_ci(key, "transport") && sv_eq_ci(val, "tcp")) {
             s->tcp = true;
+        } else if (sv_eq_ci(key, "qos") && (sv_eq_ci(val, "on") || sv_eq_ci(val, "off"))) {
+            s->no_qos = sv_eq_ci(val, "off");
         } else {
-            snprintf(err, errlen, "%s: unknown option \"%.*s\" (transport=udp|tcp)", spec,
-                     SV_ARG(opt));
+            snprintf(err, errlen, "%s: unknown option \"%.*s\" (transport=udp|tcp, qos=on|off)",
+                     spec, SV_ARG(opt));
             return -EINVAL;
         }
     }
     char host[256], port[8];
     if (!netio_split_hostport(hostport, host, sizeof(host), port, sizeof(port))) {
-        snprintf(err, errlen, "%s: expected HOST:PORT[,transport=udp|tcp]", spec);
+        snprintf(err, errlen, "%s: expected HOST:PORT[,transport=udp|tcp][,qos=on|off]", spec);
         return -EINVAL;
     }
     return netio_resolve(host, port, s->tcp ? SOCK_STREAM : SOCK_DGRAM, false, &s->addr,

@@ -32,17 +32,17 @@ typedef struct {
     uint64_t queue_now;   /* messages waiting now */
 } hep_sender_stats_t;
 
-/* Start a sender to spec "HOST:PORT[,transport=udp|tcp]" (HOST a name, IPv4, or [IPv6];
- * transport defaults to udp). Every packet carries agent_id and, when auth_key is non-NULL and
- * non-empty, that key (copied). The queue holds at most queue_len messages (0 = 8192) and at
- * most queue_len * 1.5 KB bytes (at least 256 KB, at most 256 MB); when either is full, sends
- * are dropped.
- * A thread of its own drains it: UDP with one send per packet on a connected socket; TCP as
- * back-to-back HEP packets, connecting lazily and reconnecting with backoff (100 ms doubling
- * to 2 s) when the collector goes away; while disconnected the queue fills and then drops.
- * Before each TCP write it checks that the collector has not closed the connection (an idle
- * timeout: it then connects again, losing nothing), and when the queue runs empty it waits up
- * to 200 ms for the last bytes' acknowledgement and checks again, so messages a collector
+/* Start a sender to spec "HOST:PORT[,transport=udp|tcp][,qos=on|off]" (HOST a name, IPv4, or
+ * [IPv6]; transport defaults to udp; qos=off: no stream quality reports, for collectors that
+ * take only SIP, such as Kamailio's sipcapture). Every packet carries agent_id and, when auth_key
+ * is non-NULL and non-empty, that key (copied). The queue holds at most queue_len messages (0 =
+ * 8192) and at most queue_len * 1.5 KB bytes (at least 256 KB, at most 256 MB); when either is
+ * full, sends are dropped. A thread of its own drains it: UDP with one send per packet on a
+ * connected socket; TCP as back-to-back HEP packets, connecting lazily and reconnecting with
+ * backoff (100 ms doubling to 2 s) when the collector goes away; while disconnected the queue fills
+ * and then drops. Before each TCP write it checks that the collector has not closed the connection
+ * (an idle timeout: it then connects again, losing nothing), and when the queue runs empty it waits
+ * up to 200 ms for the last bytes' acknowledgement and checks again, so messages a collector
  * refused show as lost.
  * Returns NULL with a reason in err on a bad spec, an unresolvable host or no memory. Name
  * resolution happens here, once. Caller frees with hep_sender_free. */
@@ -75,7 +75,7 @@ int hep_sender_send_rtcp(hep_sender_t *s, const net_endpoint_t *src, const net_e
  * stamped with its last packet's time, the Call-ID as correlation id. final: the stream ended
  * (TYPE "FINAL"), else a periodic report of its figures so far. A stream without a call
  * (call_id NULL or empty) has nothing to correlate with and is not sent (-EINVAL, not
- * counted). Returns as hep_sender_send. */
+ * counted); nor is anything with qos=off (-ENOTSUP). Returns as hep_sender_send. */
 int hep_sender_send_qos(hep_sender_t *s, const stream_record_t *stream, bool final);
 
 /* What a full queue does to hep_sender_send*: timeout_ms <= 0 (the default) drops at once, as

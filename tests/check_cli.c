@@ -293,7 +293,7 @@ static const struct {
     {"analyze --max-calls -5 x.pcap", "sipscope: analyze: --max-calls: not a positive number"},
     {"capture -i lo --ring-mb 0", "sipscope: capture: --ring-mb: not a size in MB: 0\n"},
     {"analyze --hep-out nohost x.pcap",
-     "sipscope: analyze: --hep-out nohost: expected HOST:PORT[,transport=udp|tcp]\n"},
+     "sipscope: analyze: --hep-out nohost: expected HOST:PORT[,transport=udp|tcp][,qos=on|off]\n"},
     {"capture -i lo --hep-out host:5060,transport=sctp",
      "sipscope: capture: --hep-out host:5060,transport=sctp: expected HOST:PORT"},
     {"analyze --hep-id x x.pcap", "sipscope: analyze: --hep-id x: not a number"},

@@ -18,6 +18,7 @@
 #include "hep.h"
 #include "hep_in.h"
 #include "hep_out.h"
+#include "hep_qos.h"
 #include "skip.h"
 
 /* ---- what the receiver hands over, collected ---- */
@@ -29,7 +30,7 @@ typedef struct {
     uint8_t proto_type, ip_proto;
     net_endpoint_t src, dst, peer;
     uint32_t ts_sec, ts_usec;
-    char payload[256];
+    char payload[1024]; /* a quality report fits */
     size_t payload_len;
     char corr[64];
     uint32_t sum; /* FNV-1a of the whole payload */
@@ -893,6 +894,62 @@ START_TEST(test_tcp_reconnect)
 }
 END_TEST
 
+/* A stream's quality report goes out as HEP type 34 from the stream's source to its
+ * destination, stamped with its last packet, Call-ID as correlation id, and decodes to its
+ * figures; none for a stream without a call, none at all with qos=off. */
+START_TEST(test_qos_reports)
+{
+    sink_t *sink = sink_new();
+    hep_receiver_t *r = start_receiver(sink, NULL, 0);
+    hep_sender_t *s = start_sender(hep_receiver_port(r), "udp", 9, NULL, 0);
+    stream_record_t st = {.call_id = "c1@x",
+                          .ssrc = 0x1234,
+                          .codec = "PCMU",
+                          .clock_rate = 8000,
+                          .first_ns = 1700000000000000000LL,
+                          .last_ns = 1700000009500000000LL,
+                          .packets = 470,
+                          .lost = 3,
+                          .max_delta_ms = 40.5,
+                          .mean_jitter_ms = 0.75,
+                          .max_jitter_ms = 2.0,
+                          .mos = 4.25};
+    endpoints(&st.src, &st.dst, 4);
+    ck_assert_int_eq(hep_sender_send_qos(s, &st, false), 0);
+    st.call_id = NULL;
+    ck_assert_int_eq(hep_sender_send_qos(s, &st, true), -EINVAL);
+    ck_assert_int_eq(hep_sender_flush(s, 10000), 0);
+    ck_assert(wait_count(sink, 1, 10000));
+    const got_t *g = &sink->got[0];
+    ck_assert_uint_eq(g->proto_type, HEP_PROTO_QOS_REPORT);
+    ck_assert_uint_eq(g->agent_id, 9);
+    ck_assert_str_eq(g->corr, "c1@x");
+    ck_assert(net_endpoint_eq(&g->src, &st.src) && net_endpoint_eq(&g->dst, &st.dst));
+    ck_assert_uint_eq(g->ts_sec, 1700000009u);
+    ck_assert_uint_eq(g->ts_usec, 500000u);
+    hep_qos_t q;
+    ck_assert_int_eq(hep_qos_parse((const uint8_t *)g->payload, g->payload_len, &q, NULL), 0);
+    ck_assert(!q.final);
+    ck_assert_uint_eq(q.packets, 470);
+    ck_assert_int_eq(q.lost, 3);
+    ck_assert(q.mos == 4.25 && q.max_delta_ms == 40.5 && q.mean_jitter_ms == 0.75);
+    hep_sender_free(s);
+
+    char spec[64], err[256] = "";
+    snprintf(spec, sizeof(spec), "127.0.0.1:%u,qos=off", hep_receiver_port(r));
+    s = hep_sender_new(spec, 9, NULL, 0, err, sizeof(err));
+    ck_assert_msg(s != NULL, "%s", err);
+    st.call_id = "c1@x";
+    ck_assert_int_eq(hep_sender_send_qos(s, &st, true), -ENOTSUP);
+    hep_sender_stats_t ss;
+    hep_sender_stats(s, &ss);
+    ck_assert_uint_eq(ss.queued, 0);
+    hep_sender_free(s);
+    hep_receiver_free(r);
+    sink_free(sink);
+}
+END_TEST
+
 START_TEST(test_bad_specs)
 {
     char err[256];
@@ -903,7 +960,8 @@ START_TEST(test_bad_specs)
                                       "::1:9060",
                                       "[::1]9060",
                                       "1.2.3.4:9060,transport=sctp",
-                                      "1.2.3.4:9060,color=red"};
+                                      "1.2.3.4:9060,color=red",
+                                      "1.2.3.4:9060,qos=maybe"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         err[0] = '\0';
         ck_assert_msg(hep_sender_new(bad[i], 1, NULL, 0, err, sizeof(err)) == NULL, "%s", bad[i]);
@@ -1007,6 +1065,7 @@ Suite *hep_io_suite(void)
     tcase_add_test(tc, test_ring_wraps);
     tcase_add_test(tc, test_tcp_reconnect);
     tcase_add_test(tc, test_bad_specs);
+    tcase_add_test(tc, test_qos_reports);
     tcase_add_test(tc, test_idle_callback);
     tcase_add_test(tc, test_hep_in_duplicates_and_retransmissions);
     suite_add_tcase(s, tc);
