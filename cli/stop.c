@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
-static atomic_int stop_asked;  /* lock-free: safe to set in a signal handler */
-static atomic_int stop_signo;  /* the signal that asked */
+static atomic_int stop_asked; /* lock-free: safe to set in a signal handler */
+static atomic_int stop_signo; /* the signal that asked */
 static atomic_bool announced;
 
 static void on_stop_signal(int sig)
@@ -57,8 +57,9 @@ void stop_announce(bool quiet)
 {
     if (!stop_requested() || atomic_exchange(&announced, true) || quiet)
         return;
-    fprintf(stderr, "sipscope: %s: stopping; storing the calls still open (%s again to quit at "
-                    "once)\n",
+    fprintf(stderr,
+            "sipscope: %s: stopping; storing the calls still open (%s again to quit at "
+            "once)\n",
             stop_signal_name(), strcmp(stop_signal_name(), "SIGINT") == 0 ? "Ctrl-C" : "signal");
 }
 

@@ -110,8 +110,8 @@ static void remote_update(stream_t *s, uint32_t probe_id, bool final, const stre
     };
 }
 
-call_ref_t corr_on_stream_report(corr_t *c, uint32_t probe_id, sv_t call_id, int party,
-                                 bool final, const stream_record_t *rep)
+call_ref_t corr_on_stream_report(corr_t *c, uint32_t probe_id, sv_t call_id, int party, bool final,
+                                 const stream_record_t *rep)
 {
     c->stats.remote_reports++;
     call_t *call = corr_call_lookup(c, call_id);

@@ -77,8 +77,7 @@ static void jw_f64(jw_t *w, const char *key, double v)
     jw_raw(w, "%.17g", isfinite(v) ? v : 0.0);
 }
 
-static void jw_endpoint(jw_t *w, const char *ip_key, const char *port_key,
-                        const net_endpoint_t *ep)
+static void jw_endpoint(jw_t *w, const char *ip_key, const char *port_key, const net_endpoint_t *ep)
 {
     char ip[64];
     net_addr_str(&ep->addr, ip, sizeof(ip));
@@ -551,8 +550,8 @@ static bool set_field(hep_qos_t *q, int field, const jv_t *v)
             q->call_id_len = v->len;
             return true;
         case K_TYPE:
-            q->final = v->kind == JV_STR && (strcmp(v->str, "FINAL") == 0 ||
-                                             strcmp(v->str, "HANGUP") == 0);
+            q->final = v->kind == JV_STR &&
+                       (strcmp(v->str, "FINAL") == 0 || strcmp(v->str, "HANGUP") == 0);
             return true;
         case K_SRC_IP:
             return set_endpoint_addr(&q->src, v);

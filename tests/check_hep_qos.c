@@ -130,8 +130,8 @@ START_TEST(other_agents_reports)
         "\"TYPE\":\"PERIODIC\", \"EXTRA\": {\"nested\": [1, {\"a\": \"}]\"}]}}";
     hep_qos_t q;
     const char *why = NULL;
-    ck_assert_msg(hep_qos_parse((const uint8_t *)periodic, strlen(periodic), &q, &why) == 0,
-                  "%s", why);
+    ck_assert_msg(hep_qos_parse((const uint8_t *)periodic, strlen(periodic), &q, &why) == 0, "%s",
+                  why);
     ck_assert_str_eq(q.call_id, "abc@h");
     ck_assert(!q.final);
     ck_assert_uint_eq(q.packets, 1000);
@@ -151,7 +151,7 @@ START_TEST(other_agents_reports)
         " {\"CORRELATION_ID\":\"abc@h\",\"TOTAL_BYTES\":1,\"TOTAL_PACKETS\":5000,"
         "\"TOTAL_EXPECTED_PK\":5010,\"TOTAL_PACKET_LOSS\":10,\"MEAN_JITTER\":1.5,"
         "\"MEAN_MOS\":3.5,\"SSRC\":\"0x0000abcd\",\"TYPE\":\"FINAL\"}\n";
-    ck_assert_int_eq(hep_qos_parse((const uint8_t *)final, strlen(final), &q, &why), 0);
+    ck_assert_int_eq(hep_qos_parse((const uint8_t *) final, strlen(final), &q, &why), 0);
     ck_assert(q.final);
     ck_assert_uint_eq(q.packets, 5000);
     ck_assert_int_eq(q.lost, 10);
@@ -181,8 +181,7 @@ static const struct {
     {"{\"CORRELATION_ID\":\"a\",\"TOTAL_PK\":-1}", "fit"},
     {"{\"CORRELATION_ID\":\"a\",\"TOTAL_PK\":1e999}", "number"},
     {"{\"CORRELATION_ID\":\"a\",\"TOTAL_PK\":1-2}", "number"},
-    {"{\"CORRELATION_ID\":\"a\",\"TOTAL_PK\":12345678901234567890123456789012345678901}",
-     "long"},
+    {"{\"CORRELATION_ID\":\"a\",\"TOTAL_PK\":12345678901234567890123456789012345678901}", "long"},
     {"{\"CORRELATION_ID\":\"a\",\"TOTAL_PK\":1,\"MOS\":7}", "fit"},
     {"{\"CORRELATION_ID\":\"a\",\"TOTAL_PK\":1,\"MOS\":\"4\"}", "fit"},
     {"{\"CORRELATION_ID\":\"a\",\"TOTAL_PK\":1,\"CODEC_PT\":128}", "fit"},
@@ -228,7 +227,8 @@ START_TEST(hostile_lengths)
                      HEP_QOS_CALL_ID_MAX + 1, 0);
     ck_assert_int_eq(hep_qos_parse((const uint8_t *)buf, (size_t)n, &q, &why), -1);
     ck_assert_str_eq(why, "string too long");
-    n = snprintf(buf, sizeof(buf), "{\"CORRELATION_ID\":\"a\",\"TOTAL_PK\":1,\"CODEC_NAME\":\"%0*d\"}",
+    n = snprintf(buf, sizeof(buf),
+                 "{\"CORRELATION_ID\":\"a\",\"TOTAL_PK\":1,\"CODEC_NAME\":\"%0*d\"}",
                  HEP_QOS_CODEC_MAX, 0);
     ck_assert_int_eq(hep_qos_parse((const uint8_t *)buf, (size_t)n, &q, &why), -1);
     n = snprintf(buf, sizeof(buf), "{\"%0*d\":1,\"CORRELATION_ID\":\"a\",\"TOTAL_PK\":1}", 5000, 0);
