@@ -556,11 +556,10 @@ struct hep_in {
  * (probes' clocks differ a little), sent by another probe. The same bytes again from the same
  * probe are a retransmission (SIP over UDP repeats a message byte for byte after 500 ms, 1 s
  * ...), which the correlator counts: not a copy. True when seen; else remembered. */
-static bool seen_recently(hep_in_t *h, const packet_view_t *pkt, const net_endpoint_t *probe)
+static bool seen_recently(hep_in_t *h, const packet_view_t *pkt, uint64_t peer)
 {
     uint64_t hash = hash_bytes(pkt->payload, pkt->len, net_endpoint_hash(&pkt->src)) ^
                     net_endpoint_hash(&pkt->dst);
-    uint64_t peer = net_endpoint_hash(probe);
     dedup_set_t *set = &h->recent[(hash >> 8) & (DEDUP_SETS - 1)];
     for (int way = 0; way < 4; way++) {
         int64_t dt = pkt->ts_ns - set->ts_ns[way];
@@ -595,7 +594,6 @@ static void on_hep_msg(void *ctx, const hep_msg_t *m, const net_endpoint_t *peer
 {
     hep_in_t *h = ctx;
     uint8_t kind = hep_kind(m);
-    bool sip = kind == PKT_KIND_SIP;
     if (kind == PKT_KIND_ANY) {
         counter_add(&h->unsupported, 1);
         return;
@@ -612,15 +610,27 @@ static void on_hep_msg(void *ctx, const hep_msg_t *m, const net_endpoint_t *peer
         .has_probe = true,
         .probe_id = m->agent_id,
     };
-    /* Every message moves its probe's watermark, a copy another probe sent first too. */
+    /* Every message moves its probe's watermark, a copy another probe sent first too. Copies
+     * are dropped as they leave the merge: in capture-time order a message and its copy come
+     * out next to each other, however far apart the probes delivered them. */
     int64_t now = clock_ns(CLOCK_MONOTONIC);
     hep_merge_saw(h->merge, m->agent_id, &peer->addr, pkt.ts_ns, now);
-    if (seen_recently(h, &pkt, peer)) {
+    hep_merge_push(h->merge, &pkt, net_endpoint_hash(peer), now);
+}
+
+/* Out of the merge, in capture-time order: drop a copy another probe sent, hand on the rest. */
+static void on_merged(void *ctx, const packet_view_t *pkt, uint64_t probe)
+{
+    hep_in_t *h = ctx;
+    if (seen_recently(h, pkt, probe)) {
         counter_add(&h->duplicates, 1);
         return;
     }
-    counter_add(sip ? &h->sip : kind == PKT_KIND_RTCP ? &h->rtcp : &h->qos, 1);
-    hep_merge_push(h->merge, &pkt, now);
+    counter_add(pkt->kind == PKT_KIND_SIP    ? &h->sip
+                : pkt->kind == PKT_KIND_RTCP ? &h->rtcp
+                                             : &h->qos,
+                1);
+    h->fn(h->ctx, pkt);
 }
 
 static int on_hep_poll(void *ctx, int64_t mono_ns)
@@ -647,7 +657,7 @@ hep_in_t *hep_in_new(const char *spec, hep_in_fn fn, void *ctx, const hep_receiv
     hep_in_t *h = calloc(1, sizeof(*h));
     if (h != NULL) {
         h->recent = calloc(DEDUP_SETS, sizeof(*h->recent));
-        h->merge = hep_merge_new(&rc.merge, fn, ctx);
+        h->merge = hep_merge_new(&rc.merge, on_merged, h);
     }
     if (h == NULL || h->recent == NULL || h->merge == NULL) {
         snprintf(err, errlen, "out of memory");

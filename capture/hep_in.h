@@ -105,10 +105,12 @@ typedef struct {
 /* A receiver on spec (as hep_receiver_new) that delivers packet views to fn. A message that
  * another probe already delivered (same bytes between the same addresses within 2 s of capture
  * time) is counted as a duplicate and dropped: sites with several probes see most messages
- * twice. The rest go through a merge by capture time across probes (cfg->merge, hep_merge.h;
+ * twice. Messages go through a merge by capture time across probes (cfg->merge, hep_merge.h;
  * a probe is its agent id and address), so fn sees them in capture-time order whichever probe
- * delivered first. cfg->on_idle, if set, is called with ctx (cfg->on_poll is hep_in's own).
- * NULL with a reason in err on failure. Caller frees with hep_in_free. */
+ * delivered first; copies are dropped as they leave it, where a message and its copy are
+ * neighbours however far apart the probes delivered them. cfg->on_idle, if set, is called with ctx
+ * (cfg->on_poll is hep_in's own). NULL with a reason in err on failure. Caller frees with
+ * hep_in_free. */
 hep_in_t *hep_in_new(const char *spec, hep_in_fn fn, void *ctx, const hep_receiver_cfg_t *cfg,
                      char *err, size_t errlen);
 uint16_t hep_in_port(const hep_in_t *h);

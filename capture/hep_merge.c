@@ -26,6 +26,7 @@ typedef struct {
     packet_view_t view; /* payload points at data */
     int64_t arrived;    /* CLOCK_MONOTONIC */
     uint64_t seq;       /* arrival order: ties in capture time go in it */
+    uint64_t tag;       /* the caller's, handed back with it */
     uint8_t data[];
 } held_t;
 
@@ -216,12 +217,12 @@ static void counter_max(counter_t *c, uint64_t v)
         atomic_store_explicit(c, v, memory_order_relaxed);
 }
 
-static void deliver(hep_merge_t *m, const packet_view_t *pkt)
+static void deliver(hep_merge_t *m, const packet_view_t *pkt, uint64_t tag)
 {
     if (!m->any_out || pkt->ts_ns > m->newest_out)
         m->newest_out = pkt->ts_ns;
     m->any_out = true;
-    m->fn(m->ctx, pkt);
+    m->fn(m->ctx, pkt, tag);
 }
 
 static void deliver_top(hep_merge_t *m, int64_t now)
@@ -232,7 +233,7 @@ static void deliver_top(hep_merge_t *m, int64_t now)
     counter_add(&m->hold_sum, held_ns);
     counter_max(&m->hold_max, held_ns);
     atomic_store_explicit(&m->held, m->n, memory_order_relaxed);
-    deliver(m, &h->view);
+    deliver(m, &h->view, h->tag);
     free(h);
 }
 
@@ -280,14 +281,15 @@ static void note_slice(hep_merge_t *m, int64_t ts, int64_t now)
     }
 }
 
-static void hold(hep_merge_t *m, const packet_view_t *pkt, int64_t now)
+static void hold(hep_merge_t *m, const packet_view_t *pkt, uint64_t tag, int64_t now)
 {
     held_t *h = malloc(sizeof(*h) + pkt->len);
     if (h == NULL) { /* no room to wait: better out of order than lost */
         counter_add(&m->overflow, 1);
-        deliver(m, pkt);
+        deliver(m, pkt, tag);
         return;
     }
+    h->tag = tag;
     h->view = *pkt;
     memcpy(h->data, pkt->payload, pkt->len);
     h->view.payload = h->data;
@@ -305,17 +307,17 @@ static void hold(hep_merge_t *m, const packet_view_t *pkt, int64_t now)
     counter_max(&m->held_peak, m->n);
 }
 
-void hep_merge_push(hep_merge_t *m, const packet_view_t *pkt, int64_t now_ns)
+void hep_merge_push(hep_merge_t *m, const packet_view_t *pkt, uint64_t tag, int64_t now_ns)
 {
     if (m->any_out && pkt->ts_ns < m->newest_out) {
         /* Its turn has passed (its probe was silent longer than the wait, or the hold was
          * full): holding it would not put it back in order. */
         counter_add(&m->late, 1);
-        deliver(m, pkt);
+        deliver(m, pkt, tag);
         return;
     }
     if (m->wait_ns == 0) {
-        deliver(m, pkt);
+        deliver(m, pkt, tag);
         return;
     }
     uint64_t active;
@@ -324,9 +326,9 @@ void hep_merge_push(hep_merge_t *m, const packet_view_t *pkt, int64_t now_ns)
     if (pkt->ts_ns <= limit && (m->n == 0 || pkt->ts_ns < m->heap[0]->view.ts_ns)) {
         /* Nothing can come before it, and nothing held does: on at once, no copy (the one
          * probe case always takes this path). */
-        deliver(m, pkt);
+        deliver(m, pkt, tag);
     } else {
-        hold(m, pkt, now_ns);
+        hold(m, pkt, tag, now_ns);
     }
     if (m->n > 0)
         release_upto(m, limit, now_ns);

@@ -19,8 +19,9 @@
 
 typedef struct hep_merge hep_merge_t;
 
-/* Where merged messages go (the view, and all it points to, borrowed for the call). */
-typedef void (*hep_merge_fn)(void *ctx, const packet_view_t *pkt);
+/* Where merged messages go (the view, and all it points to, borrowed for the call), with the
+ * tag the message was pushed with. */
+typedef void (*hep_merge_fn)(void *ctx, const packet_view_t *pkt, uint64_t tag);
 
 #define HEP_MERGE_WAIT_MS_DEFAULT   1000
 #define HEP_MERGE_MAX_HELD_DEFAULT  65536
@@ -63,8 +64,8 @@ void hep_merge_free(hep_merge_t *m);
 void hep_merge_saw(hep_merge_t *m, uint32_t probe_id, const net_addr_t *from, int64_t ts_ns,
                    int64_t now_ns);
 /* One message to hand on (after hep_merge_saw): at once when no probe can still send an earlier
- * one, else copied and held. */
-void hep_merge_push(hep_merge_t *m, const packet_view_t *pkt, int64_t now_ns);
+ * one, else copied and held. tag goes along to fn (hep_in: which connection sent it). */
+void hep_merge_push(hep_merge_t *m, const packet_view_t *pkt, uint64_t tag, int64_t now_ns);
 /* Hand on what may go at now_ns. Returns the ms until something held falls due (for a poll
  * timeout), or -1 when nothing is held. */
 int hep_merge_release(hep_merge_t *m, int64_t now_ns);

@@ -18,9 +18,10 @@ typedef struct {
     size_t n;
 } out_t;
 
-static void collect(void *ctx, const packet_view_t *pkt)
+static void collect(void *ctx, const packet_view_t *pkt, uint64_t tag)
 {
     out_t *o = ctx;
+    ck_assert_uint_eq(tag, pkt->probe_id * 1000u); /* the tag comes back with its message */
     ck_assert_uint_lt(o->n, 256);
     o->ts[o->n] = pkt->ts_ns;
     o->probe[o->n] = pkt->probe_id;
@@ -51,7 +52,7 @@ static void send_msg(hep_merge_t *m, uint32_t id, int64_t at_ms, int64_t now_ms,
                          .has_probe = true,
                          .probe_id = id};
     hep_merge_saw(m, id, &from, pkt.ts_ns, W0 + now_ms * MS);
-    hep_merge_push(m, &pkt, W0 + now_ms * MS);
+    hep_merge_push(m, &pkt, (uint64_t)id * 1000u, W0 + now_ms * MS);
     memset(buf, 'x', sizeof(buf));
 }
 

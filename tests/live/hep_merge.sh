@@ -14,6 +14,7 @@
 # Loopback only; bounded in time.
 #   hep_merge.sh SIPSCOPE_BINARY SHARED_DIR [SCENARIO...]
 set -euo pipefail
+export LC_ALL=C # comm, like SQLite, compares bytes
 bin=$1
 shared=$2
 shift 2
@@ -80,9 +81,9 @@ start_central() {
 
 # The calls as "call_id|state|final_status|messages", one a line, sorted.
 calls_of() {
-    sqlite3 "$1" "select c.call_id || '|' || c.state || '|' || coalesce(c.final_status, '') ||
-        '|' || (select count(*) from sip_messages m where m.call_id = c.call_id)
-        from calls c order by c.call_id"
+    sqlite3 "$1" "with n as (select call_id, count(*) k from sip_messages group by call_id)
+        select c.call_id || '|' || c.state || '|' || coalesce(c.final_status, '') || '|' ||
+        coalesce(n.k, 0) from calls c left join n on n.call_id = c.call_id order by 1"
 }
 calls_of "$tmp/ref.db" >"$tmp/ref.calls"
 
