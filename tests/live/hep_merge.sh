@@ -11,6 +11,9 @@
 #   stop    probe 12 stops half way; probe 11 sends the rest
 #   idle    1,000 idle TCP connections held open to the central while probe 11 sends the
 #           whole capture: every message stored, and the counters show the connections
+#   streams probe 11 sends every frame (its RTP quality reports too), probe 12 alternate SIP
+#           frames (and every 7th) at the same time: the calls as above, and every stream's
+#           figures as analyze gives them, from probe 11's reports
 # Loopback only; bounded in time.
 #   hep_merge.sh SIPSCOPE_BINARY SHARED_DIR [SCENARIO...]
 set -euo pipefail
@@ -19,7 +22,7 @@ bin=$1
 shared=$2
 shift 2
 scenarios=("$@")
-[[ ${#scenarios[@]} -gt 0 ]] || scenarios=(tcp udp repeat stop idle)
+[[ ${#scenarios[@]} -gt 0 ]] || scenarios=(tcp udp repeat stop idle streams)
 here=$(cd "$(dirname "$0")" && pwd)
 # Exit status 77 is "skipped" to ctest (SKIP_RETURN_CODE), never a pass.
 skip() { echo "SKIPPED hep_merge: $*"; exit 77; }
@@ -42,6 +45,7 @@ trap cleanup EXIT
 # 60 calls over UDP (a frame is a whole message: TCP segments or IP fragments split between
 # probes could not be put together by either).
 "$shared/tools/simcalls" --calls 60 --concurrency 10 --duration 3 --seed 16 --fail-ratio 0.1 \
+    --loss 0.02 --jitter-ms 3 --oneway-ratio 0.1 \
     --cancel-ratio 0.1 --register-flood 40 -w "$tmp/t.pcap" --truth "$tmp/t.json" >/dev/null
 "$bin" analyze -q --db "$tmp/ref.db" "$tmp/t.pcap"
 nframes=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['totals']['packets'])" \
@@ -52,6 +56,7 @@ split alt0 alt:0/2
 split alt1 alt:1/2
 split every5 every:5
 split alt1-half "until:$half/alt:1/2"
+split sip-alt1 "sip:alt:1/2"
 split alt0-stop "until:$half/alt:0/2,from:$((half + 1))/all"
 
 ref_calls=$(sqlite3 "$tmp/ref.db" "select count(*) from calls")
@@ -86,6 +91,14 @@ calls_of() {
         coalesce(n.k, 0) from calls c left join n on n.call_id = c.call_id order by 1"
 }
 calls_of "$tmp/ref.db" >"$tmp/ref.calls"
+# The streams of calls, as "call_id|src|dst|ssrc|packets|lost|...", one a line, sorted.
+streams_of() {
+    sqlite3 "$1" "select call_id || '|' || src || '|' || dst || '|' || ssrc || '|' || packets ||
+        '|' || lost || '|' || max_delta_ms || '|' || mean_jitter_ms || '|' || max_jitter_ms ||
+        '|' || coalesce(mos, '') || '|' || codec || '|' || payload_type
+        from rtp_streams where call_id is not null order by 1"
+}
+streams_of "$tmp/ref.db" >"$tmp/ref.streams"
 
 # Open n TCP connections to the central and hold them, silent, until killed.
 hold_idle_connections() {
@@ -172,6 +185,22 @@ scenario() {
         echo "MISMATCH $name: only $stored of $ref_calls calls ended by wall clock"
         fail=1
     fi
+    if [[ $name == streams ]]; then
+        streams_of "$db" >"$tmp/streams.central"
+        if ! cmp -s "$tmp/ref.streams" "$tmp/streams.central"; then
+            echo "MISMATCH streams (whole file < > central):"
+            diff "$tmp/ref.streams" "$tmp/streams.central" | head -10 || true
+            fail=1
+        fi
+        local nstreams probes_seen
+        nstreams=$(wc -l <"$tmp/ref.streams")
+        probes_seen=$(sqlite3 "$db" "select group_concat(distinct coalesce(probe, 'none'))
+            from rtp_streams where call_id is not null")
+        echo "streams: $(comm -12 "$tmp/ref.streams" "$tmp/streams.central" | wc -l) of" \
+            "$nstreams equal (packets, lost, max delta, jitter, MOS, codec); from probe" \
+            "$probes_seen"
+        [[ $nstreams -gt 0 && $probes_seen == 11 ]] || { echo "MISMATCH streams: probes"; fail=1; }
+    fi
     if [[ ${dups:-0} -le 0 && $name != idle ]]; then
         echo "MISMATCH $name: expected the frames both probes sent to be dropped once"
         fail=1
@@ -185,6 +214,7 @@ for s in "${scenarios[@]}"; do
     repeat) scenario repeat tcp alt0 alt1 every5 ;;
     stop) scenario stop tcp alt0-stop alt1-half ;;
     idle) scenario idle tcp t ;;
+    streams) scenario streams tcp t sip-alt1 ;;
     *) echo "unknown scenario $s"; exit 2 ;;
     esac
 done

@@ -9,6 +9,7 @@ RULE picks frames by their number n (1 = the first frame):
     until:F/RULE frames RULE picks, up to frame F of the capture
     from:F/RULE  frames RULE picks, from frame F on
     all          every frame
+    sip:RULE     frames RULE picks that are SIP over UDP (port 5060; Ethernet, IPv4 or IPv6)
     RULE,RULE    frames either picks
 The probes of tests/live/hep_merge.sh: alt:0/2 and alt:1/2 are two probes that see alternate
 frames, and both see every 7th. Standard library only; classic pcap (either byte order, us or
@@ -18,12 +19,30 @@ import struct
 import sys
 
 
-def picks(rule, n):
+def is_sip(frame):
+    """UDP to or from port 5060 in an Ethernet frame (IPv4, or IPv6 without extension headers)."""
+    if len(frame) < 14:
+        return False
+    ethertype = struct.unpack_from(">H", frame, 12)[0]
+    if ethertype == 0x0800 and len(frame) >= 34 and frame[23] == 17:
+        udp = 14 + (frame[14] & 15) * 4
+    elif ethertype == 0x86DD and len(frame) >= 54 and frame[20] == 17:
+        udp = 54
+    else:
+        return False
+    if len(frame) < udp + 4:
+        return False
+    return 5060 in struct.unpack_from(">HH", frame, udp)
+
+
+def picks(rule, n, frame):
     if "," in rule:
-        return any(picks(r, n) for r in rule.split(","))
+        return any(picks(r, n, frame) for r in rule.split(","))
     if rule == "all":
         return True
     kind, _, arg = rule.partition(":")
+    if kind == "sip":
+        return is_sip(frame) and picks(arg, n, frame)
     if kind == "alt":
         k, m = (int(x) for x in arg.split("/"))
         return (n - 1) % m == k or n % 7 == 0
@@ -32,7 +51,7 @@ def picks(rule, n):
     if kind in ("until", "from"):
         edge, _, inner = arg.partition("/")
         inside = n <= int(edge) if kind == "until" else n >= int(edge)
-        return inside and picks(inner, n)
+        return inside and picks(inner, n, frame)
     raise SystemExit(f"pcap_split: unknown rule {rule!r}")
 
 
@@ -59,7 +78,7 @@ def main():
         if end > len(data):
             raise SystemExit(f"pcap_split: {src}: truncated record at byte {off}")
         n += 1
-        if picks(rule, n):
+        if picks(rule, n, data[off + 16:end]):
             out.append(data[off:end])
             kept += 1
         off = end
