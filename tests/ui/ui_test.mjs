@@ -188,6 +188,23 @@ async function main() {
   const oneWayList = await oneWayNotGreen('#calls-table');
   check(oneWayList.length >= 1 && oneWayList.every((c) => !/mos-good|mos-fair/.test(c)), `a one-way call is not green in the list (${oneWayList.join(', ')})`);
   await screenshot('calls.png');
+  // With verdicts: the MOS colour follows the verdict, and the Verdict column sorts worst first.
+  const verdicts = await evaluate(`fetch('api/v1/calls?limit=100').then(r => r.json()).then(j => j.calls.some(c => 'verdict' in c))`);
+  if (verdicts) {
+    const pairs = await evaluate(`[...document.querySelectorAll('#calls-table tbody tr[data-id]')].map(tr => [tr.querySelector('.badge.verdict')?.textContent, tr.querySelector('.mos').className.replace('mos ', ''), tr.querySelector('.mos').textContent])`);
+    const want = { good: 'mos-good', degraded: 'mos-fair', poor: 'mos-poor', 'one-way': 'mos-bad', 'no-media': 'mos-bad', failed: 'mos-bad' };
+    const wrong = pairs.filter(([v, cls, txt]) => txt !== '—' && want[v] !== cls);
+    check(pairs.length === 10 && wrong.length === 0, `MOS colours follow the verdict (${wrong.length ? 'wrong: ' + JSON.stringify(wrong) : pairs.map((p) => p[0]).join(' ')})`);
+    if (await evaluate(`caps.callSorts.has('worst')`)) {
+      await click('#calls-table th.sortable:nth-child(6) a');
+      await waitFor(`location.hash.includes('sort=worst') && ${LOADED}`, 'sorting by verdict');
+      const order = await evaluate(`[...document.querySelectorAll('#calls-table tbody tr[data-id] .badge.verdict')].map(e => e.textContent)`);
+      check(order.length === 10 && order[0] === 'one-way' && order[order.length - 1] !== 'one-way', 'the Verdict column sorts the worst first: ' + order.join(' '));
+      await go('#/calls');
+    }
+  } else {
+    skip('verdict colours and sorting: the server gives no verdict yet');
+  }
 
   // 2. Filters through the form: they go into the URL, and the list follows them.
   const hasOneWay = await param('/api/v1/calls', 'one_way');
