@@ -52,12 +52,13 @@ function ladder(call, onSelect, avail) {
   const compact = avail > 0 && avail < 640;
   const gaps = Math.max(1, hosts.length - 1);
   const left = compact ? 16 : 110;
-  const colW = compact ? Math.max(130, (avail - 2 * 70) / gaps) : Math.max(190, Math.min(300, 900 / gaps));
-  const boxW = compact ? Math.min(150, colW - 8) : 170;
+  const margin = 72;   // compact: half a host box, and room for the times
+  const colW = compact ? Math.max(130, (avail - 2 * margin) / gaps) : Math.max(190, Math.min(300, 900 / gaps));
+  const boxW = compact ? Math.min(2 * margin - 4, colW - 8) : 170;
   const top = 58, rowH = compact ? 38 : 34;
-  const width = compact ? 70 + colW * gaps + 70 : left + 40 + colW * gaps + 100;
+  const width = compact ? margin + colW * gaps + margin : left + 40 + colW * gaps + 100;
   const height = top + rowH * rows.length + 24;
-  const x = (h) => (compact ? 70 : left + 40) + colW * hosts.indexOf(h);
+  const x = (h) => (compact ? margin : left + 40) + colW * hosts.indexOf(h);
   const timeAt = (y) => compact ? { x: 2, y: y - 14 } : { x: 8, y: y + 4 };
   // A media address's column: the SIP host with the same IP, else the caller's or callee's side.
   const mediaX = (addr, fallback) => {
