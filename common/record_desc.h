@@ -60,7 +60,8 @@ typedef enum {
 
 /* Flags, or-ed into the kind in the field lists. */
 #define REC_KIND_MASK 0xffu
-/* A row id the API serves after the other keys; not in the report of analyze --json. */
+/* Served by the API after the other keys (row ids, the live state of a row); not in the report
+ * of analyze --json (whose records are all final). */
 #define REC_F_API_TAIL 0x100u
 /* In the group of the last REC_PRESENT. */
 #define REC_F_GROUP 0x200u

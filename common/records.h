@@ -102,7 +102,13 @@ typedef struct {
     X(verdict_t, verdict, REC_VERDICT, "verdict", "verdict",                                       \
       "The call in a word (docs/verdict.md): good, degraded, poor, one_way, no_media, failed")     \
     X(const char *, reasons, REC_REASONS, "reasons", "reasons",                                    \
-      "Why the verdict is not good, with the evidence (docs/verdict.md); empty for good")
+      "Why the verdict is not good, with the evidence (docs/verdict.md); empty for good")          \
+    X(bool, active, REC_BOOL | REC_F_API_TAIL, "active", "active",                                 \
+      "In progress in a capture that is running (setup, ringing, in_call): the row is a "          \
+      "snapshot, rewritten at least every 2 s and finished in place when the call ends")           \
+    X(bool, interrupted, REC_BOOL | REC_F_API_TAIL, "interrupted", "interrupted",                  \
+      "The capture stopped abruptly (crash, kill -9) while the call was in progress: its "         \
+      "figures are those of its last snapshot")
 
 typedef struct {
     CALL_RECORD_FIELDS(REC_MEMBER_, REC_NO_MEMBER_)
@@ -157,7 +163,9 @@ typedef struct {
     X(bool, has_probe, REC_PRESENT, NULL, NULL, "false: measured here")                            \
     X(uint32_t, probe_id, REC_UINT | REC_F_GROUP, "probe", "probe",                                \
       "HEP capture agent id of the probe whose quality reports gave the figures (run "             \
-      "--hep-in); null when measured by this sipscope")
+      "--hep-in); null when measured by this sipscope")                                            \
+    X(bool, active, REC_BOOL | REC_F_API_TAIL, "active", "active",                                 \
+      "Still receiving in a capture that is running: the row is a snapshot, figures so far")
 
 typedef struct {
     STREAM_RECORD_FIELDS(REC_MEMBER_, REC_NO_MEMBER_)

@@ -25,18 +25,37 @@ typedef struct {
         linger_s; /* after BYE/final failure: keep for retransmissions/media tail (default 5) */
     uint32_t stream_idle_timeout_s; /* RTP stream without packets (default 60) */
     uint32_t sample_interval_s;     /* quality samples per stream (default 5) */
+    bool snapshots; /* publish calls and streams in progress (see corr_sink_t; default off) */
 } corr_cfg_t;
 
 void corr_cfg_init(corr_cfg_t *cfg);
 
-/* Where results go. Every record is final when handed over (a call after it ended, timed out,
- * was evicted or flushed; a stream likewise); strings are borrowed for the callback only.
- * Order: on_message comes as each message is passed in (after any on_call it caused, e.g. an
- * eviction); a call's streams (and their last samples) are all emitted before the call itself,
- * so that on_call carries the final mos/one_way/nat; a stream can be emitted long before its
- * call (idle stream, SSRC change). Callbacks may be NULL. They must not call back into corr.
- * Ids: a call gets its id when its first INVITE is seen and a stream with its first packet, so
- * messages and samples name rows that are emitted later. */
+/* Where results go. Strings are borrowed for the callback only. Callbacks may be NULL. They must
+ * not call back into corr.
+ *
+ * Final records: a call after it ended, timed out, was evicted or flushed (active = false); a
+ * stream likewise. Each object's final record is handed over exactly once. A call's streams
+ * (each followed by its last samples) are all emitted before the call itself, so that the call
+ * carries the final mos/one_way/nat; a stream can be emitted long before its call (idle
+ * stream, SSRC change).
+ *
+ * Snapshots (cfg.snapshots only): records of objects still in progress, active = true, the
+ * same id as their final record, which comes later and replaces them (a store upserts by id).
+ * A call in progress is one in setup, ringing or in_call (a call that ended but lingers for
+ * retransmissions is not snapshotted again: its row shows its last snapshot until its final
+ * record); its snapshot has the state as it stands and the figures so far (duration up to the
+ * correlator's clock, mos/one_way/nat over its streams so far). Emitted:
+ *  - a call's first, right after its INVITE is correlated and before that message's on_message,
+ *    so that no message record ever names a call row that was not handed over before it;
+ *  - a stream's first, before its first on_sample (likewise for samples);
+ *  - by corr_checkpoint: every call and stream in progress that changed since its last
+ *    snapshot (a call: a SIP message or a packet on one of its streams; a stream: a packet or
+ *    an RTCP report).
+ *
+ * Order: on_message comes as each message is passed in (after any record it caused, e.g. an
+ * eviction or the call's first snapshot). Ids: a call gets its id when its first INVITE is
+ * seen and a stream with its first packet; without snapshots, messages and samples name rows
+ * that are emitted later. */
 typedef struct {
     void *ctx;
     void (*on_call)(void *ctx, const call_record_t *call);
@@ -55,8 +74,9 @@ typedef struct {
 
 typedef enum { CORR_MEDIA_NONE = 0, CORR_MEDIA_RTP, CORR_MEDIA_RTCP } corr_media_t;
 
-/* Counters. A call or stream is emitted exactly once, and counted once under ended, timed_out,
- * evicted or flushed; live_* are the objects not emitted yet. */
+/* Counters. A call or stream's final record is emitted exactly once, and counted once under
+ * ended, timed_out, evicted or flushed; live_* are the objects whose final record is not emitted
+ * yet. */
 typedef struct {
     uint64_t calls_created, calls_ended, calls_timed_out, calls_evicted;
     uint64_t streams_created, streams_evicted, streams_unsignalled;
@@ -81,6 +101,9 @@ typedef struct {
      * and the remote streams they made (also in streams_created; refused ones in
      * streams_refused). */
     uint64_t remote_reports, remote_orphans, remote_streams;
+    /* call_snapshots / stream_snapshots: snapshot records handed over (cfg.snapshots);
+     * checkpoints: corr_checkpoint calls. */
+    uint64_t call_snapshots, stream_snapshots, checkpoints;
 } corr_stats_t;
 
 /* NULL on allocation failure; caller frees with corr_free (which does not flush). cfg and sink
@@ -144,8 +167,12 @@ call_ref_t corr_on_stream_report(corr_t *corr, uint32_t probe_id, sv_t call_id, 
                                  bool final, const stream_record_t *rep);
 /* Advance time: end what timed out. Cheap; call once per packet or per second. */
 void corr_tick(corr_t *corr, int64_t now_ns);
-/* End of input: emit every live call and stream as it stands. */
+/* End of input: emit every live call and stream as it stands (final records). */
 void corr_flush(corr_t *corr);
+/* Publish what is in progress: a snapshot of every call in progress and every live stream that
+ * changed since its last snapshot (nothing without cfg.snapshots). The caller decides how often
+ * (the engine: every 2 s of wall-clock time); costs a walk over the live calls and streams. */
+void corr_checkpoint(corr_t *corr);
 const corr_stats_t *corr_stats(const corr_t *corr);
 
 #endif

@@ -116,40 +116,44 @@ static void call_release_media(corr_t *c, call_t *call)
     call->n_eps = 0;
 }
 
+void corr_call_record(const call_t *call, call_record_t *rec)
+{
+    memset(rec, 0, sizeof(*rec));
+    rec->id = call->id;
+    rec->call_id = call_str(call, call->s_callid);
+    rec->from_uri = call_str(call, call->s_from_uri);
+    rec->to_uri = call_str(call, call->s_to_uri);
+    rec->from_tag = call_str(call, call->s_from_tag);
+    rec->to_tag = call_str(call, call->s_to_tag);
+    rec->user_agent = call_str(call, call->s_ua);
+    rec->caller = call->caller;
+    rec->callee = call->callee;
+    rec->state = (call_state_t)call->state;
+    rec->final_status = call->final_status;
+    rec->invite_ns = call->invite_ns;
+    rec->ringing_ns = call->ringing_ns;
+    rec->answer_ns = call->answer_ns;
+    rec->end_ns = call->end_ns;
+    /* Post-dial delay: INVITE to the first 18x, or to the final response without one. */
+    int64_t pdd_end = call->ringing_ns != 0 ? call->ringing_ns : call->final_ns;
+    rec->post_dial_delay_ns = pdd_end != 0 ? max64(0, pdd_end - call->invite_ns) : -1;
+    rec->duration_ns =
+        call->answer_ns != 0 && call->end_ns != 0 ? max64(0, call->end_ns - call->answer_ns) : -1;
+    uint64_t a = call->media_pkts[0], b = call->media_pkts[1];
+    uint64_t lo = a < b ? a : b, hi = a < b ? b : a;
+    rec->one_way = call->answer_ns != 0 && hi > 0 && lo * ONE_WAY_RATIO < hi;
+    rec->nat = call->nat;
+    rec->sip_messages = call->sip_messages;
+    rec->mos = call->worst_mos;
+}
+
 void corr_call_finish(corr_t *c, call_t *call, fin_t why)
 {
     while (call->streams != NULL)
         corr_stream_finish(c, call->streams, FIN_ENDED);
     if (c->sink.on_call != NULL) {
         call_record_t rec;
-        memset(&rec, 0, sizeof(rec));
-        rec.id = call->id;
-        rec.call_id = call_str(call, call->s_callid);
-        rec.from_uri = call_str(call, call->s_from_uri);
-        rec.to_uri = call_str(call, call->s_to_uri);
-        rec.from_tag = call_str(call, call->s_from_tag);
-        rec.to_tag = call_str(call, call->s_to_tag);
-        rec.user_agent = call_str(call, call->s_ua);
-        rec.caller = call->caller;
-        rec.callee = call->callee;
-        rec.state = (call_state_t)call->state;
-        rec.final_status = call->final_status;
-        rec.invite_ns = call->invite_ns;
-        rec.ringing_ns = call->ringing_ns;
-        rec.answer_ns = call->answer_ns;
-        rec.end_ns = call->end_ns;
-        /* Post-dial delay: INVITE to the first 18x, or to the final response without one. */
-        int64_t pdd_end = call->ringing_ns != 0 ? call->ringing_ns : call->final_ns;
-        rec.post_dial_delay_ns = pdd_end != 0 ? max64(0, pdd_end - call->invite_ns) : -1;
-        rec.duration_ns = call->answer_ns != 0 && call->end_ns != 0
-                              ? max64(0, call->end_ns - call->answer_ns)
-                              : -1;
-        uint64_t a = call->media_pkts[0], b = call->media_pkts[1];
-        uint64_t lo = a < b ? a : b, hi = a < b ? b : a;
-        rec.one_way = call->answer_ns != 0 && hi > 0 && lo * ONE_WAY_RATIO < hi;
-        rec.nat = call->nat;
-        rec.sip_messages = call->sip_messages;
-        rec.mos = call->worst_mos;
+        corr_call_record(call, &rec);
         corr_verdict_fill(c, call, &rec, false);
         c->sink.on_call(c->sink.ctx, &rec);
     }
@@ -639,6 +643,7 @@ static void call_check_contact(call_t *call, const packet_view_t *pkt, const sip
 static void call_on_sip(corr_t *c, call_t *call, const packet_view_t *pkt, const sip_msg_t *msg)
 {
     int64_t ts = pkt->ts_ns;
+    call->dirty = true;
     call->sip_messages++;
     if (ts > call->sip_ns)
         call->sip_ns = ts;
@@ -738,10 +743,14 @@ call_ref_t corr_on_sip(corr_t *c, const packet_view_t *pkt, const sip_msg_t *msg
             corr_call_finish(c, call, FIN_ENDED);
             call = NULL;
         }
+        bool created = false;
         if (call == NULL && invite)
-            call = call_create(c, pkt, msg, hash);
+            created = (call = call_create(c, pkt, msg, hash)) != NULL;
         if (call != NULL)
             call_on_sip(c, call, pkt, msg);
+        /* Its row before its first message's (corr.h). */
+        if (created)
+            corr_call_snapshot(c, call);
     }
     if (call == NULL && is_dialog_method(msg->is_request ? msg->method_id : msg->cseq_method_id))
         c->stats.sip_orphans++;

@@ -1,5 +1,6 @@
-/* corr_int: the correlator's private types and the helpers its three files share (corr.c: table,
- * ids, time and flush; corr_call.c: SIP into calls; corr_stream.c: RTP/RTCP into streams).
+/* corr_int: the correlator's private types and the helpers its files share (corr.c: table, ids,
+ * time and flush; corr_call.c: SIP into calls; corr_stream.c: RTP/RTCP into streams;
+ * corr_live.c: snapshots of the calls and streams in progress).
  * Not for use outside correlator/. */
 #ifndef SIPSCOPE_CORR_INT_H
 #define SIPSCOPE_CORR_INT_H
@@ -113,6 +114,7 @@ typedef struct call {
     bool announced[2];  /* side sent an SDP with an RTP endpoint */
     bool nat;           /* a stream with sdp_mismatch, or NAT seen in signalling */
     bool report_waited; /* its linger was stretched once for probes' final reports */
+    bool dirty;         /* changed since its last snapshot (corr_live.c) */
     char arena[CALL_ARENA];
     verdict_acc_t vacc;      /* its ended streams, for the verdict (corr_verdict.c) */
     verdict_side_t vside[2]; /* what each side's signalling said, for the verdict */
@@ -127,6 +129,8 @@ typedef struct stream {
     int64_t rematch_ns; /* unsignalled: when we last looked for an SDP that names it */
     uint8_t pt;
     bool have_pt;
+    bool dirty;     /* a packet or report since its last snapshot (corr_live.c) */
+    bool published; /* a snapshot of it was emitted: its row exists */
     rtpstat_t st;
     list_node_t qnode; /* in c->stream_q */
     struct stream *call_next;
@@ -236,6 +240,9 @@ static inline uint8_t call_srtp(const call_t *call, uint8_t mline)
 
 /* corr_call.c: emit call (its streams first) and free it; why picks the counter. */
 void corr_call_finish(corr_t *c, call_t *call, fin_t why);
+/* corr_call.c: call's record as it stands, from its own figures (those of the streams it
+ * already handed over; corr_live.c adds its live streams'). Strings point into the call. */
+void corr_call_record(const call_t *call, call_record_t *rec);
 /* corr_stream.c: emit s (its last samples first), hand its figures to its call, free it. */
 void corr_stream_finish(corr_t *c, stream_t *s, fin_t why);
 /* corr_call.c: the live call with this Call-ID, or NULL. */
@@ -244,6 +251,16 @@ call_t *corr_call_lookup(const corr_t *c, sv_t call_id);
 bool corr_remote_pending(const call_t *call);
 /* corr_stream.c: s's figures so far (a remote stream's from its last report). */
 void corr_stream_result(const stream_t *s, rtpstat_result_t *r);
+/* corr_stream.c: s's record from its figures r (corr_stream_result). Strings point into s/its call.
+ */
+void corr_stream_record(const stream_t *s, const rtpstat_result_t *r, stream_record_t *rec);
+
+/* corr_live.c: a snapshot of call (active, figures so far), when c->cfg.snapshots. Emitted
+ * before the call's first message record, and by corr_checkpoint. */
+void corr_call_snapshot(corr_t *c, call_t *call);
+/* corr_live.c: a snapshot of s (active), when c->cfg.snapshots. Emitted before s's first
+ * sample, and by corr_checkpoint. */
+void corr_stream_snapshot(corr_t *c, stream_t *s);
 
 /* corr_verdict.c: what the verdict needs, gathered as the call goes (verdict.h). */
 /* A packet of s whose payload type is not s->pt (or the first, before s->pt is known); had_pt:

@@ -10,10 +10,12 @@
 
 /* ------------------------------------------------------------------ streams */
 
-static void emit_sample(corr_t *c, const stream_t *s, const rtpstat_sample_t *smp)
+static void emit_sample(corr_t *c, stream_t *s, const rtpstat_sample_t *smp)
 {
     if (c->sink.on_sample == NULL || c->cfg.sample_interval_s == 0)
         return;
+    if (!s->published) /* its row before its first sample's (corr.h) */
+        corr_stream_snapshot(c, s);
     sample_record_t rec = {
         .stream_row = s->id,
         .start_ns = smp->start_ns,
@@ -144,8 +146,7 @@ void corr_stream_result(const stream_t *s, rtpstat_result_t *r)
     r->last_ns = s->last_ns;
 }
 
-/* The stream's record as it stands, with its figures r. */
-static void stream_record(const stream_t *s, const rtpstat_result_t *r, stream_record_t *rec)
+void corr_stream_record(const stream_t *s, const rtpstat_result_t *r, stream_record_t *rec)
 {
     const call_t *call = s->call;
     memset(rec, 0, sizeof(*rec));
@@ -190,19 +191,22 @@ static void emit_progress(corr_t *c, const stream_t *s)
     rtpstat_result_t r;
     stream_record_t rec;
     corr_stream_result(s, &r);
-    stream_record(s, &r, &rec);
+    corr_stream_record(s, &r, &rec);
     c->sink.on_stream_progress(c->sink.ctx, &rec);
 }
 
 void corr_stream_finish(corr_t *c, stream_t *s, fin_t why)
 {
-    rtpstat_sample_t smp;
+    /* The stream's record before its last samples: its row then exists when they are stored,
+     * without a snapshot first (a stream shorter than a sample interval needs none). */
+    rtpstat_sample_t smp[2];
+    int n_smp = 0;
     if (!s->remote) {
         stream_check_nat(c, s);
-        if (rtpstat_take_sample(&s->st, &smp))
-            emit_sample(c, s, &smp);
-        if (rtpstat_finish_sample(&s->st, &smp))
-            emit_sample(c, s, &smp);
+        if (rtpstat_take_sample(&s->st, &smp[n_smp]))
+            n_smp++;
+        if (rtpstat_finish_sample(&s->st, &smp[n_smp]))
+            n_smp++;
     }
     rtpstat_result_t r;
     corr_stream_result(s, &r);
@@ -210,9 +214,12 @@ void corr_stream_finish(corr_t *c, stream_t *s, fin_t why)
     call_t *call = s->call;
     if (c->sink.on_stream != NULL) {
         stream_record_t rec;
-        stream_record(s, &r, &rec);
+        corr_stream_record(s, &r, &rec);
         c->sink.on_stream(c->sink.ctx, &rec);
     }
+    s->published = true;
+    for (int i = 0; i < n_smp; i++)
+        emit_sample(c, s, &smp[i]);
     if (call != NULL) {
         if (s->dir == 0 || s->dir == 1)
             call->media_pkts[s->dir] += r.packets;
@@ -464,6 +471,7 @@ static call_t *rtp_on_stream(corr_t *c, int64_t ts, const rtp_hdr_t *rtp, stream
      * times (call_active_ns), and a stream that ends hands its time over. */
     if (ts > s->last_ns)
         s->last_ns = ts;
+    s->dirty = true;
     return s->call;
 }
 
@@ -564,6 +572,7 @@ static stream_t *rtcp_stream(corr_t *c, call_t *call, const packet_view_t *pkt, 
 static void stream_rtcp_report(stream_t *s, const rtcp_report_t *r, int64_t ts)
 {
     s->have_rtcp = true;
+    s->dirty = true;
     s->rtcp_fraction = r->fraction_lost / 256.0;
     s->rtcp_cum_lost = r->cumulative_lost;
     s->rtcp_jitter_ms = s->clock != 0 ? (double)r->jitter * 1000.0 / s->clock : 0;

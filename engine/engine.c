@@ -16,6 +16,7 @@
 #include "rtcp.h"
 #include "rtp.h"
 #include "sip.h"
+#include "sv.h"
 #include "pcapng_dsb.h"
 #include "tcp_app.h"
 #include "tls.h"
@@ -46,7 +47,10 @@ struct engine {
     /* The calls' clock: the latest capture time seen (or reached by engine_idle), and the wall
      * clock when it got there. */
     int64_t clock_ns, clock_wall_ns;
-    int64_t last_packet_ns; /* capture time of the last packet (the input's span) */
+    int64_t last_packet_ns;     /* capture time of the last packet (the input's span) */
+    int64_t next_checkpoint_ns; /* wall-clock time of the next engine_checkpoint */
+    int64_t checkpoint_every_ns;
+    uint32_t since_clock; /* packets since the wall clock was last read */
     /* Decoder outputs reused for every packet: the hot path allocates nothing. */
     sip_msg_t sip;
     rtp_hdr_t rtp;
@@ -76,14 +80,26 @@ void engine_cfg_init(engine_cfg_t *cfg)
         }                                                                                          \
     } while (0)
 
+/* Snapshots (active records) go only to the outputs that take them; the others see each call
+ * and stream once, final. */
 static void out_call(void *ctx, const call_record_t *call)
 {
-    FAN_OUT((engine_t *)ctx, on_call, call);
+    engine_t *e = ctx;
+    for (unsigned i = 0; i < e->n_outputs; i++) {
+        engine_output_t *o = &e->outputs[i];
+        if (o->on_call != NULL && (!call->active || o->snapshots))
+            o->on_call(o->ctx, call);
+    }
 }
 
 static void out_stream(void *ctx, const stream_record_t *stream)
 {
-    FAN_OUT((engine_t *)ctx, on_stream, stream);
+    engine_t *e = ctx;
+    for (unsigned i = 0; i < e->n_outputs; i++) {
+        engine_output_t *o = &e->outputs[i];
+        if (o->on_stream != NULL && (!stream->active || o->snapshots))
+            o->on_stream(o->ctx, stream);
+    }
 }
 
 static void out_stream_progress(void *ctx, const stream_record_t *stream)
@@ -125,19 +141,33 @@ static void note_span(engine_t *e, int64_t ts_ns)
         e->totals.last_ns = ts_ns;
 }
 
+/* Checkpoint when ENGINE_CHECKPOINT_NS of wall-clock time have passed since the last one. */
+static void checkpoint_if_due(engine_t *e, int64_t wall_ns)
+{
+    e->since_clock = 0;
+    if (wall_ns >= e->next_checkpoint_ns)
+        engine_checkpoint(e);
+}
+
 static void tick(engine_t *e, int64_t ts_ns)
 {
     e->last_packet_ns = ts_ns;
     /* Timeouts are in seconds; checking once per 100 ms of capture time is plenty. */
     if (ts_ns - e->last_tick_ns >= 100 * NS_PER_MS || ts_ns < e->last_tick_ns) {
         note_span(e, ts_ns);
+        int64_t wall = clock_ns(CLOCK_REALTIME);
         if (ts_ns > e->clock_ns) {
             e->clock_ns = ts_ns;
-            e->clock_wall_ns = clock_ns(CLOCK_REALTIME);
+            e->clock_wall_ns = wall;
         }
         corr_tick(e->corr, ts_ns);
         secmon_tick(e->secmon, ts_ns);
         e->last_tick_ns = ts_ns;
+        checkpoint_if_due(e, wall);
+    } else if (++e->since_clock >= ENGINE_CLOCK_EVERY) {
+        /* A file packs many packets into 100 ms of capture time: the wall clock is read every
+         * ENGINE_CLOCK_EVERY packets too (a few microseconds of analysis apart). */
+        checkpoint_if_due(e, clock_ns(CLOCK_REALTIME));
     }
 }
 
@@ -458,6 +488,16 @@ static int add_cfg_outputs(engine_t *e, const engine_cfg_t *cfg, output_store_id
     return 0;
 }
 
+/* ENGINE_CHECKPOINT_NS, or SIPSCOPE_CHECKPOINT_MS from the environment (engine.h). */
+static int64_t checkpoint_interval(void)
+{
+    const char *v = getenv("SIPSCOPE_CHECKPOINT_MS");
+    uint64_t ms;
+    if (v != NULL && sv_to_u64(sv_from_cstr(v), &ms) && ms >= 1 && ms <= 86400000)
+        return (int64_t)ms * NS_PER_MS;
+    return ENGINE_CHECKPOINT_NS;
+}
+
 int engine_new(const engine_cfg_t *cfg, engine_t **out, char *err, size_t errlen)
 {
     engine_t *e = calloc(1, sizeof(*e));
@@ -466,6 +506,8 @@ int engine_new(const engine_cfg_t *cfg, engine_t **out, char *err, size_t errlen
         return -ENOMEM;
     }
     e->started_ns = clock_ns(CLOCK_MONOTONIC);
+    e->checkpoint_every_ns = checkpoint_interval();
+    e->next_checkpoint_ns = clock_ns(CLOCK_REALTIME) + e->checkpoint_every_ns;
     e->classify_max_flows = cfg->classify_max_flows;
     output_store_ids_t ids = {0};
     int rc = add_cfg_outputs(e, cfg, &ids, err, errlen);
@@ -479,7 +521,12 @@ int engine_new(const engine_cfg_t *cfg, engine_t **out, char *err, size_t errlen
                         .on_message = out_message};
     secmon_sink_t secmon_sink = {
         .ctx = e, .on_registration = out_registration, .on_alert = out_alert};
-    e->corr = corr_new(&cfg->corr, &sink);
+    /* Calls in progress are published where they are stored (corr.h, "Snapshots"). */
+    corr_cfg_t corr_cfg = cfg->corr;
+    corr_cfg.snapshots = false;
+    for (unsigned i = 0; i < e->n_outputs; i++)
+        corr_cfg.snapshots = corr_cfg.snapshots || e->outputs[i].snapshots;
+    e->corr = corr_new(&corr_cfg, &sink);
     e->cap = cap_new(&cfg->cap, on_packet, e);
     e->secmon = secmon_new(&cfg->secmon, &secmon_sink);
     tcp_app_cfg_t tcp_cfg;
@@ -541,6 +588,7 @@ void engine_process_frame(engine_t *e, const cap_frame_t *f)
 
 void engine_idle(engine_t *e, int64_t wall_now_ns)
 {
+    checkpoint_if_due(e, wall_now_ns);
     /* Capture time moves on with the wall clock since the latest capture time seen: right for
      * a live link, and a replay of an old capture (HEP from `analyze --hep-out`) neither jumps
      * years ahead and times every call out nor stands still. From the latest, not the last:
@@ -608,6 +656,15 @@ void engine_free(engine_t *e)
 }
 
 /* ---- counters ---- */
+
+void engine_checkpoint(engine_t *e)
+{
+    int64_t now = clock_ns(CLOCK_REALTIME);
+    e->since_clock = 0;
+    e->next_checkpoint_ns = now + e->checkpoint_every_ns;
+    corr_checkpoint(e->corr);
+    engine_publish_stats(e);
+}
 
 void engine_publish(engine_t *e, const char *key, int64_t value)
 {
@@ -688,6 +745,9 @@ void engine_publish_stats(engine_t *e)
         {"corr.remote_reports", rs->remote_reports},
         {"corr.remote_orphans", rs->remote_orphans},
         {"corr.remote_streams", rs->remote_streams},
+        {"corr.call_snapshots", rs->call_snapshots},
+        {"corr.stream_snapshots", rs->stream_snapshots},
+        {"corr.checkpoints", rs->checkpoints},
     };
     for (size_t i = 0; i < ARRAY_LEN(counters); i++)
         engine_publish(e, counters[i].key, (int64_t)counters[i].value);

@@ -68,7 +68,10 @@ typedef struct {
  *   look at its call: leave it NULL unless it is needed, and set media_rtcp_only when only
  *   RTCP is wanted (RTP then costs nothing).
  * on_call ... on_alert: the records of common/records.h as the correlator and the security
- *   monitor finish them (corr.h and secmon.h say when).
+ *   monitor finish them (corr.h and secmon.h say when). With snapshots set, on_call and
+ *   on_stream also get the snapshots of calls and streams in progress (active = true; corr.h,
+ *   "Snapshots"), else only final records. Snapshots are made only when an output of the
+ *   engine's configuration (the store) takes them.
  * on_counter: a named counter for the store's meta table (engine_publish).
  * on_publish: publish this output's own counters with engine_publish.
  * finish: end of input, after the last record: flush, and say whether everything went out
@@ -81,6 +84,7 @@ typedef struct {
     void (*on_sip)(void *ctx, call_ref_t ref, const packet_view_t *msg, const sip_msg_t *sip);
     void (*on_media)(void *ctx, call_ref_t ref, const packet_view_t *pkt, engine_media_t kind);
     bool media_rtcp_only; /* on_media sees RTCP only */
+    bool snapshots;       /* on_call/on_stream also take records of objects in progress */
     void (*on_call)(void *ctx, const call_record_t *call);
     void (*on_stream)(void *ctx, const stream_record_t *stream);
     /* a live stream's figures so far, every 5 s of its media (corr_sink_t.on_stream_progress) */
@@ -148,7 +152,20 @@ void engine_lookahead(engine_t *e, cap_hint_fn *hint, cap_prefetch_fn *prefetch,
  * time moves on by the wall-clock time elapsed since the last packet. */
 void engine_idle(engine_t *e, int64_t wall_now_ns);
 
-/* ---- counters ---- */
+/* ---- checkpoints and counters ---- */
+
+/* Every source checkpoints at least this often in wall-clock time (the engine itself, from the
+ * packet path and engine_idle): calls and streams in progress are published (corr_checkpoint)
+ * and so are the counters (engine_publish_stats). The environment variable
+ * SIPSCOPE_CHECKPOINT_MS (1 to 86,400,000) changes it, for benchmarks (under valgrind a run is
+ * ~50 times slower, so it checkpoints ~50 times as often per packet) and tests.
+ * ENGINE_CLOCK_EVERY: packets between two looks at the wall clock when capture time alone would
+ * not look. */
+#define ENGINE_CHECKPOINT_NS (2 * (int64_t)1000000000)
+#define ENGINE_CLOCK_EVERY   4096
+
+/* Checkpoint now: snapshots of what changed in progress, then every counter. */
+void engine_checkpoint(engine_t *e);
 
 /* Hand a counter to the outputs (the store keeps it in its meta table for the API). */
 void engine_publish(engine_t *e, const char *key, int64_t value);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "callpcap.h"
+#include "log.h"
 #include "store.h"
 #include "writer.h"
 
@@ -21,7 +22,8 @@
 typedef struct {
     store_t *store;
     writer_t *writer;
-    int error; /* the first failed put; the writer keeps its text */
+    int error;          /* the first failed put; the writer keeps its text */
+    store_meta_t added; /* the totals of this run already added to the store's */
 } store_output_t;
 
 static void note(store_output_t *so, int rc)
@@ -72,9 +74,39 @@ static void store_counter(void *ctx, const char *key, int64_t value)
     note(so, writer_put_meta(so->writer, key, value));
 }
 
+/* Add to the store's totals what this run counted since the last time, so that they move while
+ * a capture runs (every publish: each checkpoint, and a live capture's once a second). */
+static void add_totals_so_far(store_output_t *so, const engine_totals_t *t)
+{
+    store_meta_t now = {
+        .packets = t->packets,
+        .bytes = t->bytes,
+        .sip_messages = t->sip_messages,
+        .rtp_packets = t->rtp_packets,
+        .rtcp_packets = t->rtcp_packets,
+        .malformed = t->malformed,
+    };
+    store_meta_t delta = {
+        .packets = now.packets - so->added.packets,
+        .bytes = now.bytes - so->added.bytes,
+        .sip_messages = now.sip_messages - so->added.sip_messages,
+        .rtp_packets = now.rtp_packets - so->added.rtp_packets,
+        .rtcp_packets = now.rtcp_packets - so->added.rtcp_packets,
+        .malformed = now.malformed - so->added.malformed,
+    };
+    static const store_meta_t zero;
+    if (memcmp(&delta, &zero, sizeof(delta)) == 0)
+        return;
+    note(so, writer_put_totals(so->writer, &delta));
+    so->added = now;
+}
+
 static void store_publish(void *ctx, engine_t *e)
 {
     store_output_t *so = ctx;
+    engine_totals_t t;
+    engine_totals(e, &t);
+    add_totals_so_far(so, &t);
     writer_stats_t ws;
     writer_get_stats(so->writer, &ws);
     engine_publish(e, "store.writer_waits", (int64_t)ws.producer_waits);
@@ -85,15 +117,7 @@ static int store_finish(void *ctx, const engine_totals_t *t, engine_timing_t *ti
                         size_t errlen)
 {
     store_output_t *so = ctx;
-    store_meta_t meta = {
-        .packets = t->packets,
-        .bytes = t->bytes,
-        .sip_messages = t->sip_messages,
-        .rtp_packets = t->rtp_packets,
-        .rtcp_packets = t->rtcp_packets,
-        .malformed = t->malformed,
-    };
-    note(so, writer_put_totals(so->writer, &meta));
+    add_totals_so_far(so, t);
     char why[256] = "";
     writer_stats_t ws = {0};
     int rc = writer_stop(so->writer, &ws, why, sizeof(why));
@@ -142,6 +166,17 @@ int output_store_new(const output_store_cfg_t *cfg, engine_output_t *out, output
         snprintf(err, errlen, "%s: %s", cfg->db_path, why);
         goto fail;
     }
+    /* Calls a crashed run left in progress are closed as interrupted before anything new is
+     * written (their ids stay taken: store_next_id counts them). */
+    int64_t interrupted = 0;
+    if ((rc = store_close_interrupted(so->store, &interrupted)) != 0) {
+        snprintf(err, errlen, "%s: %s", cfg->db_path, store_errmsg(so->store));
+        goto fail;
+    }
+    if (interrupted > 0)
+        log_warn("%s: %lld call(s) left in progress by a run that stopped abruptly, kept as "
+                 "interrupted",
+                 cfg->db_path, (long long)interrupted);
     ids->row = store_next_id(so->store);
     ids->message = store_next_message_id(so->store);
     ids->alert = store_next_alert_id(so->store);
@@ -163,6 +198,7 @@ int output_store_new(const output_store_cfg_t *cfg, engine_output_t *out, output
         .ctx = so,
         .on_call = store_call,
         .on_stream = store_stream,
+        .snapshots = true,
         .on_sample = store_sample,
         .on_message = store_message,
         .on_registration = store_registration,

@@ -198,6 +198,9 @@ static void call_columns_where(const store_call_filter_t *f, const call_where_t 
         qw_cond(w, f->one_way ? "one_way = 1" : "one_way = 0");
     if (f->has_nat)
         qw_cond(w, f->nat ? "nat = 1" : "nat = 0");
+    /* Likewise calls_active (schema v8): "active = 1". */
+    if (f->has_active)
+        qw_cond(w, f->active ? "active = 1" : "active = 0");
     if (f->verdict_mask != 0) {
         qw_cond(w, walk ? "+verdict IN (" : "verdict IN (");
         bool first = true;

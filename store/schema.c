@@ -125,6 +125,15 @@ static const char *const migrations[] = {
      " 'message', NULL, 'message_time', NULL, 'figure', CASE WHEN mos IS NULL THEN NULL ELSE"
      " 'mos' END, 'value', mos)) END;"
      "CREATE INDEX calls_verdict ON calls(verdict, invite_time);"),
+
+    /* v8: calls and streams in progress are stored as snapshots (active), finished in place;
+     * calls a crash left active are closed as interrupted when a writer opens the store. The
+     * partial indexes keep "what is active" a look-up however many calls are stored. */
+    ("ALTER TABLE calls ADD COLUMN active INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE calls ADD COLUMN interrupted INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE rtp_streams ADD COLUMN active INTEGER NOT NULL DEFAULT 0;"
+     "CREATE INDEX calls_active ON calls(invite_time) WHERE active = 1;"
+     "CREATE INDEX rtp_streams_active ON rtp_streams(id) WHERE active = 1;"),
 };
 
 _Static_assert(ARRAY_LEN(migrations) == STORE_SCHEMA_VERSION, "one migration per schema version");

@@ -23,7 +23,7 @@
  * (NULL = none), so times read back are rounded to the microsecond, the report's resolution. */
 typedef struct store store_t;
 
-#define STORE_SCHEMA_VERSION   7     /* PRAGMA user_version this code creates and reads */
+#define STORE_SCHEMA_VERSION   8     /* PRAGMA user_version this code creates and reads */
 #define STORE_DEFAULT_BATCH    4096  /* rows per write transaction */
 #define STORE_DEFAULT_BUSY_MS  5000  /* how long to wait for another connection's lock */
 #define STORE_DEFAULT_CACHE_KB 16384 /* SQLite's page cache per connection */
@@ -103,6 +103,12 @@ int store_flush(store_t *s);
  * store_errmsg). Use it to seed the correlator so that a new analysis appended to an existing
  * database never overwrites its rows. */
 int64_t store_next_id(store_t *s);
+/* After an abrupt stop (crash, kill -9) of the sipscope that wrote them, calls still marked
+ * active are left as their last snapshot: mark them active = 0, interrupted = 1 (and their
+ * streams inactive). A command that writes calls runs this when it opens the store, before it
+ * writes anything (so it assumes no other writer is running on the same database). *calls_out
+ * (may be NULL): how many calls. 0 or a negative errno-style code. */
+int store_close_interrupted(store_t *s, int64_t *calls_out);
 
 /* ---- Reading. Callbacks get records whose strings (and the record) are valid only during the
  * callback. They return 0 to go on; anything else stops the walk and is returned by it.
@@ -138,6 +144,8 @@ int store_get_meta_i64(store_t *s, const char *key, int64_t *out);
 
 /* Row counts into *out. */
 int store_count_calls(store_t *s, int64_t *out);
+/* Calls in progress (active snapshots of a running capture): a look-up in calls_active. */
+int store_count_active_calls(store_t *s, int64_t *out);
 int store_count_streams(store_t *s, int64_t *out);
 int store_count_samples(store_t *s, int64_t *out);
 int store_count_messages(store_t *s, int64_t *out);
@@ -180,6 +188,8 @@ typedef struct {
      * store_fts_query): words separated by spaces, each matched as a prefix of a word of the
      * message, all of them in one message. NULL = any. */
     const char *search;
+    bool has_active; /* filter on active: */
+    bool active;     /*   true = calls in progress (snapshots), false = the others */
 } store_call_filter_t;
 
 /* The FTS5 query of a search text (store_call_filter_t.search): each word separated by spaces

@@ -504,6 +504,11 @@ int store_count_calls(store_t *s, int64_t *out)
     return count_rows(s, "SELECT count(*) FROM calls", out);
 }
 
+int store_count_active_calls(store_t *s, int64_t *out)
+{
+    return count_rows(s, "SELECT count(*) FROM calls WHERE active = 1", out);
+}
+
 int store_count_streams(store_t *s, int64_t *out)
 {
     return count_rows(s, "SELECT count(*) FROM rtp_streams", out);

@@ -805,10 +805,37 @@ int64_t store_next_id(store_t *s)
 {
     int64_t max = 0;
     int err = store_int_check_open(s);
+    /* Every column that names a call or stream id counts, not only the rows themselves: rows
+     * that point at an id whose own row was never stored (a crash of an older sipscope, which
+     * stored a call only when it ended) must not be joined by a new call reusing that id. Each
+     * max() is one step down an index. */
     if (err == 0)
         err = store_int_query_i64(s,
                                   "SELECT max(coalesce((SELECT max(id) FROM calls), 0),"
-                                  " coalesce((SELECT max(id) FROM rtp_streams), 0))",
+                                  " coalesce((SELECT max(id) FROM rtp_streams), 0),"
+                                  " coalesce((SELECT max(call_row) FROM sip_messages), 0),"
+                                  " coalesce((SELECT max(call_row) FROM rtp_streams), 0),"
+                                  " coalesce((SELECT max(stream_row) FROM stream_samples), 0))",
                                   &max);
     return err == 0 && max < INT64_MAX ? max + 1 : 0;
+}
+
+int store_close_interrupted(store_t *s, int64_t *calls_out)
+{
+    int64_t n = 0;
+    int err = store_flush(s);
+    if (err == 0)
+        err = store_int_query_i64(s, "SELECT count(*) FROM calls WHERE active = 1", &n);
+    if (err == 0 && n > 0)
+        err = store_int_exec(s,
+                             "BEGIN IMMEDIATE;"
+                             "UPDATE calls SET active = 0, interrupted = 1 WHERE active = 1;"
+                             "UPDATE rtp_streams SET active = 0 WHERE active = 1;"
+                             "COMMIT;",
+                             "close interrupted calls");
+    if (err != 0 && !sqlite3_get_autocommit(store_int_db(s)))
+        sqlite3_exec(store_int_db(s), "ROLLBACK", NULL, NULL, NULL);
+    if (calls_out != NULL)
+        *calls_out = err == 0 ? n : 0;
+    return err;
 }

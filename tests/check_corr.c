@@ -33,6 +33,7 @@ typedef struct {
 typedef struct {
     message_record_t r;
     char method[32], call_id[300];
+    int order;
 } rec_msg_t;
 
 static struct {
@@ -43,6 +44,7 @@ static struct {
     rec_msg_t msgs[MAX_REC];
     size_t n_msgs;
     sample_record_t samples[MAX_REC];
+    int sample_order[MAX_REC];
     size_t n_samples;
     int order;
 } R;
@@ -100,20 +102,25 @@ static void on_stream(void *ctx, const stream_record_t *s)
 static void on_sample(void *ctx, const sample_record_t *s)
 {
     (void)ctx;
-    if (R.n_samples < MAX_REC)
+    R.order++;
+    if (R.n_samples < MAX_REC) {
         R.samples[R.n_samples] = *s;
+        R.sample_order[R.n_samples] = R.order;
+    }
     R.n_samples++;
 }
 
 static void on_message(void *ctx, const message_record_t *m)
 {
     (void)ctx;
+    R.order++;
     if (R.n_msgs >= MAX_REC) {
         R.n_msgs++;
         return;
     }
     rec_msg_t *x = &R.msgs[R.n_msgs++];
     x->r = *m;
+    x->order = R.order;
     copy_str(x->method, sizeof(x->method), m->method);
     copy_str(x->call_id, sizeof(x->call_id), m->call_id);
     /* raw is borrowed: check it here, while it is valid. */
@@ -1902,6 +1909,117 @@ START_TEST(samples_per_interval)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ snapshots (in progress) */
+
+static corr_t *fresh_snapshots(void)
+{
+    corr_cfg_t cfg;
+    corr_cfg_init(&cfg);
+    cfg.snapshots = true;
+    return fresh(&cfg);
+}
+
+/* A call's first snapshot comes before its first message; checkpoints publish what changed
+ * (streams before their call, figures so far), nothing when nothing did; the final records
+ * keep the ids and say active = false. */
+START_TEST(snapshots_publish_calls_in_progress)
+{
+    fresh_snapshots();
+    call_up(&D1, 0, "192.0.2.10", 40000, "198.51.100.20", 50000);
+    ck_assert_uint_ge(R.n_calls, 1);
+    const rec_call_t *first = &R.calls[0];
+    ck_assert(first->r.active);
+    ck_assert_int_eq(first->r.state, CALL_SETUP);
+    ck_assert_int_eq(first->r.sip_messages, 1);
+    ck_assert_int_eq(R.msgs[0].r.call_row, first->r.id);
+    ck_assert_int_lt(first->order, R.msgs[0].order);
+    int64_t id = first->r.id;
+    size_t calls0 = R.n_calls;
+    ck_assert_uint_eq(calls0, 1); /* SIP alone snapshots nothing more until a checkpoint */
+
+    rtp_run(3.1, 50, A_MEDIA, B_MEDIA, 0x11111111, 100, 0);
+    rtp_run(3.1, 50, B_MEDIA, A_MEDIA, 0x22222222, 200, 0);
+    corr_checkpoint(C);
+    ck_assert_uint_eq(R.n_streams, 2);
+    ck_assert_uint_eq(R.n_calls, 2);
+    const rec_call_t *snap = &R.calls[1];
+    ck_assert(snap->r.active);
+    ck_assert_int_eq(snap->r.id, id);
+    ck_assert_int_eq(snap->r.state, CALL_IN_CALL);
+    ck_assert_int_eq(snap->r.end_ns, 0);
+    assert_ms(snap->r.duration_ns, 1080); /* answer at 3 s, last packet at 4.08 s */
+    ck_assert(snap->r.mos > 4.0);
+    ck_assert(!snap->r.one_way);
+    for (size_t i = 0; i < 2; i++) {
+        ck_assert(R.streams[i].r.active);
+        ck_assert_uint_eq(R.streams[i].r.packets, 50);
+        ck_assert_int_eq(R.streams[i].r.call_row, id);
+        ck_assert_int_lt(R.streams[i].order, snap->order);
+    }
+    ck_assert_uint_eq(stats()->call_snapshots, 2);
+    ck_assert_uint_eq(stats()->stream_snapshots, 2);
+
+    /* Nothing changed: nothing published. */
+    corr_checkpoint(C);
+    ck_assert_uint_eq(R.n_calls, 2);
+    ck_assert_uint_eq(R.n_streams, 2);
+    /* One stream moved: it and its call. */
+    rtp_run(4.1, 10, A_MEDIA, B_MEDIA, 0x11111111, 150, 0);
+    corr_checkpoint(C);
+    ck_assert_uint_eq(R.n_streams, 3);
+    ck_assert_uint_eq(R.streams[2].r.packets, 60);
+    ck_assert_uint_eq(R.n_calls, 3);
+
+    /* Ended and lingering: no more call snapshots; then the final records, same ids. */
+    call_down(&D1, 5);
+    corr_checkpoint(C);
+    ck_assert_uint_eq(R.n_calls, 3);
+    corr_flush(C);
+    ck_assert_uint_eq(R.n_calls, 4);
+    const rec_call_t *fin = &R.calls[3];
+    ck_assert(!fin->r.active);
+    ck_assert_int_eq(fin->r.id, id);
+    ck_assert_int_eq(fin->r.state, CALL_COMPLETED);
+    assert_ms(fin->r.duration_ns, 2000);
+    ck_assert_uint_eq(R.n_streams, 5);
+    for (size_t i = 3; i < 5; i++) {
+        ck_assert(!R.streams[i].r.active);
+        ck_assert(R.streams[i].r.id == R.streams[0].r.id || R.streams[i].r.id == R.streams[1].r.id);
+    }
+    ck_assert_uint_eq(stats()->calls_flushed, 1);
+}
+END_TEST
+
+/* A stream's row comes before its first sample; at its end, its final record before its last
+ * samples. Without snapshots corr_checkpoint publishes nothing. */
+START_TEST(snapshots_stream_before_samples)
+{
+    fresh_snapshots();
+    call_up(&D1, 0, "192.0.2.10", 40000, "198.51.100.20", 50000);
+    rtp_run(3.1, 600, A_MEDIA, B_MEDIA, 0x11111111, 100, 0); /* 12 s: samples on the way */
+    ck_assert_uint_ge(R.n_samples, 1);
+    ck_assert_uint_eq(R.n_streams, 1);
+    ck_assert(R.streams[0].r.active);
+    ck_assert_int_eq(R.streams[0].r.id, R.samples[0].stream_row);
+    ck_assert_int_lt(R.streams[0].order, R.sample_order[0]);
+    size_t samples_mid = R.n_samples;
+    call_down(&D1, 16);
+    corr_flush(C);
+    ck_assert_uint_eq(R.n_streams, 2);
+    ck_assert(!R.streams[1].r.active);
+    ck_assert_uint_gt(R.n_samples, samples_mid);
+    ck_assert_int_lt(R.streams[1].order, R.sample_order[samples_mid]);
+
+    fresh(NULL);
+    call_up(&D1, 0, "192.0.2.10", 40000, "198.51.100.20", 50000);
+    rtp_run(3.1, 300, A_MEDIA, B_MEDIA, 0x11111111, 100, 0);
+    corr_checkpoint(C);
+    ck_assert_uint_eq(R.n_calls, 0);
+    ck_assert_uint_eq(R.n_streams, 0);
+    ck_assert_uint_eq(stats()->checkpoints, 0);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ non-call traffic */
 
 START_TEST(register_options_make_no_call)
@@ -2550,6 +2668,8 @@ Suite *corr_suite(void)
     tcase_add_test(tc, rtcp_reports_fill_stream);
     tcase_add_test(tc, rtcp_on_unsignalled_flow);
     tcase_add_test(tc, samples_per_interval);
+    tcase_add_test(tc, snapshots_publish_calls_in_progress);
+    tcase_add_test(tc, snapshots_stream_before_samples);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("remote");

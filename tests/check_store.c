@@ -22,6 +22,13 @@ static void copy(char *dst, size_t cap, const char *src)
 }
 
 static char tmpdir[64];
+/* What migrations after v7 added, undone to make an older database (each later migration adds
+ * its own undo here, newest first). */
+#define UNDO_AFTER_V7                                                                              \
+    "DROP INDEX calls_active; DROP INDEX rtp_streams_active;"                                      \
+    "ALTER TABLE calls DROP COLUMN active; ALTER TABLE calls DROP COLUMN interrupted;"             \
+    "ALTER TABLE rtp_streams DROP COLUMN active;"
+
 static char dbpath[96];
 
 static void tmp_setup(void)
@@ -828,7 +835,78 @@ START_TEST(test_totals_and_next_id)
     stream_record_t r = sample_stream(9, 5);
     ck_assert_int_eq(store_put_stream(s, &r), 0);
     ck_assert_int_eq(store_next_id(s), 10);
+    /* Rows that name an id whose own row is missing (an older sipscope's crash) keep it taken. */
+    message_record_t m = {.call_row = 40,
+                          .call_id = "x",
+                          .ts_ns = 1000000000,
+                          .is_request = true,
+                          .method = "INVITE",
+                          .raw = "INVITE",
+                          .raw_len = 6};
+    ck_assert_int_eq(store_put_message(s, &m), 0);
+    ck_assert_int_eq(store_next_id(s), 41);
+    sample_record_t smp = {.stream_row = 77, .start_ns = 1000000000, .packets = 1};
+    ck_assert_int_eq(store_put_sample(s, &smp), 0);
+    ck_assert_int_eq(store_next_id(s), 78);
+    r = sample_stream(80, 90);
+    ck_assert_int_eq(store_put_stream(s, &r), 0);
+    ck_assert_int_eq(store_next_id(s), 91);
     store_close(s);
+}
+END_TEST
+
+/* Calls a crashed writer left active become interrupted (and inactive) at the next writer's
+ * open; finished calls are untouched; a second pass finds nothing. */
+START_TEST(test_close_interrupted)
+{
+    store_t *s = open_ok(dbpath);
+    call_record_t live = sample_call(1, 0), done = sample_call(2, 1);
+    live.active = true;
+    live.state = CALL_IN_CALL;
+    ck_assert_int_eq(store_put_call(s, &live), 0);
+    ck_assert_int_eq(store_put_call(s, &done), 0);
+    stream_record_t st = sample_stream(3, 1);
+    st.active = true;
+    ck_assert_int_eq(store_put_stream(s, &st), 0);
+    ck_assert_int_eq(store_close(s), 0);
+    s = open_ok(dbpath);
+    int64_t n = -1;
+    ck_assert_int_eq(store_close_interrupted(s, &n), 0);
+    ck_assert_int_eq(n, 1);
+    ck_assert_int_eq(store_close_interrupted(s, &n), 0);
+    ck_assert_int_eq(n, 0);
+    ck_assert_int_eq(store_close(s), 0);
+    ck_assert_int_eq(raw_i64(dbpath, "SELECT count(*) FROM calls WHERE active = 1"), 0);
+    ck_assert_int_eq(raw_i64(dbpath, "SELECT interrupted FROM calls WHERE id = 1"), 1);
+    ck_assert_int_eq(raw_i64(dbpath, "SELECT interrupted FROM calls WHERE id = 2"), 0);
+    ck_assert_int_eq(raw_i64(dbpath, "SELECT state = 'in_call' FROM calls WHERE id = 1"), 1);
+    ck_assert_int_eq(raw_i64(dbpath, "SELECT active FROM rtp_streams WHERE id = 3"), 0);
+    /* An active snapshot then its final record: one row, finished in place. */
+    s = open_ok(dbpath);
+    live.id = 4;
+    ck_assert_int_eq(store_put_call(s, &live), 0);
+    live.active = false;
+    live.state = CALL_COMPLETED;
+    ck_assert_int_eq(store_put_call(s, &live), 0);
+    ck_assert_int_eq(store_close(s), 0);
+    ck_assert_int_eq(raw_i64(dbpath, "SELECT count(*) FROM calls WHERE id = 4 AND active = 0"
+                                     " AND state = 'completed' AND interrupted = 0"),
+                     1);
+}
+END_TEST
+
+/* A v7 database gains active and interrupted, its calls neither. */
+START_TEST(test_active_migration_from_v7)
+{
+    store_t *s = open_ok(dbpath);
+    call_record_t c = sample_call(1, 0);
+    ck_assert_int_eq(store_put_call(s, &c), 0);
+    ck_assert_int_eq(store_close(s), 0);
+    raw_exec(dbpath, UNDO_AFTER_V7 "PRAGMA user_version = 7;");
+    s = open_ok(dbpath);
+    ck_assert_int_eq(raw_i64(dbpath, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+    ck_assert_int_eq(store_close(s), 0);
+    ck_assert_int_eq(raw_i64(dbpath, "SELECT active + interrupted FROM calls WHERE id = 1"), 0);
 }
 END_TEST
 
@@ -1442,13 +1520,14 @@ START_TEST(test_capture_migration_from_v3)
     store_t *s = open_ok(dbpath);
     ck_assert_int_eq(store_set_meta(s, "kept", "yes"), 0);
     ck_assert_int_eq(store_close(s), 0);
-    raw_exec(dbpath, "DROP INDEX calls_verdict; ALTER TABLE calls DROP COLUMN verdict;"
-                     "ALTER TABLE calls DROP COLUMN reasons;"
-                     "DROP TABLE captures;"
-                     "ALTER TABLE rtp_streams DROP COLUMN probe;"
-                     "ALTER TABLE rtp_streams DROP COLUMN srtp;"
-                     "ALTER TABLE rtp_streams DROP COLUMN srtp_suite;"
-                     "ALTER TABLE sip_messages DROP COLUMN via; PRAGMA user_version = 3;");
+    raw_exec(dbpath,
+             UNDO_AFTER_V7 "DROP INDEX calls_verdict; ALTER TABLE calls DROP COLUMN verdict;"
+                           "ALTER TABLE calls DROP COLUMN reasons;"
+                           "DROP TABLE captures;"
+                           "ALTER TABLE rtp_streams DROP COLUMN probe;"
+                           "ALTER TABLE rtp_streams DROP COLUMN srtp;"
+                           "ALTER TABLE rtp_streams DROP COLUMN srtp_suite;"
+                           "ALTER TABLE sip_messages DROP COLUMN via; PRAGMA user_version = 3;");
     ck_assert(!schema_has(dbpath, "table", "captures"));
     s = open_ok(dbpath);
     ck_assert_int_eq(raw_i64(dbpath, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
@@ -1541,11 +1620,12 @@ START_TEST(test_stream_probe_roundtrip_and_migration)
     ck_assert_int_eq(store_foreach_stream(s, 1, check_probe_stream, &n), 0);
     ck_assert_int_eq(n, 2);
     ck_assert_int_eq(store_close(s), 0);
-    raw_exec(dbpath, "DROP INDEX calls_verdict; ALTER TABLE calls DROP COLUMN verdict;"
-                     "ALTER TABLE calls DROP COLUMN reasons;"
-                     "DELETE FROM rtp_streams; ALTER TABLE rtp_streams DROP COLUMN probe;"
-                     "INSERT INTO rtp_streams (call_row, ssrc, first_time) VALUES (1, 7, 1.0);"
-                     "PRAGMA user_version = 5;");
+    raw_exec(dbpath, UNDO_AFTER_V7
+             "DROP INDEX calls_verdict; ALTER TABLE calls DROP COLUMN verdict;"
+             "ALTER TABLE calls DROP COLUMN reasons;"
+             "DELETE FROM rtp_streams; ALTER TABLE rtp_streams DROP COLUMN probe;"
+             "INSERT INTO rtp_streams (call_row, ssrc, first_time) VALUES (1, 7, 1.0);"
+             "PRAGMA user_version = 5;");
     s = open_ok(dbpath);
     ck_assert_int_eq(raw_i64(dbpath, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
     ck_assert_int_eq(raw_i64(dbpath, "SELECT count(*) FROM rtp_streams WHERE probe IS NULL"), 1);
@@ -1561,16 +1641,17 @@ START_TEST(test_srtp_via_migration_from_v4)
 {
     store_t *s = open_ok(dbpath);
     ck_assert_int_eq(store_close(s), 0);
-    raw_exec(dbpath, "DROP INDEX calls_verdict; ALTER TABLE calls DROP COLUMN verdict;"
-                     "ALTER TABLE calls DROP COLUMN reasons;"
-                     "ALTER TABLE rtp_streams DROP COLUMN probe;"
-                     "ALTER TABLE rtp_streams DROP COLUMN srtp;"
-                     "ALTER TABLE rtp_streams DROP COLUMN srtp_suite;"
-                     "ALTER TABLE sip_messages DROP COLUMN via;"
-                     "INSERT INTO rtp_streams (call_row, ssrc, first_time) VALUES (1, 7, 1.0);"
-                     "INSERT INTO sip_messages (call_row, time, is_request, method, raw)"
-                     " VALUES (1, 1.0, 1, 'INVITE', 'INVITE');"
-                     "PRAGMA user_version = 4;");
+    raw_exec(dbpath, UNDO_AFTER_V7
+             "DROP INDEX calls_verdict; ALTER TABLE calls DROP COLUMN verdict;"
+             "ALTER TABLE calls DROP COLUMN reasons;"
+             "ALTER TABLE rtp_streams DROP COLUMN probe;"
+             "ALTER TABLE rtp_streams DROP COLUMN srtp;"
+             "ALTER TABLE rtp_streams DROP COLUMN srtp_suite;"
+             "ALTER TABLE sip_messages DROP COLUMN via;"
+             "INSERT INTO rtp_streams (call_row, ssrc, first_time) VALUES (1, 7, 1.0);"
+             "INSERT INTO sip_messages (call_row, time, is_request, method, raw)"
+             " VALUES (1, 1.0, 1, 'INVITE', 'INVITE');"
+             "PRAGMA user_version = 4;");
     ck_assert_int_eq(raw_i64(dbpath, "SELECT count(*) FROM pragma_table_info('rtp_streams')"
                                      " WHERE name = 'srtp'"),
                      0);
@@ -1593,14 +1674,15 @@ START_TEST(test_verdict_migration_from_v6)
 {
     store_t *s = open_ok(dbpath);
     ck_assert_int_eq(store_close(s), 0);
-    raw_exec(dbpath, "DROP INDEX calls_verdict; ALTER TABLE calls DROP COLUMN verdict;"
-                     "ALTER TABLE calls DROP COLUMN reasons;"
-                     "INSERT INTO calls (id, state, answer_time, end_time, one_way, mos) VALUES"
-                     " (1, 'rejected', NULL, 2.0, 0, NULL), (2, 'cancelled', NULL, 2.0, 0, NULL),"
-                     " (3, 'completed', 1.0, 2.0, 1, 4.2), (4, 'completed', 1.0, 2.0, 0, NULL),"
-                     " (5, 'completed', 1.0, 2.0, 0, 2.9), (6, 'completed', 1.0, 2.0, 0, 3.5),"
-                     " (7, 'completed', 1.0, 2.0, 0, 4.3);"
-                     "PRAGMA user_version = 6;");
+    raw_exec(dbpath, UNDO_AFTER_V7
+             "DROP INDEX calls_verdict; ALTER TABLE calls DROP COLUMN verdict;"
+             "ALTER TABLE calls DROP COLUMN reasons;"
+             "INSERT INTO calls (id, state, answer_time, end_time, one_way, mos) VALUES"
+             " (1, 'rejected', NULL, 2.0, 0, NULL), (2, 'cancelled', NULL, 2.0, 0, NULL),"
+             " (3, 'completed', 1.0, 2.0, 1, 4.2), (4, 'completed', 1.0, 2.0, 0, NULL),"
+             " (5, 'completed', 1.0, 2.0, 0, 2.9), (6, 'completed', 1.0, 2.0, 0, 3.5),"
+             " (7, 'completed', 1.0, 2.0, 0, 4.3);"
+             "PRAGMA user_version = 6;");
     s = open_ok(dbpath);
     ck_assert_int_eq(raw_i64(dbpath, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
     char v[256];
@@ -1742,6 +1824,8 @@ Suite *store_suite(void)
     tcase_add_test(tc, test_capture_rows);
     tcase_add_test(tc, test_capture_migration_from_v3);
     tcase_add_test(tc, test_srtp_via_migration_from_v4);
+    tcase_add_test(tc, test_active_migration_from_v7);
+    tcase_add_test(tc, test_close_interrupted);
     tcase_add_test(tc, test_verdict_migration_from_v6);
     tcase_add_test(tc, test_srtp_via_roundtrip);
     tcase_add_test(tc, test_stream_probe_roundtrip_and_migration);

@@ -190,7 +190,8 @@ bool api_call_filter(api_req_t *req, store_call_filter_t *f, store_call_sort_t *
         !api_param_range(req, &f->since_ns, &f->until_ns) || !parse_numbers(req, f) ||
         !parse_status(req, &f->status_min, &f->status_max) || !parse_ip(req, f) ||
         !api_param_bool(req, "one_way", &f->one_way, &f->has_one_way) ||
-        !api_param_bool(req, "nat", &f->nat, &f->has_nat) || !parse_search(req, f) ||
+        !api_param_bool(req, "nat", &f->nat, &f->has_nat) ||
+        !api_param_bool(req, "active", &f->active, &f->has_active) || !parse_search(req, f) ||
         (sort != NULL && !parse_sort(req, sort, asc)))
         return false;
     f->from_user = api_param(req, "from");

@@ -131,6 +131,10 @@ void api_h_stats(api_req_t *req)
     } else {
         err = store_call_stats(s, since, until, &st);
     }
+    /* In progress now, whatever the range: a running capture's snapshots. */
+    int64_t active = 0;
+    if (err == 0)
+        err = store_count_active_calls(s, &active);
     if (err != 0) {
         free(series.buckets);
         api_reply_store_error(req, err, "stats");
@@ -156,6 +160,7 @@ void api_h_stats(api_req_t *req)
     json_object_set_new(o, "until", api_time_json(until));
     json_object_set_new(o, "step", json_integer(step / NS_PER_S));
     json_object_set_new(o, "calls", json_integer(st.calls));
+    json_object_set_new(o, "active_calls", json_integer(active));
     json_object_set_new(o, "answered", json_integer(st.answered));
     json_object_set_new(
         o, "asr", st.calls > 0 ? json_real((double)st.answered / (double)st.calls) : json_null());
@@ -253,6 +258,12 @@ static int write_call_states(store_t *s, FILE *f)
     for (int i = 0; i < CALL_STATE_COUNT; i++)
         fprintf(f, "sipscope_calls{state=\"%s\"} %lld\n", call_state_name((call_state_t)i),
                 (long long)states[i]);
+    int64_t active = 0;
+    if ((err = store_count_active_calls(s, &active)) != 0)
+        return err;
+    family(f, "sipscope_active_calls", "gauge",
+           "Calls in progress in a running capture (as of its last checkpoint).");
+    fprintf(f, "sipscope_active_calls %lld\n", (long long)active);
     return 0;
 }
 
