@@ -13,6 +13,7 @@
 
 #include "api.h"
 #include "api_int.h"
+#include "store.h"
 #include "httpc.h"
 #include "testdata.h"
 
@@ -384,6 +385,153 @@ START_TEST(test_alert_filters)
 }
 END_TEST
 
+/* ---- Exports. */
+
+/* Lines of text (CRLF or LF ended). */
+static int count_lines(const char *text)
+{
+    int n = 0;
+    for (const char *p = text; (p = strchr(p, '\n')) != NULL; p++)
+        n++;
+    return n;
+}
+
+START_TEST(test_calls_csv)
+{
+    resp_t r;
+    get("/api/v1/calls.csv?state=completed&sort=mos&order=asc", &r);
+    ck_assert_int_eq(r.status, 200);
+    char ct[128], total[32];
+    ck_assert_ptr_nonnull(resp_header(&r, "Content-Type", ct, sizeof(ct)));
+    ck_assert(strncmp(ct, "text/csv", 8) == 0);
+    ck_assert_ptr_nonnull(resp_header(&r, "X-Sipscope-Total", total, sizeof(total)));
+    ck_assert_str_eq(total, "8");
+    ck_assert_int_eq(count_lines(r.body), 9); /* the header and 8 calls, CRLF each */
+    ck_assert(strncmp(r.body, "call_id,from,to,caller,callee,state,", 36) == 0);
+    ck_assert(strstr(r.body, "\r\n") != NULL);
+    /* text quoted, times ISO 8601 UTC, worst MOS first: 6745fb1b (3.33) */
+    const char *row1 = strstr(r.body, "\r\n") + 2;
+    ck_assert_msg(strncmp(row1, "\"6745fb1b", 9) == 0, "first row %.40s", row1);
+    ck_assert(strstr(row1, ",2024-01-15T10:00:12.398562Z,") != NULL);
+    resp_free(&r);
+    get("/api/v1/calls.csv?final_status=9xx", &r);
+    ck_assert_int_eq(r.status, 400);
+    resp_free(&r);
+}
+END_TEST
+
+/* Quoting and formula injection, on calls written for it. */
+START_TEST(test_calls_csv_quoting)
+{
+    char db[400];
+    snprintf(db, sizeof(db), "%s/crafted.db", tmpdir);
+    store_t *st = NULL;
+    ck_assert_int_eq(store_open(db, &st), 0);
+    call_record_t c = {.id = 1,
+                       .call_id = "=HYPERLINK(\"http://x\")",
+                       .from_uri = "sip:a,b@example.com",
+                       .to_uri = "-2+3",
+                       .state = CALL_COMPLETED,
+                       .invite_ns = INT64_C(1705312800) * 1000000000};
+    ck_assert_int_eq(store_put_call(st, &c), 0);
+    ck_assert_int_eq(store_close(st), 0);
+    api_server_t *other;
+    api_cfg_t cfg = {.db_path = db, .listen = "127.0.0.1:0", .threads = 1};
+    char err[256];
+    ck_assert_int_eq(api_server_start(&cfg, &other, err, sizeof(err)), 0);
+    uint16_t keep = port;
+    port = api_server_port(other);
+    resp_t r;
+    get("/api/v1/calls.csv", &r);
+    port = keep;
+    api_server_stop(other);
+    ck_assert_int_eq(r.status, 200);
+    const char *row = strstr(r.body, "\r\n") + 2;
+    const char *want = "\"'=HYPERLINK(\"\"http://x\"\")\",\"sip:a,b@example.com\",\"'-2+3\",";
+    ck_assert_msg(strncmp(row, want, strlen(want)) == 0,
+                  "row: %s", row);
+    resp_free(&r);
+}
+END_TEST
+
+START_TEST(test_ladder_txt)
+{
+    resp_t r;
+    json_t *page =
+        get_json("/api/v1/calls?call_id=bb6daced096c608c24b703d5%40192.168.240.118", 200, &r);
+    json_int_t id = json_integer_value(
+        json_object_get(json_array_get(json_object_get(page, "calls"), 0), "id"));
+    resp_free(&r);
+    char target[64];
+    snprintf(target, sizeof(target), "/api/v1/calls/%lld/ladder.txt", (long long)id);
+    get(target, &r);
+    ck_assert_int_eq(r.status, 200);
+    char ct[128];
+    ck_assert_ptr_nonnull(resp_header(&r, "Content-Type", ct, sizeof(ct)));
+    ck_assert(strncmp(ct, "text/plain", 10) == 0);
+    ck_assert(strstr(r.body, "203.0.113.111:6237") != NULL);
+    ck_assert(strstr(r.body, "198.51.100.55:5060") != NULL);
+    ck_assert(strstr(r.body, "10:00:01.116531  |--INVITE (SDP)---") != NULL);
+    ck_assert(strstr(r.body, "10:00:01.120590  |<-100 Trying---") != NULL);
+    int arrows = 0;
+    for (const char *p = r.body; (p = strstr(p, "-|\n")) != NULL || false; p++)
+        arrows++;
+    for (const char *p = r.body; (p = strstr(p, "->|\n")) != NULL; p++)
+        arrows++;
+    ck_assert_int_eq(arrows, 7); /* one line per message */
+    resp_free(&r);
+    get("/api/v1/calls/99999/ladder.txt", &r);
+    ck_assert_int_eq(r.status, 404);
+    resp_free(&r);
+}
+END_TEST
+
+static uint32_t rd32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+START_TEST(test_calls_pcap)
+{
+    resp_t r;
+    get("/api/v1/calls/pcap?state=completed", &r);
+    ck_assert_int_eq(r.status, 200);
+    char n[32];
+    ck_assert_ptr_nonnull(resp_header(&r, "X-Sipscope-Calls", n, sizeof(n)));
+    ck_assert_str_eq(n, "8");
+    const unsigned char *p = (const unsigned char *)r.body;
+    ck_assert_uint_ge(r.body_len, 24);
+    ck_assert_uint_eq(rd32(p), 0xa1b23c4du); /* nanosecond */
+    ck_assert_uint_eq(rd32(p + 20), 101);    /* LINKTYPE_RAW */
+    size_t off = 24, packets = 0, v4 = 0, v6 = 0;
+    uint64_t prev = 0;
+    while (off + 16 <= r.body_len) {
+        uint64_t t = (uint64_t)rd32(p + off) * 1000000000u + rd32(p + off + 4);
+        uint32_t cap = rd32(p + off + 8);
+        ck_assert_msg(t >= prev, "packet %zu out of time order", packets);
+        prev = t;
+        ck_assert_uint_le(off + 16 + cap, r.body_len);
+        v4 += (p[off + 16] >> 4) == 4;
+        v6 += (p[off + 16] >> 4) == 6;
+        off += 16 + cap;
+        packets++;
+    }
+    ck_assert_uint_eq(off, r.body_len);
+    /* 8 calls of 7 messages (SIP rebuilt: no per-call files), and 2 TCP handshakes */
+    ck_assert_uint_eq(packets, 8 * 7 + 2 * 3);
+    ck_assert_uint_eq(v4 + v6, packets);
+    ck_assert_uint_gt(v6, 0);
+    resp_free(&r);
+    get("/api/v1/calls/pcap?state=in_call", &r); /* none: an empty pcap */
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_uint_eq(r.body_len, 24);
+    resp_free(&r);
+    get("/api/v1/calls/pcap?limit=10", &r);
+    ck_assert_int_eq(r.status, 400);
+    resp_free(&r);
+}
+END_TEST
+
 Suite *api_find_suite(void)
 {
     fill_database();
@@ -402,6 +550,10 @@ Suite *api_find_suite(void)
                         (int)(sizeof(bad_message_params) / sizeof(bad_message_params[0])));
     tcase_add_test(tc, test_alert_evidence);
     tcase_add_test(tc, test_alert_filters);
+    tcase_add_test(tc, test_calls_csv);
+    tcase_add_test(tc, test_calls_csv_quoting);
+    tcase_add_test(tc, test_ladder_txt);
+    tcase_add_test(tc, test_calls_pcap);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -13,6 +13,12 @@ static const char *const p_calls[] = {
     "limit",  "offset",     "sort",  "order", "call_id",  "one_way",      "nat",     "final_status",
     "ip",     "user_agent", "codec", "probe", "min_loss", "min_duration", "min_pdd", "verdict",
     "active", NULL};
+/* The merged pcap: the filters, not the order or paging. */
+static const char *const p_calls_pcap[] = {
+    "state",   "from",       "to",      "since",   "until",    "min_mos",
+    "max_mos", "q",          "call_id", "one_way", "nat",      "final_status",
+    "ip",      "user_agent", "codec",   "probe",   "min_loss", "min_duration",
+    "min_pdd", "verdict",    "active",  NULL};
 static const char *const p_streams[] = {"call_id", "min_loss", "max_mos", "limit", "offset", NULL};
 static const char *const p_stats[] = {"since", "until", "step", NULL};
 static const char *const p_alerts[] = {"since", "until", "type", "source", "limit", "offset", NULL};
@@ -22,7 +28,10 @@ static const char *const p_regs[] = {"user", "active", "limit", "offset", NULL};
 
 static const api_route_t routes[] = {
     {"/api/v1/calls", api_h_calls, p_calls, false},
+    {"/api/v1/calls.csv", api_h_calls_csv, p_calls, false},
+    {"/api/v1/calls/pcap", api_h_calls_pcap, p_calls_pcap, false},
     {"/api/v1/calls/{id}", api_h_call, p_none, false},
+    {"/api/v1/calls/{id}/ladder.txt", api_h_call_ladder_txt, p_none, false},
     {"/api/v1/calls/{id}/messages", api_h_call_messages, p_none, false},
     {"/api/v1/calls/{id}/pcap", api_h_call_pcap, p_none, false},
     {"/api/v1/messages", api_h_messages, p_messages, false},
