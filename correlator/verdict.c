@@ -194,10 +194,9 @@ static void unanswered(reasons_t *r, const verdict_call_t *call)
     if (call->in_progress && call->state != CALL_COMPLETED)
         return; /* still ringing: nothing has gone wrong so far */
     reason(r, VERDICT_FAILED, "no_answer", NULL,
-           call->state == CALL_RINGING ? "It rang, but no final response to the INVITE was seen"
-           : call->state == CALL_COMPLETED
-               ? "It ended (BYE) without a final response to the INVITE"
-               : "No final response to the INVITE was seen");
+           call->state == CALL_RINGING     ? "It rang, but no final response to the INVITE was seen"
+           : call->state == CALL_COMPLETED ? "It ended (BYE) without a final response to the INVITE"
+                                           : "No final response to the INVITE was seen");
 }
 
 /* ------------------------------------------------------------------ one-way audio */
@@ -351,8 +350,9 @@ static void one_way(reasons_t *r, const verdict_call_t *call, const verdict_acc_
                    "suppression, or a muted or broken microphone",
                    side_name(q), (unsigned long long)acc->cn[q]);
         } else if (acc->packets[q] == 0) {
-            reason(r, VERDICT_ONE_WAY, "one_way", &ev, "The %s sent no RTP (the %s sent %llu packets)",
-                   side_name(q), side_name(h), (unsigned long long)acc->packets[h]);
+            reason(r, VERDICT_ONE_WAY, "one_way", &ev,
+                   "The %s sent no RTP (the %s sent %llu packets)", side_name(q), side_name(h),
+                   (unsigned long long)acc->packets[h]);
         } else {
             reason(r, VERDICT_ONE_WAY, "one_way", &ev,
                    "The %s sent only %llu RTP packets against the %s's %llu", side_name(q),
@@ -425,7 +425,8 @@ static void no_media(reasons_t *r, const verdict_call_t *call)
     reason(r, VERDICT_NO_MEDIA, "no_media", NULL,
            "Answered, but no RTP was seen in either direction");
     if (call->side[0].sdp_ns == 0 && call->side[1].sdp_ns == 0)
-        reason(r, VERDICT_NO_MEDIA, "no_sdp", NULL, "No SDP was seen: the media addresses are unknown");
+        reason(r, VERDICT_NO_MEDIA, "no_sdp", NULL,
+               "No SDP was seen: the media addresses are unknown");
     for (int side = 0; side < 2; side++) {
         const verdict_side_t *s = &call->side[side];
         if (s->dir == SDP_DIR_INACTIVE) {
@@ -449,8 +450,8 @@ verdict_t verdict_decide(const verdict_call_t *call, const verdict_acc_t *acc, c
     if (call->answer_ns == 0) {
         unanswered(&r, call);
     } else if (acc->packets[0] + acc->packets[1] + acc->unknown_side_packets == 0) {
-        bool early = call->in_progress &&
-                     call->now_ns - call->answer_ns < (int64_t)VERDICT_NO_MEDIA_GRACE_S * 1000000000;
+        bool early = call->in_progress && call->now_ns - call->answer_ns <
+                                              (int64_t)VERDICT_NO_MEDIA_GRACE_S * 1000000000;
         if (!early)
             no_media(&r, call);
     } else {

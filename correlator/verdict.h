@@ -25,7 +25,7 @@
 #define VERDICT_RTT_DEGRADED     400.0 /* RTCP round trip ms at or above */
 #define VERDICT_MIN_PACKETS      10
 #define VERDICT_ONE_WAY_RATIO    20 /* as corr's ONE_WAY_RATIO: quieter side < 1/20 of the other */
-#define VERDICT_NO_MEDIA_GRACE_S 5 /* a call in progress answered this recently: no media yet */
+#define VERDICT_NO_MEDIA_GRACE_S 5  /* a call in progress answered this recently: no media yet */
 
 /* What one stream tells. Sides: 0 the caller, 1 the callee, -1 not known. */
 typedef struct {
@@ -58,7 +58,7 @@ typedef struct {
  * empty. */
 typedef struct {
     uint64_t packets[2], audio[2], cn[2], to_moved[2]; /* by sending side */
-    uint64_t unknown_side_packets; /* of streams whose sender is not known */
+    uint64_t unknown_side_packets;                     /* of streams whose sender is not known */
     verdict_pick_t main_stream[2];                     /* the side's stream with most packets */
     verdict_pick_t mos, loss, jitter, rtt, rtcp_loss;  /* worst (lowest MOS, else highest) */
     verdict_pick_t moved_old[2]; /* a stream to the side's old endpoint after a move */
@@ -70,8 +70,8 @@ typedef struct {
 
 /* What the signalling of one side (its SDPs) tells. Zeroed: nothing seen. */
 typedef struct {
-    uint8_t dir;    /* sdp_dir_t of the first audio m= line of its last SDP */
-    int64_t sdp_ns; /* time of the message that carried that SDP (0: none) */
+    uint8_t dir;        /* sdp_dir_t of the first audio m= line of its last SDP */
+    int64_t sdp_ns;     /* time of the message that carried that SDP (0: none) */
     net_endpoint_t rtp; /* the RTP endpoint that SDP announced */
     /* NAT seen in signalling: a private SDP address sent from a public source */
     int64_t nat_ns;

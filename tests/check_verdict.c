@@ -30,7 +30,7 @@ static verdict_t decide(const verdict_call_t *c, const verdict_acc_t *acc)
     size_t i;
     json_t *r;
     json_array_foreach (reasons, i, r) {
-        static const char *const keys[] = {"code",   "text",   "stream", "message",
+        static const char *const keys[] = {"code",   "text",  "stream",      "message",
                                            "figure", "value", "message_time"};
         for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
             ck_assert_msg(json_object_get(r, keys[k]) != NULL, "reason %zu lacks %s", i, keys[k]);
@@ -227,8 +227,9 @@ START_TEST(one_way_nat_and_rtcp_evidence)
                      "end may send to the announced address, which does not reach it)");
     ck_assert_int_eq(json_integer_value(json_object_get(reason("nat_source_mismatch"), "stream")),
                      6);
-    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(reason("nat_private_sdp"), "text")),
-                                 "private address 10.0.0.5 in a message from 203.0.113.5"));
+    ck_assert_ptr_nonnull(
+        strstr(json_string_value(json_object_get(reason("nat_private_sdp"), "text")),
+               "private address 10.0.0.5 in a message from 203.0.113.5"));
     ck_assert_int_eq(json_integer_value(json_object_get(reason("rtp_to_unannounced"), "stream")),
                      5);
     ck_assert_ptr_nonnull(
@@ -345,9 +346,9 @@ START_TEST(text_is_escaped)
                              .port = 9};
     verdict_acc_add(&acc, &s);
     ck_assert_int_eq(decide(&c, &acc), VERDICT_ONE_WAY);
-    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(reason("nat_source_mismatch"),
-                                                                   "text")),
-                                 "[2001:db8::1]:9"));
+    ck_assert_ptr_nonnull(
+        strstr(json_string_value(json_object_get(reason("nat_source_mismatch"), "text")),
+               "[2001:db8::1]:9"));
 }
 END_TEST
 
