@@ -77,6 +77,11 @@ static void observe_stream(void *ctx, const stream_record_t *stream)
     report_add_stream(ctx, stream);
 }
 
+static void observe_dtmf(void *ctx, const dtmf_record_t *dtmf)
+{
+    report_add_dtmf(ctx, dtmf);
+}
+
 static void observe_alert(void *ctx, const alert_record_t *alert)
 {
     report_add_alert(ctx, alert);
@@ -272,6 +277,7 @@ int cmd_analyze(int argc, char **argv)
                                .on_call = observe_call,
                                .on_stream = observe_stream,
                                .on_alert = observe_alert,
+                               .on_dtmf = observe_dtmf,
                                .on_tls = observe_tls};
         engine_add_output(p, &out);
     }

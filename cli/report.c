@@ -9,12 +9,14 @@
 #include <string.h>
 
 #include "json.h"
+#include "record_json.h"
 
 struct report {
     FILE *calls; /* spooled ",\n"-joined JSON objects */
     FILE *streams;
-    FILE *tls; /* TLS connections, spooled the same way */
-    unsigned long n_calls, n_streams, n_tls;
+    FILE *tls;  /* TLS connections, spooled the same way */
+    FILE *dtmf; /* DTMF digits, likewise */
+    unsigned long n_calls, n_streams, n_tls, n_dtmf;
     json_t *alerts; /* the latest version of each alert, by id (alerts are few: secmon caps
                        how many it raises per minute) */
     int error;
@@ -28,8 +30,10 @@ report_t *report_new(void)
     r->calls = tmpfile();
     r->streams = tmpfile();
     r->tls = tmpfile();
+    r->dtmf = tmpfile();
     r->alerts = json_object();
-    if (r->calls == NULL || r->streams == NULL || r->tls == NULL || r->alerts == NULL) {
+    if (r->calls == NULL || r->streams == NULL || r->tls == NULL || r->dtmf == NULL ||
+        r->alerts == NULL) {
         report_free(r);
         return NULL;
     }
@@ -46,6 +50,8 @@ void report_free(report_t *r)
         fclose(r->streams);
     if (r->tls)
         fclose(r->tls);
+    if (r->dtmf)
+        fclose(r->dtmf);
     json_decref(r->alerts);
     free(r);
 }
@@ -72,6 +78,11 @@ void report_add_call(report_t *r, const call_record_t *call)
 void report_add_stream(report_t *r, const stream_record_t *stream)
 {
     spool(r, r->streams, &r->n_streams, api_stream_json(stream));
+}
+
+void report_add_dtmf(report_t *r, const dtmf_record_t *dtmf)
+{
+    spool(r, r->dtmf, &r->n_dtmf, record_json(&dtmf_record_desc, dtmf, 0));
 }
 
 void report_add_alert(report_t *r, const alert_record_t *alert)
@@ -154,6 +165,13 @@ int report_write(report_t *r, const engine_totals_t *t, FILE *out)
             rc = -EIO;
     }
     fputs("\n]", out);
+    /* Only where there were DTMF digits, as tls. */
+    if (r->n_dtmf > 0) {
+        fputs(",\n\"dtmf\": [\n", out);
+        if (rc == 0)
+            rc = copy_spool(r->dtmf, out);
+        fputs("\n]", out);
+    }
     if (r->n_tls > 0) {
         fputs(",\n\"tls\": [\n", out);
         if (rc == 0)

@@ -15,6 +15,8 @@ report_t *report_new(void);
 void report_free(report_t *r);
 void report_add_call(report_t *r, const call_record_t *call);
 void report_add_stream(report_t *r, const stream_record_t *stream);
+/* A DTMF digit: the report's "dtmf" list (only when there was one), with its call's Call-ID. */
+void report_add_dtmf(report_t *r, const dtmf_record_t *dtmf);
 /* An alert as raised or updated: the report keeps the latest version of each. */
 void report_add_alert(report_t *r, const alert_record_t *alert);
 /* A TLS connection (the "tls" array, present when there was TLS). */

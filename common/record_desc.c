@@ -141,14 +141,16 @@ CHECK_STRINGS(ALERT_RECORD_FIELDS)
 DESC(alert_record_desc, "alert", "Alert", alert_fields)
 #undef REC_T
 
+#define REC_T dtmf_record_t
+static const record_field_t dtmf_fields[] = {DTMF_RECORD_FIELDS(FIELD, VIRTUAL)};
+DTMF_RECORD_FIELDS(CHECK, CHECK_VIRTUAL)
+CHECK_STRINGS(DTMF_RECORD_FIELDS)
+DESC(dtmf_record_desc, "dtmf", "Dtmf", dtmf_fields)
+#undef REC_T
+
 const record_desc_t *const record_descs[] = {
-    &call_record_desc,
-    &stream_record_desc,
-    &sample_record_desc,
-    &message_record_desc,
-    &registration_record_desc,
-    &alert_record_desc,
-    NULL,
+    &call_record_desc,         &stream_record_desc, &sample_record_desc, &message_record_desc,
+    &registration_record_desc, &alert_record_desc,  &dtmf_record_desc,   NULL,
 };
 
 const record_field_t *record_field_find(const record_desc_t *d, const char *name)

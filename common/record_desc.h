@@ -103,6 +103,7 @@ extern const record_desc_t sample_record_desc;
 extern const record_desc_t message_record_desc;
 extern const record_desc_t registration_record_desc;
 extern const record_desc_t alert_record_desc;
+extern const record_desc_t dtmf_record_desc;
 
 /* Every descriptor above, NULL-terminated. */
 extern const record_desc_t *const record_descs[];

@@ -217,6 +217,29 @@ typedef struct {
     MESSAGE_RECORD_FIELDS(REC_MEMBER_, REC_NO_MEMBER_)
 } message_record_t;
 
+/* One DTMF digit of a call: an RFC 4733 telephone event (its packets grouped) or a SIP INFO
+ * (application/dtmf-relay, application/dtmf). */
+#define DTMF_RECORD_FIELDS(X, V)                                                                   \
+    X(int64_t, call_row, REC_ROW, NULL, "call_row", "Row id of the call")                          \
+    X(const char *, call_id, REC_STR, "call_id", "call_id", "SIP Call-ID of the call")             \
+    X(int64_t, ts_ns, REC_TIME, "time", "time",                                                    \
+      "Start: arrival of the event's first RTP packet, or of the INFO")                            \
+    X(const char *, digit, REC_STR_EMPTY, "digit", "digit", "0-9, *, #, A-D or flash")             \
+    X(uint32_t, duration_ms, REC_UINT, "duration_ms", "duration_ms",                               \
+      "Duration: the event's largest duration field at its clock rate, or the INFO's Duration")    \
+    X(int64_t, stream_row, REC_ROW, "stream", "stream_row",                                        \
+      "Row id of the RTP stream that carried it; null for SIP INFO")                               \
+    X(uint8_t, volume, REC_UINT, "volume", "volume",                                               \
+      "Power level in -dBm0 (0..63, RFC 4733); 0 for SIP INFO")                                    \
+    X(bool, ended, REC_BOOL, "ended", "ended",                                                     \
+      "Its end packet was seen (false: cut short by the next event or the stream's end; true "     \
+      "for SIP INFO)")                                                                             \
+    X(const char *, via, REC_STR_EMPTY, "via", "via", "\"rtp\" (RFC 4733) or \"info\" (SIP INFO)")
+
+typedef struct {
+    DTMF_RECORD_FIELDS(REC_MEMBER_, REC_NO_MEMBER_)
+} dtmf_record_t;
+
 /* ---- Security monitor records (correlator/secmon.h produces them, store/security.c keeps them,
  * docs/security.md, "Registrations" and "Alerts"). Strings are borrowed as above. */
 

@@ -67,6 +67,9 @@ typedef struct {
      * final on_stream will have, but not final. For probes that report streams while they run
      * (HEP quality reports). */
     void (*on_stream_progress)(void *ctx, const stream_record_t *stream);
+    /* a DTMF digit: an RFC 4733 event as it ends (its end packet, the next event, or its stream's
+     * end: before the stream's record), or a SIP INFO as it comes */
+    void (*on_dtmf)(void *ctx, const dtmf_record_t *dtmf);
 } corr_sink_t;
 
 /* Packets come as packet views (common/packet_view.h). For SIP, pkt->payload/len are the

@@ -658,6 +658,7 @@ static void call_on_sip(corr_t *c, call_t *call, const packet_view_t *pkt, const
     else
         call_on_response(c, call, pkt, msg);
     call_check_contact(call, pkt, msg);
+    corr_dtmf_info(c, call, pkt, msg);
     sv_t body = sdp_body(msg);
     if (body.len > 0)
         call_sdp(c, call, sender_side(c, call, pkt, msg), pkt, body);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "defs.h"
+#include "dtmf.h"
 #include "hash.h"
 #include "list.h"
 #include "media.h"
@@ -154,6 +155,8 @@ typedef struct stream {
     remote_fig_t rem; /* remote: the figures of the last report */
     /* packets of another payload type than pt (counted apart from the per-packet path) */
     uint32_t event_pkts, cn_other_pkts, audio_other_pkts;
+    dtmf_track_t dtmf; /* its telephone events (corr_dtmf.c) */
+    uint8_t dtmf_pt;   /* their payload type */
 } stream_t;
 
 struct corr {
@@ -261,6 +264,12 @@ void corr_call_snapshot(corr_t *c, call_t *call);
 /* corr_live.c: a snapshot of s (active), when c->cfg.snapshots. Emitted before s's first
  * sample, and by corr_checkpoint. */
 void corr_stream_snapshot(corr_t *c, stream_t *s);
+
+/* corr_dtmf.c: a telephone-event packet of s; s ends (its event in progress goes out); a SIP
+ * message of call (INFO with a DTMF body makes a digit). */
+void corr_dtmf_packet(corr_t *c, stream_t *s, int64_t ts_ns, const rtp_hdr_t *rtp);
+void corr_dtmf_stream_end(corr_t *c, stream_t *s);
+void corr_dtmf_info(corr_t *c, const call_t *call, const packet_view_t *pkt, const sip_msg_t *msg);
 
 /* corr_verdict.c: what the verdict needs, gathered as the call goes (verdict.h). */
 /* A packet of s whose payload type is not s->pt (or the first, before s->pt is known); had_pt:

@@ -211,6 +211,7 @@ void corr_stream_finish(corr_t *c, stream_t *s, fin_t why)
     rtpstat_result_t r;
     corr_stream_result(s, &r);
     corr_verdict_stream_end(s, &r);
+    corr_dtmf_stream_end(c, s);
     call_t *call = s->call;
     if (c->sink.on_stream != NULL) {
         stream_record_t rec;
@@ -459,6 +460,8 @@ static call_t *rtp_on_stream(corr_t *c, int64_t ts, const rtp_hdr_t *rtp, stream
         bool had_pt = s->have_pt;
         event = stream_check_pt(s, rtp->payload_type);
         corr_verdict_other_pt(s, rtp->payload_type, event, had_pt);
+        if (event)
+            corr_dtmf_packet(c, s, ts, rtp);
     }
     if (rtpstat_add(&s->st, ts, rtp, event)) {
         rtpstat_sample_t smp;

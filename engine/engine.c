@@ -107,6 +107,11 @@ static void out_stream_progress(void *ctx, const stream_record_t *stream)
     FAN_OUT((engine_t *)ctx, on_stream_progress, stream);
 }
 
+static void out_dtmf(void *ctx, const dtmf_record_t *dtmf)
+{
+    FAN_OUT((engine_t *)ctx, on_dtmf, dtmf);
+}
+
 static void out_sample(void *ctx, const sample_record_t *sample)
 {
     FAN_OUT((engine_t *)ctx, on_sample, sample);
@@ -518,6 +523,7 @@ int engine_new(const engine_cfg_t *cfg, engine_t **out, char *err, size_t errlen
                         .on_stream = out_stream,
                         .on_stream_progress = out_stream_progress,
                         .on_sample = out_sample,
+                        .on_dtmf = out_dtmf,
                         .on_message = out_message};
     secmon_sink_t secmon_sink = {
         .ctx = e, .on_registration = out_registration, .on_alert = out_alert};

@@ -93,6 +93,7 @@ typedef struct {
     void (*on_message)(void *ctx, const message_record_t *msg);
     void (*on_registration)(void *ctx, const registration_record_t *reg);
     void (*on_alert)(void *ctx, const alert_record_t *alert);
+    void (*on_dtmf)(void *ctx, const dtmf_record_t *dtmf); /* corr_sink_t.on_dtmf */
     void (*on_counter)(void *ctx, const char *key, int64_t value);
     void (*on_publish)(void *ctx, engine_t *e);
     int (*finish)(void *ctx, const engine_totals_t *totals, engine_timing_t *timing, char *err,

@@ -68,6 +68,12 @@ static void store_alert(void *ctx, const alert_record_t *r)
     note(so, writer_put_alert(so->writer, r));
 }
 
+static void store_dtmf(void *ctx, const dtmf_record_t *r)
+{
+    store_output_t *so = ctx;
+    note(so, writer_put_dtmf(so->writer, r));
+}
+
 static void store_counter(void *ctx, const char *key, int64_t value)
 {
     store_output_t *so = ctx;
@@ -203,6 +209,7 @@ int output_store_new(const output_store_cfg_t *cfg, engine_output_t *out, output
         .on_message = store_message,
         .on_registration = store_registration,
         .on_alert = store_alert,
+        .on_dtmf = store_dtmf,
         .on_counter = store_counter,
         .on_publish = store_publish,
         .finish = store_finish,

@@ -19,6 +19,7 @@
 enum {
     PR_CALL_IDS,     /* ?1 cutoff, ?2 limit -> call ids */
     PR_CALL_MSGS,    /* ?1 call id */
+    PR_CALL_DTMF,    /* ?1 call id */
     PR_CALL_STREAMS, /* ?1 call id -> stream ids */
     PR_STREAM_SAMPLES,
     PR_STREAM,
@@ -36,6 +37,7 @@ static const char *const prune_sql[PR_COUNT] = {
                     " UNION ALL SELECT id FROM calls WHERE invite_time IS NULL"
                     " AND coalesce(end_time, answer_time, ringing_time, 0) < ?1 LIMIT ?2",
     [PR_CALL_MSGS] = "DELETE FROM sip_messages WHERE call_row = ?1",
+    [PR_CALL_DTMF] = "DELETE FROM dtmf_events WHERE call_row = ?1",
     [PR_CALL_STREAMS] = "SELECT id FROM rtp_streams WHERE call_row = ?1",
     [PR_STREAM_SAMPLES] = "DELETE FROM stream_samples WHERE stream_row = ?1",
     [PR_STREAM] = "DELETE FROM rtp_streams WHERE id = ?1",
@@ -93,6 +95,8 @@ static int prune_call(store_t *s, pruner_t *p, int64_t id)
     } while (err == 0 && n == 64);
     if (err == 0)
         err = run_id(s, p->st[PR_CALL_MSGS], id);
+    if (err == 0)
+        err = run_id(s, p->st[PR_CALL_DTMF], id);
     if (err == 0)
         err = run_id(s, p->st[PR_CALL], id);
     return err;

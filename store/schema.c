@@ -134,6 +134,12 @@ static const char *const migrations[] = {
      "ALTER TABLE rtp_streams ADD COLUMN active INTEGER NOT NULL DEFAULT 0;"
      "CREATE INDEX calls_active ON calls(invite_time) WHERE active = 1;"
      "CREATE INDEX rtp_streams_active ON rtp_streams(id) WHERE active = 1;"),
+
+    /* v9: DTMF digits of calls (RFC 4733 events and SIP INFO), store/dtmf.c. */
+    ("CREATE TABLE dtmf_events ("
+     " call_row INTEGER, call_id TEXT, time REAL, digit TEXT, duration_ms INTEGER,"
+     " stream_row INTEGER, volume INTEGER, ended INTEGER NOT NULL DEFAULT 0, via TEXT);"
+     "CREATE INDEX dtmf_events_call ON dtmf_events(call_row, time);"),
 };
 
 _Static_assert(ARRAY_LEN(migrations) == STORE_SCHEMA_VERSION, "one migration per schema version");

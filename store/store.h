@@ -23,7 +23,7 @@
  * (NULL = none), so times read back are rounded to the microsecond, the report's resolution. */
 typedef struct store store_t;
 
-#define STORE_SCHEMA_VERSION   8     /* PRAGMA user_version this code creates and reads */
+#define STORE_SCHEMA_VERSION   9     /* PRAGMA user_version this code creates and reads */
 #define STORE_DEFAULT_BATCH    4096  /* rows per write transaction */
 #define STORE_DEFAULT_BUSY_MS  5000  /* how long to wait for another connection's lock */
 #define STORE_DEFAULT_CACHE_KB 16384 /* SQLite's page cache per connection */
@@ -135,6 +135,11 @@ int store_foreach_message(store_t *s, int64_t call_row, store_message_cb cb, voi
  * several are as near): how a call's reasons name their messages (they know only the time).
  * -ENOENT (*id 0) when there is none. */
 int store_message_at(store_t *s, int64_t call_row, double time_s, int64_t *id);
+
+/* DTMF digits (store/dtmf.c): append one (joins the open batch); a call's in time order. */
+int store_put_dtmf(store_t *s, const dtmf_record_t *d);
+typedef int (*store_dtmf_cb)(void *ctx, const dtmf_record_t *d);
+int store_foreach_dtmf(store_t *s, int64_t call_row, store_dtmf_cb cb, void *ctx);
 
 /* Copy a meta value as text into buf (cap bytes, NUL-terminated). -ENOENT if the key is absent,
  * -ENOSPC if buf is too small (buf then holds a truncated copy). */

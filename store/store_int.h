@@ -84,7 +84,7 @@ enum {
 
 /* Upserts security.c prepares for each write (rare: not kept prepared), their SQL and binds
  * from the descriptors as for the ST_PUT_* above. */
-enum { ST_PUT_REGISTRATION = ST_COUNT, ST_PUT_ALERT };
+enum { ST_PUT_REGISTRATION = ST_COUNT, ST_PUT_ALERT, ST_PUT_DTMF };
 
 /* The connection (borrowed; NULL once closed or failed). */
 sqlite3 *store_int_db(store_t *s);

@@ -283,9 +283,9 @@ size_t store_int_details(const record_desc_t *d, const record_field_t **out, siz
     return n;
 }
 
-static const record_desc_t *const read_descs[] = {&call_record_desc,         &stream_record_desc,
-                                                  &sample_record_desc,       &message_record_desc,
-                                                  &registration_record_desc, &alert_record_desc};
+static const record_desc_t *const read_descs[] = {
+    &call_record_desc,         &stream_record_desc, &sample_record_desc, &message_record_desc,
+    &registration_record_desc, &alert_record_desc,  &dtmf_record_desc};
 static char read_columns[ARRAY_LEN(read_descs)][1024];
 static pthread_once_t read_columns_once = PTHREAD_ONCE_INIT;
 

@@ -90,7 +90,7 @@ static const put_set_t registration_set[] = {
  * entry), while DO UPDATE rewrites it in place. A sample's interval is written once (REPLACE
  * only for a repeated one), a message only ever inserted (its row id is new). A registration
  * is one per binding (its row id SQLite's), an alert one per id (the security monitor's). */
-enum { PUT_CALL, PUT_STREAM, PUT_SAMPLE, PUT_MESSAGE, PUT_REGISTRATION, PUT_ALERT };
+enum { PUT_CALL, PUT_STREAM, PUT_SAMPLE, PUT_MESSAGE, PUT_REGISTRATION, PUT_ALERT, PUT_DTMF };
 
 static const put_table_t put_tables[] = {
     [PUT_CALL] = {ST_PUT_CALL, &call_record_desc, "calls", "INSERT", "id", NULL, NULL, NULL},
@@ -105,6 +105,7 @@ static const put_table_t put_tables[] = {
          "id", registration_set,
          "coalesce(excluded.last_time, 0) >= coalesce(registrations.last_time, 0)"},
     [PUT_ALERT] = {ST_PUT_ALERT, &alert_record_desc, "alerts", "INSERT", "id", NULL, NULL, NULL},
+    [PUT_DTMF] = {ST_PUT_DTMF, &dtmf_record_desc, "dtmf_events", "INSERT", NULL, NULL, NULL, NULL},
 };
 
 #define MAX_COLUMNS 48

@@ -27,7 +27,8 @@ enum job_type {
     JOB_TOTALS,
     JOB_META,
     JOB_REGISTRATION,
-    JOB_ALERT
+    JOB_ALERT,
+    JOB_DTMF
 };
 
 typedef struct {
@@ -48,6 +49,7 @@ typedef union {
     message_record_t message;
     registration_record_t registration;
     alert_record_t alert;
+    dtmf_record_t dtmf;
 } any_record_t;
 
 /* A job's record is used where it lies in the ring (whose start malloc aligns, and whose jobs
@@ -76,7 +78,7 @@ struct writer {
     int error;
     char errmsg[256];
     writer_stats_t stats;
-    record_strings_t strings[JOB_ALERT + 1]; /* of each record's job type; read-only */
+    record_strings_t strings[JOB_DTMF + 1]; /* of each record's job type; read-only */
 };
 
 /* ---- packing ---- */
@@ -221,6 +223,11 @@ static int put_alert(store_t *s, const void *r)
     return store_put_alert(s, r);
 }
 
+static int put_dtmf(store_t *s, const void *r)
+{
+    return store_put_dtmf(s, r);
+}
+
 static const struct {
     const record_desc_t *desc;
     int (*put)(store_t *s, const void *record);
@@ -231,6 +238,7 @@ static const struct {
     [JOB_MESSAGE] = {&message_record_desc, put_message},
     [JOB_REGISTRATION] = {&registration_record_desc, put_registration},
     [JOB_ALERT] = {&alert_record_desc, put_alert},
+    [JOB_DTMF] = {&dtmf_record_desc, put_dtmf},
 };
 
 static int enqueue_record(writer_t *w, uint32_t type, const void *record)
@@ -271,6 +279,11 @@ int writer_put_alert(writer_t *w, const alert_record_t *r)
     return enqueue_record(w, JOB_ALERT, r);
 }
 
+int writer_put_dtmf(writer_t *w, const dtmf_record_t *r)
+{
+    return enqueue_record(w, JOB_DTMF, r);
+}
+
 int writer_put_meta(writer_t *w, const char *key, int64_t value)
 {
     meta_job_t m = {.value = value};
@@ -309,7 +322,8 @@ static int store_job(writer_t *w, uint8_t *job, const job_hdr_t *hdr)
         case JOB_SAMPLE:
         case JOB_MESSAGE:
         case JOB_REGISTRATION:
-        case JOB_ALERT: {
+        case JOB_ALERT:
+        case JOB_DTMF: {
             unpack_strings(&w->strings[hdr->type], job, body);
             return records[hdr->type].put(w->store, body);
         }

@@ -29,6 +29,7 @@ writer_t *writer_start(store_t *store, size_t queue_bytes);
 int writer_put_call(writer_t *w, const call_record_t *r);
 int writer_put_stream(writer_t *w, const stream_record_t *r);
 int writer_put_sample(writer_t *w, const sample_record_t *r);
+int writer_put_dtmf(writer_t *w, const dtmf_record_t *r);
 int writer_put_message(writer_t *w, const message_record_t *r);
 int writer_put_registration(writer_t *w, const registration_record_t *r);
 int writer_put_alert(writer_t *w, const alert_record_t *r);

@@ -144,7 +144,29 @@ static void on_progress(void *ctx, const stream_record_t *s)
     P.last.srtp_suite = NULL;
 }
 
-static const corr_sink_t SINK = {NULL, on_call, on_stream, on_sample, on_message, on_progress};
+/* DTMF digits, in the order they came. */
+static struct {
+    dtmf_record_t d[32];
+    char digit[32][8], via[32][8];
+    size_t n;
+} DT;
+
+static void on_dtmf(void *ctx, const dtmf_record_t *d)
+{
+    (void)ctx;
+    if (DT.n >= 32)
+        return;
+    DT.d[DT.n] = *d;
+    copy_str(DT.digit[DT.n], sizeof(DT.digit[0]), d->digit);
+    copy_str(DT.via[DT.n], sizeof(DT.via[0]), d->via);
+    DT.d[DT.n].digit = DT.digit[DT.n];
+    DT.d[DT.n].via = DT.via[DT.n];
+    DT.d[DT.n].call_id = NULL; /* borrowed */
+    DT.n++;
+}
+
+static const corr_sink_t SINK = {NULL,       on_call,     on_stream, on_sample,
+                                 on_message, on_progress, on_dtmf};
 
 static corr_t *C;
 
@@ -1597,6 +1619,94 @@ START_TEST(dynamic_payload_and_events)
 }
 END_TEST
 
+/* One RFC 4733 packet: event, end bit, volume, duration at ts. */
+static void dtmf_pkt(double t, uint16_t seq, uint32_t rtp_ts, uint8_t event, bool end,
+                     uint8_t volume, uint16_t duration)
+{
+    uint8_t raw[16] = {0x80, 101};
+    uint8_t *p = raw + 12;
+    p[0] = event;
+    p[1] = (uint8_t)((end ? 0x80 : 0) | volume);
+    p[2] = (uint8_t)(duration >> 8);
+    p[3] = (uint8_t)duration;
+    rtp_hdr_t h;
+    ck_assert_int_eq(rtp_parse(raw, sizeof(raw), &h), RTP_OK);
+    h.seq = seq;
+    h.timestamp = rtp_ts;
+    h.ssrc = 0x77;
+    packet_view_t pv = {.ts_ns = ns(t),
+                        .src = ep(A_MEDIA),
+                        .dst = ep(B_MEDIA),
+                        .ip_proto = 17,
+                        .payload = raw,
+                        .len = sizeof(raw)};
+    corr_on_rtp(C, &pv, &h);
+}
+
+START_TEST(dtmf_events_and_info)
+{
+    call_up(&D1, 0, "192.0.2.10", 40000, "198.51.100.20", 50000);
+    memset(&DT, 0, sizeof(DT));
+    rtp_run(3.1, 50, A_MEDIA, B_MEDIA, 0x77, 1, 0);
+    /* '5': three updates, then its end packet three times (RFC 4733 2.5.1.4). */
+    uint16_t seq = 51;
+    for (int i = 0; i < 3; i++)
+        dtmf_pkt(4.1 + 0.05 * i, seq++, 8000, 5, false, 10, (uint16_t)(400 * (i + 1)));
+    for (int i = 0; i < 3; i++)
+        dtmf_pkt(4.25 + 0.01 * i, seq++, 8000, 5, true, 10, 1600);
+    ck_assert_uint_eq(DT.n, 1); /* out with its first end packet; the copies change nothing */
+    /* '#' whose end packets were lost: it ends when '1' starts; '1' ends properly. */
+    dtmf_pkt(5.0, seq++, 16000, 11, false, 12, 400);
+    dtmf_pkt(5.05, seq++, 16000, 11, false, 12, 800);
+    dtmf_pkt(6.0, seq++, 24000, 1, false, 8, 400);
+    dtmf_pkt(6.1, seq++, 24000, 1, true, 8, 960);
+    /* Not DTMF (event 40, a tone): ignored. */
+    dtmf_pkt(6.5, seq++, 30000, 40, true, 8, 960);
+    /* '9' still going when the stream ends. */
+    dtmf_pkt(7.0, seq++, 32000, 9, false, 20, 320);
+    /* A SIP INFO digit (application/dtmf-relay), from the callee. */
+    sip_text(7.5, D1.b, D1.a,
+             "INFO sip:alice@example.com SIP/2.0\r\n"
+             "Via: SIP/2.0/UDP 198.51.100.20:5060;branch=z9hG4bKinfo1\r\n"
+             "From: <sip:bob@example.com>;tag=btag1\r\nTo: <sip:alice@example.com>;tag=atag1\r\n"
+             "Call-ID: call-1@example.com\r\nCSeq: 1 INFO\r\n"
+             "Content-Type: application/dtmf-relay\r\nContent-Length: 26\r\n\r\n"
+             "Signal=*\r\nDuration=250\r\n");
+    call_down(&D1, 9);
+    corr_flush(C);
+    ck_assert_uint_eq(DT.n, 5);
+    const rec_call_t *c = call_by_id(D1.call_id);
+    const rec_stream_t *s = stream_of(A_MEDIA, B_MEDIA, 0x77);
+    /* Event packets count as the stream's packets, as tshark counts them. */
+    ck_assert_uint_eq(s->r.packets, 50 + 12);
+    static const struct {
+        const char *digit;
+        double t;
+        uint32_t ms;
+        uint8_t volume;
+        bool ended;
+        const char *via;
+    } want[] = {{"5", 4.1, 200, 10, true, "rtp"},
+                {"#", 5.0, 100, 12, false, "rtp"},
+                {"1", 6.0, 120, 8, true, "rtp"},
+                {"*", 7.5, 250, 0, true, "info"},
+                {"9", 7.0, 40, 20, false, "rtp"}};
+    for (size_t i = 0; i < 5; i++) {
+        const dtmf_record_t *d = &DT.d[i];
+        ck_assert_str_eq(d->digit, want[i].digit);
+        ck_assert_int_eq(d->ts_ns, ns(want[i].t));
+        ck_assert_uint_eq(d->duration_ms, want[i].ms);
+        ck_assert_uint_eq(d->volume, want[i].volume);
+        ck_assert_int_eq(d->ended, want[i].ended);
+        ck_assert_str_eq(d->via, want[i].via);
+        ck_assert_int_eq(d->call_row, c->r.id);
+        ck_assert_int_eq(d->stream_row, strcmp(want[i].via, "rtp") == 0 ? s->r.id : 0);
+    }
+    /* The stream's last digit came before the stream's record. */
+    ck_assert_int_lt(DT.n, MAX_REC);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ SRTP and how SIP came */
 
 #define SDP_HEAD(ip) "v=0\r\no=- 1 1 IN IP4 " ip "\r\ns=-\r\nc=IN IP4 " ip "\r\nt=0 0\r\n"
@@ -2644,6 +2754,7 @@ Suite *corr_suite(void)
     tcase_add_test(tc, verdict_good_failed_cancelled_no_media);
     tcase_add_test(tc, verdict_comfort_noise_only);
     tcase_add_test(tc, verdict_media_moved_and_rtcp);
+    tcase_add_test(tc, dtmf_events_and_info);
     tcase_add_test(tc, no_media_is_not_one_way);
     tcase_add_test(tc, port_reuse_newest_call_wins);
     tcase_add_test(tc, port_reuse_same_flow_same_ssrc);

@@ -25,6 +25,7 @@ static char tmpdir[64];
 /* What migrations after v7 added, undone to make an older database (each later migration adds
  * its own undo here, newest first). */
 #define UNDO_AFTER_V7                                                                              \
+    "DROP TABLE dtmf_events;"                                                                      \
     "DROP INDEX calls_active; DROP INDEX rtp_streams_active;"                                      \
     "ALTER TABLE calls DROP COLUMN active; ALTER TABLE calls DROP COLUMN interrupted;"             \
     "ALTER TABLE rtp_streams DROP COLUMN active;"
@@ -1266,6 +1267,23 @@ static void put_full_call(store_t *s, int k, size_t raw_len)
     }
 }
 
+/* The one DTMF digit test_prune_age keeps: call 8's INFO '5'. */
+static int count_dtmf(void *ctx, const dtmf_record_t *d)
+{
+    int *n = ctx;
+    ck_assert_int_eq(d->call_row, 8);
+    ck_assert_str_eq(d->call_id, "c2");
+    ck_assert_str_eq(d->digit, "5");
+    ck_assert_int_eq(d->ts_ns, T0 + 8 * 60 * SEC);
+    ck_assert_uint_eq(d->duration_ms, 160);
+    ck_assert_int_eq(d->stream_row, 0);
+    ck_assert_uint_eq(d->volume, 10);
+    ck_assert(d->ended);
+    ck_assert_str_eq(d->via, "info");
+    (*n)++;
+    return 0;
+}
+
 START_TEST(test_prune_age)
 {
     store_t *s = open_ok(":memory:");
@@ -1289,6 +1307,24 @@ START_TEST(test_prune_age)
     lone.last_ns = T0 + 9 * 60 * SEC;
     ck_assert_int_eq(store_put_stream(s, &lone), 0);
 
+    /* A DTMF digit of call 2 (pruned) and one of call 8 (kept). */
+    dtmf_record_t dt = {.call_row = 2,
+                        .call_id = "c2",
+                        .ts_ns = T0 + 2 * 60 * SEC + 1500 * MS,
+                        .digit = "#",
+                        .duration_ms = 160,
+                        .stream_row = 20,
+                        .volume = 10,
+                        .ended = true,
+                        .via = "rtp"};
+    ck_assert_int_eq(store_put_dtmf(s, &dt), 0);
+    dt.call_row = 8;
+    dt.ts_ns = T0 + 8 * 60 * SEC;
+    dt.digit = "5";
+    dt.stream_row = 0;
+    dt.via = "info";
+    ck_assert_int_eq(store_put_dtmf(s, &dt), 0);
+
     int64_t deleted = -1;
     /* Before minute 4: calls 1..3 go, with their children, and the early lone rows. */
     ck_assert_int_eq(store_prune(s, T0 + 4 * 60 * SEC, 0, &deleted), 0);
@@ -1306,6 +1342,11 @@ START_TEST(test_prune_age)
     samples_t ss = {0};
     ck_assert_int_eq(store_foreach_sample(s, 10, keep_sample, &ss), 0);
     ck_assert_int_eq(ss.n, 0);
+    int nd = 0;
+    ck_assert_int_eq(store_foreach_dtmf(s, 2, count_dtmf, &nd), 0);
+    ck_assert_int_eq(nd, 0);
+    ck_assert_int_eq(store_foreach_dtmf(s, 8, count_dtmf, &nd), 0);
+    ck_assert_int_eq(nd, 1);
 
     /* Nothing older: no-op. */
     ck_assert_int_eq(store_prune(s, T0 + 4 * 60 * SEC, 0, &deleted), 0);

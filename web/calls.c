@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "json.h"
+#include "record_json.h"
 #include "callpcap.h"
 #include "sv.h"
 
@@ -145,6 +146,13 @@ static json_t *load_call(api_req_t *req, store_t *s)
     return call;
 }
 
+static int add_dtmf(void *ctx, const dtmf_record_t *d)
+{
+    collect_t *c = ctx;
+    push(c, record_json(&dtmf_record_desc, d, RECORD_JSON_API));
+    return c->oom ? -ENOMEM : 0;
+}
+
 void api_h_call(api_req_t *req)
 {
     store_t *s = api_store(req);
@@ -158,6 +166,10 @@ void api_h_call(api_req_t *req)
         err = store_foreach_stream(s, req->id, add_stream, &streams);
     if (err == 0)
         err = store_foreach_message(s, req->id, add_message, &msgs);
+    collect_t dtmf = {.array = json_array()};
+    if (err == 0)
+        err = dtmf.array ? store_foreach_dtmf(s, req->id, add_dtmf, &dtmf) : -ENOMEM;
+    json_object_set_new(call, "dtmf", dtmf.array ? dtmf.array : json_array());
     json_object_set_new(call, "streams", streams.array ? streams.array : json_array());
     json_object_set_new(call, "messages", msgs.c.array ? msgs.c.array : json_array());
     if (err != 0) {
