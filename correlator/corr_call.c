@@ -313,13 +313,13 @@ static void call_announce(corr_t *c, call_t *call, const net_endpoint_t *ep, int
         const media_ent_t *e = media_idx_get(c->idx, call->eps[i]);
         if (e != NULL && e->owner == call && media_key_eq(&e->key, &k)) {
             /* Announced again (re-INVITE, UPDATE): the newest claim again. */
-            media_idx_renew(c->idx, call->eps[i], (uint8_t)side, (uint8_t)kind);
+            media_idx_renew(c->idx, call->eps[i], (uint8_t)side, (uint8_t)kind, c->now_ns);
             call->eps_mline[i] = mline;
             return;
         }
     }
     end_quiet_streams(c, call, ep);
-    uint32_t h = media_idx_announce(c->idx, ep, call, (uint8_t)side, (uint8_t)kind);
+    uint32_t h = media_idx_announce(c->idx, ep, call, (uint8_t)side, (uint8_t)kind, c->now_ns);
     if (h == MEDIA_NONE) {
         c->stats.media_refused++;
         return;
@@ -559,6 +559,10 @@ static void call_on_request(corr_t *c, call_t *call, const packet_view_t *pkt, c
                 call->final_status = 0;
                 call->final_ns = 0;
             }
+            break;
+        case SIP_METHOD_ACK:
+            if (call->answer_ns != 0 && call->ack_ns == 0)
+                call->ack_ns = ts;
             break;
         case SIP_METHOD_CANCEL:
             if (call->answer_ns == 0 && (call->state == CALL_SETUP || call->state == CALL_RINGING))

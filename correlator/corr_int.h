@@ -94,6 +94,7 @@ typedef struct call {
     int64_t queued_ns;        /* when put at the tail of its queue */
     int64_t sip_ns, media_ns; /* last SIP message, last RTP/RTCP */
     int64_t invite_ns, ringing_ns, answer_ns, end_ns, final_ns;
+    int64_t ack_ns; /* the ACK of the answer (media matching: a call never ACKed is stale) */
     net_endpoint_t caller, callee;
     uint64_t from_tag_hash, to_tag_hash; /* 0 = no tag */
     uint64_t media_pkts[2];              /* packets of emitted streams, by sending side */

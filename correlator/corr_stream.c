@@ -253,7 +253,12 @@ void corr_stream_finish(corr_t *c, stream_t *s, fin_t why)
 }
 
 /* Claims on one endpoint looked at for a new stream, newest first. */
-#define MATCH_WALK 16
+#define MATCH_WALK 64
+/* Calls up and without a stream on the flow that announced the endpoint this shortly before a
+ * stream's first packet are racing for it: media starts some time after the offer/answer (SIPp:
+ * 18-120 ms at 300 calls/s, while the next call answers 3 ms later), so the earliest of them is
+ * the one whose media this is. */
+#define MATCH_RACE_NS (NS_PER_S)
 
 /* Did call announce ep for side? */
 static bool call_announced(const corr_t *c, const call_t *call, const media_key_t *ep, int side)
@@ -293,22 +298,36 @@ static int match_score(const corr_t *c, const media_ent_t *e, const stream_t *s,
     return score;
 }
 
-/* The best claim on ep for s: the highest match_score, the newest among equals. */
+/* Among calls racing for a stream: 2 when its answer was ACKed before the stream's first
+ * packet (SIPp: media starts after the ACK; a call whose caller gave up was answered but never
+ * ACKed, and must not take the next call's media, which would shift every later one), else 1;
+ * 0 when not racing. */
+static int race_rank(const media_ent_t *e, int score, const stream_t *s)
+{
+    if ((score & 3) != 3 || e->ts < s->first_ns - MATCH_RACE_NS)
+        return 0;
+    const call_t *call = e->owner;
+    return call->ack_ns != 0 && call->ack_ns <= s->first_ns ? 2 : 1;
+}
+
+/* The best claim on ep for s: the highest match_score; among equals the newest, except that
+ * among calls racing for the stream (up, no stream on this flow, announced within
+ * MATCH_RACE_NS of its first packet) the ACKed ones, and the earliest of those. */
 static const media_ent_t *best_claim(const corr_t *c, const media_key_t *k, const stream_t *s,
                                      bool by_dst)
 {
     net_endpoint_t ep;
     media_key_to(k, &ep);
     const media_ent_t *best = NULL;
-    int best_score = -1;
+    int best_score = -1, best_rank = 0;
     const media_ent_t *e = media_idx_find(c->idx, &ep);
     for (int n = 0; e != NULL && n < MATCH_WALK; e = media_idx_older(c->idx, e), n++) {
         int score = match_score(c, e, s, by_dst);
-        if (score > best_score) {
+        int rank = race_rank(e, score, s);
+        if (score > best_score || (score == best_score && rank > 0 && rank >= best_rank)) {
             best = e;
             best_score = score;
-            if (score == (by_dst ? 7 : 3))
-                break;
+            best_rank = rank;
         }
     }
     return best;
@@ -319,8 +338,9 @@ static const media_ent_t *best_claim(const corr_t *c, const media_key_t *k, cons
  * learnt); failing that, a packet from an announced endpoint. When several calls announced the
  * endpoint (ports reused), the newest announcement before the stream's first packet wins,
  * unless an older call fits better (match_score): a call whose offer/answer named both ends, a
- * call still up, a call without a stream on this flow yet. The stream then stays with that call
- * for good, whatever later SDPs announce. */
+ * call still up, a call without a stream on this flow yet; and among calls that announced it
+ * within a second, are up and have no stream on this flow yet, the earliest (best_claim). The
+ * stream then stays with that call for good, whatever later SDPs announce. */
 static void stream_match(corr_t *c, stream_t *s)
 {
     bool by_dst = true;

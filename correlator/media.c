@@ -273,7 +273,7 @@ static void claim_unlink(media_idx_t *idx, uint32_t h)
 }
 
 uint32_t media_idx_announce(media_idx_t *idx, const net_endpoint_t *ep, void *owner, uint8_t side,
-                            uint8_t kind)
+                            uint8_t kind, int64_t ts)
 {
     media_key_t k;
     media_key_from(&k, ep);
@@ -305,17 +305,19 @@ uint32_t media_idx_announce(media_idx_t *idx, const net_endpoint_t *ep, void *ow
     e->owner = owner;
     e->side = side;
     e->kind = kind;
+    e->ts = ts;
     claim_link_newest(idx, h);
     idx->live++;
     return h;
 }
 
-void media_idx_renew(media_idx_t *idx, uint32_t h, uint8_t side, uint8_t kind)
+void media_idx_renew(media_idx_t *idx, uint32_t h, uint8_t side, uint8_t kind, int64_t ts)
 {
     if (h >= idx->n_ents || idx->ents[h].owner == NULL)
         return;
     idx->ents[h].side = side;
     idx->ents[h].kind = kind;
+    idx->ents[h].ts = ts;
     if (idx->ents[h].newer != MEDIA_NONE) {
         claim_unlink(idx, h);
         claim_link_newest(idx, h);

@@ -62,6 +62,7 @@ typedef struct {
     uint8_t side;          /* 0 caller, 1 callee */
     uint8_t kind;          /* MEDIA_RTP, MEDIA_RTCP, MEDIA_MUX; 0 when free */
     media_key_t key;
+    int64_t ts;  /* when owner last announced the endpoint */
     void *owner; /* borrowed; NULL when free */
 } media_ent_t;
 
@@ -71,13 +72,13 @@ typedef struct media_idx media_idx_t;
  * power of two); NULL on allocation failure. Free with media_idx_free. */
 media_idx_t *media_idx_new(size_t max_entries, size_t n_buckets, uint64_t seed);
 void media_idx_free(media_idx_t *idx);
-/* A new claim of owner on ep, as the newest. The caller makes sure owner holds no claim on ep
- * yet (else media_idx_renew). Returns its handle, or MEDIA_NONE when the index is full or the
- * bucket's chain of endpoints is at its cap. */
+/* A new claim of owner on ep at time ts, as the newest. The caller makes sure owner holds no
+ * claim on ep yet (else media_idx_renew). Returns its handle, or MEDIA_NONE when the index is
+ * full or the bucket's chain of endpoints is at its cap. */
 uint32_t media_idx_announce(media_idx_t *idx, const net_endpoint_t *ep, void *owner, uint8_t side,
-                            uint8_t kind);
-/* The claim h, announced again: it becomes its endpoint's newest, with side and kind. */
-void media_idx_renew(media_idx_t *idx, uint32_t h, uint8_t side, uint8_t kind);
+                            uint8_t kind, int64_t ts);
+/* The claim h, announced again at ts: it becomes its endpoint's newest, with side and kind. */
+void media_idx_renew(media_idx_t *idx, uint32_t h, uint8_t side, uint8_t kind, int64_t ts);
 /* Drop the claim h if owner holds it. */
 void media_idx_release(media_idx_t *idx, uint32_t h, const void *owner);
 /* The newest claim on ep, or NULL. Borrowed until the next announce/renew/release. */

@@ -1253,17 +1253,34 @@ START_TEST(reuse_newest_offer_answer_before_first_packet)
     talk(1.1, 20, &early, 1);
     answer_at(&D2, 1.6, "198.51.100.20", 50000);
     talk(1.7, 20, &early, 1); /* the same stream: not re-filed to call 2 */
-    /* X -> Y starts after both answers: the newest announcement wins... */
+    /* X -> Y starts after both answers, both within a second: they race for it, and the
+     * earlier one's media starts first... */
     talk(1.7, 20, &late, 1);
-    /* ... and another SSRC on that flow goes to the call that has none on it yet. */
+    /* ... and the next SSRC on that flow goes to the call that has none on it yet. */
     talk(2.2, 20, &second, 1);
     corr_flush(C);
     ck_assert_uint_eq(R.n_streams, 3);
     const rec_call_t *c1 = call_by_id(D1.call_id), *c2 = call_by_id(D2.call_id);
     ck_assert_int_eq(stream_ssrc(0x20)->r.call_row, c1->r.id);
     ck_assert_uint_eq(stream_ssrc(0x20)->r.packets, 40);
-    ck_assert_int_eq(stream_ssrc(0x10)->r.call_row, c2->r.id);
-    ck_assert_int_eq(stream_ssrc(0x11)->r.call_row, c1->r.id);
+    ck_assert_int_eq(stream_ssrc(0x10)->r.call_row, c1->r.id);
+    ck_assert_int_eq(stream_ssrc(0x11)->r.call_row, c2->r.id);
+}
+END_TEST
+
+START_TEST(reuse_newest_wins_outside_the_race)
+{
+    /* Call 1 is up but silent; call 2 announces the same X and Y 3 s later and its media
+     * starts: the newest announcement wins (call 1 announced too long ago to be racing). */
+    call_up(&D1, 0, "192.0.2.10", 40000, "198.51.100.20", 50000);
+    call_up(&D2, 1, "192.0.2.10", 40000, "198.51.100.20", 50000);
+    flow_t f[2] = {{X_MEDIA, Y_MEDIA, 0x31, 1}, {Y_MEDIA, X_MEDIA, 0x32, 1}};
+    talk(4.1, 20, f, 2);
+    corr_flush(C);
+    const rec_call_t *c2 = call_by_id(D2.call_id);
+    ck_assert_int_eq(stream_ssrc(0x31)->r.call_row, c2->r.id);
+    ck_assert_int_eq(stream_ssrc(0x32)->r.call_row, c2->r.id);
+    ck_assert(call_by_id(D1.call_id)->r.mos == 0);
 }
 END_TEST
 
@@ -1337,7 +1354,9 @@ START_TEST(reuse_reinvite_and_update_move_media)
 END_TEST
 
 /* SIPp-like load: every call offers X and answers Y; 40 calls at 20 calls/s, each talking 80
- * packets each way for 1.6 s (about 32 up at once), every fifth one rejected with 486. */
+ * packets each way for 1.6 s (about 32 up at once), every fifth one rejected with 486. Media
+ * starts 120 ms after the answer, when the next two calls have answered too (as SIPp's does at
+ * high rates). */
 enum { SHARE_CALLS = 40, SHARE_PKTS = 80 };
 
 typedef struct {
@@ -1405,8 +1424,8 @@ START_TEST(reuse_many_calls_share_media_ports)
         if (busy)
             continue;
         for (int k = 0; k < 2 * SHARE_PKTS; k++)
-            ev[n++] = (share_ev_t){t + 0.015 + 0.02 * (k / 2) + 0.001 * (k % 2), i, 3, k};
-        ev[n++] = (share_ev_t){t + 0.02 + 0.02 * SHARE_PKTS, i, 4, 0};
+            ev[n++] = (share_ev_t){t + 0.13 + 0.02 * (k / 2) + 0.001 * (k % 2), i, 3, k};
+        ev[n++] = (share_ev_t){t + 0.135 + 0.02 * SHARE_PKTS, i, 4, 0};
     }
     qsort(ev, n, sizeof(ev[0]), share_ev_cmp);
     for (size_t i = 0; i < n; i++)
@@ -2761,6 +2780,7 @@ Suite *corr_suite(void)
     tcase_add_test(tc, ssrc_change_makes_two_streams);
     tcase_add_test(tc, reuse_never_splits_a_running_stream);
     tcase_add_test(tc, reuse_newest_offer_answer_before_first_packet);
+    tcase_add_test(tc, reuse_newest_wins_outside_the_race);
     tcase_add_test(tc, reuse_ssrc_change_stays_in_its_call);
     tcase_add_test(tc, reuse_reinvite_and_update_move_media);
     tcase_add_test(tc, reuse_many_calls_share_media_ports);

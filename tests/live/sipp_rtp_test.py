@@ -8,8 +8,9 @@ with its own SSRC.
   sipp_rtp_test.py SIPSCOPE file    20 calls/s, 200 calls, captured by tcpdump, then
                                     `sipscope analyze`: every RTP stream equals tshark's
                                     (-z rtp,streams: packets, lost, max delta, mean and max
-                                    jitter), every answered call has a MOS, and the calls per
-                                    state equal SIPp's own counts (-trace_counts).
+                                    jitter), every answered call has a MOS and one stream
+                                    each way, and the calls per state equal SIPp's own
+                                    counts (-trace_counts).
   sipp_rtp_test.py SIPSCOPE live    300 calls/s for 20 s through `sipscope run -i lo`: no
                                     packet dropped, the API's calls per state equal SIPp's,
                                     and the stream rows equal the real streams (two per
@@ -180,11 +181,17 @@ def check_file(binary, tmp, ports, failures):
         if bad:
             failures.append(f"stream {key}: " + ", ".join(f"{f} {s[f]} vs tshark {t[f]}"
                                                           for f in bad))
-    by_state = {}
+    by_state, per_call = {}, {}
+    for s in report["streams"]:
+        per_call.setdefault(s["call_id"], []).append(s["src"])
     for c in report["calls"]:
         by_state[c["state"]] = by_state.get(c["state"], 0) + 1
         if c["answer_time"] is not None and c["mos"] is None:
             failures.append(f"answered call {c['call_id']} has no MOS")
+        # Every call SIPp completed talked once each way, all on the same two ports.
+        srcs = per_call.get(c["call_id"], [])
+        if c["state"] == "completed" and (len(srcs) != 2 or len(set(srcs)) != 2):
+            failures.append(f"call {c['call_id']}: streams from {srcs}, want one each way")
     have = {"calls": len(report["calls"]), "rejected": by_state.get("rejected", 0),
             "completed": by_state.get("completed", 0)}
     for k, v in have.items():
