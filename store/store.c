@@ -42,7 +42,10 @@ struct store {
     bool read_only;
     bool in_txn; /* a batch transaction is open */
     uint32_t batch_rows;
-    uint32_t pending; /* rows in the open batch */
+    uint32_t pending;            /* rows in the open batch */
+    int (*precommit)(void *ctx); /* store_set_precommit */
+    void *precommit_ctx;
+    bool in_precommit;
     sqlite3_stmt *st[ST_COUNT];
     store_stats_t stats;
     char err[256];
@@ -191,8 +194,22 @@ static int batch_begin(store_t *s)
     return err;
 }
 
+void store_set_precommit(store_t *s, int (*fn)(void *ctx), void *ctx)
+{
+    s->precommit = fn;
+    s->precommit_ctx = ctx;
+}
+
 int store_int_batch_commit(store_t *s)
 {
+    if (s->precommit != NULL && !s->in_precommit) {
+        /* What the owner held back goes into this batch (even a batch it opens itself). */
+        s->in_precommit = true;
+        int err = s->precommit(s->precommit_ctx);
+        s->in_precommit = false;
+        if (err != 0)
+            return err;
+    }
     if (!s->in_txn)
         return 0;
     int rc = sqlite3_step(s->st[ST_COMMIT]);
@@ -242,7 +259,7 @@ int store_int_put_end(store_t *s, binder_t *b, const char *what)
         return err;
     }
     s->pending++;
-    if (s->pending >= s->batch_rows)
+    if (s->pending >= s->batch_rows && !s->in_precommit)
         return store_int_batch_commit(s);
     return 0;
 }

@@ -98,6 +98,11 @@ int store_add_totals(store_t *s, const store_meta_t *m);
 int store_get_totals(store_t *s, store_meta_t *out);
 /* Commit the open batch, if any. */
 int store_flush(store_t *s);
+/* fn runs right before every commit of a batch (store_flush, a full batch, store_close), even
+ * with no batch open, to write what its owner held back (the writer's deferred snapshots,
+ * store/deferred.h): the rows it writes go into the batch being committed (no commit by row
+ * count while it runs). NULL: none. */
+void store_set_precommit(store_t *s, int (*fn)(void *ctx), void *ctx);
 /* The first row id free in both calls and rtp_streams (their ids share one counter in the
  * correlator): 1 + the largest id stored, or 1 for an empty database, or 0 on error (see
  * store_errmsg). Use it to seed the correlator so that a new analysis appended to an existing

@@ -1,6 +1,8 @@
 /* writer: records are packed into a byte ring and stored by a dedicated thread. */
 #include "writer.h"
 
+#include "deferred.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -12,6 +14,7 @@
 #include "clock.h"
 #include "defs.h"
 #include "record_desc.h"
+#include "sv.h"
 
 /* Each queued record is a job: a header, the record struct, then its strings. String pointers
  * inside the copied struct are rewritten as offsets from the job start (plus one, so that 0
@@ -79,7 +82,13 @@ struct writer {
     char errmsg[256];
     writer_stats_t stats;
     record_strings_t strings[JOB_DTMF + 1]; /* of each record's job type; read-only */
+    deferred_t *deferred; /* snapshots held until the batch commits (writer thread only) */
+    int64_t batch_ms;     /* MAX_BATCH_MS, or SIPSCOPE_COMMIT_MS (writer.h) */
 };
+
+/* Snapshots held back at most (a call's or stream's job is ~0.3-1.5 kB): 8,192 covers the
+ * calls and streams in progress of a busy file analysis; past that they are written at once. */
+#define DEFERRED_MAX 8192
 
 /* ---- packing ---- */
 
@@ -311,6 +320,45 @@ static void note_error(writer_t *w, int rc)
     pthread_mutex_unlock(&w->lock);
 }
 
+/* A deferred snapshot's job, written at last (the store's precommit, deferred.h). */
+static int store_deferred(void *ctx, uint8_t *job)
+{
+    writer_t *w = ctx;
+    job_hdr_t hdr;
+    memcpy(&hdr, job, sizeof(hdr));
+    uint8_t *body = job + sizeof(job_hdr_t);
+    unpack_strings(&w->strings[hdr.type], job, body);
+    return records[hdr.type].put(w->store, body);
+}
+
+static int precommit(void *ctx)
+{
+    writer_t *w = ctx;
+    return deferred_drain(w->deferred, store_deferred, w);
+}
+
+/* A call's or stream's job: a snapshot (active) is held back until the batch commits, unless a
+ * later one replaces it or the final record drops it; true when it was held. */
+static bool defer_snapshot(writer_t *w, const uint8_t *job, const job_hdr_t *hdr)
+{
+    const uint8_t *body = job + sizeof(job_hdr_t);
+    bool active;
+    int64_t id;
+    if (hdr->type == JOB_CALL) {
+        memcpy(&active, body + offsetof(call_record_t, active), sizeof(active));
+        memcpy(&id, body + offsetof(call_record_t, id), sizeof(id));
+    } else {
+        memcpy(&active, body + offsetof(stream_record_t, active), sizeof(active));
+        memcpy(&id, body + offsetof(stream_record_t, id), sizeof(id));
+    }
+    uint64_t key = (uint64_t)id << 4 | hdr->type;
+    if (!active) {
+        deferred_drop(w->deferred, key);
+        return false;
+    }
+    return deferred_put(w->deferred, key, job, hdr->len);
+}
+
 /* Store a job. Called without the lock: the ring's span being stored is the writer's own until
  * w->tail moves past it, so a record is unpacked and stored where it lies (no copy). */
 static int store_job(writer_t *w, uint8_t *job, const job_hdr_t *hdr)
@@ -319,6 +367,10 @@ static int store_job(writer_t *w, uint8_t *job, const job_hdr_t *hdr)
     switch (hdr->type) {
         case JOB_CALL:
         case JOB_STREAM:
+            if (w->deferred != NULL && defer_snapshot(w, job, hdr))
+                return 0;
+            unpack_strings(&w->strings[hdr->type], job, body);
+            return records[hdr->type].put(w->store, body);
         case JOB_SAMPLE:
         case JOB_MESSAGE:
         case JOB_REGISTRATION:
@@ -354,7 +406,7 @@ static int64_t monotonic_ms(void)
 /* Commit when the last commit is MAX_BATCH_MS old. True when it did. */
 static bool commit_if_due(writer_t *w, int64_t now_ms, int64_t *last_commit_ms)
 {
-    if (now_ms - *last_commit_ms < MAX_BATCH_MS)
+    if (now_ms - *last_commit_ms < w->batch_ms)
         return false;
     note_error(w, store_flush(w->store));
     *last_commit_ms = now_ms;
@@ -448,14 +500,21 @@ writer_t *writer_start(store_t *store, size_t queue_bytes)
     if (w == NULL)
         return NULL;
     w->store = store;
+    w->batch_ms = MAX_BATCH_MS;
+    const char *env = getenv("SIPSCOPE_COMMIT_MS");
+    uint64_t ms;
+    if (env != NULL && sv_to_u64(sv_from_cstr(env), &ms) && ms >= 1 && ms <= 86400000)
+        w->batch_ms = (int64_t)ms;
     for (size_t t = 0; t < ARRAY_LEN(records); t++) {
         if (records[t].desc != NULL)
             record_strings_init(&w->strings[t], records[t].desc);
     }
     w->cap = ALIGN8(queue_bytes < MIN_QUEUE_BYTES ? MIN_QUEUE_BYTES : queue_bytes);
     w->ring = malloc(w->cap);
-    if (w->ring == NULL)
+    w->deferred = deferred_new(DEFERRED_MAX);
+    if (w->ring == NULL || w->deferred == NULL)
         goto fail;
+    store_set_precommit(store, precommit, w);
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->not_empty, NULL);
     pthread_cond_init(&w->not_full, NULL);
@@ -464,6 +523,8 @@ writer_t *writer_start(store_t *store, size_t queue_bytes)
     w->started = true;
     return w;
 fail:
+    store_set_precommit(store, NULL, NULL);
+    deferred_free(w->deferred);
     free(w->ring);
     free(w);
     return NULL;
@@ -478,6 +539,9 @@ int writer_stop(writer_t *w, writer_stats_t *final, char *err, size_t errlen)
     pthread_cond_signal(&w->not_empty);
     pthread_mutex_unlock(&w->lock);
     pthread_join(w->thread, NULL);
+    /* The thread's last flush wrote what was held back; the store outlives the writer. */
+    store_set_precommit(w->store, NULL, NULL);
+    deferred_free(w->deferred);
     if (final != NULL)
         *final = w->stats;
     int rc = w->error;

@@ -95,6 +95,51 @@ START_TEST(single_record_committed_while_idle)
 }
 END_TEST
 
+/* A snapshot (active) is held back until the batch commits: alone, it is still committed by
+ * the idle flush; superseded by its row's final record within the batch, only the final one is
+ * written (one row write, not two), and a message that came between is committed with it. */
+START_TEST(snapshots_held_until_commit)
+{
+    call_record_t c = {.id = 5, .call_id = "held@x", .state = CALL_IN_CALL, .active = true};
+    ck_assert_int_eq(writer_put_call(W, &c), 0);
+    double t0 = now_s();
+    while (count("SELECT count(*) FROM calls") == 0 && now_s() - t0 < 5.0)
+        sleep_ms(50);
+    ck_assert_int_eq(count("SELECT count(*) FROM calls WHERE id = 5 AND active = 1"), 1);
+
+    store_stats_t before, after;
+    writer_stats_t ws;
+    store_get_stats(S, &before);
+    call_record_t d = {.id = 6, .call_id = "short@x", .state = CALL_SETUP, .active = true};
+    ck_assert_int_eq(writer_put_call(W, &d), 0);
+    stream_record_t st = {.id = 7, .call_row = 6, .ssrc = 1, .packets = 3, .active = true};
+    ck_assert_int_eq(writer_put_stream(W, &st), 0);
+    message_record_t m = {.call_row = 6,
+                          .call_id = "short@x",
+                          .ts_ns = 1000000000,
+                          .is_request = true,
+                          .method = "INVITE",
+                          .raw = "INVITE",
+                          .raw_len = 6};
+    ck_assert_int_eq(writer_put_message(W, &m), 0);
+    st.active = false;
+    st.packets = 9;
+    ck_assert_int_eq(writer_put_stream(W, &st), 0);
+    d.state = CALL_COMPLETED;
+    d.active = false;
+    ck_assert_int_eq(writer_put_call(W, &d), 0);
+    ck_assert_int_eq(writer_stop(W, &ws, NULL, 0), 0);
+    W = NULL;
+    store_get_stats(S, &after);
+    ck_assert_uint_eq(after.rows_committed - before.rows_committed, 3);
+    ck_assert_int_eq(count("SELECT count(*) FROM calls WHERE id = 6 AND active = 0"
+                           " AND state = 'completed'"),
+                     1);
+    ck_assert_int_eq(count("SELECT packets FROM rtp_streams WHERE id = 7 AND active = 0"), 9);
+    ck_assert_int_eq(count("SELECT count(*) FROM sip_messages WHERE call_row = 6"), 1);
+}
+END_TEST
+
 /* A steady trickle never leaves the writer idle for the idle commit: it commits by time. */
 START_TEST(trickle_committed_by_time)
 {
@@ -338,6 +383,7 @@ Suite *writer_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, single_record_committed_while_idle);
+    tcase_add_test(tc, snapshots_held_until_commit);
     tcase_add_test(tc, trickle_committed_by_time);
     tcase_add_test(tc, wraps_and_back_pressure_lose_nothing);
     tcase_add_test(tc, every_string_survives_the_queue);
