@@ -116,7 +116,7 @@ async function renderMessages() {
   if (seq !== renderSeq) return;
   summary.textContent = `${fmtInt(page.total === 0 ? 0 : offset + 1)}–${fmtInt(offset + page.messages.length)} of ${fmtInt(page.total)}`;
   rows.replaceChildren(...(page.messages.length ? page.messages.map((m) => {
-    const tr = el('tr', { 'data-id': m.id, tabindex: '0', 'aria-expanded': 'false', class: m.request ? 'row-msg-req' : m.status >= 300 ? 'row-rejected' : 'row-completed' });
+    const tr = el('tr', { 'data-id': m.id, tabindex: '0', 'aria-expanded': 'false', class: m.request ? 'row-msg-req' : m.status === 401 || m.status === 407 ? 'row-setup' : m.status >= 300 ? 'row-rejected' : 'row-completed' });
     tr.addEventListener('click', () => show(m, tr));
     tr.addEventListener('keydown', (ev) => { if (ev.key === 'Enter' || ev.key === ' ') { ev.preventDefault(); show(m, tr); } });
     tr.append(
