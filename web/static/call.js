@@ -88,14 +88,18 @@ function ladder(call, onSelect, avail) {
     const y = top + rowH * row + 16;
     if (r.kind === 'dtmf') {
       const d = r.d, s = r.s;
-      const x1 = s ? mediaX(s.src, call.caller) : x(call.caller);
-      let x2 = s ? mediaX(s.dst, call.callee) : x(call.callee);
+      // A digit from SIP INFO goes the way its INFO went; one from RTP the way its stream went.
+      const info = !s && msgs.find((m) => m.request && m.method === 'INFO' && Math.abs(m.time - r.time) < 0.05);
+      const x1 = s ? mediaX(s.src, call.caller) : x(info ? info.src : call.caller);
+      let x2 = s ? mediaX(s.dst, call.callee) : x(info ? info.dst : call.callee);
       if (x2 === x1) x2 = x1 + 60;
       const g = svg('g', { class: 'dtmf', 'data-digit': d.digit });
-      g.appendChild(svg('title', {}, `DTMF ${d.digit} (RFC 4733) at ${fmtTime(d.time, true)}, ${d.duration_ms} ms${s ? ', ' + s.src + ' → ' + s.dst : ''}${d.volume !== undefined && d.volume !== null ? ', volume −' + d.volume + ' dBm0' : ''}`));
+      g.appendChild(svg('title', {}, `DTMF ${d.digit} (${d.via === 'info' ? 'SIP INFO' : 'RFC 4733'}) at ${fmtTime(d.time, true)}, ${d.duration_ms} ms${s ? ', ' + s.src + ' → ' + s.dst : ''}${d.volume !== undefined && d.volume !== null ? ', volume −' + d.volume + ' dBm0' : ''}`));
       g.appendChild(svg('text', Object.assign(timeAt(y), { class: 'msg-time' }), '+' + (r.time - t0).toFixed(3) + ' s'));
       g.appendChild(svg('line', { x1, y1: y, x2: x2 + (x2 > x1 ? -1 : 1), y2: y, class: 'arrow dtmf-arrow', 'marker-end': 'url(#arrow-dtmf)' }));
-      g.appendChild(svg('text', { x: (x1 + x2) / 2, y: y - 6, class: 'msg-label dtmf-label', 'text-anchor': 'middle' }, `DTMF ${d.digit} · ${d.duration_ms} ms`));
+      const how = d.via === 'info' ? ' (INFO)' : '';
+      const cut = d.ended === false ? ', end not seen' : '';
+      g.appendChild(svg('text', { x: (x1 + x2) / 2, y: y - 6, class: 'msg-label dtmf-label', 'text-anchor': 'middle' }, `DTMF ${d.digit} · ${d.duration_ms} ms${how}${cut}`));
       root.appendChild(g);
       return;
     }
@@ -315,8 +319,8 @@ function streamsTable(streams, call) {
 
 function dtmfList(call) {
   if (!Array.isArray(call.dtmf) || !call.dtmf.length) return null;
-  return el('p', { class: 'dtmf-list', id: 'dtmf' }, el('strong', { text: 'DTMF (RFC 4733): ' }),
-    call.dtmf.map((d) => el('span', { class: 'dtmf-digit', title: `${fmtTime(d.time, true)}, ${d.duration_ms} ms`, text: d.digit })));
+  return el('p', { class: 'dtmf-list', id: 'dtmf' }, el('strong', { text: 'DTMF: ' }),
+    call.dtmf.map((d) => el('span', { class: 'dtmf-digit', title: `${fmtTime(d.time, true)}, ${d.duration_ms} ms, ${d.via === 'info' ? 'SIP INFO' : 'RFC 4733'}`, text: d.digit })));
 }
 
 async function renderCall(id) {
