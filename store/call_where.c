@@ -33,6 +33,41 @@ static char *like_pattern(const char *q, bool *oom)
     return p;
 }
 
+static bool has_word_char(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)p[i] >= 0x80 || (p[i] >= '0' && p[i] <= '9') ||
+            ((p[i] | 0x20) >= 'a' && (p[i] | 0x20) <= 'z'))
+            return true;
+    return false;
+}
+
+/* The search's words as LIKE patterns, for the messages the index does not hold yet; false when
+ * there are more than STORE_MAX_SEARCH_WORDS. */
+static bool search_patterns(const char *text, call_where_t *cw, bool *oom)
+{
+    size_t n = strlen(text), i = 0;
+    while (i < n) {
+        while (i < n && (text[i] == ' ' || text[i] == '\t'))
+            i++;
+        size_t start = i;
+        while (i < n && text[i] != ' ' && text[i] != '\t')
+            i++;
+        if (i == start || !has_word_char(text + start, i - start))
+            continue;
+        if (cw->n_search_like == STORE_MAX_SEARCH_WORDS)
+            return false;
+        char word[STORE_MAX_SEARCH_WORD_BYTES];
+        size_t len = i - start < sizeof(word) - 1 ? i - start : sizeof(word) - 1;
+        memcpy(word, text + start, len);
+        word[len] = '\0';
+        char *p = like_pattern(word, oom);
+        if (p != NULL)
+            cw->search_like[cw->n_search_like++] = p;
+    }
+    return true;
+}
+
 /* The text range of "IP:PORT" values an address filter can match, for an index on the column:
  * for IPv4, the whole octets of the prefix ("10.0." for 10.0.0.0/16, "10.0.0.5:" for one
  * address); for IPv6, one address ("[2001:db8::1]:") or else every IPv6 endpoint ("[").
@@ -84,6 +119,10 @@ int store_int_call_where_init(store_t *s, const store_call_filter_t *f, call_whe
     cw->ua_like = like_pattern(f->user_agent, &oom);
     if (f->search != NULL) {
         cw->fts = store_fts_query(f->search);
+        if (cw->fts != NULL && !search_patterns(f->search, cw, &oom)) {
+            store_int_call_where_free(cw);
+            return store_int_fail_msg(s, -EINVAL, "query calls", "too many words to search for");
+        }
         if (cw->fts == NULL) {
             store_int_call_where_free(cw);
             return store_int_fail_msg(s, -EINVAL, "query calls", "nothing to search for");
@@ -104,6 +143,8 @@ int store_int_call_where_init(store_t *s, const store_call_filter_t *f, call_whe
 
 void store_int_call_where_free(call_where_t *cw)
 {
+    for (int i = 0; i < cw->n_search_like; i++)
+        free(cw->search_like[i]);
     free(cw->q_like);
     free(cw->ua_like);
     free(cw->fts);
@@ -260,10 +301,17 @@ static void call_children_where(const store_call_filter_t *f, const call_where_t
         qw_i64(w, f->probe);
     }
     if (cw->fts != NULL) {
+        /* the index up to fts.indexed_id, the words' substrings in the messages beyond it */
         qw_cond(w, in);
         qw_add(w, "SELECT call_row FROM sip_messages WHERE id IN"
-                  " (SELECT rowid FROM sip_messages_fts WHERE sip_messages_fts MATCH ?))");
+                  " (SELECT rowid FROM sip_messages_fts WHERE sip_messages_fts MATCH ?)"
+                  " OR (id > coalesce((SELECT value FROM meta WHERE key = 'fts.indexed_id'), 0)");
         qw_text(w, cw->fts);
+        for (int i = 0; i < cw->n_search_like; i++) {
+            qw_add(w, " AND raw LIKE ? ESCAPE '\\'");
+            qw_text(w, cw->search_like[i]);
+        }
+        qw_add(w, "))");
     }
     if (f->ip.family != 0)
         ip_where(w, cw, walk);

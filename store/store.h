@@ -23,7 +23,7 @@
  * (NULL = none), so times read back are rounded to the microsecond, the report's resolution. */
 typedef struct store store_t;
 
-#define STORE_SCHEMA_VERSION   9     /* PRAGMA user_version this code creates and reads */
+#define STORE_SCHEMA_VERSION   10    /* PRAGMA user_version this code creates and reads */
 #define STORE_DEFAULT_BATCH    4096  /* rows per write transaction */
 #define STORE_DEFAULT_BUSY_MS  5000  /* how long to wait for another connection's lock */
 #define STORE_DEFAULT_CACHE_KB 16384 /* SQLite's page cache per connection */
@@ -202,11 +202,19 @@ typedef struct {
     bool active;     /*   true = calls in progress (snapshots), false = the others */
 } store_call_filter_t;
 
+/* Full-text index of the messages (schema v10): index up to max_rows of the messages not yet
+ * indexed, in id order, in one transaction; *indexed (may be NULL) receives how many. Needs a
+ * writable store; meant for a background thread (the API server's), not the capture's writer.
+ * 0 or -errno. */
+int store_fts_catch_up(store_t *s, int64_t max_rows, int64_t *indexed);
+
 /* The FTS5 query of a search text (store_call_filter_t.search): each word separated by spaces
  * as a quoted phrase with a prefix star ("word"*), all of them required; words without a
  * letter or digit are left out. NULL when nothing is left to search for (or out of memory).
  * Caller frees. */
 char *store_fts_query(const char *text);
+#define STORE_MAX_SEARCH_WORDS      8   /* words of a search (more are refused) */
+#define STORE_MAX_SEARCH_WORD_BYTES 128 /* a longer word is cut for the unindexed rows */
 
 /* Calls matching filter (NULL = all), newest invite first, id descending on ties; skip offset
  * rows, hand at most limit (negative = no limit; 0 = none, for counting only). *total (may be

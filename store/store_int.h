@@ -200,6 +200,8 @@ typedef struct {
     char *q_like;  /* the filter's q as a LIKE pattern, or NULL */
     char *ua_like; /* its user_agent likewise */
     char *fts;     /* its search as an FTS5 query (store_fts_query), or NULL */
+    char *search_like[STORE_MAX_SEARCH_WORDS]; /* its words as LIKE patterns (rows not indexed) */
+    int n_search_like;
     char ip_text[NET_ADDR_STRLEN];
     unsigned ip_prefix;
     char ip_lo[NET_ADDR_STRLEN + 4], ip_hi[NET_ADDR_STRLEN + 4]; /* text range of ip's endpoints */

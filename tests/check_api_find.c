@@ -139,6 +139,13 @@ static const find_case_t find_cases[] = {
     {"verdict=failed,good", "893412f5 6b608f2d 4512cebc 62b79a60"},
     {"verdict=degraded&nat=true", "6745fb1b"},
     {"verdict=poor", ""},
+    /* full text over the messages (indexed or not yet: the same answers), headers and SDP */
+    {"search=2159", "893412f5"},
+    {"search=opus&state=completed", "bb6daced 62b79a60 45225281"},
+    {"search=%2B1555", "893412f5 bb6daced 4512cebc 0ee1289b 62b79a60 45225281 6745fb1b"},
+    {"search=example.net%20%2B15551207954", "0ee1289b"},
+    {"search=Linphone&final_status=4xx", ""},
+    {"search=friendly-scanner", ""}, /* the scanners' REGISTERs belong to no call */
     {"codecs=opus", NULL},
 };
 
@@ -192,7 +199,8 @@ static const char *const bad_filters[] = {
     "ip=10.0.0.0/",       "ip=example.com",  "probe=-1",
     "probe=4294967296",   "min_loss=101",    "min_loss=x",
     "max_mos=6",          "min_duration=-1", "verdict=bad",
-    "verdict=good,,poor", "min_pdd=abc",
+    "verdict=good,,poor", "search=%2B%2B",   "search=a%20b%20c%20d%20e%20f%20g%20h%20i",
+    "min_pdd=abc",
 };
 
 START_TEST(test_call_filters_bad)
@@ -448,8 +456,7 @@ START_TEST(test_calls_csv_quoting)
     ck_assert_int_eq(r.status, 200);
     const char *row = strstr(r.body, "\r\n") + 2;
     const char *want = "\"'=HYPERLINK(\"\"http://x\"\")\",\"sip:a,b@example.com\",\"'-2+3\",";
-    ck_assert_msg(strncmp(row, want, strlen(want)) == 0,
-                  "row: %s", row);
+    ck_assert_msg(strncmp(row, want, strlen(want)) == 0, "row: %s", row);
     resp_free(&r);
 }
 END_TEST
@@ -532,6 +539,70 @@ START_TEST(test_calls_pcap)
 }
 END_TEST
 
+/* ---- The full-text index: searching before the messages are indexed (LIKE over the rows
+ * beyond fts.indexed_id) and after (FTS5) gives the same calls. */
+
+static int count_call(void *ctx, const call_record_t *c)
+{
+    (void)c;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+static int search_count(store_t *st, const char *text)
+{
+    store_call_filter_t f = {.search = text};
+    int n = 0;
+    int64_t total = 0;
+    ck_assert_int_eq(store_query_calls(st, &f, 1000, 0, count_call, &n, &total), 0);
+    ck_assert_int_eq(total, n);
+    return n;
+}
+
+START_TEST(test_fts_catch_up)
+{
+    char db[400], cmd[1024];
+    snprintf(db, sizeof(db), "%s/fts.db", tmpdir);
+    snprintf(cmd, sizeof(cmd), "'%s' analyze -q --db '%s' '%s' > /dev/null", SIPSCOPE_BINARY, db,
+             testdata_path("samples/small.pcap"));
+    ck_assert_int_eq(run(cmd), 0);
+    store_t *st = NULL;
+    ck_assert_int_eq(store_open(db, &st), 0);
+    static const char *const words[] = {
+        "2159", "opus", "+1555", "INVITE", "example.net 2989", "Linphone", "192.0.2.12"};
+    int before[sizeof(words) / sizeof(words[0])];
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        before[i] = search_count(st, words[i]);
+    int64_t n = 0, all = 0;
+    do {
+        ck_assert_int_eq(store_fts_catch_up(st, 50, &n), 0);
+        all += n;
+    } while (n > 0);
+    ck_assert_int_eq(all, 187);
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        ck_assert_msg(search_count(st, words[i]) == before[i], "%s: %d indexed, %d before",
+                      words[i], search_count(st, words[i]), before[i]);
+    ck_assert_int_eq(before[0], 1);
+    ck_assert_int_eq(before[3], 10);
+    ck_assert_int_eq(before[4], 1);
+    ck_assert_int_eq(before[6], 1);
+    /* Deleting indexed messages takes them out of the index (the delete trigger). */
+    ck_assert_int_eq(store_prune(st, INT64_C(1705312900) * 1000000000, 0, NULL), 0);
+    ck_assert_int_eq(search_count(st, "INVITE"), 0);
+    ck_assert_int_eq(store_fts_catch_up(st, 50, &n), 0);
+    ck_assert_int_eq(n, 0);
+    ck_assert_int_eq(store_close(st), 0);
+    /* and the index agrees with its content (FTS5's own check, with the sqlite3 shell) */
+    if (run("command -v sqlite3 > /dev/null") == 0) {
+        snprintf(cmd, sizeof(cmd),
+                 "sqlite3 '%s' \"INSERT INTO sip_messages_fts (sip_messages_fts, rank)"
+                 " VALUES ('integrity-check', 1)\"",
+                 db);
+        ck_assert_int_eq(run(cmd), 0);
+    }
+}
+END_TEST
+
 Suite *api_find_suite(void)
 {
     fill_database();
@@ -554,6 +625,7 @@ Suite *api_find_suite(void)
     tcase_add_test(tc, test_calls_csv_quoting);
     tcase_add_test(tc, test_ladder_txt);
     tcase_add_test(tc, test_calls_pcap);
+    tcase_add_test(tc, test_fts_catch_up);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -25,6 +25,8 @@ static char tmpdir[64];
 /* What migrations after v7 added, undone to make an older database (each later migration adds
  * its own undo here, newest first). */
 #define UNDO_AFTER_V7                                                                              \
+    "DROP TRIGGER sip_messages_fts_delete; DROP TABLE sip_messages_fts;"                           \
+    "DELETE FROM meta WHERE key = 'fts.indexed_id';"                                               \
     "DROP TABLE dtmf_events;"                                                                      \
     "DROP INDEX calls_active; DROP INDEX rtp_streams_active;"                                      \
     "ALTER TABLE calls DROP COLUMN active; ALTER TABLE calls DROP COLUMN interrupted;"             \

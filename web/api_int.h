@@ -57,8 +57,17 @@ typedef struct {
     int64_t expires_ns;       /* CLOCK_MONOTONIC; 0: a free slot */
 } api_session_t;
 
+/* The thread that keeps the messages' full-text index caught up (fts_indexer.c). */
+typedef struct api_fts_indexer api_fts_indexer_t;
+/* Start it on its own read-write connection to db_path; NULL when the database can't be
+ * written (searches then read every message with LIKE) or out of memory. */
+api_fts_indexer_t *api_fts_indexer_start(const char *db_path);
+/* Stop it (a batch in flight finishes first) and free; NULL is a no-op. */
+void api_fts_indexer_stop(api_fts_indexer_t *x);
+
 struct api_server {
     struct MHD_Daemon *daemon;
+    api_fts_indexer_t *fts; /* NULL when the database is served read-only */
     char *db_path;
     char *token; /* NULL when none */
     uint16_t port;

@@ -178,7 +178,15 @@ static bool parse_search(api_req_t *req, store_call_filter_t *f)
         api_reply_error(req, 400, "search: no word to search for (letters or digits)");
         return false;
     }
+    /* the query holds one "word"* per word */
+    int words = 0;
+    for (const char *p = fts; (p = strstr(p, "\"*")) != NULL; p += 2)
+        words++;
     free(fts);
+    if (words > STORE_MAX_SEARCH_WORDS) {
+        api_reply_error(req, 400, "search: at most %d words", STORE_MAX_SEARCH_WORDS);
+        return false;
+    }
     return true;
 }
 

@@ -12,13 +12,13 @@ static const char *const p_calls[] = {
     "state",  "from",       "to",    "since", "until",    "min_mos",      "max_mos", "q",
     "limit",  "offset",     "sort",  "order", "call_id",  "one_way",      "nat",     "final_status",
     "ip",     "user_agent", "codec", "probe", "min_loss", "min_duration", "min_pdd", "verdict",
-    "active", NULL};
+    "active", "search",     NULL};
 /* The merged pcap: the filters, not the order or paging. */
 static const char *const p_calls_pcap[] = {
     "state",   "from",       "to",      "since",   "until",    "min_mos",
     "max_mos", "q",          "call_id", "one_way", "nat",      "final_status",
     "ip",      "user_agent", "codec",   "probe",   "min_loss", "min_duration",
-    "min_pdd", "verdict",    "active",  NULL};
+    "min_pdd", "verdict",    "active",  "search",  NULL};
 static const char *const p_streams[] = {"call_id", "min_loss", "max_mos", "limit", "offset", NULL};
 static const char *const p_stats[] = {"since", "until", "step", NULL};
 static const char *const p_alerts[] = {"since", "until", "type", "source", "limit", "offset", NULL};

@@ -890,6 +890,7 @@ int api_server_start(const api_cfg_t *cfg, api_server_t **out, char *err, size_t
         snprintf(err, errlen, "cannot start the HTTP daemon");
         return -EIO;
     }
+    srv->fts = api_fts_indexer_start(srv->db_path);
     *out = srv;
     return 0;
 }
@@ -905,5 +906,6 @@ void api_server_stop(api_server_t *srv)
         return;
     if (srv->daemon != NULL)
         MHD_stop_daemon(srv->daemon); /* also closes the listening socket */
+    api_fts_indexer_stop(srv->fts);
     server_free(srv);
 }

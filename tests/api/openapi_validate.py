@@ -151,7 +151,8 @@ def check_all(port):
 
     calls = check("/api/v1/calls", "/api/v1/calls?limit=1000")
     for q in ("one_way=true", "nat=true&final_status=4xx", "ip=2001:db8::/32", "verdict=one_way",
-              "codec=opus&min_loss=1", "sort=worst", "active=false"):
+              "codec=opus&min_loss=1", "sort=worst", "active=false",
+              "search=%2B1555%20opus"):
         check("/api/v1/calls", "/api/v1/calls?" + q)
     check("/api/v1/calls", "/api/v1/calls?limit=0", 400)
     check("/api/v1/calls.csv", "/api/v1/calls.csv?state=completed")
