@@ -198,7 +198,9 @@ int store_call_time_range(store_t *s, int64_t *first_ns, int64_t *last_ns)
     if (err != 0)
         return err;
     qw_t w = {0};
-    qw_add(&w, "SELECT min(invite_time), max(invite_time) FROM calls");
+    /* Two subqueries: each reads one end of the invite_time index (min and max together in one
+     * SELECT would walk all of it: 0.1-0.2 s per million calls, on every /healthz). */
+    qw_add(&w, "SELECT (SELECT min(invite_time) FROM calls), (SELECT max(invite_time) FROM calls)");
     sqlite3_stmt *st;
     err = qw_prepare(s, &w, "call time range", &st);
     if (err != 0)
