@@ -16,6 +16,7 @@
 #include <sqlite3.h>
 
 #include "defs.h"
+#include "agg.h"
 #include "store_int.h"
 #include "sv.h"
 
@@ -51,6 +52,10 @@ struct store {
     char err[256];
 };
 
+/* SQLite virtual-machine steps between two looks of store_set_interrupt's function: about a
+ * millisecond of a query. */
+#define STORE_INTERRUPT_STEPS 100000
+
 /* ---- Errors. */
 
 static int errno_of(int sqlite_rc)
@@ -69,6 +74,8 @@ static int errno_of(int sqlite_rc)
         case SQLITE_RANGE:
         case SQLITE_MISUSE:
             return -EINVAL;
+        case SQLITE_INTERRUPT:
+            return -EINTR;
         default:
             return -EIO;
     }
@@ -349,6 +356,9 @@ int store_open_opts(const char *path, const store_opts_t *opts, store_t **out)
     if (err != 0)
         goto fail;
     err = s->read_only ? store_int_check_version(s) : store_int_migrate(s);
+    /* The per-minute aggregate of the calls for /api/v1/stats (derived data, agg.h). */
+    if (err == 0 && !s->read_only)
+        err = store_agg_ensure(s);
     if (err != 0)
         goto fail;
     if (!s->read_only) {
@@ -498,4 +508,10 @@ int store_int_run_st(store_t *s, int which, const char *what)
 {
     assert(which >= 0 && which < ST_COUNT && s->st[which] != NULL);
     return store_int_run(s, s->st[which], what);
+}
+
+void store_set_interrupt(store_t *s, int (*gone)(void *ctx), void *ctx)
+{
+    if (s != NULL && s->db != NULL)
+        sqlite3_progress_handler(s->db, gone != NULL ? STORE_INTERRUPT_STEPS : 0, gone, ctx);
 }

@@ -51,6 +51,10 @@ int store_close(store_t *s);
 /* The last error's message, owned by the store, valid until its next call; never NULL
  * (store_errmsg(NULL) explains a NULL handle as out of memory). */
 const char *store_errmsg(const store_t *s);
+/* While gone is set, SQLite calls gone(ctx) about every millisecond of a query on s; nonzero
+ * interrupts the query, which then fails with -EINTR (the API: a client that went away stops
+ * costing CPU). NULL clears it. */
+void store_set_interrupt(store_t *s, int (*gone)(void *ctx), void *ctx);
 
 /* Counters of the write path (for /metrics). */
 typedef struct {

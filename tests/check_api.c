@@ -799,6 +799,12 @@ START_TEST(test_stats)
     ck_assert_int_eq(jint(by, "completed"), 8);
     ck_assert_int_eq(jint(by, "rejected"), 1);
     ck_assert_int_eq(jint(by, "cancelled"), 1);
+    /* small.pcap's two one-way and two NAT calls; the oldest and newest INVITE stored. */
+    ck_assert_int_eq(jint(st, "one_way_calls"), 2);
+    ck_assert_int_eq(jint(st, "nat_calls"), 2);
+    ck_assert(json_is_object(json_object_get(st, "verdicts")));
+    ck_assert(fabs(json_real_value(json_object_get(st, "first_time")) - 1705312800.209592) < 1e-6);
+    ck_assert(fabs(json_real_value(json_object_get(st, "last_time")) - 1705312814.711051) < 1e-6);
     json_int_t hist = 0, series_calls = 0;
     size_t i;
     json_t *b;

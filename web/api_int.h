@@ -125,6 +125,9 @@ typedef struct api_req {
 } api_req_t;
 
 typedef void (*api_handler_t)(api_req_t *req);
+/* Whether the client of req (an api_req_t) has closed or reset its connection (client.c): the
+ * store's interrupt while the request runs, so that a query nobody waits for stops. */
+int api_client_gone(void *req);
 
 /* ---- Routes (routes.c). Paths are OpenAPI templates: "{id}" matches a positive decimal row
  * id and "{path}" the rest of the URL. Every route takes GET and HEAD. */

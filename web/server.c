@@ -165,6 +165,7 @@ store_t *api_store(api_req_t *req)
             return NULL;
         }
     }
+    store_set_interrupt(req->store, api_client_gone, req);
     return req->store;
 }
 
@@ -172,6 +173,7 @@ static void pool_release(api_server_t *srv, store_t *s)
 {
     if (s == NULL)
         return;
+    store_set_interrupt(s, NULL, NULL);
     pthread_mutex_lock(&srv->pool_mu);
     if (srv->npool < API_POOL_MAX) {
         srv->pool[srv->npool++] = s;
@@ -663,8 +665,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     api_req_t req = {.srv = srv, .conn = conn, .path = url ? url : ""};
     dispatch(&req, method ? method : "", verdict);
     pool_release(srv, req.store);
-    req.store = NULL;
-
     atomic_fetch_add(&srv->requests, 1);
     atomic_fetch_add(&srv->by_code[code_slot(req.reply.status)], 1);
     log_debug("api: %s %s -> %d", method, url, req.reply.status);

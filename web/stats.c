@@ -2,10 +2,12 @@
 #include "api_int.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "agg.h"
 #include "defs.h"
 #include "json.h"
 
@@ -33,6 +35,15 @@ static json_t *states_json(const int64_t by_state[CALL_STATE_COUNT])
     json_t *o = json_object();
     for (int i = 0; o != NULL && i < CALL_STATE_COUNT; i++)
         json_object_set_new(o, call_state_name((call_state_t)i), json_integer(by_state[i]));
+    return o;
+}
+
+/* {"good": n, ...}: every verdict once the calls have them, else {}. */
+static json_t *verdicts_json(const store_agg_totals_t *agg)
+{
+    json_t *o = json_object();
+    for (int i = 0; o != NULL && agg->have_verdicts && i < STORE_AGG_VERDICTS; i++)
+        json_object_set_new(o, store_agg_verdict_names[i], json_integer(agg->verdicts[i]));
     return o;
 }
 
@@ -78,7 +89,7 @@ static int64_t auto_step(int64_t span_ns)
     return (span_ns / AUTO_BUCKETS / NS_PER_S + 1) * NS_PER_S;
 }
 
-void api_h_stats(api_req_t *req)
+static void stats_reply(api_req_t *req)
 {
     int64_t since, until, step_s = 0;
     bool have_step;
@@ -91,7 +102,7 @@ void api_h_stats(api_req_t *req)
     /* Unbounded ends default to the stored calls' range, aligned to whole steps (so that the
      * steps of a dashboard fall on whole minutes, hours...). */
     int64_t first = 0, last = 0;
-    int err = (since == 0 || until == 0) ? store_call_time_range(s, &first, &last) : 0;
+    int err = store_call_time_range(s, &first, &last);
     if (err != 0) {
         api_reply_store_error(req, err, "stats");
         return;
@@ -121,13 +132,16 @@ void api_h_stats(api_req_t *req)
         return;
     }
 
-    /* Totals and series in one pass over the range's calls. */
+    /* Totals and series in one pass over the range: the per-minute aggregate, and the calls
+     * themselves only at the edges of the steps that cut a minute (store/agg.h). */
+    store_agg_totals_t agg = {0};
     store_call_stats_t st;
     series_t series = {.since_ns = since, .step_ns = step, .n = (size_t)nbuckets};
     if (series.n > 0) {
         series.buckets = calloc(series.n, sizeof(*series.buckets));
-        err = series.buckets ? store_call_series(s, since, until, step, &st, put_bucket, &series)
+        err = series.buckets ? store_agg_series(s, since, until, step, &agg, put_bucket, &series)
                              : -ENOMEM;
+        st = agg.calls;
     } else {
         err = store_call_stats(s, since, until, &st);
     }
@@ -169,6 +183,11 @@ void api_h_stats(api_req_t *req)
     json_object_set_new(o, "mean_mos", mean_json(st.mos_sum, st.with_mos));
     json_object_set_new(o, "with_mos", json_integer(st.with_mos));
     json_object_set_new(o, "by_state", states_json(st.by_state));
+    json_object_set_new(o, "one_way_calls", json_integer(agg.one_way));
+    json_object_set_new(o, "nat_calls", json_integer(agg.nat));
+    json_object_set_new(o, "verdicts", verdicts_json(&agg));
+    json_object_set_new(o, "first_time", api_time_json(first));
+    json_object_set_new(o, "last_time", api_time_json(last));
     json_object_set_new(o, "mos_histogram", hist);
     json_object_set_new(o, "series", ser);
     /* Drops (kernel, interface, sipscope's own queue), evictions and the like, kept apart from
@@ -179,6 +198,25 @@ void api_h_stats(api_req_t *req)
     else
         json_decref(counters);
     api_reply_json(req, 200, o);
+}
+
+/* Statistics computed at once, at most (the HTTP threads are 4 by default): the others are
+ * answered 503 at once rather than queued, so that a crowd of dashboards cannot hold every
+ * thread and /healthz, the call list and the UI stay fast. */
+#define STATS_AT_ONCE 2
+
+void api_h_stats(api_req_t *req)
+{
+    static atomic_int running;
+    if (atomic_fetch_add(&running, 1) >= STATS_AT_ONCE) {
+        atomic_fetch_sub(&running, 1);
+        api_reply_error(req, 503, "busy: %d statistics are being computed; retry shortly",
+                        STATS_AT_ONCE);
+        api_reply_header(req, "Retry-After", "1");
+        return;
+    }
+    stats_reply(req);
+    atomic_fetch_sub(&running, 1);
 }
 
 /* ---- /metrics */

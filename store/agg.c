@@ -1,0 +1,583 @@
+/* agg: finished calls per minute (call_minutes), kept by triggers on calls; agg.h says how. */
+#include "agg.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "defs.h"
+#include "store_int.h"
+
+/* Bumped when the table or the triggers change meaning: the table is then rebuilt. */
+#define AGG_VERSION "2"
+#define MINUTE_NS   (60 * NS_PER_S)
+#define HOUR_NS     (3600 * NS_PER_S)
+/* Steps one request may ask for (the API allows 10,000). */
+#define AGG_MAX_STEPS 20000
+
+/* The two tables: finished calls per minute and per hour of their INVITE. */
+typedef struct {
+    const char *table, *key;
+    int seconds;
+} level_t;
+static const level_t levels[] = {{"call_minutes", "minute", 60}, {"call_hours", "hour", 3600}};
+
+const char *const store_agg_verdict_names[STORE_AGG_VERDICTS] = {"good",    "degraded", "poor",
+                                                                 "one_way", "no_media", "failed"};
+
+/* The table's columns after minute, in this order. */
+enum {
+    C_CALLS,
+    C_ANSWERED,
+    C_WITH_DURATION,
+    C_DURATION_SUM,
+    C_WITH_PDD,
+    C_PDD_SUM,
+    C_WITH_MOS,
+    C_MOS_SUM,
+    C_MOS_BIN,                            /* STORE_MOS_BINS of them */
+    C_STATE = C_MOS_BIN + STORE_MOS_BINS, /* CALL_STATE_COUNT of them */
+    C_ONE_WAY = C_STATE + CALL_STATE_COUNT,
+    C_NAT,
+    C_VERDICT, /* STORE_AGG_VERDICTS of them */
+    C_COUNT = C_VERDICT + STORE_AGG_VERDICTS
+};
+
+/* What the calls table has, which decides the triggers. */
+typedef struct {
+    bool verdict, active;
+} calls_shape_t;
+
+/* ---- SQL text */
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+    bool failed;
+} sql_t;
+
+static void sql_add(sql_t *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sql_add(sql_t *q, const char *fmt, ...)
+{
+    if (q->failed)
+        return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(q->p ? q->p + q->len : NULL, q->p ? q->cap - q->len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            q->failed = true;
+            return;
+        }
+        if (q->p != NULL && (size_t)n < q->cap - q->len) {
+            q->len += (size_t)n;
+            return;
+        }
+        size_t cap = q->cap ? q->cap : 4096;
+        while (cap - q->len <= (size_t)n)
+            cap *= 2;
+        char *p = realloc(q->p, cap);
+        if (p == NULL) {
+            q->failed = true;
+            return;
+        }
+        q->p = p;
+        q->cap = cap;
+    }
+}
+
+static void sql_free(sql_t *q)
+{
+    free(q->p);
+    memset(q, 0, sizeof(*q));
+}
+
+/* Column c's name. */
+static void col_name(sql_t *q, int c)
+{
+    static const char *const fixed[] = {"calls",    "answered", "with_duration", "duration_sum",
+                                        "with_pdd", "pdd_sum",  "with_mos",      "mos_sum"};
+    if (c < C_MOS_BIN)
+        sql_add(q, "%s", fixed[c]);
+    else if (c < C_STATE)
+        sql_add(q, "mos_%d", c - C_MOS_BIN);
+    else if (c < C_ONE_WAY)
+        sql_add(q, "state_%s", call_state_name((call_state_t)(c - C_STATE)));
+    else if (c < C_VERDICT)
+        sql_add(q, c == C_ONE_WAY ? "one_way" : "nat");
+    else
+        sql_add(q, "verdict_%s", store_agg_verdict_names[c - C_VERDICT]);
+}
+
+/* Column c's value for the calls row r ("NEW.", "OLD.", "c."), never NULL. */
+static void col_expr(sql_t *q, int c, const char *r, const calls_shape_t *shape)
+{
+    /* The first C_MOS_BIN columns: a column of the row, counted or summed. */
+    static const char *const column[] = {NULL,
+                                         "answer_time",
+                                         "duration_s",
+                                         "duration_s",
+                                         "post_dial_delay_ms",
+                                         "post_dial_delay_ms",
+                                         "mos",
+                                         "mos"};
+    sql_add(q, "coalesce((");
+    if (c == C_CALLS) {
+        sql_add(q, "1");
+    } else if (c < C_MOS_BIN) {
+        bool is_sum = c == C_DURATION_SUM || c == C_PDD_SUM || c == C_MOS_SUM;
+        sql_add(q, "%s%s%s", r, column[c], is_sum ? "" : " IS NOT NULL");
+    } else if (c < C_STATE) {
+        /* Bins of 0.5 from 1.0; below 1.5 in the first, 4.5 and above in the last. */
+        int i = c - C_MOS_BIN;
+        if (i == 0)
+            sql_add(q, "%smos < 1.5", r);
+        else if (i == STORE_MOS_BINS - 1)
+            sql_add(q, "%smos >= 4.5", r);
+        else
+            sql_add(q, "%smos >= %.1f AND %smos < %.1f", r, 1.0 + 0.5 * i, r, 1.5 + 0.5 * i);
+    } else if (c < C_ONE_WAY) {
+        sql_add(q, "%sstate = '%s'", r, call_state_name((call_state_t)(c - C_STATE)));
+    } else if (c < C_VERDICT) {
+        sql_add(q, "%s%s != 0", r, c == C_ONE_WAY ? "one_way" : "nat");
+    } else if (shape->verdict) {
+        sql_add(q, "%sverdict = '%s'", r, store_agg_verdict_names[c - C_VERDICT]);
+    } else {
+        sql_add(q, "0");
+    }
+    sql_add(q, "), 0)");
+}
+
+/* The condition for row r to count: it has an INVITE time and is finished. */
+static void counted(sql_t *q, const char *r, const calls_shape_t *shape)
+{
+    sql_add(q, "%sinvite_time IS NOT NULL", r);
+    if (shape->active)
+        sql_add(q, " AND coalesce(%sactive, 0) = 0", r);
+}
+
+/* Add row r's contribution times sign to its minute or hour (a statement of a trigger). */
+static void upsert(sql_t *q, const level_t *l, const char *r, int sign, const calls_shape_t *shape)
+{
+    sql_add(q, "INSERT INTO %s (%s", l->table, l->key);
+    for (int c = 0; c < C_COUNT; c++) {
+        sql_add(q, ", ");
+        col_name(q, c);
+    }
+    sql_add(q, ") SELECT CAST(%sinvite_time / %d AS INTEGER)", r, l->seconds);
+    for (int c = 0; c < C_COUNT; c++) {
+        sql_add(q, ", %d * ", sign);
+        col_expr(q, c, r, shape);
+    }
+    sql_add(q, " WHERE ");
+    counted(q, r, shape);
+    sql_add(q, " ON CONFLICT (%s) DO UPDATE SET ", l->key);
+    for (int c = 0; c < C_COUNT; c++) {
+        sql_add(q, c ? ", " : "");
+        col_name(q, c);
+        sql_add(q, " = ");
+        col_name(q, c);
+        sql_add(q, " + excluded.");
+        col_name(q, c);
+    }
+    sql_add(q, ";");
+}
+
+/* Row r's contribution times sign, to both tables. */
+static void upsert_both(sql_t *q, const char *r, int sign, const calls_shape_t *shape)
+{
+    for (size_t i = 0; i < ARRAY_LEN(levels); i++)
+        upsert(q, &levels[i], r, sign, shape);
+}
+
+static void shape_tag(const calls_shape_t *shape, char tag[8])
+{
+    snprintf(tag, 8, "%s%s%s", AGG_VERSION, shape->verdict ? "v" : "", shape->active ? "a" : "");
+}
+
+/* One table, filled from calls. */
+static void build_table(sql_t *q, const level_t *l, const calls_shape_t *shape)
+{
+    sql_add(q, "DROP TABLE IF EXISTS %s; CREATE TABLE %s (%s INTEGER PRIMARY KEY", l->table,
+            l->table, l->key);
+    for (int c = 0; c < C_COUNT; c++) {
+        sql_add(q, ", ");
+        col_name(q, c);
+        sql_add(q, c == C_DURATION_SUM || c == C_PDD_SUM || c == C_MOS_SUM
+                       ? " REAL NOT NULL DEFAULT 0"
+                       : " INTEGER NOT NULL DEFAULT 0");
+    }
+    sql_add(q, "); INSERT INTO %s SELECT CAST(c.invite_time / %d AS INTEGER) AS k", l->table,
+            l->seconds);
+    for (int c = 0; c < C_COUNT; c++) {
+        sql_add(q, ", total(");
+        col_expr(q, c, "c.", shape);
+        sql_add(q, ")");
+    }
+    sql_add(q, " FROM calls c WHERE ");
+    counted(q, "c.", shape);
+    sql_add(q, " GROUP BY k;");
+}
+
+/* The tables, filled from calls, and the three triggers that keep them. */
+static void build_sql(sql_t *q, const calls_shape_t *shape)
+{
+    char tag[8];
+    shape_tag(shape, tag);
+    for (size_t i = 0; i < ARRAY_LEN(levels); i++)
+        build_table(q, &levels[i], shape);
+    sql_add(q, "CREATE TRIGGER call_minutes_ins_%s AFTER INSERT ON calls BEGIN ", tag);
+    upsert_both(q, "NEW.", 1, shape);
+    sql_add(q, " END; CREATE TRIGGER call_minutes_del_%s AFTER DELETE ON calls BEGIN ", tag);
+    upsert_both(q, "OLD.", -1, shape);
+    sql_add(q, " END; CREATE TRIGGER call_minutes_upd_%s AFTER UPDATE ON calls BEGIN ", tag);
+    upsert_both(q, "OLD.", -1, shape);
+    upsert_both(q, "NEW.", 1, shape);
+    sql_add(q, " END;");
+}
+
+/* ---- Ensure */
+
+static int read_shape(store_t *s, calls_shape_t *shape)
+{
+    int64_t v = 0, a = 0;
+    int err = store_int_query_i64(
+        s, "SELECT count(*) FROM pragma_table_info('calls') WHERE name = 'verdict'", &v);
+    if (err == 0)
+        err = store_int_query_i64(
+            s, "SELECT count(*) FROM pragma_table_info('calls') WHERE name = 'active'", &a);
+    shape->verdict = v > 0;
+    shape->active = a > 0;
+    return err;
+}
+
+/* Whether the triggers for shape are there (and so the table they keep). */
+static int have_triggers(store_t *s, const calls_shape_t *shape, bool *yes)
+{
+    char tag[8], sql[160];
+    shape_tag(shape, tag);
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN "
+             "('call_minutes_ins_%s', 'call_minutes_del_%s', 'call_minutes_upd_%s')",
+             tag, tag, tag);
+    int64_t n = 0;
+    int err = store_int_query_i64(s, sql, &n);
+    *yes = n == 3;
+    return err;
+}
+
+/* Drop every call_minutes_* trigger (made for another shape or version). */
+static int drop_triggers(store_t *s)
+{
+    sql_t q = {0};
+    sqlite3_stmt *st = NULL;
+    int err = store_int_prepare(
+        s, "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'call_minutes_%'",
+        &st);
+    if (err != 0)
+        return err;
+    while (sqlite3_step(st) == SQLITE_ROW)
+        sql_add(&q, "DROP TRIGGER \"%s\";", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    if (q.failed)
+        err = store_int_fail_msg(s, -ENOMEM, "call aggregate", "out of memory");
+    else if (q.p != NULL)
+        err = store_int_exec(s, q.p, "call aggregate");
+    sql_free(&q);
+    return err;
+}
+
+int store_agg_ensure(store_t *s)
+{
+    int err = store_int_check_writable(s);
+    if (err == 0)
+        err = store_int_exec(s, "PRAGMA recursive_triggers = ON", "call aggregate");
+    calls_shape_t shape;
+    bool ok = false;
+    if (err == 0)
+        err = read_shape(s, &shape);
+    if (err == 0)
+        err = have_triggers(s, &shape, &ok);
+    if (err != 0 || ok)
+        return err;
+    /* Under the write lock, look again: another process may have just done it. */
+    err = store_int_exec(s, "BEGIN IMMEDIATE", "call aggregate");
+    if (err != 0)
+        return err;
+    err = read_shape(s, &shape);
+    if (err == 0)
+        err = have_triggers(s, &shape, &ok);
+    if (err == 0 && !ok)
+        err = drop_triggers(s);
+    if (err == 0 && !ok) {
+        sql_t q = {0};
+        build_sql(&q, &shape);
+        err = q.failed ? store_int_fail_msg(s, -ENOMEM, "call aggregate", "out of memory")
+                       : store_int_exec(s, q.p, "call aggregate");
+        sql_free(&q);
+    }
+    if (err == 0)
+        return store_int_exec(s, "COMMIT", "call aggregate");
+    sqlite3_exec(store_int_db(s), "ROLLBACK", NULL, NULL, NULL);
+    return err;
+}
+
+bool store_agg_current(store_t *s)
+{
+    calls_shape_t shape;
+    bool ok = false;
+    return read_shape(s, &shape) == 0 && have_triggers(s, &shape, &ok) == 0 && ok;
+}
+
+/* ---- Series */
+
+/* The pieces of [since, until) step by step, as JSON arrays for json_each, each [from, to,
+ * step]: whole hours (call_hours), whole minutes (call_minutes) around them, and what is left,
+ * the parts of minutes at the steps' edges, in seconds (read from the calls). Without the
+ * aggregate everything is left. */
+typedef struct {
+    sql_t hours, minutes, raw;
+} plan_t;
+
+static void piece(sql_t *q, const char *fmt, int64_t lo, int64_t hi, int64_t step)
+{
+    sql_add(q, "%s[", q->len > 1 ? "," : "");
+    if (fmt[0] == 's') /* seconds, as the calls table keeps them */
+        sql_add(q, "%.17g,%.17g", store_int_ns_to_sec(lo), store_int_ns_to_sec(hi));
+    else
+        sql_add(q, "%lld,%lld", (long long)lo, (long long)hi);
+    sql_add(q, ",%lld]", (long long)step);
+}
+
+static void plan_step(plan_t *p, int64_t a, int64_t b, int64_t i, bool use_agg)
+{
+    int64_t ma = (a + MINUTE_NS - 1) / MINUTE_NS, mb = b / MINUTE_NS; /* whole minutes */
+    if (!use_agg || ma >= mb) {
+        piece(&p->raw, "s", a, b, i);
+        return;
+    }
+    if (a < ma * MINUTE_NS)
+        piece(&p->raw, "s", a, ma * MINUTE_NS, i);
+    if (mb * MINUTE_NS < b)
+        piece(&p->raw, "s", mb * MINUTE_NS, b, i);
+    int64_t ha = (a + HOUR_NS - 1) / HOUR_NS, hb = b / HOUR_NS; /* whole hours */
+    if (ha >= hb) {
+        piece(&p->minutes, "m", ma, mb, i);
+        return;
+    }
+    piece(&p->hours, "h", ha, hb, i);
+    if (ma < ha * 60)
+        piece(&p->minutes, "m", ma, ha * 60, i);
+    if (hb * 60 < mb)
+        piece(&p->minutes, "m", hb * 60, mb, i);
+}
+
+static void plan_pieces(plan_t *p, int64_t since, int64_t until, int64_t step, bool use_agg)
+{
+    sql_add(&p->hours, "[");
+    sql_add(&p->minutes, "[");
+    sql_add(&p->raw, "[");
+    int64_t n = (until - since + step - 1) / step;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t a = since + i * step, b = a + step < until ? a + step : until;
+        plan_step(p, a, b, i, use_agg);
+    }
+    sql_add(&p->hours, "]");
+    sql_add(&p->minutes, "]");
+    sql_add(&p->raw, "]");
+}
+
+/* Rows of a table's pieces: step, then the C_COUNT columns. */
+static void level_sql(sql_t *q, const level_t *l)
+{
+    sql_add(q, "SELECT p.value ->> 2");
+    for (int c = 0; c < C_COUNT; c++) {
+        sql_add(q, ", t.");
+        col_name(q, c);
+    }
+    sql_add(q,
+            " FROM json_each(?1) p CROSS JOIN %s t ON t.%s >= p.value ->> 0 AND t.%s < "
+            "p.value ->> 1",
+            l->table, l->key, l->key);
+}
+
+/* Rows of the calls in the left pieces: step and the few columns that make them. */
+enum { R_STEP, R_ANSWERED, R_DURATION, R_PDD, R_MOS, R_STATE, R_ONE_WAY, R_NAT, R_VERDICT };
+
+static void raw_sql(sql_t *q, const calls_shape_t *shape)
+{
+    sql_add(q,
+            "SELECT p.value ->> 2, c.answer_time IS NOT NULL, c.duration_s, "
+            "c.post_dial_delay_ms, c.mos, c.state, c.one_way, c.nat, %s FROM json_each(?1) p "
+            "CROSS JOIN calls c ON c.invite_time >= p.value ->> 0 AND c.invite_time < "
+            "p.value ->> 1 WHERE ",
+            shape->verdict ? "c.verdict" : "NULL");
+    counted(q, "c.", shape);
+}
+
+/* A call row of raw_sql as the aggregate's columns, added to v. */
+static void add_call(sqlite3_stmt *st, double *v)
+{
+    v[C_CALLS] += 1;
+    v[C_ANSWERED] += sqlite3_column_int(st, R_ANSWERED);
+    static const struct {
+        int col, with, sum;
+    } figures[] = {{R_DURATION, C_WITH_DURATION, C_DURATION_SUM},
+                   {R_PDD, C_WITH_PDD, C_PDD_SUM},
+                   {R_MOS, C_WITH_MOS, C_MOS_SUM}};
+    for (size_t i = 0; i < ARRAY_LEN(figures); i++) {
+        if (sqlite3_column_type(st, figures[i].col) != SQLITE_NULL) {
+            v[figures[i].with] += 1;
+            v[figures[i].sum] += sqlite3_column_double(st, figures[i].col);
+        }
+    }
+    if (sqlite3_column_type(st, R_MOS) != SQLITE_NULL) {
+        double mos = sqlite3_column_double(st, R_MOS);
+        int bin = mos < 1.5 ? 0 : mos >= 4.5 ? STORE_MOS_BINS - 1 : (int)((mos - 1.0) / 0.5);
+        v[C_MOS_BIN + bin] += 1;
+    }
+    call_state_t state;
+    if (call_state_parse((const char *)sqlite3_column_text(st, R_STATE), &state))
+        v[C_STATE + state] += 1;
+    v[C_ONE_WAY] += sqlite3_column_int(st, R_ONE_WAY) != 0;
+    v[C_NAT] += sqlite3_column_int(st, R_NAT) != 0;
+    const char *verdict = (const char *)sqlite3_column_text(st, R_VERDICT);
+    for (int i = 0; verdict != NULL && i < STORE_AGG_VERDICTS; i++) {
+        if (strcmp(verdict, store_agg_verdict_names[i]) == 0)
+            v[C_VERDICT + i] += 1;
+    }
+}
+
+/* Run sql over the pieces json into acc (n steps of C_COUNT). raw: rows of raw_sql. */
+static int sum_pieces(store_t *s, const char *sql, const sql_t *json, bool raw, double *acc,
+                      int64_t n)
+{
+    if (json->len <= 2)
+        return 0; /* "[]" */
+    sqlite3_stmt *st = NULL;
+    int err = store_int_prepare(s, sql, &st);
+    if (err != 0)
+        return err;
+    if (sqlite3_bind_text(st, 1, json->p, (int)json->len, SQLITE_STATIC) != SQLITE_OK)
+        err = store_int_fail_sql(s, sqlite3_errcode(store_int_db(s)), "call series");
+    int rc = SQLITE_DONE;
+    while (err == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t i = sqlite3_column_int64(st, 0);
+        if (i < 0 || i >= n)
+            continue;
+        double *v = acc + i * C_COUNT;
+        if (raw) {
+            add_call(st, v);
+            continue;
+        }
+        for (int c = 0; c < C_COUNT; c++)
+            v[c] += sqlite3_column_double(st, 1 + c);
+    }
+    if (err == 0 && rc != SQLITE_DONE)
+        err = store_int_fail_sql(s, rc, "call series");
+    sqlite3_finalize(st);
+    return err;
+}
+
+/* Add a step's sums v to totals, and make its step b. */
+static void take_step(const double *v, int64_t start_ns, store_agg_totals_t *t, store_bucket_t *b)
+{
+#define N(c) ((int64_t)llround(v[c]))
+    memset(b, 0, sizeof(*b));
+    b->start_ns = start_ns;
+    b->calls = N(C_CALLS);
+    b->answered = N(C_ANSWERED);
+    b->with_duration = N(C_WITH_DURATION);
+    b->duration_sum_s = v[C_DURATION_SUM];
+    b->with_mos = N(C_WITH_MOS);
+    b->mos_sum = v[C_MOS_SUM];
+    store_call_stats_t *a = &t->calls;
+    a->calls += b->calls;
+    a->answered += b->answered;
+    a->with_duration += b->with_duration;
+    a->duration_sum_s += b->duration_sum_s;
+    a->with_pdd += N(C_WITH_PDD);
+    a->pdd_sum_ms += v[C_PDD_SUM];
+    a->with_mos += b->with_mos;
+    a->mos_sum += b->mos_sum;
+    for (int i = 0; i < STORE_MOS_BINS; i++)
+        a->mos_bins[i] += N(C_MOS_BIN + i);
+    for (int i = 0; i < CALL_STATE_COUNT; i++) {
+        b->by_state[i] = N(C_STATE + i);
+        a->by_state[i] += b->by_state[i];
+    }
+    t->one_way += N(C_ONE_WAY);
+    t->nat += N(C_NAT);
+    for (int i = 0; i < STORE_AGG_VERDICTS; i++)
+        t->verdicts[i] += N(C_VERDICT + i);
+#undef N
+}
+
+/* Sum every piece of plan into acc: hours, minutes, then the calls left. */
+static int sum_plan(store_t *s, const plan_t *plan, const calls_shape_t *shape, double *acc,
+                    int64_t n)
+{
+    const sql_t *agg[] = {&plan->minutes, &plan->hours};
+    int err = 0;
+    for (size_t i = 0; err == 0 && i < ARRAY_LEN(levels); i++) {
+        sql_t q = {0};
+        level_sql(&q, &levels[i]);
+        err = q.failed ? -ENOMEM : sum_pieces(s, q.p, agg[i], false, acc, n);
+        sql_free(&q);
+    }
+    sql_t q = {0};
+    raw_sql(&q, shape);
+    if (err == 0)
+        err = q.failed ? -ENOMEM : sum_pieces(s, q.p, &plan->raw, true, acc, n);
+    sql_free(&q);
+    if (err == -ENOMEM)
+        store_int_fail_msg(s, err, "call series", "out of memory");
+    return err;
+}
+
+int store_agg_series(store_t *s, int64_t since_ns, int64_t until_ns, int64_t step_ns,
+                     store_agg_totals_t *totals, store_bucket_cb cb, void *ctx)
+{
+    store_agg_totals_t scratch;
+    if (totals == NULL)
+        totals = &scratch;
+    memset(totals, 0, sizeof(*totals));
+    int err = store_int_check_open(s);
+    if (err != 0)
+        return err;
+    if (since_ns <= 0 || step_ns <= 0 || until_ns <= since_ns ||
+        (until_ns - since_ns) / step_ns >= AGG_MAX_STEPS)
+        return store_int_fail_msg(s, -EINVAL, "call series", "bad range or step");
+    calls_shape_t shape;
+    err = read_shape(s, &shape);
+    if (err != 0)
+        return err;
+    totals->have_verdicts = shape.verdict;
+    int64_t n = (until_ns - since_ns + step_ns - 1) / step_ns;
+    double *acc = calloc((size_t)n * C_COUNT, sizeof(*acc));
+    plan_t plan = {0};
+    plan_pieces(&plan, since_ns, until_ns, step_ns, store_agg_current(s));
+    if (acc == NULL || plan.hours.failed || plan.minutes.failed || plan.raw.failed)
+        err = store_int_fail_msg(s, -ENOMEM, "call series", "out of memory");
+    else
+        err = sum_plan(s, &plan, &shape, acc, n);
+    for (int64_t i = 0; err == 0 && i < n; i++) {
+        if (acc[i * C_COUNT + C_CALLS] < 0.5)
+            continue; /* the non-empty steps only */
+        store_bucket_t b;
+        take_step(acc + i * C_COUNT, since_ns + i * step_ns, totals, &b);
+        if (cb != NULL && cb(ctx, &b) != 0)
+            break;
+    }
+    free(acc);
+    sql_free(&plan.hours);
+    sql_free(&plan.minutes);
+    sql_free(&plan.raw);
+    return err;
+}
