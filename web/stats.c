@@ -203,7 +203,7 @@ static void stats_reply(api_req_t *req)
 /* Statistics computed at once, at most (the HTTP threads are 4 by default): the others are
  * answered 503 at once rather than queued, so that a crowd of dashboards cannot hold every
  * thread and /healthz, the call list and the UI stay fast. */
-#define STATS_AT_ONCE 2
+#define STATS_AT_ONCE 3
 
 void api_h_stats(api_req_t *req)
 {
