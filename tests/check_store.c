@@ -929,6 +929,7 @@ START_TEST(test_active_migration_from_v7)
     call_record_t c = sample_call(1, 0);
     ck_assert_int_eq(store_put_call(s, &c), 0);
     ck_assert_int_eq(store_close(s), 0);
+    drop_aggregate(dbpath);
     raw_exec(dbpath, UNDO_AFTER_V7 "PRAGMA user_version = 7;");
     s = open_ok(dbpath);
     ck_assert_int_eq(raw_i64(dbpath, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
