@@ -98,6 +98,11 @@ static void remote_update(stream_t *s, uint32_t probe_id, bool final, const stre
     if (rep->last_ns > s->last_ns)
         s->last_ns = rep->last_ns;
     s->sdp_mismatch = rep->sdp_mismatch;
+    s->have_rtcp = rep->have_rtcp;
+    s->rtcp_fraction = rep->rtcp_fraction_lost;
+    s->rtcp_cum_lost = (int32_t)rep->rtcp_cumulative_lost;
+    s->rtcp_jitter_ms = rep->rtcp_jitter_ms;
+    s->rtcp_rtt_ms = rep->have_rtcp ? rep->rtcp_rtt_ms : -1;
     s->rem = (remote_fig_t){
         .packets = rep->packets,
         .duplicates = rep->duplicates,

@@ -134,6 +134,13 @@ int hep_qos_encode(const hep_qos_t *q, char *buf, size_t cap)
         jw_u64(&w, "DIR", (uint64_t)q->party);
     }
     jw_u64(&w, "SDP_MISMATCH", q->sdp_mismatch ? 1 : 0);
+    if (q->have_rtcp) {
+        jw_f64(&w, "RTCP_FRACTION_LOST", q->rtcp_fraction_lost);
+        jw_i64(&w, "RTCP_CUM_LOST", q->rtcp_cumulative_lost);
+        jw_f64(&w, "RTCP_JITTER", q->rtcp_jitter_ms);
+        if (q->rtcp_rtt_ms >= 0)
+            jw_f64(&w, "RTCP_RTT", q->rtcp_rtt_ms);
+    }
     jw_raw(&w, "}");
     return w.full ? -ENOSPC : (int)w.len;
 }
@@ -378,6 +385,10 @@ enum {
     K_MOS,
     K_PARTY,
     K_SDP_MISMATCH,
+    K_RTCP_FRACTION,
+    K_RTCP_CUM_LOST,
+    K_RTCP_JITTER,
+    K_RTCP_RTT,
     K_COUNT
 };
 
@@ -415,6 +426,10 @@ static const struct {
     {"MOS", K_MOS},
     {"PARTY", K_PARTY},
     {"SDP_MISMATCH", K_SDP_MISMATCH},
+    {"RTCP_FRACTION_LOST", K_RTCP_FRACTION},
+    {"RTCP_CUM_LOST", K_RTCP_CUM_LOST},
+    {"RTCP_JITTER", K_RTCP_JITTER},
+    {"RTCP_RTT", K_RTCP_RTT},
 };
 
 static int key_field(const char *key)
@@ -463,6 +478,32 @@ static bool real_in(const jv_t *v, double lo, double hi, double *out)
 static bool set_endpoint_addr(net_endpoint_t *ep, const jv_t *v)
 {
     return v->kind == JV_STR && net_addr_parse(sv_make(v->str, v->len), &ep->addr);
+}
+
+/* What RTCP said of the stream: any of these keys means a report was seen. */
+static bool set_rtcp_field(hep_qos_t *q, int field, const jv_t *v)
+{
+    int64_t i = 0;
+    bool ok = false;
+    switch (field) {
+        case K_RTCP_FRACTION:
+            ok = real_in(v, 0, 1, &q->rtcp_fraction_lost);
+            break;
+        case K_RTCP_CUM_LOST:
+            ok = num_in(v, -8388608, 8388607, &i);
+            q->rtcp_cumulative_lost = i;
+            break;
+        case K_RTCP_JITTER:
+            ok = real_in(v, 0, 1e9, &q->rtcp_jitter_ms);
+            break;
+        case K_RTCP_RTT:
+            ok = real_in(v, 0, 1e9, &q->rtcp_rtt_ms);
+            break;
+        default:
+            return true;
+    }
+    q->have_rtcp = q->have_rtcp || ok;
+    return ok;
 }
 
 /* Figures and addresses: false when the value does not fit its field. */
@@ -535,7 +576,7 @@ static bool set_number_field(hep_qos_t *q, int field, const jv_t *v)
             q->sdp_mismatch = i != 0;
             break;
         default:
-            break;
+            return set_rtcp_field(q, field, v);
     }
     return ok;
 }
@@ -609,6 +650,7 @@ int hep_qos_parse(const uint8_t *p, size_t len, hep_qos_t *out, const char **why
 {
     memset(out, 0, sizeof(*out));
     out->party = -1;
+    out->rtcp_rtt_ms = -1;
     jr_t r = {.p = p, .end = p + len};
     const char *reason = NULL;
     uint32_t seen = 0;

@@ -35,6 +35,12 @@ typedef struct {
     double max_delta_ms, mean_jitter_ms, max_jitter_ms, mos;
     int8_t party;      /* who sends: 0 caller, 1 callee, -1 unknown */
     bool sdp_mismatch; /* the source differs from what the SDP announced (NAT) */
+    /* What the receiver's RTCP reported about the stream (the last report), when any did. */
+    bool have_rtcp;
+    double rtcp_fraction_lost;    /* 0..1 */
+    int64_t rtcp_cumulative_lost; /* 24-bit signed */
+    double rtcp_jitter_ms;
+    double rtcp_rtt_ms; /* < 0: unknown */
 } hep_qos_t;
 
 /* Write q as the JSON object (no NUL counted; one is written when there is room). Returns the

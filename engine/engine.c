@@ -401,6 +401,11 @@ static void handle_qos_report(engine_t *e, const packet_view_t *pkt)
         .max_jitter_ms = q->max_jitter_ms,
         .mos = q->mos,
         .sdp_mismatch = q->sdp_mismatch,
+        .have_rtcp = q->have_rtcp,
+        .rtcp_fraction_lost = q->rtcp_fraction_lost,
+        .rtcp_cumulative_lost = q->rtcp_cumulative_lost,
+        .rtcp_jitter_ms = q->rtcp_jitter_ms,
+        .rtcp_rtt_ms = q->rtcp_rtt_ms,
     };
     corr_on_stream_report(e->corr, pkt->probe_id, sv_make(q->call_id, q->call_id_len), q->party,
                           q->final, &rep);

@@ -197,6 +197,11 @@ int hep_sender_send_qos(hep_sender_t *s, const stream_record_t *st, bool final)
         .mos = st->mos,
         .party = -1,
         .sdp_mismatch = st->sdp_mismatch,
+        .have_rtcp = st->have_rtcp,
+        .rtcp_fraction_lost = st->rtcp_fraction_lost,
+        .rtcp_cumulative_lost = st->rtcp_cumulative_lost,
+        .rtcp_jitter_ms = st->rtcp_jitter_ms,
+        .rtcp_rtt_ms = st->rtcp_rtt_ms,
     };
     q.call_id_len = sv_copy(sv_from_cstr(st->call_id), q.call_id, sizeof(q.call_id));
     sv_copy(sv_from_cstr(st->codec != NULL ? st->codec : ""), q.codec, sizeof(q.codec));

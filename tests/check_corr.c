@@ -2637,7 +2637,13 @@ START_TEST(remote_reports_become_the_calls_streams)
     call_up(&D1, 0, "192.0.2.10", 40000, "198.51.100.20", 50000);
     send_report(7, D1.call_id, false, report(A_MEDIA, B_MEDIA, 0x11, 100, 2, 4.2));
     send_report(7, D1.call_id, false, report(A_MEDIA, B_MEDIA, 0x11, 250, 3, 4.1));
-    send_report(7, D1.call_id, true, report(A_MEDIA, B_MEDIA, 0x11, 300, 4, 3.9));
+    stream_record_t fin = report(A_MEDIA, B_MEDIA, 0x11, 300, 4, 3.9);
+    fin.have_rtcp = true;
+    fin.rtcp_fraction_lost = 0.25;
+    fin.rtcp_cumulative_lost = 7;
+    fin.rtcp_jitter_ms = 2.5;
+    fin.rtcp_rtt_ms = 30.0;
+    send_report(7, D1.call_id, true, fin);
     send_report(7, D1.call_id, true, report(B_MEDIA, A_MEDIA, 0x22, 10, 0, 4.4));
     send_report(7, "no-such-call@example.com", true, report(B_MEDIA, A_MEDIA, 0x33, 10, 0, 4.4));
     ck_assert_uint_eq(stats()->live_streams, 2);
@@ -2663,6 +2669,11 @@ START_TEST(remote_reports_become_the_calls_streams)
     ck_assert_double_eq(s->r.max_jitter_ms, 4.75);
     ck_assert_double_eq(s->r.mos, 3.9);
     ck_assert_int_eq(s->r.first_ns, ns(3.1));
+    ck_assert(s->r.have_rtcp);
+    ck_assert_double_eq(s->r.rtcp_fraction_lost, 0.25);
+    ck_assert_int_eq(s->r.rtcp_cumulative_lost, 7);
+    ck_assert_double_eq(s->r.rtcp_rtt_ms, 30.0);
+    ck_assert(!stream_of(B_MEDIA, A_MEDIA, 0x22)->r.have_rtcp);
     ck_assert(s->order < c->order);
     /* The call counts them: worst MOS, and 10 packets against 300 is one-way. */
     ck_assert_double_eq(c->r.mos, 3.9);

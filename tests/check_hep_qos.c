@@ -46,6 +46,14 @@ static hep_qos_t sample(bool v6)
     q.mos = 4.3098765432101;
     q.party = v6 ? 1 : -1;
     q.sdp_mismatch = !v6;
+    q.rtcp_rtt_ms = -1;
+    if (v6) {
+        q.have_rtcp = true;
+        q.rtcp_fraction_lost = 17 / 256.0;
+        q.rtcp_cumulative_lost = -3;
+        q.rtcp_jitter_ms = 0.123456789;
+        q.rtcp_rtt_ms = 12.5;
+    }
     return q;
 }
 
@@ -74,6 +82,11 @@ static void assert_same(const hep_qos_t *a, const hep_qos_t *b)
     ck_assert(a->mos == b->mos);
     ck_assert_int_eq(a->party, b->party);
     ck_assert(a->sdp_mismatch == b->sdp_mismatch);
+    ck_assert(a->have_rtcp == b->have_rtcp);
+    ck_assert(a->rtcp_fraction_lost == b->rtcp_fraction_lost);
+    ck_assert_int_eq(a->rtcp_cumulative_lost, b->rtcp_cumulative_lost);
+    ck_assert(a->rtcp_jitter_ms == b->rtcp_jitter_ms);
+    ck_assert(a->rtcp_rtt_ms == b->rtcp_rtt_ms);
 }
 
 START_TEST(roundtrip_exact)
@@ -183,6 +196,8 @@ static const struct {
     {"{\"CORRELATION_ID\":\"a\",\"TOTAL_PK\":1-2}", "number"},
     {"{\"CORRELATION_ID\":\"a\",\"TOTAL_PK\":12345678901234567890123456789012345678901}", "long"},
     {"{\"CORRELATION_ID\":\"a\",\"TOTAL_PK\":1,\"MOS\":7}", "fit"},
+    {"{\"CORRELATION_ID\":\"a\",\"TOTAL_PK\":1,\"RTCP_FRACTION_LOST\":1.5}", "fit"},
+    {"{\"CORRELATION_ID\":\"a\",\"TOTAL_PK\":1,\"RTCP_CUM_LOST\":8388608}", "fit"},
     {"{\"CORRELATION_ID\":\"a\",\"TOTAL_PK\":1,\"MOS\":\"4\"}", "fit"},
     {"{\"CORRELATION_ID\":\"a\",\"TOTAL_PK\":1,\"CODEC_PT\":128}", "fit"},
     {"{\"CORRELATION_ID\":\"a\",\"TOTAL_PK\":1,\"SSRC\":\"0x1ffffffff\"}", "fit"},

@@ -27,7 +27,12 @@ static bool same_report(const hep_qos_t *a, const hep_qos_t *b)
            a->duplicates == b->duplicates && a->out_of_order == b->out_of_order &&
            a->seq_errors == b->seq_errors && a->max_delta_ms == b->max_delta_ms &&
            a->mean_jitter_ms == b->mean_jitter_ms && a->max_jitter_ms == b->max_jitter_ms &&
-           a->mos == b->mos && a->party == b->party && a->sdp_mismatch == b->sdp_mismatch;
+           a->mos == b->mos && a->party == b->party && a->sdp_mismatch == b->sdp_mismatch &&
+           a->have_rtcp == b->have_rtcp &&
+           (!a->have_rtcp ||
+            (a->rtcp_fraction_lost == b->rtcp_fraction_lost &&
+             a->rtcp_cumulative_lost == b->rtcp_cumulative_lost &&
+             a->rtcp_jitter_ms == b->rtcp_jitter_ms && a->rtcp_rtt_ms == b->rtcp_rtt_ms));
 }
 
 /* A payload as a quality report (any packet's, whatever its type: the decoder must hold). */

@@ -3,9 +3,9 @@
 # capture with loss, jitter, reordering and duplicates into a central `run --hep-in`, which gets
 # SIP and the probe's quality reports (HEP type 34) but no RTP. The central's streams must
 # equal the probe's own `analyze` of the file call by call (packets, lost, max delta, jitter,
-# MOS, codec, one row per stream), carry the probe id, and the calls' MOS and one_way must be
-# the same; the API shows the streams with "probe": 7. Over TCP, then UDP. Loopback only;
-# bounded in time.
+# MOS, codec, what RTCP said, one row per stream), carry the probe id, and the calls' MOS,
+# one_way and verdict must be the same; the API shows the streams with "probe": 7. Over TCP,
+# then UDP. Loopback only; bounded in time.
 #   hep_qos.sh SIPSCOPE_BINARY SHARED_DIR
 set -euo pipefail
 bin=$1
@@ -60,10 +60,13 @@ check() {
 
 streams="select group_concat(r, ';') from (select call_id || '|' || src || '|' || dst || '|' ||
   ssrc || '|' || packets || '|' || lost || '|' || max_delta_ms || '|' || mean_jitter_ms || '|' ||
-  max_jitter_ms || '|' || coalesce(mos, '') || '|' || codec || '|' || payload_type r
+  max_jitter_ms || '|' || coalesce(mos, '') || '|' || codec || '|' || payload_type || '|' ||
+  coalesce(rtcp_fraction_lost, '') || '|' || coalesce(rtcp_cumulative_lost, '') || '|' ||
+  coalesce(rtcp_jitter_ms, '') || '|' || coalesce(rtcp_rtt_ms, '') r
   from rtp_streams where call_id is not null order by call_id, src, dst, ssrc)"
 calls="select group_concat(r, ';') from (select call_id || '|' || state || '|' ||
-  coalesce(mos, '') || '|' || one_way r from calls order by call_id)"
+  coalesce(mos, '') || '|' || one_way || '|' || coalesce(verdict, '') r from calls
+  order by call_id)"
 
 for transport in tcp udp; do
     db="$tmp/central-$transport.db"
@@ -75,7 +78,7 @@ for transport in tcp udp; do
     stop
     echo "== $transport"
     check "streams ($transport)" "$db" "$streams"
-    check "calls' mos and one_way ($transport)" "$db" "$calls"
+    check "calls' mos, one_way and verdict ($transport)" "$db" "$calls"
     probes=$(q "$db" "select group_concat(p) from (select distinct coalesce(probe, 'none') p
       from rtp_streams)")
     reports=$(q "$db" "select value from meta where key = 'hep.qos_reports'")
