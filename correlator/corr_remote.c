@@ -87,6 +87,7 @@ bool corr_remote_pending(const call_t *call)
 static void remote_update(stream_t *s, uint32_t probe_id, bool final, const stream_record_t *rep)
 {
     s->rem_final = final;
+    s->dirty = true; /* the next checkpoint's snapshot shows the new figures */
     s->dirty = true; /* for the next checkpoint (corr_live.c) */
     s->probe_id = probe_id;
     s->pt = rep->payload_type;

@@ -291,8 +291,9 @@ static void hep_rtcp(void *ctx, call_ref_t ref, const packet_view_t *pkt, engine
 /* Quality reports of the streams measured here (a central's remote streams are its probes'). */
 static void hep_stream_final(void *ctx, const stream_record_t *stream)
 {
+    /* A snapshot of a stream in progress (active) is a periodic report, not its last. */
     if (!stream->has_probe)
-        hep_sender_send_qos(ctx, stream, true);
+        hep_sender_send_qos(ctx, stream, !stream->active);
 }
 
 static void hep_stream_progress(void *ctx, const stream_record_t *stream)
