@@ -21,18 +21,18 @@ const char *dtmf_event_name(uint8_t event);
 /* One finished event. */
 typedef struct {
     uint8_t event;
-    uint8_t volume;        /* -dBm0 of its last packet */
-    int64_t start_ns;      /* arrival of its first packet */
-    uint32_t duration;     /* timestamp units: the largest duration field seen */
-    bool ended;            /* an end packet was seen (else cut short: a new event, or the end) */
+    uint8_t volume;    /* -dBm0 of its last packet */
+    int64_t start_ns;  /* arrival of its first packet */
+    uint32_t duration; /* timestamp units: the largest duration field seen */
+    bool ended;        /* an end packet was seen (else cut short: a new event, or the end) */
 } dtmf_event_t;
 
 /* Per-stream state; zeroed is "no event". */
 typedef struct {
-    bool active;        /* cur holds an event not handed out yet */
-    bool have_last;     /* last_ts holds the timestamp of the last event handed out */
-    uint32_t cur_ts;    /* RTP timestamp of cur (its identity, RFC 4733 2.5.1.2) */
-    uint32_t last_ts;   /* ... of the last one handed out: its retransmitted end packets */
+    bool active;      /* cur holds an event not handed out yet */
+    bool have_last;   /* last_ts holds the timestamp of the last event handed out */
+    uint32_t cur_ts;  /* RTP timestamp of cur (its identity, RFC 4733 2.5.1.2) */
+    uint32_t last_ts; /* ... of the last one handed out: its retransmitted end packets */
     dtmf_event_t cur;
 } dtmf_track_t;
 
@@ -50,7 +50,7 @@ bool dtmf_track_flush(dtmf_track_t *t, dtmf_event_t *out);
 
 /* A SIP INFO body: application/dtmf-relay ("Signal=" and optional "Duration=" ms lines, in
  * any order, case-insensitive keys) or application/dtmf (the digit alone). The content type
- * says which (NUL-free text, e.g. "application/dtmf-relay"); *event gets the event code, 
+ * says which (NUL-free text, e.g. "application/dtmf-relay"); *event gets the event code,
  * *duration_ms the duration (0 when absent). DTMF_INVALID for another type or no digit. */
 int dtmf_info_parse(const char *content_type, size_t ct_len, const char *body, size_t len,
                     uint8_t *event, uint32_t *duration_ms);

@@ -155,8 +155,8 @@ void api_h_calls_csv(api_req_t *req)
 /* ---- The ladder as text: one column per address, in the order they first appear, and one
  * line per message in time order, its arrow labelled with its start line. */
 
-#define LADDER_MAX_COLUMNS 10
-#define LADDER_TIME_WIDTH  17 /* "10:00:14.711051  " */
+#define LADDER_MAX_COLUMNS  10
+#define LADDER_TIME_WIDTH   17 /* "10:00:14.711051  " */
 #define LADDER_MAX_MESSAGES 10000
 
 typedef struct {
@@ -260,8 +260,8 @@ static void ladder_render(textbuf_t *b, ladder_t *l, json_t *call)
         char t[48], label[200];
         iso_time(json_number_value(json_object_get(m, "time")), t, sizeof(t));
         /* a request by its method, an answer by its status and reason */
-        const char *what = json_is_true(json_object_get(m, "request")) ? jstr(m, "method")
-                                                                        : jstr(m, "summary");
+        const char *what =
+            json_is_true(json_object_get(m, "request")) ? jstr(m, "method") : jstr(m, "summary");
         if (strncmp(what, "SIP/2.0 ", 8) == 0)
             what += 8;
         snprintf(label, sizeof(label), "%s%s%s", what,

@@ -16,8 +16,8 @@
 #include "callpcap.h"
 
 #define API_PCAP_MAX_CALLS 1000
-#define MERGE_MAX_OPEN     512               /* calls open at once (overlapping in time) */
-#define MERGE_MAX_BYTES    ((long)1 << 30)    /* output cap */
+#define MERGE_MAX_OPEN     512             /* calls open at once (overlapping in time) */
+#define MERGE_MAX_BYTES    ((long)1 << 30) /* output cap */
 #define MERGE_SNAPLEN      262144
 #define LINKTYPE_ETHERNET  1
 #define LINKTYPE_RAW       101
