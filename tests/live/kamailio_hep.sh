@@ -32,9 +32,14 @@ done
 tmp=$(mktemp -d /tmp/sipscope-kamailio-XXXXXX)
 pids=()
 cleanup() {
-    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-    pkill -9 -F "$tmp/proxy.pid" 2>/dev/null || true
-    pkill -9 -F "$tmp/capture.pid" 2>/dev/null || true
+    # Kamailio's main process ends its children on SIGTERM (killed outright, it would leave them
+    # running): ask first, then end what is left, children by their parent's id.
+    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do
+        for _ in $(seq 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        pkill -9 -P "$p" 2>/dev/null || true
+        kill -9 "$p" 2>/dev/null || true
+    done
     [[ -n ${KEEP_TMP:-} ]] && echo "kept $tmp" || rm -rf "$tmp"
 }
 trap cleanup EXIT
