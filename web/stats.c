@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "agg.h"
 #include "defs.h"
@@ -200,16 +201,32 @@ static void stats_reply(api_req_t *req)
     api_reply_json(req, 200, o);
 }
 
-/* Statistics computed at once, at most (the HTTP threads are 4 by default): the others are
- * answered 503 at once rather than queued, so that a crowd of dashboards cannot hold every
- * thread and /healthz, the call list and the UI stay fast. */
-#define STATS_AT_ONCE 3
+/* Statistics computed at once, at most (the HTTP threads are 4 by default). A request beyond
+ * that waits a moment for a slot (with the per-minute aggregate a statistic takes milliseconds,
+ * so a dashboard's three requests plus a zoom's fit), then is answered 503 with Retry-After, so
+ * that a crowd of dashboards cannot hold every thread and /healthz, the call list and the UI
+ * stay fast. */
+#define STATS_AT_ONCE   3
+#define STATS_WAIT_MS   250
+#define STATS_WAIT_STEP 5
+
+static bool stats_slot(atomic_int *running)
+{
+    for (int waited = 0;; waited += STATS_WAIT_STEP) {
+        if (atomic_fetch_add(running, 1) < STATS_AT_ONCE)
+            return true;
+        atomic_fetch_sub(running, 1);
+        if (waited >= STATS_WAIT_MS)
+            return false;
+        struct timespec ts = {0, STATS_WAIT_STEP * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
 
 void api_h_stats(api_req_t *req)
 {
     static atomic_int running;
-    if (atomic_fetch_add(&running, 1) >= STATS_AT_ONCE) {
-        atomic_fetch_sub(&running, 1);
+    if (!stats_slot(&running)) {
         api_reply_error(req, 503, "busy: %d statistics are being computed; retry shortly",
                         STATS_AT_ONCE);
         api_reply_header(req, "Retry-After", "1");

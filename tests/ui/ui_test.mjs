@@ -378,7 +378,9 @@ async function main() {
   // Drag across the dashboard's calls chart: that range goes into the URL.
   await go('#/dashboard');
   await waitFor(`document.querySelector('#chart-calls .u-over')`, 'the calls chart');
-  const over = await evaluate(`(() => { const r = document.querySelector('#chart-calls .u-over').getBoundingClientRect(); return {x: r.left, y: r.top + r.height / 2, w: r.width}; })()`);
+  // The mouse events take viewport coordinates: bring the chart into view first (the tiles and
+  // the worst calls above it can push it below the fold).
+  const over = await evaluate(`(() => { const el = document.querySelector('#chart-calls .u-over'); el.scrollIntoView({block: 'center'}); const r = el.getBoundingClientRect(); return {x: r.left, y: r.top + r.height / 2, w: r.width}; })()`);
   await page('Input.dispatchMouseEvent', { type: 'mouseMoved', x: over.x + over.w * 0.3, y: over.y });
   await page('Input.dispatchMouseEvent', { type: 'mousePressed', x: over.x + over.w * 0.3, y: over.y, button: 'left', clickCount: 1 });
   for (const f of [0.4, 0.5, 0.6]) await page('Input.dispatchMouseEvent', { type: 'mouseMoved', x: over.x + over.w * f, y: over.y, button: 'left', buttons: 1 });

@@ -201,7 +201,15 @@ function query(params) {
 
 async function api(path, params) {
   const qs = query(params);
-  const res = await fetch('api/v1/' + path + (qs ? '?' + qs : ''), { credentials: 'same-origin' });
+  const url = 'api/v1/' + path + (qs ? '?' + qs : '');
+  let res = await fetch(url, { credentials: 'same-origin' });
+  // A busy server (statistics being computed for other clients) answers 503 with Retry-After:
+  // try again a few times before showing an error.
+  for (let tries = 0; res.status === 503 && res.headers.get('Retry-After') && tries < 4; tries++) {
+    const secs = Math.min(5, Number(res.headers.get('Retry-After')) || 1);
+    await new Promise((done) => setTimeout(done, secs * 1000 * (0.5 + Math.random() / 2)));
+    res = await fetch(url, { credentials: 'same-origin' });
+  }
   let body = null;
   try { body = await res.json(); } catch (e) { body = null; }
   if (res.status === 401) {
