@@ -183,6 +183,11 @@ bool api_param_double(api_req_t *req, const char *name, double min, double max, 
 bool api_param_time(api_req_t *req, const char *name, int64_t *out_ns, bool *present);
 /* "true"/"false"/"1"/"0". */
 bool api_param_bool(api_req_t *req, const char *name, bool *out, bool *present);
+/* A comma-separated list of names (e.g. "completed,rejected") into a mask: bit i for the name
+ * name_of(i) gives, for i below count (at most 32). Absent: *mask = 0. An unknown or empty
+ * name gets 400 naming the parameter, the name and the known ones. */
+bool api_param_names(api_req_t *req, const char *name, const char *(*name_of)(int), int count,
+                     unsigned *mask);
 /* limit (default API_DEFAULT_LIMIT, at most API_MAX_LIMIT) and offset (default 0). */
 bool api_param_paging(api_req_t *req, int64_t *limit, int64_t *offset);
 /* since/until as times, since <= until when both are given (0 when absent). */

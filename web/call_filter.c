@@ -7,56 +7,14 @@
 
 #include "sv.h"
 
-/* "completed,rejected" -> mask; false after replying 400. */
-static bool parse_states(api_req_t *req, unsigned *mask)
+static const char *state_name(int i)
 {
-    const char *v = api_param(req, "state");
-    *mask = 0;
-    if (v == NULL)
-        return true;
-    sv_t rest = sv_from_cstr(v), item;
-    while (rest.len > 0) {
-        if (!sv_split_once(rest, ',', &item, &rest))
-            rest = SV_NULL;
-        char name[24];
-        call_state_t st;
-        if (item.len == 0 || item.len >= sizeof(name) ||
-            (sv_copy(item, name, sizeof(name)), !call_state_parse(name, &st))) {
-            api_reply_error(req, 400,
-                            "state: unknown state '%.*s' (setup, ringing, in_call, completed, "
-                            "rejected, cancelled)",
-                            SV_ARG(sv_slice(item, 0, 32)));
-            return false;
-        }
-        *mask |= 1u << st;
-    }
-    return true;
+    return call_state_name((call_state_t)i);
 }
 
-/* "one_way,poor" -> mask of verdicts; false after replying 400. */
-static bool parse_verdicts(api_req_t *req, unsigned *mask)
+static const char *verdict_text(int i)
 {
-    const char *v = api_param(req, "verdict");
-    *mask = 0;
-    if (v == NULL)
-        return true;
-    sv_t rest = sv_from_cstr(v), item;
-    while (rest.len > 0) {
-        if (!sv_split_once(rest, ',', &item, &rest))
-            rest = SV_NULL;
-        char name[24];
-        verdict_t vd;
-        if (item.len == 0 || item.len >= sizeof(name) ||
-            (sv_copy(item, name, sizeof(name)), !verdict_parse(name, &vd))) {
-            api_reply_error(req, 400,
-                            "verdict: unknown verdict '%.*s' (good, degraded, poor, one_way, "
-                            "no_media, failed)",
-                            SV_ARG(sv_slice(item, 0, 32)));
-            return false;
-        }
-        *mask |= 1u << vd;
-    }
-    return true;
+    return verdict_name((verdict_t)i);
 }
 
 static bool parse_sort(api_req_t *req, store_call_sort_t *sort, bool *ascending)
@@ -194,7 +152,8 @@ bool api_call_filter(api_req_t *req, store_call_filter_t *f, store_call_sort_t *
 {
     memset(f, 0, sizeof(*f));
     f->user_exact = true;
-    if (!parse_states(req, &f->state_mask) || !parse_verdicts(req, &f->verdict_mask) ||
+    if (!api_param_names(req, "state", state_name, CALL_STATE_COUNT, &f->state_mask) ||
+        !api_param_names(req, "verdict", verdict_text, VERDICT_COUNT, &f->verdict_mask) ||
         !api_param_range(req, &f->since_ns, &f->until_ns) || !parse_numbers(req, f) ||
         !parse_status(req, &f->status_min, &f->status_max) || !parse_ip(req, f) ||
         !api_param_bool(req, "one_way", &f->one_way, &f->has_one_way) ||

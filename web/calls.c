@@ -326,29 +326,9 @@ static int add_alert(void *ctx, const alert_record_t *a)
     return c->oom ? -ENOMEM : 0;
 }
 
-/* "auth_failure,scanner" -> mask of alert types; false after replying 400. */
-static bool parse_alert_types(api_req_t *req, unsigned *mask)
+static const char *alert_type_text(int i)
 {
-    const char *v = api_param(req, "type");
-    *mask = 0;
-    if (v == NULL)
-        return true;
-    sv_t rest = sv_from_cstr(v), item;
-    while (rest.len > 0) {
-        if (!sv_split_once(rest, ',', &item, &rest))
-            rest = SV_NULL;
-        int t = 0;
-        while (t < ALERT_TYPE_COUNT && !sv_eq(item, sv_from_cstr(alert_type_name((alert_type_t)t))))
-            t++;
-        if (t == ALERT_TYPE_COUNT) {
-            api_reply_error(req, 400,
-                            "type: one or a comma-separated list of invite_flood, register_flood, "
-                            "auth_failure, user_enumeration, unusual_destination, scanner");
-            return false;
-        }
-        *mask |= 1u << t;
-    }
-    return true;
+    return alert_type_name((alert_type_t)i);
 }
 
 /* source: an IP address, compared in its canonical text (as the store keeps it). */
@@ -373,7 +353,8 @@ void api_h_alerts(api_req_t *req)
     int64_t limit, offset;
     char source[NET_ADDR_STRLEN];
     if (!api_param_paging(req, &limit, &offset) ||
-        !api_param_range(req, &f.since_ns, &f.until_ns) || !parse_alert_types(req, &f.type_mask) ||
+        !api_param_range(req, &f.since_ns, &f.until_ns) ||
+        !api_param_names(req, "type", alert_type_text, ALERT_TYPE_COUNT, &f.type_mask) ||
         !parse_alert_source(req, source, &f.source))
         return;
     store_t *s = api_store(req);

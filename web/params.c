@@ -216,6 +216,46 @@ bool api_param_bool(api_req_t *req, const char *name, bool *out, bool *present)
     return true;
 }
 
+/* The known names, ", "-separated, for an error message (cut to fit). */
+static void names_list(const char *(*name_of)(int), int count, char *out, size_t size)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (int i = 0; i < count && used < size; i++) {
+        int n = snprintf(out + used, size - used, "%s%s", i ? ", " : "", name_of(i));
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+}
+
+bool api_param_names(api_req_t *req, const char *name, const char *(*name_of)(int), int count,
+                     unsigned *mask)
+{
+    const char *v = api_param(req, name);
+    *mask = 0;
+    if (v == NULL)
+        return true;
+    sv_t rest = sv_from_cstr(v), item;
+    while (rest.len > 0) {
+        if (!sv_split_once(rest, ',', &item, &rest))
+            rest = SV_NULL;
+        int i = 0;
+        while (i < count && !sv_eq(item, sv_from_cstr(name_of(i))))
+            i++;
+        if (i == count || i >= 32) {
+            char known[256];
+            names_list(name_of, count, known, sizeof(known));
+            api_reply_error(req, 400,
+                            "%s: unknown name '%.*s' (one or a comma-separated list of %s)", name,
+                            SV_ARG(sv_slice(item, 0, 32)), known);
+            return false;
+        }
+        *mask |= 1u << i;
+    }
+    return true;
+}
+
 bool api_param_paging(api_req_t *req, int64_t *limit, int64_t *offset)
 {
     *limit = API_DEFAULT_LIMIT;
