@@ -119,6 +119,29 @@ static int start_api(const serve_opts_t *o, api_server_t **srv, char *err, size_
 }
 
 /* Serve until SIGINT or SIGTERM. */
+/* The URL to open, on stderr: the listen address (a wildcard one as loopback) and the real
+ * port (which port 0 left to the system), with the token when there is one (RFC 6750
+ * access_token; the server then sets a cookie). */
+static void print_url(const serve_opts_t *o, api_server_t *srv)
+{
+    if (o->quiet)
+        return;
+    const char *listen = o->listen ? o->listen : API_DEFAULT_LISTEN;
+    const char *colon = strrchr(listen, ':');
+    int hostlen = colon ? (int)(colon - listen) : 0;
+    const char *host = listen;
+    if ((hostlen == 7 && strncmp(listen, "0.0.0.0", 7) == 0)) {
+        host = "127.0.0.1";
+        hostlen = 9;
+    } else if (hostlen == 4 && strncmp(listen, "[::]", 4) == 0) {
+        host = "[::1]";
+        hostlen = 5;
+    }
+    bool tok = o->token != NULL && o->token[0] != '\0';
+    fprintf(stderr, "sipscope: serving %s at http://%.*s:%u/%s%s  (Ctrl-C stops)\n", o->db, hostlen,
+            host, (unsigned)api_server_port(srv), tok ? "?access_token=" : "", tok ? o->token : "");
+}
+
 static int serve_db(const serve_opts_t *o)
 {
     int status = prepare_db(o->db);
@@ -141,24 +164,7 @@ static int serve_db(const serve_opts_t *o)
         log_error("serve: %s", err);
         return err[0] && strstr(err, "listen address") ? EXIT_USAGE : EXIT_RUNTIME;
     }
-    /* The URL to open: the listen address (a wildcard one as loopback) and the real port, with
-     * the token when there is one (RFC 6750 access_token; the server then sets a cookie). */
-    const char *listen = o->listen ? o->listen : API_DEFAULT_LISTEN;
-    const char *colon = strrchr(listen, ':');
-    int hostlen = colon ? (int)(colon - listen) : 0;
-    const char *host = listen;
-    if ((hostlen == 7 && strncmp(listen, "0.0.0.0", 7) == 0)) {
-        host = "127.0.0.1";
-        hostlen = 9;
-    } else if (hostlen == 4 && strncmp(listen, "[::]", 4) == 0) {
-        host = "[::1]";
-        hostlen = 5;
-    }
-    bool tok = o->token != NULL && o->token[0] != '\0';
-    if (!o->quiet)
-        fprintf(stderr, "sipscope: serving %s at http://%.*s:%u/%s%s  (Ctrl-C stops)\n", o->db,
-                hostlen, host, (unsigned)api_server_port(srv), tok ? "?access_token=" : "",
-                tok ? o->token : "");
+    print_url(o, srv);
     int sig = 0;
     sigwait(&stop, &sig);
     if (!o->quiet)
@@ -474,9 +480,8 @@ static api_server_t *start_api_quietly(const serve_opts_t *o)
         srv = NULL;
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (srv != NULL && !o->quiet)
-        fprintf(stderr, "sipscope: serving %s at http://%s/ (Ctrl-C stops)\n", o->db,
-                o->listen ? o->listen : API_DEFAULT_LISTEN);
+    if (srv != NULL)
+        print_url(o, srv);
     return srv;
 }
 
