@@ -295,11 +295,19 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--db") == 0 && i + 1 < argc)
             path = argv[++i];
-        else if (strcmp(argv[i], "--clients") == 0 && i + 1 < argc)
-            clients = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
-            seconds = atof(argv[++i]);
-        else {
+        else if (strcmp(argv[i], "--clients") == 0 && i + 1 < argc) {
+            char *end;
+            errno = 0;
+            long v = strtol(argv[++i], &end, 10);
+            clients =
+                (errno != 0 || *end != '\0' || end == argv[i] || v < 1 || v > 250) ? 0 : (int)v;
+        } else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
+            char *end;
+            errno = 0;
+            seconds = strtod(argv[++i], &end);
+            if (errno != 0 || *end != '\0' || end == argv[i])
+                seconds = 0; /* refused below */
+        } else {
             fputs(usage, strcmp(argv[i], "--help") == 0 ? stdout : stderr);
             return strcmp(argv[i], "--help") == 0 ? 0 : 2;
         }
