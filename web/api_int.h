@@ -198,9 +198,10 @@ bool api_param_range(api_req_t *req, int64_t *since_ns, int64_t *until_ns);
 bool api_call_filter(api_req_t *req, store_call_filter_t *f, store_call_sort_t *sort, bool *asc);
 /* A status code ("486", 100 to 699) or class ("4xx") into a range; false if neither. */
 bool api_parse_status(const char *text, uint16_t *lo, uint16_t *hi);
-/* A page: {"total": N, "limit": L, "offset": O, key: array} (takes array). */
-void api_reply_page(api_req_t *req, const char *key, json_t *array, int64_t total, int64_t limit,
-                    int64_t offset);
+/* A page: {"total": N, "limit": L, "offset": O, key: array} (takes array); when err is not 0,
+ * the store error of err instead (as api_reply_store_error, naming key). */
+void api_reply_page(api_req_t *req, int err, const char *key, json_t *array, int64_t total,
+                    int64_t limit, int64_t offset);
 /* A message of the message list: api_message_json plus "call" (row or null), "call_id",
  * "from", "to" (URIs) and "user_agent" read from its text (null when absent). */
 json_t *api_message_row_json(int64_t id, const message_record_t *m, bool with_raw);

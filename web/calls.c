@@ -56,9 +56,14 @@ static int add_message(void *ctx, int64_t id, const message_record_t *m)
 }
 
 /* A page: {"total": N, "limit": L, "offset": O, key: array}; takes ownership of array. */
-void api_reply_page(api_req_t *req, const char *key, json_t *array, int64_t total, int64_t limit,
-                    int64_t offset)
+void api_reply_page(api_req_t *req, int err, const char *key, json_t *array, int64_t total,
+                    int64_t limit, int64_t offset)
 {
+    if (err != 0) {
+        json_decref(array);
+        api_reply_store_error(req, err, key);
+        return;
+    }
     json_t *o = json_object();
     if (o != NULL) {
         json_object_set_new(o, "total", json_integer(total));
@@ -114,13 +119,9 @@ void api_h_calls(api_req_t *req)
     int err = c.array
                   ? store_query_calls_sorted(s, &f, sort, asc, limit, offset, add_call, &c, &total)
                   : -ENOMEM;
-    if (err != 0) {
-        json_decref(c.array);
-        api_reply_store_error(req, err, "calls");
-        return;
-    }
-    resolve_all_reasons(s, c.array);
-    api_reply_page(req, "calls", c.array, total, limit, offset);
+    if (err == 0)
+        resolve_all_reasons(s, c.array);
+    api_reply_page(req, err, "calls", c.array, total, limit, offset);
 }
 
 /* ---- /api/v1/calls/{id} */
@@ -257,12 +258,7 @@ void api_h_streams(api_req_t *req)
     collect_t c = {.array = json_array()};
     int64_t total = 0;
     int err = c.array ? store_query_streams(s, &f, limit, offset, add_stream, &c, &total) : -ENOMEM;
-    if (err != 0) {
-        json_decref(c.array);
-        api_reply_store_error(req, err, "streams");
-        return;
-    }
-    api_reply_page(req, "streams", c.array, total, limit, offset);
+    api_reply_page(req, err, "streams", c.array, total, limit, offset);
 }
 
 void api_h_stream(api_req_t *req)
@@ -364,12 +360,7 @@ void api_h_alerts(api_req_t *req)
     int64_t total = 0;
     int err =
         c.array ? store_query_alert_records(s, &f, limit, offset, add_alert, &c, &total) : -ENOMEM;
-    if (err != 0) {
-        json_decref(c.array);
-        api_reply_store_error(req, err, "alerts");
-        return;
-    }
-    api_reply_page(req, "alerts", c.array, total, limit, offset);
+    api_reply_page(req, err, "alerts", c.array, total, limit, offset);
 }
 
 static int add_registration(void *ctx, const registration_record_t *r)
@@ -395,10 +386,5 @@ void api_h_registrations(api_req_t *req)
     int err = c.array ? store_query_registration_records(s, &f, limit, offset, add_registration, &c,
                                                          &total)
                       : -ENOMEM;
-    if (err != 0) {
-        json_decref(c.array);
-        api_reply_store_error(req, err, "registrations");
-        return;
-    }
-    api_reply_page(req, "registrations", c.array, total, limit, offset);
+    api_reply_page(req, err, "registrations", c.array, total, limit, offset);
 }

@@ -117,12 +117,7 @@ void api_h_messages(api_req_t *req)
     int64_t total = 0;
     int err =
         c.array ? store_query_messages(s, &f, limit, offset, add_message, &c, &total) : -ENOMEM;
-    if (err != 0) {
-        json_decref(c.array);
-        api_reply_store_error(req, err, "messages");
-        return;
-    }
-    api_reply_page(req, "messages", c.array, total, limit, offset);
+    api_reply_page(req, err, "messages", c.array, total, limit, offset);
 }
 
 void api_h_message(api_req_t *req)
