@@ -54,7 +54,8 @@ wait_for() {
     echo "timed out waiting for '$2' in $1"; cat "$1"; exit 1
 }
 
-base=$((20000 + RANDOM % 20000))
+# Below 32768, where the kernel's ephemeral ports (other programs' outgoing connections) start.
+base=$((20000 + RANDOM % 12700))
 hep=$base proxy=$((base + 1)) uas=$((base + 2)) uac=$((base + 3)) busy=$((base + 4))
 capture=$((base + 5))
 

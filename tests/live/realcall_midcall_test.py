@@ -10,6 +10,7 @@ every wait is bounded.
     realcall_midcall_test.py SIPSCOPE_BINARY SHARED_DIR
 """
 import json
+import livelib
 import os
 import random
 import re
@@ -126,29 +127,17 @@ def main():
     tmp = tempfile.mkdtemp(prefix="sipscope-midcall-")
     sip_port = 22000 + random.randrange(0, 1500) * 2
     rtp_base = 31000 + random.randrange(0, 40) * 400
-    api_port = 40000 + random.randrange(0, 10000)
     # Only realcall's loopback address and ports: other tests on this machine may replay
     # captures onto lo at the same time.
     capture_filter = (f"udp and host 127.0.0.1 and (portrange {sip_port}-{sip_port + 21} or "
                       f"portrange {rtp_base}-{rtp_base + 199})")
-    log = open(os.path.join(tmp, "run.log"), "w")
-    server = subprocess.Popen(
-        [binary, "run", "-i", "lo", "-f", capture_filter, "--db", os.path.join(tmp, "live.db"),
-         "--listen", f"127.0.0.1:{api_port}"], stdout=log, stderr=log)
+    server, base = livelib.start_server(
+        [binary, "run", "-i", "lo", "-f", capture_filter, "--db", os.path.join(tmp, "live.db")],
+        os.path.join(tmp, "run.log"))
     failures = []
     caller = None
     try:
-        api = Api(f"http://127.0.0.1:{api_port}")
-        def healthy():
-            if server.poll() is not None:
-                return True
-            try:
-                return api.raw("/healthz")
-            except OSError:
-                return None
-
-        if not wait_for("the server", healthy, 10) or server.poll() is not None:
-            raise SystemExit("sipscope run did not start: " + open(log.name).read())
+        api = Api(base)
         out = os.path.join(tmp, "rc")
         caller = subprocess.Popen(
             [realcall, "--mode", "normal", "--calls", "1", "--out", out, "--port", str(sip_port),
@@ -191,7 +180,6 @@ def main():
             caller.kill()
         if server.poll() is None:
             server.kill()
-        log.close()
         if not failures:
             shutil.rmtree(tmp, ignore_errors=True)
         else:

@@ -8,6 +8,7 @@ messages. Loopback only; every wait is bounded.
     realcall_test.py SIPSCOPE_BINARY SHARED_DIR
 """
 import json
+import livelib
 import os
 import random
 import shutil
@@ -39,25 +40,13 @@ def main():
     tmp = tempfile.mkdtemp(prefix="sipscope-realcall-")
     sip_port = 26000 + random.randrange(0, 2000) * 2
     rtp_base = 31000 + random.randrange(0, 40) * 400
-    api_port = 40000 + random.randrange(0, 10000)
     capture_filter = (f"udp and (portrange {sip_port}-{sip_port + 21} or "
                       f"portrange {rtp_base}-{rtp_base + 199})")
-    log = open(os.path.join(tmp, "run.log"), "w")
-    server = subprocess.Popen(
+    server, api = livelib.start_server(
         [binary, "run", "-i", "lo", "-f", capture_filter, "--db", os.path.join(tmp, "live.db"),
-         "--pcap-dir", os.path.join(tmp, "pcaps"), "--listen", f"127.0.0.1:{api_port}"],
-        stdout=log, stderr=log)
+         "--pcap-dir", os.path.join(tmp, "pcaps")], os.path.join(tmp, "run.log"))
     failures = []
     try:
-        api = f"http://127.0.0.1:{api_port}"
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(api + "/healthz", timeout=1).read()
-                break
-            except OSError:
-                if server.poll() is not None:
-                    raise SystemExit("sipscope run exited: " + open(log.name).read())
-                time.sleep(0.1)
         out = os.path.join(tmp, "rc")
         rc = subprocess.run([realcall, "--mode", "all", "--out", out, "--port", str(sip_port),
                              "--rtp-base", str(rtp_base), "--duration", "3", "--max-seconds",
@@ -111,7 +100,6 @@ def main():
     finally:
         if server.poll() is None:
             server.kill()
-        log.close()
         if not failures:
             shutil.rmtree(tmp, ignore_errors=True)
     for f in failures:

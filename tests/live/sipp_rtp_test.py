@@ -21,12 +21,12 @@ every wait is bounded.
 """
 import glob
 import json
+import livelib
 import os
 import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -63,13 +63,6 @@ class Ports:
 
     def bpf(self):
         return f"udp and portrange {self.uac}-{self.uas_media + 3}"
-
-
-def free_tcp_port():
-    """A loopback TCP port nobody listens on now (the kernel's pick)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_inputs(tmp):
@@ -207,20 +200,10 @@ def api_get(api, path):
 
 
 def check_live(binary, tmp, ports, failures):
-    api = f"http://127.0.0.1:{free_tcp_port()}"
-    log = open(os.path.join(tmp, "run.log"), "w")
-    server = subprocess.Popen([binary, "run", "-i", "lo", "-f", ports.bpf(), "--db",
-                               os.path.join(tmp, "live.db"), "--listen", api[7:]],
-                              stdout=log, stderr=log)
+    server, api = livelib.start_server([binary, "run", "-i", "lo", "-f", ports.bpf(), "--db",
+                                        os.path.join(tmp, "live.db")],
+                                       os.path.join(tmp, "run.log"))
     try:
-        for _ in range(100):
-            try:
-                api_get(api, "/healthz")
-                break
-            except OSError:
-                if server.poll() is not None:
-                    raise SystemExit("sipscope run exited: " + open(log.name).read())
-                time.sleep(0.1)
         want = sipp_expect(run_sipp(tmp, ports, rate=300, calls=6000, budget_s=45))
         stats = {}
         for _ in range(40):  # the last calls are stored after their linger time (5 s)
@@ -246,8 +229,7 @@ def check_live(binary, tmp, ports, failures):
     finally:
         if server.poll() is None:
             server.kill()
-        log.close()
-    text = open(log.name).read()
+    text = open(os.path.join(tmp, "run.log")).read()
     m = re.search(r"capture stopped: (\d+) frames, (\d+) dropped by the kernel, (\d+) by the "
                   r"interface, (\d+) by sipscope", text)
     if m is None:
