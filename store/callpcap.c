@@ -43,6 +43,7 @@ struct callpcap {
     open_file_t *slots;
     size_t n_slots;
     uint64_t clock;
+    int64_t newest_row; /* the highest row written this run: see file_for */
     callpcap_stats_t stats;
     uint8_t zout[ZOUT_SIZE];  /* deflate's output on its way to a file */
     uint8_t synth[MAX_SYNTH]; /* scratch for rebuilt packets */
@@ -197,12 +198,13 @@ static void close_slot(callpcap_t *cp, open_file_t *s)
     memset(s, 0, sizeof(*s));
 }
 
-/* Open a call's file for appending: plain, or gzip with a new member (a file reopened after an
- * eviction gets a second member; readers take the members as one stream). A new file starts
- * with the pcap file header. 0, or -EIO (counted, nothing left open). */
-static int open_file(callpcap_t *cp, open_file_t *of, const char *path)
+/* Open a call's file: emptied first for a call's first packet (replace), else for appending.
+ * Plain, or gzip with a new member (a file reopened after an eviction gets a second member;
+ * readers take the members as one stream). A new file starts with the pcap file header. 0, or
+ * -EIO (counted, nothing left open). */
+static int open_file(callpcap_t *cp, open_file_t *of, const char *path, bool replace)
 {
-    of->file = fopen(path, "ab");
+    of->file = fopen(path, replace ? "wb" : "ab");
     if (of->file == NULL)
         return -EIO;
     bool fresh = ftell(of->file) == 0;
@@ -229,7 +231,12 @@ static int open_file(callpcap_t *cp, open_file_t *of, const char *path)
 }
 
 /* The open file of a call: found in the cache, or opened (created with a pcap header, or
- * appended to after an earlier eviction), evicting the least recently used. */
+ * appended to after an earlier eviction), evicting the least recently used.
+ *
+ * A call's first packet is written when the call is created, and the correlator numbers calls
+ * in the order it creates them, so a row above every row written so far is a new call. Its
+ * file is replaced, never appended to: one that exists already was left by a run killed before
+ * it stored that row, whose number the store hands out again (a row is taken once it is stored). */
 static open_file_t *file_for(callpcap_t *cp, call_ref_t ref)
 {
     size_t start = (size_t)(hash_mix((uint64_t)ref.row) % cp->n_slots);
@@ -261,11 +268,14 @@ static open_file_t *file_for(callpcap_t *cp, call_ref_t ref)
             return NULL;
         memcpy(path + n, ".gz", 4);
     }
-    if (open_file(cp, victim, path) != 0) {
+    bool first_packet = ref.row > cp->newest_row;
+    if (open_file(cp, victim, path, first_packet) != 0) {
         cp->stats.write_errors++;
         return NULL;
     }
     cp->stats.files_opened++;
+    if (first_packet)
+        cp->newest_row = ref.row;
     victim->row = ref.row;
     victim->invite_ns = ref.invite_ns;
     victim->last_use = ++cp->clock;

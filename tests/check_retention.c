@@ -392,6 +392,39 @@ START_TEST(callpcap_none_mode_keeps_sip_only)
 }
 END_TEST
 
+/* A run killed before it stored a call leaves that call's file behind, and the store hands the
+ * call's number out again. The new call's file holds only its own packets; a call reopened
+ * after an eviction is still appended to. */
+START_TEST(callpcap_replaces_a_file_left_by_a_killed_run)
+{
+    char dir[300], path[400];
+    snprintf(dir, sizeof(dir), "%s/stale", root);
+    callpcap_cfg_t cfg = {.rtp = CALLPCAP_RTP_NONE, .max_open = 1};
+    char err[256];
+    callpcap_t *cp = callpcap_new(dir, &cfg, err, sizeof(err));
+    ck_assert_ptr_nonnull(cp);
+    call_ref_t stale = {.row = 7, .invite_ns = at(2024, 3, 1, 12)};
+    call_ref_t other = {.row = 8, .invite_ns = at(2024, 3, 1, 12)};
+    ck_assert_int_lt(snprintf(path, sizeof(path), "%s/2024-03-01/12/7.pcap", dir),
+                     (int)sizeof(path));
+    write_call(cp, stale, 0); /* creates the directory */
+    callpcap_free(cp);
+    FILE *f = fopen(path, "ab");
+    ck_assert_ptr_nonnull(f);
+    fputs("packets of the killed run's call 7", f);
+    fclose(f);
+
+    cp = callpcap_new(dir, &cfg, err, sizeof(err));
+    write_call(cp, stale, 0); /* the new call 7 */
+    write_call(cp, other, 0); /* evicts call 7 (one open file) */
+    write_call(cp, stale, 0); /* call 7 again: appended */
+    callpcap_free(cp);
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq(st.st_size, 24 + 2 * (16 + 28 + SIP_LEN));
+}
+END_TEST
+
 START_TEST(callpcap_names_of_the_modes)
 {
     callpcap_rtp_t m;
@@ -529,6 +562,7 @@ Suite *retention_suite(void)
 
     tc = tcase_create("callpcap");
     tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, callpcap_replaces_a_file_left_by_a_killed_run);
     tcase_add_test(tc, callpcap_names_of_the_modes);
     tcase_add_test(tc, callpcap_header_mode_cuts_rtp_payloads_only);
     tcase_add_test(tc, callpcap_none_mode_keeps_sip_only);
