@@ -21,7 +21,7 @@ typedef struct {
     bool full;
 } jw_t;
 
-static void jw_raw(jw_t *w, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void jw_raw(jw_t *w, const char *fmt, ...)
 {
     if (w->full)
         return;
