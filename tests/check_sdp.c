@@ -335,8 +335,8 @@ START_TEST(test_line_ends)
         "v=0\r\nc=IN IP4 192.0.2.1\r\nm=audio 8000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n",
         "v=0\nc=IN IP4 192.0.2.1\nm=audio 8000 RTP/AVP 0\na=rtpmap:0 PCMU/8000\n",
         "v=0\nc=IN IP4 192.0.2.1\r\nm=audio 8000 RTP/AVP 0\na=rtpmap:0 PCMU/8000",
-        "v=0\r\n\r\nc=IN IP4 192.0.2.1\r\n\r\nm=audio 8000 RTP/AVP 0\r\na=rtpmap:0 "
-        "PCMU/8000\r\n\r\n",
+        ("v=0\r\n\r\nc=IN IP4 192.0.2.1\r\n\r\nm=audio 8000 RTP/AVP 0\r\na=rtpmap:0 "
+         "PCMU/8000\r\n\r\n"),
         "v=0 \t\r\nc=IN IP4 192.0.2.1 \r\nm=audio 8000 RTP/AVP 0 \r\na=rtpmap:0 PCMU/8000 \r\n",
     };
     for (size_t i = 0; i < sizeof(variants) / sizeof(variants[0]); i++) {
