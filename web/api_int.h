@@ -202,6 +202,9 @@ bool api_parse_status(const char *text, uint16_t *lo, uint16_t *hi);
  * the store error of err instead (as api_reply_store_error, naming key). */
 void api_reply_page(api_req_t *req, int err, const char *key, json_t *array, int64_t total,
                     int64_t limit, int64_t offset);
+/* One record: the first element of array (takes array); when err is not 0, the store error
+ * of err instead (as api_reply_store_error, naming what). */
+void api_reply_one(api_req_t *req, int err, const char *what, json_t *array);
 /* A message of the message list: api_message_json plus "call" (row or null), "call_id",
  * "from", "to" (URIs) and "user_agent" read from its text (null when absent). */
 json_t *api_message_row_json(int64_t id, const message_record_t *m, bool with_raw);

@@ -76,6 +76,18 @@ void api_reply_page(api_req_t *req, int err, const char *key, json_t *array, int
     api_reply_json(req, 200, o);
 }
 
+void api_reply_one(api_req_t *req, int err, const char *what, json_t *array)
+{
+    if (err != 0) {
+        json_decref(array);
+        api_reply_store_error(req, err, what);
+        return;
+    }
+    json_t *o = json_incref(json_array_get(array, 0));
+    json_decref(array);
+    api_reply_json(req, 200, o);
+}
+
 /* ---- A call's reasons name their message by its time (correlator/verdict.h): its row id here. */
 
 static void resolve_reasons(store_t *s, json_t *call)
@@ -268,14 +280,7 @@ void api_h_stream(api_req_t *req)
         return;
     collect_t c = {.array = json_array()};
     int err = c.array ? store_get_stream(s, req->id, add_stream, &c) : -ENOMEM;
-    if (err != 0) {
-        json_decref(c.array);
-        api_reply_store_error(req, err, "stream");
-        return;
-    }
-    json_t *o = json_incref(json_array_get(c.array, 0));
-    json_decref(c.array);
-    api_reply_json(req, 200, o);
+    api_reply_one(req, err, "stream", c.array);
 }
 
 static int add_sample(void *ctx, const sample_record_t *r)

@@ -127,12 +127,5 @@ void api_h_message(api_req_t *req)
         return;
     collect_t c = {.array = json_array(), .with_raw = true};
     int err = c.array ? store_get_message(s, req->id, add_message, &c) : -ENOMEM;
-    if (err != 0) {
-        json_decref(c.array);
-        api_reply_store_error(req, err, "message");
-        return;
-    }
-    json_t *o = json_incref(json_array_get(c.array, 0));
-    json_decref(c.array);
-    api_reply_json(req, 200, o);
+    api_reply_one(req, err, "message", c.array);
 }
