@@ -168,6 +168,61 @@ static hep_sender_t *start_sender(uint16_t port, const char *transport, uint32_t
     return s;
 }
 
+/* A collector on a loopback port the kernel picks, and what it hands over. */
+typedef struct {
+    sink_t *sink;
+    hep_receiver_t *r;
+    uint16_t port;
+} rig_t;
+
+static rig_t rig_start(const char *key, size_t max_conns)
+{
+    rig_t rig = {.sink = sink_new()};
+    rig.r = start_receiver(rig.sink, key, max_conns);
+    rig.port = hep_receiver_port(rig.r);
+    return rig;
+}
+
+static void rig_stop(rig_t *rig)
+{
+    hep_receiver_free(rig->r);
+    sink_free(rig->sink);
+}
+
+static hep_receiver_stats_t receiver_stats(hep_receiver_t *r)
+{
+    hep_receiver_stats_t st;
+    hep_receiver_stats(r, &st);
+    return st;
+}
+
+static hep_sender_stats_t sender_stats(hep_sender_t *s)
+{
+    hep_sender_stats_t st;
+    hep_sender_stats(s, &st);
+    return st;
+}
+
+/* A loopback TCP port that is bound but not listening (connections to it are refused), held
+ * by *hold until the caller closes it. */
+static uint16_t refusing_port(int *hold)
+{
+    *hold = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(*hold, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    socklen_t sl = sizeof(sa);
+    getsockname(*hold, (struct sockaddr *)&sa, &sl);
+    return ntohs(sa.sin_port);
+}
+
+static double ms_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
 static void endpoints(net_endpoint_t *a, net_endpoint_t *b, int family)
 {
     memset(a, 0, sizeof(*a));
@@ -194,12 +249,21 @@ static size_t make_sip(char *buf, size_t cap, unsigned i)
     return (size_t)n;
 }
 
+/* Hand message i (make_sip) to the sender, from a to b over UDP, captured at ts; its result. */
+static int send_sip_no(hep_sender_t *s, const net_endpoint_t *a, const net_endpoint_t *b,
+                       unsigned i, int64_t ts)
+{
+    char buf[256];
+    size_t len = make_sip(buf, sizeof(buf), i);
+    return hep_sender_send_sip(s, a, b, 17, ts, (const uint8_t *)buf, len, SV_NULL);
+}
+
 /* Send n SIP messages (and every 10th an RTCP one), then check they all arrived intact. */
 static void send_and_check(const char *transport, unsigned n, bool check_order)
 {
-    sink_t *sink = sink_new();
-    hep_receiver_t *r = start_receiver(sink, NULL, 0);
-    hep_sender_t *s = start_sender(hep_receiver_port(r), transport, 4242, NULL, 0);
+    rig_t rig = rig_start(NULL, 0);
+    sink_t *sink = rig.sink;
+    hep_sender_t *s = start_sender(rig.port, transport, 4242, NULL, 0);
     net_endpoint_t a, b;
     char buf[256], corr[64];
     unsigned rtcp = 0;
@@ -221,8 +285,7 @@ static void send_and_check(const char *transport, unsigned n, bool check_order)
     ck_assert_msg(wait_count(sink, n + rtcp, 10000), "%s: %zu of %u arrived", transport,
                   sink_count(sink), n + rtcp);
 
-    hep_sender_stats_t ss;
-    hep_sender_stats(s, &ss);
+    hep_sender_stats_t ss = sender_stats(s);
     ck_assert_uint_eq(ss.queued, n + rtcp);
     ck_assert_uint_eq(ss.sent, n + rtcp);
     ck_assert_uint_eq(ss.dropped + ss.lost + ss.rejected + ss.queue_now, 0);
@@ -259,13 +322,11 @@ static void send_and_check(const char *transport, unsigned n, bool check_order)
         sip++;
     }
     ck_assert_uint_eq(sip, n);
-    hep_receiver_stats_t rs;
-    hep_receiver_stats(r, &rs);
+    hep_receiver_stats_t rs = receiver_stats(rig.r);
     ck_assert_uint_eq(rs.packets, n + rtcp);
     ck_assert_uint_eq(rs.malformed + rs.unauthorised, 0);
     free(seen);
-    hep_receiver_free(r);
-    sink_free(sink);
+    rig_stop(&rig);
 }
 
 START_TEST(test_udp_delivery)
@@ -283,36 +344,30 @@ END_TEST
 /* A key on the receiver: a wrong or missing key is counted and dropped, the right one passes. */
 START_TEST(test_auth_key)
 {
-    sink_t *sink = sink_new();
-    hep_receiver_t *r = start_receiver(sink, "s3cret", 0);
-    uint16_t port = hep_receiver_port(r);
-    hep_sender_t *wrong = start_sender(port, "udp", 1, "s3crex", 0);
-    hep_sender_t *none = start_sender(port, "tcp", 2, NULL, 0);
-    hep_sender_t *right = start_sender(port, "udp", 3, "s3cret", 0);
+    rig_t rig = rig_start("s3cret", 0);
+    hep_sender_t *wrong = start_sender(rig.port, "udp", 1, "s3crex", 0);
+    hep_sender_t *none = start_sender(rig.port, "tcp", 2, NULL, 0);
+    hep_sender_t *right = start_sender(rig.port, "udp", 3, "s3cret", 0);
     net_endpoint_t a, b;
     endpoints(&a, &b, 4);
-    char buf[256];
-    size_t len = make_sip(buf, sizeof(buf), 1);
     for (int i = 0; i < 20; i++) {
-        hep_sender_send_sip(wrong, &a, &b, 17, 0, (const uint8_t *)buf, len, SV_NULL);
-        hep_sender_send_sip(none, &a, &b, 17, 0, (const uint8_t *)buf, len, SV_NULL);
+        send_sip_no(wrong, &a, &b, 1, 0);
+        send_sip_no(none, &a, &b, 1, 0);
     }
-    hep_sender_send_sip(right, &a, &b, 17, 0, (const uint8_t *)buf, len, SV_NULL);
-    ck_assert(WAIT_STAT(r, unauthorised, 40));
-    ck_assert(wait_count(sink, 1, 5000));
+    send_sip_no(right, &a, &b, 1, 0);
+    ck_assert(WAIT_STAT(rig.r, unauthorised, 40));
+    ck_assert(wait_count(rig.sink, 1, 5000));
     sleep_ms(50);
-    ck_assert_uint_eq(sink_count(sink), 1);
-    ck_assert_uint_eq(sink->got[0].agent_id, 3);
-    hep_receiver_stats_t rs;
-    hep_receiver_stats(r, &rs);
+    ck_assert_uint_eq(sink_count(rig.sink), 1);
+    ck_assert_uint_eq(rig.sink->got[0].agent_id, 3);
+    hep_receiver_stats_t rs = receiver_stats(rig.r);
     ck_assert_uint_eq(rs.unauthorised, 40);
     ck_assert_uint_eq(rs.packets, 1);
     ck_assert_uint_eq(rs.malformed, 0);
     hep_sender_free(wrong);
     hep_sender_free(none);
     hep_sender_free(right);
-    hep_receiver_free(r);
-    sink_free(sink);
+    rig_stop(&rig);
 }
 END_TEST
 
@@ -358,9 +413,8 @@ static size_t encode_one(uint8_t *buf, size_t cap, unsigned i, const char *key)
  * them still do, including two back to back in one datagram. */
 START_TEST(test_udp_garbage)
 {
-    sink_t *sink = sink_new();
-    hep_receiver_t *r = start_receiver(sink, NULL, 0);
-    uint16_t port = hep_receiver_port(r);
+    rig_t rig = rig_start(NULL, 0);
+    uint16_t port = rig.port;
     uint8_t pkt[512], two[1024];
     size_t n = encode_one(pkt, sizeof(pkt), 1, NULL);
     ck_assert_int_eq(udp_to(port, "hello", 5), 0);        /* not HEP */
@@ -376,27 +430,24 @@ START_TEST(test_udp_garbage)
     memcpy(bad, pkt, n);
     bad[11] = 9; /* chunk 1 (family) of 3 bytes */
     ck_assert_int_eq(udp_to(port, bad, n), 0);
-    ck_assert(WAIT_STAT(r, udp_datagrams, 7));
-    ck_assert(wait_count(sink, 3, 5000));
-    hep_receiver_stats_t rs;
-    hep_receiver_stats(r, &rs);
+    ck_assert(WAIT_STAT(rig.r, udp_datagrams, 7));
+    ck_assert(wait_count(rig.sink, 3, 5000));
+    hep_receiver_stats_t rs = receiver_stats(rig.r);
     ck_assert_uint_eq(rs.malformed, 6);
     ck_assert_uint_eq(rs.packets, 3);
-    hep_receiver_free(r);
-    sink_free(sink);
+    rig_stop(&rig);
 }
 END_TEST
 
 /* A TCP stream cut anywhere: packets written in pieces of 1, 7, 13 ... bytes all arrive. */
 START_TEST(test_tcp_reassembly)
 {
-    sink_t *sink = sink_new();
-    hep_receiver_t *r = start_receiver(sink, NULL, 0);
+    rig_t rig = rig_start(NULL, 0);
     uint8_t stream[8192];
     size_t len = 0;
     for (unsigned i = 0; i < 20; i++)
         len += encode_one(stream + len, sizeof(stream) - len, i, NULL);
-    int fd = tcp_to(hep_receiver_port(r));
+    int fd = tcp_to(rig.port);
     size_t off = 0, piece = 1;
     while (off < len) {
         size_t k = piece < len - off ? piece : len - off;
@@ -405,25 +456,23 @@ START_TEST(test_tcp_reassembly)
         piece = piece * 3 % 61 + 1;
         sleep_ms(1);
     }
-    ck_assert(wait_count(sink, 20, 5000));
+    ck_assert(wait_count(rig.sink, 20, 5000));
     for (unsigned i = 0; i < 20; i++) {
         char want[256];
         size_t wl = make_sip(want, sizeof(want), i);
-        ck_assert_uint_eq(sink->got[i].payload_len, wl);
-        ck_assert_mem_eq(sink->got[i].payload, want, wl);
+        ck_assert_uint_eq(rig.sink->got[i].payload_len, wl);
+        ck_assert_mem_eq(rig.sink->got[i].payload, want, wl);
     }
     /* Then garbage on the same stream: counted, connection closed. */
     ck_assert_int_eq(write(fd, "GET / HTTP/1.1\r\n\r\n", 18), 18);
-    ck_assert(WAIT_STAT(r, tcp_bad_framing, 1));
+    ck_assert(WAIT_STAT(rig.r, tcp_bad_framing, 1));
     char c;
     ck_assert_int_le(read(fd, &c, 1), 0); /* closed by the receiver */
     close(fd);
-    hep_receiver_stats_t rs;
-    hep_receiver_stats(r, &rs);
+    hep_receiver_stats_t rs = receiver_stats(rig.r);
     ck_assert_uint_eq(rs.malformed, 1);
     ck_assert_uint_eq(rs.packets, 20);
-    hep_receiver_free(r);
-    sink_free(sink);
+    rig_stop(&rig);
 }
 END_TEST
 
@@ -431,40 +480,34 @@ END_TEST
  * inside a packet counts that packet as malformed. */
 START_TEST(test_tcp_bad_packet_skipped)
 {
-    sink_t *sink = sink_new();
-    hep_receiver_t *r = start_receiver(sink, NULL, 0);
+    rig_t rig = rig_start(NULL, 0);
     uint8_t stream[2048];
     size_t a = encode_one(stream, sizeof(stream), 1, NULL);
     size_t b = encode_one(stream + a, sizeof(stream) - a, 2, NULL);
     stream[a + 11] = 0xff; /* second packet: chunk 1 claims 255 bytes, past the packet's end */
     size_t c = encode_one(stream + a + b, sizeof(stream) - a - b, 3, NULL);
-    int fd = tcp_to(hep_receiver_port(r));
+    int fd = tcp_to(rig.port);
     ck_assert_int_eq(write(fd, stream, a + b + c), (ssize_t)(a + b + c));
     ck_assert_int_eq(write(fd, stream, 10), 10); /* a fourth packet, cut short */
-    ck_assert(wait_count(sink, 2, 5000));
+    ck_assert(wait_count(rig.sink, 2, 5000));
     close(fd);
-    ck_assert(WAIT_STAT(r, tcp_closed, 1));
-    hep_receiver_stats_t rs;
-    hep_receiver_stats(r, &rs);
+    ck_assert(WAIT_STAT(rig.r, tcp_closed, 1));
+    hep_receiver_stats_t rs = receiver_stats(rig.r);
     ck_assert_uint_eq(rs.packets, 2);
     ck_assert_uint_eq(rs.malformed, 2);
     ck_assert_uint_eq(rs.tcp_bad_framing, 0);
-    hep_receiver_free(r);
-    sink_free(sink);
+    rig_stop(&rig);
 }
 END_TEST
 
 START_TEST(test_tcp_connection_limit)
 {
-    sink_t *sink = sink_new();
-    hep_receiver_t *r = start_receiver(sink, NULL, 2);
-    uint16_t port = hep_receiver_port(r);
+    rig_t rig = rig_start(NULL, 2);
     int fds[4];
     for (int i = 0; i < 4; i++)
-        fds[i] = tcp_to(port);
-    ck_assert(WAIT_STAT(r, tcp_refused, 2));
-    hep_receiver_stats_t rs;
-    hep_receiver_stats(r, &rs);
+        fds[i] = tcp_to(rig.port);
+    ck_assert(WAIT_STAT(rig.r, tcp_refused, 2));
+    hep_receiver_stats_t rs = receiver_stats(rig.r);
     ck_assert_uint_eq(rs.tcp_accepted, 2);
     ck_assert_uint_eq(rs.tcp_refused, 2);
     /* The two taken still work. */
@@ -472,11 +515,10 @@ START_TEST(test_tcp_connection_limit)
     size_t n = encode_one(pkt, sizeof(pkt), 5, NULL);
     ck_assert_int_eq(write(fds[0], pkt, n), (ssize_t)n);
     ck_assert_int_eq(write(fds[1], pkt, n), (ssize_t)n);
-    ck_assert(wait_count(sink, 2, 5000));
+    ck_assert(wait_count(rig.sink, 2, 5000));
     for (int i = 0; i < 4; i++)
         close(fds[i]);
-    hep_receiver_free(r);
-    sink_free(sink);
+    rig_stop(&rig);
 }
 END_TEST
 
@@ -486,16 +528,10 @@ static hep_sender_stats_t deliver_tcp(uint16_t port, unsigned n, int flush_ms)
     hep_sender_t *s = start_sender(port, "tcp", 9, NULL, 0);
     net_endpoint_t a, b;
     endpoints(&a, &b, 4);
-    char buf[256];
-    for (unsigned i = 0; i < n; i++) {
-        size_t len = make_sip(buf, sizeof(buf), i);
-        ck_assert_int_eq(hep_sender_send_sip(s, &a, &b, 17, 1700000000000000000LL + i,
-                                             (const uint8_t *)buf, len, SV_NULL),
-                         0);
-    }
+    for (unsigned i = 0; i < n; i++)
+        ck_assert_int_eq(send_sip_no(s, &a, &b, i, 1700000000000000000LL + i), 0);
     (void)hep_sender_flush(s, flush_ms);
-    hep_sender_stats_t st;
-    hep_sender_stats(s, &st);
+    hep_sender_stats_t st = sender_stats(s);
     hep_sender_free(s);
     return st;
 }
@@ -515,36 +551,54 @@ static bool fds_for(size_t n)
     return true;
 }
 
+enum { IDLE = 1000 }; /* idle TCP connections the big-table tests hold open */
+
+/* Whether this process may hold the IDLE connections; if not, the test is counted as skipped
+ * and should return. */
+static bool can_hold_idle(const char *test)
+{
+    if (fds_for(IDLE + 16))
+        return true;
+    char why[128];
+    snprintf(why, sizeof(why), "%s: the descriptor limit cannot reach 1,000 sockets", test);
+    test_skip(why);
+    return false;
+}
+
+static int *open_connections(uint16_t port, int n)
+{
+    int *fds = malloc((size_t)n * sizeof(*fds));
+    for (int i = 0; i < n; i++)
+        fds[i] = tcp_to(port);
+    return fds;
+}
+
+static void close_connections(int *fds, int n)
+{
+    for (int i = 0; i < n; i++)
+        close(fds[i]);
+    free(fds);
+}
+
 /* 1,000 idle TCP connections held open while a probe delivers: the default table takes them all
  * and the probe too, nothing is lost, and the counters say what is open. */
 START_TEST(test_tcp_thousand_idle_default)
 {
-    enum { IDLE = 1000 };
-    if (!fds_for(IDLE + 16)) {
-        test_skip("tcp_thousand_idle_default: the descriptor limit cannot reach 1,000 sockets");
+    if (!can_hold_idle("tcp_thousand_idle_default"))
         return;
-    }
-    sink_t *sink = sink_new();
-    hep_receiver_t *r = start_receiver(sink, NULL, 0);
-    uint16_t port = hep_receiver_port(r);
-    int *fds = malloc(IDLE * sizeof(*fds));
-    for (int i = 0; i < IDLE; i++)
-        fds[i] = tcp_to(port);
-    ck_assert(WAIT_STAT(r, tcp_open, IDLE));
-    hep_sender_stats_t st = deliver_tcp(port, 100, 10000);
-    ck_assert(wait_count(sink, 100, 10000));
+    rig_t rig = rig_start(NULL, 0);
+    int *fds = open_connections(rig.port, IDLE);
+    ck_assert(WAIT_STAT(rig.r, tcp_open, IDLE));
+    hep_sender_stats_t st = deliver_tcp(rig.port, 100, 10000);
+    ck_assert(wait_count(rig.sink, 100, 10000));
     ck_assert_uint_eq(st.sent, 100);
     ck_assert_uint_eq(st.lost + st.dropped + st.queue_now, 0);
-    hep_receiver_stats_t rs;
-    hep_receiver_stats(r, &rs);
+    hep_receiver_stats_t rs = receiver_stats(rig.r);
     ck_assert_uint_eq(rs.tcp_refused, 0);
     ck_assert_uint_eq(rs.tcp_accepted, IDLE + 1);
     ck_assert_uint_ge(rs.tcp_open, IDLE);
-    for (int i = 0; i < IDLE; i++)
-        close(fds[i]);
-    free(fds);
-    hep_receiver_free(r);
-    sink_free(sink);
+    close_connections(fds, IDLE);
+    rig_stop(&rig);
 }
 END_TEST
 
@@ -552,32 +606,21 @@ END_TEST
  * silent longest makes room for the probe, which loses nothing; evictions are counted. */
 START_TEST(test_tcp_idle_evicted_for_new)
 {
-    enum { IDLE = 1000 };
-    if (!fds_for(IDLE + 16)) {
-        test_skip("tcp_idle_evicted_for_new: the descriptor limit cannot reach 1,000 sockets");
+    if (!can_hold_idle("tcp_idle_evicted_for_new"))
         return;
-    }
-    sink_t *sink = sink_new();
-    hep_receiver_t *r = start_receiver(sink, NULL, 64);
-    uint16_t port = hep_receiver_port(r);
-    int *fds = malloc(IDLE * sizeof(*fds));
-    for (int i = 0; i < IDLE; i++)
-        fds[i] = tcp_to(port);
-    ck_assert(WAIT_STAT(r, tcp_refused, IDLE - 64)); /* all fresh: none may be pushed out */
-    sleep_ms(2100);                                  /* now the 64 are idle */
-    hep_sender_stats_t st = deliver_tcp(port, 10, 10000);
-    ck_assert_msg(wait_count(sink, 10, 10000), "%zu of 10 arrived", sink_count(sink));
+    rig_t rig = rig_start(NULL, 64);
+    int *fds = open_connections(rig.port, IDLE);
+    ck_assert(WAIT_STAT(rig.r, tcp_refused, IDLE - 64)); /* all fresh: none may be pushed out */
+    sleep_ms(2100);                                      /* now the 64 are idle */
+    hep_sender_stats_t st = deliver_tcp(rig.port, 10, 10000);
+    ck_assert_msg(wait_count(rig.sink, 10, 10000), "%zu of 10 arrived", sink_count(rig.sink));
     ck_assert_uint_eq(st.sent, 10);
     ck_assert_uint_eq(st.lost + st.dropped + st.queue_now, 0);
-    hep_receiver_stats_t rs;
-    hep_receiver_stats(r, &rs);
+    hep_receiver_stats_t rs = receiver_stats(rig.r);
     ck_assert_uint_ge(rs.tcp_evicted, 1);
     ck_assert_uint_eq(rs.tcp_refused, IDLE - 64);
-    for (int i = 0; i < IDLE; i++)
-        close(fds[i]);
-    free(fds);
-    hep_receiver_free(r);
-    sink_free(sink);
+    close_connections(fds, IDLE);
+    rig_stop(&rig);
 }
 END_TEST
 
@@ -595,21 +638,15 @@ START_TEST(test_tcp_idle_timeout_reconnects)
     hep_sender_t *s = start_sender(hep_receiver_port(r), "tcp", 9, NULL, 0);
     net_endpoint_t a, b;
     endpoints(&a, &b, 4);
-    char buf[256];
     for (unsigned round = 0; round < 2; round++) {
-        for (unsigned i = 0; i < 5; i++) {
-            size_t len = make_sip(buf, sizeof(buf), round * 5 + i);
-            ck_assert_int_eq(hep_sender_send_sip(s, &a, &b, 17, 1700000000000000000LL,
-                                                 (const uint8_t *)buf, len, SV_NULL),
-                             0);
-        }
+        for (unsigned i = 0; i < 5; i++)
+            ck_assert_int_eq(send_sip_no(s, &a, &b, round * 5 + i, 1700000000000000000LL), 0);
         ck_assert_int_eq(hep_sender_flush(s, 5000), 0);
         ck_assert(wait_count(sink, (round + 1) * 5, 5000));
         if (round == 0)
             ck_assert(WAIT_STAT(r, tcp_idle_closed, 1));
     }
-    hep_sender_stats_t st;
-    hep_sender_stats(s, &st);
+    hep_sender_stats_t st = sender_stats(s);
     ck_assert_uint_eq(st.sent, 10);
     ck_assert_uint_eq(st.lost, 0);
     ck_assert_uint_eq(st.connects, 2);
@@ -623,22 +660,18 @@ END_TEST
  * messages as lost (not "sent"), and the collector counts the refusal. */
 START_TEST(test_tcp_refused_reported_lost)
 {
-    sink_t *sink = sink_new();
-    hep_receiver_t *r = start_receiver(sink, NULL, 1);
-    uint16_t port = hep_receiver_port(r);
-    int busy = tcp_to(port);
-    ck_assert(WAIT_STAT(r, tcp_accepted, 1));
-    hep_sender_stats_t st = deliver_tcp(port, 10, 1500);
+    rig_t rig = rig_start(NULL, 1);
+    int busy = tcp_to(rig.port);
+    ck_assert(WAIT_STAT(rig.r, tcp_accepted, 1));
+    hep_sender_stats_t st = deliver_tcp(rig.port, 10, 1500);
     ck_assert_uint_eq(st.queued, 10);
     ck_assert_uint_eq(st.sent, 0);
     ck_assert_uint_eq(st.lost + st.queue_now, 10); /* queue_now is lost at free */
-    hep_receiver_stats_t rs;
-    hep_receiver_stats(r, &rs);
+    hep_receiver_stats_t rs = receiver_stats(rig.r);
     ck_assert_uint_ge(rs.tcp_refused, 1);
     ck_assert_uint_eq(rs.packets, 0);
     close(busy);
-    hep_receiver_free(r);
-    sink_free(sink);
+    rig_stop(&rig);
 }
 END_TEST
 
@@ -646,35 +679,26 @@ END_TEST
  * further send returns at once with -ENOBUFS, counted as dropped. */
 START_TEST(test_full_queue_drops)
 {
-    int hold = socket(AF_INET, SOCK_STREAM, 0); /* a bound, not listening port: refused */
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_eq(bind(hold, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    socklen_t sl = sizeof(sa);
-    getsockname(hold, (struct sockaddr *)&sa, &sl);
-    hep_sender_t *s = start_sender(ntohs(sa.sin_port), "tcp", 1, NULL, 16);
+    int hold;
+    hep_sender_t *s = start_sender(refusing_port(&hold), "tcp", 1, NULL, 16);
     net_endpoint_t a, b;
     endpoints(&a, &b, 4);
-    char buf[256];
-    size_t len = make_sip(buf, sizeof(buf), 1);
-    struct timespec t0, t1;
+    struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int ok = 0, full = 0;
     for (int i = 0; i < 10000; i++) {
-        int rc = hep_sender_send_sip(s, &a, &b, 17, 0, (const uint8_t *)buf, len, SV_NULL);
+        int rc = send_sip_no(s, &a, &b, 1, 0);
         if (rc == 0)
             ok++;
         else if (rc == -ENOBUFS)
             full++;
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    double ms = ms_since(&t0);
     ck_assert_int_eq(ok, 16);
     ck_assert_int_eq(full, 10000 - 16);
     ck_assert_msg(ms < 2000, "10000 sends took %.1f ms", ms); /* generous under sanitizers */
     ck_assert_int_eq(hep_sender_flush(s, 100), -ETIMEDOUT);
-    hep_sender_stats_t st;
-    hep_sender_stats(s, &st);
+    hep_sender_stats_t st = sender_stats(s);
     ck_assert_uint_eq(st.queued, 16);
     ck_assert_uint_eq(st.dropped, 10000 - 16);
     ck_assert_uint_eq(st.queue_now, 16);
@@ -698,54 +722,44 @@ static void *open_gate_later(void *arg)
  * everything arrives; with nobody there at all they give up after the timeout. */
 START_TEST(test_blocking_mode)
 {
-    sink_t *sink = sink_new();
-    atomic_store(&sink->gated, true);
-    hep_receiver_t *r = start_receiver(sink, NULL, 0);
-    hep_sender_t *s = start_sender(hep_receiver_port(r), "tcp", 1, NULL, 64);
+    rig_t rig = rig_start(NULL, 0);
+    atomic_store(&rig.sink->gated, true);
+    hep_sender_t *s = start_sender(rig.port, "tcp", 1, NULL, 64);
     hep_sender_set_block(s, 5000);
     net_endpoint_t a, b;
     endpoints(&a, &b, 4);
     enum { N = 3000 };
     static uint8_t payload[8000];
     memset(payload, 'x', sizeof(payload));
-    struct timespec t0, t1;
+    struct timespec t0;
     pthread_t opener;
-    pthread_create(&opener, NULL, open_gate_later, sink);
+    pthread_create(&opener, NULL, open_gate_later, rig.sink);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (unsigned i = 0; i < N; i++)
         ck_assert_int_eq(hep_sender_send_sip(s, &a, &b, 17, i, payload, sizeof(payload), SV_NULL),
                          0);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double waited = ms_since(&t0);
     pthread_join(opener, NULL);
     /* 24 MB cannot all fit in the socket buffers and the ring: the loop waited for the gate. */
-    double waited = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
     ck_assert_msg(waited >= 250, "sends returned after %.0f ms, before the collector resumed",
                   waited);
     ck_assert_int_eq(hep_sender_flush(s, 20000), 0);
-    ck_assert(wait_count(sink, N, 20000));
-    hep_sender_stats_t st;
-    hep_sender_stats(s, &st);
+    ck_assert(wait_count(rig.sink, N, 20000));
+    hep_sender_stats_t st = sender_stats(s);
     ck_assert_uint_eq(st.dropped, 0);
     ck_assert_uint_eq(st.sent, N);
     hep_sender_free(s);
-    hep_receiver_free(r);
-    sink_free(sink);
+    rig_stop(&rig);
 
     /* Nobody listening: each send past the full queue waits 50 ms, then drops. */
-    int hold = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_eq(bind(hold, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    socklen_t sl = sizeof(sa);
-    getsockname(hold, (struct sockaddr *)&sa, &sl);
-    s = start_sender(ntohs(sa.sin_port), "tcp", 1, NULL, 4);
+    int hold;
+    s = start_sender(refusing_port(&hold), "tcp", 1, NULL, 4);
     hep_sender_set_block(s, 50);
     int dropped = 0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (int i = 0; i < 8; i++)
         dropped += hep_sender_send_sip(s, &a, &b, 17, 0, payload, 100, SV_NULL) == -ENOBUFS;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    double ms = ms_since(&t0);
     ck_assert_int_eq(dropped, 4);
     ck_assert_msg(ms >= 190 && ms < 3000, "4 waits of 50 ms took %.0f ms", ms);
     hep_sender_free(s);
@@ -756,9 +770,8 @@ END_TEST
 /* Oversized messages are refused, not queued. */
 START_TEST(test_too_big_rejected)
 {
-    sink_t *sink = sink_new();
-    hep_receiver_t *r = start_receiver(sink, NULL, 0);
-    hep_sender_t *s = start_sender(hep_receiver_port(r), "udp", 1, NULL, 0);
+    rig_t rig = rig_start(NULL, 0);
+    hep_sender_t *s = start_sender(rig.port, "udp", 1, NULL, 0);
     net_endpoint_t a, b;
     endpoints(&a, &b, 6);
     uint8_t *big = calloc(1, 70000);
@@ -769,16 +782,14 @@ START_TEST(test_too_big_rejected)
     /* The largest UDP datagram that fits a HEP packet still goes through. */
     ck_assert_int_eq(hep_sender_send_sip(s, &a, &b, 6, 0, big, 60000, SV_NULL), 0);
     ck_assert_int_eq(hep_sender_flush(s, 5000), 0);
-    ck_assert(wait_count(sink, 1, 5000));
-    ck_assert_uint_eq(sink->got[0].payload_len, 60000);
-    hep_sender_stats_t st;
-    hep_sender_stats(s, &st);
+    ck_assert(wait_count(rig.sink, 1, 5000));
+    ck_assert_uint_eq(rig.sink->got[0].payload_len, 60000);
+    hep_sender_stats_t st = sender_stats(s);
     ck_assert_uint_eq(st.rejected, 2);
     ck_assert_uint_eq(st.sent, 1);
     free(big);
     hep_sender_free(s);
-    hep_receiver_free(r);
-    sink_free(sink);
+    rig_stop(&rig);
 }
 END_TEST
 
@@ -788,10 +799,10 @@ END_TEST
  * records in flight, and every one arrives whole and in order. */
 START_TEST(test_ring_wraps)
 {
-    sink_t *sink = sink_new();
+    rig_t rig = rig_start(NULL, 0);
+    sink_t *sink = rig.sink;
     atomic_store(&sink->gated, true);
-    hep_receiver_t *r = start_receiver(sink, NULL, 0);
-    hep_sender_t *s = start_sender(hep_receiver_port(r), "tcp", 1, NULL, 170);
+    hep_sender_t *s = start_sender(rig.port, "tcp", 1, NULL, 170);
     net_endpoint_t a, b;
     endpoints(&a, &b, 4);
     enum { N = 2000 };
@@ -823,13 +834,11 @@ START_TEST(test_ring_wraps)
         ck_assert_uint_eq(sink->got[i].sum, sums[i]);
     }
     ck_assert_uint_gt(full, 0);
-    hep_sender_stats_t st;
-    hep_sender_stats(s, &st);
+    hep_sender_stats_t st = sender_stats(s);
     ck_assert_uint_eq(st.sent, N);
     ck_assert_uint_eq(st.lost, 0);
     hep_sender_free(s);
-    hep_receiver_free(r);
-    sink_free(sink);
+    rig_stop(&rig);
     free(sums);
     free(lens);
 }
@@ -844,18 +853,14 @@ START_TEST(test_tcp_reconnect)
     hep_sender_t *s = start_sender(port, "tcp", 77, NULL, 0);
     net_endpoint_t a, b;
     endpoints(&a, &b, 4);
-    char buf[256];
-    for (unsigned i = 0; i < 10; i++) {
-        size_t len = make_sip(buf, sizeof(buf), i);
-        hep_sender_send_sip(s, &a, &b, 17, 0, (const uint8_t *)buf, len, SV_NULL);
-    }
+    for (unsigned i = 0; i < 10; i++)
+        send_sip_no(s, &a, &b, i, 0);
     ck_assert(wait_count(sink, 10, 5000));
     hep_receiver_free(r);
 
     /* While it is down, sends notice the broken connection (some may go into the void). */
     for (unsigned i = 10; i < 15; i++) {
-        size_t len = make_sip(buf, sizeof(buf), i);
-        hep_sender_send_sip(s, &a, &b, 17, 0, (const uint8_t *)buf, len, SV_NULL);
+        send_sip_no(s, &a, &b, i, 0);
         sleep_ms(20);
     }
     sink_t *sink2 = sink_new();
@@ -870,21 +875,19 @@ START_TEST(test_tcp_reconnect)
             sleep_ms(20);
     }
     ck_assert_msg(r2 != NULL, "rebind %s: %s", spec, err);
-    for (unsigned i = 100; i < 110; i++) {
-        size_t len = make_sip(buf, sizeof(buf), i);
-        hep_sender_send_sip(s, &a, &b, 17, 0, (const uint8_t *)buf, len, SV_NULL);
-    }
+    for (unsigned i = 100; i < 110; i++)
+        send_sip_no(s, &a, &b, i, 0);
     ck_assert_int_eq(hep_sender_flush(s, 10000), 0);
     ck_assert(wait_count(sink2, 10, 10000));
     /* The last ten all made it, in order, whatever happened to those sent while it was down. */
     size_t n2 = sink_count(sink2);
     for (unsigned i = 0; i < 10; i++) {
+        char buf[256];
         size_t wl = make_sip(buf, sizeof(buf), 100 + i);
         ck_assert_mem_eq(sink2->got[n2 - 10 + i].payload, buf, wl);
         ck_assert_uint_eq(sink2->got[n2 - 10 + i].agent_id, 77);
     }
-    hep_sender_stats_t st;
-    hep_sender_stats(s, &st);
+    hep_sender_stats_t st = sender_stats(s);
     ck_assert_uint_ge(st.connects, 2);
     ck_assert_uint_eq(st.queued, st.sent + st.lost + st.queue_now);
     hep_sender_free(s);
@@ -899,9 +902,8 @@ END_TEST
  * figures; none for a stream without a call, none at all with qos=off. */
 START_TEST(test_qos_reports)
 {
-    sink_t *sink = sink_new();
-    hep_receiver_t *r = start_receiver(sink, NULL, 0);
-    hep_sender_t *s = start_sender(hep_receiver_port(r), "udp", 9, NULL, 0);
+    rig_t rig = rig_start(NULL, 0);
+    hep_sender_t *s = start_sender(rig.port, "udp", 9, NULL, 0);
     stream_record_t st = {.call_id = "c1@x",
                           .ssrc = 0x1234,
                           .codec = "PCMU",
@@ -919,8 +921,8 @@ START_TEST(test_qos_reports)
     st.call_id = NULL;
     ck_assert_int_eq(hep_sender_send_qos(s, &st, true), -EINVAL);
     ck_assert_int_eq(hep_sender_flush(s, 10000), 0);
-    ck_assert(wait_count(sink, 1, 10000));
-    const got_t *g = &sink->got[0];
+    ck_assert(wait_count(rig.sink, 1, 10000));
+    const got_t *g = &rig.sink->got[0];
     ck_assert_uint_eq(g->proto_type, HEP_PROTO_QOS_REPORT);
     ck_assert_uint_eq(g->agent_id, 9);
     ck_assert_str_eq(g->corr, "c1@x");
@@ -936,17 +938,14 @@ START_TEST(test_qos_reports)
     hep_sender_free(s);
 
     char spec[64], err[256] = "";
-    snprintf(spec, sizeof(spec), "127.0.0.1:%u,qos=off", hep_receiver_port(r));
+    snprintf(spec, sizeof(spec), "127.0.0.1:%u,qos=off", rig.port);
     s = hep_sender_new(spec, 9, NULL, 0, err, sizeof(err));
     ck_assert_msg(s != NULL, "%s", err);
     st.call_id = "c1@x";
     ck_assert_int_eq(hep_sender_send_qos(s, &st, true), -ENOTSUP);
-    hep_sender_stats_t ss;
-    hep_sender_stats(s, &ss);
-    ck_assert_uint_eq(ss.queued, 0);
+    ck_assert_uint_eq(sender_stats(s).queued, 0);
     hep_sender_free(s);
-    hep_receiver_free(r);
-    sink_free(sink);
+    rig_stop(&rig);
 }
 END_TEST
 
@@ -996,12 +995,11 @@ END_TEST
 /* The idle callback runs on its own while nothing arrives. */
 START_TEST(test_idle_callback)
 {
-    sink_t *sink = sink_new();
-    hep_receiver_t *r = start_receiver(sink, NULL, 0);
+    rig_t rig = rig_start(NULL, 0);
     sleep_ms(700);
-    hep_receiver_free(r);
-    ck_assert_uint_ge(sink->idle_calls, 2);
-    sink_free(sink);
+    hep_receiver_free(rig.r);
+    ck_assert_uint_ge(rig.sink->idle_calls, 2);
+    sink_free(rig.sink);
 }
 END_TEST
 

@@ -1,6 +1,7 @@
 /* check_hep_merge: several probes' messages back in capture-time order, on a clock the test
  * drives: watermarks, the wait for a silent probe, the start-up hold, the cap, late messages. */
 #include <check.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,14 @@ static hep_merge_t *new_merge(out_t *o, uint32_t wait_ms, size_t max_held)
     return m;
 }
 
+/* Releasing at wall time W0 + now_ms returns due (ms to the next deadline, -1 for none) and
+ * leaves `out` messages out in all. */
+static void expect_release(hep_merge_t *m, const out_t *o, int64_t now_ms, int due, size_t out)
+{
+    ck_assert_int_eq(hep_merge_release(m, W0 + now_ms * MS), due);
+    ck_assert_uint_eq(o->n, out);
+}
+
 /* Both probes known and past the start-up hold (4 messages out, both last heard at 600 ms,
  * both at capture time 5): from here a message goes on once the other probe has sent
  * something at least as late. */
@@ -79,15 +88,38 @@ static void warm_up(hep_merge_t *m, out_t *o)
     send_msg(m, 11, 5, 600, "a5");
     send_msg(m, 12, 5, 600, "b5");
     ck_assert_uint_eq(o->n, 0);
-    ck_assert_int_eq(hep_merge_release(m, W0 + 1000 * MS), -1);
-    ck_assert_uint_eq(o->n, 4);
+    expect_release(m, o, 1000, -1, 4);
+}
+
+/* A merge with wait 1000 ms (and max_held, 0 for the default) past warm_up. */
+static hep_merge_t *new_warm_merge(out_t *o, size_t max_held)
+{
+    hep_merge_t *m = new_merge(o, 1000, max_held);
+    warm_up(m, o);
+    return m;
+}
+
+/* The messages out from position `from` on have these texts (a NULL-ended list). */
+static void expect_texts(const out_t *o, size_t from, ...)
+{
+    va_list ap;
+    va_start(ap, from);
+    for (const char *want; (want = va_arg(ap, const char *)) != NULL; from++)
+        ck_assert_str_eq(o->text[from], want);
+    va_end(ap);
+}
+
+static hep_merge_stats_t merge_stats(hep_merge_t *m)
+{
+    hep_merge_stats_t st;
+    hep_merge_stats(m, &st);
+    return st;
 }
 
 START_TEST(test_watermarks_order_two_probes)
 {
     out_t o;
-    hep_merge_t *m = new_merge(&o, 1000, 0);
-    warm_up(m, &o);
+    hep_merge_t *m = new_warm_merge(&o, 0);
     /* Probe 11 runs ahead (capture time 100..300); probe 12 delivers 150 and 250 later. */
     send_msg(m, 11, 100, 1010, "a100");
     send_msg(m, 11, 200, 1011, "a200");
@@ -97,12 +129,8 @@ START_TEST(test_watermarks_order_two_probes)
     ck_assert_uint_eq(o.n, 6); /* a100, b150 */
     send_msg(m, 12, 250, 1014, "b250");
     ck_assert_uint_eq(o.n, 8); /* a200, b250 */
-    ck_assert_str_eq(o.text[4], "a100");
-    ck_assert_str_eq(o.text[5], "b150");
-    ck_assert_str_eq(o.text[6], "a200");
-    ck_assert_str_eq(o.text[7], "b250");
-    hep_merge_stats_t st;
-    hep_merge_stats(m, &st);
+    expect_texts(&o, 4, "a100", "b150", "a200", "b250", NULL);
+    hep_merge_stats_t st = merge_stats(m);
     ck_assert_uint_eq(st.held, 1); /* a300, until 12 passes it or the wait ends */
     ck_assert_uint_eq(st.probes, 2);
     ck_assert_uint_eq(st.late, 0);
@@ -115,21 +143,17 @@ END_TEST
 START_TEST(test_lagging_probe_bounded_wait)
 {
     out_t o;
-    hep_merge_t *m = new_merge(&o, 1000, 0);
-    warm_up(m, &o);
+    hep_merge_t *m = new_warm_merge(&o, 0);
     send_msg(m, 11, 100, 1100, "a100");
     int due = hep_merge_release(m, W0 + 1100 * MS);
     ck_assert_int_eq(due, 1000);
     send_msg(m, 12, 6, 1400, "b6");
     send_msg(m, 12, 7, 1800, "b7");
     ck_assert_uint_eq(o.n, 6); /* b6, b7: nothing held comes before them */
-    ck_assert_int_eq(hep_merge_release(m, W0 + 2099 * MS), 1);
-    ck_assert_uint_eq(o.n, 6);
-    ck_assert_int_eq(hep_merge_release(m, W0 + 2100 * MS), -1);
-    ck_assert_uint_eq(o.n, 7);
-    ck_assert_str_eq(o.text[6], "a100");
-    hep_merge_stats_t st;
-    hep_merge_stats(m, &st);
+    expect_release(m, &o, 2099, 1, 6);
+    expect_release(m, &o, 2100, -1, 7);
+    expect_texts(&o, 6, "a100", NULL);
+    hep_merge_stats_t st = merge_stats(m);
     ck_assert_uint_eq(st.waited, 1);
     ck_assert_uint_eq(st.hold_ns_max, 1000 * MS);
     ck_assert_int_eq(st.lag_ns, 0);
@@ -143,24 +167,19 @@ END_TEST
 START_TEST(test_silent_probe)
 {
     out_t o;
-    hep_merge_t *m = new_merge(&o, 1000, 0);
-    warm_up(m, &o); /* 12 last heard at 600 */
+    hep_merge_t *m = new_warm_merge(&o, 0); /* 12 last heard at 600 */
     send_msg(m, 11, 100, 1100, "a100");
-    ck_assert_int_eq(hep_merge_release(m, W0 + 1599 * MS), 501);
-    ck_assert_uint_eq(o.n, 4);
-    ck_assert_int_eq(hep_merge_release(m, W0 + 1600 * MS), -1);
-    ck_assert_uint_eq(o.n, 5);
+    expect_release(m, &o, 1599, 501, 4);
+    expect_release(m, &o, 1600, -1, 5);
     send_msg(m, 11, 200, 1700, "a200"); /* 12 silent: on at once */
     ck_assert_uint_eq(o.n, 6);
-    hep_merge_stats_t st;
-    hep_merge_stats(m, &st);
+    hep_merge_stats_t st = merge_stats(m);
     ck_assert_uint_eq(st.probes, 1);
     ck_assert_uint_eq(st.waited, 0);
     send_msg(m, 12, 150, 1800, "b150");
     ck_assert_uint_eq(o.n, 7);
-    ck_assert_str_eq(o.text[6], "b150");
-    hep_merge_stats(m, &st);
-    ck_assert_uint_eq(st.late, 1);
+    expect_texts(&o, 6, "b150", NULL);
+    ck_assert_uint_eq(merge_stats(m).late, 1);
     hep_merge_free(m);
 }
 END_TEST
@@ -172,13 +191,11 @@ START_TEST(test_single_probe_no_hold)
     hep_merge_t *m = new_merge(&o, 1000, 0);
     send_msg(m, 7, 0, 0, "first");
     send_msg(m, 7, 1, 900, "second");
-    ck_assert_int_eq(hep_merge_release(m, W0 + 1000 * MS), -1);
-    ck_assert_uint_eq(o.n, 2);
+    expect_release(m, &o, 1000, -1, 2);
     for (int i = 2; i <= 50; i++)
         send_msg(m, 7, i, 1000 + i, "n");
     ck_assert_uint_eq(o.n, 51);
-    hep_merge_stats_t st;
-    hep_merge_stats(m, &st);
+    hep_merge_stats_t st = merge_stats(m);
     ck_assert_uint_eq(st.held_total, 2); /* the start-up hold */
     ck_assert_uint_eq(st.held, 0);
     hep_merge_free(m);
@@ -194,11 +211,8 @@ START_TEST(test_start_up_hold)
     send_msg(m, 11, 30, 1, "a30");
     send_msg(m, 12, 20, 300, "b20"); /* starts 300 ms after 11 */
     ck_assert_uint_eq(o.n, 0);
-    ck_assert_int_eq(hep_merge_release(m, W0 + 1001 * MS), -1);
-    ck_assert_uint_eq(o.n, 3);
-    ck_assert_str_eq(o.text[0], "a10");
-    ck_assert_str_eq(o.text[1], "b20");
-    ck_assert_str_eq(o.text[2], "a30");
+    expect_release(m, &o, 1001, -1, 3);
+    expect_texts(&o, 0, "a10", "b20", "a30", NULL);
     hep_merge_free(m);
 }
 END_TEST
@@ -208,17 +222,14 @@ END_TEST
 START_TEST(test_ties_and_watermark_from_copy)
 {
     out_t o;
-    hep_merge_t *m = new_merge(&o, 1000, 0);
-    warm_up(m, &o);
+    hep_merge_t *m = new_warm_merge(&o, 0);
     send_msg(m, 11, 100, 1010, "first");
     send_msg(m, 11, 100, 1011, "second");
     ck_assert_uint_eq(o.n, 4);
     net_addr_t from = loopback();
     hep_merge_saw(m, 12, &from, T0 + 100 * MS, W0 + 1012 * MS); /* 12's copy, dropped */
-    ck_assert_int_eq(hep_merge_release(m, W0 + 1012 * MS), -1);
-    ck_assert_uint_eq(o.n, 6);
-    ck_assert_str_eq(o.text[4], "first");
-    ck_assert_str_eq(o.text[5], "second");
+    expect_release(m, &o, 1012, -1, 6);
+    expect_texts(&o, 4, "first", "second", NULL);
     hep_merge_free(m);
 }
 END_TEST
@@ -227,12 +238,10 @@ END_TEST
 START_TEST(test_cap_overflow)
 {
     out_t o;
-    hep_merge_t *m = new_merge(&o, 1000, 4);
-    warm_up(m, &o);
+    hep_merge_t *m = new_warm_merge(&o, 4);
     for (int i = 0; i < 10; i++)
         send_msg(m, 11, 100 + i, 1010 + i, "a");
-    hep_merge_stats_t st;
-    hep_merge_stats(m, &st);
+    hep_merge_stats_t st = merge_stats(m);
     ck_assert_uint_eq(st.held, 4);
     ck_assert_uint_eq(st.overflow, 6);
     ck_assert_uint_eq(st.held_peak, 4);
@@ -253,8 +262,7 @@ START_TEST(test_no_merge)
     send_msg(m, 12, 50, 0, "b50");
     ck_assert_uint_eq(o.n, 2);
     ck_assert_int_eq(hep_merge_release(m, W0), -1);
-    hep_merge_stats_t st;
-    hep_merge_stats(m, &st);
+    hep_merge_stats_t st = merge_stats(m);
     ck_assert_uint_eq(st.late, 1);
     ck_assert_uint_eq(st.held_total, 0);
     hep_merge_free(m);
@@ -282,9 +290,7 @@ START_TEST(test_many_probes_sorted)
     ck_assert_uint_eq(o.n, 8 + 6 * 8 * 3);
     for (size_t i = 9; i < o.n; i++)
         ck_assert_int_gt(o.ts[i], o.ts[i - 1]);
-    hep_merge_stats_t st;
-    hep_merge_stats(m, &st);
-    ck_assert_uint_eq(st.late, 0);
+    ck_assert_uint_eq(merge_stats(m).late, 0);
     hep_merge_free(m);
 }
 END_TEST
