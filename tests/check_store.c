@@ -10,6 +10,7 @@
 
 #include <sqlite3.h>
 
+#include "rtp_figures.h"
 #include "store.h"
 
 /* ---- Fixtures: each test (forked by Check) gets its own temporary directory. */
@@ -549,28 +550,11 @@ static void assert_stream_eq(const stream_record_t *a, const stream_record_t *b)
     ck_assert_int_eq(a->call_row, b->call_row);
     assert_ep_eq(&a->src, &b->src);
     assert_ep_eq(&a->dst, &b->dst);
-    ck_assert_uint_eq(a->ssrc, b->ssrc);
-    ck_assert_uint_eq(a->payload_type, b->payload_type);
-    ck_assert_uint_eq(a->clock_rate, b->clock_rate);
-    ck_assert_int_eq(a->first_ns, b->first_ns);
-    ck_assert_int_eq(a->last_ns, b->last_ns);
-    ck_assert_uint_eq(a->packets, b->packets);
-    ck_assert_int_eq(a->lost, b->lost);
-    ck_assert_uint_eq(a->duplicates, b->duplicates);
-    ck_assert_uint_eq(a->out_of_order, b->out_of_order);
-    ck_assert_uint_eq(a->seq_errors, b->seq_errors);
-    ck_assert(a->max_delta_ms == b->max_delta_ms);
-    ck_assert(a->mean_jitter_ms == b->mean_jitter_ms);
-    ck_assert(a->max_jitter_ms == b->max_jitter_ms);
-    ck_assert(a->mos == b->mos);
+    ASSERT_RTP_FIGURES_EQ(a, b);
     ck_assert_int_eq(a->sdp_mismatch, b->sdp_mismatch);
     ck_assert_int_eq(a->have_rtcp, b->have_rtcp);
-    if (a->have_rtcp) {
-        ck_assert(a->rtcp_fraction_lost == b->rtcp_fraction_lost);
-        ck_assert_int_eq(a->rtcp_cumulative_lost, b->rtcp_cumulative_lost);
-        ck_assert(a->rtcp_jitter_ms == b->rtcp_jitter_ms);
-        ck_assert(a->rtcp_rtt_ms == b->rtcp_rtt_ms);
-    }
+    if (a->have_rtcp)
+        ASSERT_RTCP_FIGURES_EQ(a, b);
 }
 
 START_TEST(test_stream_roundtrip)
