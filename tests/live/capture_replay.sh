@@ -6,17 +6,13 @@
 set -euo pipefail
 bin=$1
 shared=$2
-# Exit status 77 is "skipped" to ctest (SKIP_RETURN_CODE), never a pass.
-skip() { echo "SKIPPED capture_replay: $*"; exit 77; }
-[[ -x $shared/tools/simcalls ]] || skip "$shared/tools/simcalls is absent"
-command -v tcpreplay >/dev/null || skip "tcpreplay is not installed (scripts/setup --test)"
-command -v sqlite3 >/dev/null || skip "sqlite3 is not installed (scripts/setup --test)"
-[[ $(id -u) -eq 0 ]] || skip "live capture needs root (or CAP_NET_RAW)"
-
-tmp=$(mktemp -d /tmp/sipscope-live-XXXXXX)
-pid=""
-cleanup() { [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+need_simcalls "$shared"
+need_tool tcpreplay "scripts/setup --test"
+need_tool sqlite3 "scripts/setup --test"
+need_root "live capture needs root (or CAP_NET_RAW)"
+live_tmpdir live
 
 # Only the documentation networks simcalls uses, so other loopback traffic stays out.
 filter='net 192.0.2.0/24 or net 198.51.100.0/24 or net 203.0.113.0/24 or net 2001:db8::/32'
@@ -28,11 +24,7 @@ filter='net 192.0.2.0/24 or net 198.51.100.0/24 or net 203.0.113.0/24 or net 200
 start_capture() {   # start_capture DB: background capture, wait until it is listening
     "$bin" capture -i lo -f "$filter" --db "$1" 2>"$tmp/capture.log" &
     pid=$!
-    for _ in $(seq 50); do
-        grep -q "capturing on" "$tmp/capture.log" 2>/dev/null && return 0
-        kill -0 "$pid" 2>/dev/null || { cat "$tmp/capture.log"; exit 1; }
-        sleep 0.1
-    done
+    wait_ready "$tmp/capture.log" "capturing on" "$pid" && return 0
     echo "capture did not start"; cat "$tmp/capture.log"; exit 1
 }
 stop_capture() {
@@ -83,4 +75,4 @@ invites=$(q "$tmp/cut.db" "select count(distinct call_id) from sip_messages wher
 echo "SIGTERM mid-replay: $counted SIP messages counted, $stored stored; $calls calls for $invites INVITE dialogs"
 [[ -n $counted && $counted -gt 0 && $counted -eq $stored ]] || fail=1
 [[ $calls -eq $invites ]] || fail=1
-[[ $fail -eq 0 ]] && echo "1 passed, 0 failed" || { echo "0 passed, 1 failed"; exit 1; }
+pass_or_fail

@@ -17,19 +17,18 @@ bin=$1
 shared=$2
 seed=${3:-${CRASH_SEED:-$RANDOM}}
 RANDOM=$seed
-# Exit status 77 is "skipped" to ctest (SKIP_RETURN_CODE), never a pass.
-skip() { echo "SKIPPED crash_recovery: $*"; exit 77; }
-[[ -x $shared/tools/simcalls ]] || skip "$shared/tools/simcalls is absent"
-command -v sqlite3 >/dev/null || skip "sqlite3 is not installed (scripts/setup --test)"
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+need_simcalls "$shared"
+need_tool sqlite3 "scripts/setup --test"
 echo "crash_recovery: seed $seed (CRASH_SEED=$seed to repeat)"
 
-tmp=$(mktemp -d /tmp/sipscope-crash-XXXXXX)
+live_tmpdir crash
 pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
     rm -rf "$tmp"
 }
-trap cleanup EXIT
 db=$tmp/crash.db
 fail=0
 q() { sqlite3 -cmd ".timeout 5000" "$db" "$1"; }
@@ -122,11 +121,8 @@ else
         "$bin" capture -i lo -f "$filter" --db "$db" 2>"$tmp/capture.log" &
         cpid=$!
         pids+=($cpid)
-        for _ in $(seq 50); do
-            grep -q "capturing on" "$tmp/capture.log" 2>/dev/null && break
-            sleep 0.1
-        done
-        grep -q "capturing on" "$tmp/capture.log" || { echo "capture did not start"; cat "$tmp/capture.log"; exit 1; }
+        wait_ready "$tmp/capture.log" "capturing on" ||
+            { echo "capture did not start"; cat "$tmp/capture.log"; exit 1; }
         recovered "capture restart $i" "$interrupted"
         packets0=$(q "select coalesce((select value from meta where key = 'packets'), 0)")
         timeout 60 tcpreplay -q -i lo --pps 20000 "$tmp/live.pcap" >/dev/null 2>&1 &

@@ -7,16 +7,12 @@
 set -euo pipefail
 bin=$1
 shared=$2
-# Exit status 77 is "skipped" to ctest (SKIP_RETURN_CODE), never a pass.
-skip() { echo "SKIPPED hep_central: $*"; exit 77; }
-[[ -x $shared/tools/simcalls ]] || skip "$shared/tools/simcalls is absent"
-command -v editcap >/dev/null || skip "editcap is not installed (tshark's package)"
-command -v sqlite3 >/dev/null || skip "sqlite3 is not installed (scripts/setup --test)"
-
-tmp=$(mktemp -d /tmp/sipscope-hep-XXXXXX)
-pid=""
-cleanup() { [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+need_simcalls "$shared"
+need_tool editcap "tshark's package"
+need_tool sqlite3 "scripts/setup --test"
+live_tmpdir hep
 
 "$shared/tools/simcalls" --calls 24 --concurrency 8 --duration 4 --seed 21 --fail-ratio 0.1 \
     --cancel-ratio 0.1 --ipv6-ratio 0.2 --register-flood 60 \
@@ -27,27 +23,13 @@ half=$((total / 2))
 editcap -r "$tmp/t.pcap" "$tmp/a.pcap" "1-$((half + 400))" >/dev/null
 editcap -r "$tmp/t.pcap" "$tmp/b.pcap" "$((half + 1))-$total" >/dev/null
 
-for _ in 1 2 3; do
-    port=$((20000 + RANDOM % 30000))
-    "$bin" run --hep-in "127.0.0.1:$port" --db "$tmp/central.db" --listen "127.0.0.1:$((port + 1))" \
-        2>"$tmp/central.log" &
-    pid=$!
-    for _ in $(seq 50); do
-        grep -q "receiving HEP" "$tmp/central.log" 2>/dev/null && break
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    grep -q "receiving HEP" "$tmp/central.log" && break
-    kill -9 "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; pid=""
-done
-[[ -n $pid ]] || { echo "central did not start"; cat "$tmp/central.log"; exit 1; }
+start_on_free_port "$tmp/central.log" "receiving HEP" \
+    "$bin" run --hep-in "127.0.0.1:@PORT@" --db "$tmp/central.db" --listen "127.0.0.1:0"
 
 "$bin" analyze -q --db :memory: --hep-out "127.0.0.1:$port,transport=tcp" --hep-id 1 "$tmp/a.pcap"
 "$bin" analyze -q --db :memory: --hep-out "127.0.0.1:$port,transport=tcp" --hep-id 2 "$tmp/b.pcap"
 sleep 1
-kill -TERM "$pid"
-wait "$pid"
-pid=""
+stop_started
 
 q() { sqlite3 "$1" "$2"; }
 fail=0
@@ -66,4 +48,4 @@ dups=$(q "$tmp/central.db" "select value from meta where key='hep.duplicates'")
 echo "messages by probe: $probes; duplicates dropped: $dups"
 [[ $probes == 1=*,2=* ]] || { echo "expected messages from probes 1 and 2"; fail=1; }
 [[ -n $dups && $dups -gt 0 ]] || { echo "expected the overlap to be de-duplicated"; fail=1; }
-[[ $fail -eq 0 ]] && echo "1 passed, 0 failed" || { echo "0 passed, 1 failed"; exit 1; }
+pass_or_fail

@@ -24,14 +24,13 @@ shift 2
 scenarios=("$@")
 [[ ${#scenarios[@]} -gt 0 ]] || scenarios=(tcp udp repeat stop idle streams)
 here=$(cd "$(dirname "$0")" && pwd)
-# Exit status 77 is "skipped" to ctest (SKIP_RETURN_CODE), never a pass.
-skip() { echo "SKIPPED hep_merge: $*"; exit 77; }
-[[ -x $shared/tools/simcalls ]] || skip "$shared/tools/simcalls is absent"
-command -v sqlite3 >/dev/null || skip "sqlite3 is not installed (scripts/setup --test)"
-command -v python3 >/dev/null || skip "python3 is not installed"
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+need_simcalls "$shared"
+need_tool sqlite3 "scripts/setup --test"
+need_tool python3
 
-tmp=$(mktemp -d /tmp/sipscope-merge-XXXXXX)
-pid=""
+live_tmpdir merge
 probes=()
 holder=""
 cleanup() {
@@ -40,7 +39,6 @@ cleanup() {
     for p in "${probes[@]}"; do kill -9 "$p" 2>/dev/null; done
     rm -rf "$tmp"
 }
-trap cleanup EXIT
 
 # 60 calls over UDP (a frame is a whole message: TCP segments or IP fragments split between
 # probes could not be put together by either).
@@ -63,25 +61,8 @@ ref_calls=$(sqlite3 "$tmp/ref.db" "select count(*) from calls")
 [[ $ref_calls -ge 50 ]] || { echo "expected about 60 calls in the reference, got $ref_calls"; exit 1; }
 
 start_central() {
-    local db=$1
-    for _ in 1 2 3; do
-        port=$((20000 + RANDOM % 30000))
-        "$bin" run --hep-in "127.0.0.1:$port" --db "$db" --listen "127.0.0.1:$((port + 1))" \
-            2>"$tmp/central.log" &
-        pid=$!
-        for _ in $(seq 50); do
-            grep -q "receiving HEP" "$tmp/central.log" 2>/dev/null && break
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        grep -q "receiving HEP" "$tmp/central.log" && return 0
-        kill -9 "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-        pid=""
-    done
-    echo "central did not start"
-    cat "$tmp/central.log"
-    exit 1
+    start_on_free_port "$tmp/central.log" "receiving HEP" \
+        "$bin" run --hep-in "127.0.0.1:@PORT@" --db "$1" --listen "127.0.0.1:0"
 }
 
 # The calls as "call_id|state|final_status|messages", one a line, sorted.
@@ -218,4 +199,4 @@ for s in "${scenarios[@]}"; do
     *) echo "unknown scenario $s"; exit 2 ;;
     esac
 done
-[[ $fail -eq 0 ]] && echo "1 passed, 0 failed" || { echo "0 passed, 1 failed"; exit 1; }
+pass_or_fail

@@ -10,42 +10,18 @@
 set -euo pipefail
 bin=$1
 shared=$2
-# Exit status 77 is "skipped" to ctest (SKIP_RETURN_CODE), never a pass.
-skip() { echo "SKIPPED hep_qos: $*"; exit 77; }
-[[ -x $shared/tools/simcalls ]] || skip "$shared/tools/simcalls is absent"
-command -v sqlite3 >/dev/null || skip "sqlite3 is not installed (scripts/setup --test)"
-command -v python3 >/dev/null || skip "python3 is not installed"
-
-tmp=$(mktemp -d /tmp/sipscope-hepqos-XXXXXX)
-pid=""
-cleanup() { [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+need_simcalls "$shared"
+need_tool sqlite3 "scripts/setup --test"
+need_tool python3
+live_tmpdir hepqos
 
 "$shared/tools/simcalls" --calls 40 --concurrency 12 --duration 20 --seed 16 --codec mix \
     --loss 0.02 --jitter-ms 3 --reorder 0.01 --dup 0.01 --fail-ratio 0.1 --cancel-ratio 0.1 \
     --oneway-ratio 0.1 --nat-ratio 0.1 --ipv6-ratio 0.2 \
     -w "$tmp/t.pcap" --truth "$tmp/t.json" -q
 "$bin" analyze -q --db "$tmp/ref.db" "$tmp/t.pcap"
-
-# Start a program that prints $2 once it is ready, @PORT@ in its arguments a random port; retry
-# on another port when it could not bind.
-start() {
-    local log=$1 ready=$2
-    shift 2
-    for _ in 1 2 3; do
-        port=$((20000 + RANDOM % 30000))
-        "${@//@PORT@/$port}" 2>"$log" &
-        pid=$!
-        for _ in $(seq 50); do
-            grep -q "$ready" "$log" 2>/dev/null && return 0
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -9 "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; pid=""
-    done
-    echo "could not start: $*"; cat "$log"; exit 1
-}
-stop() { kill -TERM "$pid"; wait "$pid"; pid=""; }
 
 q() { sqlite3 "$1" "$2"; }
 fail=0
@@ -70,12 +46,12 @@ calls="select group_concat(r, ';') from (select call_id || '|' || state || '|' |
 
 for transport in tcp udp; do
     db="$tmp/central-$transport.db"
-    start "$tmp/central.log" "receiving HEP" \
+    start_on_free_port "$tmp/central.log" "receiving HEP" \
         "$bin" run --hep-in "127.0.0.1:@PORT@" --db "$db" --listen "127.0.0.1:0"
     "$bin" analyze -q --db :memory: --hep-out "127.0.0.1:$port,transport=$transport" --hep-id 7 \
         "$tmp/t.pcap"
     sleep 1
-    stop
+    stop_started
     echo "== $transport"
     check "streams ($transport)" "$db" "$streams"
     check "calls' mos, one_way and verdict ($transport)" "$db" "$calls"
@@ -90,7 +66,7 @@ for transport in tcp udp; do
 done
 
 # The API shows the remote streams like local ones, with the probe id.
-start "$tmp/serve.log" "serving" "$bin" serve --db "$tmp/central-tcp.db" --listen "127.0.0.1:@PORT@"
+start_on_free_port "$tmp/serve.log" "serving" "$bin" serve --db "$tmp/central-tcp.db" --listen "127.0.0.1:@PORT@"
 python3 - "$port" <<'EOF' || fail=1
 import json, sys, urllib.request
 base = f"http://127.0.0.1:{sys.argv[1]}/api/v1"
@@ -107,5 +83,5 @@ assert streams and streams[0]["probe"] == 7, streams
 assert seen > 0
 print(f"ok API: {seen} streams of {len(calls)} calls with \"probe\": 7")
 EOF
-stop
-[[ $fail -eq 0 ]] && echo "1 passed, 0 failed" || { echo "0 passed, 1 failed"; exit 1; }
+stop_started
+pass_or_fail

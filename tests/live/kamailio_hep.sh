@@ -15,12 +15,12 @@
 set -euo pipefail
 bin=$1
 shared=$2
-# Exit status 77 is "skipped" to ctest (SKIP_RETURN_CODE), never a pass.
-skip() { echo "SKIPPED kamailio_hep: $*"; exit 77; }
-command -v kamailio >/dev/null || skip "kamailio is not installed (scripts/setup --test)"
-command -v sipp >/dev/null || skip "sipp is not installed (sip-tester; scripts/setup --test)"
-command -v sqlite3 >/dev/null || skip "sqlite3 is not installed (scripts/setup --test)"
-[[ -x $shared/tools/simcalls ]] || skip "$shared/tools/simcalls is absent"
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+need_tool kamailio "scripts/setup --test"
+need_tool sipp "sip-tester; scripts/setup --test"
+need_tool sqlite3 "scripts/setup --test"
+need_simcalls "$shared"
 moddir=""
 for d in /usr/lib/*/kamailio/modules /usr/lib/kamailio/modules /usr/local/lib*/kamailio/modules; do
     [[ -f $d/siptrace.so ]] && moddir=$d && break
@@ -29,7 +29,7 @@ done
 [[ -f $moddir/sipcapture.so ]] || skip "Kamailio's sipcapture module is absent"
 [[ -f $moddir/db_sqlite.so ]] || skip "db_sqlite is absent (kamailio-sqlite-modules)"
 
-tmp=$(mktemp -d /tmp/sipscope-kamailio-XXXXXX)
+live_tmpdir kamailio
 pids=()
 cleanup() {
     # Kamailio's main process ends its children on SIGTERM (killed outright, it would leave them
@@ -42,16 +42,29 @@ cleanup() {
     done
     [[ -n ${KEEP_TMP:-} ]] && echo "kept $tmp" || rm -rf "$tmp"
 }
-trap cleanup EXIT
 fail=0
 expect() { # expect WHAT WANT GOT
     if [[ "$2" != "$3" ]]; then echo "MISMATCH $1: want '$2', got '$3'"; fail=1
     else echo "ok $1: $3"; fi
 }
-# Wait until file $1 holds $2 (at most 5 s).
-wait_for() {
-    for _ in $(seq 50); do grep -aq "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
-    echo "timed out waiting for '$2' in $1"; cat "$1"; exit 1
+# The head of a Kamailio configuration: CHILDREN worker processes on udp:127.0.0.1:PORT.
+kamailio_cfg_head() {
+    cat <<EOF
+debug=2
+log_stderror=yes
+children=$1
+disable_tcp=yes
+listen=udp:127.0.0.1:$2
+mpath="$moddir/"
+EOF
+}
+# Start Kamailio on $tmp/NAME.cfg (log $tmp/NAME.log) and wait until it listens; $kam is its pid.
+start_kamailio() {
+    kamailio -f "$tmp/$1.cfg" -DD -E -Y "$tmp" -P "$tmp/$1.pid" -m 32 -M 4 >"$tmp/$1.log" 2>&1 &
+    kam=$!
+    pids+=("$kam")
+    disown
+    wait_for "$tmp/$1.log" "SO_RCVBUF is finally"
 }
 
 # Below 32768, where the kernel's ephemeral ports (other programs' outgoing connections) start.
@@ -66,13 +79,7 @@ central=$!
 pids+=("$central")
 wait_for "$tmp/central.log" "receiving HEP"
 
-cat >"$tmp/proxy.cfg" <<EOF
-debug=2
-log_stderror=yes
-children=2
-disable_tcp=yes
-listen=udp:127.0.0.1:$proxy
-mpath="$moddir/"
+{ kamailio_cfg_head 2 "$proxy"; cat <<EOF; } >"$tmp/proxy.cfg"
 loadmodule "tm.so"
 loadmodule "sl.so"
 loadmodule "rr.so"
@@ -102,11 +109,7 @@ request_route {
     t_relay();
 }
 EOF
-kamailio -f "$tmp/proxy.cfg" -DD -E -Y "$tmp" -P "$tmp/proxy.pid" -m 32 -M 4 \
-    >"$tmp/proxy.log" 2>&1 &
-pids+=($!)
-disown
-wait_for "$tmp/proxy.log" "SO_RCVBUF is finally"
+start_kamailio proxy
 
 cat >"$tmp/busy.xml" <<'EOF'
 <?xml version="1.0" encoding="ISO-8859-1" ?>
@@ -178,13 +181,7 @@ cols="date TEXT, micro_ts INTEGER, method TEXT, reply_reason TEXT, ruri TEXT, ru
 # timeout); one child, so that its inserts never meet another's.
 sqlite3 "$tmp/capture.db" "PRAGMA journal_mode = WAL;
     CREATE TABLE sip_capture (id INTEGER PRIMARY KEY AUTOINCREMENT, $cols);" >/dev/null
-cat >"$tmp/capture.cfg" <<EOF
-debug=2
-log_stderror=yes
-children=1
-disable_tcp=yes
-listen=udp:127.0.0.1:$capture
-mpath="$moddir/"
+{ kamailio_cfg_head 1 "$capture"; cat <<EOF; } >"$tmp/capture.cfg"
 loadmodule "db_sqlite.so"
 loadmodule "pv.so"
 loadmodule "sipcapture.so"
@@ -194,12 +191,7 @@ modparam("sipcapture", "hep_capture_on", 1)
 request_route { sip_capture(); drop; }
 onreply_route { sip_capture(); drop; }
 EOF
-kamailio -f "$tmp/capture.cfg" -DD -E -Y "$tmp" -P "$tmp/capture.pid" -m 32 -M 4 \
-    >"$tmp/capture.log" 2>&1 &
-kam=$!
-pids+=("$kam")
-disown
-wait_for "$tmp/capture.log" "SO_RCVBUF is finally"
+start_kamailio capture
 "$bin" analyze -q --db :memory: --hep-out "127.0.0.1:$capture,qos=off" --hep-id 77 "$tmp/t.pcap"
 want=$(sqlite3 "$tmp/ref.db" "select count(*) from sip_messages")
 for _ in $(seq 100); do
@@ -236,4 +228,4 @@ expect "TCP and IPv6 messages among them" "yes:yes" \
 expect "SIP parse errors in Kamailio's log (qos=off)" 0 \
     "$(grep -ac 'parse_first_line' "$tmp/capture.log" || true)"
 
-[[ $fail -eq 0 ]] && echo "1 passed, 0 failed" || { echo "0 passed, 1 failed"; exit 1; }
+pass_or_fail

@@ -11,13 +11,13 @@
 #   tls_realpeer.sh SIPSCOPE_BINARY
 set -euo pipefail
 bin=$1
-# Exit status 77 is "skipped" to ctest (SKIP_RETURN_CODE), never a pass.
-skip() { echo "SKIPPED tls_realpeer: $*"; exit 77; }
-[[ $(id -u) -eq 0 ]] || skip "needs root (tcpdump on lo)"
-command -v tcpdump >/dev/null || skip "tcpdump is not installed (scripts/setup --test)"
-command -v kamailio >/dev/null || skip "kamailio is not installed (scripts/setup --test)"
-command -v sipsak >/dev/null || skip "sipsak is not installed (scripts/setup --test)"
-command -v openssl >/dev/null || skip "openssl is not installed"
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+need_root "needs root (tcpdump on lo)"
+need_tool tcpdump "scripts/setup --test"
+need_tool kamailio "scripts/setup --test"
+need_tool sipsak "scripts/setup --test"
+need_tool openssl
 mpath=""
 for d in /usr/lib/x86_64-linux-gnu/kamailio/modules /usr/lib/*/kamailio/modules /usr/lib/kamailio/modules; do
     [[ -f $d/tls.so ]] && { mpath=$d; break; }
@@ -115,12 +115,8 @@ done
 
 tcpdump -i lo --immediate-mode -U -w "$tmp/c.pcap" "tcp and (port $port or port $((port + 1)))" 2>"$tmp/tcpdump.log" &
 dump=$!
-for _ in $(seq 50); do
-    grep -q "listening on" "$tmp/tcpdump.log" && break
-    kill -0 "$dump" 2>/dev/null || break
-    sleep 0.1
-done
-grep -q "listening on" "$tmp/tcpdump.log" || { echo "tcpdump did not start"; cat "$tmp/tcpdump.log"; exit 1; }
+wait_ready "$tmp/tcpdump.log" "listening on" "$dump" ||
+    { echo "tcpdump did not start"; cat "$tmp/tcpdump.log"; exit 1; }
 
 # Each sipsak run is one TLS connection: a request and kamailio's answer.
 runs=0
