@@ -10,16 +10,8 @@
 #include <string.h>
 
 #include "dtmf.h"
+#include "fuzz_copy.h"
 #include "rtp.h"
-
-/* An exactly sized copy, so ASan sees any over-read. */
-static uint8_t *copy_of(const uint8_t *p, size_t len)
-{
-    uint8_t *b = malloc(len ? len : 1);
-    if (b != NULL && len)
-        memcpy(b, p, len);
-    return b;
-}
 
 static void check_event(const dtmf_event_t *e)
 {
@@ -32,7 +24,8 @@ static void fuzz_info(const uint8_t *p, size_t len)
     const uint8_t *nul = memchr(p, 0, len);
     size_t ct_len = nul != NULL ? (size_t)(nul - p) : len;
     size_t body_len = nul != NULL ? len - ct_len - 1 : 0;
-    uint8_t *ct = copy_of(p, ct_len), *body = copy_of(nul != NULL ? nul + 1 : p, body_len);
+    uint8_t *ct = fuzz_exact_copy(p, ct_len),
+            *body = fuzz_exact_copy(nul != NULL ? nul + 1 : p, body_len);
     if (ct != NULL && body != NULL) {
         uint8_t event = 0xff;
         uint32_t duration_ms = 0;
@@ -58,7 +51,7 @@ static void fuzz_events(const uint8_t *p, size_t len)
         p += 2, len -= 2;
         if (n > len)
             n = len;
-        uint8_t *pkt = copy_of(p, n);
+        uint8_t *pkt = fuzz_exact_copy(p, n);
         rtp_hdr_t h;
         if (pkt != NULL && rtp_parse(pkt, n, &h) == RTP_OK &&
             dtmf_track_packet(&track, ts_ns, &h, &out))

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_copy.h"
 #include "hep.h"
 #include "hep_qos.h"
 
@@ -59,12 +60,9 @@ static void check_qos(const uint8_t *payload, size_t len)
 /* Parse every packet of a stream of back-to-back packets, as the TCP receiver does. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    /* An exactly sized copy, so ASan sees any over-read (Suricata isolatedBuffer). */
-    uint8_t *buf = malloc(size ? size : 1);
+    uint8_t *buf = fuzz_exact_copy(data, size);
     if (buf == NULL)
         return 0;
-    if (size)
-        memcpy(buf, data, size);
 
     static uint8_t out[HEP_MAX_LEN];
     size_t off = 0;

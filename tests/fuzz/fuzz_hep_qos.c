@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_copy.h"
 #include "hep_qos.h"
 
 static void check_bounds(const hep_qos_t *q)
@@ -16,12 +17,9 @@ static void check_bounds(const hep_qos_t *q)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    /* An exactly sized copy, so ASan sees any over-read. */
-    uint8_t *buf = malloc(size ? size : 1);
+    uint8_t *buf = fuzz_exact_copy(data, size);
     if (buf == NULL)
         return 0;
-    if (size)
-        memcpy(buf, data, size);
     static hep_qos_t q, again;
     static char json[HEP_QOS_MAX_LEN];
     const char *why = NULL;

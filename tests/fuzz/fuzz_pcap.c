@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "cap.h"
+#include "fuzz_copy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -73,11 +74,10 @@ static bool is_savefile(const uint8_t *d, size_t n)
 
 static void read_savefile(cap_t *cap, const uint8_t *data, size_t size)
 {
-    /* fmemopen wants a writable buffer even for reading; give it an exact copy. */
-    void *copy = malloc(size);
+    /* fmemopen wants a writable buffer even for reading. */
+    void *copy = fuzz_exact_copy(data, size);
     if (copy == NULL)
         return;
-    memcpy(copy, data, size);
     FILE *fp = fmemopen(copy, size, "rb");
     if (fp != NULL) {
         char errbuf[PCAP_ERRBUF_SIZE];
@@ -119,11 +119,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int dlt = dlts[data[0] & 0x0f];
         int64_t ts = 1705312800000000000LL;
         if (!(data[0] & 0x80)) {
-            /* One frame, in an exactly sized copy so ASan sees any over-read. */
+            /* One frame. */
             size_t n = size - 1;
-            uint8_t *frame = malloc(n ? n : 1);
+            uint8_t *frame = fuzz_exact_copy(data + 1, n);
             if (frame != NULL) {
-                memcpy(frame, data + 1, n);
                 packet_view_t peek;
                 bool peeked = cap_peek_udp(dlt, frame, n, &peek); /* the look-ahead's view */
                 uint64_t peek_sum = 0;

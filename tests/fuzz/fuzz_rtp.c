@@ -4,16 +4,14 @@
 #include <string.h>
 
 #include "dtmf.h"
+#include "fuzz_copy.h"
 #include "rtp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    /* An exactly sized copy, so ASan sees any over-read (Suricata isolatedBuffer). */
-    uint8_t *buf = malloc(size ? size : 1);
+    uint8_t *buf = fuzz_exact_copy(data, size);
     if (buf == NULL)
         return 0;
-    if (size)
-        memcpy(buf, data, size);
 
     rtp_hdr_t h;
     int rc = rtp_parse(buf, size, &h);

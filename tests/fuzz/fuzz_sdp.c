@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_copy.h"
 #include "sdp.h"
 
 /* A view must be empty or lie inside the input. */
@@ -14,12 +15,9 @@ static void check_view(sv_t v, const char *buf, size_t len)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    /* An exactly sized copy, so ASan sees any over-read (Suricata isolatedBuffer). */
-    char *buf = malloc(size ? size : 1);
+    char *buf = fuzz_exact_copy(data, size);
     if (buf == NULL)
         return 0;
-    if (size)
-        memcpy(buf, data, size);
 
     static sdp_t s;
     if (sdp_parse(buf, size, &s) == SDP_OK) {

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_copy.h"
 #include "sip.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -104,14 +105,9 @@ static void exercise(const sip_msg_t *m, int rc, size_t avail)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    /* An exactly sized copy so ASan catches any over-read (Suricata isolatedBuffer). */
-    char *buf = malloc(size ? size : 1);
+    char *buf = fuzz_exact_copy(data, size);
     if (buf == NULL)
         return 0;
-    if (size)
-        memcpy(buf, data, size);
-    else
-        buf[0] = '\0'; /* never read (len 0), but keeps -Wmaybe-uninitialized quiet */
     g_lo = buf;
     g_hi = buf + size;
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_copy.h"
 #include "tls.h"
 
 static void on_plain(void *ctx, tls_dir_t dir, const uint8_t *p, size_t n)
@@ -45,11 +46,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         off += 3;
         if (n > size - off)
             n = size - off;
-        /* An exactly sized copy, so ASan sees any over-read. */
-        uint8_t *buf = malloc(n ? n : 1);
+        uint8_t *buf = fuzz_exact_copy(data + off, n);
         if (buf == NULL)
             break;
-        memcpy(buf, data + off, n);
         (void)tls_session_feed(s, dir, buf, n);
         free(buf);
         off += n;

@@ -4,17 +4,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_copy.h"
 #include "ws.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    /* An exactly sized copy, so ASan sees any over-read (Suricata isolatedBuffer). */
-    uint8_t *buf = malloc(size ? size : 1);
+    uint8_t *buf = fuzz_exact_copy(data, size);
     uint8_t *out = malloc(size ? size : 1);
     if (buf == NULL || out == NULL)
         goto done;
-    if (size)
-        memcpy(buf, data, size);
     size_t off = 0;
     while (off < size) {
         ws_frame_t f;
