@@ -22,14 +22,11 @@ import tempfile
 import threading
 import time
 
+from livelib import skip
+
 CALLS = 40  # INVITE dialogs; the odd ones end with BYE, the even ones are still open
 SIP_PORT = 15060
 DEADLINE_S = 60
-
-
-def skip(why):
-    print(f"SKIPPED clean_stop: {why}")
-    sys.exit(77)
 
 
 def fail(why, log=""):
@@ -182,6 +179,41 @@ def summary_ok(log, pattern, what):
     return m
 
 
+def stopped_log(rc, log_path):
+    """The stopped process's stderr, shown; it must have exited 0."""
+    log = read(log_path)
+    print(log, end="")
+    if rc != 0:
+        fail(f"exit status {rc}, want 0")
+    return log
+
+
+def stop_once_counted(args, started, what, feed, db, want, sig, log_path):
+    """Start sipscope with args, wait for `started` on its stderr, feed() it SIP messages, and
+    once it has counted `want` of them stop it with sig; returns its stderr (exit status 0)."""
+    with open(log_path, "w") as err:
+        proc = subprocess.Popen(args, stderr=err, stdout=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: started in read(log_path), what, proc, log_path)
+        feed()
+        wait_for(lambda: meta(db, "live.sip_messages") >= want, "every message to be counted",
+                 proc, log_path)
+        rc = stop(proc, sig, log_path)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return stopped_log(rc, log_path)
+
+
+def check_open_calls_stored(log, pattern, what):
+    """The summary line (pattern: calls, stored as they stood) counts every call and the open
+    ones among them."""
+    m = summary_ok(log, pattern, what)
+    if int(m.group(1)) != CALLS or int(m.group(2)) < CALLS // 2:
+        fail(f"summary says {m.group(1)} calls, {m.group(2)} open; want {CALLS}, >= {CALLS // 2}")
+
+
 def file_mode(binary, mode, tmp):
     """analyze / run -r reading a FIFO whose writer keeps it open: SIGTERM lands mid-read."""
     fifo = os.path.join(tmp, "in.fifo")
@@ -208,10 +240,7 @@ def file_mode(binary, mode, tmp):
     time.sleep(1.0)  # let the analysis reach the last record
     rc = stop(proc, signal.SIGTERM, log_path)
     release.set()
-    log = read(log_path)
-    print(log, end="")
-    if rc != 0:
-        fail(f"exit status {rc}, want 0")
+    log = stopped_log(rc, log_path)
     if mode == "analyze":
         m = summary_ok(log, r"^sipscope: \d+ packets, \d+ SIP messages, (\d+) calls,", "analyze")
     else:
@@ -250,27 +279,12 @@ def live_mode(binary, mode, tmp):
     args = [binary, "capture" if mode == "capture" else "run", "-i", "lo", "-f", filt, "--db", db]
     if mode == "run_i":
         args += ["--listen", "127.0.0.1:0"]
-    with open(log_path, "w") as err:
-        proc = subprocess.Popen(args, stderr=err, stdout=subprocess.DEVNULL)
-    try:
-        wait_for(lambda: "capturing on" in read(log_path), "the capture to start", proc, log_path)
-        messages = all_messages(caller, callee)
-        send_udp(messages, caller, callee)
-        wait_for(lambda: meta(db, "live.sip_messages") >= len(messages),
-                 "every message to be counted", proc, log_path)
-        rc = stop(proc, signal.SIGINT, log_path)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    log = read(log_path)
-    print(log, end="")
-    if rc != 0:
-        fail(f"exit status {rc}, want 0")
-    m = summary_ok(log, r"^sipscope: capture stopped: \d+ frames.*; \d+ packets, \d+ SIP messages, "
-                   r"(\d+) calls \((\d+) stored as they stood", "capture")
-    if int(m.group(1)) != CALLS or int(m.group(2)) < CALLS // 2:
-        fail(f"summary says {m.group(1)} calls, {m.group(2)} open; want {CALLS}, >= {CALLS // 2}")
+    messages = all_messages(caller, callee)
+    log = stop_once_counted(args, "capturing on", "the capture to start",
+                            lambda: send_udp(messages, caller, callee), db, len(messages),
+                            signal.SIGINT, log_path)
+    check_open_calls_stored(log, r"^sipscope: capture stopped: \d+ frames.*; \d+ packets, \d+ SIP "
+                            r"messages, (\d+) calls \((\d+) stored as they stood", "capture")
     check_store(db, len(messages))
 
 
@@ -296,30 +310,17 @@ def hep_mode(binary, tmp):
     with open(pcap, "wb") as f:
         f.write(capture_bytes())
     port = free_port()
-    with open(log_path, "w") as err:
-        proc = subprocess.Popen([binary, "run", "--hep-in", f"127.0.0.1:{port}", "--db", db,
-                                 "--listen", "127.0.0.1:0"], stderr=err, stdout=subprocess.DEVNULL)
-    try:
-        wait_for(lambda: "receiving HEP" in read(log_path), "the receiver to start", proc,
-                 log_path)
+    want = len(all_messages("a", "b"))
+
+    def feed():
         subprocess.run([binary, "analyze", "-q", "--db", ":memory:", "--hep-out",
                         f"127.0.0.1:{port},transport=tcp", pcap], check=True, timeout=DEADLINE_S)
-        want = len(all_messages("a", "b"))
-        wait_for(lambda: meta(db, "live.sip_messages") >= want, "every message to be counted",
-                 proc, log_path)
-        rc = stop(proc, signal.SIGTERM, log_path)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    log = read(log_path)
-    print(log, end="")
-    if rc != 0:
-        fail(f"exit status {rc}, want 0")
-    m = summary_ok(log, r"^sipscope: HEP stopped: \d+ HEP packets.*; \d+ packets, \d+ SIP "
-                   r"messages, (\d+) calls \((\d+) stored as they stood", "HEP")
-    if int(m.group(1)) != CALLS or int(m.group(2)) < CALLS // 2:
-        fail(f"summary says {m.group(1)} calls, {m.group(2)} open; want {CALLS}, >= {CALLS // 2}")
+
+    log = stop_once_counted([binary, "run", "--hep-in", f"127.0.0.1:{port}", "--db", db,
+                             "--listen", "127.0.0.1:0"], "receiving HEP", "the receiver to start",
+                            feed, db, want, signal.SIGTERM, log_path)
+    check_open_calls_stored(log, r"^sipscope: HEP stopped: \d+ HEP packets.*; \d+ packets, \d+ SIP "
+                            r"messages, (\d+) calls \((\d+) stored as they stood", "HEP")
     check_store(db, want)
 
 

@@ -1,16 +1,56 @@
-"""Shared by the live Python tests: start a sipscope server on a port the kernel picks.
+"""Shared by the live Python tests: skipping when a tool or root is missing, the last lines of a
+test, and starting a sipscope server on a port the kernel picks.
 
 A port chosen by the test (at random, or bound and closed to find a free one) can be taken by
 any other program's outgoing connection before sipscope binds it: ports above 32768 are the
 kernel's ephemeral range. `--listen 127.0.0.1:0` lets sipscope bind first; the test reads the
 address back from the line sipscope prints ("serving DB at http://127.0.0.1:PORT/").
 """
+import os
 import re
+import shutil
 import subprocess
+import sys
 import time
 import urllib.request
 
 SERVING = re.compile(r"serving .* at (http://[^/\s]+)/")
+TEST = os.path.splitext(os.path.basename(sys.argv[0]))[0]
+
+
+def skip(why):
+    """Exit status 77 is "skipped" to ctest (SKIP_RETURN_CODE), never a pass."""
+    print(f"SKIPPED {TEST}: {why}", flush=True)
+    sys.exit(77)
+
+
+def need(tools, root_why=None):
+    """Skip unless every tool is installed (on PATH or in /usr/sbin) and, given root_why, unless
+    running as root."""
+    for tool in tools:
+        if shutil.which(tool) is None and not os.path.exists(f"/usr/sbin/{tool}"):
+            skip(f"{tool} is not installed (scripts/setup --test)")
+    if root_why is not None and os.geteuid() != 0:
+        skip(root_why)
+
+
+def need_realcall(shared):
+    """The path of shared/tools/realcall (kamailio and baresip driven), skipping if absent."""
+    realcall = os.path.join(shared, "tools", "realcall", "realcall")
+    if not os.path.exists(realcall):
+        skip(f"{realcall} is absent")
+    return realcall
+
+
+def report(failures, most=None):
+    """The test's last lines (each failure, at most `most` of them, then the count) and its exit
+    status: 0 when nothing failed."""
+    for f in failures[:most]:
+        print("FAIL", f)
+    if most is not None and len(failures) > most:
+        print(f"FAIL ... and {len(failures) - most} more")
+    print(f"{0 if failures else 1} passed, {1 if failures else 0} failed")
+    sys.exit(1 if failures else 0)
 
 
 def start_server(argv, log_path, seconds=15):

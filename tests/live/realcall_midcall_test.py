@@ -24,12 +24,6 @@ import urllib.parse
 import urllib.request
 
 
-def skip(why):
-    """Exit status 77 is "skipped" to ctest (SKIP_RETURN_CODE), never a pass."""
-    print(f"SKIPPED realcall_midcall_test: {why}", flush=True)
-    sys.exit(77)
-
-
 def metric(text, name):
     m = re.search(rf"^{name} (\d+)", text, re.M)
     return int(m.group(1)) if m else None
@@ -115,14 +109,8 @@ def mid_call(api, failures):
 
 def main():
     binary, shared = sys.argv[1], sys.argv[2]
-    realcall = os.path.join(shared, "tools", "realcall", "realcall")
-    if not os.path.exists(realcall):
-        skip(f"{realcall} is absent")
-    for tool in ("kamailio", "baresip", "tcpdump"):
-        if shutil.which(tool) is None and not os.path.exists(f"/usr/sbin/{tool}"):
-            skip(f"{tool} is not installed (scripts/setup --test)")
-    if os.geteuid() != 0:
-        skip("live capture needs root")
+    realcall = livelib.need_realcall(shared)
+    livelib.need(("kamailio", "baresip", "tcpdump"), "live capture needs root")
 
     tmp = tempfile.mkdtemp(prefix="sipscope-midcall-")
     sip_port = 22000 + random.randrange(0, 1500) * 2
@@ -146,7 +134,7 @@ def main():
         row = mid_call(api, failures)
         _, err = caller.communicate(timeout=150)
         if caller.returncode != 0 and row is None:
-            skip("realcall itself failed here: " + err[-500:])
+            livelib.skip("realcall itself failed here: " + err[-500:])
         expect = json.load(open(os.path.join(out, "normal.expect.json")))
         call_id = expect["calls"][0]["call_id"]
 
@@ -184,10 +172,7 @@ def main():
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             print(f"kept {tmp}")
-    for f in failures:
-        print("FAIL", f)
-    print(f"{0 if failures else 1} passed, {1 if failures else 0} failed")
-    sys.exit(1 if failures else 0)
+    livelib.report(failures)
 
 
 if __name__ == "__main__":

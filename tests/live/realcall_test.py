@@ -20,22 +20,10 @@ import time
 import urllib.request
 
 
-def skip(why):
-    """Exit status 77 is "skipped" to ctest (SKIP_RETURN_CODE), never a pass."""
-    print(f"SKIPPED realcall_test: {why}", flush=True)
-    sys.exit(77)
-
-
 def main():
     binary, shared = sys.argv[1], sys.argv[2]
-    realcall = os.path.join(shared, "tools", "realcall", "realcall")
-    if not os.path.exists(realcall):
-        skip(f"{realcall} is absent")
-    for tool in ("kamailio", "baresip", "tcpdump", "tshark"):
-        if shutil.which(tool) is None and not os.path.exists(f"/usr/sbin/{tool}"):
-            skip(f"{tool} is not installed (scripts/setup --test)")
-    if os.geteuid() != 0:
-        skip("live capture needs root")
+    realcall = livelib.need_realcall(shared)
+    livelib.need(("kamailio", "baresip", "tcpdump", "tshark"), "live capture needs root")
 
     tmp = tempfile.mkdtemp(prefix="sipscope-realcall-")
     sip_port = 26000 + random.randrange(0, 2000) * 2
@@ -52,7 +40,7 @@ def main():
                              "--rtp-base", str(rtp_base), "--duration", "3", "--max-seconds",
                              "150"], capture_output=True, text=True, timeout=200)
         if rc.returncode != 0:
-            skip("realcall itself failed here: " + rc.stderr[-500:])
+            livelib.skip("realcall itself failed here: " + rc.stderr[-500:])
         time.sleep(2)
 
         def get(path):
@@ -102,10 +90,7 @@ def main():
             server.kill()
         if not failures:
             shutil.rmtree(tmp, ignore_errors=True)
-    for f in failures:
-        print("FAIL", f)
-    print(f"{0 if failures else 1} passed, {1 if failures else 0} failed")
-    sys.exit(1 if failures else 0)
+    livelib.report(failures)
 
 
 if __name__ == "__main__":

@@ -38,20 +38,6 @@ TOL_MS = 0.0011  # tshark prints 3 decimals, so does sipscope's report
 RTP_PACKETS = 80  # sipp/pcmu80.raw: 80 packets of 160 bytes, played once
 
 
-def skip(why):
-    """Exit status 77 is "skipped" to ctest (SKIP_RETURN_CODE), never a pass."""
-    print(f"SKIPPED sipp_rtp_test: {why}", flush=True)
-    sys.exit(77)
-
-
-def need(tools):
-    for tool in tools:
-        if shutil.which(tool) is None and not os.path.exists(f"/usr/sbin/{tool}"):
-            skip(f"{tool} is not installed (scripts/setup --test)")
-    if os.geteuid() != 0:
-        skip("capturing on lo needs root")
-
-
 class Ports:
     """Random SIP and media ports, so that concurrent runs do not meet."""
 
@@ -245,21 +231,17 @@ def main():
         print(__doc__.strip(), file=sys.stderr)
         sys.exit(2)
     binary, mode = os.path.abspath(sys.argv[1]), sys.argv[2]
-    need(["sipp", "tcpdump", "tshark"] if mode == "file" else ["sipp"])
+    livelib.need(["sipp", "tcpdump", "tshark"] if mode == "file" else ["sipp"],
+                 "capturing on lo needs root")
     tmp = tempfile.mkdtemp(prefix=f"sipscope-sipp-{mode}-")
     write_inputs(tmp)
     failures = []
     (check_file if mode == "file" else check_live)(binary, tmp, Ports(), failures)
-    for f in failures[:40]:
-        print("FAIL", f)
-    if len(failures) > 40:
-        print(f"FAIL ... and {len(failures) - 40} more")
     if not failures:
         shutil.rmtree(tmp, ignore_errors=True)
     else:
         print(f"kept {tmp}")
-    print(f"{0 if failures else 1} passed, {1 if failures else 0} failed")
-    sys.exit(1 if failures else 0)
+    livelib.report(failures, most=40)
 
 
 if __name__ == "__main__":
