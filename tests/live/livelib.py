@@ -7,6 +7,7 @@ kernel's ephemeral range. `--listen 127.0.0.1:0` lets sipscope bind first; the t
 address back from the line sipscope prints ("serving DB at http://127.0.0.1:PORT/").
 """
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -40,6 +41,23 @@ def need_realcall(shared):
     if not os.path.exists(realcall):
         skip(f"{realcall} is absent")
     return realcall
+
+
+def start_realcall_capture(binary, tmp, sip_first, sip_choices, host=None, extra_args=()):
+    """Ports for shared/tools/realcall: a SIP port from sip_first up in steps of 2 (sip_choices of
+    them; realcall takes it and the 21 above) and an RTP range of 200 from 31000 up, at random so
+    that concurrent runs do not meet; then `sipscope run -i lo` capturing only those ports (and
+    only `host`, if given) into tmp/live.db, plus extra_args. Returns (server, base URL, SIP
+    port, RTP base)."""
+    sip_port = sip_first + random.randrange(0, sip_choices) * 2
+    rtp_base = 31000 + random.randrange(0, 40) * 400
+    capture_filter = (f"udp and {f'host {host} and ' if host else ''}"
+                      f"(portrange {sip_port}-{sip_port + 21} or "
+                      f"portrange {rtp_base}-{rtp_base + 199})")
+    server, base = start_server(
+        [binary, "run", "-i", "lo", "-f", capture_filter, "--db", os.path.join(tmp, "live.db"),
+         *extra_args], os.path.join(tmp, "run.log"))
+    return server, base, sip_port, rtp_base
 
 
 def report(failures, most=None):

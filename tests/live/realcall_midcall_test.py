@@ -12,7 +12,6 @@ every wait is bounded.
 import json
 import livelib
 import os
-import random
 import re
 import shutil
 import signal
@@ -113,15 +112,10 @@ def main():
     livelib.need(("kamailio", "baresip", "tcpdump"), "live capture needs root")
 
     tmp = tempfile.mkdtemp(prefix="sipscope-midcall-")
-    sip_port = 22000 + random.randrange(0, 1500) * 2
-    rtp_base = 31000 + random.randrange(0, 40) * 400
     # Only realcall's loopback address and ports: other tests on this machine may replay
     # captures onto lo at the same time.
-    capture_filter = (f"udp and host 127.0.0.1 and (portrange {sip_port}-{sip_port + 21} or "
-                      f"portrange {rtp_base}-{rtp_base + 199})")
-    server, base = livelib.start_server(
-        [binary, "run", "-i", "lo", "-f", capture_filter, "--db", os.path.join(tmp, "live.db")],
-        os.path.join(tmp, "run.log"))
+    server, base, sip_port, rtp_base = livelib.start_realcall_capture(binary, tmp, 22000, 1500,
+                                                                      host="127.0.0.1")
     failures = []
     caller = None
     try:

@@ -10,7 +10,6 @@ messages. Loopback only; every wait is bounded.
 import json
 import livelib
 import os
-import random
 import shutil
 import signal
 import subprocess
@@ -26,13 +25,8 @@ def main():
     livelib.need(("kamailio", "baresip", "tcpdump", "tshark"), "live capture needs root")
 
     tmp = tempfile.mkdtemp(prefix="sipscope-realcall-")
-    sip_port = 26000 + random.randrange(0, 2000) * 2
-    rtp_base = 31000 + random.randrange(0, 40) * 400
-    capture_filter = (f"udp and (portrange {sip_port}-{sip_port + 21} or "
-                      f"portrange {rtp_base}-{rtp_base + 199})")
-    server, api = livelib.start_server(
-        [binary, "run", "-i", "lo", "-f", capture_filter, "--db", os.path.join(tmp, "live.db"),
-         "--pcap-dir", os.path.join(tmp, "pcaps")], os.path.join(tmp, "run.log"))
+    server, api, sip_port, rtp_base = livelib.start_realcall_capture(
+        binary, tmp, 26000, 2000, extra_args=("--pcap-dir", os.path.join(tmp, "pcaps")))
     failures = []
     try:
         out = os.path.join(tmp, "rc")
