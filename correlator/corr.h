@@ -67,6 +67,11 @@ typedef struct {
      * final on_stream will have, but not final. For probes that report streams while they run
      * (HEP quality reports). */
     void (*on_stream_progress)(void *ctx, const stream_record_t *stream);
+    /* Each on_sample of a stream measured here again, with the stream's record as it stands (its
+     * identity: Call-ID, addresses, SSRC, codec), for probes that send their charts' samples
+     * (HEP quality reports of TYPE "SAMPLE"). */
+    void (*on_stream_sample)(void *ctx, const stream_record_t *stream,
+                             const sample_record_t *sample);
     /* a DTMF digit: an RFC 4733 event as it ends (its end packet, the next event, or its stream's
      * end: before the stream's record), or a SIP INFO as it comes */
     void (*on_dtmf)(void *ctx, const dtmf_record_t *dtmf);
@@ -168,6 +173,12 @@ call_ref_t corr_on_rtcp(corr_t *corr, const packet_view_t *pkt, const rtcp_compo
  * probe_id. At most CALL_MAX_REMOTE (32) per call. */
 call_ref_t corr_on_stream_report(corr_t *corr, uint32_t probe_id, sv_t call_id, int party,
                                  bool final, const stream_record_t *rep);
+/* One interval of a probe's stream (a quality report of TYPE "SAMPLE"): emitted as a sample of
+ * the call's remote stream with rep's source, destination and SSRC (made, with no figures yet,
+ * when no report came before), for the stream's charts. Counted as a report (remote_reports;
+ * remote_orphans when no live call has call_id). Its figures are the probe's, as it took them. */
+call_ref_t corr_on_stream_sample(corr_t *corr, uint32_t probe_id, sv_t call_id,
+                                 const stream_record_t *rep, const sample_record_t *sample);
 /* Advance time: end what timed out. Cheap; call once per packet or per second. */
 void corr_tick(corr_t *corr, int64_t now_ns);
 /* End of input: emit every live call and stream as it stands (final records). */

@@ -87,8 +87,7 @@ bool corr_remote_pending(const call_t *call)
 static void remote_update(stream_t *s, uint32_t probe_id, bool final, const stream_record_t *rep)
 {
     s->rem_final = final;
-    s->dirty = true; /* the next checkpoint's snapshot shows the new figures */
-    s->dirty = true; /* for the next checkpoint (corr_live.c) */
+    s->dirty = true; /* the next checkpoint's snapshot shows the new figures (corr_live.c) */
     s->probe_id = probe_id;
     s->pt = rep->payload_type;
     s->have_pt = true;
@@ -117,14 +116,17 @@ static void remote_update(stream_t *s, uint32_t probe_id, bool final, const stre
     };
 }
 
-call_ref_t corr_on_stream_report(corr_t *c, uint32_t probe_id, sv_t call_id, int party, bool final,
-                                 const stream_record_t *rep)
+/* The remote stream of rep's source, destination and SSRC in the live call call_id: found, or
+ * made (NULL when the call is not live or the stream cannot be made, counted); *found says
+ * which. */
+static stream_t *remote_stream(corr_t *c, sv_t call_id, const stream_record_t *rep,
+                               uint32_t probe_id, int party, call_t **call, bool *found)
 {
     c->stats.remote_reports++;
-    call_t *call = corr_call_lookup(c, call_id);
-    if (call == NULL) {
+    *call = corr_call_lookup(c, call_id);
+    if (*call == NULL) {
         c->stats.remote_orphans++;
-        return ref_of(NULL);
+        return NULL;
     }
     media_flow_t key;
     memset(&key, 0, sizeof(key));
@@ -132,17 +134,45 @@ call_ref_t corr_on_stream_report(corr_t *c, uint32_t probe_id, sv_t call_id, int
     media_key_from(&key.key.dst, &rep->dst);
     key.key.ssrc = rep->ssrc;
     int count;
-    stream_t *s = remote_find(call, &key, &count);
-    if (s != NULL && s->probe_id != probe_id && rep->packets < s->rem.packets)
-        return ref_of(call); /* another probe saw more of it */
-    if (s == NULL) {
-        if (count >= CALL_MAX_REMOTE) {
-            c->stats.streams_refused++;
-            return ref_of(call);
-        }
-        if ((s = remote_create(c, call, &key, probe_id, party)) == NULL)
-            return ref_of(call);
+    stream_t *s = remote_find(*call, &key, &count);
+    *found = s != NULL;
+    if (s != NULL)
+        return s;
+    if (count >= CALL_MAX_REMOTE) {
+        c->stats.streams_refused++;
+        return NULL;
     }
+    return remote_create(c, *call, &key, probe_id, party);
+}
+
+call_ref_t corr_on_stream_report(corr_t *c, uint32_t probe_id, sv_t call_id, int party, bool final,
+                                 const stream_record_t *rep)
+{
+    call_t *call;
+    bool found;
+    stream_t *s = remote_stream(c, call_id, rep, probe_id, party, &call, &found);
+    if (s == NULL || (found && s->probe_id != probe_id && rep->packets < s->rem.packets))
+        return ref_of(call); /* (or another probe saw more of it) */
     remote_update(s, probe_id, final, rep);
+    return ref_of(call);
+}
+
+call_ref_t corr_on_stream_sample(corr_t *c, uint32_t probe_id, sv_t call_id,
+                                 const stream_record_t *rep, const sample_record_t *sample)
+{
+    call_t *call;
+    bool found;
+    stream_t *s = remote_stream(c, call_id, rep, probe_id, -1, &call, &found);
+    if (s == NULL || (found && s->probe_id != probe_id))
+        return ref_of(call); /* the samples of the probe whose figures the stream has */
+    rtpstat_sample_t smp = {
+        .start_ns = sample->start_ns,
+        .packets = sample->packets,
+        .lost = sample->lost,
+        .jitter_ms = sample->jitter_ms,
+        .max_jitter_ms = sample->max_jitter_ms,
+        .mos = sample->mos,
+    };
+    corr_stream_emit_sample(c, s, &smp);
     return ref_of(call);
 }

@@ -86,6 +86,16 @@ static void jw_endpoint(jw_t *w, const char *ip_key, const char *port_key, const
     jw_u64(w, port_key, ep->port);
 }
 
+static void jw_interval(jw_t *w, const hep_qos_interval_t *in)
+{
+    jw_i64(w, "SAMPLE_START_US", in->start_ns / NS_PER_US);
+    jw_u64(w, "SAMPLE_PK", in->packets);
+    jw_i64(w, "SAMPLE_LOST", in->lost);
+    jw_f64(w, "SAMPLE_JITTER", in->jitter_ms);
+    jw_f64(w, "SAMPLE_MAX_JITTER", in->max_jitter_ms);
+    jw_f64(w, "SAMPLE_MOS", in->mos);
+}
+
 int hep_qos_encode(const hep_qos_t *q, char *buf, size_t cap)
 {
     jw_t w = {.buf = buf, .cap = cap};
@@ -97,7 +107,8 @@ int hep_qos_encode(const hep_qos_t *q, char *buf, size_t cap)
     jw_key(&w, "RTP_SIP_CALL_ID");
     jw_str(&w, q->call_id, q->call_id_len);
     jw_key(&w, "TYPE");
-    jw_str(&w, q->final ? "FINAL" : "PERIODIC", q->final ? 5 : 8);
+    const char *type = q->sample ? "SAMPLE" : q->final ? "FINAL" : "PERIODIC";
+    jw_str(&w, type, strlen(type));
     jw_i64(&w, "REPORT_TS", q->last_ns / NS_PER_S);
     jw_i64(&w, "REPORT_START", q->first_ns / NS_PER_S);
     jw_i64(&w, "REPORT_END", q->last_ns / NS_PER_S);
@@ -115,6 +126,11 @@ int hep_qos_encode(const hep_qos_t *q, char *buf, size_t cap)
     jw_key(&w, "CODEC_NAME");
     jw_str(&w, q->codec, strnlen(q->codec, sizeof(q->codec)));
     jw_u64(&w, "CLOCK", q->clock_rate);
+    if (q->sample) {
+        jw_interval(&w, &q->interval);
+        jw_raw(&w, "}");
+        return w.full ? -ENOSPC : (int)w.len;
+    }
     jw_u64(&w, "TOTAL_PK", q->packets);
     const int64_t half = INT64_MAX / 2;
     if (q->packets <= (uint64_t)half && q->lost <= half && q->lost >= -(int64_t)q->packets)
@@ -389,6 +405,12 @@ enum {
     K_RTCP_CUM_LOST,
     K_RTCP_JITTER,
     K_RTCP_RTT,
+    K_SAMPLE_START,
+    K_SAMPLE_PK,
+    K_SAMPLE_LOST,
+    K_SAMPLE_JITTER,
+    K_SAMPLE_MAX_JITTER,
+    K_SAMPLE_MOS,
     K_COUNT
 };
 
@@ -430,6 +452,12 @@ static const struct {
     {"RTCP_CUM_LOST", K_RTCP_CUM_LOST},
     {"RTCP_JITTER", K_RTCP_JITTER},
     {"RTCP_RTT", K_RTCP_RTT},
+    {"SAMPLE_START_US", K_SAMPLE_START},
+    {"SAMPLE_PK", K_SAMPLE_PK},
+    {"SAMPLE_LOST", K_SAMPLE_LOST},
+    {"SAMPLE_JITTER", K_SAMPLE_JITTER},
+    {"SAMPLE_MAX_JITTER", K_SAMPLE_MAX_JITTER},
+    {"SAMPLE_MOS", K_SAMPLE_MOS},
 };
 
 static int key_field(const char *key)
@@ -481,6 +509,38 @@ static bool set_endpoint_addr(net_endpoint_t *ep, const jv_t *v)
 }
 
 /* What RTCP said of the stream: any of these keys means a report was seen. */
+/* An interval's figures (TYPE "SAMPLE"): false when the value does not fit its field. */
+static bool set_sample_field(hep_qos_t *q, int field, const jv_t *v)
+{
+    hep_qos_interval_t *in = &q->interval;
+    int64_t i = 0;
+    bool ok = false;
+    switch (field) {
+        case K_SAMPLE_START:
+            ok = num_in(v, 0, 9.2e15, &i);
+            in->start_ns = i * NS_PER_US;
+            break;
+        case K_SAMPLE_PK:
+            ok = num_in(v, 0, 4294967295.0, &i);
+            in->packets = (uint32_t)i;
+            break;
+        case K_SAMPLE_LOST:
+            ok = num_in(v, -2147483648.0, 2147483647.0, &i);
+            in->lost = (int32_t)i;
+            break;
+        case K_SAMPLE_JITTER:
+        case K_SAMPLE_MAX_JITTER:
+            ok = real_in(v, 0, 1e9, field == K_SAMPLE_JITTER ? &in->jitter_ms : &in->max_jitter_ms);
+            break;
+        case K_SAMPLE_MOS:
+            ok = real_in(v, 0, 5, &in->mos);
+            break;
+        default:
+            return true;
+    }
+    return ok;
+}
+
 static bool set_rtcp_field(hep_qos_t *q, int field, const jv_t *v)
 {
     int64_t i = 0;
@@ -500,7 +560,7 @@ static bool set_rtcp_field(hep_qos_t *q, int field, const jv_t *v)
             ok = real_in(v, 0, 1e9, &q->rtcp_rtt_ms);
             break;
         default:
-            return true;
+            return set_sample_field(q, field, v);
     }
     q->have_rtcp = q->have_rtcp || ok;
     return ok;
@@ -593,6 +653,7 @@ static bool set_field(hep_qos_t *q, int field, const jv_t *v)
         case K_TYPE:
             q->final = v->kind == JV_STR &&
                        (strcmp(v->str, "FINAL") == 0 || strcmp(v->str, "HANGUP") == 0);
+            q->sample = v->kind == JV_STR && strcmp(v->str, "SAMPLE") == 0;
             return true;
         case K_SRC_IP:
             return set_endpoint_addr(&q->src, v);
@@ -608,7 +669,7 @@ static bool set_field(hep_qos_t *q, int field, const jv_t *v)
     }
 }
 
-static bool parse_members(jr_t *r, hep_qos_t *q, uint32_t *seen)
+static bool parse_members(jr_t *r, hep_qos_t *q, uint64_t *seen)
 {
     jv_t v;
     if (jr_eat(r, '}'))
@@ -635,7 +696,7 @@ static bool parse_members(jr_t *r, hep_qos_t *q, uint32_t *seen)
         if (field >= 0 && v.kind != JV_NONE && v.kind != JV_SKIPPED) {
             if (!set_field(q, field, &v))
                 return jr_fail(r, "a value does not fit its field");
-            *seen |= 1u << field;
+            *seen |= UINT64_C(1) << field;
         }
         if (jr_eat(r, '}'))
             return true;
@@ -644,7 +705,11 @@ static bool parse_members(jr_t *r, hep_qos_t *q, uint32_t *seen)
     }
 }
 
-#define ADDR_KEYS (1u << K_SRC_IP | 1u << K_SRC_PORT | 1u << K_DST_IP | 1u << K_DST_PORT)
+#define KEY_BIT(k) (UINT64_C(1) << (k))
+#define ADDR_KEYS                                                                                  \
+    (KEY_BIT(K_SRC_IP) | KEY_BIT(K_SRC_PORT) | KEY_BIT(K_DST_IP) | KEY_BIT(K_DST_PORT))
+#define SAMPLE_KEYS (KEY_BIT(K_SAMPLE_START) | KEY_BIT(K_SAMPLE_PK))
+_Static_assert(K_COUNT <= 64, "a bit of 'seen' per key");
 
 int hep_qos_parse(const uint8_t *p, size_t len, hep_qos_t *out, const char **why)
 {
@@ -653,7 +718,7 @@ int hep_qos_parse(const uint8_t *p, size_t len, hep_qos_t *out, const char **why
     out->rtcp_rtt_ms = -1;
     jr_t r = {.p = p, .end = p + len};
     const char *reason = NULL;
-    uint32_t seen = 0;
+    uint64_t seen = 0;
     if (len > HEP_QOS_MAX_INPUT)
         reason = "report too long";
     else if (!jr_eat(&r, '{'))
@@ -662,13 +727,15 @@ int hep_qos_parse(const uint8_t *p, size_t len, hep_qos_t *out, const char **why
         reason = r.why != NULL ? r.why : "malformed";
     else if ((jr_ws(&r), r.p != r.end))
         reason = "bytes after the object";
-    else if (!(seen & 1u << K_CALL_ID))
+    else if (!(seen & KEY_BIT(K_CALL_ID)))
         reason = "no Call-ID (CORRELATION_ID, RTP_SIP_CALL_ID)";
     else if ((seen & ADDR_KEYS) != 0 && (seen & ADDR_KEYS) != ADDR_KEYS)
         reason = "addresses in part (SRC_IP, SRC_PORT, DST_IP, DST_PORT: all or none)";
     else if (out->src.addr.family != out->dst.addr.family)
         reason = "source and destination of different families";
-    else if (!(seen & 1u << K_PACKETS))
+    else if (out->sample && (seen & SAMPLE_KEYS) != SAMPLE_KEYS)
+        reason = "a sample without SAMPLE_START_US or SAMPLE_PK";
+    else if (!out->sample && !(seen & KEY_BIT(K_PACKETS)))
         reason = "no packet count (TOTAL_PK)";
     if (why != NULL)
         *why = reason;

@@ -18,9 +18,19 @@
 #define HEP_QOS_MAX_LEN     16384 /* an encoded report is at most this long */
 #define HEP_QOS_MAX_INPUT   16384 /* longer payloads are not decoded */
 
-/* One stream's figures so far (cumulative from its first packet). */
+/* One interval of a stream, as the probe's charts have it (sample_record_t in records.h). */
 typedef struct {
-    bool final; /* TYPE "FINAL": the stream ended (else "PERIODIC") */
+    int64_t start_ns;
+    uint32_t packets;
+    int32_t lost;
+    double jitter_ms, max_jitter_ms, mos;
+} hep_qos_interval_t;
+
+/* One stream's figures so far (cumulative from its first packet), or (sample) one interval. */
+typedef struct {
+    bool final;  /* TYPE "FINAL": the stream ended (else "PERIODIC") */
+    bool sample; /* TYPE "SAMPLE": only interval (and the stream's identity) holds figures */
+    hep_qos_interval_t interval;
     char call_id[HEP_QOS_CALL_ID_MAX + 1];
     size_t call_id_len;
     net_endpoint_t src, dst;
@@ -44,14 +54,17 @@ typedef struct {
 } hep_qos_t;
 
 /* Write q as the JSON object (no NUL counted; one is written when there is room). Returns the
- * length, or -ENOSPC when cap is too small. */
+ * length, or -ENOSPC when cap is too small. A sample (q->sample) is the stream's identity
+ * (Call-ID, addresses, SSRC, codec) and the interval's SAMPLE_* keys, without the cumulative
+ * figures. */
 int hep_qos_encode(const hep_qos_t *q, char *buf, size_t cap);
 
 /* Decode a report from a HEP payload. Returns 0, or -1 with a static reason in *why (may be
  * NULL): not one flat JSON object (nesting up to 8 levels is skipped in values), longer than
  * HEP_QOS_MAX_INPUT, a string longer than its field, a number out of range, a key missing (the
  * Call-ID as CORRELATION_ID or RTP_SIP_CALL_ID, and the packet count as TOTAL_PK or
- * TOTAL_PACKETS), or only some of SRC_IP/SRC_PORT/DST_IP/DST_PORT. Without any of those four
+ * TOTAL_PACKETS; for TYPE "SAMPLE" SAMPLE_START_US and SAMPLE_PK instead), or only some of
+ * SRC_IP/SRC_PORT/DST_IP/DST_PORT. Without any of those four
  * (the final report of some agents) src/dst are left with family 0: the HEP header's addresses
  * are the stream's. Unknown keys are ignored; a key twice: the last wins. */
 int hep_qos_parse(const uint8_t *p, size_t len, hep_qos_t *out, const char **why);

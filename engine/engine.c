@@ -107,6 +107,12 @@ static void out_stream_progress(void *ctx, const stream_record_t *stream)
     FAN_OUT((engine_t *)ctx, on_stream_progress, stream);
 }
 
+static void out_stream_sample(void *ctx, const stream_record_t *stream,
+                              const sample_record_t *sample)
+{
+    FAN_OUT((engine_t *)ctx, on_stream_sample, stream, sample);
+}
+
 static void out_dtmf(void *ctx, const dtmf_record_t *dtmf)
 {
     FAN_OUT((engine_t *)ctx, on_dtmf, dtmf);
@@ -407,6 +413,19 @@ static void handle_qos_report(engine_t *e, const packet_view_t *pkt)
         .rtcp_jitter_ms = q->rtcp_jitter_ms,
         .rtcp_rtt_ms = q->rtcp_rtt_ms,
     };
+    if (q->sample) {
+        sample_record_t sample = {
+            .start_ns = q->interval.start_ns,
+            .packets = q->interval.packets,
+            .lost = q->interval.lost,
+            .jitter_ms = q->interval.jitter_ms,
+            .max_jitter_ms = q->interval.max_jitter_ms,
+            .mos = q->interval.mos,
+        };
+        corr_on_stream_sample(e->corr, pkt->probe_id, sv_make(q->call_id, q->call_id_len), &rep,
+                              &sample);
+        return;
+    }
     corr_on_stream_report(e->corr, pkt->probe_id, sv_make(q->call_id, q->call_id_len), q->party,
                           q->final, &rep);
 }
@@ -535,8 +554,12 @@ int engine_new(const engine_cfg_t *cfg, engine_t **out, char *err, size_t errlen
     /* Calls in progress are published where they are stored (corr.h, "Snapshots"). */
     corr_cfg_t corr_cfg = cfg->corr;
     corr_cfg.snapshots = false;
-    for (unsigned i = 0; i < e->n_outputs; i++)
+    for (unsigned i = 0; i < e->n_outputs; i++) {
         corr_cfg.snapshots = corr_cfg.snapshots || e->outputs[i].snapshots;
+        /* a stream's record per sample is made only for an output that takes it */
+        if (e->outputs[i].on_stream_sample != NULL)
+            sink.on_stream_sample = out_stream_sample;
+    }
     e->corr = corr_new(&corr_cfg, &sink);
     e->cap = cap_new(&cfg->cap, on_packet, e);
     e->secmon = secmon_new(&cfg->secmon, &secmon_sink);

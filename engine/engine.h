@@ -90,6 +90,9 @@ typedef struct {
     /* a live stream's figures so far, every 5 s of its media (corr_sink_t.on_stream_progress) */
     void (*on_stream_progress)(void *ctx, const stream_record_t *stream);
     void (*on_sample)(void *ctx, const sample_record_t *sample);
+    /* each sample of a stream measured here, with the stream's record (corr_sink_t) */
+    void (*on_stream_sample)(void *ctx, const stream_record_t *stream,
+                             const sample_record_t *sample);
     void (*on_message)(void *ctx, const message_record_t *msg);
     void (*on_registration)(void *ctx, const registration_record_t *reg);
     void (*on_alert)(void *ctx, const alert_record_t *alert);

@@ -171,7 +171,9 @@ int hep_sender_send_rtcp(hep_sender_t *s, const net_endpoint_t *src, const net_e
     return send_one(s, HEP_PROTO_RTCP, src, dst, ip_proto, ts_ns, payload, len, call_id);
 }
 
-int hep_sender_send_qos(hep_sender_t *s, const stream_record_t *st, bool final)
+/* The report of st (cumulative figures; a sample adds its interval), sent. */
+static int send_report(hep_sender_t *s, const stream_record_t *st, bool final,
+                       const sample_record_t *sample)
 {
     if (s->no_qos)
         return -ENOTSUP;
@@ -203,6 +205,17 @@ int hep_sender_send_qos(hep_sender_t *s, const stream_record_t *st, bool final)
         .rtcp_jitter_ms = st->rtcp_jitter_ms,
         .rtcp_rtt_ms = st->rtcp_rtt_ms,
     };
+    if (sample != NULL) {
+        q.sample = true;
+        q.interval = (hep_qos_interval_t){
+            .start_ns = sample->start_ns,
+            .packets = sample->packets,
+            .lost = sample->lost,
+            .jitter_ms = sample->jitter_ms,
+            .max_jitter_ms = sample->max_jitter_ms,
+            .mos = sample->mos,
+        };
+    }
     q.call_id_len = sv_copy(sv_from_cstr(st->call_id), q.call_id, sizeof(q.call_id));
     sv_copy(sv_from_cstr(st->codec != NULL ? st->codec : ""), q.codec, sizeof(q.codec));
     char json[HEP_QOS_MAX_LEN];
@@ -214,6 +227,17 @@ int hep_sender_send_qos(hep_sender_t *s, const stream_record_t *st, bool final)
     int64_t ts = st->last_ns != 0 ? st->last_ns : st->first_ns;
     return send_one(s, HEP_PROTO_QOS_REPORT, &st->src, &st->dst, 17, ts, (const uint8_t *)json,
                     (size_t)n, sv_make(q.call_id, q.call_id_len));
+}
+
+int hep_sender_send_qos(hep_sender_t *s, const stream_record_t *st, bool final)
+{
+    return send_report(s, st, final, NULL);
+}
+
+int hep_sender_send_qos_sample(hep_sender_t *s, const stream_record_t *st,
+                               const sample_record_t *sample)
+{
+    return send_report(s, st, false, sample);
 }
 
 /* Borrow up to max records from the head (mutex held). Returns how many. */

@@ -77,6 +77,10 @@ int hep_sender_send_rtcp(hep_sender_t *s, const net_endpoint_t *src, const net_e
  * (call_id NULL or empty) has nothing to correlate with and is not sent (-EINVAL, not
  * counted); nor is anything with qos=off (-ENOTSUP). Returns as hep_sender_send. */
 int hep_sender_send_qos(hep_sender_t *s, const stream_record_t *stream, bool final);
+/* One interval of the stream's charts (TYPE "SAMPLE": the stream's identity and the sample's
+ * SAMPLE_* keys), so that a central draws them as this probe does. As hep_sender_send_qos. */
+int hep_sender_send_qos_sample(hep_sender_t *s, const stream_record_t *stream,
+                               const sample_record_t *sample);
 
 /* What a full queue does to hep_sender_send*: timeout_ms <= 0 (the default) drops at once, as
  * live capture must; > 0 waits up to timeout_ms for room first, for replays of files (analyze)

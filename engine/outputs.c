@@ -302,6 +302,13 @@ static void hep_stream_progress(void *ctx, const stream_record_t *stream)
         hep_sender_send_qos(ctx, stream, false);
 }
 
+static void hep_stream_sample(void *ctx, const stream_record_t *stream,
+                              const sample_record_t *sample)
+{
+    if (!stream->has_probe)
+        hep_sender_send_qos_sample(ctx, stream, sample);
+}
+
 void output_hep_init(hep_sender_t *sender, bool rtcp, engine_output_t *out)
 {
     *out = (engine_output_t){
@@ -310,6 +317,7 @@ void output_hep_init(hep_sender_t *sender, bool rtcp, engine_output_t *out)
         .on_sip = hep_sip,
         .on_stream = hep_stream_final,
         .on_stream_progress = hep_stream_progress,
+        .on_stream_sample = hep_stream_sample,
         .on_media = rtcp ? hep_rtcp : NULL,
         .media_rtcp_only = true,
     };

@@ -165,8 +165,12 @@ static void on_dtmf(void *ctx, const dtmf_record_t *d)
     DT.n++;
 }
 
-static const corr_sink_t SINK = {NULL,       on_call,     on_stream, on_sample,
-                                 on_message, on_progress, on_dtmf};
+static const corr_sink_t SINK = {.on_call = on_call,
+                                 .on_stream = on_stream,
+                                 .on_sample = on_sample,
+                                 .on_message = on_message,
+                                 .on_stream_progress = on_progress,
+                                 .on_dtmf = on_dtmf};
 
 static corr_t *C;
 

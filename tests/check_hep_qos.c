@@ -93,6 +93,65 @@ START_TEST(roundtrip_exact)
 }
 END_TEST
 
+/* A sample report: the stream's identity and one interval, exactly, without the cumulative
+ * figures (a central must not take it for the stream's report). */
+START_TEST(sample_roundtrip)
+{
+    hep_qos_t in = sample(_i == 1), out;
+    in.sample = true;
+    in.interval = (hep_qos_interval_t){.start_ns = 1705312805000000000LL,
+                                       .packets = 250,
+                                       .lost = -1,
+                                       .jitter_ms = 1.0 / 7.0,
+                                       .max_jitter_ms = 2.25,
+                                       .mos = 4.123456789};
+    char buf[HEP_QOS_MAX_LEN];
+    int n = hep_qos_encode(&in, buf, sizeof(buf));
+    ck_assert_int_gt(n, 0);
+    ck_assert_ptr_nonnull(strstr(buf, "\"TYPE\":\"SAMPLE\""));
+    ck_assert_ptr_null(strstr(buf, "TOTAL_PK"));
+    const char *why = "unset";
+    ck_assert_int_eq(hep_qos_parse((const uint8_t *)buf, (size_t)n, &out, &why), 0);
+    ck_assert_ptr_null(why);
+    ck_assert(out.sample && !out.final);
+    ck_assert_uint_eq(out.call_id_len, in.call_id_len);
+    ck_assert(memcmp(out.call_id, in.call_id, in.call_id_len) == 0);
+    ck_assert(net_endpoint_eq(&out.src, &in.src));
+    ck_assert(net_endpoint_eq(&out.dst, &in.dst));
+    ck_assert_uint_eq(out.ssrc, in.ssrc);
+    ck_assert_int_eq(out.interval.start_ns, in.interval.start_ns);
+    ck_assert_uint_eq(out.interval.packets, 250);
+    ck_assert_int_eq(out.interval.lost, -1);
+    ck_assert(out.interval.jitter_ms == in.interval.jitter_ms);
+    ck_assert(out.interval.max_jitter_ms == in.interval.max_jitter_ms);
+    ck_assert(out.interval.mos == in.interval.mos);
+    ck_assert_uint_eq(out.packets, 0);
+
+    static const struct {
+        const char *json, *why;
+    } refused[] = {
+        {"{\"CORRELATION_ID\":\"a\",\"TYPE\":\"SAMPLE\",\"SAMPLE_PK\":1}", "SAMPLE_START_US"},
+        {"{\"CORRELATION_ID\":\"a\",\"TYPE\":\"SAMPLE\",\"SAMPLE_START_US\":1}", "SAMPLE_PK"},
+        {"{\"CORRELATION_ID\":\"a\",\"TYPE\":\"SAMPLE\",\"SAMPLE_START_US\":1,\"SAMPLE_PK\":-1}",
+         "fit"},
+        {"{\"CORRELATION_ID\":\"a\",\"TYPE\":\"SAMPLE\",\"SAMPLE_START_US\":1,\"SAMPLE_PK\":1,"
+         "\"SAMPLE_MOS\":6}",
+         "fit"},
+        {"{\"CORRELATION_ID\":\"a\",\"TYPE\":\"SAMPLE\",\"SAMPLE_START_US\":1,\"SAMPLE_PK\":1,"
+         "\"SAMPLE_LOST\":2147483648}",
+         "fit"},
+    };
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        why = NULL;
+        ck_assert_int_eq(
+            hep_qos_parse((const uint8_t *)refused[i].json, strlen(refused[i].json), &out, &why),
+            -1);
+        ck_assert_msg(why != NULL && strstr(why, refused[i].why) != NULL, "%s: %s", refused[i].json,
+                      why);
+    }
+}
+END_TEST
+
 /* The longest Call-ID, every byte escaped, fits HEP_QOS_MAX_LEN; a buffer one short does not. */
 START_TEST(worst_case_size)
 {
@@ -273,6 +332,7 @@ Suite *hep_qos_suite(void)
     Suite *s = suite_create("hep_qos");
     TCase *tc = tcase_create("roundtrip");
     tcase_add_loop_test(tc, roundtrip_exact, 0, 2);
+    tcase_add_loop_test(tc, sample_roundtrip, 0, 2);
     tcase_add_test(tc, worst_case_size);
     tcase_add_test(tc, other_agents_reports);
     suite_add_tcase(s, tc);

@@ -1,6 +1,6 @@
 /* fuzz_hep_qos: libFuzzer target (and corpus replay) for the HEP quality-report decoder
  * (hep_qos_parse, the JSON payload of HEP type 34). What it decodes must encode again and decode
- * to the same report: Call-ID, addresses, counters. */
+ * to the same report: Call-ID, addresses, counters, a sample's interval. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,9 +34,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_bounds(&again);
         if (again.call_id_len != q.call_id_len ||
             memcmp(again.call_id, q.call_id, q.call_id_len) != 0 || again.ssrc != q.ssrc ||
-            again.packets != q.packets || again.lost != q.lost || again.final != q.final ||
-            again.src.port != q.src.port || again.dst.port != q.dst.port ||
-            again.src.addr.family != q.src.addr.family)
+            again.final != q.final || again.sample != q.sample || again.src.port != q.src.port ||
+            again.dst.port != q.dst.port || again.src.addr.family != q.src.addr.family)
+            abort();
+        /* a sample carries its interval (and no cumulative figures), a report its figures */
+        if (q.sample ? memcmp(&again.interval, &q.interval, sizeof(q.interval)) != 0
+                     : again.packets != q.packets || again.lost != q.lost)
             abort();
     }
     free(buf);

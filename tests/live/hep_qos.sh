@@ -3,7 +3,8 @@
 # capture with loss, jitter, reordering and duplicates into a central `run --hep-in`, which gets
 # SIP and the probe's quality reports (HEP type 34) but no RTP. The central's streams must
 # equal the probe's own `analyze` of the file call by call (packets, lost, max delta, jitter,
-# MOS, codec, what RTCP said, one row per stream), carry the probe id, and the calls' MOS,
+# MOS, codec, what RTCP said, one row per stream), and so must their chart samples (every
+# interval's packets, lost, jitter, max jitter, MOS), carry the probe id, and the calls' MOS,
 # one_way and verdict must be the same; the API shows the streams with "probe": 7. Over TCP,
 # then UDP. Loopback only; bounded in time.
 #   hep_qos.sh SIPSCOPE_BINARY SHARED_DIR
@@ -40,6 +41,12 @@ streams="select group_concat(r, ';') from (select call_id || '|' || src || '|' |
   coalesce(rtcp_fraction_lost, '') || '|' || coalesce(rtcp_cumulative_lost, '') || '|' ||
   coalesce(rtcp_jitter_ms, '') || '|' || coalesce(rtcp_rtt_ms, '') r
   from rtp_streams where call_id is not null order by call_id, src, dst, ssrc)"
+# The streams' chart samples, from the probe's SAMPLE reports.
+samples="select group_concat(r, ';') from (select s.call_id || '|' || s.src || '|' || s.dst ||
+  '|' || s.ssrc || '|' || x.start_time || '|' || x.packets || '|' || x.lost || '|' ||
+  x.jitter_ms || '|' || x.max_jitter_ms || '|' || x.mos r
+  from stream_samples x join rtp_streams s on s.id = x.stream_row where s.call_id is not null
+  order by s.call_id, s.src, s.dst, s.ssrc, x.start_time)"
 calls="select group_concat(r, ';') from (select call_id || '|' || state || '|' ||
   coalesce(mos, '') || '|' || one_way || '|' || coalesce(verdict, '') r from calls
   order by call_id)"
@@ -54,6 +61,7 @@ for transport in tcp udp; do
     stop_started
     echo "== $transport"
     check "streams ($transport)" "$db" "$streams"
+    check "stream samples ($transport)" "$db" "$samples"
     check "calls' mos, one_way and verdict ($transport)" "$db" "$calls"
     probes=$(q "$db" "select group_concat(p) from (select distinct coalesce(probe, 'none') p
       from rtp_streams)")
