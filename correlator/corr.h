@@ -109,6 +109,8 @@ typedef struct {
      * and the remote streams they made (also in streams_created; refused ones in
      * streams_refused). */
     uint64_t remote_reports, remote_orphans, remote_streams;
+    /* samples of a remote stream past REMOTE_MAX_SAMPLES (a day of 5 s intervals): dropped */
+    uint64_t remote_samples_refused;
     /* call_snapshots / stream_snapshots: snapshot records handed over (cfg.snapshots);
      * checkpoints: corr_checkpoint calls. */
     uint64_t call_snapshots, stream_snapshots, checkpoints;
@@ -176,7 +178,8 @@ call_ref_t corr_on_stream_report(corr_t *corr, uint32_t probe_id, sv_t call_id, 
 /* One interval of a probe's stream (a quality report of TYPE "SAMPLE"): emitted as a sample of
  * the call's remote stream with rep's source, destination and SSRC (made, with no figures yet,
  * when no report came before), for the stream's charts. Counted as a report (remote_reports;
- * remote_orphans when no live call has call_id). Its figures are the probe's, as it took them. */
+ * remote_orphans when no live call has call_id; remote_samples_refused past a day of 5 s intervals
+ * for one stream). Its figures are the probe's, as it took them. */
 call_ref_t corr_on_stream_sample(corr_t *corr, uint32_t probe_id, sv_t call_id,
                                  const stream_record_t *rep, const sample_record_t *sample);
 /* Advance time: end what timed out. Cheap; call once per packet or per second. */

@@ -80,6 +80,8 @@ typedef struct {
 
 /* Remote streams a call holds at most (reports of further streams are refused). */
 #define CALL_MAX_REMOTE 32
+/* Samples a remote stream takes at most: a day of 5 s intervals (further ones are refused). */
+#define REMOTE_MAX_SAMPLES 17280
 /* A finished call with a remote stream whose final report has not come yet lingers this much
  * longer (once) for it: a probe finishes its calls by its own clock, which may run a little
  * behind ours (it checks timeouts every 100 ms of capture time). */
@@ -147,11 +149,12 @@ typedef struct stream {
     int8_t dir;    /* sending side: 0 caller, 1 callee, -1 unknown */
     uint8_t mline; /* m= line (plus 1) of the endpoint that matched it to its call, 0 if none */
     bool have_sr, have_rtcp, sdp_mismatch;
-    bool by_dst;       /* matched through its destination */
-    bool nat_checked;  /* sdp_mismatch decided (the sender's SDP was known) */
-    bool remote;       /* measured by a probe (corr_remote.c): figures in rem, not in st */
-    bool rem_final;    /* remote: its last report was the probe's final one */
-    uint32_t probe_id; /* remote: the HEP agent id of the probe whose report it is */
+    bool by_dst;          /* matched through its destination */
+    bool nat_checked;     /* sdp_mismatch decided (the sender's SDP was known) */
+    bool remote;          /* measured by a probe (corr_remote.c): figures in rem, not in st */
+    bool rem_final;       /* remote: its last report was the probe's final one */
+    uint32_t probe_id;    /* remote: the HEP agent id of the probe whose report it is */
+    uint32_t rem_samples; /* remote: samples taken (at most REMOTE_MAX_SAMPLES) */
     char codec[CODEC_NAME_MAX];
     remote_fig_t rem; /* remote: the figures of the last report */
     /* packets of another payload type than pt (counted apart from the per-packet path) */

@@ -165,6 +165,11 @@ call_ref_t corr_on_stream_sample(corr_t *c, uint32_t probe_id, sv_t call_id,
     stream_t *s = remote_stream(c, call_id, rep, probe_id, -1, &call, &found);
     if (s == NULL || (found && s->probe_id != probe_id))
         return ref_of(call); /* the samples of the probe whose figures the stream has */
+    if (s->rem_samples >= REMOTE_MAX_SAMPLES) {
+        c->stats.remote_samples_refused++;
+        return ref_of(call);
+    }
+    s->rem_samples++;
     rtpstat_sample_t smp = {
         .start_ns = sample->start_ns,
         .packets = sample->packets,

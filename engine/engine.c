@@ -779,6 +779,7 @@ void engine_publish_stats(engine_t *e)
         {"corr.remote_reports", rs->remote_reports},
         {"corr.remote_orphans", rs->remote_orphans},
         {"corr.remote_streams", rs->remote_streams},
+        {"corr.remote_samples_refused", rs->remote_samples_refused},
         {"corr.call_snapshots", rs->call_snapshots},
         {"corr.stream_snapshots", rs->stream_snapshots},
         {"corr.checkpoints", rs->checkpoints},

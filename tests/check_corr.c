@@ -2690,6 +2690,68 @@ START_TEST(remote_reports_become_the_calls_streams)
 }
 END_TEST
 
+static void send_sample(uint32_t probe, const char *call_id, const char *src, const char *dst,
+                        uint32_t ssrc, double start_s, uint32_t packets)
+{
+    stream_record_t id = {.src = ep(src), .dst = ep(dst), .ssrc = ssrc};
+    sample_record_t smp = {.start_ns = ns(start_s),
+                           .packets = packets,
+                           .lost = 1,
+                           .jitter_ms = 0.5,
+                           .max_jitter_ms = 1.5,
+                           .mos = 4.25};
+    corr_on_stream_sample(C, probe, sv_from_cstr(call_id), &id, &smp);
+}
+
+/* A probe's samples (TYPE "SAMPLE") become the samples of the call's remote stream, as it took
+ * them: one made by a sample before any report is the same row the reports then fill; another
+ * probe's samples of it, and samples for no live call, are not taken. */
+START_TEST(remote_samples_chart_the_stream)
+{
+    call_up(&D1, 0, "192.0.2.10", 40000, "198.51.100.20", 50000);
+    send_sample(7, D1.call_id, A_MEDIA, B_MEDIA, 0x11, 3.0, 100);
+    send_report(7, D1.call_id, false, report(A_MEDIA, B_MEDIA, 0x11, 100, 1, 4.2));
+    send_sample(9, D1.call_id, A_MEDIA, B_MEDIA, 0x11, 3.0, 99); /* not the stream's probe */
+    send_sample(7, D1.call_id, A_MEDIA, B_MEDIA, 0x11, 5.0, 250);
+    send_report(7, D1.call_id, true, report(A_MEDIA, B_MEDIA, 0x11, 350, 2, 4.1));
+    send_sample(7, "no-such-call@example.com", A_MEDIA, B_MEDIA, 0x11, 5.0, 1);
+    ck_assert_uint_eq(stats()->live_streams, 1);
+    call_down(&D1, 10);
+    corr_tick(C, ns(15.1));
+    ck_assert_uint_eq(R.n_streams, 1);
+    const rec_stream_t *s = stream_of(A_MEDIA, B_MEDIA, 0x11);
+    ck_assert_uint_eq(s->r.packets, 350);
+    ck_assert_uint_eq(s->r.probe_id, 7);
+    ck_assert_uint_eq(R.n_samples, 2);
+    const uint32_t want_packets[2] = {100, 250};
+    const double want_start[2] = {3.0, 5.0};
+    for (size_t i = 0; i < 2; i++) {
+        const sample_record_t *x = &R.samples[i];
+        ck_assert_int_eq(x->stream_row, s->r.id);
+        ck_assert_int_eq(x->start_ns, ns(want_start[i]));
+        ck_assert_uint_eq(x->packets, want_packets[i]);
+        ck_assert_int_eq(x->lost, 1);
+        ck_assert_double_eq(x->jitter_ms, 0.5);
+        ck_assert_double_eq(x->max_jitter_ms, 1.5);
+        ck_assert_double_eq(x->mos, 4.25);
+    }
+    ck_assert_uint_eq(stats()->remote_reports, 6);
+    ck_assert_uint_eq(stats()->remote_orphans, 1);
+    ck_assert_uint_eq(stats()->remote_streams, 1);
+}
+END_TEST
+
+/* A remote stream takes at most a day of 5 s samples (17,280); the rest are counted. */
+START_TEST(remote_samples_bounded)
+{
+    call_up(&D1, 0, "192.0.2.10", 40000, "198.51.100.20", 50000);
+    for (int i = 0; i < 17280 + 3; i++)
+        send_sample(7, D1.call_id, A_MEDIA, B_MEDIA, 0x11, 3.0 + 5.0 * i, 250);
+    ck_assert_uint_eq(R.n_samples, 17280);
+    ck_assert_uint_eq(stats()->remote_samples_refused, 3);
+}
+END_TEST
+
 /* A finished call whose remote stream has only periodic reports waits (once) for the final
  * one; a local stream's RTCP does not touch a remote stream's figures. */
 START_TEST(remote_final_report_awaited_once)
@@ -2821,6 +2883,8 @@ Suite *corr_suite(void)
     tc = tcase_create("remote");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, remote_reports_become_the_calls_streams);
+    tcase_add_test(tc, remote_samples_chart_the_stream);
+    tcase_add_test(tc, remote_samples_bounded);
     tcase_add_test(tc, remote_final_report_awaited_once);
     tcase_add_test(tc, remote_two_probes_and_bound);
     tcase_add_test(tc, local_stream_progress_each_interval);
