@@ -1,13 +1,20 @@
-/* agg: the finished calls pre-aggregated per minute (table call_minutes), so that
- * /api/v1/stats over any range reads at most a row per minute instead of every call.
+/* agg: the finished calls pre-aggregated per minute and per hour (tables call_minutes and
+ * call_hours), so that /api/v1/stats over any range reads at most a row per minute instead of
+ * every call.
  *
- * Triggers on calls keep the table right whatever writes calls: a call counts once it is
- * finished (not `active`, where that column exists), in the minute of its INVITE; an update
- * (a call in progress rewritten in place, or finished) takes its old contribution back and adds
- * the new one, and a delete (retention) takes it back. The table is derived data: when the
- * triggers' definition changes (a `verdict` or `active` column appears), store_agg_ensure
- * rebuilds it from calls once. Ranges whose edges fall inside a minute read the calls of those
- * edge minutes themselves, so results equal a scan of the calls exactly. */
+ * A call counts once it is finished (not `active`, where that column exists), in the minute of
+ * its INVITE. The store keeps the tables as it writes calls, in the same transaction: a call
+ * written (store_put_call) gives back what its row counted before and adds what it counts now,
+ * a call deleted by retention gives back, calls a crash left in progress count once closed as
+ * interrupted. The sums are kept in memory per minute and hour and added to the tables right
+ * before each batch commits, so a batch of calls costs a few row updates, not a trigger program
+ * per call (triggers cost the writer 4-8x per call, and their SQL every connection's open). So
+ * rows of calls written by other means (SQL by hand) are not counted: open the store once after
+ * such a change, with the tables dropped, to rebuild them. The tables are derived data: when
+ * they are missing, made for other columns (a `verdict` or `active` column appears), kept by an
+ * older sipscope's triggers, or a migration ran, store_agg_ensure rebuilds them from calls
+ * once. Ranges whose edges fall inside a minute read the calls of those edge minutes
+ * themselves, so results equal a scan of the calls exactly. */
 #ifndef SIPSCOPE_STORE_AGG_H
 #define SIPSCOPE_STORE_AGG_H
 
@@ -27,11 +34,10 @@ typedef struct {
     int64_t verdicts[STORE_AGG_VERDICTS];
 } store_agg_totals_t;
 
-/* On a writable store (store_open does it): create call_minutes and its triggers for the calls
- * table as it is, rebuilding the table when they were missing or made for other columns. Sets
- * recursive_triggers on the connection, so that a call replaced (INSERT OR REPLACE) is taken
- * back before it is added again. 0 or -errno. */
-int store_agg_ensure(store_t *s);
+/* On a writable store (store_open does it): create the tables for the calls table as it is,
+ * rebuilding them when they were missing, made for other columns or kept by triggers, or when
+ * rebuild (a migration ran); then keep them as the store writes calls. 0 or -errno. */
+int store_agg_ensure(store_t *s, bool rebuild);
 
 /* Whether the aggregate is there and made for the calls table as it is (else
  * store_agg_series reads the calls themselves). */

@@ -97,6 +97,8 @@ static int prune_call(store_t *s, pruner_t *p, int64_t id)
         err = run_id(s, p->st[PR_CALL_MSGS], id);
     if (err == 0)
         err = run_id(s, p->st[PR_CALL_DTMF], id);
+    if (err == 0) /* given back by the call aggregate (agg.h) */
+        err = store_agg_take(s, id, -1);
     if (err == 0)
         err = run_id(s, p->st[PR_CALL], id);
     return err;
@@ -139,10 +141,14 @@ static int prune_slice(store_t *s, pruner_t *p, double cutoff, int64_t *deleted)
     }
     if (err == 0) {
         *deleted = sqlite3_total_changes64(store_int_db(s)) - before;
-        err = store_int_run_st(s, ST_COMMIT, "prune");
+        err = store_agg_flush(s);
     }
-    if (err != 0 && !sqlite3_get_autocommit(store_int_db(s))) {
-        store_int_run_st(s, ST_ROLLBACK, "prune");
+    if (err == 0)
+        err = store_int_run_st(s, ST_COMMIT, "prune");
+    if (err != 0) {
+        store_agg_discard(s);
+        if (!sqlite3_get_autocommit(store_int_db(s)))
+            store_int_run_st(s, ST_ROLLBACK, "prune");
         *deleted = 0;
     }
     return err;

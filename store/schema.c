@@ -170,9 +170,10 @@ static int fail_newer(store_t *s, int64_t v)
                                   STORE_SCHEMA_VERSION) "); upgrade sipscope");
 }
 
-int store_int_migrate(store_t *s)
+int store_int_migrate(store_t *s, bool *migrated)
 {
     char sql[64];
+    *migrated = false;
     for (;;) {
         int err = store_int_exec(s, "BEGIN IMMEDIATE", "migration");
         if (err != 0)
@@ -196,6 +197,8 @@ int store_int_migrate(store_t *s)
         }
         if (err == 0)
             err = store_int_exec(s, "COMMIT", "migration");
+        if (err == 0)
+            *migrated = true;
         if (err != 0) {
             if (!sqlite3_get_autocommit(store_int_db(s)))
                 sqlite3_exec(store_int_db(s), "ROLLBACK", NULL, NULL, NULL);

@@ -47,6 +47,7 @@ struct store {
     int (*precommit)(void *ctx); /* store_set_precommit */
     void *precommit_ctx;
     bool in_precommit;
+    store_agg_t *agg; /* the call aggregate's sums (writable stores) */
     sqlite3_stmt *st[ST_COUNT];
     store_stats_t stats;
     char err[256];
@@ -186,6 +187,7 @@ int store_int_query_i64(store_t *s, const char *sql, int64_t *out)
  * commit failed): its rows are lost. */
 static void batch_lost(store_t *s)
 {
+    store_agg_discard(s);
     s->stats.rows_dropped += s->pending;
     s->pending = 0;
     s->in_txn = false;
@@ -219,8 +221,16 @@ int store_int_batch_commit(store_t *s)
     }
     if (!s->in_txn)
         return 0;
+    int err = store_agg_flush(s);
+    if (err != 0) {
+        /* The batch's sums are gone: its rows go too, so the aggregate stays their sum. */
+        if (!sqlite3_get_autocommit(s->db))
+            store_int_run(s, s->st[ST_ROLLBACK], "rollback batch");
+        batch_lost(s);
+        return err;
+    }
     int rc = sqlite3_step(s->st[ST_COMMIT]);
-    int err = rc == SQLITE_DONE ? 0 : store_int_fail_sql(s, rc, "commit batch");
+    err = rc == SQLITE_DONE ? 0 : store_int_fail_sql(s, rc, "commit batch");
     sqlite3_reset(s->st[ST_COMMIT]);
     if (err == 0) {
         s->stats.rows_committed += s->pending;
@@ -249,8 +259,8 @@ int store_int_put_begin(store_t *s, int which, binder_t *b)
     return err;
 }
 
-/* Run a bound write statement in the batch; commit when the batch is full. */
-int store_int_put_end(store_t *s, binder_t *b, const char *what)
+/* Run a bound write statement in the batch (no commit). */
+int store_int_put_step(store_t *s, binder_t *b, const char *what)
 {
     int err;
     if (b->rc != SQLITE_OK) {
@@ -266,9 +276,21 @@ int store_int_put_end(store_t *s, binder_t *b, const char *what)
         return err;
     }
     s->pending++;
+    return 0;
+}
+
+int store_int_commit_if_full(store_t *s)
+{
     if (s->pending >= s->batch_rows && !s->in_precommit)
         return store_int_batch_commit(s);
     return 0;
+}
+
+/* Run a bound write statement in the batch; commit when the batch is full. */
+int store_int_put_end(store_t *s, binder_t *b, const char *what)
+{
+    int err = store_int_put_step(s, b, what);
+    return err != 0 ? err : store_int_commit_if_full(s);
 }
 
 int store_flush(store_t *s)
@@ -283,6 +305,8 @@ int store_flush(store_t *s)
 
 static void store_release(store_t *s)
 {
+    store_agg_writer_free(s->agg);
+    s->agg = NULL;
     for (int i = 0; i < ST_COUNT; i++) {
         sqlite3_finalize(s->st[i]);
         s->st[i] = NULL;
@@ -355,10 +379,12 @@ int store_open_opts(const char *path, const store_opts_t *opts, store_t **out)
     err = store_int_exec(s, pragmas, path);
     if (err != 0)
         goto fail;
-    err = s->read_only ? store_int_check_version(s) : store_int_migrate(s);
-    /* The per-minute aggregate of the calls for /api/v1/stats (derived data, agg.h). */
+    bool migrated = false;
+    err = s->read_only ? store_int_check_version(s) : store_int_migrate(s, &migrated);
+    /* The per-minute aggregate of the calls for /api/v1/stats (derived data, agg.h): a
+     * migration may have rewritten calls, so it is rebuilt after one. */
     if (err == 0 && !s->read_only)
-        err = store_agg_ensure(s);
+        err = store_agg_ensure(s, migrated);
     if (err != 0)
         goto fail;
     if (!s->read_only) {
@@ -502,6 +528,17 @@ int store_get_meta_i64(store_t *s, const char *key, int64_t *out)
 sqlite3 *store_int_db(store_t *s)
 {
     return s->db;
+}
+
+store_agg_t *store_int_agg(store_t *s)
+{
+    return s->agg;
+}
+
+void store_int_set_agg(store_t *s, store_agg_t *a)
+{
+    store_agg_writer_free(s->agg);
+    s->agg = a;
 }
 
 int store_int_run_st(store_t *s, int which, const char *what)

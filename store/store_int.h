@@ -110,6 +110,24 @@ int store_int_query_i64(store_t *s, const char *sql, int64_t *out);
 /* Commit the open batch, if any. 0 or -errno (on -EBUSY the batch stays open for a retry). */
 int store_int_batch_commit(store_t *s);
 
+/* ---- The call aggregate kept by a writable store (store/agg.c, agg.h). */
+
+typedef struct store_agg store_agg_t;
+/* The store's (NULL: read-only, or not open yet); set once by store_agg_ensure. */
+store_agg_t *store_int_agg(store_t *s);
+void store_int_set_agg(store_t *s, store_agg_t *a);
+void store_agg_writer_free(store_agg_t *a);
+/* What the call row call_id counts now (nothing if none, or not finished), times sign (+1, -1),
+ * into the sums of the open batch. 0 or -errno. */
+int store_agg_take(store_t *s, int64_t call_id, int sign);
+/* Add the batch's sums to the tables (in the open transaction, right before its COMMIT), then
+ * forget them; store_agg_discard forgets them (the transaction was rolled back). */
+int store_agg_flush(store_t *s);
+void store_agg_discard(store_t *s);
+/* Count the calls still active, as they are about to be closed (store_close_interrupted), in
+ * the open transaction. 0 or -errno. */
+int store_agg_add_active(store_t *s);
+
 /* Times as the schema keeps them: REAL epoch seconds <-> ns (rounded to the microsecond). */
 double store_int_ns_to_sec(int64_t ns);
 int64_t store_int_sec_to_ns(double sec);
@@ -120,8 +138,9 @@ int64_t store_int_sec_to_ns(double sec);
 int store_int_check_not_newer(store_t *s);
 /* For a read-only store: the schema must be exactly ours (-ENOTSUP otherwise). */
 int store_int_check_version(store_t *s);
-/* Bring the schema up to STORE_SCHEMA_VERSION, one transaction per step. */
-int store_int_migrate(store_t *s);
+/* Bring the schema up to STORE_SCHEMA_VERSION, one transaction per step; *migrated says
+ * whether a step ran. */
+int store_int_migrate(store_t *s, bool *migrated);
 
 /* ---- Column readers. Text is borrowed from the statement until its next step. */
 
@@ -251,6 +270,9 @@ void b_endpoint(binder_t *b, const net_endpoint_t *e);
 int store_int_put_begin(store_t *s, int which, binder_t *b);
 /* Run the bound statement in the batch; commit when the batch is full. 0 or -errno. */
 int store_int_put_end(store_t *s, binder_t *b, const char *what);
+/* put_end in two: run the bound statement in the batch, then commit if the batch is full. */
+int store_int_put_step(store_t *s, binder_t *b, const char *what);
+int store_int_commit_if_full(store_t *s);
 /* Bind the row rec of statement which (an ST_PUT_*, prepared from store_int_put_sql) to b
  * (store/store_write.c); a failure is left in b->rc. */
 void store_int_put_bind(binder_t *b, int which, const void *rec);

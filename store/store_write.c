@@ -714,9 +714,24 @@ static int put_record(store_t *s, size_t k, const void *rec, const char *what)
 
 /* ---- Records. */
 
+/* A call, and the aggregate of the finished calls (agg.h): what its row counted before is given
+ * back and what it counts now added, in the same batch. */
 int store_put_call(store_t *s, const call_record_t *c)
 {
-    return put_record(s, PUT_CALL, c, "put call");
+    binder_t b;
+    int err = store_int_put_begin(s, ST_PUT_CALL, &b);
+    if (err == 0)
+        err = store_agg_take(s, c->id, -1);
+    if (err != 0)
+        return err;
+    assert(put_plans[PUT_CALL].n > 0);
+    bind_record(&b, &put_plans[PUT_CALL], c);
+    err = store_int_put_step(s, &b, "put call");
+    /* Failed: the row is as it was (or the batch is gone, and the sums with it). */
+    int taken = store_agg_take(s, c->id, 1);
+    if (err == 0)
+        err = taken;
+    return err != 0 ? err : store_int_commit_if_full(s);
 }
 
 int store_put_stream(store_t *s, const stream_record_t *r)
@@ -828,8 +843,12 @@ int store_close_interrupted(store_t *s, int64_t *calls_out)
     if (err == 0)
         err = store_int_query_i64(s, "SELECT count(*) FROM calls WHERE active = 1", &n);
     if (err == 0 && n > 0)
+        err = store_int_exec(s, "BEGIN IMMEDIATE", "close interrupted calls");
+    /* They count in the call aggregate once closed (agg.h). */
+    if (err == 0 && n > 0)
+        err = store_agg_add_active(s);
+    if (err == 0 && n > 0)
         err = store_int_exec(s,
-                             "BEGIN IMMEDIATE;"
                              "UPDATE calls SET active = 0, interrupted = 1 WHERE active = 1;"
                              "UPDATE rtp_streams SET active = 0 WHERE active = 1;"
                              "COMMIT;",

@@ -1,6 +1,7 @@
 /* check_agg: the per-minute call aggregate behind /api/v1/stats (store/agg.h) answers exactly
  * what a scan of the calls answers, for aligned and unaligned ranges and steps, after calls are
- * rewritten in place, deleted by retention, and while calls are in progress (active). The
+ * rewritten in place, deleted by retention, while calls are in progress (active) and once a
+ * crash's are closed, rebuilt after SQL by hand and from an older sipscope's triggers. The
  * truth is computed here, in C, from the calls the test wrote. */
 #include <check.h>
 #include <errno.h>
@@ -246,9 +247,51 @@ START_TEST(test_agg_matches_calls)
 }
 END_TEST
 
-/* Calls in progress (active, rewritten in place) count only once finished; verdicts set
- * afterwards, some NULL. */
+/* Calls in progress (active, rewritten in place) count only once finished, and calls a crash
+ * left in progress once closed as interrupted; verdicts set afterwards. */
 START_TEST(test_agg_verdict_and_active)
+{
+    for (int i = 0; i < NCALLS; i++)
+        calls[i] = written(random_call(i + 1));
+    store_t *s = NULL;
+    ck_assert_int_eq(store_open(dbpath, &s), 0);
+    put_all(s);
+    for (int i = 0; i < NCALLS; i++) {
+        calls[i].c.verdict = (verdict_t)rand_below(VERDICT_COUNT);
+        calls[i].c.active = rand_below(5) == 0;
+        bool active = calls[i].c.active;
+        calls[i] = written(calls[i].c);
+        calls[i].active = active;
+    }
+    put_all(s);
+    check_many(s, true);
+    /* Calls in progress finish in place. */
+    for (int i = 0; i < NCALLS; i++) {
+        if (calls[i].active && calls[i].c.id % 2 == 0) {
+            calls[i].c.active = calls[i].active = false;
+            ck_assert_int_eq(store_put_call(s, &calls[i].c), 0);
+        }
+    }
+    ck_assert_int_eq(store_flush(s), 0);
+    check_many(s, true);
+    store_close(s);
+
+    /* The run stopped abruptly: the next one closes its calls in progress as interrupted. */
+    s = NULL;
+    ck_assert_int_eq(store_open(dbpath, &s), 0);
+    int64_t interrupted = 0;
+    ck_assert_int_eq(store_close_interrupted(s, &interrupted), 0);
+    ck_assert_int_gt(interrupted, 0);
+    for (int i = 0; i < NCALLS; i++)
+        calls[i].active = false;
+    check_many(s, true);
+    store_close(s);
+}
+END_TEST
+
+/* Calls changed by hand (SQL, some verdicts NULL) are counted again once the tables are dropped
+ * and a writer opens the store. */
+START_TEST(test_agg_rebuilt_after_sql)
 {
     for (int i = 0; i < NCALLS; i++)
         calls[i] = written(random_call(i + 1));
@@ -276,20 +319,64 @@ START_TEST(test_agg_verdict_and_active)
         sqlite3_reset(st);
     }
     sqlite3_finalize(st);
+    ck_assert_int_eq(
+        sqlite3_exec(db, "DROP TABLE call_minutes; DROP TABLE call_hours;", NULL, NULL, NULL),
+        SQLITE_OK);
     sqlite3_close(db);
 
     s = NULL;
     ck_assert_int_eq(store_open(dbpath, &s), 0);
+    ck_assert(store_agg_current(s));
     check_many(s, true);
-    /* Calls in progress finish in place. */
-    ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
-    ck_assert_int_eq(
-        sqlite3_exec(db, "UPDATE calls SET active = 0 WHERE id % 2 = 0", NULL, NULL, NULL),
-        SQLITE_OK);
-    sqlite3_close(db);
+    store_close(s);
+}
+END_TEST
+
+/* The tables kept by an older sipscope's triggers are rebuilt, and its triggers dropped, when
+ * this one opens the store to write; read-only, they are used as they are. */
+START_TEST(test_agg_from_triggers)
+{
     for (int i = 0; i < NCALLS; i++)
-        calls[i].active = calls[i].active && calls[i].c.id % 2 != 0;
+        calls[i] = written(random_call(i + 1));
+    store_t *s = NULL;
+    ck_assert_int_eq(store_open(dbpath, &s), 0);
+    put_all(s);
+    store_close(s);
+    sqlite3 *db = NULL;
+    ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+    /* Triggers named as version 2's were (their bodies do not matter here), and tables that
+     * count nothing: as current for a reader, stale for a writer. */
+    ck_assert_int_eq(sqlite3_exec(db,
+                                  "DELETE FROM call_minutes; DELETE FROM call_hours;"
+                                  "CREATE TRIGGER call_minutes_ins_2va AFTER INSERT ON calls"
+                                  " BEGIN SELECT 1; END;"
+                                  "CREATE TRIGGER call_minutes_del_2va AFTER DELETE ON calls"
+                                  " BEGIN SELECT 1; END;"
+                                  "CREATE TRIGGER call_minutes_upd_2va AFTER UPDATE ON calls"
+                                  " BEGIN SELECT 1; END;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    store_opts_t ro = {.read_only = true};
+    s = NULL;
+    ck_assert_int_eq(store_open_opts(dbpath, &ro, &s), 0);
+    ck_assert(store_agg_current(s));
+    store_close(s);
+    s = NULL;
+    ck_assert_int_eq(store_open(dbpath, &s), 0);
+    ck_assert(store_agg_current(s));
     check_many(s, true);
+    ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(db,
+                                        "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"
+                                        " AND name LIKE 'call_minutes_%'",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    ck_assert_int_eq(sqlite3_column_int(st, 0), 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
     store_close(s);
 }
 END_TEST
@@ -353,6 +440,8 @@ Suite *agg_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_agg_matches_calls);
     tcase_add_test(tc, test_agg_verdict_and_active);
+    tcase_add_test(tc, test_agg_rebuilt_after_sql);
+    tcase_add_test(tc, test_agg_from_triggers);
     tcase_add_test(tc, test_agg_absent_reads_calls);
     suite_add_tcase(s, tc);
     return s;

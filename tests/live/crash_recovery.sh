@@ -58,6 +58,16 @@ integrity() {
     expect "$1: one row per Call-ID in this run" 0 \
         "select count(*) from (select call_id from calls where id > $run_max
          group by call_id having count(*) > 1)"
+    # The call aggregate (store/agg.h) commits with the calls: it is their sum at any time.
+    local t
+    for t in call_minutes call_hours; do
+        expect "$1: $t counts the finished calls" "0|0|0" \
+            "select (select coalesce(sum(calls), 0) from $t) - count(*),
+                    (select coalesce(sum(answered), 0) from $t) - count(answer_time),
+                    (select coalesce(sum(verdict_good), 0) from $t) - count(*) filter
+                        (where verdict = 'good')
+             from calls where invite_time is not null and active = 0"
+    done
 }
 
 # After a writer opened the database: nothing of the earlier runs is left active, every call
