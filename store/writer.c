@@ -62,8 +62,6 @@ _Static_assert(sizeof(job_hdr_t) % 8 == 0 && _Alignof(any_record_t) <= 8,
 
 #define ALIGN8(n)       (((n) + 7u) & ~(size_t)7u)
 #define MIN_QUEUE_BYTES ((size_t)4 << 20)
-/* With nothing to write for this long, commit what is pending so readers see it. */
-#define IDLE_COMMIT_MS 500
 /* The writer sleeps until this much is queued, or for at most WAKE_MS: one wake-up per batch
  * instead of one per record (a futex call and a context switch each, on the capture's core). */
 #define WAKE_BYTES ((size_t)64 << 10)
@@ -461,7 +459,8 @@ static void *writer_main(void *arg)
             w->writer_sleeping = false;
             if (rc == ETIMEDOUT && w->used > 0)
                 break;
-            if (rc == ETIMEDOUT && dirty && monotonic_ms() - last_job_ms >= IDLE_COMMIT_MS) {
+            /* Nothing to write for half the batch time: commit, so that readers see it. */
+            if (rc == ETIMEDOUT && dirty && monotonic_ms() - last_job_ms >= w->batch_ms / 2) {
                 pthread_mutex_unlock(&w->lock);
                 note_error(w, store_flush(w->store));
                 pthread_mutex_lock(&w->lock);
@@ -474,7 +473,7 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&w->lock);
         uint64_t written = store_span(w, tail, span, &last_commit_ms);
         last_job_ms = monotonic_ms();
-        /* A steady trickle, never idle for IDLE_COMMIT_MS, commits by time here. */
+        /* A steady trickle, never idle for half the batch time, commits by time here. */
         dirty = !commit_if_due(w, last_job_ms, &last_commit_ms);
         int64_t cpu = clock_ns(CLOCK_THREAD_CPUTIME_ID);
         pthread_mutex_lock(&w->lock);

@@ -19,9 +19,10 @@ typedef struct {
 } writer_stats_t;
 
 /* The writer commits at least once a second while records keep coming (and after 500 ms
- * idle). The environment variable SIPSCOPE_COMMIT_MS (1 to 86,400,000) changes the first, for
- * benchmarks: under valgrind a run is ~20-50 times slower, so it would commit that much more
- * often per packet than a real run (bench/instructions sets it with SIPSCOPE_CHECKPOINT_MS). */
+ * idle). The environment variable SIPSCOPE_COMMIT_MS (1 to 86,400,000) changes both (the idle
+ * time is half of it), for benchmarks: under valgrind a run is ~20-50 times slower, so it would
+ * commit that much more often per packet than a real run (bench/instructions sets it with
+ * SIPSCOPE_CHECKPOINT_MS). */
 
 /* Start a thread that owns store (borrowed: the caller closes it after writer_stop). The queue
  * holds at most queue_bytes (at least 4 MB, so that the largest SIP message fits twice).
