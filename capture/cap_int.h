@@ -163,9 +163,15 @@ static inline bool cap_stop_asked(const atomic_int *stop)
 /* readahead.c: the descriptor to wait on before each frame of handle, or -1: a pipe, FIFO,
  * socket or terminal when stop can ask to stop (a regular file never waits long). */
 int cap_input_wait_fd(const atomic_int *stop, struct pcap *handle);
-/* readahead.c: with fd >= 0, wait until fd has data (or its end) or stop asks to stop; false
- * when stopping. Data already in handle's stdio buffer needs no wait. */
-bool cap_input_ready(const atomic_int *stop, struct pcap *handle, int fd);
+/* readahead.c: cap_input_ready's wait, for fd >= 0. */
+bool cap_input_wait(const atomic_int *stop, struct pcap *handle, int fd);
+/* With fd >= 0, wait until fd has data (or its end) or stop asks to stop; false when stopping.
+ * Data already in handle's stdio buffer needs no wait. Inline: a file (fd < 0) asks this before
+ * every frame, and only the stop flag is to be read. */
+static inline bool cap_input_ready(const atomic_int *stop, struct pcap *handle, int fd)
+{
+    return fd < 0 ? !cap_stop_asked(stop) : cap_input_wait(stop, handle, fd);
+}
 
 /* cap_process_frame with the frame's look-ahead hint (it reaches the sink in pkt->hint). */
 void cap_process_frame_hinted(cap_t *cap, int dlt, int64_t ts_ns, const uint8_t *frame,
