@@ -545,7 +545,6 @@ int engine_new(const engine_cfg_t *cfg, engine_t **out, char *err, size_t errlen
     corr_sink_t sink = {.ctx = e,
                         .on_call = out_call,
                         .on_stream = out_stream,
-                        .on_stream_progress = out_stream_progress,
                         .on_sample = out_sample,
                         .on_dtmf = out_dtmf,
                         .on_message = out_message};
@@ -559,6 +558,9 @@ int engine_new(const engine_cfg_t *cfg, engine_t **out, char *err, size_t errlen
         /* a stream's record per sample is made only for an output that takes it */
         if (e->outputs[i].on_stream_sample != NULL)
             sink.on_stream_sample = out_stream_sample;
+        /* and so are its figures so far (a result per sample interval: the HEP reports') */
+        if (e->outputs[i].on_stream_progress != NULL)
+            sink.on_stream_progress = out_stream_progress;
     }
     e->corr = corr_new(&corr_cfg, &sink);
     e->cap = cap_new(&cfg->cap, on_packet, e);

@@ -131,7 +131,9 @@ void engine_cfg_init(engine_cfg_t *cfg);
  * negative errno-style code with a reason in err. Caller frees with engine_free. */
 int engine_new(const engine_cfg_t *cfg, engine_t **out, char *err, size_t errlen);
 /* One more output, after those of cfg (e.g. the JSON report). Copied; the engine calls its free.
- * 0, or -ENOSPC beyond ENGINE_MAX_OUTPUTS. Before the first packet. */
+ * 0, or -ENOSPC beyond ENGINE_MAX_OUTPUTS. Before the first packet. Snapshots and streams'
+ * figures so far are made only for the outputs of cfg that take them: one added here gets
+ * neither (its snapshots flag and on_stream_progress are not looked at). */
 int engine_add_output(engine_t *e, const engine_output_t *output);
 /* Flushes the correlator, then finishes every output. Returns 0 or the first output's error. */
 int engine_finish(engine_t *e, char *err, size_t errlen);
