@@ -56,6 +56,162 @@ static void call_id_of(uint64_t r, int64_t i, char *buf, size_t cap)
     snprintf(buf, cap, "%016llx@host%lld.example.com", (unsigned long long)r, (long long)(i % 97));
 }
 
+/* Bumped when fill() makes other data: a database filled before is then filled again. */
+#define FILL_VERSION 2
+
+/* An IPv4 endpoint a.b.c.d:port. */
+static void v4(net_endpoint_t *e, int a, int b, int c, int d, uint16_t port)
+{
+    memset(e, 0, sizeof(*e));
+    e->addr.family = 4;
+    e->addr.bytes[0] = (uint8_t)a;
+    e->addr.bytes[1] = (uint8_t)b;
+    e->addr.bytes[2] = (uint8_t)c;
+    e->addr.bytes[3] = (uint8_t)d;
+    e->port = port;
+}
+
+/* The parties of call i: callers spread over 10.0.0.0/8 (a few of them behind a NAT at
+ * 203.0.113.x), one IPv6 caller in 50; callees in 198.51.100.0/24. */
+static void fill_parties(call_record_t *c, int64_t i)
+{
+    uint64_t r = next_rand();
+    if (c->nat)
+        v4(&c->caller, 203, 0, 113, (int)(r % 200) + 1, 5060);
+    else
+        v4(&c->caller, 10, (int)(r % 64), (int)((r >> 8) % 256), (int)((r >> 16) % 254) + 1, 5060);
+    if (r % 50 == 7) {
+        memset(&c->caller, 0, sizeof(c->caller));
+        c->caller.addr.family = 6;
+        c->caller.addr.bytes[0] = 0x20;
+        c->caller.addr.bytes[1] = 0x01;
+        c->caller.addr.bytes[2] = 0x0d;
+        c->caller.addr.bytes[3] = 0xb8;
+        c->caller.addr.bytes[15] = (uint8_t)(i & 0xff);
+        c->caller.port = 5060;
+    }
+    v4(&c->callee, 198, 51, 100, (int)((r >> 24) % 254) + 1, 5060);
+}
+
+/* The verdict the correlator would give (verdict.md): failed setups, one-way, no media, by MOS. */
+static verdict_t verdict_of(const call_record_t *c, bool answered)
+{
+    if (!answered)
+        return c->state == CALL_REJECTED ? VERDICT_FAILED : VERDICT_GOOD;
+    if (c->one_way)
+        return VERDICT_ONE_WAY;
+    if (c->mos <= 0)
+        return VERDICT_NO_MEDIA;
+    return c->mos < 3.1 ? VERDICT_POOR : c->mos < 3.6 ? VERDICT_DEGRADED : VERDICT_GOOD;
+}
+
+/* Call i's record (strings in the caller's buffers). */
+static void make_call(int64_t i, int64_t n, call_record_t *c, char *cid, char *from, char *to)
+{
+    static const call_state_t states[20] = {
+        CALL_COMPLETED, CALL_COMPLETED, CALL_COMPLETED, CALL_COMPLETED, CALL_COMPLETED,
+        CALL_COMPLETED, CALL_COMPLETED, CALL_COMPLETED, CALL_COMPLETED, CALL_COMPLETED,
+        CALL_COMPLETED, CALL_REJECTED,  CALL_REJECTED,  CALL_REJECTED,  CALL_CANCELLED,
+        CALL_CANCELLED, CALL_IN_CALL,   CALL_SETUP,     CALL_RINGING,   CALL_COMPLETED,
+    };
+    static const uint16_t rejections[4] = {486, 486, 404, 503};
+    call_id_of(next_rand(), i, cid, 64);
+    snprintf(from, 64, "sip:user%05llu@example.com", (unsigned long long)(next_rand() % 20000));
+    snprintf(to, 64, "sip:%llu@example.net", (unsigned long long)(2000 + next_rand() % 10000));
+    call_state_t st = states[next_rand() % 20];
+    bool answered = st == CALL_COMPLETED || st == CALL_IN_CALL;
+    int64_t invite = (T0 + (int64_t)((double)SPAN_S * (double)i / (double)n)) * NS_PER_S +
+                     (int64_t)(next_rand() % NS_PER_S);
+    int64_t pdd = st == CALL_SETUP ? -1 : (int64_t)(uniform(50, 5000) * 1e6);
+    int64_t dur = st == CALL_COMPLETED ? (int64_t)(uniform(5, 600) * 1e9) : -1;
+    uint64_t r = next_rand();
+    *c = (call_record_t){
+        .id = i,
+        .call_id = cid,
+        .from_uri = from,
+        .to_uri = to,
+        .from_tag = "a1b2c3",
+        .to_tag = answered ? "d4e5f6" : "",
+        .user_agent = "bench",
+        .state = st,
+        .final_status = answered               ? 200
+                        : st == CALL_REJECTED  ? rejections[r % 4]
+                        : st == CALL_CANCELLED ? 487
+                                               : 0,
+        .invite_ns = invite,
+        .ringing_ns = st == CALL_SETUP ? 0 : invite + NS_PER_S,
+        .answer_ns = answered ? invite + 3 * NS_PER_S : 0,
+        .end_ns = dur >= 0 ? invite + 3 * NS_PER_S + dur : 0,
+        .post_dial_delay_ns = pdd,
+        .duration_ns = dur,
+        .sip_messages = answered ? 7 : 4,
+        /* one answered call in 50 without media, one in 33 one-way */
+        .mos = answered && (r >> 8) % 50 != 0 ? uniform(1.0, 4.4) : 0,
+        .one_way = answered && (r >> 16) % 33 == 0,
+        .nat = (r >> 24) % 10 == 0,
+    };
+    fill_parties(c, i);
+    c->verdict = verdict_of(c, answered);
+}
+
+/* The two RTP streams of an answered call: caller to callee and back, most without loss. */
+static int put_streams(store_t *s, const call_record_t *c)
+{
+    for (int dir = 0; dir < 2; dir++) {
+        uint64_t r = next_rand();
+        stream_record_t st = {
+            .id = 2 * c->id - 1 + dir,
+            .call_row = c->id,
+            .call_id = c->call_id,
+            .src = dir == 0 ? c->caller : c->callee,
+            .dst = dir == 0 ? c->callee : c->caller,
+            .ssrc = (uint32_t)r,
+            .payload_type = 0,
+            .codec = r % 4 == 0 ? "G729" : "PCMU",
+            .clock_rate = 8000,
+            .first_ns = c->answer_ns,
+            .last_ns = c->end_ns > 0 ? c->end_ns : c->answer_ns + NS_PER_S,
+            .packets = 50 * (uint64_t)(c->duration_ns > 0 ? c->duration_ns / NS_PER_S : 1),
+            .mos = c->mos,
+        };
+        st.src.port = st.dst.port = (uint16_t)(20000 + 2 * (r >> 40) % 10000);
+        /* 70% without loss; the rest up to 10% */
+        st.lost = (r >> 32) % 10 < 7 ? 0 : (int64_t)((double)st.packets * uniform(0, 0.1));
+        if (c->one_way && dir == 1)
+            st.packets = 0;
+        int err = store_put_stream(s, &st);
+        if (err != 0)
+            return err;
+    }
+    return 0;
+}
+
+/* The INVITE of call c (the full-text search's haystack). */
+static int put_invite(store_t *s, const call_record_t *c)
+{
+    char raw[512];
+    int len = snprintf(raw, sizeof(raw),
+                       "INVITE %s SIP/2.0\r\nVia: SIP/2.0/UDP 10.1.1.1:5060;branch=z9hG4bK%llx\r\n"
+                       "From: <%s>;tag=%s\r\nTo: <%s>\r\nCall-ID: %s\r\nCSeq: 1 INVITE\r\n"
+                       "User-Agent: bench-%lld\r\nContent-Length: 0\r\n\r\n",
+                       c->to_uri, (unsigned long long)next_rand(), c->from_uri, c->from_tag,
+                       c->to_uri, c->call_id, (long long)(c->id % 1000));
+    message_record_t m = {
+        .call_row = c->id,
+        .call_id = c->call_id,
+        .ts_ns = c->invite_ns,
+        .src = c->caller,
+        .dst = c->callee,
+        .transport = 17,
+        .is_request = true,
+        .method = "INVITE",
+        .cseq = 1,
+        .raw = raw,
+        .raw_len = (uint32_t)(len < (int)sizeof(raw) ? len : (int)sizeof(raw) - 1),
+    };
+    return store_put_message(s, &m);
+}
+
 static int fill(const char *path, int64_t n)
 {
     store_opts_t opts = {.batch_rows = 50000};
@@ -66,69 +222,37 @@ static int fill(const char *path, int64_t n)
         store_close(s);
         return err;
     }
-    static const call_state_t states[20] = {
-        CALL_COMPLETED, CALL_COMPLETED, CALL_COMPLETED, CALL_COMPLETED, CALL_COMPLETED,
-        CALL_COMPLETED, CALL_COMPLETED, CALL_COMPLETED, CALL_COMPLETED, CALL_COMPLETED,
-        CALL_COMPLETED, CALL_REJECTED,  CALL_REJECTED,  CALL_REJECTED,  CALL_CANCELLED,
-        CALL_CANCELLED, CALL_IN_CALL,   CALL_SETUP,     CALL_RINGING,   CALL_COMPLETED,
-    };
     double t = now_s();
     for (int64_t i = 1; i <= n && err == 0; i++) {
         char cid[64], from[64], to[64];
-        call_id_of(next_rand(), i, cid, sizeof(cid));
-        snprintf(from, sizeof(from), "sip:user%05llu@example.com",
-                 (unsigned long long)(next_rand() % 20000));
-        snprintf(to, sizeof(to), "sip:%llu@example.net",
-                 (unsigned long long)(2000 + next_rand() % 10000));
-        call_state_t st = states[next_rand() % 20];
-        bool answered = st == CALL_COMPLETED || st == CALL_IN_CALL;
-        int64_t invite = (T0 + (int64_t)((double)SPAN_S * (double)i / (double)n)) * NS_PER_S +
-                         (int64_t)(next_rand() % NS_PER_S);
-        int64_t pdd = st == CALL_SETUP ? -1 : (int64_t)(uniform(50, 5000) * 1e6);
-        int64_t dur = st == CALL_COMPLETED ? (int64_t)(uniform(5, 600) * 1e9) : -1;
-        call_record_t c = {
-            .id = i,
-            .call_id = cid,
-            .from_uri = from,
-            .to_uri = to,
-            .from_tag = "a1b2c3",
-            .to_tag = answered ? "d4e5f6" : "",
-            .user_agent = "bench",
-            .state = st,
-            .final_status = answered               ? 200
-                            : st == CALL_REJECTED  ? 486
-                            : st == CALL_CANCELLED ? 487
-                                                   : 0,
-            .invite_ns = invite,
-            .ringing_ns = st == CALL_SETUP ? 0 : invite + NS_PER_S,
-            .answer_ns = answered ? invite + 3 * NS_PER_S : 0,
-            .end_ns = dur >= 0 ? invite + 3 * NS_PER_S + dur : 0,
-            .post_dial_delay_ns = pdd,
-            .duration_ns = dur,
-            .sip_messages = answered ? 7 : 4,
-            .mos = answered ? uniform(1.0, 4.4) : 0,
-        };
-        c.caller.addr.family = 4;
-        c.caller.addr.bytes[0] = 192;
-        c.caller.addr.bytes[3] = (uint8_t)(i & 0xff);
-        c.caller.port = 5060;
-        c.callee = c.caller;
-        c.callee.addr.bytes[0] = 198;
+        call_record_t c;
+        make_call(i, n, &c, cid, from, to);
         err = store_put_call(s, &c);
+        if (err == 0 && c.answer_ns != 0)
+            err = put_streams(s, &c);
+        if (err == 0)
+            err = put_invite(s, &c);
     }
     if (err == 0)
         err = store_flush(s);
     double filled = now_s();
     if (err == 0)
         err = store_add_query_indexes(s);
+    double indexed = now_s();
+    for (int64_t done = 1; err == 0 && done > 0;)
+        err = store_fts_catch_up(s, 100000, &done);
     if (err == 0)
         err = store_set_meta_i64(s, "bench.calls", n);
+    if (err == 0)
+        err = store_set_meta_i64(s, "bench.fill", FILL_VERSION);
     if (err != 0)
         fprintf(stderr, "api_query: filling %s: %s\n", path, store_errmsg(s));
     store_close(s);
     if (err == 0)
-        printf("filled %lld calls in %.1f s (%.0f calls/s), query indexes in %.1f s\n",
-               (long long)n, filled - t, (double)n / (filled - t), now_s() - filled);
+        printf("filled %lld calls (with their streams and INVITEs) in %.1f s (%.0f calls/s), "
+               "query indexes in %.1f s, full-text index in %.1f s\n",
+               (long long)n, filled - t, (double)n / (filled - t), indexed - filled,
+               now_s() - indexed);
     return err;
 }
 
@@ -255,10 +379,13 @@ static int prepare_db(const bench_opts_t *o)
     store_t *s = NULL;
     int64_t have = 0;
     struct stat sb;
-    if (!o->fresh && stat(o->path, &sb) == 0 && store_open(o->path, &s) == 0)
+    int64_t version = 0;
+    if (!o->fresh && stat(o->path, &sb) == 0 && store_open(o->path, &s) == 0) {
         store_get_meta_i64(s, "bench.calls", &have);
+        store_get_meta_i64(s, "bench.fill", &version);
+    }
     store_close(s);
-    if (have == o->n) {
+    if (have == o->n && version == FILL_VERSION) {
         printf("reusing %s (%lld calls; --fresh rebuilds it)\n", o->path, (long long)o->n);
         return 0;
     }
