@@ -114,6 +114,11 @@ static int time_store(const char *path)
         {"everything from x.5 s, 5 min steps", all_since + 500000000, last + 1, 300 * NS_PER_S},
         {"a day, 90 s steps", all_since + 86400 * NS_PER_S, all_since + 2 * 86400 * NS_PER_S,
          90 * NS_PER_S},
+        {"6 days, 1 min steps", all_since, all_since + 6 * 86400 * NS_PER_S, 60 * NS_PER_S},
+        {"6 days from x:20 s, 1 min steps", all_since + 20 * NS_PER_S,
+         all_since + (6 * 86400 + 20) * NS_PER_S, 60 * NS_PER_S},
+        {"6 days from x:00.5 s, 1 min steps", all_since + NS_PER_S / 2,
+         all_since + 6 * 86400 * NS_PER_S + NS_PER_S / 2, 60 * NS_PER_S},
     };
     printf("\n/api/v1/stats's totals and series through the store (median of %d):\n", REPEAT);
     printf("  %-40s %10s %12s %12s %8s\n", "range", "calls", "scan (ms)", "aggregate", "ratio");

@@ -13,8 +13,9 @@
  * such a change, with the tables dropped, to rebuild them. The tables are derived data: when
  * they are missing, made for other columns (a `verdict` or `active` column appears), kept by an
  * older sipscope's triggers, or a migration ran, store_agg_ensure rebuilds them from calls
- * once. Ranges whose edges fall inside a minute read the calls of those edge minutes
- * themselves, so results equal a scan of the calls exactly. */
+ * once. Where an edge of a step falls inside a minute, the calls of the minute's smaller part
+ * are read themselves (and taken from the minute's row, given to the step holding most of it),
+ * so results equal a scan of the calls exactly. */
 #ifndef SIPSCOPE_STORE_AGG_H
 #define SIPSCOPE_STORE_AGG_H
 

@@ -194,12 +194,13 @@ static void check_range(store_t *s, int64_t since, int64_t until, int64_t step, 
  * a range inside one minute, a step larger than the range. */
 static void check_many(store_t *s, bool verdicts)
 {
-    static const int64_t steps_s[] = {1, 7, 60, 90, 300, 3600, 86400};
+    static const int64_t steps_s[] = {1, 7, 45, 60, 90, 150, 300, 3600, 86400};
+    const int64_t nsteps = (int64_t)(sizeof(steps_s) / sizeof(steps_s[0]));
     check_range(s, T0, T0 + SPAN, 60 * SEC, verdicts);
     check_range(s, T0 - 3600 * SEC, T0 + SPAN + 1, 3600 * SEC, verdicts);
     check_range(s, T0 + 10 * SEC + 1, T0 + 50 * SEC, 60 * SEC, verdicts);
-    for (int k = 0; k < 60; k++) {
-        int64_t step = steps_s[rand_below(7)] * SEC;
+    for (int k = 0; k < 90; k++) {
+        int64_t step = steps_s[rand_below(nsteps)] * SEC;
         int64_t since = T0 - 600 * SEC + rand_below(SPAN / SEC) * SEC;
         if (k % 2)
             since += rand_below(SEC); /* not a whole second */
