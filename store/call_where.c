@@ -169,18 +169,38 @@ static void ip_column(qw_t *w, const call_where_t *cw, const char *col, bool pla
     qw_i64(w, cw->ip_prefix);
 }
 
-static void ip_where(qw_t *w, const call_where_t *cw, bool walk)
+/* The ip filter. Alone, or walking the sort key's index: "caller in the network OR callee in
+ * it OR id IN (the streams')", which SQLite reads from the endpoints' indexes (or checks row by
+ * row on the walk). Beside another term that has an index (driving): "+id IN (every matching
+ * call id)", a list made once from the same indexes (covering: no row read) and probed by row
+ * id, so that the other index drives without reading each of its rows for the endpoints (the
+ * other way, 75,000 486s of 1M calls read one by one: 200 ms). */
+static void ip_where(qw_t *w, const call_where_t *cw, bool walk, bool other_driving)
 {
-    qw_cond(w, "(");
+    bool list = !walk && other_driving;
+    qw_cond(w, list ? "+id IN (SELECT id FROM calls WHERE " : "(");
     ip_column(w, cw, "caller", !walk);
     qw_add(w, " OR ");
     ip_column(w, cw, "callee", !walk);
-    qw_add(w, walk ? " OR +id IN (SELECT call_row FROM rtp_streams WHERE "
-                   : " OR id IN (SELECT call_row FROM rtp_streams WHERE ");
+    qw_add(w, list   ? " UNION ALL SELECT call_row FROM rtp_streams WHERE "
+              : walk ? " OR +id IN (SELECT call_row FROM rtp_streams WHERE "
+                     : " OR id IN (SELECT call_row FROM rtp_streams WHERE ");
     ip_column(w, cw, "src", true);
     qw_add(w, " OR ");
     ip_column(w, cw, "dst", true);
-    qw_add(w, "))");
+    qw_add(w, list ? ")" : "))");
+}
+
+/* Whether a term of f besides ip can be read from an index (see store_add_query_indexes). */
+static bool other_driving_term(const store_call_filter_t *f, const call_where_t *cw)
+{
+    return f->state_mask != 0 || f->call_id != NULL ||
+           (f->user_exact && (f->from_user != NULL || f->to_user != NULL)) || f->since_ns != 0 ||
+           f->until_ns != 0 || f->has_min_mos || f->has_max_mos || f->has_min_duration ||
+           f->has_min_pdd || (f->has_one_way && f->one_way) || (f->has_nat && f->nat) ||
+           (f->has_active && f->active) || f->verdict_mask != 0 || f->status_min != 0 ||
+           f->status_max != 0 || f->codec != NULL || f->has_min_loss || f->has_probe ||
+           cw->fts != NULL;
 }
 
 /* "col OP ?" (or "+col OP ?" when another index walks the order) with a double. */
@@ -314,7 +334,7 @@ static void call_children_where(const store_call_filter_t *f, const call_where_t
         qw_add(w, "))");
     }
     if (f->ip.family != 0)
-        ip_where(w, cw, walk);
+        ip_where(w, cw, walk, other_driving_term(f, cw));
 }
 
 /* Two plans serve a page: when matches are many, walking the sort key's index and stopping

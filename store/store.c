@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
@@ -51,6 +52,10 @@ struct store {
     sqlite3_stmt *st[ST_COUNT];
     store_stats_t stats;
     char err[256];
+    int (*gone)(void *ctx); /* store_set_interrupt */
+    void *gone_ctx;
+    int64_t deadline_ns; /* store_int_set_budget: CLOCK_MONOTONIC; 0 = no budget */
+    bool over_budget;
 };
 
 /* SQLite virtual-machine steps between two looks of store_set_interrupt's function: about a
@@ -547,8 +552,50 @@ int store_int_run_st(store_t *s, int which, const char *what)
     return store_int_run(s, s->st[which], what);
 }
 
+static int64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The progress handler: the statement's budget spent, or the caller gone, interrupts it. */
+static int progress(void *ctx)
+{
+    store_t *s = ctx;
+    if (s->deadline_ns != 0 && monotonic_ns() > s->deadline_ns) {
+        s->over_budget = true;
+        return 1;
+    }
+    return s->gone != NULL ? s->gone(s->gone_ctx) : 0;
+}
+
+/* With a budget the handler runs 10 times as often: a walk that reads a row per few steps
+ * (random pages) can take 50 ms per 100,000 steps. */
+static void install_progress(store_t *s)
+{
+    bool any = s->gone != NULL || s->deadline_ns != 0;
+    int steps = s->deadline_ns != 0 ? STORE_INTERRUPT_STEPS / 10 : STORE_INTERRUPT_STEPS;
+    sqlite3_progress_handler(s->db, any ? steps : 0, any ? progress : NULL, s);
+}
+
 void store_set_interrupt(store_t *s, int (*gone)(void *ctx), void *ctx)
 {
-    if (s != NULL && s->db != NULL)
-        sqlite3_progress_handler(s->db, gone != NULL ? STORE_INTERRUPT_STEPS : 0, gone, ctx);
+    if (s == NULL || s->db == NULL)
+        return;
+    s->gone = gone;
+    s->gone_ctx = ctx;
+    install_progress(s);
+}
+
+void store_int_set_budget(store_t *s, int64_t ns)
+{
+    s->deadline_ns = ns > 0 ? monotonic_ns() + ns : 0;
+    s->over_budget = false;
+    install_progress(s);
+}
+
+bool store_int_over_budget(const store_t *s)
+{
+    return s->over_budget;
 }

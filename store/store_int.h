@@ -4,6 +4,7 @@
 #ifndef SIPSCOPE_STORE_INT_H
 #define SIPSCOPE_STORE_INT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -90,6 +91,15 @@ enum { ST_PUT_REGISTRATION = ST_COUNT, ST_PUT_ALERT, ST_PUT_DTMF };
 sqlite3 *store_int_db(store_t *s);
 /* 0 if s is open, else -EINVAL with the reason recorded. */
 int store_int_check_open(store_t *s);
+/* A budget for the statements that follow: once ns of wall time have passed the running
+ * statement is interrupted (SQLITE_INTERRUPT) and store_int_over_budget says so; 0 removes it.
+ * Lets a query try a plan that is usually fast and give up on it for a surer one. */
+void store_int_set_budget(store_t *s, int64_t ns);
+/* For tests: a walk's budget in ns when >= 0 (store_query_calls_sorted), and how many walks
+ * gave up for the other plan. */
+extern int64_t store_int_walk_budget_ns;
+extern _Atomic uint64_t store_int_walks_given_up;
+bool store_int_over_budget(const store_t *s);
 /* 0 if s is open read-write, else -EINVAL or -EROFS with the reason recorded. */
 int store_int_check_writable(store_t *s);
 /* Record a failure (counted in stats.errors, text for store_errmsg); return the -errno value. */

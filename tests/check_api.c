@@ -238,7 +238,8 @@ static int resolved_reasons(json_t *call)
     return n;
 }
 
-/* sort=worst: verdict severity (one_way first), then MOS ascending; order=asc reverses. */
+/* sort=worst: verdict severity (one_way first), then MOS ascending (none first); order=asc
+ * reverses. */
 static int severity_of(json_t *call)
 {
     verdict_t v;
@@ -264,9 +265,13 @@ START_TEST(test_calls_sort_worst)
             ck_assert(k == 0 ? sa >= sb : sa <= sb);
             double ma = json_number_value(json_object_get(a, "mos"));
             double mb = json_number_value(json_object_get(b, "mos"));
-            if (sa == sb && json_is_number(json_object_get(a, "mos")) &&
-                json_is_number(json_object_get(b, "mos")))
+            bool a_mos = json_is_number(json_object_get(a, "mos"));
+            bool b_mos = json_is_number(json_object_get(b, "mos"));
+            if (sa == sb && a_mos && b_mos)
                 ck_assert(k == 0 ? ma <= mb : ma >= mb);
+            /* calls without a MOS first among their verdict's (last with order=asc) */
+            if (sa == sb && a_mos != b_mos)
+                ck_assert(k == 0 ? b_mos : a_mos);
         }
         resp_free(&r);
     }

@@ -12,6 +12,7 @@
 
 #include "rtp_figures.h"
 #include "store.h"
+#include "store_int.h"
 
 /* ---- Fixtures: each test (forked by Check) gets its own temporary directory. */
 
@@ -329,6 +330,83 @@ START_TEST(test_schema_file)
     sqlite3_finalize(st);
     sqlite3_close(db);
     ck_assert(uses_index && !sorts);
+}
+END_TEST
+
+/* A page whose walk along the sort key's index runs out of time is finished by the other plan
+ * (the matches fetched and sorted), with the same calls in the same order, also when the walk
+ * had handed over part of the page already. */
+typedef struct {
+    int64_t ids[6000];
+    size_t n;
+} ids_t;
+
+static int collect_page_id(void *ctx, const call_record_t *c)
+{
+    ids_t *ids = ctx;
+    ck_assert_uint_lt(ids->n, sizeof(ids->ids) / sizeof(ids->ids[0]));
+    ids->ids[ids->n++] = c->id;
+    return 0;
+}
+
+static void put_calls_for_walk(store_t *s, int n)
+{
+    for (int i = 1; i <= n; i++) {
+        bool rejected = i % 7 == 0;
+        call_record_t c = {.id = i, .call_id = "w", .from_uri = "sip:a@x", .to_uri = "sip:b@x"};
+        c.invite_ns = (1700000000 + (int64_t)i) * 1000000000;
+        c.state = rejected ? CALL_REJECTED : CALL_COMPLETED;
+        c.final_status = rejected ? 486 : 200;
+        c.mos = rejected ? 0 : 1.0 + (double)((i * 7919) % 3400) / 1000.0;
+        c.verdict = rejected      ? VERDICT_FAILED
+                    : c.mos < 3.1 ? VERDICT_POOR
+                    : c.mos < 3.6 ? VERDICT_DEGRADED
+                                  : VERDICT_GOOD;
+        ck_assert_int_eq(store_put_call(s, &c), 0);
+    }
+    ck_assert_int_eq(store_flush(s), 0);
+}
+
+START_TEST(test_walk_gives_up)
+{
+    store_t *s = open_ok(dbpath);
+    put_calls_for_walk(s, 20000);
+    ck_assert_int_eq(store_add_query_indexes(s), 0);
+    static const struct {
+        unsigned state_mask;
+        int64_t limit, offset;
+    } pages[] = {
+        /* the rejected calls come after every call with media: no match for a while */
+        {1u << CALL_REJECTED, 50, 0},
+        {1u << CALL_REJECTED, 20, 300},
+        /* matches from the start: part of the page is handed over before the walk stops */
+        {1u << CALL_COMPLETED, 5000, 0},
+    };
+    static ids_t walked, finished;
+    for (size_t k = 0; k < sizeof(pages) / sizeof(pages[0]); k++) {
+        store_call_filter_t f = {.state_mask = pages[k].state_mask};
+        int64_t total = 0, total2 = 0;
+        walked.n = finished.n = 0;
+        store_int_walk_budget_ns = -1;
+        ck_assert_int_eq(store_query_calls_sorted(s, &f, STORE_SORT_WORST, false, pages[k].limit,
+                                                  pages[k].offset, collect_page_id, &walked,
+                                                  &total),
+                         0);
+        uint64_t gave_up = atomic_load(&store_int_walks_given_up);
+        store_int_walk_budget_ns = 1; /* spent at the first look */
+        ck_assert_int_eq(store_query_calls_sorted(s, &f, STORE_SORT_WORST, false, pages[k].limit,
+                                                  pages[k].offset, collect_page_id, &finished,
+                                                  &total2),
+                         0);
+        store_int_walk_budget_ns = -1;
+        ck_assert_uint_eq(atomic_load(&store_int_walks_given_up), gave_up + 1);
+        ck_assert_int_eq(total, total2);
+        ck_assert_uint_eq(walked.n, (size_t)pages[k].limit);
+        ck_assert_uint_eq(finished.n, walked.n);
+        for (size_t i = 0; i < walked.n; i++)
+            ck_assert_int_eq(finished.ids[i], walked.ids[i]);
+    }
+    ck_assert_int_eq(store_close(s), 0);
 }
 END_TEST
 
@@ -1837,6 +1915,7 @@ Suite *store_suite(void)
     tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
     tcase_add_test(tc, test_schema_memory);
     tcase_add_test(tc, test_schema_file);
+    tcase_add_test(tc, test_walk_gives_up);
     tcase_add_test(tc, test_migrate_empty_and_reopen);
     tcase_add_test(tc, test_migrate_foreign_v0);
     tcase_add_test(tc, test_refuse_future_version);
