@@ -106,19 +106,80 @@ static const char *const sort_col[STORE_SORT_COUNT] = {
     [STORE_SORT_WORST] = WORST_SEVERITY_SQL,
 };
 
-/* The number of calls matching filter into *total, and max(id) into *rows. */
-static int count_matches(store_t *s, const store_call_filter_t *filter, const call_where_t *cw,
-                         store_call_sort_t sort, int64_t *total, int64_t *rows)
+static int count_where(store_t *s, const store_call_filter_t *filter, const call_where_t *cw,
+                       store_call_sort_t sort, int64_t *n)
 {
     sqlite3_stmt *st;
     qw_t w = {0};
     qw_add(&w, "SELECT count(*) FROM calls");
     store_int_call_where(filter, cw, false, sort, &w);
     int err = qw_prepare(s, &w, "count calls", &st);
-    if (err == 0)
-        err = step_count(s, st, "count calls", total);
+    return err != 0 ? err : step_count(s, st, "count calls", n);
+}
+
+/* The flags one_way=false, nat=false, active=false match most calls and have no index (their
+ * partial indexes hold the few flagged ones): counted, they read every row (110 ms over 1M
+ * calls). When the rest of the filter reads indexes only, the count is the inclusion-exclusion
+ * of counts with those flags left out or set true instead (0 and 1 are their only values):
+ * nat=false is all calls minus nat=true. negative_flags: the has_ field of flag i of f when it
+ * asks for false, else NULL. */
+static bool *negative_flags(store_call_filter_t *f, int i)
+{
+    bool *flags[][2] = {
+        {&f->has_one_way, &f->one_way}, {&f->has_nat, &f->nat}, {&f->has_active, &f->active}};
+    return *flags[i][0] && !*flags[i][1] ? flags[i][0] : NULL;
+}
+
+static bool count_by_flags_pays(const store_call_filter_t *f)
+{
+    return f->q == NULL && f->user_agent == NULL &&
+           (f->user_exact || (f->from_user == NULL && f->to_user == NULL)) && f->codec == NULL &&
+           !f->has_min_loss && !f->has_probe && f->search == NULL;
+}
+
+static int count_by_flags(store_t *s, const store_call_filter_t *filter, const call_where_t *cw,
+                          store_call_sort_t sort, int64_t *total)
+{
+    store_call_filter_t f = *filter;
+    int idx[3], k = 0;
+    for (int i = 0; i < 3; i++) {
+        if (negative_flags(&f, i) != NULL)
+            idx[k++] = i;
+    }
+    *total = 0;
+    int err = 0;
+    for (unsigned set = 0; err == 0 && set < (1u << k); set++) {
+        store_call_filter_t g = *filter;
+        int sign = 1;
+        for (int j = 0; j < k; j++) {
+            bool *has = negative_flags(&g, idx[j]);
+            has[0] = (set >> j) & 1u; /* left out, or ... */
+            sign = (set >> j) & 1u ? -sign : sign;
+        }
+        for (int j = 0; j < k; j++) { /* ... set true */
+            bool *flags[] = {&g.one_way, &g.nat, &g.active};
+            *flags[idx[j]] = true;
+        }
+        int64_t n = 0;
+        err = count_where(s, &g, cw, sort, &n);
+        *total += sign * n;
+    }
+    return err;
+}
+
+/* The number of calls matching filter into *total, and max(id) into *rows. */
+static int count_matches(store_t *s, const store_call_filter_t *filter, const call_where_t *cw,
+                         store_call_sort_t sort, int64_t *total, int64_t *rows)
+{
+    bool negative = false;
+    store_call_filter_t f = filter != NULL ? *filter : (store_call_filter_t){0};
+    for (int i = 0; i < 3; i++)
+        negative = negative || negative_flags(&f, i) != NULL;
+    int err = negative && count_by_flags_pays(&f) ? count_by_flags(s, &f, cw, sort, total)
+                                                  : count_where(s, filter, cw, sort, total);
     if (err == 0) {
         qw_t m = {0};
+        sqlite3_stmt *st;
         qw_add(&m, "SELECT coalesce(max(id), 0) FROM calls");
         err = qw_prepare(s, &m, "count calls", &st);
         if (err == 0)

@@ -109,6 +109,10 @@ static const find_case_t find_cases[] = {
     {"nat=true", "bb6daced 6745fb1b"},
     {"one_way=true&nat=true", "bb6daced"},
     {"one_way=false&nat=false&state=completed", "015b2503 6b608f2d 0ee1289b 62b79a60 45225281"},
+    /* negative flags alone: counted as all calls minus the flagged ones */
+    {"nat=false", "015b2503 6b608f2d 0ee1289b 62b79a60 45225281 893412f5 4512cebc 36d6cee5"},
+    {"one_way=false&active=false",
+     "015b2503 6b608f2d 0ee1289b 62b79a60 45225281 893412f5 4512cebc 6745fb1b"},
     {"final_status=4xx", "893412f5 4512cebc"},
     {"final_status=404", "893412f5"},
     {"final_status=487", "4512cebc"},
