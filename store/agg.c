@@ -312,6 +312,7 @@ struct store_agg {
     sqlite3_stmt *add[ARRAY_LEN(agg_levels)]; /* key, C_COUNT values -> added to the level's row */
     agg_slot_t *slots;                        /* open addressing, at most half full */
     size_t mask, used;
+    bool lost; /* a contribution could not be taken: the batch's sums are wrong (flush fails) */
 };
 
 void store_agg_writer_free(store_agg_t *a)
@@ -479,8 +480,10 @@ int store_agg_take(store_t *s, int64_t call_id, int sign)
     if (a == NULL)
         return 0;
     int err = prepare_once(s, a);
-    if (err != 0)
+    if (err != 0) {
+        a->lost = true;
         return err;
+    }
     sqlite3_stmt *st = a->contribution;
     sqlite3_bind_int64(st, 1, call_id);
     int rc = sqlite3_step(st);
@@ -503,13 +506,17 @@ int store_agg_take(store_t *s, int64_t call_id, int sign)
         err = store_int_fail_sql(s, rc, "call aggregate");
     }
     sqlite3_reset(st);
+    a->lost = a->lost || err != 0;
     return err;
 }
 
 void store_agg_discard(store_t *s)
 {
     store_agg_t *a = store_int_agg(s);
-    if (a == NULL || a->used == 0)
+    if (a == NULL)
+        return;
+    a->lost = false;
+    if (a->used == 0)
         return;
     memset(a->slots, 0, (a->mask + 1) * sizeof(*a->slots));
     a->used = 0;
@@ -537,6 +544,11 @@ static int flush_slot(store_t *s, store_agg_t *a, const agg_slot_t *slot)
 int store_agg_flush(store_t *s)
 {
     store_agg_t *a = store_int_agg(s);
+    if (a != NULL && a->lost) {
+        store_agg_discard(s);
+        return store_int_fail_msg(s, -EIO, "call aggregate",
+                                  "a call's contribution was lost: the batch is dropped");
+    }
     if (a == NULL || a->used == 0)
         return 0;
     int err = 0;

@@ -128,7 +128,8 @@ store_agg_t *store_int_agg(store_t *s);
 void store_int_set_agg(store_t *s, store_agg_t *a);
 void store_agg_writer_free(store_agg_t *a);
 /* What the call row call_id counts now (nothing if none, or not finished), times sign (+1, -1),
- * into the sums of the open batch. 0 or -errno. */
+ * into the sums of the open batch. 0 or -errno (then the batch's sums are wrong, and
+ * store_agg_flush fails: the batch is rolled back rather than committed with them). */
 int store_agg_take(store_t *s, int64_t call_id, int sign);
 /* Add the batch's sums to the tables (in the open transaction, right before its COMMIT), then
  * forget them; store_agg_discard forgets them (the transaction was rolled back). */

@@ -727,10 +727,14 @@ int store_put_call(store_t *s, const call_record_t *c)
     assert(put_plans[PUT_CALL].n > 0);
     bind_record(&b, &put_plans[PUT_CALL], c);
     err = store_int_put_step(s, &b, "put call");
-    /* Failed: the row is as it was (or the batch is gone, and the sums with it). */
-    int taken = store_agg_take(s, c->id, 1);
-    if (err == 0)
-        err = taken;
+    if (err != 0) {
+        /* The row is as it was: it counts again; unless the batch is gone (SQLite rolled it
+         * back), and its sums with it. */
+        if (!sqlite3_get_autocommit(store_int_db(s)))
+            store_agg_take(s, c->id, 1);
+        return err;
+    }
+    err = store_agg_take(s, c->id, 1);
     return err != 0 ? err : store_int_commit_if_full(s);
 }
 

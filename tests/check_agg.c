@@ -382,6 +382,47 @@ START_TEST(test_agg_from_triggers)
 }
 END_TEST
 
+/* A call the database refuses (here a trigger that aborts its write) leaves the aggregate as it
+ * was: its row did not change, and the batch goes on with the others. */
+START_TEST(test_agg_refused_write)
+{
+    for (int i = 0; i < NCALLS; i++)
+        calls[i] = written(random_call(i + 1));
+    store_t *s = NULL;
+    ck_assert_int_eq(store_open(dbpath, &s), 0);
+    put_all(s);
+    sqlite3 *db = NULL;
+    ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+    ck_assert_int_eq(
+        sqlite3_exec(db,
+                     "CREATE TRIGGER refuse_upd BEFORE UPDATE ON calls WHEN NEW.mos = 1.0"
+                     " BEGIN SELECT RAISE(ABORT, 'refused'); END;"
+                     "CREATE TRIGGER refuse_ins BEFORE INSERT ON calls WHEN NEW.mos = 1.0"
+                     " BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    for (int i = 0; i < NCALLS; i += 2) {
+        call_record_t c = random_call(calls[i].c.id);
+        bool refused = i % 4 == 0;
+        if (refused)
+            c.mos = 1.0;
+        else if (c.mos == 1.0)
+            c.mos = 1.5;
+        int rc = store_put_call(s, &c);
+        if (refused) {
+            ck_assert_int_ne(rc, 0);
+        } else {
+            ck_assert_int_eq(rc, 0);
+            calls[i] = written(c);
+        }
+    }
+    ck_assert_int_eq(store_flush(s), 0);
+    check_many(s, true);
+    store_close(s);
+}
+END_TEST
+
 static int always_gone(void *ctx)
 {
     (void)ctx;
@@ -443,6 +484,7 @@ Suite *agg_suite(void)
     tcase_add_test(tc, test_agg_verdict_and_active);
     tcase_add_test(tc, test_agg_rebuilt_after_sql);
     tcase_add_test(tc, test_agg_from_triggers);
+    tcase_add_test(tc, test_agg_refused_write);
     tcase_add_test(tc, test_agg_absent_reads_calls);
     suite_add_tcase(s, tc);
     return s;
