@@ -327,9 +327,10 @@ void store_agg_writer_free(store_agg_t *a)
 }
 
 /* The call ?1's columns that make its contribution when it counts (no row when it does not),
- * at the places of raw_sql's (add_call turns them into the tables' columns, as for the calls
- * a series reads itself), then its minute and hour. */
-enum { K_MINUTE = R_STEP, K_HOUR = R_VERDICT + 1, K_COUNT };
+ * at the places of raw_sql's R_ columns (agg_add_call turns them into the tables' columns, as
+ * for the calls a series reads itself; its minute where the step is, NULL where a series has
+ * columns of its own), then its hour. */
+enum { K_MINUTE = R_STEP, K_HOUR = R_COUNT, K_COUNT };
 static void contribution_sql(sql_t *q, const calls_shape_t *shape)
 {
     const char *cols[K_COUNT] = {

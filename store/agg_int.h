@@ -74,7 +74,8 @@ enum {
     R_ONE_WAY,
     R_NAT,
     R_VERDICT,
-    R_MINUS_STEP
+    R_MINUS_STEP,
+    R_COUNT /* columns of such a row */
 };
 
 /* A call row with the R_ columns as the aggregate's columns, times sign (1 or -1), added to
