@@ -44,7 +44,7 @@ static bool has_word_char(const char *p, size_t n)
 
 /* The search's words as LIKE patterns, for the messages the index does not hold yet; false when
  * there are more than STORE_MAX_SEARCH_WORDS. */
-static bool search_patterns(const char *text, call_where_t *cw, bool *oom)
+static bool search_patterns(const char *text, store_search_t *se, bool *oom)
 {
     size_t n = strlen(text), i = 0;
     while (i < n) {
@@ -55,7 +55,7 @@ static bool search_patterns(const char *text, call_where_t *cw, bool *oom)
             i++;
         if (i == start || !has_word_char(text + start, i - start))
             continue;
-        if (cw->n_search_like == STORE_MAX_SEARCH_WORDS)
+        if (se->n_like == STORE_MAX_SEARCH_WORDS)
             return false;
         char word[STORE_MAX_SEARCH_WORD_BYTES];
         size_t len = i - start < sizeof(word) - 1 ? i - start : sizeof(word) - 1;
@@ -63,9 +63,48 @@ static bool search_patterns(const char *text, call_where_t *cw, bool *oom)
         word[len] = '\0';
         char *p = like_pattern(word, oom);
         if (p != NULL)
-            cw->search_like[cw->n_search_like++] = p;
+            se->like[se->n_like++] = p;
     }
     return true;
+}
+
+int store_int_search_init(store_t *s, const char *text, const char *what, store_search_t *se)
+{
+    memset(se, 0, sizeof(*se));
+    bool oom = false;
+    se->fts = store_fts_query(text);
+    const char *why = NULL;
+    int err = 0;
+    if (se->fts == NULL)
+        err = -EINVAL, why = "nothing to search for";
+    else if (!search_patterns(text, se, &oom))
+        err = -EINVAL, why = "too many words to search for";
+    else if (oom)
+        err = -ENOMEM, why = "out of memory";
+    if (err == 0)
+        return 0;
+    store_int_search_free(se);
+    return store_int_fail_msg(s, err, what, why);
+}
+
+void store_int_search_cond(qw_t *w, const store_search_t *se)
+{
+    qw_add(w, "(id IN (SELECT rowid FROM sip_messages_fts WHERE sip_messages_fts MATCH ?)"
+              " OR (id > coalesce((SELECT value FROM meta WHERE key = 'fts.indexed_id'), 0)");
+    qw_text(w, se->fts);
+    for (int i = 0; i < se->n_like; i++) {
+        qw_add(w, " AND raw LIKE ? ESCAPE '\\'");
+        qw_text(w, se->like[i]);
+    }
+    qw_add(w, "))");
+}
+
+void store_int_search_free(store_search_t *se)
+{
+    for (int i = 0; i < se->n_like; i++)
+        free(se->like[i]);
+    free(se->fts);
+    memset(se, 0, sizeof(*se));
 }
 
 /* The text range of "IP:PORT" values an address filter can match, for an index on the column:
@@ -118,15 +157,12 @@ int store_int_call_where_init(store_t *s, const store_call_filter_t *f, call_whe
     cw->q_like = like_pattern(f->q, &oom);
     cw->ua_like = like_pattern(f->user_agent, &oom);
     if (f->search != NULL) {
-        cw->fts = store_fts_query(f->search);
-        if (cw->fts != NULL && !search_patterns(f->search, cw, &oom)) {
+        int err = store_int_search_init(s, f->search, "query calls", &cw->search);
+        if (err != 0) {
             store_int_call_where_free(cw);
-            return store_int_fail_msg(s, -EINVAL, "query calls", "too many words to search for");
+            return err;
         }
-        if (cw->fts == NULL) {
-            store_int_call_where_free(cw);
-            return store_int_fail_msg(s, -EINVAL, "query calls", "nothing to search for");
-        }
+        cw->has_search = true;
     }
     if (oom) {
         store_int_call_where_free(cw);
@@ -143,11 +179,9 @@ int store_int_call_where_init(store_t *s, const store_call_filter_t *f, call_whe
 
 void store_int_call_where_free(call_where_t *cw)
 {
-    for (int i = 0; i < cw->n_search_like; i++)
-        free(cw->search_like[i]);
+    store_int_search_free(&cw->search);
     free(cw->q_like);
     free(cw->ua_like);
-    free(cw->fts);
     memset(cw, 0, sizeof(*cw));
 }
 
@@ -200,7 +234,7 @@ static bool other_driving_term(const store_call_filter_t *f, const call_where_t 
            f->has_min_pdd || (f->has_one_way && f->one_way) || (f->has_nat && f->nat) ||
            (f->has_active && f->active) || f->verdict_mask != 0 || f->status_min != 0 ||
            f->status_max != 0 || f->codec != NULL || f->has_min_loss || f->has_probe ||
-           cw->fts != NULL;
+           cw->has_search;
 }
 
 /* "col OP ?" (or "+col OP ?" when another index walks the order) with a double. */
@@ -320,18 +354,11 @@ static void call_children_where(const store_call_filter_t *f, const call_where_t
         qw_i64(w, f->probe);
         qw_i64(w, f->probe);
     }
-    if (cw->fts != NULL) {
-        /* the index up to fts.indexed_id, the words' substrings in the messages beyond it */
+    if (cw->has_search) {
         qw_cond(w, in);
-        qw_add(w, "SELECT call_row FROM sip_messages WHERE id IN"
-                  " (SELECT rowid FROM sip_messages_fts WHERE sip_messages_fts MATCH ?)"
-                  " OR (id > coalesce((SELECT value FROM meta WHERE key = 'fts.indexed_id'), 0)");
-        qw_text(w, cw->fts);
-        for (int i = 0; i < cw->n_search_like; i++) {
-            qw_add(w, " AND raw LIKE ? ESCAPE '\\'");
-            qw_text(w, cw->search_like[i]);
-        }
-        qw_add(w, "))");
+        qw_add(w, "SELECT call_row FROM sip_messages WHERE ");
+        store_int_search_cond(w, &cw->search);
+        qw_add(w, ")");
     }
     if (f->ip.family != 0)
         ip_where(w, cw, walk, other_driving_term(f, cw));

@@ -10,7 +10,7 @@
 
 /* What the WHERE clause binds, owned for the statement's life. */
 typedef struct {
-    char *fts; /* FTS5 pre-filter of user, or NULL */
+    store_search_t search; /* the filter's search (zeroed: none) */
     char net[NET_ADDR_STRLEN];
 } msg_where_t;
 
@@ -56,6 +56,13 @@ static int msg_where(store_t *s, const store_message_filter_t *f, msg_where_t *m
         qw_cond(w, "sipscope_sip_user_is(raw, ?)");
         qw_text(w, f->user);
     }
+    if (f->search != NULL) {
+        int err = store_int_search_init(s, f->search, "query messages", &mw->search);
+        if (err != 0)
+            return err;
+        qw_cond(w, "");
+        store_int_search_cond(w, &mw->search);
+    }
     return 0;
 }
 
@@ -96,7 +103,7 @@ static int count_messages(store_t *s, const store_message_filter_t *f, int64_t *
             err = store_int_fail_sql(s, rc, "count messages");
         sqlite3_finalize(st);
     }
-    free(mw.fts);
+    store_int_search_free(&mw.search);
     return err;
 }
 
@@ -124,7 +131,7 @@ int store_query_messages(store_t *s, const store_message_filter_t *filter, int64
         err = qw_prepare(s, &w, "query messages", &st);
     if (err == 0)
         err = walk_messages(s, st, cb, ctx, NULL);
-    free(mw.fts);
+    store_int_search_free(&mw.search);
     return err;
 }
 

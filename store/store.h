@@ -239,6 +239,7 @@ typedef struct {
     int64_t since_ns, until_ns;      /* time >= since, time < until; 0 = unbounded */
     bool has_in_call;                /* true: only messages of a call; false: of none */
     bool in_call;
+    const char *search; /* full text, as store_call_filter_t's (store_fts_query), or NULL */
 } store_message_filter_t;
 
 /* Messages matching filter (NULL = all), newest first (time, then id, descending); paging and

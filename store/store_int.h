@@ -225,13 +225,28 @@ int qw_bind(store_t *s, sqlite3_stmt *st, const qw_t *w, const char *what);
 /* Prepare w->sql and bind; *st is NULL on failure. 0 or -errno. */
 int qw_prepare(store_t *s, const qw_t *w, const char *what, sqlite3_stmt **st);
 
+/* ---- A full-text search of the SIP messages (store/call_where.c): the FTS5 index up to
+ * fts.indexed_id, the words' substrings in the messages beyond it. */
+typedef struct {
+    char *fts;                          /* the search as an FTS5 query (store_fts_query) */
+    char *like[STORE_MAX_SEARCH_WORDS]; /* its words as LIKE patterns (rows not indexed) */
+    int n_like;
+} store_search_t;
+
+/* Build se from text (what names the query in the store's error). 0; -EINVAL (nothing to
+ * search for, more than STORE_MAX_SEARCH_WORDS words) or -ENOMEM, with the store's error set and
+ * nothing to free. */
+int store_int_search_init(store_t *s, const char *text, const char *what, store_search_t *se);
+/* Append "(...)": true for a row of sip_messages (its id and raw) that se matches. */
+void store_int_search_cond(qw_t *w, const store_search_t *se);
+void store_int_search_free(store_search_t *se);
+
 /* ---- The WHERE clause of a call filter (store/call_where.c). */
 typedef struct {
     char *q_like;  /* the filter's q as a LIKE pattern, or NULL */
     char *ua_like; /* its user_agent likewise */
-    char *fts;     /* its search as an FTS5 query (store_fts_query), or NULL */
-    char *search_like[STORE_MAX_SEARCH_WORDS]; /* its words as LIKE patterns (rows not indexed) */
-    int n_search_like;
+    bool has_search;
+    store_search_t search; /* its search, when has_search */
     char ip_text[NET_ADDR_STRLEN];
     unsigned ip_prefix;
     char ip_lo[NET_ADDR_STRLEN + 4], ip_hi[NET_ADDR_STRLEN + 4]; /* text range of ip's endpoints */

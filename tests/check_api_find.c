@@ -291,6 +291,22 @@ START_TEST(test_messages_list)
         ck_assert_int_eq(json_is_false(json_object_get(m, "request")), 1);
     }
     resp_free(&r);
+    /* Full text: the scanner's 36 requests by their User-Agent, and the 5 answers that name it
+     * too (41 messages hold the words); none of them in a call. Words of one message together. */
+    page = get_json("/api/v1/messages?search=friendly-scanner&limit=1000", 200, &r);
+    msgs = json_object_get(page, "messages");
+    ck_assert_int_eq(json_array_size(msgs), 41);
+    int by_agent = 0;
+    json_array_foreach (msgs, i, m) {
+        const char *ua = json_string_value(json_object_get(m, "user_agent"));
+        by_agent += ua != NULL && strstr(ua, "friendly-scanner") != NULL;
+    }
+    ck_assert_int_eq(by_agent, 36);
+    resp_free(&r);
+    ck_assert_int_eq(total_of("/api/v1/messages?search=friendly-scanner&in_call=true"), 0);
+    ck_assert_int_eq(total_of("/api/v1/messages?search=sipvicious&method=OPTIONS"),
+                     19); /* LIKE: 19 */
+    ck_assert_int_eq(total_of("/api/v1/messages?search=sipvicious%20Linphone"), 0);
     /* A call's messages name their call. */
     page = get_json("/api/v1/messages?in_call=true&method=INVITE&limit=1", 200, &r);
     m = json_array_get(json_object_get(page, "messages"), 0);
@@ -325,8 +341,16 @@ START_TEST(test_message_detail)
 END_TEST
 
 static const char *const bad_message_params[] = {
-    "method=REG%20ISTER", "method=",       "method=A,B,C,D,E,F,G,H,I", "status=99", "status=4xy",
-    "src=10.0.0.0/40",    "in_call=maybe", "since=yesterday",
+    "method=REG%20ISTER",
+    "method=",
+    "method=A,B,C,D,E,F,G,H,I",
+    "status=99",
+    "status=4xy",
+    "src=10.0.0.0/40",
+    "in_call=maybe",
+    "since=yesterday",
+    "search=%2B%2B",
+    "search=a%20b%20c%20d%20e%20f%20g%20h%20i",
 };
 
 START_TEST(test_messages_bad)
@@ -559,6 +583,24 @@ static int count_call(void *ctx, const call_record_t *c)
     return 0;
 }
 
+static int count_message(void *ctx, int64_t id, const message_record_t *m)
+{
+    (void)id;
+    (void)m;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+static int message_search_count(store_t *st, const char *text)
+{
+    store_message_filter_t f = {.search = text};
+    int n = 0;
+    int64_t total = 0;
+    ck_assert_int_eq(store_query_messages(st, &f, 1000, 0, count_message, &n, &total), 0);
+    ck_assert_int_eq(total, n);
+    return n;
+}
+
 static int search_count(store_t *st, const char *text)
 {
     store_call_filter_t f = {.search = text};
@@ -580,18 +622,25 @@ START_TEST(test_fts_catch_up)
     ck_assert_int_eq(store_open(db, &st), 0);
     static const char *const words[] = {
         "2159", "opus", "+1555", "INVITE", "example.net 2989", "Linphone", "192.0.2.12"};
-    int before[sizeof(words) / sizeof(words[0])];
-    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+    int before[sizeof(words) / sizeof(words[0])], msg_before[sizeof(words) / sizeof(words[0])];
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
         before[i] = search_count(st, words[i]);
+        msg_before[i] = message_search_count(st, words[i]);
+    }
     int64_t n = 0, all = 0;
     do {
         ck_assert_int_eq(store_fts_catch_up(st, 50, &n), 0);
         all += n;
     } while (n > 0);
     ck_assert_int_eq(all, 187);
-    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
         ck_assert_msg(search_count(st, words[i]) == before[i], "%s: %d indexed, %d before",
                       words[i], search_count(st, words[i]), before[i]);
+        ck_assert_msg(message_search_count(st, words[i]) == msg_before[i],
+                      "%s: %d messages indexed, %d before", words[i],
+                      message_search_count(st, words[i]), msg_before[i]);
+    }
+    ck_assert_int_eq(msg_before[3], 47); /* as many as hold the word (sqlite3 LIKE: 47) */
     ck_assert_int_eq(before[0], 1);
     ck_assert_int_eq(before[3], 10);
     ck_assert_int_eq(before[4], 1);

@@ -196,6 +196,9 @@ bool api_param_range(api_req_t *req, int64_t *since_ns, int64_t *until_ns);
 /* The filter of GET /api/v1/calls and its exports (call_filter.c) from the request's
  * parameters, and (sort not NULL) its sort and order. False after replying 400. */
 bool api_call_filter(api_req_t *req, store_call_filter_t *f, store_call_sort_t *sort, bool *asc);
+/* The "search" parameter (full text over the SIP messages, store_fts_query) into *search
+ * (NULL when absent); false after replying 400 (no word, more than STORE_MAX_SEARCH_WORDS). */
+bool api_param_search(api_req_t *req, const char **search);
 /* A status code ("486", 100 to 699) or class ("4xx") into a range; false if neither. */
 bool api_parse_status(const char *text, uint16_t *lo, uint16_t *hi);
 /* A page: {"total": N, "limit": L, "offset": O, key: array} (takes array); when err is not 0,

@@ -126,12 +126,12 @@ static bool parse_numbers(api_req_t *req, store_call_filter_t *f)
     return true;
 }
 
-static bool parse_search(api_req_t *req, store_call_filter_t *f)
+bool api_param_search(api_req_t *req, const char **search)
 {
-    f->search = api_param(req, "search");
-    if (f->search == NULL)
+    *search = api_param(req, "search");
+    if (*search == NULL)
         return true;
-    char *fts = store_fts_query(f->search);
+    char *fts = store_fts_query(*search);
     if (fts == NULL) {
         api_reply_error(req, 400, "search: no word to search for (letters or digits)");
         return false;
@@ -158,8 +158,8 @@ bool api_call_filter(api_req_t *req, store_call_filter_t *f, store_call_sort_t *
         !parse_status(req, &f->status_min, &f->status_max) || !parse_ip(req, f) ||
         !api_param_bool(req, "one_way", &f->one_way, &f->has_one_way) ||
         !api_param_bool(req, "nat", &f->nat, &f->has_nat) ||
-        !api_param_bool(req, "active", &f->active, &f->has_active) || !parse_search(req, f) ||
-        (sort != NULL && !parse_sort(req, sort, asc)))
+        !api_param_bool(req, "active", &f->active, &f->has_active) ||
+        !api_param_search(req, &f->search) || (sort != NULL && !parse_sort(req, sort, asc)))
         return false;
     f->from_user = api_param(req, "from");
     f->to_user = api_param(req, "to");

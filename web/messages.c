@@ -107,7 +107,7 @@ void api_h_messages(api_req_t *req)
     if (!parse_methods(req, &f, methods) || !parse_status(req, &f) || !parse_src(req, &f) ||
         !api_param_range(req, &f.since_ns, &f.until_ns) ||
         !api_param_bool(req, "in_call", &f.in_call, &f.has_in_call) ||
-        !api_param_paging(req, &limit, &offset))
+        !api_param_search(req, &f.search) || !api_param_paging(req, &limit, &offset))
         return;
     f.user = api_param(req, "user");
     store_t *s = api_store(req);

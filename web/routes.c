@@ -22,8 +22,8 @@ static const char *const p_calls_pcap[] = {
 static const char *const p_streams[] = {"call_id", "min_loss", "max_mos", "limit", "offset", NULL};
 static const char *const p_stats[] = {"since", "until", "step", NULL};
 static const char *const p_alerts[] = {"since", "until", "type", "source", "limit", "offset", NULL};
-static const char *const p_messages[] = {"method", "user",  "src",    "status",  "since",
-                                         "until",  "limit", "offset", "in_call", NULL};
+static const char *const p_messages[] = {"method", "user",   "src",     "status", "since", "until",
+                                         "limit",  "offset", "in_call", "search", NULL};
 static const char *const p_regs[] = {"user", "active", "limit", "offset", NULL};
 
 static const api_route_t routes[] = {

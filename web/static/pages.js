@@ -57,6 +57,7 @@ async function renderMessages() {
     { name: 'user', label: 'User', kind: 'text' },
     { name: 'src', label: 'Source IP or CIDR', kind: 'text' },
     { name: 'status', label: 'Status', kind: 'text', narrowish: true },
+    { name: 'search', label: 'Full text (headers, body)', kind: 'text' },
   ].filter((f) => hasParam(MESSAGES, f.name));
   const form = el('form', { class: 'filters', id: 'msg-filters' },
     el('div', { class: 'filter-row' }, fields.map((f) => {
