@@ -201,6 +201,13 @@ bool api_call_filter(api_req_t *req, store_call_filter_t *f, store_call_sort_t *
 bool api_param_search(api_req_t *req, const char **search);
 /* A status code ("486", 100 to 699) or class ("4xx") into a range; false if neither. */
 bool api_parse_status(const char *text, uint16_t *lo, uint16_t *hi);
+/* A collector: store callbacks append JSON to array; oom once an append failed. */
+typedef struct {
+    json_t *array;
+    bool oom;
+} api_collect_t;
+/* Append o (taken; NULL counts as out of memory). */
+void api_collect_push(api_collect_t *c, json_t *o);
 /* A page: {"total": N, "limit": L, "offset": O, key: array} (takes array); when err is not 0,
  * the store error of err instead (as api_reply_store_error, naming key). */
 void api_reply_page(api_req_t *req, int err, const char *key, json_t *array, int64_t total,

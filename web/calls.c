@@ -17,12 +17,7 @@
 
 /* ---- Collectors: store callbacks that append JSON to an array. */
 
-typedef struct {
-    json_t *array;
-    bool oom;
-} collect_t;
-
-static void push(collect_t *c, json_t *o)
+void api_collect_push(api_collect_t *c, json_t *o)
 {
     if (o == NULL || json_array_append_new(c->array, o) != 0)
         c->oom = true;
@@ -30,20 +25,20 @@ static void push(collect_t *c, json_t *o)
 
 static int add_call(void *ctx, const call_record_t *r)
 {
-    collect_t *c = ctx;
-    push(c, api_call_row_json(r));
+    api_collect_t *c = ctx;
+    api_collect_push(c, api_call_row_json(r));
     return c->oom ? -ENOMEM : 0;
 }
 
 static int add_stream(void *ctx, const stream_record_t *r)
 {
-    collect_t *c = ctx;
-    push(c, api_stream_row_json(r));
+    api_collect_t *c = ctx;
+    api_collect_push(c, api_stream_row_json(r));
     return c->oom ? -ENOMEM : 0;
 }
 
 typedef struct {
-    collect_t c;
+    api_collect_t c;
     bool with_raw;
 } messages_t;
 
@@ -51,7 +46,7 @@ static int add_message(void *ctx, int64_t id, const message_record_t *m)
 {
     messages_t *ms = ctx;
     json_t *o = api_message_json(id, m, ms->with_raw);
-    push(&ms->c, o);
+    api_collect_push(&ms->c, o);
     return ms->c.oom ? -ENOMEM : 0;
 }
 
@@ -126,7 +121,7 @@ void api_h_calls(api_req_t *req)
     store_t *s = api_store(req);
     if (s == NULL)
         return;
-    collect_t c = {.array = json_array()};
+    api_collect_t c = {.array = json_array()};
     int64_t total = 0;
     int err = c.array
                   ? store_query_calls_sorted(s, &f, sort, asc, limit, offset, add_call, &c, &total)
@@ -161,8 +156,8 @@ static json_t *load_call(api_req_t *req, store_t *s)
 
 static int add_dtmf(void *ctx, const dtmf_record_t *d)
 {
-    collect_t *c = ctx;
-    push(c, record_json(&dtmf_record_desc, d, RECORD_JSON_API));
+    api_collect_t *c = ctx;
+    api_collect_push(c, record_json(&dtmf_record_desc, d, RECORD_JSON_API));
     return c->oom ? -ENOMEM : 0;
 }
 
@@ -172,14 +167,14 @@ void api_h_call(api_req_t *req)
     json_t *call = s ? load_call(req, s) : NULL;
     if (call == NULL)
         return;
-    collect_t streams = {.array = json_array()};
+    api_collect_t streams = {.array = json_array()};
     messages_t msgs = {.c.array = json_array(), .with_raw = false};
     int err = streams.array && msgs.c.array ? 0 : -ENOMEM;
     if (err == 0)
         err = store_foreach_stream(s, req->id, add_stream, &streams);
     if (err == 0)
         err = store_foreach_message(s, req->id, add_message, &msgs);
-    collect_t dtmf = {.array = json_array()};
+    api_collect_t dtmf = {.array = json_array()};
     if (err == 0)
         err = dtmf.array ? store_foreach_dtmf(s, req->id, add_dtmf, &dtmf) : -ENOMEM;
     json_object_set_new(call, "dtmf", dtmf.array ? dtmf.array : json_array());
@@ -267,7 +262,7 @@ void api_h_streams(api_req_t *req)
     store_t *s = api_store(req);
     if (s == NULL)
         return;
-    collect_t c = {.array = json_array()};
+    api_collect_t c = {.array = json_array()};
     int64_t total = 0;
     int err = c.array ? store_query_streams(s, &f, limit, offset, add_stream, &c, &total) : -ENOMEM;
     api_reply_page(req, err, "streams", c.array, total, limit, offset);
@@ -278,15 +273,15 @@ void api_h_stream(api_req_t *req)
     store_t *s = api_store(req);
     if (s == NULL)
         return;
-    collect_t c = {.array = json_array()};
+    api_collect_t c = {.array = json_array()};
     int err = c.array ? store_get_stream(s, req->id, add_stream, &c) : -ENOMEM;
     api_reply_one(req, err, "stream", c.array);
 }
 
 static int add_sample(void *ctx, const sample_record_t *r)
 {
-    collect_t *c = ctx;
-    push(c, api_sample_json(r));
+    api_collect_t *c = ctx;
+    api_collect_push(c, api_sample_json(r));
     return c->oom ? -ENOMEM : 0;
 }
 
@@ -307,7 +302,7 @@ void api_h_stream_samples(api_req_t *req)
         api_reply_store_error(req, err, "stream");
         return;
     }
-    collect_t c = {.array = json_array()};
+    api_collect_t c = {.array = json_array()};
     err = c.array ? store_foreach_sample(s, req->id, add_sample, &c) : -ENOMEM;
     if (err != 0) {
         json_decref(c.array);
@@ -322,8 +317,8 @@ void api_h_stream_samples(api_req_t *req)
 
 static int add_alert(void *ctx, const alert_record_t *a)
 {
-    collect_t *c = ctx;
-    push(c, api_alert_json(a));
+    api_collect_t *c = ctx;
+    api_collect_push(c, api_alert_json(a));
     return c->oom ? -ENOMEM : 0;
 }
 
@@ -361,7 +356,7 @@ void api_h_alerts(api_req_t *req)
     store_t *s = api_store(req);
     if (s == NULL)
         return;
-    collect_t c = {.array = json_array()};
+    api_collect_t c = {.array = json_array()};
     int64_t total = 0;
     int err =
         c.array ? store_query_alert_records(s, &f, limit, offset, add_alert, &c, &total) : -ENOMEM;
@@ -370,8 +365,8 @@ void api_h_alerts(api_req_t *req)
 
 static int add_registration(void *ctx, const registration_record_t *r)
 {
-    collect_t *c = ctx;
-    push(c, api_registration_json(r));
+    api_collect_t *c = ctx;
+    api_collect_push(c, api_registration_json(r));
     return c->oom ? -ENOMEM : 0;
 }
 
@@ -386,7 +381,7 @@ void api_h_registrations(api_req_t *req)
     store_t *s = api_store(req);
     if (s == NULL)
         return;
-    collect_t c = {.array = json_array()};
+    api_collect_t c = {.array = json_array()};
     int64_t total = 0;
     int err = c.array ? store_query_registration_records(s, &f, limit, offset, add_registration, &c,
                                                          &total)

@@ -33,18 +33,15 @@ json_t *api_message_row_json(int64_t id, const message_record_t *m, bool with_ra
 }
 
 typedef struct {
-    json_t *array;
+    api_collect_t c;
     bool with_raw;
-    bool oom;
-} collect_t;
+} collect_rows_t;
 
 static int add_message(void *ctx, int64_t id, const message_record_t *m)
 {
-    collect_t *c = ctx;
-    json_t *o = api_message_row_json(id, m, c->with_raw);
-    if (o == NULL || json_array_append_new(c->array, o) != 0)
-        c->oom = true;
-    return c->oom ? -ENOMEM : 0;
+    collect_rows_t *rows = ctx;
+    api_collect_push(&rows->c, api_message_row_json(id, m, rows->with_raw));
+    return rows->c.oom ? -ENOMEM : 0;
 }
 
 /* "REGISTER,OPTIONS" into f's methods, cut in place in buf (a copy of the value, which the
@@ -113,11 +110,11 @@ void api_h_messages(api_req_t *req)
     store_t *s = api_store(req);
     if (s == NULL)
         return;
-    collect_t c = {.array = json_array()};
+    collect_rows_t rows = {.c.array = json_array()};
     int64_t total = 0;
-    int err =
-        c.array ? store_query_messages(s, &f, limit, offset, add_message, &c, &total) : -ENOMEM;
-    api_reply_page(req, err, "messages", c.array, total, limit, offset);
+    int err = rows.c.array ? store_query_messages(s, &f, limit, offset, add_message, &rows, &total)
+                           : -ENOMEM;
+    api_reply_page(req, err, "messages", rows.c.array, total, limit, offset);
 }
 
 void api_h_message(api_req_t *req)
@@ -125,7 +122,7 @@ void api_h_message(api_req_t *req)
     store_t *s = api_store(req);
     if (s == NULL)
         return;
-    collect_t c = {.array = json_array(), .with_raw = true};
-    int err = c.array ? store_get_message(s, req->id, add_message, &c) : -ENOMEM;
-    api_reply_one(req, err, "message", c.array);
+    collect_rows_t rows = {.c.array = json_array(), .with_raw = true};
+    int err = rows.c.array ? store_get_message(s, req->id, add_message, &rows) : -ENOMEM;
+    api_reply_one(req, err, "message", rows.c.array);
 }
