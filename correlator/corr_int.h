@@ -268,9 +268,9 @@ void corr_call_snapshot(corr_t *c, call_t *call);
 /* corr_live.c: a snapshot of s (active), when c->cfg.snapshots. Emitted before s's first
  * sample, and by corr_checkpoint. */
 void corr_stream_snapshot(corr_t *c, stream_t *s);
-/* corr_stream.c: one interval of s to on_sample (its row first: a snapshot if it has none yet)
- * and, for a stream measured here, to on_stream_sample. */
-void corr_stream_emit_sample(corr_t *c, stream_t *s, const rtpstat_sample_t *smp);
+/* corr_stream.c: one interval of s (rec; its stream_row is set here) to on_sample, its row first
+ * (a snapshot if it has none yet), and, for a stream measured here, to on_stream_sample. */
+void corr_stream_emit_sample_record(corr_t *c, stream_t *s, sample_record_t *rec);
 
 /* corr_dtmf.c: a telephone-event packet of s; s ends (its event in progress goes out); a SIP
  * message of call (INFO with a DTMF body makes a digit). */

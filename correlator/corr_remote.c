@@ -170,14 +170,7 @@ call_ref_t corr_on_stream_sample(corr_t *c, uint32_t probe_id, sv_t call_id,
         return ref_of(call);
     }
     s->rem_samples++;
-    rtpstat_sample_t smp = {
-        .start_ns = sample->start_ns,
-        .packets = sample->packets,
-        .lost = sample->lost,
-        .jitter_ms = sample->jitter_ms,
-        .max_jitter_ms = sample->max_jitter_ms,
-        .mos = sample->mos,
-    };
-    corr_stream_emit_sample(c, s, &smp);
+    sample_record_t rec = *sample;
+    corr_stream_emit_sample_record(c, s, &rec);
     return ref_of(call);
 }

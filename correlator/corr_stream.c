@@ -10,14 +10,26 @@
 
 /* ------------------------------------------------------------------ streams */
 
-void corr_stream_emit_sample(corr_t *c, stream_t *s, const rtpstat_sample_t *smp)
+void corr_stream_emit_sample_record(corr_t *c, stream_t *s, sample_record_t *rec)
 {
     if (c->sink.on_sample == NULL || c->cfg.sample_interval_s == 0)
         return;
     if (!s->published) /* its row before its first sample's (corr.h) */
         corr_stream_snapshot(c, s);
+    rec->stream_row = s->id;
+    c->sink.on_sample(c->sink.ctx, rec);
+    if (c->sink.on_stream_sample != NULL && !s->remote) {
+        rtpstat_result_t r;
+        stream_record_t stream;
+        corr_stream_result(s, &r);
+        corr_stream_record(s, &r, &stream);
+        c->sink.on_stream_sample(c->sink.ctx, &stream, rec);
+    }
+}
+
+static void emit_sample(corr_t *c, stream_t *s, const rtpstat_sample_t *smp)
+{
     sample_record_t rec = {
-        .stream_row = s->id,
         .start_ns = smp->start_ns,
         .packets = smp->packets,
         .lost = smp->lost,
@@ -25,14 +37,7 @@ void corr_stream_emit_sample(corr_t *c, stream_t *s, const rtpstat_sample_t *smp
         .max_jitter_ms = smp->max_jitter_ms,
         .mos = smp->mos,
     };
-    c->sink.on_sample(c->sink.ctx, &rec);
-    if (c->sink.on_stream_sample != NULL && !s->remote) {
-        rtpstat_result_t r;
-        stream_record_t stream;
-        corr_stream_result(s, &r);
-        corr_stream_record(s, &r, &stream);
-        c->sink.on_stream_sample(c->sink.ctx, &stream, &rec);
-    }
+    corr_stream_emit_sample_record(c, s, &rec);
 }
 
 /* Resolve pt through the static table or the call's SDP maps (the receiver's SDP first: a
@@ -227,7 +232,7 @@ void corr_stream_finish(corr_t *c, stream_t *s, fin_t why)
     }
     s->published = true;
     for (int i = 0; i < n_smp; i++)
-        corr_stream_emit_sample(c, s, &smp[i]);
+        emit_sample(c, s, &smp[i]);
     if (call != NULL) {
         if (s->dir == 0 || s->dir == 1)
             call->media_pkts[s->dir] += r.packets;
@@ -493,7 +498,7 @@ static call_t *rtp_on_stream(corr_t *c, int64_t ts, const rtp_hdr_t *rtp, stream
     if (rtpstat_add(&s->st, ts, rtp, event)) {
         rtpstat_sample_t smp;
         if (rtpstat_take_sample(&s->st, &smp))
-            corr_stream_emit_sample(c, s, &smp);
+            emit_sample(c, s, &smp);
         emit_progress(c, s);
     }
     /* Activity only moves the stream's timestamp: the call is not touched per packet (with

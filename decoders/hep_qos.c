@@ -86,7 +86,7 @@ static void jw_endpoint(jw_t *w, const char *ip_key, const char *port_key, const
     jw_u64(w, port_key, ep->port);
 }
 
-static void jw_interval(jw_t *w, const hep_qos_interval_t *in)
+static void jw_interval(jw_t *w, const sample_record_t *in)
 {
     jw_i64(w, "SAMPLE_START_US", in->start_ns / NS_PER_US);
     jw_u64(w, "SAMPLE_PK", in->packets);
@@ -512,7 +512,7 @@ static bool set_endpoint_addr(net_endpoint_t *ep, const jv_t *v)
 /* An interval's figures (TYPE "SAMPLE"): false when the value does not fit its field. */
 static bool set_sample_field(hep_qos_t *q, int field, const jv_t *v)
 {
-    hep_qos_interval_t *in = &q->interval;
+    sample_record_t *in = &q->interval;
     int64_t i = 0;
     bool ok = false;
     switch (field) {

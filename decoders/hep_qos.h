@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "netaddr.h"
+#include "records.h"
 
 #define HEP_PROTO_QOS_REPORT 34 /* HEP protocol type of a JSON RTP quality report */
 
@@ -18,19 +19,11 @@
 #define HEP_QOS_MAX_LEN     16384 /* an encoded report is at most this long */
 #define HEP_QOS_MAX_INPUT   16384 /* longer payloads are not decoded */
 
-/* One interval of a stream, as the probe's charts have it (sample_record_t in records.h). */
-typedef struct {
-    int64_t start_ns;
-    uint32_t packets;
-    int32_t lost;
-    double jitter_ms, max_jitter_ms, mos;
-} hep_qos_interval_t;
-
 /* One stream's figures so far (cumulative from its first packet), or (sample) one interval. */
 typedef struct {
     bool final;  /* TYPE "FINAL": the stream ended (else "PERIODIC") */
     bool sample; /* TYPE "SAMPLE": only interval (and the stream's identity) holds figures */
-    hep_qos_interval_t interval;
+    sample_record_t interval; /* one interval of the probe's charts (its stream_row unused) */
     char call_id[HEP_QOS_CALL_ID_MAX + 1];
     size_t call_id_len;
     net_endpoint_t src, dst;

@@ -414,16 +414,8 @@ static void handle_qos_report(engine_t *e, const packet_view_t *pkt)
         .rtcp_rtt_ms = q->rtcp_rtt_ms,
     };
     if (q->sample) {
-        sample_record_t sample = {
-            .start_ns = q->interval.start_ns,
-            .packets = q->interval.packets,
-            .lost = q->interval.lost,
-            .jitter_ms = q->interval.jitter_ms,
-            .max_jitter_ms = q->interval.max_jitter_ms,
-            .mos = q->interval.mos,
-        };
         corr_on_stream_sample(e->corr, pkt->probe_id, sv_make(q->call_id, q->call_id_len), &rep,
-                              &sample);
+                              &q->interval);
         return;
     }
     corr_on_stream_report(e->corr, pkt->probe_id, sv_make(q->call_id, q->call_id_len), q->party,

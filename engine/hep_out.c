@@ -207,14 +207,7 @@ static int send_report(hep_sender_t *s, const stream_record_t *st, bool final,
     };
     if (sample != NULL) {
         q.sample = true;
-        q.interval = (hep_qos_interval_t){
-            .start_ns = sample->start_ns,
-            .packets = sample->packets,
-            .lost = sample->lost,
-            .jitter_ms = sample->jitter_ms,
-            .max_jitter_ms = sample->max_jitter_ms,
-            .mos = sample->mos,
-        };
+        q.interval = *sample;
     }
     q.call_id_len = sv_copy(sv_from_cstr(st->call_id), q.call_id, sizeof(q.call_id));
     sv_copy(sv_from_cstr(st->codec != NULL ? st->codec : ""), q.codec, sizeof(q.codec));

@@ -99,12 +99,12 @@ START_TEST(sample_roundtrip)
 {
     hep_qos_t in = sample(_i == 1), out;
     in.sample = true;
-    in.interval = (hep_qos_interval_t){.start_ns = 1705312805000000000LL,
-                                       .packets = 250,
-                                       .lost = -1,
-                                       .jitter_ms = 1.0 / 7.0,
-                                       .max_jitter_ms = 2.25,
-                                       .mos = 4.123456789};
+    in.interval = (sample_record_t){.start_ns = 1705312805000000000LL,
+                                    .packets = 250,
+                                    .lost = -1,
+                                    .jitter_ms = 1.0 / 7.0,
+                                    .max_jitter_ms = 2.25,
+                                    .mos = 4.123456789};
     char buf[HEP_QOS_MAX_LEN];
     int n = hep_qos_encode(&in, buf, sizeof(buf));
     ck_assert_int_gt(n, 0);
